@@ -1,7 +1,12 @@
 /** Test harness for the subscriber: real packers and encoders per (channel, session) feeding FeedSubscriber.ingest(). */
+import { ChangeSet } from "../../src/core/change-set.ts";
+import type { Instrument } from "../../src/core/types.ts";
 import { FeedSubscriber, type FeedSubscriberOptions } from "../../src/subscriber/index.ts";
 import type { DatagramAuth } from "../../src/wire/auth.ts";
+import { envelopeOf } from "../../src/subscriber/nats-envelope.ts";
+import { MSG_LENGTH_OFFSET, PACKET_HEADER_BYTES, PKT_MSG_COUNT_OFFSET } from "../../src/wire/layout.ts";
 import { ChannelPacker } from "../../src/wire/packer.ts";
+import { TestBook } from "../wire/helpers.ts";
 
 export const T0 = 1_764_000_000_000_000;
 
@@ -38,4 +43,43 @@ export function newSubscriber(opts: Partial<FeedSubscriberOptions> = {}): FeedSu
 
 export function ingestAll(sub: FeedSubscriber, datagrams: Uint8Array[]): void {
   for (const d of datagrams) sub.ingest(d, T0 + 50);
+}
+
+/** A NATS envelope per message of the datagrams (as a bridge forwards them), numbered from `firstSeq` by bridge `bridgeId`. */
+export function envelopesOf(datagrams: Uint8Array[], firstSeq: number, bridgeId: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const d of datagrams) {
+    const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
+    let off = PACKET_HEADER_BYTES;
+    for (let m = 0; m < dv.getUint16(PKT_MSG_COUNT_OFFSET, true); m++) {
+      const len = dv.getUint16(off + MSG_LENGTH_OFFSET, true);
+      out.push(envelopeOf(d, 1000, off, len, firstSeq + out.length, bridgeId));
+      off += len;
+    }
+  }
+  return out;
+}
+
+/** 30 bids from 943000 down (quantities 1, 2, …) and one ask, at venueSeq 1: several chunks at a small datagram size. */
+export function deepBook(instrument: Instrument, ask: [number, number] = [943504, 250]): TestBook {
+  const b = new TestBook(instrument);
+  const bids: [number, number][] = [];
+  for (let i = 0; i < 30; i++) bids.push([943000 - i, 1 + i]);
+  b.load(bids, [ask], 1, T0);
+  return b;
+}
+
+/** The bids' change applied to `b` at its next venueSeq, and returned to pack. */
+export function bidDelta(b: TestBook, bids: [number, number][]): ChangeSet {
+  const cs = new ChangeSet();
+  for (const [px, qty] of bids) cs.addBid(px, qty);
+  b.apply(cs, b.venueSeq + 1, T0);
+  return cs;
+}
+
+/** A change of all 30 of deepBook's bids (quantities qty, qty + 1, …): several parts at a small datagram size. */
+export function wideBidDelta(b: TestBook, qty: number): ChangeSet {
+  const bids: [number, number][] = [];
+  for (let i = 0; i < 30; i++) bids.push([943000 - i, qty + i]);
+  return bidDelta(b, bids);
 }

@@ -12,23 +12,15 @@ import { ChangeSet } from "../../src/core/change-set.ts";
 import { STALE_ASSEMBLY_MS } from "../../src/subscriber/instrument-books.ts";
 import { packBookSnapshot } from "../../src/wire/encoder.ts";
 import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
-import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
+import { deepBook, ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
 
 const inst = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
-
-function deepBook(): TestBook {
-  const b = new TestBook(inst);
-  const bids: [number, number][] = [];
-  for (let i = 0; i < 30; i++) bids.push([943000 - i, 1 + i]);
-  b.load(bids, [[943500, 1]], 1, T0);
-  return b;
-}
 
 it("the other channel's chunks after its copy completed the set: duplicates, no snapshot abandoned", () => {
   const sub = newSubscriber({ maxDatagramBytes: 256 });
   const c1 = packer({ channelId: 1, maxBytes: 256 });
   const c2 = packer({ channelId: 2, maxBytes: 256 });
-  const b = deepBook();
+  const b = deepBook(inst, [943500, 1]);
   expect(packBookSnapshot(c1, b, 0, false)).toBeGreaterThan(3);
   packBookSnapshot(c2, b, 0, false);
   const a = take(c1);
@@ -53,7 +45,7 @@ it("the other channel's chunks after its copy completed the set: duplicates, no 
 it("a chunk of a snapshot whose start was lost, no set open, the book not at its instrSeq: still abandoned", () => {
   const sub = newSubscriber({ maxDatagramBytes: 256 });
   const c1 = packer({ channelId: 1, maxBytes: 256 });
-  const b = deepBook();
+  const b = deepBook(inst, [943500, 1]);
   packBookSnapshot(c1, b, 0, false);
   const a = take(c1);
   ingestAll(sub, a.slice(1)); // chunk 0 lost
@@ -63,7 +55,7 @@ it("a chunk of a snapshot whose start was lost, no set open, the book not at its
 
 /** The deep book one event later (instrSeq 2, one bid's quantity changed). */
 function newerBook(): TestBook {
-  const b = deepBook();
+  const b = deepBook(inst, [943500, 1]);
   const cs = new ChangeSet();
   cs.addBid(943000, 99);
   b.apply(cs, 2, T0);
@@ -74,7 +66,7 @@ it("an older snapshot's chunks (a lagging channel) interleaved with a newer set:
   const sub = newSubscriber({ maxDatagramBytes: 256 });
   const c1 = packer({ channelId: 1, maxBytes: 256 });
   const c2 = packer({ channelId: 2, maxBytes: 256 });
-  const older = deepBook();
+  const older = deepBook(inst, [943500, 1]);
   const newer = newerBook();
   packBookSnapshot(c1, newer, 0, false);
   expect(packBookSnapshot(c2, older, 0, false)).toBeGreaterThan(3);
@@ -94,7 +86,7 @@ it("an older snapshot's chunks (a lagging channel) interleaved with a newer set:
 it("an older snapshot after a set untouched for STALE_ASSEMBLY_MS (dead, e.g. a forged chunk 0 far ahead): it loads", () => {
   const sub = newSubscriber({ maxDatagramBytes: 256 });
   const c1 = packer({ channelId: 1, maxBytes: 256 });
-  const older = deepBook();
+  const older = deepBook(inst, [943500, 1]);
   packBookSnapshot(c1, newerBook(), 0, false);
   sub.ingest(take(c1)[0]!, T0); // the newer set's chunk 0, its others never coming
   packBookSnapshot(c1, older, 0, true);
@@ -108,7 +100,7 @@ it("a lagging channel's copy of the set just completed, interleaved with the nex
   const sub = newSubscriber({ maxDatagramBytes: 256 });
   const c1 = packer({ channelId: 1, maxBytes: 256 });
   const c2 = packer({ channelId: 2, maxBytes: 256 });
-  const older = deepBook();
+  const older = deepBook(inst, [943500, 1]);
   const newer = newerBook();
   packBookSnapshot(c1, older, 0, false);
   packBookSnapshot(c2, older, 0, false);
@@ -131,9 +123,9 @@ it("a forged chunk 0 far ahead (no key), sent again every 9 s, keeps out only th
   const sub = newSubscriber({ maxDatagramBytes: 256 });
   const real = packer({ channelId: 1, maxBytes: 256 });
   const forged = packer({ channelId: 9, maxBytes: 256 }); // a stream of its own, the real session's header
-  const fake = deepBook();
+  const fake = deepBook(inst, [943500, 1]);
   fake.instrSeq = 1_000_000_000;
-  const b = deepBook();
+  const b = deepBook(inst, [943500, 1]);
   const cs = new ChangeSet();
   const behindAt: number[] = [];
   for (let s = 0; s < 30; s++) {

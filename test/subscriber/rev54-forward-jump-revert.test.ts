@@ -8,12 +8,11 @@
  */
 import { describe, expect, test } from "vitest";
 import { EnvelopeRepacker, envelopeOf } from "../../src/subscriber/nats-envelope.ts";
-import { ChangeSet } from "../../src/core/change-set.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
-import { MSG_LENGTH_OFFSET, PACKET_HEADER_BYTES, PKT_MSG_COUNT_OFFSET } from "../../src/wire/layout.ts";
+import { MSG_LENGTH_OFFSET, PACKET_HEADER_BYTES } from "../../src/wire/layout.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
 import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
-import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
+import { bidDelta, deepBook, envelopesOf, ingestAll, newSubscriber, packer, take, wideBidDelta } from "./feed-harness.ts";
 
 const X = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
 const BRIDGE = 0x1234;
@@ -75,42 +74,6 @@ describe("reader: what one forged forward number far ahead began is dropped at t
   const Y = makeInstrument("bybit", "linear", "ETHUSDT", 2, 3);
   const SMALL = 256; // a 30-level book takes several chunks, a 30-level delta several parts
 
-  function deepBook(): TestBook {
-    const b = new TestBook(Y);
-    const bids: [number, number][] = [];
-    for (let i = 0; i < 30; i++) bids.push([943000 - i, 1 + i]);
-    b.load(bids, [[943504, 250]], 1, T0);
-    return b;
-  }
-
-  function change(b: TestBook, bids: [number, number][]): ChangeSet {
-    const cs = new ChangeSet();
-    for (const [px, qty] of bids) cs.addBid(px, qty);
-    b.apply(cs, b.venueSeq + 1, T0);
-    return cs;
-  }
-
-  function wide(b: TestBook, qty: number): [number, number][] {
-    const bids: [number, number][] = [];
-    for (let i = 0; i < 30; i++) bids.push([943000 - i, qty + i]);
-    return bids;
-  }
-
-  /** An envelope per message of the datagrams (channel 2, source 9, session 77), numbered from `n`. */
-  function envelopesOf(datagrams: Uint8Array[], n: number): Uint8Array[] {
-    const out: Uint8Array[] = [];
-    for (const d of datagrams) {
-      const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
-      let off = PACKET_HEADER_BYTES;
-      for (let m = 0; m < dv.getUint16(PKT_MSG_COUNT_OFFSET, true); m++) {
-        const len = dv.getUint16(off + MSG_LENGTH_OFFSET, true);
-        out.push(envelopeOf(d, 1000, off, len, n + out.length, BRIDGE));
-        off += len;
-      }
-    }
-    return out;
-  }
-
   function rig(forge: (forger: ChannelPacker, fake: TestBook) => number) {
     const r = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
     const sub = newSubscriber();
@@ -127,27 +90,27 @@ describe("reader: what one forged forward number far ahead began is dropped at t
     const up = packer({ channelId: 2, sourceId: 9, sessionId: 77, maxBytes: SMALL });
     let n = START;
     const send = () => {
-      const envs = envelopesOf(take(up), n);
+      const envs = envelopesOf(take(up), n, BRIDGE);
       n += envs.length;
       add(envs);
     };
-    const b = deepBook();
+    const b = deepBook(Y);
     packInstrumentDefinition(up, new EncodedDefinition(Y), false);
     packBookSnapshot(up, b, 0, false);
     send();
     for (let i = 0; i < 2; i++) {
-      packBookDelta(up, b, change(b, [[943000, 50 + i]]));
+      packBookDelta(up, b, bidDelta(b, [[943000, 50 + i]]));
       send();
     }
     const sb = sub.book(Y.instrumentId)!;
     expect(sb.usable).toBe(true);
     const forger = packer({ channelId: 2, sourceId: 9, sessionId: 77, maxBytes: SMALL });
-    const fake = deepBook();
+    const fake = deepBook(Y);
     fake.instrSeq = b.instrSeq + 1_000_000;
     expect(forge(forger, fake)).toBeGreaterThan(1);
-    add(envelopesOf(take(forger), n + 1_000_000).slice(0, 1)); // its chunk 0 or part 0 only
+    add(envelopesOf(take(forger), n + 1_000_000, BRIDGE).slice(0, 1)); // its chunk 0 or part 0 only
     for (let i = 0; i < 2; i++) {
-      packBookDelta(up, b, change(b, [[943000, 60 + i]]));
+      packBookDelta(up, b, bidDelta(b, [[943000, 60 + i]]));
       send(); // the first is refused (repeated), the second undoes the jump
     }
     expect(r.counters.forwardJumpsReverted).toBe(1);
@@ -155,11 +118,11 @@ describe("reader: what one forged forward number far ahead began is dropped at t
   }
 
   test("a split delta: the real split deltas after the next refresh are applied", () => {
-    const { up, b, sb, send } = rig((forger, fake) => packBookDelta(forger, fake, change(fake, wide(fake, 900))));
+    const { up, b, sb, send } = rig((forger, fake) => packBookDelta(forger, fake, wideBidDelta(fake, 900)));
     packBookSnapshot(up, b, 0, true);
     send();
     expect(sb.usable).toBe(true);
-    expect(packBookDelta(up, b, change(b, wide(b, 70)))).toBeGreaterThan(1);
+    expect(packBookDelta(up, b, wideBidDelta(b, 70))).toBeGreaterThan(1);
     send();
     expect(levelsOf(sb)).toEqual(levelsOf(b)); // old: the real split delta's parts dropped as an older event's
     expect([sb.instrSeq, sb.usable]).toEqual([b.instrSeq, true]);

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import type { FeedSubscriber, NatsFeedReader } from "../../src/subscriber/index.ts";
 import { ENV_CHANNEL_ID_OFFSET, ENV_FORWARD_SEQ_HIGH_OFFSET, ENV_FORWARD_SEQ_OFFSET, ENV_SOURCE_ID_OFFSET, ENVELOPE_BYTES, EnvelopeRepacker, envelopeOf, MAX_NUMBERED_STREAMS } from "../../src/subscriber/nats-envelope.ts";
-import { MSG_BLOCK_LENGTH_OFFSET, MSG_LENGTH_OFFSET, MSG_TEMPLATE_ID_OFFSET, PACKET_HEADER_BYTES, PKT_MSG_COUNT_OFFSET, TEMPLATE_BOOK_DELTA } from "../../src/wire/layout.ts";
+import { MSG_BLOCK_LENGTH_OFFSET, MSG_LENGTH_OFFSET, MSG_TEMPLATE_ID_OFFSET, TEMPLATE_BOOK_DELTA } from "../../src/wire/layout.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
@@ -20,7 +20,7 @@ import { natsServerMissing } from "../bridge/nats-server.ts";
 import { ReaderRig } from "../bridge/reader-rig.ts";
 import { uniqueDestination, waitFor } from "../e2e/harness.ts";
 import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
-import { newSubscriber, packer, T0, take } from "./feed-harness.ts";
+import { envelopesOf, newSubscriber, packer, T0, take } from "./feed-harness.ts";
 
 const missing = natsServerMissing();
 /**
@@ -216,26 +216,11 @@ describe("review: the NATS reader's memory", () => {
 });
 
 describe("review: the NATS reader's framing check", () => {
-  /** An envelope per message of the datagrams, numbered 1, 2, … as one bridge numbers them. */
-  function envelopes(datagrams: Uint8Array[]): Uint8Array[] {
-    const out: Uint8Array[] = [];
-    for (const d of datagrams) {
-      const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
-      let off = PACKET_HEADER_BYTES;
-      for (let m = 0; m < dv.getUint16(PKT_MSG_COUNT_OFFSET, true); m++) {
-        const len = dv.getUint16(off + MSG_LENGTH_OFFSET, true);
-        out.push(envelopeOf(d, 1000, off, len, out.length + 1, 7));
-        off += len;
-      }
-    }
-    return out;
-  }
-
   test("a book message whose root block is shorter than the decoder's minimum is refused; the messages around it reach the books", () => {
     const p = packer({ channelId: 1, sourceId: 0, sessionId: 5, sessionStartUs: T0 });
     packInstrumentDefinition(p, new EncodedDefinition(X), false);
     packBookSnapshot(p, book(X, 943500, 1), 0, false);
-    const [definition, snapshot] = envelopes(take(p));
+    const [definition, snapshot] = envelopesOf(take(p), 1, 7);
     // A copy of the snapshot's envelope whose message claims an 8-byte root block (the decoder needs 64).
     const shortBlock = snapshot!.slice();
     new DataView(shortBlock.buffer).setUint16(ENVELOPE_BYTES + MSG_BLOCK_LENGTH_OFFSET, 8, true);
@@ -283,17 +268,7 @@ describe("the NATS reader's repacking in steady state", () => {
       bk.instrSeq++;
       packBookDelta(p, bk, cs);
     }
-    const datagrams = take(p);
-    const envs: Uint8Array[] = [];
-    for (const d of datagrams) {
-      const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
-      let off = PACKET_HEADER_BYTES;
-      for (let m = 0; m < dv.getUint16(PKT_MSG_COUNT_OFFSET, true); m++) {
-        const len = dv.getUint16(off + MSG_LENGTH_OFFSET, true);
-        envs.push(envelopeOf(d, 1000, off, len, envs.length + 1, 7));
-        off += len;
-      }
-    }
+    const envs = envelopesOf(take(p), 1, 7);
     const rep = new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
     const sub = newSubscriber();
     const step = (i: number) => {

@@ -6,10 +6,9 @@
  * Datagrams come from the real packer and encoders (feed-harness.ts) through the datagram entry point (ingest).
  */
 import { describe, expect, it } from "vitest";
-import { ChangeSet } from "../../src/core/change-set.ts";
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
-import { ingestAll, newSubscriber, packer, T0, take } from "./feed-harness.ts";
+import { bidDelta, deepBook, ingestAll, newSubscriber, packer, T0, take, wideBidDelta } from "./feed-harness.ts";
 
 const inst = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
 
@@ -17,13 +16,6 @@ function liveBook(): TestBook {
   const b = new TestBook(inst);
   b.load([[943503, 1500], [943500, 20]], [[943504, 250], [943510, 1]], 1, T0);
   return b;
-}
-
-function delta(b: TestBook, bids: [number, number][]): ChangeSet {
-  const cs = new ChangeSet();
-  for (const [p, q] of bids) cs.addBid(p, q);
-  b.apply(cs, b.venueSeq + 1, T0);
-  return cs;
 }
 
 describe("review: the first datagram of a stream or session cannot freeze it", () => {
@@ -38,7 +30,7 @@ describe("review: the first datagram of a stream or session cannot freeze it", (
     packBookSnapshot(forger, fake, 0, false);
     ingestAll(sub, take(forger));
     for (let i = 0; i < 3; i++) {
-      packBookDelta(p, b, delta(b, [[943500, 100 + i]]));
+      packBookDelta(p, b, bidDelta(b, [[943500, 100 + i]]));
       ingestAll(sub, take(p));
     }
     expect(sub.counters.seqJumpsReverted).toBe(1);
@@ -47,7 +39,7 @@ describe("review: the first datagram of a stream or session cannot freeze it", (
     expect(sb.valid).toBe(false); // what the bogus line brought is not trusted
     packBookSnapshot(p, b, 0, true);
     ingestAll(sub, take(p));
-    packBookDelta(p, b, delta(b, [[943500, 7]]));
+    packBookDelta(p, b, bidDelta(b, [[943500, 7]]));
     ingestAll(sub, take(p));
     expect(levelsOf(sb)).toEqual(levelsOf(b));
     expect(sb.instrSeq).toBe(b.instrSeq);
@@ -71,7 +63,7 @@ describe("review: the first datagram of a stream or session cannot freeze it", (
     packBookSnapshot(p, b, 0, false);
     ingestAll(sub, take(p));
     for (let i = 0; i < 2; i++) {
-      packBookDelta(p, b, delta(b, [[943500, 30 + i]]));
+      packBookDelta(p, b, bidDelta(b, [[943500, 30 + i]]));
       ingestAll(sub, take(p));
     }
     expect(sub.counters.seqJumpsReverted).toBe(1);
@@ -95,7 +87,7 @@ describe("review: the first datagram of a stream or session cannot freeze it", (
     ingestAll(sub, first);
     expect(sub.counters.duplicates).toBe(2);
     expect(sub.counters.lateDatagrams).toBe(0);
-    packBookDelta(p, b, delta(b, [[943500, 1]]));
+    packBookDelta(p, b, bidDelta(b, [[943500, 1]]));
     ingestAll(sub, take(p));
     const sb = sub.book(inst.instrumentId)!;
     expect(levelsOf(sb)).toEqual(levelsOf(b));
@@ -109,10 +101,10 @@ describe("review: the first datagram of a stream or session cannot freeze it", (
     const b = liveBook();
     packBookSnapshot(p, b, 0, false);
     ingestAll(sub, take(p));
-    packBookDelta(p, b, delta(b, [[943500, 1]]));
+    packBookDelta(p, b, bidDelta(b, [[943500, 1]]));
     take(p); // lost
     for (let i = 0; i < 3; i++) {
-      packBookDelta(p, b, delta(b, [[943500, 2 + i]]));
+      packBookDelta(p, b, bidDelta(b, [[943500, 2 + i]]));
       ingestAll(sub, take(p));
     }
     expect(sub.counters.gaps).toBe(1);
@@ -136,43 +128,33 @@ describe("review: the first datagram of a stream or session cannot freeze it", (
 describe("undoing a bogus jump: the assemblies the bogus line began keep nothing out", () => {
   const SMALL = 256; // a 30-level book takes several chunks, a 30-level delta several parts
 
-  function deepBook(): TestBook {
-    const b = new TestBook(inst);
-    const bids: [number, number][] = [];
-    for (let i = 0; i < 30; i++) bids.push([943000 - i, 1 + i]);
-    b.load(bids, [[943504, 250]], 1, T0);
-    return b;
-  }
-
-  function wideDelta(b: TestBook, qty: number): ChangeSet {
-    const cs = new ChangeSet();
-    for (let i = 0; i < 30; i++) cs.addBid(943000 - i, qty + i);
-    b.apply(cs, b.venueSeq + 1, T0);
-    return cs;
+  /** A stream (seqNums from 5000) whose line is proven: the book's snapshot and `deltas` deltas (bid 943000) received. */
+  function provenLine(deltas: number) {
+    const sub = newSubscriber({ maxDatagramBytes: SMALL });
+    const p = packer({ maxBytes: SMALL });
+    p.nextSeq = 5000;
+    const b = deepBook(inst);
+    packBookSnapshot(p, b, 0, false);
+    ingestAll(sub, take(p));
+    for (let i = 0; i < deltas; i++) {
+      packBookDelta(p, b, bidDelta(b, [[943000, 50 + i]]));
+      ingestAll(sub, take(p));
+    }
+    return { sub, p, b, sb: sub.book(inst.instrumentId)! };
   }
 
   /** A stream whose line is proven, its book usable; then one forged datagram far ahead (its first message only). */
   function forgedJump(forge: (forger: ReturnType<typeof packer>, fake: TestBook) => number) {
-    const sub = newSubscriber({ maxDatagramBytes: SMALL });
-    const p = packer({ maxBytes: SMALL });
-    p.nextSeq = 5000;
-    const b = deepBook();
-    packBookSnapshot(p, b, 0, false);
-    ingestAll(sub, take(p));
-    for (let i = 0; i < 2; i++) {
-      packBookDelta(p, b, delta(b, [[943000, 50 + i]]));
-      ingestAll(sub, take(p));
-    }
-    const sb = sub.book(inst.instrumentId)!;
+    const { sub, p, b, sb } = provenLine(2);
     expect(sb.usable).toBe(true);
     const forger = packer({ maxBytes: SMALL });
     forger.nextSeq = p.nextSeq + 1_000_000_000;
-    const fake = deepBook();
+    const fake = deepBook(inst);
     fake.instrSeq = b.instrSeq + 1_000_000;
     expect(forge(forger, fake)).toBeGreaterThan(1);
     ingestAll(sub, take(forger).slice(0, 1)); // chunk 0 or part 0 only
     for (let i = 0; i < 2; i++) {
-      packBookDelta(p, b, delta(b, [[943000, 60 + i]]));
+      packBookDelta(p, b, bidDelta(b, [[943000, 60 + i]]));
       ingestAll(sub, take(p));
     }
     expect(sub.counters.seqJumpsReverted).toBe(1);
@@ -189,17 +171,10 @@ describe("undoing a bogus jump: the assemblies the bogus line began keep nothing
   });
 
   it("a real set begun on a jump that reordering undid (its late datagrams came next) still completes", () => {
-    const sub = newSubscriber({ maxDatagramBytes: SMALL });
-    const p = packer({ maxBytes: SMALL });
-    p.nextSeq = 5000;
-    const b = deepBook();
-    packBookSnapshot(p, b, 0, false);
-    ingestAll(sub, take(p));
-    packBookDelta(p, b, delta(b, [[943000, 50]]));
-    ingestAll(sub, take(p)); // the line is proven
+    const { sub, p, b } = provenLine(1);
     const late: Uint8Array[] = [];
     for (let i = 0; i < 2; i++) {
-      packBookDelta(p, b, delta(b, [[943000, 60 + i]]));
+      packBookDelta(p, b, bidDelta(b, [[943000, 60 + i]]));
       late.push(...take(p));
     }
     expect(packBookSnapshot(p, b, 0, true)).toBeGreaterThan(2);
@@ -220,26 +195,18 @@ describe("undoing a bogus jump: the assemblies the bogus line began keep nothing
    * applied): nothing real is lost.
    */
   it("a split delta forged at the line's next seqNum: the book's next split delta replaces it and is applied", () => {
-    const sub = newSubscriber({ maxDatagramBytes: SMALL });
-    const p = packer({ maxBytes: SMALL });
-    p.nextSeq = 5000;
-    const b = deepBook();
-    packBookSnapshot(p, b, 0, false);
-    ingestAll(sub, take(p));
-    packBookDelta(p, b, delta(b, [[943000, 50]]));
-    ingestAll(sub, take(p)); // the line is proven
-    const sb = sub.book(inst.instrumentId)!;
+    const { sub, p, b, sb } = provenLine(1);
     expect(sb.usable).toBe(true);
     const forger = packer({ maxBytes: SMALL });
     forger.nextSeq = p.nextSeq; // no jump: the number the publisher's next datagram was to have (that one lost)
-    const fake = deepBook();
+    const fake = deepBook(inst);
     fake.instrSeq = b.instrSeq + 1_000_000;
-    expect(packBookDelta(forger, fake, wideDelta(fake, 900))).toBeGreaterThan(1);
+    expect(packBookDelta(forger, fake, wideBidDelta(fake, 900))).toBeGreaterThan(1);
     ingestAll(sub, take(forger).slice(0, 1)); // part 0 only
     p.nextSeq++;
     expect(sb.asmSeq).toBe(fake.instrSeq);
     for (let i = 0; i < 2; i++) {
-      expect(packBookDelta(p, b, wideDelta(b, 70 + 100 * i))).toBeGreaterThan(1);
+      expect(packBookDelta(p, b, wideBidDelta(b, 70 + 100 * i))).toBeGreaterThan(1);
       ingestAll(sub, take(p));
       expect(levelsOf(sb)).toEqual(levelsOf(b)); // old: its parts dropped as an older event's, every time
       expect([sb.instrSeq, sb.usable]).toEqual([b.instrSeq, true]);
@@ -248,12 +215,12 @@ describe("undoing a bogus jump: the assemblies the bogus line began keep nothing
   });
 
   it("a split delta: the real split deltas after it are applied", () => {
-    const { sub, p, b, sb } = forgedJump((forger, fake) => packBookDelta(forger, fake, wideDelta(fake, 900)));
+    const { sub, p, b, sb } = forgedJump((forger, fake) => packBookDelta(forger, fake, wideBidDelta(fake, 900)));
     expect(sb.asmSeq).toBe(-1); // old: the forged event still being assembled
     packBookSnapshot(p, b, 0, true);
     ingestAll(sub, take(p));
     expect(sb.usable).toBe(true);
-    expect(packBookDelta(p, b, wideDelta(b, 70))).toBeGreaterThan(1);
+    expect(packBookDelta(p, b, wideBidDelta(b, 70))).toBeGreaterThan(1);
     ingestAll(sub, take(p));
     expect(levelsOf(sb)).toEqual(levelsOf(b));
     expect([sb.instrSeq, sb.usable]).toEqual([b.instrSeq, true]);

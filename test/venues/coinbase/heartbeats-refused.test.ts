@@ -16,6 +16,22 @@ afterEach(async () => {
   while (cleanup.length > 0) await cleanup.pop()!().catch(() => undefined);
 });
 
+/**
+ * The simulator refusing the heartbeats subscribe `refusals` times (heartbeats every 20 ms) and a started adapter on a
+ * clock and jitter the test drives (`clock.nowMs`, `random`), its housekeeping every 5 ms of real time.
+ */
+async function drivenRig(refusals: number, random: number) {
+  const sim = await startCoinbaseSimulator({ products: ["BTC-USD"], levels: 5, seed: 3, refuseHeartbeats: refusals, heartbeatMs: 20 });
+  const clock = { nowMs: 1_000_000 };
+  const adapter = createCoinbaseAdapter(coinbaseConfig(sim, ["BTC-USD"]), subsOf(["BTC-USD"]), { log: silentLogger, now: () => clock.nowMs, random: () => random, housekeepingMs: 5 });
+  cleanup.push(async () => {
+    await adapter.stop();
+    await sim.stop();
+  });
+  adapter.start(new Sink((await adapter.loadInstruments()) as Instrument[]));
+  return { sim, adapter, clock };
+}
+
 describe("coinbase: a heartbeats subscribe refused for a passing reason", { timeout: 30_000 }, () => {
   test("goes again on the same socket: heartbeats come, no reconnect", async () => {
     const { sim, adapter } = await startSimAndAdapter({ products: ["BTC-USD"], levels: 5, seed: 3, refuseHeartbeats: 1 }, cleanup);
@@ -41,20 +57,13 @@ describe("coinbase: a heartbeats subscribe refused for a passing reason", { time
   test("its wait is on the adapter's clock and jitter (injected now and random), not a real timer", async () => {
     // random 0: the first step's wait is exactly half the 500 ms base. Before, Math.random and a real setTimeout sent
     // it again within 0.5 s of real time whatever the adapter's clock said (a test's clock could not drive it).
-    const sim = await startCoinbaseSimulator({ products: ["BTC-USD"], levels: 5, seed: 3, refuseHeartbeats: 1, heartbeatMs: 20 });
-    let nowMs = 1_000_000;
-    const adapter = createCoinbaseAdapter(coinbaseConfig(sim, ["BTC-USD"]), subsOf(["BTC-USD"]), { log: silentLogger, now: () => nowMs, random: () => 0, housekeepingMs: 5 });
-    cleanup.push(async () => {
-      await adapter.stop();
-      await sim.stop();
-    });
-    adapter.start(new Sink((await adapter.loadInstruments()) as Instrument[]));
+    const { sim, adapter, clock } = await drivenRig(1, 0);
     await waitFor(() => sim.stats.errorsSent === 1, "the heartbeats subscribe refused");
-    nowMs += 249;
+    clock.nowMs += 249;
     // Past the longest real wait the old timer could take, with the adapter's clock 1 ms short of the wait: not sent.
     await new Promise((r) => setTimeout(r, 700));
     expect(adapter.stats().heartbeats ?? 0).toBe(0);
-    nowMs += 1;
+    clock.nowMs += 1;
     await waitFor(() => (adapter.stats().heartbeats ?? 0) >= 1, "heartbeats once the adapter's clock reached the wait");
     expect(adapter.stats().reconnects).toBe(0);
     expect(adapter.stats().rateLimited).toBe(1);
@@ -65,21 +74,14 @@ describe("coinbase: a heartbeats subscribe refused for a passing reason", { time
     // row (8 s) the wait passed deadConnectionMs (7 s) after the refusal, the last frame of a socket whose books are
     // quiet, and the socket was failed as dead, its books resynced, while nothing was wrong but the rate limit.
     const refusals = 8;
-    const sim = await startCoinbaseSimulator({ products: ["BTC-USD"], levels: 5, seed: 3, refuseHeartbeats: refusals, heartbeatMs: 20 });
-    let nowMs = 1_000_000;
-    const adapter = createCoinbaseAdapter(coinbaseConfig(sim, ["BTC-USD"]), subsOf(["BTC-USD"]), { log: silentLogger, now: () => nowMs, random: () => 1, housekeepingMs: 5 });
-    cleanup.push(async () => {
-      await adapter.stop();
-      await sim.stop();
-    });
-    adapter.start(new Sink((await adapter.loadInstruments()) as Instrument[]));
+    const { sim, adapter, clock } = await drivenRig(refusals, 1);
     await waitFor(() => sim.stats.errorsSent === 1, "the first refusal");
     // The adapter's clock in 250 ms steps, never while a retry is out unanswered (its refusal is awaited in real time),
     // so a loaded machine's slow loopback adds no silence the venue would not have.
     const conn = (adapter as unknown as { conns: { heartbeatsDueMs: number }[] }).conns[0]!;
     const settled = () => conn.heartbeatsDueMs > 0 || (adapter.stats().heartbeats ?? 0) > 0 || adapter.stats().reconnects! > 0;
     for (let i = 0; i < 200 && (adapter.stats().heartbeats ?? 0) === 0 && adapter.stats().reconnects === 0; i++) {
-      nowMs += 250;
+      clock.nowMs += 250;
       await new Promise((r) => setTimeout(r, 10));
       await waitFor(settled, "the retry answered");
     }

@@ -23,6 +23,17 @@ export function coinbaseConfig(sim: { wsUrl: string; restUrl: string }, products
   };
 }
 
+/** One thing `feeder record` writes of a live adapter: a frame, or a REST answer / socket event (`ws:req`, `ws:open`, …). */
+export type Recorded = { frame?: string; url?: string; body?: string; connection: string; tsRecvUs: number };
+
+/** The adapter options that record into `recorded` as `feeder record` does (onRawFrame, onRawRest), in arrival order. */
+export function recordInto(recorded: Recorded[]) {
+  return {
+    onRawFrame: (_m: string, connection: string, frame: string, tsRecvUs: number) => void recorded.push({ frame, connection, tsRecvUs }),
+    onRawRest: (_m: string, connection: string, url: string, body: string, tsRecvUs: number) => void recorded.push({ url, body, connection, tsRecvUs }),
+  };
+}
+
 export function subsOf(products: string[]): Subscription[] {
   return products.map((symbol) => ({ market: "spot" as const, symbol, depth: 0 }));
 }

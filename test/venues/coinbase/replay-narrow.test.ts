@@ -11,14 +11,13 @@ import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import { startCoinbaseSimulator } from "../../../src/sim/coinbase-sim.ts";
 import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
-import { coinbaseConfig, Sink, subsOf, waitFor } from "./helpers.ts";
+import { coinbaseConfig, recordInto, type Recorded, Sink, subsOf, waitFor } from "./helpers.ts";
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   while (cleanup.length > 0) await cleanup.pop()!();
 });
 
-type Recorded = { frame?: string; url?: string; body?: string; connection: string; tsRecvUs: number };
 
 describe("coinbase record → replay with a product left out", { timeout: 20_000 }, () => {
   test("the left-out product's frames take the sequence and touch nothing: the kept book as live's; a garbled product still resyncs", async () => {
@@ -29,8 +28,7 @@ describe("coinbase record → replay with a product left out", { timeout: 20_000
     const recorded: Recorded[] = [];
     const live = createCoinbaseAdapter(config, subsOf(products), {
       log: silentLogger,
-      onRawFrame: (_m, connection, frame, tsRecvUs) => void recorded.push({ frame, connection, tsRecvUs }),
-      onRawRest: (_m, connection, url, body, tsRecvUs) => void recorded.push({ url, body, connection, tsRecvUs }),
+      ...recordInto(recorded),
     });
     cleanup.push(() => live.stop());
     const liveSink = new Sink((await live.loadInstruments()) as Instrument[]);

@@ -19,7 +19,7 @@ import { makeTempDir } from "../../support/temp-dirs.ts";
 import { uniqueDestination } from "../../e2e/harness.ts";
 import { startCoinbaseSimulator, type CoinbaseSimOptions } from "../../../src/sim/coinbase-sim.ts";
 import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
-import { coinbaseConfig, Sink, subsOf, waitFor } from "./helpers.ts";
+import { coinbaseConfig, recordInto, type Recorded, Sink, subsOf, waitFor } from "./helpers.ts";
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -29,7 +29,6 @@ afterEach(async () => {
 /** BTC, ETH and SOL are served; NOPE-USD (index 1) resolves through an override, so it is in the first subscribe. */
 const PRODUCTS = ["BTC-USD", "NOPE-USD", "ETH-USD", "SOL-USD"];
 const GOOD = [0, 2, 3];
-type Recorded = { frame?: string; url?: string; body?: string; connection: string; tsRecvUs: number };
 
 async function recordAndReplay(reply: CoinbaseSimOptions["unknownProductReply"], refuseHeartbeats = 0) {
   const sim = await startCoinbaseSimulator({ products: ["BTC-USD", "ETH-USD", "SOL-USD"], levels: 20, seed: 5, unknownProductReply: reply, refuseHeartbeats, heartbeatMs: 50 });
@@ -38,8 +37,7 @@ async function recordAndReplay(reply: CoinbaseSimOptions["unknownProductReply"],
   const recorded: Recorded[] = [];
   const live = createCoinbaseAdapter(config, subsOf(PRODUCTS), {
     log: silentLogger,
-    onRawFrame: (_m, connection, frame, tsRecvUs) => void recorded.push({ frame, connection, tsRecvUs }),
-    onRawRest: (_m, connection, url, body, tsRecvUs) => void recorded.push({ url, body, connection, tsRecvUs }),
+    ...recordInto(recorded),
   });
   cleanup.push(() => live.stop());
   const liveSink = new Sink((await live.loadInstruments()) as Instrument[]);
@@ -389,8 +387,7 @@ describe("coinbase record → replay: a product closed by its listing", { timeou
       ...timing,
       listingRetryMs: 300,
       lateCheckMs: 20,
-      onRawFrame: (_m, connection, frame, tsRecvUs) => void recorded.push({ frame, connection, tsRecvUs }),
-      onRawRest: (_m, connection, url, body, tsRecvUs) => void recorded.push({ url, body, connection, tsRecvUs }),
+      ...recordInto(recorded),
     });
     cleanup.push(() => live.stop());
     const liveSink = new Sink((await live.loadInstruments()) as Instrument[]);

@@ -75,11 +75,7 @@ test("a subscribe written after its book closed while queued: replay keeps the b
   expect(replay.topics[2]!.sub).not.toBe(SUB_REJECTED);
   expect(replay.topics[2]!.book).toBe(BookState.AWAITING_SNAPSHOT);
 
-  for (const r of [live, replay]) {
-    r.conn.ws = null;
-    await r.lifecycle.stop();
-    r.control.stop();
-  }
+  await stopRigs(live, replay);
 });
 
 test("closure's unsubscribe held for the venue's count, the book reopened: replay takes its frames from the reopening, as live", async () => {
@@ -110,11 +106,7 @@ test("closure's unsubscribe held for the venue's count, the book reopened: repla
   nowMs = roomAtMs;
   live.control.retriesDue(nowMs);
   expect(live.conn.sent.map((x) => (JSON.parse(x) as { method: string }).method)).toEqual(["subscribe"]);
-  for (const r of [live, replay]) {
-    r.conn.ws = null;
-    await r.lifecycle.stop();
-    r.control.stop();
-  }
+  await stopRigs(live, replay);
 });
 
 test("closure's unsubscribe waiting for the pacing budget, the book reopened: replay takes its frames from the reopening, as live", async () => {
@@ -140,11 +132,7 @@ test("closure's unsubscribe waiting for the pacing budget, the book reopened: re
   for (const r of records) expect(replay.lifecycle.replaySocketEvent(r.connection, r.url, r.body), r.url).toBe(true);
   expect(replay.topics[0]!.sub, "replay takes A's frames from here too").not.toBe(SUB_REJECTED);
   expect(replay.topics[0]!.book).toBe(BookState.AWAITING_SNAPSHOT);
-  for (const r of [live, replay]) {
-    r.conn.ws = null;
-    await r.lifecycle.stop();
-    r.control.stop();
-  }
+  await stopRigs(live, replay);
 });
 
 test("closure's unsubscribe waiting, the book reopened: replay's hold of that unsubscribe ends at the reopening (a venue whose replay holds unsubscribed books)", async () => {
@@ -174,11 +162,7 @@ test("closure's unsubscribe waiting, the book reopened: replay's hold of that un
   expect(records.map((r) => r.url.split(" ")[0])).toContain("ws:reopened");
   expect(replay.topics[0]!.sub).not.toBe(SUB_REJECTED);
   expect(replay.topics[0]!.replayUnsubscribing, "replay takes A's frames from here too").toBe(false);
-  for (const r of [live, replay]) {
-    r.conn.ws = null;
-    await r.lifecycle.stop();
-    r.control.stop();
-  }
+  await stopRigs(live, replay);
 });
 
 test("the books recorded closed after a queued subscribe are its closed ones only: one it names still open stays subscribed in replay", async () => {
@@ -205,16 +189,50 @@ test("the books recorded closed after a queued subscribe are its closed ones onl
   expect(replay.topics[3]!.sub).not.toBe(SUB_REJECTED);
   expect(replay.topics[3]!.book).not.toBe(BookState.HALTED);
 
-  for (const r of [live, replay]) {
+  await stopRigs(live, replay);
+});
+
+/** Stops each rig: its socket gone first (a fake's close sends no event), then its lifecycle and requests. */
+async function stopRigs(...rigs: ReturnType<typeof rig>[]): Promise<void> {
+  for (const r of rigs) {
     r.conn.ws = null;
     await r.lifecycle.stop();
     r.control.stop();
   }
-});
+}
 
 /** The protocol whose control frames are the acks the tests hand it (ack): the venue accepting a request. */
 const acking: RequestProtocol = { ...protocol, classifyControl: (m) => m as ControlFrame };
 const ack = (reqId: string, op: string): ControlFrame => ({ kind: "ack", op, success: true, retMsg: "", reqId, successTopics: undefined, failTopics: undefined });
+
+/**
+ * One random step of live's run in the randomized tests: some books closed, or some closed ones listed again (one
+ * subscribe for the turn's activations), or a pacing slot passing (`nextSlot` moves the clock; the pacing timer's
+ * work), or the venue accepting the oldest request written and not answered (recorded as "ack", not a connection
+ * event: no file head sees it; replay is given the same answer there). "reopened": the caller ends the turn (its
+ * activations' subscribe); "none": nothing to accept. Synchronous, so no other step yields where the tests' did not.
+ */
+function liveStep(live: ReturnType<typeof rig>, random: () => number, records: { connection: string; url: string; body: string }[], nextSlot: () => void): "reopened" | "none" | "done" {
+  const pick = live.topics.filter(() => random() < 0.4);
+  const roll = random();
+  if (roll < 0.3) {
+    const open = pick.filter((t) => t.sub !== SUB_REJECTED);
+    if (open.length > 0) live.lifecycle.retireAll(open, StatusReason.INSTRUMENT_CLOSED);
+  } else if (roll < 0.55) {
+    const closed = pick.filter((t) => t.sub === SUB_REJECTED);
+    if (closed.length > 0) live.lifecycle.activateAll(closed);
+    return "reopened";
+  } else if (roll < 0.8) {
+    nextSlot();
+    live.control.flush();
+  } else {
+    const p = [...live.conn.pending.values()].find((q) => q.sentMs !== Infinity);
+    if (p === undefined) return "none";
+    records.push({ connection: "", url: "ack", body: `${p.reqId} ${p.op}` });
+    live.control.onControl(live.conn, ack(p.reqId, p.op));
+  }
+  return "done";
+}
 
 /**
  * The rig with the adapters' invalidate (TopicResync: the sink told once per state change), its sink noting each
@@ -258,25 +276,9 @@ test("record → replay: the statuses replay tells the sink are live's, closures
     const live = statusRig(() => nowMs, () => records.length, records, false, acking);
     live.control.sendRequest(live.conn, "subscribe", live.topics); // A written now, the others a slot each
     for (let step = 0; step < 16; step++) {
-      const pick = live.topics.filter(() => random() < 0.4);
-      const roll = random();
-      if (roll < 0.3) {
-        const open = pick.filter((t) => t.sub !== SUB_REJECTED);
-        if (open.length > 0) live.lifecycle.retireAll(open, StatusReason.INSTRUMENT_CLOSED);
-      } else if (roll < 0.55) {
-        const closed = pick.filter((t) => t.sub === SUB_REJECTED);
-        if (closed.length > 0) live.lifecycle.activateAll(closed);
-        await Promise.resolve(); // the turn's activations: one subscribe for them
-      } else if (roll < 0.8) {
-        nowMs += SLOT_MS;
-        live.control.flush(); // the pacing timer's work
-      } else {
-        // The venue accepts the oldest request written and not answered (replay is given the same answer there).
-        const p = [...live.conn.pending.values()].find((q) => q.sentMs !== Infinity);
-        if (p === undefined) continue;
-        records.push({ connection: "", url: "ack", body: `${p.reqId} ${p.op}` });
-        live.control.onControl(live.conn, ack(p.reqId, p.op));
-      }
+      const did = liveStep(live, random, records, () => (nowMs += SLOT_MS));
+      if (did === "none") continue;
+      if (did === "reopened") await Promise.resolve(); // the turn's activations: one subscribe for them
     }
     const replay = statusRig(() => nowMs, () => fed, undefined, true, acking);
     let fed = 0;
@@ -288,11 +290,7 @@ test("record → replay: the statuses replay tells the sink are live's, closures
     stillClosed += records.filter((r) => /^ws:req \[[^\]]*\],\[/.test(r.url)).length;
     haltedAgain += live.topics.filter((t) => live.events.filter((e) => e.endsWith(`: ${t.index} halted/instrument_closed`)).length > 1).length;
     expect(replay.events, `seed ${seed}: ${records.map((r) => `${r.url} ${r.body}`).join(" | ")}`).toEqual(live.events);
-    for (const r of [live, replay]) {
-      r.conn.ws = null;
-      await r.lifecycle.stop();
-      r.control.stop();
-    }
+    await stopRigs(live, replay);
   }
   expect(stillClosed).toBeGreaterThan(0);
   expect(haltedAgain).toBeGreaterThan(0);
@@ -312,24 +310,9 @@ test("record → replay begun in a later file: the file head's closed set (ws:cl
     const live = statusRig(() => nowMs, () => records.length, records, false, acking);
     live.control.sendRequest(live.conn, "subscribe", live.topics);
     for (let step = 0; step < 16; step++) {
-      const pick = live.topics.filter(() => random() < 0.4);
-      const roll = random();
-      if (roll < 0.3) {
-        const open = pick.filter((t) => t.sub !== SUB_REJECTED);
-        if (open.length > 0) live.lifecycle.retireAll(open, StatusReason.INSTRUMENT_CLOSED);
-      } else if (roll < 0.55) {
-        const closed = pick.filter((t) => t.sub === SUB_REJECTED);
-        if (closed.length > 0) live.lifecycle.activateAll(closed);
-        await Promise.resolve();
-      } else if (roll < 0.8) {
-        nowMs += SLOT_MS;
-        live.control.flush();
-      } else {
-        const p = [...live.conn.pending.values()].find((q) => q.sentMs !== Infinity);
-        if (p === undefined) continue;
-        records.push({ connection: "", url: "ack", body: `${p.reqId} ${p.op}` }); // not a connection event: no head sees it
-        live.control.onControl(live.conn, ack(p.reqId, p.op));
-      }
+      const did = liveStep(live, random, records, () => (nowMs += SLOT_MS));
+      if (did === "none") continue;
+      if (did === "reopened") await Promise.resolve(); // the turn's activations: one subscribe for them
     }
     // A cut at 0 is the replay of every file: the one the others must end as.
     let whole: boolean[] | undefined;
@@ -348,13 +331,9 @@ test("record → replay begun in a later file: the file head's closed set (ws:cl
       whole ??= got;
       expect(got, `seed ${seed} cut ${cut}: ${records.map((r, i) => `${i === cut ? "|| " : ""}${r.url} ${r.body}`).join(" | ")}`).toEqual(whole);
       if (cut > 0 && head.events().length > 0) cuts++;
-      replay.conn.ws = null;
-      await replay.lifecycle.stop();
-      replay.control.stop();
+      await stopRigs(replay);
     }
-    live.conn.ws = null;
-    await live.lifecycle.stop();
-    live.control.stop();
+    await stopRigs(live);
   }
   expect(cuts).toBeGreaterThan(0);
 });
@@ -387,11 +366,7 @@ test("record → replay: a book reopened and closed again before its subscribe w
     expect(replay.lifecycle.replaySocketEvent(r.connection, r.url, r.body), r.url).toBe(true);
   }
   expect(replay.events, records.map((r) => `${r.url} ${r.body}`).join(" | ")).toEqual(live.events);
-  for (const r of [live, replay]) {
-    r.conn.ws = null;
-    await r.lifecycle.stop();
-    r.control.stop();
-  }
+  await stopRigs(live, replay);
 });
 
 test("record → replay on a venue whose replay holds unsubscribed books: replay takes a streamed book's frames where live does (randomized)", async () => {
@@ -413,24 +388,9 @@ test("record → replay on a venue whose replay holds unsubscribed books: replay
     let fed = 0;
     live.control.sendRequest(live.conn, "subscribe", live.topics);
     for (let step = 0; step < 20; step++) {
-      const pick = live.topics.filter(() => random() < 0.4);
-      const roll = random();
-      if (roll < 0.3) {
-        const open = pick.filter((t) => t.sub !== SUB_REJECTED);
-        if (open.length > 0) live.lifecycle.retireAll(open, StatusReason.INSTRUMENT_CLOSED);
-      } else if (roll < 0.55) {
-        const closed = pick.filter((t) => t.sub === SUB_REJECTED);
-        if (closed.length > 0) live.lifecycle.activateAll(closed);
-        await Promise.resolve();
-      } else if (roll < 0.8) {
-        nowMs += SLOT_MS;
-        live.control.flush();
-      } else {
-        const p = [...live.conn.pending.values()].find((q) => q.sentMs !== Infinity);
-        if (p === undefined) continue;
-        records.push({ connection: "", url: "ack", body: `${p.reqId} ${p.op}` });
-        live.control.onControl(live.conn, ack(p.reqId, p.op));
-      }
+      const did = liveStep(live, random, records, () => (nowMs += SLOT_MS));
+      if (did === "none") continue;
+      if (did === "reopened") await Promise.resolve(); // the turn's activations: one subscribe for them
       for (; fed < records.length; fed++) {
         const r = records[fed]!;
         if (r.url === "ack") replay.control.onControl(replay.conn, ack(...(r.body.split(" ") as [string, string])));
@@ -448,11 +408,7 @@ test("record → replay on a venue whose replay holds unsubscribed books: replay
         ts.filter((t) => streamed.get(t.topic) === true).map((t) => `${t.topic} ${isLive ? t.sub === SUB_PENDING || t.sub === SUB_ACTIVE : t.sub !== SUB_REJECTED && !t.replayUnsubscribing}`);
       expect(takes(replay.topics, false), `seed ${seed} step ${step}: ${records.map((r) => `${r.url} ${r.body}`).join(" | ")}`).toEqual(takes(live.topics, true));
     }
-    for (const r of [live, replay]) {
-      r.conn.ws = null;
-      await r.lifecycle.stop();
-      r.control.stop();
-    }
+    await stopRigs(live, replay);
   }
   expect(reopenedHeld).toBeGreaterThan(0); // the case is among the seeds
 });

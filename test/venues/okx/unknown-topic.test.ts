@@ -2,24 +2,13 @@
  * A book frame for a channel not on the connection (a garbled instId): counted once, in unknown_topic_total, and every
  * book of the connection resyncs (unknown-topic-rule.ts). Offline: no socket, no network.
  */
-import { silentLogger } from "../../../src/core/log.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import { unknownTopicRuleTests } from "../common/unknown-topic-rule.ts";
-import { tempCachePath } from "./helpers.ts";
+import { offlineVenue } from "../common/offline-venue.ts";
 
 function offlineAdapter(symbols: string[]): OkxAdapter {
-  const config = {
-    venue: "okx" as const,
-    wsUrl: "ws://127.0.0.1:9/ws/v5/public",
-    restUrl: "http://127.0.0.1:9",
-    instrumentCachePath: tempCachePath(),
-    markets: [{ market: "spot" as const, depth: 400, symbols }],
-    overrides: new Map(symbols.map((s) => [`spot:${s}`, { tickSize: "0.1", lotSize: "0.001" }])), // loadInstruments offline (replay)
-  };
-  const refuse = (async () => {
-    throw new Error("no network in this test");
-  }) as unknown as typeof fetch;
-  return new OkxAdapter(config, symbols.map((symbol) => ({ market: "spot" as const, symbol, depth: 400 })), { log: silentLogger, fetch: refuse });
+  const o = offlineVenue("okx", "spot", 400, symbols, "/ws/v5/public");
+  return new OkxAdapter(o.config, o.subscriptions, o.options);
 }
 
 // BTC-USDT's update, its instId garbled.

@@ -3,31 +3,19 @@
  * refused (UpbitAdapter.lost, the lifecycle's frameLost hook), not the lifecycle's default; a book of a code not on the
  * connection is counted once (unknown-topic-rule.ts). Offline: no socket.
  */
-import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { silentLogger } from "../../../src/core/log.ts";
 import { BookState } from "../../../src/core/types.ts";
 import { SUB_ACTIVE, SUB_PENDING, type TopicState } from "../../../src/venues/common/connection.ts";
 import { UpbitAdapter, UPBIT_DIALECT } from "../../../src/venues/upbit/index.ts";
 import { SCAN_ERR_SYNTAX } from "../../../src/venues/upbit/scanner.ts";
-import { makeTempDir } from "../../support/temp-dirs.ts";
 import { unknownTopicRuleTests } from "../common/unknown-topic-rule.ts";
+import { offlineVenue } from "../common/offline-venue.ts";
 
 type Internals = { topics: TopicState[]; lifecycle: { frameFaultBound(conn: unknown, frame: string, err: unknown): void } };
 
 function offlineAdapter(symbols: string[]): UpbitAdapter {
-  const config = {
-    venue: "upbit" as const,
-    wsUrl: "ws://127.0.0.1:9/websocket/v1",
-    restUrl: "http://127.0.0.1:9",
-    instrumentCachePath: join(makeTempDir("upbit-offline"), "i.json"),
-    markets: [{ market: "spot" as const, depth: 30, symbols }],
-    overrides: new Map(symbols.map((s) => [`spot:${s}`, { tickSize: "0.1", lotSize: "0.001" }])), // loadInstruments offline (replay)
-  };
-  const refuse = (async () => {
-    throw new Error("no network in this test");
-  }) as unknown as typeof fetch;
-  return new UpbitAdapter(config, symbols.map((symbol) => ({ market: "spot" as const, symbol, depth: 30 })), UPBIT_DIALECT, { log: silentLogger, fetch: refuse });
+  const o = offlineVenue("upbit", "spot", 30, symbols, "/websocket/v1");
+  return new UpbitAdapter(o.config, o.subscriptions, UPBIT_DIALECT, o.options);
 }
 
 describe("Upbit: a frame whose handling threw follows the rule for a refused frame", () => {

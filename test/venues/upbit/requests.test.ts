@@ -24,6 +24,22 @@ function rig() {
 }
 
 /**
+ * rig() with a lifecycle whose invalidate sets the book's state: live's, recording its socket events into `records`,
+ * or, records absent, a replay's (no socket), its clock at `nowMs`.
+ */
+function lifecycleRig(records?: { connection: string; url: string; body: string }[], nowMs = 0) {
+  const r = rig();
+  r.clock.nowMs = nowMs;
+  if (!records) {
+    r.conn.ws = null;
+    r.conn.open = false;
+  }
+  const opts = { ...quietLifecycleOptions(() => r.clock.nowMs), ...(records ? { onRawRest: (_m: string, connection: string, url: string, body: string) => void records.push({ connection, url, body }) } : {}) };
+  const lifecycle = new ConnectionLifecycle("upbit", [r.conn], r.control, { invalidate: (t, state) => void (t.book = state), resync: () => undefined }, opts);
+  return { ...r, lifecycle };
+}
+
+/**
  * An error frame answers the last request written. Before, the last list *queued* was taken: an error arriving while
  * a list waited for the pacing was bisected against codes the venue had not been asked for (and left the codes of
  * the list it answered out of the bisection).
@@ -614,6 +630,38 @@ test("a confirming probe passed before a swap does not refuse its code at an err
 });
 
 /**
+ * Live's run for the reopening tests below, recorded: A and B subscribed (their first books came), the pacing bucket
+ * emptied, then A closed: the list leaving it out, [B], waits, so the venue still streams A.
+ */
+function closedWhileListWaits() {
+  const records: { connection: string; url: string; body: string }[] = [];
+  const r = lifecycleRig(records);
+  const [a, b] = r.topics as [(typeof r.topics)[0], (typeof r.topics)[0]];
+  r.conn.used = true;
+  r.control.sendRequest(r.conn, "subscribe", [a, b]); // written: [A, B]
+  a.sub = SUB_ACTIVE;
+  b.sub = SUB_ACTIVE;
+  r.control.send(r.conn, "PING");
+  r.control.send(r.conn, "PING"); // the bucket is empty now
+  r.lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+  return { ...r, records, a, b };
+}
+
+/** Live's records replayed: A's frames taken from where live took them (awaiting its snapshot, not closed); both stopped. */
+async function expectReplayTakesA(records: { connection: string; url: string; body: string }[], nowMs: number, live: [ConnectionLifecycle, UpbitRequests, SendRecordingConnection]) {
+  const replay = lifecycleRig(undefined, nowMs);
+  for (const r of records) expect(replay.lifecycle.replaySocketEvent(r.connection, r.url, r.body), r.url).toBe(true);
+  expect(replay.topics[0]!.sub, `replay takes A's frames from here too: ${records.map((r) => r.url).join(" | ")}`).not.toBe(SUB_REJECTED);
+  expect(replay.topics[0]!.book).toBe(BookState.AWAITING_SNAPSHOT);
+  for (const [l, c, x] of [live, [replay.lifecycle, replay.control, replay.conn]] as const) {
+    x.ws = null;
+    x.retiringWs = null;
+    await l.stop();
+    c.stop();
+  }
+}
+
+/**
  * A code closed while the list without it waits for the pacing: the venue still streams it (its last list written
  * names it). Listed again before that list goes, live asks for it in that waiting list (SUB_PENDING: its frames
  * taken, each a whole book, so LIVE at the next). Recorded as a reopening (`ws:reopened`, as the common venues' closure
@@ -621,39 +669,14 @@ test("a confirming probe passed before a swap does not refuse its code at an err
  * that list was written, and replay kept the code closed (its full books ignored) where live had it LIVE.
  */
 test("a code reopened while the list leaving it out waits for the pacing: replay takes its frames from the reopening, as live", async () => {
-  const { clock, control, conn, topics } = rig();
-  const records: { connection: string; url: string; body: string }[] = [];
-  const opts = { ...quietLifecycleOptions(() => clock.nowMs), onRawRest: (_m: string, connection: string, url: string, body: string) => void records.push({ connection, url, body }) };
-  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: (t, state) => void (t.book = state), resync: () => undefined }, opts);
-  const [a, b] = topics as [(typeof topics)[0], (typeof topics)[0]];
-  conn.used = true;
-  control.sendRequest(conn, "subscribe", [a, b]); // written: [A, B]
-  a.sub = SUB_ACTIVE; // their first books came
-  b.sub = SUB_ACTIVE;
-  control.send(conn, "PING");
-  control.send(conn, "PING"); // the bucket is empty now
-  lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // [B] waits: the venue still streams A
+  const { records, clock, control, conn, lifecycle, a } = closedWhileListWaits();
   expect(codesOf(conn.outbox.at(-1)!.text)).toEqual(["KRW-B"]);
   lifecycle.activate(a);
   await Promise.resolve(); // the turn's activations: the waiting list names A again
   expect(a.sub).toBe(SUB_PENDING); // live: A's frames taken from here
   expect(codesOf(conn.outbox.at(-1)!.text)).toEqual(["KRW-A", "KRW-B"]);
 
-  const replayClock = { nowMs: clock.nowMs };
-  const replayControl = new UpbitRequests("upbit", silentLogger, () => replayClock.nowMs, () => undefined, undefined, 60_000);
-  const replayConn = new SendRecordingConnection(0, "spot");
-  replayConn.ws = null;
-  replayConn.open = false;
-  const replayTopics = replayConn.addTopics(["A", "B", "C", "D"].map((c) => `book.KRW-${c}`), 30);
-  const replay = new ConnectionLifecycle("upbit", [replayConn], replayControl, { invalidate: (t, state) => void (t.book = state), resync: () => undefined }, quietLifecycleOptions(() => replayClock.nowMs));
-  for (const r of records) expect(replay.replaySocketEvent(r.connection, r.url, r.body), r.url).toBe(true);
-  expect(replayTopics[0]!.sub, `replay takes A's frames from here too: ${records.map((r) => r.url).join(" | ")}`).not.toBe(SUB_REJECTED);
-  expect(replayTopics[0]!.book).toBe(BookState.AWAITING_SNAPSHOT);
-  for (const [l, c, x] of [[lifecycle, control, conn], [replay, replayControl, replayConn]] as const) {
-    x.ws = null;
-    await l.stop();
-    c.stop();
-  }
+  await expectReplayTakesA(records, clock.nowMs, [lifecycle, control, conn]);
 });
 
 /**
@@ -665,18 +688,7 @@ test("a code reopened while the list leaving it out waits for the pacing: replay
  * the replacement's list naming it was written.
  */
 test("a code reopened in an overlap whose old socket's last list names it: recorded as reopened, replay takes its frames from there", async () => {
-  const { clock, control, conn, topics } = rig();
-  const records: { connection: string; url: string; body: string }[] = [];
-  const opts = { ...quietLifecycleOptions(() => clock.nowMs), onRawRest: (_m: string, connection: string, url: string, body: string) => void records.push({ connection, url, body }) };
-  const lifecycle = new ConnectionLifecycle("upbit", [conn], control, { invalidate: (t, state) => void (t.book = state), resync: () => undefined }, opts);
-  const [a, b] = topics as [(typeof topics)[0], (typeof topics)[0]];
-  conn.used = true;
-  control.sendRequest(conn, "subscribe", [a, b]); // written on the old socket: [A, B]
-  a.sub = SUB_ACTIVE;
-  b.sub = SUB_ACTIVE;
-  control.send(conn, "PING");
-  control.send(conn, "PING"); // the bucket is empty now
-  lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // [B] waits: the old socket still streams A
+  const { records, clock, control, conn, topics, lifecycle, a, b } = closedWhileListWaits(); // on the old socket
   // planned-reconnect.ts swapWhenSettled, by hand: the old socket's queued [B] dropped, the replacement asked for B.
   conn.retiringWs = conn.ws;
   conn.ws = { send: (t: string) => void conn.sent.push(t) } as unknown as WebSocket;
@@ -691,20 +703,5 @@ test("a code reopened in an overlap whose old socket's last list names it: recor
   expect(a.sub).toBe(SUB_PENDING); // live: A's books from the old socket taken from here
   expect(records.map((r) => r.url), "the reopening recorded").toContain("ws:reopened");
 
-  const replayClock = { nowMs: clock.nowMs };
-  const replayControl = new UpbitRequests("upbit", silentLogger, () => replayClock.nowMs, () => undefined, undefined, 60_000);
-  const replayConn = new SendRecordingConnection(0, "spot");
-  replayConn.ws = null;
-  replayConn.open = false;
-  const replayTopics = replayConn.addTopics(["A", "B", "C", "D"].map((c) => `book.KRW-${c}`), 30);
-  const replay = new ConnectionLifecycle("upbit", [replayConn], replayControl, { invalidate: (t, state) => void (t.book = state), resync: () => undefined }, quietLifecycleOptions(() => replayClock.nowMs));
-  for (const r of records) expect(replay.replaySocketEvent(r.connection, r.url, r.body), r.url).toBe(true);
-  expect(replayTopics[0]!.sub, `replay takes A's frames from here too: ${records.map((r) => r.url).join(" | ")}`).not.toBe(SUB_REJECTED);
-  expect(replayTopics[0]!.book).toBe(BookState.AWAITING_SNAPSHOT);
-  for (const [l, c, x] of [[lifecycle, control, conn], [replay, replayControl, replayConn]] as const) {
-    x.ws = null;
-    x.retiringWs = null;
-    await l.stop();
-    c.stop();
-  }
+  await expectReplayTakesA(records, clock.nowMs, [lifecycle, control, conn]);
 });
