@@ -110,8 +110,8 @@ export class BookBuilder extends LadderBook implements BookView {
 
   /** Replaces the book. → LIVE (reason SNAPSHOT_APPLIED) unless crossed; instrSeq++ once either way. */
   applySnapshot(u: BookUpdate): ApplyResult {
+    this.changes.clear(); // first, as every apply: a refusal below leaves no earlier delta's changes in it
     if (!isWireVenueSeq(u.venueSeq)) this.rejectVenueSeq(u);
-    this.changes.clear();
     this.bids.loadSorted(u.bidPx, u.bidQty, u.bidCount);
     this.asks.loadSorted(u.askPx, u.askQty, u.askCount);
     if (this.bids.holdsBidAtZero() || this.asks.bestPrice() === 0) this.rejectPriceZero(u, false);
@@ -157,9 +157,9 @@ export class BookBuilder extends LadderBook implements BookView {
    */
   applyReplace(u: BookUpdate): ApplyResult {
     if (this.state !== BookState.LIVE) return this.applySnapshot(u);
-    if (!isWireVenueSeq(u.venueSeq)) this.rejectVenueSeq(u);
     const changes = this.changes;
     changes.clear();
+    if (!isWireVenueSeq(u.venueSeq)) this.rejectVenueSeq(u);
     replaceSide(this.bids, u.bidPx, u.bidQty, u.bidCount, changes, this.scratch, true);
     replaceSide(this.asks, u.askPx, u.askQty, u.askCount, changes, this.scratch, false);
     if (this.bids.holdsBidAtZero() || this.asks.bestPrice() === 0) this.rejectPriceZero(u, false);

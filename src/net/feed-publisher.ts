@@ -389,7 +389,7 @@ export class FeedPublisher {
     for (let c = 0; c < channels.length; c++) {
       const ch = channels[c];
       if (ch.packer.count === 0 || ch.socket === undefined) {
-        ch.sentNone = ch.packer.count !== 0;
+        ch.passFlush();
         continue;
       }
       if (sendTimeUs < 0) sendTimeUs = nowUs();

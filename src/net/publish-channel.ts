@@ -82,9 +82,13 @@ export class PublishChannel {
   lastSendMs = 0;
   /**
    * The last flush offered the kernel datagrams and it took none (all skipped in a route pause, or refused): the
-   * events it carried were not sent (FeedPublisher's receipt → send histogram leaves them out). Set by each flush.
+   * events it carried were not sent (FeedPublisher's receipt → send histogram leaves them out). Set by each flush
+   * (flush, or passFlush when a flush passes this channel by).
    */
-  sentNone = false;
+  get sentNone(): boolean {
+    return this.lastFlushSentNone;
+  }
+  private lastFlushSentNone = false;
   /** Datagrams of this destination the kernel refused; the last refusal's time (ms since the epoch, 0 = none; shown) and error. */
   sendErrors = 0;
   lastSendErrorMs = 0;
@@ -218,7 +222,7 @@ export class PublishChannel {
       taken += this.sendStaged(batched);
       offered += batched;
     }
-    this.sentNone = offered > 0 && taken === 0;
+    this.lastFlushSentNone = offered > 0 && taken === 0;
     const ring = this.ring;
     if (ring !== undefined) {
       // After the send, so the copy never delays a live datagram; heartbeats (no message) are not kept.
@@ -231,6 +235,14 @@ export class PublishChannel {
     }
     packer.clear();
     return (this.lastSendMs = monoMs());
+  }
+
+  /**
+   * HOT PATH: a flush passes this channel by (nothing pending, or no socket): with datagrams pending none was sent.
+   * FeedPublisher.flush calls it so that sentNone is written here only.
+   */
+  passFlush(): void {
+    this.lastFlushSentNone = this.packer.count !== 0;
   }
 
   /** A multicast destination's route pause (ms; 0: sending): see the module comment. */

@@ -7,7 +7,7 @@
  * channel are legitimate (workers, shards) and never counted.
  *
  * Only the header fields needed are read, through the layout constants; wire versions 1, 2 and 3 share those
- * offsets. Our own datagrams loop back to this socket too: each costs one header read and one Set lookup, on the
+ * offsets. Our own datagrams loop back to this socket too: each costs one header read and one lookup, on the
  * socket's event, never in the publisher's send path. Anything else (other magic or version, short) is ignored.
  * A datagram that would count (another session) must first pass the framing checks a subscriber makes (length and
  * checksum, wire v2 and v3; v1 has none): a damaged datagram is not another publisher. With publish.auth_key_file
@@ -45,8 +45,6 @@ import { monoMs } from "../core/clock.ts";
 export const WATCHED_WIRE_VERSIONS: readonly number[] = [1, 2, 3];
 /** Bytes a datagram needs for every field read here. */
 const FIELDS_END = Math.max(PKT_MAGIC_OFFSET + 2, PKT_VERSION_OFFSET + 1, PKT_FLAGS_OFFSET + 1, PKT_CHANNEL_ID_OFFSET + 2, PKT_SESSION_ID_OFFSET + 4, PKT_SOURCE_ID_OFFSET + 2);
-/** sourceId × 2^32 + sessionId: one exact number per (source, session), below 2^48. */
-const SESSION_KEY_SCALE = 0x1_0000_0000;
 /** The kernel's default receive buffer is enough: this socket only needs to see some datagrams of a stream. */
 const RECV_BUFFER_BYTES = 256 * 1024;
 /**
@@ -144,8 +142,10 @@ export class StreamWatcher {
   private readonly scratchView = new DataView(this.scratch.buffer);
   private readonly sockets: WatchSocket[] = [];
   private readonly ownSources: Set<number>;
-  private readonly ownSessions = new Set<number>();
-  /** The same sessions by source id, oldest first (OWN_SESSIONS_PER_SOURCE each). */
+  /**
+   * Our sessions' ids by source id, oldest first (at most OWN_SESSIONS_PER_SOURCE each): isOwn scans ≤ 8 numbers, no
+   * allocation, on each of our own datagrams looped back (a Set of source × session keys beside it held the same).
+   */
   private readonly ownBySource = new Map<number, number[]>();
   /** Foreign sessions by "group:port/channel/source/session"; entries stay until forget(). */
   private readonly foreign = new Map<string, ForeignSession>();
@@ -170,23 +170,25 @@ export class StreamWatcher {
    * OWN_SESSIONS_PER_SOURCE before it is forgotten (its thread long ended); one declared again is the newest. Cold.
    */
   addOwnSession(sourceId: number, sessionId: number): void {
-    const key = sourceId * SESSION_KEY_SCALE + sessionId;
     let list = this.ownBySource.get(sourceId);
     if (list === undefined) this.ownBySource.set(sourceId, (list = []));
-    const at = list.indexOf(key);
+    const at = list.indexOf(sessionId);
     if (at >= 0) list.splice(at, 1);
-    list.push(key);
-    this.ownSessions.add(key);
-    if (list.length > OWN_SESSIONS_PER_SOURCE) this.ownSessions.delete(list.shift()!);
+    list.push(sessionId);
+    if (list.length > OWN_SESSIONS_PER_SOURCE) list.shift();
   }
 
   /** Own sessions remembered (at most OWN_SESSIONS_PER_SOURCE per source id). */
   get ownSessionsHeld(): number {
-    return this.ownSessions.size;
+    let held = 0;
+    for (const list of this.ownBySource.values()) held += list.length;
+    return held;
   }
 
+  /** HOT PATH (onDatagram: each of our own datagrams looped back): allocation-free. */
   isOwn(sourceId: number, sessionId: number): boolean {
-    return this.ownSessions.has(sourceId * SESSION_KEY_SCALE + sessionId);
+    const list = this.ownBySource.get(sourceId);
+    return list !== undefined && list.includes(sessionId);
   }
 
   /** Binds and joins every group; rejects naming the stream's config key when one cannot. */
@@ -246,7 +248,7 @@ export class StreamWatcher {
     const sourceId = msg.readUInt16LE(PKT_SOURCE_ID_OFFSET);
     if (!this.ownSources.has(sourceId)) return;
     const sessionId = msg.readUInt32LE(PKT_SESSION_ID_OFFSET);
-    if (this.ownSessions.has(sourceId * SESSION_KEY_SCALE + sessionId)) return;
+    if (this.isOwn(sourceId, sessionId)) return;
     // Cold from here: another publisher's datagram, or one made to look like it. Bounded per second (a flood of forged
     // ones cost the publishing thread one HMAC each before).
     const nowMs = this.now();

@@ -375,6 +375,12 @@ interface InstrumentLine {
   sessionId: number;
 }
 
+/**
+ * What checkForward made of an envelope's number: the next one; taken after a gap (envelopes lost); taken undoing a
+ * bogus jump ahead (a gap too); behind the next, refused.
+ */
+type ForwardStep = "next" | "gap" | "undone" | "refused";
+
 /** Why an envelope was refused (counted by the repacker, never thrown). */
 export type EnvelopeRefusal = "short" | "bad_magic" | "unknown_version" | "bad_message" | "old_session" | "bad_auth" | "repeated";
 
@@ -805,13 +811,12 @@ export class EnvelopeRepacker {
         return "other_bridge";
       }
       // A number behind the next is refused before anything of it is taken (checkForward).
-      const gapsBefore = this.counters.upstreamGaps;
-      const undoneBefore = this.counters.forwardJumpsReverted;
-      if ((forward & FORWARD_SEQ_PRESENT) !== 0 && !this.checkForward(line, forwardNumber(forward, high), high !== 0, msgLen > 0)) return this.refuse("repeated");
-      lineUndone = this.counters.forwardJumpsReverted !== undoneBefore;
+      const step: ForwardStep = (forward & FORWARD_SEQ_PRESENT) !== 0 ? this.checkForward(line, forwardNumber(forward, high), high !== 0, msgLen > 0) : "next";
+      if (step === "refused") return this.refuse("repeated");
+      lineUndone = step === "undone";
       // Messages were lost before it (upstream, or at the bridge): the upstream line moved where this reader did not
       // see, so a heartbeat now is no copy of one of the line it knows (as multicast hears one past nextSeq).
-      lineMoved = this.counters.upstreamGaps !== gapsBefore;
+      lineMoved = step !== "next";
       line.others = 0; // the followed bridge speaks: it is not silent
       line.lastSendNs = sendNs;
     } else if ((forward & FORWARD_SEQ_PRESENT) !== 0) this.counters.unnumbered++;
@@ -956,22 +961,24 @@ export class EnvelopeRepacker {
    * The bridge's numbering of one upstream stream (every numbered envelope, old sessions' included, so the numbers
    * stay in step): a number other than the next one means envelopes were lost. The repacker's own stream then skips
    * a sequence number — subscribers see a gap and stop trusting every book it carries until their next snapshot,
-   * exactly what a multicast subscriber does on the upstream gap itself (docs/wire-protocol.md §6.3).
+   * exactly what a multicast subscriber does on the upstream gap itself (docs/wire-protocol.md §6.3). Returns what it
+   * made of n (ForwardStep).
    */
-  private checkForward(line: StreamLine, n: number, wide: boolean, isMessage: boolean): boolean {
+  private checkForward(line: StreamLine, n: number, wide: boolean, isMessage: boolean): ForwardStep {
     const after = isMessage ? n + 1 : n;
     if (line.next < 0 || !wide || !line.wide) {
       // The first envelope, or numbers of 15 bits (a bridge before forwardSeqHigh): any other number is a loss.
-      if (line.next >= 0 && (n !== line.next || wide !== line.wide)) this.forwardGap();
+      const lost = line.next >= 0 && (n !== line.next || wide !== line.wide);
+      if (lost) this.forwardGap();
       line.wide = wide;
       line.next = wide ? after : after & FORWARD_SEQ_MASK;
       line.altNext = -1;
-      return true;
+      return lost ? "gap" : "next";
     }
     if (n === line.next) {
       line.altNext = -1; // the line after a jump goes on: the jump was real
       line.next = after;
-      return true;
+      return "next";
     }
     if (n > line.next) {
       this.forwardGap();
@@ -980,21 +987,21 @@ export class EnvelopeRepacker {
         line.altCount = 0;
       }
       line.next = after;
-      return true;
+      return "gap";
     }
     // Behind the next: a copy of an envelope already taken (published again by someone who recorded the subjects,
     // or delivered twice), refused. Before, it was a gap and then taken in: a copy of an old snapshot showed that
     // book usable at its old state until the next envelope. Or, close after the line a jump ahead left, the real
     // line back after one forged number far ahead: the second such envelope undoes the jump (a gap: what the bogus
     // line brought is not trusted) and is taken.
-    if (line.altNext < 0 || n < line.altNext || n - line.altNext > SEQ_REVERT_WINDOW) return false;
+    if (line.altNext < 0 || n < line.altNext || n - line.altNext > SEQ_REVERT_WINDOW) return "refused";
     line.altNext = after;
-    if (++line.altCount < SEQ_REVERT_DATAGRAMS) return false;
+    if (++line.altCount < SEQ_REVERT_DATAGRAMS) return "refused";
     this.counters.forwardJumpsReverted++;
     this.forwardGap();
     line.next = after;
     line.altNext = -1;
-    return true;
+    return "undone";
   }
 
   /**

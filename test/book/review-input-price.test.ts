@@ -183,6 +183,20 @@ describe("BookBuilder refuses a venueSeq the wire cannot carry", () => {
     });
   }
 
+  // The change set is cleared at the start of every apply, refused or not: until 2026-12-07 a snapshot (and a LIVE
+  // book's replace) refused for its venueSeq left the previous delta's changes in it (nothing read them then).
+  it("a refusal leaves the shared change set empty, as every apply does: no earlier delta's changes in it", () => {
+    for (const kind of ["delta", "replace", "snapshot"] as const) {
+      const b = live();
+      b.applyDelta(upd("delta", [[1000, 5]], []));
+      expect(b.changes.count, kind).toBe(1);
+      const u = upd(kind, [[1005, 7]], [[1008, 1]]);
+      u.venueSeq = -1;
+      refused(b, u);
+      expect(b.changes.count, kind).toBe(0);
+    }
+  });
+
   it("a delta to a book that is not LIVE is ignored as before, whatever its venueSeq (nothing is published)", () => {
     const b = new BookBuilder(instr);
     const u = upd("delta", [[1005, 7]], []);
