@@ -399,8 +399,9 @@ test("a worker answering its pings but not the scrape's request is not counted i
   const sim = { wsUrl: "ws://127.0.0.1:9/", restUrl: "http://127.0.0.1:9" } as BybitSim;
   const config = validateConfig(rawConfig({ sim, markets: [{ market: "linear", depth: 50, symbols: ["BTCUSDT"] }], ...uniqueDestination(198), workers: 1 }));
   const silent = { ...config, [SILENT_REQUESTS]: ["metrics"] } as typeof config;
-  // A ping every 100 ms (hangAfterMs / 4) while the scrape waits up to 800 ms for the reply.
-  const supervisor = new Supervisor(silent, log, new URL("./support/malformed-worker.ts", import.meta.url).href, { replySilenceMs: 800, hangAfterMs: 400 });
+  // A ping every 400 ms (hangAfterMs / 4) while the scrape waits up to 2 s for the reply: pongs come meanwhile, and a
+  // loaded machine's late pong (up to 1.6 s) is not taken for a hang (at 400 ms it could be: a restart, not this case).
+  const supervisor = new Supervisor(silent, log, new URL("./support/malformed-worker.ts", import.meta.url).href, { replySilenceMs: 2000, hangAfterMs: 1600 });
   try {
     await supervisor.start();
     const text = await supervisor.metricsText();
