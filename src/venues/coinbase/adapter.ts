@@ -100,6 +100,10 @@ export class CoinbaseAdapter implements VenueAdapter {
   private readonly control: SubscriptionControl;
   private readonly lifecycle: ConnectionLifecycle;
   private readonly books: TopicResync;
+  /** True once startReplay bound it (a capture's frames fed): the connection's frame reading asks (parseSlowFrame). */
+  get replaying(): boolean {
+    return this.books.replaying;
+  }
   private instruments: (Instrument | undefined)[] | null = null;
   /** Loading, re-checks and symbols left out at start, on one schedule (common/instrument-watch.ts). */
   private readonly watch: InstrumentWatch<Topic>;
