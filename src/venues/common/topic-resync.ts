@@ -116,8 +116,9 @@ export class TopicResync {
    * have changed), re-checks its instrument first. The other venues keep their own rule, as they have more to it: OKX
    * (okx/parse-errors.ts) also spares books waiting for the hourly request budget, refused for now or held for it;
    * Binance restarts a book waiting out its backoff (its buffered diffs hold the hole) and spares one refused for now;
-   * Upbit resyncs only LIVE books (each of its frames is a whole book); Coinbase resyncs the connection (one sequence
-   * for all its books). Cold.
+   * Upbit, when the frame names no book, resyncs only the connection's LIVE ones (each of its frames is a whole book;
+   * the one a frame names resyncs unless given up or idle); Coinbase, when it names no single product, resyncs the
+   * connection (one sequence for all its books). Cold.
    */
   lost<T extends TopicState>(topics: readonly T[], t: T | undefined, recheck?: (t: T) => void): void {
     if (!t) {
