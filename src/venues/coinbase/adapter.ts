@@ -759,7 +759,7 @@ export class CoinbaseAdapter implements VenueAdapter {
       if (this.books.replaying) conn.resetTaken();
       return;
     }
-    // As the lifecycle's default: not one unsubscribed, refused for now, halted or waiting out a resync's backoff.
+    // Not one unsubscribed, refused for now, halted or waiting out a resync's backoff (the lifecycle's default until s-unkcount).
     if ((t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) || t.resyncDelayed || t.refusedUntilAck || t.book === BookState.HALTED) return;
     this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   }

@@ -28,6 +28,16 @@ export interface TopicResyncOptions {
   restart: (t: TopicState) => void;
 }
 
+/**
+ * A book a lost message of its connection may have cost, which resyncs (TopicResync.resyncAll; the lifecycle's
+ * frameLost default): subscribed, not halted, not already waiting for its resync, not one replay holds as live's
+ * unsubscribing one (TopicState.replayUnsubscribing), not one refused for now (TopicState.refusedUntilAck: its frames
+ * feed no book).
+ */
+export function resyncsOnLoss(t: TopicState): boolean {
+  return (t.sub === SUB_ACTIVE || t.sub === SUB_PENDING) && t.book !== BookState.HALTED && !t.resyncDelayed && !t.replayUnsubscribing && !t.refusedUntilAck;
+}
+
 export class TopicResync {
   sink: BookSink | null = null;
   /** Replay asks no server: a resync just waits for the capture's next snapshot, so there is nothing to back off. */
@@ -94,16 +104,9 @@ export class TopicResync {
     this.o.restart(t);
   }
 
-  /**
-   * A frame unreadable down to its topic: the lost message may be any book's of that connection, so every subscribed
-   * book (not halted, not already waiting for its resync, not one replay holds as live's unsubscribing one:
-   * TopicState.replayUnsubscribing, not one refused for now: TopicState.refusedUntilAck, its frames feed no book) is
-   * resynced.
-   */
+  /** A frame unreadable down to its topic: the lost message may be any book's of that connection (resyncsOnLoss). */
   resyncAll(topics: readonly TopicState[], reason: StatusReason): void {
-    for (const t of topics) {
-      if ((t.sub === SUB_ACTIVE || t.sub === SUB_PENDING) && t.book !== BookState.HALTED && !t.resyncDelayed && !t.replayUnsubscribing && !t.refusedUntilAck) this.resync(t, BookState.RESYNCING, reason);
-    }
+    for (const t of topics) if (resyncsOnLoss(t)) this.resync(t, BookState.RESYNCING, reason);
   }
 
   /**
