@@ -634,8 +634,7 @@ export class BinanceAdapter implements VenueAdapter {
    * named the stream (VenueConnection.replayUnknownToLive), and ignores one it named: a stream its config leaves out.
    */
   onUnknownTopic(conn: BinanceConnection, frame: string): void {
-    conn.unknownTopic++;
-    if (this.replaying && !conn.replayUnknownToLive(frame)) return; // a stream live asked for: left out of this config
+    if (!conn.unknownTopicLost(frame, this.replaying)) return; // replay: a stream live asked for (left out of this config) or requests not known: not counted
     this.rejected(conn, -1, SCAN_UNKNOWN_TOPIC, frame);
   }
 

@@ -624,8 +624,7 @@ export class BybitAdapter implements VenueAdapter {
    * also in parse_errors_total, parseErrors.unknown_topic and unattributedParseErrors).
    */
   onUnknownTopic(conn: BybitConnection, frame: string): void {
-    conn.unknownTopic++;
-    if (this.books.replaying && !conn.replayUnknownToLive(frame)) return; // a topic live asked for: left out of this config
+    if (!conn.unknownTopicLost(frame, this.books.replaying)) return; // replay: a topic live asked for (left out of this config) or requests not known: not counted
     this.rejected(conn, -1, SCAN_UNKNOWN_TOPIC, frame);
   }
 

@@ -100,6 +100,10 @@ export class CoinbaseAdapter implements VenueAdapter {
   private readonly control: SubscriptionControl;
   private readonly lifecycle: ConnectionLifecycle;
   private readonly books: TopicResync;
+  /** True once startReplay bound it (a capture's frames fed): the connection's frame reading asks (parseSlowFrame). */
+  get replaying(): boolean {
+    return this.books.replaying;
+  }
   private instruments: (Instrument | undefined)[] | null = null;
   /** Loading, re-checks and symbols left out at start, on one schedule (common/instrument-watch.ts). */
   private readonly watch: InstrumentWatch<Topic>;
@@ -756,7 +760,7 @@ export class CoinbaseAdapter implements VenueAdapter {
       if (this.books.replaying) conn.resetTaken();
       return;
     }
-    // As the lifecycle's default: not one unsubscribed, refused for now, halted or waiting out a resync's backoff.
+    // Not one unsubscribed, refused for now, halted or waiting out a resync's backoff (the lifecycle's default until s-unkcount).
     if ((t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) || t.resyncDelayed || t.refusedUntilAck || t.book === BookState.HALTED) return;
     this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   }

@@ -142,7 +142,7 @@ export class CoinbaseConnection extends VenueConnection {
   /** Everything the scanner did not take: control frames, other layouts, errors. Cold. */
   private onSlowFrame(data: string, recvUs: number): void {
     const out = this.slow;
-    const r = parseSlowFrame(data, this.table, this.pool, out, this.replayAsked); // null but in replay
+    const r = parseSlowFrame(data, this.table, this.pool, out, this.adapter.replaying, this.replayAsked);
     if (r === CB_L2) {
       this.fallbacks++;
       this.adapter.onL2(this, out.seq, out.tsUs, recvUs);

@@ -72,10 +72,12 @@ export function integerField(text: string, key: string): number {
 }
 
 /**
- * `leftOut` (replay: VenueConnection.replayAsked, null live or while the connection's requests are not known): products
- * whose events are skipped when this table lacks them, as a replay's config may leave out products live had.
+ * Replay (`replaying`) skips the event of a product this table lacks when live asked for it (a replay's config may
+ * leave out products live had): when `asked` (VenueConnection.replayAsked) names it, and, as the other venues
+ * ignore such a frame (VenueConnection.replayUnknownToLive), whenever the connection's requests are not known (`asked`
+ * null). Live, or a product no known request named, such an event makes the frame unreadable (CB_ERR_UNKNOWN_PRODUCT).
  */
-export function parseSlowFrame(text: string, table: ProductTable, pool: EventPool, out: SlowFrame, leftOut: ReadonlySet<string> | null = null): number {
+export function parseSlowFrame(text: string, table: ProductTable, pool: EventPool, out: SlowFrame, replaying = false, asked: ReadonlySet<string> | null = null): number {
   pool.count = 0;
   pool.badEvents = 0;
   out.seq = -1;
@@ -119,10 +121,11 @@ export function parseSlowFrame(text: string, table: ProductTable, pool: EventPoo
     if (!isObj(e) || typeof e.product_id !== "string") return CB_ERR_SHAPE;
     const entry = table.entryOf(e.product_id);
     if (entry < 0) {
-      // Replay: a product live had (a recorded request of the connection named it) that this config leaves out. The
-      // frame is one of the connection's sequence; its event touches no book here. Until s-rd21a the frame was
-      // unreadable, every book of the connection resynced on each one.
-      if (leftOut !== null && leftOut.has(e.product_id)) continue;
+      // Replay: a product live had (a recorded request of the connection named it, or its requests are not known)
+      // that this config leaves out. The frame is one of the connection's sequence; its event touches no book here.
+      // Until s-rd21a the frame was unreadable, every book of the connection resynced on each one; until s-unkcount
+      // still so while the requests were not known (a replay begun in a later file, after a capture gap).
+      if (replaying && (asked === null || asked.has(e.product_id))) continue;
       return CB_ERR_UNKNOWN_PRODUCT;
     }
     const u = pool.take(n);

@@ -20,6 +20,7 @@ import type { Keepalive } from "./hooks.ts";
 import type { ConnectBudget } from "./metrics.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
+import { resyncsOnLoss } from "./topic-resync.ts";
 import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_ASKED_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_REQUEST_URL_PREFIX, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_OVERLAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_EVERY_MS, SOCKETS_STATE_URL, INSTRUMENTS_CLOSED_SET_URL, INSTRUMENTS_CLOSED_URL, INSTRUMENTS_REOPENED_URL, type RawRestTap } from "../venue.ts";
 
 /** Replay: a stale round runs this much past the time a silence reaches its stale time (the capture's resolution, 1 µs). */
@@ -138,8 +139,9 @@ export interface LifecycleHooks {
    * A frame whose handling threw (frameFault), after it is logged: the venue's own rule for a frame it could not read
    * (`t`: the book it names; none: any book of `conn` may have lost a message), so a thrown frame spares what a
    * rejected one does (OKX: books waiting for the hourly request budget; Binance: one waiting out its backoff has its
-   * bridge buffer dropped). Default: `t`, or each book of `conn`, resynced unless not subscribed, halted, waiting out
-   * a resync backoff or refused for now. Until s-faulthook every venue had the default.
+   * bridge buffer dropped). Every venue sets it; the default (a lifecycle of a test rig): `t`, or each book of `conn`,
+   * resynced as TopicResync.resyncAll resyncs them (resyncsOnLoss; until s-unkcount its own copy of that rule, which
+   * resynced a book replay holds, TopicState.replayUnsubscribing). Until s-faulthook every venue had the default.
    */
   frameLost?: (conn: VenueConnection, t: TopicState | undefined) => void;
 }
@@ -768,20 +770,17 @@ export class ConnectionLifecycle {
 
   /**
    * A frame whose handling threw (VenueConnection.frameFailed), taken as a frame no reader could read: the books it
-   * may have changed can no longer be trusted, and its message is lost. The one topic it names resyncs
-   * (parse_error); one naming none or several resyncs every subscribed book of the connection, as an unattributed
-   * parse error does; never one refused for now (its frames feed no book). The socket, the connection's other books
-   * (when the frame names one) and the process go on. Logged at error, at most one line per 5 s with the count. Cold.
+   * may have changed can no longer be trusted, and its message is lost: the venue's rule for a frame it refused says
+   * what resyncs (LifecycleHooks.frameLost; `t`, the one topic it names, none when it names none or several). The
+   * socket, the connection's other books (when the frame names one) and the process go on. Logged at error, at most
+   * one line per 5 s with the count. Cold.
    */
   private readonly frameFaultBound = (conn: VenueConnection, frame: string, error: unknown): void => {
     const t = conn.topicOfFrame(frame);
     const why = error instanceof Error ? error.message : String(error);
     this.frameFailedLog.hit(`${conn.name}${t ? " " + t.topic : " (no single topic named: every book of the connection resyncs)"}: ${why}; frame: ${frame.slice(0, 160)}`);
     if (this.hooks.frameLost) return this.hooks.frameLost(conn, t ?? undefined);
-    for (const x of t ? [t] : conn.topics) {
-      // Not one refused for now (TopicState.refusedUntilAck): its frames feed no book. Until s-rd16b it was resynced.
-      if ((x.sub === SUB_ACTIVE || x.sub === SUB_PENDING) && x.book !== BookState.HALTED && !x.resyncDelayed && !x.refusedUntilAck) this.hooks.resync(x, BookState.RESYNCING, StatusReason.PARSE_ERROR);
-    }
+    for (const x of t ? [t] : conn.topics) if (resyncsOnLoss(x)) this.hooks.resync(x, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   };
   private readonly frameFailedLog: RateLimitedLog;
 

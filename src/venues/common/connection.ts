@@ -373,6 +373,19 @@ export abstract class VenueConnection {
     return !frame.includes("\\") || !this.namesOneOf(asked, unescapedJson(frame));
   }
 
+  /**
+   * Cold: the one rule for a frame naming a topic this connection does not carry (onUnknownTopic; Upbit's
+   * onUnknownCode). True when it is lost as live lost it (every book of the connection resyncs), counted then in
+   * unknownTopic; false when replay ignores it (replayUnknownToLive false: a topic live asked for, or live's requests
+   * not known), not counted: replay's unknown_topic_total is live's. Until s-unkcount every venue counted first, so a
+   * replay with a narrower config counted the left-out topics' frames, which live never counted.
+   */
+  unknownTopicLost(frame: string, replaying: boolean): boolean {
+    if (replaying && !this.replayUnknownToLive(frame)) return false;
+    this.unknownTopic++;
+    return true;
+  }
+
   /** Cold: true when `frame` names one of the topic names `names` (quoted, as topicOfFrame reads them; OKX overrides). */
   namesOneOf(names: ReadonlySet<string>, frame: string): boolean {
     return quotesOneOf(names, frame);

@@ -28,6 +28,16 @@ export interface TopicResyncOptions {
   restart: (t: TopicState) => void;
 }
 
+/**
+ * A book a lost message of its connection may have cost, which resyncs (TopicResync.resyncAll; the lifecycle's
+ * frameLost default): subscribed, not halted, not already waiting for its resync, not one replay holds as live's
+ * unsubscribing one (TopicState.replayUnsubscribing), not one refused for now (TopicState.refusedUntilAck: its frames
+ * feed no book).
+ */
+export function resyncsOnLoss(t: TopicState): boolean {
+  return (t.sub === SUB_ACTIVE || t.sub === SUB_PENDING) && t.book !== BookState.HALTED && !t.resyncDelayed && !t.replayUnsubscribing && !t.refusedUntilAck;
+}
+
 export class TopicResync {
   sink: BookSink | null = null;
   /** Replay asks no server: a resync just waits for the capture's next snapshot, so there is nothing to back off. */
@@ -94,16 +104,9 @@ export class TopicResync {
     this.o.restart(t);
   }
 
-  /**
-   * A frame unreadable down to its topic: the lost message may be any book's of that connection, so every subscribed
-   * book (not halted, not already waiting for its resync, not one replay holds as live's unsubscribing one:
-   * TopicState.replayUnsubscribing, not one refused for now: TopicState.refusedUntilAck, its frames feed no book) is
-   * resynced.
-   */
+  /** A frame unreadable down to its topic: the lost message may be any book's of that connection (resyncsOnLoss). */
   resyncAll(topics: readonly TopicState[], reason: StatusReason): void {
-    for (const t of topics) {
-      if ((t.sub === SUB_ACTIVE || t.sub === SUB_PENDING) && t.book !== BookState.HALTED && !t.resyncDelayed && !t.replayUnsubscribing && !t.refusedUntilAck) this.resync(t, BookState.RESYNCING, reason);
-    }
+    for (const t of topics) if (resyncsOnLoss(t)) this.resync(t, BookState.RESYNCING, reason);
   }
 
   /**
@@ -116,8 +119,9 @@ export class TopicResync {
    * have changed), re-checks its instrument first. The other venues keep their own rule, as they have more to it: OKX
    * (okx/parse-errors.ts) also spares books waiting for the hourly request budget, refused for now or held for it;
    * Binance restarts a book waiting out its backoff (its buffered diffs hold the hole) and spares one refused for now;
-   * Upbit resyncs only LIVE books (each of its frames is a whole book); Coinbase resyncs the connection (one sequence
-   * for all its books). Cold.
+   * Upbit, when the frame names no book, resyncs only the connection's LIVE ones (each of its frames is a whole book;
+   * the one a frame names resyncs unless given up or idle); Coinbase, when it names no single product, resyncs the
+   * connection (one sequence for all its books). Cold.
    */
   lost<T extends TopicState>(topics: readonly T[], t: T | undefined, recheck?: (t: T) => void): void {
     if (!t) {

@@ -695,8 +695,7 @@ export class DeribitAdapter implements VenueAdapter {
    * s-rd19d also in parse_errors_total, parseErrors.unknown_topic and unattributedParseErrors).
    */
   onUnknownTopic(conn: DeribitConnection, frame: string): void {
-    conn.unknownTopic++;
-    if (this.books.replaying && !conn.replayUnknownToLive(frame)) return; // a channel live asked for: left out of this config
+    if (!conn.unknownTopicLost(frame, this.books.replaying)) return; // replay: a channel live asked for (left out of this config) or requests not known: not counted
     this.rejected(conn, -1, SCAN_UNKNOWN_TOPIC, frame, "");
   }
 

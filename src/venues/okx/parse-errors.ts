@@ -48,8 +48,7 @@ export class ParseErrors {
    * parse_errors_total, parseErrors.unknown_topic and unattributedParseErrors).
    */
   onUnknownTopic(conn: OkxConnection, frame: string): void {
-    conn.unknownTopic++;
-    if (this.books.replaying && !conn.replayUnknownToLive(frame)) return; // a topic live asked for: left out of this config
+    if (!conn.unknownTopicLost(frame, this.books.replaying)) return; // replay: a topic live asked for (left out of this config) or requests not known: not counted
     const t = conn.topicOfFrame(frame);
     this.log.hit(`${SCAN_RESULT_NAMES[-SCAN_UNKNOWN_TOPIC]} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     this.lost(conn, t, SCAN_UNKNOWN_TOPIC);

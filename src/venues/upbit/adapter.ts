@@ -473,8 +473,7 @@ export class UpbitAdapter implements VenueAdapter {
    * docs/venues/upbit.md, Messages).
    */
   onUnknownCode(conn: UpbitConnection, frame: string): void {
-    conn.unknownTopic++;
-    if (this.books.replaying && !conn.replayUnknownToLive(frame)) return; // a code live asked for: left out of this config
+    if (!conn.unknownTopicLost(frame, this.books.replaying)) return; // replay: a code live asked for (left out of this config) or requests not known: not counted
     const t = conn.topicOfFrame(frame);
     this.parseErrorLog.hit(`${SCAN_RESULT_NAMES[5]} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     this.lost(conn, t, -5);

@@ -4,7 +4,8 @@
  * connection's sequence and touched no other book: replay takes its sequence_num and nothing else, as for the other
  * venues' left-out topics (VenueConnection.replayAsked: a recorded ws:req of the connection named it). Until s-rd21a
  * each such frame was an unreadable one (unknown_product): every book of the connection resynced, on every frame of the
- * left-out product, where live's stayed LIVE. A product no recorded request named (garbled) still resyncs.
+ * left-out product, where live's stayed LIVE (until s-unkcount still so while the connection's requests were not
+ * known: the frames replayed without their socket events). A product no recorded request named (garbled) still resyncs.
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
@@ -57,6 +58,19 @@ describe("coinbase record → replay with a product left out", { timeout: 20_000
     expect(sink.seq[0]).toBe(liveSink.seq[0]);
     expect(sink.bids[0]).toEqual(liveSink.bids[0]);
     expect(sink.asks[0]).toEqual(liveSink.asks[0]);
+    // The same frames without the socket events (a capture begun after the requests, or from before they were
+    // recorded): live's requests are not known, so an event of a product not on the connection is skipped, the frame's
+    // sequence taken, as the other venues ignore such a frame (VenueConnection.replayUnknownToLive). Until s-unkcount
+    // each ETH-USD frame was unreadable here: every book of the connection resynced, not counted as live never did.
+    const later = createCoinbaseAdapter(narrow, subsOf(["BTC-USD"]), { log: silentLogger });
+    cleanup.push(() => later.stop());
+    const laterSink = new Sink((await later.loadInstruments()) as Instrument[]);
+    later.startReplay(laterSink);
+    for (const r of recorded) if (r.frame !== undefined) later.ingestFrame("spot", r.connection, r.frame, r.tsRecvUs);
+    expect(laterSink.invalid).toEqual([]);
+    expect([later.stats().unknownTopic, later.stats().connectionResyncs]).toEqual([0, 0]);
+    expect(laterSink.seq[0]).toBe(liveSink.seq[0]);
+    expect(laterSink.bids[0]).toEqual(liveSink.bids[0]);
     // A product live never asked for (a garbled id) is unknown to live too: the connection resyncs, as live's did.
     const last = recorded.findLast((r) => r.frame?.includes('"l2_data"'))!;
     const seq = Math.max(...recorded.map((r) => Number(/"sequence_num":(\d+)/.exec(r.frame ?? "")?.[1] ?? -1)));
