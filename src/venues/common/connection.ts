@@ -100,6 +100,16 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
    */
   refusedUntilAck = false;
   /**
+   * The socket generation on which its subscribe out (sent, held, or waiting to go again after a refusal, alone or in
+   * halves) took the place of its closure's unsubscribe, which never went (SubscriptionControl.subscribeGoes, or
+   * resubscribedSince: refused 60014): the venue still streams its channel there, so should that subscribe be refused
+   * or dropped once the book is given up again, the channel is unsubscribed then. -1: none. A fact of the book, not of
+   * the requests (until s-streamfact each request remade from another had to carry it on: one path that did not left a
+   * channel subscribed for good). Ended when an unsubscribe of it goes, its subscribe is accepted or it is rejected;
+   * another generation's is none.
+   */
+  streamedOn = -1;
+  /**
    * Replay, a venue whose protocol opts in (RequestProtocol.replayHoldsUnsubscribed: Bybit, OKX, Deribit): a recorded unsubscribe
    * of it (`ws:req`) is out, its recorded subscribe not yet. Replay keeps its topics subscribed, so the venue's frame
    * path ignores the book's frames here as live's does while SUB_UNSUBSCRIBING (in flight, they may be of the sequence
@@ -135,11 +145,6 @@ export interface PendingRequest {
   answered?: TopicState[];
   /** An unsubscribe recorded when it was queued for the pacing budget (SubscriptionControl.send), not again when written. */
   recordedQueued?: boolean;
-  /**
-   * A subscribe's topics whose closure's unsubscribe it took off (SubscriptionControl.subscribeGoes): the venue still
-   * streams them, so one refused (its retries carry the mark) and given up again before it went again is unsubscribed.
-   */
-  streamed?: readonly TopicState[];
 }
 
 /**

@@ -98,7 +98,7 @@ export class SubscriptionControl {
    * Requests refused as over the rate limit, each waiting out its backoff (retryLater) on the adapter's clock: sent
    * again by retriesDue once `dueMs` has come; `waitMs` bounds the wait after that clock stepped back.
    */
-  private readonly retries: { conn: VenueConnection; gen: number; op: "subscribe" | "unsubscribe"; topics: TopicState[]; dueMs: number; waitMs: number; heldSeq?: number; streamed?: readonly TopicState[] }[] = [];
+  private readonly retries: { conn: VenueConnection; gen: number; op: "subscribe" | "unsubscribe"; topics: TopicState[]; dueMs: number; waitMs: number; heldSeq?: number }[] = [];
   /** The last place given in the line of requests held for the venue's count (a retry's heldSeq: first held, first sent). */
   private heldSeqs = 0;
   /**
@@ -239,20 +239,20 @@ export class SubscriptionControl {
    * silence not judged stale until it goes). Until 2026-12-07 only a resync's restart asked the count: the subscribe
    * owed after an unsubscribe's answer and a closed instrument's unsubscribe went past it (OKX refuses the 481st, 60014).
    */
-  sendRequest(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[], streamed?: readonly TopicState[]): void {
+  sendRequest(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[]): void {
     if (topics.length === 0 || !conn.ws || !conn.open) return;
+    if (op === "unsubscribe") for (const t of topics) t.streamedOn = -1; // this request ends what the venue streams
+
     const perRequest = this.argsPerRequest(conn);
     const now = this.now();
     for (let i = 0; i < topics.length; i += perRequest) {
       const budgetWaitMs = this.protocol.requestWaitMs?.(conn) ?? 0;
       if (budgetWaitMs > 0) {
-        this.holdForBudget(conn, op, topics.slice(i), budgetWaitMs, streamed);
+        this.holdForBudget(conn, op, topics.slice(i), budgetWaitMs);
         return;
       }
       const batch = topics.slice(i, i + perRequest);
-      // Its topics still streamed (a closure's unsubscribe taken off now, or by the subscribe this one sends again).
-      let batchStreamed = op === "subscribe" && this.retries.length > 0 ? this.subscribeGoes(conn, batch) : undefined;
-      if (streamed !== undefined) for (const t of batch) if (streamed.includes(t)) (batchStreamed ??= []).push(t);
+      if (op === "subscribe" && this.retries.length > 0) this.subscribeGoes(conn, batch);
       const reqId = `${op === "subscribe" ? "s" : "u"}${++this.reqSeq}`;
       for (const t of batch) {
         t.sub = op === "subscribe" ? SUB_PENDING : SUB_UNSUBSCRIBING;
@@ -264,7 +264,7 @@ export class SubscriptionControl {
           t.subscribeQueued = false;
         }
       }
-      conn.pending.set(reqId, { reqId, op, topics: batch, sentMs: now, streamed: batchStreamed });
+      conn.pending.set(reqId, { reqId, op, topics: batch, sentMs: now });
       this.send(conn, this.protocol.encodeRequest(op, batch, reqId), reqId);
     }
   }
@@ -273,35 +273,30 @@ export class SubscriptionControl {
    * `topics`' subscribe goes on `conn` (written, or queued for pacing): an unsubscribe of theirs still waiting there from
    * a closure (held for the venue's count, refused as over its rate limit) is theirs no more; should they close again,
    * that closure unsubscribes them (its own request, or this subscribe's answer: onTopicConfirmed). Until s-rd20a it
-   * still named them and, once they were given up again, went as well: two unsubscribes of one channel. Returns those
-   * taken off (the venue still streams them: PendingRequest.streamed), or undefined.
+   * still named them and, once they were given up again, went as well: two unsubscribes of one channel. Those taken
+   * off are marked as still streamed on this socket (TopicState.streamedOn).
    */
-  private subscribeGoes(conn: VenueConnection, topics: readonly TopicState[]): TopicState[] | undefined {
-    let taken: TopicState[] | undefined;
+  private subscribeGoes(conn: VenueConnection, topics: readonly TopicState[]): void {
     for (const r of this.retries) {
       if (r.op !== "unsubscribe" || r.conn !== conn || r.gen !== conn.generation) continue;
       if (!r.topics.some((t) => topics.includes(t))) continue;
-      for (const t of r.topics) if (topics.includes(t)) (taken ??= []).push(t);
+      for (const t of r.topics) if (topics.includes(t)) t.streamedOn = conn.generation;
       r.topics = r.topics.filter((t) => !topics.includes(t));
     }
-    return taken;
   }
 
   /**
    * A closure's unsubscribe refused as over the rate limit: those of `topics` listed again since it was written, whose
-   * subscribe is out (subscribeOut), are that subscribe's now, as subscribeGoes takes them off one waiting; marked on it
-   * as still streamed (the venue refused their unsubscribe). Returns the others, to go again. Until s-rd21c all went
+   * subscribe is out (subscribeOut), are that subscribe's now, as subscribeGoes takes them off one waiting; marked as
+   * still streamed on this socket (TopicState.streamedOn: the venue refused their unsubscribe). Returns the others, to go again. Until s-rd21c all went
    * again: closed again, such a book was unsubscribed twice (by its subscribe's answer, then by the retry).
    */
   private resubscribedSince(conn: VenueConnection, topics: TopicState[]): TopicState[] {
-    const out = topics.filter((t) => !this.subscribeOut(conn, t));
-    if (out.length === topics.length) return topics;
-    const streams = (ts: readonly TopicState[], streamed: readonly TopicState[] | undefined) => {
-      const add = ts.filter((t) => topics.includes(t) && !out.includes(t) && streamed?.includes(t) !== true);
-      return add.length > 0 ? [...(streamed ?? []), ...add] : streamed;
-    };
-    for (const p of conn.pending.values()) if (p.op === "subscribe") p.streamed = streams(p.topics, p.streamed);
-    for (const r of this.retries) if (r.op === "subscribe" && r.conn === conn && r.gen === conn.generation) r.streamed = streams(r.topics, r.streamed);
+    const out: TopicState[] = [];
+    for (const t of topics) {
+      if (this.subscribeOut(conn, t)) t.streamedOn = conn.generation;
+      else out.push(t);
+    }
     return out;
   }
 
@@ -317,7 +312,7 @@ export class SubscriptionControl {
   }
 
   /** sendRequest's `topics` wait `waitMs` for the venue's request count (cold): held as a refused request's retry. */
-  private holdForBudget(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[], waitMs: number, streamed?: readonly TopicState[]): void {
+  private holdForBudget(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[], waitMs: number): void {
     this.budgetHeld++;
     for (const t of topics) {
       t.sub = op === "subscribe" ? SUB_PENDING : SUB_UNSUBSCRIBING;
@@ -326,7 +321,7 @@ export class SubscriptionControl {
     this.log.warn(`${this.protocol.venue}: the connection's request count has no room; request waits`, { conn: conn.id, op, topics: topics.length, waitMs: Math.round(waitMs) });
     // Its place in line: a held one's part that still finds no room keeps the place it had (retriesDue: askingSeq).
     const heldSeq = this.askingSeq !== Infinity ? this.askingSeq : ++this.heldSeqs;
-    this.retries.push({ conn, gen: conn.generation, op, topics, dueMs: this.now() + waitMs, waitMs, heldSeq, streamed });
+    this.retries.push({ conn, gen: conn.generation, op, topics, dueMs: this.now() + waitMs, waitMs, heldSeq });
   }
 
   /**
@@ -751,7 +746,7 @@ export class SubscriptionControl {
     // request (until 2026-12-07 two: the budget, okx/request-budget.ts, counts one per unsubscribe request).
     if (this.protocol.parseAckError(c.retMsg).kind === "rate_limited") {
       if (resubscribe.length > 0) this.owed(() => this.sendRequest(conn, "subscribe", resubscribe));
-      this.retryLater(conn, req.op, req.op === "unsubscribe" ? this.resubscribedSince(conn, req.topics) : req.topics, c.retMsg, req.streamed);
+      this.retryLater(conn, req.op, req.op === "unsubscribe" ? this.resubscribedSince(conn, req.topics) : req.topics, c.retMsg);
       return;
     }
     if (req.op === "unsubscribe" && req.topics.length > 1 && req.topics.some((t) => t.sub === SUB_REJECTED)) {
@@ -774,7 +769,7 @@ export class SubscriptionControl {
       if (resubscribe.length > 0) this.owed(() => this.sendRequest(conn, "subscribe", resubscribe));
       return;
     }
-    this.onSubscribeFailed(conn, req.topics, c.retMsg, req.streamed);
+    this.onSubscribeFailed(conn, req.topics, c.retMsg);
   }
 
   /**
@@ -857,6 +852,7 @@ export class SubscriptionControl {
    */
   private onTopicConfirmed(conn: VenueConnection, t: TopicState, op: "subscribe" | "unsubscribe", givenUp: TopicState[], resubscribe: TopicState[]): void {
     if (op === "subscribe") {
+      t.streamedOn = -1; // its subscribe's own now (given up: unsubscribed below)
       if (t.sub === SUB_REJECTED) {
         // Given up while its subscribe was out (an instrument closed: the lifecycle's retire() sends an unsubscribe
         // only for an active topic): the venue now serves it unasked for, and a later subscribe would be refused as
@@ -893,12 +889,12 @@ export class SubscriptionControl {
    * A rejected subscribe batch: the named topic is dealt with, the rest of the batch is sent again, so one bad
    * topic never takes its batch or its connection down. Each retry removes at least one topic, so this ends.
    */
-  private onSubscribeFailed(conn: VenueConnection, topics: TopicState[], retMsg: string, streamed?: readonly TopicState[]): void {
-    // Those still streamed (PendingRequest.streamed) carry the mark into their retries; one given up again while this
-    // was out is unsubscribed now, as this subscribe's acceptance would have. Until s-fr3a the mark went with a 60014
-    // retry only: a retry after any other refusal dropped it, and nothing unsubscribed the channel (subscribed for good).
-    const gone = streamed?.filter((t) => t.sub === SUB_REJECTED && topics.includes(t));
-    if (gone !== undefined && gone.length > 0) {
+  private onSubscribeFailed(conn: VenueConnection, topics: TopicState[], retMsg: string): void {
+    // One still streamed (TopicState.streamedOn) given up again while this was out is unsubscribed now, as this
+    // subscribe's acceptance would have; the others keep the mark through their retries. Until s-fr3a the mark went
+    // with a 60014 retry only: a retry after any other refusal dropped it, and nothing unsubscribed the channel.
+    const gone = topics.filter((t) => t.sub === SUB_REJECTED && t.streamedOn === conn.generation);
+    if (gone.length > 0) {
       this.unsubscribeGivenUp(conn, gone);
       topics = topics.filter((t) => !gone.includes(t));
     }
@@ -906,7 +902,7 @@ export class SubscriptionControl {
     const named = "topic" in err ? topics.find((t) => t.topic === err.topic) : undefined;
     if (err.kind === "handler_not_found" && named) {
       this.reject(named, retMsg);
-      this.retry(conn, topics.filter((t) => t !== named), streamed);
+      this.retry(conn, topics.filter((t) => t !== named));
       return;
     }
     if (err.kind === "already_subscribed" && named) {
@@ -923,19 +919,19 @@ export class SubscriptionControl {
           else this.restartTopic(named);
         }
       }
-      this.retry(conn, topics.filter((t) => t !== named), streamed);
+      this.retry(conn, topics.filter((t) => t !== named));
       return;
     }
     if (err.kind === "args_size" && topics.length > 1) {
       this.argsSizeErrors++;
       const half = Math.ceil(topics.length / 2);
-      this.retry(conn, topics.slice(0, half), streamed);
-      this.retry(conn, topics.slice(half), streamed);
+      this.retry(conn, topics.slice(0, half));
+      this.retry(conn, topics.slice(half));
       return;
     }
     if (topics.length > 1) {
       // Unknown reason for a batch: find the culprit by trying each topic alone.
-      for (const t of topics) this.retry(conn, [t], streamed);
+      for (const t of topics) this.retry(conn, [t]);
       return;
     }
     if (topics.length !== 1) return;
@@ -943,7 +939,7 @@ export class SubscriptionControl {
     // found" naming a spelling other than the topic's (the venue's case or form of the name) is still about the one
     // topic asked for: sent again, it would be refused so every 30-60 s for ever.
     if (err.kind === "refused" || err.kind === "handler_not_found") this.reject(topics[0]!, retMsg);
-    else this.retryAfterError(conn, topics[0]!, retMsg, streamed);
+    else this.retryAfterError(conn, topics[0]!, retMsg);
   }
 
   /**
@@ -954,7 +950,7 @@ export class SubscriptionControl {
    * subscribeRetries), logged once per streak of refusals (and once when one is accepted). Until 2026-12-06 it was
    * rejected: one transient error at a resync's single-topic subscribe halted the book for good.
    */
-  private retryAfterError(conn: VenueConnection, t: TopicState, retMsg: string, streamed?: readonly TopicState[]): void {
+  private retryAfterError(conn: VenueConnection, t: TopicState, retMsg: string): void {
     // Replay (no socket) keeps its topics subscribed (replayRequest): the recorded retry's request and answer follow.
     const replaying = conn.ws === null;
     if (t.sub !== SUB_PENDING && !(replaying && t.sub === SUB_ACTIVE)) return;
@@ -980,7 +976,7 @@ export class SubscriptionControl {
       });
     }
     this.invalidate(t, BookState.RESYNCING, StatusReason.SUBSCRIBE_REJECTED);
-    if (!replaying) this.retries.push({ conn, gen: conn.generation, op: "subscribe", topics: [t], dueMs: this.now() + delayMs, waitMs: delayMs, streamed: streamed?.includes(t) === true ? [t] : undefined });
+    if (!replaying) this.retries.push({ conn, gen: conn.generation, op: "subscribe", topics: [t], dueMs: this.now() + delayMs, waitMs: delayMs });
   }
 
   /**
@@ -991,7 +987,7 @@ export class SubscriptionControl {
    * socket only; nothing is rejected for it. Timed on the adapter's clock and jitter (`now`, `random`): sent by
    * retriesDue, which the lifecycle's housekeeping calls each round.
    */
-  private retryLater(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[], retMsg: string, streamed?: readonly TopicState[]): void {
+  private retryLater(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[], retMsg: string): void {
     this.rateLimited++;
     // Replay (no socket): the live run's retry is in the capture (its ws:req and answer); until 2026-12-07 replay warned
     // of one more and queued it, never to go out.
@@ -1000,7 +996,7 @@ export class SubscriptionControl {
     const budgetWaitMs = this.protocol.requestWaitMs?.(conn) ?? 0;
     const delayMs = Math.max(equalJitterMs(conn.rateLimitStreak++, RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, this.random), budgetWaitMs);
     this.log.warn(`${this.protocol.venue}: request over the venue's rate limit; sending it again`, { conn: conn.id, op, topics: topics.length, retMsg, delayMs: Math.round(delayMs) });
-    this.retries.push({ conn, gen: conn.generation, op, topics, dueMs: this.now() + delayMs, waitMs: delayMs, streamed });
+    this.retries.push({ conn, gen: conn.generation, op, topics, dueMs: this.now() + delayMs, waitMs: delayMs });
   }
 
   /**
@@ -1030,7 +1026,7 @@ export class SubscriptionControl {
     };
     let full: Set<VenueConnection> | undefined; // sockets whose count had no room for a held one this round
     for (const r of due) {
-      const { conn, gen, op, topics, streamed } = r;
+      const { conn, gen, op, topics } = r;
       if (conn.generation !== gen || !conn.open) {
         drop(r); // the socket went: its reconnect subscribes afresh
         continue;
@@ -1038,9 +1034,9 @@ export class SubscriptionControl {
       const still = topics.filter((t) => t.sub === (op === "subscribe" ? SUB_PENDING : SUB_UNSUBSCRIBING));
       // A topic given up meanwhile (or whose unsubscribe this was: ConnectionLifecycle.retire) is still subscribed at
       // the venue, which refused the unsubscribe: it goes again too, the topic staying given up. So is one of a
-      // subscribe that took its closure's unsubscribe off (subscribeGoes) and was refused as over the rate limit, given
-      // up again since: until s-rd21c dropped here, nothing unsubscribed its channel (subscribed for good).
-      const givenUp = op === "unsubscribe" ? topics.filter((t) => t.sub === SUB_REJECTED) : (streamed?.filter((t) => t.sub === SUB_REJECTED && topics.includes(t)) ?? []);
+      // subscribe that took its closure's unsubscribe off (TopicState.streamedOn) and was refused, given up again
+      // since: until s-rd21c dropped here, nothing unsubscribed its channel (subscribed for good).
+      const givenUp = topics.filter((t) => t.sub === SUB_REJECTED && (op === "unsubscribe" || t.streamedOn === gen));
       // A closed book listed again whose subscribe waits too (behind this one): its channel still subscribed, this stays
       // its unsubscribe should it close again before that subscribe goes (subscribeGoes ends it). Until s-rd20a dropped
       // here: closed again, nothing unsubscribed the channel (its subscribe never went), subscribed for good.
@@ -1070,7 +1066,7 @@ export class SubscriptionControl {
         this.unsubscribeGivenUp(conn, givenUp);
         if (still.length > 0) {
           if (op === "subscribe") for (const t of still) t.sub = SUB_IDLE; // sendRequest starts its stale clock (a hold's too)
-          this.sendRequest(conn, op, still, streamed);
+          this.sendRequest(conn, op, still);
         }
         keep();
       });
@@ -1094,12 +1090,12 @@ export class SubscriptionControl {
     for (const t of topics) t.sub = SUB_REJECTED;
   }
 
-  private retry(conn: VenueConnection, topics: TopicState[], streamed?: readonly TopicState[]): void {
+  private retry(conn: VenueConnection, topics: TopicState[]): void {
     const again = topics.filter((t) => t.sub === SUB_PENDING);
     if (again.length === 0) return;
     this.subscribeRetries++;
     for (const t of again) t.sub = SUB_IDLE;
-    this.sendRequest(conn, "subscribe", again, streamed);
+    this.sendRequest(conn, "subscribe", again);
   }
 
   /**
@@ -1144,6 +1140,7 @@ export class SubscriptionControl {
    * Upbit's replay refuses by it too.
    */
   protected reject(t: TopicState, retMsg: string, unexplained = false): void {
+    t.streamedOn = -1; // its subscribe's refusal ends it
     if (t.sub === SUB_REJECTED) return;
     if (t.onRetiring && t.conn.retiringGeneration >= 0 && t.conn.ws === null) {
       // Replay (no socket): whether live took it for the replacement's failure (then went back: ws:back) or, the old

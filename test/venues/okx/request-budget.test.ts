@@ -731,16 +731,16 @@ describe("okx: every request within the socket's hour", () => {
       const retries = (control as unknown as { retries: { heldSeq?: number }[] }).retries;
       let answering = false;
       const ctl = control as unknown as {
-        holdForBudget(c: OkxConnection, op: string, ts: OkxTopic[], waitMs: number, streamed?: readonly OkxTopic[]): void;
-        retryLater(c: OkxConnection, op: string, ts: OkxTopic[], retMsg: string, streamed?: readonly OkxTopic[]): void;
+        holdForBudget(c: OkxConnection, op: string, ts: OkxTopic[], waitMs: number): void;
+        retryLater(c: OkxConnection, op: string, ts: OkxTopic[], retMsg: string): void;
       };
       const hold = ctl.holdForBudget.bind(control);
       const later = ctl.retryLater.bind(control);
       // A request refused 60014 goes again from the round once its backoff is over (or it joins the line): its order is
       // not judged.
-      ctl.retryLater = (c, op, ts, retMsg, streamed) => {
+      ctl.retryLater = (c, op, ts, retMsg) => {
         held.push({ op, names: ts.map((t) => t.symbol), owed: false, sentAt: -2, place: Infinity });
-        later(c, op, ts, retMsg, streamed);
+        later(c, op, ts, retMsg);
       };
       // A held one is void once its topic moves on (its hold is dropped when due, or goes for a request the model does
       // not tell apart): a request of the other op for it held or written, a held subscribe's book closed, a held
@@ -748,10 +748,10 @@ describe("okx: every request within the socket's hour", () => {
       const moveOn = (op: string, names: readonly string[]) => {
         for (const x of held) if (x.sentAt === -1 && (x.op !== op || x.wait === true) && x.names.some((n) => names.includes(n))) x.sentAt = -2;
       };
-      ctl.holdForBudget = (c, op, ts, waitMs, streamed) => {
+      ctl.holdForBudget = (c, op, ts, waitMs) => {
         moveOn(op, ts.map((t) => t.symbol));
         const owed = answering && !(op === "unsubscribe" && ts.every((t) => t.sub === SUB_REJECTED));
-        hold(c, op, ts, waitMs, streamed);
+        hold(c, op, ts, waitMs);
         const place = retries.at(-1)!.heldSeq!;
         // A waiting resync gone whose request is held keeps its place: it is that request from here.
         for (const x of held) if (x.wait === true && x.sentAt === -1 && x.place === place) x.sentAt = -2;
@@ -887,6 +887,10 @@ describe("okx: every request within the socket's hour", () => {
       expect(openNotSubscribed, `seed ${seed}: open books not subscribed once settled`).toEqual([]);
       const closedStillSubscribed = conn.topics.filter((t) => t.sub === SUB_REJECTED && atVenue.has(t.symbol)).map((t) => t.symbol);
       expect([closedStillSubscribed, needless], `seed ${seed}: closed books' channels still subscribed, needless unsubscribes`).toEqual([[], 0]);
+      // With no request out, no book is marked as streamed in place of an unsubscribe (TopicState.streamedOn): a mark
+      // left over would unsubscribe a later subscribe's book that never took an unsubscribe's place.
+      const marked = conn.topics.filter((t) => t.streamedOn === conn.generation).map((t) => `${t.symbol}:${t.sub}`);
+      expect(marked, `seed ${seed}: books still marked as streamed once settled`).toEqual([]);
       for (let i = 0; i < sentAtMs.length; i++) {
         const inHour = sentAtMs.filter((x) => x > sentAtMs[i]! - HOUR_MS && x <= sentAtMs[i]!).length;
         expect(inHour, `seed ${seed}: requests in the hour to the one at ${sentAtMs[i]}`).toBeLessThanOrEqual(3);
