@@ -890,16 +890,16 @@ export class SubscriptionControl {
    * topic never takes its batch or its connection down. Each retry removes at least one topic, so this ends.
    */
   private onSubscribeFailed(conn: VenueConnection, topics: TopicState[], retMsg: string): void {
-    // One still streamed (TopicState.streamedOn) given up again while this was out is unsubscribed now, as this
-    // subscribe's acceptance would have; the others keep the mark through their retries. Until s-fr3a the mark went
-    // with a 60014 retry only: a retry after any other refusal dropped it, and nothing unsubscribed the channel.
-    const gone = topics.filter((t) => t.sub === SUB_REJECTED && t.streamedOn === conn.generation);
-    if (gone.length > 0) {
-      this.unsubscribeGivenUp(conn, gone);
-      topics = topics.filter((t) => !gone.includes(t));
-    }
     const err = this.protocol.parseAckError(retMsg);
     const named = "topic" in err ? topics.find((t) => t.topic === err.topic) : undefined;
+    // One still streamed (TopicState.streamedOn) given up again while this was out is unsubscribed now, as this
+    // subscribe's acceptance would have (not the one the refusal names: already subscribed, unsubscribed below; not
+    // found, nothing streams); the others keep the mark through their retries. Until s-fr3a the mark went with a 60014
+    // retry only: a retry after any other refusal dropped it, and nothing unsubscribed the channel (subscribed for
+    // good). The batch is judged whole (retry() sends only those still wanted): until s-rd22a judged without them, one
+    // left alone was rejected for a refusal of the batch, maybe of them.
+    const gone = topics.filter((t) => t.sub === SUB_REJECTED && t.streamedOn === conn.generation && t !== named);
+    if (gone.length > 0) this.unsubscribeGivenUp(conn, gone);
     if (err.kind === "handler_not_found" && named) {
       this.reject(named, retMsg);
       this.retry(conn, topics.filter((t) => t !== named));

@@ -502,6 +502,42 @@ describe("okx: every request within the socket's hour", () => {
   });
 
   /**
+   * As above, but A closes again before the batch subscribe's refusal comes, and the refusal is one that names A (60018:
+   * its instrument does not exist) or names none (60011, a code of PERMANENT_ERRORS): B, still wanted, goes again, judged
+   * on its own answer. Until s-rd22a the batch was judged without A (unsubscribed at once as given up): B alone was left,
+   * and a refusal of one topic alone rejects it, so B was halted (SUBSCRIBE_REJECTED) for A's refusal; 60018 naming A
+   * also unsubscribed a channel OKX says does not exist.
+   */
+  test.each([
+    ["60018", "Wrong URL or channel:books,instId:A-USDT doesn't exist.", ["unsubscribe", "subscribe"]],
+    ["60011", "Please log in", ["unsubscribe", "subscribe", "unsubscribe"]],
+  ])("a batch subscribe still streamed, one of it closed again, the batch refused %s: the other goes again, not rejected", async (code, msg, expectedOfA) => {
+    const { adapter, conn, a, b, requests, answer, lifecycle, control, clock } = await openRig();
+    const ofA = () => requests().filter((r) => r.args.some((x) => x.instId === "A-USDT")).map((r) => r.op);
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // 1 of 3
+    answer(requests().at(-1)!, "60014");
+    lifecycle.retire(b, StatusReason.INSTRUMENT_CLOSED); // 2 of 3
+    answer(requests().at(-1)!, "60014");
+    lifecycle.activateAll([a, b]);
+    await Promise.resolve();
+    await Promise.resolve();
+    const subscribe = requests().at(-1)!; // 3 of 3: one subscribe for both
+    expect(subscribe.args.map((x) => x.instId)).toEqual(["A-USDT", "B-USDT"]);
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // nothing to send: its subscribe is out
+    conn.onFrameAt(JSON.stringify({ id: subscribe.id, event: "error", code, msg, connId: "x" }), 1);
+    expect(b.sub).toBe(SUB_PENDING); // before: SUB_REJECTED, B halted for a refusal of the batch
+    expect(b.book).not.toBe(BookState.HALTED);
+    clock.ms += HOUR_MS;
+    control.retriesDue(clock.ms);
+    control.retriesDue(clock.ms);
+    expect(requests().at(-1)).toMatchObject({ op: "subscribe", args: [{ instId: "B-USDT" }] });
+    expect(ofA()).toEqual(expectedOfA);
+    expect(a.sub).toBe(SUB_REJECTED);
+    conn.ws = null;
+    await adapter.stop();
+  });
+
+  /**
    * A LIVE: A closes (its unsubscribe written), is listed again (its subscribe written) and closes again; OKX then refuses
    * the unsubscribe 60014 and accepts the subscribe, whose answer unsubscribes A's channel. Until s-rd21c the refused
    * unsubscribe also went again (A given up): two unsubscribes of one channel, the second one of the hour's 480 for
