@@ -715,7 +715,7 @@ describe("common subscription control", () => {
    */
   test("a subscribe of books still streamed refused topic by topic (failTopics): their channels are unsubscribed, given up again or not", () => {
     const { control, conn, topics } = unnumberedAcks(undefined);
-    const [a, b] = topics as [TopicState, TopicState];
+    const [a, b] = [topics[0]!, topics[1]!];
     control.sendRequest(conn, "subscribe", [a, b]); // s1
     a.streamedOn = conn.generation;
     b.streamedOn = conn.generation;
