@@ -894,7 +894,7 @@ export class SubscriptionControl {
     const named = "topic" in err ? topics.find((t) => t.topic === err.topic) : undefined;
     // One still streamed (TopicState.streamedOn) given up again while this was out is unsubscribed now, as this
     // subscribe's acceptance would have (not the one the refusal names: already subscribed, unsubscribed below; not
-    // found, nothing streams); the others keep the mark through their retries. Until s-fr3a the mark went with a 60014
+    // found, by reject()); the others keep the mark through their retries. Until s-fr3a the mark went with a 60014
     // retry only: a retry after any other refusal dropped it, and nothing unsubscribed the channel (subscribed for
     // good). The batch is judged whole (retry() sends only those still wanted): until s-rd22a judged without them, one
     // left alone was rejected for a refusal of the batch, maybe of them.
@@ -1140,8 +1140,17 @@ export class SubscriptionControl {
    * Upbit's replay refuses by it too.
    */
   protected reject(t: TopicState, retMsg: string, unexplained = false): void {
+    // Still streamed on this socket by our own account (TopicState.streamedOn: its subscribe took its closure's waiting
+    // unsubscribe's place): the refusal judges that subscribe, not the channel the socket already has, so the channel is
+    // unsubscribed (one request; a refusal of it is taken as unsubscribed). Until s-streamleft nothing did: a book given
+    // up again whose subscribe was refused topic by topic (Deribit, Coinbase failTopics) or refused for good (OKX 60018)
+    // left its channel subscribed until the socket went.
+    const streamed = t.streamedOn === t.conn.generation;
     t.streamedOn = -1; // its subscribe's refusal ends it
-    if (t.sub === SUB_REJECTED) return;
+    if (t.sub === SUB_REJECTED) {
+      if (streamed) this.unsubscribeGivenUp(t.conn, [t]);
+      return;
+    }
     if (t.onRetiring && t.conn.retiringGeneration >= 0 && t.conn.ws === null) {
       // Replay (no socket): whether live took it for the replacement's failure (then went back: ws:back) or, the old
       // socket closing, for the venue's (ws:retired, recorded right after) is told by the record that follows.
@@ -1156,6 +1165,7 @@ export class SubscriptionControl {
     }
     this.subscribeRejected++;
     t.sub = SUB_REJECTED;
+    if (streamed) this.unsubscribeGivenUp(t.conn, [t]);
     const streak = unexplained ? ++t.subscribeErrorStreak : 0; // an acceptance ends it (onTopicConfirmed)
     const asked = this.onRejected?.(t, streak === 1) === true;
     // Replay (no socket) asks no listing: it publishes what live did, whose listing was asked (re-checks are on live).

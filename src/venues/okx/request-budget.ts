@@ -103,7 +103,7 @@ export class OkxRequestBudget {
     const waiting = this.waitingOf?.(conn) ?? [];
     for (const w of waiting) {
       if (w.behind) continue; // held after the one asking: it goes after it
-      if (w.ahead) n += messagesOf(w, k);
+      if (w.ahead) n += messagesOf(w, k, conn.generation);
       if (w.op === "unsubscribe") n += subscribesAfter(conn, w.topics, skip, k);
       else n += 2 * restartsAfter(w.topics, skip);
     }
@@ -183,13 +183,18 @@ function owedSubscribes(topics: readonly TopicState[], skip: (t: TopicState) => 
   return owed;
 }
 
-/** The messages a waiting request still goes as (SubscriptionControl.retriesDue: its topics still in its op's state, those given up since apart). */
-function messagesOf(w: WaitingRequest, k: number): number {
+/**
+ * The messages a waiting request still goes as on socket generation `gen` (SubscriptionControl.retriesDue: its topics
+ * still in its op's state, and apart those given up since that it unsubscribes: all of an unsubscribe's, a subscribe's
+ * still streamed there, TopicState.streamedOn). Until s-streamleft a subscribe's were counted 0: a newer request took
+ * the room of the unsubscribe retriesDue sends for them, which then waited again.
+ */
+function messagesOf(w: WaitingRequest, k: number, gen: number): number {
   let still = 0;
   let givenUp = 0;
   for (const t of w.topics) {
     if (t.sub === (w.op === "subscribe" ? SUB_PENDING : SUB_UNSUBSCRIBING)) still++;
-    else if (w.op === "unsubscribe" && t.sub === SUB_REJECTED) givenUp++;
+    else if (t.sub === SUB_REJECTED && (w.op === "unsubscribe" || t.streamedOn === gen)) givenUp++;
   }
   return Math.ceil(still / k) + Math.ceil(givenUp / k);
 }

@@ -706,6 +706,33 @@ describe("common subscription control", () => {
     }
   });
 
+  /**
+   * A and B still streamed on this socket by our own account (TopicState.streamedOn, as subscribeGoes marks a book whose
+   * subscribe took its closure's waiting unsubscribe's place), both in one subscribe; A closes again while it is out
+   * (given up), and the venue refuses both topic by topic (Deribit's partial result, Coinbase's failTopics): each channel
+   * is unsubscribed, B's book halted. Until s-streamleft reject() returned early for A (already given up) and cleared
+   * B's mark: nothing unsubscribed either channel, subscribed until the socket went.
+   */
+  test("a subscribe of books still streamed refused topic by topic (failTopics): their channels are unsubscribed, given up again or not", () => {
+    const { control, conn, topics } = unnumberedAcks(undefined);
+    const [a, b] = [topics[0]!, topics[1]!];
+    control.sendRequest(conn, "subscribe", [a, b]); // s1
+    a.streamedOn = conn.generation;
+    b.streamedOn = conn.generation;
+    a.sub = SUB_REJECTED; // closed again while s1 is out (ConnectionLifecycle.retire: nothing to send)
+    control.onControl(conn, { listFail: "subscribe", topics: ["book.A", "book.B"], reqId: "s1" });
+    const sent = conn.sent.map((x) => JSON.parse(x) as { method: string; params: string[] });
+    expect(sent.slice(1)).toEqual([
+      { id: "u2", method: "unsubscribe", params: ["book.A"] },
+      { id: "u3", method: "unsubscribe", params: ["book.B"] },
+    ]);
+    expect([a.sub, b.sub, a.streamedOn, b.streamedOn]).toEqual([SUB_REJECTED, SUB_REJECTED, -1, -1]);
+    control.onControl(conn, { id: "u2", result: null });
+    control.onControl(conn, { id: "u3", error: "no such thing" }); // an unsubscribe refused: taken as unsubscribed
+    expect([a.sub, b.sub, conn.sent.length, conn.pending.size]).toEqual([SUB_REJECTED, SUB_REJECTED, 3, 0]);
+    control.stop();
+  });
+
   test("a per-topic ack answers only a written request naming the topic, and only one of the op it says", () => {
     const { control, conn, topics, at } = unnumberedAcks({ perConnection: { capacity: 1, perSecond: 1 } });
     const [a] = topics;

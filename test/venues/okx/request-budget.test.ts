@@ -441,6 +441,66 @@ describe("okx: every request within the socket's hour", () => {
 
   /**
    * A LIVE: A closes and its unsubscribe is refused 60014, A is listed again and its subscribe (which takes that
+   * unsubscribe's place) is refused 60014 too and held for the hour; A closes again (that held subscribe now sends A's
+   * unsubscribe). The hour frees one request's room and B closes: A's unsubscribe, held first, takes it, B's waits.
+   * Until s-streamleft the budget counted the held subscribe of a book given up as 0 messages (messagesOf): B's
+   * unsubscribe took the room and A's waited for the next.
+   */
+  test("a held subscribe of a book closed again counts the unsubscribe it will send: a newer request waits behind it", async () => {
+    const { adapter, conn, a, b, requests, answer, lifecycle, control, clock } = await openRig();
+    const start = clock.ms;
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // its unsubscribe goes (1 of 3)
+    answer(requests().at(-1)!, "60014");
+    clock.ms = start + 1_000;
+    lifecycle.activate(a);
+    await Promise.resolve();
+    await Promise.resolve();
+    answer(requests().at(-1)!, "60014"); // its subscribe (2 of 3) refused too
+    expect([requests().map((r) => r.op), a.streamedOn]).toEqual([["unsubscribe", "subscribe"], conn.generation]);
+    clock.ms = start + 2_000;
+    conn.requestTimesMs.push(clock.ms); // 3 of 3
+    control.retriesDue(clock.ms + 60_000); // due, no room: held for the hour
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // nothing to send: its subscribe is out
+    clock.ms = start + HOUR_MS; // the first request's room frees: one
+    lifecycle.retire(b, StatusReason.INSTRUMENT_CLOSED);
+    expect(requests().length).toBe(2); // before: B's unsubscribe went here
+    control.retriesDue(clock.ms);
+    expect(requests().slice(2)).toMatchObject([{ op: "unsubscribe", args: [{ instId: "A-USDT" }] }]);
+    expect(a.sub).toBe(SUB_REJECTED);
+    conn.ws = null;
+    await adapter.stop();
+  });
+
+  /**
+   * A LIVE: A closes and its unsubscribe is refused 60014, A is listed again and its subscribe (which takes that
+   * unsubscribe's place) is refused for good (60018: its instrument does not exist): A's book is halted and its channel,
+   * which by our own account the socket still has, is unsubscribed (one request; OKX refusing it too, it is taken as
+   * unsubscribed). Until s-streamleft nothing unsubscribed it: subscribed until the socket went.
+   */
+  test("a closed book listed again whose subscribe is refused for good (60018): halted, its channel unsubscribed", async () => {
+    const { adapter, conn, a, requests, answer, lifecycle, control, clock } = await openRig();
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // its unsubscribe goes (1 of 3)
+    answer(requests().at(-1)!, "60014");
+    lifecycle.activate(a);
+    await Promise.resolve();
+    await Promise.resolve();
+    const subscribe = requests().at(-1)!; // 2 of 3: takes the refused unsubscribe's place
+    expect([subscribe.op, a.streamedOn]).toEqual(["subscribe", conn.generation]);
+    conn.onFrameAt(JSON.stringify({ id: subscribe.id, event: "error", code: "60018", msg: "Wrong URL or channel:books,instId:A-USDT doesn't exist.", connId: "x" }), 1);
+    expect(requests().slice(2)).toMatchObject([{ op: "unsubscribe", args: [{ instId: "A-USDT" }] }]); // 3 of 3
+    expect([a.sub, a.book, a.streamedOn]).toEqual([SUB_REJECTED, BookState.HALTED, -1]);
+    const unsubscribe = requests().at(-1)!;
+    conn.onFrameAt(JSON.stringify({ id: unsubscribe.id, event: "error", code: "60018", msg: "Wrong URL or channel:books,instId:A-USDT doesn't exist.", connId: "x" }), 1);
+    expect([a.sub, conn.pending.size, requests().length]).toEqual([SUB_REJECTED, 0, 3]);
+    clock.ms += HOUR_MS;
+    control.retriesDue(clock.ms);
+    expect(requests().length).toBe(3); // nothing more for it
+    conn.ws = null;
+    await adapter.stop();
+  });
+
+  /**
+   * A LIVE: A closes and its unsubscribe is refused 60014, A is listed again and its subscribe (which takes that
    * unsubscribe's place) is refused for a reason that may pass (sent again after a backoff of its own), A closing again
    * before that refusal came or after it: its channel, never unsubscribed, is unsubscribed (at once, or when the retry
    * is due). Until s-fr3a only a 60014 retry carried the subscribe's mark (PendingRequest.streamed): this one was
@@ -505,11 +565,12 @@ describe("okx: every request within the socket's hour", () => {
    * As above, but A closes again before the batch subscribe's refusal comes, and the refusal is one that names A (60018:
    * its instrument does not exist) or names none (60011, a code of PERMANENT_ERRORS): B, still wanted, goes again, judged
    * on its own answer. Until s-rd22a the batch was judged without A (unsubscribed at once as given up): B alone was left,
-   * and a refusal of one topic alone rejects it, so B was halted (SUBSCRIBE_REJECTED) for A's refusal; 60018 naming A
-   * also unsubscribed a channel OKX says does not exist.
+   * and a refusal of one topic alone rejects it, so B was halted (SUBSCRIBE_REJECTED) for A's refusal. A's channel,
+   * still streamed by our own account, is unsubscribed either way: 60018 judges the subscribe's arg, not the channel the
+   * socket has (s-rd22a left it out for 60018, and nothing unsubscribed it until the socket went; s-streamleft).
    */
   test.each([
-    ["60018", "Wrong URL or channel:books,instId:A-USDT doesn't exist.", ["unsubscribe", "subscribe"]],
+    ["60018", "Wrong URL or channel:books,instId:A-USDT doesn't exist.", ["unsubscribe", "subscribe", "unsubscribe"]],
     ["60011", "Please log in", ["unsubscribe", "subscribe", "unsubscribe"]],
   ])("a batch subscribe still streamed, one of it closed again, the batch refused %s: the other goes again, not rejected", async (code, msg, expectedOfA) => {
     const { adapter, conn, a, b, requests, answer, lifecycle, control, clock } = await openRig();
