@@ -5,9 +5,9 @@
  * of docs/performance.md) → BookBuilder.applyDelta / applySnapshot → packBookDelta /
  * packBookSnapshot into a ChannelPacker (the publisher's packer) → stampSendTime (seal: send time + CRC) → clear: the core of what the feeder does for a
  * frame (scanner, book, encoder, seal). Not in it: the venue adapter's sequence rules and checks, the app's VenuePipeline
- * (its clock reads and latency histograms) and the publisher's flush per turn, nor the sendMany syscall; measured on
- * Binance's diffs they take the path to ~1.8–2.1× this row (bench/binance.bench.ts, "adapter path"; docs/performance.md
- * §10), so a ratio against the peers here is for that core, not for the whole feeder.
+ * (its clock reads and latency histograms) and the publisher's flush per turn, nor the sendMany syscall: the "adapter
+ * path" rows time them on the same deltas (bench/ws-adapter-path.ts; docs/performance.md §1.2), so a ratio against the
+ * peers here is for that core, not for the whole feeder.
  * Peers, per frame, as their Bybit handlers do it: JSON.parse(frame) → levels converted to the shape the book
  * takes → apply.
  * - ccxt (pro/bybit.js handleOrderBook): snapshot = parseOrderBook (parseFloat per field, sortBy) → OrderBook.reset;

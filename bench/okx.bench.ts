@@ -4,9 +4,9 @@
  * Ours, per frame: OkxScanner.scan(frame) → BookBuilder.applyDelta / applySnapshot → packBookDelta /
  * packBookSnapshot into a ChannelPacker → stampSendTime → clear: the core of what the feeder does for a
  * frame (scanner, book, encoder, seal). Not in it: the venue adapter's sequence rules and checks, the app's VenuePipeline
- * (its clock reads and latency histograms) and the publisher's flush per turn, nor the sendMany syscall; measured on
- * Binance's diffs they take the path to ~1.8–2.1× this row (bench/binance.bench.ts, "adapter path"; docs/performance.md
- * §10), so a ratio against the peers here is for that core, not for the whole feeder. The checksum is 0 in production since June 2026
+ * (its clock reads and latency histograms) and the publisher's flush per turn, nor the sendMany syscall: the "adapter
+ * path" rows time them on the same updates (bench/ws-adapter-path.ts; docs/performance.md §11), so a ratio against the
+ * peers here is for that core, not for the whole feeder. The checksum is 0 in production since June 2026
  * (verify() returns at once); a separate row adds verify() over the recording's real checksums (CRC-32 of the top 25).
  * Peers, per frame, as their OKX handlers do it: JSON.parse(frame) → levels converted → apply.
  * - ccxt (pro/okx.js handleOrderBookMessage): snapshot = parseOrderBook (parseFloat, sortBy) → OrderBook.reset;

@@ -248,7 +248,7 @@ export function adapterPathRows(label: string, oursName: string, ours: OursOnFra
     rounds,
   );
   checkBoth("left the steady state");
-  console.log(`== adapter path: ${label}, ${n} real deltas after the snapshots, every sample from the snapshots ==`);
+  console.log(`== adapter path: ${label}, ${n} recorded frames after the snapshots, every sample from the snapshots ==`);
   printTable(rows);
   const ratio = (k: number) => median(perRound.map((r) => r[k]!.p50Ns / r[0]!.p50Ns));
   const addedNs = (k: number) => median(perRound.map((r) => r[k]!.p50Ns - r[0]!.p50Ns));
