@@ -5,9 +5,9 @@
  * of docs/performance.md) → BookBuilder.applyDelta / applySnapshot → packBookDelta /
  * packBookSnapshot into a ChannelPacker (the publisher's packer) → stampSendTime (seal: send time + CRC) → clear: the core of what the feeder does for a
  * frame (scanner, book, encoder, seal). Not in it: the venue adapter's sequence rules and checks, the app's VenuePipeline
- * (its clock reads and latency histograms) and the publisher's flush per turn, nor the sendMany syscall; measured on
- * Binance's diffs they take the path to ~1.8–2.1× this row (bench/binance.bench.ts, "adapter path"; docs/performance.md
- * §10), so a ratio against the peers here is for that core, not for the whole feeder.
+ * (its clock reads and latency histograms) and the publisher's flush per turn, nor the sendMany syscall: the "adapter
+ * path" rows time them on the same deltas (bench/ws-adapter-path.ts; docs/performance.md §1.2), so a ratio against the
+ * peers here is for that core, not for the whole feeder.
  * Peers, per frame, as their Bybit handlers do it: JSON.parse(frame) → levels converted to the shape the book
  * takes → apply.
  * - ccxt (pro/bybit.js handleOrderBook): snapshot = parseOrderBook (parseFloat per field, sortBy) → OrderBook.reset;
@@ -36,6 +36,8 @@ import { BybitScanner, TopicTable } from "../src/venues/bybit/scanner.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
 import { allocationControl, allocationRow, measureAllocation } from "./alloc-meter.ts";
+import { BYBIT_VENUE } from "../src/venues/bybit/index.ts";
+import { adapterPathAllocationRows, adapterPathRows, WsAdapterPath, type WsPathInput } from "./ws-adapter-path.ts";
 import { agreed, measure as harnessMeasure, measureRounds, median, type Contender, type MeasureOptions, type Measurement, printTable, QUICK, SMOKE } from "./harness.ts";
 
 /** harness.measure after a full GC, so garbage left by the previous (JSON.parse-based) row is not collected inside this one. */
@@ -470,8 +472,34 @@ console.log("\n== level-1 re-push: the same snapshot at the book's u → replace
   printTable([measure("ours: level-1 re-push", () => repush.onRepush(l1), { durationMs: DURATION_MS })]);
 }
 
+// ---- the adapter path on the same frames: what the feeder runs per frame beyond scan → apply → encode → seal ----
+// (bench/ws-adapter-path.ts: BybitConnection.onFrameAt → the u chain and checks → VenuePipeline → publisher flush;
+// a live path of its own on the live clocks), beside ours on exactly those frames, every sample from the snapshot.
+// Bybit's linear depths are now 1, 50, 200 and 1000: the recording's orderbook.500 frames go as orderbook.1000's.
+const asDepth1000 = (frame: string) => frame.replace('"topic":"orderbook.500.', '"topic":"orderbook.1000.');
+const pathInput: WsPathInput = {
+  spec: BYBIT_VENUE,
+  venueConfig: { linear: { depth: 1000, symbols: ["XRPUSDT"] }, overrides: { "linear:XRPUSDT": { tick_size: "0.0001", lot_size: "1" } } },
+  snapshots: [{ market: "linear", frame: asDepth1000(snapshot500Frame) }],
+  frames: deltaFrames.map((frame) => ({ market: "linear", frame: asDepth1000(frame) })),
+  // ts: the system's time of the frame, cts: the matching engine's (the exchange → receipt histogram's).
+  times: /"c?ts":(\d+)/g,
+};
+const adapterPath = await WsAdapterPath.create(pathInput, 21);
+const livePath = await WsAdapterPath.create(pathInput, 22, "live");
+{
+  const ours = new OursPath();
+  console.log("");
+  adapterPathRows("XRPUSDT linear", `ours: scan → applyDelta → encode (the same ${deltaFrames.length} frames)`, { reset: () => ours.onFrame(snapshot500Frame), onFrame: (k) => ours.onFrame(deltaFrames[k]!) }, adapterPath, livePath, { rounds: ROUNDS, roundMs: ROUND_MS });
+}
+
 console.log("\n== allocation in steady state per frame (bench/alloc-meter.ts: new heap cells counted, heap capacity growth; a full GC every 10k frames) ==");
-printTable(steadyState(SMOKE ? 2_000 : QUICK ? 200_000 : 1_000_000));
+printTable([
+  ...steadyState(SMOKE ? 2_000 : QUICK ? 200_000 : 1_000_000),
+  ...adapterPathAllocationRows(`the ${deltaFrames.length} real deltas`, adapterPath, livePath, SMOKE ? 3 : QUICK ? 200 : 1000),
+]);
+await adapterPath.stop();
+await livePath.stop();
 
 console.log("\n== summary: ratios = faster peer / ours, per round, median over rounds (mean: total time ratio; p50: ratio of per-sample medians) ==");
 printTable(

@@ -4,9 +4,9 @@
  * Ours, per frame: OkxScanner.scan(frame) → BookBuilder.applyDelta / applySnapshot → packBookDelta /
  * packBookSnapshot into a ChannelPacker → stampSendTime → clear: the core of what the feeder does for a
  * frame (scanner, book, encoder, seal). Not in it: the venue adapter's sequence rules and checks, the app's VenuePipeline
- * (its clock reads and latency histograms) and the publisher's flush per turn, nor the sendMany syscall; measured on
- * Binance's diffs they take the path to ~1.8–2.1× this row (bench/binance.bench.ts, "adapter path"; docs/performance.md
- * §10), so a ratio against the peers here is for that core, not for the whole feeder. The checksum is 0 in production since June 2026
+ * (its clock reads and latency histograms) and the publisher's flush per turn, nor the sendMany syscall: the "adapter
+ * path" rows time them on the same updates (bench/ws-adapter-path.ts; docs/performance.md §11), so a ratio against the
+ * peers here is for that core, not for the whole feeder. The checksum is 0 in production since June 2026
  * (verify() returns at once); a separate row adds verify() over the recording's real checksums (CRC-32 of the top 25).
  * Peers, per frame, as their OKX handlers do it: JSON.parse(frame) → levels converted → apply.
  * - ccxt (pro/okx.js handleOrderBookMessage): snapshot = parseOrderBook (parseFloat, sortBy) → OrderBook.reset;
@@ -33,6 +33,8 @@ import { OkxTopicTable } from "../src/venues/okx/topic-table.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
 import { allocationControl, allocationRow, measureAllocation } from "./alloc-meter.ts";
+import { OKX_VENUE } from "../src/venues/okx/index.ts";
+import { adapterPathAllocationRows, adapterPathRows, WsAdapterPath, type WsPathInput } from "./ws-adapter-path.ts";
 import { agreed, measure as harnessMeasure, measureRounds, median, type Contender, type MeasureOptions, type Measurement, printTable, QUICK, SMOKE } from "./harness.ts";
 
 function measure(name: string, fn: () => void, opts?: MeasureOptions): Measurement {
@@ -331,7 +333,42 @@ for (const [name, contenders] of [["real update", deltaContenders()], ["snapshot
 }
 console.log("== JSON.parse alone, our parts alone (scan; book; book + encode, on pre-scanned frames), and ours with verify() on real checksums ==");
 printTable(others());
+
+// ---- the adapter path on the same frames: what the feeder runs per frame beyond scan → apply → encode → seal ----
+// (bench/ws-adapter-path.ts: OkxConnection.onFrameAt → the seqId chain, the checksum (the recording's are real, so the
+// adapter verifies each) → VenuePipeline → publisher flush; a live path of its own on the live clocks), beside ours with
+// verify() on exactly those frames, every sample from the snapshots.
+const marketOf = (frame: string) => SPECS.find((x) => frame.includes(`"instId":"${x.symbol}"`))!.market;
+const pathInput: WsPathInput = {
+  spec: OKX_VENUE,
+  venueConfig: {
+    ...Object.fromEntries([...new Set(SPECS.map((x) => x.market))].map((m) => [m, { depth: 400, symbols: SPECS.filter((x) => x.market === m).map((x) => x.symbol) }])),
+    overrides: Object.fromEntries(SPECS.map((x) => [`${x.market}:${x.symbol}`, { tick_size: x.tickSize, lot_size: x.lotSize }])),
+  },
+  snapshots: snapshotFrames.map((frame) => ({ market: marketOf(frame), frame })),
+  frames: deltaFrames.map((frame) => ({ market: marketOf(frame), frame })),
+  times: /"ts":"(\d+)"/g,
+};
+const adapterPath = await WsAdapterPath.create(pathInput, 23);
+const livePath = await WsAdapterPath.create(pathInput, 24, "live");
+{
+  const ours = new OursPath(true);
+  adapterPathRows(
+    "3 books",
+    `ours + verify(): scan → applyDelta → checksum → encode (the same ${deltaFrames.length} frames)`,
+    { reset: () => snapshotFrames.forEach((f) => ours.onFrame(f)), onFrame: (k) => ours.onFrame(deltaFrames[k]!) },
+    adapterPath,
+    livePath,
+    { rounds: ROUNDS, roundMs: ROUND_MS },
+  );
+  if (ours.mismatches !== 0) throw new Error("checksum mismatch");
+}
 console.log("\n== allocation in steady state per frame (bench/alloc-meter.ts: new heap cells counted, heap capacity growth; a full GC every 10k) ==");
-printTable(steadyState(SMOKE ? 2_000 : QUICK ? 100_000 : 500_000));
+printTable([
+  ...steadyState(SMOKE ? 2_000 : QUICK ? 100_000 : 500_000),
+  ...adapterPathAllocationRows(`the ${deltaFrames.length} real updates`, adapterPath, livePath, SMOKE ? 3 : QUICK ? 40 : 200),
+]);
+await adapterPath.stop();
+await livePath.stop();
 console.log("\n== summary: ratios = faster peer / ours, per round, median over rounds ==");
 printTable(summary);
