@@ -30,7 +30,7 @@ import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { connectionMetrics, connectionStates, connectionStats, counter, gauge } from "../common/metrics.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, SubscriptionControl } from "../common/subscription-control.ts";
-import { TopicResync } from "../common/topic-resync.ts";
+import { resyncsOnLoss, TopicResync } from "../common/topic-resync.ts";
 import { type CoinbaseConnection as Conn, CoinbaseConnection, type CoinbaseTopic, HEARTBEATS_ACK } from "./connection.ts";
 import { coinbaseInstrumentSource } from "./instruments.ts";
 import { CB_ERR_HEARTBEAT, CB_ERR_SUBSCRIPTIONS, CB_ERR_UNKNOWN_PRODUCT, CB_ERROR_NAMES, misfitCode } from "./parse-json.ts";
@@ -747,22 +747,24 @@ export class CoinbaseAdapter implements VenueAdapter {
 
   /**
    * A frame whose handling threw (the lifecycle's frameLost hook, after it is logged and counted as frameErrors): the
-   * rule for a frame that could not be read. Naming no single product (`t` undefined), its sequence_num or its book is
-   * unknown: the connection resyncs as on an unreadable frame (onParseError, not counted as one): one reconnect, whose
-   * new socket subscribes every book in one message. Until 2026-12-07 the lifecycle's default resynced each book alone,
-   * an unsubscribe and a subscribe each (~2 messages a book against the 8-a-second budget) on the same socket, though
-   * the sequence may have been lost with the frame (test/venues/coinbase/frame-fault.test.ts). Naming one product: that
-   * book alone, as an unreadable event of it (onBadEvent). Cold.
+   * rule for a frame that could not be read. Naming no single product (`t` undefined), or thrown before its
+   * sequence_num was taken (conn.frameTaken: the sequence lost a number, and the next frame would be a gap), its
+   * sequence_num or its book is unknown: the connection resyncs as on an unreadable frame (onParseError, not counted
+   * as one): one reconnect, whose new socket subscribes every book in one message. Until 2026-12-07 the lifecycle's
+   * default resynced each book alone, an unsubscribe and a subscribe each (~2 messages a book against the 8-a-second
+   * budget) on the same socket; until s-coinhb one naming a product but not taken resynced that book alone, 2 messages
+   * wasted before the next frame's gap resynced the connection. Taken, naming one product: that book alone, as an
+   * unreadable event of it (onBadEvent), unless the common rule spares it (resyncsOnLoss; until s-coinhb a copy of it
+   * that resynced a book replay holds, TopicState.replayUnsubscribing, though Coinbase's replay holds none today).
+   * test/venues/coinbase/frame-fault.test.ts. Cold.
    */
   private frameLost(conn: Conn, t: Topic | undefined): void {
-    if (t === undefined) {
+    if (t === undefined || !conn.frameTaken()) {
       this.resyncConnection(conn, StatusReason.PARSE_ERROR, "a frame whose handling threw");
       if (this.books.replaying) conn.resetTaken();
       return;
     }
-    // Not one unsubscribed, refused for now, halted or waiting out a resync's backoff (the lifecycle's default until s-unkcount).
-    if ((t.sub !== SUB_ACTIVE && t.sub !== SUB_PENDING) || t.resyncDelayed || t.refusedUntilAck || t.book === BookState.HALTED) return;
-    this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
+    if (resyncsOnLoss(t)) this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   }
 
   /**
@@ -807,7 +809,7 @@ export class CoinbaseAdapter implements VenueAdapter {
       ["deltas", "deltas_total", "Update events applied", this.deltas],
       ["resyncs", "resyncs_total", "Single-book resyncs started (unsubscribe + subscribe)", this.books.resyncs],
       ["resyncsDelayed", "resyncs_delayed_total", "Resyncs that waited out the per-book backoff", this.books.resyncsDelayed],
-      ["connectionResyncs", "connection_resyncs_total", "Connections whose books were all resynced (sequence gap, unreadable frame, an event of a product not on the connection, or a frame whose handling threw naming no single product)", this.connectionResyncs],
+      ["connectionResyncs", "connection_resyncs_total", "Connections whose books were all resynced (sequence gap, unreadable frame, an event of a product not on the connection, or a frame whose handling threw naming no single product or before its sequence_num was taken)", this.connectionResyncs],
       ["ignoredBeforeSnapshot", "ignored_before_snapshot_total", "Update events ignored because the book had no snapshot yet", this.ignoredBeforeSnapshot],
       ["ignoredWhileUnsubscribed", "ignored_while_unsubscribed_total", "Book events in flight after an unsubscribe", this.ignoredWhileUnsubscribed],
       ["staleResyncs", "stale_resyncs_total", "Books resynced because their product went silent", this.lifecycle.staleResyncs],

@@ -40,6 +40,8 @@ export class CoinbaseConnection extends VenueConnection {
   readonly takenLen = new Int32Array(TAKEN_RING);
   /** The length of the frame being handled (onFrameAt), for the ring. */
   frameLen = 0;
+  /** `messages` when a frame was last taken (take): equal while the frame being handled has been (frameTaken). */
+  private takenAtMessage = -1;
   /**
    * Request ids (or HEARTBEATS_ACK) in the order their messages were queued: a subscriptions event carries no
    * request id, and Coinbase answers messages in order, so each event answers the oldest.
@@ -75,6 +77,12 @@ export class CoinbaseConnection extends VenueConnection {
     this.takenSeq[i] = seq;
     this.takenTsUs[i] = tsUs;
     this.takenLen[i] = this.frameLen;
+    this.takenAtMessage = this.messages;
+  }
+
+  /** Cold: whether the frame being handled (the last counted in messages) had its sequence_num taken (take). */
+  frameTaken(): boolean {
+    return this.takenAtMessage === this.messages;
   }
 
   /**
@@ -122,9 +130,9 @@ export class CoinbaseConnection extends VenueConnection {
 
   /** A frame received at recvUs (now, or the recorded time when replaying a capture). HOT PATH. */
   onFrameAt(data: string, recvUs: number): void {
+    this.messages++; // first: a frame whose tap throws was received, and not taken (frameTaken)
     const tap = this.adapter.rawFrameTap;
     if (tap !== undefined) tap(this.market, this.name, data, recvUs);
-    this.messages++;
     this.bytes += data.length;
     this.frameLen = data.length;
     const r = this.scanner.scan(data, this.table, this.pool);

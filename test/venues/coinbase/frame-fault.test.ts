@@ -3,13 +3,18 @@
  * read (the lifecycle's frameLost hook, adapter.ts frameLost): naming no single product, its sequence_num or its book
  * is unknown, so the connection resyncs (one reconnect, its books subscribed afresh by the new socket's one
  * subscribe), as an unreadable frame's does (onParseError). Before, the lifecycle's default resynced each book alone
- * (an unsubscribe and a subscribe each: ~2 messages a book against the 8-a-second budget) on the same socket. Real
- * simulator on 127.0.0.1.
+ * (an unsubscribe and a subscribe each: ~2 messages a book against the 8-a-second budget) on the same socket. Naming
+ * one product: thrown before its sequence_num was taken, the connection resyncs too (the sequence lost a number);
+ * taken, that book alone unless the common rule spares it (resyncsOnLoss). Real simulator on 127.0.0.1, and an
+ * offline replay (no socket) for the one-product cases.
  */
+import type { BookUpdate } from "../../../src/core/book-update.ts";
 import { afterEach, describe, expect, test } from "vitest";
-import { BookState, StatusReason } from "../../../src/core/types.ts";
-import type { VenueConnection } from "../../../src/venues/common/connection.ts";
-import { startSimAndAdapter, waitFor } from "./helpers.ts";
+import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
+import type { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
+import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
+import { offlineVenue } from "../common/offline-venue.ts";
+import { Sink, startSimAndAdapter, waitFor } from "./helpers.ts";
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -55,5 +60,66 @@ describe("coinbase: an event of a product not on the connection", { timeout: 20_
     expect(sink.invalid.map((x) => [x.index, x.state, x.reason])).toEqual(PRODUCTS.map((_, i) => [i, BookState.RESYNCING, StatusReason.PARSE_ERROR]));
     sim.step(2);
     await waitFor(allMatch, "books equal again from the new socket's snapshots");
+  });
+});
+
+const TS = "2026-12-07T00:00:00.000000Z";
+const l2 = (seq: number, product: string, type: "snapshot" | "update") =>
+  `{"channel":"l2_data","client_id":"","timestamp":"${TS}","sequence_num":${seq},"events":[{"type":"${type}","product_id":"${product}","updates":[{"side":"bid","event_time":"${TS}","price_level":"100.0","new_quantity":"1.5"}]}]}`;
+
+/** A sink that throws while `failing`: the adapter's handling of the frame throws after its sequence_num was taken. */
+class FailingSink extends Sink {
+  failing = false;
+  override onBookUpdate(index: number, u: BookUpdate): void {
+    if (this.failing) throw new Error("thrown (test): after the frame was taken");
+    super.onBookUpdate(index, u);
+  }
+}
+
+/** An offline replay of BTC-USD and ETH-USD on one connection; its raw-frame tap (before the sequence) throws while `faults.tap`. */
+async function replayRig() {
+  const o = offlineVenue("coinbase", "spot", 0, ["BTC-USD", "ETH-USD"], "");
+  const faults = { tap: false };
+  const onRawFrame = () => {
+    if (faults.tap) throw new Error("thrown (test): before the frame's sequence_num was taken");
+  };
+  const adapter = createCoinbaseAdapter(o.config, o.subscriptions, { ...o.options, onRawFrame });
+  const sink = new FailingSink((await adapter.loadInstruments()) as Instrument[]);
+  adapter.startReplay(sink);
+  const feed = (frame: string) => adapter.ingestFrame("spot", "conn0.spot", frame, 1);
+  const topics = (adapter as unknown as { topics: TopicState[] }).topics;
+  return { adapter, sink, feed, faults, topics };
+}
+
+describe("coinbase: a frame naming one product whose handling threw", () => {
+  test("thrown before its sequence_num was taken: the connection resyncs at once, not that book and then the connection at the next frame's gap", async () => {
+    const { adapter, sink, feed, faults } = await replayRig();
+    feed(l2(0, "BTC-USD", "snapshot"));
+    feed(l2(1, "ETH-USD", "snapshot"));
+    faults.tap = true;
+    feed(l2(2, "ETH-USD", "update"));
+    faults.tap = false;
+    feed(l2(3, "BTC-USD", "update"));
+    const s = adapter.stats();
+    // Before: resyncs 1 (ETH-USD alone: live, an unsubscribe and a subscribe for nothing), then 3 after 1 a gap resyncing the connection.
+    expect([s.frameErrors, s.resyncs, s.connectionResyncs, s.gaps]).toEqual([1, 0, 1, 0]);
+    expect(sink.invalid.map((x) => [x.index, x.state, x.reason])).toEqual([0, 1].map((i) => [i, BookState.RESYNCING, StatusReason.PARSE_ERROR]));
+  });
+
+  test("thrown after it was taken: that book alone resyncs, unless replay holds it (a recorded unsubscribe, its subscribe not yet), as the common rule (resyncsOnLoss) spares it", async () => {
+    const counts = async (held: boolean) => {
+      const { adapter, sink, feed, topics } = await replayRig();
+      feed(l2(0, "BTC-USD", "snapshot"));
+      topics[1]!.replayUnsubscribing = held;
+      sink.failing = true;
+      feed(l2(1, "ETH-USD", "snapshot"));
+      sink.failing = false;
+      feed(l2(2, "BTC-USD", "update"));
+      const s = adapter.stats();
+      return [s.frameErrors, s.resyncs, s.connectionResyncs, adapter.topicState(0).state];
+    };
+    expect(await counts(false)).toEqual([1, 1, 0, "live"]);
+    // Before: resyncs 1 (a copy of the rule without replay's hold), where a refused frame of it and the lifecycle's default spare it.
+    expect(await counts(true)).toEqual([1, 0, 0, "live"]);
   });
 });

@@ -9,7 +9,7 @@ import { silentLogger } from "../../../src/core/log.ts";
 import type { Instrument } from "../../../src/core/types.ts";
 import { startCoinbaseSimulator } from "../../../src/sim/coinbase-sim.ts";
 import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
-import { coinbaseConfig, Sink, startSimAndAdapter, subsOf, waitFor } from "./helpers.ts";
+import { coinbaseConfig, countRounds, Sink, startSimAndAdapter, subsOf, waitFor } from "./helpers.ts";
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -80,9 +80,12 @@ describe("coinbase: a heartbeats subscribe refused for a passing reason", { time
     // so a loaded machine's slow loopback adds no silence the venue would not have.
     const conn = (adapter as unknown as { conns: { heartbeatsDueMs: number }[] }).conns[0]!;
     const settled = () => conn.heartbeatsDueMs > 0 || (adapter.stats().heartbeats ?? 0) > 0 || adapter.stats().reconnects! > 0;
+    const rounds = countRounds(adapter);
     for (let i = 0; i < 200 && (adapter.stats().heartbeats ?? 0) === 0 && adapter.stats().reconnects === 0; i++) {
       clock.nowMs += 250;
-      await new Promise((r) => setTimeout(r, 10));
+      // A housekeeping round after the move (it read the new time: a retry whose wait is over is sent), then its answer.
+      const from = rounds.n;
+      await waitFor(() => rounds.n > from, "a housekeeping round on the moved clock");
       await waitFor(settled, "the retry answered");
     }
     expect(sim.stats.errorsSent).toBe(refusals);

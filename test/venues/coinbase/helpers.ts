@@ -95,3 +95,19 @@ export async function startIntoSink(sim: { stop(): Promise<void> }, adapter: Ret
   adapter.start(sink);
   return sink;
 }
+
+/**
+ * Housekeeping rounds seen, counted at the adapter's per-connection hook (heartbeatsDue; one call a round for each
+ * open connection): a test that moves the adapter's clock waits for a round after the move, which read the new time,
+ * instead of sleeping and hoping the adapter's timer got a turn.
+ */
+export function countRounds(adapter: ReturnType<typeof createCoinbaseAdapter>): { n: number } {
+  const counter = { n: 0 };
+  const a = adapter as unknown as { heartbeatsDue: (c: unknown, now: number) => void };
+  const due = a.heartbeatsDue.bind(adapter);
+  a.heartbeatsDue = (c, now) => {
+    counter.n++;
+    due(c, now);
+  };
+  return counter;
+}

@@ -12,10 +12,10 @@ import type { ServerWebSocket } from "bun";
 import { silentLogger, type Logger } from "../../../src/core/log.ts";
 import { StatusReason, type Instrument } from "../../../src/core/types.ts";
 import { startCoinbaseSimulator } from "../../../src/sim/coinbase-sim.ts";
-import { createCoinbaseAdapter, type CoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
+import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
 import { UNSUBSCRIBE_AGAIN_MAX, type CoinbaseAdapterOptions } from "../../../src/venues/coinbase/adapter.ts";
 import { captureLog } from "../../support/capture-log.ts";
-import { coinbaseConfig, Sink, subsOf, waitFor } from "./helpers.ts";
+import { coinbaseConfig, countRounds, Sink, subsOf, waitFor } from "./helpers.ts";
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -77,17 +77,6 @@ async function setup(products = PRODUCTS, opening = 2, log: Logger = silentLogge
     expect(adapter.stats().ackTimeouts).toBe(0); // before: 1 once the clock was a deadline past the write
   };
   return { adapter, sink, ws, sockets, received, twoRounds, advance: (ms: number) => void (nowMs += ms) };
-}
-
-function countRounds(adapter: CoinbaseAdapter): { n: number } {
-  const counter = { n: 0 };
-  const a = adapter as unknown as { heartbeatsDue: (c: unknown, now: number) => void };
-  const due = a.heartbeatsDue.bind(adapter);
-  a.heartbeatsDue = (c, now) => {
-    counter.n++;
-    due(c, now);
-  };
-  return counter;
 }
 
 describe("coinbase: a subscribe whose snapshots are still coming is not failed at its ack deadline", { timeout: 20_000 }, () => {
