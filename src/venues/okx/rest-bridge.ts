@@ -204,7 +204,7 @@ export class RestBridge {
   }
 
   /** A refused snapshot: the bridge's first logged as `msg` with `fields`, the next ones counted (refusedAgainLog). */
-  private logRefused(b: Bridge, msg: string, fields: { topic: string; error: string }): void {
+  private logRefused(b: Bridge, msg: string, fields: { topic: string; error: string; url?: string; body?: string }): void {
     if (!b.refusedBefore) {
       b.refusedBefore = true;
       this.a.log.warn(msg, fields);
