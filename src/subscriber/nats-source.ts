@@ -376,6 +376,12 @@ export class NatsFeedReader {
   private deleteWithinMs = CONSUMER_DELETE_WITHIN_MS;
   /** A consumer being made on `nc` (consumeStream): settled once it reads, or was stopped and deleted (stop() waits). */
   private making: { nc: NatsConnection; settled: Promise<unknown> } | undefined;
+  /**
+   * Deletions not waited for where they began (a consumer ended or replaced, a lookup's), each with its connection:
+   * stop() waits for those on its own before the close. Before s-restwarn it closed at once, and one still to be
+   * sent (afterRecreated stopping the old consumer's messages first) was not sent: that consumer stayed 5 min.
+   */
+  private readonly deletions = new Set<{ nc: NatsConnection; done: Promise<unknown> }>();
   private flushScheduled = false;
   private timer: ReturnType<typeof setInterval> | undefined;
   /**
@@ -831,6 +837,7 @@ export class NatsFeedReader {
     const deleting = Promise.resolve()
       .then(() => parts.jsm.consumers.delete(stream, ci.name))
       .catch(() => undefined); // else the server drops it once inactive
+    this.deleteInBackground(nc, deleting);
     if (this.nc === nc && !this.stopped && this.runs === run) return { deliver_policy: "by_start_sequence", opt_start_seq: ci.delivered.stream_seq + 1 };
     await settledWithin(deleting, this.deleteWithinMs);
     return undefined;
@@ -849,7 +856,7 @@ export class NatsFeedReader {
   private consumerEnded(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>, err: Error | undefined, tries: number): void {
     if (this.stopped || this.iter !== iter || this.nc !== nc || nc.isClosed?.() === true) return;
     this.iter = undefined;
-    void this.deleteConsumer(this.consumer, nc); // ended by the client, maybe still on the server (its inbox refused)
+    this.deleteInBackground(nc, this.deleteConsumer(this.consumer, nc)); // ended by the client, maybe still on the server (its inbox refused)
     this.streamProblem = "consumer_ended";
     this.repacker.tell(this.opts.onNatsEvent, { kind: "consumer_ended", error: err?.message ?? "ended" });
     this.makeConsumerLater(nc, parts, tries);
@@ -910,10 +917,11 @@ export class NatsFeedReader {
     }
     this.iter = undefined;
     const consumer = this.consumer;
-    await Promise.resolve()
+    const stopping = Promise.resolve()
       .then(() => iter.stop())
       .catch(() => undefined);
-    void this.deleteConsumer(consumer, nc);
+    this.deleteInBackground(nc, stopping.then(() => this.deleteConsumer(consumer, nc)));
+    await stopping;
     if (foreign === undefined) return this.readReplaced(nc, parts, created);
     if (this.nc !== nc || this.stopped) return;
     // Another feed's stream of that name (or this one's subjects edited to another feed's): its consumer stopped (the
@@ -1127,6 +1135,13 @@ export class NatsFeedReader {
     await settledWithin(Promise.resolve().then(del), this.deleteWithinMs);
   }
 
+  /** Cold: a deletion on `nc` not waited for here, which stop() waits for (within deleteWithinMs) before closing `nc`. */
+  private deleteInBackground(nc: NatsConnection, deleting: Promise<unknown>): void {
+    const d = { nc, done: deleting.catch(() => undefined) };
+    this.deletions.add(d);
+    void d.done.then(() => this.deletions.delete(d));
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.running = false;
@@ -1143,7 +1158,10 @@ export class NatsFeedReader {
     this.iter = undefined; // what its iterator still hands out is not read (the sink not fed after the stop)
     const making = nc !== undefined && this.making?.nc === nc ? this.making.settled : undefined;
     await iter?.stop();
-    await this.deleteConsumer(consumer, nc); // before the close: the request goes on this connection
+    // Before the close: the requests go on this connection. Those begun earlier are waited for alongside this one,
+    // within the same deleteWithinMs (the CLI's stop has 1.5 s in all).
+    const earlier = [...this.deletions].filter((d) => d.nc === nc).map((d) => d.done);
+    await Promise.all([this.deleteConsumer(consumer, nc), earlier.length > 0 ? settledWithin(Promise.all(earlier), this.deleteWithinMs) : undefined]);
     if (making !== undefined) await settledWithin(making, this.deleteWithinMs); // a consumer being made: deleted once made
     await nc?.close();
     if (this.nc === nc) this.nc = undefined;

@@ -570,6 +570,38 @@ describe("a stream reader whose stream was made again", () => {
     }
   });
 
+  // A consumer ended by the client (consumerEnded) or replaced (afterRecreated: its stream made again) is deleted
+  // without waiting there. Before s-restwarn a stop() meanwhile closed the connection at once: the deletion cut (or,
+  // after the old consumer's stop, never sent) and the consumer left 5 min on the server. Now stop() waits for it too,
+  // within deleteWithinMs (one never answered does not hold it).
+  test("stop() while an ended or replaced consumer's deletion is under way waits for it before the close", async () => {
+    for (const why of ["ended", "replaced"] as const) {
+      for (const answered of [true, false]) {
+        let created = "t0";
+        let end = (): void => undefined;
+        let deletedAnswer = (): void => undefined;
+        const s = fakeJetStream({
+          created: () => created,
+          deleteHold: new Promise<void>((r) => (deletedAnswer = answered ? r : () => undefined)),
+          messages: (n) => ({ next: () => new Promise<IteratorResult<never>>((r) => (n === 0 ? (end = () => r({ done: true, value: undefined as never })) : undefined)) }),
+          getFails: () => s.policies.length > 1, // no consumer made after the first: the stop deletes none of its own
+        });
+        const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSE", from: "all", reconnectAfterCloseMs: why === "ended" ? 60_000 : 10 }, () => {});
+        (reader as unknown as { deleteWithinMs: number }).deleteWithinMs = answered ? 60_000 : 10;
+        await reader.start();
+        if (why === "ended") end(); // the client ends its consumer's messages
+        else created = "t1"; // made again: the idle look replaces the consumer
+        await waitFor(() => s.deleted.length === 1, "the old consumer's deletion asked", 5000);
+        const stopping = reader.stop();
+        await new Promise((r) => setTimeout(r, 20)); // a turn for the close, were it not waiting
+        const shutBeforeDeleted = s.clients[0]!.shut;
+        deletedAnswer();
+        await stopping; // never answered: within deleteWithinMs
+        expect([why, answered, shutBeforeDeleted, s.deleted, s.clients.map((c) => c.shut)]).toEqual([why, answered, !answered, [0], [true]]);
+      }
+    }
+  });
+
   // A replay from a time finds its start sequence through a consumer made and deleted at once (inactive_threshold
   // 60 s). Before, stop() during that lookup did not wait for it: the connection closed at once, the deletion sent
   // after the answer went nowhere and the consumer stayed 60 s (and a consumer was made for the stopped run). Now

@@ -10,6 +10,7 @@
 import { nowUs } from "../../core/clock.ts";
 import { LateRounds } from "../../core/late-rounds.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
+import { boundedText } from "../../core/terminal-text.ts";
 import { BookState, StatusReason, type MarketName } from "../../core/types.ts";
 import { equalJitterMs } from "./backoff.ts";
 import { budgetLink, type BudgetLedger } from "./budget-ledger.ts";
@@ -232,6 +233,13 @@ export class ConnectionLifecycle {
   private stoppingFlag = false;
   /** Counter (cold), read by the adapter's stats(). */
   staleResyncs = 0;
+  /**
+   * Replay: a file head's `ws:asked` whose body is neither a JSON array nor null (a damaged or forged capture),
+   * ignored: counted (cold) and logged at most a line per 5 s, naming the connection (malformedRecordLog). Before
+   * s-restwarn it was ignored silently, every adapter taking it as read.
+   */
+  replayMalformedRecords = 0;
+  private readonly malformedRecordLog: RateLimitedLog;
   /** Told after each stale resync (InstrumentWatch.start: is the instrument still listed as trading?). */
   onTopicStale: ((t: TopicState) => void) | null = null;
   /**
@@ -271,6 +279,7 @@ export class ConnectionLifecycle {
   ) {
     this.log = opts.log;
     this.frameFailedLog = new RateLimitedLog(this.log, "error", `${venue}: exception while handling a frame; its books resync`);
+    this.malformedRecordLog = new RateLimitedLog(this.log, "warn", `${venue}: malformed capture record ignored (a file head's ws:asked whose body is neither a JSON array nor null)`);
     for (const conn of conns) conn.frameFault = this.frameFaultBound; // replay's frames too (no socket is bound there)
     const clocks = adapterClocks(opts);
     this.now = clocks.now;
@@ -1025,7 +1034,12 @@ export class ConnectionLifecycle {
     // A file's head: the books closed when it began (a replay begun in it learns them here).
     if (url === INSTRUMENTS_CLOSED_SET_URL) return this.replayClosedSet(conn, body);
     // A file's head: the topics asked on the socket when it began (a replay begun in it learns them here).
-    if (url === SOCKET_ASKED_URL) return replaySeedAsked(conn, body);
+    if (url === SOCKET_ASKED_URL) {
+      if (replaySeedAsked(conn, body)) return true;
+      this.replayMalformedRecords++;
+      this.malformedRecordLog.hit(`${name}: ${boundedText(body, 160)}`, name);
+      return false;
+    }
     // A replacement's refusal held: live went back at once after the refusing frame (ws:back next); another socket
     // event says it did not, so the refusal was the venue's. Not a file head's ws:overlap (cut by receive time, it
     // can come between), nor the ones saying the overlap's end was lost (ws:state, ws:sockets: none rejected below).

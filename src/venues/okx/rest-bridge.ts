@@ -20,6 +20,7 @@ import { BookUpdate } from "../../core/book-update.ts";
 import { nowUs } from "../../core/clock.ts";
 import { FixedPointError } from "../../core/errors.ts";
 import { parseFixed } from "../../core/fixed.ts";
+import { RateLimitedLog } from "../../core/log.ts";
 import { BookState, StatusReason } from "../../core/types.ts";
 import { equalJitterMs } from "../common/backoff.ts";
 import { RestWeightBudget, splitBudget } from "../common/budgets.ts";
@@ -53,6 +54,8 @@ interface Bridge extends RankNode<Bridge> {
   /** When its snapshot was last asked for (RestBridge.asked; WAITING_RANK + it during a retry's backoff): the last asked give way (makeRoom). */
   askedSeq: number;
   attempt: number;
+  /** Its snapshot was refused (failed or unusable) before: the next refusals go to RestBridge.refusedAgainLog. */
+  refusedBefore: boolean;
   fetching: boolean;
   timer: ReturnType<typeof setTimeout> | null;
 }
@@ -86,6 +89,11 @@ export class RestBridge {
   /** Updates not buffered, and bridges dropped, because the REST budget was held past BUFFER_LEAD_MS. */
   notBufferedWhileHeld = 0;
   droppedWhileHeld = 0;
+  /**
+   * A bridge's refusals after its first (logged in full, each): at most a line per 5 s for all books, with the count.
+   * Before, each retry of each book logged (one every 5–10 s per book refused for good: hundreds of lines a minute).
+   */
+  private readonly refusedAgainLog: RateLimitedLog;
 
   constructor(
     private readonly a: OkxAdapter,
@@ -100,6 +108,7 @@ export class RestBridge {
     readonly maxBytes = DEFAULT_MAX_BUFFERED_BYTES,
   ) {
     this.bridges = new Array<Bridge | undefined>(n);
+    this.refusedAgainLog = new RateLimitedLog(a.log, "warn", "okx: REST book snapshots refused again; retrying (count: refusals since the last line, each book's first logged on its own)");
     // A 429 without Retry-After waits one rate-limit window (OKX counts per 2 s), not the generic minute.
     this.budget = RestWeightBudget.split(splitBudget(REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS, budgetShare, budgetIndex, a.now), REST_WINDOW_MS).track(link);
   }
@@ -119,7 +128,7 @@ export class RestBridge {
       return;
     }
     if (!b) {
-      b = { t, frames: [], recvUs: [], bytes: 0, attempt: 0, fetching: false, timer: null, askedSeq: 0, rankPrev: null, rankNext: null };
+      b = { t, frames: [], recvUs: [], bytes: 0, attempt: 0, refusedBefore: false, fetching: false, timer: null, askedSeq: 0, rankPrev: null, rankNext: null };
       this.bridges[t.index] = b;
       this.order.rank(b, ++this.asked);
       this.fetch(b);
@@ -194,6 +203,14 @@ export class RestBridge {
     for (let i = 0; i < this.bridges.length; i++) this.drop(i);
   }
 
+  /** A refused snapshot: the bridge's first logged as `msg` with `fields`, the next ones counted (refusedAgainLog). */
+  private logRefused(b: Bridge, msg: string, fields: { topic: string; error: string; url?: string; body?: string }): void {
+    if (!b.refusedBefore) {
+      b.refusedBefore = true;
+      this.a.log.warn(msg, fields);
+    } else this.refusedAgainLog.hit(`${fields.topic}: ${fields.error}`);
+  }
+
   private retry(b: Bridge): void {
     if (this.bridges[b.t.index] !== b || this.stopped) return;
     const delay = equalJitterMs(b.attempt++, RETRY_BASE_MS, RETRY_MAX_MS, this.a.random);
@@ -239,7 +256,7 @@ export class RestBridge {
           return;
         }
         this.refused++;
-        this.a.log.warn("okx: REST book snapshot failed; retrying", { topic: t.topic, url, error: String(err) });
+        this.logRefused(b, "okx: REST book snapshot failed; retrying", { topic: t.topic, url, error: String(err) });
         this.retry(b);
         return;
       }
@@ -308,7 +325,7 @@ export class RestBridge {
       u.tsRecvUs = recvUs;
     } catch (err) {
       this.refused++;
-      this.a.log.warn("okx: REST book snapshot unusable; retrying", { topic: t.topic, error: String(err), body: body.slice(0, 160) });
+      this.logRefused(b, "okx: REST book snapshot unusable; retrying", { topic: t.topic, error: String(err), body: body.slice(0, 160) });
       // A number that does not fit the tick or lot: the instrument may have changed (as for a frame, parse-errors.ts).
       // Only retried before, the bridge asked again every 10 s at the old exponents until the next periodic reload.
       // A negative price or size ("-1", also out_of_range) is no decimal: nothing the listing answers (until 2026-12-07 re-checked).

@@ -3,13 +3,13 @@
  * connection: `feed(type, u, px, old)` delivers a snapshot or delta on the connection's socket, or (old = true) on
  * the old socket of a planned reconnect's overlap, told apart as the planned reconnect does (fromRetiring).
  */
-import { silentLogger } from "../../../src/core/log.ts";
+import { type Logger, silentLogger } from "../../../src/core/log.ts";
 import type { MarketName } from "../../../src/core/types.ts";
 import type { BybitConnection } from "../../../src/venues/bybit/connection.ts";
 import { createBybitAdapter } from "../../../src/venues/bybit/index.ts";
 import { allResolved, RecordingSink, subsOf, venueConfig } from "./helpers.ts";
 
-export async function replayedBybit(depth: number, opts: { now?: () => number } = {}) {
+export async function replayedBybit(depth: number, opts: { now?: () => number; log?: Logger } = {}) {
   const markets: { market: MarketName; depth: number; symbols: string[] }[] = [{ market: "linear", depth, symbols: ["BTCUSDT"] }];
   const overrides = new Map([["linear:BTCUSDT", { tickSize: "0.1", lotSize: "0.001" }]]);
   const noServer = { wsUrl: "ws://127.0.0.1:1/v5/public", restUrl: "http://127.0.0.1:1" };

@@ -9,6 +9,8 @@
  */
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { CaptureSocketHead } from "../../../src/app/capture-sockets.ts";
+import { type Logger, silentLogger } from "../../../src/core/log.ts";
+import type { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
 import { FakeWs } from "../common/fake-ws.ts";
 import { liveAndReplayedBybit, replayedBybit } from "./replayed-rig.ts";
 
@@ -78,5 +80,28 @@ describe("bybit record → replay: a book frame naming a topic live never asked 
     expect(later.adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 510 });
     expect(later.adapter.stats().unknownTopic).toBe(1);
     await Promise.all([rig.stop(), later.adapter.stop()]);
+  });
+});
+
+describe("bybit replay: a file head's ws:asked whose body does not parse", () => {
+  afterEach(() => vi.useRealTimers());
+  // Before s-restwarn it was ignored silently (the lifecycle returned false, the adapter true): a damaged head left
+  // the replay not knowing the topics asked, and nothing said so. Now counted and logged, at most a line per 5 s.
+  test("is counted and logged as a malformed capture record naming the connection, rate-limited; a well-formed one is not", async () => {
+    vi.useFakeTimers({ toFake: ["performance"] });
+    const lines: { msg: string; fields: Record<string, unknown> }[] = [];
+    const log: Logger = { ...silentLogger, warn: (msg, fields) => void lines.push({ msg, fields: fields ?? {} }), child: () => log };
+    const { adapter, conn } = await replayedBybit(50, { log });
+    const lifecycle = (adapter as unknown as { lifecycle: ConnectionLifecycle }).lifecycle;
+    for (const body of ["null", '["orderbook.50.BTCUSDT"]']) adapter.ingestConnectionEvent("linear", conn.name, "ws:asked", 1, body);
+    expect([lifecycle.replayMalformedRecords, lines]).toEqual([0, []]);
+    for (const body of ["{not json", '{"a":1}', "7"]) adapter.ingestConnectionEvent("linear", conn.name, "ws:asked", 1, body);
+    expect(lifecycle.replayMalformedRecords).toBe(3);
+    expect(lines).toEqual([{ msg: expect.stringContaining("bybit: malformed capture record ignored"), fields: { count: 1, total: 1, detail: `${conn.name}: {not json`, from: conn.name } }]);
+    vi.advanceTimersByTime(5000);
+    adapter.ingestConnectionEvent("linear", conn.name, "ws:asked", 1, "[1");
+    expect(lines.at(-1)!.fields).toEqual({ count: 3, total: 4, detail: `${conn.name}: [1`, from: conn.name });
+    expect(lines).toHaveLength(2);
+    await adapter.stop();
   });
 });

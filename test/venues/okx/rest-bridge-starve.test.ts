@@ -5,8 +5,8 @@
  * was dropped before its answer came and no book ever went LIVE. Now the newest bridges give way. And randomized: the
  * byte count stays what the buffers hold through every path that adds, trims or ends one.
  */
-import { describe, expect, test } from "vitest";
-import { silentLogger } from "../../../src/core/log.ts";
+import { afterEach, describe, expect, test, vi } from "vitest";
+import { type Logger, silentLogger } from "../../../src/core/log.ts";
 import { BookState } from "../../../src/core/types.ts";
 import type { OkxAdapter } from "../../../src/venues/okx/adapter.ts";
 import type { OkxTopic } from "../../../src/venues/okx/connection.ts";
@@ -323,5 +323,54 @@ describe("okx REST bridge: a frame over a full budget reads only the bridges it 
     expect(bridge.budgetDrops).toBeGreaterThan(800);
     expect(bridge.budgetVisits).toBeLessThanOrEqual(4 * 2000);
     bridge.stop();
+  });
+});
+
+describe("okx REST bridge: a book refused again and again logs its first refusal, then rate-limited counts", () => {
+  afterEach(() => vi.useRealTimers());
+  // Before, every retry of every refused book logged a warning (one every 5–10 s per book: hundreds of books, a flood).
+  // Now each bridge's first refusal is logged as it was, the next ones at most a line per 5 s for all books, counted.
+  test("6 books refused for 2 simulated minutes (503s and unusable answers): 6 first lines, then ≤ 1 per 5 s, every refusal counted", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date", "performance"], now: 1_800_000_000_000 });
+    const BOOKS = 6;
+    const lines: { msg: string; fields: Record<string, unknown> }[] = [];
+    const log: Logger = { ...silentLogger, warn: (msg, fields) => void lines.push({ msg, fields: fields ?? {} }), child: () => log };
+    const conn = { update: { tsRecvUs: 0 }, scanner: { seqId: 0, prevSeqId: 0 }, readAgain: () => 0 };
+    const topics = Array.from({ length: BOOKS }, (_, i) => ({ index: i, topic: `books:Q${i}-USDT`, market: "spot", symbol: `Q${i}-USDT`, depth: 400, book: BookState.RESYNCING as BookState, conn }));
+    const a = {
+      now: () => Date.now(),
+      wallNow: () => Date.now(),
+      random: () => 0.5,
+      log,
+      c: { gaps: 0 },
+      books: { replaying: false, resync: () => {} },
+      configOf: () => ({ restUrl: "http://127.0.0.1:9", markets: [] }),
+      instrumentOf: () => ({ priceExp: 1, qtyExp: 1 }),
+      // Even books: HTTP 503 (the request's catch); odd ones: an answer with code ≠ 0 (onBody's catch).
+      fetchFn: async (url: string) =>
+        Number(/instId=Q(\d+)-USDT/.exec(url)![1]) % 2 === 0 ? new Response("busy", { status: 503 }) : new Response(JSON.stringify({ code: "50011", msg: "too many", data: [] })),
+      applyRestSnapshot: () => {},
+      onBook: () => {},
+      recheckInstrument: () => {},
+    };
+    const bridge = new RestBridge(a as unknown as OkxAdapter, BOOKS, undefined, undefined, undefined);
+    const startMs = Date.now();
+    for (const t of topics) bridge.buffer(t as unknown as OkxTopic, "1001:1000:x");
+    for (let i = 0; i < 1200; i++) await vi.advanceTimersByTimeAsync(100);
+    const spanMs = Date.now() - startMs;
+    bridge.stop();
+    const first = lines.filter((l) => !l.msg.includes("refused again"));
+    const again = lines.filter((l) => l.msg.includes("refused again"));
+    expect(bridge.refused).toBeGreaterThan(BOOKS * 10); // each book retried many times (backoff up to 10 s)
+    // Each book's first refusal, named, as before.
+    expect(first.map((l) => l.fields.topic).sort()).toEqual(topics.map((t) => t.topic).sort());
+    expect(first.every((l) => /REST book snapshot (failed|unusable); retrying/.test(l.msg))).toBe(true);
+    // The rest: at most a line per 5 s, together counting every refusal after the first ones.
+    expect(again.length).toBeGreaterThan(0);
+    expect(again.length).toBeLessThanOrEqual(Math.floor(spanMs / 5000) + 1);
+    const counted = again.reduce((n, l) => n + (l.fields.count as number), 0);
+    expect(counted).toBe(again.at(-1)!.fields.total); // no refusal lost between lines
+    expect(counted + BOOKS).toBeLessThanOrEqual(bridge.refused); // those after the last line wait for the next
+    expect(counted + BOOKS).toBeGreaterThan(bridge.refused - BOOKS * 2);
   });
 });
