@@ -538,6 +538,40 @@ describe("okx: every request within the socket's hour", () => {
   });
 
   /**
+   * As above, refused 60018 naming A: A is rejected (nothing streams), and that ends its "still streamed" mark
+   * (TopicState.streamedOn: reject clears it). Listed again, its new subscribe written, closed again while it is out, and
+   * that subscribe refused (60011): nothing streams A, so nothing unsubscribes it. Had the mark outlived the rejection
+   * (as it does without reject's clear; no test held it until s-rd23a), that refusal read it and sent an unsubscribe
+   * of a channel not subscribed, one of the hour's 480 for nothing.
+   */
+  test("a book rejected while still streamed, listed again and closed again before its subscribe's refusal: not unsubscribed", async () => {
+    const { adapter, conn, a, b, requests, answer, lifecycle, control, clock } = await openRig();
+    const ofA = () => requests().filter((r) => r.args.some((x) => x.instId === "A-USDT")).map((r) => r.op);
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+    answer(requests().at(-1)!, "60014");
+    lifecycle.retire(b, StatusReason.INSTRUMENT_CLOSED);
+    answer(requests().at(-1)!, "60014");
+    lifecycle.activateAll([a, b]);
+    await Promise.resolve();
+    await Promise.resolve();
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+    conn.onFrameAt(JSON.stringify({ id: requests().at(-1)!.id, event: "error", code: "60018", msg: "Wrong URL or channel:books,instId:A-USDT doesn't exist.", connId: "x" }), 1);
+    clock.ms += HOUR_MS;
+    control.retriesDue(clock.ms); // B's subscribe
+    lifecycle.activateAll([a]);
+    await Promise.resolve();
+    await Promise.resolve();
+    const again = requests().at(-1)!;
+    expect(again).toMatchObject({ op: "subscribe", args: [{ instId: "A-USDT" }] });
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // nothing to send: its subscribe is out
+    conn.onFrameAt(JSON.stringify({ id: again.id, event: "error", code: "60011", msg: "Please log in", connId: "x" }), 1);
+    expect(ofA()).toEqual(["unsubscribe", "subscribe", "subscribe"]); // before (no clear in reject): a third unsubscribe
+    expect(a.sub).toBe(SUB_REJECTED);
+    conn.ws = null;
+    await adapter.stop();
+  });
+
+  /**
    * A LIVE: A closes (its unsubscribe written), is listed again (its subscribe written) and closes again; OKX then refuses
    * the unsubscribe 60014 and accepts the subscribe, whose answer unsubscribes A's channel. Until s-rd21c the refused
    * unsubscribe also went again (A given up): two unsubscribes of one channel, the second one of the hour's 480 for
