@@ -572,6 +572,39 @@ describe("okx: every request within the socket's hour", () => {
   });
 
   /**
+   * A still streamed on the old socket (its closure's unsubscribe refused 60014, taken off by its subscribe, itself
+   * refused 60014 and waiting to go again) when a planned reconnect swaps: the replacement subscribes A afresh, A closes
+   * again while that subscribe is out, and the replacement refuses it ("system busy"). The replacement never streamed A:
+   * nothing is unsubscribed there. The mark is the old socket's (TopicState.streamedOn: a generation), read on its
+   * socket only; no test held that until s-rd23a (read on any socket, an unsubscribe of a channel not subscribed went).
+   */
+  test("a mark of the old socket's is not read on the replacement", async () => {
+    const { adapter, conn, a, requests, answer, lifecycle } = await openRig();
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+    answer(requests().at(-1)!, "60014");
+    lifecycle.activateAll([a]);
+    await Promise.resolve();
+    await Promise.resolve();
+    answer(requests().at(-1)!, "60014"); // A's subscribe waits to go again; nothing pending: the swap may come
+    const planned = (lifecycle as unknown as { planned: PlannedReconnects }).planned;
+    const replacement = recordingWs();
+    conn.replacing = replacement;
+    conn.replacingGeneration = ++conn.genSeq;
+    conn.replacingOpen = true;
+    (planned as unknown as { swapWhenSettled(c: OkxConnection): void }).swapWhenSettled(conn);
+    expect(conn.ws).toBe(replacement);
+    const onReplacement = () => replacement.sent.map((x) => JSON.parse(x) as Req);
+    const subscribe = onReplacement().at(-1)!;
+    expect(subscribe.args.map((x) => x.instId)).toEqual(["A-USDT", "B-USDT"]);
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // nothing to send: its subscribe is out
+    conn.onFrameAt(JSON.stringify({ id: subscribe.id, event: "error", code: "50001", msg: "System busy", connId: "x" }), 1);
+    expect(onReplacement().filter((r) => r.op === "unsubscribe")).toEqual([]); // before (any socket's mark read): A's
+    conn.ws = null;
+    conn.retiringWs = null;
+    await adapter.stop();
+  });
+
+  /**
    * A LIVE: A closes (its unsubscribe written), is listed again (its subscribe written) and closes again; OKX then refuses
    * the unsubscribe 60014 and accepts the subscribe, whose answer unsubscribes A's channel. Until s-rd21c the refused
    * unsubscribe also went again (A given up): two unsubscribes of one channel, the second one of the hour's 480 for
