@@ -574,12 +574,13 @@ describe("okx: every request within the socket's hour", () => {
   /**
    * A still streamed on the old socket (its closure's unsubscribe refused 60014, taken off by its subscribe, itself
    * refused 60014 and waiting to go again) when a planned reconnect swaps: the replacement subscribes A afresh, A closes
-   * again while that subscribe is out, and the replacement refuses it ("system busy"). The replacement never streamed A:
+   * again while that subscribe is out (or after its refusal, its retry waiting), and the replacement refuses it ("system
+   * busy"; read by onSubscribeFailed, or by retriesDue when the retry is due). The replacement never streamed A:
    * nothing is unsubscribed there. The mark is the old socket's (TopicState.streamedOn: a generation), read on its
    * socket only; no test held that until s-rd23a (read on any socket, an unsubscribe of a channel not subscribed went).
    */
-  test("a mark of the old socket's is not read on the replacement", async () => {
-    const { adapter, conn, a, requests, answer, lifecycle } = await openRig();
+  test.each(["before", "after"])("a mark of the old socket's is not read on the replacement: A closed again %s the refusal", async (when) => {
+    const { adapter, conn, a, requests, answer, lifecycle, control, clock } = await openRig();
     lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
     answer(requests().at(-1)!, "60014");
     lifecycle.activateAll([a]);
@@ -596,8 +597,17 @@ describe("okx: every request within the socket's hour", () => {
     const onReplacement = () => replacement.sent.map((x) => JSON.parse(x) as Req);
     const subscribe = onReplacement().at(-1)!;
     expect(subscribe.args.map((x) => x.instId)).toEqual(["A-USDT", "B-USDT"]);
-    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // nothing to send: its subscribe is out
-    conn.onFrameAt(JSON.stringify({ id: subscribe.id, event: "error", code: "50001", msg: "System busy", connId: "x" }), 1);
+    const busy = (r: Req) => conn.onFrameAt(JSON.stringify({ id: r.id, event: "error", code: "50001", msg: "System busy", connId: "x" }), 1);
+    if (when === "before") {
+      lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // nothing to send: its subscribe is out (onSubscribeFailed reads)
+      busy(subscribe);
+    } else {
+      busy(subscribe); // each goes again alone
+      busy(onReplacement().find((r) => r.op === "subscribe" && r.id !== subscribe.id && r.args[0]!.instId === "A-USDT")!); // A's waits its backoff
+      lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+      clock.ms += HOUR_MS; // its backoff over, the replacement's hour room again
+      control.retriesDue(clock.ms); // its retry due (retriesDue reads)
+    }
     expect(onReplacement().filter((r) => r.op === "unsubscribe")).toEqual([]); // before (any socket's mark read): A's
     conn.ws = null;
     conn.retiringWs = null;
