@@ -241,7 +241,8 @@ export class SubscriptionControl {
    */
   sendRequest(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[]): void {
     if (topics.length === 0 || !conn.ws || !conn.open) return;
-    if (op === "unsubscribe") for (const t of topics) t.streamedOn = -1; // this request ends what the venue streams
+    // This request ends what the venue streams on this socket (an old socket's mark is goBack's: planned-reconnect.ts).
+    if (op === "unsubscribe") for (const t of topics) if (t.streamedOn === conn.generation) t.streamedOn = -1;
 
     const perRequest = this.argsPerRequest(conn);
     const now = this.now();
@@ -852,7 +853,7 @@ export class SubscriptionControl {
    */
   private onTopicConfirmed(conn: VenueConnection, t: TopicState, op: "subscribe" | "unsubscribe", givenUp: TopicState[], resubscribe: TopicState[]): void {
     if (op === "subscribe") {
-      t.streamedOn = -1; // its subscribe's own now (given up: unsubscribed below)
+      if (t.streamedOn === conn.generation) t.streamedOn = -1; // its subscribe's own now (given up: unsubscribed below)
       if (t.sub === SUB_REJECTED) {
         // Given up while its subscribe was out (an instrument closed: the lifecycle's retire() sends an unsubscribe
         // only for an active topic): the venue now serves it unasked for, and a later subscribe would be refused as
@@ -1140,7 +1141,7 @@ export class SubscriptionControl {
    * Upbit's replay refuses by it too.
    */
   protected reject(t: TopicState, retMsg: string, unexplained = false): void {
-    t.streamedOn = -1; // its subscribe's refusal ends it
+    if (t.streamedOn === t.conn.generation) t.streamedOn = -1; // its subscribe's refusal ends it (on this socket)
     if (t.sub === SUB_REJECTED) return;
     if (t.onRetiring && t.conn.retiringGeneration >= 0 && t.conn.ws === null) {
       // Replay (no socket): whether live took it for the replacement's failure (then went back: ws:back) or, the old

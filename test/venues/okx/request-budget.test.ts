@@ -615,6 +615,60 @@ describe("okx: every request within the socket's hour", () => {
   });
 
   /**
+   * As above (A's mark set on the old socket, its subscribe waiting there at the swap, so the old socket does not serve
+   * A's book: onRetiring false), A closes again during the overlap, its subscribe on the replacement refused or
+   * accepted (then A's unsubscribe goes there), and the replacement fails: the old socket, the connection's again, still
+   * streams A's channel, which nothing there has unsubscribed. The go-back unsubscribes it (goBack's givenUp: the mark
+   * of the old socket's generation; a replacement's answer or unsubscribe leaves that mark). Or, A still open at the
+   * go-back (its replacement subscribe unanswered), the mark goes on under the old socket's new generation: A's
+   * subscribe there refused after A closed again unsubscribes it (onSubscribeFailed). Until s-rd23a nothing did:
+   * A's channel stayed subscribed on the old socket for good (its frames ignored, one of its channels and its pushes).
+   */
+  test.each(["refused", "accepted", "unanswered"])("a book still streamed on the old socket, not served there at the swap: a go-back unsubscribes it (replacement's subscribe %s)", async (how) => {
+    const { adapter, conn, a, requests, answer, lifecycle, control, clock } = await openRig();
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+    answer(requests().at(-1)!, "60014");
+    lifecycle.activateAll([a]);
+    await Promise.resolve();
+    await Promise.resolve();
+    answer(requests().at(-1)!, "60014");
+    const planned = (lifecycle as unknown as { planned: PlannedReconnects }).planned;
+    const replacement = recordingWs();
+    conn.replacing = replacement;
+    conn.replacingGeneration = ++conn.genSeq;
+    conn.replacingOpen = true;
+    (planned as unknown as { swapWhenSettled(c: OkxConnection): void }).swapWhenSettled(conn);
+    expect([conn.ws, a.onRetiring]).toEqual([replacement, false]);
+    const onReplacement = () => replacement.sent.map((x) => JSON.parse(x) as Req);
+    const subscribe = onReplacement().at(-1)!;
+    if (how === "refused") {
+      lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+      conn.onFrameAt(JSON.stringify({ id: subscribe.id, event: "error", code: "50001", msg: "System busy", connId: "x" }), 1);
+    } else if (how === "accepted") {
+      answer(subscribe);
+      lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+      answer(onReplacement().at(-1)!); // A's unsubscribe on the replacement
+    }
+    const before = requests().length;
+    planned.goBack(conn, "test");
+    if (how === "unanswered") {
+      // A, open, is subscribed on the old socket (it did not serve A), closed while that is out, and it is refused.
+      const again = requests().at(-1)!;
+      expect(again).toMatchObject({ op: "subscribe", args: [{ instId: "A-USDT" }] });
+      lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+      conn.onFrameAt(JSON.stringify({ id: again.id, event: "error", code: "50001", msg: "System busy", connId: "x" }), 1);
+    }
+    clock.ms += 2 * HOUR_MS;
+    control.retriesDue(clock.ms);
+    control.retriesDue(clock.ms);
+    const onOld = requests().slice(before).filter((r) => r.args.some((x) => x.instId === "A-USDT"));
+    expect(onOld.map((r) => r.op)).toEqual(how === "unanswered" ? ["subscribe", "unsubscribe"] : ["unsubscribe"]); // before: none
+    expect(a.sub).toBe(SUB_REJECTED);
+    conn.ws = null;
+    await adapter.stop();
+  });
+
+  /**
    * A LIVE: A closes (its unsubscribe written), is listed again (its subscribe written) and closes again; OKX then refuses
    * the unsubscribe 60014 and accepts the subscribe, whose answer unsubscribes A's channel. Until s-rd21c the refused
    * unsubscribe also went again (A given up): two unsubscribes of one channel, the second one of the hour's 480 for
