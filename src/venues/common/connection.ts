@@ -105,8 +105,9 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
    * resubscribedSince: refused 60014): the venue still streams its channel there, so should that subscribe be refused
    * or dropped once the book is given up again, the channel is unsubscribed then. -1: none. A fact of the book, not of
    * the requests (until s-streamfact each request remade from another had to carry it on: one path that did not left a
-   * channel subscribed for good). Ended when an unsubscribe of it goes, its subscribe is accepted or it is rejected;
-   * another generation's is none.
+   * channel subscribed for good). Ended when an unsubscribe of it goes, its subscribe is accepted or it is rejected, on
+   * that socket; another generation's is none, but a planned reconnect's old socket gone back to keeps its own under its
+   * new generation (planned-reconnect.ts goBack: one closed meanwhile is unsubscribed there).
    */
   streamedOn = -1;
   /**

@@ -392,10 +392,15 @@ export class PlannedReconnects {
       const wanted = t.restartWanted;
       t.onRetiring = false;
       t.restartWanted = false;
+      // Still streamed there though not served (TopicState.streamedOn: its closure's unsubscribe taken off by a
+      // subscribe refused as over the rate limit, that retry dropped at the swap): the same socket, its new generation.
+      const streamed = oldGen >= 0 && t.streamedOn === oldGen;
+      if (streamed) t.streamedOn = conn.generation;
       if (t.sub === SUB_REJECTED) {
-        // Closed during the overlap (ConnectionLifecycle.retire) while the old socket served it: still subscribed
-        // there (its unsubscribe, if any, went on the replacement). Else refused for a topic the old socket did not serve.
-        if (served) givenUp.push(t);
+        // Closed during the overlap (ConnectionLifecycle.retire) while the old socket served or still streamed it:
+        // still subscribed there (its unsubscribe, if any, went on the replacement; until s-rd23a one streamed but not
+        // served was left subscribed there for good). Else refused for a topic the old socket did not serve.
+        if (served || streamed) givenUp.push(t);
         continue;
       }
       t.resubscribeAfterUnsub = false;

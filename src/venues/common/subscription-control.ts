@@ -241,7 +241,8 @@ export class SubscriptionControl {
    */
   sendRequest(conn: VenueConnection, op: "subscribe" | "unsubscribe", topics: TopicState[]): void {
     if (topics.length === 0 || !conn.ws || !conn.open) return;
-    if (op === "unsubscribe") for (const t of topics) t.streamedOn = -1; // this request ends what the venue streams
+    // This request ends what the venue streams on this socket (an old socket's mark is goBack's: planned-reconnect.ts).
+    if (op === "unsubscribe") for (const t of topics) if (t.streamedOn === conn.generation) t.streamedOn = -1;
 
     const perRequest = this.argsPerRequest(conn);
     const now = this.now();
@@ -852,7 +853,7 @@ export class SubscriptionControl {
    */
   private onTopicConfirmed(conn: VenueConnection, t: TopicState, op: "subscribe" | "unsubscribe", givenUp: TopicState[], resubscribe: TopicState[]): void {
     if (op === "subscribe") {
-      t.streamedOn = -1; // its subscribe's own now (given up: unsubscribed below)
+      if (t.streamedOn === conn.generation) t.streamedOn = -1; // its subscribe's own now (given up: unsubscribed below)
       if (t.sub === SUB_REJECTED) {
         // Given up while its subscribe was out (an instrument closed: the lifecycle's retire() sends an unsubscribe
         // only for an active topic): the venue now serves it unasked for, and a later subscribe would be refused as
@@ -1144,9 +1145,9 @@ export class SubscriptionControl {
     // unsubscribe's place): the refusal judges that subscribe, not the channel the socket already has, so the channel is
     // unsubscribed (one request; a refusal of it is taken as unsubscribed). Until s-streamleft nothing did: a book given
     // up again whose subscribe was refused topic by topic (Deribit, Coinbase failTopics) or refused for good (OKX 60018)
-    // left its channel subscribed until the socket went.
+    // left its channel subscribed until the socket went. Another socket's mark is not this refusal's (s-rd23a).
     const streamed = t.streamedOn === t.conn.generation;
-    t.streamedOn = -1; // its subscribe's refusal ends it
+    if (streamed) t.streamedOn = -1; // its subscribe's refusal ends it (on this socket)
     if (t.sub === SUB_REJECTED) {
       if (streamed) this.unsubscribeGivenUp(t.conn, [t]);
       return;

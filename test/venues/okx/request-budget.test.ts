@@ -599,6 +599,139 @@ describe("okx: every request within the socket's hour", () => {
   });
 
   /**
+   * As above, refused 60018 naming A: A is rejected (nothing streams), and that ends its "still streamed" mark
+   * (TopicState.streamedOn: reject clears it). Listed again, its new subscribe written, closed again while it is out, and
+   * that subscribe refused (60011): nothing streams A, so nothing unsubscribes it. Had the mark outlived the rejection
+   * (as it does without reject's clear; no test held it until s-rd23a), that refusal read it and sent an unsubscribe
+   * of a channel not subscribed, one of the hour's 480 for nothing.
+   */
+  test("a book rejected while still streamed (60018: its channel unsubscribed then, s-streamleft), listed again and closed again before its subscribe's refusal: not unsubscribed again", async () => {
+    const { adapter, conn, a, b, requests, answer, lifecycle, control, clock } = await openRig();
+    const ofA = () => requests().filter((r) => r.args.some((x) => x.instId === "A-USDT")).map((r) => r.op);
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+    answer(requests().at(-1)!, "60014");
+    lifecycle.retire(b, StatusReason.INSTRUMENT_CLOSED);
+    answer(requests().at(-1)!, "60014");
+    lifecycle.activateAll([a, b]);
+    await Promise.resolve();
+    await Promise.resolve();
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+    conn.onFrameAt(JSON.stringify({ id: requests().at(-1)!.id, event: "error", code: "60018", msg: "Wrong URL or channel:books,instId:A-USDT doesn't exist.", connId: "x" }), 1);
+    clock.ms += HOUR_MS;
+    control.retriesDue(clock.ms); // B's subscribe
+    lifecycle.activateAll([a]);
+    await Promise.resolve();
+    await Promise.resolve();
+    const again = requests().at(-1)!;
+    expect(again).toMatchObject({ op: "subscribe", args: [{ instId: "A-USDT" }] });
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // nothing to send: its subscribe is out
+    conn.onFrameAt(JSON.stringify({ id: again.id, event: "error", code: "60011", msg: "Please log in", connId: "x" }), 1);
+    // The 60018 refusal unsubscribed the channel streamed by our own account (s-streamleft) and ended the mark: the 60011
+    // refusal of the next subscribe has nothing to unsubscribe (before the clear in reject: one more unsubscribe).
+    expect(ofA()).toEqual(["unsubscribe", "subscribe", "unsubscribe", "subscribe"]);
+    expect(a.sub).toBe(SUB_REJECTED);
+    conn.ws = null;
+    await adapter.stop();
+  });
+
+  /**
+   * A still streamed on the old socket (its closure's unsubscribe refused 60014, taken off by its subscribe, itself
+   * refused 60014 and waiting to go again) when a planned reconnect swaps: the replacement subscribes A afresh, A closes
+   * again while that subscribe is out (or after its refusal, its retry waiting), and the replacement refuses it ("system
+   * busy"; read by onSubscribeFailed, or by retriesDue when the retry is due). The replacement never streamed A:
+   * nothing is unsubscribed there. The mark is the old socket's (TopicState.streamedOn: a generation), read on its
+   * socket only; no test held that until s-rd23a (read on any socket, an unsubscribe of a channel not subscribed went).
+   */
+  test.each(["before", "after"])("a mark of the old socket's is not read on the replacement: A closed again %s the refusal", async (when) => {
+    const { adapter, conn, a, requests, answer, lifecycle, control, clock } = await openRig();
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+    answer(requests().at(-1)!, "60014");
+    lifecycle.activateAll([a]);
+    await Promise.resolve();
+    await Promise.resolve();
+    answer(requests().at(-1)!, "60014"); // A's subscribe waits to go again; nothing pending: the swap may come
+    const planned = (lifecycle as unknown as { planned: PlannedReconnects }).planned;
+    const replacement = recordingWs();
+    conn.replacing = replacement;
+    conn.replacingGeneration = ++conn.genSeq;
+    conn.replacingOpen = true;
+    (planned as unknown as { swapWhenSettled(c: OkxConnection): void }).swapWhenSettled(conn);
+    expect(conn.ws).toBe(replacement);
+    const onReplacement = () => replacement.sent.map((x) => JSON.parse(x) as Req);
+    const subscribe = onReplacement().at(-1)!;
+    expect(subscribe.args.map((x) => x.instId)).toEqual(["A-USDT", "B-USDT"]);
+    const busy = (r: Req) => conn.onFrameAt(JSON.stringify({ id: r.id, event: "error", code: "50001", msg: "System busy", connId: "x" }), 1);
+    if (when === "before") {
+      lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // nothing to send: its subscribe is out (onSubscribeFailed reads)
+      busy(subscribe);
+    } else {
+      busy(subscribe); // each goes again alone
+      busy(onReplacement().find((r) => r.op === "subscribe" && r.id !== subscribe.id && r.args[0]!.instId === "A-USDT")!); // A's waits its backoff
+      lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+      clock.ms += HOUR_MS; // its backoff over, the replacement's hour room again
+      control.retriesDue(clock.ms); // its retry due (retriesDue reads)
+    }
+    expect(onReplacement().filter((r) => r.op === "unsubscribe")).toEqual([]); // before (any socket's mark read): A's
+    conn.ws = null;
+    conn.retiringWs = null;
+    await adapter.stop();
+  });
+
+  /**
+   * As above (A's mark set on the old socket, its subscribe waiting there at the swap, so the old socket does not serve
+   * A's book: onRetiring false), A closes again during the overlap, its subscribe on the replacement refused or
+   * accepted (then A's unsubscribe goes there), and the replacement fails: the old socket, the connection's again, still
+   * streams A's channel, which nothing there has unsubscribed. The go-back unsubscribes it (goBack's givenUp: the mark
+   * of the old socket's generation; a replacement's answer or unsubscribe leaves that mark). Or, A still open at the
+   * go-back (its replacement subscribe unanswered), the mark goes on under the old socket's new generation: A's
+   * subscribe there refused after A closed again unsubscribes it (onSubscribeFailed). Until s-rd23a nothing did:
+   * A's channel stayed subscribed on the old socket for good (its frames ignored, one of its channels and its pushes).
+   */
+  test.each(["refused", "accepted", "unanswered"])("a book still streamed on the old socket, not served there at the swap: a go-back unsubscribes it (replacement's subscribe %s)", async (how) => {
+    const { adapter, conn, a, requests, answer, lifecycle, control, clock } = await openRig();
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+    answer(requests().at(-1)!, "60014");
+    lifecycle.activateAll([a]);
+    await Promise.resolve();
+    await Promise.resolve();
+    answer(requests().at(-1)!, "60014");
+    const planned = (lifecycle as unknown as { planned: PlannedReconnects }).planned;
+    const replacement = recordingWs();
+    conn.replacing = replacement;
+    conn.replacingGeneration = ++conn.genSeq;
+    conn.replacingOpen = true;
+    (planned as unknown as { swapWhenSettled(c: OkxConnection): void }).swapWhenSettled(conn);
+    expect([conn.ws, a.onRetiring]).toEqual([replacement, false]);
+    const onReplacement = () => replacement.sent.map((x) => JSON.parse(x) as Req);
+    const subscribe = onReplacement().at(-1)!;
+    if (how === "refused") {
+      lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+      conn.onFrameAt(JSON.stringify({ id: subscribe.id, event: "error", code: "50001", msg: "System busy", connId: "x" }), 1);
+    } else if (how === "accepted") {
+      answer(subscribe);
+      lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+      answer(onReplacement().at(-1)!); // A's unsubscribe on the replacement
+    }
+    const before = requests().length;
+    planned.goBack(conn, "test");
+    if (how === "unanswered") {
+      // A, open, is subscribed on the old socket (it did not serve A), closed while that is out, and it is refused.
+      const again = requests().at(-1)!;
+      expect(again).toMatchObject({ op: "subscribe", args: [{ instId: "A-USDT" }] });
+      lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+      conn.onFrameAt(JSON.stringify({ id: again.id, event: "error", code: "50001", msg: "System busy", connId: "x" }), 1);
+    }
+    clock.ms += 2 * HOUR_MS;
+    control.retriesDue(clock.ms);
+    control.retriesDue(clock.ms);
+    const onOld = requests().slice(before).filter((r) => r.args.some((x) => x.instId === "A-USDT"));
+    expect(onOld.map((r) => r.op)).toEqual(how === "unanswered" ? ["subscribe", "unsubscribe"] : ["unsubscribe"]); // before: none
+    expect(a.sub).toBe(SUB_REJECTED);
+    conn.ws = null;
+    await adapter.stop();
+  });
+
+  /**
    * A LIVE: A closes (its unsubscribe written), is listed again (its subscribe written) and closes again; OKX then refuses
    * the unsubscribe 60014 and accepts the subscribe, whose answer unsubscribes A's channel. Until s-rd21c the refused
    * unsubscribe also went again (A given up): two unsubscribes of one channel, the second one of the hour's 480 for
