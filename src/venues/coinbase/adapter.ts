@@ -552,7 +552,8 @@ export class CoinbaseAdapter implements VenueAdapter {
 
   /** A frame that is not l2_data or heartbeats; it counts in the connection's sequence when it carries one. */
   onControl(conn: Conn, seq: number, msg: unknown, tsUs: number): void {
-    if (seq >= 0 && !this.sequenceOk(conn, seq, tsUs)) return;
+    if (seq < 0) conn.takeNone(); // none to lose: a throw below names its product's book alone (frameLost)
+    else if (!this.sequenceOk(conn, seq, tsUs)) return;
     const m = msg as Record<string, unknown>;
     if (isErrorFrame(m)) {
       this.onErrorFrame(conn, m);
@@ -748,7 +749,8 @@ export class CoinbaseAdapter implements VenueAdapter {
   /**
    * A frame whose handling threw (the lifecycle's frameLost hook, after it is logged and counted as frameErrors): the
    * rule for a frame that could not be read. Naming no single product (`t` undefined), or thrown before its
-   * sequence_num was taken (conn.frameTaken: the sequence lost a number, and the next frame would be a gap), its
+   * sequence_num was taken (conn.frameTaken: the sequence lost a number, and the next frame would be a gap; a frame
+   * carrying none, as an error frame, lost none: conn.takeNone, that book alone since s-rd24b), its
    * sequence_num or its book is unknown: the connection resyncs as on an unreadable frame (onParseError, not counted
    * as one): one reconnect, whose new socket subscribes every book in one message. Until 2026-12-07 the lifecycle's
    * default resynced each book alone, an unsubscribe and a subscribe each (~2 messages a book against the 8-a-second

@@ -80,7 +80,16 @@ export class CoinbaseConnection extends VenueConnection {
     this.takenAtMessage = this.messages;
   }
 
-  /** Cold: whether the frame being handled (the last counted in messages) had its sequence_num taken (take). */
+  /**
+   * Cold: the frame being handled carries no sequence_num (a control frame without one, as an error frame): no number
+   * of the sequence to lose, so frameTaken holds for it (until s-rd24b a throw while handling one naming a product
+   * resynced the whole connection as if the sequence had lost a number).
+   */
+  takeNone(): void {
+    this.takenAtMessage = this.messages;
+  }
+
+  /** Cold: whether the frame being handled (the last counted in messages) had its sequence_num taken (take, takeNone). */
   frameTaken(): boolean {
     return this.takenAtMessage === this.messages;
   }

@@ -10,6 +10,7 @@
  */
 import type { BookUpdate } from "../../../src/core/book-update.ts";
 import { afterEach, describe, expect, test } from "vitest";
+import { type Logger, silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import type { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
 import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
@@ -76,14 +77,24 @@ class FailingSink extends Sink {
   }
 }
 
-/** An offline replay of BTC-USD and ETH-USD on one connection; its raw-frame tap (before the sequence) throws while `faults.tap`. */
+/**
+ * An offline replay of BTC-USD and ETH-USD on one connection; its raw-frame tap (before the sequence) throws while
+ * `faults.tap`, its log's warn (an error frame's handling: onErrorFrame) while `faults.warn`.
+ */
 async function replayRig() {
   const o = offlineVenue("coinbase", "spot", 0, ["BTC-USD", "ETH-USD"], "");
-  const faults = { tap: false };
+  const faults = { tap: false, warn: false };
   const onRawFrame = () => {
     if (faults.tap) throw new Error("thrown (test): before the frame's sequence_num was taken");
   };
-  const adapter = createCoinbaseAdapter(o.config, o.subscriptions, { ...o.options, onRawFrame });
+  const log: Logger = {
+    ...silentLogger,
+    warn: () => {
+      if (faults.warn) throw new Error("thrown (test): while an error frame was handled");
+    },
+    child: () => log,
+  };
+  const adapter = createCoinbaseAdapter(o.config, o.subscriptions, { ...o.options, log, onRawFrame });
   const sink = new FailingSink((await adapter.loadInstruments()) as Instrument[]);
   adapter.startReplay(sink);
   const feed = (frame: string) => adapter.ingestFrame("spot", "conn0.spot", frame, 1);
@@ -104,6 +115,21 @@ describe("coinbase: a frame naming one product whose handling threw", () => {
     // Before: resyncs 1 (ETH-USD alone: live, an unsubscribe and a subscribe for nothing), then 3 after 1 a gap resyncing the connection.
     expect([s.frameErrors, s.resyncs, s.connectionResyncs, s.gaps]).toEqual([1, 0, 1, 0]);
     expect(sink.invalid.map((x) => [x.index, x.state, x.reason])).toEqual([0, 1].map((i) => [i, BookState.RESYNCING, StatusReason.PARSE_ERROR]));
+  });
+
+  test("thrown in a frame that carries no sequence_num (an error frame): that book alone, as no number of the sequence was lost", async () => {
+    const { adapter, sink, feed, faults } = await replayRig();
+    feed(l2(0, "BTC-USD", "snapshot"));
+    feed(l2(1, "ETH-USD", "snapshot"));
+    faults.warn = true;
+    feed('{"type":"error","message":"failed (test)","product_id":"ETH-USD"}');
+    faults.warn = false;
+    feed(l2(2, "BTC-USD", "update"));
+    const s = adapter.stats();
+    // Before: connectionResyncs 1 (frameTaken false for a frame with no number to take): both books, a reconnect live.
+    expect([s.frameErrors, s.errorFrames, s.resyncs, s.connectionResyncs, s.gaps]).toEqual([1, 1, 1, 0, 0]);
+    expect(sink.invalid.map((x) => [x.index, x.state, x.reason])).toEqual([[1, BookState.RESYNCING, StatusReason.PARSE_ERROR]]);
+    expect(adapter.topicState(0).state).toBe("live");
   });
 
   test("thrown after it was taken: that book alone resyncs, unless replay holds it (a recorded unsubscribe, its subscribe not yet), as the common rule (resyncsOnLoss) spares it", async () => {
