@@ -492,9 +492,13 @@ export class ConnectionLifecycle {
     const unsubscribe = new Map<VenueConnection, { active: TopicState[]; pending: TopicState[] }>();
     // The active ones first: connections in the order of their first active topic, as before pending ones were
     // passed too (under a per-IP budget that order is the order the unsubscribes go in).
+    // An idle one still streamed on its socket by our own account (TopicState.streamedOn: a planned reconnect's go-back
+    // moved the mark, its resync waiting out its backoff) has its channel there: unsubscribed as an active one. Until
+    // s-rd24a nothing did, and that channel stayed subscribed until the socket went.
     for (const sub of [SUB_ACTIVE, SUB_PENDING]) {
       for (const t of ts) {
-        if (t.sub !== sub || !t.conn.open) continue;
+        const streamedIdle = sub === SUB_ACTIVE && t.sub === SUB_IDLE && t.streamedOn === t.conn.generation;
+        if ((t.sub !== sub && !streamedIdle) || !t.conn.open) continue;
         let of = unsubscribe.get(t.conn);
         if (!of) unsubscribe.set(t.conn, (of = { active: [], pending: [] }));
         (sub === SUB_ACTIVE ? of.active : of.pending).push(t);

@@ -107,7 +107,8 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
    * the requests (until s-streamfact each request remade from another had to carry it on: one path that did not left a
    * channel subscribed for good). Ended when an unsubscribe of it goes, its subscribe is accepted or it is rejected, on
    * that socket; another generation's is none, but a planned reconnect's old socket gone back to keeps its own under its
-   * new generation (planned-reconnect.ts goBack: one closed meanwhile is unsubscribed there).
+   * new generation (planned-reconnect.ts goBack: one closed meanwhile is unsubscribed there; one closed later while idle
+   * there, by ConnectionLifecycle.retireAll).
    */
   streamedOn = -1;
   /**

@@ -1147,7 +1147,10 @@ export class SubscriptionControl {
     // up again whose subscribe was refused topic by topic (Deribit, Coinbase failTopics) or refused for good (OKX 60018)
     // left its channel subscribed until the socket went. Another socket's mark is not this refusal's (s-rd23a).
     const streamed = t.streamedOn === t.conn.generation;
-    if (streamed) t.streamedOn = -1; // its subscribe's refusal ends it (on this socket)
+    // Its subscribe's refusal ends it (on this socket). Where an unsubscribe goes below, sendRequest would end it too;
+    // this ends it where none goes: the replay and replacement-refused returns (that generation is never current again,
+    // goBack takes a new one) and replay (no socket: sendRequest returns first). Kept so the rule holds on every path.
+    if (streamed) t.streamedOn = -1;
     if (t.sub === SUB_REJECTED) {
       if (streamed) this.unsubscribeGivenUp(t.conn, [t]);
       return;

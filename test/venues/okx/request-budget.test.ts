@@ -732,6 +732,50 @@ describe("okx: every request within the socket's hour", () => {
   });
 
   /**
+   * As above, A's replacement subscribe accepted, then A resynced there waiting out its backoff (its unsubscribe
+   * answered: idle, TopicState.resyncDelayed): the go-back subscribes nothing for A (its resync does, later) and moves
+   * A's mark to the old socket's new generation. A closes before that resync: retire() unsubscribed only an active or
+   * pending topic, so nothing did, and A's channel stayed subscribed on the old socket (s-rd23a moved the mark, which
+   * nothing then read). Now retire unsubscribes an idle topic still streamed on its socket (s-rd24a).
+   */
+  test("a book still streamed on the old socket, idle there at the go-back (its resync waiting out its backoff), closed: unsubscribed", async () => {
+    const { adapter, conn, a, requests, answer, lifecycle, control, clock } = await openRig();
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+    answer(requests().at(-1)!, "60014");
+    lifecycle.activateAll([a]);
+    await Promise.resolve();
+    await Promise.resolve();
+    answer(requests().at(-1)!, "60014");
+    const planned = (lifecycle as unknown as { planned: PlannedReconnects }).planned;
+    const replacement = recordingWs();
+    conn.replacing = replacement;
+    conn.replacingGeneration = ++conn.genSeq;
+    conn.replacingOpen = true;
+    (planned as unknown as { swapWhenSettled(c: OkxConnection): void }).swapWhenSettled(conn);
+    expect([conn.ws, a.onRetiring]).toEqual([replacement, false]);
+    const onReplacement = () => replacement.sent.map((x) => JSON.parse(x) as Req);
+    answer(onReplacement().at(-1)!); // A (and B) subscribed on the replacement
+    expect(a.sub).toBe(SUB_ACTIVE);
+    a.resyncAttempt = 1; // a resync in a row: it waits out its backoff
+    (adapter as unknown as { books: { resync(t: OkxTopic, s: BookState, r: StatusReason): void } }).books.resync(a, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+    const unsub = onReplacement().at(-1)!;
+    expect(unsub).toMatchObject({ op: "unsubscribe", args: [{ instId: "A-USDT" }] });
+    answer(unsub);
+    expect([a.sub, a.resyncDelayed]).toEqual([SUB_IDLE, true]);
+    const before = requests().length;
+    planned.goBack(conn, "test");
+    expect(requests().slice(before).filter((r) => r.args.some((x) => x.instId === "A-USDT"))).toEqual([]); // its resync subscribes it later
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+    clock.ms += 2 * HOUR_MS;
+    control.retriesDue(clock.ms);
+    const onOld = requests().slice(before).filter((r) => r.args.some((x) => x.instId === "A-USDT"));
+    expect(onOld.map((r) => r.op)).toEqual(["unsubscribe"]); // before: none, subscribed there for good
+    expect(a.streamedOn).toBe(-1);
+    conn.ws = null;
+    await adapter.stop();
+  });
+
+  /**
    * A LIVE: A closes (its unsubscribe written), is listed again (its subscribe written) and closes again; OKX then refuses
    * the unsubscribe 60014 and accepts the subscribe, whose answer unsubscribes A's channel. Until s-rd21c the refused
    * unsubscribe also went again (A given up): two unsubscribes of one channel, the second one of the hour's 480 for
