@@ -959,12 +959,16 @@ describe("okx: every request within the socket's hour", () => {
    * its restart's requests (not those behind it); and once settled nothing waits (liveness): no resync, no request.
    * Before, a request asked after a resync began to wait took the room it waited for (seed 1); and counting the restart
    * a held subscribe's answer brings (resyncAfterAck) for a resync waiting ahead of it left both waiting for good.
+   * Since s-okxmodel one subscribe answer in 6 (of those not refused 60014) is a permanent refusal (60018 naming one
+   * arg, the venue's channels unchanged): that book is rejected and HALTED, and a channel the venue still streams for it
+   * is unsubscribed (SubscriptionControl.reject); without that unsubscribe seed 2 fails (B's channel left subscribed).
    */
   test("randomized: held requests and waiting resyncs go in one line (owed ones ahead), never past the hour's count, all go", async () => {
     let ordered = 0; // pairs of held requests both sent whose order the line fixes
     let newAhead = 0; // new requests sent while held ones wait
     let waitsGone = 0; // resyncs gone after waiting for the budget
     let waitAhead = 0; // of them, gone while one behind them in line (held or waiting) still waited
+    let refusedStreamed = 0; // subscribes refused 60018 whose book the venue still streamed
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] }); // the resyncs' budget waits, moved with the clock
     try {
     for (let seed = 1; seed <= 40; seed++) {
@@ -988,6 +992,23 @@ describe("okx: every request within the socket's hour", () => {
           else if (!atVenue.delete(instId)) needless++;
         }
         answer(r);
+      };
+      // A subscribe refused 60018 naming one arg (the venue's state unchanged): that book is rejected and HALTED, and a
+      // channel the venue still streams for it (its subscribe took its closure's refused unsubscribe's place) is
+      // unsubscribed, written or held (SubscriptionControl.reject, since s-streamleft); the others go again.
+      let refusedForGood = 0; // 60018 refusals of a book whose channel the venue still streamed
+      const refuseForGood = (r: Req) => {
+        const arg = r.args[Math.floor(random() * r.args.length)]!;
+        const t = conn.topics.find((x) => x.symbol === arg.instId)!;
+        const sentBefore = requests().length;
+        const msg = `Wrong URL or channel:${arg.channel},instId:${arg.instId} doesn't exist. Please use the correct URL, channel and parameters referring to API document.`;
+        conn.onFrameAt(JSON.stringify({ id: r.id, event: "error", code: "60018", msg, connId: "x" }), 1);
+        expect([t.sub, t.book, t.streamedOn === conn.generation], `seed ${seed}: ${arg.instId} refused 60018`).toEqual([SUB_REJECTED, BookState.HALTED, false]);
+        if (!atVenue.has(arg.instId)) return;
+        refusedForGood++;
+        const unsubscribed = requests().slice(sentBefore).some((x) => x.op === "unsubscribe" && x.args.some((y) => y.instId === arg.instId));
+        const unsubscribeHeld = control.waitingOn(conn).some((x) => x.op === "unsubscribe" && x.topics.includes(t));
+        expect(unsubscribed || unsubscribeHeld, `seed ${seed}: ${arg.instId} refused 60018, its channel still streamed: unsubscribed`).toBe(true);
       };
       // sentAt: its index among the requests written; -1 waiting, -2 void, -3 sent but its order not judged. `wait`: a
       // resync waiting before it starts (budget-wait.ts), of `requests` (its unsubscribe and the subscribe it owes, or a
@@ -1062,8 +1083,11 @@ describe("okx: every request within the socket's hour", () => {
           if (r) {
             answered++;
             answering = true;
-            // One in 5 refused as over the rate limit (OKX's 60014, as from a count this process does not see).
-            if (random() < 0.2) answer(r, "60014");
+            // One in 5 refused as over the rate limit (OKX's 60014, as from a count this process does not see); one
+            // subscribe in 6 of the rest refused for good (60018 naming one arg: its instrument does not exist).
+            const refusal = random();
+            if (refusal < 0.2) answer(r, "60014");
+            else if (r.op === "subscribe" && refusal > 1 - 0.8 / 6) refuseForGood(r);
             else accept(r);
             answering = false;
             for (const x of conn.topics) if (x.sub === SUB_ACTIVE && r.op === "subscribe" && r.args.some((y) => y.instId === x.symbol)) x.book = BookState.LIVE;
@@ -1177,15 +1201,16 @@ describe("okx: every request within the socket's hour", () => {
           expect(x.sentAt, `seed ${seed}: held ${i} (${x.op} ${x.names}) goes before held ${j} (${y.op} ${y.names})`).toBeLessThan(y.sentAt);
         }
       }
+      refusedStreamed += refusedForGood;
       conn.ws = null;
       await adapter.stop();
     }
     } finally {
       vi.useRealTimers();
     }
-    // The seeds reach every rule (40 seeds: 53 ordered pairs, 7 new requests sent while held ones waited, 32 waiting
-    // resyncs gone, 29 of them while one behind them in line waited).
-    expect([ordered > 30, newAhead > 4, waitsGone > 20, waitAhead > 15]).toEqual([true, true, true, true]);
+    // The seeds reach every rule (40 seeds: 33 ordered pairs, 6 new requests sent while held ones waited, 28 waiting
+    // resyncs gone, 22 of them while one behind them in line waited, 6 books refused 60018 while still streamed).
+    expect([ordered > 30, newAhead > 4, waitsGone > 20, waitAhead > 15, refusedStreamed > 3]).toEqual([true, true, true, true, true]);
   });
 
   /**
