@@ -74,7 +74,7 @@ export const recordCommand: CommandSpec = {
     "as trading (ws:closed: replay, which asks no listing, halts them there) and each reopening of such books",
     "while their subscribe, or their closure's unsubscribe, was still out (ws:reopened: replay takes their",
     "frames from there, as live), and each connection's sockets across planned reconnects; every file after",
-    "the first begins with each open connection's sockets (ws:state, or ws:overlap during a planned reconnect)",
+    "the first begins with each open connection's sockets (ws:state, or ws:overlap during a planned reconnect),",
     "each connection's books closed by their listing (ws:closedset) and each open connection's topics asked",
     "since its open (ws:asked), so a file replayed alone starts from them.",
     "Files are DIR/feeder-<UTC start>-<n>.fcap; opening, closing (size, records, ratio) and every deletion by",
