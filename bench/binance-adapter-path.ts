@@ -121,6 +121,9 @@ const step = (places: number) => (places === 0 ? "1" : "0." + "0".repeat(places 
 export class AdapterPath {
   /** The frames a pass times: each book's diffs after its bridging diff, in recording order. */
   readonly frames: string[] = [];
+  get length(): number {
+    return this.frames.length;
+  }
   /**
    * Per timed frame: its receive time, the frame's event time (E) + 1 ms: the exchange-to-receipt histogram, which
    * takes the transaction time (T) where there is one (USD-M), sees 1 ms + E − T.

@@ -44,6 +44,7 @@ import { allocationControl, allocationRow, measureAllocation } from "./alloc-met
 import { AdapterPath, type BinanceRecording, loadBinanceRecording, type Lvl } from "./binance-adapter-path.ts";
 import { agreed, measure, measureRounds, median, printTable, type Contender, type Measurement, QUICK, SMOKE } from "./harness.ts";
 import { peerDifference } from "./peer-agreement.ts";
+import { adapterPathRows } from "./ws-adapter-path.ts";
 
 const ROUNDS = QUICK ? 3 : 7;
 const ROUND_MS = QUICK ? 150 : 300;
@@ -270,13 +271,6 @@ async function adapterPathRow(rec: Rec, label: string, seed: number): Promise<{ 
   // The live path: a Feeder of its own, its adapters on the live clock (bench/binance-adapter-path.ts).
   const live = await AdapterPath.create(rec, seed + 100, "live");
   const { frames } = path;
-  const n = frames.length;
-  for (let k = 0; k < n; k++) path.onFrame(k);
-  for (let k = 0; k < n; k++) live.onLiveFrame(k);
-  for (const [p, name] of [[path, "adapter"], [live, "live"]] as const) {
-    const wrong = p.check();
-    if (wrong !== "") throw new Error(`${label}: the ${name} path did not end LIVE at the last diffs: ${wrong}`);
-  }
   const ours = new OursPath(rec);
   const bodies = [...rec.symbols.values()].map((e) => e.body);
   const resetOurs = () =>
@@ -284,39 +278,8 @@ async function adapterPathRow(rec: Rec, label: string, seed: number): Promise<{ 
       ours.onSnapshot(i, b);
       ours.onDiff(path.bridging[i]!);
     });
-  const opts = { inner: 1, opsPerCall: n, setup: () => path.reset() };
-  const { rows, perRound } = measureRounds(
-    [
-      { name: `ours: scan → applyDelta → encode (${label}, the same ${n} frames)`, fn: () => { for (let i = 0; i < n; i++) ours.onDiff(frames[i]!); }, opts: { ...opts, setup: resetOurs } },
-      { name: "adapter path: onFrameAt → onDiff (chain, clip, verify) → VenuePipeline → publisher flush (sealed, no send)", fn: () => { for (let i = 0; i < n; i++) path.onFrame(i); }, opts },
-      {
-        name: "live path: the socket's onFrameAt (a receipt read a frame, live clocks) → … → publisher flush, no replay clock",
-        fn: () => { for (let i = 0; i < n; i++) live.onLiveFrame(i); },
-        opts: { ...opts, setup: () => live.reset() },
-      },
-      {
-        name: "same, one flush per pass (every frame in one turn)",
-        fn: () => {
-          for (let i = 0; i < n; i++) path.onFrameUnflushed(i);
-          path.flush();
-        },
-        opts,
-      },
-    ],
-    { rounds: ROUNDS, roundMs: ROUND_MS },
-  );
-  for (const [p, name] of [[path, "adapter"], [live, "live"]] as const) {
-    const wrong = p.check();
-    if (wrong !== "") throw new Error(`${label}: the ${name} path left the steady state: ${wrong}`);
-  }
-  console.log(`== adapter path: ${label}, ${n} of ${rec.diffs.length} real diffs (those after each book's bridging diff), every sample from the snapshots ==`);
-  printTable(rows);
-  const ratio = (k: number) => median(perRound.map((r) => r[k]!.p50Ns / r[0]!.p50Ns));
-  const addedNs = (k: number) => median(perRound.map((r) => r[k]!.p50Ns - r[0]!.p50Ns));
-  console.log(
-    `adapter path / ours, p50: ${ratio(1).toFixed(2)}× (+${addedNs(1).toFixed(0)} ns a frame); live path: ${ratio(2).toFixed(2)}× ` +
-      `(+${addedNs(2).toFixed(0)} ns); one flush per pass: ${ratio(3).toFixed(2)}× (+${addedNs(3).toFixed(0)} ns) (median of per-round figures)\n`,
-  );
+  const oursName = `ours: scan → applyDelta → encode (${label}, the same ${frames.length} frames)`;
+  adapterPathRows(label, oursName, { reset: resetOurs, onFrame: (k) => ours.onDiff(frames[k]!) }, path, live, { rounds: ROUNDS, roundMs: ROUND_MS });
   return { path, live };
 }
 const adapterSpot = await adapterPathRow(spot, "spot diffs", 11);

@@ -211,11 +211,14 @@ export interface OursOnFrames {
   onFrame(k: number): void;
 }
 
+/** What adapterPathRows times of a path: WsAdapterPath, or binance's AdapterPath (bench/binance-adapter-path.ts). */
+export type TimedPath = Pick<WsAdapterPath, "length" | "reset" | "onFrame" | "onLiveFrame" | "onFrameUnflushed" | "flush" | "check">;
+
 /**
  * The adapter path, the live path and one flush per pass against ours on exactly their frames, in interleaved rounds;
  * prints the rows and the ratios to ours (median of per-round p50 ratios). Both paths must end each pass LIVE.
  */
-export function adapterPathRows(label: string, oursName: string, ours: OursOnFrames, path: WsAdapterPath, live: WsAdapterPath, rounds: { rounds: number; roundMs: number }): void {
+export function adapterPathRows(label: string, oursName: string, ours: OursOnFrames, path: TimedPath, live: TimedPath, rounds: { rounds: number; roundMs: number }): void {
   const n = path.length;
   for (let k = 0; k < n; k++) path.onFrame(k);
   for (let k = 0; k < n; k++) live.onLiveFrame(k);

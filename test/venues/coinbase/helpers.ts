@@ -85,6 +85,19 @@ export async function startSimAndAdapter(simOptions: CoinbaseSimOptions, cleanup
   return { sim, adapter, sink };
 }
 
+/**
+ * A live adapter on `config`'s `products` recording into `recorded` as `feeder record` does, started into a new Sink;
+ * stopping it is pushed onto `cleanup` (the simulator's stop is the caller's).
+ */
+export async function startRecording(config: VenueConfig, products: string[], cleanup: (() => Promise<void> | void)[]) {
+  const recorded: Recorded[] = [];
+  const live = createCoinbaseAdapter(config, subsOf(products), { log: silentLogger, ...recordInto(recorded) });
+  cleanup.push(() => live.stop());
+  const liveSink = new Sink((await live.loadInstruments()) as Instrument[]);
+  live.start(liveSink);
+  return { live, liveSink, recorded };
+}
+
 /** Pushes stopping `adapter`, then `sim`, onto `cleanup`; loads the adapter's instruments and starts it into a new Sink. */
 export async function startIntoSink(sim: { stop(): Promise<void> }, adapter: ReturnType<typeof createCoinbaseAdapter>, cleanup: (() => Promise<void> | void)[]): Promise<Sink> {
   cleanup.push(async () => {

@@ -12,7 +12,7 @@ import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import { startCoinbaseSimulator } from "../../../src/sim/coinbase-sim.ts";
 import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
-import { coinbaseConfig, recordInto, type Recorded, Sink, subsOf, waitFor } from "./helpers.ts";
+import { coinbaseConfig, type Recorded, Sink, startRecording, subsOf, waitFor } from "./helpers.ts";
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -26,14 +26,7 @@ describe("coinbase record → replay with a product left out", { timeout: 20_000
     cleanup.push(() => sim.stop());
     const products = ["BTC-USD", "ETH-USD"];
     const config = coinbaseConfig(sim, products);
-    const recorded: Recorded[] = [];
-    const live = createCoinbaseAdapter(config, subsOf(products), {
-      log: silentLogger,
-      ...recordInto(recorded),
-    });
-    cleanup.push(() => live.stop());
-    const liveSink = new Sink((await live.loadInstruments()) as Instrument[]);
-    live.start(liveSink);
+    const { live, liveSink, recorded } = await startRecording(config, products, cleanup);
     sim.step(1);
     await waitFor(() => [0, 1].every((i) => liveSink.matches(sim, i, products[i]!)), "both books live");
     sim.step(3);

@@ -19,7 +19,7 @@ import { makeTempDir } from "../../support/temp-dirs.ts";
 import { uniqueDestination } from "../../e2e/harness.ts";
 import { startCoinbaseSimulator, type CoinbaseSimOptions } from "../../../src/sim/coinbase-sim.ts";
 import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
-import { coinbaseConfig, recordInto, type Recorded, Sink, subsOf, waitFor } from "./helpers.ts";
+import { coinbaseConfig, recordInto, type Recorded, Sink, startRecording, subsOf, waitFor } from "./helpers.ts";
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -34,14 +34,7 @@ async function recordAndReplay(reply: CoinbaseSimOptions["unknownProductReply"],
   const sim = await startCoinbaseSimulator({ products: ["BTC-USD", "ETH-USD", "SOL-USD"], levels: 20, seed: 5, unknownProductReply: reply, refuseHeartbeats, heartbeatMs: 50 });
   cleanup.push(() => sim.stop());
   const config = { ...coinbaseConfig(sim, PRODUCTS), overrides: new Map([["spot:NOPE-USD", { tickSize: "0.01", lotSize: "0.01" }]]) };
-  const recorded: Recorded[] = [];
-  const live = createCoinbaseAdapter(config, subsOf(PRODUCTS), {
-    log: silentLogger,
-    ...recordInto(recorded),
-  });
-  cleanup.push(() => live.stop());
-  const liveSink = new Sink((await live.loadInstruments()) as Instrument[]);
-  live.start(liveSink);
+  const { live, liveSink, recorded } = await startRecording(config, PRODUCTS, cleanup);
   sim.step(1);
   const goodLive = () => GOOD.every((i) => liveSink.matches(sim, i, PRODUCTS[i]!));
   await waitFor(() => liveSink.invalid.length > 0 && goodLive(), "the bad product rejected and the good books live");

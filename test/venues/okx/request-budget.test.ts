@@ -14,7 +14,7 @@ import type { SubscriptionControl } from "../../../src/venues/common/subscriptio
 import type { PlannedReconnects } from "../../../src/venues/common/planned-reconnect.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import { MAX_ARGS_PER_REQUEST, MAX_TOPICS_PER_CONNECTION } from "../../../src/venues/okx/protocol.ts";
-import { tempCachePath } from "./helpers.ts";
+import { offlineVenue } from "../common/offline-venue.ts";
 import { rng } from "../../support/mulberry32.ts";
 import { BudgetWaits, budgetedRequests } from "../../../src/venues/okx/budget-wait.ts";
 import type { OkxConnection, OkxTopic } from "../../../src/venues/okx/connection.ts";
@@ -42,18 +42,8 @@ describe("okx request budget", () => {
 
 /** An OKX adapter of spot books at depth 400 on `symbols` (tick and lot from overrides), its URLs unreachable: never started. */
 function offlineSpotAdapter(symbols: readonly string[], options: ConstructorParameters<typeof OkxAdapter>[2]): OkxAdapter {
-  return new OkxAdapter(
-    {
-      venue: "okx",
-      wsUrl: "ws://127.0.0.1:9/ws/v5/public",
-      restUrl: "http://127.0.0.1:9",
-      instrumentCachePath: tempCachePath(),
-      markets: [{ market: "spot", depth: 400, symbols: [...symbols] }],
-      overrides: new Map(symbols.map((s) => [`spot:${s}`, { tickSize: "0.1", lotSize: "0.0001" }])),
-    },
-    symbols.map((symbol) => ({ market: "spot" as const, symbol, depth: 400 })),
-    options,
-  );
+  const o = offlineVenue("okx", "spot", 400, symbols, "/ws/v5/public");
+  return new OkxAdapter(o.config, o.subscriptions, { ...o.options, ...options });
 }
 
 /** A socket that records what is written to it (the adapter binds its handlers; nothing is received on it). */
