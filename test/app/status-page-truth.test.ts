@@ -6,7 +6,7 @@
  *   usable "no"; now neither is drawn, and the depth title says why;
  * - a book that flaps (live, resyncing, live) is drawn as each poll finds it;
  * - a server restarted under the open page: NO DATA while it is gone (the rows, the readiness reasons and the
- *   latency histograms greyed, as of the last good poll), then what the new server says;
+ *   latency histograms greyed, as of the last good poll; no row's best bid or ask drawn), then what the new server says;
  * - many books (20,000): the tab kept busy for good before (every row redrawn each second from a 7.6 MB /status);
  *   now it asks /status for the 500 rows it draws (the selected book and those not usable first);
  * - `feeder record`'s capture and /status's warnings: until 2026-12-07 the page showed neither (a capture failing for
@@ -139,7 +139,9 @@ describe.skipIf(CHROMIUM === undefined)("status page: what is not usable never l
       const port = http.port;
       await http.stop();
       await until(badge, (b) => b === "NO DATA", "NO DATA while the server is gone");
-      expect((await rows(page))["bybit/linear/FLAP"]![5]).toBe("unknown");
+      // Its last levels are no more current than a resyncing book's: not drawn as its best bid and ask (before, they
+      // stayed on the greyed row while the feeder was gone, prices nobody could confirm beside usable "unknown").
+      expect((await rows(page))["bybit/linear/FLAP"]!.slice(5, 8)).toEqual(["unknown", "—", "—"]);
       // The readiness reasons and the latency histograms are as of the last good poll too: greyed and said so
       // (before, only the badge and the rows were, and the reasons and histograms looked current).
       expect(await asOf(page)).toEqual({ reasons: true, latency: true, note: expect.stringMatching(/^as of \d\d:\d\d:\d\d UTC, not current$/) as unknown as string });

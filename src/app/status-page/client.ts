@@ -292,7 +292,7 @@ export const STATUS_PAGE_SCRIPT = String.raw`
   });
 
   // What is on screen is only as current as the last successful poll: past STALE_MS, or on any failure, nothing
-  // is shown ready or usable any more (nor the capture ok); the rows, the readiness reasons, the warnings, the capture
+  // is shown ready or usable any more (nor the capture ok), no best bid or ask; the rows, the readiness reasons, the warnings, the capture
   // line and the latency histograms stay, greyed, for what they last said (before, only the badge and the rows were: the reasons and histograms looked current).
   let lastOkMs = performance.now();
   let lastOkAt = "";
@@ -307,6 +307,9 @@ export const STATUS_PAGE_SCRIPT = String.raw`
       const usable = tr.children[5];
       usable.textContent = "unknown";
       usable.className = "c5 unknown";
+      // Its last best bid and ask are no more current than a resyncing book's: not drawn (until 2026-12-07 they stayed).
+      tr.children[6].textContent = "—";
+      tr.children[7].textContent = "—";
     }
     $("reasons").classList.add("stale");
     $("warnings").classList.add("stale");
