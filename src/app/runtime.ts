@@ -3,6 +3,7 @@
  * pipeline (in-process, or on N workers under a supervisor), the HTTP status server and the publish guard.
  * @module
  */
+import { awaitWithin, CUT_OFF } from "../core/await-within.ts";
 import type { Logger } from "../core/log.ts";
 import type { FeederConfig } from "../config/types.ts";
 import { captureStatusSource, type CaptureHealth } from "./capture-health.ts";
@@ -65,11 +66,8 @@ export async function stopWithin(runtime: Runtime, deadlineMs: number, log: Logg
     () => false,
     () => true,
   );
-  let bound: ReturnType<typeof setTimeout> | undefined;
-  const cutOff = new Promise<"cut off">((resolve) => (bound = setTimeout(() => resolve("cut off"), deadlineMs)));
-  const outcome = await Promise.race([failed, cutOff]);
-  clearTimeout(bound);
-  if (outcome !== "cut off") return outcome;
+  const outcome = await awaitWithin(failed, deadlineMs); // held by its timer: the warning and the exit code follow
+  if (outcome !== CUT_OFF) return outcome;
   log.warn("stop not finished within its deadline: ending with it under way (a venue that does not close)", { deadlineMs });
   return false;
 }

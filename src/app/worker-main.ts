@@ -5,6 +5,7 @@
  * writes them (worker-log.ts).
  * @module
  */
+import { awaitWithin } from "../core/await-within.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import { Feeder, inWorkerShare } from "./feeder.ts";
 import { workerLedger, type WorkerLedger } from "../venues/common/budget-ledger.ts";
@@ -127,11 +128,12 @@ function stopFeeder(): Promise<void> {
   return feederStop;
 }
 
-/** stopFeeder(), waited for `deadlineMs` at most (what it has not done by then is left to the thread's end). */
+/**
+ * stopFeeder(), waited for `deadlineMs` at most (what it has not done by then is left to the thread's end). The timer
+ * holds the thread: what follows the wait (the start-failed answer) must be sent.
+ */
 async function stopFeederWithin(deadlineMs: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([stopFeeder(), new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)))]);
-  clearTimeout(timer);
+  await awaitWithin(stopFeeder(), deadlineMs);
 }
 
 /** Another turn of this thread: its venue connections and publisher run between chunks of many books' summaries. */

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { awaitWithin, CUT_OFF } from "../core/await-within.ts";
 import type { Logger } from "../core/log.ts";
 
 /**
@@ -29,7 +30,7 @@ export async function startOrStop(start: Promise<unknown>, stopSignal: Promise<u
   }
   if (!stopAsked) return "started";
   start.catch(() => undefined); // it ends as it will; nothing follows it
-  await Promise.race([stop().catch(() => undefined), Bun.sleep(STOP_DEADLINE_MS)]);
+  await awaitWithin(stop().catch(() => undefined), STOP_DEADLINE_MS);
   return "stopped";
 }
 
@@ -41,15 +42,9 @@ export async function startOrStop(start: Promise<unknown>, stopSignal: Promise<u
  * `systemctl stop` until its SIGKILL, and a second signal was the only way out.
  */
 export async function stopBounded(stop: Promise<unknown>, log: Logger, what: string, cutFields?: () => Record<string, unknown>): Promise<"stopped" | "cut off"> {
-  let bound: ReturnType<typeof setTimeout> | undefined;
-  const cutOff = new Promise<"cut off">((resolve) => (bound = setTimeout(() => resolve("cut off"), STOP_DEADLINE_MS)));
-  try {
-    const outcome = await Promise.race([stop.then(() => "stopped" as const), cutOff]);
-    if (outcome === "cut off") log.warn(`stop not finished within its deadline: ending with it under way (${what})`, { deadlineMs: STOP_DEADLINE_MS, ...cutFields?.() });
-    return outcome;
-  } finally {
-    clearTimeout(bound);
-  }
+  const outcome = await awaitWithin(stop.then(() => "stopped" as const), STOP_DEADLINE_MS);
+  if (outcome === CUT_OFF) log.warn(`stop not finished within its deadline: ending with it under way (${what})`, { deadlineMs: STOP_DEADLINE_MS, ...cutFields?.() });
+  return outcome;
 }
 
 /**

@@ -55,14 +55,10 @@ export interface CgroupLimit {
 }
 
 /**
- * The smallest cgroup memory limit of this process (v2 and v1, its cgroup and those above it), or undefined when
- * none is set or readable. `read` is the file reader (tests give strings; the real one reads /proc and /sys).
+ * The smallest cgroup memory limit of this process (v2 and v1, its cgroup and those above it) and the file that set
+ * it (named in the rings' refusal), or undefined when none is set or readable. `read` is the file reader (tests give
+ * strings; the real one reads /proc and /sys).
  */
-export function cgroupMemoryLimitBytes(read: ReadText = readOrUndefined): number | undefined {
-  return cgroupMemoryLimit(read)?.bytes;
-}
-
-/** cgroupMemoryLimitBytes with the file it was read from (named in the rings' refusal). */
 export function cgroupMemoryLimit(read: ReadText = readOrUndefined): CgroupLimit | undefined {
   // /proc/self/cgroup: "0::/path" (v2), "N:controllers:/path" (v1; the memory one lists "memory").
   let v2Path = "/";
@@ -98,9 +94,4 @@ export function usableMemory(read: ReadText = readOrUndefined, hostBytes = total
   const limit = cgroupMemoryLimit(read);
   if (limit === undefined || limit.bytes >= hostBytes) return { bytes: hostBytes, what: "this host's memory" };
   return { bytes: limit.bytes, what: `the cgroup memory limit ${limit.file}` };
-}
-
-/** The smaller of the host's memory and this process's cgroup limit. */
-export function usableMemoryBytes(read: ReadText = readOrUndefined, hostBytes = totalmem()): number {
-  return usableMemory(read, hostBytes).bytes;
 }

@@ -18,6 +18,7 @@
  * @module
  */
 import type { MarketName } from "../core/types.ts";
+import { controlInt } from "./control-int.ts";
 import { SimSpecError, stepExponent } from "./sim-book.ts";
 import { SIM_FAULTS, type SimFault, type SimFaultSummary, type SimStats, type SimTopicInfo } from "./bybit-sim-types.ts";
 
@@ -196,7 +197,7 @@ function targetOf(host: SimControlHost, p: Params, required: boolean): { market:
 }
 
 function intParam(v: unknown, name: string, min: number, max: number): number {
-  const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
-  if (!Number.isInteger(n) || n < min || n > max) throw new BadRequest(name, `must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
+  const n = controlInt(v, min, max);
+  if (typeof n === "string") throw new BadRequest(name, n);
   return n;
 }

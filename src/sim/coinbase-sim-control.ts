@@ -10,6 +10,7 @@
  * or 400 `{"ok":false,"field":F,"error":"F: …"}` naming the bad field; nothing thrown here escapes.
  * @module
  */
+import { controlInt } from "./control-int.ts";
 import { COINBASE_SIM_FAULTS, type CoinbaseSimFault, type CoinbaseSimFaultSummary, type CoinbaseSimStats } from "./coinbase-sim-types.ts";
 
 export interface CoinbaseControlHost {
@@ -30,8 +31,8 @@ class BadRequest extends Error {
 /** An integer in min..max, or `dflt` when absent. Until 2026-12-07 0 was taken (stallMs=0, n=0), unlike the others'. */
 function intParam(v: unknown, field: string, dflt: number, min: number, max: number): number {
   if (v === undefined) return dflt;
-  const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
-  if (!Number.isInteger(n) || n < min || n > max) throw new BadRequest(field, `must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
+  const n = controlInt(v, min, max);
+  if (typeof n === "string") throw new BadRequest(field, n);
   return n;
 }
 

@@ -3,6 +3,7 @@
  * @module
  */
 import type { MarketName } from "../core/types.ts";
+import { controlInt } from "./control-int.ts";
 import { DERIBIT_SIM_FAULTS, type DeribitSim, type DeribitSimFault } from "./deribit-sim.ts";
 
 /**
@@ -15,9 +16,7 @@ export function handleDeribitControl(host: DeribitSim, req: Request, url: URL): 
   const p = url.searchParams;
   const int = (name: string, dflt: number, max: number): number | string => {
     const v = p.get(name);
-    if (v === null) return dflt;
-    const n = Number(v);
-    return Number.isInteger(n) && n >= 1 && n <= max ? n : `must be an integer in 1..${max}, got ${JSON.stringify(v)}`;
+    return v === null ? dflt : controlInt(v, 1, max);
   };
   try {
     if (url.pathname === "/sim/stats" && req.method === "GET") return json({ ok: true, stats: { ...host.stats }, channels: host.channels() });

@@ -10,6 +10,7 @@
  */
 import { EnvelopeRepacker, prefixCheck, type BridgeEvent, type EnvelopeRefusal, type RepackerCounters } from "./nats-envelope.ts";
 import type { FeedSubscriber } from "./feed-subscriber.ts";
+import { awaitWithin } from "../core/await-within.ts";
 import type { ChannelPacker } from "../wire/packer.ts";
 import { followWallClock, monoEpochMs, monoEpochUs, shownUs } from "./mono-clock.ts";
 import { accessOptions, describeCredentials, isAuthError, type NatsAccess, type NatsCredentials, type NatsTls } from "./nats-auth.ts";
@@ -99,13 +100,7 @@ const CONSUMER_DELETE_WITHIN_MS = 500;
  * connection, still open, holds the process.
  */
 async function settledWithin(p: Promise<unknown>, withinMs: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const bound = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, withinMs);
-    timer.unref?.();
-  });
-  await Promise.race([p.then(() => undefined, () => undefined), bound]);
-  clearTimeout(timer);
+  await awaitWithin(p.then(() => undefined, () => undefined), withinMs, true);
 }
 
 /** Default of NatsReadOptions.reconnectAfterCloseMs (the forward bridge's RECONNECT_AFTER_CLOSE_MS). */

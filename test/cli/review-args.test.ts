@@ -172,7 +172,7 @@ describe("bad flag values are refused naming the flag (s-cli8): numbers are unsi
     [["sim", "--port", "0x50", "--replay-depth", "5"], '--port must be an integer in 0..65535, got "0x50"'],
     [["sim", "--seed", "0b11", "--replay-depth", "5"], '--seed must be an integer in 0..4294967295, got "0b11"'],
     [["sim", "--burstiness", "0x0", "--replay-depth", "5"], '--burstiness must be in 0..1, got "0x0"'],
-    [["demo", "--http", "1 ", "--duration", "0"], '--http must be an integer 0–65535, got "1 "'],
+    [["demo", "--http", "1 ", "--duration", "0"], '--http must be an integer in 0..65535, got "1 "'],
     [["listen", "--count", "0x10", "--duration", "0"], '--count must be a positive integer, got "0x10"'],
     [["listen", "--count", "9007199254740993", "--duration", "0"], '--count must be a positive integer, got "9007199254740993"'],
     [["listen", "-f", "ndjson", "--depth", " 5", "--duration", "0"], '--depth must be a positive integer, got " 5"'],

@@ -3,7 +3,7 @@
  * MemoryMax= passed rings the kernel then killed it for). Parsed from strings: no real /proc or /sys file is read.
  */
 import { expect, test } from "vitest";
-import { cgroupMemoryLimitBytes, parseCgroupLimit, usableMemory, usableMemoryBytes, type ReadText } from "../../src/config/memory-limit.ts";
+import { cgroupMemoryLimit, parseCgroupLimit, usableMemory, type ReadText } from "../../src/config/memory-limit.ts";
 import { rng } from "../support/mulberry32.ts";
 
 const GIB = 2 ** 30;
@@ -19,25 +19,25 @@ test("a limit file's text: bytes, or none for max, v1's unlimited stays above an
 test("the smaller of the host's memory and the cgroup limits (v2, v1, the process's cgroup and those above it)", () => {
   const host = 64 * GIB;
   // None readable (not Linux, no cgroup fs): the host's memory, as before.
-  expect(usableMemoryBytes(filesOf({}), host)).toBe(host);
+  expect(usableMemory(filesOf({}), host).bytes).toBe(host);
   // A container (cgroup namespace: "0::/"): its memory.max at the mount's root.
-  expect(usableMemoryBytes(filesOf({ "/proc/self/cgroup": "0::/\n", "/sys/fs/cgroup/memory.max": "4294967296\n" }), host)).toBe(4 * GIB);
-  expect(usableMemoryBytes(filesOf({ "/proc/self/cgroup": "0::/\n", "/sys/fs/cgroup/memory.max": "max\n" }), host)).toBe(host);
+  expect(usableMemory(filesOf({ "/proc/self/cgroup": "0::/\n", "/sys/fs/cgroup/memory.max": "4294967296\n" }), host).bytes).toBe(4 * GIB);
+  expect(usableMemory(filesOf({ "/proc/self/cgroup": "0::/\n", "/sys/fs/cgroup/memory.max": "max\n" }), host).bytes).toBe(host);
   // A systemd unit with MemoryMax=, under a slice with a smaller one: the slice's binds.
   const unit = {
     "/proc/self/cgroup": "0::/system.slice/feeder.service\n",
     "/sys/fs/cgroup/system.slice/feeder.service/memory.max": String(8 * GIB),
     "/sys/fs/cgroup/system.slice/memory.max": String(6 * GIB),
   };
-  expect(cgroupMemoryLimitBytes(filesOf(unit))).toBe(6 * GIB);
+  expect(cgroupMemoryLimit(filesOf(unit))?.bytes).toBe(6 * GIB);
   // cgroup v1: the memory controller's line names the path; v1's "unlimited" leaves the host's memory.
   const v1 = (limit: string) => ({ "/proc/self/cgroup": "5:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n", "/sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes": limit });
-  expect(usableMemoryBytes(filesOf(v1("2147483648")), host)).toBe(2 * GIB);
-  expect(usableMemoryBytes(filesOf(v1("9223372036854771712")), host)).toBe(host);
+  expect(usableMemory(filesOf(v1("2147483648")), host).bytes).toBe(2 * GIB);
+  expect(usableMemory(filesOf(v1("9223372036854771712")), host).bytes).toBe(host);
   // Both versions present (hybrid): the smaller.
-  expect(usableMemoryBytes(filesOf({ ...v1(String(3 * GIB)), "/sys/fs/cgroup/memory.max": String(5 * GIB) }), host)).toBe(3 * GIB);
+  expect(usableMemory(filesOf({ ...v1(String(3 * GIB)), "/sys/fs/cgroup/memory.max": String(5 * GIB) }), host).bytes).toBe(3 * GIB);
   // No /proc/self/cgroup: the mount roots alone.
-  expect(usableMemoryBytes(filesOf({ "/sys/fs/cgroup/memory/memory.limit_in_bytes": String(GIB) }), host)).toBe(GIB);
+  expect(usableMemory(filesOf({ "/sys/fs/cgroup/memory/memory.limit_in_bytes": String(GIB) }), host).bytes).toBe(GIB);
 });
 
 test("which bounds it is named: the cgroup limit's file when it is the smaller, else this host's memory", () => {
@@ -53,11 +53,11 @@ test("a cgroup path climbing above the mount's root names none of its directorie
   // namespace was made). Until s-rd19d its ".." were dropped and /sys/fs/cgroup/other/x, another cgroup, was read.
   const host = 64 * GIB;
   const files = { "/proc/self/cgroup": "0::/../../other/x\n", "/sys/fs/cgroup/other/x/memory.max": String(GIB), "/sys/fs/cgroup/other/memory.max": String(GIB) };
-  expect(usableMemoryBytes(filesOf(files), host)).toBe(host);
-  expect(usableMemoryBytes(filesOf({ ...files, "/sys/fs/cgroup/memory.max": String(8 * GIB) }), host)).toBe(8 * GIB);
+  expect(usableMemory(filesOf(files), host).bytes).toBe(host);
+  expect(usableMemory(filesOf({ ...files, "/sys/fs/cgroup/memory.max": String(8 * GIB) }), host).bytes).toBe(8 * GIB);
   // v1 alike; a ".." that stays inside resolves ("/a/../b" is /b).
-  expect(usableMemoryBytes(filesOf({ "/proc/self/cgroup": "4:memory:/../x\n", "/sys/fs/cgroup/memory/x/memory.limit_in_bytes": String(GIB) }), host)).toBe(host);
-  expect(usableMemoryBytes(filesOf({ "/proc/self/cgroup": "0::/a/../b\n", "/sys/fs/cgroup/a/b/memory.max": String(GIB), "/sys/fs/cgroup/b/memory.max": String(2 * GIB) }), host)).toBe(2 * GIB);
+  expect(usableMemory(filesOf({ "/proc/self/cgroup": "4:memory:/../x\n", "/sys/fs/cgroup/memory/x/memory.limit_in_bytes": String(GIB) }), host).bytes).toBe(host);
+  expect(usableMemory(filesOf({ "/proc/self/cgroup": "0::/a/../b\n", "/sys/fs/cgroup/a/b/memory.max": String(GIB), "/sys/fs/cgroup/b/memory.max": String(2 * GIB) }), host).bytes).toBe(2 * GIB);
 });
 
 test("random cgroup trees against the rule: the least limit set on the process's cgroup, its ancestors or a root", () => {
@@ -89,6 +89,6 @@ test("random cgroup trees against the rule: the least limit set on the process's
     files["/sys/fs/cgroup/other/memory.max"] = "1\n";
     const host = Math.floor(GIB * 2 ** (rand() * 8));
     const want = Math.min(host, ...limits);
-    expect(usableMemoryBytes(filesOf(files), host), JSON.stringify(files)).toBe(want);
+    expect(usableMemory(filesOf(files), host).bytes, JSON.stringify(files)).toBe(want);
   }
 });

@@ -41,6 +41,13 @@ describe("feeder sim --venue deribit", { timeout: 15_000 }, () => {
     const step = await fetch(`${restUrl}/sim/step?n=1`, { method: "POST" });
     expect(step.status).toBe(200);
     expect((await c.nextJson()).params.data.prev_change_id).toBe(33195894164);
+    // An integer parameter out of range or not one is refused naming it (sim/control-int.ts, as Bybit's and Coinbase's).
+    for (const [query, got] of [["n=0", '"0"'], ["n=1.5", '"1.5"'], ["n=", '""'], ["stallMs=0&type=stall", '"0"']] as const) {
+      const r = await fetch(`${restUrl}/sim/${query.startsWith("n") ? "step" : "fault"}?${query}`, { method: "POST" });
+      const field = query.startsWith("n") ? "n" : "stallMs";
+      const max = field === "n" ? 100_000 : 3_600_000;
+      expect([r.status, await r.json()], query).toEqual([400, { ok: false, field, error: `${field}: must be an integer in 1..${max}, got ${got}` }]);
+    }
     const bad = await fetch(`${restUrl}/sim/fault?type=meteor`, { method: "POST" });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { field: string }).field).toBe("type");

@@ -10,10 +10,10 @@ import { validateConfig } from "../../config/load.ts";
 import { createLogger } from "../../core/log.ts";
 import { startRuntime, stopWithin } from "../../app/runtime.ts";
 import { startBybitSimulator } from "../../sim/bybit-sim.ts";
-import { UsageError, type CommandSpec } from "../command.ts";
+import type { CommandSpec } from "../command.ts";
 import { holdRepeatedStops, STOP_DEADLINE_MS } from "../start-or-stop.ts";
 import { durationSeconds, listen } from "./listen.ts";
-import { decimalInteger } from "./number-args.ts";
+import { intIn } from "./number-args.ts";
 
 const DEMO_GROUP = "239.255.0.1";
 const DEMO_PORT = 31001;
@@ -49,9 +49,9 @@ export const demoCommand: CommandSpec = {
     duration: { type: "string" },
   },
   async run(ctx) {
-    const rate = intOption(ctx.values.rate, "rate", 2000, 1, 1_000_000);
-    const port = intOption(ctx.values.port, "port", DEMO_PORT, 1, 65535);
-    const httpPort = intOption(ctx.values.http, "http", 0, 0, 65535);
+    const rate = intIn(ctx.values.rate, "rate", 2000, 1, 1_000_000);
+    const port = intIn(ctx.values.port, "port", DEMO_PORT, 1, 65535);
+    const httpPort = intIn(ctx.values.http, "http", 0, 0, 65535);
     durationSeconds(ctx.values.duration); // refused before the simulator and the feeder start
     const log = createLogger({ level: "warn" });
     const sim = await startBybitSimulator({ markets: DEMO_MARKETS.map((m) => ({ market: m.market, symbols: m.symbols })), messagesPerSecond: rate, seed: Date.now() % 1_000_000 });
@@ -99,10 +99,3 @@ export const demoCommand: CommandSpec = {
     return code;
   },
 };
-
-function intOption(v: unknown, name: string, dflt: number, min: number, max: number): number {
-  if (v === undefined) return dflt;
-  const n = decimalInteger(v);
-  if (!(n >= min && n <= max)) throw new UsageError(`--${name} must be an integer ${min}–${max}, got ${JSON.stringify(v)}`);
-  return n;
-}

@@ -31,7 +31,7 @@ import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import { DEFAULT_MAX_BUFFERED_BYTES, type DiffRange, refusalDropsBridge } from "../common/rest-bridge.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
-import { TopicResync } from "../common/topic-resync.ts";
+import { lossMayCost, TopicResync } from "../common/topic-resync.ts";
 import { type BinanceConnection, BinanceTopic, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED } from "./connection.ts";
 import { planConnections } from "./connection-plan.ts";
 import { DepthBand } from "./depth-band.ts";
@@ -665,7 +665,7 @@ export class BinanceAdapter implements VenueAdapter {
       // fed by none (resyncAll spares it, the unsubscribed and the waiting). Until s-rd16b it was resynced too.
       // One waiting out its backoff is spared the resync (resyncAll) but its buffer may hold the hole (below). Until
       // s-rd18c only a frame naming its stream dropped it: one naming none kept it (LIVE up to the hole, then a gap).
-      for (const x of conn.topics) if (x.resyncDelayed && !x.refusedUntilAck && (x.sub === SUB_ACTIVE || x.sub === SUB_PENDING) && x.book !== BookState.HALTED) this.restart(x as BinanceTopic);
+      for (const x of conn.topics) if (x.resyncDelayed && lossMayCost(x)) this.restart(x as BinanceTopic);
       this.books.resyncAll(conn.topics, StatusReason.PARSE_ERROR);
       return;
     }

@@ -13,19 +13,7 @@
  * each throw: VenueConnection.frameFailed).
  */
 export function topicQuotedIn<T>(byName: ReadonlyMap<string, T>, frame: string): T | undefined {
-  let found: T | undefined;
-  let open = frame.indexOf('"');
-  while (open >= 0) {
-    const close = frame.indexOf('"', open + 1);
-    if (close < 0) break;
-    const t = byName.get(frame.slice(open + 1, close));
-    if (t !== undefined) {
-      if (found !== undefined && found !== t) return undefined;
-      found = t;
-    }
-    open = close;
-  }
-  return found;
+  return quotedIn(frame, byName, inMap<T>, false);
 }
 
 /**
@@ -33,12 +21,31 @@ export function topicQuotedIn<T>(byName: ReadonlyMap<string, T>, frame: string):
  * request named (replay: VenueConnection.replayAsked). Cold: a frame naming no topic of the connection.
  */
 export function quotesOneOf(names: ReadonlySet<string>, frame: string): boolean {
+  return quotedIn(frame, names, inSet, true) === true;
+}
+
+const inMap = <T>(byName: ReadonlyMap<string, T>, name: string): T | undefined => byName.get(name);
+const inSet = (names: ReadonlySet<string>, name: string): true | undefined => (names.has(name) ? true : undefined);
+
+/**
+ * The one scan of both: what `lookup` finds in `names` for a run between two neighbouring quotes of `frame`. The
+ * first found when `first` (quotesOneOf: the scan ends there, the rest of the frame's runs not cut out), else the one
+ * found (undefined when none, or two different ones). `lookup` is a module-level function, not a closure over
+ * `names`: nothing is allocated per frame beyond the runs looked up.
+ */
+function quotedIn<N, T>(frame: string, names: N, lookup: (names: N, name: string) => T | undefined, first: boolean): T | undefined {
+  let found: T | undefined;
   let open = frame.indexOf('"');
   while (open >= 0) {
     const close = frame.indexOf('"', open + 1);
     if (close < 0) break;
-    if (names.has(frame.slice(open + 1, close))) return true;
+    const t = lookup(names, frame.slice(open + 1, close));
+    if (t !== undefined) {
+      if (first) return t;
+      if (found !== undefined && found !== t) return undefined;
+      found = t;
+    }
     open = close;
   }
-  return false;
+  return found;
 }

@@ -29,13 +29,21 @@ export interface TopicResyncOptions {
 }
 
 /**
- * A book a lost message of its connection may have cost, which resyncs (TopicResync.resyncAll; the lifecycle's
- * frameLost default): subscribed, not halted, not already waiting for its resync, not one replay holds as live's
+ * A book a lost message of its connection may have cost: subscribed, not halted, not one replay holds as live's
  * unsubscribing one (TopicState.replayUnsubscribing), not one refused for now (TopicState.refusedUntilAck: its frames
- * feed no book).
+ * feed no book). One waiting out its backoff is one too (not resynced again: Binance drops its buffer, which may hold
+ * the hole, binance/adapter.ts lost).
+ */
+export function lossMayCost(t: TopicState): boolean {
+  return (t.sub === SUB_ACTIVE || t.sub === SUB_PENDING) && t.book !== BookState.HALTED && !t.replayUnsubscribing && !t.refusedUntilAck;
+}
+
+/**
+ * A book a lost message of its connection may have cost (lossMayCost), which resyncs (TopicResync.resyncAll; the
+ * lifecycle's frameLost default): one not already waiting for its resync.
  */
 export function resyncsOnLoss(t: TopicState): boolean {
-  return (t.sub === SUB_ACTIVE || t.sub === SUB_PENDING) && t.book !== BookState.HALTED && !t.resyncDelayed && !t.replayUnsubscribing && !t.refusedUntilAck;
+  return !t.resyncDelayed && lossMayCost(t);
 }
 
 export class TopicResync {
