@@ -766,6 +766,58 @@ describe("okx: every request within the socket's hour", () => {
   });
 
   /**
+   * As above, A staying open (s-okxgoback): the old socket, gone back to, still streams A's channel, which nothing there
+   * unsubscribes; A's resync subscribes it once its backoff is over. Meanwhile A is idle: every frame of that stream
+   * (an update, even a snapshot) is ignored, so A is never shown LIVE from a stream it did not subscribe (RESYNCING,
+   * nothing handed to the sink). Its resync then costs one request of the old socket's hour, the subscribe (no
+   * unsubscribe first: its channel left subscribed saves one); OKX answers a second subscribe of a channel it streams
+   * with an ack and a fresh snapshot (the simulator: okx-sim.ts, one stream a socket), which makes A LIVE, its mark over.
+   */
+  test("a book still streamed on the old socket, idle there at the go-back (its resync waiting out its backoff), open: its frames ignored, one subscribe after the backoff, LIVE from its snapshot", async () => {
+    const { adapter, conn, a, requests, answer, lifecycle } = await openRig();
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+    answer(requests().at(-1)!, "60014");
+    lifecycle.activateAll([a]);
+    await Promise.resolve();
+    await Promise.resolve();
+    answer(requests().at(-1)!, "60014");
+    const planned = (lifecycle as unknown as { planned: PlannedReconnects }).planned;
+    const replacement = recordingWs();
+    conn.replacing = replacement;
+    conn.replacingGeneration = ++conn.genSeq;
+    conn.replacingOpen = true;
+    (planned as unknown as { swapWhenSettled(c: OkxConnection): void }).swapWhenSettled(conn);
+    const onReplacement = () => replacement.sent.map((x) => JSON.parse(x) as Req);
+    answer(onReplacement().at(-1)!);
+    a.resyncAttempt = 1;
+    adapter.books.resync(a, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+    answer(onReplacement().at(-1)!); // its unsubscribe on the replacement
+    expect([a.sub, a.resyncDelayed]).toEqual([SUB_IDLE, true]);
+    const before = requests().length;
+    planned.goBack(conn, "test");
+    expect(a.streamedOn).toBe(conn.generation); // the old socket streams A's channel still
+    const updates: number[] = [];
+    const sink = { onBookUpdate: (i: number) => void updates.push(i), onBookInvalid() {}, onInstrumentChanged() {} };
+    (adapter as unknown as { bind(s: typeof sink, replay: boolean): void }).bind(sink, false); // its topics in the frame table, as start()
+    const frame = (action: string, prev: number, seq: number) =>
+      `{"arg":{"channel":"books","instId":"A-USDT"},"action":"${action}","data":[{"asks":[["200.1","1","0","1"]],"bids":[["200","1","0","1"]],"ts":"1700000000000","checksum":0,"prevSeqId":${prev},"seqId":${seq}}]}`;
+    conn.onFrameAt(frame("update", 10, 11), 1);
+    conn.onFrameAt(frame("snapshot", -1, 12), 1);
+    expect([a.book, updates, adapter.stats().ignoredWhileUnsubscribed]).toEqual([BookState.RESYNCING, [], 2]);
+    // Its backoff over: the housekeeping round's restart (ConnectionLifecycle.onHousekeeping → restartAfterBackoff).
+    a.resyncDelayed = false;
+    adapter.restart(a);
+    const onOld = requests().slice(before);
+    expect(onOld.map((r) => [r.op, r.args.map((x) => x.instId)])).toEqual([["subscribe", ["A-USDT"]]]);
+    answer(onOld[0]!);
+    conn.onFrameAt(frame("snapshot", -1, 20), 1);
+    expect([a.sub, a.book, a.streamedOn, updates]).toEqual([SUB_ACTIVE, BookState.LIVE, -1, [a.index]]);
+    expect(conn.requestTimesMs.length).toBe(3); // the old socket's hour: its two requests refused 60014 and this one
+    conn.ws = null;
+    await adapter.stop();
+  });
+
+  /**
    * A LIVE: A closes (its unsubscribe written), is listed again (its subscribe written) and closes again; OKX then refuses
    * the unsubscribe 60014 and accepts the subscribe, whose answer unsubscribes A's channel. Until s-rd21c the refused
    * unsubscribe also went again (A given up): two unsubscribes of one channel, the second one of the hour's 480 for
