@@ -102,7 +102,8 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
   /**
    * The socket generation on which its subscribe out (sent, held, or waiting to go again after a refusal, alone or in
    * halves) took the place of its closure's unsubscribe, which never went (SubscriptionControl.subscribeGoes, or
-   * resubscribedSince: refused 60014): the venue still streams its channel there, so should that subscribe be refused
+   * resubscribedSince: refused 60014; or, still held at a planned reconnect's swap, marked there for the old socket:
+   * planned-reconnect.ts swapWhenSettled): the venue still streams its channel there, so should that subscribe be refused
    * or dropped once the book is given up again, the channel is unsubscribed then. -1: none. A fact of the book, not of
    * the requests (until s-streamfact each request remade from another had to carry it on: one path that did not left a
    * channel subscribed for good). Ended when an unsubscribe of it goes, its subscribe is accepted or it is rejected, on

@@ -766,6 +766,93 @@ describe("okx: every request within the socket's hour", () => {
   });
 
   /**
+   * As above, A staying open (s-okxgoback): the old socket, gone back to, still streams A's channel, which nothing there
+   * unsubscribes; A's resync subscribes it once its backoff is over. Meanwhile A is idle: every frame of that stream
+   * (an update, even a snapshot) is ignored, so A is never shown LIVE from a stream it did not subscribe (RESYNCING,
+   * nothing handed to the sink). Its resync then costs one request of the old socket's hour, the subscribe (no
+   * unsubscribe first: its channel left subscribed saves one); OKX answers a second subscribe of a channel it streams
+   * with an ack and a fresh snapshot (the simulator: okx-sim.ts, one stream a socket), which makes A LIVE, its mark over.
+   */
+  test("a book still streamed on the old socket, idle there at the go-back (its resync waiting out its backoff), open: its frames ignored, one subscribe after the backoff, LIVE from its snapshot", async () => {
+    const { adapter, conn, a, requests, answer, lifecycle } = await openRig();
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+    answer(requests().at(-1)!, "60014");
+    lifecycle.activateAll([a]);
+    await Promise.resolve();
+    await Promise.resolve();
+    answer(requests().at(-1)!, "60014");
+    const planned = (lifecycle as unknown as { planned: PlannedReconnects }).planned;
+    const replacement = recordingWs();
+    conn.replacing = replacement;
+    conn.replacingGeneration = ++conn.genSeq;
+    conn.replacingOpen = true;
+    (planned as unknown as { swapWhenSettled(c: OkxConnection): void }).swapWhenSettled(conn);
+    const onReplacement = () => replacement.sent.map((x) => JSON.parse(x) as Req);
+    answer(onReplacement().at(-1)!);
+    a.resyncAttempt = 1;
+    adapter.books.resync(a, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+    answer(onReplacement().at(-1)!); // its unsubscribe on the replacement
+    expect([a.sub, a.resyncDelayed]).toEqual([SUB_IDLE, true]);
+    const before = requests().length;
+    planned.goBack(conn, "test");
+    expect(a.streamedOn).toBe(conn.generation); // the old socket streams A's channel still
+    const updates: number[] = [];
+    const sink = { onBookUpdate: (i: number) => void updates.push(i), onBookInvalid() {}, onInstrumentChanged() {} };
+    (adapter as unknown as { bind(s: typeof sink, replay: boolean): void }).bind(sink, false); // its topics in the frame table, as start()
+    const frame = (action: string, prev: number, seq: number) =>
+      `{"arg":{"channel":"books","instId":"A-USDT"},"action":"${action}","data":[{"asks":[["200.1","1","0","1"]],"bids":[["200","1","0","1"]],"ts":"1700000000000","checksum":0,"prevSeqId":${prev},"seqId":${seq}}]}`;
+    conn.onFrameAt(frame("update", 10, 11), 1);
+    conn.onFrameAt(frame("snapshot", -1, 12), 1);
+    expect([a.book, updates, adapter.stats().ignoredWhileUnsubscribed]).toEqual([BookState.RESYNCING, [], 2]);
+    // Its backoff over: the housekeeping round's restart (ConnectionLifecycle.onHousekeeping → restartAfterBackoff).
+    a.resyncDelayed = false;
+    adapter.restart(a);
+    const onOld = requests().slice(before);
+    expect(onOld.map((r) => [r.op, r.args.map((x) => x.instId)])).toEqual([["subscribe", ["A-USDT"]]]);
+    answer(onOld[0]!);
+    conn.onFrameAt(frame("snapshot", -1, 20), 1);
+    expect([a.sub, a.book, a.streamedOn, updates]).toEqual([SUB_ACTIVE, BookState.LIVE, -1, [a.index]]);
+    expect(conn.requestTimesMs.length).toBe(3); // the old socket's hour: its two requests refused 60014 and this one
+    conn.ws = null;
+    await adapter.stop();
+  });
+
+  /**
+   * B closes while the socket's hour is spent (its unsubscribe held), and is listed again (its subscribe held too: the
+   * unsubscribe keeps its place, nothing written for B). A planned reconnect's swap drops both held requests: the old
+   * socket still streams B's channel, though it does not serve B's book (B not ACTIVE there) and no subscribe of B went
+   * there to mark it (TopicState.streamedOn). B closes again during the overlap, and the replacement fails: gone back to,
+   * the old socket unsubscribes B (goBack's givenUp). Until s-okxgoback (found by the randomized check with planned
+   * reconnects, seed 27) the swap marked only a closed book (stillServed), so nothing did: B's channel stayed subscribed
+   * on the old socket for good, its frames ignored.
+   */
+  test("a book listed again while its closure's unsubscribe and its subscribe are both held, swapped out, closed, gone back to: unsubscribed on the old socket", async () => {
+    const { adapter, conn, b, requests, lifecycle, control, clock } = await openRig();
+    conn.requestTimesMs.push(clock.ms, clock.ms, clock.ms); // the hour spent
+    lifecycle.retire(b, StatusReason.INSTRUMENT_CLOSED); // its unsubscribe held
+    lifecycle.activate(b); // its subscribe held too
+    await Promise.resolve();
+    await Promise.resolve();
+    expect([requests(), control.waitingOn(conn).map((x) => x.op)]).toEqual([[], ["unsubscribe", "subscribe"]]);
+    const planned = (lifecycle as unknown as { planned: PlannedReconnects }).planned;
+    const replacement = recordingWs();
+    conn.replacing = replacement;
+    conn.replacingGeneration = ++conn.genSeq;
+    conn.replacingOpen = true;
+    (planned as unknown as { swapWhenSettled(c: OkxConnection): void }).swapWhenSettled(conn);
+    expect([conn.ws, b.onRetiring]).toEqual([replacement, false]);
+    lifecycle.retire(b, StatusReason.INSTRUMENT_CLOSED); // its subscribe on the replacement is out
+    planned.goBack(conn, "test");
+    clock.ms += 2 * HOUR_MS;
+    control.retriesDue(clock.ms);
+    const onOld = requests().filter((r) => r.args.some((x) => x.instId === "B-USDT"));
+    expect(onOld.map((r) => r.op)).toEqual(["unsubscribe"]); // before: none, subscribed there for good
+    expect([b.sub, b.streamedOn]).toEqual([SUB_REJECTED, -1]);
+    conn.ws = null;
+    await adapter.stop();
+  });
+
+  /**
    * A LIVE: A closes (its unsubscribe written), is listed again (its subscribe written) and closes again; OKX then refuses
    * the unsubscribe 60014 and accepts the subscribe, whose answer unsubscribes A's channel. Until s-rd21c the refused
    * unsubscribe also went again (A given up): two unsubscribes of one channel, the second one of the hour's 480 for
@@ -1201,6 +1288,196 @@ describe("okx: every request within the socket's hour", () => {
     // The seeds reach every rule (40 seeds: 33 ordered pairs, 6 new requests sent while held ones waited, 28 waiting
     // resyncs gone, 22 of them while one behind them in line waited, 6 books refused 60018 while still streamed).
     expect([ordered > 30, newAhead > 4, waitsGone > 20, waitAhead > 15, refusedStreamed > 3]).toEqual([true, true, true, true, true]);
+  });
+
+  /**
+   * The line's randomized check above has one socket. This one adds OKX's planned reconnect (a 64008 notice): a
+   * replacement socket opened and swapped in once the old one is settled, then either carrying every book (the old
+   * socket closed: completeIfCarried) or failing (the old socket gone back to: goBack). The venue is modelled per socket:
+   * each socket's channels (changed by accepted requests only: one answer in 5 a 60014, one subscribe in 6 of the rest a
+   * 60018 naming one arg), its own hour (3 requests here) and answers in the order written on it; a socket closed takes
+   * its channels with it. Resyncs may wait out a backoff (idle at a swap or a go-back: the s-okxgoback case), books
+   * close and are listed again. Checked: no socket's hour holds more than 3; no unsubscribe names a channel the socket
+   * does not stream; and once settled (hours pass, every request answered, the overlap over, backoffs ended) nothing
+   * waits or is out, every open book is ACTIVE with its channel subscribed on the one socket (the one that reads it),
+   * no channel is subscribed there that no open book reads, and no book is left marked as streamed (streamedOn).
+   * The line's order is the check above's (not judged here). Seed 27 found a book listed again while its closure's
+   * unsubscribe and its subscribe were both held, swapped out, closed again and gone back to: its channel left
+   * subscribed on the old socket (the test "… both held, swapped out, closed, gone back to").
+   */
+  test("randomized with planned reconnects: per socket, open books subscribed where read, nothing left subscribed, each socket's hour kept, all goes", async () => {
+    let swaps = 0;
+    let goBacks = 0;
+    let retired = 0;
+    let idleAtGoBack = 0; // books idle at a go-back, waiting out their backoff
+    let streamedAtGoBack = 0; // books the old socket streams though it does not serve them, at a go-back (streamedOn)
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      for (let seed = 1; seed <= 40; seed++) {
+        const random = rng(seed);
+        const pick = <T,>(xs: readonly T[]): T | undefined => xs[Math.floor(random() * xs.length)];
+        const { adapter, conn, ws, answer, lifecycle, control, clock } = await openRig(["A-USDT", "B-USDT", "C-USDT"]);
+        const planned = (lifecycle as unknown as { planned: PlannedReconnects }).planned;
+        const plannedInternals = planned as unknown as { swapWhenSettled(c: OkxConnection): void; completeIfCarried(c: OkxConnection): void };
+        type Sock = { ws: WebSocket & { sent: string[] }; sentAtMs: number[]; channels: Set<string>; answered: number; closed: boolean };
+        const socks: Sock[] = [];
+        const track = (w: WebSocket & { sent: string[] }): Sock => {
+          const sock: Sock = { ws: w, sentAtMs: [], channels: new Set(), answered: 0, closed: false };
+          const send = w.send.bind(w);
+          w.send = (text: string) => {
+            expect(sock.closed, `seed ${seed}: a request written on a closed socket`).toBe(false);
+            sock.sentAtMs.push(clock.ms);
+            send(text);
+          };
+          socks.push(sock);
+          return sock;
+        };
+        const first = track(ws);
+        for (const t of conn.topics) first.channels.add(t.symbol);
+        const current = () => socks.find((x) => x.ws === conn.ws)!;
+        // A socket neither the connection's nor its old one is closed: the venue streams nothing more on it.
+        const closeGone = () => {
+          for (const x of socks) {
+            if (x.closed || x.ws === conn.ws || x.ws === conn.retiringWs) continue;
+            x.closed = true;
+            x.channels.clear();
+          }
+        };
+        let needless = 0;
+        // The next request written on the connection's socket, answered as the venue would.
+        const answerNext = (acceptAll: boolean): boolean => {
+          const sock = current();
+          const r = sock.ws.sent[sock.answered] === undefined ? undefined : (JSON.parse(sock.ws.sent[sock.answered]!) as Req);
+          if (!r) return false;
+          sock.answered++;
+          const refusal = acceptAll ? 0.5 : random();
+          if (refusal < 0.2) {
+            answer(r, "60014");
+            return true;
+          }
+          if (r.op === "subscribe" && refusal > 1 - 0.8 / 6) {
+            const arg = r.args[Math.floor(random() * r.args.length)]!;
+            const msg = `Wrong URL or channel:${arg.channel},instId:${arg.instId} doesn't exist. Please use the correct URL, channel and parameters referring to API document.`;
+            conn.onFrameAt(JSON.stringify({ id: r.id, event: "error", code: "60018", msg, connId: "x" }), 1);
+            return true;
+          }
+          for (const { instId } of r.args) {
+            if (r.op === "subscribe") sock.channels.add(instId);
+            else if (!sock.channels.delete(instId)) needless++;
+          }
+          answer(r);
+          // Its snapshot follows the ack: a book subscribed there is LIVE.
+          if (r.op === "subscribe") for (const x of conn.topics) if (x.sub === SUB_ACTIVE && r.args.some((y) => y.instId === x.symbol)) adapter.books.onLive(x, clock.ms);
+          return true;
+        };
+        // The housekeeping round's backoff end (ConnectionLifecycle.onHousekeeping → restartAfterBackoff).
+        const backoffsDue = () => {
+          for (const t of conn.topics) {
+            if (!t.resyncDelayed || clock.ms < t.resyncDueMs) continue;
+            t.resyncDelayed = false;
+            if (t.book !== BookState.LIVE) adapter.restart(t);
+          }
+        };
+        let timersMs = clock.ms;
+        const advance = (stepMs: number) => {
+          clock.ms += stepMs;
+          vi.advanceTimersByTime(clock.ms - timersMs);
+          timersMs = clock.ms;
+        };
+        for (let step = 0; step < 120; step++) {
+          const e = random();
+          if (e < 0.2) {
+            const t = pick(conn.topics.filter((x) => x.sub === SUB_ACTIVE));
+            if (t) {
+              t.resyncAttempt = random() < 0.5 ? 0 : 1; // a resync in a row waits out its backoff
+              adapter.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+            }
+          } else if (e < 0.45) {
+            answerNext(false);
+          } else if (e < 0.52) {
+            const t = pick(conn.topics.filter((x) => x.sub !== SUB_REJECTED));
+            if (t) lifecycle.retire(t, StatusReason.INSTRUMENT_CLOSED);
+          } else if (e < 0.6) {
+            const t = pick(conn.topics.filter((x) => x.sub === SUB_REJECTED));
+            if (t) {
+              lifecycle.activate(t);
+              await Promise.resolve();
+              await Promise.resolve();
+            }
+          } else if (e < 0.7) {
+            advance(Math.floor(random() * HOUR_MS * 0.3));
+          } else if (e < 0.8) {
+            control.retriesDue(clock.ms);
+            backoffsDue();
+          } else if (e < 0.88) {
+            // 64008: a replacement opens; it becomes the socket once the old one is settled (else it is not used yet).
+            if (conn.retiringWs === null && conn.replacing === null) {
+              const replacement = recordingWs();
+              conn.replacing = replacement;
+              conn.replacingGeneration = ++conn.genSeq;
+              conn.replacingOpen = true;
+              track(replacement);
+              plannedInternals.swapWhenSettled(conn);
+              if (conn.ws === replacement) swaps++;
+              else {
+                conn.replacing = null;
+                conn.replacingOpen = false;
+                socks.pop();
+              }
+            }
+          } else if (e < 0.94) {
+            // The overlap ends: the replacement carries every book the old socket served (the old one closed), or,
+            // past the ack deadline with one not carried, the old socket is gone back to.
+            if (conn.retiringWs !== null) {
+              if (random() < 0.5) advance(11_000);
+              plannedInternals.completeIfCarried(conn);
+              if (conn.retiringWs === null) retired++;
+            }
+          } else if (conn.retiringWs !== null) {
+            // The replacement fails: the old socket is the connection's again.
+            const oldGen = conn.retiringGeneration;
+            idleAtGoBack += conn.topics.filter((t) => t.sub === SUB_IDLE && t.resyncDelayed).length;
+            streamedAtGoBack += conn.topics.filter((t) => t.streamedOn === oldGen && oldGen >= 0).length;
+            planned.goBack(conn, "test");
+            goBacks++;
+          }
+          closeGone();
+        }
+        // Settled: hours pass, every request is answered, the overlap ends (carried, or gone back to).
+        for (let round = 0; round < 8; round++) {
+          advance(HOUR_MS);
+          control.retriesDue(clock.ms);
+          backoffsDue();
+          while (answerNext(true));
+          if (conn.retiringWs !== null) plannedInternals.completeIfCarried(conn);
+          closeGone();
+        }
+        for (const x of socks) {
+          for (let i = 3; i < x.sentAtMs.length; i++) {
+            // Times only grow: the 4th before it within the hour would make 4.
+            expect(x.sentAtMs[i]! - x.sentAtMs[i - 3]!, `seed ${seed}: socket ${socks.indexOf(x)}'s 4 requests within an hour, to the one at ${x.sentAtMs[i]}`).toBeGreaterThanOrEqual(HOUR_MS);
+          }
+        }
+        const sock = current();
+        const waitsBudget = (adapter as unknown as { budgetWait: boolean[] }).budgetWait;
+        const stillWaiting = [conn.retiringWs === null, conn.pending.size, conn.topics.filter((t) => waitsBudget[t.index] || t.resyncDelayed).map((t) => t.symbol), control.waitingOn(conn).map((x) => `${x.op} ${x.topics.map((t) => t.symbol)}`)];
+        expect(stillWaiting, `seed ${seed}: overlap, requests out, resyncs and requests still waiting once settled`).toEqual([true, 0, [], []]);
+        const openNotSubscribed = conn.topics.filter((t) => t.sub !== SUB_REJECTED && (!sock.channels.has(t.symbol) || t.sub !== SUB_ACTIVE)).map((t) => `${t.symbol}:${t.sub}`);
+        expect(openNotSubscribed, `seed ${seed}: open books not subscribed on the socket that reads them once settled`).toEqual([]);
+        const unread = [...sock.channels].filter((s) => conn.topics.some((t) => t.symbol === s && t.sub === SUB_REJECTED));
+        const elsewhere = socks.filter((x) => x !== sock && x.channels.size > 0).map((x) => socks.indexOf(x));
+        expect([unread, elsewhere, needless], `seed ${seed}: channels no open book reads, other sockets still streaming, needless unsubscribes`).toEqual([[], [], 0]);
+        const marked = conn.topics.filter((t) => t.streamedOn === conn.generation).map((t) => `${t.symbol}:${t.sub}`);
+        expect(marked, `seed ${seed}: books still marked as streamed once settled`).toEqual([]);
+        conn.ws = null;
+        await adapter.stop();
+      }
+    } finally {
+      vi.useRealTimers();
+    }
+    // The seeds reach the planned reconnect's paths (40 seeds: 174 swaps, 73 go-backs, 29 old sockets closed as carried;
+    // 17 books idle at a go-back waiting out their backoff, 18 streamed there though not served).
+    expect({ swaps: swaps > 20, goBacks: goBacks > 10, retired: retired > 5, idleAtGoBack: idleAtGoBack > 0, streamedAtGoBack: streamedAtGoBack > 0 }).toEqual({ swaps: true, goBacks: true, retired: true, idleAtGoBack: true, streamedAtGoBack: true });
   });
 
   /**
