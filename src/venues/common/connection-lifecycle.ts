@@ -20,6 +20,7 @@ import { connectionNamed, endReplayHolds, KEEPALIVE_TAG, keepaliveQueued, ownMes
 import type { Keepalive } from "./hooks.ts";
 import type { ConnectBudget } from "./metrics.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
+import { parseRecordedRequest, type RecordedRequest } from "./recorded-request.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
 import { resyncsOnLoss } from "./topic-resync.ts";
 import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_ASKED_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_REQUEST_URL_PREFIX, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_OVERLAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_EVERY_MS, SOCKETS_STATE_URL, INSTRUMENTS_CLOSED_SET_URL, INSTRUMENTS_CLOSED_URL, INSTRUMENTS_REOPENED_URL, type RawRestTap } from "../venue.ts";
@@ -1026,8 +1027,10 @@ export class ConnectionLifecycle {
     // A request the live run wrote (its answer is matched to it as live's was: SubscriptionControl.replayRequest).
     // Written while the refusing frame was handled (the rest of a refused batch), it comes before live's ws:back.
     if (url.startsWith(SOCKET_REQUEST_URL_PREFIX)) {
-      replayNoteAsked(conn, url.slice(SOCKET_REQUEST_URL_PREFIX.length));
-      const taken = this.control.replayRequest(conn, url.slice(SOCKET_REQUEST_URL_PREFIX.length));
+      const req = parseRecordedRequest(url.slice(SOCKET_REQUEST_URL_PREFIX.length));
+      if (typeof req === "string") return false; // no part of it taken (recorded-request.ts)
+      replayNoteAsked(conn, req);
+      const taken = this.control.replayRecorded(conn, req);
       if (taken) this.replayDueFrom(conn); // a closed or refused book subscribed again: judged from here on
       return taken;
     }
@@ -1467,24 +1470,15 @@ function replayOverlapOver(conn: VenueConnection): void {
 }
 
 /**
- * Replay: the topics a recorded request (`ws:req` JSON `[id, op, [topic, …], …]`) named, kept in conn.replayAsked
- * while the capture holds every request since the socket opened (replayAskedKnown: a recorded open or close, or a
- * file's head saying those before, replaySeedAsked): a frame of a topic none named was unknown to live too
- * (VenueConnection.replayUnknownToLive). Any op counts (an unsubscribe names only topics asked before). A record that
- * does not parse adds nothing. Cold (a request). app/capture-sockets.ts reads requests the same way for the heads: a
- * change here is one there.
+ * Replay: the topics a recorded request named (its names, any op: an unsubscribe names only topics asked before), kept
+ * in conn.replayAsked while the capture holds every request since the socket opened (replayAskedKnown: a recorded open
+ * or close, or a file's head saying those before, replaySeedAsked): a frame of a topic none named was unknown to live
+ * too (VenueConnection.replayUnknownToLive). Cold (a request). app/capture-sockets.ts keeps the same set for the heads.
  */
-function replayNoteAsked(conn: VenueConnection, json: string): void {
+function replayNoteAsked(conn: VenueConnection, req: RecordedRequest): void {
   if (!conn.replayAskedKnown) return;
-  let req: unknown;
-  try {
-    req = JSON.parse(json);
-  } catch {
-    return;
-  }
-  if (!Array.isArray(req) || !Array.isArray(req[2])) return;
   const asked = (conn.replayAsked ??= new Set());
-  for (const name of req[2]) if (typeof name === "string") asked.add(name);
+  for (const name of req.names) asked.add(name);
 }
 
 /**
