@@ -235,11 +235,11 @@ export class ConnectionLifecycle {
   /** Counter (cold), read by the adapter's stats(). */
   staleResyncs = 0;
   /**
-   * Replay: a file head's `ws:asked` whose body is neither a JSON array nor null (a damaged or forged capture),
-   * ignored: counted (cold) and logged at most a line per 5 s, naming the connection (malformedRecordLog). Before
-   * s-restwarn it was ignored silently, every adapter taking it as read.
+   * Replay: a malformed capture record (a file head's `ws:asked` whose body is neither a JSON array nor null, a
+   * `ws:req` that is not a request live writes: a damaged or forged capture), ignored: counted in its connection's
+   * malformedRecords (stats, malformed_capture_records_total) and logged at most a line per 5 s, naming the connection.
+   * Before s-restwarn a `ws:asked` was ignored silently; until s-wsreq a `ws:req` was, and the count was in no stats.
    */
-  replayMalformedRecords = 0;
   private readonly malformedRecordLog: RateLimitedLog;
   /** Told after each stale resync (InstrumentWatch.start: is the instrument still listed as trading?). */
   onTopicStale: ((t: TopicState) => void) | null = null;
@@ -280,7 +280,7 @@ export class ConnectionLifecycle {
   ) {
     this.log = opts.log;
     this.frameFailedLog = new RateLimitedLog(this.log, "error", `${venue}: exception while handling a frame; its books resync`);
-    this.malformedRecordLog = new RateLimitedLog(this.log, "warn", `${venue}: malformed capture record ignored (a file head's ws:asked whose body is neither a JSON array nor null)`);
+    this.malformedRecordLog = new RateLimitedLog(this.log, "warn", `${venue}: malformed capture record ignored (a file head's ws:asked whose body is neither a JSON array nor null, or a ws:req that is not a request live writes)`);
     for (const conn of conns) conn.frameFault = this.frameFaultBound; // replay's frames too (no socket is bound there)
     const clocks = adapterClocks(opts);
     this.now = clocks.now;
@@ -1027,8 +1027,9 @@ export class ConnectionLifecycle {
     // A request the live run wrote (its answer is matched to it as live's was: SubscriptionControl.replayRequest).
     // Written while the refusing frame was handled (the rest of a refused batch), it comes before live's ws:back.
     if (url.startsWith(SOCKET_REQUEST_URL_PREFIX)) {
-      const req = parseRecordedRequest(url.slice(SOCKET_REQUEST_URL_PREFIX.length));
-      if (typeof req === "string") return false; // no part of it taken (recorded-request.ts)
+      const json = url.slice(SOCKET_REQUEST_URL_PREFIX.length);
+      const req = parseRecordedRequest(json);
+      if (typeof req === "string") return this.replayMalformed(conn, `ws:req ${req}: ${boundedText(json, 160)}`); // no part of it taken
       replayNoteAsked(conn, req);
       const taken = this.control.replayRecorded(conn, req);
       if (taken) this.replayDueFrom(conn); // a closed or refused book subscribed again: judged from here on
@@ -1042,10 +1043,7 @@ export class ConnectionLifecycle {
     if (url === INSTRUMENTS_CLOSED_SET_URL) return this.replayClosedSet(conn, body);
     // A file's head: the topics asked on the socket when it began (a replay begun in it learns them here).
     if (url === SOCKET_ASKED_URL) {
-      if (replaySeedAsked(conn, body)) return true;
-      this.replayMalformedRecords++;
-      this.malformedRecordLog.hit(`${name}: ${boundedText(body, 160)}`, name);
-      return false;
+      return replaySeedAsked(conn, body) || this.replayMalformed(conn, boundedText(body, 160));
     }
     // A replacement's refusal held: live went back at once after the refusing frame (ws:back next); another socket
     // event says it did not, so the refusal was the venue's. Not a file head's ws:overlap (cut by receive time, it
@@ -1117,6 +1115,13 @@ export class ConnectionLifecycle {
       this.hooks.overlapOver?.(conn, "old", oldGen);
     }
     return true;
+  }
+
+  /** Replay: a malformed record of conn (`what`: what was wrong, the record's text) counted and logged; false. Cold. */
+  private replayMalformed(conn: VenueConnection, what: string): false {
+    conn.malformedRecords++;
+    this.malformedRecordLog.hit(`${conn.name}: ${what}`, conn.name);
+    return false;
   }
 
   private replayUnfed(conn: VenueConnection, body: string): void {
