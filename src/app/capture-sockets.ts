@@ -42,6 +42,10 @@ export class CaptureSocketHead implements CaptureFileHead {
   /**
    * Topics asked on each connection's socket since its last ws:open or ws:close, by the same key: null when none was
    * asked since (replay: VenueConnection.replayAsked null); no entry before the connection's first open or close.
+   * A planned reconnect (ws:swap … ws:retired) does not start it over, on purpose: live's unknown-topic rule is by the
+   * connection's topics, not by what its current socket was asked, so a name asked only on a retired socket (a book
+   * closed before the swap, not subscribed on the replacement) is still one live knew. It stays bounded: requests name
+   * only the connection's topics, fixed when its connections are planned.
    */
   private readonly asked = new Map<string, { venue: string; market: string; connection: string; topics: Set<string> | null }>();
 
