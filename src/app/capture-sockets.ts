@@ -11,7 +11,8 @@
  * `ws:open` it saw, the topics asked on its socket (`ws:asked`, body a JSON array: every name a `ws:req` named since
  * that open, as replay keeps them in VenueConnection.replayAsked; `null` while none was written since), so such a
  * file decides a frame of a topic live never asked for as live did (before, it ignored every such frame until the
- * connection's next open or close: on a socket that lives 24 h, the whole file). Cold: told of REST and
+ * connection's next open or close: on a socket that lives 24 h, the whole file). Each `ws:req` is read as replay reads
+ * it, by venues/common/recorded-request.ts (since s-wsreq; before, with rules of its own written again here). Cold: told of REST and
  * connection-event records only (a `ws:old` per old-socket frame during an overlap returns at once).
  * @module
  */
@@ -31,6 +32,7 @@ import {
   SOCKETS_RECORDED_URL,
   SOCKETS_STATE_URL,
 } from "../venues/venue.ts";
+import { parseRecordedRequest, type RecordedRequest } from "../venues/common/recorded-request.ts";
 
 export class CaptureSocketHead implements CaptureFileHead {
   /** Open connections by venue, market and connection name: the head event each gets (ws:state or ws:overlap). */
@@ -40,14 +42,18 @@ export class CaptureSocketHead implements CaptureFileHead {
   /**
    * Topics asked on each connection's socket since its last ws:open or ws:close, by the same key: null when none was
    * asked since (replay: VenueConnection.replayAsked null); no entry before the connection's first open or close.
+   * A planned reconnect (ws:swap … ws:retired) does not start it over, on purpose: live's unknown-topic rule is by the
+   * connection's topics, not by what its current socket was asked, so a name asked only on a retired socket (a book
+   * closed before the swap, not subscribed on the replacement) is still one live knew. It stays bounded: requests name
+   * only the connection's topics, fixed when its connections are planned.
    */
   private readonly asked = new Map<string, { venue: string; market: string; connection: string; topics: Set<string> | null }>();
 
   observe(venue: string, market: string, connection: string, url: string, body = ""): void {
     const key = `${venue}\u0000${market}\u0000${connection}`;
     if (url.startsWith(SOCKET_REQUEST_URL_PREFIX)) {
-      const req = parseRequest(url.slice(SOCKET_REQUEST_URL_PREFIX.length));
-      if (req === null) return; // replay takes none such either
+      const req = parseRecordedRequest(url.slice(SOCKET_REQUEST_URL_PREFIX.length));
+      if (typeof req === "string") return; // not a request live writes: replay takes no part of it either
       this.observeAsked(key, req);
       return this.observeClosed(key, venue, market, connection, url, body, req);
     }
@@ -68,7 +74,7 @@ export class CaptureSocketHead implements CaptureFileHead {
    * subscribe's `ws:req` bring them back, but those its fourth element names still closed and those of an Upbit or
    * Bithumb probe (tag `probe…`: replay's probe brings back nothing).
    */
-  private observeClosed(key: string, venue: string, market: string, connection: string, url: string, body: string, req: unknown[] | null): void {
+  private observeClosed(key: string, venue: string, market: string, connection: string, url: string, body: string, req: RecordedRequest | null): void {
     let of = this.closed.get(key);
     if (url === INSTRUMENTS_CLOSED_URL) {
       if (!of) this.closed.set(key, (of = { venue, market, connection, topics: new Set() }));
@@ -79,22 +85,18 @@ export class CaptureSocketHead implements CaptureFileHead {
     if (url === INSTRUMENTS_REOPENED_URL) {
       for (const topic of body.split(" ")) of.topics.delete(topic);
     } else if (req !== null) {
-      if (req[1] !== "subscribe" || !Array.isArray(req[2]) || String(req[0]).startsWith("probe")) return;
-      const still = Array.isArray(req[3]) ? new Set(req[3]) : undefined;
-      for (const topic of req[2]) if (!still?.has(topic)) of.topics.delete(String(topic));
+      if (req.op !== "subscribe" || req.id.startsWith("probe")) return;
+      for (const topic of req.names) if (!req.stillClosed.has(topic)) of.topics.delete(topic);
     }
     if (of.topics.size === 0) this.closed.delete(key);
   }
 
-  /**
-   * As replay reads a request (connection-lifecycle.ts replayNoteAsked): any op's third element, its strings, once
-   * the connection's open or close is known.
-   */
-  private observeAsked(key: string, req: unknown[]): void {
+  /** As replay keeps them (connection-lifecycle.ts replayNoteAsked): any op's names, once the connection's open or close is known. */
+  private observeAsked(key: string, req: RecordedRequest): void {
     const of = this.asked.get(key);
-    if (of === undefined || !Array.isArray(req[2])) return;
+    if (of === undefined) return;
     const topics = (of.topics ??= new Set());
-    for (const name of req[2]) if (typeof name === "string") topics.add(name);
+    for (const name of req.names) topics.add(name);
   }
 
   events(): readonly CaptureHeadEvent[] {
@@ -105,15 +107,5 @@ export class CaptureSocketHead implements CaptureFileHead {
       if (this.open.has(key)) out.push({ venue: c.venue, market: c.market, connection: c.connection, url: SOCKET_ASKED_URL, body: c.topics === null ? "null" : JSON.stringify([...c.topics]) });
     }
     return out;
-  }
-}
-
-/** A recorded request's JSON (`[id, op, [topic, …], …]`) as an array; null when it is none (replay takes none such). */
-function parseRequest(json: string): unknown[] | null {
-  try {
-    const req: unknown = JSON.parse(json);
-    return Array.isArray(req) ? req : null;
-  } catch {
-    return null;
   }
 }

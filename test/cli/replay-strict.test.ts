@@ -3,15 +3,17 @@
  * the frames before the break are replayed, exit 0, and the summary and the warning say where reading stopped
  * (atByte) and how much of the file was left unread (bytesLeft). With --strict the same replay exits 3, so a
  * script can tell it from a replay of whole files (exit 0 with --strict too). Before: no byte offset but inside
- * the `why` text, and no way to get anything but exit 0 (--strict was an unknown flag: exit 2).
+ * the `why` text, and no way to get anything but exit 0 (--strict was an unknown flag: exit 2). Also (s-wsreq) the
+ * summary's malformedRecords: the connection records the replay ignored as malformed.
  */
 import { describe, expect, test } from "vitest";
-import { mkdirSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { main } from "../../src/cli/main.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { uniqueDestination } from "../e2e/harness.ts";
-import { writeXrpCapture, writeXrpConfig } from "../support/xrp-capture.ts";
+import { CaptureWriter } from "../../src/record/capture.ts";
+import { XRP_LINES, XRP_T0_US, writeXrpCapture, writeXrpConfig } from "../support/xrp-capture.ts";
 
 async function replay(args: string[]): Promise<{ code: number; summary: Record<string, unknown> | undefined; err: string[] }> {
   const out: string[] = [];
@@ -57,5 +59,24 @@ describe("feeder replay of a capture cut off mid-block", { timeout: 60_000 }, ()
     const r = await replay(["--config", config, "--strict", whole, empty]);
     expect(r.code).toBe(0);
     expect(r.summary).toMatchObject({ frames: frames.length, truncated: [{ file: empty, atByte: 4, bytesLeft: 0 }] });
+  });
+});
+
+describe("feeder replay's summary counts the connection records it ignored as malformed", { timeout: 60_000 }, () => {
+  // Until s-wsreq a malformed ws:asked was counted in a log line only, a malformed ws:req not at all.
+  test("a ws:req that is not a request live writes and a head's ws:asked that does not parse: malformedRecords 2", async () => {
+    const dir = makeTempDir("feeder-replay-malformed-");
+    const config = writeXrpConfig(dir, uniqueDestination(382));
+    writeFileSync(config, readFileSync(config, "utf8").replace("[publish]\n", "[publish]\nstartup_listen_ms = 0\n")); // no 1.5 s listen first
+    const w = new CaptureWriter({ dir, prefix: "feeder" });
+    const conn = "conn0.linear"; // the config's one connection
+    w.writeRest(XRP_T0_US, "bybit", "linear", conn, "ws:asked", "{not json");
+    w.writeRest(XRP_T0_US + 1, "bybit", "linear", conn, 'ws:req ["1","subscribe",["orderbook.1000.XRPUSDT"]]', "");
+    w.writeRest(XRP_T0_US + 2, "bybit", "linear", conn, 'ws:req [1,"subscribe",["orderbook.1000.XRPUSDT"]]', "");
+    XRP_LINES.slice(0, 5).forEach((l, i) => w.write(XRP_T0_US + 10 + i, "bybit", "linear", conn, l));
+    w.close();
+    const r = await replay(["--config", config, w.files[0]!]);
+    expect(r.code).toBe(0);
+    expect(r.summary).toMatchObject({ frames: 8, skipped: 0, malformedRecords: 2 });
   });
 });

@@ -37,7 +37,7 @@ export const replayCommand: CommandSpec = {
     "Every argument is checked before anything is published: a missing file, one that is not a capture, or one",
     "named twice (by any path: a link too) is an error naming it (exit 2). On a terminal, stderr shows frames, rate, progress and ETA; at the end one JSON",
     "summary goes to stdout: {frames, ingested, skipped, skippedBy, truncated, outOfOrder, unknownRecords,",
-    "timeJumps, timeJumpsTotal, stoppedEarly, elapsedMs, datagrams}. Files are replayed in the order given; one that begins before the",
+    "timeJumps, timeJumpsTotal, stoppedEarly, elapsedMs, datagrams, malformedRecords}. Files are replayed in the order given; one that begins before the",
     "previous one's last frame is named in outOfOrder and a warning, and its books resync there as after a file that",
     "ended early, below (give them in time order: feeder-<UTC start>;",
     "one recorder's files never overlap). Captures concatenated into one file (cat a.fcap b.fcap > c.fcap) are",
@@ -61,7 +61,9 @@ export const replayCommand: CommandSpec = {
     "(unknownRecords), and the rest of the file is still replayed. Frames of",
     "venues or markets not in the configuration are skipped, counted by venue/market (skippedBy; past 1,000",
     "pairs the rest under \"(others)\") and named in a",
-    "warning.",
+    "warning. A connection's record that is malformed (a file head's ws:asked, a ws:req not as live writes them:",
+    "a damaged or forged capture) is ignored, counted (malformedRecords; per connection in the venue's stats and",
+    "malformed_capture_records_total) and logged at most once per 5 s per venue.",
     "Periodic snapshot refresh is off during a replay, and every frame's output is sent before the next frame",
     "is read, so replaying one capture twice gives byte-identical datagrams apart from session id and send",
     "times, and the heartbeats of a channel idle for publish.heartbeat_interval_ms of wall time (they carry no",
@@ -141,7 +143,7 @@ async function replay(ctx: CommandContext): Promise<number> {
   }
   if (outcome === "stopped") {
     log.info("stopped during start-up", { signal: await ctx.stopSignal });
-    ctx.out(JSON.stringify({ ...emptyReplayResult(), stoppedEarly: true, datagrams: feeder.publisher.counters.datagrams }));
+    ctx.out(JSON.stringify({ ...emptyReplayResult(), stoppedEarly: true, datagrams: feeder.publisher.counters.datagrams, malformedRecords: 0 }));
     return 0;
   }
   const tty = process.stderr.isTTY === true;
@@ -170,7 +172,10 @@ async function replay(ctx: CommandContext): Promise<number> {
   for (const t of result.truncated) log.warn("capture ends early: the rest of the file is not replayed", t);
   for (const j of result.timeJumps) log.warn("capture receive time jumps by more than an hour: books resync there", j);
   for (const u of result.unknownRecords) log.warn("capture records of an unknown kind skipped (written by another version?)", u);
-  ctx.out(JSON.stringify({ ...result, elapsedMs: Math.round(result.elapsedMs), datagrams }));
+  // The venues' per-connection counts (stats, malformed_capture_records_total), summed: each counted once, there.
+  let malformedRecords = 0;
+  for (const s of Object.values(feeder.stats().venues)) malformedRecords += s.malformedRecords ?? 0;
+  ctx.out(JSON.stringify({ ...result, elapsedMs: Math.round(result.elapsedMs), datagrams, malformedRecords }));
   // Before the exit ends it: a merge of what the instrument REST answered, waiting for another writer's lock.
   await instrumentCacheWritesEnded(log, ctx.stopSignal);
   // --strict: a script can tell a replay of whole files from one that left records out (a stop by signal is asked for).

@@ -25,6 +25,7 @@ export const CONNECTION_COUNTERS = [
   "deadConnections",
   "plannedReconnects",
   "plannedReconnectFailures",
+  "malformedRecords",
 ] as const;
 
 export function binanceMetrics(s: Record<string, number>, conns: readonly VenueConnection[], gates: readonly ConnectBudget[]): VenueMetric[] {

@@ -20,6 +20,7 @@ import { connectionNamed, endReplayHolds, KEEPALIVE_TAG, keepaliveQueued, ownMes
 import type { Keepalive } from "./hooks.ts";
 import type { ConnectBudget } from "./metrics.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
+import { parseRecordedRequest, type RecordedRequest } from "./recorded-request.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
 import { resyncsOnLoss } from "./topic-resync.ts";
 import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_ASKED_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_REQUEST_URL_PREFIX, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_OVERLAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_EVERY_MS, SOCKETS_STATE_URL, INSTRUMENTS_CLOSED_SET_URL, INSTRUMENTS_CLOSED_URL, INSTRUMENTS_REOPENED_URL, type RawRestTap } from "../venue.ts";
@@ -234,11 +235,11 @@ export class ConnectionLifecycle {
   /** Counter (cold), read by the adapter's stats(). */
   staleResyncs = 0;
   /**
-   * Replay: a file head's `ws:asked` whose body is neither a JSON array nor null (a damaged or forged capture),
-   * ignored: counted (cold) and logged at most a line per 5 s, naming the connection (malformedRecordLog). Before
-   * s-restwarn it was ignored silently, every adapter taking it as read.
+   * Replay: a malformed capture record (a file head's `ws:asked` whose body is neither a JSON array nor null, a
+   * `ws:req` that is not a request live writes: a damaged or forged capture), ignored: counted in its connection's
+   * malformedRecords (stats, malformed_capture_records_total) and logged at most a line per 5 s, naming the connection.
+   * Before s-restwarn a `ws:asked` was ignored silently; until s-wsreq a `ws:req` was, and the count was in no stats.
    */
-  replayMalformedRecords = 0;
   private readonly malformedRecordLog: RateLimitedLog;
   /** Told after each stale resync (InstrumentWatch.start: is the instrument still listed as trading?). */
   onTopicStale: ((t: TopicState) => void) | null = null;
@@ -279,7 +280,7 @@ export class ConnectionLifecycle {
   ) {
     this.log = opts.log;
     this.frameFailedLog = new RateLimitedLog(this.log, "error", `${venue}: exception while handling a frame; its books resync`);
-    this.malformedRecordLog = new RateLimitedLog(this.log, "warn", `${venue}: malformed capture record ignored (a file head's ws:asked whose body is neither a JSON array nor null)`);
+    this.malformedRecordLog = new RateLimitedLog(this.log, "warn", `${venue}: malformed capture record ignored (a file head's ws:asked whose body is neither a JSON array nor null, or a ws:req that is not a request live writes)`);
     for (const conn of conns) conn.frameFault = this.frameFaultBound; // replay's frames too (no socket is bound there)
     const clocks = adapterClocks(opts);
     this.now = clocks.now;
@@ -1026,8 +1027,11 @@ export class ConnectionLifecycle {
     // A request the live run wrote (its answer is matched to it as live's was: SubscriptionControl.replayRequest).
     // Written while the refusing frame was handled (the rest of a refused batch), it comes before live's ws:back.
     if (url.startsWith(SOCKET_REQUEST_URL_PREFIX)) {
-      replayNoteAsked(conn, url.slice(SOCKET_REQUEST_URL_PREFIX.length));
-      const taken = this.control.replayRequest(conn, url.slice(SOCKET_REQUEST_URL_PREFIX.length));
+      const json = url.slice(SOCKET_REQUEST_URL_PREFIX.length);
+      const req = parseRecordedRequest(json);
+      if (typeof req === "string") return this.replayMalformed(conn, `ws:req ${req}: ${boundedText(json, 160)}`); // no part of it taken
+      replayNoteAsked(conn, req);
+      const taken = this.control.replayRecorded(conn, req);
       if (taken) this.replayDueFrom(conn); // a closed or refused book subscribed again: judged from here on
       return taken;
     }
@@ -1039,10 +1043,7 @@ export class ConnectionLifecycle {
     if (url === INSTRUMENTS_CLOSED_SET_URL) return this.replayClosedSet(conn, body);
     // A file's head: the topics asked on the socket when it began (a replay begun in it learns them here).
     if (url === SOCKET_ASKED_URL) {
-      if (replaySeedAsked(conn, body)) return true;
-      this.replayMalformedRecords++;
-      this.malformedRecordLog.hit(`${name}: ${boundedText(body, 160)}`, name);
-      return false;
+      return replaySeedAsked(conn, body) || this.replayMalformed(conn, boundedText(body, 160));
     }
     // A replacement's refusal held: live went back at once after the refusing frame (ws:back next); another socket
     // event says it did not, so the refusal was the venue's. Not a file head's ws:overlap (cut by receive time, it
@@ -1114,6 +1115,13 @@ export class ConnectionLifecycle {
       this.hooks.overlapOver?.(conn, "old", oldGen);
     }
     return true;
+  }
+
+  /** Replay: a malformed record of conn (`what`: what was wrong, the record's text) counted and logged; false. Cold. */
+  private replayMalformed(conn: VenueConnection, what: string): false {
+    conn.malformedRecords++;
+    this.malformedRecordLog.hit(`${conn.name}: ${what}`, conn.name);
+    return false;
   }
 
   private replayUnfed(conn: VenueConnection, body: string): void {
@@ -1467,24 +1475,15 @@ function replayOverlapOver(conn: VenueConnection): void {
 }
 
 /**
- * Replay: the topics a recorded request (`ws:req` JSON `[id, op, [topic, …], …]`) named, kept in conn.replayAsked
- * while the capture holds every request since the socket opened (replayAskedKnown: a recorded open or close, or a
- * file's head saying those before, replaySeedAsked): a frame of a topic none named was unknown to live too
- * (VenueConnection.replayUnknownToLive). Any op counts (an unsubscribe names only topics asked before). A record that
- * does not parse adds nothing. Cold (a request). app/capture-sockets.ts reads requests the same way for the heads: a
- * change here is one there.
+ * Replay: the topics a recorded request named (its names, any op: an unsubscribe names only topics asked before), kept
+ * in conn.replayAsked while the capture holds every request since the socket opened (replayAskedKnown: a recorded open
+ * or close, or a file's head saying those before, replaySeedAsked): a frame of a topic none named was unknown to live
+ * too (VenueConnection.replayUnknownToLive). Cold (a request). app/capture-sockets.ts keeps the same set for the heads.
  */
-function replayNoteAsked(conn: VenueConnection, json: string): void {
+function replayNoteAsked(conn: VenueConnection, req: RecordedRequest): void {
   if (!conn.replayAskedKnown) return;
-  let req: unknown;
-  try {
-    req = JSON.parse(json);
-  } catch {
-    return;
-  }
-  if (!Array.isArray(req) || !Array.isArray(req[2])) return;
   const asked = (conn.replayAsked ??= new Set());
-  for (const name of req[2]) if (typeof name === "string") asked.add(name);
+  for (const name of req.names) asked.add(name);
 }
 
 /**

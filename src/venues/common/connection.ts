@@ -323,6 +323,12 @@ export abstract class VenueConnection {
   plannedReconnectFailures = 0;
   /** Handshakes (its own or a planned replacement's) the venue refused with 429, 418 or 403: a hold followed (connect-hold.ts). */
   connectsRefused = 0;
+  /**
+   * Replay: capture records of this connection ignored as malformed (damaged or forged): a file head's `ws:asked`
+   * whose body is neither a JSON array nor null, a `ws:req` that is not a request live writes (recorded-request.ts).
+   * ConnectionLifecycle.replaySocketEvent counts them.
+   */
+  malformedRecords = 0;
   pongs = 0;
 
   /**

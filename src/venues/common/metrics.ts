@@ -56,13 +56,14 @@ export function connectionMetrics(conns: readonly VenueConnection[], gates: read
       counter("planned_reconnect_failures_total", "Planned reconnects abandoned: the replacement failed, the old socket kept the connection (tried again later)", c.plannedReconnectFailures, l),
       counter("connects_refused_total", "WebSocket handshakes the venue refused with 429, 418 or 403 (each held the venue's connects, or its market's where each market is its own host: connect-hold.ts)", c.connectsRefused, l),
       counter("dead_connections_total", "Connections recycled because nothing at all arrived for the dead-connection time", c.deadConnections, l),
+      counter("malformed_capture_records_total", "Replay: capture records of the connection ignored as malformed (a file head's ws:asked, a ws:req not as live writes them)", c.malformedRecords, l),
     );
   }
   return out;
 }
 
 /** Per-connection counter names summed over the used connections in stats() (the status JSON). */
-const SUMMED = ["messages", "bytes", "parseErrors", "frameErrors", "fallbacks", "unknownTopic", "connects", "reconnects", "pongs", "pongTimeouts", "ackTimeouts", "deadConnections", "plannedReconnects", "plannedReconnectFailures", "connectsRefused"] as const;
+const SUMMED = ["messages", "bytes", "parseErrors", "frameErrors", "fallbacks", "unknownTopic", "connects", "reconnects", "pongs", "pongTimeouts", "ackTimeouts", "deadConnections", "plannedReconnects", "plannedReconnectFailures", "connectsRefused", "malformedRecords"] as const;
 /** Per-connection keys `conn<N>.<market>.<key>` in stats(). */
 const PER_CONNECTION = ["messages", "bytes", "parseErrors", "connects", "reconnects", "pongs", "pongTimeouts"] as const;
 

@@ -16,6 +16,7 @@ import { budgetLink, type BudgetLedger } from "./budget-ledger.ts";
 import { SlidingWindowBudget, splitBudget, TokenBucket, type MessageLimit } from "./budgets.ts";
 import type { BucketSpec, ControlFrame, RequestProtocol, WindowSpec } from "./hooks.ts";
 import { type PendingRequest, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "./connection.ts";
+import { parseRecordedRequest, type RecordedRequest } from "./recorded-request.ts";
 
 
 /** Backoff of a request the venue refused as over its rate limit (AckError rate_limited). */
@@ -458,35 +459,33 @@ export class SubscriptionControl {
    * activateAll, unless the record names it still closed): an acceptance then changes nothing, and a refusal acts
    * where it needs no topic left pending (reject: `subscribe_rejected`). The protocol is told of each
    * (RequestProtocol.replayRequest), also of a tagged subscribe naming no topic (recordedTags) and of one naming none
-   * of conn's topics (false, as one that does not parse).
+   * of conn's topics (false, as one that is not a request live writes: recorded-request.ts, nothing told).
    */
   replayRequest(conn: VenueConnection, json: string): boolean {
-    let req: unknown;
-    try {
-      req = JSON.parse(json);
-    } catch {
-      return false;
-    }
-    if (!Array.isArray(req) || typeof req[0] !== "string" || (req[1] !== "subscribe" && req[1] !== "unsubscribe") || !Array.isArray(req[2])) return false;
-    const names = new Set(req[2]);
+    const req = parseRecordedRequest(json);
+    return typeof req !== "string" && this.replayRecorded(conn, req);
+  }
+
+  /** replayRequest of a request read (recorded-request.ts: the lifecycle reads each record once). A venue's own lists override it (Upbit). */
+  replayRecorded(conn: VenueConnection, req: RecordedRequest): boolean {
+    const names = new Set(req.names);
     const topics = conn.topics.filter((t) => names.has(t.topic));
     if (topics.length === 0) {
       // A tagged subscribe naming no topic (Coinbase's heartbeats), or one of topics this config does not give conn:
       // its answer still comes in turn with the others' (Coinbase), so the protocol learns of it all the same.
-      this.protocol.replayRequest?.(conn, req[0], req[1], []);
-      return req[2].length === 0 && req[1] === "subscribe" && this.protocol.recordedTags?.includes(req[0]) === true;
+      this.protocol.replayRequest?.(conn, req.id, req.op, []);
+      return req.names.length === 0 && req.op === "subscribe" && this.protocol.recordedTags?.includes(req.id) === true;
     }
-    conn.pending.set(req[0], { reqId: req[0], op: req[1], topics, sentMs: this.now() });
-    this.protocol.replayRequest?.(conn, req[0], req[1], topics);
-    if (this.protocol.replayHoldsUnsubscribed) this.replayHold(req[1], topics);
+    conn.pending.set(req.id, { reqId: req.id, op: req.op, topics, sentMs: this.now() });
+    this.protocol.replayRequest?.(conn, req.id, req.op, topics);
+    if (this.protocol.replayHoldsUnsubscribed) this.replayHold(req.op, topics);
     // A rejected topic subscribed again: its listing's re-check found it trading (ConnectionLifecycle.activateAll).
     // Its silence counts from this write, as live's from the send (sendRequest): until s-rd13b it counted from its
     // last frame before the closure (venues without replayHold), and a stale round before its answer made it STALE
     // where live never had it so.
     // Books the request names that were closed when live wrote it (a fourth element, since s-replaymark:
     // ConnectionLifecycle.recordWritten) stay closed: live's subscribe did not bring them back.
-    const stillClosed = req[1] === "subscribe" && Array.isArray(req[3]) ? new Set(req[3]) : undefined;
-    if (req[1] === "subscribe") for (const t of topics) if (stillClosed === undefined || !stillClosed.has(t.topic)) this.replayResubscribed(t);
+    if (req.op === "subscribe") for (const t of topics) if (!req.stillClosed.has(t.topic)) this.replayResubscribed(t);
     return true;
   }
 

@@ -115,6 +115,7 @@ export function okxStats(c: OkxCounters, allConns: readonly OkxConnection[], top
     deadConnections: 0,
     plannedReconnects: 0,
     plannedReconnectFailures: 0,
+    malformedRecords: 0,
   };
   for (const [code, n] of c.parseErrorsByCode) out[`parseErrors.${code}`] = n;
   for (const x of conns) {
@@ -132,6 +133,7 @@ export function okxStats(c: OkxCounters, allConns: readonly OkxConnection[], top
     out.deadConnections! += x.deadConnections;
     out.plannedReconnects! += x.plannedReconnects;
     out.plannedReconnectFailures! += x.plannedReconnectFailures;
+    out.malformedRecords! += x.malformedRecords;
   }
   return out;
 }

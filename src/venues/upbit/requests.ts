@@ -11,7 +11,7 @@
  * (those the old socket of a planned reconnect feeds are spared until that socket goes: overlapOver).
  * Only the last list matters, so a new one replaces a list still waiting for the pacing budget in its place (sendFull).
  * Each list and probe written is told to the recorder (onWritten: `ws:req [tag, "subscribe", [codes]]`), so replay
- * leaves out the codes a probe leaves out and halts the code the recorded probes isolate, as live (replayRequest).
+ * leaves out the codes a probe leaves out and halts the code the recorded probes isolate, as live (replayRecorded).
  * Resync kind
  * `next_full_book`: a subscribed book needs no request, its next message is a full book.
  * @module
@@ -21,6 +21,7 @@ import { BookState, StatusReason } from "../../core/types.ts";
 import { CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_BACK_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_RECORDED_URL } from "../venue.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState, type VenueConnection } from "../common/connection.ts";
 import type { OverlapCarrier } from "../common/planned-reconnect.ts";
+import type { RecordedRequest } from "../common/recorded-request.ts";
 import { SubscriptionControl, type InvalidateTopic } from "../common/subscription-control.ts";
 import { encodeOrderbookRequest, requestCode, requestProtocol } from "./protocol.ts";
 
@@ -536,18 +537,12 @@ export class UpbitRequests extends SubscriptionControl {
    * back a refused code it names (its listing's re-check found it trading, as SubscriptionControl.replayRequest).
    * Nothing is sent. False for a record that is not one of these.
    */
-  override replayRequest(conn: VenueConnection, json: string): boolean {
-    let req: unknown;
-    try {
-      req = JSON.parse(json);
-    } catch {
-      return false;
-    }
-    if (!Array.isArray(req) || typeof req[0] !== "string" || req[1] !== "subscribe" || !Array.isArray(req[2])) return false;
-    const tag = req[0];
+  override replayRecorded(conn: VenueConnection, req: RecordedRequest): boolean {
+    if (req.op !== "subscribe") return false;
+    const tag = req.id;
     const probe = tag.startsWith("probe");
     if (!probe && !tag.startsWith("list")) return false;
-    const names = new Set(req[2]);
+    const names = new Set(req.names);
     const codes = conn.topics.filter((t) => names.has(t.topic));
     const prev = this.replayLast.get(conn);
     const confirming = probe && codes.length === 1 && prev !== undefined && prev.probe && prev.errored && prev.codes.length === 1 && prev.codes[0] === codes[0];

@@ -10,7 +10,6 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { CaptureSocketHead } from "../../../src/app/capture-sockets.ts";
 import { type Logger, silentLogger } from "../../../src/core/log.ts";
-import type { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
 import { FakeWs } from "../common/fake-ws.ts";
 import { liveAndReplayedBybit, replayedBybit } from "./replayed-rig.ts";
 
@@ -92,16 +91,38 @@ describe("bybit replay: a file head's ws:asked whose body does not parse", () =>
     const lines: { msg: string; fields: Record<string, unknown> }[] = [];
     const log: Logger = { ...silentLogger, warn: (msg, fields) => void lines.push({ msg, fields: fields ?? {} }), child: () => log };
     const { adapter, conn } = await replayedBybit(50, { log });
-    const lifecycle = (adapter as unknown as { lifecycle: ConnectionLifecycle }).lifecycle;
     for (const body of ["null", '["orderbook.50.BTCUSDT"]']) adapter.ingestConnectionEvent("linear", conn.name, "ws:asked", 1, body);
-    expect([lifecycle.replayMalformedRecords, lines]).toEqual([0, []]);
+    expect([adapter.stats().malformedRecords, lines]).toEqual([0, []]);
     for (const body of ["{not json", '{"a":1}', "7"]) adapter.ingestConnectionEvent("linear", conn.name, "ws:asked", 1, body);
-    expect(lifecycle.replayMalformedRecords).toBe(3);
+    expect(adapter.stats().malformedRecords).toBe(3);
     expect(lines).toEqual([{ msg: expect.stringContaining("bybit: malformed capture record ignored"), fields: { count: 1, total: 1, detail: `${conn.name}: {not json`, from: conn.name } }]);
     vi.advanceTimersByTime(5000);
     adapter.ingestConnectionEvent("linear", conn.name, "ws:asked", 1, "[1");
     expect(lines.at(-1)!.fields).toEqual({ count: 3, total: 4, detail: `${conn.name}: [1`, from: conn.name });
     expect(lines).toHaveLength(2);
+    await adapter.stop();
+  });
+
+  // Until s-wsreq a ws:req that was not a request live writes was ignored silently (each reader with rules of its
+  // own: its third element's strings were still taken as asked), and the ws:asked count above was a field of the
+  // lifecycle that no stats, metric or replay summary showed.
+  test("a ws:req that is not a request live writes is counted the same way, per connection in stats and metrics, with what was wrong", async () => {
+    vi.useFakeTimers({ toFake: ["performance"] }); // one log line for them all: no 5 s passes
+    const lines: { msg: string; fields: Record<string, unknown> }[] = [];
+    const log: Logger = { ...silentLogger, warn: (msg, fields) => void lines.push({ msg, fields: fields ?? {} }), child: () => log };
+    const { adapter, conn } = await replayedBybit(50, { log });
+    const req = (json: string) => adapter.ingestConnectionEvent("linear", conn.name, `ws:req ${json}`, 1, "");
+    const malformed = () => adapter.metrics().filter((m) => m.name === "malformed_capture_records_total");
+    req('["s1","subscribe",["orderbook.50.BTCUSDT"]]');
+    req('["s2","subscribe",["orderbook.50.BTCUSDT"],["orderbook.50.BTCUSDT"]]');
+    req('["s3","unsubscribe",[]]');
+    expect([adapter.stats().malformedRecords, lines]).toEqual([0, []]);
+    expect(malformed()).toEqual([expect.objectContaining({ type: "counter", labels: { market: "linear", connection: conn.name }, value: 0 })]);
+    const bad = ["[", '{"id":1}', '[1,"subscribe",["orderbook.50.BTCUSDT"]]', '["s4","ping",["orderbook.50.BTCUSDT"]]', '["s5","subscribe","orderbook.50.BTCUSDT"]', '["s6","subscribe",["orderbook.50.BTCUSDT",7]]', '["s7","subscribe",["orderbook.50.BTCUSDT"],"x"]'];
+    for (const json of bad) req(json);
+    expect(adapter.stats().malformedRecords).toBe(bad.length);
+    expect(malformed().map((m) => m.value)).toEqual([bad.length]);
+    expect(lines).toEqual([{ msg: expect.stringContaining("bybit: malformed capture record ignored"), fields: { count: 1, total: 1, detail: `${conn.name}: ws:req not JSON: [`, from: conn.name } }]);
     await adapter.stop();
   });
 });
