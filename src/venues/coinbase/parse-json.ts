@@ -31,8 +31,10 @@ export const CB_ERR_SUBSCRIPTIONS = -9;
 /** A price_level / new_quantity that is no decimal string (another JSON type, missing, empty, signed, exponent form). */
 export const CB_ERR_PRICE_LEVEL = -10;
 export const CB_ERR_NEW_QUANTITY = -11;
+/** An answer (error frame, subscriptions event) whose handling threw after it was matched to its request (adapter.ts answerLost). */
+export const CB_ERR_ANSWER = -12;
 /** Index = -code. */
-export const CB_ERROR_NAMES: readonly string[] = ["", "syntax", "shape", "sequence_num", "unknown_product", "side", "price", "qty", "heartbeat", "subscriptions", "price_level", "new_quantity"];
+export const CB_ERROR_NAMES: readonly string[] = ["", "syntax", "shape", "sequence_num", "unknown_product", "side", "price", "qty", "heartbeat", "subscriptions", "price_level", "new_quantity", "answer"];
 
 /**
  * Whether an event unreadable for `code` may mean the product's listing changed (its tick or lot: a decimal that does
