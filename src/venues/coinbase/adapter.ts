@@ -311,7 +311,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
     else return true;
     // A new socket (live: bindMessages) starts its own sequence and answers none of the old one's requests.
-    conn.resetTaken();
+    conn.replaySocketBegins();
     conn.lastHeartbeat = -1;
     conn.expectedAcks.length = 0;
     return true;
@@ -480,7 +480,7 @@ export class CoinbaseAdapter implements VenueAdapter {
   /** Replay: sequence_num 0 again, not a repeat, is the recording's next socket: its books wait for that socket's snapshots. */
   private onReplayedSocket(conn: Conn, tsUs: number): boolean {
     for (const t of conn.topics) if (t.sub !== SUB_REJECTED) this.books.invalidate(t, BookState.RESYNCING, StatusReason.DISCONNECTED);
-    conn.resetTaken();
+    conn.replaySocketBegins();
     conn.take(0, tsUs);
     conn.lastHeartbeat = -1;
     return true;
