@@ -112,6 +112,8 @@ export class CoinbaseAdapter implements VenueAdapter {
   /** A heartbeat or subscriptions event read only down to its sequence_num: its own line, as it resyncs nothing. */
   private readonly controlErrorLog: RateLimitedLog;
   private readonly gapLog: RateLimitedLog;
+  /** Answers whose handling threw (answerLost): their own line, as parseErrorLog's words claim a resync none had. */
+  private readonly answerLostLog: RateLimitedLog;
   private readonly errorLog: RateLimitedLog;
   private readonly heartbeatLog: RateLimitedLog;
   /** Unsubscribes answered by an event still listing some of their products (stillListed). */
@@ -153,6 +155,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     // Apart from parseErrorLog: under its words ("resynced") a heartbeat's line claimed a resync that never was, and
     // shared, its 5 s limit made a real resync just after only a count in a later line.
     this.controlErrorLog = new RateLimitedLog(this.log, "warn", "coinbase: heartbeats or subscriptions events readable only down to their sequence_num (taken; no book touched, no product rejected)");
+    this.answerLostLog = new RateLimitedLog(this.log, "warn", "coinbase: answers whose handling threw (each request settled at once: an error frame's as refused for no stated reason, a subscriptions event's as accepted; no book resynced)");
     this.gapLog = new RateLimitedLog(this.log, "warn", "coinbase: sequence_num gaps; every book of the connection resynced");
     this.errorLog = new RateLimitedLog(this.log, "warn", "coinbase: error frames from the venue");
     this.heartbeatLog = new RateLimitedLog(this.log, "warn", "coinbase: heartbeat_counter did not advance by 1");
@@ -806,7 +809,7 @@ export class CoinbaseAdapter implements VenueAdapter {
    * test/venues/coinbase/frame-fault.test.ts. Cold.
    */
   private answerLost(a: { conn: Conn; req: PendingRequest; topics: Topic[]; taken: boolean }, frame: string, why: string): void {
-    this.countParseError(a.conn, CB_ERR_ANSWER, `${a.conn.name} ${a.req.op} ${a.req.reqId} (${a.topics.map((t) => t.topic).join(", ")}): ${why}; frame: ${frame.slice(0, 160)}`);
+    this.countParseError(a.conn, CB_ERR_ANSWER, `${a.conn.name} ${a.req.op} ${a.req.reqId} (${a.topics.map((t) => t.topic).join(", ")}): ${why}; frame: ${frame.slice(0, 160)}`, this.answerLostLog);
     this.control.answerLost(a.conn, a.req, a.topics, a.taken, ANSWER_LOST);
   }
 

@@ -180,7 +180,15 @@ describe("coinbase: an answer whose handling threw after it was matched", { time
       armed.thrown = false;
       throw new Error("thrown (test): while the refusal was handled");
     };
-    const log: Logger = { ...silentLogger, warn: (msg: string) => void (where === "after" && msg.includes("over the venue's rate limit") && throwOnce()), child: () => log };
+    const warned: { msg: string; detail: string }[] = [];
+    const log: Logger = {
+      ...silentLogger,
+      warn: (msg: string, fields?: Record<string, unknown>) => {
+        warned.push({ msg, detail: String(fields?.detail ?? "") });
+        if (where === "after" && msg.includes("over the venue's rate limit")) throwOnce();
+      },
+      child: () => log,
+    };
     adapter = createCoinbaseAdapter(coinbaseConfig(sim, products), subsOf(products), { log, onRawFrame });
     if (where === "before") {
       const control = (adapter as unknown as { control: { onControl(conn: unknown, msg: unknown): unknown } }).control;
@@ -202,6 +210,9 @@ describe("coinbase: an answer whose handling threw after it was matched", { time
     // Before: connectionResyncs 1 and reconnects 1 (ETH-USD resynced too), no parse error counted.
     expect([s.frameErrors, s["parseErrors.answer"], s.connectionResyncs, s.reconnects]).toEqual([1, 1, 0, 0]);
     expect([...conn.pending.values()].some((p) => p.topics.some((t) => t.topic === "BTC-USD") && p.sentMs !== Infinity)).toBe(false);
+    // Logged on a line of its own (no resync claimed), naming the request, the exception and the frame.
+    const line = warned.filter((w) => w.msg.includes("answers whose handling threw"));
+    expect(line.map((w) => [w.detail.includes("subscribe"), w.detail.includes("BTC-USD"), w.detail.includes("thrown (test)"), w.detail.includes("rate limit exceeded")])).toEqual([[true, true, true, true]]);
     sim.step(2);
     await waitFor(() => live(0) && live(1) && adapter.topicState(0).state === "live", "BTC-USD live again after its backoff, on the same socket");
     expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.CROSSED_BOOK }]);
