@@ -33,7 +33,7 @@ import { RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, SubscriptionCont
 import { resyncsOnLoss, TopicResync } from "../common/topic-resync.ts";
 import { type CoinbaseConnection as Conn, CoinbaseConnection, type CoinbaseTopic, HEARTBEATS_ACK } from "./connection.ts";
 import { coinbaseInstrumentSource } from "./instruments.ts";
-import { CB_ERR_HEARTBEAT, CB_ERR_SUBSCRIPTIONS, CB_ERR_UNKNOWN_PRODUCT, CB_ERROR_NAMES, misfitCode } from "./parse-json.ts";
+import { CB_ERR_ANSWER, CB_ERR_HEARTBEAT, CB_ERR_SUBSCRIPTIONS, CB_ERR_UNKNOWN_PRODUCT, CB_ERROR_NAMES, misfitCode } from "./parse-json.ts";
 import {
   COINBASE_KEEPALIVE,
   connectBudget,
@@ -112,6 +112,8 @@ export class CoinbaseAdapter implements VenueAdapter {
   /** A heartbeat or subscriptions event read only down to its sequence_num: its own line, as it resyncs nothing. */
   private readonly controlErrorLog: RateLimitedLog;
   private readonly gapLog: RateLimitedLog;
+  /** Answers whose handling threw (answerLost): their own line, as parseErrorLog's words claim a resync none had. */
+  private readonly answerLostLog: RateLimitedLog;
   private readonly errorLog: RateLimitedLog;
   private readonly heartbeatLog: RateLimitedLog;
   /** Unsubscribes answered by an event still listing some of their products (stillListed). */
@@ -127,6 +129,12 @@ export class CoinbaseAdapter implements VenueAdapter {
   /** The products of each written, unanswered subscribe whose snapshot has come (answerComing); gone with the request. */
   private readonly snapshotted = new WeakMap<PendingRequest, Set<Topic>>();
   private readonly parseErrorsByCode = new Map<string, number>();
+  /**
+   * The answer being handled (onErrorFrame, onSubscriptions): its connection, the request it was matched to (taken off
+   * expectedAcks, so no later frame answers it) and that request's topics then; null when none. Should its handling
+   * throw, frameLost settles the request (answerLost). Cold.
+   */
+  private answering: { conn: Conn; req: PendingRequest; topics: Topic[]; taken: boolean } | null = null;
 
   constructor(
     private readonly config: VenueConfig,
@@ -147,6 +155,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     // Apart from parseErrorLog: under its words ("resynced") a heartbeat's line claimed a resync that never was, and
     // shared, its 5 s limit made a real resync just after only a count in a later line.
     this.controlErrorLog = new RateLimitedLog(this.log, "warn", "coinbase: heartbeats or subscriptions events readable only down to their sequence_num (taken; no book touched, no product rejected)");
+    this.answerLostLog = new RateLimitedLog(this.log, "warn", "coinbase: answers whose handling threw (each request settled at once: an error frame's as refused for no stated reason, a subscriptions event's as accepted; no book resynced)");
     this.gapLog = new RateLimitedLog(this.log, "warn", "coinbase: sequence_num gaps; every book of the connection resynced");
     this.errorLog = new RateLimitedLog(this.log, "warn", "coinbase: error frames from the venue");
     this.heartbeatLog = new RateLimitedLog(this.log, "warn", "coinbase: heartbeat_counter did not advance by 1");
@@ -179,7 +188,7 @@ export class CoinbaseAdapter implements VenueAdapter {
       {
         ...{ invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), housekeeping: (c, now) => this.heartbeatsDue(c as Conn, now) },
         socketInUse: (c) => this.onOpen(c as Conn), // before the level2 subscribe (onOpen)
-        frameLost: (c, t) => this.frameLost(c as Conn, t as Topic | undefined),
+        frameLost: (c, t, frame, why) => this.frameLost(c as Conn, t as Topic | undefined, frame, why),
       },
       {
         ...opts,
@@ -305,7 +314,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
     else return true;
     // A new socket (live: bindMessages) starts its own sequence and answers none of the old one's requests.
-    conn.resetTaken();
+    conn.replaySocketBegins();
     conn.lastHeartbeat = -1;
     conn.expectedAcks.length = 0;
     return true;
@@ -474,7 +483,7 @@ export class CoinbaseAdapter implements VenueAdapter {
   /** Replay: sequence_num 0 again, not a repeat, is the recording's next socket: its books wait for that socket's snapshots. */
   private onReplayedSocket(conn: Conn, tsUs: number): boolean {
     for (const t of conn.topics) if (t.sub !== SUB_REJECTED) this.books.invalidate(t, BookState.RESYNCING, StatusReason.DISCONNECTED);
-    conn.resetTaken();
+    conn.replaySocketBegins();
     conn.take(0, tsUs);
     conn.lastHeartbeat = -1;
     return true;
@@ -552,6 +561,7 @@ export class CoinbaseAdapter implements VenueAdapter {
 
   /** A frame that is not l2_data or heartbeats; it counts in the connection's sequence when it carries one. */
   onControl(conn: Conn, seq: number, msg: unknown, tsUs: number): void {
+    this.answering = null;
     if (seq < 0) conn.takeNone(); // none to lose: a throw below names its product's book alone (frameLost)
     else if (!this.sequenceOk(conn, seq, tsUs)) return;
     const m = msg as Record<string, unknown>;
@@ -593,7 +603,10 @@ export class CoinbaseAdapter implements VenueAdapter {
       return;
     }
     const req = conn.pending.get(id);
-    if (req) this.control.onControl(conn, { coinbaseAck: true, op: req.op, reqId: id, ok: [], failed: [], refused: text });
+    if (!req) return;
+    this.answering = { conn, req, topics: req.topics.slice() as Topic[], taken: false }; // a throw below: frameLost settles it
+    this.control.onControl(conn, { coinbaseAck: true, op: req.op, reqId: id, ok: [], failed: [], refused: text });
+    this.answering = null;
   }
 
   /**
@@ -654,6 +667,13 @@ export class CoinbaseAdapter implements VenueAdapter {
     const req = conn.pending.get(head);
     if (!req) return;
     const topics = req.topics.slice() as Topic[]; // the common layer takes answered topics off req.topics
+    this.answering = { conn, req, topics, taken: true }; // a throw below (stillListed's too): frameLost settles it
+    this.onAnswer(conn, head, req, topics, listed);
+    this.answering = null;
+  }
+
+  /** onSubscriptions' answer `listed` (null: unreadable) to request `head`, whose topics were `topics`. Cold. */
+  private onAnswer(conn: Conn, head: string, req: PendingRequest, topics: Topic[], listed: Set<string> | null): void {
     const names = topics.map((t) => t.topic);
     if (req.op === "subscribe") {
       const has = (n: string) => listed === null || listed.has(n);
@@ -758,15 +778,39 @@ export class CoinbaseAdapter implements VenueAdapter {
    * wasted before the next frame's gap resynced the connection. Taken, naming one product: that book alone, as an
    * unreadable event of it (onBadEvent), unless the common rule spares it (resyncsOnLoss; until s-coinhb a copy of it
    * that resynced a book replay holds, TopicState.replayUnsubscribing, though Coinbase's replay holds none today).
-   * test/venues/coinbase/frame-fault.test.ts. Cold.
+   * An answer whose handling threw after it was matched to its request (onErrorFrame, onSubscriptions: `answering`)
+   * settles that request at once (answerLost) and resyncs nothing: the frame was taken in sequence or carries none, and
+   * holds no book data. test/venues/coinbase/frame-fault.test.ts. Cold.
    */
-  private frameLost(conn: Conn, t: Topic | undefined): void {
+  private frameLost(conn: Conn, t: Topic | undefined, frame: string, why: string): void {
+    const answer = this.answering;
+    this.answering = null;
+    if (answer !== null && answer.conn === conn && conn.frameTaken()) {
+      this.answerLost(answer, frame, why);
+      return;
+    }
     if (t === undefined || !conn.frameTaken()) {
       this.resyncConnection(conn, StatusReason.PARSE_ERROR, "a frame whose handling threw");
       if (this.books.replaying) conn.resetTaken();
       return;
     }
     if (resyncsOnLoss(t)) this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
+  }
+
+  /**
+   * An answer (`a`: its connection, request and that request's topics when matched) whose handling threw: counted as a
+   * parse error (parse_errors_by_reason_total{reason="answer"}) and logged naming the frame and the exception, and its
+   * request settled at once (SubscriptionControl.answerLost): an error frame's as refused for a reason that proves
+   * nothing (a subscribe's batch split to single products, one alone sent again after its backoff, its book RESYNCING /
+   * SUBSCRIBE_REJECTED meanwhile; an unsubscribe's taken as done), a subscriptions event's as accepted (as one whose
+   * lists cannot be read). No other book resyncs. Before, the request, taken off expectedAcks but still pending, was
+   * answered by nothing: its ack deadline (10 s) failed the socket and every book on it resynced; and an error frame
+   * naming no single product resynced the connection at once (frameLost's rule for a frame naming none).
+   * test/venues/coinbase/frame-fault.test.ts. Cold.
+   */
+  private answerLost(a: { conn: Conn; req: PendingRequest; topics: Topic[]; taken: boolean }, frame: string, why: string): void {
+    this.countParseError(a.conn, CB_ERR_ANSWER, `${a.conn.name} ${a.req.op} ${a.req.reqId} (${a.topics.map((t) => t.topic).join(", ")}): ${why}; frame: ${frame.slice(0, 160)}`, this.answerLostLog);
+    this.control.answerLost(a.conn, a.req, a.topics, a.taken, ANSWER_LOST);
   }
 
   /**
@@ -865,6 +909,9 @@ export class CoinbaseAdapter implements VenueAdapter {
     return { state: BOOK_STATE_NAMES[t.book]!, lastSeq: t.lastSeq, subscribed: t.sub === SUB_ACTIVE, rejected: t.sub === SUB_REJECTED, connection: t.conn.name };
   }
 }
+
+/** The refusal an answer whose handling threw is taken for (answerLost): words that prove nothing (parseAckError "other"). */
+const ANSWER_LOST = "answer whose handling threw";
 
 /** What a subscriptions event lists: its level2 products and whether it lists the heartbeats channel (readSubscriptions). */
 interface Listed {

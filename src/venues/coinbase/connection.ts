@@ -38,6 +38,12 @@ export class CoinbaseConnection extends VenueConnection {
   readonly takenSeq = new Float64Array(TAKEN_RING).fill(-1);
   readonly takenTsUs = new Float64Array(TAKEN_RING);
   readonly takenLen = new Int32Array(TAKEN_RING);
+  /**
+   * Replay: the products not on this connection (left out by the replay's config) whose snapshot event came on its
+   * current socket (parse-json.ts leftOut): while its requests are not known, their updates are a left-out product's,
+   * not garbled. Kept across a capture gap, emptied at the next socket (replaySocketBegins). Cold.
+   */
+  readonly replaySnapshotted = new Set<string>();
   /** The length of the frame being handled (onFrameAt), for the ring. */
   frameLen = 0;
   /** `messages` when a frame was last taken (take): equal while the frame being handled has been (frameTaken). */
@@ -103,6 +109,12 @@ export class CoinbaseConnection extends VenueConnection {
     return tsUs > 0 && this.takenSeq[i] === seq && this.takenTsUs[i] === tsUs && this.takenLen[i] === this.frameLen;
   }
 
+  /** Replay: the recording's next socket begins (ws:open, ws:close, sequence_num 0 again): its own subscribes, its own snapshots. */
+  replaySocketBegins(): void {
+    this.resetTaken();
+    this.replaySnapshotted.clear();
+  }
+
   /** A new sequence from here (a new socket, or replay's next one): nothing taken yet. */
   resetTaken(): void {
     this.lastSeq = -1;
@@ -159,7 +171,7 @@ export class CoinbaseConnection extends VenueConnection {
   /** Everything the scanner did not take: control frames, other layouts, errors. Cold. */
   private onSlowFrame(data: string, recvUs: number): void {
     const out = this.slow;
-    const r = parseSlowFrame(data, this.table, this.pool, out, this.adapter.replaying, this.replayAsked);
+    const r = parseSlowFrame(data, this.table, this.pool, out, this.adapter.replaying, this.replayAsked, this.replaySnapshotted);
     if (r === CB_L2) {
       this.fallbacks++;
       this.adapter.onL2(this, out.seq, out.tsUs, recvUs);

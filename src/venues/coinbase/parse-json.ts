@@ -31,8 +31,10 @@ export const CB_ERR_SUBSCRIPTIONS = -9;
 /** A price_level / new_quantity that is no decimal string (another JSON type, missing, empty, signed, exponent form). */
 export const CB_ERR_PRICE_LEVEL = -10;
 export const CB_ERR_NEW_QUANTITY = -11;
+/** An answer (error frame, subscriptions event) whose handling threw after it was matched to its request (adapter.ts answerLost). */
+export const CB_ERR_ANSWER = -12;
 /** Index = -code. */
-export const CB_ERROR_NAMES: readonly string[] = ["", "syntax", "shape", "sequence_num", "unknown_product", "side", "price", "qty", "heartbeat", "subscriptions", "price_level", "new_quantity"];
+export const CB_ERROR_NAMES: readonly string[] = ["", "syntax", "shape", "sequence_num", "unknown_product", "side", "price", "qty", "heartbeat", "subscriptions", "price_level", "new_quantity", "answer"];
 
 /**
  * Whether an event unreadable for `code` may mean the product's listing changed (its tick or lot: a decimal that does
@@ -73,11 +75,24 @@ export function integerField(text: string, key: string): number {
 
 /**
  * Replay (`replaying`) skips the event of a product this table lacks when live asked for it (a replay's config may
- * leave out products live had): when `asked` (VenueConnection.replayAsked) names it, and, as the other venues
- * ignore such a frame (VenueConnection.replayUnknownToLive), whenever the connection's requests are not known (`asked`
- * null). Live, or a product no known request named, such an event makes the frame unreadable (CB_ERR_UNKNOWN_PRODUCT).
+ * leave out products live had): when `asked` (VenueConnection.replayAsked) names it; while the connection's requests
+ * are not known (`asked` null), a snapshot event (only a subscribe brings one: its product is taken as one live asked
+ * for) and an update of a product whose snapshot came on this socket (`seen`: leftOut). Live, or a
+ * product no known request named, or an update of one without its snapshot while the requests are not known (a
+ * garbled product_id, or a left-out product whose snapshot came before the replay began), such an
+ * event makes the frame unreadable (CB_ERR_UNKNOWN_PRODUCT): the connection's one sequence would not show the update
+ * lost, so the book it was for would stay LIVE where live resynced it (until s-coinerr every event was skipped there,
+ * as the other venues ignore such a frame: their books' own sequences catch what it lost).
  */
-export function parseSlowFrame(text: string, table: ProductTable, pool: EventPool, out: SlowFrame, replaying = false, asked: ReadonlySet<string> | null = null): number {
+export function parseSlowFrame(
+  text: string,
+  table: ProductTable,
+  pool: EventPool,
+  out: SlowFrame,
+  replaying = false,
+  asked: ReadonlySet<string> | null = null,
+  seen: Set<string> | null = null,
+): number {
   pool.count = 0;
   pool.badEvents = 0;
   out.seq = -1;
@@ -121,11 +136,11 @@ export function parseSlowFrame(text: string, table: ProductTable, pool: EventPoo
     if (!isObj(e) || typeof e.product_id !== "string") return CB_ERR_SHAPE;
     const entry = table.entryOf(e.product_id);
     if (entry < 0) {
-      // Replay: a product live had (a recorded request of the connection named it, or its requests are not known)
-      // that this config leaves out. The frame is one of the connection's sequence; its event touches no book here.
-      // Until s-rd21a the frame was unreadable, every book of the connection resynced on each one; until s-unkcount
-      // still so while the requests were not known (a replay begun in a later file, after a capture gap).
-      if (replaying && (asked === null || asked.has(e.product_id))) continue;
+      // Replay: a product live had (a recorded request of the connection named it, or, its requests not known, its
+      // snapshot came on this socket) that this config leaves out. The frame is one of the connection's sequence; its
+      // event touches no book here. Until s-rd21a the frame was unreadable, every book of the connection resynced on
+      // each one; from s-unkcount to s-coinerr every such event was skipped while the requests were not known.
+      if (replaying && leftOut(e, e.product_id, asked, seen)) continue;
       return CB_ERR_UNKNOWN_PRODUCT;
     }
     const u = pool.take(n);
@@ -140,6 +155,22 @@ export function parseSlowFrame(text: string, table: ProductTable, pool: EventPoo
     n++;
   }
   return CB_L2;
+}
+
+/**
+ * Replay: whether an event of `product`, not on the connection, is of a product live asked for (left out by this
+ * config). With the connection's requests known (`asked`), when one named it; not known, a snapshot event (only a
+ * subscribe brings one) and an update of a product whose snapshot came on this socket (`seen`, kept across a capture
+ * gap: the socket's subscribes still hold). A left-out product's snapshot is noted in `seen` either way. A garbled
+ * product_id in a snapshot event while the requests are not known is taken for a left-out product's too: the book it
+ * was for awaits its snapshot still, unless the venue sent it unasked to a LIVE book (not documented for level2 [F5]),
+ * which then stays LIVE where live resynced. Cold.
+ */
+function leftOut(e: Obj, product: string, asked: ReadonlySet<string> | null, seen: Set<string> | null): boolean {
+  const snapshot = e.type === "snapshot";
+  const left = asked !== null ? asked.has(product) : snapshot ? seen !== null : seen !== null && seen.has(product);
+  if (left && snapshot) seen?.add(product);
+  return left;
 }
 
 /** One event's type and levels into u: 0, or the CB_ERR_* code of what cannot be read (its text in pool.badText[i]). */

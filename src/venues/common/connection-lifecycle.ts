@@ -144,8 +144,10 @@ export interface LifecycleHooks {
    * bridge buffer dropped). Every venue sets it; the default (a lifecycle of a test rig): `t`, or each book of `conn`,
    * resynced as TopicResync.resyncAll resyncs them (resyncsOnLoss; until s-unkcount its own copy of that rule, which
    * resynced a book replay holds, TopicState.replayUnsubscribing). Until s-faulthook every venue had the default.
+   * `frame` and `why` (the frame's text and the exception's message) let a venue name what failed (Coinbase: an answer
+   * whose handling threw, CoinbaseAdapter.answerLost).
    */
-  frameLost?: (conn: VenueConnection, t: TopicState | undefined) => void;
+  frameLost?: (conn: VenueConnection, t: TopicState | undefined, frame: string, why: string) => void;
 }
 
 /**
@@ -793,7 +795,7 @@ export class ConnectionLifecycle {
     const t = conn.topicOfFrame(frame);
     const why = error instanceof Error ? error.message : String(error);
     this.frameFailedLog.hit(`${conn.name}${t ? " " + t.topic : " (no single topic named: every book of the connection resyncs)"}: ${why}; frame: ${frame.slice(0, 160)}`);
-    if (this.hooks.frameLost) return this.hooks.frameLost(conn, t ?? undefined);
+    if (this.hooks.frameLost) return this.hooks.frameLost(conn, t ?? undefined, frame, why);
     for (const x of t ? [t] : conn.topics) if (resyncsOnLoss(x)) this.hooks.resync(x, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   };
   private readonly frameFailedLog: RateLimitedLog;

@@ -773,6 +773,37 @@ export class SubscriptionControl {
   }
 
   /**
+   * An answer matched to `req` (its topics when matched: `topics`) whose handling threw (a venue's frame fault: Coinbase,
+   * whose answers carry no request id, so no later frame can answer it instead). The request is over at once rather
+   * than left pending for its ack deadline, which fails the socket and resyncs every book on it. `taken`: the answer
+   * is taken as accepting every topic (a subscriptions event that could not be handled proves no refusal, as one whose
+   * lists cannot be read); else as a refusal for a reason that proves nothing (`why`): a subscribe's batch split to
+   * single topics, one alone sent again after its backoff (retryAfterError), an unsubscribe's topics taken as
+   * unsubscribed (onAck). Taken off `pending` already, its handling cut short after: a topic of it left waiting for no
+   * request (a subscribe's still PENDING, an unsubscribe's still UNSUBSCRIBING, none out naming it) is settled alone
+   * the same way. Cold.
+   */
+  answerLost(conn: VenueConnection, req: PendingRequest, topics: readonly TopicState[], taken: boolean, why: string): void {
+    if (conn.pending.get(req.reqId) === req) {
+      if (taken) this.onTopicAck(conn, req.op, req.reqId, req.topics.map((t) => t.topic), [], why);
+      else this.onAck(conn, { kind: "ack", op: req.op, success: false, retMsg: why, reqId: req.reqId, successTopics: undefined, failTopics: undefined });
+      return;
+    }
+    const resubscribe: TopicState[] = [];
+    for (const t of topics) {
+      if (req.op === "subscribe" && t.sub === SUB_PENDING && !this.subscribeOut(conn, t)) this.retryAfterError(conn, t, why);
+      else if (req.op === "unsubscribe" && t.sub === SUB_UNSUBSCRIBING && !this.unsubscribeOut(conn, t)) this.onTopicConfirmed(conn, t, "unsubscribe", [], resubscribe);
+    }
+    if (resubscribe.length > 0) this.owed(() => this.sendRequest(conn, "subscribe", resubscribe));
+  }
+
+  /** Whether an unsubscribe naming `t` is out on its connection's current socket (sent or queued and not answered, or waiting to go again). */
+  private unsubscribeOut(conn: VenueConnection, t: TopicState): boolean {
+    for (const p of conn.pending.values()) if (p.op === "unsubscribe" && p.topics.includes(t)) return true;
+    return this.retryNames(conn, "unsubscribe", t);
+  }
+
+  /**
    * Per-topic success and failure lists (OKX's one ack per arg, Bybit option's COMMAND_RESP, Deribit's partial
    * result, Coinbase's subscriptions event). `op`: the op the ack says it answers ("" when it does not say: Bybit
    * option's COMMAND_RESP may not); `reqId`: the request it names, if it names one.

@@ -13,9 +13,10 @@ import { afterEach, describe, expect, test } from "vitest";
 import { type Logger, silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import type { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
+import { startCoinbaseSimulator } from "../../../src/sim/coinbase-sim.ts";
 import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
 import { offlineVenue } from "../common/offline-venue.ts";
-import { Sink, startSimAndAdapter, waitFor } from "./helpers.ts";
+import { coinbaseConfig, Sink, startIntoSink, startSimAndAdapter, subsOf, waitFor } from "./helpers.ts";
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -147,5 +148,115 @@ describe("coinbase: a frame naming one product whose handling threw", () => {
     expect(await counts(false)).toEqual([1, 1, 0, "live"]);
     // Before: resyncs 1 (a copy of the rule without replay's hold), where a refused frame of it and the lifecycle's default spare it.
     expect(await counts(true)).toEqual([1, 0, 0, "live"]);
+  });
+});
+
+/**
+ * An answer whose handling threw after it was matched to its request (taken off expectedAcks: no later frame answers
+ * it). A single book's resubscribe is refused by an error frame ("Failed to subscribe: rate limit exceeded", right
+ * after the unsubscribe's answer), and handling that refusal throws: in the common layer before it took the request
+ * (`control.onControl` throws once) or after (its rate-limit warning throws, before the retry was queued). Before: the
+ * frame names no single product, so the connection resynced at once (a reconnect, ETH-USD's LIVE book too), and the
+ * request was left pending (or its book waiting on no request) until then; no parse error counted. Now the request is
+ * settled at once (refused for a reason that proves nothing: BTC-USD sent again after its backoff), the throw counted
+ * as parse error `answer`, and no other book resyncs. A frame quoting the product alone (`product_id`): before, that
+ * book alone was resynced, which for a subscribe still pending waits for its answer (resyncAfterAck): none would come,
+ * and the 10 s ack deadline failed the socket, every book on it resynced. Real simulator on 127.0.0.1.
+ */
+describe("coinbase: an answer whose handling threw after it was matched", { timeout: 20_000 }, () => {
+  async function refusedAndThrown(where: "before" | "after", named = false) {
+    const products = ["BTC-USD", "ETH-USD"];
+    const sim = await startCoinbaseSimulator({ products, seed: 13, levels: 5 });
+    let adapter: ReturnType<typeof createCoinbaseAdapter> | undefined;
+    const armed = { refusal: false, thrown: false };
+    const onRawFrame = (_m: string, c: string, f: string) => {
+      if (!armed.refusal || !f.includes('"channel":"subscriptions"')) return;
+      armed.refusal = false;
+      armed.thrown = true;
+      queueMicrotask(() => adapter!.ingestFrame("spot", c, JSON.stringify({ type: "error", message: "Failed to subscribe", reason: "rate limit exceeded", ...(named ? { product_id: "BTC-USD" } : {}) }), 0));
+    };
+    const throwOnce = () => {
+      if (!armed.thrown) return;
+      armed.thrown = false;
+      throw new Error("thrown (test): while the refusal was handled");
+    };
+    const warned: { msg: string; detail: string }[] = [];
+    const log: Logger = {
+      ...silentLogger,
+      warn: (msg: string, fields?: Record<string, unknown>) => {
+        warned.push({ msg, detail: String(fields?.detail ?? "") });
+        if (where === "after" && msg.includes("over the venue's rate limit")) throwOnce();
+      },
+      child: () => log,
+    };
+    adapter = createCoinbaseAdapter(coinbaseConfig(sim, products), subsOf(products), { log, onRawFrame });
+    if (where === "before") {
+      const control = (adapter as unknown as { control: { onControl(conn: unknown, msg: unknown): unknown } }).control;
+      const onControl = control.onControl.bind(control);
+      control.onControl = (conn, msg) => {
+        if ((msg as { refused?: string }).refused !== undefined) throwOnce();
+        return onControl(conn, msg);
+      };
+    }
+    const sink = await startIntoSink(sim, adapter, cleanup);
+    sim.step(1);
+    const live = (i: number) => sink.matches(sim, i, products[i]!) && adapter.topicState(i).subscribed;
+    await waitFor(() => live(0) && live(1), "books live");
+    const conn = (adapter as unknown as { conns: VenueConnection[] }).conns[0]!;
+    armed.refusal = true;
+    adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+    await waitFor(() => !armed.refusal && !armed.thrown, "the refusal sent and its handling thrown");
+    const s = adapter.stats();
+    // Before: connectionResyncs 1 and reconnects 1 (ETH-USD resynced too), no parse error counted.
+    expect([s.frameErrors, s["parseErrors.answer"], s.connectionResyncs, s.reconnects]).toEqual([1, 1, 0, 0]);
+    expect([...conn.pending.values()].some((p) => p.topics.some((t) => t.topic === "BTC-USD") && p.sentMs !== Infinity)).toBe(false);
+    // Logged on a line of its own (no resync claimed), naming the request, the exception and the frame.
+    const line = warned.filter((w) => w.msg.includes("answers whose handling threw"));
+    expect(line.map((w) => [w.detail.includes("subscribe"), w.detail.includes("BTC-USD"), w.detail.includes("thrown (test)"), w.detail.includes("rate limit exceeded")])).toEqual([[true, true, true, true]]);
+    sim.step(2);
+    await waitFor(() => live(0) && live(1) && adapter.topicState(0).state === "live", "BTC-USD live again after its backoff, on the same socket");
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.CROSSED_BOOK }]);
+    expect([adapter.stats().connects, adapter.stats().subscribeRejected]).toEqual([1, 0]);
+  }
+
+  test("thrown before the common layer took the request: settled at once, no other book resynced", async () => {
+    await refusedAndThrown("before");
+  });
+
+  test("the frame quoting its product: before, that book's resync waited on the request left pending (the ack deadline then failed the socket); now settled at once", async () => {
+    await refusedAndThrown("before", true);
+  });
+
+  test("thrown after (the retry not yet queued): the book left waiting on no request is sent again, no other book resynced", async () => {
+    await refusedAndThrown("after");
+  });
+
+  test("a subscriptions event (the resubscribe's acceptance) whose handling threw: taken as accepting its products, as one that cannot be read; nothing resynced", async () => {
+    // Before: the event lists both products, so it named no single one: the connection resynced (a reconnect, ETH-USD too).
+    const products = ["BTC-USD", "ETH-USD"];
+    const { sim, adapter, sink } = await startSimAndAdapter({ products, seed: 14, levels: 5 }, cleanup);
+    const control = (adapter as unknown as { control: { onControl(conn: unknown, msg: unknown): unknown } }).control;
+    const onControl = control.onControl.bind(control);
+    let armed = false;
+    control.onControl = (conn, msg) => {
+      const m = msg as { op?: string; ok?: string[] };
+      if (armed && m.op === "subscribe" && m.ok?.includes("BTC-USD")) {
+        armed = false;
+        throw new Error("thrown (test): while the acceptance was handled");
+      }
+      return onControl(conn, msg);
+    };
+    sim.step(1);
+    const live = (i: number) => sink.matches(sim, i, products[i]!) && adapter.topicState(i).subscribed;
+    await waitFor(() => live(0) && live(1), "books live");
+    armed = true;
+    adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+    await waitFor(() => !armed && live(0), "the acceptance's handling thrown; BTC-USD subscribed and live again");
+    const s = adapter.stats();
+    expect([s.frameErrors, s["parseErrors.answer"], s.connectionResyncs, s.reconnects, s.subscribeErrors]).toEqual([1, 1, 0, 0, 0]);
+    expect((adapter as unknown as { conns: VenueConnection[] }).conns[0]!.pending.size).toBe(0);
+    sim.step(2);
+    await waitFor(() => live(0) && live(1), "both books go on");
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.CROSSED_BOOK }]);
   });
 });
