@@ -266,7 +266,9 @@ export class SubscriptionControl {
         }
       }
       conn.pending.set(reqId, { reqId, op, topics: batch, sentMs: now });
-      this.send(conn, this.protocol.encodeRequest(op, batch, reqId), reqId);
+      const text = this.protocol.encodeRequest(op, batch, reqId);
+      this.protocol.requested?.(op, batch, false);
+      this.send(conn, text, reqId);
     }
   }
 
@@ -457,8 +459,8 @@ export class SubscriptionControl {
    * The topics' states are not changed (replay keeps them subscribed; one rejected is subscribed again, as live's
    * activateAll, unless the record names it still closed): an acceptance then changes nothing, and a refusal acts
    * where it needs no topic left pending (reject: `subscribe_rejected`). The protocol is told of each
-   * (RequestProtocol.replayRequest), also of a tagged subscribe naming no topic (recordedTags) and of one naming none
-   * of conn's topics (false, as one that does not parse).
+   * (RequestProtocol.replayRequest, then requested as sendRequest tells it live), also of a tagged subscribe naming no
+   * topic (recordedTags) and of one naming none of conn's topics (false, as one that does not parse; replayRequest only).
    */
   replayRequest(conn: VenueConnection, json: string): boolean {
     let req: unknown;
@@ -478,6 +480,7 @@ export class SubscriptionControl {
     }
     conn.pending.set(req[0], { reqId: req[0], op: req[1], topics, sentMs: this.now() });
     this.protocol.replayRequest?.(conn, req[0], req[1], topics);
+    this.protocol.requested?.(req[1], topics, true);
     if (this.protocol.replayHoldsUnsubscribed) this.replayHold(req[1], topics);
     // A rejected topic subscribed again: its listing's re-check found it trading (ConnectionLifecycle.activateAll).
     // Its silence counts from this write, as live's from the send (sendRequest): until s-rd13b it counted from its
