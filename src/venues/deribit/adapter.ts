@@ -643,7 +643,7 @@ export class DeribitAdapter implements VenueAdapter {
    * `ws:req`): a replacement behind a venue reset the old socket delivered (behindReset) is no longer, as the
    * subscribe's answer is of the new run (the channel unsubscribed there and acked before it, or never subscribed).
    * Live, each one's next snapshot is one asked for (snapshotDue); replay marks that from the recorded answer instead
-   * (markRecordedAnswer), as before s-subhook. Cold.
+   * (markRecordedAnswer). Cold.
    */
   private onSubscribeWritten(topics: readonly TopicState[], replay: boolean): void {
     for (const t of topics) {
