@@ -174,15 +174,11 @@ export class BybitAdapter implements VenueAdapter {
     this.replacementSeen = new Int32Array(this.topics.length).fill(-1);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
     // Replay: a recorded unsubscribe holds the topic until its recorded subscribe (TopicState.replayUnsubscribing; onBook).
-    // A subscribe written (live: encoded; replay: its ws:req) starts its socket's stream of the topic over: onSubscribeWritten.
+    // A subscribe written (live and replay alike: RequestProtocol.requested) starts its socket's stream of the topic over.
     const requests = {
       ...BYBIT_REQUESTS,
       replayHoldsUnsubscribed: true,
-      encodeRequest: (op: "subscribe" | "unsubscribe", topics: readonly CommonTopic[], reqId: string) => {
-        if (op === "subscribe") this.onSubscribeWritten(topics);
-        return BYBIT_REQUESTS.encodeRequest(op, topics, reqId);
-      },
-      replayRequest: (_conn: unknown, _reqId: string, op: "subscribe" | "unsubscribe", topics: readonly CommonTopic[]) => {
+      requested: (op: "subscribe" | "unsubscribe", topics: readonly CommonTopic[]) => {
         if (op === "subscribe") this.onSubscribeWritten(topics);
       },
     };
@@ -593,10 +589,10 @@ export class BybitAdapter implements VenueAdapter {
   }
 
   /**
-   * A subscribe of these topics is written on their connection's socket (during an overlap the replacement; after a
-   * go-back the old one): that socket's stream of each starts over, its answer of whichever run the venue is in, as a
-   * replacement that has delivered nothing yet (otherBehindReset). So its mark ends and it has delivered nothing of the
-   * topic (replacementSeen), as Deribit's subscribedOn and OKX's FullBookSockets.clear. Until 2026-12-07 a mark set by
+   * A subscribe of these topics is written on their connection's socket (RequestProtocol.requested, live and replay;
+   * during an overlap the replacement; after a go-back the old one): that socket's stream of each starts over, its
+   * answer of whichever run the venue is in, as a replacement that has delivered nothing yet (otherBehindReset). So its mark ends and it has delivered nothing of the
+   * topic (replacementSeen), as Deribit's onSubscribeWritten and OKX's FullBookSockets.clear. Until 2026-12-07 a mark set by
    * frames before the resubscribe (or set later from them) held off the new stream while the book was LIVE by the other
    * socket: the answer and every frame after ignored, the book frozen (once that socket closed) until stale. Cold.
    */

@@ -154,6 +154,16 @@ export interface RequestProtocol {
    */
   replayRequest?(conn: VenueConnection, reqId: string, op: "subscribe" | "unsubscribe", topics: readonly TopicState[]): void;
   /**
+   * Told of each request asking `op` for `topics` (never none) on their connection's socket, live and replay alike: the
+   * venue's one place to learn that a subscribe starts the socket's stream of its topics over (Bybit, Deribit: a
+   * behind-reset mark ends; Deribit live: the next snapshot is one asked for) or that a resync's wait for the request
+   * budget is over (OKX). Live (`replay` false): as SubscriptionControl.sendRequest makes it, once encoded (written now,
+   * or queued for the pacing budget; not while held for the venue's count: when it goes). Replay (`replay` true): at its
+   * recorded `ws:req` (SubscriptionControl.replayRequest, after replayRequest above), written as live wrote it. Until
+   * s-subhook each venue caught it its own way (wrapping encodeRequest, replayRequest, a callback of its protocol's).
+   */
+  requested?(op: "subscribe" | "unsubscribe", topics: readonly TopicState[], replay: boolean): void;
+  /**
    * Tags of messages sent through SubscriptionControl.send that are subscribes naming no topic and answered in turn
    * with the requests (Coinbase's heartbeats subscribe: its answer carries no id and answers the oldest message).
    * Recorded when written, as `ws:req [tag, "subscribe", []]`, and given to replayRequest in replay, so the order of

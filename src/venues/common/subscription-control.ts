@@ -267,7 +267,9 @@ export class SubscriptionControl {
         }
       }
       conn.pending.set(reqId, { reqId, op, topics: batch, sentMs: now });
-      this.send(conn, this.protocol.encodeRequest(op, batch, reqId), reqId);
+      const text = this.protocol.encodeRequest(op, batch, reqId);
+      this.protocol.requested?.(op, batch, false);
+      this.send(conn, text, reqId);
     }
   }
 
@@ -458,8 +460,9 @@ export class SubscriptionControl {
    * The topics' states are not changed (replay keeps them subscribed; one rejected is subscribed again, as live's
    * activateAll, unless the record names it still closed): an acceptance then changes nothing, and a refusal acts
    * where it needs no topic left pending (reject: `subscribe_rejected`). The protocol is told of each
-   * (RequestProtocol.replayRequest), also of a tagged subscribe naming no topic (recordedTags) and of one naming none
-   * of conn's topics (false, as one that is not a request live writes: recorded-request.ts, nothing told).
+   * (RequestProtocol.replayRequest, then requested as sendRequest tells it live), also of a tagged subscribe naming no
+   * topic (recordedTags) and of one naming none of conn's topics (false, as one that is not a request live writes:
+   * recorded-request.ts, nothing told; replayRequest only).
    */
   replayRequest(conn: VenueConnection, json: string): boolean {
     const req = parseRecordedRequest(json);
@@ -478,6 +481,7 @@ export class SubscriptionControl {
     }
     conn.pending.set(req.id, { reqId: req.id, op: req.op, topics, sentMs: this.now() });
     this.protocol.replayRequest?.(conn, req.id, req.op, topics);
+    this.protocol.requested?.(req.op, topics, true);
     if (this.protocol.replayHoldsUnsubscribed) this.replayHold(req.op, topics);
     // A rejected topic subscribed again: its listing's re-check found it trading (ConnectionLifecycle.activateAll).
     // Its silence counts from this write, as live's from the send (sendRequest): until s-rd13b it counted from its

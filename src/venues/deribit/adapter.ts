@@ -159,11 +159,9 @@ export class DeribitAdapter implements VenueAdapter {
     this.snapshotDue = new Uint8Array(this.topics.length);
     this.trailSeq = new Float64Array(this.topics.length).fill(-1);
     this.behindReset = new BehindResetMarks(this.topics.length).socket;
-    this.requests.onSubscribe = (t) => {
-      this.snapshotDue[t.index] = 1;
-      this.subscribedOn(t);
+    this.requests.requested = (op, topics, replay) => {
+      if (op === "subscribe") this.onSubscribeWritten(topics, replay);
     };
-    this.requests.onReplaySubscribe = (t) => this.subscribedOn(t);
     const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
     this.control = new SubscriptionControl(this.requests, this.log, this.now, opts.maxArgsPerRequest, invalidate, opts.budgetShare, opts.budgetIndex, opts.budgetLedger);
     this.books = new TopicResync({
@@ -555,7 +553,7 @@ export class DeribitAdapter implements VenueAdapter {
    * and those the old socket serves get no new subscribe, so a mark left by a snapshot that never came would take
    * the next venue reset for its answer (ignored, the book frozen and LIVE until stale). A grouped channel keeps its
    * mark until one of the old socket's books is taken (it may be behind the replacement's). The behind-reset marks
-   * end here but a replacement's that carries on (subscribedOn ends it); gone back to an old socket behind a reset,
+   * end here but a replacement's that carries on (onSubscribeWritten ends it); gone back to an old socket behind a reset,
    * its LIVE or STALE grouped books are restarted on it. Not carried to that socket as Bybit's and OKX's are
    * (BehindResetMarks.carriedOn): nothing on it would end the mark (no u = 1, no drop read per socket). Cold.
    */
@@ -565,7 +563,7 @@ export class DeribitAdapter implements VenueAdapter {
     const restart: (typeof conn.topics)[number][] = [];
     for (const t of conn.topics) {
       const behind = this.behindReset[t.index] === oldGen && carrier === "old";
-      // The replacement carrying on behind a reset the old socket delivered: marked until its fresh subscribe (subscribedOn).
+      // The replacement carrying on behind a reset the old socket delivered: marked until its fresh subscribe (onSubscribeWritten).
       // A book LIVE (or STALE) by the old socket's new run has no resync left to bring one, every frame of it here
       // ignored: restarted on the replacement as below (before 2026-12-07 it stayed LIVE, frozen until stale).
       if (carrier === "replacement" && this.behindReset[t.index] === conn.generation) {
@@ -631,7 +629,7 @@ export class DeribitAdapter implements VenueAdapter {
    * A venue reset taken from one socket of an overlap (`socket`): the other is behind it (behindReset). Before
    * 2026-12-07 the other's next whole book, of the run before the reset, made the resyncing book that state, LIVE
    * (`replay-refusal.test.ts`, both ways). The replacement behind a reset the old socket delivered stays marked past
-   * the overlap until the resync's subscribe is written on it (subscribedOn): its answer is of the new run. Replay of
+   * the overlap until the resync's subscribe is written on it (onSubscribeWritten): its answer is of the new run. Replay of
    * a capture without its sockets cannot tell them apart.
    */
   private markBehindReset(t: DeribitTopic, socket: number, known: boolean): void {
@@ -641,12 +639,17 @@ export class DeribitAdapter implements VenueAdapter {
   }
 
   /**
-   * A subscribe of `t` written on the connection's socket (live: encoded; replay: its `ws:req`): a replacement behind
-   * a venue reset the old socket delivered (behindReset) is no longer, as the subscribe's answer is of the new run (the
-   * channel unsubscribed there and acked before it, or never subscribed). Cold.
+   * A subscribe of `topics` written on their connection's socket (RequestProtocol.requested; live: encoded; replay: its
+   * `ws:req`): a replacement behind a venue reset the old socket delivered (behindReset) is no longer, as the
+   * subscribe's answer is of the new run (the channel unsubscribed there and acked before it, or never subscribed).
+   * Live, each one's next snapshot is one asked for (snapshotDue); replay marks that from the recorded answer instead
+   * (markRecordedAnswer). Cold.
    */
-  private subscribedOn(t: TopicState): void {
-    if (this.behindReset[t.index] === t.conn.generation) this.behindReset[t.index] = -1;
+  private onSubscribeWritten(topics: readonly TopicState[], replay: boolean): void {
+    for (const t of topics) {
+      if (!replay) this.snapshotDue[t.index] = 1;
+      if (this.behindReset[t.index] === t.conn.generation) this.behindReset[t.index] = -1;
+    }
   }
 
   /**

@@ -80,10 +80,8 @@ export class DeribitRequests implements RequestProtocol {
   private testSeq = 0;
   /** Set when a request was refused with 13778 (raw needs auth): the adapter names it as a config error. */
   rawRefused = 0;
-  /** Told of every topic a subscribe is encoded for: its next snapshot is one we asked for (adapter.ts onBook). */
-  onSubscribe: ((t: TopicState) => void) | null = null;
-  /** Replay: told of every topic of a recorded subscribe (`ws:req`), where live's onSubscribe was told of it. */
-  onReplaySubscribe: ((t: TopicState) => void) | null = null;
+  /** Set by the adapter (RequestProtocol.requested): a subscribe written, live or replayed (adapter.ts onSubscribeWritten). */
+  requested: RequestProtocol["requested"];
 
   maxArgsPerRequest(_market: MarketName): number {
     return MAX_CHANNELS_PER_REQUEST;
@@ -95,7 +93,6 @@ export class DeribitRequests implements RequestProtocol {
     // Sent (or queued) on the connection's current socket: subscription control sends only while it is open.
     const conn = topics[0]!.conn;
     this.requests.set(id, { reqId, op, channels, conn, ws: conn.ws });
-    if (op === "subscribe" && this.onSubscribe) for (const t of topics) this.onSubscribe(t);
     return JSON.stringify({ jsonrpc: "2.0", id, method: `public/${op}`, params: { channels } });
   }
 
@@ -108,7 +105,6 @@ export class DeribitRequests implements RequestProtocol {
     const id = Number(reqId.slice(1));
     if (!Number.isSafeInteger(id) || id <= 0) return;
     this.requests.set(id, { reqId, op, channels: topics.map((t) => t.topic), conn, ws: conn.ws });
-    if (op === "subscribe" && this.onReplaySubscribe) for (const t of topics) this.onReplaySubscribe(t);
   }
 
   /** Requests sent and not answered yet. */

@@ -216,10 +216,6 @@ export class OkxAdapter implements VenueAdapter {
       ...budgetedRequests(this.requestBudget, this.budgetWaits),
       // Replay: a recorded unsubscribe holds the topic until its recorded subscribe (common: TopicState.replayUnsubscribing).
       replayHoldsUnsubscribed: true,
-      // Replay: a recorded request of a topic ends its recorded budget wait (its restart went).
-      replayRequest: (_conn: unknown, _reqId: string, _op: "subscribe" | "unsubscribe", ts: readonly CommonTopic[]) => {
-        for (const t of ts) this.budgetWaits.replayEnd(t.index);
-      },
     };
     this.control = new SubscriptionControl(requests, this.log, this.now, opts.maxArgsPerRequest, invalidate);
     // Requests held for the hour go first held, first sent: the count reserves their room for every newer one.

@@ -119,6 +119,17 @@ export class BudgetWaits {
     this.replaying[index] = waiting ? 1 : 0;
   }
 
+  /**
+   * A request asking `op` for `topics` (RequestProtocol.requested). Live: a subscribe (a new socket's, say) is the fresh
+   * start a resync waiting for the budget waited for: its wait is over, its place gone (an unsubscribe is not: a
+   * restart's goes once its wait's timer ended it). Replay: any recorded request of a topic ends its recorded wait, as
+   * its restart went (ws:waited, written before it, may be in a block the disk could not take).
+   */
+  requested(op: "subscribe" | "unsubscribe", topics: readonly OkxTopic[], replay: boolean): void {
+    if (replay) for (const t of topics) this.replayEnd(t.index);
+    else if (op === "subscribe") for (const t of topics) this.leave(t.index);
+  }
+
   /** Replay: topic `index`'s recorded wait is over (a recorded request of it, its connection's close). */
   replayEnd(index: number): void {
     this.replaying[index] = 0;
@@ -136,7 +147,7 @@ export class BudgetWaits {
 
 /**
  * OKX's requests, each counted against its connection's 480 per hour. A subscribe (a new socket's, say) is the
- * fresh start a topic waiting for the budget waited for: its wait is over. A request refused with 60014 goes again
+ * fresh start a topic waiting for the budget waited for: its wait is over (requested: BudgetWaits.requested). A request refused with 60014 goes again
  * once the hour has room for it and for the subscribes resyncs under way still owe (requestWaitMs), not every backoff
  * step (each one more request refused); any other request the hour has no room for waits so too (sendRequest).
  */
@@ -147,8 +158,8 @@ export function budgetedRequests(budget: OkxRequestBudget, waits: BudgetWaits): 
     encodeRequest: (op, topics, reqId) => {
       const conn = topics[0]?.conn as OkxConnection | undefined;
       if (conn) budget.spend(conn);
-      if (op === "subscribe") for (const t of topics) waits.leave(t.index);
       return OKX_REQUESTS.encodeRequest(op, topics, reqId);
     },
+    requested: (op, topics, replay) => waits.requested(op, topics as readonly OkxTopic[], replay),
   };
 }

@@ -679,6 +679,43 @@ describe("common subscription control", () => {
     control.stop();
   });
 
+  test("RequestProtocol.requested: told once a request, live as sendRequest makes it (pending, before its write; queued for pacing too; held for the count: when it goes), replay at its ws:req", () => {
+    // The one hook Bybit, Deribit and OKX learn a subscribe from (their behind-reset marks, OKX's budget wait). Until
+    // s-subhook each caught it its own way (wrapping encodeRequest and replayRequest, or a callback of its protocol's).
+    let nowMs = 0;
+    let held = false;
+    const told: string[] = [];
+    const conn = new SendRecordingConnection(0);
+    const counted: RequestProtocol = {
+      ...protocol({ perConnection: { capacity: 1, perSecond: 1 } }),
+      requestWaitMs: () => (held ? 5_000 : 0),
+      requested: (op, topics, replay) => {
+        const pending = [...conn.pending.values()].some((p) => p.op === op && p.topics.length === topics.length && p.topics.every((t) => topics.includes(t)));
+        told.push(`${op} ${topics.map((t) => t.topic).join(",")} ${replay ? "replay" : "live"}${pending ? " pending" : ""} sent=${conn.sent.length}`);
+      },
+    };
+    const control = new SubscriptionControl(counted, silentLogger, () => nowMs, undefined, () => undefined);
+    const topics = conn.addTopics(["book.A", "book.B", "book.C", "book.D", "book.E", "book.F"], 10);
+    control.sendRequest(conn, "subscribe", topics); // two requests (4 topics a request): one written, one queued for pacing
+    expect(told).toEqual(["subscribe book.A,book.B,book.C,book.D live pending sent=0", "subscribe book.E,book.F live pending sent=1"]);
+    nowMs = 1_000;
+    control.flush(); // the queued one written: told when made, not again
+    expect(conn.sent).toHaveLength(2);
+    expect(told).toHaveLength(2);
+    held = true;
+    control.sendRequest(conn, "unsubscribe", [topics[0]!]); // held for the venue's count: not made yet
+    expect(told).toHaveLength(2);
+    held = false;
+    nowMs = 10_000;
+    control.retriesDue(nowMs);
+    expect(told.slice(2)).toEqual(["unsubscribe book.A live pending sent=2"]);
+    conn.ws = null; // replay
+    expect(control.replayRequest(conn, JSON.stringify(["s9", "subscribe", ["book.B", "book.X"]]))).toBe(true);
+    expect(control.replayRequest(conn, JSON.stringify(["s10", "subscribe", ["book.X"]]))).toBe(false); // none of conn's: nothing to tell
+    expect(told.slice(3)).toEqual(["subscribe book.B replay pending sent=3"]);
+    control.stop();
+  });
+
   test("refusals without a reason (failTopicsUnexplained) separated by acceptances never halt the book, live or replayed", () => {
     // Live: each refusal RESYNCING (its listing asked: onRejected true), the listing's re-subscribe accepted, which
     // ends the streak. Replay keeps the re-subscribed topic ACTIVE (replayRequest), and until 2026-12-07 its
