@@ -141,9 +141,10 @@ class VenuePipeline implements BookSink {
   private readonly unreadable = new Set<number>();
   /**
    * Books whose changed instrument the publisher refused to register (onInstrumentChanged): their handle still holds
-   * the old definition, so the venue's updates (at the new exponents) are dropped. Empty but for a refused definition.
+   * the old definition, so the venue's updates (at the new exponents) are dropped. By index, the refusal's error: /books
+   * names it in the book's `detail` (summaryOf), so a book held resyncing for it says why. Empty but for a refused definition.
    */
-  private readonly unregistered = new Set<number>();
+  private readonly unregistered = new Map<number, string>();
 
   constructor(
     readonly adapter: VenueAdapter,
@@ -432,8 +433,9 @@ class VenuePipeline implements BookSink {
     try {
       handle = this.publisher.register(instrument, builder);
     } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
       this.applyErrors++;
-      this.unregistered.add(index);
+      this.unregistered.set(index, error);
       if (old.markInvalid(BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED)) {
         if (wasLive) this.invalidations[index]!++;
         this.publishStatusContained(index, old);
@@ -447,7 +449,7 @@ class VenuePipeline implements BookSink {
       this.log.error("instrument changed but its new definition could not be registered; book kept RESYNCING, its updates dropped until a later change registers", {
         symbol: instrument.symbol,
         market: instrument.market,
-        error: err instanceof Error ? err.message : String(err),
+        error,
       });
       return;
     }
@@ -524,7 +526,9 @@ class VenuePipeline implements BookSink {
       const s = summarize(b, b.state === BookState.LIVE, this.countsOf(index));
       if (this.unreadable.size > 0) this.unreadable.delete(index);
       const at = b.state === BookState.HALTED ? this.adapter.expiredInstruments?.().get(index) : undefined;
-      return at === undefined ? s : { ...s, expiredAtMs: at, detail: `expired at ${new Date(at).toISOString()}: no longer traded` };
+      if (at !== undefined) return { ...s, expiredAtMs: at, detail: `expired at ${new Date(at).toISOString()}: no longer traded` };
+      const refused = this.unregistered.size > 0 ? this.unregistered.get(index) : undefined;
+      return refused === undefined ? s : { ...s, detail: `changed definition refused (${refused}): the venue's updates are dropped until a later change registers` };
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       const sub = this.subscriptions[index]!;

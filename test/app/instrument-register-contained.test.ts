@@ -80,6 +80,8 @@ test("a changed instrument whose definition is refused stays RESYNCING, its upda
   expect(booksPublished).toBe(0);
   expect(feeder.books()[0]!.state).toBe(BookState.RESYNCING);
   expect(feeder.readinessSummary().live).toBe(0);
+  // /books says why it stays resyncing (before, nothing but resyncing / instrument_changed, as any change in progress).
+  expect(feeder.bookSummaries()[0]!.detail).toBe("changed definition refused (definition refused (test)): the venue's updates are dropped until a later change registers");
 
   // A later change that registers: the book comes back from the next snapshot.
   publisher.register = register;
@@ -89,6 +91,7 @@ test("a changed instrument whose definition is refused stays RESYNCING, its upda
   expect(booksPublished).toBe(1);
   expect(feeder.books()[0]!.state).toBe(BookState.LIVE);
   expect(feeder.books()[0]!.instrument.priceExp).toBe(2);
+  expect(feeder.bookSummaries()[0]!.detail).toBeUndefined();
 });
 
 test("a late symbol whose first status cannot be encoded is added and leaves the unresolved list", { timeout: 20_000 }, async () => {
