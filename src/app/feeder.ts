@@ -22,7 +22,7 @@ import type { FeederConfig, VenueConfig } from "../config/types.ts";
 import { FeedPublisher } from "../net/feed-publisher.ts";
 import type { BudgetLedger } from "../venues/common/budget-ledger.ts";
 import { venueSpec, type VenueSpec } from "../venues/registry.ts";
-import { instrumentSymbolOf, isConnectionEventUrl, SOCKET_REQUEST_URL_PREFIX, type BookSink, type Subscription, type VenueAdapter } from "../venues/venue.ts";
+import { instrumentSymbolOf, isConnectionEventUrl, SOCKET_REQUEST_URL_PREFIX, type BookSink, type Subscription, type VenueAdapter, type VenueMetric } from "../venues/venue.ts";
 import { detail, levelsOf, summarize, unreadableSummary, type BookCounts, type BookDetail, type BookLevels, type BookSummary } from "./book-json.ts";
 import { collectInTurns, type Turn } from "./list-stream.ts";
 import { EventLoopLagMonitor, histogramData, PipelineLatency, type BookCount, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
@@ -141,9 +141,10 @@ class VenuePipeline implements BookSink {
   private readonly unreadable = new Set<number>();
   /**
    * Books whose changed instrument the publisher refused to register (onInstrumentChanged): their handle still holds
-   * the old definition, so the venue's updates (at the new exponents) are dropped. Empty but for a refused definition.
+   * the old definition, so the venue's updates (at the new exponents) are dropped. By index, the refusal's error: /books
+   * names it in the book's `detail` (summaryOf), so a book held resyncing for it says why. Empty but for a refused definition.
    */
-  private readonly unregistered = new Set<number>();
+  private readonly unregistered = new Map<number, string>();
 
   constructor(
     readonly adapter: VenueAdapter,
@@ -432,8 +433,9 @@ class VenuePipeline implements BookSink {
     try {
       handle = this.publisher.register(instrument, builder);
     } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
       this.applyErrors++;
-      this.unregistered.add(index);
+      this.unregistered.set(index, error);
       if (old.markInvalid(BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED)) {
         if (wasLive) this.invalidations[index]!++;
         this.publishStatusContained(index, old);
@@ -447,7 +449,7 @@ class VenuePipeline implements BookSink {
       this.log.error("instrument changed but its new definition could not be registered; book kept RESYNCING, its updates dropped until a later change registers", {
         symbol: instrument.symbol,
         market: instrument.market,
-        error: err instanceof Error ? err.message : String(err),
+        error,
       });
       return;
     }
@@ -524,7 +526,9 @@ class VenuePipeline implements BookSink {
       const s = summarize(b, b.state === BookState.LIVE, this.countsOf(index));
       if (this.unreadable.size > 0) this.unreadable.delete(index);
       const at = b.state === BookState.HALTED ? this.adapter.expiredInstruments?.().get(index) : undefined;
-      return at === undefined ? s : { ...s, expiredAtMs: at, detail: `expired at ${new Date(at).toISOString()}: no longer traded` };
+      if (at !== undefined) return { ...s, expiredAtMs: at, detail: `expired at ${new Date(at).toISOString()}: no longer traded` };
+      const refused = this.unregistered.size > 0 ? this.unregistered.get(index) : undefined;
+      return refused === undefined ? s : { ...s, detail: `changed definition refused (${refused}): the venue's updates are dropped until a later change registers` };
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       const sub = this.subscriptions[index]!;
@@ -543,6 +547,23 @@ class VenuePipeline implements BookSink {
       this.unreadable.add(index);
       return unreadableSummary({ venue: this.adapter.venue, market, symbol, state, reason, why }, this.countsOf(index));
     }
+  }
+
+  /**
+   * The book at `index` is LIVE but its summary threw when last read (/books, /status) and still does: /books lists it
+   * `valid: false` and /readyz not live, so /metrics does not count it live either (Feeder.metricsSnapshot). Read again
+   * only for a book found unreadable before (`unreadable`: empty but for a bug). Cold.
+   */
+  unreadableLive(index: number): boolean {
+    if (this.unreadable.size === 0 || !this.unreadable.has(index) || this.builders[index]?.state !== BookState.LIVE) return false;
+    return !this.summaryOf(index).valid;
+  }
+
+  /** How many of its books are LIVE and readable (what /readyz counts live). Cold. */
+  liveBooks(): number {
+    let live = 0;
+    for (let i = 0; i < this.builders.length; i++) if (this.builders[i]?.state === BookState.LIVE && !this.unreadableLive(i)) live++;
+    return live;
   }
 
   countsOf(index: number): BookCounts {
@@ -895,7 +916,10 @@ export class Feeder {
     const venues: Record<string, Record<string, number>> = {};
     let applyErrors = 0;
     for (const p of this.pipelines) {
-      venues[p.adapter.venue] = p.adapter.stats();
+      const s = p.adapter.stats();
+      // As /metrics' topics_live (metricsSnapshot): never more than the books this Feeder holds LIVE.
+      if (s.topicsLive !== undefined) s.topicsLive = Math.min(s.topicsLive, p.liveBooks());
+      venues[p.adapter.venue] = s;
       applyErrors += p.applyErrors;
     }
     return { venues, publisher: { ...this.publisher.counters }, applyErrors };
@@ -997,12 +1021,23 @@ export class Feeder {
     const unresolved: MetricsSnapshot["unresolved"] = [];
     for (const p of this.pipelines) {
       const venue = p.adapter.venue;
-      venues[venue] = p.adapter.metrics();
       applyErrors[venue] = (applyErrors[venue] ?? 0) + p.applyErrors;
       const byMarket = new Map<string, number[]>();
       for (const sub of p.subscriptions) if (!byMarket.has(sub.market)) byMarket.set(sub.market, BOOK_STATE_NAMES.map(() => 0));
-      for (const b of p.builders) if (b !== undefined) byMarket.get(b.instrument.market)![b.state]!++;
+      // A LIVE book whose summary throws is `unreadable`, not live, as /books (valid: false) and /readyz (not live) say:
+      // until s-livecount feeder_books{state="live"} counted it.
+      const unreadable = new Map<string, number>();
+      let live = 0;
+      for (let i = 0; i < p.builders.length; i++) {
+        const b = p.builders[i];
+        if (b === undefined) continue;
+        if (b.state === BookState.LIVE && p.unreadableLive(i)) unreadable.set(b.instrument.market, (unreadable.get(b.instrument.market) ?? 0) + 1);
+        else byMarket.get(b.instrument.market)![b.state]!++;
+      }
+      for (const counts of byMarket.values()) live += counts[BookState.LIVE]!;
       for (const [market, counts] of byMarket) counts.forEach((count, state) => books.push({ venue, market, state: BOOK_STATE_NAMES[state]!, count }));
+      for (const [market, count] of unreadable) books.push({ venue, market, state: "unreadable", count });
+      venues[venue] = boundTopicsLive(p.adapter.metrics(), live);
       const missing = new Map<string, number>();
       p.countUnresolved(missing);
       for (const market of byMarket.keys()) unresolved.push({ venue, market, count: missing.get(market) ?? 0 });
@@ -1098,6 +1133,16 @@ function checkIdCollisions(instruments: readonly Pick<Instrument, "instrumentId"
     }
     seen.set(i.instrumentId, i);
   }
+}
+
+/**
+ * The venue's `topics_live` (its channels whose book is LIVE by the adapter's own state) bounded by the books this
+ * Feeder holds LIVE: a book the Feeder holds not usable (a changed definition the publisher refused: the venue's
+ * updates are dropped and its book stays RESYNCING / instrument_changed) is never counted live here while the
+ * adapter's channel, its snapshot applied, says LIVE. Until s-livecount the adapter's count was passed as it was.
+ */
+function boundTopicsLive(metrics: VenueMetric[], booksLive: number): VenueMetric[] {
+  return metrics.map((m) => (m.name === "topics_live" && m.value > booksLive ? { ...m, value: booksLive } : m));
 }
 
 /** The summary of the pipeline's book at `index` (a builder there), with its expiry when it closed past it. Cold. */

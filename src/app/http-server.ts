@@ -28,7 +28,8 @@
  * Without a bearer token (so on loopback), every request but /healthz must be addressed to a loopback name (Host
  * 127.x.x.x, localhost or [::1], any port; or none): 403 otherwise, so a web page cannot read it through DNS rebinding.
  * A bad request (method, target, Host, percent-encoding, query) is a 4xx naming what was wrong and is logged at debug
- * level only; only a failure of the feeder itself is a 500 and an error line.
+ * level only; only a failure of the feeder itself is a 500 and an error line, at most one per 5 s with the count (a
+ * book that cannot be read answers 500 to every poll of /books/{venue}/{market}/{symbol}: until s-livecount, a line each).
  *
  * Bounds for many or hostile clients (what Bun.serve gives and does not, measured with Bun 1.4.5, is in
  * docs/operations.md § HTTP): beyond `http.max_in_flight` requests being answered at once (Bun's pendingRequests:
@@ -134,6 +135,7 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
     refused.hit(`${pending - 1} in flight, max ${maxInFlight}`);
     throw new BadRequest(503, refusal, { "retry-after": "1" });
   };
+  const handlerFailed = new RateLimitedLog(log, "error", "HTTP handler failed");
   const readyz = sharedReadiness(source);
   const everyBook = { items: 0 };
   const listen = (port: number) => Bun.serve({
@@ -148,7 +150,7 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
           log.debug("HTTP bad request", { method: req.method, target: loggedTarget(req.url), status: err.status, error: err.message });
           return json({ error: err.message }, err.status, err.headers);
         }
-        log.error("HTTP handler failed", { method: req.method, target: loggedTarget(req.url), error: err instanceof Error ? err.message : String(err) });
+        handlerFailed.hit(`${req.method} ${loggedTarget(req.url)}: ${err instanceof Error ? err.message : String(err)}`);
         return json({ error: "internal error" }, 500);
       }
     },

@@ -6,7 +6,7 @@
  * @module
  */
 import { awaitWithin } from "../core/await-within.ts";
-import { createLogger, type Logger } from "../core/log.ts";
+import { createLogger, RateLimitedLog, type Logger } from "../core/log.ts";
 import { Feeder, inWorkerShare } from "./feeder.ts";
 import { workerLedger, type WorkerLedger } from "../venues/common/budget-ledger.ts";
 import type { FromWorker, ToWorker, WorkerRequest } from "./worker-protocol.ts";
@@ -18,6 +18,11 @@ declare const self: Worker;
 let feeder: Feeder | undefined;
 let workerIndex = 0;
 let log: Logger | undefined;
+/**
+ * A status request that threw: at most a line per 5 s with the count (a book that cannot be read throws at every poll
+ * of its /books/{…}; until s-livecount a line each).
+ */
+let requestFailedLog: RateLimitedLog | undefined;
 let stopping = false;
 let ledger: WorkerLedger | undefined;
 /** The Feeder's one stop: a failed start's goodbye and the supervisor's `stop` share it (one HALTED each, one END). */
@@ -45,6 +50,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     case "start": {
       workerIndex = msg.workerIndex;
       log = createLogger({ level: msg.config.log.level, format: msg.config.log.format, base: { worker: workerIndex }, write: (line) => logOutbox.write(line) });
+      requestFailedLog = new RateLimitedLog(log, "error", "could not answer a status request");
       ledger = workerLedger(msg.budgets ?? {}, (event) => send({ type: "budget", ...event }));
       feeder = new Feeder({
         config: msg.config,
@@ -97,7 +103,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         return last(result);
       } catch (err) {
         if (err instanceof ReplyCancelled) return; // nobody waits for it
-        log?.error("could not answer a status request", { what: msg.what, error: err instanceof Error ? err.message : String(err) });
+        requestFailedLog?.hit(`${msg.what}: ${err instanceof Error ? err.message : String(err)}`);
         return send({ type: "response", id: msg.id, result: undefined });
       } finally {
         answering.delete(msg.id);

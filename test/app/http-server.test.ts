@@ -389,6 +389,27 @@ describe("http server", () => {
       await h.stop();
     }
   });
+
+  test("a book that cannot be read is a 500 at every poll, but one error line per 5 s, with the count", async () => {
+    // As Feeder.bookLevels → levelsOf for a LIVE book whose fields throw (a bug): before, an error line per request.
+    const unreadable = new BookBuilder(instrument("BADUSDT"));
+    unreadable.applySnapshot(u);
+    Object.defineProperty(unreadable, "tsExchangeUs", {
+      get() {
+        throw new Error("book times unreadable (test)");
+      },
+    });
+    const broken: StatusSource = { ...source, book: () => levelsOf(unreadable, true, 0) };
+    const h = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, broken, log);
+    try {
+      logLines.length = 0;
+      for (let n = 0; n < 5; n++) expect((await fetch(`${h.url}/books/bybit/linear/BADUSDT`)).status).toBe(500);
+      const errors = logLines.filter((l) => l.level === "error") as { msg: string; count?: number; detail?: string }[];
+      expect(errors.map((l) => [l.msg, l.count, l.detail])).toEqual([["HTTP handler failed", 1, `GET ${h.url}/books/bybit/linear/BADUSDT: book times unreadable (test)`]]);
+    } finally {
+      await h.stop();
+    }
+  });
 });
 
 describe("listening beyond loopback", () => {

@@ -18,6 +18,7 @@ import { silentLogger, type Logger } from "../../src/core/log.ts";
 import type { BookView } from "../../src/core/book-view.ts";
 import { BookState, StatusReason, type Instrument } from "../../src/core/types.ts";
 import { uniqueDestination } from "../e2e/harness.ts";
+import type { VenueMetric } from "../../src/venues/venue.ts";
 import { rng } from "../support/mulberry32.ts";
 import { ScriptedVenue, scriptedFeederConfig, update } from "../support/scripted-venue.ts";
 
@@ -79,6 +80,8 @@ test("a changed instrument whose definition is refused stays RESYNCING, its upda
   expect(booksPublished).toBe(0);
   expect(feeder.books()[0]!.state).toBe(BookState.RESYNCING);
   expect(feeder.readinessSummary().live).toBe(0);
+  // /books says why it stays resyncing (before, nothing but resyncing / instrument_changed, as any change in progress).
+  expect(feeder.bookSummaries()[0]!.detail).toBe("changed definition refused (definition refused (test)): the venue's updates are dropped until a later change registers");
 
   // A later change that registers: the book comes back from the next snapshot.
   publisher.register = register;
@@ -88,6 +91,7 @@ test("a changed instrument whose definition is refused stays RESYNCING, its upda
   expect(booksPublished).toBe(1);
   expect(feeder.books()[0]!.state).toBe(BookState.LIVE);
   expect(feeder.books()[0]!.instrument.priceExp).toBe(2);
+  expect(feeder.bookSummaries()[0]!.detail).toBeUndefined();
 });
 
 test("a late symbol whose first status cannot be encoded is added and leaves the unresolved list", { timeout: 20_000 }, async () => {
@@ -198,6 +202,35 @@ test("a refused book closed then listed again (its updates dropped) says instrum
   expect(stateOf(feeder)).toEqual([BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED]);
   expect(statuses).toEqual([[BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED]]); // one status, not one per update
   expect(feeder.readinessSummary().live).toBe(0);
+});
+
+test("a refused book is counted live by no reader: feeder_books, /readyz, nor the venue's topics_live once its channel is live", { timeout: 20_000 }, async () => {
+  // The adapter's channel goes LIVE with the snapshot it passes on (as every venue's TopicResync.onLive), dropped here.
+  // Before, feeder_venue_topics_live passed the adapter's count: 1 while /books, /readyz and feeder_books said resyncing.
+  const { feeder, venue, u } = await refusedBook();
+  let channelLive = false;
+  const metrics = (): VenueMetric[] => [{ name: "topics_live", help: "Book channels whose book is LIVE", type: "gauge", labels: {}, value: channelLive ? 1 : 0 }];
+  Object.assign(venue, { metrics });
+  venue.stats = () => ({ topicsLive: channelLive ? 1 : 0 });
+  const readers = () => {
+    const m = feeder.metricsSnapshot();
+    return {
+      topicsLive: m.venues.okx!.find((s) => s.name === "topics_live")!.value,
+      statsTopicsLive: feeder.stats().venues.okx!.topicsLive,
+      booksLive: m.books.find((b) => b.state === "live")!.count,
+      readyzLive: feeder.readinessSummary().live,
+      listedLive: feeder.bookSummaries().filter((b) => b.valid).length,
+    };
+  };
+  channelLive = true;
+  venue.sink!.onBookUpdate(0, update(u, true, 2, [[10000, 5]], [[10010, 3]]));
+  expect(stateOf(feeder)).toEqual([BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED]);
+  expect(readers()).toEqual({ topicsLive: 0, statsTopicsLive: 0, booksLive: 0, readyzLive: 0, listedLive: 0 });
+  // A change that registers, then the channel's next snapshot: live in every reader again.
+  delete (feeder.publisher as { register?: unknown }).register;
+  venue.sink!.onInstrumentChanged!(0, { ...instrument, priceExp: 2, tickSize: "0.01" });
+  venue.sink!.onBookUpdate(0, update(u, true, 3, [[10000, 5]], [[10010, 3]]));
+  expect(readers()).toEqual({ topicsLive: 1, statsTopicsLive: 1, booksLive: 1, readyzLive: 1, listedLive: 1 });
 });
 
 const gapsOf = (feeder: Feeder) => feeder.bookSummaries()[0]!.gaps;

@@ -16,11 +16,12 @@ const { log, lines } = captureLog();
 
 let sim: BybitSim;
 let supervisor: Supervisor;
+let workerLines = ""; // the workers' log, written by this thread
 
 beforeAll(async () => {
   sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: MARKETS[0]!.symbols }], seed: 3, messagesPerSecond: 0 });
   const config = validateConfig(rawConfig({ sim, markets: MARKETS, ...uniqueDestination(177), workers: 2 }));
-  supervisor = new Supervisor(config, log, new URL("./support/throwing-request-worker.ts", import.meta.url).href);
+  supervisor = new Supervisor(config, log, new URL("./support/throwing-request-worker.ts", import.meta.url).href, { writeLog: (text, done) => ((workerLines += text), done()) });
   await supervisor.start();
 }, 30_000);
 
@@ -36,4 +37,9 @@ test("a status request that throws in a worker is answered as unavailable; the w
   expect((await supervisor.readiness()).workersDown).toEqual([]);
   expect(lines.some((l) => l.msg.includes("worker exited") || l.msg === "worker error")).toBe(false);
   expect(supervisor.restarts).toBe(0);
+  // Asked again (a dashboard polling): one error line per worker, not one per request (until s-livecount, a line each).
+  for (let n = 0; n < 4; n++) await supervisor.latency();
+  const failed = workerLines.split("\n").filter((l) => l.includes("could not answer a status request"));
+  expect(failed.length).toBe(2);
+  for (const l of failed) expect(l).toContain("latency: test: latencySnapshot fails");
 });

@@ -297,9 +297,10 @@ test("a book whose status cannot be encoded is marked and logged; the venue's ca
  * A LIVE book whose fields cannot be read (a bug): /books lists it `live`, valid false. It may differ from the venue's
  * (nothing can show it does not), so readiness never counts it live: /status's and /readyz's (which reads again a book
  * whose summary threw, and only such a book: the others' states alone). Before, both counted it live: /readyz could
- * be 200 with a book /books showed unusable. Readable again, it counts live again.
+ * be 200 with a book /books showed unusable; /metrics' feeder_books{state="live"} counted it until s-livecount (now
+ * `unreadable`). Readable again, it counts live again.
  */
-test("a LIVE book whose summary cannot be read is not counted live by /status or /readyz; readable again, it is", { timeout: 20_000 }, async () => {
+test("a LIVE book whose summary cannot be read is not counted live by /status, /readyz or /metrics; readable again, it is", { timeout: 20_000 }, async () => {
   const { instrument, other, venue, subscriber, feeder } = await startTwoOkxBooks(82);
   const u = new BookUpdate();
   const sub = (i: Instrument) => subscriber.books.get(i.instrumentId);
@@ -323,9 +324,13 @@ test("a LIVE book whose summary cannot be read is not counted live by /status or
   const readyz = evaluateSummary(feeder.readinessSummary());
   expect([readyz.ready, readyz.live, readyz.reasonCounts.book_not_live]).toEqual([false, 1, 1]);
   expect(readyz.reasons.filter((r) => r.check === "book_not_live").map((r) => r.detail)).toEqual(["okx spot:BTC-USDT is live (snapshot_applied) but its book cannot be read (/books names the error)"]);
+  // /metrics agrees: feeder_books counts it `unreadable`, not live (until s-livecount it counted it live).
+  const books = () => feeder.metricsSnapshot().books.filter((c) => c.count > 0).map((c) => [c.state, c.count]);
+  expect(books()).toEqual([["live", 1], ["unreadable", 1]]);
   Object.defineProperty(feeder.books()[0]!, "tsExchangeUs", { value: savedUs, writable: true, configurable: true, enumerable: true });
   const after = evaluateSummary(feeder.readinessSummary());
   expect([after.live, after.reasonCounts.book_not_live]).toEqual([2, undefined]);
+  expect(books()).toEqual([["live", 2]]);
 });
 
 /**
