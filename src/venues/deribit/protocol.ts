@@ -161,10 +161,14 @@ export class DeribitRequests implements RequestProtocol {
       if (code === ERR_RAW_NEEDS_AUTH) this.rawRefused++;
       return { ...base, success: false, retMsg: `${code} ${typeof e.message === "string" ? e.message : ""}`.trim() };
     }
-    const taken = Array.isArray(m.result) ? new Set(m.result.filter((x): x is string => typeof x === "string")) : new Set<string>();
-    const missing = req.channels.filter((c) => !taken.has(c));
     // An unsubscribe's result is not a list of what it removed in every version of the docs: any answer will do.
-    if (missing.length === 0 || req.op === "unsubscribe") return { ...base, success: true, retMsg: "" };
+    if (req.op === "unsubscribe") return { ...base, success: true, retMsg: "" };
+    // A subscribe's result is the list of channels taken [D2]. Anything else says nothing of them: a failure sent
+    // again (parseAckError: other). Until 2026-12-07 it was read as an empty list, every channel refused (HALTED).
+    if (!Array.isArray(m.result)) return { ...base, success: false, retMsg: `answer with no list of channels (result: ${m.result === null ? "null" : typeof m.result})` };
+    const taken = new Set(m.result.filter((x): x is string => typeof x === "string"));
+    const missing = req.channels.filter((c) => !taken.has(c));
+    if (missing.length === 0) return { ...base, success: true, retMsg: "" };
     // Some channels refused: per-channel lists, so the rest go ahead and each missing one is refused alone.
     return { ...base, success: false, retMsg: "channel not in the result", successTopics: req.channels.filter((c) => taken.has(c)), failTopics: missing };
   }

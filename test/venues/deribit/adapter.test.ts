@@ -2,7 +2,7 @@
  * The Deribit adapter against its simulator, for what the contract suite does not cover: heartbeats (set_heartbeat,
  * test_request answered), raw channels refused with 13778 as a config error, 10028 backed off and retried, a
  * change_id break on one channel, grouped books as replace, channels the venue leaves out of its result refused
- * alone, instruments from get_instruments (tick_size_steps), and the simulator's own protocol with a raw client.
+ * alone, instruments from get_instruments (tick_size_steps), and the simulator's own protocol with a raw client; a subscribe answer with no list of channels (a failure sent again).
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { type Logger, silentLogger } from "../../../src/core/log.ts";
@@ -13,6 +13,8 @@ import { deribitInstrumentSource, finestTick, specOfItem } from "../../../src/ve
 import { resolveInstruments } from "../../../src/venues/common/instruments.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
 import { parseJsonRaw } from "../../../src/venues/deribit/parse-json.ts";
+import { DeribitRequests } from "../../../src/venues/deribit/protocol.ts";
+import type { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
 import { validateConfig } from "../../../src/config/load.ts";
 import { venueSpec } from "../../../src/venues/registry.ts";
@@ -436,6 +438,36 @@ describe("Deribit instruments", () => {
       ["ETH-27MAR26-4000-P", "0.0005", "0.1", 4, 1],
       ["BTC_USDC-PERPETUAL", "1", "0.001", 0, 3],
     ]);
+  });
+});
+
+describe("Deribit request answers", () => {
+  /** A subscribe of `channels` encoded on a stub connection; returns its JSON-RPC id. */
+  function subscribed(requests: DeribitRequests, channels: string[]): number {
+    const conn = { ws: null } as unknown as VenueConnection;
+    const topics = channels.map((topic) => ({ topic, conn }) as unknown as TopicState);
+    return (JSON.parse(requests.encodeRequest("subscribe", topics, "s7")) as { id: number }).id;
+  }
+
+  test("a subscribe answer whose result is no list of channels is a failure sent again, not every channel refused", () => {
+    const channels = ["book.BTC-PERPETUAL.100ms", "book.ETH-PERPETUAL.100ms"];
+    for (const result of ["ok", null, { channels }, 5, undefined]) {
+      const requests = new DeribitRequests();
+      const id = subscribed(requests, channels);
+      const c = requests.classifyControl(result === undefined ? { jsonrpc: "2.0", id } : { jsonrpc: "2.0", id, result });
+      if (c.kind !== "ack") throw new Error(`not an ack: ${c.kind}`);
+      // Before: taken as a list that names nothing, every channel of the request refused alone (HALTED /
+      // subscribe_rejected, "check that X is listed") though the venue said nothing of them.
+      expect(c.failTopics, JSON.stringify(result)).toBeUndefined();
+      expect(c.success).toBe(false);
+      expect(c.retMsg).toMatch(/no list of channels/);
+      expect(requests.parseAckError(c.retMsg)).toEqual({ kind: "other" });
+    }
+    // A list still refuses each channel it leaves out, alone.
+    const requests = new DeribitRequests();
+    const id = subscribed(requests, channels);
+    const c = requests.classifyControl({ jsonrpc: "2.0", id, result: [channels[0]] });
+    expect(c.kind === "ack" && [c.successTopics, c.failTopics]).toEqual([[channels[0]], [channels[1]]]);
   });
 });
 
