@@ -489,6 +489,9 @@ describe("Deribit simulator protocol (raw client)", { timeout: 20_000 }, () => {
     c.send({ jsonrpc: "2.0", id: 8, method: "public/subscribe", params: { channels: ["book.BTC-PERPETUAL.raw"] } });
     const err = await c.nextJson();
     expect([err.id, err.error.code, err.error.message]).toEqual([8, 13778, "raw_subscriptions_not_available_for_unauthorized"]);
+    // A grouped book's depth is 1, 10 or 20 [D8]: `none.0` is no channel (taken before 2026-12-07, served as the change stream).
+    c.send({ jsonrpc: "2.0", id: 10, method: "public/subscribe", params: { channels: ["book.BTC-PERPETUAL.none.0.100ms", "book.BTC-PERPETUAL.none.5.100ms"] } });
+    expect(await c.nextJson()).toMatchObject({ id: 10, result: [] });
     // A client that disables heartbeats with a test_request unanswered is not closed for it (it was, and
     // public/disable_heartbeat was "Method not found").
     const quiet = await RawClient.open(sim.wsUrl);
