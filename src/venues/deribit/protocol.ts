@@ -51,6 +51,8 @@ export const CONNECT_WINDOW_MS = 60_000;
 
 /** JSON-RPC ids: requests carry the number of subscription control's request id ("s12" → 12); ours are below this. */
 const TEST_ID_BASE = 1_000_000_000;
+/** set_heartbeat's ids: apart from every other, so a refusal of it is told from a refused public/test. */
+const HEARTBEAT_ID_BASE = 3_000_000_000;
 
 /** A request in flight: what it asked for, and the socket (of which connection) it went out on. */
 interface PendingRpc {
@@ -80,6 +82,9 @@ export class DeribitRequests implements RequestProtocol {
   private testSeq = 0;
   /** Set when a request was refused with 13778 (raw needs auth): the adapter names it as a config error. */
   rawRefused = 0;
+  /** set_heartbeat answered with an error (the adapter logs it, `heartbeatRefusal` its words): no heartbeat promised. */
+  heartbeatRefused = 0;
+  heartbeatRefusal = "";
   /** Told of every topic a subscribe is encoded for: its next snapshot is one we asked for (adapter.ts onBook). */
   onSubscribe: ((t: TopicState) => void) | null = null;
   /** Replay: told of every topic of a recorded subscribe (`ws:req`), where live's onSubscribe was told of it. */
@@ -134,7 +139,7 @@ export class DeribitRequests implements RequestProtocol {
 
   /** `public/set_heartbeat` (each socket's first message: DeribitAdapter.askHeartbeat, at its open or its swap). */
   setHeartbeat(): string {
-    return JSON.stringify({ jsonrpc: "2.0", id: TEST_ID_BASE + ++this.testSeq, method: "public/set_heartbeat", params: { interval: HEARTBEAT_INTERVAL_S } });
+    return JSON.stringify({ jsonrpc: "2.0", id: HEARTBEAT_ID_BASE + ++this.testSeq, method: "public/set_heartbeat", params: { interval: HEARTBEAT_INTERVAL_S } });
   }
 
   /**
@@ -152,7 +157,16 @@ export class DeribitRequests implements RequestProtocol {
     }
     if (typeof m.id !== "number") return { kind: "other" };
     const req = this.requests.get(m.id);
-    if (!req) return { kind: "pong" }; // set_heartbeat's or public/test's answer: the connection is alive
+    if (!req) {
+      // set_heartbeat's or public/test's answer: the connection is alive. set_heartbeat refused: no heartbeat comes
+      // (until 2026-12-07 taken for a pong alone, the socket believed to have the promise: the adapter's onControl).
+      if (m.error !== undefined && m.id > HEARTBEAT_ID_BASE && m.id < HEARTBEAT_ID_BASE + TEST_ID_BASE) {
+        const e = (m.error ?? {}) as Record<string, unknown>;
+        this.heartbeatRefused++;
+        this.heartbeatRefusal = `${typeof e.code === "number" ? e.code : "?"} ${typeof e.message === "string" ? e.message : ""}`.trim();
+      }
+      return { kind: "pong" };
+    }
     this.requests.delete(m.id);
     const base = { kind: "ack" as const, op: req.op, reqId: req.reqId, successTopics: undefined, failTopics: undefined };
     if (m.error !== undefined) {
@@ -188,7 +202,7 @@ export class DeribitRequests implements RequestProtocol {
   }
 }
 
-/** JSON-RPC ids of our idle probes: apart from request ids (small) and replies to test requests (TEST_ID_BASE + n). */
+/** JSON-RPC ids of our idle probes: apart from request ids (small), replies to test requests (TEST_ID_BASE + n) and set_heartbeat (HEARTBEAT_ID_BASE + n). */
 const PROBE_ID_BASE = 2_000_000_000;
 
 /**

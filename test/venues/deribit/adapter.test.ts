@@ -95,6 +95,27 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
     expect(adapter.stats().pongs).toBeGreaterThanOrEqual(4);
   });
 
+  test("a refused set_heartbeat is a clear error, and its socket holds no heartbeat promise", async () => {
+    const subs = twoPerpetuals();
+    const { log, lines } = capture();
+    let heartbeatId = -1; // the id of set_heartbeat's answer (its "ok")
+    const onRawFrame = (_m: string, _c: string, f: string) => {
+      if (f.includes('"result":"ok"')) heartbeatId = (JSON.parse(f) as { id: number }).id;
+    };
+    const { sim, adapter, sink, instruments } = await startAdapter(running, subs, { log, onRawFrame });
+    adapter.start(sink);
+    sim.step(1);
+    await until(() => heartbeatId > 0 && [0, 1].every((i) => equal(sim, sink, subs, instruments, i)), "books live, set_heartbeat answered");
+    const conn = (adapter as unknown as { conns: { serverTested: boolean }[] }).conns[0]!;
+    expect(conn.serverTested, "promised once written").toBe(true);
+    // The same id answered with an error (as a server refusing it would): before, a pong, nothing said, the promise kept.
+    const refusal = JSON.stringify({ jsonrpc: "2.0", id: heartbeatId, error: { code: 11050, message: "bad_request" } });
+    expect(adapter.ingestFrame("inverse", `conn${adapter.topicInfo(0).connection}.inverse`, refusal, 0)).toBe(true);
+    expect(lines.filter((l) => l.level === "error" && l.msg.includes("set_heartbeat refused")).map((l) => l.fields)).toEqual([{ conn: 0, error: "11050 bad_request" }]);
+    expect(conn.serverTested).toBe(false);
+    expect([adapter.topicInfo(0).state, adapter.topicInfo(1).state]).toEqual(["live", "live"]);
+  });
+
   test("a quiet connection is probed with public/test and stays up; a silent server is found dead within 8 s by default", async () => {
     const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
     // The adapter's clock runs 50 ms per look of the test's (10× real time); heartbeats a minute apart and no book
