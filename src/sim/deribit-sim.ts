@@ -366,7 +366,8 @@ class DeribitSimulator implements DeribitSim {
   private isValidChannel(c: string): boolean {
     if (this.replay.has(c)) return true;
     const m = /^book\.([^.]+)\.(?:none\.(\d+)\.)?(100ms|agg2)$/.exec(c);
-    if (!m || (m[2] !== undefined && !DERIBIT_DEPTHS.includes(Number(m[2])))) return false;
+    // A grouped depth is 1, 10 or 20 [D8] (0 is the change stream's `book.X.100ms`, not `none.0`).
+    if (!m || (m[2] !== undefined && !(Number(m[2]) > 0 && DERIBIT_DEPTHS.includes(Number(m[2]))))) return false;
     return [...this.insts.values()].some((i) => i.symbol === m[1] && this.trading(i));
   }
 

@@ -750,9 +750,16 @@ export class DeribitAdapter implements VenueAdapter {
   onControl(conn: DeribitConnection, msg: unknown): void {
     if (this.books.replaying) this.markRecordedAnswer(conn, msg);
     const before = this.requests.rawRefused;
+    const heartbeatBefore = this.requests.heartbeatRefused;
     this.control.onControl(conn, msg);
     if (this.requests.rawRefused !== before) {
       this.log.error(`deribit: config error: raw book channels need an authorised connection (error ${ERR_RAW_NEEDS_AUTH}); subscribe the 100ms interval instead`, { conn: conn.id, interval: this.intervalOf(conn.market) });
+    }
+    if (this.requests.heartbeatRefused !== heartbeatBefore) {
+      // The socket that asked has no heartbeat promise: judged by the probes and the 7 s rule, not its bound [D5].
+      if (conn.fromRetiring) conn.retiringServerTested = false;
+      else conn.serverTested = false;
+      this.log.error("deribit: public/set_heartbeat refused; this socket gets no heartbeat (test_request), its liveness is judged by probes alone", { conn: conn.id, error: this.requests.heartbeatRefusal });
     }
   }
 }

@@ -51,6 +51,8 @@ export const CONNECT_WINDOW_MS = 60_000;
 
 /** JSON-RPC ids: requests carry the number of subscription control's request id ("s12" → 12); ours are below this. */
 const TEST_ID_BASE = 1_000_000_000;
+/** set_heartbeat's ids: apart from every other, so a refusal of it is told from a refused public/test. */
+const HEARTBEAT_ID_BASE = 3_000_000_000;
 
 /** A request in flight: what it asked for, and the socket (of which connection) it went out on. */
 interface PendingRpc {
@@ -82,6 +84,9 @@ export class DeribitRequests implements RequestProtocol {
   rawRefused = 0;
   /** Set by the adapter (RequestProtocol.requested): a subscribe written, live or replayed (adapter.ts onSubscribeWritten). */
   requested: RequestProtocol["requested"];
+  /** set_heartbeat answered with an error (the adapter logs it, `heartbeatRefusal` its words): no heartbeat promised. */
+  heartbeatRefused = 0;
+  heartbeatRefusal = "";
 
   maxArgsPerRequest(_market: MarketName): number {
     return MAX_CHANNELS_PER_REQUEST;
@@ -130,7 +135,7 @@ export class DeribitRequests implements RequestProtocol {
 
   /** `public/set_heartbeat` (each socket's first message: DeribitAdapter.askHeartbeat, at its open or its swap). */
   setHeartbeat(): string {
-    return JSON.stringify({ jsonrpc: "2.0", id: TEST_ID_BASE + ++this.testSeq, method: "public/set_heartbeat", params: { interval: HEARTBEAT_INTERVAL_S } });
+    return JSON.stringify({ jsonrpc: "2.0", id: HEARTBEAT_ID_BASE + ++this.testSeq, method: "public/set_heartbeat", params: { interval: HEARTBEAT_INTERVAL_S } });
   }
 
   /**
@@ -148,7 +153,16 @@ export class DeribitRequests implements RequestProtocol {
     }
     if (typeof m.id !== "number") return { kind: "other" };
     const req = this.requests.get(m.id);
-    if (!req) return { kind: "pong" }; // set_heartbeat's or public/test's answer: the connection is alive
+    if (!req) {
+      // set_heartbeat's or public/test's answer: the connection is alive. set_heartbeat refused: no heartbeat comes
+      // (until 2026-12-07 taken for a pong alone, the socket believed to have the promise: the adapter's onControl).
+      if (m.error !== undefined && m.id > HEARTBEAT_ID_BASE && m.id < HEARTBEAT_ID_BASE + TEST_ID_BASE) {
+        const e = (m.error ?? {}) as Record<string, unknown>;
+        this.heartbeatRefused++;
+        this.heartbeatRefusal = `${typeof e.code === "number" ? e.code : "?"} ${typeof e.message === "string" ? e.message : ""}`.trim();
+      }
+      return { kind: "pong" };
+    }
     this.requests.delete(m.id);
     const base = { kind: "ack" as const, op: req.op, reqId: req.reqId, successTopics: undefined, failTopics: undefined };
     if (m.error !== undefined) {
@@ -157,10 +171,14 @@ export class DeribitRequests implements RequestProtocol {
       if (code === ERR_RAW_NEEDS_AUTH) this.rawRefused++;
       return { ...base, success: false, retMsg: `${code} ${typeof e.message === "string" ? e.message : ""}`.trim() };
     }
-    const taken = Array.isArray(m.result) ? new Set(m.result.filter((x): x is string => typeof x === "string")) : new Set<string>();
-    const missing = req.channels.filter((c) => !taken.has(c));
     // An unsubscribe's result is not a list of what it removed in every version of the docs: any answer will do.
-    if (missing.length === 0 || req.op === "unsubscribe") return { ...base, success: true, retMsg: "" };
+    if (req.op === "unsubscribe") return { ...base, success: true, retMsg: "" };
+    // A subscribe's result is the list of channels taken [D2]. Anything else says nothing of them: a failure sent
+    // again (parseAckError: other). Until 2026-12-07 it was read as an empty list, every channel refused (HALTED).
+    if (!Array.isArray(m.result)) return { ...base, success: false, retMsg: `answer with no list of channels (result: ${m.result === null ? "null" : typeof m.result})` };
+    const taken = new Set(m.result.filter((x): x is string => typeof x === "string"));
+    const missing = req.channels.filter((c) => !taken.has(c));
+    if (missing.length === 0) return { ...base, success: true, retMsg: "" };
     // Some channels refused: per-channel lists, so the rest go ahead and each missing one is refused alone.
     return { ...base, success: false, retMsg: "channel not in the result", successTopics: req.channels.filter((c) => taken.has(c)), failTopics: missing };
   }
@@ -180,7 +198,7 @@ export class DeribitRequests implements RequestProtocol {
   }
 }
 
-/** JSON-RPC ids of our idle probes: apart from request ids (small) and replies to test requests (TEST_ID_BASE + n). */
+/** JSON-RPC ids of our idle probes: apart from request ids (small), replies to test requests (TEST_ID_BASE + n) and set_heartbeat (HEARTBEAT_ID_BASE + n). */
 const PROBE_ID_BASE = 2_000_000_000;
 
 /**

@@ -113,13 +113,18 @@ export class DeribitScanner {
     const n = s.length;
     if (!s.startsWith(PREFIX)) return SCAN_NOT_BOOK;
     const nameStart = PREFIX.length;
-    // The closing quote (native search); a name with an escape is never one of ours (table names have none), and
-    // find() compares the whole name, so an escaped quote cannot pass for the end.
+    // The closing quote (native search); find() compares the whole name, so an escaped quote cannot pass for the end.
     let i = s.indexOf('"', nameStart);
     if (i < 0) return this.fail(n, SCAN_FALLBACK);
     let c = 0;
     const entry = table.find(s, nameStart, i);
-    if (entry < 0) return s.startsWith(BOOK, nameStart) ? SCAN_UNKNOWN_TOPIC : SCAN_NOT_BOOK;
+    if (entry < 0) {
+      if (!s.startsWith(BOOK, nameStart)) return SCAN_NOT_BOOK;
+      // Not found as written. A book name with an escape (`\u002d`) may still be one of ours once decoded: the JSON
+      // path decides (until 2026-12-07 it was unknown here, the frame dropped and every book of its connection resynced).
+      for (let j = nameStart; j < i; j++) if (s.charCodeAt(j) === BS) return this.fail(j, SCAN_FALLBACK);
+      return SCAN_UNKNOWN_TOPIC;
+    }
     this.entry = entry;
     if (!s.startsWith(DATA, i)) return this.fail(i, SCAN_FALLBACK);
     i += DATA.length;

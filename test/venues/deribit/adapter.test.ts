@@ -2,7 +2,7 @@
  * The Deribit adapter against its simulator, for what the contract suite does not cover: heartbeats (set_heartbeat,
  * test_request answered), raw channels refused with 13778 as a config error, 10028 backed off and retried, a
  * change_id break on one channel, grouped books as replace, channels the venue leaves out of its result refused
- * alone, instruments from get_instruments (tick_size_steps), and the simulator's own protocol with a raw client.
+ * alone, instruments from get_instruments (tick_size_steps), and the simulator's own protocol with a raw client; a subscribe answer with no list of channels (a failure sent again).
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { type Logger, silentLogger } from "../../../src/core/log.ts";
@@ -13,6 +13,8 @@ import { deribitInstrumentSource, finestTick, specOfItem } from "../../../src/ve
 import { resolveInstruments } from "../../../src/venues/common/instruments.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
 import { parseJsonRaw } from "../../../src/venues/deribit/parse-json.ts";
+import { DeribitRequests } from "../../../src/venues/deribit/protocol.ts";
+import type { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
 import { validateConfig } from "../../../src/config/load.ts";
 import { venueSpec } from "../../../src/venues/registry.ts";
@@ -91,6 +93,27 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
     expect(sim.stats.heartbeatCloses).toBe(0);
     expect(sink.invalid).toEqual([]);
     expect(adapter.stats().pongs).toBeGreaterThanOrEqual(4);
+  });
+
+  test("a refused set_heartbeat is a clear error, and its socket holds no heartbeat promise", async () => {
+    const subs = twoPerpetuals();
+    const { log, lines } = capture();
+    let heartbeatId = -1; // the id of set_heartbeat's answer (its "ok")
+    const onRawFrame = (_m: string, _c: string, f: string) => {
+      if (f.includes('"result":"ok"')) heartbeatId = (JSON.parse(f) as { id: number }).id;
+    };
+    const { sim, adapter, sink, instruments } = await startAdapter(running, subs, { log, onRawFrame });
+    adapter.start(sink);
+    sim.step(1);
+    await until(() => heartbeatId > 0 && [0, 1].every((i) => equal(sim, sink, subs, instruments, i)), "books live, set_heartbeat answered");
+    const conn = (adapter as unknown as { conns: { serverTested: boolean }[] }).conns[0]!;
+    expect(conn.serverTested, "promised once written").toBe(true);
+    // The same id answered with an error (as a server refusing it would): before, a pong, nothing said, the promise kept.
+    const refusal = JSON.stringify({ jsonrpc: "2.0", id: heartbeatId, error: { code: 11050, message: "bad_request" } });
+    expect(adapter.ingestFrame("inverse", `conn${adapter.topicInfo(0).connection}.inverse`, refusal, 0)).toBe(true);
+    expect(lines.filter((l) => l.level === "error" && l.msg.includes("set_heartbeat refused")).map((l) => l.fields)).toEqual([{ conn: 0, error: "11050 bad_request" }]);
+    expect(conn.serverTested).toBe(false);
+    expect([adapter.topicInfo(0).state, adapter.topicInfo(1).state]).toEqual(["live", "live"]);
   });
 
   test("a quiet connection is probed with public/test and stays up; a silent server is found dead within 8 s by default", async () => {
@@ -439,6 +462,36 @@ describe("Deribit instruments", () => {
   });
 });
 
+describe("Deribit request answers", () => {
+  /** A subscribe of `channels` encoded on a stub connection; returns its JSON-RPC id. */
+  function subscribed(requests: DeribitRequests, channels: string[]): number {
+    const conn = { ws: null } as unknown as VenueConnection;
+    const topics = channels.map((topic) => ({ topic, conn }) as unknown as TopicState);
+    return (JSON.parse(requests.encodeRequest("subscribe", topics, "s7")) as { id: number }).id;
+  }
+
+  test("a subscribe answer whose result is no list of channels is a failure sent again, not every channel refused", () => {
+    const channels = ["book.BTC-PERPETUAL.100ms", "book.ETH-PERPETUAL.100ms"];
+    for (const result of ["ok", null, { channels }, 5, undefined]) {
+      const requests = new DeribitRequests();
+      const id = subscribed(requests, channels);
+      const c = requests.classifyControl(result === undefined ? { jsonrpc: "2.0", id } : { jsonrpc: "2.0", id, result });
+      if (c.kind !== "ack") throw new Error(`not an ack: ${c.kind}`);
+      // Before: taken as a list that names nothing, every channel of the request refused alone (HALTED /
+      // subscribe_rejected, "check that X is listed") though the venue said nothing of them.
+      expect(c.failTopics, JSON.stringify(result)).toBeUndefined();
+      expect(c.success).toBe(false);
+      expect(c.retMsg).toMatch(/no list of channels/);
+      expect(requests.parseAckError(c.retMsg)).toEqual({ kind: "other" });
+    }
+    // A list still refuses each channel it leaves out, alone.
+    const requests = new DeribitRequests();
+    const id = subscribed(requests, channels);
+    const c = requests.classifyControl({ jsonrpc: "2.0", id, result: [channels[0]] });
+    expect(c.kind === "ack" && [c.successTopics, c.failTopics]).toEqual([[channels[0]], [channels[1]]]);
+  });
+});
+
 describe("Deribit simulator protocol (raw client)", { timeout: 20_000 }, () => {
   test("subscribe result lists the channels taken; snapshot then linked changes; raw → 13778; unanswered test_request closes", async () => {
     const sim = await startDeribitSimulator({ markets: [{ market: "inverse", symbols: ["BTC-PERPETUAL"] }], seed: 3, heartbeatIntervalMs: 100 });
@@ -457,6 +510,9 @@ describe("Deribit simulator protocol (raw client)", { timeout: 20_000 }, () => {
     c.send({ jsonrpc: "2.0", id: 8, method: "public/subscribe", params: { channels: ["book.BTC-PERPETUAL.raw"] } });
     const err = await c.nextJson();
     expect([err.id, err.error.code, err.error.message]).toEqual([8, 13778, "raw_subscriptions_not_available_for_unauthorized"]);
+    // A grouped book's depth is 1, 10 or 20 [D8]: `none.0` is no channel (taken before 2026-12-07, served as the change stream).
+    c.send({ jsonrpc: "2.0", id: 10, method: "public/subscribe", params: { channels: ["book.BTC-PERPETUAL.none.0.100ms", "book.BTC-PERPETUAL.none.5.100ms"] } });
+    expect(await c.nextJson()).toMatchObject({ id: 10, result: [] });
     // A client that disables heartbeats with a test_request unanswered is not closed for it (it was, and
     // public/disable_heartbeat was "Method not found").
     const quiet = await RawClient.open(sim.wsUrl);

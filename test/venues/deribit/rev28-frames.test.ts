@@ -89,6 +89,21 @@ describe("deribit: frames read as an adversary", { timeout: 20_000 }, () => {
     expect(sink.invalid).toHaveLength(1);
   });
 
+  test("a change whose channel name is written with a JSON escape is the channel's: applied, nothing resynced", async () => {
+    const { adapter, sink, feed } = await live();
+    const last = adapter.topicInfo(0).lastChangeId;
+    const updates = sink.updates;
+    // `book.BTC\u002dPERPETUAL.100ms` is the channel once decoded. Before, the scanner called it unknown: the change
+    // dropped and both books of the connection resynced (unknown_topic).
+    const escaped = frame(`{"type":"change","timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":${last + 1},"prev_change_id":${last},"bids":[["new",100.5,10]],"asks":[]}`).replace("book.BTC-", "book.BTC\\u002d");
+    feed(escaped);
+    expect(sink.invalid).toEqual([]);
+    expect(sink.updates).toBe(updates + 1);
+    expect(sink.bids[0]!.get(1005)).toBe(10);
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: last + 1 });
+    expect(adapter.stats().unknownTopic).toBe(0);
+  });
+
   test("a snapshot below the live book's change_id that no subscribe asked for resyncs the book (venue reset); the changes after it are not ignored as duplicates", async () => {
     const { sim, adapter, sink, equal, feed } = await live();
     const updates = sink.updates;

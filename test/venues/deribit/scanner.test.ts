@@ -100,6 +100,16 @@ describe("Deribit scanner on the genuine recording", () => {
     for (const { frame } of others) expect(sc.scan(frame, t, new BookUpdate())).toBe(SCAN_NOT_BOOK);
     const foreign = BOOK_FRAMES[0]!.frame.replace(/book\.[^"]+\.raw/, "book.SOL-PERPETUAL.raw");
     expect(sc.scan(foreign, t, new BookUpdate())).toBe(SCAN_UNKNOWN_TOPIC);
+    // A channel name written with an escape (valid JSON naming one of ours) is the JSON path's to decide: before
+    // 2026-12-07 the scanner called it unknown, and the frame was dropped with every book of its connection resynced.
+    const plain = BOOK_FRAMES[0]!.frame;
+    const escaped = plain.replace(/("channel":"book\.[^"-]*)-/, "$1\\u002d");
+    expect(escaped).not.toBe(plain);
+    const r = scanBoth(escaped, t);
+    expect(r.scan).toBe(SCAN_FALLBACK);
+    expect(r.viaJson).toEqual(scanBoth(plain, t).viaScan);
+    // Escaped and not ours: unknown there too.
+    expect(scanBoth(foreign.replace("SOL-", "SOL\\u002d"), t)).toMatchObject({ scan: SCAN_FALLBACK, json: SCAN_UNKNOWN_TOPIC });
   });
 
   test("every key order of the data object gives the same levels (scanner or JSON path)", () => {
