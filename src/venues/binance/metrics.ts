@@ -9,25 +9,6 @@ import type { VenueMetric } from "../venue.ts";
 import type { VenueConnection } from "../common/connection.ts";
 import { type ConnectBudget, connectionMetrics, counter, gauge } from "../common/metrics.ts";
 
-/** The per-connection counters stats() sums over the connections (the metrics keep them per connection). */
-export const CONNECTION_COUNTERS = [
-  "messages",
-  "bytes",
-  "parseErrors",
-  "frameErrors",
-  "fallbacks",
-  "unknownTopic",
-  "connects",
-  "reconnects",
-  "pongs",
-  "pongTimeouts",
-  "ackTimeouts",
-  "deadConnections",
-  "plannedReconnects",
-  "plannedReconnectFailures",
-  "malformedRecords",
-] as const;
-
 export function binanceMetrics(s: Record<string, number>, conns: readonly VenueConnection[], gates: readonly ConnectBudget[]): VenueMetric[] {
   const v = (k: string) => s[k] ?? 0;
   const parseCodes = Object.keys(s)

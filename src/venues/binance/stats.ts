@@ -6,12 +6,12 @@
  */
 import { BookState } from "../../core/types.ts";
 import type { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
+import { sumConnectionCounters } from "../common/metrics.ts";
 import type { SubscriptionControl } from "../common/subscription-control.ts";
 import type { TopicResync } from "../common/topic-resync.ts";
 import type { BinanceConnection, BinanceTopic } from "./connection.ts";
 import type { DepthBand } from "./depth-band.ts";
 import type { MarketBridges } from "./market-bridges.ts";
-import { CONNECTION_COUNTERS } from "./metrics.ts";
 import type { OverlapHold } from "./overlap-hold.ts";
 import type { BinanceRest } from "./rest.ts";
 import type { BinanceSnapshotFetch } from "./snapshot-fetch.ts";
@@ -89,7 +89,7 @@ export function binanceStats(c: BinanceCounters, p: BinanceStatsParts): Record<s
     unattributedParseErrors: c.unattributedParseErrors,
     messagesPaced: p.control.paced,
   };
-  for (const k of CONNECTION_COUNTERS) out[k] = conns.reduce((n, x) => n + x[k], 0);
+  sumConnectionCounters(conns, out); // the common list: until s-smallleft its own, without connectsRefused
   for (const [code, n] of p.parseErrorsByCode) out[`parseErrors.${code}`] = n;
   return out;
 }

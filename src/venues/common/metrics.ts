@@ -62,8 +62,18 @@ export function connectionMetrics(conns: readonly VenueConnection[], gates: read
   return out;
 }
 
-/** Per-connection counter names summed over the used connections in stats() (the status JSON). */
-const SUMMED = ["messages", "bytes", "parseErrors", "frameErrors", "fallbacks", "unknownTopic", "connects", "reconnects", "pongs", "pongTimeouts", "ackTimeouts", "deadConnections", "plannedReconnects", "plannedReconnectFailures", "connectsRefused", "malformedRecords"] as const;
+/**
+ * Per-connection counter names summed over the used connections in every venue's stats() (the status JSON):
+ * connectionStats, and sumConnectionCounters for Binance and OKX, whose stats() lay out their own. Until s-smallleft
+ * those two kept lists of their own, which left out `connectsRefused`.
+ */
+export const SUMMED_CONNECTION_COUNTERS = ["messages", "bytes", "parseErrors", "frameErrors", "fallbacks", "unknownTopic", "connects", "reconnects", "pongs", "pongTimeouts", "ackTimeouts", "deadConnections", "plannedReconnects", "plannedReconnectFailures", "connectsRefused", "malformedRecords"] as const;
+
+/** Sets in `out` each SUMMED_CONNECTION_COUNTERS counter's sum over `used` (the used connections). */
+export function sumConnectionCounters(used: readonly VenueConnection[], out: Record<string, number>): void {
+  for (const k of SUMMED_CONNECTION_COUNTERS) out[k] = 0;
+  for (const c of used) for (const k of SUMMED_CONNECTION_COUNTERS) out[k]! += c[k];
+}
 /** Per-connection keys `conn<N>.<market>.<key>` in stats(). */
 const PER_CONNECTION = ["messages", "bytes", "parseErrors", "connects", "reconnects", "pongs", "pongTimeouts"] as const;
 
@@ -75,13 +85,12 @@ const PER_CONNECTION = ["messages", "bytes", "parseErrors", "connects", "reconne
 export function connectionStats(all: readonly VenueConnection[]): Record<string, number> {
   const conns = all.filter((c) => c.used);
   const out: Record<string, number> = { connections: conns.length, connectionsOpen: all.filter((c) => c.open).length };
-  for (const k of SUMMED) out[k] = 0;
+  sumConnectionCounters(conns, out);
   for (const c of conns) {
     const p = `conn${c.id}.${c.market}.`;
     out[p + "open"] = c.open ? 1 : 0;
     out[p + "topics"] = c.topics.length;
     for (const k of PER_CONNECTION) out[p + k] = c[k];
-    for (const k of SUMMED) out[k]! += c[k];
   }
   return out;
 }

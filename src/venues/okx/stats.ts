@@ -6,7 +6,7 @@
 import { BookState } from "../../core/types.ts";
 import type { VenueMetric } from "../venue.ts";
 import type { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
-import { type ConnectBudget, connectionMetrics, counter, gauge } from "../common/metrics.ts";
+import { type ConnectBudget, connectionMetrics, counter, gauge, sumConnectionCounters } from "../common/metrics.ts";
 import type { SubscriptionControl } from "../common/subscription-control.ts";
 import type { TopicResync } from "../common/topic-resync.ts";
 import type { OkxConnection, OkxTopic } from "./connection.ts";
@@ -101,40 +101,9 @@ export function okxStats(c: OkxCounters, allConns: readonly OkxConnection[], top
     instrumentRestWaiting: p.pacer.waiting,
     unattributedParseErrors: c.unattributedParseErrors,
     connectBudget: p.lifecycle.maxConnectsPerWindow,
-    messages: 0,
-    bytes: 0,
-    parseErrors: 0,
-    frameErrors: 0,
-    fallbacks: 0,
-    unknownTopic: 0,
-    connects: 0,
-    reconnects: 0,
-    pongs: 0,
-    pongTimeouts: 0,
-    ackTimeouts: 0,
-    deadConnections: 0,
-    plannedReconnects: 0,
-    plannedReconnectFailures: 0,
-    malformedRecords: 0,
   };
   for (const [code, n] of c.parseErrorsByCode) out[`parseErrors.${code}`] = n;
-  for (const x of conns) {
-    out.messages! += x.messages;
-    out.bytes! += x.bytes;
-    out.parseErrors! += x.parseErrors;
-    out.frameErrors! += x.frameErrors;
-    out.fallbacks! += x.fallbacks;
-    out.unknownTopic! += x.unknownTopic;
-    out.connects! += x.connects;
-    out.reconnects! += x.reconnects;
-    out.pongs! += x.pongs;
-    out.pongTimeouts! += x.pongTimeouts;
-    out.ackTimeouts! += x.ackTimeouts;
-    out.deadConnections! += x.deadConnections;
-    out.plannedReconnects! += x.plannedReconnects;
-    out.plannedReconnectFailures! += x.plannedReconnectFailures;
-    out.malformedRecords! += x.malformedRecords;
-  }
+  sumConnectionCounters(conns, out); // the common list: until s-smallleft its own, without connectsRefused
   return out;
 }
 

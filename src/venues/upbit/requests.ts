@@ -534,8 +534,8 @@ export class UpbitRequests extends SubscriptionControl {
    * Replay: a list or probe live wrote on conn's socket (ws:req `[tag, "subscribe", [codes]]`). A probe leaves out the
    * codes it does not name as live's leaveOut did (their books out of LIVE, their frames ignored until a list names
    * them); a list names them again (live clears every mark as a list after a bisection is written: written), and brings
-   * back a refused code it names (its listing's re-check found it trading, as SubscriptionControl.replayRequest).
-   * Nothing is sent. False for a record that is not one of these.
+   * back a refused code it names (its listing's re-check found it trading, as SubscriptionControl.replayRequest) unless
+   * the record names it still closed. Nothing is sent. False for a record that is not one of these.
    */
   override replayRecorded(conn: VenueConnection, req: RecordedRequest): boolean {
     if (req.op !== "subscribe") return false;
@@ -552,7 +552,11 @@ export class UpbitRequests extends SubscriptionControl {
       return true;
     }
     for (const t of conn.topics) t.offRequest = false;
-    for (const t of codes) this.replayResubscribed(t); // a refused or closed one: asked from now, as live's write
+    // A refused or closed one: asked from now, as live's write. Not one the record names still closed (its fourth
+    // element, ConnectionLifecycle.recordWritten), as SubscriptionControl.replayRecorded: until s-smallleft it was
+    // brought back, and the ws:closed after it told HALTED a second time. Live's lists name only subscribed codes
+    // (sendFull; a closure rewrites a waiting one: leaveOutQueued), so a capture of this code has none: a guard.
+    for (const t of codes) if (!req.stillClosed.has(t.topic)) this.replayResubscribed(t);
     return true;
   }
 

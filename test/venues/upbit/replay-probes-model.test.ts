@@ -252,3 +252,24 @@ test.each([false, true])("a planned reconnect's swap, the bisection's probe out 
   expect(rtopics[0]!.book === BookState.LIVE).toBe(liveA);
   replay.stop();
 });
+
+test("a recorded list naming a code still closed (its fourth element) leaves that code closed in replay; a refused one it names alone is brought back", () => {
+  // Live's lists name only subscribed codes, so no Upbit capture has one yet: the rule the recorder's file head and
+  // SubscriptionControl.replayRecorded keep. Until s-smallleft replay brought B back (asked, awaiting its snapshot),
+  // and the ws:closed live writes after such a list told HALTED again where live told it once.
+  const rconn = new SendRecordingConnection(1, "spot");
+  rconn.ws = null;
+  rconn.open = false;
+  const rtopics = rconn.addTopics(["book.KRW-A", "book.KRW-B", "book.KRW-C"], 30);
+  const [a, b, c] = rtopics;
+  for (const t of rtopics) t.sub = SUB_ACTIVE;
+  for (const t of [b!, c!]) {
+    t.sub = SUB_REJECTED; // B closed, C refused: both HALTED
+    t.book = BookState.HALTED;
+  }
+  const replay = new UpbitRequests("upbit", silentLogger, () => Date.now(), (t, state) => void (t.book = state), undefined, 1_000);
+  expect(replay.replayRequest(rconn, JSON.stringify(["list7", "subscribe", ["book.KRW-A", "book.KRW-B", "book.KRW-C"], ["book.KRW-B"]]))).toBe(true);
+  expect([a!.sub, b!.sub, c!.sub]).toEqual([SUB_ACTIVE, SUB_REJECTED, SUB_ACTIVE]);
+  expect([b!.book, c!.book]).toEqual([BookState.HALTED, BookState.AWAITING_SNAPSHOT]);
+  replay.stop();
+});
