@@ -275,6 +275,26 @@ describe("NATS flags that would do nothing, and NATS addresses the client cannot
     expect(fromOf("2026-12-04", "S")).toEqual(new Date(Date.UTC(2026, 11, 4)));
   });
 
+  test("--from with a day past its month's end is refused (before s-cfgrd: rolled over, 2026-02-30 read as 2026-03-02)", async () => {
+    const { fromOf } = await import("../../src/cli/commands/nats-args.ts");
+    const nowMs = Date.UTC(2100, 0, 1);
+    // Every month's last days, in leap and common years (1900 and 2100 not leap, 2000 leap), against the calendar
+    // Date.UTC keeps: a day that stays itself there is taken as that day, at its UTC midnight or the time given.
+    for (const year of [1900, 2000, 2024, 2026]) {
+      for (let month = 1; month <= 12; month++) {
+        for (const day of [28, 29, 30, 31]) {
+          const date = `${year}-${String(month).padStart(2, "0")}-${day}`;
+          const real = new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day;
+          for (const given of [date, `${date}T10:00:00+01:00`, `${date} 23:59Z`]) {
+            if (real) expect(fromOf(given, "S", nowMs), given).toEqual(new Date(given.replace(" ", "T")));
+            else expect(() => fromOf(given, "S", nowMs), given).toThrow(`--from ${JSON.stringify(given)} is no date: ${date.slice(0, 7)} has `);
+          }
+        }
+      }
+    }
+    expect(() => fromOf("2026-02-29", "S", nowMs)).toThrow('--from "2026-02-29" is no date: 2026-02 has 28 days');
+  });
+
   test("--from with a space for the T (RFC 3339; taken before s-cli8, refused by it) is the same time; its zone still needed", async () => {
     const { fromOf } = await import("../../src/cli/commands/nats-args.ts");
     expect(fromOf("2026-12-04 10:00:00Z", "S")).toEqual(new Date(Date.UTC(2026, 11, 4, 10)));
