@@ -362,3 +362,18 @@ describe("a capture named twice (s-cli8)", () => {
     expect((await run("export", cap)).code).toBe(0);
   });
 });
+
+describe("bridge to-nats -c with a destination interface this host lacks (yet) (s-cfgrd)", () => {
+  test("exit 1, retried by its unit as `run` is with the same file (before: exit 2, not restarted: left down after a failover); a bad flag beside it still exits 2", async () => {
+    const dir = makeTempDir("feeder-cfgrd-bridge-");
+    const path = `${dir}/feeder.toml`;
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(path, '[[publish.destinations]]\ngroup = "239.255.46.1"\nport = 30001\ninterface = "192.0.2.1"\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n');
+    const argv = ["bridge", "to-nats", "-c", path, "--nats", "nats://127.0.0.1:1", "--http", "off"];
+    expect(await run(...argv)).toEqual({ code: 1, out: [], err: [] }); // said in its log line, as run's
+    await refused([...argv, "--max-pending", "1"], "--max-pending must be at least 1M");
+    // An address no host can have is the file's to change: exit 2 naming it.
+    writeFileSync(path, '[[publish.destinations]]\ngroup = "239.255.46.1"\nport = 30001\ninterface = "255.255.255.255"\n');
+    await refused(argv, 'publish.destinations[0].interface: "255.255.255.255" is not the IPv4 address of a local interface');
+  });
+});

@@ -11,7 +11,7 @@ import { DEFAULT_MAX_PENDING_BYTES, ForwardBridge } from "../../bridge/forward-b
 import { ReverseBridge } from "../../bridge/reverse-bridge.ts";
 import { isMulticastV4 } from "../../net/multicast.ts";
 import { ABS_MAX_DATAGRAM_BYTES, DEFAULT_MAX_DATAGRAM_BYTES, MIN_PUBLISH_DATAGRAM_BYTES } from "../../wire/layout.ts";
-import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
+import { loadForStart, UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { byteSize } from "./capture-args.ts";
 import { intIn } from "./number-args.ts";
 import { describeFeedKey, feedKeyOf, NATS_OPTIONS, natsReadOptions, prefixOf, serversOf } from "./nats-args.ts";
@@ -67,7 +67,8 @@ export const bridgeCommand: CommandSpec = {
     "                           midnight (a space may stand for the T); one without a zone, a day its month",
     "                           lacks (2026-02-30), or more than 60 s in the future, exits 2",
     "  -c, --config FILE        to-nats: join every multicast destination of the configuration's [publish]",
-    "                           section (not its unicast ones; a file with none and no --group exits 2);",
+    "                           section (not its unicast ones; a file with none and no --group exits 2; an",
+    "                           interface of it not on this host yet exits 1, retried by the unit, as `run`);",
     "                           both: NATS credentials and TLS from its [nats] section (the flags below override it),",
     "                           and the feed's key from publish.auth_key_file (--auth-key-file overrides it);",
     "                           from-nats reads and checks nothing else of the file",
@@ -177,25 +178,8 @@ async function toNats(ctx: CommandContext): Promise<number> {
   const prefix = prefixOf(v.prefix);
   // Before, the from-nats flags were taken here without a word (the operator believed them in effect).
   for (const k of FROM_NATS_ONLY) if (v[k] !== undefined) throw new UsageError(`--${k} is for from-nats`);
-  const groups: { group: string; port: number; iface: string }[] = [];
-  let fileKey: string | undefined;
-  let maxDatagramBytes: number | undefined;
-  let natsFile: NatsConfig | undefined;
-  if (typeof v.config === "string") {
-    // With --iface the groups are joined on it, not on the destinations' interfaces: another host's file is taken
-    // (before, refused: its interfaces are not here; the bridge exited 1, restarted for ever by its unit).
-    // Likewise the file's key file beside --auth-key-file, which replaces it.
-    const config = loadConfigFile(v.config, { requireVenue: false, destinationInterfacesUnused: iface !== undefined, authKeyFileUnused: typeof v["auth-key-file"] === "string" });
-    natsFile = config.nats;
-    fileKey = config.publish.authKeyFile;
-    maxDatagramBytes = config.publish.maxDatagramBytes;
-    // A unicast destination has no group to join: the bridge reads multicast only (use --group for a unicast bind).
-    for (const d of config.publish.destinations) if (d.group !== undefined) groups.push({ group: d.group, port: d.port, iface: iface ?? d.iface });
-  }
-  for (const g of (v.group as string[] | undefined) ?? []) groups.push(groupOf(g, iface ?? "127.0.0.1"));
-  // A file of unicast destinations only was told to "give --config FILE", though it was given.
-  if (groups.length === 0 && typeof v.config === "string") throw new UsageError(`to-nats: --config ${v.config} has no multicast destination to join (the bridge reads multicast only): give --group G:P`);
-  if (groups.length === 0) throw new UsageError("to-nats: give --config FILE or at least one --group G:P");
+  // The flags first: a bad one exits 2 also while the file's interface is not up yet (exit 1 below, retried).
+  const flagGroups = ((v.group as string[] | undefined) ?? []).map((g) => groupOf(g, iface ?? "127.0.0.1"));
   const stream = typeof v.stream === "string" ? v.stream : undefined;
   if (stream !== undefined && !/^[A-Za-z0-9_-]+$/.test(stream)) throw new UsageError(`--stream must be a JetStream stream name (letters, digits, _ -), got ${JSON.stringify(stream)}`);
   if (stream === undefined && (v["max-age"] !== undefined || v["max-bytes"] !== undefined)) throw new UsageError("--max-age and --max-bytes need --stream");
@@ -206,14 +190,36 @@ async function toNats(ctx: CommandContext): Promise<number> {
   const maxPendingBytes = byteSize(v["max-pending"], "max-pending") ?? DEFAULT_MAX_PENDING_BYTES;
   // A backlog smaller than a message: `--max-pending 1` was taken, and every datagram dropped as backlog.
   if (maxPendingBytes < MIN_PENDING_BYTES) throw new UsageError(`--max-pending must be at least 1M (the NATS client holds whole messages of up to 64 KiB), got ${JSON.stringify(v["max-pending"])}`);
+  const httpAddr = bridgeHttpOf(v.http, DEFAULT_TO_NATS_HTTP);
+  const sendAheadMaxMs = intIn(v["send-ahead-max-ms"], "send-ahead-max-ms", DEFAULT_SEND_AHEAD_MAX_MS, 0, MAX_SEND_AHEAD_MS);
+  const groups: { group: string; port: number; iface: string }[] = [];
+  let fileKey: string | undefined;
+  let maxDatagramBytes: number | undefined;
+  let natsFile: NatsConfig | undefined;
+  if (typeof v.config === "string") {
+    // With --iface the groups are joined on it, not on the destinations' interfaces: another host's file is taken
+    // (before, refused: its interfaces are not here; the bridge exited 1, restarted for ever by its unit).
+    // Likewise the file's key file beside --auth-key-file, which replaces it.
+    // An interface of the file not on this host (yet) is a failed start, exit 1, as `feeder run` with the same file:
+    // the bridge's unit retries it until the address comes up (a VRRP address on failover; before, exit 2: left down).
+    const config = loadForStart(v.config, (p) => loadConfigFile(p, { requireVenue: false, destinationInterfacesUnused: iface !== undefined, authKeyFileUnused: typeof v["auth-key-file"] === "string" }), ctx.log, "bridge");
+    if (config === undefined) return 1;
+    natsFile = config.nats;
+    fileKey = config.publish.authKeyFile;
+    maxDatagramBytes = config.publish.maxDatagramBytes;
+    // A unicast destination has no group to join: the bridge reads multicast only (use --group for a unicast bind).
+    for (const d of config.publish.destinations) if (d.group !== undefined) groups.push({ group: d.group, port: d.port, iface: iface ?? d.iface });
+  }
+  groups.push(...flagGroups);
+  // A file of unicast destinations only was told to "give --config FILE", though it was given.
+  if (groups.length === 0 && typeof v.config === "string") throw new UsageError(`to-nats: --config ${v.config} has no multicast destination to join (the bridge reads multicast only): give --group G:P`);
+  if (groups.length === 0) throw new UsageError("to-nats: give --config FILE or at least one --group G:P");
   // Credentials and required TLS, from files read once here (a bad one exits 2 naming it; never the secret): the
   // flags', else the config's [nats].
   const { credentials, tls } = natsAccessOf(v, servers, ctx.log, natsFile);
   // The flag's key, else the file's: named by where it came from (before, the file's was named --auth-key-file).
   const feedKey = feedKeyOf(v["auth-key-file"], fileKey);
   const authKey = feedKey?.key;
-  const httpAddr = bridgeHttpOf(v.http, DEFAULT_TO_NATS_HTTP);
-  const sendAheadMaxMs = intIn(v["send-ahead-max-ms"], "send-ahead-max-ms", DEFAULT_SEND_AHEAD_MAX_MS, 0, MAX_SEND_AHEAD_MS);
   const bridge = new ForwardBridge({ groups, servers, prefix, authKey, maxDatagramBytes, maxPendingBytes, sendAheadMaxMs, credentials, tls, log: ctx.log, jetstream: stream === undefined ? undefined : { stream, maxAgeMs: maxAgeS * 1000, maxBytes } });
   const http = openHttp(ctx, "to-nats", httpAddr, { metrics: () => toNatsMetrics(bridge, prefix, stream), readiness: () => toNatsReadiness(bridge, stream) });
   if (http === "failed") return 1;
