@@ -397,7 +397,7 @@ function parseNats(v: Validator, t: Table): NatsConfig {
  * Why a well-formed IPv4 address can be no host's own (a multicast group or 240/4, broadcast included; 0/8), or null:
  * such an address is a mistake in the file (a group written as the interface), never one that comes up later.
  */
-function neverAHostAddress(addr: string): string | null {
+export function neverAHostAddress(addr: string): string | null {
   const first = Number(addr.split(".")[0]);
   if (first >= 224 && first <= 239) return `${addr} is a multicast group address`;
   if (first >= 240) return `${addr} is a reserved or broadcast address`;

@@ -376,4 +376,17 @@ describe("bridge to-nats -c with a destination interface this host lacks (yet) (
     writeFileSync(path, '[[publish.destinations]]\ngroup = "239.255.46.1"\nport = 30001\ninterface = "255.255.255.255"\n');
     await refused(argv, 'publish.destinations[0].interface: "255.255.255.255" is not the IPv4 address of a local interface');
   });
+
+  test("--iface ADDR this host lacks (yet): exit 1 in both directions, once every other flag is checked; an address no host has, or a name, exits 2", async () => {
+    const to = ["bridge", "to-nats", "-g", "239.255.46.1:30001", "--nats", "nats://127.0.0.1:1", "--http", "off"];
+    const from = ["bridge", "from-nats", "-g", "239.255.46.1:30001", "--nats", "nats://127.0.0.1:1", "--http", "off"];
+    for (const argv of [to, from]) {
+      expect(await run(...argv, "--iface", "192.0.2.1"), argv[1]).toEqual({ code: 1, out: [], err: [] }); // said in its log line
+      await refused([...argv, "--iface", "239.1.1.1"], '--iface "239.1.1.1" is not an address of this host (it has ');
+      await refused([...argv, "--iface", "239.1.1.1"], "(239.1.1.1 is a multicast group address: no host has it)");
+      await refused([...argv, "--iface", "lo"], '--iface "lo" is not an IPv4 address: lo is an interface name');
+    }
+    await refused([...to, "--iface", "192.0.2.1", "--max-pending", "1"], "--max-pending must be at least 1M");
+    await refused([...from, "--iface", "192.0.2.1", "--channel", "x"], "--channel must be an integer in 0..65535");
+  });
 });

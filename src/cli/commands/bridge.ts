@@ -5,7 +5,7 @@
  * @module
  */
 import { interfaceProblem, isIpv4 } from "../../config/host.ts";
-import { loadConfigFile, loadReaderSections } from "../../config/load.ts";
+import { loadConfigFile, loadReaderSections, neverAHostAddress } from "../../config/load.ts";
 import { isLoopbackTtl, loopbackTtlWhy } from "../../config/notes.ts";
 import { DEFAULT_MAX_PENDING_BYTES, ForwardBridge } from "../../bridge/forward-bridge.ts";
 import { ReverseBridge } from "../../bridge/reverse-bridge.ts";
@@ -75,7 +75,9 @@ export const bridgeCommand: CommandSpec = {
     "  -g, --group G:P          to-nats: a group to join (repeatable); from-nats: the group to publish to (not in",
     "                           224.0.0.0/24, the local network control block, as a destination's group)",
     "      --iface ADDR         local interface (default 127.0.0.1, or each destination's interface, which must then",
-    "                           be this host's; with --iface the file's interfaces are not used nor checked)",
+    "                           be this host's; with --iface the file's interfaces are not used nor checked); an",
+    "                           address this host lacks yet exits 1 (retried by the unit), a name or an address",
+    "                           no host has (a group, 0.0.0.0) exits 2",
     "      --http ADDR:PORT     /healthz, /readyz and /metrics (Prometheus) on this loopback address (default",
     `                           ${DEFAULT_TO_NATS_HTTP} for to-nats, ${DEFAULT_FROM_NATS_HTTP} for from-nats; port 0: any free one);`,
     "                           off: none. A port taken exits 1: a second bridge of one direction on a host needs",
@@ -163,17 +165,33 @@ function groupOf(entry: string, iface: string): { group: string; port: number; i
   return { group: m[1]!, port: Number(m[2]), iface };
 }
 
-function ifaceOf(ctx: CommandContext): string | undefined {
+/**
+ * --iface ADDR (undefined: not given), and `notHere`: why a well-formed address this host lacks now is not usable yet.
+ * Such an address may come up (DHCP, a VRRP address on failover), so the start fails with exit 1, which the unit
+ * retries, once every other flag is checked (startFailsOn); one no host can have, or no IPv4 address, exits 2 here.
+ * Before, every one exited 2: a bridge unit given its LAN address started before it was up stayed down for good.
+ */
+function ifaceOf(ctx: CommandContext): { iface: string | undefined; notHere?: string } {
   const iface = ctx.values.iface;
-  if (iface === undefined) return undefined;
+  if (iface === undefined) return { iface: undefined };
   const why = interfaceProblem(String(iface));
-  if (why !== null) throw new UsageError(`--iface ${JSON.stringify(iface)} is not ${why}`);
-  return String(iface);
+  if (why === null) return { iface: String(iface) };
+  if (!isIpv4(String(iface))) throw new UsageError(`--iface ${JSON.stringify(iface)} is not ${why}`);
+  const never = neverAHostAddress(String(iface));
+  if (never !== null) throw new UsageError(`--iface ${JSON.stringify(iface)} is not ${why} (${never}: no host has it)`);
+  return { iface: String(iface), notHere: `--iface ${JSON.stringify(iface)} is not ${why}` };
+}
+
+/** Exit 1 for an --iface this host lacks now (ifaceOf), logged, once nothing else can refuse the start: undefined otherwise. */
+function startFailsOn(ctx: CommandContext, notHere: string | undefined): 1 | undefined {
+  if (notHere === undefined) return undefined;
+  ctx.log.error("bridge could not start: --iface names an address that is not this host's (yet); exit 1, retried", { problem: notHere, exitCode: 1 });
+  return 1;
 }
 
 async function toNats(ctx: CommandContext): Promise<number> {
   const v = ctx.values;
-  const iface = ifaceOf(ctx);
+  const { iface, notHere } = ifaceOf(ctx);
   const servers = serversOf(v.nats);
   const prefix = prefixOf(v.prefix);
   // Before, the from-nats flags were taken here without a word (the operator believed them in effect).
@@ -220,6 +238,8 @@ async function toNats(ctx: CommandContext): Promise<number> {
   // The flag's key, else the file's: named by where it came from (before, the file's was named --auth-key-file).
   const feedKey = feedKeyOf(v["auth-key-file"], fileKey);
   const authKey = feedKey?.key;
+  const failed = startFailsOn(ctx, notHere);
+  if (failed !== undefined) return failed;
   const bridge = new ForwardBridge({ groups, servers, prefix, authKey, maxDatagramBytes, maxPendingBytes, sendAheadMaxMs, credentials, tls, log: ctx.log, jetstream: stream === undefined ? undefined : { stream, maxAgeMs: maxAgeS * 1000, maxBytes } });
   const http = openHttp(ctx, "to-nats", httpAddr, { metrics: () => toNatsMetrics(bridge, prefix, stream), readiness: () => toNatsReadiness(bridge, stream) });
   if (http === "failed") return 1;
@@ -271,7 +291,8 @@ async function fromNats(ctx: CommandContext): Promise<number> {
   const read = natsReadOptions(ctx, file?.nats, feedKey);
   const given = (v.group as string[] | undefined) ?? [];
   if (given.length !== 1) throw new UsageError("from-nats: give exactly one --group G:P to publish to");
-  const iface = ifaceOf(ctx) ?? "127.0.0.1";
+  const { iface: ifaceGiven, notHere } = ifaceOf(ctx);
+  const iface = ifaceGiven ?? "127.0.0.1";
   const g = groupOf(given[0]!, iface);
   // The group it publishes to, refused as a destination's group is (config/load.ts): before, taken, and the feed went
   // to a block every host, router and mDNS responder on the link listens on (224.0.0.1 is all hosts).
@@ -282,18 +303,14 @@ async function fromNats(ctx: CommandContext): Promise<number> {
   // Said as the configuration's note says it of a destination (config/notes.ts); taken all the same.
   if (isLoopbackTtl(ttl, iface)) ctx.log.warn(`--ttl ${ttl} with --iface ${iface}${v.iface === undefined ? " (its default)" : ""}: ${loopbackTtlWhy("set --iface")}`);
   const httpAddr = bridgeHttpOf(v.http, DEFAULT_FROM_NATS_HTTP);
-  const bridge = new ReverseBridge({
-    ...read,
-    group: g.group,
-    port: g.port,
-    iface,
-    ttl,
-    sourceId: intIn(v["source-id"], "source-id", 65000, 0, 65535),
-    channelId: intIn(v.channel, "channel", 1, 0, 65535),
-    // Messages are republished whole: a smaller maximum than upstream's refused every longer one (bad_message), and
-    // before 2026-12-06 it was 1400 with no flag, so a feed published at 9000 lost its larger messages here for good.
-    maxDatagramBytes: intIn(v["max-datagram-bytes"], "max-datagram-bytes", DEFAULT_MAX_DATAGRAM_BYTES, MIN_PUBLISH_DATAGRAM_BYTES, ABS_MAX_DATAGRAM_BYTES),
-  });
+  const sourceId = intIn(v["source-id"], "source-id", 65000, 0, 65535);
+  const channelId = intIn(v.channel, "channel", 1, 0, 65535);
+  // Messages are republished whole: a smaller maximum than upstream's refused every longer one (bad_message), and
+  // before 2026-12-06 it was 1400 with no flag, so a feed published at 9000 lost its larger messages here for good.
+  const maxDatagramBytes = intIn(v["max-datagram-bytes"], "max-datagram-bytes", DEFAULT_MAX_DATAGRAM_BYTES, MIN_PUBLISH_DATAGRAM_BYTES, ABS_MAX_DATAGRAM_BYTES);
+  const failed = startFailsOn(ctx, notHere);
+  if (failed !== undefined) return failed;
+  const bridge = new ReverseBridge({ ...read, group: g.group, port: g.port, iface, ttl, sourceId, channelId, maxDatagramBytes });
   const http = openHttp(ctx, "from-nats", httpAddr, { metrics: () => fromNatsMetrics(bridge, read.prefix ?? "feeder", read.stream), readiness: () => fromNatsReadiness(bridge, read.stream) });
   if (http === "failed") return 1;
   try {
