@@ -147,7 +147,21 @@ export interface ValidateOptions {
 const TOP_LEVEL_KEYS = ["workers", "shard", "log", "http", "publish", "venues", "nats"];
 
 export function loadConfigFile(path: string, opts: ValidateOptions = {}): FeederConfig {
-  return parseConfigText(readConfigText(path, opts), path, opts);
+  const raw = parseToml(readConfigText(path, opts), path);
+  try {
+    return validateConfig(raw, opts);
+  } catch (err) {
+    throw inFile(err, path);
+  }
+}
+
+/**
+ * The loader's problems name keys, not the file: the error carries it, for `feeder <command>: invalid configuration
+ * in FILE` (before, the file was named only when it could not be read or parsed). The class is kept (HostAddressError).
+ */
+function inFile(err: unknown, path: string): unknown {
+  if (!(err instanceof ConfigError) || err.file !== undefined) return err;
+  return err instanceof HostAddressError ? new HostAddressError(err.problems, path) : new ConfigError(err.problems, path);
 }
 
 /**
@@ -166,7 +180,11 @@ export function loadReaderSections(path: string): { nats: NatsConfig | undefined
   v.knownKeys(root, "", TOP_LEVEL_KEYS);
   const nats = root.nats === undefined ? undefined : parseNats(v, v.table(root.nats, "nats"));
   const authKeyFile = authKeyFileOf(v, v.table(root.publish ?? {}, "publish").auth_key_file);
-  v.throwIfAny();
+  try {
+    v.throwIfAny();
+  } catch (err) {
+    throw inFile(err, path);
+  }
   return { nats, authKeyFile: authKeyFile === "" ? undefined : authKeyFile };
 }
 

@@ -390,3 +390,26 @@ describe("bridge to-nats -c with a destination interface this host lacks (yet) (
     await refused([...from, "--iface", "192.0.2.1", "--channel", "x"], "--channel must be an integer in 0..65535");
   });
 });
+
+describe("invalid configuration names its file (s-cfgrd; before, only a read or TOML error did)", () => {
+  test("check-config, run and bridge from-nats -c: 'invalid configuration in FILE', the problems naming keys; a TOML error (which starts with the path) not named twice", async () => {
+    const dir = makeTempDir("feeder-cfgrd-file-");
+    const { writeFileSync } = await import("node:fs");
+    const bad = `${dir}/bad.toml`;
+    writeFileSync(bad, '[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\ndepth = 7\n');
+    const depth = "  venues.bybit.linear.depth: 7 is not one of 1, 50, 200, 1000";
+    expect(await run("check-config", "-c", bad)).toEqual({ code: 2, out: [], err: [`feeder check-config: invalid configuration in ${bad}:\n${depth}`] });
+    expect(await run("run", "-c", bad)).toEqual({ code: 2, out: [], err: [`feeder run: invalid configuration in ${bad}:\n${depth}`] });
+    // An interface this host lacks: check-config's exit 2 names the file too.
+    const iface = `${dir}/iface.toml`;
+    writeFileSync(iface, '[[publish.destinations]]\ngroup = "239.255.46.1"\nport = 30001\ninterface = "192.0.2.1"\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n');
+    expect(await run("check-config", "-c", iface)).toMatchObject({ code: 2, err: [expect.stringMatching(new RegExp(`^feeder check-config: invalid configuration in ${iface}:\\n  publish\\.destinations\\[0\\]\\.interface: "192\\.0\\.2\\.1" is not an address of this host`))] });
+    // The readers' view of a file (its [nats] and publish.auth_key_file alone).
+    const natz = `${dir}/natz.toml`;
+    writeFileSync(natz, '[natz]\nuser = "bridge"\n');
+    expect(await run("bridge", "from-nats", "-c", natz, "--nats", "nats://127.0.0.1:1", "-g", "239.255.46.1:30001", "--http", "off")).toMatchObject({ code: 2, err: [expect.stringMatching(new RegExp(`^feeder bridge: invalid configuration in ${natz}:\\n  natz: unknown key`))] });
+    const syntax = `${dir}/syntax.toml`;
+    writeFileSync(syntax, "[publish\n");
+    expect(await run("check-config", "-c", syntax)).toMatchObject({ code: 2, err: [expect.stringMatching(new RegExp(`^feeder check-config: invalid configuration:\\n  ${syntax}: not valid TOML at line 1`))] });
+  });
+});
