@@ -87,16 +87,17 @@ export function startFailureFields(err: unknown): Record<string, unknown> {
 }
 
 /**
- * `load(path)` for `run` and `record`, except that a file whose only problems are addresses this host does not have
- * (yet) is a failed start, exit 1, which the systemd unit retries: an address comes up later (a secondary address, a
- * VRRP address on failover), and before, exit 2 left the unit down for good. Undefined then, logged on `log`.
+ * `load(path)` for `run`, `record` and `bridge to-nats -c`, except that a file whose only problems are addresses this
+ * host does not have (yet) is a failed start, exit 1, which the systemd unit retries: an address comes up later (a
+ * secondary address, a VRRP address on failover), and before, exit 2 left the unit down for good. Undefined then,
+ * logged on `log` as `who`'s failed start.
  */
-export function loadForStart<T>(path: string, load: (path: string) => T, log: Logger): T | undefined {
+export function loadForStart<T>(path: string, load: (path: string) => T, log: Logger, who = "feeder"): T | undefined {
   try {
     return load(path);
   } catch (err) {
     if (!(err instanceof HostAddressError)) throw err;
-    log.error("feeder could not start: an address the configuration names is not this host's (yet); exit 1, retried", { config: path, problems: err.problems, exitCode: 1 });
+    log.error(`${who} could not start: an address the configuration names is not this host's (yet); exit 1, retried`, { config: path, problems: err.problems, exitCode: 1 });
     return undefined;
   }
 }

@@ -15,6 +15,7 @@ import { createLogger, writeStderr } from "../core/log.ts";
 import { WriteBacklog } from "../core/write-backlog.ts";
 import type { LogLevel } from "../config/types.ts";
 import { readFifoAhead } from "../core/regular-file.ts";
+import { escapeControls } from "../core/terminal-text.ts";
 import { signalExitCode, STOP_SIGNALS, UsageError, type CommandContext, type CommandSpec } from "./command.ts";
 import { COMMANDS } from "./commands/index.ts";
 
@@ -276,7 +277,8 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
     return code === 0 && io.outFailure?.() !== undefined ? 1 : code;
   } catch (err) {
     if (err instanceof ConfigError) {
-      io.err(`feeder ${command.name}: invalid configuration:\n${err.problems.map((p) => "  " + p).join("\n")}`);
+      const inFile = err.file === undefined ? "" : ` in ${escapeControls(err.file)}`;
+      io.err(`feeder ${command.name}: invalid configuration${inFile}:\n${err.problems.map((p) => "  " + p).join("\n")}`);
       return 2;
     }
     if (err instanceof UsageError) {

@@ -147,7 +147,21 @@ export interface ValidateOptions {
 const TOP_LEVEL_KEYS = ["workers", "shard", "log", "http", "publish", "venues", "nats"];
 
 export function loadConfigFile(path: string, opts: ValidateOptions = {}): FeederConfig {
-  return parseConfigText(readConfigText(path, opts), path, opts);
+  const raw = parseToml(readConfigText(path, opts), path);
+  try {
+    return validateConfig(raw, opts);
+  } catch (err) {
+    throw inFile(err, path);
+  }
+}
+
+/**
+ * The loader's problems name keys, not the file: the error carries it, for `feeder <command>: invalid configuration
+ * in FILE` (before, the file was named only when it could not be read or parsed). The class is kept (HostAddressError).
+ */
+function inFile(err: unknown, path: string): unknown {
+  if (!(err instanceof ConfigError) || err.file !== undefined) return err;
+  return err instanceof HostAddressError ? new HostAddressError(err.problems, path) : new ConfigError(err.problems, path);
 }
 
 /**
@@ -166,7 +180,11 @@ export function loadReaderSections(path: string): { nats: NatsConfig | undefined
   v.knownKeys(root, "", TOP_LEVEL_KEYS);
   const nats = root.nats === undefined ? undefined : parseNats(v, v.table(root.nats, "nats"));
   const authKeyFile = authKeyFileOf(v, v.table(root.publish ?? {}, "publish").auth_key_file);
-  v.throwIfAny();
+  try {
+    v.throwIfAny();
+  } catch (err) {
+    throw inFile(err, path);
+  }
   return { nats, authKeyFile: authKeyFile === "" ? undefined : authKeyFile };
 }
 
@@ -397,7 +415,7 @@ function parseNats(v: Validator, t: Table): NatsConfig {
  * Why a well-formed IPv4 address can be no host's own (a multicast group or 240/4, broadcast included; 0/8), or null:
  * such an address is a mistake in the file (a group written as the interface), never one that comes up later.
  */
-function neverAHostAddress(addr: string): string | null {
+export function neverAHostAddress(addr: string): string | null {
   const first = Number(addr.split(".")[0]);
   if (first >= 224 && first <= 239) return `${addr} is a multicast group address`;
   if (first >= 240) return `${addr} is a reserved or broadcast address`;

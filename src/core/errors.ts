@@ -22,7 +22,14 @@ export class FixedPointError extends Error {
 export class ConfigError extends Error {
   override readonly name: string = "ConfigError";
   readonly problems: readonly string[];
-  constructor(problems: readonly string[]) {
+  /**
+   * `file`: the configuration file whose keys the problems name, when they do not name it themselves (the loader's
+   * checks of its values; a read or TOML error starts with the path).
+   */
+  constructor(
+    problems: readonly string[],
+    readonly file?: string,
+  ) {
     const shown = problems.map(escapeControls);
     super(shown.join("\n"));
     this.problems = shown;

@@ -275,6 +275,26 @@ describe("NATS flags that would do nothing, and NATS addresses the client cannot
     expect(fromOf("2026-12-04", "S")).toEqual(new Date(Date.UTC(2026, 11, 4)));
   });
 
+  test("--from with a day past its month's end is refused (before s-cfgrd: rolled over, 2026-02-30 read as 2026-03-02)", async () => {
+    const { fromOf } = await import("../../src/cli/commands/nats-args.ts");
+    const nowMs = Date.UTC(2100, 0, 1);
+    // Every month's last days, in leap and common years (1900 and 2100 not leap, 2000 leap), against the calendar
+    // Date.UTC keeps: a day that stays itself there is taken as that day, at its UTC midnight or the time given.
+    for (const year of [1900, 2000, 2024, 2026]) {
+      for (let month = 1; month <= 12; month++) {
+        for (const day of [28, 29, 30, 31]) {
+          const date = `${year}-${String(month).padStart(2, "0")}-${day}`;
+          const real = new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day;
+          for (const given of [date, `${date}T10:00:00+01:00`, `${date} 23:59Z`]) {
+            if (real) expect(fromOf(given, "S", nowMs), given).toEqual(new Date(given.replace(" ", "T")));
+            else expect(() => fromOf(given, "S", nowMs), given).toThrow(`--from ${JSON.stringify(given)} is no date: ${date.slice(0, 7)} has `);
+          }
+        }
+      }
+    }
+    expect(() => fromOf("2026-02-29", "S", nowMs)).toThrow('--from "2026-02-29" is no date: 2026-02 has 28 days');
+  });
+
   test("--from with a space for the T (RFC 3339; taken before s-cli8, refused by it) is the same time; its zone still needed", async () => {
     const { fromOf } = await import("../../src/cli/commands/nats-args.ts");
     expect(fromOf("2026-12-04 10:00:00Z", "S")).toEqual(new Date(Date.UTC(2026, 11, 4, 10)));
@@ -340,5 +360,56 @@ describe("a capture named twice (s-cli8)", () => {
     expect(await run("export", cap, cap)).toEqual({ code: 2, out: [], err: [`feeder export: capture file ${cap}: named more than once (see feeder export --help)`] });
     expect(await run("replay", "-c", "a.toml", cap, link)).toEqual({ code: 2, out: [], err: [`feeder replay: capture file ${link}: the same file as ${cap}, named before it (see feeder replay --help)`] });
     expect((await run("export", cap)).code).toBe(0);
+  });
+});
+
+describe("bridge to-nats -c with a destination interface this host lacks (yet) (s-cfgrd)", () => {
+  test("exit 1, retried by its unit as `run` is with the same file (before: exit 2, not restarted: left down after a failover); a bad flag beside it still exits 2", async () => {
+    const dir = makeTempDir("feeder-cfgrd-bridge-");
+    const path = `${dir}/feeder.toml`;
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(path, '[[publish.destinations]]\ngroup = "239.255.46.1"\nport = 30001\ninterface = "192.0.2.1"\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n');
+    const argv = ["bridge", "to-nats", "-c", path, "--nats", "nats://127.0.0.1:1", "--http", "off"];
+    expect(await run(...argv)).toEqual({ code: 1, out: [], err: [] }); // said in its log line, as run's
+    await refused([...argv, "--max-pending", "1"], "--max-pending must be at least 1M");
+    // An address no host can have is the file's to change: exit 2 naming it.
+    writeFileSync(path, '[[publish.destinations]]\ngroup = "239.255.46.1"\nport = 30001\ninterface = "255.255.255.255"\n');
+    await refused(argv, 'publish.destinations[0].interface: "255.255.255.255" is not the IPv4 address of a local interface');
+  });
+
+  test("--iface ADDR this host lacks (yet): exit 1 in both directions, once every other flag is checked; an address no host has, or a name, exits 2", async () => {
+    const to = ["bridge", "to-nats", "-g", "239.255.46.1:30001", "--nats", "nats://127.0.0.1:1", "--http", "off"];
+    const from = ["bridge", "from-nats", "-g", "239.255.46.1:30001", "--nats", "nats://127.0.0.1:1", "--http", "off"];
+    for (const argv of [to, from]) {
+      expect(await run(...argv, "--iface", "192.0.2.1"), argv[1]).toEqual({ code: 1, out: [], err: [] }); // said in its log line
+      await refused([...argv, "--iface", "239.1.1.1"], '--iface "239.1.1.1" is not an address of this host (it has ');
+      await refused([...argv, "--iface", "239.1.1.1"], "(239.1.1.1 is a multicast group address: no host has it)");
+      await refused([...argv, "--iface", "lo"], '--iface "lo" is not an IPv4 address: lo is an interface name');
+    }
+    await refused([...to, "--iface", "192.0.2.1", "--max-pending", "1"], "--max-pending must be at least 1M");
+    await refused([...from, "--iface", "192.0.2.1", "--channel", "x"], "--channel must be an integer in 0..65535");
+  });
+});
+
+describe("invalid configuration names its file (s-cfgrd; before, only a read or TOML error did)", () => {
+  test("check-config, run and bridge from-nats -c: 'invalid configuration in FILE', the problems naming keys; a TOML error (which starts with the path) not named twice", async () => {
+    const dir = makeTempDir("feeder-cfgrd-file-");
+    const { writeFileSync } = await import("node:fs");
+    const bad = `${dir}/bad.toml`;
+    writeFileSync(bad, '[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\ndepth = 7\n');
+    const depth = "  venues.bybit.linear.depth: 7 is not one of 1, 50, 200, 1000";
+    expect(await run("check-config", "-c", bad)).toEqual({ code: 2, out: [], err: [`feeder check-config: invalid configuration in ${bad}:\n${depth}`] });
+    expect(await run("run", "-c", bad)).toEqual({ code: 2, out: [], err: [`feeder run: invalid configuration in ${bad}:\n${depth}`] });
+    // An interface this host lacks: check-config's exit 2 names the file too.
+    const iface = `${dir}/iface.toml`;
+    writeFileSync(iface, '[[publish.destinations]]\ngroup = "239.255.46.1"\nport = 30001\ninterface = "192.0.2.1"\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n');
+    expect(await run("check-config", "-c", iface)).toMatchObject({ code: 2, err: [expect.stringMatching(new RegExp(`^feeder check-config: invalid configuration in ${iface}:\\n  publish\\.destinations\\[0\\]\\.interface: "192\\.0\\.2\\.1" is not an address of this host`))] });
+    // The readers' view of a file (its [nats] and publish.auth_key_file alone).
+    const natz = `${dir}/natz.toml`;
+    writeFileSync(natz, '[natz]\nuser = "bridge"\n');
+    expect(await run("bridge", "from-nats", "-c", natz, "--nats", "nats://127.0.0.1:1", "-g", "239.255.46.1:30001", "--http", "off")).toMatchObject({ code: 2, err: [expect.stringMatching(new RegExp(`^feeder bridge: invalid configuration in ${natz}:\\n  natz: unknown key`))] });
+    const syntax = `${dir}/syntax.toml`;
+    writeFileSync(syntax, "[publish\n");
+    expect(await run("check-config", "-c", syntax)).toMatchObject({ code: 2, err: [expect.stringMatching(new RegExp(`^feeder check-config: invalid configuration:\\n  ${syntax}: not valid TOML at line 1`))] });
   });
 });

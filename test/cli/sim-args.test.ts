@@ -191,3 +191,17 @@ describe("feeder sim --replay of what is no recording, and a port in use (s-cli8
     }
   });
 });
+
+describe("--symbols keeps Deribit's decimal \"d\" (s-cfgrd)", () => {
+  test("a 'd' between digits (a linear option's strike, XRP_USDC-30JUN23-0d625-C) stays lower case; the rest is upper-cased (before: served as 0D625, a name the config of the real instrument does not subscribe)", async () => {
+    const { parseSymbolList } = await import("../../src/cli/commands/sim.ts");
+    expect(parseSymbolList("option:XRP_USDC-30JUN23-0d625-C,option:xrp_usdc-30jun23-0d625-c,linear:btcusdt,option:d1d,spot:币安人生usdt")).toEqual([
+      { market: "option", symbols: ["XRP_USDC-30JUN23-0d625-C", "D1D"] },
+      { market: "linear", symbols: ["BTCUSDT"] },
+      { market: "spot", symbols: ["币安人生USDT"] },
+    ]);
+    // The simulator's instruments answer names it so, as Deribit does: the feeder's config spelling.
+    const { parseConfigText } = await import("../../src/config/load.ts");
+    expect(parseConfigText('[venues.deribit.option]\nsymbols = ["XRP_USDC-30JUN23-0d625-C"]\n', "t.toml", { localAddresses: [{ name: "lo", address: "127.0.0.1" }] }).venues[0]!.markets[0]!.symbols).toEqual(["XRP_USDC-30JUN23-0d625-C"]);
+  });
+});

@@ -5,13 +5,13 @@
  * @module
  */
 import { interfaceProblem, isIpv4 } from "../../config/host.ts";
-import { loadConfigFile, loadReaderSections } from "../../config/load.ts";
+import { loadConfigFile, loadReaderSections, neverAHostAddress } from "../../config/load.ts";
 import { isLoopbackTtl, loopbackTtlWhy } from "../../config/notes.ts";
 import { DEFAULT_MAX_PENDING_BYTES, ForwardBridge } from "../../bridge/forward-bridge.ts";
 import { ReverseBridge } from "../../bridge/reverse-bridge.ts";
 import { isMulticastV4 } from "../../net/multicast.ts";
 import { ABS_MAX_DATAGRAM_BYTES, DEFAULT_MAX_DATAGRAM_BYTES, MIN_PUBLISH_DATAGRAM_BYTES } from "../../wire/layout.ts";
-import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
+import { loadForStart, UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { byteSize } from "./capture-args.ts";
 import { intIn } from "./number-args.ts";
 import { describeFeedKey, feedKeyOf, NATS_OPTIONS, natsReadOptions, prefixOf, serversOf } from "./nats-args.ts";
@@ -64,17 +64,20 @@ export const bridgeCommand: CommandSpec = {
     "                           0..86400000",
     "      --from WHEN          from-nats with --stream: now (default), all, or an ISO time (replay from it): a",
     "                           time of day with its zone (2026-12-04T10:00:00Z, …+01:00), a date alone is its UTC",
-    "                           midnight (a space may stand for the T); one without a zone, or more than 60 s",
-    "                           in the future, exits 2",
+    "                           midnight (a space may stand for the T); one without a zone, a day its month",
+    "                           lacks (2026-02-30), or more than 60 s in the future, exits 2",
     "  -c, --config FILE        to-nats: join every multicast destination of the configuration's [publish]",
-    "                           section (not its unicast ones; a file with none and no --group exits 2);",
+    "                           section (not its unicast ones; a file with none and no --group exits 2; an",
+    "                           interface of it not on this host yet exits 1, retried by the unit, as `run`);",
     "                           both: NATS credentials and TLS from its [nats] section (the flags below override it),",
     "                           and the feed's key from publish.auth_key_file (--auth-key-file overrides it);",
     "                           from-nats reads and checks nothing else of the file",
     "  -g, --group G:P          to-nats: a group to join (repeatable); from-nats: the group to publish to (not in",
     "                           224.0.0.0/24, the local network control block, as a destination's group)",
     "      --iface ADDR         local interface (default 127.0.0.1, or each destination's interface, which must then",
-    "                           be this host's; with --iface the file's interfaces are not used nor checked)",
+    "                           be this host's; with --iface the file's interfaces are not used nor checked); an",
+    "                           address this host lacks yet exits 1 (retried by the unit), a name or an address",
+    "                           no host has (a group, 0.0.0.0) exits 2",
     "      --http ADDR:PORT     /healthz, /readyz and /metrics (Prometheus) on this loopback address (default",
     `                           ${DEFAULT_TO_NATS_HTTP} for to-nats, ${DEFAULT_FROM_NATS_HTTP} for from-nats; port 0: any free one);`,
     "                           off: none. A port taken exits 1: a second bridge of one direction on a host needs",
@@ -162,40 +165,39 @@ function groupOf(entry: string, iface: string): { group: string; port: number; i
   return { group: m[1]!, port: Number(m[2]), iface };
 }
 
-function ifaceOf(ctx: CommandContext): string | undefined {
+/**
+ * --iface ADDR (undefined: not given), and `notHere`: why a well-formed address this host lacks now is not usable yet.
+ * Such an address may come up (DHCP, a VRRP address on failover), so the start fails with exit 1, which the unit
+ * retries, once every other flag is checked (startFailsOn); one no host can have, or no IPv4 address, exits 2 here.
+ * Before, every one exited 2: a bridge unit given its LAN address started before it was up stayed down for good.
+ */
+function ifaceOf(ctx: CommandContext): { iface: string | undefined; notHere?: string } {
   const iface = ctx.values.iface;
-  if (iface === undefined) return undefined;
+  if (iface === undefined) return { iface: undefined };
   const why = interfaceProblem(String(iface));
-  if (why !== null) throw new UsageError(`--iface ${JSON.stringify(iface)} is not ${why}`);
-  return String(iface);
+  if (why === null) return { iface: String(iface) };
+  if (!isIpv4(String(iface))) throw new UsageError(`--iface ${JSON.stringify(iface)} is not ${why}`);
+  const never = neverAHostAddress(String(iface));
+  if (never !== null) throw new UsageError(`--iface ${JSON.stringify(iface)} is not ${why} (${never}: no host has it)`);
+  return { iface: String(iface), notHere: `--iface ${JSON.stringify(iface)} is not ${why}` };
+}
+
+/** Exit 1 for an --iface this host lacks now (ifaceOf), logged, once nothing else can refuse the start: undefined otherwise. */
+function startFailsOn(ctx: CommandContext, notHere: string | undefined): 1 | undefined {
+  if (notHere === undefined) return undefined;
+  ctx.log.error("bridge could not start: --iface names an address that is not this host's (yet); exit 1, retried", { problem: notHere, exitCode: 1 });
+  return 1;
 }
 
 async function toNats(ctx: CommandContext): Promise<number> {
   const v = ctx.values;
-  const iface = ifaceOf(ctx);
+  const { iface, notHere } = ifaceOf(ctx);
   const servers = serversOf(v.nats);
   const prefix = prefixOf(v.prefix);
   // Before, the from-nats flags were taken here without a word (the operator believed them in effect).
   for (const k of FROM_NATS_ONLY) if (v[k] !== undefined) throw new UsageError(`--${k} is for from-nats`);
-  const groups: { group: string; port: number; iface: string }[] = [];
-  let fileKey: string | undefined;
-  let maxDatagramBytes: number | undefined;
-  let natsFile: NatsConfig | undefined;
-  if (typeof v.config === "string") {
-    // With --iface the groups are joined on it, not on the destinations' interfaces: another host's file is taken
-    // (before, refused: its interfaces are not here; the bridge exited 1, restarted for ever by its unit).
-    // Likewise the file's key file beside --auth-key-file, which replaces it.
-    const config = loadConfigFile(v.config, { requireVenue: false, destinationInterfacesUnused: iface !== undefined, authKeyFileUnused: typeof v["auth-key-file"] === "string" });
-    natsFile = config.nats;
-    fileKey = config.publish.authKeyFile;
-    maxDatagramBytes = config.publish.maxDatagramBytes;
-    // A unicast destination has no group to join: the bridge reads multicast only (use --group for a unicast bind).
-    for (const d of config.publish.destinations) if (d.group !== undefined) groups.push({ group: d.group, port: d.port, iface: iface ?? d.iface });
-  }
-  for (const g of (v.group as string[] | undefined) ?? []) groups.push(groupOf(g, iface ?? "127.0.0.1"));
-  // A file of unicast destinations only was told to "give --config FILE", though it was given.
-  if (groups.length === 0 && typeof v.config === "string") throw new UsageError(`to-nats: --config ${v.config} has no multicast destination to join (the bridge reads multicast only): give --group G:P`);
-  if (groups.length === 0) throw new UsageError("to-nats: give --config FILE or at least one --group G:P");
+  // The flags first: a bad one exits 2 also while the file's interface is not up yet (exit 1 below, retried).
+  const flagGroups = ((v.group as string[] | undefined) ?? []).map((g) => groupOf(g, iface ?? "127.0.0.1"));
   const stream = typeof v.stream === "string" ? v.stream : undefined;
   if (stream !== undefined && !/^[A-Za-z0-9_-]+$/.test(stream)) throw new UsageError(`--stream must be a JetStream stream name (letters, digits, _ -), got ${JSON.stringify(stream)}`);
   if (stream === undefined && (v["max-age"] !== undefined || v["max-bytes"] !== undefined)) throw new UsageError("--max-age and --max-bytes need --stream");
@@ -206,14 +208,38 @@ async function toNats(ctx: CommandContext): Promise<number> {
   const maxPendingBytes = byteSize(v["max-pending"], "max-pending") ?? DEFAULT_MAX_PENDING_BYTES;
   // A backlog smaller than a message: `--max-pending 1` was taken, and every datagram dropped as backlog.
   if (maxPendingBytes < MIN_PENDING_BYTES) throw new UsageError(`--max-pending must be at least 1M (the NATS client holds whole messages of up to 64 KiB), got ${JSON.stringify(v["max-pending"])}`);
+  const httpAddr = bridgeHttpOf(v.http, DEFAULT_TO_NATS_HTTP);
+  const sendAheadMaxMs = intIn(v["send-ahead-max-ms"], "send-ahead-max-ms", DEFAULT_SEND_AHEAD_MAX_MS, 0, MAX_SEND_AHEAD_MS);
+  const groups: { group: string; port: number; iface: string }[] = [];
+  let fileKey: string | undefined;
+  let maxDatagramBytes: number | undefined;
+  let natsFile: NatsConfig | undefined;
+  if (typeof v.config === "string") {
+    // With --iface the groups are joined on it, not on the destinations' interfaces: another host's file is taken
+    // (before, refused: its interfaces are not here; the bridge exited 1, restarted for ever by its unit).
+    // Likewise the file's key file beside --auth-key-file, which replaces it.
+    // An interface of the file not on this host (yet) is a failed start, exit 1, as `feeder run` with the same file:
+    // the bridge's unit retries it until the address comes up (a VRRP address on failover; before, exit 2: left down).
+    const config = loadForStart(v.config, (p) => loadConfigFile(p, { requireVenue: false, destinationInterfacesUnused: iface !== undefined, authKeyFileUnused: typeof v["auth-key-file"] === "string" }), ctx.log, "bridge");
+    if (config === undefined) return 1;
+    natsFile = config.nats;
+    fileKey = config.publish.authKeyFile;
+    maxDatagramBytes = config.publish.maxDatagramBytes;
+    // A unicast destination has no group to join: the bridge reads multicast only (use --group for a unicast bind).
+    for (const d of config.publish.destinations) if (d.group !== undefined) groups.push({ group: d.group, port: d.port, iface: iface ?? d.iface });
+  }
+  groups.push(...flagGroups);
+  // A file of unicast destinations only was told to "give --config FILE", though it was given.
+  if (groups.length === 0 && typeof v.config === "string") throw new UsageError(`to-nats: --config ${v.config} has no multicast destination to join (the bridge reads multicast only): give --group G:P`);
+  if (groups.length === 0) throw new UsageError("to-nats: give --config FILE or at least one --group G:P");
   // Credentials and required TLS, from files read once here (a bad one exits 2 naming it; never the secret): the
   // flags', else the config's [nats].
   const { credentials, tls } = natsAccessOf(v, servers, ctx.log, natsFile);
   // The flag's key, else the file's: named by where it came from (before, the file's was named --auth-key-file).
   const feedKey = feedKeyOf(v["auth-key-file"], fileKey);
   const authKey = feedKey?.key;
-  const httpAddr = bridgeHttpOf(v.http, DEFAULT_TO_NATS_HTTP);
-  const sendAheadMaxMs = intIn(v["send-ahead-max-ms"], "send-ahead-max-ms", DEFAULT_SEND_AHEAD_MAX_MS, 0, MAX_SEND_AHEAD_MS);
+  const failed = startFailsOn(ctx, notHere);
+  if (failed !== undefined) return failed;
   const bridge = new ForwardBridge({ groups, servers, prefix, authKey, maxDatagramBytes, maxPendingBytes, sendAheadMaxMs, credentials, tls, log: ctx.log, jetstream: stream === undefined ? undefined : { stream, maxAgeMs: maxAgeS * 1000, maxBytes } });
   const http = openHttp(ctx, "to-nats", httpAddr, { metrics: () => toNatsMetrics(bridge, prefix, stream), readiness: () => toNatsReadiness(bridge, stream) });
   if (http === "failed") return 1;
@@ -265,7 +291,8 @@ async function fromNats(ctx: CommandContext): Promise<number> {
   const read = natsReadOptions(ctx, file?.nats, feedKey);
   const given = (v.group as string[] | undefined) ?? [];
   if (given.length !== 1) throw new UsageError("from-nats: give exactly one --group G:P to publish to");
-  const iface = ifaceOf(ctx) ?? "127.0.0.1";
+  const { iface: ifaceGiven, notHere } = ifaceOf(ctx);
+  const iface = ifaceGiven ?? "127.0.0.1";
   const g = groupOf(given[0]!, iface);
   // The group it publishes to, refused as a destination's group is (config/load.ts): before, taken, and the feed went
   // to a block every host, router and mDNS responder on the link listens on (224.0.0.1 is all hosts).
@@ -276,18 +303,14 @@ async function fromNats(ctx: CommandContext): Promise<number> {
   // Said as the configuration's note says it of a destination (config/notes.ts); taken all the same.
   if (isLoopbackTtl(ttl, iface)) ctx.log.warn(`--ttl ${ttl} with --iface ${iface}${v.iface === undefined ? " (its default)" : ""}: ${loopbackTtlWhy("set --iface")}`);
   const httpAddr = bridgeHttpOf(v.http, DEFAULT_FROM_NATS_HTTP);
-  const bridge = new ReverseBridge({
-    ...read,
-    group: g.group,
-    port: g.port,
-    iface,
-    ttl,
-    sourceId: intIn(v["source-id"], "source-id", 65000, 0, 65535),
-    channelId: intIn(v.channel, "channel", 1, 0, 65535),
-    // Messages are republished whole: a smaller maximum than upstream's refused every longer one (bad_message), and
-    // before 2026-12-06 it was 1400 with no flag, so a feed published at 9000 lost its larger messages here for good.
-    maxDatagramBytes: intIn(v["max-datagram-bytes"], "max-datagram-bytes", DEFAULT_MAX_DATAGRAM_BYTES, MIN_PUBLISH_DATAGRAM_BYTES, ABS_MAX_DATAGRAM_BYTES),
-  });
+  const sourceId = intIn(v["source-id"], "source-id", 65000, 0, 65535);
+  const channelId = intIn(v.channel, "channel", 1, 0, 65535);
+  // Messages are republished whole: a smaller maximum than upstream's refused every longer one (bad_message), and
+  // before 2026-12-06 it was 1400 with no flag, so a feed published at 9000 lost its larger messages here for good.
+  const maxDatagramBytes = intIn(v["max-datagram-bytes"], "max-datagram-bytes", DEFAULT_MAX_DATAGRAM_BYTES, MIN_PUBLISH_DATAGRAM_BYTES, ABS_MAX_DATAGRAM_BYTES);
+  const failed = startFailsOn(ctx, notHere);
+  if (failed !== undefined) return failed;
+  const bridge = new ReverseBridge({ ...read, group: g.group, port: g.port, iface, ttl, sourceId, channelId, maxDatagramBytes });
   const http = openHttp(ctx, "from-nats", httpAddr, { metrics: () => fromNatsMetrics(bridge, read.prefix ?? "feeder", read.stream), readiness: () => fromNatsReadiness(bridge, read.stream) });
   if (http === "failed") return 1;
   try {

@@ -75,6 +75,11 @@ export function fromOf(v: unknown, stream: string | undefined, nowMs: number = D
   if (Number.isNaN(t.getTime()) || !/^\d{4}-\d\d-\d\d(?:T\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?$/i.test(iso)) {
     throw new UsageError(`--from must be now, all or an ISO time such as 2026-12-04T10:00:00Z, got ${JSON.stringify(v)}`);
   }
+  // JavaScript rolls a day past its month's end over into the next month (2026-02-30 read as 2026-03-02): a typo replayed
+  // from another day than the one written, without a word.
+  const [year, month, day] = iso.slice(0, 10).split("-").map(Number) as [number, number, number];
+  const monthDays = month === 2 ? (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31;
+  if (day > monthDays) throw new UsageError(`--from ${JSON.stringify(v)} is no date: ${iso.slice(0, 7)} has ${monthDays} days`);
   if (/t/i.test(iso) && !/(?:Z|[+-]\d\d:?\d\d)$/i.test(iso)) throw new UsageError(`--from ${JSON.stringify(v)} has no zone: give it, e.g. ${s}Z (UTC) or ${s}+01:00`);
   if (t.getTime() > nowMs + FROM_AHEAD_MS) throw new UsageError(`--from ${JSON.stringify(v)} is in the future (${t.toISOString()}): nothing would be read until then`);
   return t;

@@ -170,7 +170,11 @@ function burstinessOption(v: unknown): number | undefined {
 }
 
 
-/** Parses "market:SYM,market:SYM" into per-market symbol lists (order kept, duplicates dropped). */
+/**
+ * Parses "market:SYM,market:SYM" into per-market symbol lists (order kept, duplicates dropped), upper-cased but for a
+ * "d" written between digits: Deribit's decimal point in a linear option's strike (XRP_USDC-30JUN23-0d625-C, as the
+ * feeder's configuration takes it). Before, served as 0D625, a name no config of the real instrument subscribes.
+ */
 export function parseSymbolList(text: string): { market: MarketName; symbols: string[] }[] {
   const byMarket = new Map<MarketName, string[]>();
   for (const raw of text.split(",")) {
@@ -180,7 +184,8 @@ export function parseSymbolList(text: string): { market: MarketName; symbols: st
     if (colon <= 0 || colon === item.length - 1) throw new UsageError(`--symbols: expected market:SYMBOL, got ${JSON.stringify(item)}`);
     const market = item.slice(0, colon) as MarketName;
     if (!MARKETS.includes(market)) throw new UsageError(`--symbols: unknown market ${JSON.stringify(market)} (use ${MARKETS.join(", ")})`);
-    const symbol = item.slice(colon + 1).toUpperCase();
+    const chars = Array.from(item.slice(colon + 1));
+    const symbol = chars.map((c, i) => (c === "d" && /\d/.test(chars[i - 1] ?? "") && /\d/.test(chars[i + 1] ?? "") ? c : c.toUpperCase())).join("");
     const list = byMarket.get(market) ?? [];
     if (!list.includes(symbol)) list.push(symbol);
     byMarket.set(market, list);
