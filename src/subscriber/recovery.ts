@@ -292,7 +292,9 @@ export class Recovery {
       const p = this.ready.shift()!;
       const key = p.st.key;
       if (p.done === "fallback") this.suppressed.add(key);
-      else this.books.setStreamStale(key, p.st.stale);
+      // Its books are held until its turn here, a fallback's too: made as its stream when it ended (before
+      // 2026-12-07), a listener of an earlier one's replay read them usable, their gap not yet processed (a gap behind).
+      this.books.setStreamStale(key, p.st.stale);
       this.replaying.push(p);
       try {
         for (let i = 0; i < p.held.length; i++) {
@@ -330,10 +332,7 @@ export class Recovery {
     this.pending.delete(p.st.key);
     this.heldTotal -= p.held.length;
     if (how === "recovered") this.counters.retransmitRecovered++;
-    else {
-      this.counters.retransmitFallbacks++;
-      this.books.setStreamStale(p.st.key, p.st.stale);
-    }
-    this.ready.push(p);
+    else this.counters.retransmitFallbacks++;
+    this.ready.push(p); // its books stay held until replayReady reaches it
   }
 }
