@@ -231,7 +231,12 @@ export class Recovery {
       this.pending.delete(st.key);
       this.heldTotal -= p.held.length;
     }
-    for (const r of this.ready) if (r.st === st) r.held.length = 0;
+    for (const r of this.ready) {
+      if (r.st !== st) continue;
+      // Its books as its stream now (a fallback's wait for its replay, which will not come for them), as before.
+      if (r.done === "fallback" && r.held.length > 0) this.books.setStreamStale(st.key, st.stale);
+      r.held.length = 0;
+    }
     for (const r of this.replaying) if (r.st === st) r.held.length = 0; // its replay loop reads the length anew
     for (let i = this.fills.length - 1; i >= 0; i--) if (this.fills[i]!.st === st) this.fills.splice(i, 1);
     this.suppressed.delete(st.key);
@@ -294,7 +299,7 @@ export class Recovery {
       if (p.done === "fallback") this.suppressed.add(key);
       // Its books are held until its turn here, a fallback's too: made as its stream when it ended (before
       // 2026-12-07), a listener of an earlier one's replay read them usable, their gap not yet processed (a gap behind).
-      this.books.setStreamStale(key, p.st.stale);
+      if (p.done === "recovered" || p.held.length > 0) this.books.setStreamStale(key, p.st.stale); // else forget did
       this.replaying.push(p);
       try {
         for (let i = 0; i < p.held.length; i++) {
