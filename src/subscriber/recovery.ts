@@ -249,15 +249,18 @@ export class Recovery {
    * soon as its stream moves to another session, so a previous session's refusal could end this one's request only
    * when both runs drew the same id (2^-32 a restart) and it answers a request from the same seqNum; its server could
    * not tell those two sessions apart either (it answers by id). What it would cost is a fallback (the books invalid
-   * until their next refresh), never a wrong book.
+   * until their next refresh), never a wrong book. False when it ended no request (late: its request already ended).
    */
-  refused(channelId: number, sourceId: number, sessionId: number, seqNum: number): void {
+  refused(channelId: number, sourceId: number, sessionId: number, seqNum: number): boolean {
+    let ended = false;
     for (const p of this.pending.values()) {
       if (p.st.channelId === channelId && p.st.sourceId === sourceId && p.sessionId === sessionId && p.from === seqNum && p.done === "") {
         this.counters.retransmitRefused++;
         this.finish(p, "fallback");
+        ended = true;
       }
     }
+    return ended;
   }
 
   /** Timer: requests unanswered for timeoutMs fall back. */
