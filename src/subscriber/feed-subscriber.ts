@@ -626,7 +626,9 @@ export class FeedSubscriber {
         this.listeners.reportError(new Error(`retransmission reply: ${why}`), `${rinfo.address}:${rinfo.port}`);
         return;
       }
-      this.recovery!.refused(c.channelId, c.sourceId, c.sessionId, c.seqNum);
+      // One for no open request (late: its request ended meanwhile, as a late answer datagram's) is dropped, counted
+      // as that datagram would be (before 2026-12-07 not counted at all).
+      if (!this.recovery!.refused(c.channelId, c.sourceId, c.sessionId, c.seqNum)) this.counters.retransmitRejected++;
       if (this.recovery!.hasReady) {
         this.recoverNow(this.recovery!, undefined); // the replays only: what their listeners feed after all of them
         this.afterPacket();

@@ -231,7 +231,12 @@ export class Recovery {
       this.pending.delete(st.key);
       this.heldTotal -= p.held.length;
     }
-    for (const r of this.ready) if (r.st === st) r.held.length = 0;
+    for (const r of this.ready) {
+      if (r.st !== st) continue;
+      // Its books as its stream now (a fallback's wait for its replay, which will not come for them), as before.
+      if (r.done === "fallback" && r.held.length > 0) this.books.setStreamStale(st.key, st.stale);
+      r.held.length = 0;
+    }
     for (const r of this.replaying) if (r.st === st) r.held.length = 0; // its replay loop reads the length anew
     for (let i = this.fills.length - 1; i >= 0; i--) if (this.fills[i]!.st === st) this.fills.splice(i, 1);
     this.suppressed.delete(st.key);
@@ -244,15 +249,18 @@ export class Recovery {
    * soon as its stream moves to another session, so a previous session's refusal could end this one's request only
    * when both runs drew the same id (2^-32 a restart) and it answers a request from the same seqNum; its server could
    * not tell those two sessions apart either (it answers by id). What it would cost is a fallback (the books invalid
-   * until their next refresh), never a wrong book.
+   * until their next refresh), never a wrong book. False when it ended no request (late: its request already ended).
    */
-  refused(channelId: number, sourceId: number, sessionId: number, seqNum: number): void {
+  refused(channelId: number, sourceId: number, sessionId: number, seqNum: number): boolean {
+    let ended = false;
     for (const p of this.pending.values()) {
       if (p.st.channelId === channelId && p.st.sourceId === sourceId && p.sessionId === sessionId && p.from === seqNum && p.done === "") {
         this.counters.retransmitRefused++;
         this.finish(p, "fallback");
+        ended = true;
       }
     }
+    return ended;
   }
 
   /** Timer: requests unanswered for timeoutMs fall back. */
@@ -292,7 +300,9 @@ export class Recovery {
       const p = this.ready.shift()!;
       const key = p.st.key;
       if (p.done === "fallback") this.suppressed.add(key);
-      else this.books.setStreamStale(key, p.st.stale);
+      // Its books are held until its turn here, a fallback's too: made as its stream when it ended (before
+      // 2026-12-07), a listener of an earlier one's replay read them usable, their gap not yet processed (a gap behind).
+      if (p.done === "recovered" || p.held.length > 0) this.books.setStreamStale(key, p.st.stale); // else forget did
       this.replaying.push(p);
       try {
         for (let i = 0; i < p.held.length; i++) {
@@ -330,10 +340,7 @@ export class Recovery {
     this.pending.delete(p.st.key);
     this.heldTotal -= p.held.length;
     if (how === "recovered") this.counters.retransmitRecovered++;
-    else {
-      this.counters.retransmitFallbacks++;
-      this.books.setStreamStale(p.st.key, p.st.stale);
-    }
-    this.ready.push(p);
+    else this.counters.retransmitFallbacks++;
+    this.ready.push(p); // its books stay held until replayReady reaches it
   }
 }

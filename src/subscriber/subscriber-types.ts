@@ -358,7 +358,11 @@ export interface SubscriberCounters {
   retransmitTimeouts: number;
   /** Of the fallbacks: too many datagrams waited (retransmit.maxHeldDatagrams on the stream, maxHeldDatagramsTotal on all). */
   retransmitOverCap: number;
-  /** RETRANSMIT datagrams applied into a gap, and dropped (not asked for, not the gap's next, or no retransmit option). */
+  /**
+   * RETRANSMIT datagrams applied into a gap, and dropped (not asked for, not the gap's next, or no retransmit option);
+   * retransmitRejected also counts the request socket's control packets that end no request (damaged, not a reply, or
+   * a reply for no open request: late, its request already ended).
+   */
   retransmitDatagrams: number;
   retransmitRejected: number;
   /**

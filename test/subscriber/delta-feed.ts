@@ -8,10 +8,10 @@ import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefin
 import { markRetransmit } from "../../src/wire/retransmit.ts";
 import { randomBookSides, randomChanges, rng, TestBook } from "../wire/helpers.ts";
 import type { ChannelPacker } from "../../src/wire/packer.ts";
-import { packer, take, T0 } from "./feed-harness.ts";
+import { packer, take, T0, type PackerSpec } from "./feed-harness.ts";
 
-export function deltaFeed(inst: Instrument, seed: number, count: number): { book: TestBook; head: Uint8Array[]; deltas: Uint8Array[]; p: ChannelPacker } {
-  const p = packer();
+export function deltaFeed(inst: Instrument, seed: number, count: number, spec: PackerSpec = {}): { book: TestBook; head: Uint8Array[]; deltas: Uint8Array[]; p: ChannelPacker } {
+  const p = packer(spec);
   const book = new TestBook(inst);
   const r = rng(seed);
   const s = randomBookSides(r, 40, 300_000);

@@ -180,6 +180,28 @@ describe("the subscriber applies RETRANSMIT datagrams only into a gap it asked f
     expect(sub.counters.retransmitRejected).toBe(1);
   });
 
+  it("requests falling back together: no book of one is usable while another's held datagrams are replayed", () => {
+    // Each fallback made its books as its stream (usable) when it ended, its gap processed only at its turn of the
+    // replay: a listener of the first stream's replay read the second's book usable, a gap behind the feed.
+    const other = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
+    const a = deltaFeed(inst, 4, 4);
+    const b = deltaFeed(other, 5, 4, { channelId: 2 });
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host: "127.0.0.1", port: 9, timeoutMs: 1000 } });
+    for (const f of [a, b]) for (const d of [...f.head, f.deltas[0]!, f.deltas[1]!]) sub.ingest(d, T0);
+    sub.ingest(a.deltas[3]!, T0); // [2] lost on each stream: two requests
+    sub.ingest(b.deltas[3]!, T0);
+    expect(sub.retransmitsPending).toBe(2);
+    const seen: boolean[] = [];
+    sub.on("gap", (e) => {
+      if (e.channelId === 1) seen.push(sub.book(other.instrumentId)!.usable); // the first stream's gap, replayed
+    });
+    sub.checkRecovery(Date.now() + 2000);
+    expect(sub.counters.retransmitTimeouts).toBe(2);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((u) => !u)).toBe(true);
+    expect(sub.book(other.instrumentId)!.valid).toBe(false); // its own gap, once replayed
+  });
+
   describe("never started (fed only through ingest(), no timer)", () => {
     afterEach(() => void vi.restoreAllMocks());
 

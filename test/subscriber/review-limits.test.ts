@@ -122,7 +122,8 @@ describe("review: the subscriber's edges", () => {
       ds.push(...take(p));
     }
     const lost = ds[3]!;
-    // The "server": echoes the request first, then answers it with the lost datagram.
+    // The "server": echoes the request first, then answers it with the lost datagram, then (late: the request is
+    // filled) refuses it OUT_OF_RANGE.
     server.on("message", (msg, rinfo) => {
       const req = decodeRetxControl(msg);
       if (typeof req === "string" || req.kind !== RETX_KIND_REQUEST) return;
@@ -130,13 +131,16 @@ describe("review: the subscriber's edges", () => {
       const answer = lost.slice();
       markRetransmit(answer, answer.length, undefined);
       server.send(answer, rinfo.port, rinfo.address);
+      const o = { channelId: req.channelId, sourceId: req.sourceId, sessionId: req.sessionId, count: req.count };
+      server.send(forgedControl(RETX_KIND_OUT_OF_RANGE, [BigInt(req.seqNum), 0n, 0n], undefined, o), rinfo.port, rinfo.address);
     });
     for (const d of ds) if (d !== lost) sub.ingest(d, T0);
     expect(sub.counters.retransmitRequests).toBe(1);
     await waitFor(() => sub.retransmitsPending === 0, 5000, "the request answered");
+    // The echo, and the late refusal (for no open request: before 2026-12-07 dropped without being counted).
+    await waitFor(() => sub.counters.retransmitRejected === 2, 5000, "the echo and the late refusal counted");
     expect(sub.counters.retransmitRefused).toBe(0);
     expect(sub.counters.retransmitRecovered).toBe(1);
-    expect(sub.counters.retransmitRejected).toBe(1); // the echo
     expect(sub.counters.gaps).toBe(0);
     const sb = sub.book(inst.instrumentId)!;
     expect(levelsOf(sb)).toEqual(levelsOf(b));
