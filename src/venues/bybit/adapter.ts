@@ -302,7 +302,7 @@ export class BybitAdapter implements VenueAdapter {
     // A record live writes every minute with one socket and at a file's head: a hold whose unsubscribe was answered
     // (or is unanswered past the ack deadline) ends, its subscribe taken for lost in a block the disk could not take
     // (no gap said) or in a file not given, not held until the next close (the common rule ends it at the socket's end,
-    // a new socket, a go-back, a capture gap). Not one still out: the record is written whatever the requests, and
+    // a new socket, a capture gap). Not one still out: the record is written whatever the requests, and
     // live ignores the frames in flight until the ack; until 2026-12-07 that one ended too, and an in-flight level-1
     // snapshot after the minute's ws:state made the book LIVE in replay alone.
     if (url === SOCKETS_STATE_URL || url === SOCKETS_OVERLAP_URL) this.lifecycle.replayEndAnsweredHolds(conn);

@@ -1111,7 +1111,11 @@ export class ConnectionLifecycle {
       replayOverlapOver(conn);
       this.control.replayOverlapOver(conn, false); // a refusal by the replacement failed it
       conn.pending.clear(); // goBack: the replacement's requests are forgotten
-      endReplayHolds(conn); // and its topics' states reset (an unsubscribe to redo is recorded after ws:back)
+      // The holds of recorded unsubscribes stay (TopicState.replayUnsubscribing): live's goBack leaves such a book
+      // unsubscribed until a request it records after ws:back, the unsubscribe of its redo (served there) or its
+      // subscribe (not served: at once, or after its resync's backoff, idle meanwhile). Until s-backreplay they ended
+      // here, and a book idle there took the frames of a channel the old socket still streamed (TopicState.streamedOn):
+      // LIVE in replay from a snapshot live ignored.
       conn.generation = ++conn.genSeq;
       for (const t of conn.topics) seqSocketRenamed(t, oldGen, conn.generation);
       this.hooks.overlapOver?.(conn, "old", oldGen);

@@ -118,7 +118,7 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
    * path ignores the book's frames here as live's does while SUB_UNSUBSCRIBING (in flight, they may be of the sequence
    * before a venue reset another socket delivered), and the stale rule spares it unless LIVE (live judges no topic
    * unsubscribing). Set and ended by SubscriptionControl.replayRequest and ConnectionLifecycle (endReplayHolds; a
-   * recorded reopening, replayReopened).
+   * recorded reopening, replayReopened; a go-back ends none).
    */
   replayUnsubscribing = false;
 
@@ -444,9 +444,9 @@ export function keepaliveQueued(conn: VenueConnection): boolean {
 }
 
 /**
- * Replay: live's socket of `conn` ended or was replaced (its close, a new socket, a go-back forgetting the
- * replacement's requests), or the capture lost records (the subscribe may be among them): no unsubscribe of it is out
- * any more, so no topic stays held (TopicState.replayUnsubscribing).
+ * Replay: live's socket of `conn` ended or was replaced (its close, a new socket), or the capture lost records (the
+ * subscribe may be among them): no unsubscribe of it is out any more, so no topic stays held
+ * (TopicState.replayUnsubscribing). Not at a go-back: live's book stays unsubscribed until a request recorded after it.
  */
 export function endReplayHolds(conn: VenueConnection): void {
   for (const t of conn.topics) t.replayUnsubscribing = false;

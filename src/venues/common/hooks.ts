@@ -178,7 +178,7 @@ export interface RequestProtocol {
   readonly heartbeatAskTag?: string;
   /**
    * Replay: a recorded unsubscribe holds the topic (TopicState.replayUnsubscribing) until its recorded subscribe (or
-   * the socket's end, a go-back, a capture gap), and the venue's frame path ignores the book's frames meanwhile, as
+   * the socket's end, a capture gap; not a go-back: live records its redo's request after it), and the venue's frame path ignores the book's frames meanwhile, as
    * live's while unsubscribing. Absent: nothing held (a venue whose replay shows no divergence there).
    */
   readonly replayHoldsUnsubscribed?: boolean;

@@ -16,7 +16,7 @@ import type { Subscription } from "../../../src/venues/venue.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 import { BookMaps, until } from "../planned-fallback-harness.ts";
 import { FakeWs } from "../common/fake-ws.ts";
-import type { VenueConnection } from "../../../src/venues/common/connection.ts";
+import { SUB_IDLE, type VenueConnection } from "../../../src/venues/common/connection.ts";
 import type { PlannedReconnects } from "../../../src/venues/common/planned-reconnect.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -461,5 +461,47 @@ describe("deribit record → replay: a planned reconnect with a resync, the book
     deliver(0, book(510, 102)); // the resubscribe's answer
     expect(same("the answer")).toMatchObject({ state: "live", changeId: 510, bids: new Map([[1020, 10]]) });
     expect(replay.stats()).toMatchObject({ ignoredWhileUnsubscribed: live.stats().ignoredWhileUnsubscribed });
+  });
+
+  // Live: the book closes, its unsubscribe refused 10028; listed again, its subscribe refused too: the old socket still
+  // streams the channel (TopicState.streamedOn) without serving the book. Swapped to the replacement, resynced there
+  // with a backoff, the replacement failing: gone back to, the book is idle on the old socket until its backoff is over,
+  // that stream's whole books ignored. Until s-backreplay ws:back ended replay's hold: LIVE in replay alone.
+  test("a book idle on the old socket at the go-back (its resync waiting out its backoff) takes none of that socket's whole books in replay either", async () => {
+    const { live, sockets, book, deliver, ack, same, replanned, liveAt500 } = await liveAndReplayedDeribit();
+    const internals = live as unknown as { lifecycle: { retire(t: unknown, r: StatusReason): void; activateAll(ts: unknown[]): void }; conns: VenueConnection[] };
+    const t = internals.conns[0]!.topics[0]! as VenueConnection["topics"][number] & { resyncAttempt: number; resyncDelayed: boolean };
+    const refuse = (i: number) => {
+      const req = JSON.parse(sockets()[i]!.sent.filter((s) => s.includes("subscribe")).at(-1)!) as { id: number };
+      deliver(i, JSON.stringify({ jsonrpc: "2.0", id: req.id, error: { code: 10028, message: "too_many_requests" } }));
+    };
+    liveAt500();
+    internals.lifecycle.retire(t, StatusReason.INSTRUMENT_CLOSED);
+    refuse(0);
+    internals.lifecycle.activateAll([t]);
+    await Promise.resolve();
+    await Promise.resolve();
+    refuse(0);
+    expect(same("closed and listed again, both refused")).toMatchObject({ state: "awaiting_snapshot" });
+    replanned();
+    sockets()[1]!.opened(); // the swap: subscribed on the replacement
+    ack(1);
+    deliver(1, book(600, 101));
+    expect(same("LIVE on the replacement")).toMatchObject({ state: "live", changeId: 600 });
+    t.resyncAttempt = 1; // a resync in a row: it waits out its backoff
+    deliver(1, book(601, '"x"')); // unreadable: resynced, its unsubscribe on the replacement
+    ack(1);
+    expect([t.sub, t.resyncDelayed]).toEqual([SUB_IDLE, true]);
+    expect(same("the resync's unsubscribe answered")).toMatchObject({ state: "resyncing" });
+    sockets()[1]!.dropped(); // gone back to the old socket, which still streams the channel
+    deliver(0, book(700, 102));
+    // Before: replay LIVE at change_id 700; live RESYNCING (idle there).
+    expect(same("the old socket's whole book while idle there")).toMatchObject({ state: "resyncing" });
+    t.resyncDelayed = false; // its backoff over: housekeeping's restart, the subscribe on the old socket
+    (live as unknown as { control: { restartTopic(x: unknown): void } }).control.restartTopic(t);
+    expect(sockets()[0]!.sent.at(-1)).toContain("public/subscribe");
+    ack(0);
+    deliver(0, book(710, 103));
+    expect(same("the subscribe's answer")).toMatchObject({ state: "live", changeId: 710 });
   });
 });

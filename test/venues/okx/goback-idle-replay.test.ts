@@ -1,0 +1,99 @@
+/**
+ * Replay of a go-back (`ws:back`) leaving a book idle on the old socket: its resync waits out its backoff, and the old
+ * socket still streams its channel (its closure's unsubscribe refused 60014 and taken off by its reopening's subscribe,
+ * TopicState.streamedOn). Live ignores every frame of that stream until its resync's subscribe (OkxAdapter.onBook,
+ * SUB_IDLE); replay must too: a snapshot there must not make the book LIVE in replay where live had it RESYNCING.
+ * Recorded through the adapter's taps (as `feeder record`) on fake sockets, then replayed record by record.
+ */
+import { afterEach, describe, expect, test, vi } from "vitest";
+import { silentLogger } from "../../../src/core/log.ts";
+import { StatusReason } from "../../../src/core/types.ts";
+import type { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
+import { OkxAdapter } from "../../../src/venues/okx/index.ts";
+import type { OkxConnection, OkxTopic } from "../../../src/venues/okx/connection.ts";
+import type { BookSink } from "../../../src/venues/venue.ts";
+import { FakeWs } from "../common/fake-ws.ts";
+import { offlineVenue } from "../common/offline-venue.ts";
+import { recordingTaps, replayer } from "../common/record-replay.ts";
+
+afterEach(() => void vi.unstubAllGlobals());
+
+type Req = { id: string; op: string; args: { channel: string; instId: string }[] };
+const book = (instId: string, action: string, prev: number, seq: number) =>
+  `{"arg":{"channel":"books","instId":"${instId}"},"action":"${action}","data":[{"asks":[["200.1","1","0","1"]],"bids":[["200","1","0","1"]],"ts":"1700000000000","checksum":0,"prevSeqId":${prev},"seqId":${seq}}]}`;
+
+function adapterOf(options: ConstructorParameters<typeof OkxAdapter>[2]): OkxAdapter {
+  const o = offlineVenue("okx", "spot", 400, ["A-USDT", "B-USDT"], "/ws/v5/public");
+  return new OkxAdapter(o.config, o.subscriptions, { ...o.options, random: () => 0.5, ...options });
+}
+
+describe("okx replay of a go-back", () => {
+  test("a book idle on the old socket at the go-back (its resync waiting out its backoff) takes none of that socket's frames in replay either: RESYNCING until its resync's subscribe, as live", async () => {
+    vi.stubGlobal("WebSocket", FakeWs);
+    FakeWs.made = [];
+    let nowMs = 1_000_000;
+    const rec = recordingTaps();
+    const live = adapterOf({ log: silentLogger, now: () => nowMs, wallNow: () => nowMs, requestsPerHour: 10, ...rec.taps }); // room for every request: the 60014s are the venue's
+    const replay = adapterOf({ log: silentLogger });
+    await live.loadInstruments();
+    await replay.loadInstruments();
+    const replayed = replayer(replay, rec.records);
+    const internals = live as unknown as { conns: OkxConnection[]; lifecycle: ConnectionLifecycle; bind(s: BookSink, replay: boolean): void };
+    internals.bind(rec.sink, false); // as start(), without its timers: the test is the clock
+    const lifecycle = internals.lifecycle;
+    const conn = internals.conns[0]!;
+    const [a] = conn.topics as [OkxTopic, OkxTopic];
+    (lifecycle as unknown as { connect(c: OkxConnection): void }).connect(conn);
+    const old = FakeWs.made[0]!;
+    old.onopen!();
+    const frame = (ws: FakeWs, text: string) => ws.onmessage!({ data: text });
+    const sent = (ws: FakeWs) => ws.sent.map((x) => JSON.parse(x) as Req);
+    const answer = (ws: FakeWs, r: Req, code?: string) => {
+      if (code !== undefined) frame(ws, JSON.stringify({ id: r.id, event: "error", code, msg: "Requests too frequent.", connId: "x" }));
+      else for (const arg of r.args) frame(ws, JSON.stringify({ id: r.id, event: r.op, arg, connId: "x" }));
+    };
+    answer(old, sent(old).at(-1)!);
+    frame(old, book("A-USDT", "snapshot", -1, 10));
+    frame(old, book("B-USDT", "snapshot", -1, 10));
+    expect(live.topicInfo(0).state).toBe("live");
+    // A closes, its unsubscribe refused 60014; listed again, its subscribe refused too: its channel stays streamed.
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+    answer(old, sent(old).at(-1)!, "60014");
+    lifecycle.activateAll([a]);
+    await Promise.resolve();
+    await Promise.resolve();
+    answer(old, sent(old).at(-1)!, "60014");
+    // A planned reconnect: the replacement opens, both subscribed there, LIVE from its snapshots.
+    lifecycle.onPlannedClose(conn, "test");
+    const replacement = FakeWs.made[1]!;
+    replacement.onopen!();
+    expect(conn.ws).toBe(replacement as unknown as WebSocket);
+    answer(replacement, sent(replacement).at(-1)!);
+    frame(replacement, book("A-USDT", "snapshot", -1, 20));
+    frame(replacement, book("B-USDT", "snapshot", -1, 20));
+    // A gap on the replacement, A's second resync in a row: its unsubscribe, then a backoff before its subscribe.
+    a.resyncAttempt = 1; // live's count (replay waits out no backoff: it follows the recorded requests)
+    frame(replacement, book("A-USDT", "update", 25, 26));
+    answer(replacement, sent(replacement).at(-1)!);
+    expect([live.topicInfo(0).state, a.resyncDelayed]).toEqual(["resyncing", true]);
+    // The replacement fails: back to the old socket, which streams A's channel; live ignores those frames.
+    replacement.onclose!({ code: 1006, reason: "gone" });
+    await Promise.resolve();
+    expect([conn.ws, a.streamedOn]).toEqual([old, conn.generation]);
+    frame(old, book("A-USDT", "update", 10, 11));
+    frame(old, book("A-USDT", "snapshot", -1, 30));
+    expect(live.topicInfo(0).state).toBe("resyncing");
+    // Its backoff over: subscribed on the old socket, LIVE from the answer's snapshot.
+    a.resyncDelayed = false;
+    live.restart(a);
+    answer(old, sent(old).at(-1)!);
+    frame(old, book("A-USDT", "snapshot", -1, 40));
+    expect(live.topicInfo(0).state).toBe("live");
+    // Before s-backreplay replay had one event more: '25: 0 snapshot 30', A LIVE from the old socket's snapshot.
+    expect(replayed.feed()).toEqual(rec.events);
+    expect(replay.topicInfo(0).state).toBe("live");
+    conn.ws = null;
+    await live.stop();
+    await replay.stop();
+  });
+});
