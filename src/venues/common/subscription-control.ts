@@ -781,7 +781,9 @@ export class SubscriptionControl {
    * single topics, one alone sent again after its backoff (retryAfterError), an unsubscribe's topics taken as
    * unsubscribed (onAck). Taken off `pending` already, its handling cut short after: a topic of it left waiting for no
    * request (a subscribe's still PENDING, an unsubscribe's still UNSUBSCRIBING, none out naming it) is settled alone
-   * the same way. Cold.
+   * the same way; an unsubscribe's topic confirmed but whose subscribe did not go (IDLE, not LIVE, not waiting out its
+   * resync backoff, no subscribe out) is subscribed: until s-rd26a it sat RESYNCING with nothing out, which the stale
+   * rule never judges (an idle topic), until the socket's end. Cold.
    */
   answerLost(conn: VenueConnection, req: PendingRequest, topics: readonly TopicState[], taken: boolean, why: string): void {
     if (conn.pending.get(req.reqId) === req) {
@@ -793,6 +795,7 @@ export class SubscriptionControl {
     for (const t of topics) {
       if (req.op === "subscribe" && t.sub === SUB_PENDING && !this.subscribeOut(conn, t)) this.retryAfterError(conn, t, why);
       else if (req.op === "unsubscribe" && t.sub === SUB_UNSUBSCRIBING && !this.unsubscribeOut(conn, t)) this.onTopicConfirmed(conn, t, "unsubscribe", [], resubscribe);
+      else if (req.op === "unsubscribe" && t.sub === SUB_IDLE && !t.resyncDelayed && t.book !== BookState.LIVE && !this.subscribeOut(conn, t)) resubscribe.push(t);
     }
     if (resubscribe.length > 0) this.owed(() => this.sendRequest(conn, "subscribe", resubscribe));
   }

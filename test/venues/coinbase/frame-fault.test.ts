@@ -260,3 +260,61 @@ describe("coinbase: an answer whose handling threw after it was matched", { time
     expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.CROSSED_BOOK }]);
   });
 });
+
+/**
+ * The same for an unsubscribe's answer (a resync's: unsubscribe, then subscribe): the subscriptions event no longer
+ * listing BTC-USD, whose handling throws. Thrown before the common layer took the request: taken as unsubscribed, its
+ * subscribe sent. Thrown after the unsubscribe was confirmed, as its subscribe was asked for (sendRequest throws once):
+ * before s-rd26a nothing sent it again (answerLost settled only a topic still UNSUBSCRIBING), so the book sat RESYNCING
+ * with no request out, which the stale rule never judges (an idle topic), until the socket's end; now it is sent.
+ */
+describe("coinbase: an unsubscribe's answer whose handling threw", { timeout: 20_000 }, () => {
+  async function unsubscribeThrown(where: "before" | "after") {
+    const products = ["BTC-USD", "ETH-USD"];
+    const { sim, adapter, sink } = await startSimAndAdapter({ products, seed: 15, levels: 5 }, cleanup);
+    const control = (adapter as unknown as { control: { onControl(conn: unknown, msg: unknown): unknown; sendRequest(conn: unknown, op: string, topics: TopicState[]): void } }).control;
+    let armed = false;
+    const onControl = control.onControl.bind(control);
+    control.onControl = (conn, msg) => {
+      if (armed && where === "before" && (msg as { op?: string }).op === "unsubscribe") {
+        armed = false;
+        throw new Error("thrown (test): while the unsubscribe's answer was handled");
+      }
+      return onControl(conn, msg);
+    };
+    const sent: string[] = []; // BTC-USD's requests asked for since the resync
+    const sendRequest = control.sendRequest.bind(control);
+    control.sendRequest = (conn, op, topics) => {
+      if (!topics.some((t) => t.topic === "BTC-USD")) return sendRequest(conn, op, topics);
+      if (armed && where === "after" && op === "subscribe") {
+        armed = false;
+        throw new Error("thrown (test): while the resync's subscribe was asked for");
+      }
+      sent.push(op);
+      sendRequest(conn, op, topics);
+    };
+    sim.step(1);
+    const live = (i: number) => sink.matches(sim, i, products[i]!) && adapter.topicState(i).subscribed;
+    await waitFor(() => live(0) && live(1), "books live");
+    sent.length = 0;
+    armed = true;
+    adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+    await waitFor(() => !armed, "the unsubscribe's answer came and its handling threw");
+    const s = adapter.stats();
+    expect([s.frameErrors, s["parseErrors.answer"], s.connectionResyncs, s.reconnects]).toEqual([1, 1, 0, 0]);
+    // The resync's subscribe went (before s-rd26a, thrown after: none, nothing to send one; the topic idle).
+    expect(sent).toEqual(["unsubscribe", "subscribe"]);
+    sim.step(2);
+    await waitFor(() => live(0) && live(1) && adapter.topicState(0).state === "live", "BTC-USD live again on the same socket");
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.CROSSED_BOOK }]);
+    expect(adapter.stats().connects).toBe(1);
+  }
+
+  test("thrown before the common layer took the request: taken as unsubscribed, the resync's subscribe sent", async () => {
+    await unsubscribeThrown("before");
+  });
+
+  test("thrown after, as the resync's subscribe was asked for: the subscribe is sent (before: the book sat RESYNCING, no request out)", async () => {
+    await unsubscribeThrown("after");
+  });
+});
