@@ -44,6 +44,12 @@ export class CoinbaseConnection extends VenueConnection {
    * not garbled. Kept across a capture gap, emptied at the next socket (replaySocketBegins). Cold.
    */
   readonly replaySnapshotted = new Set<string>();
+  /**
+   * Replay: those of the frame being read (parseSlowFrame), added to replaySnapshotted once the frame is handled: a
+   * frame numbered 0 again begins the next socket (adapter.ts onReplayedSocket, which empties the set), and a snapshot
+   * in it is that socket's (until s-rd26a added before, so forgotten with the old socket's). Cold.
+   */
+  private readonly replayNoted: string[] = [];
   /** The length of the frame being handled (onFrameAt), for the ring. */
   frameLen = 0;
   /** `messages` when a frame was last taken (take): equal while the frame being handled has been (frameTaken). */
@@ -171,16 +177,23 @@ export class CoinbaseConnection extends VenueConnection {
   /** Everything the scanner did not take: control frames, other layouts, errors. Cold. */
   private onSlowFrame(data: string, recvUs: number): void {
     const out = this.slow;
-    const r = parseSlowFrame(data, this.table, this.pool, out, this.adapter.replaying, this.replayAsked, this.replaySnapshotted);
-    if (r === CB_L2) {
-      this.fallbacks++;
-      this.adapter.onL2(this, out.seq, out.tsUs, recvUs);
-    } else if (r === CB_HEARTBEAT) {
-      this.adapter.onHeartbeat(this, out.seq, out.heartbeatCounter, out.tsUs, data);
-    } else if (r === CB_CONTROL) {
-      this.adapter.onControl(this, out.seq, out.msg, out.tsUs);
-    } else {
-      this.adapter.onParseError(this, r, data);
+    const noted = this.replayNoted;
+    noted.length = 0;
+    const r = parseSlowFrame(data, this.table, this.pool, out, this.adapter.replaying, this.replayAsked, this.replaySnapshotted, noted);
+    try {
+      if (r === CB_L2) {
+        this.fallbacks++;
+        this.adapter.onL2(this, out.seq, out.tsUs, recvUs);
+      } else if (r === CB_HEARTBEAT) {
+        this.adapter.onHeartbeat(this, out.seq, out.heartbeatCounter, out.tsUs, data);
+      } else if (r === CB_CONTROL) {
+        this.adapter.onControl(this, out.seq, out.msg, out.tsUs);
+      } else {
+        this.adapter.onParseError(this, r, data);
+      }
+    } finally {
+      for (const product of noted) this.replaySnapshotted.add(product);
+      noted.length = 0;
     }
   }
 }

@@ -91,7 +91,8 @@ export function parseSlowFrame(
   out: SlowFrame,
   replaying = false,
   asked: ReadonlySet<string> | null = null,
-  seen: Set<string> | null = null,
+  seen: ReadonlySet<string> | null = null,
+  noted: string[] | null = null,
 ): number {
   pool.count = 0;
   pool.badEvents = 0;
@@ -140,7 +141,7 @@ export function parseSlowFrame(
       // snapshot came on this socket) that this config leaves out. The frame is one of the connection's sequence; its
       // event touches no book here. Until s-rd21a the frame was unreadable, every book of the connection resynced on
       // each one; from s-unkcount to s-coinerr every such event was skipped while the requests were not known.
-      if (replaying && leftOut(e, e.product_id, asked, seen)) continue;
+      if (replaying && leftOut(e, e.product_id, asked, seen, noted)) continue;
       return CB_ERR_UNKNOWN_PRODUCT;
     }
     const u = pool.take(n);
@@ -161,15 +162,18 @@ export function parseSlowFrame(
  * Replay: whether an event of `product`, not on the connection, is of a product live asked for (left out by this
  * config). With the connection's requests known (`asked`), when one named it; not known, a snapshot event (only a
  * subscribe brings one) and an update of a product whose snapshot came on this socket (`seen`, kept across a capture
- * gap: the socket's subscribes still hold). A left-out product's snapshot is noted in `seen` either way. A garbled
+ * gap: the socket's subscribes still hold; or earlier in this frame: `noted`). A left-out product's snapshot is noted in
+ * `noted` either way, which the connection adds to `seen` once the frame is handled (a frame numbered 0 again begins
+ * the next socket, emptying `seen`: the snapshot is that socket's; until s-rd26a it was added at once, so forgotten
+ * with the old socket's, its updates then taken for a garbled product's, every book of the connection resynced). A garbled
  * product_id in a snapshot event while the requests are not known is taken for a left-out product's too: the book it
  * was for awaits its snapshot still, unless the venue sent it unasked to a LIVE book (not documented for level2 [F5]),
  * which then stays LIVE where live resynced. Cold.
  */
-function leftOut(e: Obj, product: string, asked: ReadonlySet<string> | null, seen: Set<string> | null): boolean {
+function leftOut(e: Obj, product: string, asked: ReadonlySet<string> | null, seen: ReadonlySet<string> | null, noted: string[] | null): boolean {
   const snapshot = e.type === "snapshot";
-  const left = asked !== null ? asked.has(product) : snapshot ? seen !== null : seen !== null && seen.has(product);
-  if (left && snapshot) seen?.add(product);
+  const left = asked !== null ? asked.has(product) : snapshot ? seen !== null : seen !== null && (seen.has(product) || noted?.includes(product) === true);
+  if (left && snapshot) noted?.push(product);
   return left;
 }
 

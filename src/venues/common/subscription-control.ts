@@ -783,20 +783,28 @@ export class SubscriptionControl {
    * is taken as accepting every topic (a subscriptions event that could not be handled proves no refusal, as one whose
    * lists cannot be read); else as a refusal for a reason that proves nothing (`why`): a subscribe's batch split to
    * single topics, one alone sent again after its backoff (retryAfterError), an unsubscribe's topics taken as
-   * unsubscribed (onAck). Taken off `pending` already, its handling cut short after: a topic of it left waiting for no
-   * request (a subscribe's still PENDING, an unsubscribe's still UNSUBSCRIBING, none out naming it) is settled alone
-   * the same way. Cold.
+   * unsubscribed (onAck). Then, as its handling may have been cut short after the common layer took the request or a
+   * part of it (a batch answered topic by topic: the topics resolved before the throw are off `req.topics`), a topic of
+   * it left waiting for no request (a subscribe's still PENDING, an unsubscribe's still UNSUBSCRIBING, none out naming
+   * it) is settled alone the same way (a subscribe's taken as accepted when `taken`; until s-rd26a sent again after a
+   * backoff, its book RESYNCING / SUBSCRIBE_REJECTED, whatever the answer; and a topic resolved before the throw of a
+   * request still pending was left PENDING for good: a resync of it then waited for an ack that never came); an
+   * unsubscribe's topic confirmed but whose subscribe did not go (IDLE, not LIVE, not waiting out its resync backoff,
+   * no subscribe out) is subscribed: until s-rd26a it sat RESYNCING with nothing out, which the stale rule never
+   * judges (an idle topic), until the socket's end. Cold.
    */
   answerLost(conn: VenueConnection, req: PendingRequest, topics: readonly TopicState[], taken: boolean, why: string): void {
     if (conn.pending.get(req.reqId) === req) {
       if (taken) this.onTopicAck(conn, req.op, req.reqId, req.topics.map((t) => t.topic), [], why);
       else this.onAck(conn, { kind: "ack", op: req.op, success: false, retMsg: why, reqId: req.reqId, successTopics: undefined, failTopics: undefined });
-      return;
     }
     const resubscribe: TopicState[] = [];
     for (const t of topics) {
-      if (req.op === "subscribe" && t.sub === SUB_PENDING && !this.subscribeOut(conn, t)) this.retryAfterError(conn, t, why);
-      else if (req.op === "unsubscribe" && t.sub === SUB_UNSUBSCRIBING && !this.unsubscribeOut(conn, t)) this.onTopicConfirmed(conn, t, "unsubscribe", [], resubscribe);
+      if (req.op === "subscribe" && t.sub === SUB_PENDING && !this.subscribeOut(conn, t)) {
+        if (taken) this.onTopicConfirmed(conn, t, "subscribe", [], resubscribe);
+        else this.retryAfterError(conn, t, why);
+      } else if (req.op === "unsubscribe" && t.sub === SUB_UNSUBSCRIBING && !this.unsubscribeOut(conn, t)) this.onTopicConfirmed(conn, t, "unsubscribe", [], resubscribe);
+      else if (req.op === "unsubscribe" && t.sub === SUB_IDLE && !t.resyncDelayed && t.book !== BookState.LIVE && !this.subscribeOut(conn, t)) resubscribe.push(t);
     }
     if (resubscribe.length > 0) this.owed(() => this.sendRequest(conn, "subscribe", resubscribe));
   }

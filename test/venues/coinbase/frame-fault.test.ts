@@ -260,3 +260,112 @@ describe("coinbase: an answer whose handling threw after it was matched", { time
     expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.CROSSED_BOOK }]);
   });
 });
+
+/**
+ * The same for an unsubscribe's answer (a resync's: unsubscribe, then subscribe): the subscriptions event no longer
+ * listing BTC-USD, whose handling throws. Thrown before the common layer took the request: taken as unsubscribed, its
+ * subscribe sent. Thrown after the unsubscribe was confirmed, as its subscribe was asked for (sendRequest throws once):
+ * before s-rd26a nothing sent it again (answerLost settled only a topic still UNSUBSCRIBING), so the book sat RESYNCING
+ * with no request out, which the stale rule never judges (an idle topic), until the socket's end; now it is sent.
+ */
+describe("coinbase: an unsubscribe's answer whose handling threw", { timeout: 20_000 }, () => {
+  async function unsubscribeThrown(where: "before" | "after") {
+    const products = ["BTC-USD", "ETH-USD"];
+    const { sim, adapter, sink } = await startSimAndAdapter({ products, seed: 15, levels: 5 }, cleanup);
+    const control = (adapter as unknown as { control: { onControl(conn: unknown, msg: unknown): unknown; sendRequest(conn: unknown, op: string, topics: TopicState[]): void } }).control;
+    let armed = false;
+    const onControl = control.onControl.bind(control);
+    control.onControl = (conn, msg) => {
+      if (armed && where === "before" && (msg as { op?: string }).op === "unsubscribe") {
+        armed = false;
+        throw new Error("thrown (test): while the unsubscribe's answer was handled");
+      }
+      return onControl(conn, msg);
+    };
+    const sent: string[] = []; // BTC-USD's requests asked for since the resync
+    const sendRequest = control.sendRequest.bind(control);
+    control.sendRequest = (conn, op, topics) => {
+      if (!topics.some((t) => t.topic === "BTC-USD")) return sendRequest(conn, op, topics);
+      if (armed && where === "after" && op === "subscribe") {
+        armed = false;
+        throw new Error("thrown (test): while the resync's subscribe was asked for");
+      }
+      sent.push(op);
+      sendRequest(conn, op, topics);
+    };
+    sim.step(1);
+    const live = (i: number) => sink.matches(sim, i, products[i]!) && adapter.topicState(i).subscribed;
+    await waitFor(() => live(0) && live(1), "books live");
+    sent.length = 0;
+    armed = true;
+    adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+    await waitFor(() => !armed, "the unsubscribe's answer came and its handling threw");
+    const s = adapter.stats();
+    expect([s.frameErrors, s["parseErrors.answer"], s.connectionResyncs, s.reconnects]).toEqual([1, 1, 0, 0]);
+    // The resync's subscribe went (before s-rd26a, thrown after: none, nothing to send one; the topic idle).
+    expect(sent).toEqual(["unsubscribe", "subscribe"]);
+    sim.step(2);
+    await waitFor(() => live(0) && live(1) && adapter.topicState(0).state === "live", "BTC-USD live again on the same socket");
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.CROSSED_BOOK }]);
+    expect(adapter.stats().connects).toBe(1);
+  }
+
+  test("thrown before the common layer took the request: taken as unsubscribed, the resync's subscribe sent", async () => {
+    await unsubscribeThrown("before");
+  });
+
+  test("thrown after, as the resync's subscribe was asked for: the subscribe is sent (before: the book sat RESYNCING, no request out)", async () => {
+    await unsubscribeThrown("after");
+  });
+});
+
+/**
+ * A subscriptions event accepting a subscribe whose handling threw after the common layer took (a part of) the request:
+ * a product's confirmation throws once (a bug, or the sink it tells). Before s-rd26a a product of it left PENDING with
+ * no request was sent again after a backoff as if refused (RESYNCING / SUBSCRIBE_REJECTED, a needless resync), and one
+ * of a batch still pending for its other products was left PENDING for good: a resync of it then waited on an ack that
+ * never came (no request out), its book RESYNCING until the socket's end. Now taken as accepted, as the event said.
+ */
+describe("coinbase: an acceptance whose handling threw after the common layer took the request", { timeout: 20_000 }, () => {
+  async function confirmationThrows(armAtStart: boolean) {
+    const products = ["BTC-USD", "ETH-USD"];
+    const { sim, adapter, sink } = await startSimAndAdapter({ products, seed: 16, levels: 5 }, cleanup);
+    const control = adapter as unknown as { control: { onTopicConfirmed(conn: unknown, t: TopicState, op: string, ...rest: unknown[]): void } };
+    const onTopicConfirmed = control.control.onTopicConfirmed.bind(control.control);
+    let armed = armAtStart;
+    control.control.onTopicConfirmed = (conn, t, op, ...rest) => {
+      if (armed && op === "subscribe" && t.topic === "BTC-USD") {
+        armed = false;
+        throw new Error("thrown (test): while BTC-USD's acceptance was handled");
+      }
+      onTopicConfirmed(conn, t, op, ...rest);
+    };
+    sim.step(1);
+    const live = (i: number) => sink.matches(sim, i, products[i]!) && adapter.topicState(i).subscribed;
+    if (armAtStart) {
+      await waitFor(() => !armed, "the first subscribe's answer came and BTC-USD's confirmation threw");
+      expect(adapter.topicState(0).subscribed).toBe(true); // before: still PENDING, no request out
+    }
+    await waitFor(() => live(0) && live(1), "books live and subscribed");
+    if (!armAtStart) {
+      armed = true;
+      adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+      await waitFor(() => !armed, "the resubscribe's answer came and BTC-USD's confirmation threw");
+    }
+    // A resync of BTC-USD now: its unsubscribe and subscribe go (before, at start: BTC-USD still PENDING, nothing sent).
+    adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+    sim.step(2);
+    await waitFor(() => live(0) && live(1) && adapter.topicState(0).state === "live", "BTC-USD live again on the same socket");
+    const s = adapter.stats();
+    expect([s.frameErrors, s["parseErrors.answer"], s.subscribeErrors, s.connects, s.connectionResyncs]).toEqual([1, 1, 0, 1, 0]);
+    expect(sink.invalid).toEqual(Array.from({ length: armAtStart ? 1 : 2 }, () => ({ index: 0, state: BookState.RESYNCING, reason: StatusReason.CROSSED_BOOK })));
+  }
+
+  test("a resync's resubscribe: taken as accepted (before: sent again after a backoff, RESYNCING / SUBSCRIBE_REJECTED)", async () => {
+    await confirmationThrows(false);
+  });
+
+  test("the first subscribe of the batch, thrown on its first product: that product taken as accepted too (before: PENDING for good, its next resync stuck)", async () => {
+    await confirmationThrows(true);
+  });
+});
