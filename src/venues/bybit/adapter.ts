@@ -592,7 +592,7 @@ export class BybitAdapter implements VenueAdapter {
    * A subscribe of these topics is written on their connection's socket (RequestProtocol.requested, live and replay;
    * during an overlap the replacement; after a go-back the old one): that socket's stream of each starts over, its
    * answer of whichever run the venue is in, as a replacement that has delivered nothing yet (otherBehindReset). So its mark ends and it has delivered nothing of the
-   * topic (replacementSeen), as Deribit's onSubscribeWritten and OKX's FullBookSockets.clear. Until 2026-12-07 a mark set by
+   * topic (replacementSeen), as Deribit's and OKX's onSubscribeWritten. Until 2026-12-07 a mark set by
    * frames before the resubscribe (or set later from them) held off the new stream while the book was LIVE by the other
    * socket: the answer and every frame after ignored, the book frozen (once that socket closed) until stale. Cold.
    */

@@ -12,7 +12,8 @@
  * venue keeps when the mark ends on its own socket, as that is read from the venue's own sequence: Bybit's u = 1, OKX's
  * seqId below the socket's own last (full-book-sockets.ts), Deribit's next subscribe written on the socket (it has
  * neither; so it also ends the mark on a gone-back-to old socket and restarts the book instead of carrying it). A
- * resubscribe starts the socket's stream over, so it ends the mark on Bybit (a subscribe written) and OKX too.
+ * subscribe written on the marked socket (RequestProtocol.requested) starts its stream over, so it ends the mark on each
+ * of the three (OKX also at a restart, before its requests go).
  * @module
  */
 import type { OverlapCarrier } from "./planned-reconnect.ts";

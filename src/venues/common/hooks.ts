@@ -155,7 +155,7 @@ export interface RequestProtocol {
   replayRequest?(conn: VenueConnection, reqId: string, op: "subscribe" | "unsubscribe", topics: readonly TopicState[]): void;
   /**
    * Told of each request asking `op` for `topics` (never none) on their connection's socket, live and replay alike: the
-   * venue's one place to learn that a subscribe starts the socket's stream of its topics over (Bybit, Deribit: a
+   * venue's one place to learn that a subscribe starts the socket's stream of its topics over (Bybit, Deribit, OKX: a
    * behind-reset mark ends; Deribit live: the next snapshot is one asked for) or that a resync's wait for the request
    * budget is over (OKX). Live (`replay` false): as SubscriptionControl.sendRequest makes it, once encoded (written now,
    * or queued for the pacing budget; not while held for the venue's count: when it goes). Replay (`replay` true): at its

@@ -212,8 +212,14 @@ export class OkxAdapter implements VenueAdapter {
       (t) => this.bridge.drop(t.index),
       (t, state, reason) => this.books.invalidate(t, state, reason),
     );
+    const budgeted = budgetedRequests(this.requestBudget, this.budgetWaits);
     const requests = {
-      ...budgetedRequests(this.requestBudget, this.budgetWaits),
+      ...budgeted,
+      // A subscribe written (live and replay alike) starts its socket's stream of the topic over (onSubscribeWritten).
+      requested: (op: "subscribe" | "unsubscribe", topics: readonly CommonTopic[], replay: boolean) => {
+        budgeted.requested?.(op, topics, replay);
+        if (op === "subscribe") this.onSubscribeWritten(topics as readonly OkxTopic[]);
+      },
       // Replay: a recorded unsubscribe holds the topic until its recorded subscribe (common: TopicState.replayUnsubscribing).
       replayHoldsUnsubscribed: true,
     };
@@ -826,6 +832,20 @@ export class OkxAdapter implements VenueAdapter {
       return;
     }
     this.control.restartTopics(batch);
+  }
+
+  /**
+   * A subscribe of these topics is written on their connection's socket (RequestProtocol.requested, live and replay;
+   * during an overlap the replacement, after a go-back the old one): its answer is of whichever run the venue is in now,
+   * so a mark behind a reset on that socket ends (a mark on an overlap's old socket stays: its stream goes on), as
+   * Bybit's and Deribit's onSubscribeWritten. Until s-okxmark only a restart (prepareRestart), a closure or the
+   * connection's end did: a replacement marked while its resubscribe was out (the other socket's reset taken
+   * meanwhile), that subscribe refused for a reason that may pass and sent again after the old socket closed, had the
+   * retry's answer and every book after it ignored while not below the socket's last pre-reset seqId (no sign of
+   * life), the book not LIVE until the stale rule resubscribed it. Cold.
+   */
+  private onSubscribeWritten(topics: readonly OkxTopic[]): void {
+    for (const t of topics) if (this.behindReset[t.index] === t.conn.generation) this.fullSockets.clear(t.index);
   }
 
   /** restart's book-side part, live and replay alike; true when a request is to follow (live). */

@@ -353,6 +353,41 @@ describe("okx books5: during an overlap, a lower book from either socket that de
     expect([sink.seq, shown()]).toEqual([5, 5]);
   });
 
+  // A subscribe written on a marked socket without a restart (a refused subscribe's retry; here its recorded ws:req,
+  // which tells the adapter as live's send does) starts that socket's stream over: written after the reset came, its
+  // answer is of the venue's run. Before, only a restart (or the connection's end, a closure) ended OKX's mark: the
+  // answer and every book after it not below the socket's last pre-reset seqId were ignored (no sign of life), the
+  // book not LIVE until the stale rule resubscribed it (120 s).
+  test("a replacement marked behind a reset while its resubscribe was out, refused as the old socket closed, retried: the retry ends the mark", async () => {
+    const T = 1700000000000;
+    for (const timed of [false, true]) {
+      const { adapter, conn, feed, overlap, shown } = await overlapRig();
+      Object.assign(conn, { socketsRecorded: true });
+      const ts = (ms: number) => (timed ? T + ms : 0);
+      const record = (url: string) => expect(adapter.ingestConnectionEvent("spot", conn.name, url, 1), url).toBe(true);
+      feed(500, false, ts(0));
+      overlap();
+      feed(501, false, ts(1)); // the replacement, ahead: taken
+      adapter.requestResync(0, StatusReason.SEQUENCE_GAP); // resubscribed on the replacement
+      record('ws:req ["u3","unsubscribe",["books5:BTC-USDT"]]');
+      record('ws:req ["s4","subscribe",["books5:BTC-USDT"]]');
+      feed(502, true, ts(2)); // the old socket's book, taken meanwhile
+      feed(3, true, ts(3)); // its maintenance reset: taken, the replacement (its answer maybe from before it) marked
+      // The resubscribe refused for a reason that may pass while the old socket closes (no going back): sent again later.
+      conn.onFrameAt('{"event":"error","code":"60012","msg":"Invalid request","id":"s4"}', 1);
+      record("ws:retired");
+      expect([adapter.topicInfo(0).state, conn.retiringGeneration], `timed ${timed}`).toEqual(["resyncing", -1]);
+      record('ws:req ["s5","subscribe",["books5:BTC-USDT"]]'); // the retry, written after the reset came
+      conn.onFrameAt('{"event":"subscribe","arg":{"channel":"books5","instId":"BTC-USDT"},"connId":"a1","id":"s5"}', 1); // accepted
+      const ignored = adapter.stats().duplicates;
+      feed(600, false, ts(5000)); // its answer: the venue's run has passed the replacement's old seqIds meanwhile
+      feed(601, false, ts(5001));
+      // Before: both ignored (duplicates + 2), the book not LIVE until the stale rule resubscribed it.
+      expect([adapter.topicInfo(0).state, shown(), adapter.stats().duplicates - ignored], `timed ${timed}`).toEqual(["live", 601, 0]);
+      await adapter.stop();
+    }
+  });
+
   test("a busy book whose carrier is a push behind (lower seqId, earlier venue time) stays LIVE at the overlap's end", async () => {
     const { adapter, sink, feed, overlap, oldClosed, shown } = await overlapRig();
     const t0 = 1700000000000;
