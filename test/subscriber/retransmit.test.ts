@@ -6,6 +6,9 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { RetransmitRing } from "../../src/net/retransmit-ring.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
+import type { InstrumentBooks } from "../../src/subscriber/instrument-books.ts";
+import { Divert, Recovery } from "../../src/subscriber/recovery.ts";
+import type { StreamState } from "../../src/subscriber/streams.ts";
 import { DatagramAuth } from "../../src/wire/auth.ts";
 import { decodeDatagram } from "../../src/wire/decode-objects.ts";
 import { EncodedDefinition, packInstrumentDefinition } from "../../src/wire/encoder.ts";
@@ -200,6 +203,30 @@ describe("the subscriber applies RETRANSMIT datagrams only into a gap it asked f
     expect(seen.length).toBeGreaterThan(0);
     expect(seen.every((u) => !u)).toBe(true);
     expect(sub.book(other.instrumentId)!.valid).toBe(false); // its own gap, once replayed
+  });
+
+  it("a fallen-back request whose stream leaves the table before its replay turn: its books released as the stream, none of its datagrams replayed", () => {
+    // Recovery.forget with the request waiting in the ready queue (no subscriber flow found to reach it: the queue is
+    // drained in the call that fills it). Its held books are released there: replayReady, reaching it with nothing
+    // held, does not, so without forget's release they stayed held, not usable until each one's next event.
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0 });
+    const heldStale = new Map<number, boolean>();
+    const books = { setStreamStale: (key: number, stale: boolean) => void heldStale.set(key, stale) } as unknown as InstrumentBooks;
+    const replayed: number[] = [];
+    const host = { send: () => {}, canAsk: () => true, replay: (bytes: Uint8Array) => void replayed.push(bytes[0]!) };
+    const rec = new Recovery(sub.counters, books, host, undefined, 100, 64, 1024);
+    const stream = (key: number) => ({ key, channelId: key, sourceId: 0, sessionId: 11, sessionStartUs: T0, nextSeq: 5, altNext: -1, stale: false }) as unknown as StreamState;
+    const [x, y] = [stream(1), stream(2)];
+    for (const st of [x, y]) expect(rec.divert(st, 7, 1, Uint8Array.of(st.key), 1, T0, 0)).toBe(Divert.HELD); // 5 and 6 lost
+    expect([...heldStale]).toEqual([[1, true], [2, true]]);
+    rec.checkTimeouts(1000); // both fall back, held until their replay turn
+    expect(sub.counters.retransmitTimeouts).toBe(2);
+    expect([...heldStale]).toEqual([[1, true], [2, true]]);
+    rec.forget(y);
+    expect(heldStale.get(2)).toBe(false);
+    rec.replayReady();
+    expect(replayed).toEqual([1]); // x's only; y's dropped
+    expect([...heldStale]).toEqual([[1, false], [2, false]]);
   });
 
   describe("never started (fed only through ingest(), no timer)", () => {
