@@ -133,6 +133,24 @@ describe("the Deribit replay book", () => {
     }
   });
 
+  test("get_instruments with expired=true lists the expired instruments only (inactive), expired=false the others", async () => {
+    // Before: expired=true listed every instrument, the live ones too (Deribit lists the expired ones instead).
+    const symbols = ["BTC-27MAR26-70000-C", "BTC-27MAR26-80000-C", "BTC-27MAR26-90000-C"];
+    const sim = await startDeribitSimulator({ markets: [{ market: "option", symbols }], seed: 3 });
+    try {
+      sim.setExpiration("option", symbols[0]!, Date.now() - 1_000);
+      sim.setExpiration("option", symbols[1]!, Date.now() + 3_600_000);
+      const listed = async (expired: boolean) => {
+        const res = await fetch(`${sim.restUrl}/api/v2/public/get_instruments?currency=BTC&kind=option&expired=${expired}`);
+        return ((await res.json()) as { result: { instrument_name: string; is_active: boolean }[] }).result.map((i) => [i.instrument_name, i.is_active]);
+      };
+      expect(await listed(true)).toEqual([[symbols[0], false]]);
+      expect(await listed(false)).toEqual([[symbols[1], true], [symbols[2], true]]);
+    } finally {
+      await sim.stop();
+    }
+  });
+
   test("a request past the credits gets 10028 and the session is terminated, as Deribit does [D11]", async () => {
     const sim = await startDeribitSimulator({ markets: [{ market: "inverse", symbols: ["BTC-PERPETUAL"] }], seed: 3, credits: { burst: 1, perSecond: 0.001 } });
     try {
