@@ -245,7 +245,9 @@ class DeribitSimulator implements DeribitSim {
     };
     for (const i of this.insts.values()) add(i.market, i.symbol, i.spec.tickSize, i.spec.lotSize, i.expiresMs, !i.inactive);
     const rs = this.opts.replaySpec ?? { tickSize: "0.0005", lotSize: "0.1" };
-    for (const r of this.replay.values()) add(r.market, r.symbol, rs.tickSize, rs.lotSize);
+    // One item per replayed instrument, though its change stream and grouped channels are each replayed.
+    const replayed = new Map([...this.replay.values()].map((r) => [`${r.market}:${r.symbol}`, r]));
+    for (const r of replayed.values()) add(r.market, r.symbol, rs.tickSize, rs.lotSize);
     return new Response(`{"jsonrpc":"2.0","result":[${items.join(",")}],"usIn":0,"usOut":0,"usDiff":0,"testnet":false}`, { headers: { "content-type": "application/json" } });
   }
 
@@ -586,7 +588,9 @@ class DeribitSimulator implements DeribitSim {
   }
 
   book(market: MarketName, symbol: string, depth = 0): { bids: Map<string, string>; asks: Map<string, string>; changeId: number } {
-    for (const r of this.replay.values()) if (r.market === market && r.symbol === symbol) return { bids: new Map(r.bids), asks: new Map(r.asks), changeId: r.changeId };
+    const reps = [...this.replay.values()].filter((r) => r.market === market && r.symbol === symbol);
+    const r = reps.find((x) => x.depth === depth) ?? reps[0];
+    if (r) return { bids: new Map(r.bids), asks: new Map(r.asks), changeId: r.changeId };
     const i = this.insts.get(`${market}:${symbol}`);
     if (!i) throw new Error(`deribit sim: no instrument ${market}:${symbol}`);
     const c = i.channels.find((x) => x.depth === depth);

@@ -151,6 +151,55 @@ describe("the Deribit replay book", () => {
     }
   });
 
+  test("a recording's grouped channels are served as whole books; another book channel is skipped with a warning", async () => {
+    // Before: book.X.none.N.100ms frames were dropped without a word (and a whole book's [price, amount] levels were
+    // not read), so a recording of grouped books served nothing of them.
+    const dir = mkdtempSync(join(tmpdir(), "deribit-grouped-"));
+    const file = join(dir, "rec.jsonl");
+    const note = (channel: string, data: string) => `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"${channel}","data":{${data}}}}`;
+    const whole = (id: number, bids: string, asks: string) => note("book.BTC-PERPETUAL.none.10.100ms", `"timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":${id},"bids":[${bids}],"asks":[${asks}]`);
+    const lines = [
+      note("book.BTC-PERPETUAL.raw", `"type":"snapshot","timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":7,"bids":[["new",100,1]],"asks":[["new",101,2]]`),
+      whole(7, "[100,1],[99.5,3]", "[101,2]"),
+      note("book.BTC-PERPETUAL.5.10.100ms", `"timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":7,"bids":[[100,4]],"asks":[[105,2]]`),
+      note("ticker.BTC-PERPETUAL.100ms", `"timestamp":1,"instrument_name":"BTC-PERPETUAL"`),
+      whole(9, "[99.5,3],[99,1e1]", "[100.5,2],[101,2.0]"),
+      `{"jsonrpc":"2.0","id":3,"result":["book.BTC-PERPETUAL.none.10.100ms"]}`,
+    ];
+    writeFileSync(file, lines.join("\n"));
+    const warn = vi.spyOn(process, "emitWarning").mockImplementation(() => {});
+    let channels;
+    try {
+      channels = loadDeribitReplay(file, "inverse");
+      expect(warn.mock.calls.map((c) => String(c[0]))).toEqual([expect.stringMatching(new RegExp(`^sim: replay ${file}: 1 frame\\(s\\) of book channels the simulator does not serve skipped \\(the first: book\\.BTC-PERPETUAL\\.5\\.10\\.100ms;`))]);
+    } finally {
+      warn.mockRestore();
+    }
+    expect(channels.map((c) => [c.name, c.frames.length, c.depth])).toEqual([["book.BTC-PERPETUAL.100ms", 1, 0], ["book.BTC-PERPETUAL.none.10.100ms", 2, 10]]);
+    // Each whole book replaces the last: the replay book and its snapshot for a late subscriber are the latest.
+    const g = channels[1]!;
+    for (const frame of g.frames) applyReplayFrame(g, frame);
+    expect([[...g.bids], [...g.asks], g.changeId]).toEqual([[["99.5", "3"], ["99", "1e1"]], [["100.5", "2"], ["101", "2.0"]], 9]);
+    const snap = JSON.parse(replaySnapshot(g)).params;
+    expect([snap.channel, snap.data.type, snap.data.change_id, snap.data.bids, snap.data.asks]).toEqual([g.name, undefined, 9, [[99.5, 3], [99, 10]], [[100.5, 2], [101, 2]]]);
+    // Served by the simulator: subscribed, the recording's frames in order; listed once.
+    const sim = await startDeribitSimulator({ markets: [], seed: 3, replayFile: file, replayMarket: "inverse", messagesPerSecond: 0 });
+    try {
+      const c = await RawClient.open(sim.wsUrl);
+      c.send({ jsonrpc: "2.0", id: 1, method: "public/subscribe", params: { channels: ["book.BTC-PERPETUAL.none.10.100ms"] } });
+      expect((await c.nextJson()).result).toEqual(["book.BTC-PERPETUAL.none.10.100ms"]);
+      expect((await c.nextJson()).params.data.change_id).toBe(7);
+      sim.step(1);
+      expect((await c.nextJson()).params.data).toMatchObject({ change_id: 9, bids: [[99.5, 3], [99, 10]] });
+      c.close();
+      const res = await fetch(`${sim.restUrl}/api/v2/public/get_instruments?currency=BTC&kind=future&expired=false`);
+      expect(((await res.json()) as { result: { instrument_name: string }[] }).result.map((i) => i.instrument_name)).toEqual(["BTC-PERPETUAL"]);
+    } finally {
+      await sim.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("a request past the credits gets 10028 and the session is terminated, as Deribit does [D11]", async () => {
     const sim = await startDeribitSimulator({ markets: [{ market: "inverse", symbols: ["BTC-PERPETUAL"] }], seed: 3, credits: { burst: 1, perSecond: 0.001 } });
     try {
