@@ -126,11 +126,19 @@ export function advanceChannel(c: ChannelSim, rng: Rng): string | null {
   return frameOf(c.name, `"type":"change","timestamp":${Date.now()},"prev_change_id":${prevId},"instrument_name":"${c.inst.symbol}","change_id":${c.changeId},"bids":[${lv(db, prevBids)}],"asks":[${lv(da, prevAsks)}]`);
 }
 
-/** Garbles a frame after its channel name (so a reader can tell whose it was): truncation or a broken number. */
+/**
+ * Garbles a frame after its channel name (so a reader can tell whose it was): truncation or a broken number (a
+ * level's price: `["new",1x…`, a delete's or a whole book's `[1x…`; truncated when it has no level). Until 2026-12-07
+ * the number was broken only in a "new"/"change" level: a whole book (grouped channel) or a change of deletes only
+ * was sent intact half the time, the `malformed` fault testing nothing.
+ */
 export function corruptFrame(frame: string, rng: Rng): string {
   const dataAt = frame.indexOf('"data"');
-  if (rng.next() < 0.5 || dataAt < 0) return frame.slice(0, Math.max(dataAt + 12, Math.floor(frame.length * 0.6)));
-  return frame.replace(/(\["(?:new|change)",\d+)/, "$1x");
+  const truncated = () => frame.slice(0, Math.max(dataAt + 12, Math.floor(frame.length * 0.6)));
+  if (rng.next() < 0.5 || dataAt < 0) return truncated();
+  const data = frame.slice(dataAt);
+  const broken = data.replace(/(\[(?:"(?:new|change|delete)",)?-?\d+)/, "$1x");
+  return broken === data ? truncated() : frame.slice(0, dataAt) + broken;
 }
 
 /** A replayed channel: the recording's book frames, served under the channel name a client can subscribe. */

@@ -8,7 +8,8 @@ import { simCommand } from "../../src/cli/commands/sim.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { CaptureWriter } from "../../src/record/capture.ts";
 import { startDeribitSimulator } from "../../src/sim/deribit-sim.ts";
-import { applyReplayFrame, loadDeribitReplay, replaySnapshot } from "../../src/sim/deribit-sim-book.ts";
+import { applyReplayFrame, corruptFrame, loadDeribitReplay, replaySnapshot } from "../../src/sim/deribit-sim-book.ts";
+import type { Rng } from "../../src/sim/rng.ts";
 import { RawClient } from "./raw-client.ts";
 import { until } from "../support/until.ts";
 
@@ -197,6 +198,26 @@ describe("the Deribit replay book", () => {
     } finally {
       await sim.stop();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("the malformed fault garbles every kind of book frame (a whole book, a change of deletes, an empty change)", () => {
+    // Before: a number was broken only in a "new"/"change" level; these frames were sent intact on the
+    // broken-number branch (half the time), the fault testing nothing.
+    const data = (body: string) => `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-PERPETUAL.none.10.100ms","data":{${body}}}}`;
+    const frames = [
+      data(`"timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":9,"bids":[[99.5,3]],"asks":[[100.5,2]]`),
+      data(`"type":"change","timestamp":1,"prev_change_id":8,"instrument_name":"BTC-PERPETUAL","change_id":9,"bids":[["delete",99.5,0.0]],"asks":[]`),
+      data(`"type":"change","timestamp":1,"prev_change_id":8,"instrument_name":"BTC-PERPETUAL","change_id":9,"bids":[],"asks":[]`),
+      data(`"type":"change","timestamp":1,"prev_change_id":8,"instrument_name":"BTC-PERPETUAL","change_id":9,"bids":[["new",0.05,1]],"asks":[]`),
+    ];
+    for (const branch of [0.1, 0.9]) {
+      const rng = { next: () => branch } as unknown as Rng;
+      for (const frame of frames) {
+        const bad = corruptFrame(frame, rng);
+        expect(() => JSON.parse(bad), `${branch}: ${bad}`).toThrow();
+        expect(bad.startsWith(frame.slice(0, frame.indexOf('"data"'))), bad).toBe(true); // its channel still readable
+      }
     }
   });
 
