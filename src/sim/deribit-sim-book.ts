@@ -9,6 +9,7 @@ import type { ServerWebSocket } from "bun";
 import { formatFixed } from "../core/fixed.ts";
 import type { MarketName } from "../core/types.ts";
 import { CAPTURE_EXTENSION, readCapture } from "../record/capture.ts";
+import { boundedText } from "../core/terminal-text.ts";
 import type { Rng } from "./rng.ts";
 import { SimBook, diffLevels, type Levels, type SymbolSpec } from "./sim-book.ts";
 import { REVERSION_S } from "./sim-spec.ts";
@@ -125,11 +126,19 @@ export function advanceChannel(c: ChannelSim, rng: Rng): string | null {
   return frameOf(c.name, `"type":"change","timestamp":${Date.now()},"prev_change_id":${prevId},"instrument_name":"${c.inst.symbol}","change_id":${c.changeId},"bids":[${lv(db, prevBids)}],"asks":[${lv(da, prevAsks)}]`);
 }
 
-/** Garbles a frame after its channel name (so a reader can tell whose it was): truncation or a broken number. */
+/**
+ * Garbles a frame after its channel name (so a reader can tell whose it was): truncation or a broken number (a
+ * level's price: `["new",1x…`, a delete's or a whole book's `[1x…`; truncated when it has no level). Until 2026-12-07
+ * the number was broken only in a "new"/"change" level: a whole book (grouped channel) or a change of deletes only
+ * was sent intact half the time, the `malformed` fault testing nothing.
+ */
 export function corruptFrame(frame: string, rng: Rng): string {
   const dataAt = frame.indexOf('"data"');
-  if (rng.next() < 0.5 || dataAt < 0) return frame.slice(0, Math.max(dataAt + 12, Math.floor(frame.length * 0.6)));
-  return frame.replace(/(\["(?:new|change)",\d+)/, "$1x");
+  const truncated = () => frame.slice(0, Math.max(dataAt + 12, Math.floor(frame.length * 0.6)));
+  if (rng.next() < 0.5 || dataAt < 0) return truncated();
+  const data = frame.slice(dataAt);
+  const broken = data.replace(/(\[(?:"(?:new|change|delete)",)?-?\d+)/, "$1x");
+  return broken === data ? truncated() : frame.slice(0, dataAt) + broken;
 }
 
 /** A replayed channel: the recording's book frames, served under the channel name a client can subscribe. */
@@ -147,15 +156,23 @@ export class ReplayChannel {
     readonly name: string,
     readonly symbol: string,
     readonly frames: string[],
+    /** 0: a change stream (`book.X.100ms`, snapshot then changes); N: a grouped channel (`book.X.none.N.100ms`, whole books). */
+    readonly depth = 0,
   ) {}
 }
 
+/** Book channels a recording is served under: a change stream (`raw` served as `100ms`) or a grouped one [D8]. */
+const CHANGE_CHANNEL = /^book\.([^.]+)\.(raw|100ms|agg2)$/;
+const GROUPED_CHANNEL = /^book\.([^.]+)\.none\.(1|10|20)\.(100ms|agg2)$/;
+
 /**
  * Loads a recording of Deribit book notifications: cryptofeed's `RECV_TS: PAYLOAD` lines, JSONL payloads or a
- * `feeder record` capture. Only `book.` channels are served; `raw` channels are renamed to `100ms` (an
- * unauthorised client cannot subscribe raw), in the name and in each frame. A line or record that is not JSON has
- * no channel to be served under and is skipped, counted in one warning naming the file and the first one (as the
- * other simulators' loaders do; before, without a word).
+ * `feeder record` capture. Served: change streams `book.X.{raw,100ms,agg2}` (`raw` renamed to `100ms`, in the name and
+ * in each frame: an unauthorised client cannot subscribe raw) and grouped `book.X.none.{1,10,20}.{100ms,agg2}`. Any
+ * other `book.` channel (a price grouping, another depth) is skipped and said in one warning naming the first (until
+ * 2026-12-07 grouped channels were dropped without a word); other channels (ticker, trades) are no book and are
+ * skipped. A line or record that is not JSON has no channel to be served under and is skipped, counted in one
+ * warning naming the file and the first one (as the other simulators' loaders do; before, without a word).
  */
 export function loadDeribitReplay(path: string, market: MarketName): ReplayChannel[] {
   const payloads: string[] = [];
@@ -177,15 +194,23 @@ export function loadDeribitReplay(path: string, market: MarketName): ReplayChann
   }
   if (notJson.count > 0) process.emitWarning(`sim: replay ${path}: ${notJson.count} line(s) that are not JSON skipped (the first: ${notJson.first})`);
   const byChannel = new Map<string, ReplayChannel>();
+  const unserved = { count: 0, first: "" };
   for (const p of payloads) {
-    const m = /"channel":"(book\.([^".]+(?:\.[^".]+)*?)\.raw)"/.exec(p) ?? /"channel":"(book\.([^".]+)\.(?:100ms|agg2))"/.exec(p);
-    if (!m) continue;
-    const served = m[1]!.replace(/\.raw$/, ".100ms");
-    const frame = p.replace(`"channel":"${m[1]}"`, `"channel":"${served}"`);
+    const channel = /"channel":"(book\.[^"\\]*)"/.exec(p)?.[1];
+    if (channel === undefined) continue; // an answer, a heartbeat, another channel's notification
+    const change = CHANGE_CHANNEL.exec(channel);
+    const grouped = change ? null : GROUPED_CHANNEL.exec(channel);
+    if (!change && !grouped) {
+      if (unserved.count++ === 0) unserved.first = channel;
+      continue;
+    }
+    const served = change?.[2] === "raw" ? `book.${change[1]}.100ms` : channel;
+    const frame = served === channel ? p : p.replace(`"channel":"${channel}"`, `"channel":"${served}"`);
     let r = byChannel.get(served);
-    if (!r) byChannel.set(served, (r = new ReplayChannel(market, served, m[2]!, [])));
+    if (!r) byChannel.set(served, (r = new ReplayChannel(market, served, (change ?? grouped)![1]!, [], grouped ? Number(grouped[2]) : 0)));
     r.frames.push(frame);
   }
+  if (unserved.count > 0) process.emitWarning(`sim: replay ${path}: ${unserved.count} frame(s) of book channels the simulator does not serve skipped (the first: ${boundedText(unserved.first, 100)}; served: book.X.raw/100ms/agg2, book.X.none.{1,10,20}.100ms/agg2)`);
   return [...byChannel.values()];
 }
 
@@ -198,11 +223,15 @@ function isJson(text: string): boolean {
   }
 }
 
-/** Applies a replayed frame to the replay book (numbers kept as text); returns its change_id. */
+/**
+ * Applies a replayed frame to the replay book (numbers kept as text) and takes its change_id: a change stream's
+ * snapshot or change (`["new"|"change"|"delete", price, amount]` levels), or a grouped channel's whole book
+ * (`[price, amount]` levels; until 2026-12-07 not read: the book stayed empty).
+ */
 export function applyReplayFrame(r: ReplayChannel, frame: string): void {
   const data = frame.slice(frame.indexOf('"data":{'));
   const type = /"type":"(snapshot|change)"/.exec(data)?.[1];
-  if (type === "snapshot") {
+  if (type === "snapshot" || r.depth > 0) {
     r.bids.clear();
     r.asks.clear();
   }
@@ -215,8 +244,12 @@ export function applyReplayFrame(r: ReplayChannel, frame: string): void {
     if (data[open] === "]") continue;
     const end = data.indexOf("]]", open);
     const body = data.slice(open, end < 0 ? undefined : end + 2);
+    const book = side === "bids" ? r.bids : r.asks;
+    if (r.depth > 0) {
+      for (const lm of body.matchAll(/\[([0-9.eE+-]+),([0-9.eE+-]+)\]/g)) book.set(lm[1]!, lm[2]!);
+      continue;
+    }
     for (const lm of body.matchAll(/\["(new|change|delete)",([0-9.eE+-]+),([0-9.eE+-]+)\]/g)) {
-      const book = side === "bids" ? r.bids : r.asks;
       if (lm[1] === "delete") book.delete(lm[2]!);
       else book.set(lm[2]!, lm[3]!);
     }
@@ -224,13 +257,17 @@ export function applyReplayFrame(r: ReplayChannel, frame: string): void {
   r.changeId = Number(/"change_id":(\d+)/.exec(data)?.[1] ?? r.changeId);
 }
 
-/** A snapshot of the replay book at its change_id (for late joiners and injected resets), best first as Deribit's. */
+/**
+ * A snapshot of the replay book at its change_id (for late joiners and injected resets), best first as Deribit's: a
+ * grouped channel's whole book as its frames are (`[price, amount]`, no type), a change stream's as a snapshot.
+ */
 export function replaySnapshot(r: ReplayChannel): string {
   // Sorted by value: the map holds levels in the order they were first seen, not in price order.
   const lv = (m: Map<string, string>, bid: boolean) =>
     [...m]
       .sort((x, y) => (bid ? Number(y[0]) - Number(x[0]) : Number(x[0]) - Number(y[0])))
-      .map(([p, q]) => `["new",${p},${q}]`)
+      .map(([p, q]) => (r.depth > 0 ? `[${p},${q}]` : `["new",${p},${q}]`))
       .join(",");
+  if (r.depth > 0) return frameOf(r.name, `"timestamp":${Date.now()},"instrument_name":"${r.symbol}","change_id":${r.changeId},"bids":[${lv(r.bids, true)}],"asks":[${lv(r.asks, false)}]`);
   return frameOf(r.name, `"type":"snapshot","timestamp":${Date.now()},"instrument_name":"${r.symbol}","change_id":${r.changeId},"bids":[${lv(r.bids, true)}],"asks":[${lv(r.asks, false)}]`);
 }

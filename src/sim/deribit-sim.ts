@@ -89,7 +89,7 @@ export interface DeribitSim {
   setInstrumentsAvailable(ok: boolean): void;
   /**
    * Gives a generated instrument an expiry (`expiration_timestamp`, ms since the epoch): from then on its channels
-   * are silent, get_instruments with `expired=false` leaves it out and a subscribe to it is not taken.
+   * are silent, get_instruments with `expired=false` leaves it out (`expired=true` lists it) and a subscribe to it is not taken.
    */
   setExpiration(market: MarketName, symbol: string, atMs: number): void;
   /** Lists a generated instrument with `is_active` `active` (false: a halt; its channels silent until true again). */
@@ -233,18 +233,21 @@ class DeribitSimulator implements DeribitSim {
     const currency = url.searchParams.get("currency") ?? "";
     const kind = url.searchParams.get("kind") ?? "";
     const items: string[] = [];
-    const liveOnly = url.searchParams.get("expired") !== "true";
+    // expired=true lists the expired instruments instead of the others, as Deribit [D9] (until 2026-12-07 all of them).
+    const expiredOnes = url.searchParams.get("expired") === "true";
     const add = (market: MarketName, symbol: string, tick: string, lot: string, expiresMs?: number, active = true) => {
       if (currencyOf(market, symbol) !== currency || kindOf(market) !== kind) return;
-      if (liveOnly && expiresMs !== undefined && Date.now() >= expiresMs) return;
+      if (expiredOnes !== (expiresMs !== undefined && Date.now() >= expiresMs)) return;
       const expiry = expiresMs !== undefined ? `"expiration_timestamp":${expiresMs},` : "";
       const type = market === "inverse" || market === "option" ? "reversed" : "linear";
       const steps = market === "option" ? `[{"above_price":0.005,"tick_size":${Number(tick) * 2}}]` : "[]";
-      items.push(`{${expiry}"tick_size_steps":${steps},"tick_size":${tick},"min_trade_amount":${lot},"contract_size":${market === "inverse" ? 10 : 1},"kind":"${kind}","instrument_type":"${type}","instrument_name":"${symbol}","is_active":${active},"base_currency":"${currencyOf("spot", symbol)}","settlement_currency":"${currencyOf(market, symbol)}"}`);
+      items.push(`{${expiry}"tick_size_steps":${steps},"tick_size":${tick},"min_trade_amount":${lot},"contract_size":${market === "inverse" ? 10 : 1},"kind":"${kind}","instrument_type":"${type}","instrument_name":"${symbol}","is_active":${active && !expiredOnes},"base_currency":"${currencyOf("spot", symbol)}","settlement_currency":"${currencyOf(market, symbol)}"}`);
     };
     for (const i of this.insts.values()) add(i.market, i.symbol, i.spec.tickSize, i.spec.lotSize, i.expiresMs, !i.inactive);
     const rs = this.opts.replaySpec ?? { tickSize: "0.0005", lotSize: "0.1" };
-    for (const r of this.replay.values()) add(r.market, r.symbol, rs.tickSize, rs.lotSize);
+    // One item per replayed instrument, though its change stream and grouped channels are each replayed.
+    const replayed = new Map([...this.replay.values()].map((r) => [`${r.market}:${r.symbol}`, r]));
+    for (const r of replayed.values()) add(r.market, r.symbol, rs.tickSize, rs.lotSize);
     return new Response(`{"jsonrpc":"2.0","result":[${items.join(",")}],"usIn":0,"usOut":0,"usDiff":0,"testnet":false}`, { headers: { "content-type": "application/json" } });
   }
 
@@ -585,7 +588,9 @@ class DeribitSimulator implements DeribitSim {
   }
 
   book(market: MarketName, symbol: string, depth = 0): { bids: Map<string, string>; asks: Map<string, string>; changeId: number } {
-    for (const r of this.replay.values()) if (r.market === market && r.symbol === symbol) return { bids: new Map(r.bids), asks: new Map(r.asks), changeId: r.changeId };
+    const reps = [...this.replay.values()].filter((r) => r.market === market && r.symbol === symbol);
+    const r = reps.find((x) => x.depth === depth) ?? reps[0];
+    if (r) return { bids: new Map(r.bids), asks: new Map(r.asks), changeId: r.changeId };
     const i = this.insts.get(`${market}:${symbol}`);
     if (!i) throw new Error(`deribit sim: no instrument ${market}:${symbol}`);
     const c = i.channels.find((x) => x.depth === depth);

@@ -8,7 +8,8 @@ import { simCommand } from "../../src/cli/commands/sim.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { CaptureWriter } from "../../src/record/capture.ts";
 import { startDeribitSimulator } from "../../src/sim/deribit-sim.ts";
-import { applyReplayFrame, loadDeribitReplay, replaySnapshot } from "../../src/sim/deribit-sim-book.ts";
+import { applyReplayFrame, corruptFrame, loadDeribitReplay, replaySnapshot } from "../../src/sim/deribit-sim-book.ts";
+import type { Rng } from "../../src/sim/rng.ts";
 import { RawClient } from "./raw-client.ts";
 import { until } from "../support/until.ts";
 
@@ -130,6 +131,93 @@ describe("the Deribit replay book", () => {
     } finally {
       warn.mockRestore();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("get_instruments with expired=true lists the expired instruments only (inactive), expired=false the others", async () => {
+    // Before: expired=true listed every instrument, the live ones too (Deribit lists the expired ones instead).
+    const symbols = ["BTC-27MAR26-70000-C", "BTC-27MAR26-80000-C", "BTC-27MAR26-90000-C"];
+    const sim = await startDeribitSimulator({ markets: [{ market: "option", symbols }], seed: 3 });
+    try {
+      sim.setExpiration("option", symbols[0]!, Date.now() - 1_000);
+      sim.setExpiration("option", symbols[1]!, Date.now() + 3_600_000);
+      const listed = async (expired: boolean) => {
+        const res = await fetch(`${sim.restUrl}/api/v2/public/get_instruments?currency=BTC&kind=option&expired=${expired}`);
+        return ((await res.json()) as { result: { instrument_name: string; is_active: boolean }[] }).result.map((i) => [i.instrument_name, i.is_active]);
+      };
+      expect(await listed(true)).toEqual([[symbols[0], false]]);
+      expect(await listed(false)).toEqual([[symbols[1], true], [symbols[2], true]]);
+    } finally {
+      await sim.stop();
+    }
+  });
+
+  test("a recording's grouped channels are served as whole books; another book channel is skipped with a warning", async () => {
+    // Before: book.X.none.N.100ms frames were dropped without a word (and a whole book's [price, amount] levels were
+    // not read), so a recording of grouped books served nothing of them.
+    const dir = mkdtempSync(join(tmpdir(), "deribit-grouped-"));
+    const file = join(dir, "rec.jsonl");
+    const note = (channel: string, data: string) => `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"${channel}","data":{${data}}}}`;
+    const whole = (id: number, bids: string, asks: string) => note("book.BTC-PERPETUAL.none.10.100ms", `"timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":${id},"bids":[${bids}],"asks":[${asks}]`);
+    const lines = [
+      note("book.BTC-PERPETUAL.raw", `"type":"snapshot","timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":7,"bids":[["new",100,1]],"asks":[["new",101,2]]`),
+      whole(7, "[100,1],[99.5,3]", "[101,2]"),
+      note("book.BTC-PERPETUAL.5.10.100ms", `"timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":7,"bids":[[100,4]],"asks":[[105,2]]`),
+      note("ticker.BTC-PERPETUAL.100ms", `"timestamp":1,"instrument_name":"BTC-PERPETUAL"`),
+      whole(9, "[99.5,3],[99,1e1]", "[100.5,2],[101,2.0]"),
+      `{"jsonrpc":"2.0","id":3,"result":["book.BTC-PERPETUAL.none.10.100ms"]}`,
+    ];
+    writeFileSync(file, lines.join("\n"));
+    const warn = vi.spyOn(process, "emitWarning").mockImplementation(() => {});
+    let channels;
+    try {
+      channels = loadDeribitReplay(file, "inverse");
+      expect(warn.mock.calls.map((c) => String(c[0]))).toEqual([expect.stringMatching(new RegExp(`^sim: replay ${file}: 1 frame\\(s\\) of book channels the simulator does not serve skipped \\(the first: book\\.BTC-PERPETUAL\\.5\\.10\\.100ms;`))]);
+    } finally {
+      warn.mockRestore();
+    }
+    expect(channels.map((c) => [c.name, c.frames.length, c.depth])).toEqual([["book.BTC-PERPETUAL.100ms", 1, 0], ["book.BTC-PERPETUAL.none.10.100ms", 2, 10]]);
+    // Each whole book replaces the last: the replay book and its snapshot for a late subscriber are the latest.
+    const g = channels[1]!;
+    for (const frame of g.frames) applyReplayFrame(g, frame);
+    expect([[...g.bids], [...g.asks], g.changeId]).toEqual([[["99.5", "3"], ["99", "1e1"]], [["100.5", "2"], ["101", "2.0"]], 9]);
+    const snap = JSON.parse(replaySnapshot(g)).params;
+    expect([snap.channel, snap.data.type, snap.data.change_id, snap.data.bids, snap.data.asks]).toEqual([g.name, undefined, 9, [[99.5, 3], [99, 10]], [[100.5, 2], [101, 2]]]);
+    // Served by the simulator: subscribed, the recording's frames in order; listed once.
+    const sim = await startDeribitSimulator({ markets: [], seed: 3, replayFile: file, replayMarket: "inverse", messagesPerSecond: 0 });
+    try {
+      const c = await RawClient.open(sim.wsUrl);
+      c.send({ jsonrpc: "2.0", id: 1, method: "public/subscribe", params: { channels: ["book.BTC-PERPETUAL.none.10.100ms"] } });
+      expect((await c.nextJson()).result).toEqual(["book.BTC-PERPETUAL.none.10.100ms"]);
+      expect((await c.nextJson()).params.data.change_id).toBe(7);
+      sim.step(1);
+      expect((await c.nextJson()).params.data).toMatchObject({ change_id: 9, bids: [[99.5, 3], [99, 10]] });
+      c.close();
+      const res = await fetch(`${sim.restUrl}/api/v2/public/get_instruments?currency=BTC&kind=future&expired=false`);
+      expect(((await res.json()) as { result: { instrument_name: string }[] }).result.map((i) => i.instrument_name)).toEqual(["BTC-PERPETUAL"]);
+    } finally {
+      await sim.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("the malformed fault garbles every kind of book frame (a whole book, a change of deletes, an empty change)", () => {
+    // Before: a number was broken only in a "new"/"change" level; these frames were sent intact on the
+    // broken-number branch (half the time), the fault testing nothing.
+    const data = (body: string) => `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-PERPETUAL.none.10.100ms","data":{${body}}}}`;
+    const frames = [
+      data(`"timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":9,"bids":[[99.5,3]],"asks":[[100.5,2]]`),
+      data(`"type":"change","timestamp":1,"prev_change_id":8,"instrument_name":"BTC-PERPETUAL","change_id":9,"bids":[["delete",99.5,0.0]],"asks":[]`),
+      data(`"type":"change","timestamp":1,"prev_change_id":8,"instrument_name":"BTC-PERPETUAL","change_id":9,"bids":[],"asks":[]`),
+      data(`"type":"change","timestamp":1,"prev_change_id":8,"instrument_name":"BTC-PERPETUAL","change_id":9,"bids":[["new",0.05,1]],"asks":[]`),
+    ];
+    for (const branch of [0.1, 0.9]) {
+      const rng = { next: () => branch } as unknown as Rng;
+      for (const frame of frames) {
+        const bad = corruptFrame(frame, rng);
+        expect(() => JSON.parse(bad), `${branch}: ${bad}`).toThrow();
+        expect(bad.startsWith(frame.slice(0, frame.indexOf('"data"'))), bad).toBe(true); // its channel still readable
+      }
     }
   });
 

@@ -42,30 +42,71 @@ export function finestTick(ticks: readonly string[]): string {
   return formatFixed(g, exp);
 }
 
+/** Whether `text` reads as a positive step (plainStep does not throw). */
+function isStep(text: string): boolean {
+  try {
+    plainStep(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function obj(v: RawJson | undefined): Record<string, RawJson> | undefined {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof RawNumber) ? (v as Record<string, RawJson>) : undefined;
 }
 
-/** One get_instruments item → its spec, or null when a field is missing or not a positive number. */
-export function specOfItem(item: RawJson): { symbol: string; spec: InstrumentSpec; instrumentType?: string } | null {
+/** A listed field's value as the error names it: its JSON text (bounded), a list or object by its type. */
+function shown(v: RawJson | undefined): string {
+  if (v === undefined) return "missing";
+  if (v instanceof RawNumber) return boundedText(v.text, 40);
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object" && v !== null) return "an object";
+  return boundedText(JSON.stringify(v), 40);
+}
+
+/** What one get_instruments item reads as: its spec, or why it is refused (named: a bad_spec, never a guessed spec). */
+export type ItemReading = { symbol: string; instrumentType?: string } & ({ spec: InstrumentSpec } | { refused: string });
+
+/**
+ * One get_instruments item → its spec, or why it is refused (a field missing or of the wrong type, naming the field
+ * and its value); null when it names no instrument. Before 2026-12-07 a wrong-typed `expiration_timestamp` read as no
+ * expiry, `is_active` as active and a `tick_size_steps[].tick_size` was left out (the tick, and so the price
+ * exponent, read from the other steps alone).
+ */
+export function specOfItem(item: RawJson): ItemReading | null {
   const it = obj(item);
-  if (!it || typeof it.instrument_name !== "string" || !(it.tick_size instanceof RawNumber) || !(it.min_trade_amount instanceof RawNumber)) return null;
+  if (!it || typeof it.instrument_name !== "string") return null;
+  const head = { symbol: it.instrument_name, ...(typeof it.instrument_type === "string" ? { instrumentType: it.instrument_type } : {}) };
+  const refuse = (field: string, v: RawJson | undefined, want: string): ItemReading => ({ ...head, refused: `listed without a usable ${field} (${shown(v)}: ${want})` });
+  const positive = "not a positive number";
+  if (!(it.tick_size instanceof RawNumber)) return refuse("tick_size", it.tick_size, positive);
+  if (!(it.min_trade_amount instanceof RawNumber)) return refuse("min_trade_amount", it.min_trade_amount, positive);
+  // Absent is active (the simulator's older listings); anything but a boolean is not read as either.
+  if (it.is_active !== undefined && typeof it.is_active !== "boolean") return refuse("is_active", it.is_active, "not a boolean");
   const ticks = [it.tick_size.text];
-  if (Array.isArray(it.tick_size_steps)) {
-    for (const step of it.tick_size_steps) {
-      const t = obj(step)?.tick_size;
-      if (t instanceof RawNumber) ticks.push(t.text);
-    }
+  const steps = it.tick_size_steps;
+  if (steps !== undefined && !Array.isArray(steps)) return refuse("tick_size_steps", steps, "not a list");
+  for (const [i, step] of (steps ?? []).entries()) {
+    const t = obj(step)?.tick_size;
+    // A band left out would set the exponent from the other ticks: prices in that band misread or refused.
+    if (!(t instanceof RawNumber)) return refuse(`tick_size_steps[${i}].tick_size`, obj(step) ? t : step, positive);
+    ticks.push(t.text);
   }
+  for (const [i, t] of ticks.entries()) if (!isStep(t)) return refuse(i === 0 ? "tick_size" : `tick_size_steps[${i - 1}].tick_size`, new RawNumber(t), positive);
+  if (!isStep(it.min_trade_amount.text)) return refuse("min_trade_amount", it.min_trade_amount, positive);
+  // When it expires (options daily at 08:00 UTC; perpetuals far in the future): its book is halted then. Absent is
+  // no expiry; one that cannot be read is refused (read as none, the book would stay LIVE past it).
+  const exp = it.expiration_timestamp;
+  const expiresMs = exp instanceof RawNumber ? Number(exp.text) : NaN;
+  if (exp !== undefined && !(Number.isSafeInteger(expiresMs) && expiresMs > 0)) return refuse("expiration_timestamp", exp, "not a time in ms");
   try {
     const tickSize = plainStep(finestTick(ticks));
     const lotSize = plainStep(it.min_trade_amount.text);
-    // When it expires (options daily at 08:00 UTC; perpetuals far in the future): its book is halted then.
-    const expiresMs = it.expiration_timestamp instanceof RawNumber ? Number(it.expiration_timestamp.text) : NaN;
-    const spec: InstrumentSpec = Number.isSafeInteger(expiresMs) && expiresMs > 0 ? { tickSize, lotSize, expiresMs } : { tickSize, lotSize };
-    return { symbol: it.instrument_name, spec, ...(typeof it.instrument_type === "string" ? { instrumentType: it.instrument_type } : {}) };
+    return { ...head, spec: exp === undefined ? { tickSize, lotSize } : { tickSize, lotSize, expiresMs } };
   } catch {
-    return null;
+    // Each tick reads alone, but no common tick holds them all at one exponent (past 2^53 there).
+    return refuse("tick_size", it.tick_size, `no tick that ${ticks.join(", ")} are all multiples of`);
   }
 }
 
@@ -104,18 +145,18 @@ export async function fetchInstrumentSpecs(fetchFn: typeof fetch, restUrl: strin
       if (body.result.length === 0) throw emptyListing(`deribit REST ${url}`);
       for (const item of body.result) {
         const s = specOfItem(item);
+        if (!s) continue; // names no instrument: nothing to subscribe or refuse
         // Linear (USDC/USDT-settled) and inverse futures share kind=future: keep each market's own where the venue says.
-        if (s && ((market === "linear" && s.instrumentType === "reversed") || (market === "inverse" && s.instrumentType === "linear"))) continue;
-        const name = obj(item)?.instrument_name;
+        if ((market === "linear" && s.instrumentType === "reversed") || (market === "inverse" && s.instrumentType === "linear")) continue;
         if (obj(item)?.is_active === false) {
           // Listed, but it cannot be traded now [D9] (a halt, not open yet): not_trading, asked for again, never taken
           // for a delisting or a bad spec. Before 2026-12-06 it was subscribed as any other.
-          if (typeof name === "string") halted?.set(name, `listed with is_active false (not tradable now) by ${url}`);
+          halted?.set(s.symbol, `listed with is_active false (not tradable now) by ${url}`);
           continue;
         }
-        if (!s) {
-          // Listed (active) but its tick or lot unreadable: never taken as expired.
-          if (typeof name === "string") unreadable?.set(name, "listed without a usable tick_size and min_trade_amount");
+        if ("refused" in s) {
+          // Listed but a field unreadable: a bad_spec naming it, never taken as expired; the other items still count.
+          unreadable?.set(s.symbol, s.refused);
           continue;
         }
         out.set(s.symbol, s.spec);

@@ -433,7 +433,52 @@ describe("Deribit instruments", () => {
     expect(specOfItem(parseJsonRaw('{"instrument_name":"BTC-2","tick_size":2.5,"tick_size_steps":[{"above_price":1000,"tick_size":1}],"min_trade_amount":10}'))).toEqual({ symbol: "BTC-2", spec: { tickSize: "0.5", lotSize: "10" } });
     const item = parseJsonRaw('{"instrument_name":"BTC-1","tick_size":0.0005,"tick_size_steps":[{"above_price":0.005,"tick_size":1e-4}],"min_trade_amount":0.1}');
     expect(specOfItem(item)).toEqual({ symbol: "BTC-1", spec: { tickSize: "0.0001", lotSize: "0.1" } });
-    expect(specOfItem(parseJsonRaw('{"instrument_name":"X","tick_size":0,"min_trade_amount":1}'))).toBeNull();
+    expect(specOfItem(parseJsonRaw('{"instrument_name":"X","tick_size":0,"min_trade_amount":1}'))).toEqual({ symbol: "X", refused: "listed without a usable tick_size (0: not a positive number)" });
+    expect(specOfItem(parseJsonRaw('{"tick_size":1,"min_trade_amount":1}'))).toBeNull();
+  });
+
+  test("a field of the wrong type refuses the instrument, naming the field and its value (every field × value)", () => {
+    // Before 2026-12-07: a wrong-typed expiration_timestamp read as no expiry, is_active as active, and a step's
+    // tick_size left out (tick 0.0005 where prices come in 0.0001: misread at the wrong exponent).
+    const values: [string, string][] = [['"5"', '"5"'], ["true", "true"], ["null", "null"], ["[]", "a list"], ['{"a":1}', "an object"], ["5", "5"], ["-1", "-1"], ["0.5", "0.5"]];
+    const fields = ["tick_size", "min_trade_amount", "is_active", "expiration_timestamp", "tick_size_steps[0].tick_size"];
+    // The reference: which JSON values each field takes (steps are multiples of one tick at one exponent).
+    const takes = (field: string, v: string): boolean =>
+      field === "is_active" ? v === "true" : field === "expiration_timestamp" ? v === "5" : /^\d/.test(v) && Number(v) > 0;
+    for (const field of fields) {
+      for (const [v, named] of values) {
+        const f: Record<string, string> = { tick_size: "0.0005", min_trade_amount: "0.1", is_active: "true", expiration_timestamp: "1774598400000", "tick_size_steps[0].tick_size": "0.0001" };
+        f[field] = v;
+        const text = `{"instrument_name":"BTC-1","tick_size":${f.tick_size},"min_trade_amount":${f.min_trade_amount},"is_active":${f.is_active},"expiration_timestamp":${f.expiration_timestamp},"tick_size_steps":[{"above_price":0.005,"tick_size":${f["tick_size_steps[0].tick_size"]}}]}`;
+        const got = specOfItem(parseJsonRaw(text));
+        if (takes(field, v)) expect(got, text).toHaveProperty("spec");
+        else expect(got, text).toEqual({ symbol: "BTC-1", refused: expect.stringMatching(new RegExp(`^listed without a usable ${field.replace(/[[\].]/g, "\\$&")} \\(${named.replace(/[[\].]/g, "\\$&")}: not a`)) });
+      }
+    }
+    // A steps list that is no list, and a step that is no object, are refused too; absent fields keep their meaning.
+    expect(specOfItem(parseJsonRaw('{"instrument_name":"B","tick_size":1,"min_trade_amount":1,"tick_size_steps":5}'))).toEqual({ symbol: "B", refused: "listed without a usable tick_size_steps (5: not a list)" });
+    expect(specOfItem(parseJsonRaw('{"instrument_name":"B","tick_size":1,"min_trade_amount":1,"tick_size_steps":[0.5]}'))).toMatchObject({ refused: "listed without a usable tick_size_steps[0].tick_size (0.5: not a positive number)" });
+    expect(specOfItem(parseJsonRaw('{"instrument_name":"B","tick_size":1,"min_trade_amount":1}'))).toEqual({ symbol: "B", spec: { tickSize: "1", lotSize: "1" } });
+  });
+
+  test("an instrument refused for a wrong-typed field is bad_spec naming it; the listing's others resolve", async () => {
+    const good = { tick_size: 0.5, min_trade_amount: 10, instrument_type: "reversed", is_active: true, expiration_timestamp: 1774598400000 };
+    const result = [
+      { ...good, instrument_name: "BTC-PERPETUAL" },
+      { ...good, instrument_name: "BTC-27MAR26", expiration_timestamp: "1774598400000" },
+      { ...good, instrument_name: "BTC-26JUN26", is_active: "true" },
+      { ...good, instrument_name: "BTC-25SEP26", tick_size_steps: [{ above_price: 1000, tick_size: "0.1" }] },
+      { ...good, instrument_name: "BTC-25DEC26" },
+    ];
+    const fetchFn = (async () => Response.json({ jsonrpc: "2.0", result })) as unknown as typeof fetch;
+    const cfg = { venue: "deribit", wsUrl: "ws://127.0.0.1:1", restUrl: "http://127.0.0.1:1", instrumentCachePath: "", markets: [{ market: "inverse", depth: 0, symbols: [] }], overrides: new Map() } as unknown as VenueConfig;
+    const symbols = result.map((r) => r.instrument_name);
+    const { instruments, unresolved } = await resolveInstruments(cfg, symbols.map((symbol) => ({ market: "inverse" as const, symbol, depth: 0 })), deribitInstrumentSource(cfg, fetchFn), silentLogger);
+    expect(instruments.map((i) => i?.symbol)).toEqual(["BTC-PERPETUAL", undefined, undefined, undefined, "BTC-25DEC26"]);
+    expect(unresolved.map((u) => [symbols[u.index], u.kind])).toEqual([["BTC-27MAR26", "bad_spec"], ["BTC-26JUN26", "bad_spec"], ["BTC-25SEP26", "bad_spec"]]);
+    expect(unresolved[0]!.detail).toContain('expiration_timestamp ("1774598400000": not a time in ms)');
+    expect(unresolved[1]!.detail).toContain('is_active ("true": not a boolean)');
+    expect(unresolved[2]!.detail).toContain('tick_size_steps[0].tick_size ("0.1": not a positive number)');
   });
 
   test("listed with is_active false: not_trading (asked for again), not subscribed; one not listed stays not_listed", async () => {
