@@ -18,6 +18,13 @@ import type { OkxCounters } from "./stats.ts";
  */
 export const BUDGET_WAIT_URL = "ws:wait";
 export const BUDGET_WAITED_URL = "ws:waited";
+/**
+ * A file head's record (`feeder record`, app/capture-sockets.ts): the connection's topics whose resync waited for the
+ * budget when the file began (body: space-separated), as its `ws:wait`s and what ended them left them, so a file
+ * replayed alone ignores their frames as live did (before, it took them from its first record: a snapshot made the
+ * book LIVE there, where live's stayed RESYNCING up to an hour). Like the head's other records it decides nothing else.
+ */
+export const BUDGET_WAIT_SET_URL = "ws:waitset";
 
 export class BudgetWaits {
   /** Per subscription: a resync waits for the connection's hourly request budget. */
