@@ -12,7 +12,7 @@
  * that open, as replay keeps them in VenueConnection.replayAsked; `null` while none was written since), so such a
  * file decides a frame of a topic live never asked for as live did (before, it ignored every such frame until the
  * connection's next open or close: on a socket that lives 24 h, the whole file). Since s-recrd also, per OKX
- * connection, the topics whose resync waits for the request budget (`ws:waitset`, budget-wait.ts), so such a file
+ * connection, the topics whose resync waits for the request budget (`ws:waitset`, venues/okx/budget-wait.ts), so such a file
  * ignores their frames as live did (before, a snapshot of one made it LIVE there). Each `ws:req` is read as replay reads
  * it, by venues/common/recorded-request.ts (since s-wsreq; before, with rules of its own written again here). Cold: told of REST and
  * connection-event records only (a `ws:old` per old-socket frame during an overlap returns at once).
@@ -20,6 +20,9 @@
  */
 import type { CaptureFileHead, CaptureHeadEvent } from "../record/capture.ts";
 import {
+  BUDGET_WAIT_SET_URL,
+  BUDGET_WAIT_URL,
+  BUDGET_WAITED_URL,
   CONNECTION_CLOSED_URL,
   CONNECTION_OPENED_URL,
   INSTRUMENTS_CLOSED_SET_URL,
@@ -35,7 +38,6 @@ import {
   SOCKETS_STATE_URL,
 } from "../venues/venue.ts";
 import { parseRecordedRequest, type RecordedRequest } from "../venues/common/recorded-request.ts";
-import { BUDGET_WAIT_SET_URL, BUDGET_WAIT_URL, BUDGET_WAITED_URL } from "../venues/okx/budget-wait.ts";
 
 export class CaptureSocketHead implements CaptureFileHead {
   /** Open connections by venue, market and connection name: the head event each gets (ws:state or ws:overlap). */
