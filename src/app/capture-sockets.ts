@@ -11,13 +11,18 @@
  * `ws:open` it saw, the topics asked on its socket (`ws:asked`, body a JSON array: every name a `ws:req` named since
  * that open, as replay keeps them in VenueConnection.replayAsked; `null` while none was written since), so such a
  * file decides a frame of a topic live never asked for as live did (before, it ignored every such frame until the
- * connection's next open or close: on a socket that lives 24 h, the whole file). Each `ws:req` is read as replay reads
+ * connection's next open or close: on a socket that lives 24 h, the whole file). Since s-recrd also, per OKX
+ * connection, the topics whose resync waits for the request budget (`ws:waitset`, venues/okx/budget-wait.ts), so such a file
+ * ignores their frames as live did (before, a snapshot of one made it LIVE there). Each `ws:req` is read as replay reads
  * it, by venues/common/recorded-request.ts (since s-wsreq; before, with rules of its own written again here). Cold: told of REST and
  * connection-event records only (a `ws:old` per old-socket frame during an overlap returns at once).
  * @module
  */
 import type { CaptureFileHead, CaptureHeadEvent } from "../record/capture.ts";
 import {
+  BUDGET_WAIT_SET_URL,
+  BUDGET_WAIT_URL,
+  BUDGET_WAITED_URL,
   CONNECTION_CLOSED_URL,
   CONNECTION_OPENED_URL,
   INSTRUMENTS_CLOSED_SET_URL,
@@ -48,6 +53,12 @@ export class CaptureSocketHead implements CaptureFileHead {
    * only the connection's topics, fixed when its connections are planned.
    */
   private readonly asked = new Map<string, { venue: string; market: string; connection: string; topics: Set<string> | null }>();
+  /**
+   * OKX: topics whose resync waits for the connection's request budget, by the same key, as replay keeps them
+   * (BudgetWaits.replaying): a `ws:wait` until its `ws:waited`, a request naming the topic (any op) or the
+   * connection's close.
+   */
+  private readonly waiting = new Map<string, { venue: string; market: string; connection: string; topics: Set<string> }>();
 
   observe(venue: string, market: string, connection: string, url: string, body = ""): void {
     const key = `${venue}\u0000${market}\u0000${connection}`;
@@ -55,9 +66,13 @@ export class CaptureSocketHead implements CaptureFileHead {
       const req = parseRecordedRequest(url.slice(SOCKET_REQUEST_URL_PREFIX.length));
       if (typeof req === "string") return; // not a request live writes: replay takes no part of it either
       this.observeAsked(key, req);
+      const waits = this.waiting.get(key);
+      if (waits !== undefined) for (const name of req.names) waits.topics.delete(name);
       return this.observeClosed(key, venue, market, connection, url, body, req);
     }
     if (url === INSTRUMENTS_CLOSED_URL || url === INSTRUMENTS_REOPENED_URL) return this.observeClosed(key, venue, market, connection, url, body, null);
+    if (url === BUDGET_WAIT_URL || url === BUDGET_WAITED_URL) return this.observeWait(key, venue, market, connection, url === BUDGET_WAIT_URL, body);
+    if (url === CONNECTION_CLOSED_URL) this.waiting.delete(key);
     // As replayOpened / replayDisconnected: the socket is asked anew (its first ws:req begins the set).
     if (url === CONNECTION_OPENED_URL || url === CONNECTION_CLOSED_URL) this.asked.set(key, { venue, market, connection, topics: null });
     let state: string;
@@ -91,6 +106,15 @@ export class CaptureSocketHead implements CaptureFileHead {
     if (of.topics.size === 0) this.closed.delete(key);
   }
 
+  /** A `ws:wait` (`waits`) or `ws:waited` of topic `topic`. */
+  private observeWait(key: string, venue: string, market: string, connection: string, waits: boolean, topic: string): void {
+    let of = this.waiting.get(key);
+    if (waits) {
+      if (!of) this.waiting.set(key, (of = { venue, market, connection, topics: new Set() }));
+      of.topics.add(topic);
+    } else of?.topics.delete(topic);
+  }
+
   /** As replay keeps them (connection-lifecycle.ts replayNoteAsked): any op's names, once the connection's open or close is known. */
   private observeAsked(key: string, req: RecordedRequest): void {
     const of = this.asked.get(key);
@@ -102,6 +126,9 @@ export class CaptureSocketHead implements CaptureFileHead {
   events(): readonly CaptureHeadEvent[] {
     const out: CaptureHeadEvent[] = [...this.open.values()];
     for (const c of this.closed.values()) out.push({ venue: c.venue, market: c.market, connection: c.connection, url: INSTRUMENTS_CLOSED_SET_URL, body: [...c.topics].join(" ") });
+    for (const c of this.waiting.values()) {
+      if (c.topics.size > 0) out.push({ venue: c.venue, market: c.market, connection: c.connection, url: BUDGET_WAIT_SET_URL, body: [...c.topics].join(" ") });
+    }
     for (const [key, c] of this.asked) {
       // A closed connection's next socket is asked anew after its ws:open (live writes no request without one).
       if (this.open.has(key)) out.push({ venue: c.venue, market: c.market, connection: c.connection, url: SOCKET_ASKED_URL, body: c.topics === null ? "null" : JSON.stringify([...c.topics]) });

@@ -190,6 +190,22 @@ export const INSTRUMENTS_CLOSED_SET_URL = "ws:closedset";
  * do not know, but for a replacement's refusal held there, which they take for the venue's (as at any such event).
  */
 export const SOCKET_ASKED_URL = "ws:asked";
+/**
+ * OKX (okx/budget-wait.ts): recorded (`feeder record`, as a connection event, body: the topic) when a resync starts
+ * waiting for the request budget, and when that wait is over (its restart follows at once: its requests, or a wait
+ * again). Nothing is written
+ * to the socket meanwhile, yet live ignores the book's frames: replay ignores them between the two as well
+ * (okx/budget-wait.ts BudgetWaits.replaying). A reader before 2026-12-07 ignores them (an unknown socket event).
+ */
+export const BUDGET_WAIT_URL = "ws:wait";
+export const BUDGET_WAITED_URL = "ws:waited";
+/**
+ * A file head's record (`feeder record`, app/capture-sockets.ts): the connection's topics whose resync waited for the
+ * budget when the file began (body: space-separated), as its `ws:wait`s and what ended them left them, so a file
+ * replayed alone ignores their frames as live did (before, it took them from its first record: a snapshot made the
+ * book LIVE there, where live's stayed RESYNCING up to an hour). Like the head's other records it decides nothing else.
+ */
+export const BUDGET_WAIT_SET_URL = "ws:waitset";
 
 /** True for a recorded connection event (every `ws:` pseudo-URL above) rather than a REST answer. */
 export function isConnectionEventUrl(url: string): boolean {

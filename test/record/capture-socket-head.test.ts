@@ -54,8 +54,15 @@ function expectedHead(records: readonly CaptureRecord[]): string[] {
   const state = new Map<string, string>();
   const closed = new Map<string, Set<string>>();
   const asked = new Map<string, Set<string> | null>(); // since the connection's last ws:open or ws:close: every name a ws:req named
+  const waiting = new Map<string, Set<string>>(); // OKX: a ws:wait's topic until its ws:waited, a ws:req naming it or a ws:close
   for (const r of records) {
     if (r.url === undefined) continue;
+    const waits = waiting.get(key(r)) ?? new Set<string>();
+    waiting.set(key(r), waits);
+    if (r.url === "ws:wait") waits.add(r.frame as string);
+    else if (r.url === "ws:waited") waits.delete(r.frame as string);
+    else if (r.url === "ws:close") waits.clear();
+    else if (r.url.startsWith("ws:req ")) for (const t of (JSON.parse(r.url.slice(7)) as unknown[][])[2]!) waits.delete(t as string);
     const topics = closed.get(key(r)) ?? new Set<string>();
     closed.set(key(r), topics);
     if (r.url === "ws:open" || r.url === "ws:close") asked.set(key(r), null);
@@ -76,12 +83,13 @@ function expectedHead(records: readonly CaptureRecord[]): string[] {
   }
   const closedHead = [...closed].filter(([, topics]) => topics.size > 0).map(([k, topics]) => `${k} ws:closedset ${[...topics].sort().join(" ")}`);
   const askedHead = [...asked].filter(([k]) => state.has(k)).map(([k, names]) => `${k} ws:asked ${names === null ? "null" : [...names].sort().join(" ")}`);
-  return [...[...state].map(([k, url]) => `${k} ${url}`), ...closedHead, ...askedHead].sort();
+  const waitHead = [...waiting].filter(([, topics]) => topics.size > 0).map(([k, topics]) => `${k} ws:waitset ${[...topics].sort().join(" ")}`);
+  return [...[...state].map(([k, url]) => `${k} ${url}`), ...closedHead, ...askedHead, ...waitHead].sort();
 }
 
 /** A head record as expectedHead writes it (a closed set's topics sorted, an asked set's too). */
 const headLine = (h: CaptureRecord) =>
-  `${key(h)} ${h.url}${h.url === "ws:closedset" ? ` ${(h.frame as string).split(" ").sort().join(" ")}` : h.url === "ws:asked" ? ` ${(JSON.parse(h.frame as string) as string[] | null)?.sort().join(" ") ?? "null"}` : ""}`;
+  `${key(h)} ${h.url}${h.url === "ws:closedset" || h.url === "ws:waitset" ? ` ${(h.frame as string).split(" ").sort().join(" ")}` : h.url === "ws:asked" ? ` ${(JSON.parse(h.frame as string) as string[] | null)?.sort().join(" ") ?? "null"}` : ""}`;
 
 describe("capture files begin with the connections' sockets (feeder record)", () => {
   test("a file cut during an overlap begins with ws:overlap, one cut with one socket with ws:state, each with its topics asked; a closed connection gets none", () => {
@@ -113,10 +121,11 @@ describe("capture files begin with the connections' sockets (feeder record)", ()
   });
 
   test("random events, writes, flushes and cuts: each file's head is what the records of the files before it said (reference model), stamped as its first record", () => {
-    const urls = ["ws:open", "ws:sockets", "ws:state", "ws:swap", "ws:old", "ws:retired", "ws:back", "ws:close", "https://rest/snapshot", "ws:closed", "ws:reopened", "ws:req"];
+    const urls = ["ws:open", "ws:sockets", "ws:state", "ws:swap", "ws:old", "ws:retired", "ws:back", "ws:close", "https://rest/snapshot", "ws:closed", "ws:reopened", "ws:req", "ws:wait", "ws:wait", "ws:waited"];
     const books = ["book.A", "book.B", "book.C"];
     let closedHeads = 0;
     let askedHeads = 0;
+    let waitHeads = 0;
     for (let seed = 1; seed <= 12; seed++) {
       const r = rng(seed);
       const { w, clock, nowUs } = minuteWriter();
@@ -132,6 +141,7 @@ describe("capture files begin with the connections' sockets (feeder record)", ()
           const some = books.filter(() => r() < 0.5);
           if (some.length === 0) some.push(books[0]!);
           if (url === "ws:closed" || url === "ws:reopened") body = some.join(" ");
+          else if (url === "ws:wait" || url === "ws:waited") body = some[0]!; // OKX: one topic each
           else if (url === "ws:req") url = `ws:req ${JSON.stringify([r() < 0.2 ? `probe${i}` : `s${i}`, r() < 0.8 ? "subscribe" : "unsubscribe", some, ...(r() < 0.3 ? [some.slice(0, 1)] : [])])}`;
           w.writeRest(nowUs(), venue, "spot", conn, url, body);
           written.push({ tsRecvUs: nowUs(), venue, market: "spot", connection: conn, frame: body, url });
@@ -157,9 +167,11 @@ describe("capture files begin with the connections' sockets (feeder record)", ()
       expect(w.files.length, `seed ${seed}`).toBeGreaterThan(2);
       closedHeads += w.files.filter((f) => readCapture(f).records.some((h) => h.url === "ws:closedset")).length;
       askedHeads += w.files.filter((f) => readCapture(f).records.some((h) => h.url === "ws:asked")).length;
+      waitHeads += w.files.filter((f) => readCapture(f).records.some((h) => h.url === "ws:waitset")).length;
     }
     expect(closedHeads, "some file begins with books closed").toBeGreaterThan(0);
     expect(askedHeads, "some file begins with topics asked").toBeGreaterThan(0);
+    expect(waitHeads, "some file begins with a resync waiting for the request budget").toBeGreaterThan(0);
   });
 });
 

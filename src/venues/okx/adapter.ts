@@ -43,7 +43,7 @@ import { planConnections } from "./connection-plan.ts";
 import { CONNECT_WINDOW_MS, CONNECTS_PER_WINDOW, MAX_TOPICS_PER_CONNECTION, OKX_DEPTHS, OKX_KEEPALIVE, REQUESTS_PER_HOUR, isSnapshotOnly } from "./protocol.ts";
 import { CrossedBooks } from "./crossed.ts";
 import { HOUR_MS, OkxRequestBudget } from "./request-budget.ts";
-import { BUDGET_WAIT_URL, BUDGET_WAITED_URL, BudgetWaits, budgetedRequests } from "./budget-wait.ts";
+import { BUDGET_WAIT_SET_URL, BUDGET_WAIT_URL, BUDGET_WAITED_URL, BudgetWaits, budgetedRequests } from "./budget-wait.ts";
 import { FullBookSockets } from "./full-book-sockets.ts";
 import { BehindResetMarks } from "../common/behind-reset.ts";
 import { ShownLevels } from "./shown-levels.ts";
@@ -351,6 +351,14 @@ export class OkxAdapter implements VenueAdapter {
       const t = conn.topics.find((x) => x.topic === body); // by TopicState.topic, as ws:req names them
       if (t === undefined) return false;
       this.budgetWaits.replayRecorded(t.index, url === BUDGET_WAIT_URL);
+      return true;
+    }
+    if (url === BUDGET_WAIT_SET_URL) {
+      // A file head's (budget-wait.ts): no refusal held is decided there, as by the head's other records.
+      for (const name of body.split(" ")) {
+        const t = conn.topics.find((x) => x.topic === name);
+        if (t !== undefined) this.budgetWaits.replayRecorded(t.index, true);
+      }
       return true;
     }
     if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);

@@ -10,14 +10,8 @@ import { OKX_REQUESTS } from "./protocol.ts";
 import type { OkxRequestBudget } from "./request-budget.ts";
 import type { OkxCounters } from "./stats.ts";
 
-/**
- * Recorded (`feeder record`, as a connection event, body: the topic) when a resync starts waiting for the request
- * budget, and when that wait is over (its restart follows at once: its requests, or a wait again). Nothing is written
- * to the socket meanwhile, yet live ignores the book's frames: replay ignores them between the two as well
- * (BudgetWaits.replaying). A reader before 2026-12-07 ignores them (an unknown socket event).
- */
-export const BUDGET_WAIT_URL = "ws:wait";
-export const BUDGET_WAITED_URL = "ws:waited";
+// The records of a resync's wait for the request budget: venue.ts (the capture's file head reads them too).
+export { BUDGET_WAIT_SET_URL, BUDGET_WAIT_URL, BUDGET_WAITED_URL } from "../venue.ts";
 
 export class BudgetWaits {
   /** Per subscription: a resync waits for the connection's hourly request budget. */

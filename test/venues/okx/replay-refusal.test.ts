@@ -263,6 +263,37 @@ describe("okx replay: a recorded budget wait", () => {
   });
 });
 
+describe("okx replay: a file begun during a budget wait", () => {
+  test("its head's ws:waitset ignores the book's frames as the wait's ws:wait did, and decides no refusal held; the restart's answer makes it LIVE", async () => {
+    // A file rotated during the wait (up to an hour) replayed alone: before s-recrd its head did not say so, and the
+    // first snapshot of the book made it LIVE in that replay where live's stayed RESYNCING until the restart.
+    const adapter = new OkxAdapter(btcUsdtConfig(400), [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log: silentLogger });
+    cleanups.push(() => adapter.stop());
+    const sink = new MapSink((await adapter.loadInstruments()) as Instrument[]);
+    adapter.startReplay(sink);
+    const head = (url: string, body = "") => expect(adapter.ingestConnectionEvent("spot", "conn0.spot", url, 1, body)).toBe(true);
+    head("ws:state");
+    head("ws:waitset", "books:ETH-USDT books:BTC-USDT"); // a name not of the replay's config is passed over
+    head("ws:asked", '["books:BTC-USDT"]');
+    expect(adapter.ingestFrame("spot", "conn0.spot", snapshot, 1)).toBe(true);
+    expect(adapter.topicInfo(0).state, "waiting for the budget").not.toBe("live");
+    expect(adapter.ingestConnectionEvent("spot", "conn0.spot", "ws:waited", 1, "books:BTC-USDT")).toBe(true);
+    head(request("s3"));
+    expect(adapter.ingestFrame("spot", "conn0.spot", snapshot.replace('"seqId":10', '"seqId":30'), 1)).toBe(true);
+    expect(adapter.topicInfo(0).state).toBe("live");
+    expect(sink.seq[0]).toBe(30);
+
+    // A head between a replacement's refusing frame and live's ws:back (files are cut by receive time).
+    const back = await liveInReplay();
+    back.event("ws:swap");
+    back.event(request("s2"));
+    back.feed(refusal("s2"));
+    expect(back.adapter.ingestConnectionEvent("spot", "conn0.spot", "ws:waitset", 1, "books:ETH-USDT")).toBe(true);
+    back.event("ws:back");
+    expect(back.sink.invalid).toEqual([]);
+  });
+});
+
 describe("okx replay: a frame unreadable down to its book", () => {
   test("resyncs no book whose frames replay ignores (a recorded budget wait, a recorded unsubscribe), as live's spares them", async () => {
     // Live: a book waiting for the budget, or unsubscribing, is resynced already (ParseErrors spares it). Until
