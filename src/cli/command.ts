@@ -97,7 +97,12 @@ export function loadForStart<T>(path: string, load: (path: string) => T, log: Lo
     return load(path);
   } catch (err) {
     if (!(err instanceof HostAddressError)) throw err;
-    log.error(`${who} could not start: an address the configuration names is not this host's (yet); exit 1, retried`, { config: path, problems: err.problems, exitCode: 1 });
+    logAddressesNotHere(path, err, log, who);
     return undefined;
   }
+}
+
+/** loadForStart's failed start, said (exit 1 follows): for a caller that checks its flags before it gives up. */
+export function logAddressesNotHere(path: string, err: HostAddressError, log: Logger, who: string): void {
+  log.error(`${who} could not start: an address the configuration names is not this host's (yet); exit 1, retried`, { config: path, problems: err.problems, exitCode: 1 });
 }

@@ -634,8 +634,10 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
       // while one to any of this host's own addresses is routed locally and arrives (a subscriber here bound to the
       // LAN address; before, every receiver outside 127/8 was refused). A receiver that is not (yet) one of them is
       // retried as an interface not up yet is (it may be a secondary or VRRP address), unless no host can have it.
-      // Not when no process publishes from the file here, or its interfaces are replaced (as the check above).
-      const here = localAddresses;
+      // Not when no process publishes from the file here, or its interfaces are replaced, nor for a reader of the file
+      // (listen -c binds its receivers, to-nats -c reads multicast): as the check above. Until s-rd26c a reader was
+      // refused for it (listen -c exit 2, to-nats -c exit 1 retried for good) on any host but the receiver's.
+      const here = publisher ? localAddresses : undefined;
       const offHost = here !== undefined && isIpv4(iface) && isLoopback(iface) ? receivers?.find((r) => !isLoopback(r.host) && !here.some((l) => l.address === r.host)) : undefined;
       if (here !== undefined && offHost !== undefined) {
         const list = here.length === 0 ? "it has none" : `it has ${here.map((l) => `${l.address} on ${l.name}`).join(", ")}`;

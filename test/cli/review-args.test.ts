@@ -372,6 +372,10 @@ describe("bridge to-nats -c with a destination interface this host lacks (yet) (
     const argv = ["bridge", "to-nats", "-c", path, "--nats", "nats://127.0.0.1:1", "--http", "off"];
     expect(await run(...argv)).toEqual({ code: 1, out: [], err: [] }); // said in its log line, as run's
     await refused([...argv, "--max-pending", "1"], "--max-pending must be at least 1M");
+    // The credential and key flags too (files read at start, a bad one exit 2 as without the address): until s-rd26c,
+    // exit 1 while the address was down, the unit retrying for as long as it stayed down, the flag never named.
+    await refused([...argv, "--nats-user", "bridge", "--nats-password-file", `${dir}/no-such-password`], "--nats-password-file");
+    await refused([...argv, "--auth-key-file", `${dir}/no-such-key`], "--auth-key-file");
     // An address no host can have is the file's to change: exit 2 naming it.
     writeFileSync(path, '[[publish.destinations]]\ngroup = "239.255.46.1"\nport = 30001\ninterface = "255.255.255.255"\n');
     await refused(argv, 'publish.destinations[0].interface: "255.255.255.255" is not the IPv4 address of a local interface');

@@ -135,6 +135,10 @@ describe("refused, naming the key, never thrown", () => {
     // A file no process here sends from (export --books), or whose interfaces are replaced (to-nats --iface): taken.
     expect(configProblems(`[[publish.destinations]]\nreceivers = ["10.1.2.3:31001"]\n${VENUE}`, { ...local, publishesHere: false })).toEqual([]);
     expect(configProblems(`[[publish.destinations]]\nreceivers = ["10.1.2.3:31001"]\n${VENUE}`, { ...local, destinationInterfacesUnused: true })).toEqual([]);
+    // A reader of the file (listen -c, bridge to-nats -c: requireVenue false) sends nothing from it: taken, as its
+    // unicast interface is not checked there. Until s-rd26c refused: listen -c exit 2, to-nats -c exit 1 for good.
+    const beside = `[[publish.destinations]]\ngroup = "239.255.46.1"\nport = 31000\n[[publish.destinations]]\nreceivers = ["10.1.2.3:31001"]\n`;
+    expect(configProblems(beside, { ...local, requireVenue: false })).toEqual([]);
   });
 
   test("a receiver at this host's own address is reached from a loopback interface: taken (s-rdcfg)", () => {

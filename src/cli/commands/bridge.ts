@@ -11,12 +11,13 @@ import { DEFAULT_MAX_PENDING_BYTES, ForwardBridge } from "../../bridge/forward-b
 import { ReverseBridge } from "../../bridge/reverse-bridge.ts";
 import { isMulticastV4 } from "../../net/multicast.ts";
 import { ABS_MAX_DATAGRAM_BYTES, DEFAULT_MAX_DATAGRAM_BYTES, MIN_PUBLISH_DATAGRAM_BYTES } from "../../wire/layout.ts";
-import { loadForStart, UsageError, type CommandContext, type CommandSpec } from "../command.ts";
+import { logAddressesNotHere, UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { byteSize } from "./capture-args.ts";
 import { intIn } from "./number-args.ts";
 import { describeFeedKey, feedKeyOf, NATS_OPTIONS, natsReadOptions, prefixOf, serversOf } from "./nats-args.ts";
 import { natsAccessHelp, natsAccessOf } from "./nats-credentials.ts";
-import type { NatsConfig } from "../../config/types.ts";
+import type { FeederConfig, NatsConfig } from "../../config/types.ts";
+import { HostAddressError } from "../../core/errors.ts";
 import { describeCredentials } from "../../subscriber/nats-auth.ts";
 import { DEFAULT_SEND_AHEAD_MAX_MS, MAX_SEND_AHEAD_MS } from "../../subscriber/streams.ts";
 import { holdRepeatedStops, startOrStop, stopBounded } from "../start-or-stop.ts";
@@ -214,30 +215,46 @@ async function toNats(ctx: CommandContext): Promise<number> {
   let fileKey: string | undefined;
   let maxDatagramBytes: number | undefined;
   let natsFile: NatsConfig | undefined;
+  /** The file's only problems: addresses this host lacks (yet): exit 1 (retried by the unit) once the flags are checked. */
+  let fileNotHere: HostAddressError | undefined;
   if (typeof v.config === "string") {
     // With --iface the groups are joined on it, not on the destinations' interfaces: another host's file is taken
     // (before, refused: its interfaces are not here; the bridge exited 1, restarted for ever by its unit).
     // Likewise the file's key file beside --auth-key-file, which replaces it.
     // An interface of the file not on this host (yet) is a failed start, exit 1, as `feeder run` with the same file:
     // the bridge's unit retries it until the address comes up (a VRRP address on failover; before, exit 2: left down).
-    const config = loadForStart(v.config, (p) => loadConfigFile(p, { requireVenue: false, destinationInterfacesUnused: iface !== undefined, authKeyFileUnused: typeof v["auth-key-file"] === "string" }), ctx.log, "bridge");
-    if (config === undefined) return 1;
-    natsFile = config.nats;
-    fileKey = config.publish.authKeyFile;
-    maxDatagramBytes = config.publish.maxDatagramBytes;
-    // A unicast destination has no group to join: the bridge reads multicast only (use --group for a unicast bind).
-    for (const d of config.publish.destinations) if (d.group !== undefined) groups.push({ group: d.group, port: d.port, iface: iface ?? d.iface });
+    // Exit 1 only once the credential and key files (the flags', else those of its [nats] and auth_key_file) are read:
+    // a bad one exits 2 while the address is down too (until s-rd26c, exit 1, retried for as long as it stayed down).
+    let config: FeederConfig | undefined;
+    try {
+      config = loadConfigFile(v.config, { requireVenue: false, destinationInterfacesUnused: iface !== undefined, authKeyFileUnused: typeof v["auth-key-file"] === "string" });
+    } catch (err) {
+      if (!(err instanceof HostAddressError)) throw err;
+      fileNotHere = err;
+      ({ nats: natsFile, authKeyFile: fileKey } = loadReaderSections(v.config));
+    }
+    if (config !== undefined) {
+      natsFile = config.nats;
+      fileKey = config.publish.authKeyFile;
+      maxDatagramBytes = config.publish.maxDatagramBytes;
+      // A unicast destination has no group to join: the bridge reads multicast only (use --group for a unicast bind).
+      for (const d of config.publish.destinations) if (d.group !== undefined) groups.push({ group: d.group, port: d.port, iface: iface ?? d.iface });
+    }
   }
   groups.push(...flagGroups);
   // A file of unicast destinations only was told to "give --config FILE", though it was given.
-  if (groups.length === 0 && typeof v.config === "string") throw new UsageError(`to-nats: --config ${v.config} has no multicast destination to join (the bridge reads multicast only): give --group G:P`);
-  if (groups.length === 0) throw new UsageError("to-nats: give --config FILE or at least one --group G:P");
+  if (groups.length === 0 && typeof v.config === "string" && fileNotHere === undefined) throw new UsageError(`to-nats: --config ${v.config} has no multicast destination to join (the bridge reads multicast only): give --group G:P`);
+  if (groups.length === 0 && fileNotHere === undefined) throw new UsageError("to-nats: give --config FILE or at least one --group G:P");
   // Credentials and required TLS, from files read once here (a bad one exits 2 naming it; never the secret): the
   // flags', else the config's [nats].
   const { credentials, tls } = natsAccessOf(v, servers, ctx.log, natsFile);
   // The flag's key, else the file's: named by where it came from (before, the file's was named --auth-key-file).
   const feedKey = feedKeyOf(v["auth-key-file"], fileKey);
   const authKey = feedKey?.key;
+  if (fileNotHere !== undefined) {
+    logAddressesNotHere(v.config as string, fileNotHere, ctx.log, "bridge");
+    return 1;
+  }
   const failed = startFailsOn(ctx, notHere);
   if (failed !== undefined) return failed;
   const bridge = new ForwardBridge({ groups, servers, prefix, authKey, maxDatagramBytes, maxPendingBytes, sendAheadMaxMs, credentials, tls, log: ctx.log, jetstream: stream === undefined ? undefined : { stream, maxAgeMs: maxAgeS * 1000, maxBytes } });
