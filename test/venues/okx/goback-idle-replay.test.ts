@@ -3,6 +3,8 @@
  * socket still streams its channel (its closure's unsubscribe refused 60014 and taken off by its reopening's subscribe,
  * TopicState.streamedOn). Live ignores every frame of that stream until its resync's subscribe (OkxAdapter.onBook,
  * SUB_IDLE); replay must too: a snapshot there must not make the book LIVE in replay where live had it RESYNCING.
+ * And one whose go-back resubscribe is held for the hour's count: live takes the old socket's frames of it meanwhile (its
+ * subscribe pending), so replay does from the recorded `ws:back-held` (a capture without it keeps the book held).
  * Recorded through the adapter's taps (as `feeder record`) on fake sockets, then replayed record by record.
  */
 import { afterEach, describe, expect, test, vi } from "vitest";
