@@ -125,6 +125,17 @@ export const SOCKET_SWAP_URL = "ws:swap";
 export const SOCKET_OLD_FRAME_URL = "ws:old";
 export const SOCKET_RETIRED_URL = "ws:retired";
 export const SOCKET_BACK_URL = "ws:back";
+/**
+ * Since s-heldback, right after a SOCKET_BACK_URL (and the requests written with it) whose resubscribe of books the
+ * old socket did not serve waits for the venue's request count (OKX: its hourly 480 used up on that socket; body:
+ * their topics, space-separated). Not written, that subscribe has no `ws:req` until it goes (up to an hour on), and
+ * live takes the book's frames meanwhile (SUB_PENDING: the old socket may still stream its channel,
+ * TopicState.streamedOn; a snapshot there makes it LIVE). Replay ends the book's hold here (a recorded unsubscribe
+ * still out at the go-back: TopicState.replayUnsubscribing) and marks its subscribe held as live's: before, it held
+ * the book RESYNCING until that `ws:req` where live had it LIVE. Readers before it ignore it as a socket event they do
+ * not know (and keep that hold).
+ */
+export const SOCKET_BACK_HELD_URL = "ws:back-held";
 
 /**
  * A subscribe or unsubscribe request written to the connection's socket (common/subscription-control.ts), recorded

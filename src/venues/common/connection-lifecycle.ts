@@ -23,7 +23,7 @@ import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, Planne
 import { parseRecordedRequest, type RecordedRequest } from "./recorded-request.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
 import { resyncsOnLoss } from "./topic-resync.ts";
-import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_ASKED_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_REQUEST_URL_PREFIX, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_OVERLAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_EVERY_MS, SOCKETS_STATE_URL, INSTRUMENTS_CLOSED_SET_URL, INSTRUMENTS_CLOSED_URL, INSTRUMENTS_REOPENED_URL, type RawRestTap } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_ASKED_URL, SOCKET_BACK_HELD_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_REQUEST_URL_PREFIX, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_OVERLAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_EVERY_MS, SOCKETS_STATE_URL, INSTRUMENTS_CLOSED_SET_URL, INSTRUMENTS_CLOSED_URL, INSTRUMENTS_REOPENED_URL, type RawRestTap } from "../venue.ts";
 
 /** Replay: a stale round runs this much past the time a silence reaches its stale time (the capture's resolution, 1 µs). */
 const REPLAY_PAST_MS = 0.001;
@@ -1041,6 +1041,8 @@ export class ConnectionLifecycle {
     if (url === INSTRUMENTS_CLOSED_URL) return this.replayClosed(name, body);
     // Closed books live reopened while their subscribe was out (no ws:req of the reopening): subscribed again here.
     if (url === INSTRUMENTS_REOPENED_URL) return this.replayReopened(conn, body);
+    // A go-back's resubscribe live held for the venue's count: taken from here, as live (no ws:req until it goes).
+    if (url === SOCKET_BACK_HELD_URL) return this.replayBackHeld(conn, body);
     // A file's head: the books closed when it began (a replay begun in it learns them here).
     if (url === INSTRUMENTS_CLOSED_SET_URL) return this.replayClosedSet(conn, body);
     // A file's head: the topics asked on the socket when it began (a replay begun in it learns them here).
@@ -1115,7 +1117,7 @@ export class ConnectionLifecycle {
       // unsubscribed until a request it records after ws:back, the unsubscribe of its redo (served there) or its
       // subscribe (not served: at once, or after its resync's backoff, idle meanwhile). Until s-backreplay they ended
       // here, and a book idle there took the frames of a channel the old socket still streamed (TopicState.streamedOn):
-      // LIVE in replay from a snapshot live ignored.
+      // LIVE in replay from a snapshot live ignored. A subscribe held for the venue's count is named next (ws:back-held).
       conn.generation = ++conn.genSeq;
       for (const t of conn.topics) seqSocketRenamed(t, oldGen, conn.generation);
       this.hooks.overlapOver?.(conn, "old", oldGen);
@@ -1128,6 +1130,26 @@ export class ConnectionLifecycle {
     conn.malformedRecords++;
     this.malformedRecordLog.hit(`${conn.name}: ${what}`, conn.name);
     return false;
+  }
+
+  /**
+   * Replay: the books live's go-back resubscribed whose subscribe waits for the venue's request count (venue.ts
+   * SOCKET_BACK_HELD_URL): no recorded unsubscribe holds them now, and they are marked as live's (SUB_PENDING,
+   * subscribeQueued: their frames taken, a bad one resyncing nothing, their silence not judged unless LIVE) until
+   * that subscribe's ws:req, their socket's end or a capture gap (replayHeldSubscribeGone). False: no topic named.
+   */
+  private replayBackHeld(conn: VenueConnection, body: string): boolean {
+    const names = new Set(body.split(" "));
+    let named = false;
+    for (const t of conn.topics) {
+      if (!names.has(t.topic)) continue;
+      named = true;
+      if (t.sub === SUB_REJECTED) continue;
+      t.replayUnsubscribing = false;
+      t.sub = SUB_PENDING;
+      t.subscribeQueued = true;
+    }
+    return named || this.replayMalformed(conn, `${SOCKET_BACK_HELD_URL} naming no book: ${boundedText(body, 160)}`);
   }
 
   private replayUnfed(conn: VenueConnection, body: string): void {

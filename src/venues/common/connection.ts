@@ -118,7 +118,7 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
    * path ignores the book's frames here as live's does while SUB_UNSUBSCRIBING (in flight, they may be of the sequence
    * before a venue reset another socket delivered), and the stale rule spares it unless LIVE (live judges no topic
    * unsubscribing). Set and ended by SubscriptionControl.replayRequest and ConnectionLifecycle (endReplayHolds; a
-   * recorded reopening, replayReopened; a go-back ends none).
+   * recorded reopening, replayReopened; a go-back ends none but those its resubscribe held, replayBackHeld).
    */
   replayUnsubscribing = false;
 
@@ -449,7 +449,21 @@ export function keepaliveQueued(conn: VenueConnection): boolean {
  * (TopicState.replayUnsubscribing). Not at a go-back: live's book stays unsubscribed until a request recorded after it.
  */
 export function endReplayHolds(conn: VenueConnection): void {
-  for (const t of conn.topics) t.replayUnsubscribing = false;
+  for (const t of conn.topics) {
+    t.replayUnsubscribing = false;
+    replayHeldSubscribeGone(t); // as live's dropQueued at a close: a go-back's held subscribe is gone with its socket
+  }
+}
+
+/**
+ * Replay: a go-back's subscribe held for the venue's request count (venue.ts SOCKET_BACK_HELD_URL: SUB_PENDING and
+ * subscribeQueued, as live's) is written (its ws:req), gone with its socket, or maybe among lost records: subscribed
+ * as replay keeps its topics (SUB_ACTIVE). Replay queues nothing else, so subscribeQueued is only that mark there.
+ */
+export function replayHeldSubscribeGone(t: TopicState): void {
+  if (!t.subscribeQueued) return;
+  t.subscribeQueued = false;
+  if (t.sub === SUB_PENDING) t.sub = SUB_ACTIVE;
 }
 
 /** Replay: the connection named `name`, by a loop (per recorded socket event, `ws:old` one a frame: find() made a closure each time). */

@@ -33,7 +33,7 @@ import type { Logger } from "../../core/log.ts";
 import { BookState } from "../../core/types.ts";
 import { equalJitterMs } from "./backoff.ts";
 import type { Keepalive } from "./hooks.ts";
-import { SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL } from "../venue.ts";
+import { SOCKET_BACK_HELD_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_RETIRED_URL, SOCKET_SWAP_URL } from "../venue.ts";
 import { keepaliveQueued, ownMessages, seqReached, seqSocketRenamed, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState, type VenueConnection } from "./connection.ts";
 import type { SubscriptionControl } from "./subscription-control.ts";
 
@@ -104,7 +104,7 @@ export interface PlannedHost {
    * sent); until 2026-12-07 it was called after the subscribes, which went first.
    */
   replacementInUse?(conn: VenueConnection): void;
-  /** For the capture (feeder record): a change of the connection's sockets, as venue.ts's SOCKET_* pseudo-URL (body: SOCKET_RETIRED_URL's). */
+  /** For the capture (feeder record): a change of the connection's sockets, as venue.ts's SOCKET_* pseudo-URL (body: SOCKET_RETIRED_URL's, SOCKET_BACK_HELD_URL's). */
   socketEvent?(conn: VenueConnection, url: string, body?: string): void;
   /** The book lost its only feed: it leaves LIVE as on an ordinary disconnect (RESYNCING / DISCONNECTED). */
   unfed(t: TopicState): void;
@@ -414,6 +414,10 @@ export class PlannedReconnects {
       }
     }
     h.control.requestsGoingBack(conn, givenUp, resubscribe);
+    // A resubscribe held for the venue's count (OKX's hour) is recorded only once written, and live takes the book's
+    // frames meanwhile (SUB_PENDING; the old socket may still stream its channel): named now so replay does too.
+    const held = h.socketEvent ? h.control.subscribesHeld(conn, resubscribe) : [];
+    if (held.length > 0) h.socketEvent!(conn, SOCKET_BACK_HELD_URL, unfedBody(held));
     // Batched (⌈N/k⌉ unsubscribes and subscribes, not N of each): OKX counts every request against 480 an hour.
     if (restart.length > 0) h.restartMany(restart);
     h.overlapOver?.(conn, "old", oldGen);

@@ -15,7 +15,7 @@ import { equalJitterMs } from "./backoff.ts";
 import { budgetLink, type BudgetLedger } from "./budget-ledger.ts";
 import { SlidingWindowBudget, splitBudget, TokenBucket, type MessageLimit } from "./budgets.ts";
 import type { BucketSpec, ControlFrame, RequestProtocol, WindowSpec } from "./hooks.ts";
-import { type PendingRequest, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "./connection.ts";
+import { type PendingRequest, replayHeldSubscribeGone, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "./connection.ts";
 import { parseRecordedRequest, type RecordedRequest } from "./recorded-request.ts";
 
 
@@ -521,6 +521,7 @@ export class SubscriptionControl {
     for (const t of topics) {
       if (op === "subscribe") {
         t.replayUnsubscribing = false;
+        replayHeldSubscribeGone(t); // a go-back's held subscribe written (SOCKET_BACK_HELD_URL)
         t.lastMsgMs = this.now();
       } else if (t.sub !== SUB_REJECTED && t.book !== BookState.LIVE) {
         t.replayUnsubscribing = true;
@@ -1124,6 +1125,14 @@ export class SubscriptionControl {
   requestsGoingBack(conn: VenueConnection, givenUp: TopicState[], resubscribe: TopicState[]): void {
     this.unsubscribeGivenUp(conn, givenUp);
     this.sendRequest(conn, "subscribe", resubscribe);
+  }
+
+  /**
+   * Those of `topics` whose subscribe waits on `conn`'s current socket for the venue's request count (OKX's hour:
+   * holdForBudget), not written, so not recorded yet (goBack names them for replay: venue.ts SOCKET_BACK_HELD_URL). Cold.
+   */
+  subscribesHeld(conn: VenueConnection, topics: readonly TopicState[]): TopicState[] {
+    return topics.filter((t) => this.subscribeWaits(conn, t));
   }
 
   /** Unsubscribes topics given up (SUB_REJECTED) that the venue may still serve; they stay given up, so the ack ends it. */

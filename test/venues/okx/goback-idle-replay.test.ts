@@ -3,6 +3,8 @@
  * socket still streams its channel (its closure's unsubscribe refused 60014 and taken off by its reopening's subscribe,
  * TopicState.streamedOn). Live ignores every frame of that stream until its resync's subscribe (OkxAdapter.onBook,
  * SUB_IDLE); replay must too: a snapshot there must not make the book LIVE in replay where live had it RESYNCING.
+ * And one whose go-back resubscribe is held for the hour's count: live takes the old socket's frames of it meanwhile (its
+ * subscribe pending), so replay does from the recorded `ws:back-held` (a capture without it keeps the book held).
  * Recorded through the adapter's taps (as `feeder record`) on fake sockets, then replayed record by record.
  */
 import { afterEach, describe, expect, test, vi } from "vitest";
@@ -95,5 +97,87 @@ describe("okx replay of a go-back", () => {
     conn.ws = null;
     await live.stop();
     await replay.stop();
+  });
+
+  test("a book whose go-back resubscribe is held for the hour's room takes the old socket's frames in replay too: LIVE there as live (ws:back-held)", async () => {
+    vi.stubGlobal("WebSocket", FakeWs);
+    FakeWs.made = [];
+    let nowMs = 1_000_000;
+    const rec = recordingTaps();
+    // 3 requests an hour a socket: the old socket's subscribe, A's closure's unsubscribe and its reopening's subscribe.
+    const live = adapterOf({ log: silentLogger, now: () => nowMs, wallNow: () => nowMs, requestsPerHour: 3, ...rec.taps });
+    const replay = adapterOf({ log: silentLogger });
+    await live.loadInstruments();
+    await replay.loadInstruments();
+    const replayed = replayer(replay, rec.records);
+    const internals = live as unknown as { conns: OkxConnection[]; lifecycle: ConnectionLifecycle; bind(s: BookSink, replay: boolean): void };
+    internals.bind(rec.sink, false);
+    const lifecycle = internals.lifecycle;
+    const conn = internals.conns[0]!;
+    const [a] = conn.topics as [OkxTopic, OkxTopic];
+    (lifecycle as unknown as { connect(c: OkxConnection): void }).connect(conn);
+    const old = FakeWs.made[0]!;
+    old.onopen!();
+    const frame = (ws: FakeWs, text: string) => ws.onmessage!({ data: text });
+    const sent = (ws: FakeWs) => ws.sent.map((x) => JSON.parse(x) as Req);
+    const answer = (ws: FakeWs, r: Req, code?: string) => {
+      if (code !== undefined) frame(ws, JSON.stringify({ id: r.id, event: "error", code, msg: "Requests too frequent.", connId: "x" }));
+      else for (const arg of r.args) frame(ws, JSON.stringify({ id: r.id, event: r.op, arg, connId: "x" }));
+    };
+    answer(old, sent(old).at(-1)!);
+    frame(old, book("A-USDT", "snapshot", -1, 10));
+    frame(old, book("B-USDT", "snapshot", -1, 10));
+    // A closes, its unsubscribe refused 60014; listed again, its subscribe refused too: its channel stays streamed.
+    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+    answer(old, sent(old).at(-1)!, "60014");
+    lifecycle.activateAll([a]);
+    await Promise.resolve();
+    await Promise.resolve();
+    answer(old, sent(old).at(-1)!, "60014");
+    expect(sent(old).length).toBe(3); // the old socket's hour is used up
+    lifecycle.onPlannedClose(conn, "test");
+    const replacement = FakeWs.made[1]!;
+    replacement.onopen!();
+    expect(conn.ws).toBe(replacement as unknown as WebSocket);
+    answer(replacement, sent(replacement).at(-1)!);
+    frame(replacement, book("A-USDT", "snapshot", -1, 20));
+    frame(replacement, book("B-USDT", "snapshot", -1, 20));
+    // A gap on the replacement, its first resync (no backoff): its unsubscribe, unanswered when the replacement fails.
+    frame(replacement, book("A-USDT", "update", 25, 26));
+    expect([live.topicInfo(0).state, a.resyncDelayed, sent(replacement).at(-1)!.op]).toEqual(["resyncing", false, "unsubscribe"]);
+    replacement.onclose!({ code: 1006, reason: "gone" });
+    await Promise.resolve();
+    // Back on the old socket, which streams A's channel: goBack's subscribe of A waits for the hour (nothing written).
+    expect([conn.ws, a.streamedOn, a.subscribeQueued, sent(old).length]).toEqual([old, conn.generation, true, 3]);
+    frame(old, book("A-USDT", "update", 10, 11));
+    frame(old, book("A-USDT", "update", 11, 12).replace('"200.1"', '"2x0.1"')); // garbled: no resync, its fresh start is on its way
+    frame(old, book("A-USDT", "snapshot", -1, 30));
+    frame(old, book("A-USDT", "update", 30, 31));
+    expect(live.topicInfo(0).state).toBe("live");
+    expect(rec.records.filter((r) => r.url === "ws:back-held").map((r) => r.body)).toEqual(["books:A-USDT"]);
+    const [recordsHeld, eventsHeld] = [rec.records.slice(), rec.events.slice()];
+    expect(replayed.feed()).toEqual(rec.events); // before the fix replay held A until a request of it recorded: RESYNCING
+    expect(replay.topicInfo(0).state).toBe("live");
+    // The garbled frame resynced A in neither (its subscribe held as live's): without that mark replay counted one more.
+    const replayA = (replay as unknown as { conns: OkxConnection[] }).conns[0]!.topics[0]!;
+    expect(replayA.resyncs).toBe(a.resyncs);
+    // An hour on, the held subscribe goes (its ws:req): from then on a garbled frame resyncs A, in replay too.
+    nowMs += 3_600_000;
+    (lifecycle as unknown as { control: { retriesDue(nowMs: number): void } }).control.retriesDue(nowMs);
+    expect([sent(old).at(-1)!.op, a.subscribeQueued]).toEqual(["subscribe", false]);
+    frame(old, book("A-USDT", "update", 31, 32).replace('"200.1"', '"2x0.1"')); // before its answer
+    expect(live.topicInfo(0).state).toBe("resyncing");
+    expect(replayed.feed()).toEqual(rec.events);
+    // A capture from before ws:back-held replays as it did: A held (RESYNCING) until its subscribe's ws:req.
+    const older = adapterOf({ log: silentLogger });
+    await older.loadInstruments();
+    const olderEvents = replayer(older, recordsHeld.filter((r) => r.url !== "ws:back-held")).feed();
+    const untimed = (events: string[]) => events.map((e) => e.replace(/^\d+: /, ""));
+    expect(untimed(olderEvents)).toEqual(untimed(eventsHeld.slice(0, -2)));
+    expect(older.topicInfo(0).state).toBe("resyncing");
+    conn.ws = null;
+    await live.stop();
+    await replay.stop();
+    await older.stop();
   });
 });
