@@ -8,9 +8,11 @@
  * adapters' unresolved symbols (LateInstruments.list(limit)) against the whole list, and a supervisor's dead worker:
  * its last books and share judged a chunk per turn of the main thread (turns counted), alike for both answers.
  */
+import { unpack } from "msgpackr";
 import { afterEach, describe, expect, test } from "vitest";
 import type { BookSummary } from "../../src/app/book-json.ts";
 import { Feeder } from "../../src/app/feeder.ts";
+import { startHttpServer, type StatusSource } from "../../src/app/http-server.ts";
 import { LIST_ITEMS_PER_TURN } from "../../src/app/list-stream.ts";
 import { localStatusSource } from "../../src/app/runtime.ts";
 import { Supervisor } from "../../src/app/supervisor.ts";
@@ -199,6 +201,137 @@ describe("/readyz's summary says what the whole lists say", () => {
     expect(checked.ready).toBeGreaterThan(10);
     expect(checked.notReady).toBeGreaterThan(100);
     expect(checked.cut).toBeGreaterThan(100);
+  });
+});
+
+describe("/status?books=N from its rows (Feeder.statusRows) says what it said from every book's summary", () => {
+  // Before, every poll of the status page summarized every book (40 turns, ~16 ms at 20,000 books) to show 500; now
+  // only its rows are summarized, after a pass over the books' states. The answer must be the same: here the runtime's
+  // source against itself without statusRows (the rows picked from readiness()'s whole lists, as before), through
+  // random state changes, for limits below and above the books' count and a chosen book (or symbol) of any kind.
+  test("random state changes: the same rows, reasons, totals and readiness, JSON and MessagePack", async () => {
+    const { group, port } = uniqueDestination(393);
+    const symbols = [Array.from({ length: 12 }, (_, i) => `B${i}USDT`), Array.from({ length: 7 }, (_, i) => `O${i}-USDT-SWAP`)];
+    const venues: VenueName[] = ["bybit", "okx"];
+    const config = validateConfig({
+      log: { level: "error", format: "json" },
+      http: { enabled: false },
+      publish: { destinations: [{ name: "t", group, port, interface: "127.0.0.1", ttl: 1 }] },
+      venues: {
+        bybit: { ws_url: "ws://127.0.0.1:9", rest_url: "http://127.0.0.1:9", linear: { depth: 50, symbols: symbols[0]! } },
+        okx: { ws_url: "ws://127.0.0.1:9", rest_url: "http://127.0.0.1:9", linear: { depth: 400, symbols: symbols[1]! } },
+      },
+    });
+    const seed = 20261207;
+    const random = prng(seed);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    const feeder = new Feeder({ config, log: silentLogger });
+    cleanups.push(() => feeder.stop());
+    const inside = feeder as unknown as { createPipelines(): void; pipelines: Pipeline[] };
+    inside.createPipelines();
+    const expired = inside.pipelines.map(() => new Map<number, number>());
+    const connections = inside.pipelines.map((_, v) => [{ connection: "conn0", market: "linear", url: `ws://127.0.0.1:9/${v}`, up: true, lastError: "", downSinceMs: 0 } as VenueConnectionState]);
+    inside.pipelines.forEach((p, v) => {
+      p.adapter.expiredInstruments = () => expired[v]!;
+      p.adapter.connections = () => connections[v]!;
+      p.adapter.unresolvedInstruments = undefined;
+      p.adapter.countUnresolved = undefined;
+    });
+    const rows = localStatusSource(feeder);
+    expect(rows.statusRows).toBeDefined();
+    const whole: StatusSource = { ...rows, statusRows: undefined };
+    const http = [rows, whole].map((source) => startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, source, silentLogger));
+    cleanups.push(() => Promise.all(http.map((h) => h.stop())));
+    // What differs between two answers made a moment apart: the clock's (nowMs, a book's age, a connection's downtime).
+    const timeless = (key: string, value: unknown) => (key === "nowMs" || key === "downForMs" || (key === "recvAgeUs" && value !== null) ? "t" : value);
+    const answer = async (h: (typeof http)[number], query: string, msgpack: boolean) => {
+      const res = await fetch(`${h.url}/status?${query}`, { headers: msgpack ? { accept: "application/msgpack" } : {} });
+      expect(res.status).toBe(200);
+      const body = msgpack ? unpack(new Uint8Array(await res.arrayBuffer())) : await res.json();
+      return JSON.parse(JSON.stringify(body, timeless));
+    };
+    const states = [BookState.AWAITING_SNAPSHOT, BookState.RESYNCING, BookState.STALE, BookState.HALTED];
+    const reasons = [StatusReason.SEQUENCE_GAP, StatusReason.DISCONNECTED, StatusReason.INSTRUMENT_CLOSED];
+    const nowMs = Date.now();
+    const seen = { rowsFirst: 0, chosenUnusable: 0, chosenUsable: 0, chosenSymbol: 0, cut: 0, unreadable: 0 };
+    for (let step = 0; step < 120; step++) {
+      const v = random() < 0.6 ? 0 : 1;
+      const p = inside.pipelines[v]!;
+      const built = p.builders.flatMap((b, i) => (b === undefined ? [] : [i]));
+      const r = random();
+      let madeUnreadable = false;
+      if (!p.attached) {
+        if (r < 0.3) p.attach(symbols[v]!.map((s) => (random() < 0.25 ? undefined : instrument(venues[v]!, s))));
+      } else if (r < 0.45 && built.length > 0) {
+        const i = pick(built);
+        p.builders[i]!.applySnapshot(snapshot(p.builders[i]!.instrument.priceExp)); // LIVE
+      } else if (r < 0.7 && built.length > 0) {
+        p.builders[pick(built)]!.markInvalid(pick(states), pick(reasons));
+      } else if (r < 0.77 && built.length > 0) {
+        const i = pick(built);
+        if (expired[v]!.has(i)) expired[v]!.delete(i);
+        else expired[v]!.set(i, nowMs - 1000);
+      } else if (r < 0.85 && p.unresolved.length > 0) {
+        const i = pick(symbols[v]!.flatMap((_, k) => (p.builders[k] === undefined ? [k] : [])));
+        p.onInstrumentResolved(i, instrument(venues[v]!, symbols[v]![i]!));
+      } else if (r < 0.9 && built.length > 0) {
+        // A book whose summary throws (a bug): never usable. The answer from every book finds it first here; from
+        // its rows, it is known from then on (as /readyz knows it).
+        const i = pick(built);
+        p.builders[i]!.applySnapshot(snapshot(p.builders[i]!.instrument.priceExp)); // LIVE: unreadable, it is not usable
+        const b = p.builders[i]! as unknown as { bidPriceAt(): number };
+        b.bidPriceAt = () => {
+          throw new Error("unreadable");
+        };
+        madeUnreadable = true;
+      } else {
+        const was = connections[v]![0]!;
+        connections[v]![0] = was.up ? { ...was, up: false, lastError: "ECONNREFUSED: refused", downSinceMs: nowMs - 500 } : { ...was, up: true, lastError: "", downSinceMs: 0 };
+      }
+      // Every configured symbol is a book or a symbol without one (not summarized here: that would find an unreadable one).
+      const names = venues.flatMap((venue, w) => symbols[w]!.map((symbol) => `${venue}/linear/${symbol}`));
+      const chosenName = random() < 0.7 ? pick(names) : undefined;
+      const limit = madeUnreadable ? 40 : pick([1, 2, 3, 5, 8, 40]);
+      const query = `books=${limit}` + (chosenName !== undefined ? `&book=${encodeURIComponent(chosenName)}` : "");
+      const msgpack = random() < 0.3;
+      // Asked from its rows first (when they are every book) just after a book was made unreadable: it is found among
+      // them, and counted as not live by the summary taken after them.
+      const rowsFirst = madeUnreadable || (limit >= names.length && random() < 0.3);
+      const after = rowsFirst ? await answer(http[0]!, query, msgpack) : undefined;
+      const before = await answer(http[1]!, query, msgpack);
+      if (rowsFirst) seen.rowsFirst++;
+      expect(after ?? (await answer(http[0]!, query, msgpack)), `seed ${seed}, step ${step}, ${query}`).toEqual(before);
+      const listed = feeder.readinessInput();
+      const isChosen = (b: { venue: string; market: string; symbol: string }) => `${b.venue}/${b.market}/${b.symbol}` === chosenName;
+      const chosen = listed.books.find(isChosen);
+      if (listed.unresolved.some(isChosen)) seen.chosenSymbol++;
+      else if (chosen?.valid) seen.chosenUsable++;
+      else if (chosen !== undefined) seen.chosenUnusable++;
+      if (before.totals.books + before.totals.unresolved > before.books.length) seen.cut++;
+      if (before.books.some((b: BookSummary) => b.detail?.startsWith("book unreadable"))) seen.unreadable++;
+    }
+    // What it costs: a summary for each of its rows (and again for each book found unreadable before, as /readyz reads
+    // them), not one for every book as the answer from every book takes.
+    const counted = inside.pipelines as unknown as { summaryOf(i: number): BookSummary; unreadable: Set<number> }[];
+    let summaries = 0;
+    for (const p of counted) {
+      const summaryOf = p.summaryOf.bind(p);
+      p.summaryOf = (i) => (summaries++, summaryOf(i));
+    }
+    const rereads = counted.reduce((n, p) => n + 2 * p.unreadable.size, 0);
+    await answer(http[0]!, "books=2", false);
+    expect(summaries).toBeLessThanOrEqual(2 + rereads);
+    summaries = 0;
+    await answer(http[1]!, "books=2", false);
+    expect(summaries).toBe(inside.pipelines.reduce((n, p) => n + p.builders.filter((b) => b !== undefined).length, 0));
+    expect(summaries).toBeGreaterThan(2 + rereads);
+    // The walk went through chosen books of every kind, answers cut at the limit, and unreadable books shown.
+    expect(seen.chosenUnusable).toBeGreaterThan(5);
+    expect(seen.chosenUsable).toBeGreaterThan(5);
+    expect(seen.chosenSymbol).toBeGreaterThan(5);
+    expect(seen.cut).toBeGreaterThan(30);
+    expect(seen.unreadable).toBeGreaterThan(5);
+    expect(seen.rowsFirst).toBeGreaterThan(5);
   });
 });
 
