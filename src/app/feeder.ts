@@ -998,7 +998,8 @@ export class Feeder {
    * /status?books=N (StatusRows): its rows picked in one pass over the builders' states (usable: LIVE, and readable
    * when found unreadable before, as /readyz counts it), only those summarized (`turn` between chunks of them), then
    * /readyz's summary with N named, after them: a book among the rows whose summary throws (a bug) is counted not live.
-   * Before, every book was summarized (40 turns, ~16 ms at 20,000 books) per poll. A book picked usable that turns
+   * Before, every book was summarized (40 turns, ~16 ms at 20,000 books) per poll. A worker's reply to "status"
+   * (Supervisor.statusRows merges them). A book picked usable that turns
    * out unreadable is listed not usable (http-server.ts pickBooks orders by `valid`): the same rows as picked again.
    */
   async statusRows(limit: number, chosen: string | null, turn: Turn): Promise<StatusRows> {

@@ -9,8 +9,8 @@
  *                                           reasons (readiness.ts evaluateSummary: one turn, one reply per worker)
  * GET /status[?books=N[&book=v/m/s]]        readiness, every book and the latency histograms (what the status page shows);
  *                                            with books=N at most N books and reasons, the chosen book and those not
- *                                            usable first, and their totals (a source with statusRows: only those
- *                                            books summarized, readiness from its /readyz summary; workers = 1)
+ *                                            usable first, and their totals (StatusSource.statusRows: only those
+ *                                            books summarized, readiness from its /readyz summary)
  * GET /metrics                              Prometheus text format 0.0.4
  * GET /books                                every book with its state (JSON, or MessagePack when Accept prefers it: prefersMsgpack),
  *                                            then every configured symbol without a book (state symbol_unresolved);
@@ -86,7 +86,7 @@ export interface StatusSource {
    * What /status?books=`limit` answers from: readiness as readyz() gives it with `limit` of each list named, and only
    * the books and symbols that may be among its rows (`chosen`: the book=), summarized (readiness.ts StatusRows), so a
    * poll costs its rows and a pass over the books' states, not every book's summary. `turn` as readiness()'s.
-   * Absent (workers, tests' sources): the rows picked from readiness()'s whole lists.
+   * Absent (tests' sources): the rows picked from readiness()'s whole lists.
    */
   statusRows?(limit: number, chosen: string | null, turn: Turn, signal?: AbortSignal): StatusRows | Promise<StatusRows>;
   latency(): LatencySnapshot | Promise<LatencySnapshot>;

@@ -13,6 +13,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import type { BookSummary } from "../../src/app/book-json.ts";
 import { Feeder } from "../../src/app/feeder.ts";
 import { startHttpServer, type StatusSource } from "../../src/app/http-server.ts";
+import type { WorkerRequest } from "../../src/app/worker-protocol.ts";
 import { LIST_ITEMS_PER_TURN } from "../../src/app/list-stream.ts";
 import { localStatusSource } from "../../src/app/runtime.ts";
 import { Supervisor } from "../../src/app/supervisor.ts";
@@ -332,6 +333,91 @@ describe("/status?books=N from its rows (Feeder.statusRows) says what it said fr
     expect(seen.cut).toBeGreaterThan(30);
     expect(seen.unreadable).toBeGreaterThan(5);
     expect(seen.rowsFirst).toBeGreaterThan(5);
+  });
+});
+
+describe("a supervisor's /status?books=N from its workers' rows says what it said from every book", () => {
+  // Each worker's statusRows (its rows summarized, not every book) merged against the whole lists (readiness(), each
+  // worker's every book), with workers answering (Feeders in this process, their replies cloned as postMessage does),
+  // one down (its last books and share) and one starting (its share): random state changes and chosen books.
+  test("random state changes, workers answering, down and starting: the same answer", async () => {
+    const seed = 20261208;
+    const random = prng(seed);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    const shares = [0, 1, 2, 3].map((w) => Array.from({ length: [9, 6, 12, 4][w]! }, (_, i) => `W${w}S${i}USDT`));
+    const venues = { bybit: { ws_url: "ws://127.0.0.1:9", rest_url: "http://127.0.0.1:9", linear: { depth: 50, symbols: shares.flat() } } };
+    const feeders = [0, 1, 2].map((w) => {
+      const { group, port } = uniqueDestination(394 + w);
+      const destinations = [{ name: "t", group, port, interface: "127.0.0.1", ttl: 1 }];
+      const config = validateConfig({ log: { level: "error", format: "json" }, http: { enabled: false }, publish: { destinations }, venues: { ...venues, bybit: { ...venues.bybit, linear: { depth: 50, symbols: shares[w]! } } } });
+      const feeder = new Feeder({ config, log: silentLogger });
+      cleanups.push(() => feeder.stop());
+      const inside = feeder as unknown as { createPipelines(): void; pipelines: Pipeline[] };
+      inside.createPipelines();
+      const p = inside.pipelines[0]!;
+      p.adapter.connections = () => [];
+      p.adapter.unresolvedInstruments = undefined;
+      p.adapter.countUnresolved = undefined;
+      p.attach(shares[w]!.map((s) => (random() < 0.2 ? undefined : instrument("bybit", s))));
+      for (const b of p.builders) if (b !== undefined && random() < 0.6) b.applySnapshot(snapshot(2));
+      return { feeder, p };
+    });
+    const { group, port } = uniqueDestination(398);
+    const config = validateConfig({ workers: 4, log: { level: "error", format: "json" }, http: { enabled: false }, publish: { destinations: [{ name: "t", group, port, interface: "127.0.0.1", ttl: 1 }] }, venues });
+    const supervisor = new Supervisor(config, silentLogger, "unused");
+    const shareOf = (w: number) => shares[w]!.map((symbol) => ({ venue: "bybit", market: "linear", symbol, reason: "resolving", detail: "starting" }));
+    const slots = (supervisor as unknown as { slots: unknown[] }).slots;
+    for (const w of [0, 1]) slots.push({ index: w, worker: {}, answering: true, restarts: 0, lastHeardMs: 1, lastBooks: [], lastBooksAtMs: 0, share: shareOf(w), faultsLogged: new Map() });
+    // Worker 2 down: its last books (all but some of its share) as it last answered them.
+    slots.push({ index: 2, worker: undefined, restarts: 1, lastHeardMs: 1, lastBooks: feeders[2]!.feeder.bookSummaries(), lastBooksAtMs: performance.now(), share: shareOf(2), faultsLogged: new Map() });
+    slots.push({ index: 3, worker: {}, answering: false, restarts: 0, lastHeardMs: 0, lastBooks: [], lastBooksAtMs: 0, share: shareOf(3), faultsLogged: new Map() });
+    const now = async () => {};
+    (supervisor as unknown as { request(slot: { index: number }, body: WorkerRequest): Promise<unknown> }).request = async (slot, body) => {
+      const f = slot.index < 2 ? feeders[slot.index]!.feeder : undefined;
+      if (f === undefined) return undefined;
+      if (body.what === "readiness") return structuredClone(await f.readinessInputInTurns(now));
+      if (body.what === "status") return structuredClone(await f.statusRows(body.limit, body.chosen, now));
+      if (body.what === "latency") return f.latencySnapshot();
+      return undefined;
+    };
+    const rows: StatusSource = {
+      book: () => undefined,
+      metricsText: () => "",
+      readiness: (turn, signal) => supervisor.readiness(turn, signal),
+      statusRows: (limit, chosen, turn, signal) => supervisor.statusRows(limit, chosen, turn, signal),
+      latency: () => supervisor.latency(),
+    };
+    const whole: StatusSource = { ...rows, statusRows: undefined };
+    const http = [rows, whole].map((source) => startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, source, silentLogger));
+    cleanups.push(() => Promise.all(http.map((h) => h.stop())));
+    const timeless = (key: string, value: unknown) => (key === "nowMs" || (key === "recvAgeUs" && value !== null) ? "t" : value);
+    const answer = async (h: (typeof http)[number], query: string) => {
+      const res = await fetch(`${h.url}/status?${query}`);
+      expect(res.status).toBe(200);
+      return JSON.parse(JSON.stringify(await res.json(), timeless));
+    };
+    const names = shares.flat().map((symbol) => `bybit/linear/${symbol}`);
+    const states = [BookState.AWAITING_SNAPSHOT, BookState.RESYNCING, BookState.STALE];
+    let cut = 0;
+    for (let step = 0; step < 60; step++) {
+      const { p } = feeders[random() < 0.5 ? 0 : 1]!;
+      const built = p.builders.flatMap((b, i) => (b === undefined ? [] : [i]));
+      const r = random();
+      if (r < 0.45) p.builders[pick(built)]!.applySnapshot(snapshot(2));
+      else if (r < 0.9) p.builders[pick(built)]!.markInvalid(pick(states), StatusReason.SEQUENCE_GAP);
+      else if (p.unresolved.length > 0) {
+        const symbols = shares[feeders.findIndex((f) => f.p === p)]!;
+        const i = pick(symbols.flatMap((_, k) => (p.builders[k] === undefined ? [k] : [])));
+        p.onInstrumentResolved(i, instrument("bybit", symbols[i]!));
+      }
+      const chosen = random() < 0.7 ? pick(names) : undefined;
+      const limit = pick([1, 2, 3, 5, 8, 13, 40]);
+      const query = `books=${limit}` + (chosen !== undefined ? `&book=${encodeURIComponent(chosen)}` : "");
+      const before = await answer(http[1]!, query);
+      expect(await answer(http[0]!, query), `seed ${seed}, step ${step}, ${query}`).toEqual(before);
+      if (before.books.length < before.totals.books + before.totals.unresolved) cut++;
+    }
+    expect(cut).toBeGreaterThan(30);
   });
 });
 
