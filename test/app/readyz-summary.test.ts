@@ -7,6 +7,8 @@
  * `ready`, every rule's count, and each rule's first `named` reasons in the same order. And the limited listing of the
  * adapters' unresolved symbols (LateInstruments.list(limit)) against the whole list, and a supervisor's dead worker:
  * its last books and share judged a chunk per turn of the main thread (turns counted), alike for both answers.
+ * And /status?books=N made from its rows (StatusSource.statusRows: Feeder.statusRows, Supervisor.statusRows) against
+ * the same answer made from every book, through random changes: in process, and a supervisor's workers.
  */
 import { unpack } from "msgpackr";
 import { afterEach, describe, expect, test } from "vitest";
