@@ -93,6 +93,12 @@ export function captureStatusSource(base: StatusSource, writerHealth: () => Capt
     metricsText: async () => (await base.metricsText()) + captureMetricsText(health()),
     readiness: async (turn, signal) => ({ ...(await base.readiness(turn, signal)), capture: health() }),
     readyz: async (turn) => ({ ...(base.readyz !== undefined ? await base.readyz(turn) : summaryOfInput(await base.readiness(turn))), capture: health() }),
+    ...(base.statusRows !== undefined && {
+      statusRows: async (limit, chosen, turn, signal) => {
+        const rows = await base.statusRows!(limit, chosen, turn, signal);
+        return { ...rows, summary: { ...rows.summary, capture: health() } };
+      },
+    }),
     latency: () => base.latency(),
   };
 }

@@ -9,7 +9,8 @@
  *                                           reasons (readiness.ts evaluateSummary: one turn, one reply per worker)
  * GET /status[?books=N[&book=v/m/s]]        readiness, every book and the latency histograms (what the status page shows);
  *                                            with books=N at most N books and reasons, the chosen book and those not
- *                                            usable first, and their totals
+ *                                            usable first, and their totals (StatusSource.statusRows: only those
+ *                                            books summarized, readiness from its /readyz summary)
  * GET /metrics                              Prometheus text format 0.0.4
  * GET /books                                every book with its state (JSON, or MessagePack when Accept prefers it: prefersMsgpack),
  *                                            then every configured symbol without a book (state symbol_unresolved);
@@ -55,7 +56,7 @@ import { guardFds, type FdGuardOptions } from "./http-fd-guard.ts";
 import { BODY_REFUSAL_HEADERS, foreignHostRefusal, inFlightRefusal, isLoopbackHost, requestBodyRefusal, requestTarget } from "./http-host.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
 import { collectInTurns, documentStream, LIST_ITEMS_PER_TURN, listItems, plainOf, StreamedList, SUMMARY_BYTES, type StreamedDocument, type Turn } from "./list-stream.ts";
-import { evaluateReadinessInTurns, evaluateSummary, summaryOfInput, type ReadinessInput, type ReadinessSummary } from "./readiness.ts";
+import { evaluateReadinessInTurns, evaluateSummary, evaluateSummaryInTurns, summaryOfInput, type ReadinessInput, type ReadinessSummary, type StatusRows } from "./readiness.ts";
 import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from "./status-page/page.ts";
 
 export const MSGPACK_CONTENT_TYPE = "application/msgpack";
@@ -81,6 +82,13 @@ export interface StatusSource {
    * Absent (tests' sources of few books): summarized from readiness().
    */
   readyz?(turn: Turn): ReadinessSummary | Promise<ReadinessSummary>;
+  /**
+   * What /status?books=`limit` answers from: readiness as readyz() gives it with `limit` of each list named, and only
+   * the books and symbols that may be among its rows (`chosen`: the book=), summarized (readiness.ts StatusRows), so a
+   * poll costs its rows and a pass over the books' states, not every book's summary. `turn` as readiness()'s.
+   * Absent (tests' sources): the rows picked from readiness()'s whole lists.
+   */
+  statusRows?(limit: number, chosen: string | null, turn: Turn, signal?: AbortSignal): StatusRows | Promise<StatusRows>;
   latency(): LatencySnapshot | Promise<LatencySnapshot>;
 }
 
@@ -469,6 +477,7 @@ const DATA_ROUTES: Record<string, (r: DataRequest) => Promise<Response>> = {
   async "/status"(r) {
     const { source, url, nextTurn } = r;
     const limit = statusLimit(url);
+    if (limit !== undefined && source.statusRows !== undefined) return statusOfRows(r, limit);
     if (limit === undefined) admitEveryBook(r);
     const [input, latency] = await Promise.all([source.readiness(nextTurn, r.req.signal), source.latency()]);
     const readiness = await evaluateReadinessInTurns(input, nextTurn, LIST_ITEMS_PER_TURN);
@@ -494,6 +503,25 @@ const DATA_ROUTES: Record<string, (r: DataRequest) => Promise<Response>> = {
     return documentResponse(r, new StreamedList(input.books.concat(unresolved)), true);
   },
 };
+
+/**
+ * /status?books=N from the source's StatusRows: the same answer as from every book (the route above), made of the N
+ * rows and /readyz's summary with N of each list named (its reasons are the first of each rule's, so their first N
+ * are those of the whole lists; its counts every book's).
+ */
+async function statusOfRows(r: DataRequest, limit: number): Promise<Response> {
+  const { source, url, nextTurn } = r;
+  const chosen = url.searchParams.get("book");
+  const [rows, latency] = await Promise.all([source.statusRows!(limit, chosen, nextTurn, r.req.signal), source.latency()]);
+  const s = rows.summary;
+  const judged = await evaluateSummaryInTurns(s, nextTurn, LIST_ITEMS_PER_TURN);
+  const unresolved = await collectInTurns(rows.unresolved.length, (i) => unresolvedSummary(rows.unresolved[i]!), nextTurn);
+  const capture = s.capture !== undefined ? { capture: captureStatus(s.capture), warnings: captureWarnings(s.capture) } : {};
+  const head = { version: VERSION, nowMs: Date.now(), ready: judged.ready, ...capture };
+  const books = pickBooks(rows.books.concat(unresolved), limit, chosen);
+  const totals = { reasons: judged.reasons.length + judged.reasonsNotShown, books: s.books, usable: s.live, unresolved: s.unresolved };
+  return documentResponse(r, { ...head, reasons: new StreamedList(judged.reasons.slice(0, limit)), books: new StreamedList(books), totals, latency });
+}
 
 /**
  * /status's `books=N` (1–100,000; absent: every book and reason) and `book=` (only with books=; each at most once, no other key: 400). The status page asks for what it draws: with

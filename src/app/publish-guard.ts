@@ -222,6 +222,12 @@ export function guardedStatusSource(base: StatusSource, guard: PublishGuard): St
     metricsText: async () => (await base.metricsText()) + guard.metricsText(),
     readiness: async (turn, signal) => ({ ...(await base.readiness(turn, signal)), publishConflicts: guard.conflicts() }),
     readyz: async (turn) => ({ ...(await readyzOf(base, turn)), publishConflicts: guard.conflicts() }),
+    ...(base.statusRows !== undefined && {
+      statusRows: async (limit, chosen, turn, signal) => {
+        const rows = await base.statusRows!(limit, chosen, turn, signal);
+        return { ...rows, summary: { ...rows.summary, publishConflicts: guard.conflicts() } };
+      },
+    }),
     latency: () => base.latency(),
   };
 }

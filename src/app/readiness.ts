@@ -329,8 +329,38 @@ export interface ReadyzAnswer extends Readiness {
  * (the test: test/app/readyz-summary.test.ts, against it through random state changes).
  */
 export function evaluateSummary(s: ReadinessSummary, nowMs = Date.now()): ReadyzAnswer {
-  // The named items as an input: the rules read of a book only what a NotLiveBook has.
-  const named: ReadinessInput = {
+  const named = namedInput(s);
+  return answerOf(s, READINESS_CHECKS.map((check) => (check === noBooks ? noBooksOf(s, named) : check(named, nowMs))));
+}
+
+/**
+ * evaluateSummary, the named books and symbols judged `perTurn` at a time with `turn()` awaited before each chunk
+ * (as evaluateReadinessInTurns: /status?books=N names up to N of each, 100,000 at most). The same answer.
+ */
+export async function evaluateSummaryInTurns(s: ReadinessSummary, turn: () => Promise<void>, perTurn: number, nowMs = Date.now()): Promise<ReadyzAnswer> {
+  const named = namedInput(s);
+  const found: NotReadyReason[][] = [];
+  for (const check of READINESS_CHECKS) {
+    const list = check === booksNotLive ? "books" : check === symbolsUnresolved ? "unresolved" : undefined;
+    if (list === undefined) {
+      found.push(check === noBooks ? noBooksOf(s, named) : check(named, nowMs));
+      continue;
+    }
+    const out: NotReadyReason[] = [];
+    const count = named[list].length;
+    for (let from = 0; from < count; from += perTurn) {
+      if (count > perTurn) await turn();
+      const chunk = list === "books" ? { ...named, books: named.books.slice(from, from + perTurn) } : { ...named, unresolved: named.unresolved.slice(from, from + perTurn) };
+      for (const r of check(chunk, nowMs)) out.push(r);
+    }
+    found.push(out);
+  }
+  return answerOf(s, found);
+}
+
+/** The summary's named items as an input: the rules read of a book only what a NotLiveBook has. */
+function namedInput(s: ReadinessSummary): ReadinessInput {
+  return {
     books: s.notLiveFirst as BookSummary[],
     unresolved: s.unresolvedFirst,
     connections: s.connectionsDownFirst,
@@ -338,6 +368,15 @@ export function evaluateSummary(s: ReadinessSummary, nowMs = Date.now()): Readyz
     ...(s.publishConflicts !== undefined ? { publishConflicts: s.publishConflicts } : {}),
     ...(s.sendFailures !== undefined ? { sendFailures: s.sendFailures } : {}),
   };
+}
+
+/** No book: of every book and symbol counted (the named lists hold none when every book is live). */
+function noBooksOf(s: ReadinessSummary, named: ReadinessInput): NotReadyReason[] {
+  return s.books === 0 && s.unresolved === 0 ? noBooks(named) : [];
+}
+
+/** The answer from each rule's reasons of the named items (`found`, in READINESS_CHECKS' order) and the summary's counts. */
+function answerOf(s: ReadinessSummary, found: readonly NotReadyReason[][]): ReadyzAnswer {
   // The rules whose items a summary counts rather than lists, with their counts; the others' reasons are all here.
   const counted = new Map<ReadinessCheck, { check: string; count: number }>([
     [booksNotLive, { check: "book_not_live", count: s.notLive }],
@@ -347,15 +386,25 @@ export function evaluateSummary(s: ReadinessSummary, nowMs = Date.now()): Readyz
   const reasons: NotReadyReason[] = [];
   const reasonCounts: Record<string, number> = {};
   let total = 0;
-  for (const check of READINESS_CHECKS) {
-    // No book: of every book and symbol counted (the named lists hold none when every book is live).
-    const found = check === noBooks ? (s.books === 0 && s.unresolved === 0 ? noBooks(named) : []) : check(named, nowMs);
+  READINESS_CHECKS.forEach((check, k) => {
     const c = counted.get(check);
-    const count = c?.count ?? found.length;
-    if (count === 0) continue;
-    reasonCounts[c?.check ?? found[0]!.check] = count;
+    const count = c?.count ?? found[k]!.length;
+    if (count === 0) return;
+    reasonCounts[c?.check ?? found[k]![0]!.check] = count;
     total += count;
-    for (const r of found) reasons.push(r);
-  }
+    for (const r of found[k]!) reasons.push(r);
+  });
   return { ready: total === 0, books: s.books, live: s.live, reasons, reasonCounts, reasonsNotShown: total - reasons.length };
+}
+
+/**
+ * What /status?books=N answers from (StatusSource.statusRows; plain data, a worker's reply): readiness as /readyz
+ * judges it, each long list's first N named (`summary`), and the books and symbols among which the N rows are
+ * (http-server.ts pickBooks: the chosen one, then those not usable, then usable ones), summarized: only those, not
+ * every book (a status page's poll summarized 20,000 books, ~16 ms of this thread, to show 500).
+ */
+export interface StatusRows {
+  summary: ReadinessSummary;
+  books: BookSummary[];
+  unresolved: ReadinessInput["unresolved"];
 }

@@ -80,6 +80,7 @@ export function localStatusSource(feeder: Feeder): StatusSource {
     // A turn given (HTTP): summarized a chunk per turn, the pipeline running in between (list-stream.ts).
     readiness: (turn) => (turn === undefined ? feeder.readinessInput() : feeder.readinessInputInTurns(turn)),
     readyz: () => feeder.readinessSummary(), // one pass over the books' states, in /readyz's turn
+    statusRows: (limit, chosen, turn) => feeder.statusRows(limit, chosen, turn), // its rows summarized, not every book
     latency: () => feeder.latencySnapshot(),
   };
 }

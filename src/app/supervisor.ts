@@ -19,7 +19,7 @@ import type { BookLevels, BookSummary } from "./book-json.ts";
 import { Unavailable, type StatusSource } from "./http-server.ts";
 import { CounterCarry, mergeHistograms, renderMetrics, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
 import { processSnapshot } from "./process-metrics.ts";
-import { mergeReadiness, mergeSummaries, notLiveOf, READYZ_NAMED, type ReadinessInput, type ReadinessSummary } from "./readiness.ts";
+import { mergeReadiness, mergeSummaries, notLiveOf, READYZ_NAMED, summaryOfInput, type ReadinessInput, type ReadinessSummary, type StatusRows } from "./readiness.ts";
 import { LIST_ITEMS_PER_TURN, type Turn } from "./list-stream.ts";
 import type { FromWorker, ToWorker, WorkerRequest } from "./worker-protocol.ts";
 import { venueStartFailure, type VenueStart } from "./venue-start.ts";
@@ -65,7 +65,7 @@ const BLOCKED_THREADS_MAX = 1;
  */
 const REPLY_FAULT_LOG_MS = 60_000;
 /** logReplyFault's kind of a malformed reply to each request (made once: replyWellFormed is asked after every reply while a fault is recorded). */
-const MALFORMED_KIND: Record<WorkerRequest["what"], string> = { book: "malformed book", metrics: "malformed metrics", readiness: "malformed readiness", readyz: "malformed readyz", latency: "malformed latency" };
+const MALFORMED_KIND: Record<WorkerRequest["what"], string> = { book: "malformed book", metrics: "malformed metrics", readiness: "malformed readiness", readyz: "malformed readyz", status: "malformed status", latency: "malformed latency" };
 
 export interface SupervisorOptions {
   /** WORKER_HANG_MS unless given (tests). */
@@ -408,6 +408,63 @@ export class Supervisor implements StatusSource {
       }
     }
     return mergeSummaries(answered, down);
+  }
+
+  /**
+   * /status?books=`limit` (readiness.ts StatusRows): each worker's rows (Feeder.statusRows: only those summarized, its
+   * lists a part per turn of its thread) and summary with `limit` of each list named, merged; pickBooks takes the
+   * `limit` rows of them (each worker's are its first of each kind, so those of all are among them). A worker not
+   * answering as readyz() counts it, its rows the first `limit` of its last books (stale) and of the rest of its share,
+   * and the chosen one. Before, every worker summarized and sent every book (~80 of its turns at 20,000) per poll.
+   * These rows are not a worker's last books (readiness() keeps those: every book).
+   */
+  async statusRows(limit: number, chosen: string | null, turn?: Turn, signal?: AbortSignal): Promise<StatusRows> {
+    const parts = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "status", limit, chosen }, signal) as Promise<StatusRows | undefined>));
+    if (signal?.aborted) return { summary: mergeSummaries([]), books: [], unresolved: [] }; // nobody reads it (499)
+    const down: number[] = [];
+    const answered: ReadinessSummary[] = [];
+    const books: BookSummary[] = [];
+    const unresolved: ReadinessInput["unresolved"] = [];
+    const named = (x: { venue: string; market: string; symbol: string }) => chosen !== null && `${x.venue}/${x.market}/${x.symbol}` === chosen;
+    /** The first `limit` of `list`, and the chosen one wherever it is. */
+    const firstAndChosen = <T extends { venue: string; market: string; symbol: string }>(list: readonly T[]): T[] => {
+      const out = list.slice(0, limit);
+      const found = chosen === null ? undefined : list.find((x, i) => i >= limit && isBookSummary(x) && named(x));
+      if (found !== undefined) out.push(found);
+      return out;
+    };
+    for (const [i, p] of parts.entries()) {
+      const slot = this.slots[i]!;
+      if (p) {
+        // Entries that name no book or symbol (a worker's bug): which of its share they were is known only from its
+        // whole lists (readiness(): such symbols listed as not known, the entries logged), so the answer is made from those.
+        if ((await copyNamed(p.books, books, turn ?? now)) + (await copyNamed(p.unresolved, unresolved, turn ?? now)) > 0) return this.statusRowsOfWhole(limit, turn, signal);
+        answered.push({ ...p.summary, connectionsDownFirst: byWorker(p.summary.connectionsDownFirst, slot.index)!, sendFailures: byWorker(p.summary.sendFailures, slot.index) });
+        continue;
+      }
+      if (this.firstStarting(slot)) {
+        await copyNamed(firstAndChosen(slot.share), unresolved, turn ?? now);
+        answered.push({ ...unresolvedSummary(slot.share, slot.share.length), unresolvedFirst: slot.share.slice(0, limit) });
+        continue;
+      }
+      down.push(slot.index);
+      // Its last books, all stale (not usable): the first `limit` and the chosen one are all the rows can take of them.
+      const stale = await staleBooks(slot, turn ?? now, limit);
+      const last = slot.lastBooks.findIndex((b, k) => k >= limit && isBookSummary(b) && named(b));
+      if (last >= 0) await staleBooks({ ...slot, lastBooks: [slot.lastBooks[last]!] }, turn ?? now, 1, stale); // that one, as stale
+      for (const b of stale) books.push(b);
+      const { of, list, bad } = await unavailableShare(slot, turn ?? now, this.lastBooksFault);
+      for (const u of firstAndChosen(list)) unresolved.push(u);
+      const count = of.length - bad;
+      answered.push({ ...unresolvedSummary(list, list.length), unresolvedFirst: list.slice(0, limit), books: count, notLive: count, notLiveFirst: stale.slice(0, limit).map(notLiveOf) });
+    }
+    return { summary: mergeSummaries(answered, down, limit), books, unresolved };
+  }
+
+  /** StatusRows of every book and symbol (readiness()): pickBooks takes the rows of them, the summary names `limit` of each. */
+  private async statusRowsOfWhole(limit: number, turn?: Turn, signal?: AbortSignal): Promise<StatusRows> {
+    const input = await this.readiness(turn, signal);
+    return { summary: summaryOfInput(input, limit), books: input.books, unresolved: input.unresolved };
   }
 
   async latency(): Promise<LatencySnapshot> {
@@ -805,6 +862,15 @@ function metricNumbersOk(r: Record<string, unknown>): boolean {
   );
 }
 
+/** A readiness summary this thread can merge (a readyz reply, a status reply's): its counts, and its named lists down to their elements. */
+const summaryOk = (result: Record<string, unknown>): boolean =>
+  areArrays(result, ["notLiveFirst", "unresolvedFirst", "connectionsDownFirst", "workersDown"]) &&
+  optionalArrays(result, ["sendFailures"]) &&
+  ["books", "live", "notLive", "unresolved", "connectionsDown"].every((k) => Number.isFinite(result[k])) &&
+  shortListsOk(result, "connectionsDownFirst") &&
+  (result.notLiveFirst as unknown[]).every((b) => isNamed(b) && typeof (b as Record<string, unknown>).state === "string") &&
+  (result.unresolvedFirst as unknown[]).every(isNamed);
+
 /**
  * Why a worker's reply to `what` is not of the shape this thread merges (its containers: a worker's bug), or
  * undefined. A book may be null (not this worker's). Per venue, per connection or per (venue, market, state) lists,
@@ -822,14 +888,11 @@ function malformedReply(what: WorkerRequest["what"], result: unknown): string | 
         ? undefined
         : "readiness needs books, unresolved, connections and workersDown arrays (and sendFailures one if any), of connection states, send failures and worker numbers";
     case "readyz":
-      return areArrays(result, ["notLiveFirst", "unresolvedFirst", "connectionsDownFirst", "workersDown"]) &&
-        optionalArrays(result, ["sendFailures"]) &&
-        ["books", "live", "notLive", "unresolved", "connectionsDown"].every((k) => Number.isFinite(result[k])) &&
-        shortListsOk(result, "connectionsDownFirst") &&
-        (result.notLiveFirst as unknown[]).every((b) => isNamed(b) && typeof (b as Record<string, unknown>).state === "string") &&
-        (result.unresolvedFirst as unknown[]).every(isNamed)
+      return summaryOk(result) ? undefined : "a readiness summary needs its counts and lists (named books, symbols and connection states)";
+    case "status":
+      return areArrays(result, ["books", "unresolved"]) && isObject(result.summary) && summaryOk(result.summary)
         ? undefined
-        : "a readiness summary needs its counts and lists (named books, symbols and connection states)";
+        : "status rows need books and unresolved arrays and a readiness summary (its counts and lists)";
     case "latency":
       return isHistogram(result.receiptToSend) && allValues(result.exchangeToReceipt, isHistogram) ? undefined : "latency needs receiptToSend and exchangeToReceipt histograms";
     case "metrics":

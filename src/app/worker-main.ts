@@ -99,7 +99,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         const turn = cancelledTurn(msg.id, cancelled, () => nextTurn(false, msg.id));
         const result = await answer(msg, progressTurn(msg.id, send, turn));
         const last = (rest: typeof result) => send({ type: "response", id: msg.id, result: rest }); // a result that cannot be cloned throws here
-        if (msg.what === "readiness") return await sendInParts(msg.id, result, send, last, turn);
+        if (msg.what === "readiness" || msg.what === "status") return await sendInParts(msg.id, result, send, last, turn);
         return last(result);
       } catch (err) {
         if (err instanceof ReplyCancelled) return; // nobody waits for it
@@ -151,6 +151,7 @@ async function answer(msg: WorkerRequest, turn: () => Promise<void>): Promise<Ex
   if (msg.what === "book") return feeder.bookLevels(msg.venue, msg.market, msg.symbol, msg.depth) ?? null;
   if (msg.what === "readiness") return feeder.readinessInputInTurns(turn);
   if (msg.what === "readyz") return feeder.readinessSummary();
+  if (msg.what === "status") return feeder.statusRows(msg.limit, msg.chosen, turn);
   if (msg.what === "latency") return feeder.latencySnapshot();
   return feeder.metricsSnapshot({ worker: String(workerIndex) });
 }

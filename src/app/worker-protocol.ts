@@ -5,7 +5,7 @@
 import type { FeederConfig } from "../config/types.ts";
 import type { BookLevels, BookSummary } from "./book-json.ts";
 import type { LatencySnapshot, MetricsSnapshot } from "./metrics.ts";
-import type { ReadinessInput, ReadinessSummary } from "./readiness.ts";
+import type { ReadinessInput, ReadinessSummary, StatusRows } from "./readiness.ts";
 import type { VenueStart } from "./venue-start.ts";
 import type { BudgetCarry, SentBudgetEvent } from "../venues/common/budget-ledger.ts";
 import type { ReplyPart } from "./worker-reply.ts";
@@ -18,6 +18,8 @@ export type WorkerRequest =
   | { what: "readiness" }
   /** /readyz's ReadinessSummary: answered in the request's own turn, one message (Feeder.readinessSummary). */
   | { what: "readyz" }
+  /** /status?books=`limit`'s StatusRows (Feeder.statusRows: only its rows summarized): its lists a part per turn. */
+  | { what: "status"; limit: number; chosen: string | null }
   | { what: "latency" };
 
 export type ToWorker =
@@ -56,7 +58,7 @@ export type FromWorker =
    * a part of no items: the reply is still being collected (the supervisor waits for a reply while it progresses).
    */
   | ReplyPart
-  | { type: "response"; id: number; result: BookSummary[] | BookLevels | null | MetricsSnapshot | ReadinessInput | ReadinessSummary | LatencySnapshot | undefined }
+  | { type: "response"; id: number; result: BookSummary[] | BookLevels | null | MetricsSnapshot | ReadinessInput | ReadinessSummary | StatusRows | LatencySnapshot | undefined }
   | { type: "pong" }
   /** A use of a per-IP budget (a connect, REST weight) or a venue's hold, reported before the request goes out; or a message budget's ring (once). */
   | ({ type: "budget" } & SentBudgetEvent)

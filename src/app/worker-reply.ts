@@ -4,7 +4,8 @@
  * Why: postMessage structured-clones its message on the sender's thread. One /books (or, until 2026-12-06, /readyz)
  * of a worker with 20,000 books was one message of 20,000 summaries: 40–80 ms of that worker's thread, every frame of
  * its venues waiting behind it. Now a turn clones at most LIST_ITEMS_PER_TURN items; the venues run between parts.
- * (/readyz asks for a ReadinessSummary instead: one small message, made in the request's turn; readiness.ts.)
+ * (/readyz asks for a ReadinessSummary instead: one small message, made in the request's turn; readiness.ts.
+ * /status?books=N asks for StatusRows: its N rows and a summary, the rows sent as these lists are.)
  * Consistency: the parts of one reply are of the same collection (its summaries were taken before the first part
  * is sent); the main thread answers nothing from a reply until its last message came.
  * Progress: such a reply takes two worker turns per LIST_ITEMS_PER_TURN items (one collecting, one sending: ~80 for

@@ -169,6 +169,9 @@ test("feeder record wires its writer in: /metrics, /status and /readyz of a runn
     expect(samples.filter((s) => s.name === "feeder_capture_records_total").map((s) => s.value)).toEqual([7]);
     const status = (await (await fetch(`${url}/status`)).json()) as Record<string, unknown>;
     expect([(status.capture as Record<string, unknown>).state, (status.capture as Record<string, unknown>).records, status.warnings]).toEqual(["ok", 7, []]);
+    // The status page's /status?books=N too (made from the pipeline's rows and its /readyz summary, workers = 1).
+    const rows = (await (await fetch(`${url}/status?books=5`)).json()) as Record<string, unknown>;
+    expect([(rows.capture as Record<string, unknown>).state, (rows.capture as Record<string, unknown>).records, rows.warnings]).toEqual(["ok", 7, []]);
     const readyz = await fetch(`${url}/readyz`);
     expect(((await readyz.json()) as Record<string, unknown>).warnings).toEqual([]);
   } finally {

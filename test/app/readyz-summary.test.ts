@@ -7,10 +7,15 @@
  * `ready`, every rule's count, and each rule's first `named` reasons in the same order. And the limited listing of the
  * adapters' unresolved symbols (LateInstruments.list(limit)) against the whole list, and a supervisor's dead worker:
  * its last books and share judged a chunk per turn of the main thread (turns counted), alike for both answers.
+ * And /status?books=N made from its rows (StatusSource.statusRows: Feeder.statusRows, Supervisor.statusRows) against
+ * the same answer made from every book, through random changes: in process, and a supervisor's workers.
  */
+import { unpack } from "msgpackr";
 import { afterEach, describe, expect, test } from "vitest";
 import type { BookSummary } from "../../src/app/book-json.ts";
 import { Feeder } from "../../src/app/feeder.ts";
+import { startHttpServer, type StatusSource } from "../../src/app/http-server.ts";
+import type { WorkerRequest } from "../../src/app/worker-protocol.ts";
 import { LIST_ITEMS_PER_TURN } from "../../src/app/list-stream.ts";
 import { localStatusSource } from "../../src/app/runtime.ts";
 import { Supervisor } from "../../src/app/supervisor.ts";
@@ -199,6 +204,222 @@ describe("/readyz's summary says what the whole lists say", () => {
     expect(checked.ready).toBeGreaterThan(10);
     expect(checked.notReady).toBeGreaterThan(100);
     expect(checked.cut).toBeGreaterThan(100);
+  });
+});
+
+describe("/status?books=N from its rows (Feeder.statusRows) says what it said from every book's summary", () => {
+  // Before, every poll of the status page summarized every book (40 turns, ~16 ms at 20,000 books) to show 500; now
+  // only its rows are summarized, after a pass over the books' states. The answer must be the same: here the runtime's
+  // source against itself without statusRows (the rows picked from readiness()'s whole lists, as before), through
+  // random state changes, for limits below and above the books' count and a chosen book (or symbol) of any kind.
+  test("random state changes: the same rows, reasons, totals and readiness, JSON and MessagePack", async () => {
+    const { group, port } = uniqueDestination(393);
+    const symbols = [Array.from({ length: 12 }, (_, i) => `B${i}USDT`), Array.from({ length: 7 }, (_, i) => `O${i}-USDT-SWAP`)];
+    const venues: VenueName[] = ["bybit", "okx"];
+    const config = validateConfig({
+      log: { level: "error", format: "json" },
+      http: { enabled: false },
+      publish: { destinations: [{ name: "t", group, port, interface: "127.0.0.1", ttl: 1 }] },
+      venues: {
+        bybit: { ws_url: "ws://127.0.0.1:9", rest_url: "http://127.0.0.1:9", linear: { depth: 50, symbols: symbols[0]! } },
+        okx: { ws_url: "ws://127.0.0.1:9", rest_url: "http://127.0.0.1:9", linear: { depth: 400, symbols: symbols[1]! } },
+      },
+    });
+    const seed = 20261207;
+    const random = prng(seed);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    const feeder = new Feeder({ config, log: silentLogger });
+    cleanups.push(() => feeder.stop());
+    const inside = feeder as unknown as { createPipelines(): void; pipelines: Pipeline[] };
+    inside.createPipelines();
+    const expired = inside.pipelines.map(() => new Map<number, number>());
+    const connections = inside.pipelines.map((_, v) => [{ connection: "conn0", market: "linear", url: `ws://127.0.0.1:9/${v}`, up: true, lastError: "", downSinceMs: 0 } as VenueConnectionState]);
+    inside.pipelines.forEach((p, v) => {
+      p.adapter.expiredInstruments = () => expired[v]!;
+      p.adapter.connections = () => connections[v]!;
+      p.adapter.unresolvedInstruments = undefined;
+      p.adapter.countUnresolved = undefined;
+    });
+    const rows = localStatusSource(feeder);
+    expect(rows.statusRows).toBeDefined();
+    const whole: StatusSource = { ...rows, statusRows: undefined };
+    const http = [rows, whole].map((source) => startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, source, silentLogger));
+    cleanups.push(() => Promise.all(http.map((h) => h.stop())));
+    // What differs between two answers made a moment apart: the clock's (nowMs, a book's age, a connection's downtime).
+    const timeless = (key: string, value: unknown) => (key === "nowMs" || key === "downForMs" || (key === "recvAgeUs" && value !== null) ? "t" : value);
+    const answer = async (h: (typeof http)[number], query: string, msgpack: boolean) => {
+      const res = await fetch(`${h.url}/status?${query}`, { headers: msgpack ? { accept: "application/msgpack" } : {} });
+      expect(res.status).toBe(200);
+      const body = msgpack ? unpack(new Uint8Array(await res.arrayBuffer())) : await res.json();
+      return JSON.parse(JSON.stringify(body, timeless));
+    };
+    const states = [BookState.AWAITING_SNAPSHOT, BookState.RESYNCING, BookState.STALE, BookState.HALTED];
+    const reasons = [StatusReason.SEQUENCE_GAP, StatusReason.DISCONNECTED, StatusReason.INSTRUMENT_CLOSED];
+    const nowMs = Date.now();
+    const seen = { rowsFirst: 0, chosenUnusable: 0, chosenUsable: 0, chosenSymbol: 0, cut: 0, unreadable: 0 };
+    for (let step = 0; step < 120; step++) {
+      const v = random() < 0.6 ? 0 : 1;
+      const p = inside.pipelines[v]!;
+      const built = p.builders.flatMap((b, i) => (b === undefined ? [] : [i]));
+      const r = random();
+      let madeUnreadable = false;
+      if (!p.attached) {
+        if (r < 0.3) p.attach(symbols[v]!.map((s) => (random() < 0.25 ? undefined : instrument(venues[v]!, s))));
+      } else if (r < 0.45 && built.length > 0) {
+        const i = pick(built);
+        p.builders[i]!.applySnapshot(snapshot(p.builders[i]!.instrument.priceExp)); // LIVE
+      } else if (r < 0.7 && built.length > 0) {
+        p.builders[pick(built)]!.markInvalid(pick(states), pick(reasons));
+      } else if (r < 0.77 && built.length > 0) {
+        const i = pick(built);
+        if (expired[v]!.has(i)) expired[v]!.delete(i);
+        else expired[v]!.set(i, nowMs - 1000);
+      } else if (r < 0.85 && p.unresolved.length > 0) {
+        const i = pick(symbols[v]!.flatMap((_, k) => (p.builders[k] === undefined ? [k] : [])));
+        p.onInstrumentResolved(i, instrument(venues[v]!, symbols[v]![i]!));
+      } else if (r < 0.9 && built.length > 0) {
+        // A book whose summary throws (a bug): never usable. The answer from every book finds it first here; from
+        // its rows, it is known from then on (as /readyz knows it).
+        const i = pick(built);
+        p.builders[i]!.applySnapshot(snapshot(p.builders[i]!.instrument.priceExp)); // LIVE: unreadable, it is not usable
+        const b = p.builders[i]! as unknown as { bidPriceAt(): number };
+        b.bidPriceAt = () => {
+          throw new Error("unreadable");
+        };
+        madeUnreadable = true;
+      } else {
+        const was = connections[v]![0]!;
+        connections[v]![0] = was.up ? { ...was, up: false, lastError: "ECONNREFUSED: refused", downSinceMs: nowMs - 500 } : { ...was, up: true, lastError: "", downSinceMs: 0 };
+      }
+      // Every configured symbol is a book or a symbol without one (not summarized here: that would find an unreadable one).
+      const names = venues.flatMap((venue, w) => symbols[w]!.map((symbol) => `${venue}/linear/${symbol}`));
+      const chosenName = random() < 0.7 ? pick(names) : undefined;
+      const limit = madeUnreadable ? 40 : pick([1, 2, 3, 5, 8, 40]);
+      const query = `books=${limit}` + (chosenName !== undefined ? `&book=${encodeURIComponent(chosenName)}` : "");
+      const msgpack = random() < 0.3;
+      // Asked from its rows first (when they are every book) just after a book was made unreadable: it is found among
+      // them, and counted as not live by the summary taken after them.
+      const rowsFirst = madeUnreadable || (limit >= names.length && random() < 0.3);
+      const after = rowsFirst ? await answer(http[0]!, query, msgpack) : undefined;
+      const before = await answer(http[1]!, query, msgpack);
+      if (rowsFirst) seen.rowsFirst++;
+      expect(after ?? (await answer(http[0]!, query, msgpack)), `seed ${seed}, step ${step}, ${query}`).toEqual(before);
+      const listed = feeder.readinessInput();
+      const isChosen = (b: { venue: string; market: string; symbol: string }) => `${b.venue}/${b.market}/${b.symbol}` === chosenName;
+      const chosen = listed.books.find(isChosen);
+      if (listed.unresolved.some(isChosen)) seen.chosenSymbol++;
+      else if (chosen?.valid) seen.chosenUsable++;
+      else if (chosen !== undefined) seen.chosenUnusable++;
+      if (before.totals.books + before.totals.unresolved > before.books.length) seen.cut++;
+      if (before.books.some((b: BookSummary) => b.detail?.startsWith("book unreadable"))) seen.unreadable++;
+    }
+    // What it costs: a summary for each of its rows (and again for each book found unreadable before, as /readyz reads
+    // them), not one for every book as the answer from every book takes.
+    const counted = inside.pipelines as unknown as { summaryOf(i: number): BookSummary; unreadable: Set<number> }[];
+    let summaries = 0;
+    for (const p of counted) {
+      const summaryOf = p.summaryOf.bind(p);
+      p.summaryOf = (i) => (summaries++, summaryOf(i));
+    }
+    const rereads = counted.reduce((n, p) => n + 2 * p.unreadable.size, 0);
+    await answer(http[0]!, "books=2", false);
+    expect(summaries).toBeLessThanOrEqual(2 + rereads);
+    summaries = 0;
+    await answer(http[1]!, "books=2", false);
+    expect(summaries).toBe(inside.pipelines.reduce((n, p) => n + p.builders.filter((b) => b !== undefined).length, 0));
+    expect(summaries).toBeGreaterThan(2 + rereads);
+    // The walk went through chosen books of every kind, answers cut at the limit, and unreadable books shown.
+    expect(seen.chosenUnusable).toBeGreaterThan(5);
+    expect(seen.chosenUsable).toBeGreaterThan(5);
+    expect(seen.chosenSymbol).toBeGreaterThan(5);
+    expect(seen.cut).toBeGreaterThan(30);
+    expect(seen.unreadable).toBeGreaterThan(5);
+    expect(seen.rowsFirst).toBeGreaterThan(5);
+  });
+});
+
+describe("a supervisor's /status?books=N from its workers' rows says what it said from every book", () => {
+  // Each worker's statusRows (its rows summarized, not every book) merged against the whole lists (readiness(), each
+  // worker's every book), with workers answering (Feeders in this process, their replies cloned as postMessage does),
+  // one down (its last books and share) and one starting (its share): random state changes and chosen books.
+  test("random state changes, workers answering, down and starting: the same answer", async () => {
+    const seed = 20261208;
+    const random = prng(seed);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    const shares = [0, 1, 2, 3].map((w) => Array.from({ length: [9, 6, 12, 4][w]! }, (_, i) => `W${w}S${i}USDT`));
+    const venues = { bybit: { ws_url: "ws://127.0.0.1:9", rest_url: "http://127.0.0.1:9", linear: { depth: 50, symbols: shares.flat() } } };
+    const feeders = [0, 1, 2].map((w) => {
+      const { group, port } = uniqueDestination(394 + w);
+      const destinations = [{ name: "t", group, port, interface: "127.0.0.1", ttl: 1 }];
+      const config = validateConfig({ log: { level: "error", format: "json" }, http: { enabled: false }, publish: { destinations }, venues: { ...venues, bybit: { ...venues.bybit, linear: { depth: 50, symbols: shares[w]! } } } });
+      const feeder = new Feeder({ config, log: silentLogger });
+      cleanups.push(() => feeder.stop());
+      const inside = feeder as unknown as { createPipelines(): void; pipelines: Pipeline[] };
+      inside.createPipelines();
+      const p = inside.pipelines[0]!;
+      p.adapter.connections = () => [];
+      p.adapter.unresolvedInstruments = undefined;
+      p.adapter.countUnresolved = undefined;
+      p.attach(shares[w]!.map((s) => (random() < 0.2 ? undefined : instrument("bybit", s))));
+      for (const b of p.builders) if (b !== undefined && random() < 0.6) b.applySnapshot(snapshot(2));
+      return { feeder, p };
+    });
+    const { group, port } = uniqueDestination(398);
+    const config = validateConfig({ workers: 4, log: { level: "error", format: "json" }, http: { enabled: false }, publish: { destinations: [{ name: "t", group, port, interface: "127.0.0.1", ttl: 1 }] }, venues });
+    const supervisor = new Supervisor(config, silentLogger, "unused");
+    const shareOf = (w: number) => shares[w]!.map((symbol) => ({ venue: "bybit", market: "linear", symbol, reason: "resolving", detail: "starting" }));
+    const slots = (supervisor as unknown as { slots: unknown[] }).slots;
+    for (const w of [0, 1]) slots.push({ index: w, worker: {}, answering: true, restarts: 0, lastHeardMs: 1, lastBooks: [], lastBooksAtMs: 0, share: shareOf(w), faultsLogged: new Map() });
+    // Worker 2 down: its last books (all but some of its share) as it last answered them.
+    slots.push({ index: 2, worker: undefined, restarts: 1, lastHeardMs: 1, lastBooks: feeders[2]!.feeder.bookSummaries(), lastBooksAtMs: performance.now(), share: shareOf(2), faultsLogged: new Map() });
+    slots.push({ index: 3, worker: {}, answering: false, restarts: 0, lastHeardMs: 0, lastBooks: [], lastBooksAtMs: 0, share: shareOf(3), faultsLogged: new Map() });
+    const now = async () => {};
+    (supervisor as unknown as { request(slot: { index: number }, body: WorkerRequest): Promise<unknown> }).request = async (slot, body) => {
+      const f = slot.index < 2 ? feeders[slot.index]!.feeder : undefined;
+      if (f === undefined) return undefined;
+      if (body.what === "readiness") return structuredClone(await f.readinessInputInTurns(now));
+      if (body.what === "status") return structuredClone(await f.statusRows(body.limit, body.chosen, now));
+      if (body.what === "latency") return f.latencySnapshot();
+      return undefined;
+    };
+    const rows: StatusSource = {
+      book: () => undefined,
+      metricsText: () => "",
+      readiness: (turn, signal) => supervisor.readiness(turn, signal),
+      statusRows: (limit, chosen, turn, signal) => supervisor.statusRows(limit, chosen, turn, signal),
+      latency: () => supervisor.latency(),
+    };
+    const whole: StatusSource = { ...rows, statusRows: undefined };
+    const http = [rows, whole].map((source) => startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, source, silentLogger));
+    cleanups.push(() => Promise.all(http.map((h) => h.stop())));
+    const timeless = (key: string, value: unknown) => (key === "nowMs" || (key === "recvAgeUs" && value !== null) ? "t" : value);
+    const answer = async (h: (typeof http)[number], query: string) => {
+      const res = await fetch(`${h.url}/status?${query}`);
+      expect(res.status).toBe(200);
+      return JSON.parse(JSON.stringify(await res.json(), timeless));
+    };
+    const names = shares.flat().map((symbol) => `bybit/linear/${symbol}`);
+    const states = [BookState.AWAITING_SNAPSHOT, BookState.RESYNCING, BookState.STALE];
+    let cut = 0;
+    for (let step = 0; step < 60; step++) {
+      const { p } = feeders[random() < 0.5 ? 0 : 1]!;
+      const built = p.builders.flatMap((b, i) => (b === undefined ? [] : [i]));
+      const r = random();
+      if (r < 0.45) p.builders[pick(built)]!.applySnapshot(snapshot(2));
+      else if (r < 0.9) p.builders[pick(built)]!.markInvalid(pick(states), StatusReason.SEQUENCE_GAP);
+      else if (p.unresolved.length > 0) {
+        const symbols = shares[feeders.findIndex((f) => f.p === p)]!;
+        const i = pick(symbols.flatMap((_, k) => (p.builders[k] === undefined ? [k] : [])));
+        p.onInstrumentResolved(i, instrument("bybit", symbols[i]!));
+      }
+      const chosen = random() < 0.7 ? pick(names) : undefined;
+      const limit = pick([1, 2, 3, 5, 8, 13, 40]);
+      const query = `books=${limit}` + (chosen !== undefined ? `&book=${encodeURIComponent(chosen)}` : "");
+      const before = await answer(http[1]!, query);
+      expect(await answer(http[0]!, query), `seed ${seed}, step ${step}, ${query}`).toEqual(before);
+      if (before.books.length < before.totals.books + before.totals.unresolved) cut++;
+    }
+    expect(cut).toBeGreaterThan(30);
   });
 });
 

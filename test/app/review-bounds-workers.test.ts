@@ -109,6 +109,11 @@ describe("supervisor under worker faults", { timeout: 60_000 }, () => {
     expect(FAULTY.length).toBeGreaterThan(0);
     await waitFor(() => allBooksEqual(subscriber, sim, TOPICS), "initial books", 20_000);
     expect((await supervisor.readiness()).unresolved.map((u) => u.symbol)).toEqual([UNLISTED]);
+    // The status page's poll (/status?books=N) through the workers' own "status" replies: each sends its N rows only
+    // (summarized by it), with a summary that judges as every book does.
+    const rows = await supervisor.statusRows(2, null);
+    expect(evaluateSummary(rows.summary)).toEqual(evaluateSummary(summaryOfInput(await supervisor.readiness(), 2)));
+    expect([rows.books.length <= 4, rows.books.every((b) => b.valid), rows.unresolved.map((u) => u.symbol)]).toEqual([true, true, [UNLISTED]]);
     const linesBefore = lines.length;
     faults.postMessage({ worker: 1, fault: "hang" });
     // The order reaches the worker on another channel than the supervisor's requests: asked before it spins, it answers.

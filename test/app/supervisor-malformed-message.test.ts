@@ -64,6 +64,11 @@ test("malformed worker messages are logged naming the worker and dropped; the pr
       const answer = evaluateSummary(await supervisor.readyz());
       expect([i, answer.reasons.map((r) => r.check)]).toEqual([i, ["worker_down", "worker_down", "symbol_unresolved", "symbol_unresolved"]]);
     }
+    // Each malformed status reply (/status?books=N's rows: lists that are none, a summary that is none): no answer.
+    for (let i = 0; i < MALFORMED_REPLIES.status!.length; i++) {
+      const rows = await supervisor.statusRows(10, null);
+      expect([i, rows.summary.workersDown, evaluateSummary(rows.summary).reasons.map((r) => r.check)]).toEqual([i, [0, 1], ["worker_down", "worker_down", "symbol_unresolved", "symbol_unresolved"]]);
+    }
     // Each further malformed latency and metrics reply (MALFORMED_REPLIES): before, /latency or /metrics threw (a 500).
     expect((await supervisor.latency()).receiptToSend.count).toBe(0);
     // A sample's section of the wrong shape: before 2026-12-07 /metrics threw (a retransmitHistory that is no list of

@@ -52,6 +52,11 @@ export const MALFORMED_REPLIES: Record<string, unknown[]> = {
     { ...SUMMARY, sendFailures: [null] },
     { ...SUMMARY, workersDown: [null] },
   ],
+  status: [
+    { books: "not a list", unresolved: [], summary: SUMMARY },
+    { books: [], unresolved: [], summary: { books: 1 } },
+    { books: [], unresolved: [], summary: { ...SUMMARY, notLive: 1, notLiveFirst: [null] } },
+  ],
   latency: [{}, { receiptToSend: { boundsUs: [1], count: 0, sumUs: 0 }, exchangeToReceipt: {} }],
   metrics: [
     { labels: {} },
@@ -137,7 +142,10 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     send(typeof malformedStart === "string" ? MALFORMED_STARTS[malformedStart] : { type: "started", books: 0, sessionId: 2, summaries, venues: [] });
   } else if (msg.type === "ping") send({ type: "pong" } satisfies FromWorker);
   else if (msg.type === "request" && Array.isArray(silentRequests) && silentRequests.includes(msg.what)) return;
-  else if (msg.type === "request" && msg.what === "readiness" && Array.isArray(readinessBooks)) send({ type: "response", id: msg.id, result: { books: readinessBooks, unresolved: [null, { venue: "bybit", market: "linear", symbol: "ETHUSDT", reason: "not_listed" }], connections: [], workersDown: [] } });
+  else if (msg.type === "request" && (msg.what === "readiness" || msg.what === "status") && Array.isArray(readinessBooks)) {
+    const lists = { books: readinessBooks, unresolved: [null, { venue: "bybit", market: "linear", symbol: "ETHUSDT", reason: "not_listed" }] };
+    send({ type: "response", id: msg.id, result: msg.what === "status" ? { ...lists, summary: SUMMARY } : { ...lists, connections: [], workersDown: [] } });
+  }
   else if (msg.type === "request" && ((msg.what === "readiness" && Array.isArray(readinessReplies)) || (msg.what === "readyz" && Array.isArray(readyzReplies)))) {
     const replies = (msg.what === "readiness" ? readinessReplies : readyzReplies) as unknown[];
     const n = asked.get(msg.what) ?? 0;
