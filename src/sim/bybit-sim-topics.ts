@@ -145,9 +145,16 @@ function bookFrame(t: TopicSim, type: "snapshot" | "delta", bids: [number, numbe
   return `{${topic},"type":"${type}","ts":${ts},${data},"cts":${cts}}`;
 }
 
-/** Garbles a frame after its topic (so a reader can tell which topic was hit): truncation or a broken number. */
+/**
+ * Garbles a frame after its topic (so a reader can tell which topic was hit): truncation or a broken number (a level's
+ * price, `["1x.5",…`; truncated when it has no level). Until 2026-12-07 a frame without a level (a recorded delta with
+ * both sides empty, the delisting push) went out intact on the broken-number branch, half the time.
+ */
 export function corruptFrame(frame: string, rng: Rng): string {
   const dataAt = frame.indexOf('"data"');
-  if (rng.next() < 0.5 || dataAt < 0) return frame.slice(0, Math.max(dataAt + 12, Math.floor(frame.length * 0.6)));
-  return frame.replace(/\["(\d+)(\.?)/, '["$1x$2');
+  const truncated = () => frame.slice(0, Math.max(dataAt + 12, Math.floor(frame.length * 0.6)));
+  if (rng.next() < 0.5 || dataAt < 0) return truncated();
+  const data = frame.slice(dataAt);
+  const broken = data.replace(/\["(\d+)(\.?)/, '["$1x$2');
+  return broken === data ? truncated() : frame.slice(0, dataAt) + broken;
 }

@@ -177,11 +177,18 @@ export function advanceTopic(t: OkxTopicSim, checksums: boolean, rng: Rng): stri
   return bookFrame(t, "update", db, da, prev, checksum, rng);
 }
 
-/** Garbles a frame after its arg (a reader can tell which book was hit): truncation or a broken number. */
+/**
+ * Garbles a frame after its arg (a reader can tell which book was hit): truncation or a broken number (a level's
+ * price, `["1x.5",…`; truncated when it has no level). Until 2026-12-07 a frame without a level (a recorded update
+ * with both sides empty: a keepalive) went out intact on the broken-number branch, half the time.
+ */
 export function corruptFrame(frame: string, rng: Rng): string {
   const dataAt = frame.indexOf('"data"');
-  if (rng.next() < 0.5 || dataAt < 0) return frame.slice(0, Math.max(dataAt + 12, Math.floor(frame.length * 0.6)));
-  return frame.replace(/\["(\d+)/, '["$1x');
+  const truncated = () => frame.slice(0, Math.max(dataAt + 12, Math.floor(frame.length * 0.6)));
+  if (rng.next() < 0.5 || dataAt < 0) return truncated();
+  const data = frame.slice(dataAt);
+  const broken = data.replace(/\["(\d+)/, '["$1x');
+  return broken === data ? truncated() : frame.slice(0, dataAt) + broken;
 }
 
 /** A recorded instrument's `books` frames (as received), a cursor, and the book they build (decimal strings). */

@@ -12,6 +12,8 @@ import type { CommandContext } from "../../src/cli/command.ts";
 import { simCommand } from "../../src/cli/commands/sim.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { OkxSim, startOkxSimulator } from "../../src/sim/okx-sim.ts";
+import { corruptFrame } from "../../src/sim/okx-sim-topics.ts";
+import type { Rng } from "../../src/sim/rng.ts";
 import { until } from "../support/until.ts";
 
 const FIXTURE = resolve(import.meta.dirname, "../fixtures/cryptofeed/OKX.ws.1.0");
@@ -376,5 +378,38 @@ describe("feeder sim --venue okx", { timeout: 15_000 }, () => {
     const calm = await levels("0");
     const bursty = await levels("1");
     expect(bursty).toBeGreaterThan(2 * calm);
+  });
+});
+
+describe("the malformed fault", () => {
+  test("garbles every kind of book frame (a full book, an update of deletes, an update with no level), its arg readable", () => {
+    // Before: a price was broken only where the frame had a level; an update with both sides empty (a recording's
+    // keepalive) was sent intact on the broken-number branch (half the time), the fault testing nothing.
+    // A frame is garbled when it is no JSON or a level's price is no decimal (the prices are JSON strings).
+    const garbled = (bad: string, levels: (d: any) => string[][]) => {
+      let parsed: any;
+      try {
+        parsed = JSON.parse(bad);
+      } catch {
+        return true;
+      }
+      return levels(parsed).some(([p]) => !/^\d+(\.\d+)?$/.test(p!));
+    };
+    const arg = '{"arg":{"channel":"books","instId":"BTC-USDT"}';
+    const update = (asks: string, bids: string) => `${arg},"action":"update","data":[{"asks":[${asks}],"bids":[${bids}],"ts":"1","checksum":0,"prevSeqId":8,"seqId":9}]}`;
+    const frames = [
+      `{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[["100.5","2","0","1"]],"bids":[["99.5","3","0","1"]],"instId":"BTC-USDT","ts":"1","seqId":9}]}`,
+      update("", '["99.5","0","0","0"]'),
+      update('["100","0","0","0"]', ""),
+      update("", ""),
+    ];
+    for (const branch of [0.1, 0.9]) {
+      const rng = { next: () => branch } as unknown as Rng;
+      for (const f of frames) {
+        const bad = corruptFrame(f, rng);
+        expect(garbled(bad, (d) => [...d.data[0].asks, ...d.data[0].bids]), `${branch}: ${bad}`).toBe(true);
+        expect(bad.startsWith(f.slice(0, f.indexOf('"data"'))), bad).toBe(true);
+      }
+    }
   });
 });

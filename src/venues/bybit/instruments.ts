@@ -10,6 +10,7 @@ import { requestTimeout } from "../common/budgets.ts";
 import { asError, emptyListing, ListedUnreadable, PartialAnswer, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
 import { optionBaseCoin } from "./protocol.ts";
 import { boundedText } from "../../core/terminal-text.ts";
+import { exponentOf } from "../../core/fixed.ts";
 
 /** linear/inverse list more than 500 symbols: ask for the maximum page size and follow the cursor [§1.3]. */
 const PAGE_LIMIT = 1000;
@@ -33,7 +34,7 @@ export async function fetchInstrumentSpecs(
   market: MarketName,
   symbols: readonly string[],
   oneSymbol?: string,
-  /** Filled with the symbols listed as trading whose tick or step could not be read, and why. */
+  /** Filled with the symbols listed as trading whose fields could not be read (specOf refused them), and why. */
   unreadable?: Map<string, string>,
 ): Promise<Map<string, InstrumentSpec>> {
   const out = new Map<string, InstrumentSpec>();
@@ -125,19 +126,50 @@ async function envelopeOf(url: string, res: Response): Promise<RestEnvelope> {
  */
 const TRADING_STATUSES = new Set(["Trading", "PreLaunch"]);
 
-/** Spot has no qtyStep: its quantity step is lotSizeFilter.basePrecision [§1.3]. No `status` counts as Trading. */
-function specOf(market: MarketName, item: unknown): { symbol: string; tickSize: string; lotSize: string; expiresMs: number } | string | null {
-  if (typeof item !== "object" || item === null) return null;
+/** A listed field's value as a refusal names it: its JSON text (bounded), a list or object by its type. */
+function shown(v: unknown): string {
+  if (v === undefined) return "missing";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object" && v !== null) return "an object";
+  return boundedText(JSON.stringify(v), 40);
+}
+
+/** Whether `v` is a step text the book can use (a positive decimal exponentOf reads). */
+function isStep(v: unknown): v is string {
+  try {
+    return typeof v === "string" && exponentOf(v) >= 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One instruments-info item → its spec; why it is refused (a field of the wrong type or out of range, naming the
+ * field and its value: a bad_spec, never a guessed spec, never closed while running); or null when it names no symbol
+ * or is listed in a status that does not trade. Spot has no qtyStep: its quantity step is lotSizeFilter.basePrecision
+ * [§1.3]. An absent `status` is Trading (the default query lists only Trading, options also PreLaunch and Delivering)
+ * and an absent `deliveryTime` no expiry (spot has none). Before 2026-12-07 a `status` that is no string read as
+ * Trading, a `deliveryTime` that is no ms text as no expiry (the book LIVE past it), and a tick or step that is no
+ * positive decimal passed on (refused later, by its value alone).
+ */
+export function specOf(market: MarketName, item: unknown): { symbol: string; tickSize: string; lotSize: string; expiresMs: number } | string | null {
+  if (typeof item !== "object" || item === null || Array.isArray(item)) return null;
   const it = item as { symbol?: unknown; status?: unknown; deliveryTime?: unknown; priceFilter?: { tickSize?: unknown }; lotSizeFilter?: { qtyStep?: unknown; basePrecision?: unknown } };
+  if (typeof it.symbol !== "string") return null;
+  const refuse = (field: string, v: unknown, want: string) => `listed without a usable ${field} (${shown(v)}: ${want})`;
+  if (it.status !== undefined && typeof it.status !== "string") return refuse("status", it.status, "not a string");
   if (typeof it.status === "string" && !TRADING_STATUSES.has(it.status)) return null;
   const tickSize = it.priceFilter?.tickSize;
-  const lotSize = market === "spot" ? it.lotSizeFilter?.basePrecision : it.lotSizeFilter?.qtyStep;
-  if (typeof it.symbol !== "string") return null;
+  const lotField = market === "spot" ? "basePrecision" : "qtyStep";
+  const lotSize = it.lotSizeFilter?.[lotField];
   // Listed as trading but unreadable: why (the caller keeps it: not delisted, so never closed for it).
-  if (typeof tickSize !== "string" || typeof lotSize !== "string") return `listed without priceFilter.tickSize and ${market === "spot" ? "lotSizeFilter.basePrecision" : "lotSizeFilter.qtyStep"}`;
-  // Options and dated futures settle at deliveryTime (ms; "0" on perpetuals, none on spot): the book is halted then.
-  const delivery = typeof it.deliveryTime === "string" && /^\d{1,16}$/.test(it.deliveryTime) ? Number(it.deliveryTime) : 0;
-  return { symbol: it.symbol, tickSize, lotSize, expiresMs: delivery };
+  if (!isStep(tickSize)) return refuse("priceFilter.tickSize", tickSize, "not a positive decimal text");
+  if (!isStep(lotSize)) return refuse(`lotSizeFilter.${lotField}`, lotSize, "not a positive decimal text");
+  // Options and dated futures settle at deliveryTime (ms text; "0" on perpetuals, none on spot): the book is halted
+  // then. One that cannot be read is refused: read as none, the book would stay LIVE past it.
+  const delivery = it.deliveryTime;
+  if (delivery !== undefined && !(typeof delivery === "string" && /^\d{1,16}$/.test(delivery))) return refuse("deliveryTime", delivery, "not a time in ms");
+  return { symbol: it.symbol, tickSize, lotSize, expiresMs: delivery === undefined ? 0 : Number(delivery) };
 }
 
 /** Bybit as an instrument source for common/instruments.ts; the REST base is the market's (`rest_url`). */

@@ -13,6 +13,7 @@ import { RestWeightBudget, sleepUnlessAborted, splitBudget } from "../common/bud
 import type { BudgetLink } from "../common/budget-ledger.ts";
 import { asError, emptyListing, ListedUnreadable, PartialAnswer, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
 import { boundedText } from "../../core/terminal-text.ts";
+import { exponentOf } from "../../core/fixed.ts";
 
 const REST_TIMEOUT_MS = 10_000;
 /**
@@ -100,6 +101,60 @@ export function optionFamily(instId: string): string {
   return instId.split("-").slice(0, 2).join("-");
 }
 
+/** A listed field's value as a refusal names it: its JSON text (bounded), a list or object by its type. */
+function shown(v: unknown): string {
+  if (v === undefined) return "missing";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object" && v !== null) return "an object";
+  return boundedText(JSON.stringify(v), 40);
+}
+
+/** Whether `v` is a step text the book can use (a positive decimal exponentOf reads). */
+function isStep(v: unknown): v is string {
+  try {
+    return typeof v === "string" && exponentOf(v) >= 0;
+  } catch {
+    return false;
+  }
+}
+
+/** What one listed item reads as: its spec, the state it is halted in, or why it is refused. */
+export type ItemReading = { instId: string } & ({ spec: InstrumentSpec } | { state: string } | { refused: string });
+
+/**
+ * One /public/instruments item → its spec; the state it is listed in when that does not trade; why it is refused (a
+ * field of the wrong type or out of range, naming the field and its value: a bad_spec, never a guessed spec, never
+ * closed while running); null when it names no instId or (`ctType` given: SWAP, FUTURES) is the other market's. An
+ * absent `state` is live and an absent or `""` `expTime` no expiry. Before 2026-12-07 a `state` that is no string
+ * read as live, an `expTime` that is no ms text as no expiry (the book LIVE past it), a `ctType` that is no string as
+ * the other market's (not listed), and a tick or lot that is no positive decimal passed on (refused later, by its
+ * value alone).
+ */
+export function readItem(item: unknown, ctType?: string): ItemReading | null {
+  if (typeof item !== "object" || item === null || Array.isArray(item)) return null;
+  const it = item as Record<string, unknown>;
+  const instId = it.instId;
+  if (typeof instId !== "string") return null;
+  const refuse = (field: string, v: unknown, want: string): ItemReading => ({ instId, refused: `listed without a usable ${field} (${shown(v)}: ${want})` });
+  if (ctType !== undefined) {
+    if (it.ctType !== "linear" && it.ctType !== "inverse") return refuse("ctType", it.ctType, "not linear or inverse");
+    if (it.ctType !== ctType) return null;
+  }
+  const state = it.state === undefined ? "live" : it.state;
+  if (typeof state !== "string") return refuse("state", state, "not a string");
+  if (!TRADING_STATES.has(state)) return { instId, state };
+  const { tickSz, lotSz } = it;
+  if (!isStep(tickSz)) return refuse("tickSz", tickSz, "not a positive decimal text");
+  if (!isStep(lotSz)) return refuse("lotSz", lotSz, "not a positive decimal text");
+  // Delivery or exercise (FUTURES, OPTION), or the offline time of a delisting announced (any instType), in ms; ""
+  // when none: the common watch closes the book at that moment. One that cannot be read is refused: read as none, the
+  // book would stay LIVE past it.
+  const exp = it.expTime === undefined ? "" : it.expTime;
+  if (typeof exp !== "string" || !(exp === "" || (/^\d{1,16}$/.test(exp) && Number(exp) > 0))) return refuse("expTime", exp, "not a time in ms");
+  const spec: InstrumentSpec = exp === "" ? { tickSize: tickSz, lotSize: lotSz } : { tickSize: tickSz, lotSize: lotSz, expiresMs: Number(exp) };
+  return { instId, spec };
+}
+
 export async function fetchOkxSpecs(
   fetchFn: typeof fetch,
   restUrl: string,
@@ -107,7 +162,7 @@ export async function fetchOkxSpecs(
   symbols: readonly string[],
   upcoming?: UpcomingChange[],
   pacer?: InstrumentRequestPacer,
-  /** Filled with the instIds listed as trading (TRADING_STATES) whose tickSz or lotSz could not be read, and why. */
+  /** Filled with the instIds listed whose fields could not be read (readItem refused them), and why. */
   unreadable?: Map<string, string>,
   /** Filled with the instIds listed in a state that does not trade (suspend: a halt, maintenance), and that state. */
   halted?: Map<string, string>,
@@ -131,22 +186,18 @@ export async function fetchOkxSpecs(
       if (q.instFamily !== undefined && body.data.length === 0) throw emptyListing(`okx REST ${url}`);
       listed += body.data.length;
       for (const item of body.data as Record<string, unknown>[]) {
-        if (typeof item !== "object" || item === null) continue;
-        const { instId, tickSz, lotSz, state, ctType, expTime } = item;
-        if (typeof instId !== "string") continue;
-        if (q.ctType !== undefined && ctType !== q.ctType) continue;
-        if (typeof state === "string" && !TRADING_STATES.has(state)) {
-          halted?.set(instId, `listed as ${state}, not trading, by ${url}`);
+        const s = readItem(item, q.ctType);
+        if (s === null) continue;
+        if ("refused" in s) {
+          unreadable?.set(s.instId, s.refused); // listed: never closed for it, a bad_spec at start
           continue;
         }
-        if (typeof tickSz !== "string" || typeof lotSz !== "string") {
-          unreadable?.set(instId, `listed as ${String(state ?? "live")} without tickSz and lotSz`); // listed: never closed for it
+        if ("state" in s) {
+          halted?.set(s.instId, `listed as ${s.state}, not trading, by ${url}`);
           continue;
         }
-        // Delivery or exercise (FUTURES, OPTION), or the offline time of a delisting announced (any instType), in ms;
-        // "" when none: the common watch closes the book at that moment (its check rejects a value not in ms).
-        const expiresMs = typeof expTime === "string" && /^\d{1,16}$/.test(expTime) ? Number(expTime) : 0;
-        out.set(instId, expiresMs > 0 ? { tickSize: tickSz, lotSize: lotSz, expiresMs } : { tickSize: tickSz, lotSize: lotSz });
+        const instId = s.instId;
+        out.set(instId, s.spec);
         if (upcoming && Array.isArray(item.upcChg)) {
           for (const c of item.upcChg as Record<string, unknown>[]) {
             const eff = Number(c?.effTime);

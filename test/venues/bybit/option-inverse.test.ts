@@ -1,14 +1,17 @@
 /**
  * Bybit's option and inverse categories where they differ from spot and linear (docs/venues/bybit.md): option
  * instruments are listed one base coin per query, option symbols carry a strike (decimal for small coins). Also what
- * instruments-info's answer is when it is not Bybit's envelope (any category): an error naming the URL and the body.
+ * instruments-info's answer is when it is not Bybit's envelope (any category): an error naming the URL and the body;
+ * and an item with a field of the wrong type: refused (bad_spec naming the field and its value).
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger, type Logger } from "../../../src/core/log.ts";
 import type { MarketName } from "../../../src/core/types.ts";
 import { startBybitSimulator } from "../../../src/sim/bybit-sim.ts";
 import { createBybitAdapter } from "../../../src/venues/bybit/index.ts";
-import { fetchInstrumentSpecs } from "../../../src/venues/bybit/instruments.ts";
+import { bybitInstrumentSource, fetchInstrumentSpecs, specOf } from "../../../src/venues/bybit/instruments.ts";
+import { resolveInstruments } from "../../../src/venues/common/instruments.ts";
+import type { VenueConfig } from "../../../src/config/types.ts";
 import { RecordingSink, subsOf, venueConfig, waitFor } from "./helpers.ts";
 
 type Markets = { market: MarketName; depth: number; symbols: string[] }[];
@@ -112,5 +115,58 @@ describe("instruments-info answers that are not Bybit's envelope", () => {
     ["a body cut off", () => new Response(new ReadableStream({ pull: (c) => c.error(new Error("socket closed")) })), "body unreadable: socket closed"],
   ] as const)("%s: an error naming the URL and what came", async (_what, body, why) => {
     await expect(fetchInstrumentSpecs(answering(body), "http://127.0.0.1:1", "linear", ["BTCUSDT"])).rejects.toThrow(new RegExp(`^${URL_RE}: ${why}$`));
+  });
+});
+
+describe("an instruments-info item with a field of the wrong type", () => {
+  test("is refused, naming the field and its value (every field × value against what each takes)", () => {
+    // Before 2026-12-07: a status that is no string read as Trading, a deliveryTime that is no ms text as no expiry
+    // (the book LIVE past it); a tick or step that is no positive decimal passed on to be refused by its value alone.
+    const values: [unknown, string][] = [["Trading", '"Trading"'], ["0.5", '"0.5"'], ["5", '"5"'], ["1e-4", '"1e-4"'], ["0", '"0"'], ["-1", '"-1"'], ["", '""'], ["abc", '"abc"'], [5, "5"], [true, "true"], [null, "null"], [[], "a list"], [{ a: 1 }, "an object"], [undefined, "missing"]];
+    const fields = ["status", "priceFilter.tickSize", "lotSizeFilter.qtyStep", "deliveryTime"] as const;
+    // The reference: what each field takes (a string status that does not trade is no refusal: not listed, null).
+    const positive = (v: unknown) => typeof v === "string" && /^(\d+(\.\d*)?|\d+e-\d+)$/.test(v) && /[1-9]/.test(v.split("e")[0]!);
+    const takes = (field: (typeof fields)[number], v: unknown): "spec" | "null" | "refused" =>
+      field === "status" ? (v === undefined || v === "Trading" ? "spec" : typeof v === "string" ? "null" : "refused")
+        : field === "deliveryTime" ? (v === undefined || (typeof v === "string" && /^\d+$/.test(v)) ? "spec" : "refused")
+          : positive(v) ? "spec" : "refused";
+    for (const field of fields) {
+      for (const [v, named] of values) {
+        const f: Record<string, unknown> = { status: "Trading", "priceFilter.tickSize": "0.10", "lotSizeFilter.qtyStep": "0.001", deliveryTime: "1774598400000" };
+        f[field] = v;
+        const item = { symbol: "BTCUSDT", status: f.status, priceFilter: { tickSize: f["priceFilter.tickSize"] }, lotSizeFilter: { qtyStep: f["lotSizeFilter.qtyStep"] }, deliveryTime: f.deliveryTime };
+        const got = specOf("linear", item);
+        const want = takes(field, v);
+        const label = `${field} = ${named}`;
+        if (want === "spec") expect(got, label).toMatchObject({ symbol: "BTCUSDT" });
+        else if (want === "null") expect(got, label).toBeNull();
+        else expect(got, label).toBe(`listed without a usable ${field} (${named}: not a ${field === "status" ? "string" : field === "deliveryTime" ? "time in ms" : "positive decimal text"})`);
+      }
+    }
+    // Spot's step is basePrecision (no qtyStep), no deliveryTime; "0" on a perpetual is no expiry.
+    expect(specOf("spot", { symbol: "BTCUSDT", status: "Trading", priceFilter: { tickSize: "0.1" }, lotSizeFilter: { basePrecision: 1e-6 } })).toBe("listed without a usable lotSizeFilter.basePrecision (0.000001: not a positive decimal text)");
+    expect(specOf("spot", { symbol: "BTCUSDT", priceFilter: { tickSize: "0.1" }, lotSizeFilter: { basePrecision: "0.000001" } })).toEqual({ symbol: "BTCUSDT", tickSize: "0.1", lotSize: "0.000001", expiresMs: 0 });
+    expect(specOf("linear", { symbol: "BTCUSDT", status: "Trading", priceFilter: { tickSize: "0.1" }, lotSizeFilter: { qtyStep: "1" }, deliveryTime: "0" })).toMatchObject({ expiresMs: 0 });
+    expect(specOf("linear", { status: "Trading", priceFilter: { tickSize: "0.1" }, lotSizeFilter: { qtyStep: "1" } })).toBeNull();
+  });
+
+  test("an instrument refused for a wrong-typed field is bad_spec naming it; the listing's others resolve", async () => {
+    const good = { status: "Trading", priceFilter: { tickSize: "5" }, lotSizeFilter: { qtyStep: "0.01" }, deliveryTime: "1774598400000" };
+    const list = [
+      { ...good, symbol: "BTC-27MAR26-70000-C" },
+      { ...good, symbol: "BTC-27MAR26-70000-P", deliveryTime: 1774598400000 },
+      { ...good, symbol: "BTC-27MAR26-80000-C", status: true },
+      { ...good, symbol: "BTC-27MAR26-80000-P", priceFilter: { tickSize: "0" } },
+      { ...good, symbol: "BTC-27MAR26-90000-C" },
+    ];
+    const fetchFn = (async () => Response.json({ retCode: 0, retMsg: "OK", result: { category: "option", list, nextPageCursor: "" } })) as unknown as typeof fetch;
+    const cfg = { venue: "bybit", wsUrl: "ws://127.0.0.1:1", restUrl: "http://127.0.0.1:1", instrumentCachePath: "", markets: [{ market: "option", depth: 25, symbols: [] }], overrides: new Map() } as unknown as VenueConfig;
+    const symbols = list.map((i) => i.symbol);
+    const { instruments, unresolved } = await resolveInstruments(cfg, symbols.map((symbol) => ({ market: "option" as const, symbol, depth: 25 })), bybitInstrumentSource(cfg, fetchFn), silentLogger);
+    expect(instruments.map((i) => i?.symbol)).toEqual([symbols[0], undefined, undefined, undefined, symbols[4]]);
+    expect(unresolved.map((u) => [symbols[u.index], u.kind])).toEqual([1, 2, 3].map((i) => [symbols[i], "bad_spec"]));
+    expect(unresolved[0]!.detail).toContain("deliveryTime (1774598400000: not a time in ms)");
+    expect(unresolved[1]!.detail).toContain("status (true: not a string)");
+    expect(unresolved[2]!.detail).toContain('priceFilter.tickSize ("0": not a positive decimal text)');
   });
 });

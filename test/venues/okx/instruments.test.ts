@@ -6,7 +6,9 @@
 import { describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
 import type { Instrument } from "../../../src/core/types.ts";
-import { INSTRUMENT_REQUESTS_PER_WINDOW, INSTRUMENT_WINDOW_MS, InstrumentRequestPacer, fetchOkxSpecs, type UpcomingChange } from "../../../src/venues/okx/instruments.ts";
+import { INSTRUMENT_REQUESTS_PER_WINDOW, INSTRUMENT_WINDOW_MS, InstrumentRequestPacer, fetchOkxSpecs, okxInstrumentSource, readItem, type UpcomingChange } from "../../../src/venues/okx/instruments.ts";
+import { resolveInstruments } from "../../../src/venues/common/instruments.ts";
+import type { VenueConfig } from "../../../src/config/types.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import { tempCachePath } from "./helpers.ts";
 
@@ -76,6 +78,63 @@ describe("okx instruments", () => {
       "F-USDT-SWAP": { tickSize: "0.1", lotSize: "1", expiresMs: 1900000000000 },
       "BTC-USDT-261225": { tickSize: "0.1", lotSize: "1", expiresMs: 1798185600000 },
     });
+  });
+
+  test("a field of the wrong type refuses the instrument, naming the field and its value (every field × value)", async () => {
+    // Before 2026-12-07: a state that is no string read as live, an expTime that is no ms text as no expiry (the book
+    // LIVE past it), a ctType that is no string as the other market's (not listed); a tick or lot that is no positive
+    // decimal passed on to be refused by its value alone.
+    const values: [unknown, string][] = [["live", '"live"'], ["linear", '"linear"'], ["0.5", '"0.5"'], ["5", '"5"'], ["1e-4", '"1e-4"'], ["0", '"0"'], ["-1", '"-1"'], ["", '""'], ["abc", '"abc"'], [5, "5"], [true, "true"], [null, "null"], [[], "a list"], [{ a: 1 }, "an object"], [undefined, "missing"]];
+    const fields = ["state", "ctType", "tickSz", "lotSz", "expTime"] as const;
+    // The reference: what each field takes (a string state that does not trade is listed as halted, not refused).
+    const positive = (v: unknown) => typeof v === "string" && /^(\d+(\.\d*)?|\d+e-\d+)$/.test(v) && /[1-9]/.test(v.split("e")[0]!);
+    const want = { state: "not a string", ctType: "not linear or inverse", tickSz: "not a positive decimal text", lotSz: "not a positive decimal text", expTime: "not a time in ms" };
+    const takes = (field: (typeof fields)[number], v: unknown): "spec" | "halted" | "refused" =>
+      field === "state" ? (v === undefined || v === "live" ? "spec" : typeof v === "string" ? "halted" : "refused")
+        : field === "ctType" ? (v === "linear" ? "spec" : "refused") // "inverse": the other market's (below)
+          : field === "expTime" ? (v === undefined || v === "" || (typeof v === "string" && /^\d+$/.test(v) && Number(v) > 0) ? "spec" : "refused")
+            : positive(v) ? "spec" : "refused";
+    for (const field of fields) {
+      for (const [v, named] of values) {
+        const item: Record<string, unknown> = { instId: "BTC-USDT-261225", state: "live", ctType: "linear", tickSz: "0.1", lotSz: "1", expTime: "1798185600000", [field]: v };
+        // Read as the linear market's listing reads it: FUTURES lists the item, SWAP nothing.
+        const fetchFn = (async (input: string | URL | Request) => Response.json({ code: "0", msg: "", data: String(input).includes("FUTURES") ? [item] : [] })) as unknown as typeof fetch;
+        const [unreadable, halted] = [new Map<string, string>(), new Map<string, string>()];
+        const specs = await fetchOkxSpecs(fetchFn, "http://x", "linear", [], undefined, undefined, unreadable, halted);
+        const got = { spec: specs.has("BTC-USDT-261225"), halted: halted.has("BTC-USDT-261225"), refused: unreadable.get("BTC-USDT-261225") };
+        const label = `${field} = ${named}`;
+        const w = takes(field, v);
+        expect(got, label).toEqual({ spec: w === "spec", halted: w === "halted", refused: w === "refused" ? `listed without a usable ${field} (${named}: ${want[field]})` : undefined });
+      }
+    }
+    // The other market's ctType is no refusal; spot (no ctType query) reads none; an expTime is the expiry in ms.
+    expect(readItem({ instId: "BTC-USD-261225", ctType: "inverse", tickSz: "0.1", lotSz: "1" }, "linear")).toBeNull();
+    expect(readItem({ instId: "BTC-USDT", tickSz: "0.1", lotSz: "0.0001", state: "live", expTime: "" })).toEqual({ instId: "BTC-USDT", spec: { tickSize: "0.1", lotSize: "0.0001" } });
+    expect(readItem({ instId: "BTC-USDT-261225", ctType: "linear", tickSz: "0.1", lotSz: "1", expTime: "1798185600000" }, "linear")).toEqual({ instId: "BTC-USDT-261225", spec: { tickSize: "0.1", lotSize: "1", expiresMs: 1798185600000 } });
+    expect(readItem({ tickSz: "0.1", lotSz: "1" })).toBeNull();
+  });
+
+  test("an instrument refused for a wrong-typed field is bad_spec naming it; the listing's others resolve", async () => {
+    const good = { tickSz: "0.1", lotSz: "1", state: "live", ctType: "linear", expTime: "1798185600000" };
+    const futures = [
+      { ...good, instId: "BTC-USDT-261225" },
+      { ...good, instId: "ETH-USDT-261225", expTime: 1798185600000 },
+      { ...good, instId: "SOL-USDT-261225", state: null },
+      { ...good, instId: "XRP-USDT-261225", ctType: 1 },
+      { ...good, instId: "DOGE-USDT-261225" },
+    ];
+    const f = (async (input: string | URL | Request) => {
+      const type = new URL(String(input)).searchParams.get("instType");
+      return Response.json({ code: "0", msg: "", data: type === "FUTURES" ? futures : [] });
+    }) as unknown as typeof fetch;
+    const cfg = { venue: "okx", wsUrl: "ws://127.0.0.1:1", restUrl: "http://127.0.0.1:1", instrumentCachePath: "", markets: [{ market: "linear", depth: 400, symbols: [] }], overrides: new Map() } as unknown as VenueConfig;
+    const symbols = futures.map((i) => i.instId);
+    const { instruments, unresolved } = await resolveInstruments(cfg, symbols.map((symbol) => ({ market: "linear" as const, symbol, depth: 400 })), okxInstrumentSource(cfg, f, []), silentLogger);
+    expect(instruments.map((i) => i?.symbol)).toEqual([symbols[0], undefined, undefined, undefined, symbols[4]]);
+    expect(unresolved.map((u) => [symbols[u.index], u.kind])).toEqual([1, 2, 3].map((i) => [symbols[i], "bad_spec"]));
+    expect(unresolved[0]!.detail).toContain("expTime (1798185600000: not a time in ms)");
+    expect(unresolved[1]!.detail).toContain("state (null: not a string)");
+    expect(unresolved[2]!.detail).toContain("ctType (1: not linear or inverse)");
   });
 
   test("a suspended or unknown instId is named as unresolved; the others start", async () => {
