@@ -125,7 +125,7 @@ export type ItemReading = { instId: string } & ({ spec: InstrumentSpec } | { sta
  * One /public/instruments item → its spec; the state it is listed in when that does not trade; why it is refused (a
  * field of the wrong type or out of range, naming the field and its value: a bad_spec, never a guessed spec, never
  * closed while running); null when it names no instId or (`ctType` given: SWAP, FUTURES) is the other market's. An
- * absent `state` is live and an absent or `""` `expTime` no expiry. Before 2026-12-07 a `state` that is no string
+ * absent `state` is live and an absent, `""` or `"0"` `expTime` no expiry. Before 2026-12-07 a `state` that is no string
  * read as live, an `expTime` that is no ms text as no expiry (the book LIVE past it), a `ctType` that is no string as
  * the other market's (not listed), and a tick or lot that is no positive decimal passed on (refused later, by its
  * value alone).
@@ -148,8 +148,10 @@ export function readItem(item: unknown, ctType?: string): ItemReading | null {
   if (!isStep(lotSz)) return refuse("lotSz", lotSz, "not a positive decimal text");
   // Delivery or exercise (FUTURES, OPTION), or the offline time of a delisting announced (any instType), in ms; ""
   // when none: the common watch closes the book at that moment. One that cannot be read is refused: read as none, the
-  // book would stay LIVE past it.
-  const exp = it.expTime === undefined ? "" : it.expTime;
+  // book would stay LIVE past it. "0" is none too (undocumented, as Bybit's perpetuals' deliveryTime "0"): as a time it
+  // would close the book at start, and refused it would leave every such instrument unsubscribed for a value that can
+  // only mean "no expiry".
+  const exp = it.expTime === undefined || it.expTime === "0" ? "" : it.expTime;
   if (typeof exp !== "string" || !(exp === "" || (/^\d{1,16}$/.test(exp) && Number(exp) > 0))) return refuse("expTime", exp, "not a time in ms");
   const spec: InstrumentSpec = exp === "" ? { tickSize: tickSz, lotSize: lotSz } : { tickSize: tickSz, lotSize: lotSz, expiresMs: Number(exp) };
   return { instId, spec };

@@ -92,7 +92,7 @@ describe("okx instruments", () => {
     const takes = (field: (typeof fields)[number], v: unknown): "spec" | "halted" | "refused" =>
       field === "state" ? (v === undefined || v === "live" ? "spec" : typeof v === "string" ? "halted" : "refused")
         : field === "ctType" ? (v === "linear" ? "spec" : "refused") // "inverse": the other market's (below)
-          : field === "expTime" ? (v === undefined || v === "" || (typeof v === "string" && /^\d+$/.test(v) && Number(v) > 0) ? "spec" : "refused")
+          : field === "expTime" ? (v === undefined || v === "" || v === "0" || (typeof v === "string" && /^\d+$/.test(v) && Number(v) > 0) ? "spec" : "refused")
             : positive(v) ? "spec" : "refused";
     for (const field of fields) {
       for (const [v, named] of values) {
@@ -110,6 +110,8 @@ describe("okx instruments", () => {
     // The other market's ctType is no refusal; spot (no ctType query) reads none; an expTime is the expiry in ms.
     expect(readItem({ instId: "BTC-USD-261225", ctType: "inverse", tickSz: "0.1", lotSz: "1" }, "linear")).toBeNull();
     expect(readItem({ instId: "BTC-USDT", tickSz: "0.1", lotSz: "0.0001", state: "live", expTime: "" })).toEqual({ instId: "BTC-USDT", spec: { tickSize: "0.1", lotSize: "0.0001" } });
+    // "0" is no expiry (as Bybit's perpetuals' "0"), not a close at start nor a refusal.
+    expect(readItem({ instId: "BTC-USDT-SWAP", ctType: "linear", tickSz: "0.1", lotSz: "1", state: "live", expTime: "0" }, "linear")).toEqual({ instId: "BTC-USDT-SWAP", spec: { tickSize: "0.1", lotSize: "1" } });
     expect(readItem({ instId: "BTC-USDT-261225", ctType: "linear", tickSz: "0.1", lotSz: "1", expTime: "1798185600000" }, "linear")).toEqual({ instId: "BTC-USDT-261225", spec: { tickSize: "0.1", lotSize: "1", expiresMs: 1798185600000 } });
     expect(readItem({ tickSz: "0.1", lotSz: "1" })).toBeNull();
   });
@@ -154,11 +156,13 @@ describe("okx instruments", () => {
   });
 
   test("an upcChg re-checks its instrument just after effTime: the new tick swaps the exponents and the app is told", async () => {
-    const effTimeMs = Date.now() + 200;
+    // effTime is 200 ms after the first listing is asked for (not after the test starts: under load the start-up
+    // took longer than 200 ms once, and the first listing already gave the new tick).
+    let effTimeMs = Infinity;
     let calls = 0;
     // The listing announces 0.1 → 0.01 at effTime, and lists 0.01 from then on.
     const f = (async () => {
-      calls++;
+      if (calls++ === 0) effTimeMs = Date.now() + 200;
       const after = Date.now() >= effTimeMs;
       const upcChg = after ? [] : [{ param: "tickSz", newValue: "0.01", effTime: String(effTimeMs) }];
       return Response.json({ code: "0", msg: "", data: [{ instId: "BTC-USDT", tickSz: after ? "0.01" : "0.1", lotSz: "0.0001", state: "live", upcChg }] });
