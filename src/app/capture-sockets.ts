@@ -28,6 +28,7 @@ import {
   INSTRUMENTS_CLOSED_SET_URL,
   INSTRUMENTS_CLOSED_URL,
   INSTRUMENTS_REOPENED_URL,
+  RECORDER_STOPPED_WHY,
   SOCKET_ASKED_URL,
   SOCKET_BACK_URL,
   SOCKET_REQUEST_URL_PREFIX,
@@ -121,6 +122,16 @@ export class CaptureSocketHead implements CaptureFileHead {
     if (of === undefined) return;
     const topics = (of.topics ??= new Set());
     for (const name of req.names) topics.add(name);
+  }
+
+  /**
+   * The recorder's stop (since s-recstop): a `ws:close` (body RECORDER_STOPPED_WHY) for every connection open as the
+   * capture's records leave it. The stop's socket closes are planned and record nothing (onDisconnected), so without
+   * these a replay or export kept the books LIVE across the time the recorder was down. Written by `feeder record`
+   * before its venues stop; observing them (as the writer does) leaves no connection open.
+   */
+  stopCloses(): readonly CaptureHeadEvent[] {
+    return [...this.open.values()].map((e) => ({ venue: e.venue, market: e.market, connection: e.connection, url: CONNECTION_CLOSED_URL, body: RECORDER_STOPPED_WHY }));
   }
 
   events(): readonly CaptureHeadEvent[] {

@@ -22,7 +22,7 @@ import type { FeederConfig, VenueConfig } from "../config/types.ts";
 import { FeedPublisher } from "../net/feed-publisher.ts";
 import type { BudgetLedger } from "../venues/common/budget-ledger.ts";
 import { venueSpec, type VenueSpec } from "../venues/registry.ts";
-import { instrumentSymbolOf, isConnectionEventUrl, SOCKET_REQUEST_URL_PREFIX, type BookSink, type Subscription, type VenueAdapter, type VenueMetric } from "../venues/venue.ts";
+import { instrumentSymbolOf, isConnectionEventUrl, isRecordedStop, SOCKET_REQUEST_URL_PREFIX, type BookSink, type Subscription, type VenueAdapter, type VenueMetric } from "../venues/venue.ts";
 import { detail, levelsOf, summarize, unreadableSummary, type BookCounts, type BookDetail, type BookLevels, type BookSummary } from "./book-json.ts";
 import { collectInTurns, type Turn } from "./list-stream.ts";
 import { EventLoopLagMonitor, histogramData, PipelineLatency, type BookCount, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
@@ -96,6 +96,11 @@ class VenuePipeline implements BookSink {
    * a stop that came during its cache write: the HALTED book replaced by a RESYNCING one).
    */
   stopped = false;
+  /**
+   * Replay: the adapter is handling a recorded stop's `ws:close` (Feeder.replayRecorderStopped has halted every book,
+   * as live's stop): the invalidations of that close are not published over the halt.
+   */
+  replayStopping = false;
   /** What its instrument load at start found (set once loaded): a worker reports it for the supervisor's start check. */
   started: VenueStart | undefined;
   /**
@@ -296,7 +301,7 @@ class VenuePipeline implements BookSink {
   }
 
   onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
-    if (this.stopped) return;
+    if (this.stopped || this.replayStopping) return;
     const builder = this.builders[index];
     if (builder === undefined) return; // unresolved instrument: no book to mark
     // A refused definition's book: its updates are dropped, so the venue's view of it is not the book's. A closure
@@ -849,11 +854,35 @@ export class Feeder {
     // A recorded connection open/close (same record shape): the adapter does what the live run did, or ignores it.
     // What it published is sent at this record, as live sends it in the event's turn (until s-repleft a ws:close's
     // or ws:closed's statuses waited for the next record's flush: sent later than live's, with that record's changes).
-    const ok = isConnectionEventUrl(url)
-      ? (p.adapter.ingestConnectionEvent?.(market as Subscription["market"], connection, url, tsRecvUs, body) ?? true)
-      : p.adapter.ingestRest !== undefined && p.adapter.ingestRest(market as Subscription["market"], connection, url, body, tsRecvUs);
+    const stop = isRecordedStop(url, body);
+    if (stop) this.replayRecorderStopped();
+    p.replayStopping = stop;
+    let ok: boolean;
+    try {
+      ok = isConnectionEventUrl(url)
+        ? (p.adapter.ingestConnectionEvent?.(market as Subscription["market"], connection, url, tsRecvUs, body) ?? true)
+        : p.adapter.ingestRest !== undefined && p.adapter.ingestRest(market as Subscription["market"], connection, url, body, tsRecvUs);
+    } finally {
+      p.replayStopping = false;
+    }
     this.publisher.flush();
     return ok;
+  }
+
+  /**
+   * Replay: the recorder stopped here (a `ws:close` of RECORDER_STOPPED_WHY, one per connection it had open). Every
+   * book goes HALTED / shutdown, as live's stop published it (a second such record finds them halted: no news), and
+   * stays so until the next run's frames bring it back (its snapshot), not LIVE across the time the recorder was down.
+   * The adapter still takes each record as its connection's close (its socket's requests and overlap end), the
+   * RESYNCING / disconnected that close would publish held back (VenuePipeline.replayStopping): live sent one status.
+   */
+  private replayRecorderStopped(): void {
+    for (const p of this.pipelines) {
+      if (p.stopped) continue;
+      p.builders.forEach((b, i) => {
+        if (b.markInvalid(BookState.HALTED, StatusReason.SHUTDOWN)) p.publishStatusContained(i, b);
+      });
+    }
   }
 
   /**

@@ -93,6 +93,20 @@ export type RawRestTap = (market: MarketName, connection: string, url: string, b
  */
 export const CONNECTION_OPENED_URL = "ws:open";
 export const CONNECTION_CLOSED_URL = "ws:close";
+/**
+ * The body of the CONNECTION_CLOSED_URL `feeder record` writes at its stop (since s-recstop) for every connection the
+ * capture has open, before its sockets close (a planned close: onDisconnected records nothing then). Live, the stop
+ * halts every book (HALTED / shutdown); replay and export do the same at this record (Feeder.ingestRest,
+ * BookReconstructor.ingestRest) and keep them so until the next run's frames, where before they stayed LIVE at the
+ * old run's levels across the time the recorder was down. A reader before it takes it as any close (RESYNCING /
+ * disconnected): not usable either.
+ */
+export const RECORDER_STOPPED_WHY = "feeder stopped: the recorder's run ended here";
+
+/** A recorded connection event that is the recorder's stop (RECORDER_STOPPED_WHY), not a socket lost. */
+export function isRecordedStop(url: string, body: string): boolean {
+  return url === CONNECTION_CLOSED_URL && body === RECORDER_STOPPED_WHY;
+}
 
 /**
  * The connection's sockets, recorded since 2026-12-06 so replay can tell them apart as the live run did (body "", but RETIRED's):

@@ -7,7 +7,7 @@ import { configNotes } from "../../config/notes.ts";
 import { statSync } from "node:fs";
 import { startRuntimeUnlessStopped, StoppedDuringStart, stopWithin, type Runtime } from "../../app/runtime.ts";
 import { loadConfigFile, type ValidateOptions } from "../../config/load.ts";
-import { monoStampUs, monoStampUsAtMonoMs } from "../../core/clock.ts";
+import { monoStampUs, monoStampUsAtMonoMs, nowUs } from "../../core/clock.ts";
 import { createLogger, type Logger } from "../../core/log.ts";
 import { CaptureSocketHead } from "../../app/capture-sockets.ts";
 import { CaptureWriter, type CaptureWriterStats } from "../../record/capture.ts";
@@ -93,7 +93,8 @@ export const recordCommand: CommandSpec = {
     "A signal during start-up stops it there (no venue connection opened after it; a venue that connected",
     "already, its instruments resolved first while another venue's were still resolving, is halted and what it",
     "recorded by then is kept in the capture), exit 0. SIGINT/SIGTERM stops it as `feeder run`, the capture closed",
-    "with its last block and `stopped` logged: exit 0 (1 when a part's stop failed, logged, or another recorder",
+    "with its last block (its last records a `ws:close` per open connection, saying the recorder stopped: replay",
+    "and export halt the books there, as live's stop) and `stopped` logged: exit 0 (1 when a part's stop failed, logged, or another recorder",
     "claimed DIR, below). A second SIGINT/SIGTERM during the stop (at most 1.5 s)",
     "is logged and ignored: the capture is closed with its last block (SIGKILL ends it at once, unclosed); a",
     "stop cut at 1.5 s records nothing a venue still delivers once the capture is closed.",
@@ -204,6 +205,21 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
   async function recordUntilStopped(): Promise<number> {
     let runtime: Runtime;
     const taps = captureTaps(() => writer!);
+    const head = new CaptureSocketHead();
+    // The stop in the capture (since s-recstop), before the venues are told to stop: a `ws:close` per connection open
+    // (its socket's close is planned and records nothing), which replay and export read as the stop (every book
+    // HALTED / shutdown, as live publishes it), then the taps detached: live applies nothing the venues deliver from
+    // the stop on, so a frame recorded after it would make a book LIVE in replay that live held halted. Before, the
+    // capture ended with the books LIVE, and a next run's capture replayed after it kept them so across the time the
+    // recorder was down.
+    const recordStop = (): void => {
+      if (writer !== undefined) {
+        writer.flush(); // the head observes records as their block is written: now it knows every connection event
+        const atUs = monoStampUs(nowUs());
+        for (const e of head.stopCloses()) writer.writeRest(atUs, e.venue, e.market, e.connection, e.url, e.body ?? "");
+      }
+      taps.detach();
+    };
     // The claim file deleted under the recorder is written again; if another recorder claimed DIR meanwhile, this
     // one stops (exit 1): two in one DIR delete each other's files, and the other holds the claim now.
     let claimLost: (holder: string) => void = () => {};
@@ -240,7 +256,7 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
             // split there (before, it went to the new file whole, with up to 200 ms from before its boundary).
             recordUsAtMonoMs: monoStampUsAtMonoMs,
             // Every file after the first begins with each open connection's sockets (ws:state / ws:overlap).
-            fileHead: new CaptureSocketHead(),
+            fileHead: head,
             onDirRecreated: () => claim && checked(claim.renew()),
             // The claim looked at before every block and retention pass too (one stat), not only every second: once
             // another recorder has claimed DIR (this one's claim file deleted), nothing more goes into DIR. Before,
@@ -250,7 +266,7 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
         },
       });
     } catch (err) {
-      taps.detach(); // a venue the stop during start-up left open writes nothing after the close
+      recordStop(); // a venue the stop during start-up left open writes nothing after the close
       writer?.close();
       if (err instanceof StoppedDuringStart) {
         log.info("stopped during start-up", { signal: await ctx.stopSignal });
@@ -270,6 +286,7 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
       log.error("another recorder claimed the capture directory after this one's claim file was deleted: stopping (one recorder per DIR)", { dir: out, holder: end.holder });
     } else log.info("stopping", { signal: end.signal });
     if (progress) clearInterval(progress);
+    recordStop();
     // A part whose stop throws is logged and the others stopped all the same (exit 1): the capture is closed and
     // the `stopped` line written whatever happened (before, a throwing stop lost the last block and left the file
     // unfinished).

@@ -961,7 +961,8 @@ export class ConnectionLifecycle {
     for (const t of conn.topics) {
       if (t.sub !== SUB_REJECTED && (t.book === BookState.LIVE || t.book === BookState.STALE)) return this.replayDisconnected(name);
     }
-    // A new socket answers none of the old one's requests (a close the capture lacks: a stop records none).
+    // A new socket answers none of the old one's requests (a close the capture lacks: a recorder killed, or one
+    // before s-recstop stopped: it recorded no close; since, its stop writes a ws:close per open connection).
     conn.pending.clear();
     endReplayHolds(conn);
     conn.replayAcksKnown = true;

@@ -291,7 +291,8 @@ export class DeribitAdapter implements VenueAdapter {
       this.requests.dropSocket(conn, null); // its recorded requests (ws:req) are never answered, as live's onSocketClosed
       this.lifecycle.replayDisconnected(connection);
     } else if (url === CONNECTION_OPENED_URL) {
-      // A new socket: the old one's close, if the capture lacks it (a stop records none), dropped its requests live.
+      // A new socket: the old one's close, if the capture lacks it (a recorder killed, or one before s-recstop
+      // stopped: it recorded no close), dropped its requests live.
       this.requests.dropSocket(conn, null);
       this.lifecycle.replayOpened(connection);
     } else this.lifecycle.replaySocketEvent(connection, url, body);
