@@ -853,6 +853,47 @@ describe("okx: every request within the socket's hour", () => {
   });
 
   /**
+   * A's resync waits for the old socket's hour (spent) when a planned reconnect swaps: the replacement's subscribe of
+   * A is the fresh start it waited for (BudgetWaits.requested: its wait over). The replacement fails and the old socket,
+   * which still serves A (subscribed there, its book RESYNCING), is gone back to: A's fresh start is owed there again,
+   * waiting for that socket's hour as before the swap, then its requests go and its snapshot makes it LIVE. Until
+   * s-rd26b nothing restarted it (not asked during the overlap: restartWanted unset), its wait gone: ACTIVE and
+   * RESYNCING on the old socket for good, no request ever sent for it (found by the randomized check with planned
+   * reconnects, seed 7, once it asked every open book to end LIVE).
+   */
+  test("a resync waiting for the hour at a swap, the replacement failed: its fresh start is owed on the old socket gone back to", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] }); // the budget wait's timer, moved with the clock
+    try {
+      const { adapter, conn, a, requests, answer, lifecycle, clock } = await openRig();
+      const waitsBudget = (adapter as unknown as { budgetWait: boolean[] }).budgetWait;
+      conn.requestTimesMs.push(clock.ms, clock.ms, clock.ms); // the old socket's hour spent
+      adapter.books.resync(a, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+      expect([a.sub, a.book, waitsBudget[a.index], requests()]).toEqual([SUB_ACTIVE, BookState.RESYNCING, true, []]);
+      const planned = (lifecycle as unknown as { planned: PlannedReconnects }).planned;
+      const replacement = recordingWs();
+      conn.replacing = replacement;
+      conn.replacingGeneration = ++conn.genSeq;
+      conn.replacingOpen = true;
+      (planned as unknown as { swapWhenSettled(c: OkxConnection): void }).swapWhenSettled(conn);
+      expect([conn.ws, a.onRetiring, waitsBudget[a.index]]).toEqual([replacement, true, false]); // its subscribe there ends the wait
+      planned.goBack(conn, "test");
+      expect([a.sub, a.book]).toEqual([SUB_ACTIVE, BookState.RESYNCING]);
+      expect(waitsBudget[a.index], "A's fresh start waits for the old socket's hour again").toBe(true);
+      clock.ms += HOUR_MS;
+      vi.advanceTimersByTime(HOUR_MS);
+      expect(requests().map((r) => [r.op, r.args.map((x) => x.instId)])).toEqual([["unsubscribe", ["A-USDT"]]]);
+      answer(requests()[0]!);
+      expect(requests().map((r) => [r.op, r.args.map((x) => x.instId)])).toEqual([["unsubscribe", ["A-USDT"]], ["subscribe", ["A-USDT"]]]);
+      answer(requests()[1]!);
+      expect(a.sub).toBe(SUB_ACTIVE);
+      conn.ws = null;
+      await adapter.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  /**
    * A LIVE: A closes (its unsubscribe written), is listed again (its subscribe written) and closes again; OKX then refuses
    * the unsubscribe 60014 and accepts the subscribe, whose answer unsubscribes A's channel. Until s-rd21c the refused
    * unsubscribe also went again (A given up): two unsubscribes of one channel, the second one of the hour's 480 for
@@ -1299,7 +1340,7 @@ describe("okx: every request within the socket's hour", () => {
    * its channels with it. Resyncs may wait out a backoff (idle at a swap or a go-back: the s-okxgoback case), books
    * close and are listed again. Checked: no socket's hour holds more than 3; no unsubscribe names a channel the socket
    * does not stream; and once settled (hours pass, every request answered, the overlap over, backoffs ended) nothing
-   * waits or is out, every open book is ACTIVE with its channel subscribed on the one socket (the one that reads it),
+   * waits or is out, every open book is ACTIVE and LIVE with its channel subscribed on the one socket (the one that reads it),
    * no channel is subscribed there that no open book reads, and no book is left marked as streamed (streamedOn).
    * The line's order is the check above's (not judged here). Seed 27 found a book listed again while its closure's
    * unsubscribe and its subscribe were both held, swapped out, closed again and gone back to: its channel left
@@ -1467,6 +1508,10 @@ describe("okx: every request within the socket's hour", () => {
         const unread = [...sock.channels].filter((s) => conn.topics.some((t) => t.symbol === s && t.sub === SUB_REJECTED));
         const elsewhere = socks.filter((x) => x !== sock && x.channels.size > 0).map((x) => socks.indexOf(x));
         expect([unread, elsewhere, needless], `seed ${seed}: channels no open book reads, other sockets still streaming, needless unsubscribes`).toEqual([[], [], 0]);
+        // And LIVE (its subscribe's snapshot): none left RESYNCING with nothing asked for it (seed 7 until s-rd26b: a
+        // resync waiting for the hour at a swap, gone back to: "a resync waiting for the hour at a swap, …").
+        const notLive = conn.topics.filter((t) => t.sub !== SUB_REJECTED && t.book !== BookState.LIVE).map((t) => `${t.symbol}:${t.book}`);
+        expect(notLive, `seed ${seed}: open books not LIVE once settled`).toEqual([]);
         const marked = conn.topics.filter((t) => t.streamedOn === conn.generation).map((t) => `${t.symbol}:${t.sub}`);
         expect(marked, `seed ${seed}: books still marked as streamed once settled`).toEqual([]);
         conn.ws = null;
