@@ -103,15 +103,23 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
    * The socket generation on which its subscribe out (sent, held, or waiting to go again after a refusal, alone or in
    * halves) took the place of its closure's unsubscribe, which never went (SubscriptionControl.subscribeGoes, or
    * resubscribedSince: refused 60014; or, still held at a planned reconnect's swap, marked there for the old socket:
-   * planned-reconnect.ts swapWhenSettled): the venue still streams its channel there, so should that subscribe be refused
+   * planned-reconnect.ts swapWhenSettled, which moves the old socket's mark to streamedOnRetiring): the venue still streams its channel there, so should that subscribe be refused
    * or dropped once the book is given up again, the channel is unsubscribed then. -1: none. A fact of the book, not of
    * the requests (until s-streamfact each request remade from another had to carry it on: one path that did not left a
    * channel subscribed for good). Ended when an unsubscribe of it goes, its subscribe is accepted or it is rejected, on
-   * that socket; another generation's is none, but a planned reconnect's old socket gone back to keeps its own under its
-   * new generation (planned-reconnect.ts goBack: one closed meanwhile is unsubscribed there; one closed later while idle
+   * that socket; another generation's is none, but a planned reconnect's old socket gone back to keeps its own
+   * (streamedOnRetiring during the overlap) under its new generation (planned-reconnect.ts goBack: one closed meanwhile is unsubscribed there; one closed later while idle
    * there, by ConnectionLifecycle.retireAll).
    */
   streamedOn = -1;
+  /**
+   * A planned reconnect's overlap: streamedOn of the old socket (its generation, retiringGeneration), moved here at the
+   * swap so that the replacement's own mark (streamedOn, set during the overlap) does not take its place; read by a
+   * go-back (planned-reconnect.ts goBack), which moves it back to streamedOn. -1: none. Until s-rd26b one field held
+   * both: the replacement's mark replaced the old socket's, and a book closed again and gone back to was left
+   * subscribed on the old socket for good.
+   */
+  streamedOnRetiring = -1;
   /**
    * Replay, a venue whose protocol opts in (RequestProtocol.replayHoldsUnsubscribed: Bybit, OKX, Deribit): a recorded unsubscribe
    * of it (`ws:req`) is out, its recorded subscribe not yet. Replay keeps its topics subscribed, so the venue's frame

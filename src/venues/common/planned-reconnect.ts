@@ -394,7 +394,8 @@ export class PlannedReconnects {
       t.restartWanted = false;
       // Still streamed there though not served (TopicState.streamedOn: its closure's unsubscribe taken off by a
       // subscribe refused as over the rate limit, that retry dropped at the swap): the same socket, its new generation.
-      const streamed = oldGen >= 0 && t.streamedOn === oldGen;
+      const streamed = oldGen >= 0 && t.streamedOnRetiring === oldGen;
+      t.streamedOnRetiring = -1;
       if (streamed) t.streamedOn = conn.generation;
       if (t.sub === SUB_REJECTED) {
         // Closed during the overlap (ConnectionLifecycle.retire) while the old socket served or still streamed it:
@@ -467,6 +468,11 @@ export class PlannedReconnects {
     // streams its channel, which it does not serve. Marked so (TopicState.streamedOn, this generation's): a go-back
     // then unsubscribes it if it closed meanwhile. Until s-okxgoback it was left subscribed there for good.
     for (const t of conn.topics) if (t.sub !== SUB_REJECTED && h.control.unsubscribeWaiting(conn, t)) t.streamedOn = conn.generation;
+    // The old socket's marks kept apart (TopicState.streamedOnRetiring): the replacement may mark the book as well.
+    for (const t of conn.topics) {
+      t.streamedOnRetiring = t.streamedOn === conn.generation ? conn.generation : -1;
+      if (t.streamedOnRetiring >= 0) t.streamedOn = -1;
+    }
     conn.ws = ws;
     conn.generation = conn.replacingGeneration;
     h.socketEvent?.(conn, SOCKET_SWAP_URL);
@@ -654,6 +660,7 @@ function clearOverlap(conn: VenueConnection): void {
   for (const t of conn.topics) {
     t.onRetiring = false;
     t.restartWanted = false;
+    t.streamedOnRetiring = -1; // the old socket gone: what it streamed with it
     if (seqReached(t, conn.generation)) t.seqSocket = conn.generation;
   }
 }

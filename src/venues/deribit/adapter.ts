@@ -129,8 +129,8 @@ export class DeribitAdapter implements VenueAdapter {
    * none): its frames are still of the run before the reset (TCP delivers its own copy of the reset later), and a
    * whole book or snapshot of it would set the resyncing book to that state, LIVE, or one above the book's id after it
    * move it back there. Ignored until the overlap is over (onOverlapOver) when it is the old socket; when it is the
-   * replacement (the reset came on the old socket), until a subscribe of the book is written on it (live: encoded,
-   * onSubscribe; replay: its `ws:req`), whose answer is of the new run. The common mark (common/behind-reset.ts), as
+   * replacement (the reset came on the old socket), until a subscribe of the book is written on it (live: encoded;
+   * replay: its `ws:req`; RequestProtocol.requested, onSubscribeWritten), whose answer is of the new run. The common mark (common/behind-reset.ts), as
    * Bybit's, without its end at the socket's own reset (no u = 1 here to tell it by), so without carriedOn: its
    * array alone, read per frame.
    */

@@ -121,7 +121,15 @@ export class BudgetWaits {
    */
   requested(op: "subscribe" | "unsubscribe", topics: readonly OkxTopic[], replay: boolean): void {
     if (replay) for (const t of topics) this.replayEnd(t.index);
-    else if (op === "subscribe") for (const t of topics) this.leave(t.index);
+    else if (op === "subscribe") {
+      for (const t of topics) {
+        // A planned reconnect's replacement subscribing a book the old socket still serves: should the replacement fail,
+        // the fresh start it waited for is owed on the old socket (goBack redoes restartWanted). Until s-rd26b the wait
+        // simply ended, and gone back to, the book stayed ACTIVE and RESYNCING there with nothing asked for it.
+        if (this.waiting[t.index] && t.onRetiring && t.conn.retiringGeneration >= 0) t.restartWanted = true;
+        this.leave(t.index);
+      }
+    }
   }
 
   /** Replay: topic `index`'s recorded wait is over (a recorded request of it, its connection's close). */

@@ -428,7 +428,7 @@ describe("bybit: live's go-back redoes a resync on the old socket; replay of its
 
   // A resubscribe on the replacement during the overlap starts its stream of the book over: its answer may be of the
   // run after a reset the old socket delivers, with no u = 1 to follow (as a replacement that had delivered nothing
-  // yet: otherBehindReset; Deribit's subscribedOn and OKX's clear do the same). Before, the replacement stayed (or was)
+  // yet: otherBehindReset; Deribit's onSubscribeWritten and OKX's clear do the same). Before, the replacement stayed (or was)
   // marked behind that reset by its frames before the resubscribe, every frame of its new stream ignored, the book LIVE
   // at the old socket's last state (frozen once the old socket closed) until stale. Now a subscribe written on a socket
   // ends its mark and what it had delivered (onSubscribeWritten; replay: the recorded ws:req).

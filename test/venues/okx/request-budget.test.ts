@@ -853,6 +853,90 @@ describe("okx: every request within the socket's hour", () => {
   });
 
   /**
+   * As above, B marked as streamed on the old socket at the swap; on the replacement B is subscribed (accepted), closed
+   * (its unsubscribe written), listed again (its subscribe written) and that unsubscribe refused 60014: the replacement
+   * streams B too, marked so there (resubscribedSince). B closes again and the replacement fails: gone back to, the old
+   * socket, which never unsubscribed B, unsubscribes it. Until s-rd26b a book had one mark (TopicState.streamedOn): the
+   * replacement's took the old socket's place, and the go-back, finding none of its own, left B's channel subscribed
+   * there for good (found by the randomized check with planned reconnects, seed 146).
+   */
+  test("a book streamed on the old socket, marked streamed on the replacement too during the overlap, closed, gone back to: unsubscribed on the old socket", async () => {
+    const { adapter, conn, b, requests, answer, lifecycle, control, clock } = await openRig();
+    conn.requestTimesMs.push(clock.ms, clock.ms, clock.ms); // the old socket's hour spent
+    lifecycle.retire(b, StatusReason.INSTRUMENT_CLOSED); // its unsubscribe held
+    lifecycle.activate(b); // its subscribe held too
+    await Promise.resolve();
+    await Promise.resolve();
+    const planned = (lifecycle as unknown as { planned: PlannedReconnects }).planned;
+    const replacement = recordingWs();
+    conn.replacing = replacement;
+    conn.replacingGeneration = ++conn.genSeq;
+    conn.replacingOpen = true;
+    (planned as unknown as { swapWhenSettled(c: OkxConnection): void }).swapWhenSettled(conn);
+    expect(conn.ws).toBe(replacement);
+    const onReplacement = () => replacement.sent.map((x) => JSON.parse(x) as Req);
+    answer(onReplacement().find((r) => r.args.some((x) => x.instId === "B-USDT"))!); // B's subscribe there accepted
+    expect(b.sub).toBe(SUB_ACTIVE);
+    lifecycle.retire(b, StatusReason.INSTRUMENT_CLOSED); // its unsubscribe written on the replacement
+    lifecycle.activate(b); // and its subscribe
+    await Promise.resolve();
+    await Promise.resolve();
+    const unsubscribe = onReplacement().find((r) => r.op === "unsubscribe")!;
+    expect(onReplacement().at(-1)).toMatchObject({ op: "subscribe", args: [{ instId: "B-USDT" }] });
+    answer(unsubscribe, "60014"); // the replacement streams B still: marked there
+    expect(b.streamedOn).toBe(conn.generation);
+    lifecycle.retire(b, StatusReason.INSTRUMENT_CLOSED);
+    planned.goBack(conn, "test");
+    clock.ms += 2 * HOUR_MS;
+    control.retriesDue(clock.ms);
+    const onOld = requests().filter((r) => r.args.some((x) => x.instId === "B-USDT"));
+    expect(onOld.map((r) => r.op)).toEqual(["unsubscribe"]); // before: none, subscribed there for good
+    conn.ws = null;
+    await adapter.stop();
+  });
+
+  /**
+   * A's resync waits for the old socket's hour (spent) when a planned reconnect swaps: the replacement's subscribe of
+   * A is the fresh start it waited for (BudgetWaits.requested: its wait over). The replacement fails and the old socket,
+   * which still serves A (subscribed there, its book RESYNCING), is gone back to: A's fresh start is owed there again,
+   * waiting for that socket's hour as before the swap, then its requests go and its snapshot makes it LIVE. Until
+   * s-rd26b nothing restarted it (not asked during the overlap: restartWanted unset), its wait gone: ACTIVE and
+   * RESYNCING on the old socket for good, no request ever sent for it (found by the randomized check with planned
+   * reconnects, seed 7, once it asked every open book to end LIVE).
+   */
+  test("a resync waiting for the hour at a swap, the replacement failed: its fresh start is owed on the old socket gone back to", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] }); // the budget wait's timer, moved with the clock
+    try {
+      const { adapter, conn, a, requests, answer, lifecycle, clock } = await openRig();
+      const waitsBudget = (adapter as unknown as { budgetWait: boolean[] }).budgetWait;
+      conn.requestTimesMs.push(clock.ms, clock.ms, clock.ms); // the old socket's hour spent
+      adapter.books.resync(a, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+      expect([a.sub, a.book, waitsBudget[a.index], requests()]).toEqual([SUB_ACTIVE, BookState.RESYNCING, true, []]);
+      const planned = (lifecycle as unknown as { planned: PlannedReconnects }).planned;
+      const replacement = recordingWs();
+      conn.replacing = replacement;
+      conn.replacingGeneration = ++conn.genSeq;
+      conn.replacingOpen = true;
+      (planned as unknown as { swapWhenSettled(c: OkxConnection): void }).swapWhenSettled(conn);
+      expect([conn.ws, a.onRetiring, waitsBudget[a.index]]).toEqual([replacement, true, false]); // its subscribe there ends the wait
+      planned.goBack(conn, "test");
+      expect([a.sub, a.book]).toEqual([SUB_ACTIVE, BookState.RESYNCING]);
+      expect(waitsBudget[a.index], "A's fresh start waits for the old socket's hour again").toBe(true);
+      clock.ms += HOUR_MS;
+      vi.advanceTimersByTime(HOUR_MS);
+      expect(requests().map((r) => [r.op, r.args.map((x) => x.instId)])).toEqual([["unsubscribe", ["A-USDT"]]]);
+      answer(requests()[0]!);
+      expect(requests().map((r) => [r.op, r.args.map((x) => x.instId)])).toEqual([["unsubscribe", ["A-USDT"]], ["subscribe", ["A-USDT"]]]);
+      answer(requests()[1]!);
+      expect(a.sub).toBe(SUB_ACTIVE);
+      conn.ws = null;
+      await adapter.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  /**
    * A LIVE: A closes (its unsubscribe written), is listed again (its subscribe written) and closes again; OKX then refuses
    * the unsubscribe 60014 and accepts the subscribe, whose answer unsubscribes A's channel. Until s-rd21c the refused
    * unsubscribe also went again (A given up): two unsubscribes of one channel, the second one of the hour's 480 for
@@ -1299,7 +1383,7 @@ describe("okx: every request within the socket's hour", () => {
    * its channels with it. Resyncs may wait out a backoff (idle at a swap or a go-back: the s-okxgoback case), books
    * close and are listed again. Checked: no socket's hour holds more than 3; no unsubscribe names a channel the socket
    * does not stream; and once settled (hours pass, every request answered, the overlap over, backoffs ended) nothing
-   * waits or is out, every open book is ACTIVE with its channel subscribed on the one socket (the one that reads it),
+   * waits or is out, every open book is ACTIVE and LIVE with its channel subscribed on the one socket (the one that reads it),
    * no channel is subscribed there that no open book reads, and no book is left marked as streamed (streamedOn).
    * The line's order is the check above's (not judged here). Seed 27 found a book listed again while its closure's
    * unsubscribe and its subscribe were both held, swapped out, closed again and gone back to: its channel left
@@ -1313,7 +1397,8 @@ describe("okx: every request within the socket's hour", () => {
     let streamedAtGoBack = 0; // books the old socket streams though it does not serve them, at a go-back (streamedOn)
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     try {
-      for (let seed = 1; seed <= 40; seed++) {
+      // Seeds 1..40, and 146: a book marked as streamed on both sockets of an overlap (until s-rd26b the old one's lost).
+      for (const seed of [...Array.from({ length: 40 }, (_, i) => i + 1), 146]) {
         const random = rng(seed);
         const pick = <T,>(xs: readonly T[]): T | undefined => xs[Math.floor(random() * xs.length)];
         const { adapter, conn, ws, answer, lifecycle, control, clock } = await openRig(["A-USDT", "B-USDT", "C-USDT"]);
@@ -1437,7 +1522,7 @@ describe("okx: every request within the socket's hour", () => {
             // The replacement fails: the old socket is the connection's again.
             const oldGen = conn.retiringGeneration;
             idleAtGoBack += conn.topics.filter((t) => t.sub === SUB_IDLE && t.resyncDelayed).length;
-            streamedAtGoBack += conn.topics.filter((t) => t.streamedOn === oldGen && oldGen >= 0).length;
+            streamedAtGoBack += conn.topics.filter((t) => t.streamedOnRetiring === oldGen && oldGen >= 0).length;
             planned.goBack(conn, "test");
             goBacks++;
           }
@@ -1467,6 +1552,10 @@ describe("okx: every request within the socket's hour", () => {
         const unread = [...sock.channels].filter((s) => conn.topics.some((t) => t.symbol === s && t.sub === SUB_REJECTED));
         const elsewhere = socks.filter((x) => x !== sock && x.channels.size > 0).map((x) => socks.indexOf(x));
         expect([unread, elsewhere, needless], `seed ${seed}: channels no open book reads, other sockets still streaming, needless unsubscribes`).toEqual([[], [], 0]);
+        // And LIVE (its subscribe's snapshot): none left RESYNCING with nothing asked for it (seed 7 until s-rd26b: a
+        // resync waiting for the hour at a swap, gone back to: "a resync waiting for the hour at a swap, …").
+        const notLive = conn.topics.filter((t) => t.sub !== SUB_REJECTED && t.book !== BookState.LIVE).map((t) => `${t.symbol}:${t.book}`);
+        expect(notLive, `seed ${seed}: open books not LIVE once settled`).toEqual([]);
         const marked = conn.topics.filter((t) => t.streamedOn === conn.generation).map((t) => `${t.symbol}:${t.sub}`);
         expect(marked, `seed ${seed}: books still marked as streamed once settled`).toEqual([]);
         conn.ws = null;
