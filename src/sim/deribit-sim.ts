@@ -7,7 +7,7 @@
  * unanswered until the next is closed; not judged on a late tick: this process held up), `public/disable_heartbeat`,
  * `public/test`. Book channels `book.X.100ms` (snapshot, then changes linked by prev_change_id)
  * and `book.X.none.{1,10,20}.100ms` (whole books). Books are generated or replayed from a recording; faults: gap,
- * reset, reset_low, disconnect, stall, malformed, duplicate, and change_id_break, rate_limit, test_request. Cold code.
+ * reset, reset_low, disconnect, stall, malformed, duplicate, and change_id_break, rate_limit, test_request, heartbeat_refused. Cold code.
  * @module
  */
 import { instrumentsLimitControl, RestLimitFault } from "./rest-limit.ts";
@@ -34,8 +34,8 @@ import { handleDeribitControl } from "./deribit-sim-control.ts";
 import { Rng } from "./rng.ts";
 import type { SymbolSpec } from "./sim-book.ts";
 
-export type DeribitSimFault = "gap" | "reset" | "reset_low" | "disconnect" | "stall" | "malformed" | "duplicate" | "change_id_break" | "rate_limit" | "test_request";
-export const DERIBIT_SIM_FAULTS: readonly DeribitSimFault[] = ["gap", "reset", "reset_low", "disconnect", "stall", "malformed", "duplicate", "change_id_break", "rate_limit", "test_request"];
+export type DeribitSimFault = "gap" | "reset" | "reset_low" | "disconnect" | "stall" | "malformed" | "duplicate" | "change_id_break" | "rate_limit" | "test_request" | "heartbeat_refused";
+export const DERIBIT_SIM_FAULTS: readonly DeribitSimFault[] = ["gap", "reset", "reset_low", "disconnect", "stall", "malformed", "duplicate", "change_id_break", "rate_limit", "test_request", "heartbeat_refused"];
 
 export interface DeribitSimOptions {
   port?: number;
@@ -124,6 +124,8 @@ class DeribitSimulator implements DeribitSim {
   private stallUntilMs = 0; // on monoMs, as every stall deadline here
   private stalledInbox: { ws: DWs; text: string }[] = [];
   private rateLimitNext = 0;
+  /** set_heartbeat requests still to refuse (the heartbeat_refused fault). */
+  private heartbeatRefuseNext = 0;
   private connSeq = 0;
 
   constructor(private readonly opts: DeribitSimOptions) {
@@ -343,6 +345,12 @@ class DeribitSimulator implements DeribitSim {
         const interval = Number(msg.params?.interval);
         if (!(interval >= 10)) {
           this.error(ws, msg.id, 11029, "invalid_arguments");
+          return;
+        }
+        if (this.heartbeatRefuseNext > 0) {
+          // The heartbeat_refused fault: Deribit's 10040 `retry` (try again later); the session kept, no heartbeat set.
+          this.heartbeatRefuseNext--;
+          this.error(ws, msg.id, 10040, "retry");
           return;
         }
         ws.data.heartbeatMs = this.opts.heartbeatIntervalMs ?? interval * 1000;
@@ -569,6 +577,9 @@ class DeribitSimulator implements DeribitSim {
       }
       case "rate_limit":
         this.rateLimitNext += opts?.count ?? 1;
+        break;
+      case "heartbeat_refused":
+        this.heartbeatRefuseNext += opts?.count ?? 1;
         break;
       case "test_request":
         for (const ws of this.conns) {

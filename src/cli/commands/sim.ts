@@ -112,7 +112,7 @@ export const simCommand: CommandSpec = {
     "book notifications (cryptofeed `TS: payload` lines, JSONL or a capture), served on option: book.X.raw as",
     "book.X.100ms, book.X.none.{1,10,20}.100ms as recorded; other book channels skipped with a warning.",
     "  POST <restUrl>/sim/fault?type=gap|reset|reset_low|disconnect|stall|malformed|duplicate|change_id_break|",
-    "                           rate_limit|test_request [&market=M&symbol=S] [&stallMs=N] [&count=N]",
+    "                           rate_limit|test_request|heartbeat_refused [&market=M&symbol=S] [&stallMs=N] [&count=N]",
     "  POST <restUrl>/sim/step?n=N     GET <restUrl>/sim/stats;  /sim/instruments-limit as for OKX (error 10028)",
     "  feeder sim --venue deribit --replay test/fixtures/cryptofeed/DERIBIT.ws.1.0 --rate 5",
     "Upbit / Bithumb (--venue upbit|bithumb; docs/venues/upbit.md, bithumb.md): clients connect to <wsUrl>",

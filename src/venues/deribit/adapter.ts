@@ -43,6 +43,8 @@ import {
   DERIBIT_KEEPALIVE,
   DeribitRequests,
   ERR_RAW_NEEDS_AUTH,
+  HEARTBEAT_RETRY_BASE_MS,
+  HEARTBEAT_RETRY_MAX_MS,
   MAX_CHANNELS_PER_CONNECTION,
   REST_LIMITED_MS,
   REST_REQUESTS_PER_SECOND,
@@ -183,6 +185,7 @@ export class DeribitAdapter implements VenueAdapter {
         resync: (t, state, reason) => this.books.resync(t, state, reason),
         overlapOver: (conn, carrier, oldGen) => this.onOverlapOver(conn, carrier, oldGen),
         socketInUse: (conn) => this.askHeartbeat(conn as DeribitConnection),
+        housekeeping: (conn, now) => this.heartbeatRetryDue(conn as DeribitConnection, now),
         // A frame whose handling threw: the rule for a frame refused (TopicResync.lost), no misfit.
         frameLost: (conn, t) => this.books.lost((conn as DeribitConnection).topics, t as DeribitTopic | undefined),
       },
@@ -341,7 +344,27 @@ export class DeribitAdapter implements VenueAdapter {
   private askHeartbeat(conn: DeribitConnection): void {
     if (conn.ws === null || conn.heartbeatAskedOn === conn.ws) return;
     conn.heartbeatAskedOn = conn.ws;
-    this.control.send(conn, this.requests.setHeartbeat(), this.requests.heartbeatAskTag);
+    conn.heartbeatRefusedInRow = 0;
+    conn.heartbeatRetryDueMs = -1;
+    this.sendHeartbeat(conn);
+  }
+
+  /** set_heartbeat written (or queued for the message budget) on the connection's socket, its id kept. Cold. */
+  private sendHeartbeat(conn: DeribitConnection): void {
+    const text = this.requests.setHeartbeat();
+    conn.heartbeatAskId = this.requests.lastHeartbeatId;
+    this.control.send(conn, text, this.requests.heartbeatAskTag);
+  }
+
+  /**
+   * Housekeeping: a refused set_heartbeat's backoff is over: asked again, paced as every message, if its socket is
+   * still the connection's (a new socket asks its own: askHeartbeat). Until 2026-12-07 a refusal was never asked
+   * again, the socket left without the heartbeat bound for its whole life. Cold.
+   */
+  private heartbeatRetryDue(conn: DeribitConnection, now: number): void {
+    if (conn.heartbeatRetryDueMs < 0 || now < conn.heartbeatRetryDueMs) return;
+    conn.heartbeatRetryDueMs = -1;
+    if (conn.ws !== null && conn.ws === conn.heartbeatAskedOn) this.sendHeartbeat(conn);
   }
 
   /** A socket closed: forget the requests it never answered (they would stay in the id map for ever). Cold. */
@@ -381,6 +404,7 @@ export class DeribitAdapter implements VenueAdapter {
   stats(): Record<string, number> {
     const out: Record<string, number> = connectionStats(this.conns);
     for (const [key, , , value] of this.counterTable()) out[key] = value;
+    out.heartbeatRefused = this.conns.reduce((n, c) => n + (c.used ? c.heartbeatRefused : 0), 0);
     for (const [code, n] of this.parseErrorsByCode) out[`parseErrors.${code}`] = n;
     Object.assign(out, this.watch.stats()); // instrument changes, re-checks, reloads, late symbols
     return out;
@@ -388,6 +412,9 @@ export class DeribitAdapter implements VenueAdapter {
 
   metrics(): VenueMetric[] {
     const out = connectionMetrics(this.conns, this.lifecycle.connectBudgets());
+    // Per connection only (no unlabelled sum beside it: a sum over the name never double counts).
+    const refusedHelp = "public/set_heartbeat answered with an error (the socket without the heartbeat bound until asked again and accepted)";
+    for (const c of this.conns) if (c.used) out.push(counter("heartbeat_refused_total", refusedHelp, c.heartbeatRefused, { market: c.market, connection: c.name }));
     for (const [, name, help, value] of this.counterTable()) out.push(name.endsWith("_total") ? counter(name, help, value) : gauge(name, help, value));
     for (const [code, n] of this.parseErrorsByCode) out.push(counter("parse_errors_by_code_total", "Frames rejected, by result code (all connections)", n, { code }));
     out.push(...this.watch.metrics());
@@ -757,10 +784,20 @@ export class DeribitAdapter implements VenueAdapter {
       this.log.error(`deribit: config error: raw book channels need an authorised connection (error ${ERR_RAW_NEEDS_AUTH}); subscribe the 100ms interval instead`, { conn: conn.id, interval: this.intervalOf(conn.market) });
     }
     if (this.requests.heartbeatRefused !== heartbeatBefore) {
+      conn.heartbeatRefused++;
       // The socket that asked has no heartbeat promise: judged by the probes and the 7 s rule, not its bound [D5].
       if (conn.fromRetiring) conn.retiringServerTested = false;
       else conn.serverTested = false;
-      this.log.error("deribit: public/set_heartbeat refused; this socket gets no heartbeat (test_request), its liveness is judged by probes alone", { conn: conn.id, error: this.requests.heartbeatRefusal });
+      // The connection's socket's own ask refused: asked again after a backoff (1 s doubling to 30 s) until it is
+      // accepted or the socket ends (heartbeatRetryDue). Not an old socket's (a planned reconnect's, going away).
+      const retry = !conn.fromRetiring && conn.ws !== null && conn.ws === conn.heartbeatAskedOn && this.requests.heartbeatRefusedId === conn.heartbeatAskId;
+      let retryInMs = -1;
+      if (retry) {
+        retryInMs = Math.min(HEARTBEAT_RETRY_MAX_MS, HEARTBEAT_RETRY_BASE_MS * 2 ** Math.min(conn.heartbeatRefusedInRow, 16));
+        conn.heartbeatRefusedInRow++;
+        conn.heartbeatRetryDueMs = this.now() + retryInMs;
+      }
+      this.log.error("deribit: public/set_heartbeat refused; this socket gets no heartbeat (test_request) until it is accepted, its liveness judged by probes meanwhile", { conn: conn.id, error: this.requests.heartbeatRefusal, retryInMs });
     }
   }
 }

@@ -25,6 +25,14 @@ export class DeribitConnection extends VenueConnection {
   private readonly listened = new WeakSet<WebSocket>();
   /** The socket set_heartbeat was last sent for (DeribitAdapter.askHeartbeat: once a socket, before its subscribes). */
   heartbeatAskedOn: WebSocket | null = null;
+  /** The id of the set_heartbeat last sent on heartbeatAskedOn: a refusal of it is that socket's (an older one's is not). */
+  heartbeatAskId = -1;
+  /** When a refused set_heartbeat is asked again on heartbeatAskedOn (adapter clock, ms; -1 = none due). */
+  heartbeatRetryDueMs = -1;
+  /** Refusals of set_heartbeat on heartbeatAskedOn in a row (the retry backoff's exponent). */
+  heartbeatRefusedInRow = 0;
+  /** set_heartbeat answered with an error on this connection (`heartbeat_refused_total`, per connection). */
+  heartbeatRefused = 0;
 
   constructor(
     readonly adapter: DeribitAdapter,

@@ -21,6 +21,9 @@ export function bookChannel(symbol: string, depth: number, interval: DeribitInte
 
 /** Heartbeat interval we ask for with public/set_heartbeat, in seconds (the documented minimum is 10). */
 export const HEARTBEAT_INTERVAL_S = 10;
+/** A refused set_heartbeat is asked again on its socket after this backoff, doubling per refusal up to the max. */
+export const HEARTBEAT_RETRY_BASE_MS = 1_000;
+export const HEARTBEAT_RETRY_MAX_MS = 30_000;
 
 /** Error codes (docs.deribit.com "Errors"). */
 export const ERR_TOO_MANY_REQUESTS = 10028;
@@ -49,10 +52,31 @@ export const REST_LIMITED_MS = 5_000;
 export const CONNECTS_PER_WINDOW = 20;
 export const CONNECT_WINDOW_MS = 60_000;
 
-/** JSON-RPC ids: requests carry the number of subscription control's request id ("s12" → 12); ours are below this. */
-const TEST_ID_BASE = 1_000_000_000;
-/** set_heartbeat's ids: apart from every other, so a refusal of it is told from a refused public/test. */
-const HEARTBEAT_ID_BASE = 3_000_000_000;
+/**
+ * JSON-RPC ids, by kind, each in (base, base + span] and every one below 2^31 (Deribit may keep an id as a signed 32-bit integer: one above could be
+ * refused or answered under another id; until 2026-12-07 set_heartbeat's were from 3 000 000 001). A kind's id tells
+ * its answer apart: a request's is in the id map, set_heartbeat's range tells its refusal from a refused public/test.
+ * - requests: subscription control's number ("s12" → 12), below TEST_ID_BASE. The number also counts the probes; each
+ *   passes the per-IP message budget (3 a second), so 10^9 of them take over ten years.
+ * - replies to test_request: TEST_ID_BASE + n, n counting round its span. The server sends one per heartbeat interval
+ *   (10 s) per socket: at most 8 640 a day a socket, 864 000 for a hundred, so 5·10^8 before an id is reused (578
+ *   days at that; a reused one is harmless: its answer is a pong whatever its id).
+ * - set_heartbeat: HEARTBEAT_ID_BASE + n, round its span: once a socket, again only after a refusal (1 s backoff at
+ *   least), so far fewer than test replies.
+ * - probes: PROBE_ID_BASE + (the request number round PROBE_ID_SPAN), a pong whatever its id.
+ */
+export const TEST_ID_BASE = 1_000_000_000;
+const TEST_ID_SPAN = 500_000_000;
+export const HEARTBEAT_ID_BASE = 1_500_000_000;
+const HEARTBEAT_ID_SPAN = 500_000_000;
+export const PROBE_ID_BASE = 2_000_000_000;
+/** 2·10^9 + 10^8 < 2^31 − 1 = 2 147 483 647. */
+export const PROBE_ID_SPAN = 100_000_000;
+
+/** `base` + the next of a counter that goes round `span` (1 … span): an id that never leaves its kind's range. */
+function nextInSpan(seq: number, span: number): number {
+  return (seq % span) + 1;
+}
 
 /** A request in flight: what it asked for, and the socket (of which connection) it went out on. */
 interface PendingRpc {
@@ -79,13 +103,20 @@ export class DeribitRequests implements RequestProtocol {
   readonly pacing = { perIp: { capacity: SUBSCRIBE_BURST, perSecond: SUBSCRIBE_PER_SECOND } };
   /** JSON-RPC id → subscription control's request id, the channels asked for and the socket. */
   private readonly requests = new Map<number, PendingRpc>();
+  /** The last test reply's and set_heartbeat's counters (their ids: TEST_ID_BASE + testSeq, HEARTBEAT_ID_BASE + heartbeatSeq). */
   private testSeq = 0;
+  private heartbeatSeq = 0;
   /** Set when a request was refused with 13778 (raw needs auth): the adapter names it as a config error. */
   rawRefused = 0;
   /** Set by the adapter (RequestProtocol.requested): a subscribe written, live or replayed (adapter.ts onSubscribeWritten). */
   requested: RequestProtocol["requested"];
-  /** set_heartbeat answered with an error (the adapter logs it, `heartbeatRefusal` its words): no heartbeat promised. */
+  /**
+   * set_heartbeat answered with an error (no heartbeat promised): counted, its id and words kept for the adapter, which
+   * logs it, counts it per connection and asks again (DeribitAdapter.onControl). Not exported itself (the per-connection
+   * counter is: `heartbeat_refused_total`).
+   */
   heartbeatRefused = 0;
+  heartbeatRefusedId = -1;
   heartbeatRefusal = "";
 
   maxArgsPerRequest(_market: MarketName): number {
@@ -133,10 +164,18 @@ export class DeribitRequests implements RequestProtocol {
     return n;
   }
 
-  /** `public/set_heartbeat` (each socket's first message: DeribitAdapter.askHeartbeat, at its open or its swap). */
+  /**
+   * `public/set_heartbeat` (each socket's first message: DeribitAdapter.askHeartbeat, at its open or its swap; again
+   * after a refusal), its id `lastHeartbeatId`.
+   */
   setHeartbeat(): string {
-    return JSON.stringify({ jsonrpc: "2.0", id: HEARTBEAT_ID_BASE + ++this.testSeq, method: "public/set_heartbeat", params: { interval: HEARTBEAT_INTERVAL_S } });
+    this.heartbeatSeq = nextInSpan(this.heartbeatSeq, HEARTBEAT_ID_SPAN);
+    this.lastHeartbeatId = HEARTBEAT_ID_BASE + this.heartbeatSeq;
+    return JSON.stringify({ jsonrpc: "2.0", id: this.lastHeartbeatId, method: "public/set_heartbeat", params: { interval: HEARTBEAT_INTERVAL_S } });
   }
+
+  /** The id of the last set_heartbeat encoded (-1: none yet). */
+  lastHeartbeatId = -1;
 
   /**
    * Heartbeats: `{"method":"heartbeat","params":{"type":"test_request"}}` is answered with public/test at once, any
@@ -148,7 +187,10 @@ export class DeribitRequests implements RequestProtocol {
     const m = msg as Record<string, unknown>;
     if (m.method === "heartbeat") {
       const type = (m.params as Record<string, unknown> | undefined)?.type;
-      if (type === "test_request") return { kind: "test_request", reply: JSON.stringify({ jsonrpc: "2.0", id: TEST_ID_BASE + ++this.testSeq, method: "public/test", params: {} }) };
+      if (type === "test_request") {
+        this.testSeq = nextInSpan(this.testSeq, TEST_ID_SPAN);
+        return { kind: "test_request", reply: JSON.stringify({ jsonrpc: "2.0", id: TEST_ID_BASE + this.testSeq, method: "public/test", params: {} }) };
+      }
       return { kind: "pong" };
     }
     if (typeof m.id !== "number") return { kind: "other" };
@@ -156,9 +198,10 @@ export class DeribitRequests implements RequestProtocol {
     if (!req) {
       // set_heartbeat's or public/test's answer: the connection is alive. set_heartbeat refused: no heartbeat comes
       // (until 2026-12-07 taken for a pong alone, the socket believed to have the promise: the adapter's onControl).
-      if (m.error !== undefined && m.id > HEARTBEAT_ID_BASE && m.id < HEARTBEAT_ID_BASE + TEST_ID_BASE) {
+      if (m.error !== undefined && m.id > HEARTBEAT_ID_BASE && m.id <= HEARTBEAT_ID_BASE + HEARTBEAT_ID_SPAN) {
         const e = (m.error ?? {}) as Record<string, unknown>;
         this.heartbeatRefused++;
+        this.heartbeatRefusedId = m.id;
         this.heartbeatRefusal = `${typeof e.code === "number" ? e.code : "?"} ${typeof e.message === "string" ? e.message : ""}`.trim();
       }
       return { kind: "pong" };
@@ -198,9 +241,6 @@ export class DeribitRequests implements RequestProtocol {
   }
 }
 
-/** JSON-RPC ids of our idle probes: apart from request ids (small), replies to test requests (TEST_ID_BASE + n) and set_heartbeat (HEARTBEAT_ID_BASE + n). */
-const PROBE_ID_BASE = 2_000_000_000;
-
 /**
  * Server test requests are answered through classifyControl; liveness is the dead-connection rule (7 s, as every
  * venue). Heartbeats come only every 10 s (the documented minimum interval) and a quiet option book may be silent
@@ -209,7 +249,7 @@ const PROBE_ID_BASE = 2_000_000_000;
  */
 export const DERIBIT_KEEPALIVE: Keepalive = {
   kind: "server_test",
-  encodeProbe: (seq) => `{"jsonrpc":"2.0","id":${PROBE_ID_BASE + seq},"method":"public/test","params":{}}`,
+  encodeProbe: (seq) => `{"jsonrpc":"2.0","id":${PROBE_ID_BASE + nextInSpan(seq - 1, PROBE_ID_SPAN)},"method":"public/test","params":{}}`,
   // set_heartbeat's interval [D5]: a socket whose set_heartbeat is written hears something at least this often.
   heartbeatMs: HEARTBEAT_INTERVAL_S * 1000,
 };

@@ -13,7 +13,7 @@ import { deribitInstrumentSource, finestTick, specOfItem } from "../../../src/ve
 import { resolveInstruments } from "../../../src/venues/common/instruments.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
 import { parseJsonRaw } from "../../../src/venues/deribit/parse-json.ts";
-import { DeribitRequests } from "../../../src/venues/deribit/protocol.ts";
+import { DERIBIT_KEEPALIVE, DeribitRequests } from "../../../src/venues/deribit/protocol.ts";
 import type { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
 import { validateConfig } from "../../../src/config/load.ts";
@@ -111,9 +111,79 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
     // The same id answered with an error (as a server refusing it would): before, a pong, nothing said, the promise kept.
     const refusal = JSON.stringify({ jsonrpc: "2.0", id: heartbeatId, error: { code: 11050, message: "bad_request" } });
     expect(adapter.ingestFrame("inverse", `conn${adapter.topicInfo(0).connection}.inverse`, refusal, 0)).toBe(true);
-    expect(lines.filter((l) => l.level === "error" && l.msg.includes("set_heartbeat refused")).map((l) => l.fields)).toEqual([{ conn: 0, error: "11050 bad_request" }]);
+    expect(lines.filter((l) => l.level === "error" && l.msg.includes("set_heartbeat refused")).map((l) => l.fields)).toEqual([{ conn: 0, error: "11050 bad_request", retryInMs: 1000 }]);
     expect(conn.serverTested).toBe(false);
     expect([adapter.topicInfo(0).state, adapter.topicInfo(1).state]).toEqual(["live", "live"]);
+  });
+
+  test("a refused set_heartbeat is asked again on its socket after a backoff until accepted; counted per connection", async () => {
+    // The simulator refuses the first two set_heartbeat (10040 retry, the session kept). Before 2026-12-07 the socket
+    // was never asked again: no test_request, no heartbeat bound for its whole life.
+    const subs = twoPerpetuals();
+    let clock = 1_000_000;
+    const answers: string[] = []; // set_heartbeat's answers: its refusals (10040) and its "ok"
+    const onRawFrame = (_m: string, _c: string, f: string) => {
+      if (f.includes('"result":"ok"') || f.includes('"code":10040')) answers.push(f.includes('"result":"ok"') ? "ok" : "refused");
+    };
+    const { sim, adapter, sink } = await startAdapter(running, subs, { now: () => clock, housekeepingMs: 5, onRawFrame }, { heartbeatIntervalMs: 60_000 });
+    sim.inject("heartbeat_refused", undefined, { count: 2 });
+    adapter.start(sink);
+    const conn = (adapter as unknown as { conns: { serverTested: boolean }[] }).conns[0]!;
+    await until(() => answers.length === 1, "first set_heartbeat refused");
+    await until(() => !conn.serverTested, "no heartbeat promise after the refusal");
+    clock += 999; // the backoff (1 s) not over: not asked again
+    await new Promise((r) => setTimeout(r, 30));
+    expect(answers).toEqual(["refused"]);
+    clock += 1;
+    await until(() => answers.length === 2, "asked again after 1 s, refused again");
+    clock += 1_999; // the backoff doubled (2 s)
+    await new Promise((r) => setTimeout(r, 30));
+    expect(answers).toEqual(["refused", "refused"]);
+    clock += 1;
+    await until(() => answers.length === 3, "asked again after 2 s more");
+    expect(answers).toEqual(["refused", "refused", "ok"]);
+    expect(conn.serverTested, "the promise holds again").toBe(true);
+    clock += 4_000; // accepted: not asked again (the next backoff would have been 4 s)
+    await new Promise((r) => setTimeout(r, 30));
+    expect(answers.length).toBe(3);
+    // Counted per connection: in stats() as the sum, in /metrics per connection only (a sum over the name is 2).
+    expect(adapter.stats().heartbeatRefused).toBe(2);
+    const series = adapter.metrics().filter((m) => m.name === "heartbeat_refused_total");
+    expect(series.map((m) => [m.type, m.labels, m.value])).toEqual([["counter", { market: "inverse", connection: "conn0.inverse" }, 2]]);
+  });
+
+  test("JSON-RPC ids stay below 2^31, each kind in its own range, after their counters have gone round many times", () => {
+    const r = new DeribitRequests();
+    const seqs = r as unknown as { testSeq: number; heartbeatSeq: number };
+    const idOf = (text: string) => (JSON.parse(text) as { id: number }).id;
+    const testRequest = { method: "heartbeat", params: { type: "test_request" } };
+    const replyId = () => idOf((r.classifyControl(testRequest) as { reply: string }).reply);
+    const probe = (DERIBIT_KEEPALIVE as { encodeProbe(seq: number): string }).encodeProbe;
+    const ids = { test: [] as number[], heartbeat: [] as number[], probe: [] as number[] };
+    // From the start, and from counters far on (a process running for years: 10^9 and 2^31 taken far past).
+    for (const start of [0, 1_000, 499_999_990, 1_000_000_000, 2 ** 31, 3_000_000_000]) {
+      seqs.testSeq = start;
+      seqs.heartbeatSeq = start;
+      for (let k = 0; k < 20; k++) {
+        ids.test.push(replyId());
+        ids.heartbeat.push(idOf(r.setHeartbeat()));
+        ids.probe.push(idOf(probe(start + k + 1)));
+      }
+    }
+    const all = [...ids.test, ...ids.heartbeat, ...ids.probe];
+    expect(all.filter((id) => !(id > 0 && id < 2 ** 31 && Number.isSafeInteger(id)))).toEqual([]);
+    // Requests are below every other kind; the kinds do not overlap.
+    const lo = (xs: number[]) => Math.min(...xs);
+    const hi = (xs: number[]) => Math.max(...xs);
+    expect(lo(ids.test)).toBeGreaterThan(999_999_999);
+    expect(hi(ids.test)).toBeLessThan(lo(ids.heartbeat));
+    expect(hi(ids.heartbeat)).toBeLessThan(lo(ids.probe));
+    // A refusal is set_heartbeat's by its id alone: each heartbeat id's counted, no test reply's or probe's.
+    const refuse = (id: number) => r.classifyControl({ jsonrpc: "2.0", id, error: { code: 10028, message: "too_many_requests" } });
+    for (const id of [...ids.test, ...ids.probe]) expect(refuse(id).kind).toBe("pong");
+    expect(r.heartbeatRefused).toBe(0);
+    for (const id of ids.heartbeat) refuse(id);
+    expect(r.heartbeatRefused).toBe(ids.heartbeat.length);
   });
 
   test("a quiet connection is probed with public/test and stays up; a silent server is found dead within 8 s by default", async () => {
