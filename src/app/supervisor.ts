@@ -425,7 +425,8 @@ export class Supervisor implements StatusSource {
     const answered: ReadinessSummary[] = [];
     const books: BookSummary[] = [];
     const unresolved: ReadinessInput["unresolved"] = [];
-    const named = (x: { venue: string; market: string; symbol: string }) => chosen !== null && `${x.venue}/${x.market}/${x.symbol}` === chosen;
+    // endsWith first (as pickBooks): a down worker's last books are searched for it, a name built only for the few that may be it.
+    const named = (x: { venue: string; market: string; symbol: string }) => chosen !== null && chosen.endsWith(x.symbol) && `${x.venue}/${x.market}/${x.symbol}` === chosen;
     /** The first `limit` of `list`, and the chosen one wherever it is. */
     const firstAndChosen = <T extends { venue: string; market: string; symbol: string }>(list: readonly T[]): T[] => {
       const out = list.slice(0, limit);
@@ -450,8 +451,9 @@ export class Supervisor implements StatusSource {
       down.push(slot.index);
       // Its last books, all stale (not usable): the first `limit` and the chosen one are all the rows can take of them.
       const stale = await staleBooks(slot, turn ?? now, limit);
-      const last = slot.lastBooks.findIndex((b, k) => k >= limit && isBookSummary(b) && named(b));
-      if (last >= 0) await staleBooks({ ...slot, lastBooks: [slot.lastBooks[last]!] }, turn ?? now, 1, stale); // that one, as stale
+      // The chosen one beyond them (staleBooks skips entries that are no book, so it may have copied it already).
+      const last = chosen === null || stale.some(named) ? -1 : slot.lastBooks.findIndex((b, k) => k >= limit && isBookSummary(b) && named(b));
+      if (last >= 0) stale.push(staleBook(slot.lastBooks[last]!, sinceLastBooksUs(slot)));
       for (const b of stale) books.push(b);
       const { of, list, bad } = await unavailableShare(slot, turn ?? now, this.lastBooksFault);
       for (const u of firstAndChosen(list)) unresolved.push(u);
@@ -978,7 +980,7 @@ async function unavailableShare(slot: Slot, turn: Turn, logBad: (slot: Slot, ski
  * summary are skipped (unavailableShare counts and logs them).
  */
 async function staleBooks(slot: Slot, turn: Turn, limit = Infinity, out: BookSummary[] = []): Promise<BookSummary[]> {
-  const sinceUs = Math.round((performance.now() - slot.lastBooksAtMs) * 1000);
+  const sinceUs = sinceLastBooksUs(slot);
   const books = slot.lastBooks;
   const count = Math.min(limit, books.length);
   for (let i = 0, copied = 0; i < books.length && copied < limit; i++) {
@@ -986,10 +988,20 @@ async function staleBooks(slot: Slot, turn: Turn, limit = Infinity, out: BookSum
     if (i % LIST_ITEMS_PER_TURN === 0 && (i > 0 || count > LIST_ITEMS_PER_TURN)) await turn();
     const b = books[i];
     if (!isBookSummary(b)) continue; // counted and logged by unavailableShare
-    out.push({ ...b, state: "stale", reason: "worker_unavailable", valid: false, recvAgeUs: typeof b.recvAgeUs === "number" ? b.recvAgeUs + sinceUs : null });
+    out.push(staleBook(b, sinceUs));
     copied++;
   }
   return out;
+}
+
+/** How long ago (µs, this thread's monotonic clock) `slot`'s last books were answered. */
+function sinceLastBooksUs(slot: Slot): number {
+  return Math.round((performance.now() - slot.lastBooksAtMs) * 1000);
+}
+
+/** A down worker's last book as listed: stale, never usable, its age going on from that answer (`sinceUs` ago). */
+function staleBook(b: BookSummary, sinceUs: number): BookSummary {
+  return { ...b, state: "stale", reason: "worker_unavailable", valid: false, recvAgeUs: typeof b.recvAgeUs === "number" ? b.recvAgeUs + sinceUs : null };
 }
 
 /**

@@ -423,6 +423,26 @@ describe("a supervisor's /status?books=N from its workers' rows says what it sai
   });
 });
 
+describe("a down worker's rows for /status?books=N", () => {
+  // Its last books' first `limit` (staleBooks skips an entry that is no book summary, so it copies past `limit`) and
+  // the chosen one beyond them: before, a chosen book copied among the first was appended again (two rows of it).
+  test("the chosen last book is listed once, stale, when an entry before it is no book", async () => {
+    const { group, port } = uniqueDestination(399);
+    const config = validateConfig({ workers: 2, log: { level: "error", format: "json" }, http: { enabled: false }, publish: { destinations: [{ name: "t", group, port, interface: "127.0.0.1", ttl: 1 }] }, venues: { bybit: { ws_url: "ws://127.0.0.1:9", rest_url: "http://127.0.0.1:9", linear: { depth: 50, symbols: ["AUSDT", "BUSDT", "CUSDT"] } } } });
+    const supervisor = new Supervisor(config, silentLogger, "unused");
+    const book = (symbol: string) => ({ venue: "bybit", market: "linear", symbol, state: "live", reason: "ok", valid: true, recvAgeUs: 5 }) as unknown as BookSummary;
+    const share = ["AUSDT", "BUSDT", "CUSDT"].map((symbol) => ({ venue: "bybit", market: "linear", symbol, reason: "resolving", detail: "starting" }));
+    const slots = (supervisor as unknown as { slots: unknown[] }).slots;
+    slots.push({ index: 0, worker: undefined, restarts: 1, lastHeardMs: 1, lastBooks: [null, book("AUSDT"), book("BUSDT"), book("CUSDT")], lastBooksAtMs: performance.now(), share, faultsLogged: new Map() });
+    (supervisor as unknown as { request(): Promise<unknown> }).request = async () => undefined;
+    for (const chosen of ["BUSDT", "CUSDT"]) {
+      const rows = await supervisor.statusRows(2, `bybit/linear/${chosen}`);
+      const listed = rows.books.map((b) => [b.symbol, b.state, b.valid]);
+      expect([chosen, listed]).toEqual([chosen, [["AUSDT", "stale", false], ["BUSDT", "stale", false], ...(chosen === "CUSDT" ? [["CUSDT", "stale", false]] : [])]]);
+    }
+  });
+});
+
 describe("LateInstruments.list(limit)", () => {
   test("the first `limit` of list(), in subscription order, whatever order the symbols were left out and resolved in", () => {
     const random = prng(7);

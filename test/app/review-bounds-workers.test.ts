@@ -112,7 +112,10 @@ describe("supervisor under worker faults", { timeout: 60_000 }, () => {
     // The status page's poll (/status?books=N) through the workers' own "status" replies: each sends its N rows only
     // (summarized by it), with a summary that judges as every book does.
     const rows = await supervisor.statusRows(2, null);
-    expect(evaluateSummary(rows.summary)).toEqual(evaluateSummary(summaryOfInput(await supervisor.readiness(), 2)));
+    // Two answers a moment apart: the unlisted symbol's retry (its wall-clock time made from the monotonic clock's at
+    // each answer, and the seconds left) may differ by a millisecond or a second. Compared without it: before, 2 runs of 7 failed here.
+    const untimed = (a: unknown) => JSON.parse(JSON.stringify(a).replace(/retried in \d+ s( \(at [^)]*\))?/g, "retried"));
+    expect(untimed(evaluateSummary(rows.summary))).toEqual(untimed(evaluateSummary(summaryOfInput(await supervisor.readiness(), 2))));
     expect([rows.books.length <= 4, rows.books.every((b) => b.valid), rows.unresolved.map((u) => u.symbol)]).toEqual([true, true, [UNLISTED]]);
     const linesBefore = lines.length;
     faults.postMessage({ worker: 1, fault: "hang" });
