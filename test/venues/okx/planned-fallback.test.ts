@@ -84,11 +84,15 @@ async function overlapping(symbols: string[], vipOnly?: string[], clock?: Return
 
 /**
  * BTC-USDT and ETH-USDT at depth 5, both LIVE; a planned reconnect announced on a held clock (no ack deadline fails
- * the replacement: the test closes it), both books subscribed on the replacement at the simulator.
+ * the replacement: the test closes it), both books subscribed on the replacement at the simulator. No housekeeping
+ * round runs: the first after both acks would close the old socket (the replacement carries every topic), and the
+ * test's close of the replacement were then an ordinary reconnect, never the fallback it waits for. Until 2026-12-07
+ * rounds ran every 125 ms, and a loaded machine took longer than that from the acks to that close (a 10 s timeout on
+ * "the replacement's close counted", 3 runs in 10 on a shared core). The clock held, no round had other work due.
  */
 async function books5Replacement(): Promise<{ run: OkxRun; adapter: OkxAdapter }> {
   const clock = heldClock();
-  const run = await startOkx(["BTC-USDT", "ETH-USDT"], { depth: 5, adapter: { now: clock.now } });
+  const run = await startOkx(["BTC-USDT", "ETH-USDT"], { depth: 5, adapter: { now: clock.now, housekeepingMs: 3_600_000 } });
   runs.push(run);
   const adapter = run.adapter as OkxAdapter;
   await equal(run, [0, 1], "at start");
