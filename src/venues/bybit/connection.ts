@@ -9,23 +9,13 @@
 import { BookUpdate } from "../../core/book-update.ts";
 import { turnReceiptUs } from "../../core/clock.ts";
 import type { MarketName } from "../../core/types.ts";
-import { VenueConnection, type TopicState } from "../common/connection.ts";
+import { failedFrame, frameText, VenueConnection, type TopicState } from "../common/connection.ts";
 import type { BybitAdapter } from "./adapter.ts";
 import { isBookObject, parseBookObject, parseFrameJson } from "./parse-json.ts";
 import { BybitScanner, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
 import { TopicTable } from "./topic-table.ts";
 
 export { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, TopicState } from "../common/connection.ts";
-
-/** Binary frames' text; fatal: a frame that is no UTF-8 is refused whole (a frame fault), not read with U+FFFD in it. */
-const decoder = new TextDecoder("utf-8", { fatal: true });
-
-/** A binary frame's bytes for frameFailed (anything else: none). Cold. */
-function frameBytes(data: unknown): Uint8Array {
-  if (data instanceof Uint8Array) return data;
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  return new Uint8Array(0);
-}
 
 /** A topic of a Bybit connection. */
 export type BybitTopic = TopicState<BybitConnection>;
@@ -47,8 +37,7 @@ export class BybitConnection extends VenueConnection {
 
   /**
    * Frames of this socket's generation go straight to onFrame (the hot path stays in this class). Bybit sends text; a
-   * binary frame is decoded by the module's one decoder, inside the try: bytes that are no UTF-8 (or no bytes) are a
-   * frame fault, not an exception out of the handler (until 2026-12-07 a decoder per frame, outside the try).
+   * binary frame is decoded inside the try (common/connection.ts frameText): bytes that are no UTF-8 are a frame fault.
    */
   bindMessages(ws: WebSocket, gen: number): void {
     ws.onmessage = (ev: MessageEvent) => {
@@ -56,9 +45,9 @@ export class BybitConnection extends VenueConnection {
       const data: unknown = ev.data;
       // Free unless it throws; an exception here would end the process (common/connection.ts frameFailed).
       try {
-        this.onFrame(typeof data === "string" ? data : decoder.decode(data as ArrayBuffer));
+        this.onFrame(frameText(data));
       } catch (err) {
-        this.frameFailed(typeof data === "string" ? data : frameBytes(data), err);
+        this.frameFailed(failedFrame(data), err);
       }
     };
   }
