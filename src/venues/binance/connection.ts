@@ -8,7 +8,7 @@
 import { BookUpdate } from "../../core/book-update.ts";
 import { turnReceiptUs } from "../../core/clock.ts";
 import type { MarketName } from "../../core/types.ts";
-import { TopicState, VenueConnection } from "../common/connection.ts";
+import { failedFrame, frameText, TopicState, VenueConnection } from "../common/connection.ts";
 import type { BinanceAdapter } from "./adapter.ts";
 import { type DiffIds, isDiffObject, parseDiffObject, parseFrameJson, strayDiffStream } from "./parse-json.ts";
 import { BinanceScanner, SCAN_ERR_MISSING, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
@@ -60,13 +60,13 @@ export class BinanceConnection extends VenueConnection {
   bindMessages(ws: WebSocket, gen: number): void {
     ws.onmessage = (ev: MessageEvent) => {
       if (gen !== this.generation && gen !== this.retiringGeneration) return;
-      const data = ev.data;
-      const text = typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer);
-      // Free unless it throws; an exception here would end the process (common/connection.ts frameFailed).
+      const data: unknown = ev.data;
+      // Free unless it throws; an exception here would end the process (common/connection.ts frameFailed); so is a
+      // binary frame that is no UTF-8 (frameText).
       try {
-        this.onFrameAt(text, turnReceiptUs());
+        this.onFrameAt(frameText(data), turnReceiptUs());
       } catch (err) {
-        this.frameFailed(text, err);
+        this.frameFailed(failedFrame(data), err);
       }
     };
   }

@@ -49,7 +49,7 @@ import {
 import { type BybitConnection, type BybitTopic, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING } from "./connection.ts";
 import { planConnections } from "./connection-plan.ts";
 import { staleAfterFromConfig } from "./staleness.ts";
-import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
+import { SCAN_ERR_DEPTH, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
 
 export { defaultStaleAfterMs, staleAfterFromConfig } from "./staleness.ts";
 export type { RawFrameTap } from "../venue.ts";
@@ -635,7 +635,10 @@ export class BybitAdapter implements VenueAdapter {
   private rejected(conn: BybitConnection, entry: number, code: number, frame: string): TopicState | undefined {
     let t = entry >= 0 ? conn.byTopic.get(conn.table.names[entry]!) : undefined;
     t ??= conn.topicOfFrame(frame);
-    this.parseErrorLog.hit(`${SCAN_RESULT_NAMES[-code] ?? String(code)} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
+    // A snapshot deeper than its topic names its sides' counts (the JSON path, which decided the code, left them in
+    // conn.update) rather than an offset.
+    const where = code === SCAN_ERR_DEPTH && entry >= 0 ? overDepth(conn.update, conn.table.depth[entry]!) : `at ${conn.scanner.errorPos}`;
+    this.parseErrorLog.hit(`${SCAN_RESULT_NAMES[-code] ?? String(code)} ${where} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     this.books.lost(conn.topics, t, code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY ? (x) => this.recheckInstrument(x) : undefined);
     return t;
   }
@@ -660,4 +663,12 @@ export class BybitAdapter implements VenueAdapter {
     t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
     resyncForNewInstrument(this.books, t, inst, () => this.control.restartTopic(t));
   }
+}
+
+/** `snapshot with 51 bids, depth 50` (and the asks when they are over too). Cold. */
+function overDepth(update: BookUpdate, depth: number): string {
+  const sides: string[] = [];
+  if (update.bidCount > depth) sides.push(`${update.bidCount} bids`);
+  if (update.askCount > depth) sides.push(`${update.askCount} asks`);
+  return `snapshot with ${sides.join(" and ")}, depth ${depth}`;
 }

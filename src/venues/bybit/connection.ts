@@ -9,7 +9,7 @@
 import { BookUpdate } from "../../core/book-update.ts";
 import { turnReceiptUs } from "../../core/clock.ts";
 import type { MarketName } from "../../core/types.ts";
-import { VenueConnection, type TopicState } from "../common/connection.ts";
+import { failedFrame, frameText, VenueConnection, type TopicState } from "../common/connection.ts";
 import type { BybitAdapter } from "./adapter.ts";
 import { isBookObject, parseBookObject, parseFrameJson } from "./parse-json.ts";
 import { BybitScanner, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
@@ -35,17 +35,19 @@ export class BybitConnection extends VenueConnection {
     super(id, market, url);
   }
 
-  /** Frames of this socket's generation go straight to onFrame (the hot path stays in this class). */
+  /**
+   * Frames of this socket's generation go straight to onFrame (the hot path stays in this class). Bybit sends text; a
+   * binary frame is decoded inside the try (common/connection.ts frameText): bytes that are no UTF-8 are a frame fault.
+   */
   bindMessages(ws: WebSocket, gen: number): void {
     ws.onmessage = (ev: MessageEvent) => {
       if (gen !== this.generation && gen !== this.retiringGeneration) return;
-      const data = ev.data;
-      const text = typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer);
+      const data: unknown = ev.data;
       // Free unless it throws; an exception here would end the process (common/connection.ts frameFailed).
       try {
-        this.onFrame(text);
+        this.onFrame(frameText(data));
       } catch (err) {
-        this.frameFailed(text, err);
+        this.frameFailed(failedFrame(data), err);
       }
     };
   }

@@ -8,6 +8,7 @@ import type { BookUpdate } from "../../core/book-update.ts";
 import { parseFixedCodes } from "../../core/fixed.ts";
 import { isDecimalText } from "../common/decimal-text.ts";
 import {
+  SCAN_ERR_DEPTH,
   SCAN_ERR_LEVEL,
   SCAN_ERR_MISSING,
   SCAN_ERR_NUMBER,
@@ -94,7 +95,8 @@ export function parseBookObject(msg: unknown, table: TopicTable, out: BookUpdate
   if (d.seq !== undefined && optionalUint(d.seq) < 0) return SCAN_ERR_NUMBER;
   if (d.u === undefined || !Array.isArray(d.b) || !Array.isArray(d.a)) return SCAN_ERR_MISSING;
   const u = optionalUint(d.u);
-  if (u < 0) return SCAN_ERR_NUMBER;
+  // Bybit's u starts at 1; 0 (and -0) is the adapter's "no sequence" (TopicState.lastSeq), as in the scanner.
+  if (u <= 0) return SCAN_ERR_NUMBER;
   for (const level of d.b as unknown[]) {
     const r = level2(level, priceExp, qtyExp);
     if (r !== 0) return r;
@@ -105,8 +107,11 @@ export function parseBookObject(msg: unknown, table: TopicTable, out: BookUpdate
     if (r !== 0) return r;
     out.pushAsk(lastPx, lastQty);
   }
+  // A snapshot deeper than its topic, as in the scanner (the sides stay in `out` for the adapter's log).
+  const depth = table.depth[entry]!;
+  if (type === "snapshot" && (out.bidCount > depth || out.askCount > depth)) return SCAN_ERR_DEPTH;
   out.isSnapshot = type === "snapshot";
-  out.venueSeq = u + 0; // -0 → 0
+  out.venueSeq = u;
   out.tsExchangeUs = tsMs * 1000;
   out.tsEventUs = ctsMs * 1000;
   return table.indexes[entry]!;

@@ -20,7 +20,10 @@ export const SCAN_ERR_SYNTAX = -4;
 export const SCAN_ERR_PRICE = -5;
 /** A quantity string that is not an exact decimal at the instrument's quantity exponent (from the JSON path: as PRICE). */
 export const SCAN_ERR_QTY = -6;
-/** ts / cts / u / seq not a non-negative integer below 2^53 (ts × 1000 too). */
+/**
+ * ts / cts / u / seq not a non-negative integer below 2^53 (ts × 1000 too), or u below 1 (0, -0): Bybit's u starts at
+ * 1, and 0 is how the adapter marks a topic without a sequence (TopicState.lastSeq).
+ */
 export const SCAN_ERR_NUMBER = -7;
 /** `type` is neither "snapshot" nor "delta". */
 export const SCAN_ERR_TYPE = -8;
@@ -33,6 +36,11 @@ export const SCAN_ERR_SYMBOL = -10;
  * (`"abc"`, `"-1"`, `"1e3"`, `""`: says nothing of the tick / lot, so no instrument re-check; the scanner says PRICE / QTY).
  */
 export const SCAN_ERR_LEVEL = -11;
+/**
+ * A snapshot with more levels on a side than its topic's depth (`orderbook.50.…` with 51 bids): Bybit deletes only
+ * levels it sent, so the extra ones would stay in the book for good.
+ */
+export const SCAN_ERR_DEPTH = -12;
 
 /** Names by -code, for counters and logs. */
 export const SCAN_RESULT_NAMES: readonly string[] = [
@@ -48,4 +56,5 @@ export const SCAN_RESULT_NAMES: readonly string[] = [
   "missing_field",
   "symbol_mismatch",
   "bad_level",
+  "over_depth",
 ];

@@ -24,6 +24,7 @@ import { CH_BACKSLASH, CH_COLON, CH_COMMA, CH_LBRACE, CH_QUOTE, CH_RBRACE, eq4, 
 import { LevelReader } from "./level-reader.ts";
 import { WasmLevels } from "../common/levels-wasm.ts";
 import {
+  SCAN_ERR_DEPTH,
   SCAN_ERR_MISSING,
   SCAN_ERR_NUMBER,
   SCAN_ERR_SYMBOL,
@@ -230,6 +231,8 @@ export class BybitScanner extends LevelReader {
     if (this.pos !== this.end) return SCAN_ERR_SYNTAX;
     if (type === 0 || (seen & K_DATA) === 0) return SCAN_ERR_MISSING;
     if (tsMs * 1000 >= TWO_53 || ctsMs * 1000 >= TWO_53) return SCAN_ERR_NUMBER;
+    // A snapshot deeper than its topic: Bybit deletes only levels it sent, so the extra ones would stay for good.
+    if (type === 1 && (out.bidCount > table.depth[entry]! || out.askCount > table.depth[entry]!)) return SCAN_ERR_DEPTH;
     out.isSnapshot = type === 1;
     out.venueSeq = u;
     out.tsExchangeUs = tsMs * 1000;
@@ -237,7 +240,7 @@ export class BybitScanner extends LevelReader {
     return table.indexes[entry]!;
   }
 
-  /** Reads the data object; returns u (≥ 0) or a negative code. */
+  /** Reads the data object; returns u (≥ 1) or a negative code. */
   private scanData(table: TopicTable, entry: number, topicEnd: number, out: BookUpdate): number {
     const b = this.bytes;
     this.pos++; // {
@@ -263,6 +266,8 @@ export class BybitScanner extends LevelReader {
       } else if (key === K_U) {
         u = this.readUint();
         if (u < 0) return u;
+        // Bybit's u starts at 1; 0 is the adapter's "no sequence" (TopicState.lastSeq). "-0" goes to the JSON path.
+        if (u === 0) return SCAN_ERR_NUMBER;
       } else if (key === K_SEQ) {
         const r = this.readUint();
         if (r < 0) return r;

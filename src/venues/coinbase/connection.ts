@@ -7,7 +7,7 @@
  */
 import { turnReceiptUs } from "../../core/clock.ts";
 import type { MarketName } from "../../core/types.ts";
-import { VenueConnection, type TopicState } from "../common/connection.ts";
+import { failedFrame, frameText, VenueConnection, type TopicState } from "../common/connection.ts";
 import type { CoinbaseAdapter } from "./adapter.ts";
 import { CB_CONTROL, parseSlowFrame, type SlowFrame } from "./parse-json.ts";
 import { ProductTable } from "./product-table.ts";
@@ -139,13 +139,13 @@ export class CoinbaseConnection extends VenueConnection {
     this.expectedAcks.length = 0;
     ws.onmessage = (ev: MessageEvent) => {
       if (gen !== this.generation) return;
-      const data = ev.data;
-      const text = typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer);
-      // Free unless it throws; an exception here would end the process (common/connection.ts frameFailed).
+      const data: unknown = ev.data;
+      // Free unless it throws; an exception here would end the process (common/connection.ts frameFailed); so is a
+      // binary frame that is no UTF-8 (frameText).
       try {
-        this.onFrame(text);
+        this.onFrame(frameText(data));
       } catch (err) {
-        this.frameFailed(text, err);
+        this.frameFailed(failedFrame(data), err);
       }
     };
   }

@@ -563,3 +563,21 @@ function unescapedJson(frame: string): string {
     return frame;
   }
 }
+
+/**
+ * Binary frames' text, for every venue's bindMessages (but Upbit's, which reads bytes): one decoder for the process, not
+ * one per frame (until 2026-12-07 each handler made one per binary frame). Strict: bytes that are no UTF-8, or no bytes
+ * at all, throw, so it is called inside the handler's try and such a frame is a frame fault (frameFailed, with
+ * failedFrame(data)), never read with U+FFFD in it nor an exception out of the handler. HOT only for binary frames.
+ */
+export function frameText(data: unknown): string {
+  return typeof data === "string" ? data : frameDecoder.decode(data as ArrayBuffer);
+}
+
+const frameDecoder = new TextDecoder("utf-8", { fatal: true });
+
+/** A received frame for frameFailed: its text, its bytes, or (neither) nothing. Cold. */
+export function failedFrame(data: unknown): string | Uint8Array {
+  if (typeof data === "string" || data instanceof Uint8Array) return data;
+  return data instanceof ArrayBuffer ? new Uint8Array(data) : "";
+}

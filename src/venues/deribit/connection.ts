@@ -8,7 +8,7 @@
 import { BookUpdate } from "../../core/book-update.ts";
 import { turnReceiptUs } from "../../core/clock.ts";
 import type { MarketName } from "../../core/types.ts";
-import { VenueConnection, type TopicState } from "../common/connection.ts";
+import { failedFrame, frameText, VenueConnection, type TopicState } from "../common/connection.ts";
 import type { DeribitAdapter } from "./adapter.ts";
 import { ChannelTable } from "./channel-table.ts";
 import { isBookObject, parseBookObject, parseJsonRaw, type RawJson } from "./parse-json.ts";
@@ -52,13 +52,13 @@ export class DeribitConnection extends VenueConnection {
   bindMessages(ws: WebSocket, gen: number): void {
     ws.onmessage = (ev: MessageEvent) => {
       if (gen !== this.generation && gen !== this.retiringGeneration) return;
-      const data = ev.data;
-      const text = typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer);
-      // Free unless it throws; an exception here would end the process (common/connection.ts frameFailed).
+      const data: unknown = ev.data;
+      // Free unless it throws; an exception here would end the process (common/connection.ts frameFailed); so is a
+      // binary frame that is no UTF-8 (frameText).
       try {
-        this.onFrame(text);
+        this.onFrame(frameText(data));
       } catch (err) {
-        this.frameFailed(text, err);
+        this.frameFailed(failedFrame(data), err);
       }
     };
     if (this.listened.has(ws)) return;

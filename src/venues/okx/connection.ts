@@ -7,7 +7,7 @@
 import { BookUpdate } from "../../core/book-update.ts";
 import { turnReceiptUs } from "../../core/clock.ts";
 import type { MarketName } from "../../core/types.ts";
-import { VenueConnection, type TopicState } from "../common/connection.ts";
+import { failedFrame, frameText, VenueConnection, type TopicState } from "../common/connection.ts";
 import type { OkxAdapter } from "./adapter.ts";
 import { isBookObject, parseBookObject } from "./parse-json.ts";
 import { OkxScanner, SCAN_ERR_SYNTAX, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
@@ -77,23 +77,23 @@ export class OkxConnection extends VenueConnection {
 
   bindMessages(ws: WebSocket, gen: number): void {
     ws.onmessage = (ev: MessageEvent) => {
-      const data = ev.data;
-      const text = typeof data === "string" ? data : new TextDecoder().decode(data as ArrayBuffer);
-      // Free unless it throws; an exception here would end the process (common/connection.ts frameFailed).
+      const data: unknown = ev.data;
+      // Free unless it throws; an exception here would end the process (common/connection.ts frameFailed); so is a
+      // binary frame that is no UTF-8 (frameText).
       if (gen === this.generation) {
         try {
-          this.onFrame(text);
+          this.onFrame(frameText(data));
         } catch (err) {
-          this.frameFailed(text, err);
+          this.frameFailed(failedFrame(data), err);
         }
         return;
       }
       if (gen !== this.retiringGeneration) return;
       this.fromRetiring = true;
       try {
-        this.onFrame(text);
+        this.onFrame(frameText(data));
       } catch (err) {
-        this.frameFailed(text, err);
+        this.frameFailed(failedFrame(data), err);
       } finally {
         this.fromRetiring = false;
       }

@@ -5,6 +5,7 @@ import { BookUpdate } from "../../../src/core/book-update.ts";
 import { isBookObject, parseBookObject } from "../../../src/venues/bybit/parse-json.ts";
 import {
   BybitScanner,
+  SCAN_ERR_DEPTH,
   SCAN_ERR_LEVEL,
   SCAN_ERR_MISSING,
   SCAN_ERR_NUMBER,
@@ -62,7 +63,8 @@ function oracle(line: string, topic: string, pe: number, qe: number): Book | nul
   const ts = uint(msg.ts);
   const cts = uint(msg.cts);
   if (ts === null || cts === null || ts * 1000 >= 2 ** 53 || cts * 1000 >= 2 ** 53) return null;
-  if (d.u === undefined || uint(d.u) === null || (d.seq !== undefined && uint(d.seq) === null)) return null;
+  // u starts at 1 (0 and -0 refused: 0 is the adapter's "no sequence"); seq may be 0 (never compared).
+  if (d.u === undefined || uint(d.u) === null || uint(d.u)! <= 0 || (d.seq !== undefined && uint(d.seq) === null)) return null;
   if (d.s !== undefined && d.s !== topic.split(".").slice(2).join(".")) return null;
   if (!Array.isArray(d.b) || !Array.isArray(d.a)) return null;
   const side = (levels: unknown[]): [number, number][] | null => {
@@ -79,6 +81,9 @@ function oracle(line: string, topic: string, pe: number, qe: number): Book | nul
   const bids = side(d.b);
   const asks = side(d.a);
   if (!bids || !asks) return null;
+  // A snapshot holds at most the topic's depth (orderbook.N.…) a side.
+  const depth = Number(topic.split(".")[1]);
+  if (msg.type === "snapshot" && (bids.length > depth || asks.length > depth)) return null;
   return { snap: msg.type === "snapshot", u: uint(d.u)! + 0, ts: ts * 1000, cts: cts * 1000, bids, asks };
 }
 
@@ -337,6 +342,7 @@ describe("BybitScanner rejects with a counted, named error", { timeout: 180_000 
     ["u string", ok.replace('"u":20254870', '"u":"20254870"'), SCAN_ERR_NUMBER],
     ["u too big", ok.replace('"u":20254870', '"u":90071992547409930'), SCAN_ERR_NUMBER],
     ["u missing", ok.replace('"u":20254870,', ""), SCAN_ERR_MISSING],
+    ["u zero", ok.replace('"u":20254870', '"u":0'), SCAN_ERR_NUMBER],
     ["bids missing", ok.replace('"b":', '"bb":'), SCAN_ERR_MISSING],
     ["data array", ok.replace('"data":{', '"data":[{').replace(',"cts"', '],"cts"'), SCAN_ERR_MISSING],
     ["symbol mismatch", ok.replace('"s":"XRPUSDT"', '"s":"XRPUSDC"'), SCAN_ERR_SYMBOL],
@@ -352,6 +358,49 @@ describe("BybitScanner rejects with a counted, named error", { timeout: 180_000 
       expect(oracle(line, XRP, 4, 0)).toBeNull();
     });
   }
+});
+
+describe("Bybit u below 1 and snapshots deeper than their topic: refused alike by the scanner and the JSON path", () => {
+  const ok = LINES[1]!;
+  test('"u":0 and "u":-0 are bad_number (the scanner hands -0 over; until 2026-12-07 both read u = 0)', () => {
+    const t = xrpTable();
+    for (const [line, scanCode] of [
+      [ok.replace('"u":20254870', '"u":0'), SCAN_ERR_NUMBER],
+      [ok.replace('"u":20254870', '"u":-0'), SCAN_FALLBACK],
+      [ok.replace('"u":20254870', '"u":1'), 7],
+    ] as const) {
+      const r = both(line, t);
+      expect(r.scan, line.slice(0, 120)).toBe(scanCode);
+      expect(r.json).toBe(line.includes('"u":1,') ? 7 : SCAN_ERR_NUMBER);
+    }
+    // seq is never compared and has no "none" meaning: 0 stays accepted.
+    expect(both(ok.replace('"seq":', '"seq":0,"x":'), t).scan).toBe(7);
+  });
+
+  /** A frame of orderbook.50.BTCUSDT with `bids` and `asks` levels (long enough for the WebAssembly side reader). */
+  const frame = (type: string, bids: number, asks: number) => {
+    const side = (n: number, from: number, step: number) => Array.from({ length: n }, (_, i) => `["${(from + i * step).toFixed(1)}","0.125"]`).join(",");
+    return `{"topic":"orderbook.50.BTCUSDT","type":"${type}","ts":1,"data":{"s":"BTCUSDT","b":[${side(bids, 1000, -0.1)}],"a":[${side(asks, 1000.1, 0.1)}],"u":7,"seq":9},"cts":2}`;
+  };
+  test("a snapshot of 51 levels a side on orderbook.50 is over_depth; 50 are taken, and so is a delta of 51", () => {
+    const t = xrpTable(); // orderbook.50.BTCUSDT: index 3, exponents 1 and 3
+    for (const scanner of [new BybitScanner(), new BybitScanner(false)]) {
+      for (const [type, bids, asks, want] of [
+        ["snapshot", 50, 50, 3],
+        ["snapshot", 51, 3, SCAN_ERR_DEPTH],
+        ["snapshot", 0, 51, SCAN_ERR_DEPTH],
+        ["snapshot", 51, 51, SCAN_ERR_DEPTH],
+        ["delta", 51, 51, 3], // a delta's count says nothing of the book's (see docs/venues/bybit.md)
+      ] as const) {
+        const line = frame(type, bids, asks);
+        const r = both(line, t, scanner);
+        expect([r.scan, r.json], `${type} ${bids}/${asks}`).toEqual([want, want]);
+        expect(r.book === null).toBe(oracle(line, "orderbook.50.BTCUSDT", 1, 3) === null);
+      }
+    }
+    // The genuine ob500 snapshot (500 a side) is exactly at its depth: taken.
+    expect(both(LINES[0]!, t).scan).toBe(7);
+  });
 });
 
 describe("Bybit JSON path: only a decimal that does not fit is bad_price / bad_qty (the adapter re-checks the instrument)", () => {

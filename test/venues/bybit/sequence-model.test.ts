@@ -1,6 +1,6 @@
 /**
  * Bybit's `u` rule through the adapter (replay mode, one socket, frames fed straight into its connection), randomized
- * against a simulated venue, at depth 200 and at depth 1 (snapshots only): deltas (u + 1) some of which are lost, snapshots re-sent at the current u, venue resets
+ * against a simulated venue, at depth 200 and at depth 1 (snapshots only, each the venue's top level a side): deltas (u + 1) some of which are lost, snapshots re-sent at the current u, venue resets
  * (u = 1, as a snapshot or a delta; a reset snapshot sometimes lost), the last frame delivered again, and after each
  * resync the snapshot the live run's resubscribe would get. The rule checked: after every frame, the book is LIVE
  * only while it equals the venue's book as of the newest frame delivered. Left out, as documented
@@ -20,7 +20,14 @@ function sideText(book: Book, side: "b" | "a"): string {
     .join(",");
 }
 
-function frameOf(depth: number, type: "snapshot" | "delta", u: number, levels: Book): string {
+/** The venue's depth-N window of a book: its best `depth` bids and asks (a snapshot holds no more: over_depth). */
+function windowed(book: Book, depth: number): Book {
+  const side = (s: "b" | "a") => [...book].filter(([k]) => k.startsWith(s)).sort(([x], [y]) => (s === "b" ? -1 : 1) * (Number(x.slice(2)) - Number(y.slice(2)))).slice(0, depth);
+  return new Map([...side("b"), ...side("a")]);
+}
+
+function frameOf(depth: number, type: "snapshot" | "delta", u: number, book: Book): string {
+  const levels = type === "snapshot" ? windowed(book, depth) : book;
   return `{"topic":"orderbook.${depth}.BTCUSDT","type":"${type}","ts":1,"data":{"s":"BTCUSDT","b":[${sideText(levels, "b")}],"a":[${sideText(levels, "a")}],"u":${u},"seq":1},"cts":1}`;
 }
 
@@ -65,12 +72,12 @@ describe("bybit sequencing, randomized against a simulated venue", () => {
       };
       freshBook();
       let u = 1000 + pick(100);
-      let newest: Book = new Map(venue); // the venue's book as of the newest frame delivered
+      let newest: Book = windowed(venue, depth); // the venue's book as of the newest frame delivered
       let lastFrame = "";
       const deliver = (f: string, state: Book | null) => {
         conn.onFrameAt(f, 1);
         lastFrame = f;
-        if (state) newest = new Map(state);
+        if (state) newest = windowed(state, depth); // depth 200 holds the whole simulated book (≤ 20 levels)
       };
       deliver(frameOf(depth, "snapshot", u, venue), venue);
       for (let step = 0; step < STEPS; step++) {
