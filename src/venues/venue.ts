@@ -217,6 +217,19 @@ export const BUDGET_WAITED_URL = "ws:waited";
  * book LIVE there, where live's stayed RESYNCING up to an hour). Like the head's other records it decides nothing else.
  */
 export const BUDGET_WAIT_SET_URL = "ws:waitset";
+/**
+ * File heads' records (`feeder record`, app/capture-sockets.ts; since s-rd27a), per open connection, body: topics,
+ * space-separated. `ws:unsubset`: the books a recorded unsubscribe still holds (its `ws:req` with no subscribe, reopening,
+ * `ws:back-held`, close or new socket of the connection since: TopicState.replayUnsubscribing; not Bybit's, whose
+ * hold ends at a `ws:state` once answered, which a head cannot see); `ws:back-heldset`: the books whose go-back
+ * resubscribe `ws:back-held` named and no `ws:req` wrote since. A file begun inside either, replayed alone, marks them
+ * as the replay of every file does: before, it took a held book's frames live ignored (a snapshot in flight, a channel
+ * the old socket still streamed after a go-back, Deribit's unsubscribe waiting for the message budget: the book LIVE
+ * there only) and judged a held subscribe's silence live did not. Like the head's other records they decide nothing
+ * else; a reader before them ignores them, but for a refusal held there, as for `ws:closedset`.
+ */
+export const SOCKET_UNSUBSCRIBED_SET_URL = "ws:unsubset";
+export const SOCKET_BACK_HELD_SET_URL = "ws:back-heldset";
 
 /** True for a recorded connection event (every `ws:` pseudo-URL above) rather than a REST answer. */
 export function isConnectionEventUrl(url: string): boolean {
