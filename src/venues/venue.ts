@@ -127,8 +127,9 @@ export const SOCKET_RETIRED_URL = "ws:retired";
 export const SOCKET_BACK_URL = "ws:back";
 /**
  * Since s-heldback, right after a SOCKET_BACK_URL (and the requests written with it) whose resubscribe of books the
- * old socket did not serve waits for the venue's request count (OKX: its hourly 480 used up on that socket; body:
- * their topics, space-separated). Not written, that subscribe has no `ws:req` until it goes (up to an hour on), and
+ * old socket did not serve waits for the venue's request count (OKX: its hourly 480 used up on that socket) or, since
+ * s-rd27a, for the pacing budget (Deribit's per-IP one; before, replay held such a book RESYNCING until its `ws:req`
+ * seconds on where live had it LIVE from the old socket's stream); body: their topics, space-separated. Not written, that subscribe has no `ws:req` until it goes (up to an hour on), and
  * live takes the book's frames meanwhile (SUB_PENDING: the old socket may still stream its channel,
  * TopicState.streamedOn; a snapshot there makes it LIVE). Replay ends the book's hold here (a recorded unsubscribe
  * still out at the go-back: TopicState.replayUnsubscribing) and marks its subscribe held as live's: before, it held

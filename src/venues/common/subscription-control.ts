@@ -1129,10 +1129,17 @@ export class SubscriptionControl {
 
   /**
    * Those of `topics` whose subscribe waits on `conn`'s current socket for the venue's request count (OKX's hour:
-   * holdForBudget), not written, so not recorded yet (goBack names them for replay: venue.ts SOCKET_BACK_HELD_URL). Cold.
+   * holdForBudget) or is queued for the pacing budget (Deribit's per-IP one: ~27 s a slot with 64 workers; since
+   * s-rd27a), not written, so not recorded yet (goBack names them for replay: venue.ts SOCKET_BACK_HELD_URL). Cold.
    */
   subscribesHeld(conn: VenueConnection, topics: readonly TopicState[]): TopicState[] {
-    return topics.filter((t) => this.subscribeWaits(conn, t));
+    return topics.filter((t) => this.subscribeWaits(conn, t) || (t.sub === SUB_PENDING && this.subscribeQueuedFor(conn, t)));
+  }
+
+  /** Whether a subscribe naming `t` is queued for pacing on `conn`'s socket, not written yet. Cold. */
+  private subscribeQueuedFor(conn: VenueConnection, t: TopicState): boolean {
+    for (const p of conn.pending.values()) if (p.op === "subscribe" && !written(p) && p.topics.includes(t)) return true;
+    return false;
   }
 
   /** Unsubscribes topics given up (SUB_REJECTED) that the venue may still serve; they stay given up, so the ack ends it. */
