@@ -14,8 +14,8 @@
  * connection's next open or close: on a socket that lives 24 h, the whole file). Since s-recrd also, per OKX
  * connection, the topics whose resync waits for the request budget (`ws:waitset`, venues/okx/budget-wait.ts), so such a file
  * ignores their frames as live did (before, a snapshot of one made it LIVE there). Since s-rd27a also the books a
- * recorded unsubscribe still holds (`ws:unsubset`) and those a go-back's resubscribe held (`ws:back-heldset`), but
- * Bybit's holds (venue.ts SOCKET_UNSUBSCRIBED_SET_URL). Each `ws:req` is read as replay reads
+ * recorded unsubscribe still holds (`ws:unsubset`) and those a go-back's resubscribe held (`ws:back-heldset`), before
+ * the sockets' records (venue.ts SOCKET_UNSUBSCRIBED_SET_URL). Each `ws:req` is read as replay reads
  * it, by venues/common/recorded-request.ts (since s-wsreq; before, with rules of its own written again here). Cold: told of REST and
  * connection-event records only (a `ws:old` per old-socket frame during an overlap returns at once).
  * @module
@@ -67,8 +67,8 @@ export class CaptureSocketHead implements CaptureFileHead {
   /**
    * Topics a recorded unsubscribe holds (`held`) and topics whose go-back subscribe is held (`backHeld`), by the same
    * key, as replay marks them (TopicState.replayUnsubscribing, subscribeQueued: SubscriptionControl.replayHold,
-   * ConnectionLifecycle.replayBackHeld, replayReopened, endReplayHolds). Not Bybit's holds (none kept): its replay ends
-   * them at a ws:state once answered, which only frames say.
+   * ConnectionLifecycle.replayBackHeld, replayReopened, endReplayHolds). Written before the sockets' record: a venue
+   * whose replay ends a hold at a ws:state once answered (Bybit), which only frames say, ends them there as before.
    */
   private readonly holds = new Map<string, { venue: string; market: string; connection: string; held: Set<string>; backHeld: Set<string> }>();
 
@@ -131,7 +131,6 @@ export class CaptureSocketHead implements CaptureFileHead {
    * subscribe turns a book not closed from held to subscribe-held.
    */
   private observeHeld(key: string, venue: string, market: string, connection: string, op: string, names: readonly string[]): void {
-    if (venue === "bybit") return;
     let of = this.holds.get(key);
     if (!of) this.holds.set(key, (of = { venue, market, connection, held: new Set(), backHeld: new Set() }));
     const closed = this.closed.get(key)?.topics;
@@ -168,17 +167,19 @@ export class CaptureSocketHead implements CaptureFileHead {
   }
 
   events(): readonly CaptureHeadEvent[] {
-    const out: CaptureHeadEvent[] = [...this.open.values()];
-    for (const c of this.closed.values()) out.push({ venue: c.venue, market: c.market, connection: c.connection, url: INSTRUMENTS_CLOSED_SET_URL, body: [...c.topics].join(" ") });
-    for (const c of this.waiting.values()) {
-      if (c.topics.size > 0) out.push({ venue: c.venue, market: c.market, connection: c.connection, url: BUDGET_WAIT_SET_URL, body: [...c.topics].join(" ") });
-    }
-    // The go-back's held subscribes before the holds: a book unsubscribed after its ws:back-held has both, as in replay.
+    // Before the sockets' records: a go-back's held subscribes, then the holds (a book unsubscribed after its
+    // ws:back-held has both, as in replay); a replay ending answered holds at a ws:state (Bybit) ends them there.
+    const out: CaptureHeadEvent[] = [];
     for (const c of this.holds.values()) {
       if (c.backHeld.size > 0) out.push({ venue: c.venue, market: c.market, connection: c.connection, url: SOCKET_BACK_HELD_SET_URL, body: [...c.backHeld].join(" ") });
     }
     for (const c of this.holds.values()) {
       if (c.held.size > 0) out.push({ venue: c.venue, market: c.market, connection: c.connection, url: SOCKET_UNSUBSCRIBED_SET_URL, body: [...c.held].join(" ") });
+    }
+    out.push(...this.open.values());
+    for (const c of this.closed.values()) out.push({ venue: c.venue, market: c.market, connection: c.connection, url: INSTRUMENTS_CLOSED_SET_URL, body: [...c.topics].join(" ") });
+    for (const c of this.waiting.values()) {
+      if (c.topics.size > 0) out.push({ venue: c.venue, market: c.market, connection: c.connection, url: BUDGET_WAIT_SET_URL, body: [...c.topics].join(" ") });
     }
     for (const [key, c] of this.asked) {
       // A closed connection's next socket is asked anew after its ws:open (live writes no request without one).

@@ -221,8 +221,9 @@ export const BUDGET_WAIT_SET_URL = "ws:waitset";
 /**
  * File heads' records (`feeder record`, app/capture-sockets.ts; since s-rd27a), per open connection, body: topics,
  * space-separated. `ws:unsubset`: the books a recorded unsubscribe still holds (its `ws:req` with no subscribe, reopening,
- * `ws:back-held`, close or new socket of the connection since: TopicState.replayUnsubscribing; not Bybit's, whose
- * hold ends at a `ws:state` once answered, which a head cannot see); `ws:back-heldset`: the books whose go-back
+ * `ws:back-held`, close or new socket of the connection since: TopicState.replayUnsubscribing; written before the
+ * head's `ws:state` / `ws:overlap`, where Bybit's replay ends a hold once answered, which a head cannot see: a Bybit
+ * file alone ends them there, as before); `ws:back-heldset`: the books whose go-back
  * resubscribe `ws:back-held` named and no `ws:req` wrote since. A file begun inside either, replayed alone, marks them
  * as the replay of every file does: before, it took a held book's frames live ignored (a snapshot in flight, a channel
  * the old socket still streamed after a go-back, Deribit's unsubscribe waiting for the message budget: the book LIVE

@@ -57,7 +57,7 @@ function expectedHead(records: readonly CaptureRecord[]): string[] {
   const closed = new Map<string, Set<string>>();
   const asked = new Map<string, Set<string> | null>(); // since the connection's last ws:open or ws:close: every name a ws:req named
   const waiting = new Map<string, Set<string>>(); // OKX: a ws:wait's topic until its ws:waited, a ws:req naming it or a ws:close
-  // Not Bybit: an unsubscribe holds a book not closed until a subscribe, ws:reopened or ws:back-held of it; a
+  // An unsubscribe holds a book not closed until a subscribe, ws:reopened or ws:back-held of it; a
   // ws:back-held marks a book not closed until a subscribe of it; ws:open, ws:sockets and ws:close end both.
   const held = new Map<string, Set<string>>();
   const backHeld = new Map<string, Set<string>>();
@@ -68,9 +68,7 @@ function expectedHead(records: readonly CaptureRecord[]): string[] {
     const backs = backHeld.get(key(r)) ?? new Set<string>();
     backHeld.set(key(r), backs);
     const shut = closed.get(key(r));
-    if (r.venue === "bybit") {
-      // none kept
-    } else if (["ws:open", "ws:sockets", "ws:close"].includes(r.url)) {
+    if (["ws:open", "ws:sockets", "ws:close"].includes(r.url)) {
       holds.clear();
       backs.clear();
     } else if (r.url === "ws:reopened") for (const t of (r.frame as string).split(" ")) holds.delete(t);
@@ -214,10 +212,10 @@ describe("capture files begin with the connections' sockets (feeder record)", ()
 
 describe("a replay begun at a file's head knows the topics asked on each socket (ws:asked)", () => {
   /** A replay's lifecycle on two fake connections (fake-0, fake-1) of books A, B, C; `feed` takes a record as the adapters do. */
-  function replayRig() {
+  function replayRig(holdsUnsubscribed = true) {
     const nowMs = () => 0;
     // Holds recorded unsubscribes as Bybit, OKX and Deribit do (TopicState.replayUnsubscribing).
-    const control = new SubscriptionControl(quietProtocol({ replayHoldsUnsubscribed: true }), silentLogger, nowMs, undefined, () => undefined);
+    const control = new SubscriptionControl(quietProtocol({ replayHoldsUnsubscribed: holdsUnsubscribed }), silentLogger, nowMs, undefined, () => undefined);
     const conns = [0, 1].map((id) => new SendRecordingConnection(id, "linear"));
     for (const c of conns) {
       c.addTopics(["book.A", "book.B", "book.C"], 10);
@@ -309,5 +307,13 @@ describe("a replay begun at a file's head knows the topics asked on each socket 
     }
     expect(needed, "records after a cut whose asked topics only the head says").toBeGreaterThan(0);
     expect(holdsNeeded, "records after a cut whose holds only the head says").toBeGreaterThan(0);
+  });
+
+  test("a venue whose replay holds no recorded unsubscribe (Binance, Upbit, Coinbase) takes no hold from a head's ws:unsubset", async () => {
+    const [holding, not] = [replayRig(true), replayRig(false)];
+    for (const rp of [holding, not]) rp.feed("fake-0", "ws:unsubset", "book.A book.C");
+    expect(holding.marks()[0]).toBe("book.A:U book.B: book.C:U");
+    expect(not.marks()[0], "its stale rule and resyncs would spare a hold its replay never sets").toBe("book.A: book.B: book.C:");
+    for (const rp of [holding, not]) await rp.stop();
   });
 });

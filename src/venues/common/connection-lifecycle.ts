@@ -1161,9 +1161,11 @@ export class ConnectionLifecycle {
   /**
    * Replay: a capture file's head names the books of `conn` a recorded unsubscribe held when the file began
    * (SOCKET_UNSUBSCRIBED_SET_URL): held here as by that unsubscribe (SubscriptionControl.replayHold), but a book
-   * replay holds LIVE. Until s-rd27a a replay begun in the file took their frames live ignored (LIVE there only).
+   * replay holds LIVE, nor on a venue whose replay holds none (RequestProtocol.replayHoldsUnsubscribed). Until s-rd27a
+   * a replay begun in the file took their frames live ignored (LIVE there only).
    */
   private replayUnsubscribedSet(conn: VenueConnection, body: string): boolean {
+    if (!this.control.replayHoldsUnsubscribed) return true;
     const names = new Set(body.split(" "));
     for (const t of conn.topics) if (names.has(t.topic) && t.book !== BookState.LIVE) t.replayUnsubscribing = true;
     return true;

@@ -1133,7 +1133,15 @@ export class SubscriptionControl {
    * s-rd27a), not written, so not recorded yet (goBack names them for replay: venue.ts SOCKET_BACK_HELD_URL). Cold.
    */
   subscribesHeld(conn: VenueConnection, topics: readonly TopicState[]): TopicState[] {
-    return topics.filter((t) => this.subscribeWaits(conn, t) || (t.sub === SUB_PENDING && this.subscribeQueuedFor(conn, t)));
+    // Queued for pacing: only where replay holds a recorded unsubscribe (the divergence; and only there does a recorded
+    // subscribe end the mark: replayHold).
+    const paced = this.protocol.replayHoldsUnsubscribed === true;
+    return topics.filter((t) => this.subscribeWaits(conn, t) || (paced && t.sub === SUB_PENDING && this.subscribeQueuedFor(conn, t)));
+  }
+
+  /** Whether replay holds a recorded unsubscribe's topics (RequestProtocol.replayHoldsUnsubscribed). */
+  get replayHoldsUnsubscribed(): boolean {
+    return this.protocol.replayHoldsUnsubscribed === true;
   }
 
   /** Whether a subscribe naming `t` is queued for pacing on `conn`'s socket, not written yet. Cold. */
