@@ -13,7 +13,9 @@
  * file decides a frame of a topic live never asked for as live did (before, it ignored every such frame until the
  * connection's next open or close: on a socket that lives 24 h, the whole file). Since s-recrd also, per OKX
  * connection, the topics whose resync waits for the request budget (`ws:waitset`, venues/okx/budget-wait.ts), so such a file
- * ignores their frames as live did (before, a snapshot of one made it LIVE there). Each `ws:req` is read as replay reads
+ * ignores their frames as live did (before, a snapshot of one made it LIVE there). Since s-rd27a also the books a
+ * recorded unsubscribe still holds (`ws:unsubset`) and those a go-back's resubscribe held (`ws:back-heldset`), before
+ * the sockets' records (venue.ts SOCKET_UNSUBSCRIBED_SET_URL). Each `ws:req` is read as replay reads
  * it, by venues/common/recorded-request.ts (since s-wsreq; before, with rules of its own written again here). Cold: told of REST and
  * connection-event records only (a `ws:old` per old-socket frame during an overlap returns at once).
  * @module
@@ -30,6 +32,8 @@ import {
   INSTRUMENTS_REOPENED_URL,
   RECORDER_STOPPED_WHY,
   SOCKET_ASKED_URL,
+  SOCKET_BACK_HELD_SET_URL,
+  SOCKET_BACK_HELD_URL,
   SOCKET_BACK_URL,
   SOCKET_REQUEST_URL_PREFIX,
   SOCKET_RETIRED_URL,
@@ -37,6 +41,7 @@ import {
   SOCKETS_OVERLAP_URL,
   SOCKETS_RECORDED_URL,
   SOCKETS_STATE_URL,
+  SOCKET_UNSUBSCRIBED_SET_URL,
 } from "../venues/venue.ts";
 import { parseRecordedRequest, type RecordedRequest } from "../venues/common/recorded-request.ts";
 
@@ -60,6 +65,13 @@ export class CaptureSocketHead implements CaptureFileHead {
    * connection's close.
    */
   private readonly waiting = new Map<string, { venue: string; market: string; connection: string; topics: Set<string> }>();
+  /**
+   * Topics a recorded unsubscribe holds (`held`) and topics whose go-back subscribe is held (`backHeld`), by the same
+   * key, as replay marks them (TopicState.replayUnsubscribing, subscribeQueued: SubscriptionControl.replayHold,
+   * ConnectionLifecycle.replayBackHeld, replayReopened, endReplayHolds). Written before the sockets' record: a venue
+   * whose replay ends a hold at a ws:state once answered (Bybit), which only frames say, ends them there as before.
+   */
+  private readonly holds = new Map<string, { venue: string; market: string; connection: string; held: Set<string>; backHeld: Set<string> }>();
 
   observe(venue: string, market: string, connection: string, url: string, body = ""): void {
     const key = `${venue}\u0000${market}\u0000${connection}`;
@@ -69,8 +81,15 @@ export class CaptureSocketHead implements CaptureFileHead {
       this.observeAsked(key, req);
       const waits = this.waiting.get(key);
       if (waits !== undefined) for (const name of req.names) waits.topics.delete(name);
+      this.observeHeld(key, venue, market, connection, req.op, req.names);
       return this.observeClosed(key, venue, market, connection, url, body, req);
     }
+    if (url === INSTRUMENTS_REOPENED_URL || url === SOCKET_BACK_HELD_URL) {
+      this.observeHeld(key, venue, market, connection, url === SOCKET_BACK_HELD_URL ? "back-held" : "reopened", body.split(" "));
+      if (url === SOCKET_BACK_HELD_URL) return;
+    }
+    // A new socket or none: no unsubscribe of the old one is out, no held subscribe stays (endReplayHolds).
+    if (url === CONNECTION_OPENED_URL || url === CONNECTION_CLOSED_URL || url === SOCKETS_RECORDED_URL) this.holds.delete(key);
     if (url === INSTRUMENTS_CLOSED_URL || url === INSTRUMENTS_REOPENED_URL) return this.observeClosed(key, venue, market, connection, url, body, null);
     if (url === BUDGET_WAIT_URL || url === BUDGET_WAITED_URL) return this.observeWait(key, venue, market, connection, url === BUDGET_WAIT_URL, body);
     if (url === CONNECTION_CLOSED_URL) this.waiting.delete(key);
@@ -107,6 +126,30 @@ export class CaptureSocketHead implements CaptureFileHead {
     if (of.topics.size === 0) this.closed.delete(key);
   }
 
+  /**
+   * A request's `op` or a `ws:reopened` / `ws:back-held` naming `names`: an unsubscribe holds a book not closed by its
+   * listing (replay holds no closed one), a subscribe ends both marks, a reopening the hold, a go-back's held
+   * subscribe turns a book not closed from held to subscribe-held.
+   */
+  private observeHeld(key: string, venue: string, market: string, connection: string, op: string, names: readonly string[]): void {
+    let of = this.holds.get(key);
+    if (!of) this.holds.set(key, (of = { venue, market, connection, held: new Set(), backHeld: new Set() }));
+    const closed = this.closed.get(key)?.topics;
+    for (const name of names) {
+      if (name === "") continue;
+      if (op === "subscribe") {
+        of.held.delete(name);
+        of.backHeld.delete(name);
+      } else if (op === "reopened") of.held.delete(name);
+      else if (closed?.has(name)) continue;
+      else if (op === "unsubscribe") of.held.add(name);
+      else {
+        of.held.delete(name);
+        of.backHeld.add(name);
+      }
+    }
+  }
+
   /** A `ws:wait` (`waits`) or `ws:waited` of topic `topic`. */
   private observeWait(key: string, venue: string, market: string, connection: string, waits: boolean, topic: string): void {
     let of = this.waiting.get(key);
@@ -135,7 +178,16 @@ export class CaptureSocketHead implements CaptureFileHead {
   }
 
   events(): readonly CaptureHeadEvent[] {
-    const out: CaptureHeadEvent[] = [...this.open.values()];
+    // Before the sockets' records: a go-back's held subscribes, then the holds (a book unsubscribed after its
+    // ws:back-held has both, as in replay); a replay ending answered holds at a ws:state (Bybit) ends them there.
+    const out: CaptureHeadEvent[] = [];
+    for (const c of this.holds.values()) {
+      if (c.backHeld.size > 0) out.push({ venue: c.venue, market: c.market, connection: c.connection, url: SOCKET_BACK_HELD_SET_URL, body: [...c.backHeld].join(" ") });
+    }
+    for (const c of this.holds.values()) {
+      if (c.held.size > 0) out.push({ venue: c.venue, market: c.market, connection: c.connection, url: SOCKET_UNSUBSCRIBED_SET_URL, body: [...c.held].join(" ") });
+    }
+    out.push(...this.open.values());
     for (const c of this.closed.values()) out.push({ venue: c.venue, market: c.market, connection: c.connection, url: INSTRUMENTS_CLOSED_SET_URL, body: [...c.topics].join(" ") });
     for (const c of this.waiting.values()) {
       if (c.topics.size > 0) out.push({ venue: c.venue, market: c.market, connection: c.connection, url: BUDGET_WAIT_SET_URL, body: [...c.topics].join(" ") });

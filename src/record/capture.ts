@@ -25,7 +25,9 @@
  *                 events saying what the records before it left open (each open connection's sockets, and each
  *                 connection's books closed by their listing: "ws:closedset", frame = their topics; each open connection's
  *                 topics asked since its open: "ws:asked", frame = a JSON array of them or null; each OKX connection's
- *                 resyncs waiting for the request budget: "ws:waitset", frame = their topics), stamped with
+ *                 resyncs waiting for the request budget: "ws:waitset", frame = their topics; the books
+ *                 a recorded unsubscribe or a go-back's held resubscribe still holds: "ws:unsubset",
+ *                 "ws:back-heldset", frame = their topics), stamped with
  *                 the receive time of the file's first record
  *
  * Records are buffered and written one block at a time (every FLUSH_INTERVAL_MS or FLUSH_BYTES), so a crash of the

@@ -141,8 +141,9 @@ export const SOCKET_RETIRED_URL = "ws:retired";
 export const SOCKET_BACK_URL = "ws:back";
 /**
  * Since s-heldback, right after a SOCKET_BACK_URL (and the requests written with it) whose resubscribe of books the
- * old socket did not serve waits for the venue's request count (OKX: its hourly 480 used up on that socket; body:
- * their topics, space-separated). Not written, that subscribe has no `ws:req` until it goes (up to an hour on), and
+ * old socket did not serve waits for the venue's request count (OKX: its hourly 480 used up on that socket) or, since
+ * s-rd27a, for the pacing budget (Deribit's per-IP one; before, replay held such a book RESYNCING until its `ws:req`
+ * seconds on where live had it LIVE from the old socket's stream); body: their topics, space-separated. Not written, that subscribe has no `ws:req` until it goes (up to an hour on), and
  * live takes the book's frames meanwhile (SUB_PENDING: the old socket may still stream its channel,
  * TopicState.streamedOn; a snapshot there makes it LIVE). Replay ends the book's hold here (a recorded unsubscribe
  * still out at the go-back: TopicState.replayUnsubscribing) and marks its subscribe held as live's: before, it held
@@ -231,6 +232,20 @@ export const BUDGET_WAITED_URL = "ws:waited";
  * book LIVE there, where live's stayed RESYNCING up to an hour). Like the head's other records it decides nothing else.
  */
 export const BUDGET_WAIT_SET_URL = "ws:waitset";
+/**
+ * File heads' records (`feeder record`, app/capture-sockets.ts; since s-rd27a), per open connection, body: topics,
+ * space-separated. `ws:unsubset`: the books a recorded unsubscribe still holds (its `ws:req` with no subscribe, reopening,
+ * `ws:back-held`, close or new socket of the connection since: TopicState.replayUnsubscribing; written before the
+ * head's `ws:state` / `ws:overlap`, where Bybit's replay ends a hold once answered, which a head cannot see: a Bybit
+ * file alone ends them there, as before); `ws:back-heldset`: the books whose go-back
+ * resubscribe `ws:back-held` named and no `ws:req` wrote since. A file begun inside either, replayed alone, marks them
+ * as the replay of every file does: before, it took a held book's frames live ignored (a snapshot in flight, a channel
+ * the old socket still streamed after a go-back, Deribit's unsubscribe waiting for the message budget: the book LIVE
+ * there only) and judged a held subscribe's silence live did not. Like the head's other records they decide nothing
+ * else; a reader before them ignores them, but for a refusal held there, as for `ws:closedset`.
+ */
+export const SOCKET_UNSUBSCRIBED_SET_URL = "ws:unsubset";
+export const SOCKET_BACK_HELD_SET_URL = "ws:back-heldset";
 
 /** True for a recorded connection event (every `ws:` pseudo-URL above) rather than a REST answer. */
 export function isConnectionEventUrl(url: string): boolean {

@@ -7,7 +7,9 @@
  * (`ws:closedset`), so a file replayed alone shows them halted as live had them. Since s-headask it also names the
  * topics asked on each connection's socket since its open or close (`ws:asked`), so a file replayed alone decides a
  * frame of a topic live never asked for as live did (before, it ignored every such frame until the connection's next
- * open or close). Injected clocks: no waiting.
+ * open or close). Since s-rd27a it names the books recorded unsubscribes and go-back resubscribes still hold
+ * (`ws:unsubset`, `ws:back-heldset`), so a file begun inside one, replayed alone, ignores their frames as live did
+ * (before, it took them: LIVE in that replay only). Injected clocks: no waiting.
  */
 import { describe, expect, test } from "vitest";
 import { makeTempDir } from "../support/temp-dirs.ts";
@@ -55,8 +57,36 @@ function expectedHead(records: readonly CaptureRecord[]): string[] {
   const closed = new Map<string, Set<string>>();
   const asked = new Map<string, Set<string> | null>(); // since the connection's last ws:open or ws:close: every name a ws:req named
   const waiting = new Map<string, Set<string>>(); // OKX: a ws:wait's topic until its ws:waited, a ws:req naming it or a ws:close
+  // An unsubscribe holds a book not closed until a subscribe, ws:reopened or ws:back-held of it; a
+  // ws:back-held marks a book not closed until a subscribe of it; ws:open, ws:sockets and ws:close end both.
+  const held = new Map<string, Set<string>>();
+  const backHeld = new Map<string, Set<string>>();
   for (const r of records) {
     if (r.url === undefined) continue;
+    const holds = held.get(key(r)) ?? new Set<string>();
+    held.set(key(r), holds);
+    const backs = backHeld.get(key(r)) ?? new Set<string>();
+    backHeld.set(key(r), backs);
+    const shut = closed.get(key(r));
+    if (["ws:open", "ws:sockets", "ws:close"].includes(r.url)) {
+      holds.clear();
+      backs.clear();
+    } else if (r.url === "ws:reopened") for (const t of (r.frame as string).split(" ")) holds.delete(t);
+    else if (r.url === "ws:back-held") {
+      for (const t of (r.frame as string).split(" ")) {
+        if (shut?.has(t)) continue;
+        holds.delete(t);
+        backs.add(t);
+      }
+    } else if (r.url.startsWith("ws:req ")) {
+      const [, op, named] = JSON.parse(r.url.slice(7)) as [string, string, string[]];
+      for (const t of named) {
+        if (op === "subscribe") {
+          holds.delete(t);
+          backs.delete(t);
+        } else if (!shut?.has(t)) holds.add(t);
+      }
+    }
     const waits = waiting.get(key(r)) ?? new Set<string>();
     waiting.set(key(r), waits);
     if (r.url === "ws:wait") waits.add(r.frame as string);
@@ -84,12 +114,14 @@ function expectedHead(records: readonly CaptureRecord[]): string[] {
   const closedHead = [...closed].filter(([, topics]) => topics.size > 0).map(([k, topics]) => `${k} ws:closedset ${[...topics].sort().join(" ")}`);
   const askedHead = [...asked].filter(([k]) => state.has(k)).map(([k, names]) => `${k} ws:asked ${names === null ? "null" : [...names].sort().join(" ")}`);
   const waitHead = [...waiting].filter(([, topics]) => topics.size > 0).map(([k, topics]) => `${k} ws:waitset ${[...topics].sort().join(" ")}`);
-  return [...[...state].map(([k, url]) => `${k} ${url}`), ...closedHead, ...askedHead, ...waitHead].sort();
+  const heldHead = [...held].filter(([, topics]) => topics.size > 0).map(([k, topics]) => `${k} ws:unsubset ${[...topics].sort().join(" ")}`);
+  const backHead = [...backHeld].filter(([, topics]) => topics.size > 0).map(([k, topics]) => `${k} ws:back-heldset ${[...topics].sort().join(" ")}`);
+  return [...[...state].map(([k, url]) => `${k} ${url}`), ...closedHead, ...askedHead, ...waitHead, ...heldHead, ...backHead].sort();
 }
 
 /** A head record as expectedHead writes it (a closed set's topics sorted, an asked set's too). */
 const headLine = (h: CaptureRecord) =>
-  `${key(h)} ${h.url}${h.url === "ws:closedset" || h.url === "ws:waitset" ? ` ${(h.frame as string).split(" ").sort().join(" ")}` : h.url === "ws:asked" ? ` ${(JSON.parse(h.frame as string) as string[] | null)?.sort().join(" ") ?? "null"}` : ""}`;
+  `${key(h)} ${h.url}${["ws:closedset", "ws:waitset", "ws:unsubset", "ws:back-heldset"].includes(h.url!) ? ` ${(h.frame as string).split(" ").sort().join(" ")}` : h.url === "ws:asked" ? ` ${(JSON.parse(h.frame as string) as string[] | null)?.sort().join(" ") ?? "null"}` : ""}`;
 
 describe("capture files begin with the connections' sockets (feeder record)", () => {
   test("a file cut during an overlap begins with ws:overlap, one cut with one socket with ws:state, each with its topics asked; a closed connection gets none", () => {
@@ -121,11 +153,12 @@ describe("capture files begin with the connections' sockets (feeder record)", ()
   });
 
   test("random events, writes, flushes and cuts: each file's head is what the records of the files before it said (reference model), stamped as its first record", () => {
-    const urls = ["ws:open", "ws:sockets", "ws:state", "ws:swap", "ws:old", "ws:retired", "ws:back", "ws:close", "https://rest/snapshot", "ws:closed", "ws:reopened", "ws:req", "ws:wait", "ws:wait", "ws:waited"];
+    const urls = ["ws:open", "ws:sockets", "ws:state", "ws:swap", "ws:old", "ws:retired", "ws:back", "ws:back-held", "ws:close", "https://rest/snapshot", "ws:closed", "ws:reopened", "ws:req", "ws:wait", "ws:wait", "ws:waited"];
     const books = ["book.A", "book.B", "book.C"];
     let closedHeads = 0;
     let askedHeads = 0;
     let waitHeads = 0;
+    let holdHeads = 0;
     for (let seed = 1; seed <= 12; seed++) {
       const r = rng(seed);
       const { w, clock, nowUs } = minuteWriter();
@@ -140,7 +173,7 @@ describe("capture files begin with the connections' sockets (feeder record)", ()
           // Books closed and brought back (ws:closed, ws:reopened, a request naming them, some still closed).
           const some = books.filter(() => r() < 0.5);
           if (some.length === 0) some.push(books[0]!);
-          if (url === "ws:closed" || url === "ws:reopened") body = some.join(" ");
+          if (url === "ws:closed" || url === "ws:reopened" || url === "ws:back-held") body = some.join(" ");
           else if (url === "ws:wait" || url === "ws:waited") body = some[0]!; // OKX: one topic each
           else if (url === "ws:req") url = `ws:req ${JSON.stringify([r() < 0.2 ? `probe${i}` : `s${i}`, r() < 0.8 ? "subscribe" : "unsubscribe", some, ...(r() < 0.3 ? [some.slice(0, 1)] : [])])}`;
           w.writeRest(nowUs(), venue, "spot", conn, url, body);
@@ -168,18 +201,21 @@ describe("capture files begin with the connections' sockets (feeder record)", ()
       closedHeads += w.files.filter((f) => readCapture(f).records.some((h) => h.url === "ws:closedset")).length;
       askedHeads += w.files.filter((f) => readCapture(f).records.some((h) => h.url === "ws:asked")).length;
       waitHeads += w.files.filter((f) => readCapture(f).records.some((h) => h.url === "ws:waitset")).length;
+      holdHeads += w.files.filter((f) => readCapture(f).records.some((h) => h.url === "ws:unsubset")).length;
     }
     expect(closedHeads, "some file begins with books closed").toBeGreaterThan(0);
     expect(askedHeads, "some file begins with topics asked").toBeGreaterThan(0);
     expect(waitHeads, "some file begins with a resync waiting for the request budget").toBeGreaterThan(0);
+    expect(holdHeads, "some file begins with a book a recorded unsubscribe holds").toBeGreaterThan(0);
   });
 });
 
 describe("a replay begun at a file's head knows the topics asked on each socket (ws:asked)", () => {
   /** A replay's lifecycle on two fake connections (fake-0, fake-1) of books A, B, C; `feed` takes a record as the adapters do. */
-  function replayRig() {
+  function replayRig(holdsUnsubscribed = true) {
     const nowMs = () => 0;
-    const control = new SubscriptionControl(quietProtocol(), silentLogger, nowMs, undefined, () => undefined);
+    // Holds recorded unsubscribes as Bybit, OKX and Deribit do (TopicState.replayUnsubscribing).
+    const control = new SubscriptionControl(quietProtocol({ replayHoldsUnsubscribed: holdsUnsubscribed }), silentLogger, nowMs, undefined, () => undefined);
     const conns = [0, 1].map((id) => new SendRecordingConnection(id, "linear"));
     for (const c of conns) {
       c.addTopics(["book.A", "book.B", "book.C"], 10);
@@ -194,20 +230,26 @@ describe("a replay begun at a file's head knows the topics asked on each socket 
     };
     /** Each connection's replayAsked, sorted (null: not known). */
     const asked = () => conns.map((c) => (c.replayAsked === null ? null : [...c.replayAsked].sort()));
+    /** Each book's replay marks: U a recorded unsubscribe's hold, Q a go-back's subscribe held (ws:back-held). */
+    const marks = () => conns.map((c) => c.topics.map((t) => `${t.topic}:${t.replayUnsubscribing ? "U" : ""}${t.subscribeQueued ? "Q" : ""}`).join(" "));
     const stop = async () => {
       await lifecycle.stop();
       control.stop();
     };
-    return { feed, asked, gap: () => lifecycle.replayCaptureGap(), stop };
+    return { feed, asked, marks, gap: () => lifecycle.replayCaptureGap(), stop };
   }
 
-  test("records cut at random into a new file: a replay begun at its head, or past a capture gap there, has after each record the replayAsked of the replay of every record (randomized)", async () => {
+  test("records cut at random into a new file: a replay begun at its head, or past a capture gap there, has after each record the replayAsked and the books' holds of the replay of every record (randomized)", async () => {
     // Before s-headask the head named no topics asked: the replay begun there had null (every frame of a topic the
     // connection does not carry ignored) until the connection's next ws:open or ws:close, where the whole replay had
     // the requests' topics (such a frame resyncing every book, as live).
-    const urls = ["ws:open", "ws:close", "ws:req", "ws:req", "ws:req", "ws:sockets", "ws:state", "ws:swap", "ws:retired", "ws:back", "ws:closed", "ws:req-bad"];
+    // Since s-rd27a also the books' holds (a recorded unsubscribe's, TopicState.replayUnsubscribing; a go-back's
+    // subscribe held for the venue's count, ws:back-held): before, a file begun inside one replayed alone took the
+    // book's frames live ignored (a snapshot: LIVE there), or judged its silence where live did not.
+    const urls = ["ws:open", "ws:close", "ws:req", "ws:req", "ws:req", "ws:sockets", "ws:state", "ws:swap", "ws:retired", "ws:back", "ws:back-held", "ws:closed", "ws:reopened", "ws:req-bad"];
     const names = ["book.A", "book.B", "book.C", "book.X", "book.Y"]; // X and Y: asked by live, left out of the replay's config
     let needed = 0;
+    let holdsNeeded = 0;
     for (let seed = 1; seed <= 30; seed++) {
       const random = rng(500 + seed);
       const records: { connection: string; url: string; body: string }[] = [];
@@ -220,14 +262,17 @@ describe("a replay begun at a file's head knows the topics asked on each socket 
         if (url.startsWith("ws:req") && !open.has(connection)) url = "ws:open"; // live writes requests on an open socket only
         if (url === "ws:open") open.add(connection);
         else if (url === "ws:close") open.delete(connection);
-        if (url === "ws:req") url = `ws:req ${JSON.stringify([random() < 0.2 ? `probe${i}` : `s${i}`, random() < 0.7 ? "subscribe" : "unsubscribe", some])}`;
+        // No probe ids here: replay's probe (Upbit, Bithumb) brings back no closed book, this generic one's does.
+        if (url === "ws:req") url = `ws:req ${JSON.stringify([`s${i}`, random() < 0.7 ? "subscribe" : "unsubscribe", some])}`;
         else if (url === "ws:req-bad") url = random() < 0.5 ? `ws:req {"id":${i}}` : `ws:req [`; // read by neither
-        else if (url === "ws:closed") body = some.join(" ") || "book.A";
+        else if (url === "ws:closed" || url === "ws:reopened" || url === "ws:back-held") body = some.join(" ") || "book.A";
         records.push({ connection, url, body });
       }
       const whole = replayRig();
+      const wholeMarks: string[][] = [];
       const wholeAsked = records.map((r) => {
         whole.feed(r.connection, r.url, r.body);
+        wholeMarks.push(whole.marks());
         return whole.asked();
       });
       await whole.stop();
@@ -245,10 +290,13 @@ describe("a replay begun at a file's head knows the topics asked on each socket 
           const r = records[i]!;
           for (const [name, rp] of [["alone", alone], ["in a row", inRow], ["past a gap", pastGap]] as const) {
             rp.feed(r.connection, r.url, r.body);
-            if (JSON.stringify(rp.asked()) === JSON.stringify(wholeAsked[i])) continue;
-            const what = `${name}: seed ${seed} cut ${cut} record ${i}: ${records.map((x, j) => `${j === cut ? "|| " : ""}${x.connection} ${x.url}`).join(" | ")}`;
+            if (JSON.stringify(rp.asked()) === JSON.stringify(wholeAsked[i]) && JSON.stringify(rp.marks()) === JSON.stringify(wholeMarks[i])) continue;
+            const what = `${name}: seed ${seed} cut ${cut} record ${i}: ${records.map((x, j) => `${j === cut ? "|| " : ""}${x.connection} ${x.url} ${x.body}`).join(" | ")}`;
             expect(rp.asked(), what).toEqual(wholeAsked[i]);
+            expect(rp.marks(), what).toEqual(wholeMarks[i]);
           }
+          // A hold in the whole replay that only the head could give (no record since the cut set it).
+          if (/:U|Q/.test(wholeMarks[i]!.join(" ")) && !records.slice(cut, i + 1).some((x) => x.url.includes("unsubscribe") || x.url === "ws:back-held")) holdsNeeded++;
           // Known in the whole replay, no open or close of the connection since the cut: only the head could say it.
           for (const [c, set] of wholeAsked[i]!.entries()) {
             if (set !== null && !records.slice(cut, i + 1).some((x) => x.connection === `fake-${c}` && (x.url === "ws:open" || x.url === "ws:close"))) needed++;
@@ -258,5 +306,14 @@ describe("a replay begun at a file's head knows the topics asked on each socket 
       }
     }
     expect(needed, "records after a cut whose asked topics only the head says").toBeGreaterThan(0);
+    expect(holdsNeeded, "records after a cut whose holds only the head says").toBeGreaterThan(0);
+  });
+
+  test("a venue whose replay holds no recorded unsubscribe (Binance, Upbit, Coinbase) takes no hold from a head's ws:unsubset", async () => {
+    const [holding, not] = [replayRig(true), replayRig(false)];
+    for (const rp of [holding, not]) rp.feed("fake-0", "ws:unsubset", "book.A book.C");
+    expect(holding.marks()[0]).toBe("book.A:U book.B: book.C:U");
+    expect(not.marks()[0], "its stale rule and resyncs would spare a hold its replay never sets").toBe("book.A: book.B: book.C:");
+    for (const rp of [holding, not]) await rp.stop();
   });
 });

@@ -23,7 +23,7 @@ import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, Planne
 import { parseRecordedRequest, type RecordedRequest } from "./recorded-request.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
 import { resyncsOnLoss } from "./topic-resync.ts";
-import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_ASKED_URL, SOCKET_BACK_HELD_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_REQUEST_URL_PREFIX, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_OVERLAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_EVERY_MS, SOCKETS_STATE_URL, INSTRUMENTS_CLOSED_SET_URL, INSTRUMENTS_CLOSED_URL, INSTRUMENTS_REOPENED_URL, type RawRestTap } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_ASKED_URL, SOCKET_BACK_HELD_SET_URL, SOCKET_BACK_HELD_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_REQUEST_URL_PREFIX, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_OVERLAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_EVERY_MS, SOCKETS_STATE_URL, SOCKET_UNSUBSCRIBED_SET_URL, INSTRUMENTS_CLOSED_SET_URL, INSTRUMENTS_CLOSED_URL, INSTRUMENTS_REOPENED_URL, type RawRestTap } from "../venue.ts";
 
 /** Replay: a stale round runs this much past the time a silence reaches its stale time (the capture's resolution, 1 µs). */
 const REPLAY_PAST_MS = 0.001;
@@ -1044,6 +1044,9 @@ export class ConnectionLifecycle {
     if (url === INSTRUMENTS_REOPENED_URL) return this.replayReopened(conn, body);
     // A go-back's resubscribe live held for the venue's count: taken from here, as live (no ws:req until it goes).
     if (url === SOCKET_BACK_HELD_URL) return this.replayBackHeld(conn, body);
+    // A file's head: the go-back subscribes still held and the books recorded unsubscribes still held (since s-rd27a).
+    if (url === SOCKET_BACK_HELD_SET_URL) return this.replayBackHeld(conn, body, true);
+    if (url === SOCKET_UNSUBSCRIBED_SET_URL) return this.replayUnsubscribedSet(conn, body);
     // A file's head: the books closed when it began (a replay begun in it learns them here).
     if (url === INSTRUMENTS_CLOSED_SET_URL) return this.replayClosedSet(conn, body);
     // A file's head: the topics asked on the socket when it began (a replay begun in it learns them here).
@@ -1138,19 +1141,35 @@ export class ConnectionLifecycle {
    * SOCKET_BACK_HELD_URL): no recorded unsubscribe holds them now, and they are marked as live's (SUB_PENDING,
    * subscribeQueued: their frames taken, a bad one resyncing nothing, their silence not judged unless LIVE) until
    * that subscribe's ws:req, their socket's end or a capture gap (replayHeldSubscribeGone). False: no topic named.
+   * A file head's (`head`, SOCKET_BACK_HELD_SET_URL) marks a book closed by its listing too (its ws:closedset came
+   * first; closed after its ws:back-held, it kept the mark, as live's held subscribe stays out), leaving it closed.
    */
-  private replayBackHeld(conn: VenueConnection, body: string): boolean {
+  private replayBackHeld(conn: VenueConnection, body: string, head = false): boolean {
     const names = new Set(body.split(" "));
     let named = false;
     for (const t of conn.topics) {
       if (!names.has(t.topic)) continue;
       named = true;
-      if (t.sub === SUB_REJECTED) continue;
+      if (t.sub === SUB_REJECTED && !head) continue;
       t.replayUnsubscribing = false;
-      t.sub = SUB_PENDING;
+      if (t.sub !== SUB_REJECTED) t.sub = SUB_PENDING;
       t.subscribeQueued = true;
     }
-    return named || this.replayMalformed(conn, `${SOCKET_BACK_HELD_URL} naming no book: ${boundedText(body, 160)}`);
+    // A head's (SOCKET_BACK_HELD_SET_URL) is taken however many it names, as replayClosedSet: a replay of fewer books.
+    return named || head || this.replayMalformed(conn, `${SOCKET_BACK_HELD_URL} naming no book: ${boundedText(body, 160)}`);
+  }
+
+  /**
+   * Replay: a capture file's head names the books of `conn` a recorded unsubscribe held when the file began
+   * (SOCKET_UNSUBSCRIBED_SET_URL): held here as by that unsubscribe (SubscriptionControl.replayHold), but a book
+   * replay holds LIVE, nor on a venue whose replay holds none (RequestProtocol.replayHoldsUnsubscribed). Until s-rd27a
+   * a replay begun in the file took their frames live ignored (LIVE there only).
+   */
+  private replayUnsubscribedSet(conn: VenueConnection, body: string): boolean {
+    if (!this.control.replayHoldsUnsubscribed) return true;
+    const names = new Set(body.split(" "));
+    for (const t of conn.topics) if (names.has(t.topic) && t.book !== BookState.LIVE) t.replayUnsubscribing = true;
+    return true;
   }
 
   private replayUnfed(conn: VenueConnection, body: string): void {

@@ -1129,10 +1129,25 @@ export class SubscriptionControl {
 
   /**
    * Those of `topics` whose subscribe waits on `conn`'s current socket for the venue's request count (OKX's hour:
-   * holdForBudget), not written, so not recorded yet (goBack names them for replay: venue.ts SOCKET_BACK_HELD_URL). Cold.
+   * holdForBudget) or is queued for the pacing budget (Deribit's per-IP one: ~27 s a slot with 64 workers; since
+   * s-rd27a), not written, so not recorded yet (goBack names them for replay: venue.ts SOCKET_BACK_HELD_URL). Cold.
    */
   subscribesHeld(conn: VenueConnection, topics: readonly TopicState[]): TopicState[] {
-    return topics.filter((t) => this.subscribeWaits(conn, t));
+    // Queued for pacing: only where replay holds a recorded unsubscribe (the divergence; and only there does a recorded
+    // subscribe end the mark: replayHold).
+    const paced = this.protocol.replayHoldsUnsubscribed === true;
+    return topics.filter((t) => this.subscribeWaits(conn, t) || (paced && t.sub === SUB_PENDING && this.subscribeQueuedFor(conn, t)));
+  }
+
+  /** Whether replay holds a recorded unsubscribe's topics (RequestProtocol.replayHoldsUnsubscribed). */
+  get replayHoldsUnsubscribed(): boolean {
+    return this.protocol.replayHoldsUnsubscribed === true;
+  }
+
+  /** Whether a subscribe naming `t` is queued for pacing on `conn`'s socket, not written yet. Cold. */
+  private subscribeQueuedFor(conn: VenueConnection, t: TopicState): boolean {
+    for (const p of conn.pending.values()) if (p.op === "subscribe" && !written(p) && p.topics.includes(t)) return true;
+    return false;
   }
 
   /** Unsubscribes topics given up (SUB_REJECTED) that the venue may still serve; they stay given up, so the ack ends it. */

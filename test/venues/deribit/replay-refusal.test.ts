@@ -16,7 +16,7 @@ import type { Subscription } from "../../../src/venues/venue.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 import { BookMaps, until } from "../planned-fallback-harness.ts";
 import { FakeWs } from "../common/fake-ws.ts";
-import { SUB_IDLE, type VenueConnection } from "../../../src/venues/common/connection.ts";
+import { SUB_IDLE, SUB_PENDING, type VenueConnection } from "../../../src/venues/common/connection.ts";
 import type { PlannedReconnects } from "../../../src/venues/common/planned-reconnect.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -500,6 +500,48 @@ describe("deribit record → replay: a planned reconnect with a resync, the book
     t.resyncDelayed = false; // its backoff over: housekeeping's restart, the subscribe on the old socket
     (live as unknown as { control: { restartTopic(x: unknown): void } }).control.restartTopic(t);
     expect(sockets()[0]!.sent.at(-1)).toContain("public/subscribe");
+    ack(0);
+    deliver(0, book(710, 103));
+    expect(same("the subscribe's answer")).toMatchObject({ state: "live", changeId: 710 });
+  });
+
+  // As above, but gone back to while the resync's unsubscribe on the replacement is unanswered, the per-IP budget spent:
+  // the go-back's subscribe on the old socket waits for it (recorded when written, seconds on), live taking the book's
+  // frames meanwhile (SUB_PENDING), the old socket's whole book LIVE. Until s-rd27a ws:back-held named only OKX's
+  // subscribes held for the hour: replay held the book resyncing until that subscribe's ws:req.
+  test("a go-back's subscribe queued for the message budget: the old socket's whole book taken in replay as live", async () => {
+    const { sockets, book, deliver, ack, same, replanned, liveAt500, drainBudget, live } = await liveAndReplayedDeribit();
+    const internals = live as unknown as { lifecycle: { retire(t: unknown, r: StatusReason): void; activateAll(ts: unknown[]): void }; conns: VenueConnection[] };
+    const t = internals.conns[0]!.topics[0]!;
+    const refuse = (i: number) => {
+      const req = JSON.parse(sockets()[i]!.sent.filter((s) => s.includes("subscribe")).at(-1)!) as { id: number };
+      deliver(i, JSON.stringify({ jsonrpc: "2.0", id: req.id, error: { code: 10028, message: "too_many_requests" } }));
+    };
+    liveAt500();
+    internals.lifecycle.retire(t, StatusReason.INSTRUMENT_CLOSED);
+    refuse(0);
+    internals.lifecycle.activateAll([t]);
+    await Promise.resolve();
+    await Promise.resolve();
+    refuse(0);
+    replanned();
+    sockets()[1]!.opened();
+    ack(1);
+    deliver(1, book(600, 101));
+    expect(same("LIVE on the replacement")).toMatchObject({ state: "live", changeId: 600 });
+    deliver(1, book(601, '"x"')); // unreadable: resynced, its unsubscribe on the replacement unanswered
+    expect(same("the resync")).toMatchObject({ state: "resyncing" });
+    drainBudget();
+    const sentBefore = sockets()[0]!.sent.length;
+    sockets()[1]!.dropped(); // gone back to the old socket, which still streams the channel
+    expect(sockets()[0]!.sent.length, "the go-back's subscribe waits for the budget").toBe(sentBefore);
+    expect(t.sub).toBe(SUB_PENDING);
+    deliver(0, book(700, 102));
+    // Before: replay RESYNCING; live LIVE at change_id 700 (its subscribe pending).
+    expect(same("the old socket's whole book while the subscribe waits")).toMatchObject({ state: "live", changeId: 700 });
+    await until(() => sockets()[0]!.sent.length > sentBefore, "the subscribe written");
+    expect(sockets()[0]!.sent.at(-1)).toContain("public/subscribe");
+    expect(same("the subscribe written (its ws:req ends replay's mark)")).toMatchObject({ state: "live", changeId: 700 });
     ack(0);
     deliver(0, book(710, 103));
     expect(same("the subscribe's answer")).toMatchObject({ state: "live", changeId: 710 });

@@ -294,6 +294,45 @@ describe("okx replay: a file begun during a budget wait", () => {
   });
 });
 
+describe("okx replay: a file begun inside a recorded unsubscribe's hold or a go-back's held subscribe", () => {
+  test("its head's ws:unsubset ignores the book's frames until its subscribe's ws:req; ws:back-heldset takes them, its silence not judged", async () => {
+    // A file rotated between a resync's recorded unsubscribe and its subscribe (a book idle after a go-back while the
+    // old socket streams its channel: up to its resync's backoff) replayed alone: before s-rd27a its head did not say
+    // so, and the first snapshot of the book made it LIVE in that replay where live's stayed RESYNCING.
+    const adapter = new OkxAdapter(btcUsdtConfig(400), [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log: silentLogger });
+    cleanups.push(() => adapter.stop());
+    const sink = new MapSink((await adapter.loadInstruments()) as Instrument[]);
+    adapter.startReplay(sink);
+    const head = (url: string, body = "") => expect(adapter.ingestConnectionEvent("spot", "conn0.spot", url, 1, body)).toBe(true);
+    head("ws:state");
+    head("ws:unsubset", "books:ETH-USDT books:BTC-USDT"); // a name not of the replay's config is passed over
+    head("ws:asked", '["books:BTC-USDT"]');
+    expect(adapter.ingestFrame("spot", "conn0.spot", snapshot, 1)).toBe(true);
+    expect(adapter.topicInfo(0).state, "held as by its unsubscribe").not.toBe("live");
+    head(request("s3"));
+    expect(adapter.ingestFrame("spot", "conn0.spot", snapshot.replace('"seqId":10', '"seqId":30'), 1)).toBe(true);
+    expect(adapter.topicInfo(0).state).toBe("live");
+
+    // ws:back-heldset after ws:unsubset of the same book (unsubscribed after its go-back's held subscribe): both marks.
+    const other = new OkxAdapter(btcUsdtConfig(400), [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log: silentLogger });
+    cleanups.push(() => other.stop());
+    const otherSink = new MapSink((await other.loadInstruments()) as Instrument[]);
+    other.startReplay(otherSink);
+    for (const [url, body] of [["ws:state", ""], ["ws:back-heldset", "books:BTC-USDT books:ETH-USDT"], ["ws:asked", '["books:BTC-USDT"]']] as const) {
+      expect(other.ingestConnectionEvent("spot", "conn0.spot", url, 1, body)).toBe(true);
+    }
+    expect(other.ingestFrame("spot", "conn0.spot", snapshot, 1)).toBe(true);
+    expect(other.topicInfo(0).state, "its subscribe held: the old socket's snapshot taken, as live").toBe("live");
+    const t = (other as unknown as { conns: { topics: { subscribeQueued: boolean }[] }[] }).conns[0]!.topics[0]!;
+    expect(t.subscribeQueued).toBe(true);
+    expect(other.ingestConnectionEvent("spot", "conn0.spot", request("s4"), 1)).toBe(true);
+    expect(t.subscribeQueued, "its ws:req ends the mark").toBe(false);
+    // A head naming only books not of the replay's config (a replay of fewer books) is taken, no malformed record.
+    expect(other.ingestConnectionEvent("spot", "conn0.spot", "ws:back-heldset", 1, "books:ETH-USDT")).toBe(true);
+    expect(other.stats().malformedRecords).toBe(0);
+  });
+});
+
 describe("okx replay: a frame unreadable down to its book", () => {
   test("resyncs no book whose frames replay ignores (a recorded budget wait, a recorded unsubscribe), as live's spares them", async () => {
     // Live: a book waiting for the budget, or unsubscribing, is resynced already (ParseErrors spares it). Until
