@@ -77,7 +77,10 @@ export function parseExchangeInfo(body: unknown): ExchangeInfo {
   let weightPerMinute: number | undefined;
   if (Array.isArray(b.rateLimits)) {
     for (const r of b.rateLimits as { rateLimitType?: unknown; interval?: unknown; intervalNum?: unknown; limit?: unknown }[]) {
-      if (r?.rateLimitType === "REQUEST_WEIGHT" && r.interval === "MINUTE" && r.intervalNum === 1 && typeof r.limit === "number" && r.limit > 0) weightPerMinute = r.limit;
+      // A positive whole number only: before, any positive number was taken, and a limit written past a double's
+      // range (1e400 reads as Infinity) made the market's budget unbounded (shareOf keeps an infinite limit): every
+      // queued snapshot went at once, into a 429 / 418. Anything else leaves the default (or the last good) limit.
+      if (r?.rateLimitType === "REQUEST_WEIGHT" && r.interval === "MINUTE" && r.intervalNum === 1 && Number.isSafeInteger(r.limit) && (r.limit as number) > 0) weightPerMinute = r.limit as number;
     }
   }
   return { specs, weightPerMinute, unreadable, halted };

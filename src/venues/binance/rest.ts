@@ -121,7 +121,9 @@ export class BinanceRest {
       // The header is the IP's weight (every worker's and other clients'): compared with the IP's 80 %, not this
       // worker's share (each worker's budget keeps it to its share). Before, the workers together stopped at one
       // share a minute: the block, relayed to every worker as a hold, came once they had spent 1 / workers of it.
-      if (res.ok && Number.isFinite(used) && used >= (this.ipWeights.get(market) ?? budget.maxWeight)) {
+      // Every answer carries it, a refusal's too (a 400 for a symbol delisted meanwhile spends weight as well); a 429 /
+      // 418 holds by its Retry-After instead (budgetedFetch). Until s-binrd only a 2xx answer's header was read.
+      if (res.status !== 429 && res.status !== 418 && Number.isFinite(used) && used >= (this.ipWeights.get(market) ?? budget.maxWeight)) {
         this.usedWeightBlocks++;
         // Until the end of the minute the header counts, by the answer's Date (Binance's clock): one sent late in a
         // minute and read in the next (or our clock off Binance's) blocked the whole next minute, its weight not yet

@@ -83,7 +83,8 @@ export class BinanceSnapshotFetch {
           return;
         }
         // On the frames' clock (core/clock.ts), not the adapter's wall clock, which steps: the capture stays in time order.
-        this.d.rawRestTap?.(t.market, t.conn.name, url, body, nowUs());
+        const recvUs = nowUs();
+        this.d.rawRestTap?.(t.market, t.conn.name, url, body, recvUs);
         let id: number;
         try {
           id = this.readFor(t, body, into);
@@ -91,6 +92,9 @@ export class BinanceSnapshotFetch {
           this.onRefused(t, err, target);
           return;
         }
+        // Its receipt, as a frame's (the published snapshot's tsRecvNs) and as replay stamps the recorded answer
+        // (adapter.ts ingestRest). Until s-binrd it stayed 0 live: the snapshot went out with tsRecvNs 0.
+        into.tsRecvUs = recvUs;
         target.supply(t, into, id);
       },
       (err: unknown) => {

@@ -5,6 +5,7 @@
  * earns Binance's 418 ban) and feeder_venue_rest_rate_limited_total went backwards. Now the limit changes in place.
  */
 import { describe, expect, test } from "vitest";
+import { parseExchangeInfo } from "../../../src/venues/binance/instruments.ts";
 import { BinanceRest } from "../../../src/venues/binance/rest.ts";
 
 const INFO_URL = "https://api.binance.com/api/v3/exchangeInfo";
@@ -60,5 +61,27 @@ describe("BinanceRest: a new weight limit keeps the market's budget", () => {
     await rest.fetchOf("linear")("https://fapi.binance.com/fapi/v1/depth?symbol=BTCUSDT&limit=1000");
     expect(sent).toHaveLength(2);
     expect(rest.waiting()).toBe(0);
+  });
+});
+
+describe("exchangeInfo's rateLimits: only a positive whole REQUEST_WEIGHT limit is taken", () => {
+  const listing = `{"symbols":[{"symbol":"BTCUSDT","status":"TRADING","filters":[{"filterType":"PRICE_FILTER","tickSize":"0.01"},{"filterType":"LOT_SIZE","stepSize":"0.001"}]}]`;
+  const limitOf = (limit: string) => parseExchangeInfo(JSON.parse(`${listing},"rateLimits":[{"rateLimitType":"REQUEST_WEIGHT","interval":"MINUTE","intervalNum":1,"limit":${limit}}]}`)).weightPerMinute;
+
+  test("1e400 (Infinity once read), a fraction, a string, 0: none (the budget keeps its limit); 6000 is taken", async () => {
+    expect(limitOf("6000")).toBe(6000);
+    for (const bad of ["1e400", "1200.5", '"6000"', "0", "-1"]) expect(limitOf(bad), bad).toBeUndefined();
+    // What Infinity did to the budget: unbounded, so a second 250-weight snapshot went in the same minute at 1000.
+    const { rest, sent } = restWith([]);
+    rest.takeLimits("spot", { weightPerMinute: 1000 }); // 800 ours
+    rest.takeLimits("spot", { weightPerMinute: limitOf("1e400") }); // ignored: still 800
+    const deep = "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=5000"; // weight 250
+    for (let i = 0; i < 3; i++) await rest.fetchOf("spot")(deep);
+    const abort = new AbortController();
+    const next = rest.fetchOf("spot")(deep, { signal: abort.signal });
+    expect(rest.waiting()).toBe(1); // 750 spent, 250 more would pass 800
+    abort.abort();
+    await expect(next).rejects.toThrow(/budget wait aborted/);
+    expect(sent).toHaveLength(3);
   });
 });

@@ -12,9 +12,9 @@ import type { BudgetEvent } from "../../../src/venues/common/budget-ledger.ts";
 
 const DEPTH_URL = "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000"; // spot weight 50
 
-function restWith(usedWeights: number[], share: number, o: { nowMs?: number; date?: string } = {}): { rest: BinanceRest; events: BudgetEvent[] } {
+function restWith(usedWeights: number[], share: number, o: { nowMs?: number; date?: string; status?: number } = {}): { rest: BinanceRest; events: BudgetEvent[] } {
   const headers = () => ({ "x-mbx-used-weight-1m": String(usedWeights.shift() ?? 0), ...(o.date !== undefined ? { date: o.date } : {}) });
-  const fetchFn = (async (_input: string | URL | Request) => new Response("{}", { status: 200, headers: headers() })) as typeof fetch;
+  const fetchFn = (async (_input: string | URL | Request) => new Response("{}", { status: o.status ?? 200, headers: headers() })) as typeof fetch;
   const events: BudgetEvent[] = [];
   const ledger = { carried: () => undefined, report: (e: BudgetEvent) => void events.push(e) };
   return { rest: new BinanceRest(fetchFn, () => o.nowMs ?? 1_700_000_000_000, share, ledger), events };
@@ -35,6 +35,18 @@ describe("BinanceRest: X-MBX-USED-WEIGHT-1M is the IP's weight", () => {
     expect(rest.usedWeightBlocks).toBe(1);
     expect(rest.heldUntilMs("spot")).toBeGreaterThan(0);
     expect(events.filter((e) => "blockedUntilMs" in e)).toHaveLength(1);
+  });
+
+  test("s-binrd: a refused answer's header counts too (a 400 spends weight); a 429's holds by its Retry-After alone", async () => {
+    // Before: only a 2xx answer's header was read, so a run of 400s (a symbol delisted meanwhile) at the IP's 80 % went on.
+    const refused = restWith([4800], 1, { status: 400 });
+    await refused.rest.fetchOf("spot")(DEPTH_URL);
+    expect(refused.rest.usedWeightBlocks).toBe(1);
+    expect(refused.rest.heldUntilMs("spot")).toBeGreaterThan(0);
+    const limited = restWith([4800], 1, { status: 429 });
+    await limited.rest.fetchOf("spot")(DEPTH_URL);
+    expect(limited.rest.usedWeightBlocks).toBe(0);
+    expect(limited.rest.rateLimited()).toBe(1);
   });
 
   test("a new limit from exchangeInfo moves the IP's threshold too", async () => {

@@ -4,6 +4,7 @@
  */
 import { describe, expect, test } from "vitest";
 import type { VenueConfig } from "../../../src/config/types.ts";
+import type { BookUpdate } from "../../../src/core/book-update.ts";
 import { BinanceSnapshotFetch } from "../../../src/venues/binance/snapshot-fetch.ts";
 import type { BinanceTopic } from "../../../src/venues/binance/connection.ts";
 import type { MarketBridges } from "../../../src/venues/binance/market-bridges.ts";
@@ -16,14 +17,15 @@ const QTY_EXP = 5;
 function rig() {
   let body = "";
   let done: () => void = () => {};
-  const seen = { misfits: 0, refused: [] as string[], supplied: 0 };
+  const seen = { misfits: 0, refused: [] as string[], supplied: 0, tapUs: -1, suppliedRecvUs: -1 };
   const config = { venue: "binance", restUrl: "http://127.0.0.1:1", markets: [], overrides: new Map() } as unknown as VenueConfig;
   const rest = { fetchOf: () => (async () => new Response(body, { status: 200 })) as unknown as typeof fetch } as unknown as BinanceRest;
   const bridge = {
     isBridging: () => true,
     requested: () => {},
-    supply: () => {
+    supply: (_t: unknown, u: BookUpdate) => {
       seen.supplied++;
+      seen.suppliedRecvUs = u.tsRecvUs;
       done();
     },
   } as unknown as MarketBridges;
@@ -31,7 +33,7 @@ function rig() {
     config,
     rest,
     now: () => 0,
-    rawRestTap: undefined,
+    rawRestTap: (_m, _c, _url, _body, tsRecvUs) => void (seen.tapUs = tsRecvUs),
     bridge,
     instrumentOf: () => ({ priceExp: PRICE_EXP, qtyExp: QTY_EXP }) as never,
     stopping: () => false,
@@ -44,7 +46,7 @@ function rig() {
   // Waiting out its backoff: a refused snapshot is not asked again at once.
   const t = { market: "spot", symbol: "BTCUSDT", depth: 100, bridgeSeq: 0, fetching: false, fetchAbort: null, resyncDelayed: true, conn: { name: "c0" } } as unknown as BinanceTopic;
   /** One snapshot body through the fetch: whether it asked for a reload, and what was refused or supplied. */
-  return async (b: string): Promise<{ misfits: number; refused: string[]; supplied: number }> => {
+  return async (b: string): Promise<typeof seen> => {
     body = b;
     seen.misfits = 0;
     seen.refused = [];
@@ -81,6 +83,14 @@ describe("Binance snapshot misfit", () => {
     const qty = await fetchOnce(body('["1.00","-1"]'));
     expect(qty.misfits).toBe(0);
     expect(qty.refused[0]).toBe('depth snapshot: bid 2 ["1.00","-1"] has a quantity that is not a decimal');
+  });
+
+  test("a snapshot read is stamped with its receipt: the time the capture records it at (replay stamps that one)", async () => {
+    // Before: tsRecvUs stayed 0 live (the scanner's reset), so the published snapshot carried tsRecvNs 0.
+    const r = await fetchOnce(body('["0.99","1"]'));
+    expect(r.supplied).toBe(1);
+    expect(r.tapUs).toBeGreaterThan(0);
+    expect(r.suppliedRecvUs).toBe(r.tapUs);
   });
 
   test("the words 'does not fit' in a refused body's text ask for no reload", async () => {
