@@ -11,6 +11,7 @@
  * @module
  */
 import dgram from "node:dgram";
+import { isIPv4 } from "node:net";
 import { LateRounds } from "../core/late-rounds.ts";
 import { followWallClock, monoEpochMs, monoEpochUs, shownUs } from "./mono-clock.ts";
 import { readAuthKeyFile, DatagramAuth, sha256Option } from "../wire/auth.ts";
@@ -99,6 +100,31 @@ function positiveLimit(v: number | undefined, fallback: number, name: string): n
   if (v === undefined) return fallback;
   if (!(Number.isInteger(v) && v > 0)) throw new RangeError(`${name} must be a positive integer, got ${v}`);
   return v;
+}
+
+/**
+ * The groups, checked as the constructor's other options are: before, a port of 0 bound any free port and start()
+ * resolved on a socket nothing is sent to (silent, no error), a unicast address as `group` or an interface that is
+ * no address failed only at start() (as a join error), and a missing `groups` threw a TypeError naming nothing.
+ */
+/** An option's value in an error: a string quoted (so "5000" is not read as the number 5000), anything else as is. */
+function shown(v: unknown): string {
+  return typeof v === "string" ? JSON.stringify(v) : String(v);
+}
+
+function checkedGroups(groups: readonly GroupSpec[] | undefined): GroupSpec[] {
+  if (!Array.isArray(groups)) throw new RangeError(`groups must be an array of { group, port, iface? } or { bind, port } (may be empty), got ${typeof groups}`);
+  for (let i = 0; i < groups.length; i++) {
+    const g = groups[i]!;
+    if (!(Number.isInteger(g.port) && g.port > 0 && g.port <= 65535)) throw new RangeError(`groups[${i}].port must be an integer in 1..65535, got ${shown(g.port)}`);
+    if (g.group === undefined && g.bind === undefined) throw new RangeError(`groups: port ${g.port} needs a multicast group or a unicast bind address`);
+    if (g.group !== undefined && !(isIPv4(g.group) && Number(g.group.split(".")[0]) >= 224 && Number(g.group.split(".")[0]) <= 239)) {
+      throw new RangeError(`groups[${i}].group must be an IPv4 multicast address (224.0.0.0–239.255.255.255), got ${JSON.stringify(g.group)}`);
+    }
+    if (g.iface !== undefined && !isIPv4(g.iface)) throw new RangeError(`groups[${i}].iface must be an IPv4 address of this host, got ${JSON.stringify(g.iface)}`);
+    if (g.bind !== undefined && !isIPv4(g.bind)) throw new RangeError(`groups[${i}].bind must be an IPv4 address of this host, got ${JSON.stringify(g.bind)}`);
+  }
+  return [...groups];
 }
 
 export class FeedSubscriber {
@@ -211,10 +237,10 @@ export class FeedSubscriber {
 
   constructor(opts: FeedSubscriberOptions) {
     followWallClock(); // what an update shows as received (recvTimeUs, latencyUs) follows a step of the wall clock
-    this.groups = opts.groups;
+    this.groups = checkedGroups(opts.groups);
     this.recvBufferBytes = opts.recvBufferBytes ?? DEFAULT_RECV_BUFFER_BYTES;
     this.staleAfterMs = opts.staleAfterMs;
-    if (this.staleAfterMs !== undefined && !(this.staleAfterMs >= 0)) throw new RangeError(`staleAfterMs must be ≥ 0, got ${this.staleAfterMs}`);
+    if (this.staleAfterMs !== undefined && !(typeof this.staleAfterMs === "number" && this.staleAfterMs >= 0)) throw new RangeError(`staleAfterMs must be a number of ms ≥ 0, got ${shown(this.staleAfterMs)}`);
     this.sendAheadMaxUs = sendAheadMaxUsOf(opts.sendAheadMaxMs);
     this.maxDatagramBytes = opts.maxDatagramBytes ?? DEFAULT_MAX_DATAGRAM_BYTES;
     if (!(Number.isInteger(this.maxDatagramBytes) && this.maxDatagramBytes >= PACKET_HEADER_BYTES && this.maxDatagramBytes <= ABS_MAX_DATAGRAM_BYTES)) {
@@ -226,6 +252,11 @@ export class FeedSubscriber {
     }
     this.maxStreams = positiveLimit(opts.maxStreams, DEFAULT_MAX_STREAMS, "maxStreams");
     if (opts.authKey !== undefined && opts.authKeyFile !== undefined) throw new RangeError("give authKey or authKeyFile, not both");
+    // Bytes only: a string (a key file read as text) was taken char by char as NaN → 0, so every datagram was refused
+    // as forged; a number had no length, passed the length check and made the key empty (an HMAC anyone can forge).
+    if (opts.authKey !== undefined && !(opts.authKey instanceof Uint8Array)) {
+      throw new RangeError(`authKey must be a Uint8Array of the key's bytes (or give authKeyFile), got ${typeof opts.authKey}`);
+    }
     const key = opts.authKeyFile !== undefined ? readAuthKeyFile(opts.authKeyFile, "authKeyFile", { fifo: true }) : opts.authKey;
     this.auth = key !== undefined ? new DatagramAuth(key, sha256Option(opts.authSha256)) : undefined;
     this.signedUnverified = opts.onSignedUnverified;
@@ -244,9 +275,6 @@ export class FeedSubscriber {
     this.streams = this.streamTable.streams;
     this.streamTable.onStreamGone = (st) => this.recovery?.forget(st);
     this.updateEvent = this.instrumentBooks.updateEvent;
-    for (const g of this.groups) {
-      if (g.group === undefined && g.bind === undefined) throw new RangeError(`groups: port ${g.port} needs a multicast group or a unicast bind address`);
-    }
     // A copy: read at each send and at start(), the caller's object changed later (unchecked) must not move the server.
     this.retransmit = opts.retransmit === undefined ? undefined : Object.freeze({ ...opts.retransmit });
     if (this.retransmit !== undefined) {

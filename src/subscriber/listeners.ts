@@ -6,6 +6,8 @@
 import type { WireDecodeError } from "../wire/decoder.ts";
 import type { FeedSubscriberEvents, SubscriberCounters } from "./subscriber-types.ts";
 
+const EVENT_NAMES = ["update", "status", "gap", "session", "supersede", "repair", "exponent", "evict", "stale", "definition", "error"];
+
 export class Listeners {
   // Read directly by the receive path (`listeners.update`), so plain arrays. Copied on write (add, remove: cold), never
   // changed in place: a dispatch loop holds the array it started with, so a listener calling off() or on() while an
@@ -25,13 +27,23 @@ export class Listeners {
   constructor(private readonly counters: SubscriberCounters) {}
 
   add<K extends keyof FeedSubscriberEvents>(event: K, listener: FeedSubscriberEvents[K]): void {
+    this.listOf(event);
+    // Checked here: a non-function was taken and threw at every event (counted as a listener error per message).
+    if (typeof listener !== "function") throw new TypeError(`on("${event}", listener): the listener must be a function, got ${typeof listener}`);
     (this as unknown as Record<K, FeedSubscriberEvents[K][]>)[event] = [...(this[event] as FeedSubscriberEvents[K][]), listener];
   }
 
   remove<K extends keyof FeedSubscriberEvents>(event: K, listener: FeedSubscriberEvents[K]): void {
-    const list = this[event] as FeedSubscriberEvents[K][];
+    const list = this.listOf(event);
     const i = list.indexOf(listener);
     if (i >= 0) (this as unknown as Record<K, FeedSubscriberEvents[K][]>)[event] = [...list.slice(0, i), ...list.slice(i + 1)];
+  }
+
+  /** The listeners of `event`; an unknown name (JS callers, a typo) throws naming it, not "Spread syntax requires …". */
+  private listOf<K extends keyof FeedSubscriberEvents>(event: K): FeedSubscriberEvents[K][] {
+    const list = Object.hasOwn(this, event) ? (this as unknown as Record<string, unknown>)[event] : undefined;
+    if (!Array.isArray(list)) throw new TypeError(`no subscriber event ${JSON.stringify(event)}: one of ${EVENT_NAMES.join(", ")}`);
+    return list as FeedSubscriberEvents[K][];
   }
 
   /** Calls a cold-path listener; a throwing listener is reported and never corrupts sequencing state. */

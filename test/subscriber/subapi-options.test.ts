@@ -1,0 +1,47 @@
+/**
+ * s-subapi: bad options to FeedSubscriber throw at construction, naming the option and the value. Before: a group
+ * port of 0 bound any free port and start() resolved deaf (no error ever), a unicast `group` or a non-address `iface`
+ * failed only at start(), a missing `groups` threw "undefined is not an object", `staleAfterMs: "5000"` was taken,
+ * and an `authKey` that is no Uint8Array was taken (a number: an empty HMAC key; a string: every datagram refused).
+ */
+import { expect, it } from "vitest";
+import { FeedSubscriber, type FeedSubscriberOptions } from "../../src/subscriber/index.ts";
+
+const G = "239.255.0.2";
+const bad: [FeedSubscriberOptions, RegExp][] = [
+  [{ groups: [{ group: G, port: 0 }] }, /^groups\[0\]\.port must be an integer in 1\.\.65535, got 0$/],
+  [{ groups: [{ group: G, port: 31002 }, { group: G, port: 70000 }] }, /^groups\[1\]\.port .* got 70000$/],
+  [{ groups: [{ group: G, port: "31002" as never }] }, /^groups\[0\]\.port .* got "31002"$/],
+  [{ groups: [{ group: "10.0.0.1", port: 31002 }] }, /^groups\[0\]\.group must be an IPv4 multicast address .* got "10\.0\.0\.1"$/],
+  [{ groups: [{ group: "240.0.0.1", port: 31002 }] }, /^groups\[0\]\.group must be an IPv4 multicast/],
+  [{ groups: [{ group: G, port: 31002, iface: "eth0" }] }, /^groups\[0\]\.iface must be an IPv4 address .* got "eth0"$/],
+  [{ groups: [{ bind: "localhost", port: 31002 }] }, /^groups\[0\]\.bind must be an IPv4 address .* got "localhost"$/],
+  [{} as never, /^groups must be an array/],
+  [{ groups: [], staleAfterMs: "5000" as never }, /^staleAfterMs must be a number of ms ≥ 0, got "5000"$/],
+  [{ groups: [], authKey: 5 as never }, /^authKey must be a Uint8Array .* got number$/],
+  [{ groups: [], authKey: "0123456789abcdef0123456789abcdef" as never }, /^authKey must be a Uint8Array .* got string$/],
+];
+
+it("a bad group, staleAfterMs or authKey throws at construction, naming the option and its value", () => {
+  for (const [opts, message] of bad) expect(() => new FeedSubscriber(opts), JSON.stringify(opts)).toThrow(message);
+});
+
+it("good groups and keys are still taken: multicast on an interface, a unicast bind, a Buffer key", () => {
+  const ok: FeedSubscriberOptions[] = [
+    { groups: [{ group: "224.0.0.251", port: 1 }, { group: "239.255.255.255", port: 65535, iface: "127.0.0.1" }, { bind: "0.0.0.0", port: 31002 }] },
+    { groups: [], authKey: Buffer.alloc(32, 7) },
+  ];
+  for (const opts of ok) expect(() => new FeedSubscriber(opts).stop()).not.toThrow();
+});
+
+it("on() and off() with an unknown event, or on() with a listener that is no function, throw naming it", () => {
+  const sub = new FeedSubscriber({ groups: [] });
+  // Before: a TypeError "Spread syntax requires …" (on), "undefined is not an object" (off); a non-function was taken.
+  expect(() => sub.on("updates" as never, (() => {}) as never)).toThrow(/^no subscriber event "updates": one of update, status, gap/);
+  expect(() => sub.off("counters" as never, (() => {}) as never)).toThrow(/^no subscriber event "counters"/);
+  expect(() => sub.on("update", 5 as never)).toThrow(/^on\("update", listener\): the listener must be a function, got number$/);
+  const heard: string[] = [];
+  sub.on("error", (e) => heard.push(e.from));
+  sub.off("error", () => {});
+  expect(heard).toEqual([]);
+});
