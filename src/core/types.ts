@@ -94,7 +94,8 @@ export type MarketName = keyof typeof MARKET_IDS;
 
 /**
  * One tradable instrument as feeder publishes it. Prices and quantities are integers:
- * priceMantissa = price × 10^priceExp, qtyMantissa = qty × 10^qtyExp (exponents are decimal places, ≥ 0).
+ * priceMantissa = price × 10^priceExp, qtyMantissa = qty × 10^qtyExp (exponents are decimal places, i8 on the wire: a
+ * negative one means the mantissa counts tens, hundreds, …; docs/wire-protocol.md).
  */
 export interface Instrument {
   /** Stable across restarts: derived from venue, market and symbol (see core/instrument-id.ts). */

@@ -25,6 +25,7 @@ export {
   type StreamInfo,
 } from "./feed-subscriber.ts";
 export { SubscriberBook, UNKNOWN_NAME } from "./subscriber-book.ts";
+export { formatDecimal } from "./format.ts";
 export { decodeDatagram, type DecodedPacket, type DecodedMessage, type DecodeResult } from "../wire/decode-objects.ts";
 // The bits of a decoded snapshot's cutFlags (docs/wire-protocol.md §4.4).
 export { SNAP_CUT_MARKED, SNAP_CUT_BIDS, SNAP_CUT_ASKS } from "../wire/layout.ts";

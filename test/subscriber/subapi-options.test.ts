@@ -5,7 +5,7 @@
  * and an `authKey` that is no Uint8Array was taken (a number: an empty HMAC key; a string: every datagram refused).
  */
 import { expect, it } from "vitest";
-import { FeedSubscriber, type FeedSubscriberOptions } from "../../src/subscriber/index.ts";
+import { FeedSubscriber, formatDecimal, type FeedSubscriberOptions } from "../../src/subscriber/index.ts";
 
 const G = "239.255.0.2";
 const bad: [FeedSubscriberOptions, RegExp][] = [
@@ -44,4 +44,11 @@ it("on() and off() with an unknown event, or on() with a listener that is no fun
   sub.on("error", (e) => heard.push(e.from));
   sub.off("error", () => {});
   expect(heard).toEqual([]);
+});
+
+it("formatDecimal is exported from the library entry and gives the README's example exactly (i8 exponents both ways)", () => {
+  expect(formatDecimal(943503, 1)).toBe("94350.3");
+  expect(formatDecimal(-5, 3)).toBe("-0.005");
+  expect(formatDecimal(12, -2)).toBe("1200");
+  expect(formatDecimal(2 ** 53 - 1, 22)).toBe("0.0000009007199254740991");
 });
