@@ -497,12 +497,16 @@ export class SubscriptionControl {
    * Replay: a closed or refused topic (SUB_REJECTED) subscribed again, by a recorded subscribe or a recorded reopening
    * while its subscribe was out (venue.ts INSTRUMENTS_REOPENED_URL): awaiting its snapshot, its silence counted from
    * now. Replay keeps its topics subscribed (SUB_ACTIVE): the answer then changes nothing. Others are left as they are.
+   * One whose go-back subscribe is still held (subscribeQueued, ws:back-held before its closure) is SUB_PENDING, as
+   * live's activateAll leaves it while that subscribe is out, until its ws:req (replayHeldSubscribeGone). Until s-subdiff
+   * it was SUB_ACTIVE here but SUB_PENDING in a replay begun at a later file's head (ws:back-heldset): OKX resynced it on
+   * a bad frame (parse-errors.ts subscribeHeld) only in the replay that had read the records, not live.
    */
   replayResubscribed(t: TopicState): void {
     if (t.sub !== SUB_REJECTED) return;
     t.book = BookState.AWAITING_SNAPSHOT;
     t.lastSeq = 0;
-    t.sub = SUB_ACTIVE;
+    t.sub = t.subscribeQueued ? SUB_PENDING : SUB_ACTIVE;
     t.lastMsgMs = this.now();
     this.onReplayResubscribed?.(t);
   }

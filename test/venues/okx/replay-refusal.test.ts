@@ -10,6 +10,7 @@ import { silentLogger, type Logger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import type { VenueAdapter } from "../../../src/venues/venue.ts";
+import { CaptureSocketHead } from "../../../src/app/capture-sockets.ts";
 import { btcUsdtConfig, MapSink } from "./helpers.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -330,6 +331,32 @@ describe("okx replay: a file begun inside a recorded unsubscribe's hold or a go-
     // A head naming only books not of the replay's config (a replay of fewer books) is taken, no malformed record.
     expect(other.ingestConnectionEvent("spot", "conn0.spot", "ws:back-heldset", 1, "books:ETH-USDT")).toBe(true);
     expect(other.stats().malformedRecords).toBe(0);
+  });
+});
+
+describe("okx replay: a go-back's held subscribe of a book closed and reopened before it went", () => {
+  test("the replay of every record and one begun at a later file's head agree: subscribe held (not subscribed), an unreadable frame of the book resyncs nothing, as live", async () => {
+    // Live: the book's go-back subscribe held (SUB_PENDING, subscribeQueued), its closure (SUB_REJECTED), its reopening
+    // while that subscribe is out (activateAll: SUB_PENDING again, ws:reopened). Until s-subdiff the replay that read
+    // those records had it SUB_ACTIVE (replayResubscribed): a bad frame resynced it there (parse-errors.ts
+    // subscribeHeld), but not in live nor in a replay begun at the next file's head (ws:back-heldset: SUB_PENDING).
+    const records: [string, string][] = [["ws:open", ""], ["ws:sockets", ""], [request("s1"), ""], ["ws:back-held", "books:BTC-USDT"], ["ws:closed", "books:BTC-USDT"], ["ws:reopened", "books:BTC-USDT"]];
+    const fileHead = new CaptureSocketHead();
+    for (const [url, body] of records) fileHead.observe("okx", "spot", "conn0.spot", url, body);
+    const replays = [];
+    for (const events of [records, fileHead.events().map((e): [string, string] => [e.url!, e.body ?? ""])]) {
+      const adapter = new OkxAdapter(btcUsdtConfig(400), [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log: silentLogger });
+      cleanups.push(() => adapter.stop());
+      adapter.startReplay(new MapSink((await adapter.loadInstruments()) as Instrument[]));
+      for (const [url, body] of events) expect(adapter.ingestConnectionEvent("spot", "conn0.spot", url, 1, body), url).toBe(true);
+      expect(adapter.ingestFrame("spot", "conn0.spot", snapshot.replace('"seqId":10', '"seqId":30'), 1)).toBe(true);
+      expect(adapter.topicInfo(0).state, "the old socket's snapshot taken").toBe("live");
+      const update = `{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[],"bids":[["x","1","0","1"]],"ts":"1700000000001","checksum":0,"prevSeqId":30,"seqId":31}]}`;
+      expect(adapter.ingestFrame("spot", "conn0.spot", update, 1)).toBe(true);
+      replays.push(adapter.topicInfo(0));
+    }
+    expect(replays[0], "every record").toMatchObject({ state: "live", subscribed: false, resyncs: 0 });
+    expect(replays[1], "begun at the head").toEqual(replays[0]);
   });
 });
 
