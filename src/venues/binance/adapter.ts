@@ -130,7 +130,7 @@ export class BinanceAdapter implements VenueAdapter {
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", "binance: diff frames rejected");
     this.gapLog = new RateLimitedLog(this.log, "warn", "binance: diff chain breaks; books resynced");
     this.restStop = new RestStop(config.venue);
-    this.rest = new BinanceRest(this.restStop.wrap(opts.fetch ?? fetch), this.now, opts.budgetShare, opts.budgetLedger, this.restStop.signal, this.wallNow);
+    this.rest = new BinanceRest(this.restStop.wrap(opts.fetch ?? fetch), this.now, opts.budgetShare, opts.budgetLedger, this.restStop.signal, this.wallNow, opts.log);
     const plan = planConnections(this, config, subscriptions, opts.maxStreamsPerConnection ?? PLANNED_STREAMS_PER_CONNECTION);
     this.conns = plan.conns;
     this.topics = plan.topics;

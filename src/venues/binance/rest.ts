@@ -6,6 +6,7 @@
  * worker's) reaches 80 % of the limit (docs/venues/binance.md, "REST weight").
  * @module
  */
+import type { Logger } from "../../core/log.ts";
 import type { MarketName } from "../../core/types.ts";
 import { budgetedFetch, RestWeightBudget, serverTimeMs, shareOf } from "../common/budgets.ts";
 import { budgetLink, type BudgetLedger } from "../common/budget-ledger.ts";
@@ -51,6 +52,8 @@ export class BinanceRest {
     private readonly stop?: AbortSignal,
     /** The wall clock (Binance's weight minute without a Date header, an HTTP-date Retry-After); default `now`. */
     private readonly wallNow: () => number = now,
+    /** Where a 429/418's Retry-After out of range or unreadable is logged. */
+    private readonly log?: Logger,
   ) {
     this.setWeightLimit("spot", SPOT_REST_WEIGHT_PER_MINUTE);
     this.setWeightLimit("linear", FUTURES_REST_WEIGHT_PER_MINUTE);
@@ -111,7 +114,7 @@ export class BinanceRest {
     this.ipWeights.set(market, ownWeight(perMinute, 1));
     const existing = this.budgets.get(market);
     if (existing !== undefined) return existing.setMaxWeight(own);
-    const budget = new RestWeightBudget(own, REST_WINDOW_MS).track(budgetLink(this.ledger, `binance:rest:${market}`));
+    const budget = new RestWeightBudget(own, REST_WINDOW_MS).track(budgetLink(this.ledger, `binance:rest:${market}`)).logTo(this.log, `binance ${market} REST`);
     this.budgets.set(market, budget);
     const timed = (async (input: string | URL | Request, init?: RequestInit) => {
       if (init?.signal) this.sent.add(init.signal); // past the budget's wait: on the wire (wasSent)

@@ -159,7 +159,7 @@ export class BybitAdapter implements VenueAdapter {
     // Every REST call spends this process's share of Bybit's per-IP budget and honours its over-limit answers.
     const restBudget = RestWeightBudget.split(splitBudget(REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS, opts.budgetShare, opts.budgetIndex, this.now), REST_BLOCKED_MS, new Map([[403, REST_BLOCKED_MS]])).track(
       budgetLink(opts.budgetLedger, "bybit:rest"),
-    );
+    ).logTo(this.log, "bybit REST");
     this.restStop = new RestStop(config.venue);
     this.fetchFn = budgetedFetch(this.restStop.wrap(opts.fetch ?? fetch), restBudget, this.now, undefined, this.restStop.signal, this.wallNow);
     const random = opts.random ?? Math.random;

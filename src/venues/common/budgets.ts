@@ -9,6 +9,7 @@
  * @module
  */
 import { monoEpochMs } from "../../core/clock.ts";
+import type { Logger } from "../../core/log.ts";
 import type { BudgetLink, UseRing } from "./budget-ledger.ts";
 
 /** share clamped to [0, 1] (undefined: the whole, one process). */
@@ -353,6 +354,10 @@ export class RestWeightBudget {
   banned = 0;
   /** Requests now waiting for weight (budgetedFetch). */
   waiting = 0;
+  /** Retry-After values out of range (clamped) or unreadable (the default held), each logged (cold). */
+  retryAfterOutOfRange = 0;
+  private log: Logger | undefined;
+  private logName = "REST";
 
   constructor(
     /** Weight allowed per window; setMaxWeight changes it in place (Binance's exchangeInfo `rateLimits`). */
@@ -445,6 +450,13 @@ export class RestWeightBudget {
     this.held.add(untilMs, holdMs);
   }
 
+  /** Where a Retry-After out of range or unreadable is logged (a warning), as `name` (e.g. `binance:rest:spot`). Cold. */
+  logTo(log: Logger | undefined, name: string): this {
+    this.log = log;
+    this.logName = name;
+    return this;
+  }
+
   /**
    * Holds every request for `waitMs` from now without an over-limit answer (Binance: X-MBX-USED-WEIGHT-1M near the
    * limit): reported as a hold, not counted as a 429. Cold.
@@ -457,8 +469,9 @@ export class RestWeightBudget {
 
   /**
    * Reads a response: 429 (rate limited) and 418 (banned) block every request until Retry-After (seconds, or an
-   * HTTP date, read against the response's `Date` when it has one: the server's clock, not ours) or the default (a
-   * 418 without Retry-After: at least BAN_DEFAULT_MS, doubling while 418s follow); returns how long requests are
+   * HTTP date, read against the response's `Date` when it has one: the server's clock, not ours), clamped to
+   * [RETRY_AFTER_MIN_MS, RETRY_AFTER_MAX_MS], or the default (a 418 without a readable Retry-After: at least
+   * BAN_DEFAULT_MS, doubling while 418s follow); a value clamped or unreadable is logged. Returns how long requests are
    * now blocked (0 = not blocked). `wallNowMs`: the wall clock, which an HTTP-date Retry-After without a readable
    * `Date` is read against (`nowMs` is the deadline clock, monotonic in production; default: the same reading).
    */
@@ -468,12 +481,22 @@ export class RestWeightBudget {
     if (status !== 429 && status !== 418 && extra === undefined) return 0;
     if (status === 418) this.banned++;
     else this.rateLimited++;
-    const given = retryAfterMs(retryAfter, wallNowMs, serverDate);
+    const readMs = readRetryAfterMs(retryAfter, wallNowMs, serverDate);
+    const given = readMs === undefined ? undefined : clampRetryAfterMs(readMs);
+    if (given !== readMs || (readMs === undefined && retryAfter !== null && retryAfter.trim() !== "")) this.warnRetryAfter(status, retryAfter!, readMs, given);
     let waitMs = given ?? extra ?? this.defaultBackoffMs;
     if (status === 418 && given === undefined) waitMs = Math.max(waitMs, Math.min(BAN_MAX_DEFAULT_MS, BAN_DEFAULT_MS * 2 ** Math.min(this.bansInRow++, 30)));
     this.held.add(nowMs + waitMs, waitMs);
     this.link?.ledger.report({ key: this.link.key, blockedUntilMs: this.held.untilMs });
     return Math.max(0, this.held.untilMs - nowMs);
+  }
+
+  /** A Retry-After out of range (held `givenMs` instead) or unreadable (the default held): one warning, the value named. */
+  private warnRetryAfter(status: number, value: string, readMs: number | undefined, givenMs: number | undefined): void {
+    this.retryAfterOutOfRange++;
+    const shown = value.length > 64 ? `${value.slice(0, 64)}… (${value.length} chars)` : value;
+    const why = readMs === undefined ? "unreadable; the default hold applies" : `out of range (${RETRY_AFTER_MIN_MS} ms to ${RETRY_AFTER_MAX_MS} ms); held ${givenMs} ms`;
+    this.log?.warn(`${this.logName}: HTTP ${status} with Retry-After ${JSON.stringify(shown)}: ${why}`, { status, retryAfter: shown, readMs, holdMs: givenMs });
   }
 }
 
@@ -485,13 +508,40 @@ export const BAN_DEFAULT_MS = 120_000;
 export const BAN_MAX_DEFAULT_MS = 3_600_000;
 
 /**
- * `Retry-After` as delta-seconds (fractional ones too, which some servers send) or an HTTP date → ms from now;
- * undefined when absent or unreadable. A date names its day or month: Date.parse alone reads "1.5" or "-1" as a
+ * A 429/418's Retry-After is held at least this long: "0", a fraction below it or a date already past would send the
+ * next request at once, into the venue's limit (what turns Binance's 429 into a 418). One second: the least a venue
+ * can say in whole delta-seconds, below every venue's default hold (Coinbase 2 s), so it only stops a retry at once.
+ */
+export const RETRY_AFTER_MIN_MS = 1_000;
+/**
+ * And at most this long: Binance's longest ban (418s escalate from 2 min to 3 days), so any hold Binance documents is
+ * honoured whole (a request sent into a ban lengthens it). A longer one (hundreds of digits read as Infinity, or a
+ * date years ahead) held the market's REST until the process restarted: no book of it could resync by REST again.
+ */
+export const RETRY_AFTER_MAX_MS = 3 * 86_400_000;
+
+/** A Retry-After length clamped to [RETRY_AFTER_MIN_MS, RETRY_AFTER_MAX_MS] (Infinity: the max). */
+export function clampRetryAfterMs(ms: number): number {
+  return Math.min(RETRY_AFTER_MAX_MS, Math.max(RETRY_AFTER_MIN_MS, ms));
+}
+
+/**
+ * `Retry-After` as delta-seconds or an HTTP date → ms from now, clamped to [RETRY_AFTER_MIN_MS, RETRY_AFTER_MAX_MS];
+ * undefined when absent or unreadable (the caller's default holds). readRetryAfterMs: the same, not clamped.
+ */
+export function retryAfterMs(value: string | null, nowMs: number, serverDate: string | null = null): number | undefined {
+  const ms = readRetryAfterMs(value, nowMs, serverDate);
+  return ms === undefined ? undefined : clampRetryAfterMs(ms);
+}
+
+/**
+ * `Retry-After` as delta-seconds (fractional ones too, which some servers send) or an HTTP date → ms from now (0 for
+ * a date past, Infinity for hundreds of digits); undefined when absent or unreadable. A date names its day or month: Date.parse alone reads "1.5" or "-1" as a
  * date in 2001 (no hold at all). A date is the server's clock: read against the response's `Date` header
  * (`serverDate`) when that is readable, so a clock of ours running ahead does not cut the hold short (or to nothing:
  * requests sent into a 429's hold are what earns the 418 ban), else against `nowMs`.
  */
-export function retryAfterMs(value: string | null, nowMs: number, serverDate: string | null = null): number | undefined {
+export function readRetryAfterMs(value: string | null, nowMs: number, serverDate: string | null = null): number | undefined {
   if (value === null || value.trim() === "") return undefined;
   const v = value.trim();
   if (/^\d+(\.\d+)?$/.test(v)) return Math.ceil(Number(v) * 1000);

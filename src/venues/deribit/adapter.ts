@@ -149,7 +149,7 @@ export class DeribitAdapter implements VenueAdapter {
     this.now = clocks.now; // deadlines: monotonic by default
     this.wallNow = clocks.wallNow;
     // Every instrument query spends this process's share of the REST limit and honours 429 / 10028 / Retry-After.
-    this.restBudget = RestWeightBudget.split(splitBudget(REST_REQUESTS_PER_SECOND, 1_000, opts.budgetShare, opts.budgetIndex, this.now), REST_LIMITED_MS).track(budgetLink(opts.budgetLedger, "deribit:rest"));
+    this.restBudget = RestWeightBudget.split(splitBudget(REST_REQUESTS_PER_SECOND, 1_000, opts.budgetShare, opts.budgetIndex, this.now), REST_LIMITED_MS).track(budgetLink(opts.budgetLedger, "deribit:rest")).logTo(this.log, "deribit REST");
     this.restStop = new RestStop(config.venue);
     this.fetchFn = budgetedFetch(this.restStop.wrap(opts.fetch ?? fetch), this.restBudget, this.now, undefined, this.restStop.signal, this.wallNow);
     this.rawFrameTap = opts.onRawFrame;

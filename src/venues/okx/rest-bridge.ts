@@ -110,7 +110,7 @@ export class RestBridge {
     this.bridges = new Array<Bridge | undefined>(n);
     this.refusedAgainLog = new RateLimitedLog(a.log, "warn", "okx: REST book snapshots refused again; retrying (count: refusals since the last line, each book's first logged on its own)");
     // A 429 without Retry-After waits one rate-limit window (OKX counts per 2 s), not the generic minute.
-    this.budget = RestWeightBudget.split(splitBudget(REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS, budgetShare, budgetIndex, a.now), REST_WINDOW_MS).track(link);
+    this.budget = RestWeightBudget.split(splitBudget(REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS, budgetShare, budgetIndex, a.now), REST_WINDOW_MS).track(link).logTo(a.log, "okx REST");
   }
 
   /** An update for a book that has no snapshot: keep it, and fetch a REST snapshot if none is on its way. */

@@ -161,7 +161,7 @@ export class UpbitAdapter implements VenueAdapter {
     const clocks = adapterClocks(opts);
     this.now = clocks.now; // deadlines: monotonic by default
     this.wallNow = clocks.wallNow;
-    const restBudget = RestWeightBudget.split(splitBudget(REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS, opts.budgetShare, opts.budgetIndex, this.now), REST_BLOCKED_MS).track(budgetLink(opts.budgetLedger, `${dialect.venue}:rest`));
+    const restBudget = RestWeightBudget.split(splitBudget(REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS, opts.budgetShare, opts.budgetIndex, this.now), REST_BLOCKED_MS).track(budgetLink(opts.budgetLedger, `${dialect.venue}:rest`)).logTo(this.log, `${dialect.venue} REST`);
     this.restStop = new RestStop(config.venue);
     this.fetchFn = budgetedFetch(this.restStop.wrap(opts.fetch ?? fetch), restBudget, this.now, undefined, this.restStop.signal, this.wallNow);
     const random = opts.random ?? Math.random;

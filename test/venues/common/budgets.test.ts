@@ -284,7 +284,7 @@ describe("holds (s-rev47)", () => {
     const serverNow = Date.parse("2026-12-06T02:00:00Z");
     const ours = serverNow + 120_000;
     expect(retryAfterMs("Sun, 06 Dec 2026 02:01:00 GMT", ours, "Sun, 06 Dec 2026 02:00:00 GMT")).toBe(60_000);
-    expect(retryAfterMs("Sun, 06 Dec 2026 02:01:00 GMT", ours, "garbage")).toBe(0); // no readable Date: our clock
+    expect(retryAfterMs("Sun, 06 Dec 2026 02:01:00 GMT", ours, "garbage")).toBe(1_000); // no readable Date: our clock (past: the 1 s floor)
     const budget = new RestWeightBudget(100, 60_000);
     const fake = (async () => new Response("{}", { status: 429, headers: { "retry-after": "Sun, 06 Dec 2026 02:01:00 GMT", date: "Sun, 06 Dec 2026 02:00:00 GMT" } })) as unknown as typeof fetch;
     const f = budgetedFetch(fake, budget, () => ours);
