@@ -204,7 +204,9 @@ export class GeneralReader extends SnapshotReader {
       if (c !== CH_COMMA) return SCAN_ERR_SYNTAX;
     }
     if ((seen & (K_LE | K_BU | K_U | K_B | K_A)) !== (K_LE | K_BU | K_U | K_B | K_A)) return SCAN_ERR_MISSING;
-    if (eMs * 1000 >= TWO_53 || tMs * 1000 >= TWO_53) return SCAN_ERR_NUMBER;
+    // u 0 is no id Binance sends (ids start at 1) and TopicState.lastSeq's "none": a book LIVE at it was invalidated
+    // without its id kept (seqBeforeInvalid). The JSON path refuses it too (and -0).
+    if (eMs * 1000 >= TWO_53 || tMs * 1000 >= TWO_53 || last === 0) return SCAN_ERR_NUMBER;
     out.isSnapshot = false;
     out.venueSeq = last;
     out.tsExchangeUs = eMs * 1000;

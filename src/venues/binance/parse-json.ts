@@ -67,7 +67,9 @@ function inexactField(inexact: unknown[] | null, holder: unknown, keys: Readonly
  */
 function writtenAs(inexact: unknown[] | null, holder: Record<string, unknown>, key: string): string {
   const noted = inexactField(inexact, holder, new Set([key]), true);
-  return boundedText(noted !== "" ? noted.slice(key.length + 1) : (JSON.stringify(holder[key]) ?? "undefined"));
+  const v = holder[key];
+  // -0 as written (JSON.stringify prints 0, which the operator would not find in the body).
+  return boundedText(noted !== "" ? noted.slice(key.length + 1) : Object.is(v, -0) ? "-0" : (JSON.stringify(v) ?? "undefined"));
 }
 
 /**
@@ -129,7 +131,8 @@ export function parseDiffObject(msg: unknown, table: StreamTable, out: BookUpdat
   const tMs = optionalUint(d.T);
   const first = optionalUint(d.U);
   const last = optionalUint(d.u);
-  if (eMs < 0 || tMs < 0 || first < 0 || last < 0 || eMs * 1000 >= TWO_53 || tMs * 1000 >= TWO_53) return SCAN_ERR_NUMBER;
+  // u ≤ 0 (0 and -0): no id Binance sends, and TopicState.lastSeq's "none" (as in the scanner).
+  if (eMs < 0 || tMs < 0 || first < 0 || last <= 0 || eMs * 1000 >= TWO_53 || tMs * 1000 >= TWO_53) return SCAN_ERR_NUMBER;
   let prev = -1;
   if (d.pu !== undefined) {
     // -1 is what a stream's first event may carry; anything else must be an id.
@@ -142,7 +145,7 @@ export function parseDiffObject(msg: unknown, table: StreamTable, out: BookUpdat
   const r = readSides(d.b, d.a, table.priceExp[entry]!, table.qtyExp[entry]!, out);
   if (r < 0) return r;
   out.isSnapshot = false;
-  out.venueSeq = last + 0;
+  out.venueSeq = last;
   out.tsExchangeUs = eMs * 1000;
   out.tsEventUs = tMs * 1000;
   ids.first = first;
@@ -162,7 +165,7 @@ export function parseDepthSnapshot(body: string, priceExp: number, qtyExp: numbe
   // Its own lastUpdateId, E and T only (the same keys nested elsewhere are skipped, as the scanner skips them).
   const bad = inexactField(inexact, m, SNAPSHOT_INTEGER_KEYS);
   const id = optionalUint(m.lastUpdateId);
-  if (bad.startsWith("lastUpdateId ") || m.lastUpdateId === undefined || id < 0) throw new Error(`depth snapshot: lastUpdateId ${writtenAs(inexact, m, "lastUpdateId")} is not an id`);
+  if (bad.startsWith("lastUpdateId ") || m.lastUpdateId === undefined || id <= 0) throw new Error(`depth snapshot: lastUpdateId ${writtenAs(inexact, m, "lastUpdateId")} is not an id`);
   if (bad !== "") throw new Error(`depth snapshot: ${boundedText(bad)} is not an integer`);
   // E and T as a diff's (parseDiffObject): absent is unknown; anything but a ms time whose µs fit below 2^53 is refused.
   // Before, -1 or a string was taken as unknown and a far-future E kept, which the wire's ns field turned negative.

@@ -190,7 +190,8 @@ export class BinanceScanner extends GeneralReader {
           const f = w.binF64;
           const eUs = f[3]! * 1000;
           const tUs = f[4]! * 1000;
-          if (eUs < TWO_53 && tUs < TWO_53) {
+          // u 0 (no id Binance sends; the adapter's "none") is the general reader's to name.
+          if (eUs < TWO_53 && tUs < TWO_53 && f[6]! > 0) {
             if (out === this.shared) {
               out.bidCount = h[3]!;
               out.askCount = h[4]!;
@@ -233,7 +234,7 @@ export class BinanceScanner extends GeneralReader {
     if (first < 0 || b[p] !== CH_COMMA || dv.getInt32(p + 1, true) !== W_KEY_U) return -1;
     const last = this.uint(p + 5);
     p = this.pos;
-    if (last < 0 || b[p] !== CH_COMMA) return -1;
+    if (last <= 0 || b[p] !== CH_COMMA) return -1;
     let prev = -1;
     if (dv.getInt32(p + 1, true) === W_KEY_PU1 && b[p + 5] === CH_COLON) {
       prev = this.uint(p + 6);

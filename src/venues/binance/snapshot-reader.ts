@@ -109,7 +109,8 @@ export class SnapshotReader extends LevelReader {
     this.ws();
     if (this.pos !== this.end) return SCAN_ERR_SYNTAX;
     if ((seen & (K_ID | K_BIDS | K_ASKS)) !== (K_ID | K_BIDS | K_ASKS)) return SCAN_ERR_MISSING;
-    if (eMs * 1000 >= TWO_53 || tMs * 1000 >= TWO_53) return SCAN_ERR_NUMBER;
+    // lastUpdateId 0 (the adapter's "none"; a snapshot is asked for after a diff, whose u ≥ 1): the JSON path names it.
+    if (eMs * 1000 >= TWO_53 || tMs * 1000 >= TWO_53 || id === 0) return SCAN_ERR_NUMBER;
     out.isSnapshot = true;
     out.venueSeq = id;
     out.tsExchangeUs = eMs * 1000;

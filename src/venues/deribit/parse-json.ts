@@ -187,7 +187,9 @@ export function parseBookObject(msg: RawJson, table: ChannelTable, out: BookUpda
   }
   if (data.change_id === undefined) return SCAN_ERR_MISSING;
   const cid = intOf(data.change_id);
-  if (cid < 0) return SCAN_ERR_NUMBER;
+  // Deribit's ids are large and never 0, which is the adapter's "no id" (TopicState.lastSeq): a book LIVE at 0 was
+  // invalidated without its id kept (seqBeforeInvalid), so a later chain read against an older one.
+  if (cid <= 0) return SCAN_ERR_NUMBER;
   if (!grouped && !out.isSnapshot) {
     if (data.prev_change_id === undefined) return SCAN_ERR_MISSING;
     info.prev = intOf(data.prev_change_id);

@@ -182,6 +182,8 @@ export class DeribitScanner {
         const v = this.int(s, i);
         // A timestamp (ms) whose µs reach 2^53 (the year 2255) is inexact, its ns past the wire's i64: the JSON path refuses it.
         if (v < 0 || (bit === K_TS && v >= TS_MS_LIMIT)) return this.fail(i, SCAN_FALLBACK);
+        // change_id 0 is the adapter's "no id" (TopicState.lastSeq): the JSON path refuses it (bad_number).
+        if (bit === K_CID && v === 0) return this.fail(i, SCAN_FALLBACK);
         i = this.pos;
         if (bit === K_TS) out.tsExchangeUs = v * 1000;
         else if (bit === K_CID) cid = v;

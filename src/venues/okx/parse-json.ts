@@ -31,7 +31,7 @@ export function isBookObject(msg: unknown): msg is { arg: { channel: string; ins
 }
 
 /** The integer literal of `key` in the source text, or undefined when it is not one (fraction, exponent, absent). */
-function integerLiteral(text: string, key: string, value: unknown): boolean {
+export function integerLiteral(text: string, key: string, value: unknown): boolean {
   if (typeof value !== "number" || !Number.isSafeInteger(value)) return false;
   const re = new RegExp(`"${key}"\\s*:\\s*(-?(?:0|[1-9]\\d*))\\s*[,}]`, "g");
   for (const m of text.matchAll(re)) if (Number(m[1]) === value) return true;

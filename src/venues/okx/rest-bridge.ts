@@ -32,6 +32,7 @@ import type { OkxConnection, OkxTopic } from "./connection.ts";
 import { restUrlOf } from "./instruments.ts";
 import { REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS } from "./protocol.ts";
 import { MAX_TS_US } from "./scanner.ts";
+import { integerLiteral } from "./parse-json.ts";
 import { boundedText } from "../../core/terminal-text.ts";
 
 /** More buffered updates than this (≈ 100 s of `books`) without a bridge: start over with a resync. */
@@ -299,9 +300,10 @@ export class RestBridge {
       const msg = JSON.parse(body) as { code?: unknown; data?: { asks?: unknown; bids?: unknown; seqId?: unknown; ts?: unknown }[] };
       const d = msg.data?.[0];
       if (String(msg.code) !== "0" || !d || !Array.isArray(d.asks) || !Array.isArray(d.bids)) throw new Error(`code ${boundedText(String(msg.code))}`);
-      // Its snapshot's venueSeq on the wire, which subscribers read only in 0 … 2^53 − 1.
-      if (typeof d.seqId !== "number" || !Number.isSafeInteger(d.seqId) || d.seqId < 0) throw new Error("seqId is not an integer in 0 … 2^53 − 1");
-      seqId = d.seqId;
+      // Its snapshot's venueSeq on the wire, which subscribers read only in 0 … 2^53 − 1; an integer literal in the
+      // body, as the socket's JSON path reads it (10.0 or 1e1 was taken as 10, 1.0000000000000001 as 1).
+      if (!integerLiteral(body, "seqId", d.seqId) || (d.seqId as number) < 0) throw new Error("seqId is not an integer in 0 … 2^53 − 1");
+      seqId = d.seqId as number;
       u.reset();
       u.isSnapshot = true;
       for (const [side, bid] of [[d.bids, true], [d.asks, false]] as const) {

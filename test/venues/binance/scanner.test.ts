@@ -174,6 +174,33 @@ describe("Binance scanner", () => {
     }
   });
 
+  test("u 0 (and -0) is refused (bad_number) by every reader, spot and USD-M, and lastUpdateId 0 by both snapshot readers: 0 is the adapter's \"none\" (lastSeq)", () => {
+    const t = new StreamTable();
+    t.addStream("btcusdt@depth@100ms", "BTCUSDT", 0, 2, 5);
+    // Binance's exact layouts (the module's and the TypeScript fast path's) and another key order (the general reader).
+    const spot = (u: string) => `{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":0,"u":${u},"b":[["1.00","1.00000"]],"a":[]}}`;
+    const usdm = (u: string) => `{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":0,"u":${u},"pu":0,"b":[["1.00","1.00000"]],"a":[]}}`;
+    const moved = (u: string) => `{"stream":"btcusdt@depth@100ms","data":{"u":${u},"e":"depthUpdate","E":1,"s":"BTCUSDT","U":0,"b":[],"a":[["1.00","1.00000"]]}}`;
+    for (const f of [spot, usdm, moved]) {
+      for (const ref of [new BinanceScanner(), new BinanceScanner(false)]) {
+        const one = new BookUpdate();
+        expect(ref.scan(f("1"), t, one), f("1")).toBe(0);
+        expect(one.venueSeq).toBe(1);
+        expect(viaJson(f("1"), t).r).toBe(0);
+        // Before: 0 taken by the scanner and the JSON path (which also took -0, a sign the scanner hands it).
+        expect(ref.scan(f("0"), t, new BookUpdate()), f("0")).toBeLessThan(0);
+        for (const u of ["0", "-0"]) expect(viaJson(f(u), t).r, f(u)).toBe(-7); // SCAN_ERR_NUMBER
+      }
+    }
+    const body = (id: string) => `{"lastUpdateId":${id},"bids":[["1.00","1.00000"]],"asks":[]}`;
+    for (const ref of [new BinanceScanner(), new BinanceScanner(false)]) {
+      expect(ref.scanSnapshot(body("1"), 2, 5, new BookUpdate())).toBe(0);
+      expect(ref.scanSnapshot(body("0"), 2, 5, new BookUpdate())).toBeLessThan(0);
+    }
+    expect(parseDepthSnapshot(body("1"), 2, 5, new BookUpdate())).toBe(1);
+    for (const id of ["0", "-0"]) expect(() => parseDepthSnapshot(body(id), 2, 5, new BookUpdate())).toThrow(`depth snapshot: lastUpdateId ${id} is not an id`);
+  });
+
   test("a REST depth snapshot: the integer-literal rule holds for its own lastUpdateId, E and T only", () => {
     const body = (extra: string, id = "5") => `{"lastUpdateId":${id},${extra}"bids":[["1.00","1.00000"]],"asks":[]}`;
     for (const text of [body('"x":{"lastUpdateId":1.5,"E":2.5},'), body('"u":1.5,'), `{"x":[{"lastUpdateId":1.5}],${body("").slice(1)}`]) {
@@ -344,7 +371,9 @@ describe("Binance scanner", () => {
     // for 5.0, "101" for 100.99999999999999999), a string unquoted and an object "[object Object]": nothing the
     // operator could find in the body. The reference: what each key may be, and each value's text as written.
     const limitMs = Math.ceil(9007199254740992 / 1000); // the first ms time whose µs reach 2^53
-    const ids = ["0", "5", "9007199254740991"]; // ids: safe non-negative integer literals
+    const ids = ["1", "5", "9007199254740991"]; // ids: safe positive integer literals
+    // 0 (and -0) is no id: the adapter's "none" (before 2026-12-07 taken by both readers).
+    const badIds = ["0", "-0"];
     const times = ["0", "1", "1700000000000", String(limitMs - 1)]; // ms times whose µs fit below 2^53
     const bad = ["5.0", "1e3", "100.99999999999999999", "1.5", "-1", '"5"', '"x"', "null", "true", "{}", "[1,2]", '{"a":1}', "18014398509481984", "9007199254740993"]; // the last parses to …992
     let seed = 11;
@@ -352,15 +381,17 @@ describe("Binance scanner", () => {
       seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
       return (seed >>> 8) % n;
     };
-    const pick = (good: string[], absentOk: boolean): string | undefined => {
+    const pick = (good: string[], absentOk: boolean, worse: string[] = []): string | undefined => {
       const r = rnd(10);
       if (r < 2) return absentOk || rnd(2) === 0 ? undefined : bad[rnd(bad.length)];
-      return r < 6 ? good[rnd(good.length)] : bad[rnd(bad.length)];
+      if (r < 6) return good[rnd(good.length)];
+      const all = bad.concat(worse);
+      return all[rnd(all.length)];
     };
     let refused = 0;
     for (let k = 0; k < 600; k++) {
       const fields: [string, string | undefined, boolean][] = [
-        ["lastUpdateId", pick(ids, false), false],
+        ["lastUpdateId", pick(ids, false, badIds), false],
         ["E", pick(times, true), true],
         ["T", pick(times, true), true],
       ];

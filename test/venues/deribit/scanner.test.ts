@@ -198,6 +198,29 @@ describe("Deribit scanner on the genuine recording", () => {
     for (const cid of ["-1", "-7"]) expect(seqOf(f(cid, "-8")), `change_id ${cid}`).toEqual({ scan: SCAN_FALLBACK, json: SCAN_ERR_NUMBER });
   });
 
+  test("change_id 0 (and -0) is refused (bad_number) on every channel kind: 0 is the adapter's \"no id\" (lastSeq)", () => {
+    const t = table();
+    const inst = recordedInstruments()[0];
+    const frames = [
+      (cid: string) => `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.${inst}.raw","data":{"type":"snapshot","instrument_name":"${inst}","change_id":${cid},"bids":[],"asks":[]}}}`,
+      (cid: string) => `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.${inst}.raw","data":{"type":"change","instrument_name":"${inst}","change_id":${cid},"prev_change_id":0,"bids":[],"asks":[]}}}`,
+      (cid: string) => `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-PERPETUAL.none.10.100ms","data":{"instrument_name":"BTC-PERPETUAL","change_id":${cid},"bids":[[63324.5,1]],"asks":[]}}}`,
+    ];
+    for (const f of frames) {
+      const both = (frame: string) => {
+        const u = new BookUpdate();
+        const r = new DeribitScanner().scan(frame, t, u);
+        const u2 = new BookUpdate();
+        const j = parseBookObject(parseJsonRaw(frame), t, u2, { entry: -1, prev: -1 });
+        return { scan: r >= 0 ? u.venueSeq : r, json: j >= 0 ? u2.venueSeq : j };
+      };
+      // 1 is the least id taken (a change linking to prev_change_id 0 is the adapter's to judge: a break).
+      expect(both(f("1"))).toEqual({ scan: 1, json: 1 });
+      // Before: 0 taken by both readers (a book LIVE at lastSeq 0, "no id").
+      for (const cid of ["0", "-0"]) expect(both(f(cid)), `${f(cid)}`).toEqual({ scan: SCAN_FALLBACK, json: SCAN_ERR_NUMBER });
+    }
+  });
+
   test("a negative price or amount is bad_level (no re-check); one finer than the tick / lot or past 2^53 is bad_price / bad_qty", () => {
     const t = table(); // the grouped channel: price exponent 1, amount exponent 0
     const f = (px: string, amount: string) => `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-PERPETUAL.none.10.100ms","data":{"instrument_name":"BTC-PERPETUAL","change_id":7,"bids":[[${px},${amount}]],"asks":[]}}}`;
