@@ -314,7 +314,8 @@ describe("okx replay: a file begun inside a recorded unsubscribe's hold or a go-
     expect(adapter.ingestFrame("spot", "conn0.spot", snapshot.replace('"seqId":10', '"seqId":30'), 1)).toBe(true);
     expect(adapter.topicInfo(0).state).toBe("live");
 
-    // ws:back-heldset after ws:unsubset of the same book (unsubscribed after its go-back's held subscribe): both marks.
+    // A file begun inside a go-back's held subscribe (ws:back-heldset alone): its frames taken, its subscribe marked held
+    // until its ws:req. (A book in both head sets, ws:back-heldset then ws:unsubset: test/record/capture-socket-head.test.ts.)
     const other = new OkxAdapter(btcUsdtConfig(400), [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log: silentLogger });
     cleanups.push(() => other.stop());
     const otherSink = new MapSink((await other.loadInstruments()) as Instrument[]);
