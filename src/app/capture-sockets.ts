@@ -62,7 +62,7 @@ export class CaptureSocketHead implements CaptureFileHead {
   /**
    * OKX: topics whose resync waits for the connection's request budget, by the same key, as replay keeps them
    * (BudgetWaits.replaying): a `ws:wait` until its `ws:waited`, a request naming the topic (any op) or the
-   * connection's close.
+   * connection's close (not a book closed by its listing: live's wait runs on, since s-rd29b).
    */
   private readonly waiting = new Map<string, { venue: string; market: string; connection: string; topics: Set<string> }>();
   /**
@@ -92,7 +92,8 @@ export class CaptureSocketHead implements CaptureFileHead {
     if (url === CONNECTION_OPENED_URL || url === CONNECTION_CLOSED_URL || url === SOCKETS_RECORDED_URL) this.holds.delete(key);
     if (url === INSTRUMENTS_CLOSED_URL || url === INSTRUMENTS_REOPENED_URL) return this.observeClosed(key, venue, market, connection, url, body, null);
     if (url === BUDGET_WAIT_URL || url === BUDGET_WAITED_URL) return this.observeWait(key, venue, market, connection, url === BUDGET_WAIT_URL, body);
-    if (url === CONNECTION_CLOSED_URL) this.waiting.delete(key);
+    // A wait ends with the socket but a closed book's (okx adapter.ts `disconnected`: live's runs on, its ws:waited due).
+    if (url === CONNECTION_CLOSED_URL) this.closeWaits(key);
     // As replayOpened / replayDisconnected: the socket is asked anew (its first ws:req begins the set).
     if (url === CONNECTION_OPENED_URL || url === CONNECTION_CLOSED_URL) this.asked.set(key, { venue, market, connection, topics: null });
     let state: string;
@@ -148,6 +149,15 @@ export class CaptureSocketHead implements CaptureFileHead {
         of.backHeld.add(name);
       }
     }
+  }
+
+  /** The connection `key`'s close: its waits end, but those of books closed by their listing. */
+  private closeWaits(key: string): void {
+    const of = this.waiting.get(key);
+    if (of === undefined) return;
+    const closed = this.closed.get(key)?.topics;
+    for (const topic of of.topics) if (!closed?.has(topic)) of.topics.delete(topic);
+    if (of.topics.size === 0) this.waiting.delete(key);
   }
 
   /** A `ws:wait` (`waits`) or `ws:waited` of topic `topic`. */

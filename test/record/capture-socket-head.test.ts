@@ -58,7 +58,7 @@ function expectedHead(records: readonly CaptureRecord[]): string[] {
   const state = new Map<string, string>();
   const closed = new Map<string, Set<string>>();
   const asked = new Map<string, Set<string> | null>(); // since the connection's last ws:open or ws:close: every name a ws:req named
-  const waiting = new Map<string, Set<string>>(); // OKX: a ws:wait's topic until its ws:waited, a ws:req naming it or a ws:close
+  const waiting = new Map<string, Set<string>>(); // OKX: a ws:wait's topic until its ws:waited, a ws:req naming it or a ws:close (not a closed book's)
   // An unsubscribe holds a book not closed until a subscribe, ws:reopened or ws:back-held of it; a
   // ws:back-held marks a book not closed until a subscribe of it; ws:open, ws:sockets and ws:close end both.
   const held = new Map<string, Set<string>>();
@@ -93,7 +93,9 @@ function expectedHead(records: readonly CaptureRecord[]): string[] {
     waiting.set(key(r), waits);
     if (r.url === "ws:wait") waits.add(r.frame as string);
     else if (r.url === "ws:waited") waits.delete(r.frame as string);
-    else if (r.url === "ws:close") waits.clear();
+    else if (r.url === "ws:close") {
+      for (const t of waits) if (!shut?.has(t)) waits.delete(t); // a closed book's runs on (s-rd29b)
+    }
     else if (r.url.startsWith("ws:req ")) for (const t of (JSON.parse(r.url.slice(7)) as unknown[][])[2]!) waits.delete(t as string);
     const topics = closed.get(key(r)) ?? new Set<string>();
     closed.set(key(r), topics);
@@ -160,6 +162,7 @@ describe("capture files begin with the connections' sockets (feeder record)", ()
     let closedHeads = 0;
     let askedHeads = 0;
     let waitHeads = 0;
+    let closedWaitHeads = 0;
     let holdHeads = 0;
     for (let seed = 1; seed <= 12; seed++) {
       const r = rng(seed);
@@ -203,11 +206,17 @@ describe("capture files begin with the connections' sockets (feeder record)", ()
       closedHeads += w.files.filter((f) => readCapture(f).records.some((h) => h.url === "ws:closedset")).length;
       askedHeads += w.files.filter((f) => readCapture(f).records.some((h) => h.url === "ws:asked")).length;
       waitHeads += w.files.filter((f) => readCapture(f).records.some((h) => h.url === "ws:waitset")).length;
+      // A closed book's wait past its connection's close (a ws:waitset of a connection the head says no socket of).
+      closedWaitHeads += w.files.filter((f) => {
+        const heads = readCapture(f).records.filter((h) => h.url?.startsWith("ws:"));
+        return heads.some((h) => h.url === "ws:waitset" && !heads.some((o) => key(o) === key(h) && (o.url === "ws:state" || o.url === "ws:overlap")));
+      }).length;
       holdHeads += w.files.filter((f) => readCapture(f).records.some((h) => h.url === "ws:unsubset")).length;
     }
     expect(closedHeads, "some file begins with books closed").toBeGreaterThan(0);
     expect(askedHeads, "some file begins with topics asked").toBeGreaterThan(0);
     expect(waitHeads, "some file begins with a resync waiting for the request budget").toBeGreaterThan(0);
+    expect(closedWaitHeads, "some file begins with a closed book's wait past its connection's close").toBeGreaterThan(0);
     expect(holdHeads, "some file begins with a book a recorded unsubscribe holds").toBeGreaterThan(0);
   });
 });

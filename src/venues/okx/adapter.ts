@@ -267,7 +267,11 @@ export class OkxAdapter implements VenueAdapter {
           this.carrierTrail[t.index] = 0;
           this.sameMsHeld[t.index] = 0;
           this.replayRestartWanted[t.index] = 0;
-          this.budgetWaits.replayEnd(t.index);
+          // A recorded wait ends with the socket (the next one's subscribe ends live's), not with the book's closure
+          // (retireAll calls this too, the book SUB_REJECTED): live's wait runs on (its timer, ws:waited) and a book
+          // reopened meanwhile (ws:reopened, no request) keeps its frames ignored. Until s-rd29b the closure ended it and
+          // replay took them, LIVE where live's waited.
+          if (t.sub !== SUB_REJECTED) this.budgetWaits.replayEnd(t.index);
         },
       },
       {

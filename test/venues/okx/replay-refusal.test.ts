@@ -9,6 +9,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger, type Logger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
+import { CaptureSocketHead } from "../../../src/app/capture-sockets.ts";
 import type { VenueAdapter } from "../../../src/venues/venue.ts";
 import { CaptureSocketHead } from "../../../src/app/capture-sockets.ts";
 import { btcUsdtConfig, MapSink } from "./helpers.ts";
@@ -261,6 +262,49 @@ describe("okx replay: a recorded budget wait", () => {
     feed(snapshot.replace('"seqId":10', '"seqId":30'));
     expect(adapter.topicInfo(0).state).toBe("live");
     expect(sink.seq[0]).toBe(30);
+  });
+});
+
+describe("okx replay: a book closed during its budget wait", () => {
+  test("reopened (ws:reopened, no request: its closure's unsubscribe held too), its frames stay ignored until the wait's restart, across its socket's close too; a file begun after that close says so (ws:waitset)", async () => {
+    // Live's wait runs on through the closure and the socket's close (its timer, then ws:waited and the restart), and a
+    // book reopened meanwhile takes no frame (budgetWait). Until s-rd29b replay ended the mark at the closure (the
+    // disconnected hook) and the head dropped it at the close: the reopened book LIVE from its next snapshot in replay only.
+    const closedDuringWait = (r: Awaited<ReturnType<typeof liveInReplay>>) => {
+      expect(r.adapter.ingestConnectionEvent("spot", "conn0.spot", "ws:wait", 1, "books:BTC-USDT")).toBe(true);
+      expect(r.adapter.ingestConnectionEvent("spot", "conn0.spot", "ws:closed", 1, "books:BTC-USDT")).toBe(true);
+    };
+    const reopenedIgnored = (r: Awaited<ReturnType<typeof liveInReplay>>, what: string) => {
+      expect(r.adapter.ingestConnectionEvent("spot", "conn0.spot", "ws:reopened", 1, "books:BTC-USDT")).toBe(true);
+      r.feed(snapshot.replace('"seqId":10', '"seqId":20'));
+      expect(r.adapter.topicInfo(0).state, what).not.toBe("live");
+      expect(r.adapter.ingestConnectionEvent("spot", "conn0.spot", "ws:waited", 1, "books:BTC-USDT")).toBe(true);
+      r.event(request("s9"));
+      r.feed(snapshot.replace('"seqId":10', '"seqId":30'));
+      expect(r.adapter.topicInfo(0).state, `${what}: the restart's answer`).toBe("live");
+    };
+    const same = await liveInReplay();
+    closedDuringWait(same);
+    reopenedIgnored(same, "reopened on its socket");
+
+    const across = await liveInReplay();
+    closedDuringWait(across);
+    for (const url of ["ws:close", "ws:open", "ws:sockets"]) across.event(url);
+    reopenedIgnored(across, "reopened on the next socket");
+
+    // The same records cut after the close: the next file's head keeps the closed book's wait.
+    const head = new CaptureSocketHead();
+    for (const [url, body] of [["ws:open", ""], ["ws:sockets", ""], [request("s1"), ""], ["ws:wait", "books:BTC-USDT"], ["ws:closed", "books:BTC-USDT"], ["ws:close", ""]]) {
+      head.observe("okx", "spot", "conn0.spot", url!, body);
+    }
+    const alone = new OkxAdapter(btcUsdtConfig(400), [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log: silentLogger });
+    cleanups.push(() => alone.stop());
+    const aloneSink = new MapSink((await alone.loadInstruments()) as Instrument[]);
+    alone.startReplay(aloneSink);
+    const event = (url: string, body = "") => expect(alone.ingestConnectionEvent("spot", "conn0.spot", url, 1, body)).toBe(true);
+    for (const e of head.events()) event(e.url, e.body);
+    for (const url of ["ws:open", "ws:sockets"]) event(url);
+    reopenedIgnored({ adapter: alone, sink: aloneSink, feed: (f) => expect(alone.ingestFrame("spot", "conn0.spot", f, 1)).toBe(true), event }, "a file begun after the close");
   });
 });
 
