@@ -1155,8 +1155,10 @@ export class ConnectionLifecycle {
       if (t.sub !== SUB_REJECTED) t.sub = SUB_PENDING;
       t.subscribeQueued = true;
     }
-    // A head's (SOCKET_BACK_HELD_SET_URL) is taken however many it names, as replayClosedSet: a replay of fewer books.
-    return named || head || this.replayMalformed(conn, `${SOCKET_BACK_HELD_URL} naming no book: ${boundedText(body, 160)}`);
+    // Naming only books this replay's config leaves out (a replay of fewer books) is no damage, for the head's record
+    // as for the go-back's own (until the final read of 2026-12-07 the latter was counted malformed); one naming
+    // nothing at all live never writes.
+    return named || head || (body.trim() !== "" ? false : this.replayMalformed(conn, `${SOCKET_BACK_HELD_URL} naming nothing`));
   }
 
   /**

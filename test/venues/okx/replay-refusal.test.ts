@@ -376,6 +376,12 @@ describe("okx replay: a file begun inside a recorded unsubscribe's hold or a go-
     // A head naming only books not of the replay's config (a replay of fewer books) is taken, no malformed record.
     expect(other.ingestConnectionEvent("spot", "conn0.spot", "ws:back-heldset", 1, "books:ETH-USDT")).toBe(true);
     expect(other.stats().malformedRecords).toBe(0);
+    // Nor is a go-back's own record naming only such books (counted malformed until the final read of 2026-12-07);
+    // one naming nothing is.
+    other.ingestConnectionEvent("spot", "conn0.spot", "ws:back-held", 1, "books:ETH-USDT");
+    expect(other.stats().malformedRecords).toBe(0);
+    other.ingestConnectionEvent("spot", "conn0.spot", "ws:back-held", 1, "");
+    expect(other.stats().malformedRecords).toBe(1);
   });
 });
 
