@@ -7,10 +7,9 @@
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { requestTimeout } from "../common/budgets.ts";
-import { asError, emptyListing, ListedUnreadable, PartialAnswer, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
+import { asError, emptyListing, isStepText, listedValue, ListedUnreadable, PartialAnswer, type InstrumentSource, type InstrumentSpec, unusableField } from "../common/instruments.ts";
 import { optionBaseCoin } from "./protocol.ts";
 import { boundedText } from "../../core/terminal-text.ts";
-import { exponentOf } from "../../core/fixed.ts";
 
 /** linear/inverse list more than 500 symbols: ask for the maximum page size and follow the cursor [§1.3]. */
 const PAGE_LIMIT = 1000;
@@ -126,23 +125,6 @@ async function envelopeOf(url: string, res: Response): Promise<RestEnvelope> {
  */
 const TRADING_STATUSES = new Set(["Trading", "PreLaunch"]);
 
-/** A listed field's value as a refusal names it: its JSON text (bounded), a list or object by its type. */
-function shown(v: unknown): string {
-  if (v === undefined) return "missing";
-  if (Array.isArray(v)) return "a list";
-  if (typeof v === "object" && v !== null) return "an object";
-  return boundedText(JSON.stringify(v), 40);
-}
-
-/** Whether `v` is a step text the book can use (a positive decimal exponentOf reads). */
-function isStep(v: unknown): v is string {
-  try {
-    return typeof v === "string" && exponentOf(v) >= 0;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * One instruments-info item → its spec; why it is refused (a field of the wrong type or out of range, naming the
  * field and its value: a bad_spec, never a guessed spec, never closed while running); or null when it names no symbol
@@ -156,15 +138,15 @@ export function specOf(market: MarketName, item: unknown): { symbol: string; tic
   if (typeof item !== "object" || item === null || Array.isArray(item)) return null;
   const it = item as { symbol?: unknown; status?: unknown; deliveryTime?: unknown; priceFilter?: { tickSize?: unknown }; lotSizeFilter?: { qtyStep?: unknown; basePrecision?: unknown } };
   if (typeof it.symbol !== "string") return null;
-  const refuse = (field: string, v: unknown, want: string) => `listed without a usable ${field} (${shown(v)}: ${want})`;
+  const refuse = (field: string, v: unknown, want: string) => unusableField(field, listedValue(v), want);
   if (it.status !== undefined && typeof it.status !== "string") return refuse("status", it.status, "not a string");
   if (typeof it.status === "string" && !TRADING_STATUSES.has(it.status)) return null;
   const tickSize = it.priceFilter?.tickSize;
   const lotField = market === "spot" ? "basePrecision" : "qtyStep";
   const lotSize = it.lotSizeFilter?.[lotField];
   // Listed as trading but unreadable: why (the caller keeps it: not delisted, so never closed for it).
-  if (!isStep(tickSize)) return refuse("priceFilter.tickSize", tickSize, "not a positive decimal text");
-  if (!isStep(lotSize)) return refuse(`lotSizeFilter.${lotField}`, lotSize, "not a positive decimal text");
+  if (!isStepText(tickSize)) return refuse("priceFilter.tickSize", tickSize, "not a positive decimal text");
+  if (!isStepText(lotSize)) return refuse(`lotSizeFilter.${lotField}`, lotSize, "not a positive decimal text");
   // Options and dated futures settle at deliveryTime (ms text; "0" on perpetuals, none on spot): the book is halted
   // then. One that cannot be read is refused: read as none, the book would stay LIVE past it.
   const delivery = it.deliveryTime;

@@ -159,7 +159,7 @@ export interface RequestProtocol {
    * behind-reset mark ends; Deribit live: the next snapshot is one asked for) or that a resync's wait for the request
    * budget is over (OKX). Live (`replay` false): as SubscriptionControl.sendRequest makes it, once encoded (written now,
    * or queued for the pacing budget; not while held for the venue's count: when it goes). Replay (`replay` true): at its
-   * recorded `ws:req` (SubscriptionControl.replayRequest, after replayRequest above), written as live wrote it. Until
+   * recorded `ws:req` (SubscriptionControl.replayRecorded, after replayRequest above), written as live wrote it. Until
    * s-subhook each venue caught it its own way (wrapping encodeRequest, replayRequest, a callback of its protocol's).
    */
   requested?(op: "subscribe" | "unsubscribe", topics: readonly TopicState[], replay: boolean): void;

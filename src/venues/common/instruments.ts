@@ -95,6 +95,31 @@ export class ListedUnreadable {
   }
 }
 
+/**
+ * A listed item's field refused (a bad_spec's detail, never a guessed spec): the field, its value as listed
+ * (listedValue) and what it should be. One wording for every venue's listing reader (Bybit, OKX, Deribit).
+ */
+export function unusableField(field: string, shown: string, want: string): string {
+  return `listed without a usable ${field} (${shown}: ${want})`;
+}
+
+/** A listed field's value as unusableField names it: its JSON text (bounded), a list or object by its type. */
+export function listedValue(v: unknown): string {
+  if (v === undefined) return "missing";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object" && v !== null) return "an object";
+  return boundedText(JSON.stringify(v), 40);
+}
+
+/** Whether `v` is a step text makeInstrument can use (a positive decimal exponentOf reads). */
+export function isStepText(v: unknown): v is string {
+  try {
+    return typeof v === "string" && exponentOf(v) >= 0;
+  } catch {
+    return false;
+  }
+}
+
 /** A part's failure as an Error (sources collect them while the other parts are asked). */
 export function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));

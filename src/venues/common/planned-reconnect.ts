@@ -464,14 +464,14 @@ export class PlannedReconnects {
     // there again (goBack's givenUp). Until s-okxheld it was left subscribed on the old socket for good (OKX: one of its
     // channels, its pushes ignored). Asked before the generation moves on (unsubscribeWaiting: the socket's own).
     const stillServed = conn.topics.filter((t) => t.sub === SUB_REJECTED && h.control.unsubscribeWaiting(conn, t));
-    // Listed again since, its subscribe waiting too (held: not written, so no subscribeGoes marked it): the old socket
-    // streams its channel, which it does not serve. Marked so (TopicState.streamedOn, this generation's): a go-back
-    // then unsubscribes it if it closed meanwhile. Until s-okxgoback it was left subscribed there for good.
-    for (const t of conn.topics) if (t.sub !== SUB_REJECTED && h.control.unsubscribeWaiting(conn, t)) t.streamedOn = conn.generation;
-    // The old socket's marks kept apart (TopicState.streamedOnRetiring): the replacement may mark the book as well.
+    // The old socket's marks (TopicState.streamedOn, this generation's) kept apart in streamedOnRetiring: the
+    // replacement may mark the book as well. One listed again since, its subscribe waiting too (held: not written, so
+    // no subscribeGoes marked it), is marked there too: the old socket streams its channel, which it does not serve, and
+    // a go-back then unsubscribes it if it closed meanwhile. Until s-okxgoback it was left subscribed there for good.
     for (const t of conn.topics) {
-      t.streamedOnRetiring = t.streamedOn === conn.generation ? conn.generation : -1;
-      if (t.streamedOnRetiring >= 0) t.streamedOn = -1;
+      const streamed = t.streamedOn === conn.generation || (t.sub !== SUB_REJECTED && h.control.unsubscribeWaiting(conn, t));
+      t.streamedOnRetiring = streamed ? conn.generation : -1;
+      if (streamed) t.streamedOn = -1;
     }
     conn.ws = ws;
     conn.generation = conn.replacingGeneration;

@@ -372,8 +372,13 @@ export class SubscriptionControl {
    * refused as over the rate limit and waiting to go again (retryLater sends it for a topic still PENDING).
    */
   subscribeOut(conn: VenueConnection, t: TopicState): boolean {
-    for (const p of conn.pending.values()) if (p.op === "subscribe" && p.topics.includes(t)) return true;
-    return this.retryNames(conn, "subscribe", t);
+    return this.pendingNames(conn, "subscribe", t, false) || this.retryNames(conn, "subscribe", t);
+  }
+
+  /** Whether a request of `op` naming `t` is in conn.pending (`unwritten`: only one queued for pacing, not written yet). Cold. */
+  private pendingNames(conn: VenueConnection, op: "subscribe" | "unsubscribe", t: TopicState, unwritten: boolean): boolean {
+    for (const p of conn.pending.values()) if (p.op === op && (!unwritten || !written(p)) && p.topics.includes(t)) return true;
+    return false;
   }
 
   /**
@@ -382,8 +387,7 @@ export class SubscriptionControl {
    * the venue still streams `t`.
    */
   unsubscribeWaiting(conn: VenueConnection, t: TopicState): boolean {
-    for (const p of conn.pending.values()) if (p.op === "unsubscribe" && !written(p) && p.topics.includes(t)) return true;
-    return this.retryNames(conn, "unsubscribe", t);
+    return this.pendingNames(conn, "unsubscribe", t, true) || this.retryNames(conn, "unsubscribe", t);
   }
 
   /**
@@ -816,8 +820,7 @@ export class SubscriptionControl {
 
   /** Whether an unsubscribe naming `t` is out on its connection's current socket (sent or queued and not answered, or waiting to go again). */
   private unsubscribeOut(conn: VenueConnection, t: TopicState): boolean {
-    for (const p of conn.pending.values()) if (p.op === "unsubscribe" && p.topics.includes(t)) return true;
-    return this.retryNames(conn, "unsubscribe", t);
+    return this.pendingNames(conn, "unsubscribe", t, false) || this.retryNames(conn, "unsubscribe", t);
   }
 
   /**
@@ -1140,18 +1143,12 @@ export class SubscriptionControl {
     // Queued for pacing: only where replay holds a recorded unsubscribe (the divergence; and only there does a recorded
     // subscribe end the mark: replayHold).
     const paced = this.protocol.replayHoldsUnsubscribed === true;
-    return topics.filter((t) => this.subscribeWaits(conn, t) || (paced && t.sub === SUB_PENDING && this.subscribeQueuedFor(conn, t)));
+    return topics.filter((t) => this.subscribeWaits(conn, t) || (paced && t.sub === SUB_PENDING && this.pendingNames(conn, "subscribe", t, true)));
   }
 
   /** Whether replay holds a recorded unsubscribe's topics (RequestProtocol.replayHoldsUnsubscribed). */
   get replayHoldsUnsubscribed(): boolean {
     return this.protocol.replayHoldsUnsubscribed === true;
-  }
-
-  /** Whether a subscribe naming `t` is queued for pacing on `conn`'s socket, not written yet. Cold. */
-  private subscribeQueuedFor(conn: VenueConnection, t: TopicState): boolean {
-    for (const p of conn.pending.values()) if (p.op === "subscribe" && !written(p) && p.topics.includes(t)) return true;
-    return false;
   }
 
   /** Unsubscribes topics given up (SUB_REJECTED) that the venue may still serve; they stay given up, so the ack ends it. */

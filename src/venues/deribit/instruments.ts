@@ -10,7 +10,7 @@ import { exponentOf, formatFixed, parseJsonNumberCodes } from "../../core/fixed.
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { requestTimeout } from "../common/budgets.ts";
-import { asError, emptyListing, ListedUnreadable, PartialAnswer, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
+import { asError, emptyListing, ListedUnreadable, listedValue, PartialAnswer, type InstrumentSource, type InstrumentSpec, unusableField } from "../common/instruments.ts";
 import { parseJsonRaw, RawNumber, type RawJson } from "./parse-json.ts";
 import { currencyOf, ERR_TOO_MANY_REQUESTS, kindOf } from "./protocol.ts";
 import { boundedText } from "../../core/terminal-text.ts";
@@ -56,13 +56,9 @@ function obj(v: RawJson | undefined): Record<string, RawJson> | undefined {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof RawNumber) ? (v as Record<string, RawJson>) : undefined;
 }
 
-/** A listed field's value as the error names it: its JSON text (bounded), a list or object by its type. */
+/** A listed field's value as the error names it: a number as listed, anything else as common listedValue. */
 function shown(v: RawJson | undefined): string {
-  if (v === undefined) return "missing";
-  if (v instanceof RawNumber) return boundedText(v.text, 40);
-  if (Array.isArray(v)) return "a list";
-  if (typeof v === "object" && v !== null) return "an object";
-  return boundedText(JSON.stringify(v), 40);
+  return v instanceof RawNumber ? boundedText(v.text, 40) : listedValue(v);
 }
 
 /** What one get_instruments item reads as: its spec, or why it is refused (named: a bad_spec, never a guessed spec). */
@@ -78,7 +74,7 @@ export function specOfItem(item: RawJson): ItemReading | null {
   const it = obj(item);
   if (!it || typeof it.instrument_name !== "string") return null;
   const head = { symbol: it.instrument_name, ...(typeof it.instrument_type === "string" ? { instrumentType: it.instrument_type } : {}) };
-  const refuse = (field: string, v: RawJson | undefined, want: string): ItemReading => ({ ...head, refused: `listed without a usable ${field} (${shown(v)}: ${want})` });
+  const refuse = (field: string, v: RawJson | undefined, want: string): ItemReading => ({ ...head, refused: unusableField(field, shown(v), want) });
   const positive = "not a positive number";
   if (!(it.tick_size instanceof RawNumber)) return refuse("tick_size", it.tick_size, positive);
   if (!(it.min_trade_amount instanceof RawNumber)) return refuse("min_trade_amount", it.min_trade_amount, positive);

@@ -73,7 +73,7 @@ export const PROBE_ID_BASE = 2_000_000_000;
 /** 2·10^9 + 10^8 < 2^31 − 1 = 2 147 483 647. */
 export const PROBE_ID_SPAN = 100_000_000;
 
-/** `base` + the next of a counter that goes round `span` (1 … span): an id that never leaves its kind's range. */
+/** The next of a counter that goes round `span` (1 … span): added to its kind's base, an id that never leaves that kind's range. */
 function nextInSpan(seq: number, span: number): number {
   return (seq % span) + 1;
 }

@@ -11,9 +11,8 @@ import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { RestWeightBudget, sleepUnlessAborted, splitBudget } from "../common/budgets.ts";
 import type { BudgetLink } from "../common/budget-ledger.ts";
-import { asError, emptyListing, ListedUnreadable, PartialAnswer, type InstrumentSource, type InstrumentSpec } from "../common/instruments.ts";
+import { asError, emptyListing, isStepText, listedValue, ListedUnreadable, PartialAnswer, type InstrumentSource, type InstrumentSpec, unusableField } from "../common/instruments.ts";
 import { boundedText } from "../../core/terminal-text.ts";
-import { exponentOf } from "../../core/fixed.ts";
 
 const REST_TIMEOUT_MS = 10_000;
 /**
@@ -101,23 +100,6 @@ export function optionFamily(instId: string): string {
   return instId.split("-").slice(0, 2).join("-");
 }
 
-/** A listed field's value as a refusal names it: its JSON text (bounded), a list or object by its type. */
-function shown(v: unknown): string {
-  if (v === undefined) return "missing";
-  if (Array.isArray(v)) return "a list";
-  if (typeof v === "object" && v !== null) return "an object";
-  return boundedText(JSON.stringify(v), 40);
-}
-
-/** Whether `v` is a step text the book can use (a positive decimal exponentOf reads). */
-function isStep(v: unknown): v is string {
-  try {
-    return typeof v === "string" && exponentOf(v) >= 0;
-  } catch {
-    return false;
-  }
-}
-
 /** What one listed item reads as: its spec, the state it is halted in, or why it is refused. */
 export type ItemReading = { instId: string } & ({ spec: InstrumentSpec } | { state: string } | { refused: string });
 
@@ -135,7 +117,7 @@ export function readItem(item: unknown, ctType?: string): ItemReading | null {
   const it = item as Record<string, unknown>;
   const instId = it.instId;
   if (typeof instId !== "string") return null;
-  const refuse = (field: string, v: unknown, want: string): ItemReading => ({ instId, refused: `listed without a usable ${field} (${shown(v)}: ${want})` });
+  const refuse = (field: string, v: unknown, want: string): ItemReading => ({ instId, refused: unusableField(field, listedValue(v), want) });
   if (ctType !== undefined) {
     if (it.ctType !== "linear" && it.ctType !== "inverse") return refuse("ctType", it.ctType, "not linear or inverse");
     if (it.ctType !== ctType) return null;
@@ -144,8 +126,8 @@ export function readItem(item: unknown, ctType?: string): ItemReading | null {
   if (typeof state !== "string") return refuse("state", state, "not a string");
   if (!TRADING_STATES.has(state)) return { instId, state };
   const { tickSz, lotSz } = it;
-  if (!isStep(tickSz)) return refuse("tickSz", tickSz, "not a positive decimal text");
-  if (!isStep(lotSz)) return refuse("lotSz", lotSz, "not a positive decimal text");
+  if (!isStepText(tickSz)) return refuse("tickSz", tickSz, "not a positive decimal text");
+  if (!isStepText(lotSz)) return refuse("lotSz", lotSz, "not a positive decimal text");
   // Delivery or exercise (FUTURES, OPTION), or the offline time of a delisting announced (any instType), in ms; ""
   // when none: the common watch closes the book at that moment. One that cannot be read is refused: read as none, the
   // book would stay LIVE past it. "0" is none too (undocumented, as Bybit's perpetuals' deliveryTime "0"): as a time it
