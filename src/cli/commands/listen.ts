@@ -97,7 +97,7 @@ export const listenCommand: CommandSpec = {
     "                       what it repacks; the to-nats bridge has its own --send-ahead-max-ms)",
     "  -f, --format F       table (default) | ndjson",
     "  -d, --depth N        levels per side in ndjson records (default 5, at most 1000)",
-    "      --duration S     exit after S seconds (at most 2147483, 24.8 days); exit 0, or 1 beside -n (above)",
+    "      --duration S     exit after S seconds (at most 2147483, 24.8 days); exit 0, or 1 beside -n (below)",
     "      --nats URL       read the feed from NATS instead of multicast (a `feeder bridge to-nats`), from",
     "                       <prefix>.> live, or with --stream NAME from a JetStream stream (nats://host:port;",
     "                       tls://host:port requires TLS; no credentials in the URL: they come from files,",
