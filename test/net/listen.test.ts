@@ -93,6 +93,13 @@ describe("feeder listen", () => {
     expect(await listenCommand.run(ctxFor({ group: [`${GROUP}:${port}`], duration: "0.3" }, lines))).toBe(0);
     expect(lines.at(-1)).toContain(`waiting for the first datagram on ${GROUP}:${port} on 127.0.0.1`);
     expect(lines.at(-1)).toMatch(/books 0 \(0 usable, 0 valid\)/);
+    // -n 1 with --duration: the time up with none of the updates asked for is no success (was exit 0).
+    const errors: string[] = [];
+    const log: Logger = { ...silentLogger, error: (m) => void errors.push(m) };
+    for (const format of ["table", "ndjson"]) {
+      expect(await listenCommand.run({ ...ctxFor({ group: [`${GROUP}:${port}`], format, count: "1", duration: "0.2" }, []), log })).toBe(1);
+    }
+    expect(errors).toEqual(["--duration 0.2 s ended after 0 of --count 1 updates", "--duration 0.2 s ended after 0 of --count 1 updates"]);
   });
 
   it("after a channel gap the INVAL column and the footer agree, and every line fits 80 columns", async () => {

@@ -97,7 +97,7 @@ export const listenCommand: CommandSpec = {
     "                       what it repacks; the to-nats bridge has its own --send-ahead-max-ms)",
     "  -f, --format F       table (default) | ndjson",
     "  -d, --depth N        levels per side in ndjson records (default 5, at most 1000)",
-    "      --duration S     exit after S seconds (at most 2147483, 24.8 days)",
+    "      --duration S     exit after S seconds (at most 2147483, 24.8 days); exit 0, or 1 beside -n (below)",
     "      --nats URL       read the feed from NATS instead of multicast (a `feeder bridge to-nats`), from",
     "                       <prefix>.> live, or with --stream NAME from a JetStream stream (nats://host:port;",
     "                       tls://host:port requires TLS; no credentials in the URL: they come from files,",
@@ -116,7 +116,9 @@ export const listenCommand: CommandSpec = {
     "                       a space may stand for the T; one without a zone, a day its month lacks",
     "                       (2026-02-30), or more than 60 s in the future, exits 2",
     ...natsAccessHelp(23),
-    "  -n, --count N        exit after N updates",
+    "  -n, --count N        exit after N updates (update records of any book: one not usable, such as a delta",
+    "                       before its book's first snapshot, counts too); with --duration, the time up before",
+    "                       N updates exits 1, naming how many came",
     "      --max-unread-kib N  output its reader has not taken yet held at most (default 16384, 16 MiB): beyond,",
     "                       rows are skipped until half of it is taken, each run of them then counted in one",
     "                       {\"type\":\"skipped\",\"rows\":N} line (a table is not redrawn meanwhile)",
@@ -599,7 +601,7 @@ async function listenUntilDone(ctx: CommandContext, opts: ListenOptions): Promis
   let stopping = false;
   const timer = ndjson ? setInterval(usableChanges, USABLE_CHECK_MS) : setInterval(draw, tty ? TTY_REDRAW_MS : PLAIN_REDRAW_MS);
   const durationTimer = durationS === undefined ? undefined : setTimeout(() => finish("duration"), durationS * 1000);
-  await Promise.race([done, ctx.stopSignal]);
+  const endedBy = await Promise.race([done, ctx.stopSignal]);
   if (timer !== undefined) clearInterval(timer);
   if (durationTimer !== undefined) clearTimeout(durationTimer);
   // Bounded as run's (a stop that hangs must not hold the process); the last table and the counts come after it.
@@ -611,7 +613,11 @@ async function listenUntilDone(ctx: CommandContext, opts: ListenOptions): Promis
   })();
   await stopBounded(stopped, ctx.log, "the feed's sockets or NATS connection not closed");
   if (skipping > 0) ctx.out(JSON.stringify({ type: "skipped", rows: skipping }));
-  if (skippedTotal === 0) return 0;
+  // -n N with --duration: the time up before N updates is no success (it was exit 0, so `listen -n 100 --duration 10`
+  // in a script could not tell 100 updates from none: nothing published on the group, a wrong interface).
+  const countShort = endedBy === "duration" && count !== undefined && updates < count;
+  if (countShort) ctx.log.error(`--duration ${durationS} s ended after ${updates} of --count ${count} updates`, { updates, count });
+  if (skippedTotal === 0) return countShort ? 1 : 0;
   // The output is not the feed's every update: say so, and fail the command (a script must not take it as whole).
   ctx.log.error(`${skippedTotal} rows skipped: standard output's reader was slower than the feed (see --max-unread-kib)`, { skippedRows: skippedTotal });
   return 1;
