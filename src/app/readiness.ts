@@ -398,3 +398,11 @@ export interface StatusRows {
   books: BookSummary[];
   unresolved: ReadinessInput["unresolved"];
 }
+
+/**
+ * Whether `venue`/`market`/`symbol` is the book /status?book= names (`chosen`; null: none given). The symbol's end is
+ * compared first, so the name is built only for the few books that may be it (20,000 names a poll otherwise).
+ */
+export function isChosenBook(chosen: string | null, venue: string, market: string, symbol: string): boolean {
+  return chosen !== null && chosen.endsWith(symbol) && `${venue}/${market}/${symbol}` === chosen;
+}
