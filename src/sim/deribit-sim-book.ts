@@ -264,6 +264,6 @@ export function replaySnapshot(r: ReplayChannel): string {
       .sort((x, y) => (bid ? Number(y[0]) - Number(x[0]) : Number(x[0]) - Number(y[0])))
       .map(([p, q]) => (r.depth > 0 ? `[${p},${q}]` : `["new",${p},${q}]`))
       .join(",");
-  if (r.depth > 0) return frameOf(r.name, `"timestamp":${Date.now()},"instrument_name":"${r.symbol}","change_id":${r.changeId},"bids":[${lv(r.bids, true)}],"asks":[${lv(r.asks, false)}]`);
-  return frameOf(r.name, `"type":"snapshot","timestamp":${Date.now()},"instrument_name":"${r.symbol}","change_id":${r.changeId},"bids":[${lv(r.bids, true)}],"asks":[${lv(r.asks, false)}]`);
+  const type = r.depth > 0 ? "" : `"type":"snapshot",`;
+  return frameOf(r.name, `${type}"timestamp":${Date.now()},"instrument_name":"${r.symbol}","change_id":${r.changeId},"bids":[${lv(r.bids, true)}],"asks":[${lv(r.asks, false)}]`);
 }
