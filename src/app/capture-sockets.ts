@@ -132,7 +132,7 @@ export class CaptureSocketHead implements CaptureFileHead {
    * listing (replay holds no closed one), a subscribe ends both marks, a reopening the hold, a go-back's held
    * subscribe turns a book not closed from held to subscribe-held.
    */
-  private observeHeld(key: string, venue: string, market: string, connection: string, op: string, names: readonly string[]): void {
+  private observeHeld(key: string, venue: string, market: string, connection: string, op: RecordedRequest["op"] | "reopened" | "back-held", names: readonly string[]): void {
     let of = this.holds.get(key);
     if (!of) this.holds.set(key, (of = { venue, market, connection, held: new Set(), backHeld: new Set() }));
     const closed = this.closed.get(key)?.topics;

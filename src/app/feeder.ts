@@ -27,7 +27,7 @@ import { detail, levelsOf, summarize, unreadableSummary, type BookCounts, type B
 import { collectInTurns, type Turn } from "./list-stream.ts";
 import { EventLoopLagMonitor, histogramData, PipelineLatency, type BookCount, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
 import { heapUsedBytes } from "./process-metrics.ts";
-import { notLiveOf, READYZ_NAMED, type ReadinessInput, type ReadinessSummary, type StatusRows } from "./readiness.ts";
+import { isChosenBook, notLiveOf, READYZ_NAMED, type ReadinessInput, type ReadinessSummary, type StatusRows } from "./readiness.ts";
 import type { VenueStart } from "./venue-start.ts";
 import { redactUrl } from "../core/redact-url.ts";
 import { ReplayClock } from "./replay-clock.ts";
@@ -1046,8 +1046,7 @@ export class Feeder {
     let chosenRow: Row | undefined;
     const notUsable: Row[] = [];
     const usable: Row[] = [];
-    // endsWith first: the name is built only for the few books that may be it.
-    const isChosen = (venue: string, market: string, symbol: string) => chosen !== null && chosen.endsWith(symbol) && `${venue}/${market}/${symbol}` === chosen;
+    const isChosen = (venue: string, market: string, symbol: string) => isChosenBook(chosen, venue, market, symbol);
     let at = 0;
     for (const p of this.pipelines) {
       for (let index = 0; index < p.builders.length; index++, at++) {

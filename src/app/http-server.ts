@@ -56,7 +56,7 @@ import { guardFds, type FdGuardOptions } from "./http-fd-guard.ts";
 import { BODY_REFUSAL_HEADERS, foreignHostRefusal, inFlightRefusal, isLoopbackHost, requestBodyRefusal, requestTarget } from "./http-host.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
 import { collectInTurns, documentStream, LIST_ITEMS_PER_TURN, listItems, plainOf, StreamedList, SUMMARY_BYTES, type StreamedDocument, type Turn } from "./list-stream.ts";
-import { evaluateReadinessInTurns, evaluateSummary, evaluateSummaryInTurns, summaryOfInput, type ReadinessInput, type ReadinessSummary, type StatusRows } from "./readiness.ts";
+import { evaluateReadinessInTurns, evaluateSummary, evaluateSummaryInTurns, isChosenBook, summaryOfInput, type ReadinessInput, type ReadinessSummary, type StatusRows } from "./readiness.ts";
 import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from "./status-page/page.ts";
 
 export const MSGPACK_CONTENT_TYPE = "application/msgpack";
@@ -549,8 +549,7 @@ function statusLimit(url: URL): number | undefined {
  * not usable (none hidden behind usable ones), then the usable ones, each in the source's order.
  */
 function pickBooks(books: readonly BookSummary[], limit: number, chosen: string | null): BookSummary[] {
-  // endsWith first: the name is built only for the few books that may be it (20,000 names a poll otherwise).
-  const isChosen = (b: BookSummary) => chosen !== null && chosen.endsWith(b.symbol) && `${b.venue}/${b.market}/${b.symbol}` === chosen;
+  const isChosen = (b: BookSummary) => isChosenBook(chosen, b.venue, b.market, b.symbol);
   const out = books.filter(isChosen).slice(0, 1);
   for (const usable of [false, true]) {
     for (const b of books) {

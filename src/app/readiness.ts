@@ -195,25 +195,29 @@ export function evaluateReadiness(input: ReadinessInput, nowMs = Date.now(), che
  */
 export async function evaluateReadinessInTurns(input: ReadinessInput, turn: () => Promise<void>, perTurn: number, nowMs = Date.now()): Promise<Readiness> {
   const reasons: NotReadyReason[] = [];
-  for (const check of READINESS_CHECKS) {
-    // The two rules of one reason per item, judged a chunk per turn: 20,000 symbols unresolved (a venue's REST down
-    // at start) took 6-40 ms in one turn, as many books not live 3-8 ms.
-    const list = check === booksNotLive ? "books" : check === symbolsUnresolved ? "unresolved" : undefined;
-    if (list === undefined) {
-      for (const r of check(input, nowMs)) reasons.push(r);
-      continue;
-    }
-    const count = input[list].length;
-    for (let from = 0; from < count; from += perTurn) {
-      if (count > perTurn) await turn(); // the first chunk too: not in the turn of what came before
-      const chunk = list === "books" ? { ...input, books: input.books.slice(from, from + perTurn) } : { ...input, unresolved: input.unresolved.slice(from, from + perTurn) };
-      for (const r of check(chunk, nowMs)) reasons.push(r);
-    }
-  }
+  for (const check of READINESS_CHECKS) for (const r of await checkInTurns(check, input, turn, perTurn, nowMs)) reasons.push(r);
   // As evaluateReadiness: an unreadable live book is not live (until 2026-12-07 it was counted here).
   let live = 0;
   for (const b of input.books) if (b.state === "live" && !unreadableLive(b)) live++;
   return { ready: reasons.length === 0, books: input.books.length, live, reasons };
+}
+
+/**
+ * One rule's reasons of `input`; the two rules of one reason per item judged a chunk of `perTurn` items per turn, with
+ * `turn()` awaited before each (the first too: not in the turn of what came before) when there is more than one:
+ * 20,000 symbols unresolved (a venue's REST down at start) took 6-40 ms in one turn, as many books not live 3-8 ms.
+ */
+async function checkInTurns(check: ReadinessCheck, input: ReadinessInput, turn: () => Promise<void>, perTurn: number, nowMs: number): Promise<NotReadyReason[]> {
+  const list = check === booksNotLive ? "books" : check === symbolsUnresolved ? "unresolved" : undefined;
+  if (list === undefined) return check(input, nowMs);
+  const out: NotReadyReason[] = [];
+  const count = input[list].length;
+  for (let from = 0; from < count; from += perTurn) {
+    if (count > perTurn) await turn();
+    const chunk = list === "books" ? { ...input, books: input.books.slice(from, from + perTurn) } : { ...input, unresolved: input.unresolved.slice(from, from + perTurn) };
+    for (const r of check(chunk, nowMs)) out.push(r);
+  }
+  return out;
 }
 
 /**
@@ -340,21 +344,7 @@ export function evaluateSummary(s: ReadinessSummary, nowMs = Date.now()): Readyz
 export async function evaluateSummaryInTurns(s: ReadinessSummary, turn: () => Promise<void>, perTurn: number, nowMs = Date.now()): Promise<ReadyzAnswer> {
   const named = namedInput(s);
   const found: NotReadyReason[][] = [];
-  for (const check of READINESS_CHECKS) {
-    const list = check === booksNotLive ? "books" : check === symbolsUnresolved ? "unresolved" : undefined;
-    if (list === undefined) {
-      found.push(check === noBooks ? noBooksOf(s, named) : check(named, nowMs));
-      continue;
-    }
-    const out: NotReadyReason[] = [];
-    const count = named[list].length;
-    for (let from = 0; from < count; from += perTurn) {
-      if (count > perTurn) await turn();
-      const chunk = list === "books" ? { ...named, books: named.books.slice(from, from + perTurn) } : { ...named, unresolved: named.unresolved.slice(from, from + perTurn) };
-      for (const r of check(chunk, nowMs)) out.push(r);
-    }
-    found.push(out);
-  }
+  for (const check of READINESS_CHECKS) found.push(check === noBooks ? noBooksOf(s, named) : await checkInTurns(check, named, turn, perTurn, nowMs));
   return answerOf(s, found);
 }
 
@@ -407,4 +397,12 @@ export interface StatusRows {
   summary: ReadinessSummary;
   books: BookSummary[];
   unresolved: ReadinessInput["unresolved"];
+}
+
+/**
+ * Whether `venue`/`market`/`symbol` is the book /status?book= names (`chosen`; null: none given). The symbol's end is
+ * compared first, so the name is built only for the few books that may be it (20,000 names a poll otherwise).
+ */
+export function isChosenBook(chosen: string | null, venue: string, market: string, symbol: string): boolean {
+  return chosen !== null && chosen.endsWith(symbol) && `${venue}/${market}/${symbol}` === chosen;
 }

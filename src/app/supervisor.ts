@@ -19,7 +19,7 @@ import type { BookLevels, BookSummary } from "./book-json.ts";
 import { Unavailable, type StatusSource } from "./http-server.ts";
 import { CounterCarry, mergeHistograms, renderMetrics, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
 import { processSnapshot } from "./process-metrics.ts";
-import { mergeReadiness, mergeSummaries, notLiveOf, READYZ_NAMED, summaryOfInput, type ReadinessInput, type ReadinessSummary, type StatusRows } from "./readiness.ts";
+import { isChosenBook, mergeReadiness, mergeSummaries, notLiveOf, READYZ_NAMED, summaryOfInput, type ReadinessInput, type ReadinessSummary, type StatusRows } from "./readiness.ts";
 import { LIST_ITEMS_PER_TURN, type Turn } from "./list-stream.ts";
 import type { FromWorker, ToWorker, WorkerRequest } from "./worker-protocol.ts";
 import { venueStartFailure, type VenueStart } from "./venue-start.ts";
@@ -425,8 +425,7 @@ export class Supervisor implements StatusSource {
     const answered: ReadinessSummary[] = [];
     const books: BookSummary[] = [];
     const unresolved: ReadinessInput["unresolved"] = [];
-    // endsWith first (as pickBooks): a down worker's last books are searched for it, a name built only for the few that may be it.
-    const named = (x: { venue: string; market: string; symbol: string }) => chosen !== null && chosen.endsWith(x.symbol) && `${x.venue}/${x.market}/${x.symbol}` === chosen;
+    const named = (x: { venue: string; market: string; symbol: string }) => isChosenBook(chosen, x.venue, x.market, x.symbol);
     /** The first `limit` of `list`, and the chosen one wherever it is. */
     const firstAndChosen = <T extends { venue: string; market: string; symbol: string }>(list: readonly T[]): T[] => {
       const out = list.slice(0, limit);

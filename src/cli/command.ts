@@ -87,22 +87,24 @@ export function startFailureFields(err: unknown): Record<string, unknown> {
 }
 
 /**
- * `load(path)` for `run`, `record` and `bridge to-nats -c`, except that a file whose only problems are addresses this
- * host does not have (yet) is a failed start, exit 1, which the systemd unit retries: an address comes up later (a
- * secondary address, a VRRP address on failover), and before, exit 2 left the unit down for good. Undefined then,
- * logged on `log` as `who`'s failed start.
+ * `load(path)` for `run` and `record`, except that a file whose only problems are addresses this host does not have
+ * (yet) is a failed start, exit 1, which the systemd unit retries: an address comes up later (a secondary address, a
+ * VRRP address on failover), and before, exit 2 left the unit down for good. Undefined then, logged on `log`.
  */
-export function loadForStart<T>(path: string, load: (path: string) => T, log: Logger, who = "feeder"): T | undefined {
+export function loadForStart<T>(path: string, load: (path: string) => T, log: Logger): T | undefined {
   try {
     return load(path);
   } catch (err) {
     if (!(err instanceof HostAddressError)) throw err;
-    logAddressesNotHere(path, err, log, who);
+    logAddressesNotHere(path, err, log, "feeder");
     return undefined;
   }
 }
 
-/** loadForStart's failed start, said (exit 1 follows): for a caller that checks its flags before it gives up. */
+/**
+ * loadForStart's failed start, said (exit 1 follows), as `who`'s: also for a caller that checks its flags before it
+ * gives up (`bridge to-nats -c`).
+ */
 export function logAddressesNotHere(path: string, err: HostAddressError, log: Logger, who: string): void {
   log.error(`${who} could not start: an address the configuration names is not this host's (yet); exit 1, retried`, { config: path, problems: err.problems, exitCode: 1 });
 }

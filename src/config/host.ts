@@ -34,6 +34,18 @@ export function isHostAddress(addr: string, addresses: readonly string[]): boole
 }
 
 /**
+ * Why a well-formed IPv4 address can be no host's own (a multicast group or 240/4, broadcast included; 0/8), or null:
+ * such an address is a mistake (a group written as the interface), never one that comes up later.
+ */
+export function neverAHostAddress(addr: string): string | null {
+  const first = Number(addr.split(".")[0]);
+  if (first >= 224 && first <= 239) return `${addr} is a multicast group address`;
+  if (first >= 240) return `${addr} is a reserved or broadcast address`;
+  if (first === 0) return `${addr} is in 0.0.0.0/8 ("this network")`;
+  return null;
+}
+
+/**
  * Why `addr` cannot be used as the local interface of a multicast socket, or null when it can: it must be an IPv4
  * address (an interface name such as eth0 gets its address suggested) of this host (isHostAddress).
  */

@@ -16,7 +16,7 @@ import { MAX_DEF_STRING_BYTES, MAX_SYMBOL_BYTES, MIN_PUBLISH_DATAGRAM_BYTES, SYM
 import { CidrHostBitsError, parseCidr } from "../core/cidr.ts";
 import { largestRingWithin, ringMemoryBytes } from "../core/ring-memory.ts";
 import { bearerTokenProblem } from "./bearer-token.ts";
-import { interfaceProblem, isIpv4, localIpv4Addresses } from "./host.ts";
+import { interfaceProblem, isIpv4, localIpv4Addresses, neverAHostAddress } from "./host.ts";
 import { retransmitServerPorts } from "./retransmit-ports.ts";
 import { restBridgeBytesPerWorker, shardOfId } from "./share.ts";
 import { usableMemory, type UsableMemory } from "./memory-limit.ts";
@@ -409,18 +409,6 @@ function parseNats(v: Validator, t: Table): NatsConfig {
   if (t.password_file !== undefined && t.user === undefined) v.missing("nats.user", "the user whose password nats.password_file holds");
   if ((t.cert_file === undefined) !== (t.key_file === undefined)) v.raw("nats.cert_file and nats.key_file: give both (the client certificate and its private key) or neither");
   return c;
-}
-
-/**
- * Why a well-formed IPv4 address can be no host's own (a multicast group or 240/4, broadcast included; 0/8), or null:
- * such an address is a mistake in the file (a group written as the interface), never one that comes up later.
- */
-export function neverAHostAddress(addr: string): string | null {
-  const first = Number(addr.split(".")[0]);
-  if (first >= 224 && first <= 239) return `${addr} is a multicast group address`;
-  if (first >= 240) return `${addr} is a reserved or broadcast address`;
-  if (first === 0) return `${addr} is in 0.0.0.0/8 ("this network")`;
-  return null;
 }
 
 /**

@@ -6,6 +6,7 @@
 import type { ServerWebSocket } from "bun";
 import type { MarketName } from "../core/types.ts";
 import type { Rng } from "./rng.ts";
+import { garbleFrame } from "./garble-frame.ts";
 import { SimBook, diffLevels, type Levels, type SymbolSpec } from "./sim-book.ts";
 
 /** What the simulator keeps per WebSocket connection. */
@@ -151,10 +152,5 @@ function bookFrame(t: TopicSim, type: "snapshot" | "delta", bids: [number, numbe
  * both sides empty, the delisting push) went out intact on the broken-number branch, half the time.
  */
 export function corruptFrame(frame: string, rng: Rng): string {
-  const dataAt = frame.indexOf('"data"');
-  const truncated = () => frame.slice(0, Math.max(dataAt + 12, Math.floor(frame.length * 0.6)));
-  if (rng.next() < 0.5 || dataAt < 0) return truncated();
-  const data = frame.slice(dataAt);
-  const broken = data.replace(/\["(\d+)(\.?)/, '["$1x$2');
-  return broken === data ? truncated() : frame.slice(0, dataAt) + broken;
+  return garbleFrame(frame, rng, /\["(\d+)(\.?)/, '["$1x$2');
 }

@@ -11,6 +11,7 @@ import type { MarketName } from "../core/types.ts";
 import { CAPTURE_EXTENSION, readCapture } from "../record/capture.ts";
 import { boundedText } from "../core/terminal-text.ts";
 import type { Rng } from "./rng.ts";
+import { garbleFrame } from "./garble-frame.ts";
 import { SimBook, diffLevels, type Levels, type SymbolSpec } from "./sim-book.ts";
 import { REVERSION_S } from "./sim-spec.ts";
 
@@ -133,12 +134,7 @@ export function advanceChannel(c: ChannelSim, rng: Rng): string | null {
  * was sent intact half the time, the `malformed` fault testing nothing.
  */
 export function corruptFrame(frame: string, rng: Rng): string {
-  const dataAt = frame.indexOf('"data"');
-  const truncated = () => frame.slice(0, Math.max(dataAt + 12, Math.floor(frame.length * 0.6)));
-  if (rng.next() < 0.5 || dataAt < 0) return truncated();
-  const data = frame.slice(dataAt);
-  const broken = data.replace(/(\[(?:"(?:new|change|delete)",)?-?\d+)/, "$1x");
-  return broken === data ? truncated() : frame.slice(0, dataAt) + broken;
+  return garbleFrame(frame, rng, /(\[(?:"(?:new|change|delete)",)?-?\d+)/, "$1x");
 }
 
 /** A replayed channel: the recording's book frames, served under the channel name a client can subscribe. */
@@ -268,6 +264,6 @@ export function replaySnapshot(r: ReplayChannel): string {
       .sort((x, y) => (bid ? Number(y[0]) - Number(x[0]) : Number(x[0]) - Number(y[0])))
       .map(([p, q]) => (r.depth > 0 ? `[${p},${q}]` : `["new",${p},${q}]`))
       .join(",");
-  if (r.depth > 0) return frameOf(r.name, `"timestamp":${Date.now()},"instrument_name":"${r.symbol}","change_id":${r.changeId},"bids":[${lv(r.bids, true)}],"asks":[${lv(r.asks, false)}]`);
-  return frameOf(r.name, `"type":"snapshot","timestamp":${Date.now()},"instrument_name":"${r.symbol}","change_id":${r.changeId},"bids":[${lv(r.bids, true)}],"asks":[${lv(r.asks, false)}]`);
+  const type = r.depth > 0 ? "" : `"type":"snapshot",`;
+  return frameOf(r.name, `${type}"timestamp":${Date.now()},"instrument_name":"${r.symbol}","change_id":${r.changeId},"bids":[${lv(r.bids, true)}],"asks":[${lv(r.asks, false)}]`);
 }

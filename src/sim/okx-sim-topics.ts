@@ -11,6 +11,7 @@ import { monoMs } from "../core/clock.ts";
 import type { MarketName } from "../core/types.ts";
 import { checksumOfStrings } from "../venues/okx/checksum.ts";
 import type { Rng } from "./rng.ts";
+import { garbleFrame } from "./garble-frame.ts";
 import { SimBook, diffLevels, formatNumber, type Levels, type SymbolSpec } from "./sim-book.ts";
 
 export interface OkxConnData {
@@ -183,12 +184,7 @@ export function advanceTopic(t: OkxTopicSim, checksums: boolean, rng: Rng): stri
  * with both sides empty: a keepalive) went out intact on the broken-number branch, half the time.
  */
 export function corruptFrame(frame: string, rng: Rng): string {
-  const dataAt = frame.indexOf('"data"');
-  const truncated = () => frame.slice(0, Math.max(dataAt + 12, Math.floor(frame.length * 0.6)));
-  if (rng.next() < 0.5 || dataAt < 0) return truncated();
-  const data = frame.slice(dataAt);
-  const broken = data.replace(/\["(\d+)/, '["$1x');
-  return broken === data ? truncated() : frame.slice(0, dataAt) + broken;
+  return garbleFrame(frame, rng, /\["(\d+)/, '["$1x');
 }
 
 /** A recorded instrument's `books` frames (as received), a cursor, and the book they build (decimal strings). */

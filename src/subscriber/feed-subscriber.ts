@@ -102,16 +102,16 @@ function positiveLimit(v: number | undefined, fallback: number, name: string): n
   return v;
 }
 
-/**
- * The groups, checked as the constructor's other options are: before, a port of 0 bound any free port and start()
- * resolved on a socket nothing is sent to (silent, no error), a unicast address as `group` or an interface that is
- * no address failed only at start() (as a join error), and a missing `groups` threw a TypeError naming nothing.
- */
 /** An option's value in an error: a string quoted (so "5000" is not read as the number 5000), anything else as is. */
 function shown(v: unknown): string {
   return typeof v === "string" ? JSON.stringify(v) : String(v);
 }
 
+/**
+ * The groups, checked as the constructor's other options are: before, a port of 0 bound any free port and start()
+ * resolved on a socket nothing is sent to (silent, no error), a unicast address as `group` or an interface that is
+ * no address failed only at start() (as a join error), and a missing `groups` threw a TypeError naming nothing.
+ */
 function checkedGroups(groups: readonly GroupSpec[] | undefined): GroupSpec[] {
   if (!Array.isArray(groups)) throw new RangeError(`groups must be an array of { group, port, iface? } or { bind, port } (may be empty), got ${typeof groups}`);
   for (let i = 0; i < groups.length; i++) {

@@ -10,7 +10,7 @@
  */
 import { EnvelopeRepacker, prefixCheck, type BridgeEvent, type EnvelopeRefusal, type RepackerCounters } from "./nats-envelope.ts";
 import type { FeedSubscriber } from "./feed-subscriber.ts";
-import { awaitWithin } from "../core/await-within.ts";
+import { awaitWithin, CUT_OFF } from "../core/await-within.ts";
 import type { ChannelPacker } from "../wire/packer.ts";
 import { followWallClock, monoEpochMs, monoEpochUs, shownUs } from "./mono-clock.ts";
 import { accessOptions, describeCredentials, isAuthError, type NatsAccess, type NatsCredentials, type NatsTls } from "./nats-auth.ts";
@@ -635,21 +635,15 @@ export class NatsFeedReader {
    */
   private async confirmed(nc: NatsConnection): Promise<void> {
     if (nc.flush === undefined) return; // a client without it (a test's stand-in): as before
-    let timer: ReturnType<typeof setTimeout> | undefined;
     const withinMs = this.confirmWithinMs;
-    const noAnswer = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), withinMs)));
-    try {
-      const flushed = nc.flush().then(
-        () => "answered" as const,
-        (err: unknown) => err as Error,
-      );
-      const why = await Promise.race([nc.closed().then(() => "closed" as const), flushed, noAnswer]);
-      if (why === "answered" || why === "closed" || this.stopped || nc.isClosed?.() === true) return;
-      if (why === "timeout") throw new SubscriptionUnconfirmed(`no answer from NATS within ${withinMs} ms to the round trip confirming the subscription on ${this.opts.prefix ?? "feeder"}.>`);
-      throw new SubscriptionUnconfirmed(`the NATS connection dropped before the server confirmed the subscription on ${this.opts.prefix ?? "feeder"}.>: ${why.message}`);
-    } finally {
-      clearTimeout(timer);
-    }
+    const flushed = nc.flush().then(
+      () => "answered" as const,
+      (err: unknown) => err as Error,
+    );
+    const why = await awaitWithin(Promise.race([nc.closed().then(() => "closed" as const), flushed]), withinMs);
+    if (why === "answered" || why === "closed" || this.stopped || nc.isClosed?.() === true) return;
+    if (why === CUT_OFF) throw new SubscriptionUnconfirmed(`no answer from NATS within ${withinMs} ms to the round trip confirming the subscription on ${this.opts.prefix ?? "feeder"}.>`);
+    throw new SubscriptionUnconfirmed(`the NATS connection dropped before the server confirmed the subscription on ${this.opts.prefix ?? "feeder"}.>: ${why.message}`);
   }
 
   /**

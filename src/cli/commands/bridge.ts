@@ -4,8 +4,8 @@
  * JetStream stream); from-nats turns the subjects or the stream back into local multicast of its own stream.
  * @module
  */
-import { interfaceProblem, isIpv4 } from "../../config/host.ts";
-import { loadConfigFile, loadReaderSections, neverAHostAddress } from "../../config/load.ts";
+import { interfaceProblem, isIpv4, neverAHostAddress } from "../../config/host.ts";
+import { loadConfigFile, loadReaderSections } from "../../config/load.ts";
 import { isLoopbackTtl, loopbackTtlWhy } from "../../config/notes.ts";
 import { DEFAULT_MAX_PENDING_BYTES, ForwardBridge } from "../../bridge/forward-bridge.ts";
 import { ReverseBridge } from "../../bridge/reverse-bridge.ts";
