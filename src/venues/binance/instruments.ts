@@ -12,8 +12,10 @@ import { apiPrefix, marketRestBase } from "./protocol.ts";
 
 export interface ExchangeInfo {
   specs: Map<string, InstrumentSpec>;
-  /** REQUEST_WEIGHT per minute from `rateLimits`, when listed. */
+  /** REQUEST_WEIGHT per minute from `rateLimits`, when listed (a positive whole number; BinanceRest.takeLimits bounds it). */
   weightPerMinute: number | undefined;
+  /** REQUEST_WEIGHT entries not taken, each naming its value and why (at most MAX_REFUSED_LIMITS): takeLimits warns. */
+  refusedLimits: string[];
   /** TRADING symbols whose tick or step could not be read, and why: listed, so never taken as delisted. */
   unreadable: Map<string, string>;
   /** Symbols listed in another status (BREAK: a halt, maintenance, or delisted), and that status. */
@@ -38,6 +40,14 @@ export const NO_DELIVERY_FROM_MS = Date.UTC(2100, 0, 1);
 /** A `deliveryDate` as an expiry (ms): a positive whole number before NO_DELIVERY_FROM_MS, else none. */
 function deliveryOf(v: unknown): number | undefined {
   return typeof v === "number" && Number.isSafeInteger(v) && v > 0 && v < NO_DELIVERY_FROM_MS ? v : undefined;
+}
+
+/** Refused REQUEST_WEIGHT entries kept per answer: a body listing thousands must not become thousands of log lines. */
+export const MAX_REFUSED_LIMITS = 4;
+
+/** A JSON value named in a warning, short (a string quoted, so "6000" is told from 6000). */
+function shown(v: unknown): string {
+  return (typeof v === "string" ? JSON.stringify(v) : String(v)).slice(0, 40);
 }
 
 /** Reads an exchangeInfo body. Symbols not TRADING are left out (they are "not listed" for us). */
@@ -75,15 +85,22 @@ export function parseExchangeInfo(body: unknown): ExchangeInfo {
     else unreadable.set(it.symbol, "listed as TRADING without PRICE_FILTER.tickSize and LOT_SIZE.stepSize");
   }
   let weightPerMinute: number | undefined;
+  const refusedLimits: string[] = [];
+  const refuse = (why: string) => void (refusedLimits.length < MAX_REFUSED_LIMITS && refusedLimits.push(why));
   if (Array.isArray(b.rateLimits)) {
     for (const r of b.rateLimits as { rateLimitType?: unknown; interval?: unknown; intervalNum?: unknown; limit?: unknown }[]) {
+      if (r?.rateLimitType !== "REQUEST_WEIGHT") continue;
+      // Our budget is a minute's: a limit per second or per 5 minutes read as per minute would be far off. Refused
+      // (the default or last good limit stays) and warned, never converted: a per-second one is no minute's 60 ×.
+      if (r.interval !== "MINUTE" || r.intervalNum !== 1) refuse(`REQUEST_WEIGHT limit ${shown(r.limit)} per ${shown(r.intervalNum)} ${shown(r.interval)}: only a limit per 1 MINUTE is read`);
       // A positive whole number only: before, any positive number was taken, and a limit written past a double's
       // range (1e400 reads as Infinity) made the market's budget unbounded (shareOf keeps an infinite limit): every
       // queued snapshot went at once, into a 429 / 418. Anything else leaves the default (or the last good) limit.
-      if (r?.rateLimitType === "REQUEST_WEIGHT" && r.interval === "MINUTE" && r.intervalNum === 1 && Number.isSafeInteger(r.limit) && (r.limit as number) > 0) weightPerMinute = r.limit as number;
+      else if (!Number.isSafeInteger(r.limit) || (r.limit as number) <= 0) refuse(`REQUEST_WEIGHT limit ${shown(r.limit)} a minute: not a positive whole number`);
+      else weightPerMinute = r.limit as number;
     }
   }
-  return { specs, weightPerMinute, unreadable, halted };
+  return { specs, weightPerMinute, refusedLimits, unreadable, halted };
 }
 
 /** The market's REST base: its own `rest_url`, else the venue's (USD-M's default host for the default). */

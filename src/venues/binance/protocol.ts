@@ -43,6 +43,11 @@ export function futuresDepthWeight(limit: number): number {
 /** Request weight per minute per IP, until exchangeInfo's `rateLimits` says otherwise: spot 6000, USD-M 2400 [REST limits]. */
 export const SPOT_REST_WEIGHT_PER_MINUTE = 6000;
 export const FUTURES_REST_WEIGHT_PER_MINUTE = 2400;
+/**
+ * An exchangeInfo limit above this many times the documented one is refused (warned, the limit kept): 1e15 or
+ * 2^53 − 1 is a whole number yet as unbounded a budget as Infinity was, every queued snapshot at once into a 429 / 418.
+ */
+export const MAX_REST_WEIGHT_LIMIT_FACTOR = 10;
 export const REST_WINDOW_MS = 60_000;
 /** Our margin below the per-IP weight: other processes on the host use REST too. */
 export const REST_WEIGHT_MARGIN = 0.8;

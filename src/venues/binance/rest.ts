@@ -14,6 +14,7 @@ import {
   EXCHANGE_INFO_WEIGHT,
   FUTURES_REST_WEIGHT_PER_MINUTE,
   futuresDepthWeight,
+  MAX_REST_WEIGHT_LIMIT_FACTOR,
   REST_TIMEOUT_MS,
   REST_WEIGHT_MARGIN,
   REST_WINDOW_MS,
@@ -38,8 +39,12 @@ export class BinanceRest {
   private readonly fetches = new Map<MarketName, typeof fetch>();
   /** The IP's weight a minute we allow (80 % of the limit, every worker's together): X-MBX-USED-WEIGHT-1M's bound. */
   private readonly ipWeights = new Map<MarketName, number>();
+  /** Each market's per-minute limit in use (named in a refused limit's warning). */
+  private readonly limits = new Map<MarketName, number>();
   /** The signals of requests sent (past their budget wait): a hold starting meanwhile does not drop their bridge. */
   private readonly sent = new WeakSet<AbortSignal>();
+  /** Refused exchangeInfo limits already warned of (market and why): once per distinct value, not every reload. */
+  private readonly warnedLimits = new Set<string>();
   /** Times X-MBX-USED-WEIGHT-1M reached 80 % of the IP's limit (cold read). */
   usedWeightBlocks = 0;
 
@@ -52,7 +57,7 @@ export class BinanceRest {
     private readonly stop?: AbortSignal,
     /** The wall clock (Binance's weight minute without a Date header, an HTTP-date Retry-After); default `now`. */
     private readonly wallNow: () => number = now,
-    /** Where a 429/418's Retry-After out of range or unreadable is logged. */
+    /** Where a 429/418's Retry-After out of range or unreadable, and a refused exchangeInfo limit, are logged. */
     private readonly log?: Logger,
   ) {
     this.setWeightLimit("spot", SPOT_REST_WEIGHT_PER_MINUTE);
@@ -100,8 +105,25 @@ export class BinanceRest {
   }
 
   /** An exchangeInfo's `rateLimits` (at start and every reload): the market's budget follows its REQUEST_WEIGHT limit. */
-  takeLimits(market: MarketName, info: { weightPerMinute?: number | undefined }): void {
-    if (info.weightPerMinute !== undefined) this.setWeightLimit(market, info.weightPerMinute);
+  takeLimits(market: MarketName, info: { weightPerMinute?: number | undefined; refusedLimits?: readonly string[] }): void {
+    const refused = [...(info.refusedLimits ?? [])];
+    const documented = market === "spot" ? SPOT_REST_WEIGHT_PER_MINUTE : FUTURES_REST_WEIGHT_PER_MINUTE;
+    const ceiling = documented * MAX_REST_WEIGHT_LIMIT_FACTOR;
+    if (info.weightPerMinute !== undefined && info.weightPerMinute > ceiling) {
+      refused.push(`REQUEST_WEIGHT limit ${info.weightPerMinute} a minute: above ${ceiling} (${MAX_REST_WEIGHT_LIMIT_FACTOR} × the documented ${documented}), as unbounded as none`);
+    } else if (info.weightPerMinute !== undefined) this.setWeightLimit(market, info.weightPerMinute);
+    for (const why of refused) {
+      const key = `${market} ${why}`;
+      if (this.warnedLimits.has(key)) continue;
+      if (this.warnedLimits.size >= 64) this.warnedLimits.clear(); // bounded: a venue changing its answer each reload
+      this.warnedLimits.add(key);
+      this.log?.warn("binance: exchangeInfo rate limit refused; the budget keeps its limit", { market, why, keptPerMinute: this.limitPerMinute(market) });
+    }
+  }
+
+  /** The market's per-minute limit in use (the default or the last taken from exchangeInfo). */
+  limitPerMinute(market: MarketName): number | undefined {
+    return this.limits.get(market);
   }
 
   /**
@@ -110,6 +132,7 @@ export class BinanceRest {
    * the first) and the counters stay.
    */
   setWeightLimit(market: MarketName, perMinute: number): void {
+    this.limits.set(market, perMinute);
     const own = ownWeight(perMinute, this.share);
     this.ipWeights.set(market, ownWeight(perMinute, 1));
     const existing = this.budgets.get(market);
