@@ -76,6 +76,8 @@ export const STALE_HEARTBEAT_INTERVALS = 3;
 export const MAX_HEARTBEAT_INTERVAL_MS = 60_000;
 /** How often the stale check runs when the limit comes from the heartbeat interval. */
 const STALE_CHECK_MS = 100;
+/** The longest period of the stale check (a quarter of staleAfterMs, at most this). */
+const MAX_STALE_CHECK_MS = 60_000;
 export const DEFAULT_MAX_BOOKS = 10_000;
 export const DEFAULT_MAX_STREAMS = 1024;
 export const DEFAULT_MAX_LEVELS_PER_SIDE = 65_535;
@@ -339,7 +341,9 @@ export class FeedSubscriber {
       throw err;
     }
     if (this.staleAfterMs !== 0) {
-      const every = this.staleAfterMs === undefined ? STALE_CHECK_MS : Math.max(10, Math.floor(this.staleAfterMs / 4));
+      // At most a minute: a period over 2^31 − 1 ms (staleAfterMs ≥ ~99 days, or Infinity) is taken by the runtime as
+      // 1 ms (TimeoutOverflowWarning), a scan of every stream a millisecond (until s-rd30a).
+      const every = this.staleAfterMs === undefined ? STALE_CHECK_MS : Math.min(MAX_STALE_CHECK_MS, Math.max(10, Math.floor(this.staleAfterMs / 4)));
       // After a stall of this thread the streams' datagrams may sit unread in the sockets: that round calls none stale.
       const rounds = new LateRounds(every);
       this.staleTimer = setInterval(() => {
