@@ -104,20 +104,23 @@ function positiveLimit(v: number | undefined, fallback: number, name: string): n
   return v;
 }
 
-/**
- * The groups, checked as the constructor's other options are: before, a port of 0 bound any free port and start()
- * resolved on a socket nothing is sent to (silent, no error), a unicast address as `group` or an interface that is
- * no address failed only at start() (as a join error), and a missing `groups` threw a TypeError naming nothing.
- */
 /** An option's value in an error: a string quoted (so "5000" is not read as the number 5000), anything else as is. */
 function shown(v: unknown): string {
   return typeof v === "string" ? JSON.stringify(v) : String(v);
 }
 
+/**
+ * The groups, checked as the constructor's other options are: before, a port of 0 bound any free port and start()
+ * resolved on a socket nothing is sent to (silent, no error), a unicast address as `group` or an interface that is
+ * no address failed only at start() (as a join error), and a missing `groups` threw a TypeError naming nothing (as
+ * an entry that is no object did until s-rd30a: "null is not an object").
+ */
 function checkedGroups(groups: readonly GroupSpec[] | undefined): GroupSpec[] {
-  if (!Array.isArray(groups)) throw new RangeError(`groups must be an array of { group, port, iface? } or { bind, port } (may be empty), got ${typeof groups}`);
+  const form = "{ group, port, iface? } or { bind, port }";
+  if (!Array.isArray(groups)) throw new RangeError(`groups must be an array of ${form} (may be empty), got ${typeof groups}`);
   for (let i = 0; i < groups.length; i++) {
     const g = groups[i]!;
+    if (typeof g !== "object" || g === null) throw new RangeError(`groups[${i}] must be an object ${form}, got ${shown(g)}`);
     if (!(Number.isInteger(g.port) && g.port > 0 && g.port <= 65535)) throw new RangeError(`groups[${i}].port must be an integer in 1..65535, got ${shown(g.port)}`);
     if (g.group === undefined && g.bind === undefined) throw new RangeError(`groups: port ${g.port} needs a multicast group or a unicast bind address`);
     if (g.group !== undefined && !(isIPv4(g.group) && Number(g.group.split(".")[0]) >= 224 && Number(g.group.split(".")[0]) <= 239)) {

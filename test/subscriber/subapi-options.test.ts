@@ -17,6 +17,8 @@ const bad: [FeedSubscriberOptions, RegExp][] = [
   [{ groups: [{ group: G, port: 31002, iface: "eth0" }] }, /^groups\[0\]\.iface must be an IPv4 address .* got "eth0"$/],
   [{ groups: [{ bind: "localhost", port: 31002 }] }, /^groups\[0\]\.bind must be an IPv4 address .* got "localhost"$/],
   [{} as never, /^groups must be an array/],
+  [{ groups: [{ group: G, port: 31002 }, null as never] }, /^groups\[1\] must be an object \{ group, port, iface\? \} or \{ bind, port \}, got null$/],
+  [{ groups: ["239.255.0.2:31002" as never] }, /^groups\[0\] must be an object .* got "239\.255\.0\.2:31002"$/],
   [{ groups: [], staleAfterMs: "5000" as never }, /^staleAfterMs must be a number of ms ≥ 0, got "5000"$/],
   [{ groups: [], authKey: 5 as never }, /^authKey must be a Uint8Array .* got number$/],
   [{ groups: [], authKey: "0123456789abcdef0123456789abcdef" as never }, /^authKey must be a Uint8Array .* got string$/],
