@@ -76,6 +76,8 @@ export const STALE_HEARTBEAT_INTERVALS = 3;
 export const MAX_HEARTBEAT_INTERVAL_MS = 60_000;
 /** How often the stale check runs when the limit comes from the heartbeat interval. */
 const STALE_CHECK_MS = 100;
+/** The longest period of the stale check (a quarter of staleAfterMs, at most this). */
+const MAX_STALE_CHECK_MS = 60_000;
 export const DEFAULT_MAX_BOOKS = 10_000;
 export const DEFAULT_MAX_STREAMS = 1024;
 export const DEFAULT_MAX_LEVELS_PER_SIDE = 65_535;
@@ -110,12 +112,15 @@ function shown(v: unknown): string {
 /**
  * The groups, checked as the constructor's other options are: before, a port of 0 bound any free port and start()
  * resolved on a socket nothing is sent to (silent, no error), a unicast address as `group` or an interface that is
- * no address failed only at start() (as a join error), and a missing `groups` threw a TypeError naming nothing.
+ * no address failed only at start() (as a join error), and a missing `groups` threw a TypeError naming nothing (as
+ * an entry that is no object did until s-rd30a: "null is not an object").
  */
 function checkedGroups(groups: readonly GroupSpec[] | undefined): GroupSpec[] {
-  if (!Array.isArray(groups)) throw new RangeError(`groups must be an array of { group, port, iface? } or { bind, port } (may be empty), got ${typeof groups}`);
+  const form = "{ group, port, iface? } or { bind, port }";
+  if (!Array.isArray(groups)) throw new RangeError(`groups must be an array of ${form} (may be empty), got ${typeof groups}`);
   for (let i = 0; i < groups.length; i++) {
     const g = groups[i]!;
+    if (typeof g !== "object" || g === null) throw new RangeError(`groups[${i}] must be an object ${form}, got ${shown(g)}`);
     if (!(Number.isInteger(g.port) && g.port > 0 && g.port <= 65535)) throw new RangeError(`groups[${i}].port must be an integer in 1..65535, got ${shown(g.port)}`);
     if (g.group === undefined && g.bind === undefined) throw new RangeError(`groups: port ${g.port} needs a multicast group or a unicast bind address`);
     if (g.group !== undefined && !(isIPv4(g.group) && Number(g.group.split(".")[0]) >= 224 && Number(g.group.split(".")[0]) <= 239)) {
@@ -339,7 +344,9 @@ export class FeedSubscriber {
       throw err;
     }
     if (this.staleAfterMs !== 0) {
-      const every = this.staleAfterMs === undefined ? STALE_CHECK_MS : Math.max(10, Math.floor(this.staleAfterMs / 4));
+      // At most a minute: a period over 2^31 − 1 ms (staleAfterMs ≥ ~99 days, or Infinity) is taken by the runtime as
+      // 1 ms (TimeoutOverflowWarning), a scan of every stream a millisecond (until s-rd30a).
+      const every = this.staleAfterMs === undefined ? STALE_CHECK_MS : Math.min(MAX_STALE_CHECK_MS, Math.max(10, Math.floor(this.staleAfterMs / 4)));
       // After a stall of this thread the streams' datagrams may sit unread in the sockets: that round calls none stale.
       const rounds = new LateRounds(every);
       this.staleTimer = setInterval(() => {

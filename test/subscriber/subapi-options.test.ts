@@ -4,7 +4,7 @@
  * failed only at start(), a missing `groups` threw "undefined is not an object", `staleAfterMs: "5000"` was taken,
  * and an `authKey` that is no Uint8Array was taken (a number: an empty HMAC key; a string: every datagram refused).
  */
-import { expect, it } from "vitest";
+import { expect, it, vi } from "vitest";
 import { FeedSubscriber, formatDecimal, type FeedSubscriberOptions } from "../../src/subscriber/index.ts";
 
 const G = "239.255.0.2";
@@ -17,6 +17,8 @@ const bad: [FeedSubscriberOptions, RegExp][] = [
   [{ groups: [{ group: G, port: 31002, iface: "eth0" }] }, /^groups\[0\]\.iface must be an IPv4 address .* got "eth0"$/],
   [{ groups: [{ bind: "localhost", port: 31002 }] }, /^groups\[0\]\.bind must be an IPv4 address .* got "localhost"$/],
   [{} as never, /^groups must be an array/],
+  [{ groups: [{ group: G, port: 31002 }, null as never] }, /^groups\[1\] must be an object \{ group, port, iface\? \} or \{ bind, port \}, got null$/],
+  [{ groups: ["239.255.0.2:31002" as never] }, /^groups\[0\] must be an object .* got "239\.255\.0\.2:31002"$/],
   [{ groups: [], staleAfterMs: "5000" as never }, /^staleAfterMs must be a number of ms ≥ 0, got "5000"$/],
   [{ groups: [], authKey: 5 as never }, /^authKey must be a Uint8Array .* got number$/],
   [{ groups: [], authKey: "0123456789abcdef0123456789abcdef" as never }, /^authKey must be a Uint8Array .* got string$/],
@@ -51,4 +53,23 @@ it("formatDecimal is exported from the library entry and gives the README's exam
   expect(formatDecimal(-5, 3)).toBe("-0.005");
   expect(formatDecimal(12, -2)).toBe("1200");
   expect(formatDecimal(2 ** 53 - 1, 22)).toBe("0.0000009007199254740991");
+});
+
+it("a staleAfterMs of 99 days or more (Infinity too) is taken and checked at most every minute, not every millisecond", async () => {
+  // s-rd30a: the stale check ran every staleAfterMs / 4 ms; over 2^31 − 1 ms the runtime takes a period as 1 ms
+  // (TimeoutOverflowWarning): a scan of every stream each millisecond for a subscriber meaning "hardly ever stale".
+  const spy = vi.spyOn(globalThis, "setInterval");
+  try {
+    for (const staleAfterMs of [1e10, Infinity]) {
+      spy.mockClear();
+      const sub = new FeedSubscriber({ groups: [], staleAfterMs });
+      await sub.start();
+      await sub.stop();
+      const periodsMs = spy.mock.calls.map((c) => c[1]);
+      expect(periodsMs.length, String(staleAfterMs)).toBeGreaterThan(0);
+      for (const ms of periodsMs) expect(ms, String(staleAfterMs)).toBeLessThanOrEqual(60_000);
+    }
+  } finally {
+    spy.mockRestore();
+  }
 });

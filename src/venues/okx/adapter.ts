@@ -241,7 +241,7 @@ export class OkxAdapter implements VenueAdapter {
     });
     this.bridge = new RestBridge(this, n, opts.budgetShare, opts.budgetIndex, budgetLink(opts.budgetLedger, "okx:rest"), opts.maxBufferedBytes ?? config.restBridgeBufferBytes);
     this.crossed = new CrossedBooks(n, { now: this.now, c: this.c, books: this.books, restart: (t) => this.restart(t) });
-    this.instrumentPacer = new InstrumentRequestPacer(this.now, opts.budgetShare, budgetLink(opts.budgetLedger, "okx:instruments"), this.restStop.signal, this.wallNow, opts.budgetIndex);
+    this.instrumentPacer = new InstrumentRequestPacer(this.now, opts.budgetShare, budgetLink(opts.budgetLedger, "okx:instruments"), this.restStop.signal, this.wallNow, opts.budgetIndex, this.log);
     this.watch = okxInstrumentWatch(this, opts); // instrument-wiring.ts
     this.reloader = this.watch.reloader;
     this.parseErrors = new ParseErrors({ log: this.log, c: this.c, books: this.books, recheck: this.recheck, overrides: config.overrides, watch: this.watch, budgetWait: this.budgetWait, replayBudgetWait: this.replayBudgetWait });

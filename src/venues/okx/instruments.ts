@@ -7,6 +7,7 @@ all until its Retry-After (or one 2 s window) has passed. Resolution order
  * and the disk cache are common (../common/instruments.ts). Cold path.
  * @module
  */
+import type { Logger } from "../../core/log.ts";
 import type { MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { RestWeightBudget, sleepUnlessAborted, splitBudget } from "../common/budgets.ts";
@@ -46,8 +47,10 @@ export class InstrumentRequestPacer {
     private readonly wallNow: () => number = now,
     /** This worker's index among those sharing the IP (its slot when its share is below one a window). */
     budgetIndex = 0,
+    /** Where a 429's Retry-After out of range or unreadable is logged (until s-rd30a: nowhere, as the only budget without). */
+    log?: Logger,
   ) {
-    this.budget = RestWeightBudget.split(splitBudget(INSTRUMENT_REQUESTS_PER_WINDOW, INSTRUMENT_WINDOW_MS, budgetShare, budgetIndex, now), INSTRUMENT_WINDOW_MS).track(link);
+    this.budget = RestWeightBudget.split(splitBudget(INSTRUMENT_REQUESTS_PER_WINDOW, INSTRUMENT_WINDOW_MS, budgetShare, budgetIndex, now), INSTRUMENT_WINDOW_MS).track(link).logTo(log, "okx instruments REST");
   }
 
   /** 429 answers read so far (stats). */

@@ -8,6 +8,9 @@ import { expect, test } from "vitest";
 import { budgetedFetch, RestWeightBudget, RETRY_AFTER_MAX_MS, RETRY_AFTER_MIN_MS, retryAfterMs } from "../../../src/venues/common/budgets.ts";
 import { captureLog } from "../../support/capture-log.ts";
 import { rng } from "../../support/mulberry32.ts";
+import { OkxAdapter } from "../../../src/venues/okx/index.ts";
+import type { InstrumentRequestPacer } from "../../../src/venues/okx/instruments.ts";
+import { btcUsdtConfig } from "../okx/helpers.ts";
 
 const NOW_MS = Date.parse("2026-12-05T12:00:00Z");
 
@@ -71,4 +74,19 @@ test("through the budget: a 429's Retry-After of 400 digits holds 3 days, not fo
   expect(lines[2]!.msg).toContain(`Retry-After "soon": unreadable; the default hold applies`);
   expect(budget.onResponse(nowMs + 100_000, 429, "30")).toBe(30_000);
   expect(lines).toHaveLength(3);
+});
+
+test("OKX's instrument REST budget logs an out-of-range Retry-After too, as every other REST budget (s-rd30a)", async () => {
+  // s-retryafter gave each venue's REST budget a logger (logTo) but this one: a 429 on OKX's instruments endpoint with
+  // Retry-After "0" was clamped to 1 s and counted, but logged nowhere (the docs say every clamp is logged).
+  const { log, lines } = captureLog();
+  const adapter = new OkxAdapter(btcUsdtConfig(400), [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log });
+  try {
+    const pacer = (adapter as unknown as { instrumentPacer: InstrumentRequestPacer }).instrumentPacer;
+    pacer.onResponse(429, "0");
+    expect(pacer.rateLimited).toBe(1);
+    expect(lines.map((l) => `${l.level} ${l.msg}`)).toEqual([`warn okx instruments REST: HTTP 429 with Retry-After "0": out of range (1000 ms to 259200000 ms); held 1000 ms`]);
+  } finally {
+    await adapter.stop();
+  }
 });
