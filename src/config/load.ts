@@ -147,12 +147,7 @@ export interface ValidateOptions {
 const TOP_LEVEL_KEYS = ["workers", "shard", "log", "http", "publish", "venues", "nats"];
 
 export function loadConfigFile(path: string, opts: ValidateOptions = {}): FeederConfig {
-  const raw = parseToml(readConfigText(path, opts), path);
-  try {
-    return validateConfig(raw, opts);
-  } catch (err) {
-    throw inFile(err, path);
-  }
+  return parseConfigText(readConfigText(path, opts), path, opts);
 }
 
 /**
@@ -242,8 +237,14 @@ function utf8Text(bytes: Uint8Array, path: string): string {
   }
 }
 
+/** The configuration in `text`, read from `source` (a file's path): loadConfigFile's path after the read, so tests take it too. */
 export function parseConfigText(text: string, source = "config", opts: ValidateOptions = {}): FeederConfig {
-  return validateConfig(parseToml(text, source), opts);
+  const raw = parseToml(text, source);
+  try {
+    return validateConfig(raw, opts);
+  } catch (err) {
+    throw inFile(err, source);
+  }
 }
 
 function parseToml(text: string, source: string): unknown {

@@ -6,9 +6,28 @@
 import type { WireDecodeError } from "../wire/decoder.ts";
 import type { FeedSubscriberEvents, SubscriberCounters } from "./subscriber-types.ts";
 
-const EVENT_NAMES = ["update", "status", "gap", "session", "supersede", "repair", "exponent", "evict", "stale", "definition", "error"];
+/**
+ * Every event, for the message naming an unknown one. A record, not a list: the compiler refuses one missing or extra
+ * against FeedSubscriberEvents, as it does a missing listener field of the class (`implements`).
+ */
+const EVENTS: { readonly [K in keyof FeedSubscriberEvents]: true } = {
+  update: true,
+  status: true,
+  gap: true,
+  session: true,
+  supersede: true,
+  repair: true,
+  exponent: true,
+  evict: true,
+  stale: true,
+  definition: true,
+  error: true,
+};
+const EVENT_NAMES = Object.keys(EVENTS);
 
-export class Listeners {
+type ListenerArrays = { [K in keyof FeedSubscriberEvents]: FeedSubscriberEvents[K][] };
+
+export class Listeners implements ListenerArrays {
   // Read directly by the receive path (`listeners.update`), so plain arrays. Copied on write (add, remove: cold), never
   // changed in place: a dispatch loop holds the array it started with, so a listener calling off() or on() while an
   // event is dispatched neither makes the loop skip the listener after it nor adds one to the event under way.

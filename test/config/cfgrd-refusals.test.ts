@@ -162,6 +162,8 @@ describe("refused, naming the key, never thrown", () => {
     // The address may come up (a secondary or VRRP address of this host), as a destination's interface may.
     const err = thrown(`[[publish.destinations]]\nreceivers = ["10.1.2.3:31001"]\n${VENUE}`);
     expect(err).toBeInstanceOf(HostAddressError);
+    // Named in the file, as loadConfigFile names it (one path: before, parseConfigText's errors named no file).
+    expect((err as ConfigError).file).toBe("t.toml");
     expect((err as ConfigError).problems).toEqual([
       'publish.destinations[0].interface: "127.0.0.1" is not an interface that reaches receiver 10.1.2.3:31001 (not an address of this host: it has 127.0.0.1 on lo, 10.0.0.5 on eth0; a socket bound to a loopback address sends to this host\'s addresses only, every datagram to another would fail): name this host\'s address on its network',
     ]);

@@ -223,7 +223,7 @@ describe("capture files begin with the connections' sockets (feeder record)", ()
 
 describe("a replay begun at a file's head knows the topics asked on each socket (ws:asked)", () => {
   /** A replay's lifecycle on two fake connections (fake-0, fake-1) of books A, B, C; `feed` takes a record as the adapters do. */
-  function replayRig(holdsUnsubscribed = true) {
+  function replayRig(holdsUnsubscribed = true, withoutInstrument: readonly string[] = []) {
     const nowMs = () => 0;
     // Holds recorded unsubscribes as Bybit, OKX and Deribit do (TopicState.replayUnsubscribing).
     const control = new SubscriptionControl(quietProtocol({ replayHoldsUnsubscribed: holdsUnsubscribed }), silentLogger, nowMs, undefined, () => undefined);
@@ -232,7 +232,13 @@ describe("a replay begun at a file's head knows the topics asked on each socket 
       // Subscribed, as a replay's start makes every book with an instrument (InstrumentWatch.bindTopics). Until s-subdiff
       // SUB_IDLE here, which no replay has: a book a record moved kept the record's state, one no record moved stayed
       // idle, so the whole replay and one begun at a cut differed in `sub` where no real replay would.
-      for (const t of c.addTopics(["book.A", "book.B", "book.C"], 10)) t.sub = SUB_ACTIVE;
+      // `withoutInstrument`: not subscribed (SUB_REJECTED) nor in the table, as bindTopics leaves a book replay has no
+      // instrument for; the others in it.
+      for (const t of c.addTopics(["book.A", "book.B", "book.C"], 10)) {
+        const bound = !withoutInstrument.includes(t.topic);
+        t.sub = bound ? SUB_ACTIVE : SUB_REJECTED;
+        if (bound) t.entry = c.id * 3 + t.index;
+      }
       c.ws = null;
       c.open = false;
     }
@@ -339,5 +345,16 @@ describe("a replay begun at a file's head knows the topics asked on each socket 
     expect(holding.marks()[0]).toBe("book.A:U book.B: book.C:U");
     expect(not.marks()[0], "its stale rule and resyncs would spare a hold its replay never sets").toBe("book.A: book.B: book.C:");
     for (const rp of [holding, not]) await rp.stop();
+  });
+
+  test("a book replay does not subscribe (no instrument: SUB_REJECTED) takes no hold from a head's ws:unsubset, as none from the recorded unsubscribe it repeats", async () => {
+    // Before, the head's set held it where the replay of every record did not (replayHold skips SUB_REJECTED).
+    const [whole, alone] = [replayRig(true, ["book.C"]), replayRig(true, ["book.C"])];
+    whole.feed("fake-0", "ws:open", "");
+    whole.feed("fake-0", `ws:req ${JSON.stringify(["s1", "unsubscribe", ["book.A", "book.C"]])}`, "");
+    alone.feed("fake-0", "ws:unsubset", "book.A book.C");
+    expect(whole.marks()[0]).toBe("book.A:U book.B: book.C:R");
+    expect(alone.marks()[0]).toBe(whole.marks()[0]);
+    for (const rp of [whole, alone]) await rp.stop();
   });
 });

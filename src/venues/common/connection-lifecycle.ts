@@ -1164,13 +1164,16 @@ export class ConnectionLifecycle {
   /**
    * Replay: a capture file's head names the books of `conn` a recorded unsubscribe held when the file began
    * (SOCKET_UNSUBSCRIBED_SET_URL): held here as by that unsubscribe (SubscriptionControl.replayHold), but a book
-   * replay holds LIVE, nor on a venue whose replay holds none (RequestProtocol.replayHoldsUnsubscribed). Until s-rd27a
-   * a replay begun in the file took their frames live ignored (LIVE there only).
+   * replay holds LIVE or never subscribed (no instrument: SUB_REJECTED, no table entry; replayHold skips it, so before
+   * a head gave it a hold the replay of every record never set), nor on a venue whose replay holds none
+   * (RequestProtocol.replayHoldsUnsubscribed). One closed by its listing is held: the head names only books its
+   * unsubscribe held before the closure (as replayHold did). Until s-rd27a a replay begun in the file took their frames
+   * live ignored (LIVE there only).
    */
   private replayUnsubscribedSet(conn: VenueConnection, body: string): boolean {
     if (!this.control.replayHoldsUnsubscribed) return true;
     const names = new Set(body.split(" "));
-    for (const t of conn.topics) if (names.has(t.topic) && t.book !== BookState.LIVE) t.replayUnsubscribing = true;
+    for (const t of conn.topics) if (names.has(t.topic) && !(t.sub === SUB_REJECTED && t.entry === -1) && t.book !== BookState.LIVE) t.replayUnsubscribing = true;
     return true;
   }
 

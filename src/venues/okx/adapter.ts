@@ -20,7 +20,7 @@ import { nowUs } from "../../core/clock.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, type BookSink, type RawFrameTap, type RawRestTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, isRecordedStop, type BookSink, type RawFrameTap, type RawRestTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { connectionStates } from "../common/metrics.ts";
 import { connectSplit } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
@@ -365,8 +365,12 @@ export class OkxAdapter implements VenueAdapter {
       }
       return true;
     }
-    if (url === CONNECTION_CLOSED_URL) this.lifecycle.replayDisconnected(connection);
-    else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
+    if (url === CONNECTION_CLOSED_URL) {
+      this.lifecycle.replayDisconnected(connection);
+      // The recorder's stop: live's waits ended with its process, a closed book's too (which a lost socket's close
+      // leaves running: `disconnected`); until s-smallfr its mark carried into the next run's records.
+      if (isRecordedStop(url, body)) for (const t of conn.topics) this.budgetWaits.replayEnd(t.index);
+    } else if (url === CONNECTION_OPENED_URL) this.lifecycle.replayOpened(connection);
     else this.lifecycle.replaySocketEvent(connection, url, body);
     return true;
   }

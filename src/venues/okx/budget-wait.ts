@@ -19,7 +19,8 @@ export class BudgetWaits {
   /**
    * Per subscription, replay: 1, its resync waits for the request budget (recorded `ws:wait`, until `ws:waited`, a
    * recorded request of it, the connection's close (not a book closed by its listing: live's wait runs on; adapter.ts
-   * `disconnected`) or a capture gap): its frames are ignored as live's (`waiting`);
+   * `disconnected`; but the recorder's stop ends that one too: live's process ended) or a capture gap): its frames are
+   * ignored as live's (`waiting`);
    * before 2026-12-07 a full book was LIVE from its next one in replay only. A recorded unsubscribe holds the topic
    * too, the venues' common rule (TopicState.replayUnsubscribing: until its recorded subscribe,
    * through a go-back too). Read on the adapter's hot path (by index).
