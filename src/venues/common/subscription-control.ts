@@ -1142,7 +1142,7 @@ export class SubscriptionControl {
   subscribesHeld(conn: VenueConnection, topics: readonly TopicState[]): TopicState[] {
     // Queued for pacing: only where replay holds a recorded unsubscribe (the divergence; and only there does a recorded
     // subscribe end the mark: replayHold).
-    const paced = this.protocol.replayHoldsUnsubscribed === true;
+    const paced = this.replayHoldsUnsubscribed;
     return topics.filter((t) => this.subscribeWaits(conn, t) || (paced && t.sub === SUB_PENDING && this.pendingNames(conn, "subscribe", t, true)));
   }
 
