@@ -600,7 +600,7 @@ export class BybitAdapter implements VenueAdapter {
     for (const t of topics) {
       const i = t.index;
       this.replacementSeen[i] = -1;
-      if (this.behindReset[i] === t.conn.generation) this.behindReset[i] = -1;
+      this.behindMarks.subscribeWritten(i, t.conn.generation);
     }
   }
 

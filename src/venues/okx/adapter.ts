@@ -857,7 +857,7 @@ export class OkxAdapter implements VenueAdapter {
    * life), the book not LIVE until the stale rule resubscribed it. Cold.
    */
   private onSubscribeWritten(topics: readonly OkxTopic[]): void {
-    for (const t of topics) if (this.behindReset[t.index] === t.conn.generation) this.fullSockets.clear(t.index);
+    for (const t of topics) if (this.fullSockets.behind.subscribeWritten(t.index, t.conn.generation)) this.fullSockets.clear(t.index);
   }
 
   /** restart's book-side part, live and replay alike; true when a request is to follow (live). */
