@@ -481,6 +481,15 @@ export function connectionNamed<C extends VenueConnection>(conns: readonly C[], 
 }
 
 /**
+ * Replay: the topics of `conn` a record's body names (TopicState.topic, space-separated, as recordTopics and the file
+ * heads write them), in conn's order (the live run's); names of none of its topics are passed over. Cold.
+ */
+export function topicsNamed(conn: VenueConnection, body: string): TopicState[] {
+  const names = new Set(body.split(" "));
+  return conn.topics.filter((t) => names.has(t.topic));
+}
+
+/**
  * Replay: the connection a recorded frame names, else the market's first (an unknown name). A loop, not find():
  * called per replayed frame, where a closure per call was garbage.
  */
