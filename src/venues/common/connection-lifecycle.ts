@@ -363,7 +363,7 @@ export class ConnectionLifecycle {
     control.resync = hooks.resync; // "already subscribed": the fresh start waits out the topic's resync backoff
     control.onRejected = (t, soon) => this.onTopicRejected?.(t, soon) === true;
     control.onReplayResubscribed = (t) => this.onReplayReopened?.(t);
-    // Each request written, so replay can match the venue's answer to it (replayRequest).
+    // Each request written, so replay can match the venue's answer to it (SubscriptionControl.replayRecorded).
     if (this.eventTap) control.onWritten = (conn, p) => this.recordWritten(conn, p);
     // A topic the old socket still serves, refused by the replacement: the replacement failed (after the frame is handled).
     control.onReplacementRefused = (conn, why) => {
@@ -540,7 +540,7 @@ export class ConnectionLifecycle {
    * naming a book closed meanwhile (retireAll: SUB_REJECTED, its frames ignored, its ack unsubscribes it): replay's
    * recorded subscribe would bring a closed book back (replayResubscribed). Since s-replaymark the record names such
    * books a second time, in a fourth element (`[id, op, [topic, …], [still closed, …]]`, only when there are any), and
-   * replay leaves them closed (SubscriptionControl.replayRequest). They are also recorded closed again right after it
+   * replay leaves them closed (SubscriptionControl.replayRecorded). They are also recorded closed again right after it
    * (INSTRUMENTS_CLOSED_URL), for a reader before s-replaymark, which ignores the fourth element: its recorded subscribe
    * left the book awaiting its snapshot (unpublished) and that record's retireAll told the sink HALTED /
    * instrument_closed once more, a repeat live never sent (told apart from live's own reopen then close, which sends
@@ -574,7 +574,7 @@ export class ConnectionLifecycle {
   /**
    * Replay: the live run closed these books of connection `name` (INSTRUMENTS_CLOSED_URL; body: their topics): they
    * are retired here as retireAll did live (HALTED / INSTRUMENT_CLOSED, out of every stale check and resync), and a
-   * recorded subscribe of one (its listing found it trading again) brings it back (SubscriptionControl.replayRequest).
+   * recorded subscribe of one (its listing found it trading again) brings it back (SubscriptionControl.replayRecorded).
    * False when no connection has that name or the body names none of its topics.
    */
   replayClosed(name: string, body: string): boolean {
@@ -1024,7 +1024,7 @@ export class ConnectionLifecycle {
   replaySocketEvent(name: string, url: string, body = ""): boolean {
     const conn = connectionNamed(this.conns, name);
     if (!conn) return false;
-    // A request the live run wrote (its answer is matched to it as live's was: SubscriptionControl.replayRequest).
+    // A request the live run wrote (its answer is matched to it as live's was: SubscriptionControl.replayRecorded).
     // Written while the refusing frame was handled (the rest of a refused batch), it comes before live's ws:back.
     if (url.startsWith(SOCKET_REQUEST_URL_PREFIX)) {
       const json = url.slice(SOCKET_REQUEST_URL_PREFIX.length);
@@ -1398,7 +1398,7 @@ export class ConnectionLifecycle {
 
   /**
    * Replay: conn's topics may have started a silence the next round does not know of (a closed or refused book
-   * subscribed again by a recorded request: SubscriptionControl.replayRequest, its clock from that write): the next
+   * subscribed again by a recorded request: SubscriptionControl.replayRecorded, its clock from that write): the next
    * round is due no later than the stale time of each, as live's housekeeping judges it then. Until s-repleft the next
    * due time was computed only at a round, so with no other book due (the round after the closure found nothing to
    * judge) a reopened book whose snapshot never came was never STALE in replay. An earlier due time than needed costs a

@@ -125,7 +125,7 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
    * of it (`ws:req`) is out, its recorded subscribe not yet. Replay keeps its topics subscribed, so the venue's frame
    * path ignores the book's frames here as live's does while SUB_UNSUBSCRIBING (in flight, they may be of the sequence
    * before a venue reset another socket delivered), and the stale rule spares it unless LIVE (live judges no topic
-   * unsubscribing). Set and ended by SubscriptionControl.replayRequest and ConnectionLifecycle (endReplayHolds; a
+   * unsubscribing). Set and ended by SubscriptionControl.replayRecorded and ConnectionLifecycle (endReplayHolds; a
    * recorded reopening, replayReopened; a go-back ends none but those its resubscribe held, replayBackHeld).
    */
   replayUnsubscribing = false;
