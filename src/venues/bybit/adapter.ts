@@ -294,7 +294,7 @@ export class BybitAdapter implements VenueAdapter {
    * (`ws:sockets`, `ws:state`, `ws:overlap`, `ws:swap`, `ws:old`, `ws:retired`, `ws:back`) make its sockets the live run's, so an
    * older u is judged by the socket of record as live judged it (onBook). A capture without them: one socket, as before.
    * Its requests (`ws:req`) are matched to answers as live's were, and a resync's unsubscribe holds the topic as live's
-   * did until its subscribe (TopicState.replayUnsubscribing, common: SubscriptionControl.replayRequest).
+   * did until its subscribe (TopicState.replayUnsubscribing, common: SubscriptionControl.replayRecorded).
    */
   ingestConnectionEvent(_market: MarketName, connection: string, url: string, _tsRecvUs: number, body = ""): boolean {
     const conn = connectionNamed(this.conns, connection);
@@ -600,7 +600,7 @@ export class BybitAdapter implements VenueAdapter {
     for (const t of topics) {
       const i = t.index;
       this.replacementSeen[i] = -1;
-      if (this.behindReset[i] === t.conn.generation) this.behindReset[i] = -1;
+      this.behindMarks.subscribeWritten(i, t.conn.generation);
     }
   }
 

@@ -284,7 +284,7 @@ export class CoinbaseAdapter implements VenueAdapter {
    * the next socket's sequence starts afresh (its first sequence_num is taken as is, as live does on a new socket); an
    * open (`ws:open`) does both too (a book still LIVE there lost its socket's close from the capture: replayOpened),
    * and each forgets the requests still unanswered. A written request (`ws:req`, the heartbeats subscribe's too) is
-   * pending and queued for its answer in live's order (SubscriptionControl.replayRequest), so a refusal halts the
+   * pending and queued for its answer in live's order (SubscriptionControl.replayRecorded), so a refusal halts the
    * product as live did; before the connection's first `ws:open` or `ws:close` and after a capture gap, it is pending
    * but its answer not queued (replayAcksKnown). The other socket events (`ws:sockets`, `ws:state`, a file's head) change nothing: a Coinbase
    * connection never has two sockets (no make-before-break, maxConnectionAgeMs Infinity, no close notice).

@@ -13,7 +13,7 @@
  * seqId below the socket's own last (full-book-sockets.ts), Deribit's next subscribe written on the socket (it has
  * neither; so it also ends the mark on a gone-back-to old socket and restarts the book instead of carrying it). A
  * subscribe written on the marked socket (RequestProtocol.requested) starts its stream over, so it ends the mark on each
- * of the three (OKX also at a restart, before its requests go).
+ * of the three (subscribeWritten; OKX also at a restart, before its requests go).
  * @module
  */
 import type { OverlapCarrier } from "./planned-reconnect.ts";
@@ -34,6 +34,17 @@ export class BehindResetMarks {
     if (retiringGeneration < 0) return -1;
     if (socket === generation) return retiringGeneration;
     return socket === retiringGeneration ? generation : -1;
+  }
+
+  /**
+   * A subscribe of subscription `i` is written on the socket of `generation` (its connection's: RequestProtocol.requested,
+   * live and replay): that socket's stream starts over, so a mark on it ends (one on an overlap's old socket stays, its
+   * stream goes on). True when it ended one (OKX then clears the rest of its per-socket state). Cold.
+   */
+  subscribeWritten(i: number, generation: number): boolean {
+    if (this.socket[i] !== generation) return false;
+    this.socket[i] = -1;
+    return true;
   }
 
   /**

@@ -16,7 +16,7 @@ import { equalJitterMs } from "./backoff.ts";
 import { budgetLink, type BudgetLedger } from "./budget-ledger.ts";
 import { SlidingWindowBudget, type BudgetSplit } from "./budgets.ts";
 import { connectHoldMs, handshakeStatus } from "./connect-hold.ts";
-import { connectionNamed, endReplayHolds, KEEPALIVE_TAG, keepaliveQueued, ownMessages, type PendingRequest, seqReached, seqSocketRenamed, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from "./connection.ts";
+import { connectionNamed, endReplayHolds, KEEPALIVE_TAG, keepaliveQueued, ownMessages, type PendingRequest, seqReached, seqSocketRenamed, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState, topicsNamed } from "./connection.ts";
 import type { Keepalive } from "./hooks.ts";
 import type { ConnectBudget } from "./metrics.ts";
 import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, PlannedReconnects } from "./planned-reconnect.ts";
@@ -363,7 +363,7 @@ export class ConnectionLifecycle {
     control.resync = hooks.resync; // "already subscribed": the fresh start waits out the topic's resync backoff
     control.onRejected = (t, soon) => this.onTopicRejected?.(t, soon) === true;
     control.onReplayResubscribed = (t) => this.onReplayReopened?.(t);
-    // Each request written, so replay can match the venue's answer to it (replayRequest).
+    // Each request written, so replay can match the venue's answer to it (SubscriptionControl.replayRecorded).
     if (this.eventTap) control.onWritten = (conn, p) => this.recordWritten(conn, p);
     // A topic the old socket still serves, refused by the replacement: the replacement failed (after the frame is handled).
     control.onReplacementRefused = (conn, why) => {
@@ -540,7 +540,7 @@ export class ConnectionLifecycle {
    * naming a book closed meanwhile (retireAll: SUB_REJECTED, its frames ignored, its ack unsubscribes it): replay's
    * recorded subscribe would bring a closed book back (replayResubscribed). Since s-replaymark the record names such
    * books a second time, in a fourth element (`[id, op, [topic, …], [still closed, …]]`, only when there are any), and
-   * replay leaves them closed (SubscriptionControl.replayRequest). They are also recorded closed again right after it
+   * replay leaves them closed (SubscriptionControl.replayRecorded). They are also recorded closed again right after it
    * (INSTRUMENTS_CLOSED_URL), for a reader before s-replaymark, which ignores the fourth element: its recorded subscribe
    * left the book awaiting its snapshot (unpublished) and that record's retireAll told the sink HALTED /
    * instrument_closed once more, a repeat live never sent (told apart from live's own reopen then close, which sends
@@ -574,14 +574,13 @@ export class ConnectionLifecycle {
   /**
    * Replay: the live run closed these books of connection `name` (INSTRUMENTS_CLOSED_URL; body: their topics): they
    * are retired here as retireAll did live (HALTED / INSTRUMENT_CLOSED, out of every stale check and resync), and a
-   * recorded subscribe of one (its listing found it trading again) brings it back (SubscriptionControl.replayRequest).
+   * recorded subscribe of one (its listing found it trading again) brings it back (SubscriptionControl.replayRecorded).
    * False when no connection has that name or the body names none of its topics.
    */
   replayClosed(name: string, body: string): boolean {
     const conn = connectionNamed(this.conns, name);
     if (!conn) return false;
-    const names = new Set(body.split(" "));
-    const closed = conn.topics.filter((t) => names.has(t.topic));
+    const closed = topicsNamed(conn, body);
     if (closed.length === 0) return false;
     // Live's closure came with a REST answer, a task after any refusing frame: a refusal held was the venue's.
     conn.replayRefusalHeld?.();
@@ -598,8 +597,7 @@ export class ConnectionLifecycle {
    * True however many it names (a head is no request: one naming none of conn's topics, a replay of fewer, is taken).
    */
   private replayClosedSet(conn: VenueConnection, body: string): boolean {
-    const names = new Set(body.split(" "));
-    const closing = conn.topics.filter((t) => names.has(t.topic) && (t.sub !== SUB_REJECTED || t.book !== BookState.HALTED));
+    const closing = topicsNamed(conn, body).filter((t) => t.sub !== SUB_REJECTED || t.book !== BookState.HALTED);
     if (closing.length === 0) return true;
     if (this.onReplayClosed !== null) for (const t of closing) this.onReplayClosed(t);
     this.retireAll(closing, StatusReason.INSTRUMENT_CLOSED);
@@ -616,8 +614,7 @@ export class ConnectionLifecycle {
    * until s-rd20d the hold outlived this record and replay ignored its frames until that subscribe was written.
    */
   private replayReopened(conn: VenueConnection, body: string): boolean {
-    const names = new Set(body.split(" "));
-    const reopened = conn.topics.filter((t) => names.has(t.topic));
+    const reopened = topicsNamed(conn, body);
     if (reopened.length === 0) return false;
     conn.replayRefusalHeld?.(); // as a closure: live's reopening came with a REST answer, after any refusing frame
     for (const t of reopened) {
@@ -1027,7 +1024,7 @@ export class ConnectionLifecycle {
   replaySocketEvent(name: string, url: string, body = ""): boolean {
     const conn = connectionNamed(this.conns, name);
     if (!conn) return false;
-    // A request the live run wrote (its answer is matched to it as live's was: SubscriptionControl.replayRequest).
+    // A request the live run wrote (its answer is matched to it as live's was: SubscriptionControl.replayRecorded).
     // Written while the refusing frame was handled (the rest of a refused batch), it comes before live's ws:back.
     if (url.startsWith(SOCKET_REQUEST_URL_PREFIX)) {
       const json = url.slice(SOCKET_REQUEST_URL_PREFIX.length);
@@ -1145,11 +1142,8 @@ export class ConnectionLifecycle {
    * first; closed after its ws:back-held, it kept the mark, as live's held subscribe stays out), leaving it closed.
    */
   private replayBackHeld(conn: VenueConnection, body: string, head = false): boolean {
-    const names = new Set(body.split(" "));
-    let named = false;
-    for (const t of conn.topics) {
-      if (!names.has(t.topic)) continue;
-      named = true;
+    const named = topicsNamed(conn, body);
+    for (const t of named) {
       if (t.sub === SUB_REJECTED && !head) continue;
       t.replayUnsubscribing = false;
       if (t.sub !== SUB_REJECTED) t.sub = SUB_PENDING;
@@ -1158,7 +1152,7 @@ export class ConnectionLifecycle {
     // Naming only books this replay's config leaves out (a replay of fewer books) is no damage, for the head's record
     // as for the go-back's own (until the final read of 2026-12-07 the latter was counted malformed); one naming
     // nothing at all live never writes.
-    return named || head || (body.trim() !== "" ? false : this.replayMalformed(conn, `${SOCKET_BACK_HELD_URL} naming nothing`));
+    return named.length > 0 || head || (body.trim() !== "" ? false : this.replayMalformed(conn, `${SOCKET_BACK_HELD_URL} naming nothing`));
   }
 
   /**
@@ -1172,16 +1166,14 @@ export class ConnectionLifecycle {
    */
   private replayUnsubscribedSet(conn: VenueConnection, body: string): boolean {
     if (!this.control.replayHoldsUnsubscribed) return true;
-    const names = new Set(body.split(" "));
-    for (const t of conn.topics) if (names.has(t.topic) && !(t.sub === SUB_REJECTED && t.entry === -1) && t.book !== BookState.LIVE) t.replayUnsubscribing = true;
+    for (const t of topicsNamed(conn, body)) if (!(t.sub === SUB_REJECTED && t.entry === -1) && t.book !== BookState.LIVE) t.replayUnsubscribing = true;
     return true;
   }
 
   private replayUnfed(conn: VenueConnection, body: string): void {
     if (body === "") return;
     // By TopicState.topic (byTopic is keyed by what the venue's frames name: a code, a symbol), in the live run's order.
-    const names = new Set(body.split(" "));
-    for (const t of conn.topics) if (names.has(t.topic) && t.sub !== SUB_REJECTED) this.invalidateDisconnected(t);
+    for (const t of topicsNamed(conn, body)) if (t.sub !== SUB_REJECTED) this.invalidateDisconnected(t);
   }
 
   /** Exponential backoff with "equal jitter": half fixed, half random, so reconnects of many clients spread out. */
@@ -1409,7 +1401,7 @@ export class ConnectionLifecycle {
 
   /**
    * Replay: conn's topics may have started a silence the next round does not know of (a closed or refused book
-   * subscribed again by a recorded request: SubscriptionControl.replayRequest, its clock from that write): the next
+   * subscribed again by a recorded request: SubscriptionControl.replayRecorded, its clock from that write): the next
    * round is due no later than the stale time of each, as live's housekeeping judges it then. Until s-repleft the next
    * due time was computed only at a round, so with no other book due (the round after the closure found nothing to
    * judge) a reopened book whose snapshot never came was never STALE in replay. An earlier due time than needed costs a

@@ -125,7 +125,7 @@ export class TopicState<C extends VenueConnection = VenueConnection> {
    * of it (`ws:req`) is out, its recorded subscribe not yet. Replay keeps its topics subscribed, so the venue's frame
    * path ignores the book's frames here as live's does while SUB_UNSUBSCRIBING (in flight, they may be of the sequence
    * before a venue reset another socket delivered), and the stale rule spares it unless LIVE (live judges no topic
-   * unsubscribing). Set and ended by SubscriptionControl.replayRequest and ConnectionLifecycle (endReplayHolds; a
+   * unsubscribing). Set and ended by SubscriptionControl.replayRecorded and ConnectionLifecycle (endReplayHolds; a
    * recorded reopening, replayReopened; a go-back ends none but those its resubscribe held, replayBackHeld).
    */
   replayUnsubscribing = false;
@@ -478,6 +478,15 @@ export function replayHeldSubscribeGone(t: TopicState): void {
 export function connectionNamed<C extends VenueConnection>(conns: readonly C[], name: string): C | undefined {
   for (let i = 0; i < conns.length; i++) if (conns[i]!.name === name) return conns[i];
   return undefined;
+}
+
+/**
+ * Replay: the topics of `conn` a record's body names (TopicState.topic, space-separated, as recordTopics and the file
+ * heads write them), in conn's order (the live run's); names of none of its topics are passed over. Cold.
+ */
+export function topicsNamed(conn: VenueConnection, body: string): TopicState[] {
+  const names = new Set(body.split(" "));
+  return conn.topics.filter((t) => names.has(t.topic));
 }
 
 /**

@@ -150,7 +150,7 @@ export interface RequestProtocol {
    * Replay: request `reqId` (its id as recorded in `ws:req`) was written to `conn`'s socket, asking `op` for `topics`.
    * A venue that reads an answer against what it encoded (Deribit: JSON-RPC id → channels) remembers it as
    * encodeRequest did live; replay encodes nothing, so without this the recorded answer matched no request. Absent:
-   * the connection's pending request (SubscriptionControl.replayRequest) is all an answer needs.
+   * the connection's pending request (SubscriptionControl.replayRecorded) is all an answer needs.
    */
   replayRequest?(conn: VenueConnection, reqId: string, op: "subscribe" | "unsubscribe", topics: readonly TopicState[]): void;
   /**

@@ -1,6 +1,6 @@
 /**
  * A recorded request (venue.ts SOCKET_REQUEST_URL_PREFIX: `ws:req ` and its JSON) read once, by one set of rules, for
- * both its readers: replay (ConnectionLifecycle.replaySocketEvent: the topics asked, SubscriptionControl.replayRequest:
+ * both its readers: replay (ConnectionLifecycle.replaySocketEvent: the topics asked, SubscriptionControl.replayRecorded:
  * the request matched and closed books brought back) and `feeder record`'s file heads (app/capture-sockets.ts:
  * `ws:asked`, `ws:closedset`). Live writes `[id, op, [topic, …]]`, a subscribe naming books still closed
  * `[id, "subscribe", [topic, …], [topic, …]]` (ConnectionLifecycle.recordWritten). Anything else is a damaged or forged

@@ -16,7 +16,7 @@ import { budgetLink, type BudgetLedger } from "./budget-ledger.ts";
 import { SlidingWindowBudget, splitBudget, TokenBucket, type MessageLimit } from "./budgets.ts";
 import type { BucketSpec, ControlFrame, RequestProtocol, WindowSpec } from "./hooks.ts";
 import { type PendingRequest, replayHeldSubscribeGone, type VenueConnection, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState } from "./connection.ts";
-import { parseRecordedRequest, type RecordedRequest } from "./recorded-request.ts";
+import type { RecordedRequest } from "./recorded-request.ts";
 
 
 /** Backoff of a request the venue refused as over its rate limit (AckError rate_limited). */
@@ -138,7 +138,7 @@ export class SubscriptionControl {
    */
   resync: InvalidateTopic | null = null;
   /**
-   * Set by the lifecycle: told of each request written to its socket (`feeder record` keeps it for replay: replayRequest),
+   * Set by the lifecycle: told of each request written to its socket (`feeder record` keeps it for replay: replayRecorded),
    * an unsubscribe of a venue whose replay holds unsubscribed topics (RequestProtocol.replayHoldsUnsubscribed) when it is
    * queued for the pacing budget instead (send).
    */
@@ -459,21 +459,15 @@ export class SubscriptionControl {
   }
 
   /**
-   * Replay: a request the live run wrote to connection `conn`'s socket (venue.ts SOCKET_REQUEST_URL_PREFIX), pending
-   * as live's was, so the recorded answer is matched to it as live matched it (a refusal rejects the topic it names).
-   * The topics' states are not changed (replay keeps them subscribed; one rejected is subscribed again, as live's
-   * activateAll, unless the record names it still closed): an acceptance then changes nothing, and a refusal acts
-   * where it needs no topic left pending (reject: `subscribe_rejected`). The protocol is told of each
-   * (RequestProtocol.replayRequest, then requested as sendRequest tells it live), also of a tagged subscribe naming no
-   * topic (recordedTags) and of one naming none of conn's topics (false, as one that is not a request live writes:
-   * recorded-request.ts, nothing told; replayRequest only).
+   * Replay: a request the live run wrote to connection `conn`'s socket (venue.ts SOCKET_REQUEST_URL_PREFIX), read once
+   * by the lifecycle (recorded-request.ts), pending as live's was, so the recorded answer is matched to it as live
+   * matched it (a refusal rejects the topic it names). The topics' states are not changed (replay keeps them subscribed;
+   * one rejected is subscribed again, as live's activateAll, unless the record names it still closed): an acceptance
+   * then changes nothing, and a refusal acts where it needs no topic left pending (reject: `subscribe_rejected`). The
+   * protocol is told of each (RequestProtocol.replayRequest, then requested as sendRequest tells it live), also of a
+   * tagged subscribe naming no topic (recordedTags) and of one naming none of conn's topics (false; a record that is
+   * not a request live writes the lifecycle refuses before). A venue's own lists override it (Upbit).
    */
-  replayRequest(conn: VenueConnection, json: string): boolean {
-    const req = parseRecordedRequest(json);
-    return typeof req !== "string" && this.replayRecorded(conn, req);
-  }
-
-  /** replayRequest of a request read (recorded-request.ts: the lifecycle reads each record once). A venue's own lists override it (Upbit). */
   replayRecorded(conn: VenueConnection, req: RecordedRequest): boolean {
     const names = new Set(req.names);
     const topics = conn.topics.filter((t) => names.has(t.topic));
@@ -913,7 +907,7 @@ export class SubscriptionControl {
         return;
       }
       t.refusedUntilAck = false; // accepted: its updates are taken again (replay's topics stay ACTIVE: before the check)
-      // The refusals' streak ends here, before the check too: replay's re-subscribed topic is ACTIVE (replayRequest).
+      // The refusals' streak ends here, before the check too: replay's re-subscribed topic is ACTIVE (replayRecorded).
       // Until 2026-12-07 replay kept it, and a third refusal without a reason (Bybit option) however far apart halted
       // the book live had RESYNCING (reject: UNEXPLAINED_REFUSALS_BEFORE_HALT).
       if (t.subscribeErrorStreak > 0) {
@@ -1002,7 +996,7 @@ export class SubscriptionControl {
    * rejected: one transient error at a resync's single-topic subscribe halted the book for good.
    */
   private retryAfterError(conn: VenueConnection, t: TopicState, retMsg: string): void {
-    // Replay (no socket) keeps its topics subscribed (replayRequest): the recorded retry's request and answer follow.
+    // Replay (no socket) keeps its topics subscribed (replayRecorded): the recorded retry's request and answer follow.
     const replaying = conn.ws === null;
     if (t.sub !== SUB_PENDING && !(replaying && t.sub === SUB_ACTIVE)) return;
     if (t.onRetiring && conn.retiringGeneration >= 0) {
@@ -1142,7 +1136,7 @@ export class SubscriptionControl {
   subscribesHeld(conn: VenueConnection, topics: readonly TopicState[]): TopicState[] {
     // Queued for pacing: only where replay holds a recorded unsubscribe (the divergence; and only there does a recorded
     // subscribe end the mark: replayHold).
-    const paced = this.protocol.replayHoldsUnsubscribed === true;
+    const paced = this.replayHoldsUnsubscribed;
     return topics.filter((t) => this.subscribeWaits(conn, t) || (paced && t.sub === SUB_PENDING && this.pendingNames(conn, "subscribe", t, true)));
   }
 

@@ -134,9 +134,11 @@ export class DeribitAdapter implements VenueAdapter {
    * replacement (the reset came on the old socket), until a subscribe of the book is written on it (live: encoded;
    * replay: its `ws:req`; RequestProtocol.requested, onSubscribeWritten), whose answer is of the new run. The common mark (common/behind-reset.ts), as
    * Bybit's, without its end at the socket's own reset (no u = 1 here to tell it by), so without carriedOn: its
-   * array alone, read per frame.
+   * array (behindMarks.socket), in a field of its own as it is read per frame.
    */
   private readonly behindReset: Int32Array;
+  /** The owner of behindReset, for its end at a subscribe written (subscribeWritten). */
+  private readonly behindMarks: BehindResetMarks;
   private readonly parseErrorsByCode = new Map<string, number>();
 
   constructor(
@@ -160,7 +162,8 @@ export class DeribitAdapter implements VenueAdapter {
     this.plan(opts.maxTopicsPerConnection ?? MAX_CHANNELS_PER_CONNECTION);
     this.snapshotDue = new Uint8Array(this.topics.length);
     this.trailSeq = new Float64Array(this.topics.length).fill(-1);
-    this.behindReset = new BehindResetMarks(this.topics.length).socket;
+    this.behindMarks = new BehindResetMarks(this.topics.length);
+    this.behindReset = this.behindMarks.socket;
     this.requests.requested = (op, topics, replay) => {
       if (op === "subscribe") this.onSubscribeWritten(topics, replay);
     };
@@ -676,7 +679,7 @@ export class DeribitAdapter implements VenueAdapter {
   private onSubscribeWritten(topics: readonly TopicState[], replay: boolean): void {
     for (const t of topics) {
       if (!replay) this.snapshotDue[t.index] = 1;
-      if (this.behindReset[t.index] === t.conn.generation) this.behindReset[t.index] = -1;
+      this.behindMarks.subscribeWritten(t.index, t.conn.generation);
     }
   }
 

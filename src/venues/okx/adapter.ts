@@ -26,7 +26,7 @@ import { connectSplit } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
 import { ConnectionLifecycle } from "../common/connection-lifecycle.ts";
 import { RestStop } from "../common/rest-stop.ts";
-import { connectionNamed, replayConnection, replayFrame, seqReached, seqRepeated, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, type TopicState as CommonTopic } from "../common/connection.ts";
+import { connectionNamed, replayConnection, replayFrame, seqReached, seqRepeated, SUB_ACTIVE, SUB_IDLE, SUB_REJECTED, SUB_UNSUBSCRIBING, topicsNamed, type TopicState as CommonTopic } from "../common/connection.ts";
 import type { OverlapCarrier } from "../common/planned-reconnect.ts";
 import type { UnresolvedInstrument } from "../common/late-instruments.ts";
 import type { InstrumentWatch } from "../common/instrument-watch.ts";
@@ -359,10 +359,7 @@ export class OkxAdapter implements VenueAdapter {
     }
     if (url === BUDGET_WAIT_SET_URL) {
       // A file head's (budget-wait.ts): no refusal held is decided there, as by the head's other records.
-      for (const name of body.split(" ")) {
-        const t = conn.topics.find((x) => x.topic === name);
-        if (t !== undefined) this.budgetWaits.replayRecorded(t.index, true);
-      }
+      for (const t of topicsNamed(conn, body)) this.budgetWaits.replayRecorded(t.index, true);
       return true;
     }
     if (url === CONNECTION_CLOSED_URL) {
@@ -861,7 +858,7 @@ export class OkxAdapter implements VenueAdapter {
    * life), the book not LIVE until the stale rule resubscribed it. Cold.
    */
   private onSubscribeWritten(topics: readonly OkxTopic[]): void {
-    for (const t of topics) if (this.behindReset[t.index] === t.conn.generation) this.fullSockets.clear(t.index);
+    for (const t of topics) if (this.fullSockets.behind.subscribeWritten(t.index, t.conn.generation)) this.fullSockets.clear(t.index);
   }
 
   /** restart's book-side part, live and replay alike; true when a request is to follow (live). */

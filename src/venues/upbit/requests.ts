@@ -255,7 +255,7 @@ export class UpbitRequests extends SubscriptionControl {
 
   /**
    * A request `tag` naming `list` written on conn's socket: the one an error frame there answers; `asked`'s clocks
-   * start; recorded for replay (ws:req, replayRequest). Until 2026-12-07 not recorded: replay kept LIVE the codes a
+   * start; recorded for replay (ws:req, replayRecorded). Until 2026-12-07 not recorded: replay kept LIVE the codes a
    * probe left out and never halted the code a bisection refused.
    */
   private written(conn: VenueConnection, tag: string, list: TopicState[], asked: readonly TopicState[], nowMs: number): void {
@@ -534,7 +534,7 @@ export class UpbitRequests extends SubscriptionControl {
    * Replay: a list or probe live wrote on conn's socket (ws:req `[tag, "subscribe", [codes]]`). A probe leaves out the
    * codes it does not name as live's leaveOut did (their books out of LIVE, their frames ignored until a list names
    * them); a list names them again (live clears every mark as a list after a bisection is written: written), and brings
-   * back a refused code it names (its listing's re-check found it trading, as SubscriptionControl.replayRequest) unless
+   * back a refused code it names (its listing's re-check found it trading, as SubscriptionControl.replayRecorded) unless
    * the record names it still closed. Nothing is sent. False for a record that is not one of these.
    */
   override replayRecorded(conn: VenueConnection, req: RecordedRequest): boolean {

@@ -1,6 +1,8 @@
 /** A VenueConnection on a fake socket, for the common request machinery's tests. */
 import type { MarketName } from "../../../src/core/types.ts";
 import { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
+import { parseRecordedRequest } from "../../../src/venues/common/recorded-request.ts";
+import type { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
 
 /** Open on a socket that only records what is sent (`sent`), so requests go at once; named `fake-<id>`. */
 export class SendRecordingConnection extends VenueConnection {
@@ -21,4 +23,14 @@ export class SendRecordingConnection extends VenueConnection {
     }
     return topics;
   }
+}
+
+/**
+ * Replay of a recorded request (`ws:req`'s JSON) as the lifecycle takes it (replaySocketEvent): read by
+ * parseRecordedRequest, then given to `control`'s replayRecorded. False when it is no request (the lifecycle counts
+ * that malformed) or replayRecorded does not take it.
+ */
+export function replayRecordedJson(control: SubscriptionControl, conn: VenueConnection, json: string): boolean {
+  const req = parseRecordedRequest(json);
+  return typeof req !== "string" && control.replayRecorded(conn, req);
 }

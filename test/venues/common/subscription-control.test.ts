@@ -11,7 +11,7 @@ import type { AckError, ControlFrame, RequestProtocol } from "../../../src/venue
 import { splitBudget, type MessageLimit } from "../../../src/venues/common/budgets.ts";
 import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
 import { ConnectionLifecycle } from "../../../src/venues/common/connection-lifecycle.ts";
-import { SendRecordingConnection } from "./fake-connection.ts";
+import { replayRecordedJson, SendRecordingConnection } from "./fake-connection.ts";
 import { rng } from "../../support/mulberry32.ts";
 import { quietLifecycleOptions } from "./quiet-lifecycle.ts";
 
@@ -667,13 +667,13 @@ describe("common subscription control", () => {
     const { control, conn, topics } = unnumberedAcks(undefined);
     const [a, b] = topics;
     conn.ws = null;
-    expect(control.replayRequest(conn, JSON.stringify(["s1", "subscribe", ["book.A"]]))).toBe(true);
+    expect(replayRecordedJson(control, conn, JSON.stringify(["s1", "subscribe", ["book.A"]]))).toBe(true);
     control.onControl(conn, { listFail: "", topics: ["book.A"] });
     expect(a!.sub).not.toBe(SUB_REJECTED);
     control.onControl(conn, { listFail: "subscribe", topics: ["book.A"], reqId: "s1" }); // naming its request: matched
     expect(a!.sub).toBe(SUB_REJECTED);
     conn.replayAcksKnown = true; // a recorded ws:open or ws:close
-    expect(control.replayRequest(conn, JSON.stringify(["s2", "subscribe", ["book.B"]]))).toBe(true);
+    expect(replayRecordedJson(control, conn, JSON.stringify(["s2", "subscribe", ["book.B"]]))).toBe(true);
     control.onControl(conn, { listFail: "", topics: ["book.B"] });
     expect(b!.sub).toBe(SUB_REJECTED);
     control.stop();
@@ -710,15 +710,15 @@ describe("common subscription control", () => {
     control.retriesDue(nowMs);
     expect(told.slice(2)).toEqual(["unsubscribe book.A live pending sent=2"]);
     conn.ws = null; // replay
-    expect(control.replayRequest(conn, JSON.stringify(["s9", "subscribe", ["book.B", "book.X"]]))).toBe(true);
-    expect(control.replayRequest(conn, JSON.stringify(["s10", "subscribe", ["book.X"]]))).toBe(false); // none of conn's: nothing to tell
+    expect(replayRecordedJson(control, conn, JSON.stringify(["s9", "subscribe", ["book.B", "book.X"]]))).toBe(true);
+    expect(replayRecordedJson(control, conn, JSON.stringify(["s10", "subscribe", ["book.X"]]))).toBe(false); // none of conn's: nothing to tell
     expect(told.slice(3)).toEqual(["subscribe book.B replay pending sent=3"]);
     control.stop();
   });
 
   test("refusals without a reason (failTopicsUnexplained) separated by acceptances never halt the book, live or replayed", () => {
     // Live: each refusal RESYNCING (its listing asked: onRejected true), the listing's re-subscribe accepted, which
-    // ends the streak. Replay keeps the re-subscribed topic ACTIVE (replayRequest), and until 2026-12-07 its
+    // ends the streak. Replay keeps the re-subscribed topic ACTIVE (replayRecorded), and until 2026-12-07 its
     // acceptance left the streak as it was: the third refusal of a long replay halted the book live had resyncing.
     for (const replaying of [false, true]) {
       const invalid: BookState[] = [];
@@ -729,11 +729,11 @@ describe("common subscription control", () => {
       for (let round = 1; round <= 4; round++) {
         const refused = `s${2 * round - 1}`;
         const accepted = `s${2 * round}`;
-        if (replaying) control.replayRequest(conn, JSON.stringify([refused, "subscribe", ["book.A"]]));
+        if (replaying) replayRecordedJson(control, conn, JSON.stringify([refused, "subscribe", ["book.A"]]));
         else control.sendRequest(conn, "subscribe", [a]);
         control.onControl(conn, { listFail: "subscribe", topics: ["book.A"], reqId: refused });
         expect(a.sub).toBe(SUB_REJECTED);
-        if (replaying) control.replayRequest(conn, JSON.stringify([accepted, "subscribe", ["book.A"]]));
+        if (replaying) replayRecordedJson(control, conn, JSON.stringify([accepted, "subscribe", ["book.A"]]));
         else control.sendRequest(conn, "subscribe", [a]);
         control.onControl(conn, { listOk: "subscribe", topics: ["book.A"], reqId: accepted });
         expect(a.subscribeErrorStreak, replaying ? "replay" : "live").toBe(0);

@@ -3,7 +3,7 @@
  * it does not serve draws an error frame and changes nothing, else it becomes the subscription and each code answers
  * with its book; books of subscribed codes at random; now and then an error frame no request caused). Live's lists and
  * probes are recorded as `feeder record` records them (onWritten: ws:req), with every error frame and book it gets;
- * the record replayed on a second UpbitRequests (no socket) through replayRequest and onError, books taken by
+ * the record replayed on a second UpbitRequests (no socket) through replayRecorded and onError, books taken by
  * adapter.ts onBook's guard. After every record each code's book (LIVE or not), its probe mark (offRequest) and whether it is
  * refused equal live's just before the next record. Not compared: while a probe waits for the pacing (live leaves its
  * codes out from the queueing, replay from the write: docs/operations.md Replay). Before 2026-12-07 nothing was
@@ -17,7 +17,7 @@ import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, type TopicState } from
 import { UpbitRequests } from "../../../src/venues/upbit/requests.ts";
 import { SOCKET_SWAP_URL } from "../../../src/venues/venue.ts";
 import { rng } from "../../support/mulberry32.ts";
-import { SendRecordingConnection } from "../common/fake-connection.ts";
+import { replayRecordedJson, SendRecordingConnection } from "../common/fake-connection.ts";
 
 const CODES = ["A", "B", "C", "D", "E", "F"];
 
@@ -113,7 +113,7 @@ function run(seed: number): { refused: number; probes: number; compared: number 
   const replay = new UpbitRequests("upbit", silentLogger, () => Date.now(), (t, state) => void (t.book = state), undefined, 1_000);
   let compared = 0;
   records.forEach((r, i) => {
-    if (r.kind === "req") expect(replay.replayRequest(rconn, r.json)).toBe(true);
+    if (r.kind === "req") expect(replayRecordedJson(replay, rconn, r.json)).toBe(true);
     else if (r.kind === "error") replay.onError(rconn, "INVALID_PARAM", "잘못된 파라미터입니다.");
     else book(rtopics.find((t) => t.symbol === r.code)!);
     const want = liveBefore[i + 1];
@@ -174,7 +174,7 @@ test("an error after a confirming probe passed, the list after it waiting for th
   for (const t of rtopics) t.sub = SUB_ACTIVE;
   const replay = new UpbitRequests("upbit", silentLogger, () => Date.now(), (t, state) => void (t.book = state), undefined, 1_000);
   for (const r of records) {
-    if (r.kind === "req") replay.replayRequest(rconn, r.json);
+    if (r.kind === "req") replayRecordedJson(replay, rconn, r.json);
     else if (r.kind === "error") replay.onError(rconn, "INVALID_PARAM", "잘못된 파라미터입니다.");
   }
   expect(rtopics.map((t) => t.sub === SUB_REJECTED)).toEqual([false, true]);
@@ -241,7 +241,7 @@ test.each([false, true])("a planned reconnect's swap, the bisection's probe out 
   for (const t of rtopics) t.sub = SUB_ACTIVE;
   const replay = new UpbitRequests("upbit", silentLogger, () => Date.now(), (t, state) => void (t.book = state), undefined, 1_000);
   for (const r of records) {
-    if (r.kind === "req") replay.replayRequest(rconn, r.json);
+    if (r.kind === "req") replayRecordedJson(replay, rconn, r.json);
     else if (r.kind === "error") replay.onError(rconn, "INVALID_PARAM", "잘못된 파라미터입니다.");
     else if (r.kind === "swap") {
       rconn.retiringGeneration = 1;
@@ -268,7 +268,7 @@ test("a recorded list naming a code still closed (its fourth element) leaves tha
     t.book = BookState.HALTED;
   }
   const replay = new UpbitRequests("upbit", silentLogger, () => Date.now(), (t, state) => void (t.book = state), undefined, 1_000);
-  expect(replay.replayRequest(rconn, JSON.stringify(["list7", "subscribe", ["book.KRW-A", "book.KRW-B", "book.KRW-C"], ["book.KRW-B"]]))).toBe(true);
+  expect(replayRecordedJson(replay, rconn, JSON.stringify(["list7", "subscribe", ["book.KRW-A", "book.KRW-B", "book.KRW-C"], ["book.KRW-B"]]))).toBe(true);
   expect([a!.sub, b!.sub, c!.sub]).toEqual([SUB_ACTIVE, SUB_REJECTED, SUB_ACTIVE]);
   expect([b!.book, c!.book]).toEqual([BookState.HALTED, BookState.AWAITING_SNAPSHOT]);
   replay.stop();
