@@ -11,7 +11,6 @@ import { BookState, StatusReason, type Instrument } from "../../../src/core/type
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import { CaptureSocketHead } from "../../../src/app/capture-sockets.ts";
 import type { VenueAdapter } from "../../../src/venues/venue.ts";
-import { CaptureSocketHead } from "../../../src/app/capture-sockets.ts";
 import { btcUsdtConfig, MapSink } from "./helpers.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
