@@ -516,19 +516,14 @@ export function replayFrame<C extends VenueConnection & { onFrameAt(frame: strin
   const conn = replayConnection(conns, connection, market);
   if (!conn) return false;
   conn.replayRefusalHeld?.();
-  if (!conn.replayNextFromOld && conn.replayNextUndecodable === null) {
+  if (!conn.replayNextFromOld) {
     replayFrameAt(conn, frame, tsRecvUs);
     return true;
   }
-  const undecodable = conn.replayNextUndecodable;
-  conn.replayNextUndecodable = null;
-  const fromOld = conn.replayNextFromOld;
   conn.replayNextFromOld = false;
-  conn.fromRetiring = fromOld;
+  conn.fromRetiring = true;
   try {
-    // Live could not decode it: its handler never read it, its frame fault took the recorded text (handlerThrew).
-    if (undecodable !== null) conn.frameFailed(frame, new TypeError(undecodable));
-    else replayFrameAt(conn, frame, tsRecvUs);
+    replayFrameAt(conn, frame, tsRecvUs);
   } finally {
     conn.fromRetiring = false;
   }
@@ -537,9 +532,17 @@ export function replayFrame<C extends VenueConnection & { onFrameAt(frame: strin
 
 /**
  * Replay: one recorded frame to its connection, an exception while it is handled contained as live's is (frameFailed:
- * the frame's books resync, from the capture's next snapshot): before, it ended the replay or export.
+ * the frame's books resync, from the capture's next snapshot): before, it ended the replay or export. A frame live
+ * could not decode (replayNextUndecodable) goes to frameFailed as live's did, unread.
  */
 export function replayFrameAt<C extends VenueConnection & { onFrameAt(frame: string, tsRecvUs: number): void }>(conn: C, frame: string, tsRecvUs: number): void {
+  const undecodable = conn.replayNextUndecodable;
+  if (undecodable !== null) {
+    // Live could not decode it (SOCKET_UNDECODABLE_URL before it): never read there, its text went to the frame fault.
+    conn.replayNextUndecodable = null;
+    conn.frameFailed(frame, new TypeError(undecodable));
+    return;
+  }
   try {
     conn.onFrameAt(frame, tsRecvUs);
   } catch (err) {
