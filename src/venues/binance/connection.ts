@@ -66,7 +66,7 @@ export class BinanceConnection extends VenueConnection {
       try {
         this.onFrameAt(frameText(data), turnReceiptUs());
       } catch (err) {
-        handlerThrew(this, data, err, this.adapter.rawFrameTap);
+        handlerThrew(this, data, err, this.adapter);
       }
     };
   }

@@ -47,7 +47,7 @@ export class BybitConnection extends VenueConnection {
       try {
         this.onFrame(frameText(data));
       } catch (err) {
-        handlerThrew(this, data, err, this.adapter.rawFrameTap);
+        handlerThrew(this, data, err, this.adapter);
       }
     };
   }

@@ -145,7 +145,7 @@ export class CoinbaseConnection extends VenueConnection {
       try {
         this.onFrame(frameText(data));
       } catch (err) {
-        handlerThrew(this, data, err, this.adapter.rawFrameTap);
+        handlerThrew(this, data, err, this.adapter);
       }
     };
   }

@@ -603,24 +603,25 @@ export function failedFrame(data: unknown): string | Uint8Array {
 
 /**
  * Cold: the catch of a venue's handler (bindMessages) of frame `data`, whose handling threw `error`. A binary frame
- * that is no UTF-8 threw in frameText, before the venue's raw tap: with a capture written (`tap`), it is recorded here
+ * that is no UTF-8 threw in frameText, before the venue's raw tap: with a capture written (the adapter's tap), it is recorded here
  * (its U+FFFD text, after SOCKET_UNDECODABLE_URL: replay then faults it as live, never reads it; during a planned
  * reconnect the old socket's ws:old, already recorded, gets its frame). Then frameFailed, with that text.
  */
-export function handlerThrew(conn: VenueConnection, data: unknown, error: unknown, tap: RawFrameTap | undefined): void {
+export function handlerThrew(conn: VenueConnection, data: unknown, error: unknown, adapter: { readonly rawFrameTap: RawFrameTap | undefined }): void {
   const frame = failedFrame(data);
   if (typeof frame === "string" || !isUndecodable(frame)) {
     conn.frameFailed(frame, error);
     return;
   }
   const text = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).toString();
-  if (tap !== undefined) {
-    try {
+  try {
+    const tap = adapter.rawFrameTap; // read here: a throw out of the catch would end the process
+    if (tap !== undefined) {
       conn.undecodableMark?.(conn, error instanceof Error ? error.message : String(error));
       tap(conn.market, conn.name, text, turnReceiptUs());
-    } catch {
-      // A capture that cannot take it: the fault below is live's all the same.
     }
+  } catch {
+    // A capture that cannot take it: the fault below is live's all the same.
   }
   conn.frameFailed(text, error);
 }

@@ -58,7 +58,7 @@ export class DeribitConnection extends VenueConnection {
       try {
         this.onFrame(frameText(data));
       } catch (err) {
-        handlerThrew(this, data, err, this.adapter.rawFrameTap);
+        handlerThrew(this, data, err, this.adapter);
       }
     };
     if (this.listened.has(ws)) return;

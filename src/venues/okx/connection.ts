@@ -84,7 +84,7 @@ export class OkxConnection extends VenueConnection {
         try {
           this.onFrame(frameText(data));
         } catch (err) {
-          handlerThrew(this, data, err, this.adapter.rawFrameTap);
+          handlerThrew(this, data, err, this.adapter);
         }
         return;
       }
@@ -93,7 +93,7 @@ export class OkxConnection extends VenueConnection {
       try {
         this.onFrame(frameText(data));
       } catch (err) {
-        handlerThrew(this, data, err, this.adapter.rawFrameTap);
+        handlerThrew(this, data, err, this.adapter);
       } finally {
         this.fromRetiring = false;
       }
