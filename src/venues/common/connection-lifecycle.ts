@@ -1029,13 +1029,13 @@ export class ConnectionLifecycle {
   replaySocketEvent(name: string, url: string, body = ""): boolean {
     const conn = connectionNamed(this.conns, name);
     if (!conn) return false;
-    // A request the live run wrote (its answer is matched to it as live's was: SubscriptionControl.replayRequest).
-    // Written while the refusing frame was handled (the rest of a refused batch), it comes before live's ws:back.
-    // Its frame, next, is one live could not decode: faulted as live's (replayFrame), whatever replay knows of the sockets.
+    // Its frame, next, is one live could not decode: faulted as live's (replayFrameAt), whatever replay knows of the sockets.
     if (url === SOCKET_UNDECODABLE_URL) {
       conn.replayNextUndecodable = body;
       return true;
     }
+    // A request the live run wrote (its answer is matched to it as live's was: SubscriptionControl.replayRequest).
+    // Written while the refusing frame was handled (the rest of a refused batch), it comes before live's ws:back.
     if (url.startsWith(SOCKET_REQUEST_URL_PREFIX)) {
       const json = url.slice(SOCKET_REQUEST_URL_PREFIX.length);
       const req = parseRecordedRequest(json);

@@ -587,7 +587,8 @@ function unescapedJson(frame: string): string {
  * Binary frames' text, for every venue's bindMessages (but Upbit's, which reads bytes): one decoder for the process, not
  * one per frame (until 2026-12-07 each handler made one per binary frame). Strict: bytes that are no UTF-8, or no bytes
  * at all, throw, so it is called inside the handler's try and such a frame is a frame fault (frameFailed, with
- * handlerThrew: recorded, then failedFrame), never read with U+FFFD in it nor an exception out of the handler. HOT only for binary frames.
+ * handlerThrew: recorded, then faulted), never read with U+FFFD in it nor an exception out of the handler. HOT only
+ * for binary frames.
  */
 export function frameText(data: unknown): string {
   return typeof data === "string" ? data : frameDecoder.decode(data as ArrayBuffer);
@@ -603,9 +604,9 @@ export function failedFrame(data: unknown): string | Uint8Array {
 
 /**
  * Cold: the catch of a venue's handler (bindMessages) of frame `data`, whose handling threw `error`. A binary frame
- * that is no UTF-8 threw in frameText, before the venue's raw tap: with a capture written (the adapter's tap), it is recorded here
- * (its U+FFFD text, after SOCKET_UNDECODABLE_URL: replay then faults it as live, never reads it; during a planned
- * reconnect the old socket's ws:old, already recorded, gets its frame). Then frameFailed, with that text.
+ * that is no UTF-8 threw in frameText, before the venue's raw tap: with a capture written (the adapter's tap), it is
+ * recorded here (its U+FFFD text, after SOCKET_UNDECODABLE_URL: replay then faults it as live, never reads it; during
+ * a planned reconnect the old socket's ws:old, already recorded, gets its frame). Then frameFailed, with that text.
  */
 export function handlerThrew(conn: VenueConnection, data: unknown, error: unknown, adapter: { readonly rawFrameTap: RawFrameTap | undefined }): void {
   const frame = failedFrame(data);
