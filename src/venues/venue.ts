@@ -137,6 +137,13 @@ export const SOCKETS_STATE_EVERY_MS = 60_000;
 export const SOCKETS_OVERLAP_URL = "ws:overlap";
 export const SOCKET_SWAP_URL = "ws:swap";
 export const SOCKET_OLD_FRAME_URL = "ws:old";
+/**
+ * Since s-binframe, right before the frame record of a binary frame that is no UTF-8 (common/connection.ts
+ * handlerThrew): its text there is the bytes with U+FFFD for what is no UTF-8, and the body is the decoder's error.
+ * Replay hands that frame to the connection's frame fault as live did (its books resync), never reads it. Readers
+ * before it ignore the event and read the U+FFFD text as a frame (as every reader did before s-bybleft).
+ */
+export const SOCKET_UNDECODABLE_URL = "ws:undecodable";
 export const SOCKET_RETIRED_URL = "ws:retired";
 export const SOCKET_BACK_URL = "ws:back";
 /**

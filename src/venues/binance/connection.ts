@@ -8,7 +8,7 @@
 import { BookUpdate } from "../../core/book-update.ts";
 import { turnReceiptUs } from "../../core/clock.ts";
 import type { MarketName } from "../../core/types.ts";
-import { failedFrame, frameText, TopicState, VenueConnection } from "../common/connection.ts";
+import { frameText, handlerThrew, TopicState, VenueConnection } from "../common/connection.ts";
 import type { BinanceAdapter } from "./adapter.ts";
 import { type DiffIds, isDiffObject, parseDiffObject, parseFrameJson, strayDiffStream } from "./parse-json.ts";
 import { BinanceScanner, SCAN_ERR_MISSING, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
@@ -66,7 +66,7 @@ export class BinanceConnection extends VenueConnection {
       try {
         this.onFrameAt(frameText(data), turnReceiptUs());
       } catch (err) {
-        this.frameFailed(failedFrame(data), err);
+        handlerThrew(this, data, err, this.adapter);
       }
     };
   }

@@ -9,7 +9,7 @@
 import { BookUpdate } from "../../core/book-update.ts";
 import { turnReceiptUs } from "../../core/clock.ts";
 import type { MarketName } from "../../core/types.ts";
-import { failedFrame, frameText, VenueConnection, type TopicState } from "../common/connection.ts";
+import { frameText, handlerThrew, VenueConnection, type TopicState } from "../common/connection.ts";
 import type { BybitAdapter } from "./adapter.ts";
 import { isBookObject, parseBookObject, parseFrameJson } from "./parse-json.ts";
 import { BybitScanner, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
@@ -47,7 +47,7 @@ export class BybitConnection extends VenueConnection {
       try {
         this.onFrame(frameText(data));
       } catch (err) {
-        this.frameFailed(failedFrame(data), err);
+        handlerThrew(this, data, err, this.adapter);
       }
     };
   }

@@ -18,7 +18,7 @@ import type { BookUpdate } from "../../core/book-update.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, StatusReason, type Instrument, type MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
-import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, INSTRUMENTS_CLOSED_SET_URL, INSTRUMENTS_CLOSED_URL, INSTRUMENTS_REOPENED_URL, SOCKET_ASKED_URL, SOCKET_REQUEST_URL_PREFIX, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, INSTRUMENTS_CLOSED_SET_URL, INSTRUMENTS_CLOSED_URL, INSTRUMENTS_REOPENED_URL, SOCKET_ASKED_URL, SOCKET_REQUEST_URL_PREFIX, SOCKET_UNDECODABLE_URL, type BookSink, type CommonAdapterOptions, type RawFrameTap, type Subscription, type VenueAdapter, type VenueConnectionState, type VenueMetric } from "../venue.ts";
 import { equalJitterMs } from "../common/backoff.ts";
 import { budgetedFetch, connectSplit, RestWeightBudget, splitBudget } from "../common/budgets.ts";
 import { budgetLink } from "../common/budget-ledger.ts";
@@ -297,7 +297,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     // the products asked on the socket when it began (its head's ws:asked: VenueConnection.replayAsked). One
     // naming none of this config's products (a replay of fewer) is taken all the same, as a ws:req naming none: not a
     // skipped record.
-    if (url === INSTRUMENTS_CLOSED_URL || url === INSTRUMENTS_REOPENED_URL || url === INSTRUMENTS_CLOSED_SET_URL || url === SOCKET_ASKED_URL) {
+    if (url === INSTRUMENTS_CLOSED_URL || url === INSTRUMENTS_REOPENED_URL || url === INSTRUMENTS_CLOSED_SET_URL || url === SOCKET_ASKED_URL || url === SOCKET_UNDECODABLE_URL) {
       this.lifecycle.replaySocketEvent(connection, url, body);
       return true;
     }

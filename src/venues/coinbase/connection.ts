@@ -7,7 +7,7 @@
  */
 import { turnReceiptUs } from "../../core/clock.ts";
 import type { MarketName } from "../../core/types.ts";
-import { failedFrame, frameText, VenueConnection, type TopicState } from "../common/connection.ts";
+import { frameText, handlerThrew, VenueConnection, type TopicState } from "../common/connection.ts";
 import type { CoinbaseAdapter } from "./adapter.ts";
 import { CB_CONTROL, parseSlowFrame, type SlowFrame } from "./parse-json.ts";
 import { ProductTable } from "./product-table.ts";
@@ -145,7 +145,7 @@ export class CoinbaseConnection extends VenueConnection {
       try {
         this.onFrame(frameText(data));
       } catch (err) {
-        this.frameFailed(failedFrame(data), err);
+        handlerThrew(this, data, err, this.adapter);
       }
     };
   }

@@ -23,7 +23,7 @@ import { type OverlapCarrier, PLANNED_AGE_GRACE_MS, PLANNED_RETRY_MAX_MS, Planne
 import { parseRecordedRequest, type RecordedRequest } from "./recorded-request.ts";
 import type { InvalidateTopic, SubscriptionControl } from "./subscription-control.ts";
 import { resyncsOnLoss } from "./topic-resync.ts";
-import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_ASKED_URL, SOCKET_BACK_HELD_SET_URL, SOCKET_BACK_HELD_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_REQUEST_URL_PREFIX, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKETS_OVERLAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_EVERY_MS, SOCKETS_STATE_URL, SOCKET_UNSUBSCRIBED_SET_URL, INSTRUMENTS_CLOSED_SET_URL, INSTRUMENTS_CLOSED_URL, INSTRUMENTS_REOPENED_URL, type RawRestTap } from "../venue.ts";
+import { adapterClocks, CONNECTION_CLOSED_URL, CONNECTION_OPENED_URL, SOCKET_ASKED_URL, SOCKET_BACK_HELD_SET_URL, SOCKET_BACK_HELD_URL, SOCKET_BACK_URL, SOCKET_OLD_FRAME_URL, SOCKET_REQUEST_URL_PREFIX, SOCKET_RETIRED_URL, SOCKET_SWAP_URL, SOCKET_UNDECODABLE_URL, SOCKETS_OVERLAP_URL, SOCKETS_RECORDED_URL, SOCKETS_STATE_EVERY_MS, SOCKETS_STATE_URL, SOCKET_UNSUBSCRIBED_SET_URL, INSTRUMENTS_CLOSED_SET_URL, INSTRUMENTS_CLOSED_URL, INSTRUMENTS_REOPENED_URL, type RawRestTap } from "../venue.ts";
 
 /** Replay: a stale round runs this much past the time a silence reaches its stale time (the capture's resolution, 1 µs). */
 const REPLAY_PAST_MS = 0.001;
@@ -288,6 +288,8 @@ export class ConnectionLifecycle {
     this.now = clocks.now;
     this.wallNow = clocks.wallNow;
     this.eventTap = opts.onRawRest;
+    const tap = this.eventTap;
+    if (tap) for (const conn of conns) conn.undecodableMark = (c, why) => tap(c.market, c.name, SOCKET_UNDECODABLE_URL, why, nowUs());
     this.random = opts.random ?? Math.random;
     this.keepalive = opts.keepalive;
     const ka = opts.keepalive;
@@ -1024,6 +1026,11 @@ export class ConnectionLifecycle {
   replaySocketEvent(name: string, url: string, body = ""): boolean {
     const conn = connectionNamed(this.conns, name);
     if (!conn) return false;
+    // Its frame, next, is one live could not decode: faulted as live's (replayFrameAt), whatever replay knows of the sockets.
+    if (url === SOCKET_UNDECODABLE_URL) {
+      conn.replayNextUndecodable = body;
+      return true;
+    }
     // A request the live run wrote (its answer is matched to it as live's was: SubscriptionControl.replayRecorded).
     // Written while the refusing frame was handled (the rest of a refused batch), it comes before live's ws:back.
     if (url.startsWith(SOCKET_REQUEST_URL_PREFIX)) {

@@ -4,10 +4,12 @@
  * subscription phase, the book state the adapter believes, the last venue sequence and the resync backoff.
  * @module
  */
+import { turnReceiptUs } from "../../core/clock.ts";
 import { redactUrl } from "../../core/redact-url.ts";
 import { BookState, type MarketName } from "../../core/types.ts";
 import type { MessageLimit } from "./budgets.ts";
 import { quotesOneOf, topicQuotedIn } from "./frame-topic.ts";
+import type { RawFrameTap } from "../venue.ts";
 
 // Subscription phase of a topic on its connection.
 export const SUB_IDLE = 0;
@@ -372,6 +374,15 @@ export abstract class VenueConnection {
   frameFault: ((conn: VenueConnection, frame: string, error: unknown) => void) | undefined = undefined;
 
   /**
+   * Records SOCKET_UNDECODABLE_URL (body: the decoder's error) before the frame record of a binary frame that is no
+   * UTF-8 (handlerThrew); set by the connection lifecycle when a capture is written. Cold.
+   */
+  undecodableMark: ((conn: VenueConnection, why: string) => void) | undefined = undefined;
+
+  /** Replay: the next frame is one live could not decode (SOCKET_UNDECODABLE_URL, its body): a frame fault, not read. */
+  replayNextUndecodable: string | null = null;
+
+  /**
    * The one topic of this connection `frame` names, or undefined when none or several (cold: a frame no reader could
    * read, or whose handling threw). By the topic's name quoted in the frame, as Bybit, Binance, Deribit, Coinbase and
    * Upbit frames carry it (looked up by name: frame-topic.ts topicQuotedIn); a venue whose frames name a book otherwise
@@ -530,9 +541,17 @@ export function replayFrame<C extends VenueConnection & { onFrameAt(frame: strin
 
 /**
  * Replay: one recorded frame to its connection, an exception while it is handled contained as live's is (frameFailed:
- * the frame's books resync, from the capture's next snapshot): before, it ended the replay or export.
+ * the frame's books resync, from the capture's next snapshot): before, it ended the replay or export. A frame live
+ * could not decode (replayNextUndecodable) goes to frameFailed as live's did, unread.
  */
 export function replayFrameAt<C extends VenueConnection & { onFrameAt(frame: string, tsRecvUs: number): void }>(conn: C, frame: string, tsRecvUs: number): void {
+  const undecodable = conn.replayNextUndecodable;
+  if (undecodable !== null) {
+    // Live could not decode it (SOCKET_UNDECODABLE_URL before it): never read there, its text went to the frame fault.
+    conn.replayNextUndecodable = null;
+    conn.frameFailed(frame, new TypeError(undecodable));
+    return;
+  }
   try {
     conn.onFrameAt(frame, tsRecvUs);
   } catch (err) {
@@ -577,7 +596,8 @@ function unescapedJson(frame: string): string {
  * Binary frames' text, for every venue's bindMessages (but Upbit's, which reads bytes): one decoder for the process, not
  * one per frame (until 2026-12-07 each handler made one per binary frame). Strict: bytes that are no UTF-8, or no bytes
  * at all, throw, so it is called inside the handler's try and such a frame is a frame fault (frameFailed, with
- * failedFrame(data)), never read with U+FFFD in it nor an exception out of the handler. HOT only for binary frames.
+ * handlerThrew: recorded, then faulted), never read with U+FFFD in it nor an exception out of the handler. HOT only
+ * for binary frames.
  */
 export function frameText(data: unknown): string {
   return typeof data === "string" ? data : frameDecoder.decode(data as ArrayBuffer);
@@ -589,4 +609,39 @@ const frameDecoder = new TextDecoder("utf-8", { fatal: true });
 export function failedFrame(data: unknown): string | Uint8Array {
   if (typeof data === "string" || data instanceof Uint8Array) return data;
   return data instanceof ArrayBuffer ? new Uint8Array(data) : "";
+}
+
+/**
+ * Cold: the catch of a venue's handler (bindMessages) of frame `data`, whose handling threw `error`. A binary frame
+ * that is no UTF-8 threw in frameText, before the venue's raw tap: with a capture written (the adapter's tap), it is
+ * recorded here (its U+FFFD text, after SOCKET_UNDECODABLE_URL: replay then faults it as live, never reads it; during
+ * a planned reconnect the old socket's ws:old, already recorded, gets its frame). Then frameFailed, with that text.
+ */
+export function handlerThrew(conn: VenueConnection, data: unknown, error: unknown, adapter: { readonly rawFrameTap: RawFrameTap | undefined }): void {
+  const frame = failedFrame(data);
+  if (typeof frame === "string" || !isUndecodable(frame)) {
+    conn.frameFailed(frame, error);
+    return;
+  }
+  const text = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).toString();
+  try {
+    const tap = adapter.rawFrameTap; // read here: a throw out of the catch would end the process
+    if (tap !== undefined) {
+      conn.undecodableMark?.(conn, error instanceof Error ? error.message : String(error));
+      tap(conn.market, conn.name, text, turnReceiptUs());
+    }
+  } catch {
+    // A capture that cannot take it: the fault below is live's all the same.
+  }
+  conn.frameFailed(text, error);
+}
+
+/** Whether `bytes` are no UTF-8 (frameText's decoder throws on them). Cold. */
+function isUndecodable(bytes: Uint8Array): boolean {
+  try {
+    frameDecoder.decode(bytes);
+    return false;
+  } catch {
+    return true;
+  }
 }

@@ -8,7 +8,7 @@
 import { BookUpdate } from "../../core/book-update.ts";
 import { turnReceiptUs } from "../../core/clock.ts";
 import type { MarketName } from "../../core/types.ts";
-import { failedFrame, frameText, VenueConnection, type TopicState } from "../common/connection.ts";
+import { frameText, handlerThrew, VenueConnection, type TopicState } from "../common/connection.ts";
 import type { DeribitAdapter } from "./adapter.ts";
 import { ChannelTable } from "./channel-table.ts";
 import { isBookObject, parseBookObject, parseJsonRaw, type RawJson } from "./parse-json.ts";
@@ -58,7 +58,7 @@ export class DeribitConnection extends VenueConnection {
       try {
         this.onFrame(frameText(data));
       } catch (err) {
-        this.frameFailed(failedFrame(data), err);
+        handlerThrew(this, data, err, this.adapter);
       }
     };
     if (this.listened.has(ws)) return;

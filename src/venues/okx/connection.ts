@@ -7,7 +7,7 @@
 import { BookUpdate } from "../../core/book-update.ts";
 import { turnReceiptUs } from "../../core/clock.ts";
 import type { MarketName } from "../../core/types.ts";
-import { failedFrame, frameText, VenueConnection, type TopicState } from "../common/connection.ts";
+import { frameText, handlerThrew, VenueConnection, type TopicState } from "../common/connection.ts";
 import type { OkxAdapter } from "./adapter.ts";
 import { isBookObject, parseBookObject } from "./parse-json.ts";
 import { OkxScanner, SCAN_ERR_SYNTAX, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
@@ -84,7 +84,7 @@ export class OkxConnection extends VenueConnection {
         try {
           this.onFrame(frameText(data));
         } catch (err) {
-          this.frameFailed(failedFrame(data), err);
+          handlerThrew(this, data, err, this.adapter);
         }
         return;
       }
@@ -93,7 +93,7 @@ export class OkxConnection extends VenueConnection {
       try {
         this.onFrame(frameText(data));
       } catch (err) {
-        this.frameFailed(failedFrame(data), err);
+        handlerThrew(this, data, err, this.adapter);
       } finally {
         this.fromRetiring = false;
       }

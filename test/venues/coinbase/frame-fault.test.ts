@@ -118,6 +118,22 @@ describe("coinbase: a frame naming one product whose handling threw", () => {
     expect(sink.invalid.map((x) => [x.index, x.state, x.reason])).toEqual([0, 1].map((i) => [i, BookState.RESYNCING, StatusReason.PARSE_ERROR]));
   });
 
+  // Since s-binframe: live records a binary frame that is no UTF-8 after ws:undecodable (common/connection.ts
+  // handlerThrew). Coinbase's replay takes frames through replayFrameAt, not replayFrame, and its adapter ignored
+  // socket events it does not read: the frame was read (its U+FFFD text a valid update) where live faulted it.
+  test("a frame live could not decode (ws:undecodable before it): faulted as live's, never read", async () => {
+    const { adapter, feed } = await replayRig();
+    feed(l2(0, "BTC-USD", "snapshot"));
+    feed(l2(1, "ETH-USD", "snapshot"));
+    expect(adapter.ingestConnectionEvent!("spot", "conn0.spot", "ws:undecodable", 1, "The encoded data was not valid for encoding utf-8")).toBe(true);
+    feed(l2(2, "ETH-USD", "update").replace(/}$/, ',"x":"\uFFFD"}'));
+    const s = adapter.stats();
+    // Before: frameErrors 0, the update applied (messages 3).
+    expect([s.frameErrors, s.messages]).toEqual([1, 2]);
+    feed(l2(3, "BTC-USD", "update")); // the next frame is read again
+    expect(adapter.stats().messages).toBe(3);
+  });
+
   test("thrown in a frame that carries no sequence_num (an error frame): that book alone, as no number of the sequence was lost", async () => {
     const { adapter, sink, feed, faults } = await replayRig();
     feed(l2(0, "BTC-USD", "snapshot"));

@@ -79,6 +79,12 @@ describe("a frame whose handling throws is contained to the frame", () => {
         expect(told.length).toBe(expected.length + 1);
         expect(told[told.length - 1]![0]).toBe("");
         expected.push(told[told.length - 1]!);
+        // Bytes that are no UTF-8: recorded through the adapter's tap before the fault (handlerThrew), that tap read
+        // inside its own try: the adapter's throw stays there, and the fault gets the U+FFFD text.
+        expect(() => ws.fire(Buffer.from([0x7b, 0xff, 0x7d]))).not.toThrow();
+        expect(told.length).toBe(expected.length + 1);
+        expect(told[told.length - 1]![0]).toBe("{\uFFFD}");
+        expected.push(told[told.length - 1]!);
       }
       // The lifecycle's own handler throwing too is swallowed (counted): nothing leaves the socket's handler.
       conn.frameFault = () => {
