@@ -115,6 +115,12 @@ describe("a binary frame that is no UTF-8 is recorded, after ws:undecodable, the
       ws.fire(Buffer.from([0x7b, 0xff, 0x7d]));
       expect(records).toEqual([`${conn.name} ws:undecodable (why)`, `${conn.name} {\uFFFD}`]);
       expect([told, conn.frameErrors]).toEqual([["{\uFFFD}"], 1]);
+      // A binary frame that is UTF-8 and throws while handled (this stub adapter): recorded once, by the venue's own
+      // tap as every frame, and not marked (replay reads it as live read it).
+      records.length = 0;
+      ws.fire(Buffer.from('{"topic":"a"}'));
+      expect(records).toEqual([`${conn.name} {"topic":"a"}`]);
+      expect(conn.frameErrors).toBe(2);
     });
   }
 });
