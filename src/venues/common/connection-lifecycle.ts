@@ -926,6 +926,7 @@ export class ConnectionLifecycle {
     const conn = connectionNamed(this.conns, name);
     if (!conn) return false;
     conn.replayRefusalHeld?.(); // the close, not ws:back, after a replacement's refusal: it was the venue's
+    conn.replayNextUndecodable = null; // live records its frame right after it: one with a close between was lost
     if (conn.socketsRecorded) {
       // As onDisconnected: the socket is gone (a new generation), and any overlap with it.
       conn.generation = ++conn.genSeq;
@@ -963,6 +964,7 @@ export class ConnectionLifecycle {
     // A new socket answers none of the old one's requests (a close the capture lacks: a recorder killed, or one
     // before s-recstop stopped: it recorded no close; since, its stop writes a ws:close per open connection).
     conn.pending.clear();
+    conn.replayNextUndecodable = null; // its frame, lost with that close, is not the new socket's next
     endReplayHolds(conn);
     conn.replayAcksKnown = true;
     conn.replayAsked = null; // this socket is asked anew (its first ws:req begins the set)
@@ -993,6 +995,7 @@ export class ConnectionLifecycle {
       for (const t of conn.topics) t.refusedUntilAck = false;
       this.control.replayOverlapOver(conn, false);
       endReplayHolds(conn); // a held topic's subscribe may be among the lost records: taken from the next snapshot
+      conn.replayNextUndecodable = null; // the undecodable frame may be among them: the next one is another
     }
   }
 

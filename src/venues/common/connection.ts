@@ -379,7 +379,11 @@ export abstract class VenueConnection {
    */
   undecodableMark: ((conn: VenueConnection, why: string) => void) | undefined = undefined;
 
-  /** Replay: the next frame is one live could not decode (SOCKET_UNDECODABLE_URL, its body): a frame fault, not read. */
+  /**
+   * Replay: the next frame is one live could not decode (SOCKET_UNDECODABLE_URL, its body): a frame fault, not read.
+   * Forgotten at a capture gap, `ws:close` or `ws:open` (live records the frame right after the mark: one between says
+   * the frame was lost), so it never faults a later, unrelated frame.
+   */
   replayNextUndecodable: string | null = null;
 
   /**

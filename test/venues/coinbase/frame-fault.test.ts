@@ -134,6 +134,23 @@ describe("coinbase: a frame naming one product whose handling threw", () => {
     expect(adapter.stats().messages).toBe(3);
   });
 
+  // Live writes the mark and its frame back to back: a capture gap, ws:close or ws:open after the mark says its frame
+  // was lost (a block lost; a frame too large for a block is recorded as a ws:close in its place). The mark ends there.
+  for (const between of ["a capture gap", "ws:close", "ws:open"] as const) {
+    test(`ws:undecodable, then ${between} before any frame: the next frame is read, not faulted for the lost one`, async () => {
+      const { adapter, feed } = await replayRig();
+      feed(l2(0, "BTC-USD", "snapshot"));
+      feed(l2(1, "ETH-USD", "snapshot"));
+      adapter.ingestConnectionEvent!("spot", "conn0.spot", "ws:undecodable", 1, "The encoded data was not valid for encoding utf-8");
+      if (between === "a capture gap") adapter.replayCaptureGap!();
+      else adapter.ingestConnectionEvent!("spot", "conn0.spot", between, 1, between === "ws:open" ? "wss://x" : "lost");
+      feed(l2(0, "BTC-USD", "snapshot"));
+      const s = adapter.stats();
+      // Before: frameErrors 1, the snapshot faulted unread (messages 2).
+      expect([s.frameErrors, s.messages]).toEqual([0, 3]);
+    });
+  }
+
   test("thrown in a frame that carries no sequence_num (an error frame): that book alone, as no number of the sequence was lost", async () => {
     const { adapter, sink, feed, faults } = await replayRig();
     feed(l2(0, "BTC-USD", "snapshot"));

@@ -42,14 +42,16 @@ function fakeSocket(): WebSocket & { fire(data: unknown): void } {
 }
 
 const url = "ws://127.0.0.1:1/";
-const venues: [string, () => VenueConnection][] = [
-  ["bybit", () => new BybitConnection(throwingAdapter, 0, "linear" as MarketName, url)],
-  ["okx", () => new OkxConnection(throwingAdapter, 0, "spot" as MarketName, url)],
-  ["binance", () => new BinanceConnection(throwingAdapter, 0, "spot" as MarketName, url)],
-  ["deribit", () => new DeribitConnection(throwingAdapter, 0, "option" as MarketName, url)],
-  ["coinbase", () => new CoinbaseConnection(throwingAdapter, 0, "spot" as MarketName, url)],
-  ["upbit", () => new UpbitConnection(throwingAdapter, 0, "spot" as MarketName, url, 1000)],
+/* eslint-disable @typescript-eslint/no-explicit-any */
+const venues: [string, (adapter?: any) => VenueConnection][] = [
+  ["bybit", (a = throwingAdapter) => new BybitConnection(a, 0, "linear" as MarketName, url)],
+  ["okx", (a = throwingAdapter) => new OkxConnection(a, 0, "spot" as MarketName, url)],
+  ["binance", (a = throwingAdapter) => new BinanceConnection(a, 0, "spot" as MarketName, url)],
+  ["deribit", (a = throwingAdapter) => new DeribitConnection(a, 0, "option" as MarketName, url)],
+  ["coinbase", (a = throwingAdapter) => new CoinbaseConnection(a, 0, "spot" as MarketName, url)],
+  ["upbit", (a = throwingAdapter) => new UpbitConnection(a, 0, "spot" as MarketName, url, 1000)],
 ];
+/* eslint-enable @typescript-eslint/no-explicit-any */
 
 describe("a frame whose handling throws is contained to the frame", () => {
   for (const [venue, make] of venues) {
@@ -92,6 +94,33 @@ describe("a frame whose handling throws is contained to the frame", () => {
       };
       expect(() => ws.fire("x")).not.toThrow();
       expect(conn.frameErrors).toBe(expected.length + 1);
+    });
+  }
+});
+
+// The test above shows the fault only (its adapter's tap throws): here each venue's handler records such a frame, after
+// its mark, through the adapter's tap (common/connection.ts handlerThrew), so replay faults it as live did. Until
+// s-binframe it was never recorded (the tap runs after the decode): replay neither saw it nor resynced.
+describe("a binary frame that is no UTF-8 is recorded, after ws:undecodable, then faulted", () => {
+  for (const [venue, make] of venues) {
+    if (venue === "upbit") continue; // reads bytes: never refuses a frame for its UTF-8
+    test(venue, () => {
+      const records: string[] = [];
+      const conn = make({ rawFrameTap: (_m: string, connection: string, frame: string) => void records.push(`${connection} ${frame}`) });
+      conn.undecodableMark = (c, why) => void records.push(`${c.name} ws:undecodable ${why !== "" ? "(why)" : ""}`);
+      const told: string[] = [];
+      conn.frameFault = (_c, frame) => void told.push(frame);
+      const ws = fakeSocket();
+      conn.bindMessages(ws, conn.generation);
+      ws.fire(Buffer.from([0x7b, 0xff, 0x7d]));
+      expect(records).toEqual([`${conn.name} ws:undecodable (why)`, `${conn.name} {\uFFFD}`]);
+      expect([told, conn.frameErrors]).toEqual([["{\uFFFD}"], 1]);
+      // A binary frame that is UTF-8 and throws while handled (this stub adapter): recorded once, by the venue's own
+      // tap as every frame, and not marked (replay reads it as live read it).
+      records.length = 0;
+      ws.fire(Buffer.from('{"topic":"a"}'));
+      expect(records).toEqual([`${conn.name} {"topic":"a"}`]);
+      expect(conn.frameErrors).toBe(2);
     });
   }
 });
