@@ -16,16 +16,19 @@ import { instrumentIdOf } from "../src/core/instrument-id.ts";
 import { silentLogger } from "../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../src/core/types.ts";
 import type { BookBuilder } from "../src/book/book-builder.ts";
+import { loopbackDestination } from "./e2e-common.ts";
 
 const BOOKS = Number(process.argv[2] ?? 20_000);
 const NOT_LIVE = Number(process.argv[3] ?? 200);
 const POLLS = 40;
 
 const symbols = Array.from({ length: BOOKS }, (_, i) => `S${i}USDT`);
+// Never started, so nothing is sent; a destination of its own all the same (bench-smoke: no fixed group or port).
+const { group, port } = loopbackDestination(77);
 const config = validateConfig({
   log: { level: "error", format: "json" },
   http: { enabled: false },
-  publish: { destinations: [{ name: "b", group: "239.255.77.77", port: 47_777, interface: "127.0.0.1", ttl: 1 }] },
+  publish: { destinations: [{ name: "b", group, port, interface: "127.0.0.1", ttl: 1 }] },
   venues: { bybit: { ws_url: "ws://127.0.0.1:9", rest_url: "http://127.0.0.1:9", linear: { depth: 50, symbols } } },
 });
 const feeder = new Feeder({ config, log: silentLogger });
