@@ -45,6 +45,7 @@ export function binanceMetrics(s: Record<string, number>, conns: readonly VenueC
     counter("depth_exhausted_total", "Books resynced (RESYNCING / depth_exhausted) because a side bounded by the snapshot's depth had no level left", v("depthExhausted")),
     counter("rest_weight_blocks_total", "Times X-MBX-USED-WEIGHT-1M (the IP's weight) reached 80 % of the limit and REST waited for the next minute", v("usedWeightBlocks")),
     counter("rest_rate_limited_total", "REST answers 429 or 418 (requests wait for Retry-After)", v("restRateLimited") + v("restBanned")),
+    counter("rest_retry_after_out_of_range_total", "REST 429 / 418 answers whose Retry-After was not held as given: out of 1 s to 3 days (clamped), unreadable (the default held) or a 418's below 1 s (the ban default held); each logged", v("restRetryAfterOutOfRange")),
     counter("stale_resyncs_total", "Books resynced because their stream went silent", v("staleResyncs")),
     counter("subscribe_rejected_total", "Subscriptions the venue refused", v("subscribeRejected")),
     counter("subscribe_errors_total", "Single-topic subscribes refused for a reason that may pass: sent again after a backoff (1 s doubling to 60 s), never given up", v("subscribeErrors")),

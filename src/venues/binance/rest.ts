@@ -95,6 +95,11 @@ export class BinanceRest {
     return [...this.budgets.values()].reduce((n, b) => n + b.rateLimited, 0);
   }
 
+  /** Retry-After values not honoured as given (out of range, unreadable, a ban's below the floor), every market. */
+  retryAfterOutOfRange(): number {
+    return [...this.budgets.values()].reduce((n, b) => n + b.retryAfterOutOfRange, 0);
+  }
+
   /** Requests waiting for weight now, every market. */
   waiting(): number {
     return [...this.budgets.values()].reduce((n, b) => n + b.waiting, 0);

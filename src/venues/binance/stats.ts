@@ -82,6 +82,7 @@ export function binanceStats(c: BinanceCounters, p: BinanceStatsParts): Record<s
     usedWeightBlocks: p.rest.usedWeightBlocks,
     restRateLimited: p.rest.rateLimited(),
     restBanned: p.rest.banned(),
+    restRetryAfterOutOfRange: p.rest.retryAfterOutOfRange(),
     restWaiting: p.rest.waiting(),
     staleResyncs: p.lifecycle.staleResyncs,
     subscribeRejected: p.control.subscribeRejected,

@@ -863,6 +863,7 @@ export class CoinbaseAdapter implements VenueAdapter {
       ["subscribeErrors", "subscribe_errors_total", "Single-topic subscribes refused for a reason that may pass: sent again after a backoff (1 s doubling to 60 s), never given up", this.control.subscribeErrors],
       ["rateLimited", "rate_limited_total", "Requests refused by an error frame for a passing reason (rate limit, try again, …): sent again after a backoff", this.control.rateLimited],
       ["instrumentRestRateLimited", "instrument_rest_rate_limited_total", "Instrument REST answers 429: every instrument query waits for Retry-After (or 2 s)", this.restBudget.rateLimited + this.restBudget.banned],
+      ["instrumentRestRetryAfterOutOfRange", "instrument_rest_retry_after_out_of_range_total", "Instrument REST 429 answers whose Retry-After was not held as given: out of 1 s to 3 days (clamped) or unreadable (2 s held); each logged", this.restBudget.retryAfterOutOfRange],
       ["instrumentRestWaiting", "instrument_rest_waiting", "Instrument REST requests waiting for the REST budget", this.restBudget.waiting],
       ["topics", "topics", "Products configured", this.topics.length],
       ["topicsLive", "topics_live", "Products whose book is LIVE", this.topics.filter((t) => t.book === BookState.LIVE).length],

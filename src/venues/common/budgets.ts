@@ -470,8 +470,9 @@ export class RestWeightBudget {
   /**
    * Reads a response: 429 (rate limited) and 418 (banned) block every request until Retry-After (seconds, or an
    * HTTP date, read against the response's `Date` when it has one: the server's clock, not ours), clamped to
-   * [RETRY_AFTER_MIN_MS, RETRY_AFTER_MAX_MS], or the default (a 418 without a readable Retry-After: at least
-   * BAN_DEFAULT_MS, doubling while 418s follow); a value clamped or unreadable is logged. Returns how long requests are
+   * [RETRY_AFTER_MIN_MS, RETRY_AFTER_MAX_MS], or the default (a 418 without a readable Retry-After, or with one below
+   * RETRY_AFTER_MIN_MS: at least BAN_DEFAULT_MS, doubling while 418s follow); a value clamped, unreadable or a ban's below
+   * the floor is logged and counted (retryAfterOutOfRange). Returns how long requests are
    * now blocked (0 = not blocked). `wallNowMs`: the wall clock, which an HTTP-date Retry-After without a readable
    * `Date` is read against (`nowMs` is the deadline clock, monotonic in production; default: the same reading).
    */
@@ -482,21 +483,32 @@ export class RestWeightBudget {
     if (status === 418) this.banned++;
     else this.rateLimited++;
     const readMs = readRetryAfterMs(retryAfter, wallNowMs, serverDate);
-    const given = readMs === undefined ? undefined : clampRetryAfterMs(readMs);
-    if (given !== readMs || (readMs === undefined && retryAfter !== null && retryAfter.trim() !== "")) this.warnRetryAfter(status, retryAfter!, readMs, given);
+    // A ban said to last less than the floor ("0", a date past) is a venue glitch: Binance bans for 2 min at least, and a
+    // request sent into the ban lengthens it. Read as no length at all (the ban default), not as the 1 s floor.
+    const banBelowFloor = status === 418 && readMs !== undefined && readMs < RETRY_AFTER_MIN_MS;
+    const given = readMs === undefined || banBelowFloor ? undefined : clampRetryAfterMs(readMs);
     let waitMs = given ?? extra ?? this.defaultBackoffMs;
     if (status === 418 && given === undefined) waitMs = Math.max(waitMs, Math.min(BAN_MAX_DEFAULT_MS, BAN_DEFAULT_MS * 2 ** Math.min(this.bansInRow++, 30)));
+    if (given !== readMs || (readMs === undefined && retryAfter !== null && retryAfter.trim() !== "")) this.warnRetryAfter(status, retryAfter!, readMs, waitMs, banBelowFloor);
     this.held.add(nowMs + waitMs, waitMs);
     this.link?.ledger.report({ key: this.link.key, blockedUntilMs: this.held.untilMs });
     return Math.max(0, this.held.untilMs - nowMs);
   }
 
-  /** A Retry-After out of range (held `givenMs` instead) or unreadable (the default held): one warning, the value named. */
-  private warnRetryAfter(status: number, value: string, readMs: number | undefined, givenMs: number | undefined): void {
+  /**
+   * A Retry-After out of range (held `holdMs` instead), unreadable (the default held) or a ban's below the floor (the ban
+   * default held): one warning, the value named.
+   */
+  private warnRetryAfter(status: number, value: string, readMs: number | undefined, holdMs: number, banBelowFloor: boolean): void {
     this.retryAfterOutOfRange++;
     const shown = value.length > 64 ? `${value.slice(0, 64)}… (${value.length} chars)` : value;
-    const why = readMs === undefined ? "unreadable; the default hold applies" : `out of range (${RETRY_AFTER_MIN_MS} ms to ${RETRY_AFTER_MAX_MS} ms); held ${givenMs} ms`;
-    this.log?.warn(`${this.logName}: HTTP ${status} with Retry-After ${JSON.stringify(shown)}: ${why}`, { status, retryAfter: shown, readMs, holdMs: givenMs });
+    const why =
+      readMs === undefined
+        ? "unreadable; the default hold applies"
+        : banBelowFloor
+          ? `below ${RETRY_AFTER_MIN_MS} ms on a ban; the ban default applies: held ${holdMs} ms`
+          : `out of range (${RETRY_AFTER_MIN_MS} ms to ${RETRY_AFTER_MAX_MS} ms); held ${holdMs} ms`;
+    this.log?.warn(`${this.logName}: HTTP ${status} with Retry-After ${JSON.stringify(shown)}: ${why}`, { status, retryAfter: shown, readMs, holdMs });
   }
 }
 

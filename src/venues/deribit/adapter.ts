@@ -398,6 +398,7 @@ export class DeribitAdapter implements VenueAdapter {
       ["rawRefused", "raw_refused_total", "Requests refused with 13778 (raw channels need an authorised connection)", this.requests.rawRefused],
       ["unattributedParseErrors", "unattributed_parse_errors_total", "Malformed frames whose channel could not be read (every book of the connection resynced)", this.unattributedParseErrors],
       ["instrumentRestRateLimited", "instrument_rest_rate_limited_total", "Instrument REST answers 429 or 10028: every instrument query waits for Retry-After (or 5 s)", this.restBudget.rateLimited + this.restBudget.banned],
+      ["instrumentRestRetryAfterOutOfRange", "instrument_rest_retry_after_out_of_range_total", "Instrument REST 429 answers whose Retry-After was not held as given: out of 1 s to 3 days (clamped) or unreadable (5 s held); each logged", this.restBudget.retryAfterOutOfRange],
       ["instrumentRestWaiting", "instrument_rest_waiting", "Instrument REST requests waiting for the REST budget", this.restBudget.waiting],
       ["topics", "topics", "Book channels configured", this.topics.length],
       ["topicsLive", "topics_live", "Book channels whose book is LIVE", this.topics.filter((t) => t.book === BookState.LIVE).length],

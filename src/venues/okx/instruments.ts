@@ -58,6 +58,11 @@ export class InstrumentRequestPacer {
     return this.budget.rateLimited + this.budget.banned;
   }
 
+  /** Retry-After values not held as given (out of range or unreadable), each logged (stats). */
+  get retryAfterOutOfRange(): number {
+    return this.budget.retryAfterOutOfRange;
+  }
+
   /** When a 429's hold on every instrument request ends (0: none). */
   heldUntilMs(): number {
     return this.budget.heldUntilMs(this.now());

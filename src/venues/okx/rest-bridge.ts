@@ -87,6 +87,10 @@ export class RestBridge {
   get budgetVisits(): number {
     return this.order.visits;
   }
+  /** The book snapshots' REST budget: Retry-After values not held as given (out of range or unreadable), each logged. */
+  get retryAfterOutOfRange(): number {
+    return this.budget.retryAfterOutOfRange;
+  }
   /** Updates not buffered, and bridges dropped, because the REST budget was held past BUFFER_LEAD_MS. */
   notBufferedWhileHeld = 0;
   droppedWhileHeld = 0;

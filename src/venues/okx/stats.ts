@@ -50,7 +50,7 @@ export interface StatsParts {
   /** The instrument counters (changes, re-checks, reloads, late symbols): common/instrument-watch.ts. */
   watch: { stats(): Record<string, number> };
   /** The instruments endpoint's budget (instruments.ts). */
-  pacer: { readonly rateLimited: number; readonly waiting: number };
+  pacer: { readonly rateLimited: number; readonly waiting: number; readonly retryAfterOutOfRange: number };
 }
 
 export function okxStats(c: OkxCounters, allConns: readonly OkxConnection[], topics: readonly OkxTopic[], p: StatsParts): Record<string, number> {
@@ -88,6 +88,7 @@ export function okxStats(c: OkxCounters, allConns: readonly OkxConnection[], top
     restBufferBudgetDrops: p.bridge.budgetDrops,
     restNotBufferedWhileHeld: p.bridge.notBufferedWhileHeld,
     restBuffersDroppedWhileHeld: p.bridge.droppedWhileHeld,
+    restRetryAfterOutOfRange: p.bridge.retryAfterOutOfRange,
     requestBudgetWaits: c.requestBudgetWaits,
     requestsHeldForBudget: p.control.budgetHeld,
     crossedResyncs: c.crossedResyncs,
@@ -99,6 +100,7 @@ export function okxStats(c: OkxCounters, allConns: readonly OkxConnection[], top
     ...p.watch.stats(),
     instrumentRestRateLimited: p.pacer.rateLimited,
     instrumentRestWaiting: p.pacer.waiting,
+    instrumentRestRetryAfterOutOfRange: p.pacer.retryAfterOutOfRange,
     unattributedParseErrors: c.unattributedParseErrors,
     connectBudget: p.lifecycle.maxConnectsPerWindow,
   };
@@ -133,8 +135,10 @@ export function okxMetrics(s: Record<string, number>, c: OkxCounters, conns: rea
     counter("rest_buffer_budget_drops_total", "Books resynced because an update did not fit in the byte budget of all books' buffered updates", s.restBufferBudgetDrops!),
     counter("rest_updates_not_buffered_while_held_total", "Updates of books waiting for a REST snapshot not buffered because REST was held (a 429's Retry-After) for more than 5 s more", s.restNotBufferedWhileHeld!),
     counter("rest_buffers_dropped_while_held_total", "REST bridges whose buffered updates were dropped because REST was held for more than 5 s more", s.restBuffersDroppedWhileHeld!),
+    counter("rest_retry_after_out_of_range_total", "REST book snapshots' 429 answers whose Retry-After was not held as given: out of 1 s to 3 days (clamped) or unreadable (the default held); each logged", s.restRetryAfterOutOfRange!),
     counter("rest_snapshots_dropped_total", "REST book snapshots answered (or failed) after their bridge ended (a resync, a dropped connection): neither used nor recorded, nor retried", s.restDropped!),
     counter("instrument_rest_rate_limited_total", "Instrument REST answers 429: every instrument request waits for Retry-After (or 2 s)", s.instrumentRestRateLimited!),
+    counter("instrument_rest_retry_after_out_of_range_total", "Instrument REST 429 answers whose Retry-After was not held as given: out of 1 s to 3 days (clamped) or unreadable (2 s held); each logged", s.instrumentRestRetryAfterOutOfRange!),
     gauge("instrument_rest_waiting", "Instrument REST requests waiting for the endpoint's budget (20 per 2 s, or a 429's Retry-After)", s.instrumentRestWaiting!),
     counter("stale_resyncs_total", "Books resynced because they went silent", s.staleResyncs!),
     counter("subscribe_rejected_total", "Subscriptions refused by OKX (book halted)", s.subscribeRejected!),

@@ -301,4 +301,22 @@ describe("Binance adapter", () => {
     expect(adapter.stats().gaps).toBe(1);
     expect(adapter.stats().topicsLive).toBe(1);
   });
+  test("a 429 with Retry-After 0 (held the 1 s floor) is counted in restRetryAfterOutOfRange and /metrics, once, beside the 429", async () => {
+    // Until s-raoor the budget counted it (retryAfterOutOfRange) but no stat or metric showed it.
+    const { sim, adapter } = await setup("spot", ["BTCUSDT"], ["BTCUSDT"]);
+    await adapter.loadInstruments();
+    adapter.start(nullSink);
+    await until(() => adapter.stats().topicsLive === 1, "BTCUSDT live");
+    expect(adapter.stats().restRetryAfterOutOfRange).toBe(0);
+    sim.restFault("refuse", { market: "spot", symbol: "BTCUSDT" }); // the simulator's 429 says Retry-After 0
+    sim.inject("gap", { market: "spot", symbol: "BTCUSDT" });
+    await until(() => {
+      sim.step(1);
+      return adapter.stats().restRateLimited === 1;
+    }, "the resync's snapshot answered 429");
+    const metric = (name: string) => adapter.metrics().filter((m) => m.name === name).map((m) => m.value);
+    expect(adapter.stats().restRetryAfterOutOfRange).toBe(1);
+    expect(metric("rest_retry_after_out_of_range_total")).toEqual([1]);
+    expect(metric("rest_rate_limited_total")).toEqual([1]);
+  });
 });

@@ -301,6 +301,20 @@ describe("holds (s-rev47)", () => {
     expect(r.onResponse(10 * BAN_DEFAULT_MS, 418, "30")).toBe(30_000); // the venue's own length wins
     expect(r.onResponse(20 * BAN_DEFAULT_MS, 429, null)).toBe(60_000); // a 429 keeps the default
   });
+
+  test("a 418 with Retry-After below the 1 s floor (0, a fraction, a date past) holds the ban default, not the floor; a 429 keeps the floor", () => {
+    // Until s-raoor a ban answered "0" held 1 s: the next request went into a ban of 2 min at least, lengthening it.
+    const r = new RestWeightBudget(1000, 60_000);
+    expect(r.onResponse(0, 418, "0")).toBe(BAN_DEFAULT_MS);
+    expect(r.onResponse(BAN_DEFAULT_MS, 418, "0.5")).toBe(2 * BAN_DEFAULT_MS); // in a row: doubling, as without one
+    const at = Date.parse("2026-12-04T12:00:00Z");
+    expect(r.onResponse(10 * BAN_DEFAULT_MS, 200, null)).toBe(0);
+    expect(r.onResponse(10 * BAN_DEFAULT_MS, 418, "Fri, 04 Dec 2026 11:59:00 GMT", null, at)).toBe(BAN_DEFAULT_MS);
+    expect(r.retryAfterOutOfRange).toBe(3);
+    expect(r.onResponse(20 * BAN_DEFAULT_MS, 418, "1")).toBe(1_000); // at the floor: the venue's own length
+    expect(r.onResponse(30 * BAN_DEFAULT_MS, 429, "0")).toBe(1_000); // a 429 "0": the floor, as before
+    expect(r.retryAfterOutOfRange).toBe(4);
+  });
 });
 
 /**
