@@ -38,8 +38,13 @@ import {
 import type { RetransmitRing } from "./retransmit-ring.ts";
 import { BatchSender, isBufferFull, type SendCounters } from "./send-batch.ts";
 
-/** Requesters remembered for rate limiting; beyond it the table is cleared (each new requester starts full). */
-const MAX_REQUESTERS = 4096;
+/**
+ * Requester addresses with a bucket of their own at most. A new one takes the place of the least recently seen
+ * only if that one's buckets have refilled to full (it loses nothing it was owed), starting no fuller than the
+ * overflow bucket; otherwise new requesters share that one overflow bucket until a place frees. Before, the table was cleared at this bound: requests claiming 4,096
+ * (spoofed) addresses gave every requester, the heaviest included, a full bucket again.
+ */
+export const MAX_REQUESTERS = 4096;
 /** Datagrams per sendMany call of an answer. */
 const ANSWER_BATCH = 64;
 /**
@@ -125,12 +130,17 @@ export interface RetransmitServerCounters extends SendCounters {
 }
 
 interface Bucket {
+  /** Its key in the table ("" for the overflow and total buckets). */
+  address: string;
   requests: number;
   bytes: number;
   /** The last refill, on the monotonic clock (opts.monoNow). */
   lastMs: number;
   /** When this requester was last sent THROTTLED (same clock; −Infinity: never). */
   throttledReplyMs: number;
+  /** Neighbours in the table's order of last use (intrusive, so a request moves it without allocating). */
+  older: Bucket | undefined;
+  newer: Bucket | undefined;
 }
 
 export interface RetransmitServerOptions {
@@ -212,6 +222,14 @@ export class RetransmitServer {
   private readonly opts: RetransmitServerOptions;
   private readonly allow: Cidr[];
   private readonly buckets = new Map<string, Bucket>();
+  /** The table's least and most recently used buckets (MAX_REQUESTERS at most). */
+  private oldest: Bucket | undefined;
+  private newest: Bucket | undefined;
+  /**
+   * Shared by new requesters while the table is full and its least recently used bucket is not (one requester's
+   * rates for all of them, one THROTTLED reply per interval among them).
+   */
+  private readonly overflow: Bucket;
   /**
    * Bytes all requesters together may still be sent (total_bytes_per_sec, burst one second's worth). Before, only
    * per address: requests claiming many addresses (UDP: any in allow) each began with a full bucket, and what one
@@ -260,7 +278,10 @@ export class RetransmitServer {
     this.opts = opts;
     this.allow = opts.config.allow.map(parseCidr);
     this.monoNow = opts.monoNow ?? monoMs;
-    this.total = { requests: 0, bytes: opts.config.totalBytesPerSec, lastMs: this.monoNow(), throttledReplyMs: -Infinity };
+    const nowMs = this.monoNow();
+    this.total = { address: "", requests: 0, bytes: opts.config.totalBytesPerSec, lastMs: nowMs, throttledReplyMs: -Infinity, older: undefined, newer: undefined };
+    const { requestsPerSec, bytesPerSec } = opts.config;
+    this.overflow = { address: "", requests: requestsPerSec, bytes: bytesPerSec, lastMs: nowMs, throttledReplyMs: -Infinity, older: undefined, newer: undefined };
     this.log = opts.log ?? silentLogger;
     this.badLog = new RateLimitedLog(this.log, "warn", "retransmission request refused: not a valid request");
     this.refusedLog = new RateLimitedLog(this.log, "warn", "retransmission request refused: requester not in publish.retransmit.allow");
@@ -640,20 +661,60 @@ export class RetransmitServer {
     return t;
   }
 
+  /** The requester's bucket refilled to now (a new requester's: its own full one, or the shared overflow bucket). */
   private refill(address: string): Bucket {
     const nowMs = this.monoNow();
-    const { requestsPerSec, bytesPerSec } = this.opts.config;
     let b = this.buckets.get(address);
     if (b === undefined) {
-      if (this.buckets.size >= MAX_REQUESTERS) this.buckets.clear();
-      b = { requests: requestsPerSec, bytes: bytesPerSec, lastMs: nowMs, throttledReplyMs: -Infinity };
+      const { requestsPerSec, bytesPerSec } = this.opts.config;
+      if (this.buckets.size < MAX_REQUESTERS) {
+        b = { address, requests: requestsPerSec, bytes: bytesPerSec, lastMs: nowMs, throttledReplyMs: -Infinity, older: undefined, newer: undefined };
+      } else {
+        // Only a bucket that has refilled (and is past its THROTTLED interval) is let go: it holds nothing owed.
+        const old = this.oldest!;
+        this.refillBucket(old, nowMs);
+        if (old.requests < requestsPerSec || old.bytes < bytesPerSec || nowMs - old.throttledReplyMs < THROTTLED_REPLY_INTERVAL_MS) {
+          return this.refillBucket(this.overflow, nowMs);
+        }
+        // Its own bucket starts no fuller than the overflow one: a requester that spent the overflow bucket gains
+        // nothing by a place freeing (outside a flood the overflow bucket is full, as a new bucket was).
+        const o = this.refillBucket(this.overflow, nowMs);
+        this.unlink(old);
+        this.buckets.delete(old.address);
+        b = old; // reused: no allocation per new requester in a flood
+        b.address = address;
+        b.requests = o.requests;
+        b.bytes = o.bytes;
+        b.throttledReplyMs = -Infinity;
+      }
       this.buckets.set(address, b);
-      return b;
+    } else {
+      this.refillBucket(b, nowMs);
+      this.unlink(b);
     }
+    // The most recently used.
+    b.older = this.newest;
+    b.newer = undefined;
+    if (this.newest !== undefined) this.newest.newer = b;
+    else this.oldest = b;
+    this.newest = b;
+    return b;
+  }
+
+  private refillBucket(b: Bucket, nowMs: number): Bucket {
+    const { requestsPerSec, bytesPerSec } = this.opts.config;
     const dtS = Math.max(0, nowMs - b.lastMs) / 1000;
     b.lastMs = nowMs;
     b.requests = Math.min(requestsPerSec, b.requests + dtS * requestsPerSec);
     b.bytes = Math.min(bytesPerSec, b.bytes + dtS * bytesPerSec);
     return b;
+  }
+
+  private unlink(b: Bucket): void {
+    if (b.older !== undefined) b.older.newer = b.newer;
+    else this.oldest = b.newer;
+    if (b.newer !== undefined) b.newer.older = b.older;
+    else this.newest = b.older;
+    b.older = b.newer = undefined;
   }
 }

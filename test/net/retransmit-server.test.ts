@@ -8,7 +8,7 @@
 import { describe, expect, it } from "vitest";
 import type { RetransmitConfig } from "../../src/config/types.ts";
 import { RetransmitRing } from "../../src/net/retransmit-ring.ts";
-import { ANSWER_DATAGRAMS_PER_TURN, MAX_ANSWERS_IN_PROGRESS, RetransmitServer, THROTTLED_REPLY_INTERVAL_MS } from "../../src/net/retransmit-server.ts";
+import { ANSWER_DATAGRAMS_PER_TURN, MAX_ANSWERS_IN_PROGRESS, MAX_REQUESTERS, RetransmitServer, THROTTLED_REPLY_INTERVAL_MS } from "../../src/net/retransmit-server.ts";
 import { decodeRetxControl, encodeRetxControl, RETX_KIND_OUT_OF_RANGE, RETX_KIND_REQUEST, RETX_KIND_THROTTLED, type RetxControl } from "../../src/wire/retransmit.ts";
 import { PACKET_HEADER_BYTES } from "../../src/wire/layout.ts";
 import { forgedControl } from "../wire/helpers.ts";
@@ -327,6 +327,80 @@ describe("control replies", () => {
       datagrams: 2,
     });
     expect(c.answered + c.outOfRange + c.throttled + c.refusedNetwork + c.badRequests).toBe(c.received);
+  });
+});
+
+describe("requesters' buckets beyond MAX_REQUESTERS addresses", () => {
+  // Ten datagrams of 56 bytes, seqNum 1..10; the buckets' clock is the test's.
+  const D = PACKET_HEADER_BYTES + 8;
+  function bucketRig(config: RetransmitConfig) {
+    const ring = new RetransmitRing(CONFIG.ringBytes, 1400);
+    for (let seq = 1; seq <= 10; seq++) ring.push(new Uint8Array(D), D, seq, 1);
+    const mono = { ms: 1000 };
+    const server = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, monoNow: () => mono.ms });
+    (server as unknown as { socket: unknown }).socket = { sendMany: (args: unknown[]) => args.length / 3, send: () => true };
+    return { server, mono };
+  }
+  const addressOf = (i: number) => `127.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+
+  it("requests from more addresses than the table holds cannot give a requester that spent its bucket a full one again", () => {
+    // Before: at the 4,096th address the table was cleared, and the heavy requester began with a full bucket again.
+    const { server, mono } = bucketRig({ ...CONFIG, requestsPerSec: 1000, bytesPerSec: 10 * D });
+    const c = server.counters;
+    const ask = (address: string, count: number) => {
+      const before = { answered: c.answered, throttled: c.throttled };
+      server.onRequest(request(1, count), 40000, address);
+      return c.answered > before.answered ? "answered" : c.throttled > before.throttled ? "throttled" : "other";
+    };
+    const flood = (from: number) => {
+      for (let i = 0; i < 2 * MAX_REQUESTERS; i++) server.onRequest(request(1, 1, SESSION + 1), 40000, addressOf(from + i)); // out of range: no bytes
+    };
+    const heavy = "127.200.0.1";
+    expect(ask(heavy, 10)).toBe("answered"); // its whole byte bucket
+    flood(1);
+    expect(ask(heavy, 1)).toBe("throttled");
+    // Half a second on: the flood's buckets are full again (one request each spent) and give their places to new
+    // addresses, the heavy requester's (half full) is kept.
+    mono.ms += 500;
+    flood(100_000);
+    expect(ask(heavy, 10)).toBe("throttled");
+    expect(ask(heavy, 5)).toBe("answered"); // what it has refilled, it gets
+    expect(ask(heavy, 1)).toBe("throttled");
+  });
+
+  it("randomized: no address is ever answered beyond what its own unbounded bucket (a reference model) allows", async () => {
+    const requestsPerSec = 4;
+    const bytesPerSec = 6 * D;
+    const { server, mono } = bucketRig({ ...CONFIG, requestsPerSec, bytesPerSec });
+    // The model: a bucket per address, never forgotten, spent only by the requests the server answered (the server
+    // also spends a request on one over its bytes, so the model is the more generous).
+    const model = new Map<string, { requests: number; bytes: number; lastMs: number }>();
+    let seed = 12345;
+    const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const EPS = 1e-6;
+    for (let step = 0; step < 15_000; step++) {
+      // A turn every 16 requests (at most 96 datagrams answered): answers go out, none is refused for answers in progress.
+      if (step % 16 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (rand() < 0.01) mono.ms += Math.floor(rand() * 20);
+      // Requesters from the frequent (low numbers) to the rare, 2.5 × MAX_REQUESTERS of them: some come back once
+      // more than MAX_REQUESTERS others have been seen, within a second, their buckets not yet full.
+      const address = addressOf(1 + Math.floor(rand() ** 2 * 2.5 * MAX_REQUESTERS));
+      const count = 1 + Math.floor(rand() * 6);
+      let m = model.get(address);
+      if (m === undefined) model.set(address, (m = { requests: requestsPerSec, bytes: bytesPerSec, lastMs: mono.ms }));
+      const dtS = (mono.ms - m.lastMs) / 1000;
+      m.requests = Math.min(requestsPerSec, m.requests + dtS * requestsPerSec);
+      m.bytes = Math.min(bytesPerSec, m.bytes + dtS * bytesPerSec);
+      m.lastMs = mono.ms;
+      const answeredBefore = server.counters.answered;
+      server.onRequest(request(1, count), 40000, address);
+      if (server.counters.answered > answeredBefore) {
+        expect({ step, address, requests: m.requests + EPS >= 1, bytes: m.bytes + EPS >= count * D }).toEqual({ step, address, requests: true, bytes: true });
+        m.requests -= 1;
+        m.bytes -= count * D;
+      }
+    }
+    expect(server.counters.answered).toBeGreaterThan(5000); // the check was exercised
   });
 });
 
