@@ -92,21 +92,28 @@ export class BinanceRest {
   }
 
   rateLimited(): number {
-    return [...this.budgets.values()].reduce((n, b) => n + b.rateLimited, 0);
+    return this.sumOf((b) => b.rateLimited);
   }
 
   /** Retry-After values not honoured as given (out of range, unreadable, a ban's below the floor), every market. */
   retryAfterOutOfRange(): number {
-    return [...this.budgets.values()].reduce((n, b) => n + b.retryAfterOutOfRange, 0);
+    return this.sumOf((b) => b.retryAfterOutOfRange);
   }
 
   /** Requests waiting for weight now, every market. */
   waiting(): number {
-    return [...this.budgets.values()].reduce((n, b) => n + b.waiting, 0);
+    return this.sumOf((b) => b.waiting);
   }
 
   banned(): number {
-    return [...this.budgets.values()].reduce((n, b) => n + b.banned, 0);
+    return this.sumOf((b) => b.banned);
+  }
+
+  /** A counter of every market's budget, summed (stats: cold). */
+  private sumOf(read: (b: RestWeightBudget) => number): number {
+    let n = 0;
+    for (const b of this.budgets.values()) n += read(b);
+    return n;
   }
 
   /** An exchangeInfo's `rateLimits` (at start and every reload): the market's budget follows its REQUEST_WEIGHT limit. */

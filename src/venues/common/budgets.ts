@@ -557,9 +557,8 @@ export function readRetryAfterMs(value: string | null, nowMs: number, serverDate
   if (value === null || value.trim() === "") return undefined;
   const v = value.trim();
   if (/^\d+(\.\d+)?$/.test(v)) return Math.ceil(Number(v) * 1000);
-  if (!/[A-Za-z]{3}/.test(v)) return undefined;
-  const at = Date.parse(v);
-  if (Number.isNaN(at)) return undefined;
+  const at = serverTimeMs(v); // an HTTP date, read as a Date header is
+  if (at === undefined) return undefined;
   return Math.max(0, at - (serverTimeMs(serverDate) ?? nowMs));
 }
 

@@ -1162,7 +1162,8 @@ export class ConnectionLifecycle {
     // Naming only books this replay's config leaves out (a replay of fewer books) is no damage, for the head's record
     // as for the go-back's own (until the final read of 2026-12-07 the latter was counted malformed); one naming
     // nothing at all live never writes.
-    return named.length > 0 || head || (body.trim() !== "" ? false : this.replayMalformed(conn, `${SOCKET_BACK_HELD_URL} naming nothing`));
+    if (named.length === 0 && !head && body.trim() === "") this.replayMalformed(conn, `${SOCKET_BACK_HELD_URL} naming nothing`);
+    return named.length > 0 || head;
   }
 
   /**
