@@ -154,12 +154,11 @@ const byTopic = new Map(topics.map((t) => [t.topic, t]));
 function snapshotFrame(t: Topic): string {
   const bids = new Map(t.bids0);
   const asks = new Map(t.asks0);
+  // applySide, the cycle's own reading of a level (a size of zero in any spelling deletes): until 2026-12-07 a copy
+  // here deleted only "0", so "0.000" levels stayed and the snapshot outgrew the topic's depth (over_depth resyncs).
   for (let i = 0; i < t.pos; i++) {
-    // A size of zero in any spelling ("0", "0.000": linear prints fixed decimals) deletes, as applySide reads it: until
-    // 2026-12-07 only "0" did, so "0.000" levels stayed and the snapshot outgrew the topic's depth (refused since then
-    // as over_depth: the workers bench's books kept resyncing).
-    for (const [p, q] of t.frames[i]!.b) Number(q) === 0 ? bids.delete(p) : bids.set(p, q);
-    for (const [p, q] of t.frames[i]!.a) Number(q) === 0 ? asks.delete(p) : asks.set(p, q);
+    applySide(bids, t.frames[i]!.b);
+    applySide(asks, t.frames[i]!.a);
   }
   const b = [...bids].sort((x, y) => Number(y[0]) - Number(x[0])) as Lvl[];
   const a = [...asks].sort((x, y) => Number(x[0]) - Number(y[0])) as Lvl[];
