@@ -571,6 +571,21 @@ class VenuePipeline implements BookSink {
     return live;
   }
 
+  /** The adapter's counters (stats()), its `topicsLive` bounded as /metrics' topics_live (boundTopicsLive). Cold. */
+  venueStats(): Record<string, number> {
+    const s = this.adapter.stats();
+    if (s.topicsLive !== undefined) s.topicsLive = boundTopicsLive(s.topicsLive, this.liveBooks());
+    return s;
+  }
+
+  /**
+   * The adapter's metrics (/metrics), its `topics_live` bounded by `booksLive` (boundTopicsLive): what liveBooks()
+   * counts, given by metricsSnapshot, which counts it in the same pass as feeder_books.
+   */
+  venueMetrics(booksLive: number): VenueMetric[] {
+    return this.adapter.metrics().map((m) => (m.name === "topics_live" ? { ...m, value: boundTopicsLive(m.value, booksLive) } : m));
+  }
+
   countsOf(index: number): BookCounts {
     return { gaps: this.gaps[index] ?? 0, invalidations: this.invalidations[index] ?? 0, recvMonoUs: this.recvMonoUs[index] ?? 0 };
   }
@@ -945,10 +960,7 @@ export class Feeder {
     const venues: Record<string, Record<string, number>> = {};
     let applyErrors = 0;
     for (const p of this.pipelines) {
-      const s = p.adapter.stats();
-      // As /metrics' topics_live (metricsSnapshot): never more than the books this Feeder holds LIVE.
-      if (s.topicsLive !== undefined) s.topicsLive = Math.min(s.topicsLive, p.liveBooks());
-      venues[p.adapter.venue] = s;
+      venues[p.adapter.venue] = p.venueStats();
       applyErrors += p.applyErrors;
     }
     return { venues, publisher: { ...this.publisher.counters }, applyErrors };
@@ -1120,7 +1132,7 @@ export class Feeder {
       for (const counts of byMarket.values()) live += counts[BookState.LIVE]!;
       for (const [market, counts] of byMarket) counts.forEach((count, state) => books.push({ venue, market, state: BOOK_STATE_NAMES[state]!, count }));
       for (const [market, count] of unreadable) books.push({ venue, market, state: "unreadable", count });
-      venues[venue] = boundTopicsLive(p.adapter.metrics(), live);
+      venues[venue] = p.venueMetrics(live);
       const missing = new Map<string, number>();
       p.countUnresolved(missing);
       for (const market of byMarket.keys()) unresolved.push({ venue, market, count: missing.get(market) ?? 0 });
@@ -1223,9 +1235,10 @@ function checkIdCollisions(instruments: readonly Pick<Instrument, "instrumentId"
  * Feeder holds LIVE: a book the Feeder holds not usable (a changed definition the publisher refused: the venue's
  * updates are dropped and its book stays RESYNCING / instrument_changed) is never counted live here while the
  * adapter's channel, its snapshot applied, says LIVE. Until s-livecount the adapter's count was passed as it was.
+ * The one rule for both readers: stats() (VenuePipeline.venueStats) and /metrics (venueMetrics).
  */
-function boundTopicsLive(metrics: VenueMetric[], booksLive: number): VenueMetric[] {
-  return metrics.map((m) => (m.name === "topics_live" && m.value > booksLive ? { ...m, value: booksLive } : m));
+function boundTopicsLive(topicsLive: number, booksLive: number): number {
+  return Math.min(topicsLive, booksLive);
 }
 
 /** The summary of the pipeline's book at `index` (a builder there), with its expiry when it closed past it. Cold. */

@@ -396,15 +396,13 @@ export class Supervisor implements StatusSource {
     const answered: ReadinessSummary[] = [];
     for (const [i, p] of parts.entries()) {
       const slot = this.slots[i]!;
-      if (p) answered.push({ ...p, connectionsDownFirst: byWorker(p.connectionsDownFirst, slot.index)!, sendFailures: byWorker(p.sendFailures, slot.index) });
-      else if (this.firstStarting(slot)) answered.push(unresolvedSummary(slot.share, slot.share.length));
+      if (p) answered.push(workerSummary(slot, READYZ_NAMED, { answer: p }));
+      else if (this.firstStarting(slot)) answered.push(workerSummary(slot, READYZ_NAMED, "starting"));
       else {
         down.push(slot.index);
         // Every last book counts (all stale); only the first READYZ_NAMED are copied.
         const stale = await staleBooks(slot, turn ?? now, READYZ_NAMED);
-        const { of, list, bad } = await unavailableShare(slot, turn ?? now, this.lastBooksFault);
-        const books = of.length - bad; // its entries that are no book summary (skipped) not counted
-        answered.push({ ...unresolvedSummary(list, list.length), books, notLive: books, notLiveFirst: stale.map(notLiveOf) });
+        answered.push(workerSummary(slot, READYZ_NAMED, { stale, unavailable: await unavailableShare(slot, turn ?? now, this.lastBooksFault) }));
       }
     }
     return mergeSummaries(answered, down);
@@ -439,12 +437,12 @@ export class Supervisor implements StatusSource {
         // Entries that name no book or symbol (a worker's bug): which of its share they were is known only from its
         // whole lists (readiness(): such symbols listed as not known, the entries logged), so the answer is made from those.
         if ((await copyNamed(p.books, books, turn ?? now)) + (await copyNamed(p.unresolved, unresolved, turn ?? now)) > 0) return this.statusRowsOfWhole(limit, turn, signal);
-        answered.push({ ...p.summary, connectionsDownFirst: byWorker(p.summary.connectionsDownFirst, slot.index)!, sendFailures: byWorker(p.summary.sendFailures, slot.index) });
+        answered.push(workerSummary(slot, limit, { answer: p.summary }));
         continue;
       }
       if (this.firstStarting(slot)) {
         await copyNamed(firstAndChosen(slot.share), unresolved, turn ?? now);
-        answered.push({ ...unresolvedSummary(slot.share, slot.share.length), unresolvedFirst: slot.share.slice(0, limit) });
+        answered.push(workerSummary(slot, limit, "starting"));
         continue;
       }
       down.push(slot.index);
@@ -454,10 +452,9 @@ export class Supervisor implements StatusSource {
       const last = chosen === null || stale.some(named) ? -1 : slot.lastBooks.findIndex((b, k) => k >= limit && isBookSummary(b) && named(b));
       if (last >= 0) stale.push(staleBook(slot.lastBooks[last]!, sinceLastBooksUs(slot)));
       for (const b of stale) books.push(b);
-      const { of, list, bad } = await unavailableShare(slot, turn ?? now, this.lastBooksFault);
-      for (const u of firstAndChosen(list)) unresolved.push(u);
-      const count = of.length - bad;
-      answered.push({ ...unresolvedSummary(list, list.length), unresolvedFirst: list.slice(0, limit), books: count, notLive: count, notLiveFirst: stale.slice(0, limit).map(notLiveOf) });
+      const unavailable = await unavailableShare(slot, turn ?? now, this.lastBooksFault);
+      for (const u of firstAndChosen(unavailable.list)) unresolved.push(u);
+      answered.push(workerSummary(slot, limit, { stale, unavailable }));
     }
     return { summary: mergeSummaries(answered, down, limit), books, unresolved };
   }
@@ -932,6 +929,23 @@ const now: Turn = () => Promise.resolve();
 /** A summary of no book: `count` symbols unresolved, the first of `unresolved` named. */
 function unresolvedSummary(unresolved: ReadinessInput["unresolved"], count: number): ReadinessSummary {
   return { books: 0, live: 0, notLive: 0, notLiveFirst: [], unresolved: count, unresolvedFirst: unresolved.slice(0, READYZ_NAMED), connectionsDown: 0, connectionsDownFirst: [], workersDown: [] };
+}
+
+/**
+ * One worker's part of the summary /readyz and /status merge (mergeSummaries), the first `limit` of each list named:
+ * its answer, its connections and send failures marked as its own; while it first starts, its whole share
+ * unresolved; down, every one of its last books not live (`stale`: the first of them, copied) and the rest of its
+ * share unavailable (unavailableShare). Until 2026-12-07 readyz() and statusRows() each wrote this out.
+ */
+function workerSummary(slot: Slot, limit: number, from: { answer: ReadinessSummary } | "starting" | { stale: readonly BookSummary[]; unavailable: Unavailability }): ReadinessSummary {
+  if (from === "starting") return { ...unresolvedSummary(slot.share, slot.share.length), unresolvedFirst: slot.share.slice(0, limit) };
+  if ("answer" in from) {
+    const p = from.answer;
+    return { ...p, connectionsDownFirst: byWorker(p.connectionsDownFirst, slot.index)!, sendFailures: byWorker(p.sendFailures, slot.index) };
+  }
+  const { of, list, bad } = from.unavailable;
+  const books = of.length - bad; // its entries that are no book summary (skipped) not counted
+  return { ...unresolvedSummary(list, list.length), unresolvedFirst: list.slice(0, limit), books, notLive: books, notLiveFirst: from.stale.slice(0, limit).map(notLiveOf) };
 }
 
 /**
