@@ -42,67 +42,93 @@ import {
   SOCKETS_RECORDED_URL,
   SOCKETS_STATE_URL,
   SOCKET_UNSUBSCRIBED_SET_URL,
+  isConnectionEventUrl,
 } from "../venues/venue.ts";
 import { parseRecordedRequest, type RecordedRequest } from "../venues/common/recorded-request.ts";
 
-export class CaptureSocketHead implements CaptureFileHead {
-  /** Open connections by venue, market and connection name: the head event each gets (ws:state or ws:overlap). */
-  private readonly open = new Map<string, CaptureHeadEvent>();
-  /** Books closed by their listing, by connection (the same key), whether it is open or not: their topics. */
-  private readonly closed = new Map<string, { venue: string; market: string; connection: string; topics: Set<string> }>();
+/**
+ * What the records so far left of one connection (venue, market and connection name), as replay reads them. Kept
+ * after its close: its books closed by their listing, their waits and its asked state (null) outlive the socket; a
+ * record per connection, so bounded by the connections planned.
+ */
+interface ConnectionHead {
+  readonly venue: string;
+  readonly market: string;
+  readonly connection: string;
+  /** The head event of its open sockets (ws:state or ws:overlap); "" while it is not open. */
+  sockets: string;
+  /** Books closed by their listing, whether it is open or not: their topics; undefined when none is. */
+  closed: Set<string> | undefined;
   /**
-   * Topics asked on each connection's socket since its last ws:open or ws:close, by the same key: null when none was
-   * asked since (replay: VenueConnection.replayAsked null); no entry before the connection's first open or close.
-   * A planned reconnect (ws:swap … ws:retired) does not start it over, on purpose: live's unknown-topic rule is by the
-   * connection's topics, not by what its current socket was asked, so a name asked only on a retired socket (a book
-   * closed before the swap, not subscribed on the replacement) is still one live knew. It stays bounded: requests name
-   * only the connection's topics, fixed when its connections are planned.
+   * Topics asked on its socket since its last ws:open or ws:close: null when none was asked since (replay:
+   * VenueConnection.replayAsked null); undefined before its first open or close. A planned reconnect (ws:swap …
+   * ws:retired) does not start it over, on purpose: live's unknown-topic rule is by the connection's topics, not by
+   * what its current socket was asked, so a name asked only on a retired socket (a book closed before the swap, not
+   * subscribed on the replacement) is still one live knew. It stays bounded: requests name only the connection's
+   * topics, fixed when its connections are planned.
    */
-  private readonly asked = new Map<string, { venue: string; market: string; connection: string; topics: Set<string> | null }>();
+  asked: Set<string> | null | undefined;
   /**
-   * OKX: topics whose resync waits for the connection's request budget, by the same key, as replay keeps them
+   * OKX: topics whose resync waits for the connection's request budget, as replay keeps them
    * (BudgetWaits.replaying): a `ws:wait` until its `ws:waited`, a request naming the topic (any op) or the
    * connection's close (not a book closed by its listing: live's wait runs on, since s-rd29b).
    */
-  private readonly waiting = new Map<string, { venue: string; market: string; connection: string; topics: Set<string> }>();
+  readonly waiting: Set<string>;
   /**
-   * Topics a recorded unsubscribe holds (`held`) and topics whose go-back subscribe is held (`backHeld`), by the same
-   * key, as replay marks them (TopicState.replayUnsubscribing, subscribeQueued: SubscriptionControl.replayHold,
+   * Topics a recorded unsubscribe holds (`held`) and topics whose go-back subscribe is held (`backHeld`), as replay
+   * marks them (TopicState.replayUnsubscribing, subscribeQueued: SubscriptionControl.replayHold,
    * ConnectionLifecycle.replayBackHeld, replayReopened, endReplayHolds). Written before the sockets' record: a venue
    * whose replay ends a hold at a ws:state once answered (Bybit), which only frames say, ends them there as before.
    */
-  private readonly holds = new Map<string, { venue: string; market: string; connection: string; held: Set<string>; backHeld: Set<string> }>();
+  readonly held: Set<string>;
+  readonly backHeld: Set<string>;
+}
+
+export class CaptureSocketHead implements CaptureFileHead {
+  /** By venue, market and connection name (first seen first): the head events each gets are read from its record. */
+  private readonly connections = new Map<string, ConnectionHead>();
 
   observe(venue: string, market: string, connection: string, url: string, body = ""): void {
+    if (!isConnectionEventUrl(url)) return; // a REST answer: nothing of the sockets
     const key = `${venue}\u0000${market}\u0000${connection}`;
+    let c = this.connections.get(key);
+    if (c === undefined) {
+      c = { venue, market, connection, sockets: "", closed: undefined, asked: undefined, waiting: new Set(), held: new Set(), backHeld: new Set() };
+      this.connections.set(key, c);
+    }
     if (url.startsWith(SOCKET_REQUEST_URL_PREFIX)) {
       const req = parseRecordedRequest(url.slice(SOCKET_REQUEST_URL_PREFIX.length));
       if (typeof req === "string") return; // not a request live writes: replay takes no part of it either
-      this.observeAsked(key, req);
-      const waits = this.waiting.get(key);
-      if (waits !== undefined) for (const name of req.names) waits.topics.delete(name);
-      this.observeHeld(key, venue, market, connection, req.op, req.names);
-      return this.observeClosed(key, venue, market, connection, url, body, req);
+      this.observeAsked(c, req);
+      for (const name of req.names) c.waiting.delete(name);
+      this.observeHeld(c, req.op, req.names);
+      return this.observeClosed(c, url, body, req);
     }
     if (url === INSTRUMENTS_REOPENED_URL || url === SOCKET_BACK_HELD_URL) {
-      this.observeHeld(key, venue, market, connection, url === SOCKET_BACK_HELD_URL ? "back-held" : "reopened", body.split(" "));
+      this.observeHeld(c, url === SOCKET_BACK_HELD_URL ? "back-held" : "reopened", body.split(" "));
       if (url === SOCKET_BACK_HELD_URL) return;
     }
     // A new socket or none: no unsubscribe of the old one is out, no held subscribe stays (endReplayHolds).
-    if (url === CONNECTION_OPENED_URL || url === CONNECTION_CLOSED_URL || url === SOCKETS_RECORDED_URL) this.holds.delete(key);
-    if (url === INSTRUMENTS_CLOSED_URL || url === INSTRUMENTS_REOPENED_URL) return this.observeClosed(key, venue, market, connection, url, body, null);
-    if (url === BUDGET_WAIT_URL || url === BUDGET_WAITED_URL) return this.observeWait(key, venue, market, connection, url === BUDGET_WAIT_URL, body);
+    if (url === CONNECTION_OPENED_URL || url === CONNECTION_CLOSED_URL || url === SOCKETS_RECORDED_URL) {
+      c.held.clear();
+      c.backHeld.clear();
+    }
+    if (url === INSTRUMENTS_CLOSED_URL || url === INSTRUMENTS_REOPENED_URL) return this.observeClosed(c, url, body, null);
+    if (url === BUDGET_WAIT_URL) {
+      c.waiting.add(body);
+      return;
+    }
+    if (url === BUDGET_WAITED_URL) {
+      c.waiting.delete(body);
+      return;
+    }
     // A wait ends with the socket but a closed book's (okx adapter.ts `disconnected`: live's runs on, its ws:waited due).
-    if (url === CONNECTION_CLOSED_URL) this.closeWaits(key);
+    if (url === CONNECTION_CLOSED_URL) for (const topic of c.waiting) if (!c.closed?.has(topic)) c.waiting.delete(topic);
     // As replayOpened / replayDisconnected: the socket is asked anew (its first ws:req begins the set).
-    if (url === CONNECTION_OPENED_URL || url === CONNECTION_CLOSED_URL) this.asked.set(key, { venue, market, connection, topics: null });
-    let state: string;
-    if (url === CONNECTION_OPENED_URL || url === SOCKETS_RECORDED_URL || url === SOCKETS_STATE_URL || url === SOCKET_RETIRED_URL || url === SOCKET_BACK_URL) state = SOCKETS_STATE_URL;
-    else if (url === SOCKET_SWAP_URL || url === SOCKETS_OVERLAP_URL) state = SOCKETS_OVERLAP_URL;
-    else if (url === CONNECTION_CLOSED_URL) state = "";
-    else return; // a REST answer, ws:old
-    if (state === "") this.open.delete(key);
-    else if (this.open.get(key)?.url !== state) this.open.set(key, { venue, market, connection, url: state });
+    if (url === CONNECTION_OPENED_URL || url === CONNECTION_CLOSED_URL) c.asked = null;
+    if (url === CONNECTION_OPENED_URL || url === SOCKETS_RECORDED_URL || url === SOCKETS_STATE_URL || url === SOCKET_RETIRED_URL || url === SOCKET_BACK_URL) c.sockets = SOCKETS_STATE_URL;
+    else if (url === SOCKET_SWAP_URL || url === SOCKETS_OVERLAP_URL) c.sockets = SOCKETS_OVERLAP_URL;
+    else if (url === CONNECTION_CLOSED_URL) c.sockets = "";
   }
 
   /**
@@ -110,21 +136,21 @@ export class CaptureSocketHead implements CaptureFileHead {
    * subscribe's `ws:req` bring them back, but those its fourth element names still closed and those of an Upbit or
    * Bithumb probe (tag `probe…`: replay's probe brings back nothing).
    */
-  private observeClosed(key: string, venue: string, market: string, connection: string, url: string, body: string, req: RecordedRequest | null): void {
-    let of = this.closed.get(key);
+  private observeClosed(c: ConnectionHead, url: string, body: string, req: RecordedRequest | null): void {
     if (url === INSTRUMENTS_CLOSED_URL) {
-      if (!of) this.closed.set(key, (of = { venue, market, connection, topics: new Set() }));
-      for (const topic of body.split(" ")) if (topic !== "") of.topics.add(topic);
+      const of = (c.closed ??= new Set());
+      for (const topic of body.split(" ")) if (topic !== "") of.add(topic);
       return;
     }
+    const of = c.closed;
     if (!of) return;
     if (url === INSTRUMENTS_REOPENED_URL) {
-      for (const topic of body.split(" ")) of.topics.delete(topic);
+      for (const topic of body.split(" ")) of.delete(topic);
     } else if (req !== null) {
       if (req.op !== "subscribe" || req.id.startsWith("probe")) return;
-      for (const topic of req.names) if (!req.stillClosed.has(topic)) of.topics.delete(topic);
+      for (const topic of req.names) if (!req.stillClosed.has(topic)) of.delete(topic);
     }
-    if (of.topics.size === 0) this.closed.delete(key);
+    if (of.size === 0) c.closed = undefined;
   }
 
   /**
@@ -132,48 +158,26 @@ export class CaptureSocketHead implements CaptureFileHead {
    * listing (replay holds no closed one), a subscribe ends both marks, a reopening the hold, a go-back's held
    * subscribe turns a book not closed from held to subscribe-held.
    */
-  private observeHeld(key: string, venue: string, market: string, connection: string, op: RecordedRequest["op"] | "reopened" | "back-held", names: readonly string[]): void {
-    let of = this.holds.get(key);
-    if (!of) this.holds.set(key, (of = { venue, market, connection, held: new Set(), backHeld: new Set() }));
-    const closed = this.closed.get(key)?.topics;
+  private observeHeld(c: ConnectionHead, op: RecordedRequest["op"] | "reopened" | "back-held", names: readonly string[]): void {
     for (const name of names) {
       if (name === "") continue;
       if (op === "subscribe") {
-        of.held.delete(name);
-        of.backHeld.delete(name);
-      } else if (op === "reopened") of.held.delete(name);
-      else if (closed?.has(name)) continue;
-      else if (op === "unsubscribe") of.held.add(name);
+        c.held.delete(name);
+        c.backHeld.delete(name);
+      } else if (op === "reopened") c.held.delete(name);
+      else if (c.closed?.has(name)) continue;
+      else if (op === "unsubscribe") c.held.add(name);
       else {
-        of.held.delete(name);
-        of.backHeld.add(name);
+        c.held.delete(name);
+        c.backHeld.add(name);
       }
     }
   }
 
-  /** The connection `key`'s close: its waits end, but those of books closed by their listing. */
-  private closeWaits(key: string): void {
-    const of = this.waiting.get(key);
-    if (of === undefined) return;
-    const closed = this.closed.get(key)?.topics;
-    for (const topic of of.topics) if (!closed?.has(topic)) of.topics.delete(topic);
-    if (of.topics.size === 0) this.waiting.delete(key);
-  }
-
-  /** A `ws:wait` (`waits`) or `ws:waited` of topic `topic`. */
-  private observeWait(key: string, venue: string, market: string, connection: string, waits: boolean, topic: string): void {
-    let of = this.waiting.get(key);
-    if (waits) {
-      if (!of) this.waiting.set(key, (of = { venue, market, connection, topics: new Set() }));
-      of.topics.add(topic);
-    } else of?.topics.delete(topic);
-  }
-
   /** As replay keeps them (connection-lifecycle.ts replayNoteAsked): any op's names, once the connection's open or close is known. */
-  private observeAsked(key: string, req: RecordedRequest): void {
-    const of = this.asked.get(key);
-    if (of === undefined) return;
-    const topics = (of.topics ??= new Set());
+  private observeAsked(c: ConnectionHead, req: RecordedRequest): void {
+    if (c.asked === undefined) return;
+    const topics = (c.asked ??= new Set());
     for (const name of req.names) topics.add(name);
   }
 
@@ -184,28 +188,32 @@ export class CaptureSocketHead implements CaptureFileHead {
    * before its venues stop; observing them (as the writer does) leaves no connection open.
    */
   stopCloses(): readonly CaptureHeadEvent[] {
-    return [...this.open.values()].map((e) => ({ venue: e.venue, market: e.market, connection: e.connection, url: CONNECTION_CLOSED_URL, body: RECORDER_STOPPED_WHY }));
+    const out: CaptureHeadEvent[] = [];
+    for (const c of this.connections.values()) {
+      if (c.sockets !== "") out.push({ venue: c.venue, market: c.market, connection: c.connection, url: CONNECTION_CLOSED_URL, body: RECORDER_STOPPED_WHY });
+    }
+    return out;
   }
 
   events(): readonly CaptureHeadEvent[] {
     // Before the sockets' records: a go-back's held subscribes, then the holds (a book unsubscribed after its
     // ws:back-held has both, as in replay); a replay ending answered holds at a ws:state (Bybit) ends them there.
+    // Each kind for every connection in turn; the order between connections is theirs to ignore (each record names one).
     const out: CaptureHeadEvent[] = [];
-    for (const c of this.holds.values()) {
-      if (c.backHeld.size > 0) out.push({ venue: c.venue, market: c.market, connection: c.connection, url: SOCKET_BACK_HELD_SET_URL, body: [...c.backHeld].join(" ") });
-    }
-    for (const c of this.holds.values()) {
-      if (c.held.size > 0) out.push({ venue: c.venue, market: c.market, connection: c.connection, url: SOCKET_UNSUBSCRIBED_SET_URL, body: [...c.held].join(" ") });
-    }
-    out.push(...this.open.values());
-    for (const c of this.closed.values()) out.push({ venue: c.venue, market: c.market, connection: c.connection, url: INSTRUMENTS_CLOSED_SET_URL, body: [...c.topics].join(" ") });
-    for (const c of this.waiting.values()) {
-      if (c.topics.size > 0) out.push({ venue: c.venue, market: c.market, connection: c.connection, url: BUDGET_WAIT_SET_URL, body: [...c.topics].join(" ") });
-    }
-    for (const [key, c] of this.asked) {
-      // A closed connection's next socket is asked anew after its ws:open (live writes no request without one).
-      if (this.open.has(key)) out.push({ venue: c.venue, market: c.market, connection: c.connection, url: SOCKET_ASKED_URL, body: c.topics === null ? "null" : JSON.stringify([...c.topics]) });
+    const all = [...this.connections.values()];
+    for (const c of all) if (c.backHeld.size > 0) out.push(eventOf(c, SOCKET_BACK_HELD_SET_URL, [...c.backHeld].join(" ")));
+    for (const c of all) if (c.held.size > 0) out.push(eventOf(c, SOCKET_UNSUBSCRIBED_SET_URL, [...c.held].join(" ")));
+    for (const c of all) if (c.sockets !== "") out.push({ venue: c.venue, market: c.market, connection: c.connection, url: c.sockets });
+    for (const c of all) if (c.closed !== undefined) out.push(eventOf(c, INSTRUMENTS_CLOSED_SET_URL, [...c.closed].join(" ")));
+    for (const c of all) if (c.waiting.size > 0) out.push(eventOf(c, BUDGET_WAIT_SET_URL, [...c.waiting].join(" ")));
+    // A closed connection's next socket is asked anew after its ws:open (live writes no request without one).
+    for (const c of all) {
+      if (c.sockets !== "" && c.asked !== undefined) out.push(eventOf(c, SOCKET_ASKED_URL, c.asked === null ? "null" : JSON.stringify([...c.asked])));
     }
     return out;
   }
+}
+
+function eventOf(c: ConnectionHead, url: string, body: string): CaptureHeadEvent {
+  return { venue: c.venue, market: c.market, connection: c.connection, url, body };
 }

@@ -14,7 +14,8 @@ import { venueSpec } from "../venues/registry.ts";
 import { configuredSubscriptions } from "./feeder.ts";
 import { csvField } from "./csv-field.ts";
 import { ReplayClock } from "./replay-clock.ts";
-import { isConnectionEventUrl, isRecordedStop, type BookSink, type Subscription, type VenueAdapter } from "../venues/venue.ts";
+import { type BookSink, type Subscription, type VenueAdapter } from "../venues/venue.ts";
+import { ingestRecordedRest, type RecordedStopHalt } from "./recorded-rest.ts";
 
 export type ExportFormat = "jsonl" | "csv";
 
@@ -64,7 +65,7 @@ class BookSinkForExport implements BookSink {
     return true;
   }
 
-  /** The adapter is handling a recorded stop's `ws:close` (BookReconstructor.ingestRest): its books are halted already. */
+  /** The adapter is handling a recorded stop's `ws:close` (ingestRecordedRest): its books are halted already. */
   replayStopping = false;
 
   onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
@@ -209,26 +210,19 @@ export class BookReconstructor {
     this.advance(tsRecvUs);
     const adapter = this.adapters.get(venue);
     if (!adapter) return false;
-    // A recorded connection open/close: the books do what the live run's did (as in replay), or it is ignored.
-    if (isConnectionEventUrl(url)) {
-      if (!isRecordedStop(url, body)) return adapter.ingestConnectionEvent?.(market as Subscription["market"], connection, url, tsRecvUs, body) ?? true;
-      // The recorder stopped: every book HALTED / shutdown as live's stop and Feeder.replayRecorderStopped (a row
-      // each), not LIVE across the time it was down; the adapter takes the record as its connection's close, the
-      // RESYNCING / disconnected of that close held back.
+    // A recorded connection open/close: the books do what the live run's did, or it is ignored; the recorder's stop
+    // halts every book (a row each): one rule with replay's (Feeder.ingestRest).
+    return ingestRecordedRest(adapter, this.sinks.get(venue), this.recordedStopHalt, market, connection, url, body, tsRecvUs);
+  }
+
+  /** The recorder stopped (ingestRecordedRest): every book HALTED / shutdown as live's stop, a row each. */
+  private readonly recordedStopHalt: RecordedStopHalt = {
+    haltForRecordedStop: (): void => {
       for (const s of this.sinks.values()) {
         for (const b of s.builders) if (b?.markInvalid(BookState.HALTED, StatusReason.SHUTDOWN)) this.onChange(b);
       }
-      const sink = this.sinks.get(venue);
-      if (sink) sink.replayStopping = true;
-      try {
-        return adapter.ingestConnectionEvent?.(market as Subscription["market"], connection, url, tsRecvUs, body) ?? true;
-      } finally {
-        if (sink) sink.replayStopping = false;
-      }
-    }
-    if (!adapter.ingestRest) return false;
-    return adapter.ingestRest(market as Subscription["market"], connection, url, body, tsRecvUs);
-  }
+    },
+  };
 
   /**
    * Records of the capture were lost before what comes next (a file that ended early, with another after it): every

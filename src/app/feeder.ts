@@ -22,9 +22,10 @@ import type { FeederConfig, VenueConfig } from "../config/types.ts";
 import { FeedPublisher } from "../net/feed-publisher.ts";
 import type { BudgetLedger } from "../venues/common/budget-ledger.ts";
 import { venueSpec, type VenueSpec } from "../venues/registry.ts";
-import { instrumentSymbolOf, isConnectionEventUrl, isRecordedStop, SOCKET_REQUEST_URL_PREFIX, type BookSink, type Subscription, type VenueAdapter, type VenueMetric } from "../venues/venue.ts";
+import { instrumentSymbolOf, SOCKET_REQUEST_URL_PREFIX, type BookSink, type Subscription, type VenueAdapter, type VenueMetric } from "../venues/venue.ts";
 import { detail, levelsOf, summarize, unreadableSummary, type BookCounts, type BookDetail, type BookLevels, type BookSummary } from "./book-json.ts";
 import { collectInTurns, type Turn } from "./list-stream.ts";
+import { ingestRecordedRest, type RecordedStopHalt } from "./recorded-rest.ts";
 import { EventLoopLagMonitor, histogramData, PipelineLatency, type BookCount, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
 import { heapUsedBytes } from "./process-metrics.ts";
 import { isChosenBook, notLiveOf, READYZ_NAMED, type ReadinessInput, type ReadinessSummary, type StatusRows } from "./readiness.ts";
@@ -97,7 +98,7 @@ class VenuePipeline implements BookSink {
    */
   stopped = false;
   /**
-   * Replay: the adapter is handling a recorded stop's `ws:close` (Feeder.replayRecorderStopped has halted every book,
+   * Replay: the adapter is handling a recorded stop's `ws:close` (ingestRecordedRest has halted every book,
    * as live's stop): the invalidations of that close are not published over the halt.
    */
   replayStopping = false;
@@ -869,36 +870,25 @@ export class Feeder {
     // A recorded connection open/close (same record shape): the adapter does what the live run did, or ignores it.
     // What it published is sent at this record, as live sends it in the event's turn (until s-repleft a ws:close's
     // or ws:closed's statuses waited for the next record's flush: sent later than live's, with that record's changes).
-    const stop = isRecordedStop(url, body);
-    if (stop) this.replayRecorderStopped();
-    p.replayStopping = stop;
-    let ok: boolean;
-    try {
-      ok = isConnectionEventUrl(url)
-        ? (p.adapter.ingestConnectionEvent?.(market as Subscription["market"], connection, url, tsRecvUs, body) ?? true)
-        : p.adapter.ingestRest !== undefined && p.adapter.ingestRest(market as Subscription["market"], connection, url, body, tsRecvUs);
-    } finally {
-      p.replayStopping = false;
-    }
+    const ok = ingestRecordedRest(p.adapter, p, this.recordedStopHalt, market, connection, url, body, tsRecvUs);
     this.publisher.flush();
     return ok;
   }
 
   /**
-   * Replay: the recorder stopped here (a `ws:close` of RECORDER_STOPPED_WHY, one per connection it had open). Every
-   * book goes HALTED / shutdown, as live's stop published it (a second such record finds them halted: no news), and
-   * stays so until the next run's frames bring it back (its snapshot), not LIVE across the time the recorder was down.
-   * The adapter still takes each record as its connection's close (its socket's requests and overlap end), the
-   * RESYNCING / disconnected that close would publish held back (VenuePipeline.replayStopping): live sent one status.
+   * Replay: the recorder stopped here (ingestRecordedRest): every book goes HALTED / shutdown, as live's stop
+   * published it (a second such record finds them halted: no news), until the next run's snapshots bring it back.
    */
-  private replayRecorderStopped(): void {
-    for (const p of this.pipelines) {
-      if (p.stopped) continue;
-      p.builders.forEach((b, i) => {
-        if (b.markInvalid(BookState.HALTED, StatusReason.SHUTDOWN)) p.publishStatusContained(i, b);
-      });
-    }
-  }
+  private readonly recordedStopHalt: RecordedStopHalt = {
+    haltForRecordedStop: (): void => {
+      for (const p of this.pipelines) {
+        if (p.stopped) continue;
+        p.builders.forEach((b, i) => {
+          if (b.markInvalid(BookState.HALTED, StatusReason.SHUTDOWN)) p.publishStatusContained(i, b);
+        });
+      }
+    },
+  };
 
   /**
    * Replay: records of the capture were lost before what comes next (a file that ended early, with another after
