@@ -652,13 +652,9 @@ export class RetransmitServer {
     this.lostLog.hit(`reply lost: ${error}`, address);
   }
 
+  /** The all-requesters bucket refilled to now (bytes only: it holds no requests). */
   private refillTotal(): Bucket {
-    const nowMs = this.monoNow();
-    const t = this.total;
-    const rate = this.opts.config.totalBytesPerSec;
-    t.bytes = Math.min(rate, t.bytes + (Math.max(0, nowMs - t.lastMs) / 1000) * rate);
-    t.lastMs = nowMs;
-    return t;
+    return refillAt(this.total, this.monoNow(), 0, this.opts.config.totalBytesPerSec);
   }
 
   /** The requester's bucket refilled to now (a new requester's: its own full one, or the shared overflow bucket). */
@@ -702,12 +698,7 @@ export class RetransmitServer {
   }
 
   private refillBucket(b: Bucket, nowMs: number): Bucket {
-    const { requestsPerSec, bytesPerSec } = this.opts.config;
-    const dtS = Math.max(0, nowMs - b.lastMs) / 1000;
-    b.lastMs = nowMs;
-    b.requests = Math.min(requestsPerSec, b.requests + dtS * requestsPerSec);
-    b.bytes = Math.min(bytesPerSec, b.bytes + dtS * bytesPerSec);
-    return b;
+    return refillAt(b, nowMs, this.opts.config.requestsPerSec, this.opts.config.bytesPerSec);
   }
 
   private unlink(b: Bucket): void {
@@ -717,4 +708,13 @@ export class RetransmitServer {
     else this.newest = b.older;
     b.older = b.newer = undefined;
   }
+}
+
+/** `b` refilled to `nowMs` at the given rates per second, each capped at one second's worth (the burst). */
+function refillAt(b: Bucket, nowMs: number, requestsPerSec: number, bytesPerSec: number): Bucket {
+  const dtS = Math.max(0, nowMs - b.lastMs) / 1000;
+  b.lastMs = nowMs;
+  b.requests = Math.min(requestsPerSec, b.requests + dtS * requestsPerSec);
+  b.bytes = Math.min(bytesPerSec, b.bytes + dtS * bytesPerSec);
+  return b;
 }

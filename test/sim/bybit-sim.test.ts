@@ -9,6 +9,7 @@ import { startBybitSimulator, type BybitSim, type BybitSimOptions } from "../../
 import { corruptFrame } from "../../src/sim/bybit-sim-topics.ts";
 import type { Rng } from "../../src/sim/rng.ts";
 import { RawClient } from "./raw-client.ts";
+import { garbled } from "./garbled.ts";
 
 const FIXTURE = resolve(import.meta.dirname, "../fixtures/bybit/linear-XRPUSDT-ob500-2024-12-01.jsonl");
 
@@ -366,16 +367,6 @@ describe("the malformed fault", () => {
   test("garbles every kind of book frame (a snapshot, a delta of deletes, a delta with no level), its topic readable", () => {
     // Before: a price was broken only where the frame had a level; a delta with both sides empty (a recording's, the
     // delisting push) was sent intact on the broken-number branch (half the time), the fault testing nothing.
-    // A frame is garbled when it is no JSON or a level's price is no decimal (the prices are JSON strings).
-    const garbled = (bad: string, levels: (d: any) => string[][]) => {
-      let parsed: any;
-      try {
-        parsed = JSON.parse(bad);
-      } catch {
-        return true;
-      }
-      return levels(parsed).some(([p]) => !/^\d+(\.\d+)?$/.test(p!));
-    };
     const frame = (type: string, b: string, a: string) => `{"topic":"orderbook.50.BTCUSDT","type":"${type}","ts":1,"data":{"s":"BTCUSDT","b":[${b}],"a":[${a}],"u":7,"seq":9},"cts":1}`;
     const frames = [frame("snapshot", '["99.5","3"]', '["100.5","2"]'), frame("delta", '["99.5","0"]', ""), frame("delta", "", '["100","0"]'), frame("delta", "", "")];
     for (const branch of [0.1, 0.9]) {

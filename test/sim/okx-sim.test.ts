@@ -15,6 +15,7 @@ import { OkxSim, startOkxSimulator } from "../../src/sim/okx-sim.ts";
 import { corruptFrame } from "../../src/sim/okx-sim-topics.ts";
 import type { Rng } from "../../src/sim/rng.ts";
 import { until } from "../support/until.ts";
+import { garbled } from "./garbled.ts";
 
 const FIXTURE = resolve(import.meta.dirname, "../fixtures/cryptofeed/OKX.ws.1.0");
 
@@ -385,16 +386,6 @@ describe("the malformed fault", () => {
   test("garbles every kind of book frame (a full book, an update of deletes, an update with no level), its arg readable", () => {
     // Before: a price was broken only where the frame had a level; an update with both sides empty (a recording's
     // keepalive) was sent intact on the broken-number branch (half the time), the fault testing nothing.
-    // A frame is garbled when it is no JSON or a level's price is no decimal (the prices are JSON strings).
-    const garbled = (bad: string, levels: (d: any) => string[][]) => {
-      let parsed: any;
-      try {
-        parsed = JSON.parse(bad);
-      } catch {
-        return true;
-      }
-      return levels(parsed).some(([p]) => !/^\d+(\.\d+)?$/.test(p!));
-    };
     const arg = '{"arg":{"channel":"books","instId":"BTC-USDT"}';
     const update = (asks: string, bids: string) => `${arg},"action":"update","data":[{"asks":[${asks}],"bids":[${bids}],"ts":"1","checksum":0,"prevSeqId":8,"seqId":9}]}`;
     const frames = [

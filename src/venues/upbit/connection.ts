@@ -8,7 +8,7 @@
 import { BookUpdate } from "../../core/book-update.ts";
 import { turnReceiptUs } from "../../core/clock.ts";
 import type { MarketName } from "../../core/types.ts";
-import { VenueConnection, type TopicState } from "../common/connection.ts";
+import { failedFrame, VenueConnection, type TopicState } from "../common/connection.ts";
 import type { UpbitAdapter } from "./adapter.ts";
 import { garbledBookEntry, isBookObject, parseBookObject, parseRawJson, type RawJson } from "./parse-json.ts";
 import { CodeTable, SCAN_ERR_FIELD, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_CODE, UpbitScanner } from "./scanner.ts";
@@ -50,7 +50,8 @@ export class UpbitConnection extends VenueConnection {
           this.onBytesAt(b, b.length, turnReceiptUs(), null);
         }
       } catch (err) {
-        this.frameFailed(typeof data === "string" ? data : data instanceof Uint8Array ? data : new Uint8Array(data as ArrayBuffer), err);
+        // Not handlerThrew: no frameText decode here (the scanner reads bytes), and the tap already has the frame.
+        this.frameFailed(failedFrame(data), err);
       }
     };
   }

@@ -3,6 +3,7 @@
  * connection: `feed(type, u, px, old)` delivers a snapshot or delta on the connection's socket, or (old = true) on
  * the old socket of a planned reconnect's overlap, told apart as the planned reconnect does (fromRetiring).
  */
+import { expect } from "vitest";
 import { type Logger, silentLogger } from "../../../src/core/log.ts";
 import type { MarketName } from "../../../src/core/types.ts";
 import type { BybitConnection } from "../../../src/venues/bybit/connection.ts";
@@ -87,7 +88,14 @@ export async function liveAndReplayedBybit(depth: number, sockets: () => { ready
     const view = (a: typeof live, s: RecordingSink) => ({ state: a.topicInfo(0).state, lastU: a.topicInfo(0).lastU, bids: a.topicInfo(0).state === "live" ? s.bids[0] : undefined });
     return { live: view(live, liveSink), replay: view(replay, replaySink) };
   };
-  return { live, replay, liveSink, replaySink, conn, records, frame, deliver, ack, books, replanned: () => planned.start(conn, "test"), stop: () => {
+  /** books(), replay's asserted equal to live's, and the invalid books each published: live's book. */
+  const same = (what: string) => {
+    const b = books();
+    expect(b.replay, what).toEqual(b.live);
+    expect(replaySink.invalid, what).toEqual(liveSink.invalid);
+    return b.live;
+  };
+  return { live, replay, liveSink, replaySink, conn, records, frame, deliver, ack, books, same, replanned: () => planned.start(conn, "test"), stop: () => {
     for (const ws of sockets()) ws.readyState = 3; // closed: the stop waits for no close event of a fake socket
     return Promise.all([live.stop(), replay.stop()]);
   } };

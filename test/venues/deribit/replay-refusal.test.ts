@@ -230,6 +230,11 @@ async function liveAndReplayedDeribit(symbols: readonly string[] = ["BTC-PERPETU
     const req = JSON.parse(sockets()[i]!.sent.filter((s) => s.includes("subscribe")).at(-1)!) as { id: number; params: { channels: string[] } };
     deliver(i, JSON.stringify({ jsonrpc: "2.0", id: req.id, result: req.params.channels }));
   };
+  /** Socket `i` refuses its last written subscribe or unsubscribe: 10028, too many requests. */
+  const refuse = (i: number) => {
+    const req = JSON.parse(sockets()[i]!.sent.filter((s) => s.includes("subscribe")).at(-1)!) as { id: number };
+    deliver(i, JSON.stringify({ jsonrpc: "2.0", id: req.id, error: { code: 10028, message: "too_many_requests" } }));
+  };
   let fed = 0;
   const same = (what: string) => {
     for (; fed < recorded.length; fed++) {
@@ -272,7 +277,17 @@ async function liveAndReplayedDeribit(symbols: readonly string[] = ["BTC-PERPETU
     replanned();
     sockets()[1]!.opened();
   };
-  return { live, replay, liveSink, replaySink, sockets, book, deliver, ack, same, drainBudget, replanned, liveAt500, resubscribed, overlapping };
+  /** Topic `t` closes, its unsubscribe refused; listed again, its subscribe refused too: the old socket streams it still. */
+  const closedRelistedRefused = async (t: unknown) => {
+    const lifecycle = (live as unknown as { lifecycle: { retire(t: unknown, r: StatusReason): void; activateAll(ts: unknown[]): void } }).lifecycle;
+    lifecycle.retire(t, StatusReason.INSTRUMENT_CLOSED);
+    refuse(0);
+    lifecycle.activateAll([t]);
+    await Promise.resolve();
+    await Promise.resolve();
+    refuse(0);
+  };
+  return { live, replay, liveSink, replaySink, sockets, book, deliver, ack, same, drainBudget, replanned, liveAt500, resubscribed, overlapping, closedRelistedRefused };
 }
 
 describe("deribit record → replay: a planned reconnect with a resync, the books compared after every record", () => {
@@ -468,20 +483,11 @@ describe("deribit record → replay: a planned reconnect with a resync, the book
   // with a backoff, the replacement failing: gone back to, the book is idle on the old socket until its backoff is over,
   // that stream's whole books ignored. Until s-backreplay ws:back ended replay's hold: LIVE in replay alone.
   test("a book idle on the old socket at the go-back (its resync waiting out its backoff) takes none of that socket's whole books in replay either", async () => {
-    const { live, sockets, book, deliver, ack, same, replanned, liveAt500 } = await liveAndReplayedDeribit();
-    const internals = live as unknown as { lifecycle: { retire(t: unknown, r: StatusReason): void; activateAll(ts: unknown[]): void }; conns: VenueConnection[] };
+    const { live, sockets, book, deliver, ack, same, replanned, liveAt500, closedRelistedRefused } = await liveAndReplayedDeribit();
+    const internals = live as unknown as { conns: VenueConnection[] };
     const t = internals.conns[0]!.topics[0]! as VenueConnection["topics"][number] & { resyncAttempt: number; resyncDelayed: boolean };
-    const refuse = (i: number) => {
-      const req = JSON.parse(sockets()[i]!.sent.filter((s) => s.includes("subscribe")).at(-1)!) as { id: number };
-      deliver(i, JSON.stringify({ jsonrpc: "2.0", id: req.id, error: { code: 10028, message: "too_many_requests" } }));
-    };
     liveAt500();
-    internals.lifecycle.retire(t, StatusReason.INSTRUMENT_CLOSED);
-    refuse(0);
-    internals.lifecycle.activateAll([t]);
-    await Promise.resolve();
-    await Promise.resolve();
-    refuse(0);
+    await closedRelistedRefused(t);
     expect(same("closed and listed again, both refused")).toMatchObject({ state: "awaiting_snapshot" });
     replanned();
     sockets()[1]!.opened(); // the swap: subscribed on the replacement
@@ -510,20 +516,11 @@ describe("deribit record → replay: a planned reconnect with a resync, the book
   // frames meanwhile (SUB_PENDING), the old socket's whole book LIVE. Until s-rd27a ws:back-held named only OKX's
   // subscribes held for the hour: replay held the book resyncing until that subscribe's ws:req.
   test("a go-back's subscribe queued for the message budget: the old socket's whole book taken in replay as live", async () => {
-    const { sockets, book, deliver, ack, same, replanned, liveAt500, drainBudget, live } = await liveAndReplayedDeribit();
-    const internals = live as unknown as { lifecycle: { retire(t: unknown, r: StatusReason): void; activateAll(ts: unknown[]): void }; conns: VenueConnection[] };
+    const { sockets, book, deliver, ack, same, replanned, liveAt500, drainBudget, live, closedRelistedRefused } = await liveAndReplayedDeribit();
+    const internals = live as unknown as { conns: VenueConnection[] };
     const t = internals.conns[0]!.topics[0]!;
-    const refuse = (i: number) => {
-      const req = JSON.parse(sockets()[i]!.sent.filter((s) => s.includes("subscribe")).at(-1)!) as { id: number };
-      deliver(i, JSON.stringify({ jsonrpc: "2.0", id: req.id, error: { code: 10028, message: "too_many_requests" } }));
-    };
     liveAt500();
-    internals.lifecycle.retire(t, StatusReason.INSTRUMENT_CLOSED);
-    refuse(0);
-    internals.lifecycle.activateAll([t]);
-    await Promise.resolve();
-    await Promise.resolve();
-    refuse(0);
+    await closedRelistedRefused(t);
     replanned();
     sockets()[1]!.opened();
     ack(1);

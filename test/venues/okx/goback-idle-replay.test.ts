@@ -29,43 +29,48 @@ function adapterOf(options: ConstructorParameters<typeof OkxAdapter>[2]): OkxAda
   return new OkxAdapter(o.config, o.subscriptions, { ...o.options, random: () => 0.5, ...options });
 }
 
-describe("okx replay of a go-back", () => {
-  test("a book idle on the old socket at the go-back (its resync waiting out its backoff) takes none of that socket's frames in replay either: RESYNCING until its resync's subscribe, as live", async () => {
-    vi.stubGlobal("WebSocket", FakeWs);
-    FakeWs.made = [];
-    let nowMs = 1_000_000;
-    const rec = recordingTaps();
-    const live = adapterOf({ log: silentLogger, now: () => nowMs, wallNow: () => nowMs, requestsPerHour: 10, ...rec.taps }); // room for every request: the 60014s are the venue's
-    const replay = adapterOf({ log: silentLogger });
-    await live.loadInstruments();
-    await replay.loadInstruments();
-    const replayed = replayer(replay, rec.records);
-    const internals = live as unknown as { conns: OkxConnection[]; lifecycle: ConnectionLifecycle; bind(s: BookSink, replay: boolean): void };
-    internals.bind(rec.sink, false); // as start(), without its timers: the test is the clock
-    const lifecycle = internals.lifecycle;
-    const conn = internals.conns[0]!;
-    const [a] = conn.topics as [OkxTopic, OkxTopic];
-    (lifecycle as unknown as { connect(c: OkxConnection): void }).connect(conn);
-    const old = FakeWs.made[0]!;
-    old.onopen!();
-    const frame = (ws: FakeWs, text: string) => ws.onmessage!({ data: text });
-    const sent = (ws: FakeWs) => ws.sent.map((x) => JSON.parse(x) as Req);
-    const answer = (ws: FakeWs, r: Req, code?: string) => {
-      if (code !== undefined) frame(ws, JSON.stringify({ id: r.id, event: "error", code, msg: "Requests too frequent.", connId: "x" }));
-      else for (const arg of r.args) frame(ws, JSON.stringify({ id: r.id, event: r.op, arg, connId: "x" }));
-    };
-    answer(old, sent(old).at(-1)!);
-    frame(old, book("A-USDT", "snapshot", -1, 10));
-    frame(old, book("B-USDT", "snapshot", -1, 10));
-    expect(live.topicInfo(0).state).toBe("live");
-    // A closes, its unsubscribe refused 60014; listed again, its subscribe refused too: its channel stays streamed.
+/**
+ * Live (recorded through its taps, `requestsPerHour` a socket, on a clock the test sets) and its replay, of A-USDT and
+ * B-USDT on fake sockets: the old socket open and subscribed, both books LIVE from its snapshots.
+ */
+async function liveOnOldSocket(requestsPerHour: number) {
+  vi.stubGlobal("WebSocket", FakeWs);
+  FakeWs.made = [];
+  let nowMs = 1_000_000;
+  const rec = recordingTaps();
+  const live = adapterOf({ log: silentLogger, now: () => nowMs, wallNow: () => nowMs, requestsPerHour, ...rec.taps });
+  const replay = adapterOf({ log: silentLogger });
+  await live.loadInstruments();
+  await replay.loadInstruments();
+  const replayed = replayer(replay, rec.records);
+  const internals = live as unknown as { conns: OkxConnection[]; lifecycle: ConnectionLifecycle; bind(s: BookSink, replay: boolean): void };
+  internals.bind(rec.sink, false); // as start(), without its timers: the test is the clock
+  const lifecycle = internals.lifecycle;
+  const conn = internals.conns[0]!;
+  const [a] = conn.topics as [OkxTopic, OkxTopic];
+  (lifecycle as unknown as { connect(c: OkxConnection): void }).connect(conn);
+  const old = FakeWs.made[0]!;
+  old.onopen!();
+  const frame = (ws: FakeWs, text: string) => ws.onmessage!({ data: text });
+  const sent = (ws: FakeWs) => ws.sent.map((x) => JSON.parse(x) as Req);
+  const answer = (ws: FakeWs, r: Req, code?: string) => {
+    if (code !== undefined) frame(ws, JSON.stringify({ id: r.id, event: "error", code, msg: "Requests too frequent.", connId: "x" }));
+    else for (const arg of r.args) frame(ws, JSON.stringify({ id: r.id, event: r.op, arg, connId: "x" }));
+  };
+  answer(old, sent(old).at(-1)!);
+  frame(old, book("A-USDT", "snapshot", -1, 10));
+  frame(old, book("B-USDT", "snapshot", -1, 10));
+  /** A closes, its unsubscribe refused 60014; listed again, its subscribe refused too: its channel stays streamed. */
+  const closedRelistedRefused = async () => {
     lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
     answer(old, sent(old).at(-1)!, "60014");
     lifecycle.activateAll([a]);
     await Promise.resolve();
     await Promise.resolve();
     answer(old, sent(old).at(-1)!, "60014");
-    // A planned reconnect: the replacement opens, both subscribed there, LIVE from its snapshots.
+  };
+  /** A planned reconnect: the replacement opens, both subscribed there, LIVE from its snapshots. */
+  const liveOnReplacement = () => {
     lifecycle.onPlannedClose(conn, "test");
     const replacement = FakeWs.made[1]!;
     replacement.onopen!();
@@ -73,6 +78,19 @@ describe("okx replay of a go-back", () => {
     answer(replacement, sent(replacement).at(-1)!);
     frame(replacement, book("A-USDT", "snapshot", -1, 20));
     frame(replacement, book("B-USDT", "snapshot", -1, 20));
+    return replacement;
+  };
+  const clock = { get ms() { return nowMs; }, set ms(v: number) { nowMs = v; } };
+  return { rec, live, replay, replayed, lifecycle, conn, a, old, frame, sent, answer, closedRelistedRefused, liveOnReplacement, clock };
+}
+
+describe("okx replay of a go-back", () => {
+  test("a book idle on the old socket at the go-back (its resync waiting out its backoff) takes none of that socket's frames in replay either: RESYNCING until its resync's subscribe, as live", async () => {
+    // Room for every request: the 60014s are the venue's.
+    const { rec, live, replay, replayed, conn, a, old, frame, sent, answer, closedRelistedRefused, liveOnReplacement } = await liveOnOldSocket(10);
+    expect(live.topicInfo(0).state).toBe("live");
+    await closedRelistedRefused();
+    const replacement = liveOnReplacement();
     // A gap on the replacement, A's second resync in a row: its unsubscribe, then a backoff before its subscribe.
     a.resyncAttempt = 1; // live's count (replay waits out no backoff: it follows the recorded requests)
     frame(replacement, book("A-USDT", "update", 25, 26));
@@ -100,48 +118,11 @@ describe("okx replay of a go-back", () => {
   });
 
   test("a book whose go-back resubscribe is held for the hour's room takes the old socket's frames in replay too: LIVE there as live (ws:back-held)", async () => {
-    vi.stubGlobal("WebSocket", FakeWs);
-    FakeWs.made = [];
-    let nowMs = 1_000_000;
-    const rec = recordingTaps();
     // 3 requests an hour a socket: the old socket's subscribe, A's closure's unsubscribe and its reopening's subscribe.
-    const live = adapterOf({ log: silentLogger, now: () => nowMs, wallNow: () => nowMs, requestsPerHour: 3, ...rec.taps });
-    const replay = adapterOf({ log: silentLogger });
-    await live.loadInstruments();
-    await replay.loadInstruments();
-    const replayed = replayer(replay, rec.records);
-    const internals = live as unknown as { conns: OkxConnection[]; lifecycle: ConnectionLifecycle; bind(s: BookSink, replay: boolean): void };
-    internals.bind(rec.sink, false);
-    const lifecycle = internals.lifecycle;
-    const conn = internals.conns[0]!;
-    const [a] = conn.topics as [OkxTopic, OkxTopic];
-    (lifecycle as unknown as { connect(c: OkxConnection): void }).connect(conn);
-    const old = FakeWs.made[0]!;
-    old.onopen!();
-    const frame = (ws: FakeWs, text: string) => ws.onmessage!({ data: text });
-    const sent = (ws: FakeWs) => ws.sent.map((x) => JSON.parse(x) as Req);
-    const answer = (ws: FakeWs, r: Req, code?: string) => {
-      if (code !== undefined) frame(ws, JSON.stringify({ id: r.id, event: "error", code, msg: "Requests too frequent.", connId: "x" }));
-      else for (const arg of r.args) frame(ws, JSON.stringify({ id: r.id, event: r.op, arg, connId: "x" }));
-    };
-    answer(old, sent(old).at(-1)!);
-    frame(old, book("A-USDT", "snapshot", -1, 10));
-    frame(old, book("B-USDT", "snapshot", -1, 10));
-    // A closes, its unsubscribe refused 60014; listed again, its subscribe refused too: its channel stays streamed.
-    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
-    answer(old, sent(old).at(-1)!, "60014");
-    lifecycle.activateAll([a]);
-    await Promise.resolve();
-    await Promise.resolve();
-    answer(old, sent(old).at(-1)!, "60014");
+    const { rec, live, replay, replayed, lifecycle, conn, a, old, frame, sent, answer, closedRelistedRefused, liveOnReplacement, clock } = await liveOnOldSocket(3);
+    await closedRelistedRefused();
     expect(sent(old).length).toBe(3); // the old socket's hour is used up
-    lifecycle.onPlannedClose(conn, "test");
-    const replacement = FakeWs.made[1]!;
-    replacement.onopen!();
-    expect(conn.ws).toBe(replacement as unknown as WebSocket);
-    answer(replacement, sent(replacement).at(-1)!);
-    frame(replacement, book("A-USDT", "snapshot", -1, 20));
-    frame(replacement, book("B-USDT", "snapshot", -1, 20));
+    const replacement = liveOnReplacement();
     // A gap on the replacement, its first resync (no backoff): its unsubscribe, unanswered when the replacement fails.
     frame(replacement, book("A-USDT", "update", 25, 26));
     expect([live.topicInfo(0).state, a.resyncDelayed, sent(replacement).at(-1)!.op]).toEqual(["resyncing", false, "unsubscribe"]);
@@ -162,8 +143,8 @@ describe("okx replay of a go-back", () => {
     const replayA = (replay as unknown as { conns: OkxConnection[] }).conns[0]!.topics[0]!;
     expect(replayA.resyncs).toBe(a.resyncs);
     // An hour on, the held subscribe goes (its ws:req): from then on a garbled frame resyncs A, in replay too.
-    nowMs += 3_600_000;
-    (lifecycle as unknown as { control: { retriesDue(nowMs: number): void } }).control.retriesDue(nowMs);
+    clock.ms += 3_600_000;
+    (lifecycle as unknown as { control: { retriesDue(nowMs: number): void } }).control.retriesDue(clock.ms);
     expect([sent(old).at(-1)!.op, a.subscribeQueued]).toEqual(["subscribe", false]);
     frame(old, book("A-USDT", "update", 31, 32).replace('"200.1"', '"2x0.1"')); // before its answer
     expect(live.topicInfo(0).state).toBe("resyncing");

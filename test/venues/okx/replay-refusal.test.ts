@@ -24,12 +24,20 @@ const request = (id: string) => `ws:req ${JSON.stringify([id, "subscribe", ["boo
 const refusal = (id: string) => JSON.stringify({ id, event: "error", code: "60018", msg: "Wrong URL or channel:books,instId:BTC-USDT doesn't exist." });
 const accepted = (id: string) => JSON.stringify({ id, event: "subscribe", arg: { channel: "books", instId: "BTC-USDT" } });
 
-/** A replaying adapter of spot BTC-USDT, its subscribe s1 written on conn0.spot, and what a test feeds it there. */
-async function subscribedInReplay(log: Logger = silentLogger) {
+/** A replaying adapter of spot BTC-USDT (depth 400) on a MapSink, stopped after the test. */
+async function replayOfBtcUsdt(log: Logger = silentLogger) {
   const adapter = new OkxAdapter(btcUsdtConfig(400), [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log });
   cleanups.push(() => adapter.stop());
   const sink = new MapSink((await adapter.loadInstruments()) as Instrument[]);
   adapter.startReplay(sink);
+  /** A record of a capture file's head (a connection event on conn0.spot), taken. */
+  const head = (url: string, body = "") => expect(adapter.ingestConnectionEvent("spot", "conn0.spot", url, 1, body)).toBe(true);
+  return { adapter, sink, head };
+}
+
+/** A replaying adapter of spot BTC-USDT, its subscribe s1 written on conn0.spot, and what a test feeds it there. */
+async function subscribedInReplay(log: Logger = silentLogger) {
+  const { adapter, sink } = await replayOfBtcUsdt(log);
   const feed = (f: string) => expect(adapter.ingestFrame("spot", "conn0.spot", f, 1)).toBe(true);
   const event = (url: string) => expect(adapter.ingestConnectionEvent("spot", "conn0.spot", url, 1)).toBe(true);
   event("ws:open");
@@ -296,10 +304,7 @@ describe("okx replay: a book closed during its budget wait", () => {
     for (const [url, body] of [["ws:open", ""], ["ws:sockets", ""], [request("s1"), ""], ["ws:wait", "books:BTC-USDT"], ["ws:closed", "books:BTC-USDT"], ["ws:close", ""]]) {
       head.observe("okx", "spot", "conn0.spot", url!, body);
     }
-    const alone = new OkxAdapter(btcUsdtConfig(400), [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log: silentLogger });
-    cleanups.push(() => alone.stop());
-    const aloneSink = new MapSink((await alone.loadInstruments()) as Instrument[]);
-    alone.startReplay(aloneSink);
+    const { adapter: alone, sink: aloneSink } = await replayOfBtcUsdt();
     const event = (url: string, body = "") => expect(alone.ingestConnectionEvent("spot", "conn0.spot", url, 1, body)).toBe(true);
     for (const e of head.events()) event(e.url, e.body);
     for (const url of ["ws:open", "ws:sockets"]) event(url);
@@ -325,11 +330,7 @@ describe("okx replay: a file begun during a budget wait", () => {
   test("its head's ws:waitset ignores the book's frames as the wait's ws:wait did, and decides no refusal held; the restart's answer makes it LIVE", async () => {
     // A file rotated during the wait (up to an hour) replayed alone: before s-recrd its head did not say so, and the
     // first snapshot of the book made it LIVE in that replay where live's stayed RESYNCING until the restart.
-    const adapter = new OkxAdapter(btcUsdtConfig(400), [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log: silentLogger });
-    cleanups.push(() => adapter.stop());
-    const sink = new MapSink((await adapter.loadInstruments()) as Instrument[]);
-    adapter.startReplay(sink);
-    const head = (url: string, body = "") => expect(adapter.ingestConnectionEvent("spot", "conn0.spot", url, 1, body)).toBe(true);
+    const { adapter, sink, head } = await replayOfBtcUsdt();
     head("ws:state");
     head("ws:waitset", "books:ETH-USDT books:BTC-USDT"); // a name not of the replay's config is passed over
     head("ws:asked", '["books:BTC-USDT"]');
@@ -357,11 +358,7 @@ describe("okx replay: a file begun inside a recorded unsubscribe's hold or a go-
     // A file rotated between a resync's recorded unsubscribe and its subscribe (a book idle after a go-back while the
     // old socket streams its channel: up to its resync's backoff) replayed alone: before s-rd27a its head did not say
     // so, and the first snapshot of the book made it LIVE in that replay where live's stayed RESYNCING.
-    const adapter = new OkxAdapter(btcUsdtConfig(400), [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log: silentLogger });
-    cleanups.push(() => adapter.stop());
-    const sink = new MapSink((await adapter.loadInstruments()) as Instrument[]);
-    adapter.startReplay(sink);
-    const head = (url: string, body = "") => expect(adapter.ingestConnectionEvent("spot", "conn0.spot", url, 1, body)).toBe(true);
+    const { adapter, head } = await replayOfBtcUsdt();
     head("ws:state");
     head("ws:unsubset", "books:ETH-USDT books:BTC-USDT"); // a name not of the replay's config is passed over
     head("ws:asked", '["books:BTC-USDT"]');
@@ -373,10 +370,7 @@ describe("okx replay: a file begun inside a recorded unsubscribe's hold or a go-
 
     // A file begun inside a go-back's held subscribe (ws:back-heldset alone): its frames taken, its subscribe marked held
     // until its ws:req. (A book in both head sets, ws:back-heldset then ws:unsubset: test/record/capture-socket-head.test.ts.)
-    const other = new OkxAdapter(btcUsdtConfig(400), [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log: silentLogger });
-    cleanups.push(() => other.stop());
-    const otherSink = new MapSink((await other.loadInstruments()) as Instrument[]);
-    other.startReplay(otherSink);
+    const { adapter: other } = await replayOfBtcUsdt();
     for (const [url, body] of [["ws:state", ""], ["ws:back-heldset", "books:BTC-USDT books:ETH-USDT"], ["ws:asked", '["books:BTC-USDT"]']] as const) {
       expect(other.ingestConnectionEvent("spot", "conn0.spot", url, 1, body)).toBe(true);
     }
@@ -409,9 +403,7 @@ describe("okx replay: a go-back's held subscribe of a book closed and reopened b
     for (const [url, body] of records) fileHead.observe("okx", "spot", "conn0.spot", url, body);
     const replays = [];
     for (const events of [records, fileHead.events().map((e): [string, string] => [e.url!, e.body ?? ""])]) {
-      const adapter = new OkxAdapter(btcUsdtConfig(400), [{ market: "spot", symbol: "BTC-USDT", depth: 400 }], { log: silentLogger });
-      cleanups.push(() => adapter.stop());
-      adapter.startReplay(new MapSink((await adapter.loadInstruments()) as Instrument[]));
+      const { adapter } = await replayOfBtcUsdt();
       for (const [url, body] of events) expect(adapter.ingestConnectionEvent("spot", "conn0.spot", url, 1, body), url).toBe(true);
       expect(adapter.ingestFrame("spot", "conn0.spot", snapshot.replace('"seqId":10', '"seqId":30'), 1)).toBe(true);
       expect(adapter.topicInfo(0).state, "the old socket's snapshot taken").toBe("live");

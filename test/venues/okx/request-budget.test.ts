@@ -223,7 +223,29 @@ describe("okx: every request within the socket's hour", () => {
       else for (const arg of r.args) conn.onFrameAt(JSON.stringify({ id: r.id, event: r.op, arg, connId: "x" }), 1);
     };
     const [a, b] = conn.topics as [OkxTopic, OkxTopic];
-    return { adapter, conn, ws, a, b, requests, answer, ...internals, clock: { get ms() { return nowMs; }, set ms(v: number) { nowMs = v; } } };
+    /** A's requests written on the socket, their ops in order. */
+    const ofA = () => requests().filter((r) => r.args.some((x) => x.instId === "A-USDT")).map((r) => r.op);
+    /** A closes, its unsubscribe refused 60014; listed again, its subscribe (in that one's place) refused 60014 too. */
+    const closedRelistedRefused = async () => {
+      internals.lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
+      answer(requests().at(-1)!, "60014");
+      internals.lifecycle.activateAll([a]);
+      await Promise.resolve();
+      await Promise.resolve();
+      answer(requests().at(-1)!, "60014");
+    };
+    /** A planned reconnect's replacement (fake, recording), open and settled: swapped in, the old socket retiring. */
+    const swapIn = () => {
+      const planned = (internals.lifecycle as unknown as { planned: PlannedReconnects }).planned;
+      const replacement = recordingWs();
+      conn.replacing = replacement;
+      conn.replacingGeneration = ++conn.genSeq;
+      conn.replacingOpen = true;
+      (planned as unknown as { swapWhenSettled(c: OkxConnection): void }).swapWhenSettled(conn);
+      const onReplacement = () => replacement.sent.map((x) => JSON.parse(x) as Req);
+      return { planned, replacement, onReplacement };
+    };
+    return { adapter, conn, ws, a, b, requests, answer, ofA, closedRelistedRefused, swapIn, ...internals, clock: { get ms() { return nowMs; }, set ms(v: number) { nowMs = v; } } };
   }
 
   /**
@@ -329,17 +351,12 @@ describe("okx: every request within the socket's hour", () => {
    * channels and its pushes on the wire).
    */
   test("a closed book's held unsubscribe dropped by a swap is owed again on the old socket gone back to", async () => {
-    const { adapter, conn, a, requests, lifecycle, control, clock } = await openRig();
+    const { adapter, conn, a, requests, lifecycle, control, clock, swapIn } = await openRig();
     conn.requestTimesMs.push(clock.ms, clock.ms, clock.ms); // 3 of 3
     lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // its unsubscribe held
     expect(control.unsubscribeWaiting(conn, a)).toBe(true);
-    const planned = (lifecycle as unknown as { planned: PlannedReconnects }).planned;
     const old = conn.ws;
-    const replacement = recordingWs();
-    conn.replacing = replacement;
-    conn.replacingGeneration = ++conn.genSeq;
-    conn.replacingOpen = true;
-    (planned as unknown as { swapWhenSettled(c: OkxConnection): void }).swapWhenSettled(conn); // settled: the swap
+    const { planned, replacement } = swapIn(); // settled: the swap
     expect([conn.ws, conn.retiringWs]).toEqual([replacement, old]);
     expect(replacement.sent.map((x) => (JSON.parse(x) as Req).args.map((y) => y.instId))).toEqual([["B-USDT"]]);
     planned.goBack(conn, "test");
@@ -359,8 +376,7 @@ describe("okx: every request within the socket's hour", () => {
    * again): two unsubscribes of one channel, one of the hour's 480 spent for nothing.
    */
   test("a closed book listed and closed again before its held unsubscribe went: one unsubscribe of its channel", async () => {
-    const { adapter, conn, a, requests, answer, lifecycle, control, clock } = await openRig();
-    const ofA = () => requests().filter((r) => r.args.some((x) => x.instId === "A-USDT")).map((r) => r.op);
+    const { adapter, conn, a, requests, answer, lifecycle, control, clock, ofA } = await openRig();
     conn.requestTimesMs.push(clock.ms, clock.ms, clock.ms); // 3 of 3
     lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // its unsubscribe held
     clock.ms += HOUR_MS; // room again, the round not yet
@@ -385,8 +401,7 @@ describe("okx: every request within the socket's hour", () => {
    * subscribed for good, its pushes on the wire, ignored.
    */
   test("a closed book listed again and closed while both its requests are held: its channel is unsubscribed", async () => {
-    const { adapter, conn, a, requests, lifecycle, control, clock } = await openRig();
-    const ofA = () => requests().filter((r) => r.args.some((x) => x.instId === "A-USDT")).map((r) => r.op);
+    const { adapter, conn, a, requests, lifecycle, control, clock, ofA } = await openRig();
     conn.requestTimesMs.push(clock.ms, clock.ms, clock.ms); // 3 of 3
     lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // its unsubscribe held
     lifecycle.activate(a);
@@ -410,8 +425,7 @@ describe("okx: every request within the socket's hour", () => {
    * up) and nothing unsubscribed the channel: subscribed for good, its pushes on the wire, ignored.
    */
   test("a closed book listed again and closed while its unsubscribe and its subscribe wait out 60014: its channel is unsubscribed", async () => {
-    const { adapter, a, requests, answer, lifecycle, control, clock } = await openRig();
-    const ofA = () => requests().filter((r) => r.args.some((x) => x.instId === "A-USDT")).map((r) => r.op);
+    const { adapter, a, requests, answer, lifecycle, control, clock, ofA } = await openRig();
     lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // its unsubscribe goes (1 of 3)
     answer(requests().at(-1)!, "60014");
     lifecycle.activate(a);
@@ -497,8 +511,7 @@ describe("okx: every request within the socket's hour", () => {
    * dropped (A given up) or never made, nothing unsubscribed the channel, subscribed for good.
    */
   test.each(["after", "before"])("a closed book listed again, its subscribe refused for a reason that may pass, closed again %s that refusal: its channel is unsubscribed", async (when) => {
-    const { adapter, a, requests, answer, lifecycle, control, clock } = await openRig();
-    const ofA = () => requests().filter((r) => r.args.some((x) => x.instId === "A-USDT")).map((r) => r.op);
+    const { adapter, a, requests, answer, lifecycle, control, clock, ofA } = await openRig();
     lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // its unsubscribe goes (1 of 3)
     answer(requests().at(-1)!, "60014");
     lifecycle.activate(a);
@@ -529,8 +542,7 @@ describe("okx: every request within the socket's hour", () => {
    * for good.
    */
   test("a batch subscribe still streamed, refused for a reason that may pass: its one-by-one retries carry the mark", async () => {
-    const { adapter, a, b, requests, answer, lifecycle, control, clock } = await openRig();
-    const ofA = () => requests().filter((r) => r.args.some((x) => x.instId === "A-USDT")).map((r) => r.op);
+    const { adapter, a, b, requests, answer, lifecycle, control, clock, ofA } = await openRig();
     lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // 1 of 3
     answer(requests().at(-1)!, "60014");
     lifecycle.retire(b, StatusReason.INSTRUMENT_CLOSED); // 2 of 3
@@ -563,8 +575,7 @@ describe("okx: every request within the socket's hour", () => {
     ["60018", "Wrong URL or channel:books,instId:A-USDT doesn't exist.", ["unsubscribe", "subscribe", "unsubscribe"]],
     ["60011", "Please log in", ["unsubscribe", "subscribe", "unsubscribe"]],
   ])("a batch subscribe still streamed, one of it closed again, the batch refused %s: the other goes again, not rejected", async (code, msg, expectedOfA) => {
-    const { adapter, conn, a, b, requests, answer, lifecycle, control, clock } = await openRig();
-    const ofA = () => requests().filter((r) => r.args.some((x) => x.instId === "A-USDT")).map((r) => r.op);
+    const { adapter, conn, a, b, requests, answer, lifecycle, control, clock, ofA } = await openRig();
     lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // 1 of 3
     answer(requests().at(-1)!, "60014");
     lifecycle.retire(b, StatusReason.INSTRUMENT_CLOSED); // 2 of 3
@@ -596,8 +607,7 @@ describe("okx: every request within the socket's hour", () => {
    * of a channel not subscribed, one of the hour's 480 for nothing.
    */
   test("a book rejected while still streamed (60018: its channel unsubscribed then, s-streamleft), listed again and closed again before its subscribe's refusal: not unsubscribed again", async () => {
-    const { adapter, conn, a, b, requests, answer, lifecycle, control, clock } = await openRig();
-    const ofA = () => requests().filter((r) => r.args.some((x) => x.instId === "A-USDT")).map((r) => r.op);
+    const { adapter, conn, a, b, requests, answer, lifecycle, control, clock, ofA } = await openRig();
     lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
     answer(requests().at(-1)!, "60014");
     lifecycle.retire(b, StatusReason.INSTRUMENT_CLOSED);
@@ -633,21 +643,10 @@ describe("okx: every request within the socket's hour", () => {
    * socket only; no test held that until s-rd23a (read on any socket, an unsubscribe of a channel not subscribed went).
    */
   test.each(["before", "after"])("a mark of the old socket's is not read on the replacement: A closed again %s the refusal", async (when) => {
-    const { adapter, conn, a, requests, answer, lifecycle, control, clock } = await openRig();
-    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
-    answer(requests().at(-1)!, "60014");
-    lifecycle.activateAll([a]);
-    await Promise.resolve();
-    await Promise.resolve();
-    answer(requests().at(-1)!, "60014"); // A's subscribe waits to go again; nothing pending: the swap may come
-    const planned = (lifecycle as unknown as { planned: PlannedReconnects }).planned;
-    const replacement = recordingWs();
-    conn.replacing = replacement;
-    conn.replacingGeneration = ++conn.genSeq;
-    conn.replacingOpen = true;
-    (planned as unknown as { swapWhenSettled(c: OkxConnection): void }).swapWhenSettled(conn);
+    const { adapter, conn, a, lifecycle, control, clock, swapIn, closedRelistedRefused } = await openRig();
+    await closedRelistedRefused(); // A's subscribe waits to go again; nothing pending: the swap may come
+    const { replacement, onReplacement } = swapIn();
     expect(conn.ws).toBe(replacement);
-    const onReplacement = () => replacement.sent.map((x) => JSON.parse(x) as Req);
     const subscribe = onReplacement().at(-1)!;
     expect(subscribe.args.map((x) => x.instId)).toEqual(["A-USDT", "B-USDT"]);
     const busy = (r: Req) => conn.onFrameAt(JSON.stringify({ id: r.id, event: "error", code: "50001", msg: "System busy", connId: "x" }), 1);
@@ -678,21 +677,10 @@ describe("okx: every request within the socket's hour", () => {
    * A's channel stayed subscribed on the old socket for good (its frames ignored, one of its channels and its pushes).
    */
   test.each(["refused", "accepted", "unanswered"])("a book still streamed on the old socket, not served there at the swap: a go-back unsubscribes it (replacement's subscribe %s)", async (how) => {
-    const { adapter, conn, a, requests, answer, lifecycle, control, clock } = await openRig();
-    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
-    answer(requests().at(-1)!, "60014");
-    lifecycle.activateAll([a]);
-    await Promise.resolve();
-    await Promise.resolve();
-    answer(requests().at(-1)!, "60014");
-    const planned = (lifecycle as unknown as { planned: PlannedReconnects }).planned;
-    const replacement = recordingWs();
-    conn.replacing = replacement;
-    conn.replacingGeneration = ++conn.genSeq;
-    conn.replacingOpen = true;
-    (planned as unknown as { swapWhenSettled(c: OkxConnection): void }).swapWhenSettled(conn);
+    const { adapter, conn, a, requests, answer, lifecycle, control, clock, swapIn, closedRelistedRefused } = await openRig();
+    await closedRelistedRefused();
+    const { planned, replacement, onReplacement } = swapIn();
     expect([conn.ws, a.onRetiring]).toEqual([replacement, false]);
-    const onReplacement = () => replacement.sent.map((x) => JSON.parse(x) as Req);
     const subscribe = onReplacement().at(-1)!;
     if (how === "refused") {
       lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
@@ -729,21 +717,10 @@ describe("okx: every request within the socket's hour", () => {
    * nothing then read). Now retire unsubscribes an idle topic still streamed on its socket (s-rd24a).
    */
   test("a book still streamed on the old socket, idle there at the go-back (its resync waiting out its backoff), closed: unsubscribed", async () => {
-    const { adapter, conn, a, requests, answer, lifecycle, control, clock } = await openRig();
-    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
-    answer(requests().at(-1)!, "60014");
-    lifecycle.activateAll([a]);
-    await Promise.resolve();
-    await Promise.resolve();
-    answer(requests().at(-1)!, "60014");
-    const planned = (lifecycle as unknown as { planned: PlannedReconnects }).planned;
-    const replacement = recordingWs();
-    conn.replacing = replacement;
-    conn.replacingGeneration = ++conn.genSeq;
-    conn.replacingOpen = true;
-    (planned as unknown as { swapWhenSettled(c: OkxConnection): void }).swapWhenSettled(conn);
+    const { adapter, conn, a, requests, answer, lifecycle, control, clock, swapIn, closedRelistedRefused } = await openRig();
+    await closedRelistedRefused();
+    const { planned, replacement, onReplacement } = swapIn();
     expect([conn.ws, a.onRetiring]).toEqual([replacement, false]);
-    const onReplacement = () => replacement.sent.map((x) => JSON.parse(x) as Req);
     answer(onReplacement().at(-1)!); // A (and B) subscribed on the replacement
     expect(a.sub).toBe(SUB_ACTIVE);
     a.resyncAttempt = 1; // a resync in a row: it waits out its backoff
@@ -774,20 +751,9 @@ describe("okx: every request within the socket's hour", () => {
    * with an ack and a fresh snapshot (the simulator: okx-sim.ts, one stream a socket), which makes A LIVE, its mark over.
    */
   test("a book still streamed on the old socket, idle there at the go-back (its resync waiting out its backoff), open: its frames ignored, one subscribe after the backoff, LIVE from its snapshot", async () => {
-    const { adapter, conn, a, requests, answer, lifecycle } = await openRig();
-    lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED);
-    answer(requests().at(-1)!, "60014");
-    lifecycle.activateAll([a]);
-    await Promise.resolve();
-    await Promise.resolve();
-    answer(requests().at(-1)!, "60014");
-    const planned = (lifecycle as unknown as { planned: PlannedReconnects }).planned;
-    const replacement = recordingWs();
-    conn.replacing = replacement;
-    conn.replacingGeneration = ++conn.genSeq;
-    conn.replacingOpen = true;
-    (planned as unknown as { swapWhenSettled(c: OkxConnection): void }).swapWhenSettled(conn);
-    const onReplacement = () => replacement.sent.map((x) => JSON.parse(x) as Req);
+    const { adapter, conn, a, requests, answer, swapIn, closedRelistedRefused } = await openRig();
+    await closedRelistedRefused();
+    const { planned, replacement, onReplacement } = swapIn();
     answer(onReplacement().at(-1)!);
     a.resyncAttempt = 1;
     adapter.books.resync(a, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
@@ -827,19 +793,14 @@ describe("okx: every request within the socket's hour", () => {
    * on the old socket for good, its frames ignored.
    */
   test("a book listed again while its closure's unsubscribe and its subscribe are both held, swapped out, closed, gone back to: unsubscribed on the old socket", async () => {
-    const { adapter, conn, b, requests, lifecycle, control, clock } = await openRig();
+    const { adapter, conn, b, requests, lifecycle, control, clock, swapIn } = await openRig();
     conn.requestTimesMs.push(clock.ms, clock.ms, clock.ms); // the hour spent
     lifecycle.retire(b, StatusReason.INSTRUMENT_CLOSED); // its unsubscribe held
     lifecycle.activate(b); // its subscribe held too
     await Promise.resolve();
     await Promise.resolve();
     expect([requests(), control.waitingOn(conn).map((x) => x.op)]).toEqual([[], ["unsubscribe", "subscribe"]]);
-    const planned = (lifecycle as unknown as { planned: PlannedReconnects }).planned;
-    const replacement = recordingWs();
-    conn.replacing = replacement;
-    conn.replacingGeneration = ++conn.genSeq;
-    conn.replacingOpen = true;
-    (planned as unknown as { swapWhenSettled(c: OkxConnection): void }).swapWhenSettled(conn);
+    const { planned, replacement } = swapIn();
     expect([conn.ws, b.onRetiring]).toEqual([replacement, false]);
     lifecycle.retire(b, StatusReason.INSTRUMENT_CLOSED); // its subscribe on the replacement is out
     planned.goBack(conn, "test");
@@ -861,20 +822,14 @@ describe("okx: every request within the socket's hour", () => {
    * there for good (found by the randomized check with planned reconnects, seed 146).
    */
   test("a book streamed on the old socket, marked streamed on the replacement too during the overlap, closed, gone back to: unsubscribed on the old socket", async () => {
-    const { adapter, conn, b, requests, answer, lifecycle, control, clock } = await openRig();
+    const { adapter, conn, b, requests, answer, lifecycle, control, clock, swapIn } = await openRig();
     conn.requestTimesMs.push(clock.ms, clock.ms, clock.ms); // the old socket's hour spent
     lifecycle.retire(b, StatusReason.INSTRUMENT_CLOSED); // its unsubscribe held
     lifecycle.activate(b); // its subscribe held too
     await Promise.resolve();
     await Promise.resolve();
-    const planned = (lifecycle as unknown as { planned: PlannedReconnects }).planned;
-    const replacement = recordingWs();
-    conn.replacing = replacement;
-    conn.replacingGeneration = ++conn.genSeq;
-    conn.replacingOpen = true;
-    (planned as unknown as { swapWhenSettled(c: OkxConnection): void }).swapWhenSettled(conn);
+    const { planned, replacement, onReplacement } = swapIn();
     expect(conn.ws).toBe(replacement);
-    const onReplacement = () => replacement.sent.map((x) => JSON.parse(x) as Req);
     answer(onReplacement().find((r) => r.args.some((x) => x.instId === "B-USDT"))!); // B's subscribe there accepted
     expect(b.sub).toBe(SUB_ACTIVE);
     lifecycle.retire(b, StatusReason.INSTRUMENT_CLOSED); // its unsubscribe written on the replacement
@@ -907,17 +862,12 @@ describe("okx: every request within the socket's hour", () => {
   test("a resync waiting for the hour at a swap, the replacement failed: its fresh start is owed on the old socket gone back to", async () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] }); // the budget wait's timer, moved with the clock
     try {
-      const { adapter, conn, a, requests, answer, lifecycle, clock } = await openRig();
+      const { adapter, conn, a, requests, answer, clock, swapIn } = await openRig();
       const waitsBudget = (adapter as unknown as { budgetWait: boolean[] }).budgetWait;
       conn.requestTimesMs.push(clock.ms, clock.ms, clock.ms); // the old socket's hour spent
       adapter.books.resync(a, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
       expect([a.sub, a.book, waitsBudget[a.index], requests()]).toEqual([SUB_ACTIVE, BookState.RESYNCING, true, []]);
-      const planned = (lifecycle as unknown as { planned: PlannedReconnects }).planned;
-      const replacement = recordingWs();
-      conn.replacing = replacement;
-      conn.replacingGeneration = ++conn.genSeq;
-      conn.replacingOpen = true;
-      (planned as unknown as { swapWhenSettled(c: OkxConnection): void }).swapWhenSettled(conn);
+      const { planned, replacement } = swapIn();
       expect([conn.ws, a.onRetiring, waitsBudget[a.index]]).toEqual([replacement, true, false]); // its subscribe there ends the wait
       planned.goBack(conn, "test");
       expect([a.sub, a.book]).toEqual([SUB_ACTIVE, BookState.RESYNCING]);
@@ -943,8 +893,7 @@ describe("okx: every request within the socket's hour", () => {
    * nothing. Now the subscribe out for A is its request: the refused unsubscribe's retry leaves A out.
    */
   test("a closed book's unsubscribe refused 60014 after its reopening's subscribe went: its channel is unsubscribed once", async () => {
-    const { adapter, conn, a, requests, answer, lifecycle, control, clock } = await openRig();
-    const ofA = () => requests().filter((r) => r.args.some((x) => x.instId === "A-USDT")).map((r) => r.op);
+    const { adapter, conn, a, requests, answer, lifecycle, control, clock, ofA } = await openRig();
     lifecycle.retire(a, StatusReason.INSTRUMENT_CLOSED); // its unsubscribe goes (1 of 3)
     lifecycle.activate(a);
     await Promise.resolve();
