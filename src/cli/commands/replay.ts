@@ -140,7 +140,7 @@ async function replay(ctx: CommandContext): Promise<number> {
     outcome = await startOrStop(starting, ctx.stopSignal, () => Promise.all([feeder.stop(), guard.stop()]));
   } catch (err) {
     // As `run`'s: 2 when the configuration must change (every symbol refused, a configuration error found at start).
-    log.error("feeder could not start", startFailureFields(err));
+    log.error("feeder could not start", startFailureFields(err, path));
     await feeder.stop();
     await guard.stop();
     await instrumentCacheWritesEnded(log, ctx.stopSignal); // one venue's answer merged, another's start failed
