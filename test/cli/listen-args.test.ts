@@ -109,7 +109,7 @@ test("--iface is the interface every multicast group is joined on: the -c file's
   const file = join(dir, "feeder.toml");
   // Another host's file: its destination sends from 10.1.0.7, which this host (loopback only here) does not have.
   writeFileSync(file, '[[publish.destinations]]\nname = "d"\ngroup = "239.255.8.1"\nport = 31000\ninterface = "10.1.0.7"\n');
-  const groupsOf = (values: Record<string, unknown>) => resolveGroups({ values, positionals: [], log: silentLogger, out: () => {}, stopSignal: new Promise(() => {}) }).groups;
+  const groupsOf = (values: Record<string, string | string[]>) => resolveGroups({ values, positionals: [], log: silentLogger, out: () => {}, stopSignal: new Promise(() => {}) }).groups;
   try {
     expect(groupsOf({ config: file, iface: "127.0.0.1", group: ["239.255.8.2:31001"] })).toEqual([
       { group: "239.255.8.1", port: 31000, iface: "127.0.0.1" },
