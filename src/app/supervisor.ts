@@ -108,7 +108,7 @@ interface Slot {
   lastReplyMs: number;
   /** While it has said nothing: when it is taken for stuck (performance.now() ms). */
   firstWordDueMs: number;
-  /** When its worker was terminated as hung (performance.now() ms; 0: it was not): its close is awaited from then. */
+  /** When its worker was terminated as hung or by kill() (performance.now() ms; 0: it was not): its close is awaited from then. */
   terminatedAtMs: number;
   /** The slot's current worker has gone (closed, or replaced as blocked): what follows it; set by spawn. */
   ended: () => void;
@@ -117,6 +117,8 @@ interface Slot {
    * line says it all, its close adds none; set by spawn.
    */
   terminateHung: (msg: string, fields: Record<string, unknown>) => void;
+  /** Terminates the slot's current worker for kill(): its end is a kill's, not a crash's; set by spawn. */
+  terminateKilled: () => void;
   /** Its replaced workers whose threads have not ended (blocked outside JavaScript): at most BLOCKED_THREADS_MAX. */
   blockedThreads: number;
   /** Its terminated worker is not replaced (BLOCKED_THREADS_MAX reached), which was logged. */
@@ -226,7 +228,7 @@ export class Supervisor implements StatusSource {
           detail: `worker ${i} is starting (its share's instruments not resolved yet); its books start once they are`,
         })),
       );
-      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, lastReplyMs: 0, firstWordDueMs: 0, terminatedAtMs: 0, ended: () => undefined, terminateHung: () => undefined, blockedThreads: 0, heldBack: false, lastBooks: [], lastBooksAtMs: 0, budgets: new BudgetAccounts(), replies: new AwaitedReplies(this.replySilenceMs, undefined, undefined, (id) => slot.worker?.postMessage({ type: "cancel", id } satisfies ToWorker)), share, carry: new CounterCarry(), faultsLogged: new Map() };
+      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, lastReplyMs: 0, firstWordDueMs: 0, terminatedAtMs: 0, ended: () => undefined, terminateHung: () => undefined, terminateKilled: () => undefined, blockedThreads: 0, heldBack: false, lastBooks: [], lastBooksAtMs: 0, budgets: new BudgetAccounts(), replies: new AwaitedReplies(this.replySilenceMs, undefined, undefined, (id) => slot.worker?.postMessage({ type: "cancel", id } satisfies ToWorker)), share, carry: new CounterCarry(), faultsLogged: new Map() };
       this.slots.push(slot);
       starts.push(this.spawn(slot));
     }
@@ -277,9 +279,16 @@ export class Supervisor implements StatusSource {
     for (const slot of this.slots) slot.worker?.terminate();
   }
 
-  /** Test and operations hook: terminates a worker as if it had crashed; the supervisor restarts it. */
+  /**
+   * Test and operations hook: terminates a worker, which the supervisor restarts, as its own deliberate end (as a
+   * hung worker's): down at once, its end logged as a kill (info), not as a crash ("worker exited", a warning), and
+   * no crash backoff (kills in a row doubled the wait as for a crash loop), and a thread that does not end is
+   * replaced as a hung one's is. Before 2026-12-07 it only terminated it, and its end was a crash's.
+   */
   kill(index: number): void {
-    this.slots[index]?.worker?.terminate();
+    const slot = this.slots[index];
+    if (slot?.worker === undefined || slot.terminatedAtMs !== 0) return;
+    slot.terminateKilled();
   }
 
   workerCount(): number {
@@ -499,9 +508,12 @@ export class Supervisor implements StatusSource {
        * line of its own. Before 2026-12-06 a hang wrote two (`... terminating it to restart it`, `worker exited; restarting`).
        */
       let endLogged = false;
+      /** Ended by kill(): a deliberate end, restarted after RESTART_BASE_MS and logged as a kill. */
+      let killed = false;
       /** The wait before this worker's successor starts: counted once, at its failed start or at its end. */
       let restartDelay: number | undefined;
       const restartDelayMs = (): number => {
+        if (restartDelay === undefined && killed) restartDelay = RESTART_BASE_MS;
         if (restartDelay === undefined) {
           const ranMs = performance.now() - slot.startedAtMs;
           slot.consecutiveFailures = ranMs >= HEALTHY_RUN_MS ? 1 : slot.consecutiveFailures + 1;
@@ -595,7 +607,8 @@ export class Supervisor implements StatusSource {
         if (!settled) (settled = true), reject(new Error(`worker ${slot.index} exited during start`));
         if (this.stopping) return;
         const delayMs = restartDelayMs();
-        if (!endLogged) this.log.warn("worker exited; restarting", { worker: slot.index, inMs: delayMs, ...(duringStart ? { duringStart } : {}) });
+        if (killed) this.log.info("worker killed; restarting", { worker: slot.index, inMs: delayMs });
+        else if (!endLogged) this.log.warn("worker exited; restarting", { worker: slot.index, inMs: delayMs, ...(duringStart ? { duringStart } : {}) });
         setTimeout(() => {
           if (this.stopping) return;
           slot.restarts++;
@@ -608,6 +621,14 @@ export class Supervisor implements StatusSource {
         if (gone) return;
         if (!this.stopping) this.log.error(msg, { worker: slot.index, ...fields, inMs: restartDelayMs(), restarts: slot.restarts });
         endLogged = true;
+        worker.terminate();
+      };
+      slot.terminateKilled = () => {
+        if (gone) return;
+        killed = true;
+        slot.ready = false;
+        slot.answering = false;
+        slot.terminatedAtMs = performance.now();
         worker.terminate();
       };
       const ended = slot.ended;

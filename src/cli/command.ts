@@ -80,10 +80,16 @@ export function startFailureExitCode(err: unknown): 1 | 2 {
   return err instanceof ConfigError || err instanceof SymbolsUnusableError ? 2 : 1;
 }
 
-/** The log fields of a failed start: the error, and for exit 2 that it is not worth restarting. */
-export function startFailureFields(err: unknown): Record<string, unknown> {
+/**
+ * The log fields of a failed start: the error, and for exit 2 that it is not worth restarting and which file must
+ * change (`configFile`, the command's --config, unless the error names its own): a key file rotated away after the
+ * load, found as the publisher reads it, named the key but not the file that names it.
+ */
+export function startFailureFields(err: unknown, configFile?: string): Record<string, unknown> {
   const error = err instanceof Error ? err.message : String(err);
-  return startFailureExitCode(err) === 2 ? { error, exitCode: 2, fix: "the configuration must change: restarting cannot help" } : { error, exitCode: 1 };
+  if (startFailureExitCode(err) === 1) return { error, exitCode: 1 };
+  const config = (err instanceof ConfigError ? err.file : undefined) ?? configFile;
+  return { error, exitCode: 2, ...(config !== undefined ? { config } : {}), fix: "the configuration must change: restarting cannot help" };
 }
 
 /**

@@ -277,7 +277,10 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
     return code === 0 && io.outFailure?.() !== undefined ? 1 : code;
   } catch (err) {
     if (err instanceof ConfigError) {
-      const inFile = err.file === undefined ? "" : ` in ${escapeControls(err.file)}`;
+      // One found past the loader (the publisher's read of a key file rotated away since) names the key, not the
+      // file that names it: that is the command's --config.
+      const file = err.file ?? (typeof parsed.values.config === "string" ? parsed.values.config : undefined);
+      const inFile = file === undefined ? "" : ` in ${escapeControls(file)}`;
       io.err(`feeder ${command.name}: invalid configuration${inFile}:\n${err.problems.map((p) => "  " + p).join("\n")}`);
       return 2;
     }

@@ -99,6 +99,30 @@ test("-c FILE whose publish.retransmit.listen is 0.0.0.0:P asks the publisher's 
   }
 });
 
+test("--iface is the interface every multicast group is joined on: the -c file's destinations' (another host's) and --group's alike", async () => {
+  const { resolveGroups } = await import("../../src/cli/commands/listen.ts");
+  const { silentLogger } = await import("../../src/core/log.ts");
+  const { mkdtempSync, rmSync, writeFileSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const dir = mkdtempSync(join(tmpdir(), "listen-iface-"));
+  const file = join(dir, "feeder.toml");
+  // Another host's file: its destination sends from 10.1.0.7, which this host (loopback only here) does not have.
+  writeFileSync(file, '[[publish.destinations]]\nname = "d"\ngroup = "239.255.8.1"\nport = 31000\ninterface = "10.1.0.7"\n');
+  const groupsOf = (values: Record<string, string | string[]>) => resolveGroups({ values, positionals: [], log: silentLogger, out: () => {}, stopSignal: new Promise(() => {}) }).groups;
+  try {
+    expect(groupsOf({ config: file, iface: "127.0.0.1", group: ["239.255.8.2:31001"] })).toEqual([
+      { group: "239.255.8.1", port: 31000, iface: "127.0.0.1" },
+      { group: "239.255.8.2", port: 31001, iface: "127.0.0.1" },
+    ]);
+    expect(groupsOf({ iface: "127.0.0.1" })).toEqual([{ group: "239.255.0.1", port: 31001, iface: "127.0.0.1" }]);
+    // Without --iface the file's interface is the one joined on: not this host's, so the file is refused naming it.
+    expect(() => groupsOf({ config: file })).toThrow('publish.destinations[0].interface: "10.1.0.7" is not an address of this host');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("--send-ahead-max-ms outside 0..86400000 is refused naming the flag, as bridge to-nats'; beside --nats it is refused (the reader stamps what it repacks)", async () => {
   for (const ms of ["-1", "86400001", "5s"]) {
     expect(await run("listen", `--send-ahead-max-ms=${ms}`, "--duration", "0.05"), ms).toEqual({ code: 2, out: [], err: [`feeder listen: --send-ahead-max-ms must be an integer in 0..86400000, got ${JSON.stringify(ms)} (see feeder listen --help)`] });

@@ -58,6 +58,13 @@ describe("feeder replay arguments", { timeout: 30_000 }, () => {
     expect((await run(["replay", "--config", config, "--pace", "slow", plain])).err[0]).toContain('--pace must be fast or recorded, got "slow"');
   });
 
+  test("a destination interface this host does not have is a failed start, exit 1 as for run (not 2), nothing published", async () => {
+    const away = join(dir, "away.toml");
+    writeFileSync(away, readFileSync(config, "utf8").replace('interface = "127.0.0.1"', 'interface = "192.0.2.1"'));
+    const r = await run(["replay", "--config", away, plain]);
+    expect(r).toEqual({ code: 1, out: [], err: [] });
+  });
+
   test("a zstd capture replays like the uncompressed one: same frames, same datagrams", async () => {
     expect([...readFileSync(zstd).subarray(0, 9)]).toEqual([...Buffer.from("FDRCAP02"), 2]); // really compressed
     const a = await run(["replay", "--config", config, plain]);

@@ -273,7 +273,7 @@ async function recordWith(ctx: CommandContext, config: FeederConfig, log: Logger
         log.info("stopped during start-up", { signal: await ctx.stopSignal });
         return err.stopFailed.length > 0 ? 1 : 0;
       }
-      log.error("feeder could not start", startFailureFields(err));
+      log.error("feeder could not start", startFailureFields(err, typeof ctx.values.config === "string" ? ctx.values.config : undefined));
       return startFailureExitCode(err);
     }
     log.info("recording", { dir: out, compression, keepHours, keepBytes });

@@ -10,7 +10,7 @@ import { PublishGuard } from "../../app/publish-guard.ts";
 import { emptyReplayResult, formatDuration, formatReplayProgress, replayCaptures } from "../../app/replay.ts";
 import { loadConfigFile } from "../../config/load.ts";
 import { createLogger, writeStderr } from "../../core/log.ts";
-import { UsageError, type CommandContext, type CommandSpec } from "../command.ts";
+import { loadForStart, startFailureExitCode, startFailureFields, UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { holdRepeatedStops, startOrStop, stopBounded } from "../start-or-stop.ts";
 import { instrumentCacheWritesEnded } from "./cache-writes.ts";
 import { checkCaptureFiles, positiveNumber } from "./capture-args.ts";
@@ -74,7 +74,9 @@ export const replayCommand: CommandSpec = {
     "",
     "A replay publishes on the configured destinations, so it makes the destination checks of `feeder run` and",
     "listens for publish.startup_listen_ms first: if another publisher (e.g. the live feed) sends on one of its",
-    "streams (same group, channel and source id), it exits 1 without sending anything.",
+    "streams (same group, channel and source id), it exits 1 without sending anything, as it does for a",
+    "destination interface this host does not have (yet). A configuration error exits 2, one found only at start",
+    "too (every symbol of a venue answered as not listed or unusable), as for `feeder run`.",
     "SIGINT/SIGTERM stops it at the next frame (exit 0, also with --strict; the summary with stoppedEarly); during",
     "start-up it stops there: no frame is fed, the summary has frames 0. The feeder's stop then takes 1.5 s",
     "at most (cut there with a warning) and the summary follows; a second SIGINT/SIGTERM/SIGHUP meanwhile is logged",
@@ -112,7 +114,9 @@ async function replay(ctx: CommandContext): Promise<number> {
   const speed = positiveNumber(ctx.values.speed, "speed", 1);
   checkCaptureFiles(ctx.positionals);
   // Checked as the one process it runs (its request server on retransmit.listen's own port), not the file's workers.
-  const loaded = loadConfigFile(path, { runWorkers: 1 });
+  // An address this host does not have (yet) is a failed start, exit 1, as for `run` and `record` (it was 2).
+  const loaded = loadForStart(path, (p) => loadConfigFile(p, { runWorkers: 1 }), ctx.log);
+  if (loaded === undefined) return 1;
   const config = { ...loaded, workers: 1, publish: { ...loaded.publish, snapshotIntervalMs: 0 } };
   const log = createLogger({ level: config.log.level, format: config.log.format });
   const feeder = new Feeder({ config, log, replay: true });
@@ -135,11 +139,12 @@ async function replay(ctx: CommandContext): Promise<number> {
   try {
     outcome = await startOrStop(starting, ctx.stopSignal, () => Promise.all([feeder.stop(), guard.stop()]));
   } catch (err) {
-    log.error("feeder could not start", { error: err instanceof Error ? err.message : String(err) });
+    // As `run`'s: 2 when the configuration must change (every symbol refused, a configuration error found at start).
+    log.error("feeder could not start", startFailureFields(err, path));
     await feeder.stop();
     await guard.stop();
     await instrumentCacheWritesEnded(log, ctx.stopSignal); // one venue's answer merged, another's start failed
-    return 1;
+    return startFailureExitCode(err);
   }
   if (outcome === "stopped") {
     log.info("stopped during start-up", { signal: await ctx.stopSignal });

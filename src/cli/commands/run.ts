@@ -69,7 +69,7 @@ export const runCommand: CommandSpec = {
           log.info("stopped during start-up", { signal: await ctx.stopSignal });
           return err.stopFailed.length > 0 ? 1 : 0;
         }
-        log.error("feeder could not start", startFailureFields(err));
+        log.error("feeder could not start", startFailureFields(err, path));
         return startFailureExitCode(err);
       }
       const signal = await ctx.stopSignal;
