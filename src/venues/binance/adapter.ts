@@ -638,18 +638,20 @@ export class BinanceAdapter implements VenueAdapter {
     this.rejected(conn, -1, SCAN_UNKNOWN_TOPIC, frame);
   }
 
-  onParseError(conn: BinanceConnection, entry: number, code: number, frame: string): void {
+  /** `detail`: what was wrong, where the code and the frame's head may not say it (the values of a refused id range). */
+  onParseError(conn: BinanceConnection, entry: number, code: number, frame: string, detail?: string): void {
     conn.parseErrors++;
     const name = SCAN_RESULT_NAMES[-code] ?? String(code);
     this.parseErrorsByCode.set(name, (this.parseErrorsByCode.get(name) ?? 0) + 1);
-    if (!this.rejected(conn, entry, code, frame)) this.unattributedParseErrors++;
+    if (!this.rejected(conn, entry, code, frame, detail)) this.unattributedParseErrors++;
   }
 
   /** A diff frame refused (`code`): logged, and what it may have lost resynced (lost()). Returns the stream it names, if found. */
-  private rejected(conn: BinanceConnection, entry: number, code: number, frame: string): BinanceTopic | undefined {
+  private rejected(conn: BinanceConnection, entry: number, code: number, frame: string, detail?: string): BinanceTopic | undefined {
     let t = entry >= 0 ? conn.byTopic.get(conn.table.names[entry]!) : undefined;
     t ??= conn.topicOfFrame(frame);
-    this.parseErrorLog.hit(`${SCAN_RESULT_NAMES[-code] ?? String(code)} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
+    const what = detail === undefined ? "" : ` ${detail}`;
+    this.parseErrorLog.hit(`${SCAN_RESULT_NAMES[-code] ?? String(code)}${what} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     this.lost(conn, t as BinanceTopic | undefined, code);
     return t as BinanceTopic | undefined;
   }

@@ -11,7 +11,7 @@ import type { MarketName } from "../../core/types.ts";
 import { frameText, handlerThrew, TopicState, VenueConnection } from "../common/connection.ts";
 import type { BinanceAdapter } from "./adapter.ts";
 import { type DiffIds, isDiffObject, parseDiffObject, parseFrameJson, strayDiffStream } from "./parse-json.ts";
-import { BinanceScanner, SCAN_ERR_MISSING, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
+import { BinanceScanner, SCAN_ERR_FIRST_AFTER_LAST, SCAN_ERR_MISSING, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC } from "./scanner.ts";
 import { StreamTable } from "./topic-table.ts";
 
 export { SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING } from "../common/connection.ts";
@@ -117,7 +117,9 @@ export class BinanceConnection extends VenueConnection {
       } else if (r === SCAN_UNKNOWN_TOPIC) {
         this.adapter.onUnknownTopic(this, data);
       } else {
-        this.adapter.onParseError(this, this.ids.entry, r, data);
+        // A range refused: its ids named in the log (the frame's first 160 characters may not reach them).
+        const detail = r === SCAN_ERR_FIRST_AFTER_LAST ? `U ${this.ids.first} > u ${this.update.venueSeq}` : undefined;
+        this.adapter.onParseError(this, this.ids.entry, r, data, detail);
       }
       return;
     }

@@ -18,6 +18,7 @@ import {
   SCAN_NOT_BOOK,
   SCAN_UNKNOWN_TOPIC,
 } from "./scanner.ts";
+import { diffFirstAfterLast, SCAN_ERR_FIRST_AFTER_LAST } from "./scan-codes.ts";
 import type { StreamTable } from "./topic-table.ts";
 import { boundedText } from "../../core/terminal-text.ts";
 
@@ -150,6 +151,8 @@ export function parseDiffObject(msg: unknown, table: StreamTable, out: BookUpdat
   out.tsEventUs = tMs * 1000;
   ids.first = first;
   ids.prev = prev;
+  // After every other check, as the scanner: U and u (in ids.first, out.venueSeq) let the caller name them.
+  if (diffFirstAfterLast(first, last)) return SCAN_ERR_FIRST_AFTER_LAST;
   return table.indexes[entry]!;
 }
 

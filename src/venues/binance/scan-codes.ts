@@ -27,6 +27,17 @@ export const SCAN_ERR_SYMBOL = -10;
  * no decimal (`"abc"`: says nothing of the tick / step, so no exchangeInfo reload; the scanner says SCAN_ERR_PRICE / QTY).
  */
 export const SCAN_ERR_LEVEL = -11;
+/** The diff's first id `U` is above its last `u`: no range Binance sends, on either market (diffFirstAfterLast). */
+export const SCAN_ERR_FIRST_AFTER_LAST = -12;
+
+/**
+ * The one rule of both readers (the scanner's and the JSON path's), spot and USD-M alike: a diff spans `U` to `u`, so
+ * `U` > `u` is malformed. Until s-venuesmall no reader refused it: USD-M chains by `pu` alone, so such a diff was
+ * applied; spot's `U = previous u + 1` took it for a repeat (dropped) or a break.
+ */
+export function diffFirstAfterLast(first: number, last: number): boolean {
+  return first > last;
+}
 
 export const SCAN_RESULT_NAMES: readonly string[] = [
   "ok",
@@ -41,4 +52,5 @@ export const SCAN_RESULT_NAMES: readonly string[] = [
   "missing_field",
   "symbol_mismatch",
   "bad_level",
+  "first_after_last",
 ];

@@ -24,9 +24,11 @@ import type { BookUpdate } from "../../core/book-update.ts";
 import { CH_0, CH_9, CH_COLON, CH_COMMA, CH_LBRACKET, CH_RBRACE, CH_RBRACKET, digits4, isDigits4, TWO_53, word } from "./json-cursor.ts";
 import { WasmLevels } from "../common/levels-wasm.ts";
 import { GeneralReader } from "./general-reader.ts";
+import { diffFirstAfterLast, SCAN_ERR_FIRST_AFTER_LAST } from "./scan-codes.ts";
 import { FRAME_NAME_OFFSET, fastKey, type StreamTable, wordsEqual } from "./topic-table.ts";
 
 export {
+  SCAN_ERR_FIRST_AFTER_LAST,
   SCAN_ERR_LEVEL,
   SCAN_ERR_MISSING,
   SCAN_ERR_NUMBER,
@@ -111,6 +113,12 @@ export class BinanceScanner extends GeneralReader {
       out.reset();
       r = this.scanTop(table, out);
       if (r < 0) this.errorPos = this.pos;
+    }
+    // Whichever reader read it (the module's, the fast path's, the general one): the JSON path confirms the refusal.
+    // Its offset is the frame's end, where every reader stands once it has read the frame whole (the module's pos not).
+    if (r >= 0 && diffFirstAfterLast(this.firstId, out.venueSeq)) {
+      this.errorPos = this.end;
+      r = SCAN_ERR_FIRST_AFTER_LAST;
     }
     this.s = "";
     return r;

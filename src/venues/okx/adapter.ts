@@ -310,7 +310,7 @@ export class OkxAdapter implements VenueAdapter {
     // it reloaded the market at once). One whose effTime has passed since still reloads at once: that listing is out of date.
     for (const market of new Set(this.subscriptions.map((s) => s.market))) {
       const symbols = this.subscriptions.filter((s) => s.market === market).map((s) => s.symbol);
-      announceUpcoming(this.upcoming, market, symbols, this.listedAtMs, (m, atMs) => this.watch.announce(m, atMs));
+      announceUpcoming(this.upcoming, market, symbols, this.listedAtMs, (m, atMs) => this.watch.announce(m, atMs), this.log);
     }
     this.upcoming.length = 0;
     this.watch.start(sink);

@@ -26,7 +26,7 @@ export function okxInstrumentWatch(a: OkxAdapter, opts: OkxAdapterOptions): Inst
     addToTable: (t, x) => t.conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp),
     apply: (t, inst) => applyInstrument(a, t, inst),
     // A listing's upcChg (a reload's or a late symbol's): reload just after it takes effect.
-    afterQuery: (market, symbols, startedMs) => announceUpcoming(a.upcoming, market, symbols, startedMs, (m, atMs) => watch.announce(m, atMs)),
+    afterQuery: (market, symbols, startedMs) => announceUpcoming(a.upcoming, market, symbols, startedMs, (m, atMs) => watch.announce(m, atMs), a.log),
   });
   return watch;
 }

@@ -89,11 +89,20 @@ export class InstrumentRequestPacer {
   }
 }
 
-/** An announced change: `effTime` (ms) from `upcChg`. */
+/** An announced change: `effTime` (ms) from `upcChg`; one whose effTime cannot be read has `unreadable` (why) instead. */
 export interface UpcomingChange {
   readonly market: MarketName;
   readonly symbol: string;
+  /** -1 when `unreadable`. */
   readonly effTimeMs: number;
+  readonly unreadable?: string;
+}
+
+/** An `upcChg` entry's `effTime`: ms text above 0 and below 2^53, else -1 (the entry is unreadable, not dropped unsaid). */
+export function readEffTimeMs(v: unknown): number {
+  if (typeof v !== "string" || !/^\d{1,16}$/.test(v)) return -1;
+  const ms = Number(v);
+  return ms > 0 && Number.isSafeInteger(ms) ? ms : -1;
 }
 
 /** The instTypes (and ctType filter) a market is listed under. */
@@ -191,10 +200,13 @@ export async function fetchOkxSpecs(
         const instId = s.instId;
         out.set(instId, s.spec);
         if (upcoming && Array.isArray(item.upcChg)) {
-          for (const c of item.upcChg as Record<string, unknown>[]) {
-            const eff = Number(c?.effTime);
-            if ((c?.param === "tickSz" || c?.param === "lotSz" || c?.param === "minSz") && Number.isFinite(eff)) upcoming.push({ market, symbol: instId, effTimeMs: eff });
-          }
+          (item.upcChg as Record<string, unknown>[]).forEach((c, i) => {
+            if (c?.param !== "tickSz" && c?.param !== "lotSz" && c?.param !== "minSz") return;
+            // Until s-venuesmall read with Number(): "", "1.5", "abc", a negative one dropped the change unsaid.
+            const effTimeMs = readEffTimeMs(c.effTime);
+            if (effTimeMs >= 0) upcoming.push({ market, symbol: instId, effTimeMs });
+            else upcoming.push({ market, symbol: instId, effTimeMs, unreadable: unusableField(`upcChg[${i}].effTime`, listedValue(c.effTime), "not a time in ms") });
+          });
         }
       }
     }

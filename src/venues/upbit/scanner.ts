@@ -21,7 +21,7 @@ export const SCAN_UNKNOWN_CODE = -5;
 export const SCAN_ERR_FIELD = -6;
 /** A string with an escape: read by the JSON path instead. */
 export const SCAN_FALLBACK = -7;
-/** A `timestamp` whose µs do not fit 2^53 (the wire's ns are exact only below it): refused, never written wrong. */
+/** A `timestamp` of 0, or whose µs do not fit 2^53 (the wire's ns are exact only below it): refused, never written wrong. */
 export const SCAN_ERR_TIMESTAMP = -8;
 export const SCAN_RESULT_NAMES: readonly string[] = ["ok", "not_book", "syntax", "price", "qty", "unknown_code", "field", "escape", "timestamp"];
 
@@ -122,9 +122,13 @@ export function setTimestamp(u: BookUpdate, ts: number, tsUnitUs: number): boole
   return true;
 }
 
-/** The timestamp setTimestamp wrote does not fit the wire (µs ≥ 2^53): the book is refused, named as `timestamp`. */
+/**
+ * The timestamp setTimestamp wrote is 0 or does not fit the wire (µs ≥ 2^53): the book is refused, named as
+ * `timestamp`, by both readers. 0 is no time and the adapter's "none applied yet" (newestTs): until s-venuesmall a
+ * code's first book stamped 0 was taken for one of the newest stamp, applied, and went LIVE at exchange time 0.
+ */
 export function tsOutOfRange(u: BookUpdate): boolean {
-  return !(u.tsExchangeUs < TS_US_LIMIT);
+  return !(u.tsExchangeUs > 0 && u.tsExchangeUs < TS_US_LIMIT);
 }
 
 /** Subscribed codes → entries (subscription index and exponents), built at subscribe time, read per frame. */

@@ -74,10 +74,16 @@ function frameText(s: Stream): string {
   const usdm = g.rnd(2) === 0;
   const n = () => (g.rnd(4) === 0 ? 0 : g.rnd(5) === 0 ? 10 + g.rnd(60) : 1 + g.rnd(8));
   const symbol = noise !== 0 && g.rnd(10) === 0 ? s.symbol.slice(1) : s.symbol;
+  const e = id(noise);
+  const tms = usdm ? id(noise) : "";
+  // U ≤ u but now and then (U > u is refused by every reader, first_after_last, at the same offset).
+  let first = id(noise);
+  let last = id(noise);
+  if (Number(first) > Number(last) && g.rnd(20) !== 0) [first, last] = [last, first];
   let text =
-    `{"stream":"${s.name}","data":{"e":"depthUpdate","E":${id(noise)}` +
-    (usdm ? `,"T":${id(noise)}` : "") +
-    `,"s":"${symbol}","U":${id(noise)},"u":${id(noise)}` +
+    `{"stream":"${s.name}","data":{"e":"depthUpdate","E":${e}` +
+    (usdm ? `,"T":${tms}` : "") +
+    `,"s":"${symbol}","U":${first},"u":${last}` +
     (usdm ? `,"pu":${g.rnd(20) === 0 ? "-1" : id(noise)}` : "") +
     `,"b":${side(n(), s)},"a":${side(n(), s)}}}`;
   if (noise !== 0 && g.rnd(3) === 0) text = mutate(text);

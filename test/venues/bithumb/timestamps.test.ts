@@ -144,7 +144,7 @@ describe("Bithumb: a book older than the newest applied within the same ms", () 
   });
 });
 
-describe("Upbit and Bithumb: a timestamp whose µs do not fit the wire is refused, naming the code and the field", () => {
+describe("Upbit and Bithumb: a timestamp of 0 or whose µs do not fit the wire is refused, naming the code and the field", () => {
   /**
    * A ms value is × 1000 for its µs (and the wire's ns × 1000 again): at 2^53 µs the µs stop being exact and the ns
    * leave the wire's i64. Before, such a book was applied and written wrong, silently. Now the frame is malformed:
@@ -160,6 +160,9 @@ describe("Upbit and Bithumb: a timestamp whose µs do not fit the wire is refuse
     ["bithumb", String(Math.floor(LIMIT_US / 1000) + 1), false], // below 10^14: ms
     ["bithumb", "99999999999999", false], // the largest ms by magnitude
     ["bithumb", String(Number.MAX_SAFE_INTEGER), true], // µs, exact
+    // 0 is no time (the adapter's "none applied yet"): before s-venuesmall taken, here ignored as older, unsaid.
+    ["upbit", "0", false],
+    ["bithumb", "0", false],
   ] as const;
   test.each(cases)("%s, timestamp %s: applied %s (scanner and JSON path, through the adapter)", async (venue, tms, fits) => {
     const config = { venue, wsUrl: "ws://127.0.0.1:9", restUrl: "http://127.0.0.1:9", instrumentCachePath: tempCachePath(), markets: [{ market: "spot" as const, depth: 15, symbols: ["KRW-BTC"] }], overrides: new Map([["spot:KRW-BTC", { tickSize: "1000", lotSize: "0.00000001" }]]) };
@@ -189,6 +192,24 @@ describe("Upbit and Bithumb: a timestamp whose µs do not fit the wire is refuse
       adapter.ingestFrame!("spot", "conn0.spot", frame("1732796700426"), 0);
       expect(sink.updates[0]).toBe(2);
     }
+    await adapter.stop();
+  });
+
+  test.each(["upbit", "bithumb"] as const)("%s: a first book stamped 0 is refused, not applied (scanner and JSON path)", async (venue) => {
+    // Before s-venuesmall: 0 equals the newest stamp of a code none applied yet, so it went to the equal-stamp rule,
+    // was applied and made the book LIVE with an exchange time of 0 (any later book then counted as newer).
+    const config = { venue, wsUrl: "ws://127.0.0.1:9", restUrl: "http://127.0.0.1:9", instrumentCachePath: tempCachePath(), markets: [{ market: "spot" as const, depth: 15, symbols: ["KRW-BTC"] }], overrides: new Map([["spot:KRW-BTC", { tickSize: "1000", lotSize: "0.00000001" }]]) };
+    const create = venue === "upbit" ? UPBIT_VENUE.create : BITHUMB_VENUE.create;
+    const adapter = create(config, [{ market: "spot", symbol: "KRW-BTC", depth: 15 }], { log: silentLogger }) as VenueAdapter;
+    const sink = new TimedSink(allResolved(await adapter.loadInstruments()));
+    adapter.startReplay!(sink);
+    for (const viaJsonPath of [false, true]) {
+      const text = frame("0");
+      adapter.ingestFrame!("spot", "conn0.spot", viaJsonPath ? text.replace('"cd":"KRW-BTC"', '"cd":"KRW\\u002dBTC"') : text, 0);
+    }
+    expect({ applied: sink.updates[0] ?? 0, refused: adapter.stats()["parseErrors.timestamp"] }).toEqual({ applied: 0, refused: 2 });
+    adapter.ingestFrame!("spot", "conn0.spot", frame("1732796700425"), 0);
+    expect(sink.updates[0]).toBe(1); // the next good book is applied
     await adapter.stop();
   });
 });

@@ -11,6 +11,7 @@ import { resolveInstruments } from "../../../src/venues/common/instruments.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import { tempCachePath } from "./helpers.ts";
+import { AFTER_EFF_TIME_MS, announceUpcoming } from "../../../src/venues/okx/instrument-watch.ts";
 
 const LISTING: Record<string, object[]> = {
   SPOT: [
@@ -153,6 +154,25 @@ describe("okx instruments", () => {
     expect(inst[1]).toBeUndefined();
     expect(errors.join("\n")).toContain("spot:OLD-USDT");
     expect(adapter.stats().instrumentsUnresolved).toBe(1);
+  });
+
+  test("an upcChg effTime that is no ms text is warned of naming the instId, field and value, and left to the periodic reload (not dropped unsaid)", async () => {
+    // Before: read with Number(), "", "0" and "1.5" were changes long in effect and "abc", "-5", a number or one past
+    // 2^53 none: each dropped with no word (the market reloaded at the periodic reload only, unsaid).
+    const bad: unknown[] = ["", "0", "abc", "1.5", "-5", "9007199254740993", 1900000000000, null];
+    const upcChg = [{ param: "tickSz", newValue: "0.01", effTime: "1900000000000" }, ...bad.map((effTime) => ({ param: "lotSz", newValue: "1", effTime }))];
+    const listing = [{ instId: "A-USDT", tickSz: "0.1", lotSz: "1", state: "live", upcChg }];
+    const f = (async () => Response.json({ code: "0", msg: "", data: listing })) as unknown as typeof fetch;
+    const upcoming: UpcomingChange[] = [];
+    expect([...(await fetchOkxSpecs(f, "http://x", "spot", ["A-USDT"], upcoming)).keys()]).toEqual(["A-USDT"]); // the spec stands
+    const warned: string[] = [];
+    const log = { ...silentLogger, warn: (msg: string, fields?: Record<string, unknown>) => void warned.push(`${msg}: ${String(fields?.detail)}`) };
+    const announced: number[] = [];
+    announceUpcoming(upcoming, "spot", ["A-USDT"], 1_000_000, (_m, atMs) => void announced.push(atMs), log);
+    expect(announced).toEqual([1900000000000 + AFTER_EFF_TIME_MS]); // the readable one, as before
+    const shown = ['""', '"0"', '"abc"', '"1.5"', '"-5"', '"9007199254740993"', "1900000000000", "null"];
+    expect(warned).toEqual(shown.map((v, k) => `okx: upcChg unreadable: spot A-USDT listed without a usable upcChg[${k + 1}].effTime (${v}: not a time in ms); its change is read at the next periodic reload`));
+    expect(upcoming).toEqual([]);
   });
 
   test("an upcChg re-checks its instrument just after effTime: the new tick swaps the exponents and the app is told", async () => {
