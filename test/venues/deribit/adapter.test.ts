@@ -188,8 +188,9 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
 
   test("a quiet connection is probed with public/test and stays up; a silent server is found dead within 8 s by default", async () => {
     const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
-    // The adapter's clock runs 50 ms per look of the test's (10× real time); heartbeats a minute apart and no book
-    // messages: only the adapter's probes and their answers cross the socket.
+    // The adapter's clock runs 100 ms per look of the test's (each look a turn of the event loop the simulator shares,
+    // so a loaded CPU slows both alike); heartbeats a minute apart and no book messages: only the adapter's probes and
+    // their answers cross the socket.
     let clock = 1_000_000;
     let lastFrameAt = clock;
     const { sim, adapter, sink, instruments } = await startAdapter(
@@ -203,7 +204,7 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
       const deadline = Date.now() + 15_000;
       while (!cond()) {
         if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-        clock += 50;
+        clock += 100;
         await new Promise((r) => setTimeout(r, 5));
       }
     };
@@ -224,8 +225,9 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
   test("one of 64 workers: a new socket whose first message waits for the worker's message slot is not found dead meanwhile", async () => {
     const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
     // Worker 0 of 64: one message per 64 × 417 ms (26.7 s) in its slot (its REST in slots too). The connect budget
-    // is set aside (a count of its own: no slot), so the socket opens at once when started.
-    let clock = 1_000_000;
+    // is set aside (a count of its own: no slot), so the socket opens at once when started. The clock starts on the
+    // worker's REST slot (64 × 62 ms apart): get_instruments goes at once, not ~4 s of real time later.
+    let clock = 252 * 64 * 62;
     let stepMs = 5; // real time while the instruments load, then 40× as fast
     const ticker = setInterval(() => (clock += stepMs), 5);
     try {
