@@ -2,7 +2,8 @@
 /**
  * The Upbit / Bithumb adapter (docs/venues/upbit.md, docs/venues/bithumb.md): snapshot-only books. Every message is
  * the whole top N for one code, applied as a replace and published as the delta from the previous book; the only
- * ordering key is `timestamp` (Upbit ms; Bithumb ms or µs, keyed in ms): an older one than the newest applied (kept through resyncs and
+ * ordering key is `timestamp` (Upbit ms; Bithumb ms or µs, keyed in ms): an older one than the newest applied (or refused
+ * only for a number that does not fit: onMisfitStamp; kept through resyncs and
  * reconnects) is ignored and counted, but is no sign of life (a code sending only such books goes stale and forgets
  * that newest timestamp); an equal one is applied (an identical repeat changes nothing), unless both are Bithumb µs
  * stamps and it is below the newest µs, or it came on the other socket of a planned reconnect and differs from that
@@ -459,6 +460,24 @@ export class UpbitAdapter implements VenueAdapter {
   }
 
   // ───────────────────────── cold paths ─────────────────────────
+
+  /**
+   * A book refused only for a number that does not fit (connection.ts misfitStamp) is the venue's book at `ts` (µs
+   * `us`, `tsUs` as onBook's): the newest timestamp moves to it as if applied, so a book stamped before it is ignored
+   * (olderTimestamps) and one of its stamp after it is taken (one socket delivers in the venue's order; the stamp's
+   * books from the sockets of a planned reconnect begin again). Until 2026-12-07 only applied books counted: after the
+   * refused one, a stray older book (or the lagging socket's) made the book LIVE at levels the venue had left.
+   */
+  onMisfitStamp(index: number, ts: number, us: number, tsUs: boolean): void {
+    const t = this.topics[index]!;
+    if (t.sub === SUB_IDLE || t.sub === SUB_REJECTED || t.offRequest) return;
+    const newest = this.newestTs[index]!;
+    if (ts > newest) this.newestUs[index] = tsUs ? us : 0;
+    else if (ts === newest && tsUs && us > this.newestUs[index]!) this.newestUs[index] = us;
+    else return;
+    this.newestTs[index] = ts;
+    this.stamps.forget(index);
+  }
 
   private onOverlapOver(conn: VenueConnection, carrier: OverlapCarrier, oldGen: number | undefined): void {
     this.control.overlapOver(conn, carrier);
