@@ -355,7 +355,7 @@ export class UpbitAdapter implements VenueAdapter {
   private counterTable(): [string, string, string, number][] {
     return [
       ["replaces", "replaces_total", "Full books applied (each message replaces its book)", this.replaces],
-      ["olderTimestamps", "older_timestamps_total", "Books older than the last applied (ignored)", this.olderTimestamps],
+      ["olderTimestamps", "older_timestamps_total", "Books older than the newest applied, or than one refused only for a number that does not fit (ignored)", this.olderTimestamps],
       ["repeatedTimestamps", "repeated_timestamps_total", "Books with the same timestamp as the last applied", this.repeatedTimestamps],
       ["equalTimestampHolds", "equal_timestamp_holds_total", "Books held out of LIVE: a book of the newest timestamp from the other socket of a planned reconnect differed from that socket's latest", this.stamps.holds],
       ["quietAsks", "quiet_asks_total", "LIVE codes silent past their stale time asked again (the whole list resent; their SNAPSHOT keeps them LIVE)", this.quietAsks],
