@@ -471,6 +471,10 @@ export class UpbitAdapter implements VenueAdapter {
   onMisfitStamp(index: number, ts: number, us: number, tsUs: boolean): void {
     const t = this.topics[index]!;
     if (t.sub === SUB_IDLE || t.sub === SUB_REJECTED || t.offRequest) return;
+    // The request's ack, as onBook's first book: the code is streamed (until 2026-12-07 one whose books all misfit
+    // stayed PENDING: each stale time reported as sending no data, and a planned reconnect's replacement as not carrying it).
+    if (t.conn.fromRetiring) t.onRetiring = true;
+    else if (t.sub === SUB_PENDING) t.sub = SUB_ACTIVE;
     const newest = this.newestTs[index]!;
     if (ts > newest) this.newestUs[index] = tsUs ? us : 0;
     else if (ts === newest && tsUs && us > this.newestUs[index]!) this.newestUs[index] = us;

@@ -11,6 +11,9 @@ import { BITHUMB_VENUE } from "../../../src/venues/bithumb/index.ts";
 import type { UpbitAdapter } from "../../../src/venues/upbit/adapter.ts";
 import { UPBIT_VENUE } from "../../../src/venues/upbit/index.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
+import { startUpbitSimulator } from "../../../src/sim/upbit-sim.ts";
+import { allResolved, RecordingSink, tempCachePath } from "../bybit/helpers.ts";
+import { until } from "../../support/until.ts";
 import { UPBIT_RECORDING_CODES, UPBIT_RECORDING_SPECS, upbitFrames } from "./recording.ts";
 
 const book = upbitFrames().find((f) => f.text.startsWith('{"ty":"orderbook"'))!.text;
@@ -64,5 +67,41 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
         await adapter.stop();
       });
     }
+  });
+}
+
+/**
+ * A code whose books all misfit (a lot_size override coarser than its sizes: nothing re-checks, nothing cures it)
+ * sends books: its subscription is answered. Against the simulator on 127.0.0.1, a short stale time.
+ */
+for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
+  describe(`${spec.venue}: a code whose books all misfit is streamed, not silent`, { timeout: 20_000 }, () => {
+    it("its stale resyncs do not report it as sending no data since subscribed", async () => {
+      const venue = spec.venue as "upbit" | "bithumb";
+      const codes = ["KRW-BTC", "KRW-XRP"];
+      const sim = await startUpbitSimulator({ venue, codes, seed: 5, messagesPerSecond: 40 });
+      const config = {
+        ...{ venue, wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: tempCachePath() },
+        markets: [{ market: "spot" as const, depth: 5, symbols: codes }],
+        overrides: new Map([["spot:KRW-XRP", { tickSize: "0.001", lotSize: "1" }]]), // whole units: every XRP book misfits
+      };
+      const subs: Subscription[] = codes.map((symbol) => ({ market: "spot", symbol, depth: 5 }));
+      const adapter = spec.create(config, subs, { log: silentLogger, staleAfterMs: () => 300, housekeepingMs: 20, reconnectBaseMs: 5 }) as UpbitAdapter;
+      try {
+        const sink = new RecordingSink(allResolved(await adapter.loadInstruments()));
+        adapter.start(sink);
+        const stat = (k: string) => adapter.stats()[k] ?? 0;
+        await until(() => stat("parseErrors.qty") >= 1, "its first book (refused)");
+        const before = stat("neverSentData"); // 0 unless the machine held the book past the stale time
+        const stale = stat("staleResyncs");
+        await until(() => stat("staleResyncs") >= stale + 2, "the misfit code stale twice");
+        // Before: it stayed PENDING (no book applied), so each stale resync counted it as never sending data.
+        expect(stat("neverSentData")).toBe(before);
+        expect(adapter.topicInfo(1).state).not.toBe("live");
+      } finally {
+        await adapter.stop();
+        await sim.stop();
+      }
+    });
   });
 }
