@@ -2,7 +2,8 @@
 /**
  * The Upbit / Bithumb adapter (docs/venues/upbit.md, docs/venues/bithumb.md): snapshot-only books. Every message is
  * the whole top N for one code, applied as a replace and published as the delta from the previous book; the only
- * ordering key is `timestamp` (Upbit ms; Bithumb ms or µs, keyed in ms): an older one than the newest applied (kept through resyncs and
+ * ordering key is `timestamp` (Upbit ms; Bithumb ms or µs, keyed in ms): an older one than the newest applied (or refused
+ * only for a number that does not fit: onMisfitStamp; kept through resyncs and
  * reconnects) is ignored and counted, but is no sign of life (a code sending only such books goes stale and forgets
  * that newest timestamp); an equal one is applied (an identical repeat changes nothing), unless both are Bithumb µs
  * stamps and it is below the newest µs, or it came on the other socket of a planned reconnect and differs from that
@@ -354,7 +355,7 @@ export class UpbitAdapter implements VenueAdapter {
   private counterTable(): [string, string, string, number][] {
     return [
       ["replaces", "replaces_total", "Full books applied (each message replaces its book)", this.replaces],
-      ["olderTimestamps", "older_timestamps_total", "Books older than the last applied (ignored)", this.olderTimestamps],
+      ["olderTimestamps", "older_timestamps_total", "Books older than the newest applied, or than one refused only for a number that does not fit (ignored)", this.olderTimestamps],
       ["repeatedTimestamps", "repeated_timestamps_total", "Books with the same timestamp as the last applied", this.repeatedTimestamps],
       ["equalTimestampHolds", "equal_timestamp_holds_total", "Books held out of LIVE: a book of the newest timestamp from the other socket of a planned reconnect differed from that socket's latest", this.stamps.holds],
       ["quietAsks", "quiet_asks_total", "LIVE codes silent past their stale time asked again (the whole list resent; their SNAPSHOT keeps them LIVE)", this.quietAsks],
@@ -459,6 +460,28 @@ export class UpbitAdapter implements VenueAdapter {
   }
 
   // ───────────────────────── cold paths ─────────────────────────
+
+  /**
+   * A book refused only for a number that does not fit (connection.ts misfitStamp) is the venue's book at `ts` (µs
+   * `us`, `tsUs` as onBook's): the newest timestamp moves to it as if applied, so a book stamped before it is ignored
+   * (olderTimestamps) and one of its stamp after it is taken (one socket delivers in the venue's order; the stamp's
+   * books from the sockets of a planned reconnect begin again). Until 2026-12-07 only applied books counted: after the
+   * refused one, a stray older book (or the lagging socket's) made the book LIVE at levels the venue had left.
+   */
+  onMisfitStamp(index: number, ts: number, us: number, tsUs: boolean): void {
+    const t = this.topics[index]!;
+    if (t.sub === SUB_IDLE || t.sub === SUB_REJECTED || t.offRequest) return;
+    // The request's ack, as onBook's first book: the code is streamed (until 2026-12-07 one whose books all misfit
+    // stayed PENDING: each stale time reported as sending no data, and a planned reconnect's replacement as not carrying it).
+    if (t.conn.fromRetiring) t.onRetiring = true;
+    else if (t.sub === SUB_PENDING) t.sub = SUB_ACTIVE;
+    const newest = this.newestTs[index]!;
+    if (ts > newest) this.newestUs[index] = tsUs ? us : 0;
+    else if (ts === newest && tsUs && us > this.newestUs[index]!) this.newestUs[index] = us;
+    else return;
+    this.newestTs[index] = ts;
+    this.stamps.forget(index);
+  }
 
   private onOverlapOver(conn: VenueConnection, carrier: OverlapCarrier, oldGen: number | undefined): void {
     this.control.overlapOver(conn, carrier);

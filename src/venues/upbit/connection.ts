@@ -10,8 +10,8 @@ import { turnReceiptUs } from "../../core/clock.ts";
 import type { MarketName } from "../../core/types.ts";
 import { failedFrame, VenueConnection, type TopicState } from "../common/connection.ts";
 import type { UpbitAdapter } from "./adapter.ts";
-import { garbledBookEntry, isBookObject, parseBookObject, parseRawJson, type RawJson } from "./parse-json.ts";
-import { CodeTable, SCAN_ERR_FIELD, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_CODE, UpbitScanner } from "./scanner.ts";
+import { garbledBookEntry, isBookObject, misfitTimestamp, parseBookObject, parseRawJson, type RawJson } from "./parse-json.ts";
+import { CodeTable, SCAN_ERR_FIELD, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_CODE, setTimestamp, tsOutOfRange, UpbitScanner } from "./scanner.ts";
 
 export type UpbitTopic = TopicState<UpbitConnection>;
 
@@ -103,6 +103,7 @@ export class UpbitConnection extends VenueConnection {
     if (isBookObject(msg)) {
       if (scanCode !== SCAN_FALLBACK) {
         // The scanner refused what JSON reads as a book (a bad number, a missing field): malformed.
+        this.misfitStamp(msg, scanEntry, scanCode);
         this.adapter.onParseError(this, scanEntry, scanCode, text);
         return;
       }
@@ -113,7 +114,10 @@ export class UpbitConnection extends VenueConnection {
         this.update.tsRecvUs = recvUs;
         this.adapter.onBook(r, this.update, entryOut.tsUs);
       } else if (r === SCAN_UNKNOWN_CODE) this.adapter.onUnknownCode(this, text);
-      else this.adapter.onParseError(this, entryOut.entry, r, text, entryOut.field);
+      else {
+        this.misfitStamp(msg, entryOut.entry, r);
+        this.adapter.onParseError(this, entryOut.entry, r, text, entryOut.field);
+      }
       return;
     }
     if (scanCode !== SCAN_NOT_BOOK && scanCode !== SCAN_FALLBACK) {
@@ -126,5 +130,19 @@ export class UpbitConnection extends VenueConnection {
       return;
     }
     this.adapter.onControl(this, JSON.parse(text));
+  }
+
+  /**
+   * Cold: a book refused only for a number that does not fit (`code` SCAN_ERR_PRICE / SCAN_ERR_QTY) is the venue's
+   * book at its stamp: told to the adapter, so a book stamped before it is ignored as older. Until 2026-12-07 only
+   * applied books' stamps counted: a stray older book after it made the book LIVE at levels the venue had left.
+   */
+  private misfitStamp(msg: RawJson, entry: number, code: number): void {
+    if ((code !== SCAN_ERR_PRICE && code !== SCAN_ERR_QTY) || !isBookObject(msg)) return;
+    const ts = misfitTimestamp(msg, this.table, entry);
+    if (ts < 0) return;
+    const u = this.update; // the refused book's levels are not used: its stamp is written over them
+    const tsUs = setTimestamp(u, ts, this.scanner.tsUnitUs);
+    if (!tsOutOfRange(u)) this.adapter.onMisfitStamp(this.table.index[entry]!, u.venueSeq, u.tsExchangeUs, tsUs);
   }
 }

@@ -173,4 +173,26 @@ export function parseBookObject(o: { [k: string]: RawJson }, table: CodeTable, u
   return table.index[entry]!;
 }
 
+/**
+ * Cold: the timestamp of a book of a subscribed code refused only for numbers that do not fit its exponents (SCAN_ERR_PRICE
+ * / SCAN_ERR_QTY): every field present and of its type, no number negative, the timestamp an integer literal. Such a
+ * book is the venue's, at that stamp, so it orders the books after it (adapter.ts onMisfitStamp); -1 for any other.
+ */
+export function misfitTimestamp(o: { [k: string]: RawJson }, table: CodeTable, entry: number): number {
+  const code = pick(o, "code", "cd");
+  if (entry < 0 || typeof code !== "string" || code !== table.codes[entry]) return -1;
+  const ts = pick(o, "timestamp", "tms");
+  if (!(ts instanceof RawNumber) || !/^(0|[1-9]\d*)$/.test(ts.raw) || Number(ts.raw) > MAX_MANTISSA) return -1;
+  const units = pick(o, "orderbook_units", "obu");
+  if (!Array.isArray(units)) return -1;
+  for (const unit of units) {
+    if (unit === null || typeof unit !== "object" || Array.isArray(unit) || unit instanceof RawNumber) return -1;
+    for (const [a, b] of [["ask_price", "ap"], ["bid_price", "bp"], ["ask_size", "as"], ["bid_size", "bs"]] as const) {
+      const v = pick(unit, a, b);
+      if (!(v instanceof RawNumber) || v.raw.startsWith("-")) return -1;
+    }
+  }
+  return Number(ts.raw);
+}
+
 export { SCAN_NOT_BOOK };

@@ -117,7 +117,7 @@ describe("Upbit scanner", () => {
     }
     // Through the connection: a frame that is not JSON ("ap":1.2.3 or 01: no number) is syntax, not the scanner's price.
     const codes: number[] = [];
-    const stub = { rawFrameTap: undefined, onBook: () => undefined, onText: () => false, onParseError: (_c: unknown, _e: number, code: number) => void codes.push(code) };
+    const stub = { rawFrameTap: undefined, onBook: () => undefined, onText: () => false, onMisfitStamp: () => undefined, onParseError: (_c: unknown, _e: number, code: number) => void codes.push(code) };
     const conn = new UpbitConnection(stub as unknown as UpbitAdapter, 0, "spot" as MarketName, "ws://127.0.0.1:1", 1000);
     conn.table.add("KRW-LAMB", 0, 0, 8);
     for (const unit of ['"ap":1.2.3,"bp":1,"as":1,"bs":1', '"ap":127,"bp":1,"as":01,"bs":1', '"ap":127.5,"bp":1,"as":1,"bs":1']) conn.onFrameAt(frame(unit), 1);
