@@ -470,6 +470,7 @@ export class OkxAdapter implements VenueAdapter {
         this.lag.close(index);
       }
       t.lastSeq = sc.seqId;
+      t.hasSeq = sc.hasSeqId;
       this.lastPrevSeq[index] = NaN;
       this.sequenced[index] = sc.hasSeqId;
       this.checksums[index] = sc.checksum;
@@ -479,10 +480,12 @@ export class OkxAdapter implements VenueAdapter {
     }
     if (t.book !== BookState.LIVE) {
       // Replay: a book just gone STALE whose next update chains on its last seqId, on its one stream, missed nothing.
-      // (The ~60 s keepalive, prevSeqId = seqId with empty sides, too: nothing changed.)
+      // (The ~60 s keepalive, prevSeqId = seqId with empty sides, too: nothing changed.) seqBeforeInvalid may be 0 (a
+      // maintenance reset's seqId): resumeStale takes only a book gone STALE from LIVE, sequenced, which kept its seqId.
       const keepalive = sc.seqId === sc.prevSeqId;
-      if (t.book === BookState.STALE && sc.hasSeqId && sc.hasPrevSeqId && t.seqBeforeInvalid > 0 && sc.prevSeqId === t.seqBeforeInvalid && (!keepalive || (update.bidCount === 0 && update.askCount === 0)) && this.resumeStale(t)) {
+      if (t.book === BookState.STALE && sc.hasSeqId && sc.hasPrevSeqId && sc.prevSeqId === t.seqBeforeInvalid && (!keepalive || (update.bidCount === 0 && update.askCount === 0)) && this.resumeStale(t)) {
         t.lastMsgMs = this.now();
+        t.hasSeq = true;
         if (keepalive) {
           t.lastSeq = sc.seqId;
           this.c.keepalives++;
@@ -704,6 +707,7 @@ export class OkxAdapter implements VenueAdapter {
     // A reset, or a book not LIVE taking its first: a run starts (the sockets' drops before it are forgotten).
     this.fullSockets.took(index, socket, t.book !== BookState.LIVE || reset);
     t.lastSeq = sc.seqId;
+    t.hasSeq = sc.hasSeqId;
     t.seqSocket = socket;
     this.shownTsUs[index] = tsUs;
     this.shownLevels.keep(index, update.bidCount, update.bidPx, update.bidQty, update.askCount, update.askPx, update.askQty);
