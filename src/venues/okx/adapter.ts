@@ -681,7 +681,9 @@ export class OkxAdapter implements VenueAdapter {
       this.c.duplicates++;
       return;
     }
-    if (!byTime && t.book === BookState.LIVE && sc.hasSeqId && sc.seqId <= t.lastSeq && sc.seqId > 0) {
+    // t.hasSeq: a book without seqIds (an old capture) has none to be at or below; its 0 is not seqId 0 (s-seqnone:
+    // `sc.seqId > 0` here took a lagging socket's seqId 0 for a newer book, replacing the book).
+    if (!byTime && t.book === BookState.LIVE && sc.hasSeqId && t.hasSeq && sc.seqId <= t.lastSeq) {
       // Its seqId again with other levels from a socket that has delivered the book's (in order after it): a reset.
       if (conn.retiringGeneration >= 0 && (sc.seqId === t.lastSeq ? socket !== t.seqSocket && !(again && seqReached(t, socket)) : !seqReached(t, socket))) {
         if (sc.seqId === t.lastSeq) {
