@@ -340,6 +340,28 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     expect(eth(T0_US + 65.15e6)).toBe("stale:2000");
   });
 
+  test("okx: seqId 0 is a sequence: a book STALE at 0 (a maintenance reset's) resumes at the update chaining on 0, not at one chaining on a seqId kept from before", async () => {
+    // ETH: (3,5) then a gap resyncs it (its last seqId, 5, kept); a snapshot at 20 and a
+    // maintenance reset (20,0): LIVE at 0, STALE at its stale time. Before, 0 read as "no sequence": the 5 from before
+    // stayed the seqId the STALE book was at, so (5,8) (a gap: (0,5) never came; live, the book LIVE at 0, resynced it)
+    // made it LIVE again without (0,5), and (0,5) itself did not resume it.
+    const books = (action: "snapshot" | "update", instId: string, bid: string, prevSeqId: number, seqId: number) =>
+      JSON.stringify({ arg: { channel: "books", instId }, action, data: [{ asks: action === "snapshot" ? [["900", "1", "0", "1"]] : [], bids: [[bid, "2", "0", "1"]], checksum: 0, prevSeqId, seqId }] });
+    const head = [
+      { atUs: T0_US, frame: books("snapshot", "ETH-USDT", "200", -1, 3) },
+      { atUs: T0_US + 1000, frame: books("update", "ETH-USDT", "201", 3, 5) },
+      { atUs: T0_US + 2000, frame: books("update", "ETH-USDT", "202", 9, 10) }, // a gap: resync
+      { atUs: T0_US + 3000, frame: books("snapshot", "ETH-USDT", "210", -1, 20) },
+      { atUs: T0_US + 4000, frame: books("update", "ETH-USDT", "211", 20, 0) }, // the maintenance reset, to 0
+    ];
+    const section = { spot: { depth: 400, symbols: ["ETH-USDT"], stale_after_ms: 65_000 }, overrides: { "spot:ETH-USDT": { tick_size: "0.1", lot_size: "0.001" } } };
+    const gap = await replay("okx", section, [...head, { atUs: T0_US + 65.05e6, frame: books("update", "ETH-USDT", "250", 5, 8) }], 129);
+    expect(gap.find((a) => a.atUs === T0_US + 4000)!.books[0]).toBe("live:2110");
+    expect(gap.at(-1)!.books[0]).toBe("stale:2110");
+    const chained = await replay("okx", section, [...head, { atUs: T0_US + 65.05e6, frame: books("update", "ETH-USDT", "250", 0, 5) }], 131);
+    expect(chained.at(-1)!.books[0]).toBe("live:2500");
+  });
+
   test("okx: a STALE book whose next update chains on its seqId within a housekeeping round is LIVE again there; a gap or a later one waits", async () => {
     // books' least stale time is 65 s (its keepalive comes after ~60 s without change).
     const books = (action: "snapshot" | "update", instId: string, bid: string, qty: string, prevSeqId: number, seqId: number) =>

@@ -419,6 +419,7 @@ export class ConnectionLifecycle {
       if (t.sub !== SUB_REJECTED) continue;
       t.book = BookState.AWAITING_SNAPSHOT;
       t.lastSeq = 0;
+      t.hasSeq = false;
       const conn = t.conn;
       // During a planned reconnect's overlap the old socket still streams a topic it served (its unsubscribe went on
       // the replacement) but brings no snapshot: gone back to before the replacement's, it is redone there as a resync
@@ -533,6 +534,7 @@ export class ConnectionLifecycle {
       t.restartWanted = false;
       this.hooks.invalidate(t, BookState.HALTED, reason);
       t.lastSeq = 0;
+      t.hasSeq = false;
       this.hooks.disconnected?.(t);
     }
   }
@@ -914,6 +916,7 @@ export class ConnectionLifecycle {
   private invalidateDisconnected(t: TopicState): void {
     if (t.book === BookState.LIVE || t.book === BookState.STALE) this.hooks.invalidate(t, BookState.RESYNCING, StatusReason.DISCONNECTED);
     t.lastSeq = 0;
+    t.hasSeq = false;
     this.hooks.disconnected?.(t);
   }
 

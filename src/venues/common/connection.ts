@@ -22,8 +22,13 @@ export const SUB_REJECTED = 4;
 export class TopicState<C extends VenueConnection = VenueConnection> {
   book: BookState = BookState.AWAITING_SNAPSHOT;
   sub = SUB_IDLE;
-  /** The venue sequence of the last message applied (Bybit `u`); 0 = none yet. */
+  /** The venue sequence of the last message applied (Bybit `u`); 0 = none yet, unless hasSeq. */
   lastSeq = 0;
+  /**
+   * lastSeq is a sequence even at 0: set by OKX, whose seqId may be 0 after a maintenance reset. The other venues'
+   * sequences start above 0 (they refuse 0), so lastSeq > 0 tells for them. Cleared wherever lastSeq is zeroed.
+   */
+  hasSeq = false;
   /** lastSeq when the book was last invalidated (which zeroes it): a later snapshot below it means the venue reset. */
   seqBeforeInvalid = 0;
   /**

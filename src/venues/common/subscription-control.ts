@@ -504,6 +504,7 @@ export class SubscriptionControl {
     if (t.sub !== SUB_REJECTED) return;
     t.book = BookState.AWAITING_SNAPSHOT;
     t.lastSeq = 0;
+    t.hasSeq = false;
     t.sub = t.subscribeQueued ? SUB_PENDING : SUB_ACTIVE;
     t.lastMsgMs = this.now();
     this.onReplayResubscribed?.(t);

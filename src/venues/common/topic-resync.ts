@@ -70,8 +70,11 @@ export class TopicResync {
 
   /** Marks the book untrusted: the sink hears of it once per state change (a never-live book's disconnect is no news). */
   invalidate(t: TopicState, state: BookState, reason: StatusReason): void {
-    if (t.lastSeq > 0) t.seqBeforeInvalid = t.lastSeq;
+    // Until s-seqnone OKX's seqId 0 (a maintenance reset's) was "none" here: the seqId kept from an older
+    // invalidation stayed, and a STALE book resumed at an update chaining on it (replay: LIVE without the updates between).
+    if (t.lastSeq > 0 || t.hasSeq) t.seqBeforeInvalid = t.lastSeq;
     t.lastSeq = 0;
+    t.hasSeq = false;
     t.liveSinceMs = -1;
     if (t.book === state) return;
     // Replay: a STALE book leaving it without a message (a recorded close, a capture gap, a refused book) counts its

@@ -470,6 +470,7 @@ export class OkxAdapter implements VenueAdapter {
         this.lag.close(index);
       }
       t.lastSeq = sc.seqId;
+      t.hasSeq = sc.hasSeqId;
       this.lastPrevSeq[index] = NaN;
       this.sequenced[index] = sc.hasSeqId;
       this.checksums[index] = sc.checksum;
@@ -479,10 +480,12 @@ export class OkxAdapter implements VenueAdapter {
     }
     if (t.book !== BookState.LIVE) {
       // Replay: a book just gone STALE whose next update chains on its last seqId, on its one stream, missed nothing.
-      // (The ~60 s keepalive, prevSeqId = seqId with empty sides, too: nothing changed.)
+      // (The ~60 s keepalive, prevSeqId = seqId with empty sides, too: nothing changed.) seqBeforeInvalid may be 0 (a
+      // maintenance reset's seqId): resumeStale takes only a book gone STALE from LIVE, sequenced, which kept its seqId.
       const keepalive = sc.seqId === sc.prevSeqId;
-      if (t.book === BookState.STALE && sc.hasSeqId && sc.hasPrevSeqId && t.seqBeforeInvalid > 0 && sc.prevSeqId === t.seqBeforeInvalid && (!keepalive || (update.bidCount === 0 && update.askCount === 0)) && this.resumeStale(t)) {
+      if (t.book === BookState.STALE && sc.hasSeqId && sc.hasPrevSeqId && sc.prevSeqId === t.seqBeforeInvalid && (!keepalive || (update.bidCount === 0 && update.askCount === 0)) && this.resumeStale(t)) {
         t.lastMsgMs = this.now();
+        t.hasSeq = true;
         if (keepalive) {
           t.lastSeq = sc.seqId;
           this.c.keepalives++;
@@ -678,7 +681,9 @@ export class OkxAdapter implements VenueAdapter {
       this.c.duplicates++;
       return;
     }
-    if (!byTime && t.book === BookState.LIVE && sc.hasSeqId && sc.seqId <= t.lastSeq && sc.seqId > 0) {
+    // t.hasSeq: a book without seqIds (an old capture) has none to be at or below; its 0 is not seqId 0 (s-seqnone:
+    // `sc.seqId > 0` here took a lagging socket's seqId 0 for a newer book, replacing the book).
+    if (!byTime && t.book === BookState.LIVE && sc.hasSeqId && t.hasSeq && sc.seqId <= t.lastSeq) {
       // Its seqId again with other levels from a socket that has delivered the book's (in order after it): a reset.
       if (conn.retiringGeneration >= 0 && (sc.seqId === t.lastSeq ? socket !== t.seqSocket && !(again && seqReached(t, socket)) : !seqReached(t, socket))) {
         if (sc.seqId === t.lastSeq) {
@@ -704,6 +709,7 @@ export class OkxAdapter implements VenueAdapter {
     // A reset, or a book not LIVE taking its first: a run starts (the sockets' drops before it are forgotten).
     this.fullSockets.took(index, socket, t.book !== BookState.LIVE || reset);
     t.lastSeq = sc.seqId;
+    t.hasSeq = sc.hasSeqId;
     t.seqSocket = socket;
     this.shownTsUs[index] = tsUs;
     this.shownLevels.keep(index, update.bidCount, update.bidPx, update.bidQty, update.askCount, update.askPx, update.askQty);

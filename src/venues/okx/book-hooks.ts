@@ -36,6 +36,7 @@ export function verifyChecksum(a: OkxAdapter, index: number, book: BookView): bo
 export function applyBridgedSnapshot(a: OkxAdapter, t: OkxTopic, u: BookUpdate): void {
   a.c.snapshots++;
   t.lastSeq = u.venueSeq;
+  t.hasSeq = true;
   a.lastPrevSeq[t.index] = NaN;
   a.runStartSeq[t.index] = u.venueSeq;
   if (t.conn.retiringGeneration < 0) a.soloGen[t.index] = t.conn.generation;

@@ -62,6 +62,34 @@ test("okx books5 in an overlap: the other socket's lower seqId is ignored, the s
   conn.retiringWs = null;
 });
 
+test("okx books5 in an overlap: seqId 0 is a seqId like the others (the other socket's is ignored, the same socket's is a reset)", async () => {
+  const adapter = await books5Adapter();
+  const sink = new Sink();
+  adapter.startReplay(sink as never);
+  const conn = (adapter as unknown as { conns: OkxConnection[] }).conns[0]!;
+  const feed = (seq: number, bid: string, old = false) => {
+    conn.fromRetiring = old;
+    try {
+      conn.onFrameAt(`{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[["200.1","1","0","1"]],"bids":[["${bid}","1","0","1"]],"instId":"BTC-USDT","seqId":${seq}}]}`, 1);
+    } finally {
+      conn.fromRetiring = false;
+    }
+  };
+  feed(100, "100.1");
+  conn.retiringWs = {} as WebSocket;
+  conn.retiringGeneration = conn.generation;
+  conn.generation = ++conn.genSeq;
+  feed(101, "100.2", true); // the old socket, ahead
+  // The replacement, not at the book, at seqId 0: ignored as lagging, as 100 would be. Before s-seqnone 0 skipped the
+  // rule ("no seqId") and replaced the book: LIVE at a book the old socket had left.
+  feed(0, "99.0");
+  expect([adapter.stats().duplicates, adapter.stats().maintenanceResets, sink.seq]).toEqual([1, 0, 101]);
+  feed(0, "99.5", true); // the old socket, at the book, goes to 0: a maintenance reset
+  expect([adapter.stats().maintenanceResets, sink.seq]).toEqual([1, 0]);
+  expect(adapter.topicInfo(0)).toMatchObject({ seqId: 0, state: "live" });
+  conn.retiringWs = null;
+});
+
 // The same through a capture that records the sockets (ws:sockets, ws:swap, ws:old, ws:retired: venue.ts), fed as
 // replay feeds it: the overlap and each frame's socket are the live run's. Without the events, replay applied the
 // lagging replacement's lower book as a reset (the book stepped back to 100).

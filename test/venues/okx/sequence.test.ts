@@ -111,6 +111,27 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     expect(adapter.topicInfo(0).state).toBe("live");
   });
 
+  test("seqId 0 is a sequence: a maintenance reset to 0 and a first snapshot at 0 chain on 0; a gap after either resyncs", async () => {
+    const { adapter, sink, feed } = await setup();
+    feed(frame("BTC-USDT", "snapshot", -1, 10, [["100.1", "1"]], [["100.2", "2"]]));
+    feed(frame("BTC-USDT", "update", 10, 0, [["100", "3"]])); // maintenance reset, to 0
+    feed(frame("BTC-USDT", "update", 0, 5, [["99.9", "1"]]));
+    feed(frame("BTC-USDT", "update", 5, 9, [["99.8", "1"]]));
+    feed(frame("ETH-USDT", "snapshot", -1, 0, [["10.01", "1"]], [["10.02", "2"]]));
+    feed(frame("ETH-USDT", "update", 0, 3, [["10", "5"]]));
+    expect(sink.invalid).toEqual([]);
+    expect([sink.seq[0], sink.seq[1]]).toEqual([9, 3]);
+    expect(sink.bids[0]).toEqual(new Map([[1001, 10000], [1000, 30000], [999, 10000], [998, 10000]]));
+    expect([adapter.topicInfo(0).state, adapter.topicInfo(1).state]).toEqual(["live", "live"]);
+    feed(frame("BTC-USDT", "update", 7, 9, [["99.7", "1"]])); // chains on neither 9 nor anything the book has
+    feed(frame("ETH-USDT", "update", 1, 4, [["9.99", "1"]]));
+    expect(sink.invalid).toEqual([
+      { index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
+      { index: 1, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
+    ]);
+    expect([adapter.stats().maintenanceResets, adapter.stats().gaps]).toEqual([1, 2]);
+  });
+
   const breaks: [string, [number, number, boolean]][] = [
     ["prevSeqId not the last seqId (a lost message)", [14, 20, false]],
     ["prevSeqId == seqId with levels (not a keepalive)", [15, 15, true]],
