@@ -4,11 +4,14 @@
  * `--max-age`), which the server requires to be within `max_age`: a bridge restarted with a retention under it was
  * refused ("duplicates window can not be larger then max age"), `bridge to-nats` exiting 1. And a stream made with
  * interest or work-queue retention (it removes a message once its consumers have it: no history) was taken and
- * reported as storing: the history was silently empty.
+ * reported as storing: the history was silently empty. And a reader's replay from a time before the stream's oldest
+ * message (aged out by its max age or size) started at that message without a word.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { silentLogger } from "../../src/core/log.ts";
+import { NatsFeedReader, type NatsReaderEvent } from "../../src/subscriber/nats-source.ts";
+import { waitFor } from "../e2e/harness.ts";
 import { NatsServer, natsServerMissing } from "./nats-server.ts";
 
 const missing = natsServerMissing();
@@ -65,5 +68,38 @@ describe.skipIf(missing !== undefined)(`to-nats's JetStream stream configuration
     const err = await startStop(name, prefix, 86_400_000);
     expect(String(err)).toContain(`JetStream stream ${name} has ${retention} retention, not limits`);
     expect((await withJsm((jsm) => jsm.streams.info(name))).config.retention).toBe(retention); // left alone
+  });
+});
+
+describe.skipIf(missing !== undefined)(`a reader's replay from a time${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 30_000 }, () => {
+  /** The events of a reader of REPLAY from `from`, once it has read the stream's one message. */
+  async function eventsFrom(from: Date): Promise<NatsReaderEvent[]> {
+    const events: NatsReaderEvent[] = [];
+    const reader = new NatsFeedReader({ servers: nats.url, prefix: "replay", stream: "REPLAY", from, onNatsEvent: (e) => events.push(e) }, () => {});
+    try {
+      await reader.start();
+      await waitFor(() => reader.counters.envelopes >= 1, "the reader read the stream's message");
+    } finally {
+      await reader.stop();
+    }
+    return events;
+  }
+
+  test("from before the stream's oldest message is told when it starts (what came before is gone); from after it, nothing", async () => {
+    await withJsm((jsm) => jsm.streams.add({ name: "REPLAY", subjects: ["replay.>"], storage: "file" as never }));
+    const { connect } = await import("@nats-io/transport-node");
+    const { jetstream } = await import("@nats-io/jetstream");
+    const nc = await connect({ servers: nats.url });
+    // Refused by the reader (no envelopes), but read. The second stored at least 2 ms after the first.
+    await jetstream(nc).publish("replay.x", new Uint8Array([1, 2, 3]));
+    const afterFirstMs = Date.now() + 2;
+    await waitFor(() => Date.now() > afterFirstMs, "the clock moved on");
+    await jetstream(nc).publish("replay.x", new Uint8Array([4, 5, 6]));
+    await nc.close();
+    const firstStoredAt = (await withJsm((jsm) => jsm.streams.info("REPLAY"))).state.first_ts;
+    const firstMs = Date.parse(firstStoredAt);
+    const early = await eventsFrom(new Date(firstMs - 3_600_000));
+    expect(early.filter((e) => e.kind === "replay_starts_later")).toEqual([{ kind: "replay_starts_later", firstStoredAt }]);
+    expect((await eventsFrom(new Date(firstMs + 1))).some((e) => e.kind === "replay_starts_later")).toBe(false); // reads the second
   });
 });
