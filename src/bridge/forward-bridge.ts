@@ -66,6 +66,9 @@ export interface JetStreamOptions {
  */
 const FORWARD_START_RANGE = 2 ** 44;
 
+/** The stream's duplicate window at most (nats-server's default): within max_age, as the server requires. */
+const DUPLICATE_WINDOW_MS = 120_000;
+
 /** Default of JetStreamOptions.checkIntervalMs. */
 export const STREAM_CHECK_INTERVAL_MS = 5000;
 
@@ -790,21 +793,32 @@ export class ForwardBridge {
   }
 
   /**
-   * Creates the stream, or updates its retention (subjects `<prefix>.>`, file storage, oldest discarded). A stream of
-   * that name that keeps other subjects (another prefix's history) is left alone: the bridge does not start.
+   * Creates the stream, or updates its retention (subjects `<prefix>.>`, limits retention, file storage, oldest
+   * discarded). A stream of that name that keeps other subjects (another prefix's history), or removes messages once
+   * consumed (interest, work-queue retention: no history), is left alone: the bridge does not start.
    */
   private async ensureStream(nc: Publisher, js: JetStreamOptions): Promise<StreamManager> {
     const jsm = await this.streamManager(nc);
     const subject = `${this.opts.prefix}.>`;
-    const config = { subjects: [subject], max_age: js.maxAgeMs * 1e6, max_bytes: js.maxBytes, storage: "file", discard: "old" };
+    // The duplicate window set within max_age: the update keeps the stream's own (2 min when made with a longer
+    // max_age), which the server refuses above max_age, so a restart with a shorter --max-age failed to start. The
+    // bridge sends no message ids: the window dedups nothing it publishes.
+    const dupWindowMs = js.maxAgeMs > 0 ? Math.min(js.maxAgeMs, DUPLICATE_WINDOW_MS) : DUPLICATE_WINDOW_MS;
+    const config = { subjects: [subject], retention: "limits", max_age: js.maxAgeMs * 1e6, max_bytes: js.maxBytes, storage: "file", discard: "old", duplicate_window: dupWindowMs * 1e6 };
     try {
       await jsm.streams.add({ name: js.stream, ...config });
     } catch (err) {
       if (!/already in use|exists/i.test((err as Error).message)) throw err;
       // Cold: the update replaces the subjects, so another prefix's stream would silently stop keeping its own.
-      const kept = (await jsm.streams.info(js.stream)).config.subjects ?? [];
-      if (kept.length !== 1 || kept[0] !== subject) {
-        throw new Error(`JetStream stream ${js.stream} keeps ${kept.join(", ") || "no subjects"}, not ${subject}: give this prefix a stream of its own (--stream)`);
+      const kept = (await jsm.streams.info(js.stream)).config;
+      const subjects = kept.subjects ?? [];
+      if (subjects.length !== 1 || subjects[0] !== subject) {
+        throw new Error(`JetStream stream ${js.stream} keeps ${subjects.join(", ") || "no subjects"}, not ${subject}: give this prefix a stream of its own (--stream)`);
+      }
+      // The server cannot change a stream's retention policy; one that removes what its consumers have read keeps no
+      // history while its last sequence grows, so the watch saw it storing (before, taken without a word).
+      if (kept.retention !== undefined && kept.retention !== "limits") {
+        throw new Error(`JetStream stream ${js.stream} has ${kept.retention} retention, not limits: it removes messages once consumed and keeps no history; give the bridge a stream of its own (--stream) or delete this one`);
       }
       await jsm.streams.update(js.stream, config);
     }

@@ -81,11 +81,15 @@ export interface NatsReadOptions {
  * (`foreign_subjects`), looked at again with backoff until it is this feed's (`consumer_made`); found by a connect made
  * again after a close for good, that connection is kept, told `reconnected` first (at start it is a rejection).
  * Meanwhile nothing comes: the reader stops its heartbeats and the subscriber's books go stale.
+ * `replay_starts_later` — at start, a replay from a time before the stream's oldest message (what came before aged out
+ * by its max age or size, or was never stored): it starts at that message, stored at `firstStoredAt`.
  */
 export interface NatsReaderEvent {
-  kind: "closed" | "reconnected" | "reconnect_failed" | "subscription_refused" | "subscribed" | "auth_refused" | "auth_accepted" | "consumer_ended" | "consumer_made" | "stream_foreign";
+  kind: "closed" | "reconnected" | "reconnect_failed" | "subscription_refused" | "subscribed" | "auth_refused" | "auth_accepted" | "consumer_ended" | "consumer_made" | "stream_foreign" | "replay_starts_later";
   /** The client's or the server's reason. */
   error?: string;
+  /** `replay_starts_later`: when the stream's oldest message was stored (the server's RFC 3339 time). */
+  firstStoredAt?: string;
 }
 
 /**
@@ -152,7 +156,7 @@ interface JetStreamParts {
 interface StreamInfo {
   config: { subjects?: string[] };
   created: string;
-  state?: { last_seq: number };
+  state?: { last_seq: number; messages?: number; first_ts?: string };
 }
 
 /**
@@ -606,6 +610,7 @@ export class NatsFeedReader {
         }
         const policy = this.policyFor(info);
         this.streamCreated = info.created;
+        if (this.lastJsMsg === undefined) this.tellIfReplayStartsLater(info); // nothing read: the replay starts now
         await this.consumeStream(nc, parts, policy);
       }
     } catch (err) {
@@ -724,6 +729,18 @@ export class NatsFeedReader {
     }
     if (from === "all") return { deliver_policy: "all" };
     return { deliver_policy: "by_start_time", opt_start_time: from.toISOString() };
+  }
+
+  /**
+   * Cold, as the reader starts reading (nothing read yet): a replay from a time before the stream's oldest message
+   * starts at that message. Told: before, a replay asked for an earlier time began later with nothing said, only the
+   * books' exchange times showing it (the datagrams' send times are the reader's).
+   */
+  private tellIfReplayStartsLater(info: StreamInfo): void {
+    const from = this.opts.from;
+    const firstStoredAt = info.state?.first_ts;
+    if (!(from instanceof Date) || !((info.state?.messages ?? 0) > 0) || firstStoredAt === undefined) return;
+    if (Date.parse(firstStoredAt) > from.getTime()) this.repacker.tell(this.opts.onNatsEvent, { kind: "replay_starts_later", firstStoredAt });
   }
 
   /**

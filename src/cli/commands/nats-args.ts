@@ -187,6 +187,7 @@ function natsEventLog(ctx: CommandContext): (e: NatsReaderEvent) => void {
     else if (e.kind === "consumer_made") ctx.log.info("the stream is read again by a new consumer");
     // Once per episode (the reader looks again with backoff): the stream was made again for another prefix.
     else if (e.kind === "stream_foreign") ctx.log.error("the JetStream stream keeps another feed's subjects: nothing is read from it, the books go stale; looking at it again with backoff", { error: e.error });
+    else if (e.kind === "replay_starts_later") ctx.log.warn("--from is before the stream's oldest message (what came before aged out by its --max-age or --max-bytes, or was never stored): the replay starts there", { firstStoredAt: e.firstStoredAt });
     else ctx.log.info("the NATS server took the subscription again");
   };
 }

@@ -1,0 +1,105 @@
+/**
+ * `to-nats --stream NAME` on a stream that already exists, as the server takes the bridge's configuration (real
+ * nats-server with JetStream). The update kept the stream's duplicate window (2 min when made with a longer
+ * `--max-age`), which the server requires to be within `max_age`: a bridge restarted with a retention under it was
+ * refused ("duplicates window can not be larger then max age"), `bridge to-nats` exiting 1. And a stream made with
+ * interest or work-queue retention (it removes a message once its consumers have it: no history) was taken and
+ * reported as storing: the history was silently empty. And a reader's replay from a time before the stream's oldest
+ * message (aged out by its max age or size) started at that message without a word.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { NatsFeedReader, type NatsReaderEvent } from "../../src/subscriber/nats-source.ts";
+import { waitFor } from "../e2e/harness.ts";
+import { NatsServer, natsServerMissing } from "./nats-server.ts";
+
+const missing = natsServerMissing();
+let nats: NatsServer;
+
+beforeAll(async () => {
+  if (missing) return;
+  nats = await NatsServer.start();
+}, 30_000);
+
+afterAll(async () => {
+  await nats?.stop();
+});
+
+/** `fn` with a JetStream manager on a connection of its own (closed after). */
+async function withJsm<T>(fn: (jsm: Awaited<ReturnType<typeof import("@nats-io/jetstream").jetstreamManager>>) => Promise<T>): Promise<T> {
+  const { connect } = await import("@nats-io/transport-node");
+  const { jetstreamManager } = await import("@nats-io/jetstream");
+  const nc = await connect({ servers: nats.url });
+  try {
+    return await fn(await jetstreamManager(nc));
+  } finally {
+    await nc.close();
+  }
+}
+
+function bridge(stream: string, prefix: string, maxAgeMs: number): ForwardBridge {
+  return new ForwardBridge({ groups: [], servers: nats.url, prefix, jetstream: { stream, maxAgeMs, maxBytes: 1 << 20 }, log: silentLogger });
+}
+
+/** Starts and stops a bridge on `stream`: the start's rejection, if any. */
+async function startStop(stream: string, prefix: string, maxAgeMs: number): Promise<unknown> {
+  const b = bridge(stream, prefix, maxAgeMs);
+  let err: unknown;
+  await b.start().catch((e: unknown) => (err = e));
+  await b.stop();
+  return err;
+}
+
+describe.skipIf(missing !== undefined)(`to-nats's JetStream stream configuration${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 30_000 }, () => {
+  test("a restart with a shorter --max-age than the stream's duplicate window updates the retention", async () => {
+    expect(await startStop("AGE", "age", 86_400_000)).toBeUndefined(); // the server gave it a 2 min duplicate window
+    expect(await startStop("AGE", "age", 60_000)).toBeUndefined();
+    expect(await startStop("AGE", "age", 30_000)).toBeUndefined();
+    const config = await withJsm(async (jsm) => (await jsm.streams.info("AGE")).config);
+    expect(config.max_age).toBe(30_000 * 1e6);
+    expect(config.duplicate_window).toBeLessThanOrEqual(config.max_age);
+  });
+
+  test.each(["interest", "workqueue"])("a stream with %s retention (no history) is refused naming it", async (retention) => {
+    const name = `R_${retention}`;
+    const prefix = `r${retention}`;
+    await withJsm((jsm) => jsm.streams.add({ name, subjects: [`${prefix}.>`], retention: retention as never, storage: "file" as never }));
+    const err = await startStop(name, prefix, 86_400_000);
+    expect(String(err)).toContain(`JetStream stream ${name} has ${retention} retention, not limits`);
+    expect((await withJsm((jsm) => jsm.streams.info(name))).config.retention).toBe(retention); // left alone
+  });
+});
+
+describe.skipIf(missing !== undefined)(`a reader's replay from a time${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 30_000 }, () => {
+  /** The events of a reader of REPLAY from `from`, once it has read the stream's one message. */
+  async function eventsFrom(from: Date): Promise<NatsReaderEvent[]> {
+    const events: NatsReaderEvent[] = [];
+    const reader = new NatsFeedReader({ servers: nats.url, prefix: "replay", stream: "REPLAY", from, onNatsEvent: (e) => events.push(e) }, () => {});
+    try {
+      await reader.start();
+      await waitFor(() => reader.counters.envelopes >= 1, "the reader read the stream's message");
+    } finally {
+      await reader.stop();
+    }
+    return events;
+  }
+
+  test("from before the stream's oldest message is told when it starts (what came before is gone); from after it, nothing", async () => {
+    await withJsm((jsm) => jsm.streams.add({ name: "REPLAY", subjects: ["replay.>"], storage: "file" as never }));
+    const { connect } = await import("@nats-io/transport-node");
+    const { jetstream } = await import("@nats-io/jetstream");
+    const nc = await connect({ servers: nats.url });
+    // Refused by the reader (no envelopes), but read. The second stored at least 2 ms after the first.
+    await jetstream(nc).publish("replay.x", new Uint8Array([1, 2, 3]));
+    const afterFirstMs = Date.now() + 2;
+    await waitFor(() => Date.now() > afterFirstMs, "the clock moved on");
+    await jetstream(nc).publish("replay.x", new Uint8Array([4, 5, 6]));
+    await nc.close();
+    const firstStoredAt = (await withJsm((jsm) => jsm.streams.info("REPLAY"))).state.first_ts;
+    const firstMs = Date.parse(firstStoredAt);
+    const early = await eventsFrom(new Date(firstMs - 3_600_000));
+    expect(early.filter((e) => e.kind === "replay_starts_later")).toEqual([{ kind: "replay_starts_later", firstStoredAt }]);
+    expect((await eventsFrom(new Date(firstMs + 1))).some((e) => e.kind === "replay_starts_later")).toBe(false); // reads the second
+  });
+});
