@@ -90,6 +90,27 @@ export function unreadableSummary(u: { venue: string; market: string; symbol: st
   };
 }
 
+/**
+ * What `GET /books/{venue}/{market}/{symbol}` answers instead of levels: a configured symbol without a book
+ * (`symbol_unresolved`: 503, its reason, as /books lists it) or a book whose levels throw when copied (`unreadable`: a
+ * bug, 500; its state and reason as the book has them, "unknown" if those throw too). `error` says what, in words.
+ * Plain data (a worker posts it). Until s-httpops the first was 404 "no book" and the second 500 "internal error".
+ */
+export interface BookNotServed {
+  notServed: typeof SYMBOL_UNRESOLVED | "unreadable";
+  venue: string;
+  market: string;
+  symbol: string;
+  state: string;
+  reason: string;
+  error: string;
+}
+
+/** Whether the source's answer for one book is a BookNotServed (not levels). */
+export function isNotServed(book: BookLevels | BookNotServed): book is BookNotServed {
+  return (book as BookNotServed).notServed !== undefined;
+}
+
 /** Per-book numbers the app keeps beside the builder (the counts cold: bumped only when a book is invalidated). */
 export interface BookCounts {
   readonly gaps: number;
