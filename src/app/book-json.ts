@@ -50,6 +50,11 @@ export interface BookSummary {
   /** A configured symbol without a book (state `symbol_unresolved`): why, in words. */
   detail?: string;
   /**
+   * A book whose changed definition the publisher refused: the publisher's error (`detail`: refusedDetail). /readyz's
+   * and /status's book_not_live reason name it (readiness.ts), not only /books.
+   */
+  refused?: string;
+  /**
    * Same: when its instrument is asked for next (ms since the epoch); null when no attempt is scheduled (`resolving`
    * at start: its first query under way). The adapters' 0 for that was given as is until 2026-12-06: from now, -56 years.
    */
@@ -59,6 +64,14 @@ export interface BookSummary {
    * never trades again, so /readyz does not count it (readiness.ts).
    */
   expiredAtMs?: number;
+}
+
+/**
+ * The detail of a book whose changed definition the publisher refused (`error`): why it is not usable and for how
+ * long, where resyncing / instrument_changed alone reads as a change awaiting its snapshot (which comes back by itself).
+ */
+export function refusedDetail(error: string): string {
+  return `changed definition refused (${error}): the venue's updates are dropped until a later change registers`;
 }
 
 /** The state of a configured symbol whose instrument is not resolved (yet): it has no book. */

@@ -23,11 +23,11 @@ import { FeedPublisher } from "../net/feed-publisher.ts";
 import type { BudgetLedger } from "../venues/common/budget-ledger.ts";
 import { venueSpec, type VenueSpec } from "../venues/registry.ts";
 import { instrumentSymbolOf, isConnectionEventUrl, isRecordedStop, SOCKET_REQUEST_URL_PREFIX, type BookSink, type Subscription, type VenueAdapter, type VenueMetric } from "../venues/venue.ts";
-import { detail, levelsOf, summarize, SYMBOL_UNRESOLVED, unreadableSummary, type BookCounts, type BookDetail, type BookLevels, type BookNotServed, type BookSummary } from "./book-json.ts";
+import { detail, levelsOf, refusedDetail, summarize, SYMBOL_UNRESOLVED, unreadableSummary, type BookCounts, type BookDetail, type BookLevels, type BookNotServed, type BookSummary } from "./book-json.ts";
 import { collectInTurns, type Turn } from "./list-stream.ts";
 import { EventLoopLagMonitor, histogramData, PipelineLatency, type BookCount, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
 import { heapUsedBytes } from "./process-metrics.ts";
-import { isChosenBook, notLiveOf, READYZ_NAMED, type ReadinessInput, type ReadinessSummary, type StatusRows } from "./readiness.ts";
+import { isChosenBook, notLiveOf, READYZ_NAMED, type NotLiveBook, type ReadinessInput, type ReadinessSummary, type StatusRows } from "./readiness.ts";
 import type { VenueStart } from "./venue-start.ts";
 import { redactUrl } from "../core/redact-url.ts";
 import { ReplayClock } from "./replay-clock.ts";
@@ -451,11 +451,12 @@ class VenuePipeline implements BookSink {
       }
       // Else already resyncing / instrument_changed (an earlier change refused or not yet snapshotted): nothing changed,
       // no status (until 2026-12-07 the last one was sent again at the same instrSeq).
-      this.log.error("instrument changed but its new definition could not be registered; book kept RESYNCING, its updates dropped until a later change registers", {
-        symbol: instrument.symbol,
-        market: instrument.market,
-        error,
-      });
+      // What was refused (the new definition) and what to do: the venue's new definition cannot be carried on the wire,
+      // so nothing here brings the book back; until s-httpops the line did not say the book is unusable nor what to do.
+      this.log.error(
+        "instrument changed but the publisher refused its new definition: the book stays resyncing / instrument_changed, not usable (its updates dropped) until the venue changes the instrument again; nothing to configure (to be ready without it, remove the symbol from the config)",
+        { symbol: instrument.symbol, market: instrument.market, tickSize: instrument.tickSize, lotSize: instrument.lotSize, priceExp: instrument.priceExp, qtyExp: instrument.qtyExp, error },
+      );
       return;
     }
     this.unregistered.delete(index);
@@ -508,7 +509,10 @@ class VenuePipeline implements BookSink {
       }
       if (s.notLive++ < named) {
         const state = BOOK_STATE_NAMES[b.state] ?? String(b.state);
-        s.notLiveFirst.push({ venue, market: b.instrument.market, symbol: b.instrument.symbol, state, reason: STATUS_REASON_NAMES[b.reason] ?? String(b.reason) });
+        const entry: NotLiveBook = { venue, market: b.instrument.market, symbol: b.instrument.symbol, state, reason: STATUS_REASON_NAMES[b.reason] ?? String(b.reason) };
+        const refused = this.unregistered.size > 0 ? this.unregistered.get(index) : undefined;
+        if (refused !== undefined) entry.refused = refused; // /readyz names why, as /books does
+        s.notLiveFirst.push(entry);
       }
     }
     const missing = new Map<string, number>();
@@ -533,7 +537,7 @@ class VenuePipeline implements BookSink {
       const at = b.state === BookState.HALTED ? this.adapter.expiredInstruments?.().get(index) : undefined;
       if (at !== undefined) return { ...s, expiredAtMs: at, detail: `expired at ${new Date(at).toISOString()}: no longer traded` };
       const refused = this.unregistered.size > 0 ? this.unregistered.get(index) : undefined;
-      return refused === undefined ? s : { ...s, detail: `changed definition refused (${refused}): the venue's updates are dropped until a later change registers` };
+      return refused === undefined ? s : { ...s, refused, detail: refusedDetail(refused) };
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       const { market, symbol, state, reason } = this.namesOf(index);
