@@ -28,7 +28,7 @@ test("a book that cannot be read is 500 naming the error, its state and reason; 
   const eth = mk("ETH-USDT");
   const venue = new ScriptedVenue(btc);
   venue.loadInstruments = () => Promise.resolve([btc, eth, undefined]);
-  const unresolved: UnresolvedInstrument[] = [{ market: "spot", symbol: "SOL-USDT", kind: "not_listed", detail: "okx spot has no SOL-USDT", nextAttemptMs: 0 }];
+  const unresolved: UnresolvedInstrument[] = [{ index: 2, market: "spot", symbol: "SOL-USDT", kind: "not_listed", detail: "okx spot has no SOL-USDT", nextAttemptMs: 0 }];
   Object.assign(venue, { unresolvedInstruments: () => unresolved });
   const { log, lines } = captureLog();
   const { feeder } = await startScriptedOkxSpot({ venue, symbols: ["BTC-USDT", "ETH-USDT", "SOL-USDT"], dest: uniqueDestination(88), cleanups, log });
@@ -41,9 +41,9 @@ test("a book that cannot be read is 500 naming the error, its state and reason; 
   });
   const h = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, localStatusSource(feeder), log);
   cleanups.push(() => h.stop());
-  const get = async (path: string) => {
+  const get = async (path: string): Promise<[number, Record<string, unknown>]> => {
     const r = await fetch(`${h.url}/books/okx/spot/${path}`);
-    return [r.status, await r.json()];
+    return [r.status, (await r.json()) as Record<string, unknown>];
   };
 
   expect(await get("BTC-USDT")).toEqual([500, { error: "book okx/spot/BTC-USDT cannot be read: book times unreadable (test)", state: "live", reason: "snapshot_applied" }]);
