@@ -50,6 +50,11 @@ export interface BookSummary {
   /** A configured symbol without a book (state `symbol_unresolved`): why, in words. */
   detail?: string;
   /**
+   * A book whose changed definition the publisher refused: the publisher's error (`detail`: refusedDetail). /readyz's
+   * and /status's book_not_live reason name it (readiness.ts), not only /books.
+   */
+  refused?: string;
+  /**
    * Same: when its instrument is asked for next (ms since the epoch); null when no attempt is scheduled (`resolving`
    * at start: its first query under way). The adapters' 0 for that was given as is until 2026-12-06: from now, -56 years.
    */
@@ -59,6 +64,14 @@ export interface BookSummary {
    * never trades again, so /readyz does not count it (readiness.ts).
    */
   expiredAtMs?: number;
+}
+
+/**
+ * The detail of a book whose changed definition the publisher refused (`error`): why it is not usable and for how
+ * long, where resyncing / instrument_changed alone reads as a change awaiting its snapshot (which comes back by itself).
+ */
+export function refusedDetail(error: string): string {
+  return `changed definition refused (${error}): the venue's updates are dropped until a later change registers`;
 }
 
 /** The state of a configured symbol whose instrument is not resolved (yet): it has no book. */
@@ -88,6 +101,27 @@ export function unreadableSummary(u: { venue: string; market: string; symbol: st
     ...{ state: u.state, reason: u.reason, valid: false, instrSeq: 0, venueSeq: 0, bidLevels: 0, askLevels: 0, bestBid: null, bestAsk: null },
     ...{ tsExchangeUs: null, tsEventUs: null, tsRecvUs: null, recvAgeUs: null, gaps: counts.gaps, invalidations: counts.invalidations, detail: `book unreadable: ${u.why}` },
   };
+}
+
+/**
+ * What `GET /books/{venue}/{market}/{symbol}` answers instead of levels: a configured symbol without a book
+ * (`symbol_unresolved`: 503, its reason, as /books lists it) or a book whose levels throw when copied (`unreadable`: a
+ * bug, 500; its state and reason as the book has them, "unknown" if those throw too). `error` says what, in words.
+ * Plain data (a worker posts it). Until s-httpops the first was 404 "no book" and the second 500 "internal error".
+ */
+export interface BookNotServed {
+  notServed: typeof SYMBOL_UNRESOLVED | "unreadable";
+  venue: string;
+  market: string;
+  symbol: string;
+  state: string;
+  reason: string;
+  error: string;
+}
+
+/** Whether the source's answer for one book is a BookNotServed (not levels). */
+export function isNotServed(book: BookLevels | BookNotServed): book is BookNotServed {
+  return (book as BookNotServed).notServed !== undefined;
 }
 
 /** Per-book numbers the app keeps beside the builder (the counts cold: bumped only when a book is invalidated). */

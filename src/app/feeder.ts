@@ -23,12 +23,12 @@ import { FeedPublisher } from "../net/feed-publisher.ts";
 import type { BudgetLedger } from "../venues/common/budget-ledger.ts";
 import { venueSpec, type VenueSpec } from "../venues/registry.ts";
 import { instrumentSymbolOf, SOCKET_REQUEST_URL_PREFIX, type BookSink, type Subscription, type VenueAdapter, type VenueMetric } from "../venues/venue.ts";
-import { detail, levelsOf, summarize, unreadableSummary, type BookCounts, type BookDetail, type BookLevels, type BookSummary } from "./book-json.ts";
+import { detail, levelsOf, refusedDetail, summarize, SYMBOL_UNRESOLVED, unreadableSummary, type BookCounts, type BookDetail, type BookLevels, type BookNotServed, type BookSummary } from "./book-json.ts";
 import { collectInTurns, type Turn } from "./list-stream.ts";
 import { ingestRecordedRest, type RecordedStopHalt } from "./recorded-rest.ts";
 import { EventLoopLagMonitor, histogramData, PipelineLatency, type BookCount, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
 import { heapUsedBytes } from "./process-metrics.ts";
-import { isChosenBook, notLiveOf, READYZ_NAMED, type ReadinessInput, type ReadinessSummary, type StatusRows } from "./readiness.ts";
+import { isChosenBook, notLiveOf, READYZ_NAMED, type NotLiveBook, type ReadinessInput, type ReadinessSummary, type StatusRows } from "./readiness.ts";
 import type { VenueStart } from "./venue-start.ts";
 import { redactUrl } from "../core/redact-url.ts";
 import { ReplayClock } from "./replay-clock.ts";
@@ -452,11 +452,12 @@ class VenuePipeline implements BookSink {
       }
       // Else already resyncing / instrument_changed (an earlier change refused or not yet snapshotted): nothing changed,
       // no status (until 2026-12-07 the last one was sent again at the same instrSeq).
-      this.log.error("instrument changed but its new definition could not be registered; book kept RESYNCING, its updates dropped until a later change registers", {
-        symbol: instrument.symbol,
-        market: instrument.market,
-        error,
-      });
+      // What was refused (the new definition) and what to do: the venue's new definition cannot be carried on the wire,
+      // so nothing here brings the book back; until s-httpops the line did not say the book is unusable nor what to do.
+      this.log.error(
+        "instrument changed but the publisher refused its new definition: the book stays resyncing / instrument_changed, not usable (its updates dropped) until the venue changes the instrument again; nothing to configure (to be ready without it, remove the symbol from the config)",
+        { symbol: instrument.symbol, market: instrument.market, tickSize: instrument.tickSize, lotSize: instrument.lotSize, priceExp: instrument.priceExp, qtyExp: instrument.qtyExp, error },
+      );
       return;
     }
     this.unregistered.delete(index);
@@ -509,7 +510,10 @@ class VenuePipeline implements BookSink {
       }
       if (s.notLive++ < named) {
         const state = BOOK_STATE_NAMES[b.state] ?? String(b.state);
-        s.notLiveFirst.push({ venue, market: b.instrument.market, symbol: b.instrument.symbol, state, reason: STATUS_REASON_NAMES[b.reason] ?? String(b.reason) });
+        const entry: NotLiveBook = { venue, market: b.instrument.market, symbol: b.instrument.symbol, state, reason: STATUS_REASON_NAMES[b.reason] ?? String(b.reason) };
+        const refused = this.unregistered.size > 0 ? this.unregistered.get(index) : undefined;
+        if (refused !== undefined) entry.refused = refused; // /readyz names why, as /books does
+        s.notLiveFirst.push(entry);
       }
     }
     const missing = new Map<string, number>();
@@ -534,25 +538,48 @@ class VenuePipeline implements BookSink {
       const at = b.state === BookState.HALTED ? this.adapter.expiredInstruments?.().get(index) : undefined;
       if (at !== undefined) return { ...s, expiredAtMs: at, detail: `expired at ${new Date(at).toISOString()}: no longer traded` };
       const refused = this.unregistered.size > 0 ? this.unregistered.get(index) : undefined;
-      return refused === undefined ? s : { ...s, detail: `changed definition refused (${refused}): the venue's updates are dropped until a later change registers` };
+      return refused === undefined ? s : { ...s, refused, detail: refusedDetail(refused) };
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
-      const sub = this.subscriptions[index]!;
-      let market = sub.market;
-      let symbol = instrumentSymbolOf(sub);
-      let state = "unknown";
-      let reason = "unknown";
-      try {
-        ({ market, symbol } = b.instrument);
-        state = BOOK_STATE_NAMES[b.state] ?? String(b.state);
-        reason = STATUS_REASON_NAMES[b.reason] ?? String(b.reason);
-      } catch {
-        // Those unreadable too: the subscription's names, state and reason "unknown".
-      }
+      const { market, symbol, state, reason } = this.namesOf(index);
       this.summaryFailedLog.hit(`${market} ${symbol}: ${why}`);
       this.unreadable.add(index);
       return unreadableSummary({ venue: this.adapter.venue, market, symbol, state, reason, why }, this.countsOf(index));
     }
+  }
+
+  /**
+   * Book `index`'s levels for /books/{…} (book-json.ts levelsOf); one whose levels throw when copied (a bug) is
+   * BookNotServed `unreadable`, naming the error, its state and reason: until s-httpops the exception was HTTP's
+   * 500 "internal error" (with workers: the worker's reply missing, a 503 "worker not answering"). Cold.
+   */
+  levelsOf(index: number, depth: number): BookLevels | BookNotServed {
+    const b = this.builders[index]!;
+    try {
+      return levelsOf(b, b.state === BookState.LIVE, depth, this.countsOf(index));
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      const { market, symbol, state, reason } = this.namesOf(index);
+      return { notServed: "unreadable", venue: this.adapter.venue, market, symbol, state, reason, error: `book ${this.adapter.venue}/${market}/${symbol} cannot be read: ${why}` };
+    }
+  }
+
+  /** Book `index`'s names, state and reason for a book that throws when read: the subscription's and "unknown" for what throws too. Cold. */
+  private namesOf(index: number): { market: string; symbol: string; state: string; reason: string } {
+    const b = this.builders[index]!;
+    const sub = this.subscriptions[index]!;
+    let market = sub.market;
+    let symbol = instrumentSymbolOf(sub);
+    let state = "unknown";
+    let reason = "unknown";
+    try {
+      ({ market, symbol } = b.instrument);
+      state = BOOK_STATE_NAMES[b.state] ?? String(b.state);
+      reason = STATUS_REASON_NAMES[b.reason] ?? String(b.reason);
+    } catch {
+      // Those unreadable too: the subscription's names, state and reason "unknown".
+    }
+    return { market, symbol, state, reason };
   }
 
   /**
@@ -563,6 +590,23 @@ class VenuePipeline implements BookSink {
   unreadableLive(index: number): boolean {
     if (this.unreadable.size === 0 || !this.unreadable.has(index) || this.builders[index]?.state !== BookState.LIVE) return false;
     return !this.summaryOf(index).valid;
+  }
+
+  /**
+   * Book `index`'s row in feeder_books: its state, or BOOK_STATE_NAMES.length (`unreadable`) for a LIVE book whose
+   * summary throws (as /books says valid: false and /readyz not live; until s-livecount counted live) or one whose
+   * state cannot be read at all (a bug: until s-httpops its exception failed the whole scrape, a 500, and a state
+   * outside the names counted nowhere), so the states' counts sum to the books. Cold.
+   */
+  metricsStateOf(index: number): number {
+    const unreadable = BOOK_STATE_NAMES.length;
+    try {
+      const state = this.builders[index]!.state;
+      if (BOOK_STATE_NAMES[state] === undefined) return unreadable;
+      return state === BookState.LIVE && this.unreadableLive(index) ? unreadable : state;
+    } catch {
+      return unreadable;
+    }
   }
 
   /** How many of its books are LIVE and readable (what /readyz counts live). Cold. */
@@ -982,12 +1026,23 @@ export class Feeder {
     return undefined;
   }
 
-  /** The book's levels copied as mantissas, for HTTP (formatted there a chunk at a time: book-stream.ts). */
-  bookLevels(venue: string, market: string, symbol: string, depth: number): BookLevels | undefined {
+  /**
+   * The book's levels copied as mantissas, for HTTP (formatted there a chunk at a time: book-stream.ts); a book whose
+   * levels throw, or a configured symbol without a book (until s-httpops: undefined, a 404 "no book"), BookNotServed.
+   */
+  bookLevels(venue: string, market: string, symbol: string, depth: number): BookLevels | BookNotServed | undefined {
     for (const p of this.pipelines) {
       if (p.adapter.venue !== venue) continue;
       const i = p.builders.findIndex((x) => x !== undefined && x.instrument.market === market && x.instrument.symbol === symbol);
-      if (i >= 0) return levelsOf(p.builders[i]!, p.builders[i]!.state === BookState.LIVE, depth, p.countsOf(i));
+      if (i >= 0) return p.levelsOf(i, depth);
+    }
+    for (const p of this.pipelines) {
+      if (p.adapter.venue !== venue) continue;
+      const u = p.unresolvedNow().find((x) => x.market === market && x.symbol === symbol);
+      if (u === undefined) continue;
+      const why = u.detail !== "" ? `: ${u.detail}` : "";
+      const error = `${venue}/${market}/${symbol} has no book: its instrument is not resolved (${u.reason || "unknown"})${why}`;
+      return { notServed: SYMBOL_UNRESOLVED, venue, market, symbol, state: SYMBOL_UNRESOLVED, reason: u.reason, error };
     }
     return undefined;
   }
@@ -1107,21 +1162,16 @@ export class Feeder {
     for (const p of this.pipelines) {
       const venue = p.adapter.venue;
       applyErrors[venue] = (applyErrors[venue] ?? 0) + p.applyErrors;
+      // Per market: a count per state, then `unreadable` (UNREADABLE_STATE), zeros included: every book in exactly one.
       const byMarket = new Map<string, number[]>();
-      for (const sub of p.subscriptions) if (!byMarket.has(sub.market)) byMarket.set(sub.market, BOOK_STATE_NAMES.map(() => 0));
-      // A LIVE book whose summary throws is `unreadable`, not live, as /books (valid: false) and /readyz (not live) say:
-      // until s-livecount feeder_books{state="live"} counted it.
-      const unreadable = new Map<string, number>();
+      for (const sub of p.subscriptions) if (!byMarket.has(sub.market)) byMarket.set(sub.market, [...BOOK_STATE_NAMES.map(() => 0), 0]);
       let live = 0;
       for (let i = 0; i < p.builders.length; i++) {
-        const b = p.builders[i];
-        if (b === undefined) continue;
-        if (b.state === BookState.LIVE && p.unreadableLive(i)) unreadable.set(b.instrument.market, (unreadable.get(b.instrument.market) ?? 0) + 1);
-        else byMarket.get(b.instrument.market)![b.state]!++;
+        if (p.builders[i] === undefined) continue;
+        byMarket.get(p.subscriptions[i]!.market)![p.metricsStateOf(i)]!++;
       }
       for (const counts of byMarket.values()) live += counts[BookState.LIVE]!;
-      for (const [market, counts] of byMarket) counts.forEach((count, state) => books.push({ venue, market, state: BOOK_STATE_NAMES[state]!, count }));
-      for (const [market, count] of unreadable) books.push({ venue, market, state: "unreadable", count });
+      for (const [market, counts] of byMarket) counts.forEach((count, state) => books.push({ venue, market, state: BOOK_STATE_NAMES[state] ?? "unreadable", count }));
       venues[venue] = p.venueMetrics(live);
       const missing = new Map<string, number>();
       p.countUnresolved(missing);

@@ -17,7 +17,9 @@
  *                                            /books and /status of many books: collected and formatted 500 per turn (list-stream.ts)
  * GET /books/{venue}/{market}/{symbol}?depth=N   one book, top N levels per side (all when absent); a deep one is
  *                                            formatted a chunk per event-loop turn, as fast as the client reads (book-stream.ts);
- *                                            503 while deep bodies in progress hold MAX_HELD_LEVEL_BYTES of copied levels
+ *                                            503 while deep bodies in progress hold MAX_HELD_LEVEL_BYTES of copied levels;
+ *                                            404 for no such book or symbol; 503 `{error, state, reason}` for a configured
+ *                                            symbol without a book; 500 `{error, state, reason}` for a book whose levels throw
  *
  * Every answer that takes collecting or formatting is made in an event-loop turn of its own, one per turn across
  * all requests (book-stream.ts formattingTurn): requests that arrive together never add up to one long turn; one of
@@ -48,7 +50,7 @@ import { ConfigError } from "../core/errors.ts";
 import { RateLimitedLog, type Logger } from "../core/log.ts";
 import { DEFAULTS } from "../config/load.ts";
 import type { HttpConfig } from "../config/types.ts";
-import { detailOf, unresolvedSummary, type BookLevels, type BookSummary } from "./book-json.ts";
+import { detailOf, isNotServed, unresolvedSummary, type BookLevels, type BookNotServed, type BookSummary } from "./book-json.ts";
 import { bookBodyStream, formattingTurn, levelBytes, LEVELS_PER_CHUNK, MAX_HELD_LEVEL_BYTES, streamAdmits } from "./book-stream.ts";
 import { captureStatus, captureWarnings } from "./capture-health.ts";
 import { VERSION, type LatencySnapshot } from "./metrics.ts";
@@ -64,8 +66,11 @@ const MAX_DEPTH = 100_000;
 
 /** What the HTTP layer reads: one process's books, or the aggregate of several workers. */
 export interface StatusSource {
-  /** The book's levels copied (one consistent state); formatted here, a deep book a chunk per turn (book-stream.ts). */
-  book(venue: string, market: string, symbol: string, depth: number): BookLevels | undefined | Promise<BookLevels | undefined>;
+  /**
+   * The book's levels copied (one consistent state); formatted here, a deep book a chunk per turn (book-stream.ts).
+   * BookNotServed: a configured symbol without a book (503) or a book whose levels cannot be read (500); undefined: none.
+   */
+  book(venue: string, market: string, symbol: string, depth: number): BookLevels | BookNotServed | undefined | Promise<BookLevels | BookNotServed | undefined>;
   metricsText(): string | Promise<string>;
   /**
    * Every book (its list, and the unresolved symbols, fixed in the collection's first turn), judged whole by /status:
@@ -159,7 +164,7 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
           return json({ error: err.message }, err.status, err.headers);
         }
         handlerFailed.hit(`${req.method} ${loggedTarget(req.url)}: ${err instanceof Error ? err.message : String(err)}`);
-        return json({ error: "internal error" }, 500);
+        return json(err instanceof NamedFailure ? err.body : { error: "internal error" }, 500);
       }
     },
     error(err) {
@@ -580,12 +585,34 @@ async function bookResponse(req: Request, url: URL, m: RegExpExecArray, source: 
   if (req.signal.aborted) return gone();
   const book = await source.book(venue, market, symbol, depth);
   if (!book) throw new BadRequest(404, `no book ${venue}/${market}/${symbol}`);
+  if (isNotServed(book)) return notServed(book);
   if (book.bidPx.length + book.askPx.length <= LEVELS_PER_CHUNK) return body(detailOf(book), msgpack, 200);
   if (!streamAdmits(levelBytes(book))) throw busy();
   const type = msgpack ? MSGPACK_CONTENT_TYPE : "application/json";
   // A body that fails part-way cannot become a 500 (its status is sent): the connection is cut and this logged.
   const failed = (err: unknown) => log.error("HTTP book body failed", { target: loggedTarget(req.url), error: err instanceof Error ? err.message : String(err) });
   return new Response(bookBodyStream(book, msgpack, req.signal, failed), { headers: { "content-type": type, "cache-control": "no-store", "x-content-type-options": "nosniff" } });
+}
+
+/**
+ * A book the source cannot answer with levels, in words and with its state and reason (`{error, state, reason}`): a
+ * configured symbol without a book is 503 (not usable yet; /books lists it with why and when it is retried), a book
+ * whose levels throw when read is the feeder's fault: 500, logged as every handler failure (at most a line per 5 s).
+ */
+function notServed(book: BookNotServed): Response {
+  const answer = { error: book.error, state: book.state, reason: book.reason };
+  if (book.notServed !== "unreadable") return json(answer, 503);
+  throw new NamedFailure(book.error, answer);
+}
+
+/** A failure of the feeder itself whose 500 body names what failed (`body`), not only "internal error". */
+class NamedFailure extends Error {
+  constructor(
+    message: string,
+    readonly body: Record<string, string>,
+  ) {
+    super(message);
+  }
 }
 
 /** Too many deep books being sent at once: 503, retry (each holds a copy of its book until its client has it). */

@@ -17,7 +17,7 @@
 import { redactUrlsIn } from "../core/redact-url.ts";
 import type { SendFailure } from "../net/feed-publisher.ts";
 import type { VenueConnectionState } from "../venues/venue.ts";
-import type { BookSummary } from "./book-json.ts";
+import { refusedDetail, type BookSummary } from "./book-json.ts";
 import type { CaptureHealth } from "./capture-health.ts";
 
 /**
@@ -159,7 +159,7 @@ function unreadableLive(b: NotLiveBook): boolean {
 }
 
 /** What booksNotLive reads of a book (a BookSummary, or a ReadinessSummary's named book). */
-export type NotLiveBook = Pick<BookSummary, "venue" | "market" | "symbol" | "state" | "reason" | "expiredAtMs"> & Partial<Pick<BookSummary, "valid">>;
+export type NotLiveBook = Pick<BookSummary, "venue" | "market" | "symbol" | "state" | "reason" | "expiredAtMs"> & Partial<Pick<BookSummary, "valid" | "refused">>;
 
 function booksNotLive(s: ReadinessInput): NotReadyReason[] {
   return s.books
@@ -171,7 +171,9 @@ function booksNotLive(s: ReadinessInput): NotReadyReason[] {
       symbol: b.symbol,
       state: b.state,
       reason: b.reason,
-      detail: unreadableLive(b) ? `${b.venue} ${b.market}:${b.symbol} is live (${b.reason}) but its book cannot be read (/books names the error)` : `${b.venue} ${b.market}:${b.symbol} is ${b.state} (${b.reason})`,
+      // A changed definition the publisher refused is named: until s-httpops this read "is resyncing
+      // (instrument_changed)", as a change awaiting its snapshot (which comes back by itself).
+      detail: unreadableLive(b) ? `${b.venue} ${b.market}:${b.symbol} is live (${b.reason}) but its book cannot be read (/books names the error)` : `${b.venue} ${b.market}:${b.symbol} is ${b.state} (${b.reason})${b.refused !== undefined ? `: ${refusedDetail(b.refused)}` : ""}`,
     }));
 }
 
@@ -266,6 +268,7 @@ export interface ReadinessSummary {
 export function notLiveOf(b: NotLiveBook): NotLiveBook {
   const named: NotLiveBook = { venue: b.venue, market: b.market, symbol: b.symbol, state: b.state, reason: b.reason };
   if (unreadableLive(b)) named.valid = false;
+  if (b.refused !== undefined) named.refused = b.refused;
   return b.expiredAtMs === undefined ? named : { ...named, expiredAtMs: b.expiredAtMs };
 }
 

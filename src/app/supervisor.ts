@@ -15,7 +15,7 @@ import { writeStderr, type Logger } from "../core/log.ts";
 import { readAuthKeyFile } from "../core/auth-key.ts";
 import { ConfigError, SymbolsUnusableError } from "../core/errors.ts";
 import type { FeederConfig } from "../config/types.ts";
-import type { BookLevels, BookSummary } from "./book-json.ts";
+import type { BookLevels, BookNotServed, BookSummary } from "./book-json.ts";
 import { Unavailable, type StatusSource } from "./http-server.ts";
 import { CounterCarry, mergeHistograms, renderMetrics, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
 import { processSnapshot } from "./process-metrics.ts";
@@ -299,10 +299,10 @@ export class Supervisor implements StatusSource {
    * The book from the worker that has it (a worker answers null when it has not). When none has it and a worker
    * did not answer (restarting, hung), the book may be that worker's: Unavailable (503) naming it, not "no book".
    */
-  async book(venue: string, market: string, symbol: string, depth: number): Promise<BookLevels | undefined> {
+  async book(venue: string, market: string, symbol: string, depth: number): Promise<BookLevels | BookNotServed | undefined> {
     const results = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "book", venue, market, symbol, depth })));
     const found = results.find((r) => r !== undefined && r !== null);
-    if (found !== undefined) return found as BookLevels;
+    if (found !== undefined) return found as BookLevels | BookNotServed;
     const silent = this.slots.filter((_, i) => results[i] === undefined);
     const starting = silent.filter((slot) => this.firstStarting(slot)).map((slot) => slot.index);
     const down = silent.filter((slot) => !this.firstStarting(slot)).map((slot) => slot.index);
@@ -901,6 +901,11 @@ function malformedReply(what: WorkerRequest["what"], result: unknown): string | 
   if (!isObject(result)) return "not an object";
   switch (what) {
     case "book":
+      if (result.notServed !== undefined) {
+        return (result.notServed === "unreadable" || result.notServed === "symbol_unresolved") && strings(result, ["venue", "market", "symbol", "state", "reason", "error"])
+          ? undefined
+          : "a book not served needs its kind (unreadable, symbol_unresolved), names, state, reason and error";
+      }
       return ["bidPx", "bidQty", "askPx", "askQty"].every((k) => result[k] instanceof Float64Array) ? undefined : "a book needs Float64Array levels";
     case "readiness":
       return areArrays(result, ["books", "unresolved", "connections", "workersDown"]) && optionalArrays(result, ["sendFailures"]) && shortListsOk(result, "connections")

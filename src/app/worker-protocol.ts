@@ -3,7 +3,7 @@
  * @module
  */
 import type { FeederConfig } from "../config/types.ts";
-import type { BookLevels, BookSummary } from "./book-json.ts";
+import type { BookLevels, BookNotServed, BookSummary } from "./book-json.ts";
 import type { LatencySnapshot, MetricsSnapshot } from "./metrics.ts";
 import type { ReadinessInput, ReadinessSummary, StatusRows } from "./readiness.ts";
 import type { VenueStart } from "./venue-start.ts";
@@ -58,7 +58,7 @@ export type FromWorker =
    * a part of no items: the reply is still being collected (the supervisor waits for a reply while it progresses).
    */
   | ReplyPart
-  | { type: "response"; id: number; result: BookSummary[] | BookLevels | null | MetricsSnapshot | ReadinessInput | ReadinessSummary | StatusRows | LatencySnapshot | undefined }
+  | { type: "response"; id: number; result: BookSummary[] | BookLevels | BookNotServed | null | MetricsSnapshot | ReadinessInput | ReadinessSummary | StatusRows | LatencySnapshot | undefined }
   | { type: "pong" }
   /** A use of a per-IP budget (a connect, REST weight) or a venue's hold, reported before the request goes out; or a message budget's ring (once). */
   | ({ type: "budget" } & SentBudgetEvent)

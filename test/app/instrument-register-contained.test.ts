@@ -20,6 +20,7 @@ import { BookState, StatusReason, type Instrument } from "../../src/core/types.t
 import { uniqueDestination } from "../e2e/harness.ts";
 import type { VenueMetric } from "../../src/venues/venue.ts";
 import { rng } from "../support/mulberry32.ts";
+import { evaluateReadiness, evaluateSummary } from "../../src/app/readiness.ts";
 import { ScriptedVenue, scriptedFeederConfig, update } from "../support/scripted-venue.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -82,6 +83,19 @@ test("a changed instrument whose definition is refused stays RESYNCING, its upda
   expect(feeder.readinessSummary().live).toBe(0);
   // /books says why it stays resyncing (before, nothing but resyncing / instrument_changed, as any change in progress).
   expect(feeder.bookSummaries()[0]!.detail).toBe("changed definition refused (definition refused (test)): the venue's updates are dropped until a later change registers");
+  // /readyz's and /status's reasons (the status page's list) name it too: until s-httpops "is resyncing
+  // (instrument_changed)", as a change awaiting its snapshot (which comes back by itself).
+  // (Without the venue: the scripted adapter is "okx", the instrument "bybit"; /readyz names the adapter's, /status the book's.)
+  const notLive = (reasons: { check: string; detail: string }[]) => reasons.filter((r) => r.check === "book_not_live").map((r) => r.detail.replace(/^\w+ /, ""));
+  const named = ["spot:BTCUSDT is resyncing (instrument_changed): changed definition refused (definition refused (test)): the venue's updates are dropped until a later change registers"];
+  expect(notLive(evaluateSummary(feeder.readinessSummary()).reasons)).toEqual(named);
+  expect(notLive(evaluateReadiness(feeder.readinessInput()).reasons)).toEqual(named);
+  // The log line says what was refused (the new definition) and what to do (until s-httpops neither).
+  const refusal = errors.find((e) => e.fields?.symbol === "BTCUSDT")!;
+  expect(refusal.msg).toBe(
+    "instrument changed but the publisher refused its new definition: the book stays resyncing / instrument_changed, not usable (its updates dropped) until the venue changes the instrument again; nothing to configure (to be ready without it, remove the symbol from the config)",
+  );
+  expect(refusal.fields).toEqual({ symbol: "BTCUSDT", market: "spot", tickSize: "0.01", lotSize: "0.01", priceExp: 2, qtyExp: 2, error: "definition refused (test)" });
 
   // A later change that registers: the book comes back from the next snapshot.
   publisher.register = register;

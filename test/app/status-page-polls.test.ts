@@ -127,7 +127,7 @@ describe.skipIf(CHROMIUM === undefined)("status page polls", { timeout: 120_000 
       bookRefused = true;
       // Before, the title read "no book selected" and the error line was blank while the book was refused.
       await until(title, (t) => !drawn(t), "the depth view after a refused book request");
-      expect(await title()).toMatch(/^bybit\/linear\/AAA {2}not shown: \/books\/bybit\/linear\/AAA\?depth=20: HTTP 503$/);
+      expect(await title()).toMatch(/^bybit\/linear\/AAA {2}not shown: \/books\/bybit\/linear\/AAA\?depth=20: HTTP 503: refused for the test$/);
       expect(await page.evaluate<string>(`document.getElementById("error").textContent`)).toContain("HTTP 503");
       expect(await page.evaluate<number>(`document.querySelectorAll("#depth tr").length`), "levels shown").toBe(0);
       bookRefused = false;

@@ -64,7 +64,18 @@ export const STATUS_PAGE_SCRIPT = String.raw`
 
   async function answer(path, r) {
     if (r.status === 401) throw new AuthError("this feeder needs its bearer token");
-    if (!r.ok) throw new Error(path + ": HTTP " + r.status);
+    if (!r.ok) {
+      // With the answer's own why (a symbol not resolved, a book that cannot be read: its error, state and reason):
+      // until s-httpops only the status, so a book's "HTTP 500" said nothing of what failed.
+      let why = "";
+      try {
+        const body = await r.json();
+        if (body && typeof body.error === "string") why = ": " + body.error.slice(0, 300);
+      } catch (_) {
+        // not JSON: the status alone
+      }
+      throw new Error(path + ": HTTP " + r.status + why);
+    }
     return r.json();
   }
 

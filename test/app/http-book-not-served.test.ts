@@ -1,0 +1,97 @@
+/**
+ * `GET /books/{venue}/{market}/{symbol}` of a book the feeder cannot answer with levels: a configured symbol whose
+ * instrument is not resolved is 503 `{error, state: "symbol_unresolved", reason}` (until s-httpops 404 "no book", as
+ * for a book never configured), a book whose levels throw when read (a bug) 500 `{error, state, reason}` naming the
+ * failure (until s-httpops 500 `{error: "internal error"}`). A book not usable (awaiting its snapshot) stays 200 with
+ * its state. Real Feeder over a scripted venue, its HTTP as the runtime serves it (localStatusSource).
+ */
+import { afterEach, expect, test } from "vitest";
+import { startHttpServer } from "../../src/app/http-server.ts";
+import { localStatusSource } from "../../src/app/runtime.ts";
+import { BookUpdate } from "../../src/core/book-update.ts";
+import { instrumentIdOf } from "../../src/core/instrument-id.ts";
+import { BookState, type Instrument } from "../../src/core/types.ts";
+import type { UnresolvedInstrument } from "../../src/venues/venue.ts";
+import { uniqueDestination } from "../e2e/harness.ts";
+import { captureLog } from "../support/capture-log.ts";
+import { ScriptedVenue, startScriptedOkxSpot, update } from "../support/scripted-venue.ts";
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+const mk = (symbol: string): Instrument => ({ instrumentId: instrumentIdOf("okx", "spot", symbol), venue: "okx", market: "spot", symbol, priceExp: 1, qtyExp: 2, tickSize: "0.1", lotSize: "0.01" });
+
+test("a book that cannot be read is 500 naming the error, its state and reason; an unresolved symbol 503 with why; unknown 404", { timeout: 20_000 }, async () => {
+  const btc = mk("BTC-USDT");
+  const eth = mk("ETH-USDT");
+  const venue = new ScriptedVenue(btc);
+  venue.loadInstruments = () => Promise.resolve([btc, eth, undefined]);
+  const unresolved: UnresolvedInstrument[] = [{ index: 2, market: "spot", symbol: "SOL-USDT", kind: "not_listed", detail: "okx spot has no SOL-USDT", nextAttemptMs: 0 }];
+  Object.assign(venue, { unresolvedInstruments: () => unresolved });
+  const { log, lines } = captureLog();
+  const { feeder } = await startScriptedOkxSpot({ venue, symbols: ["BTC-USDT", "ETH-USDT", "SOL-USDT"], dest: uniqueDestination(88), cleanups, log });
+  venue.sink!.onBookUpdate(0, update(new BookUpdate(), true, 1, [[1000, 5]], [[1001, 3]]));
+  Object.defineProperty(feeder.books()[0]!, "tsExchangeUs", {
+    configurable: true,
+    get() {
+      throw new Error("book times unreadable (test)");
+    },
+  });
+  const h = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, localStatusSource(feeder), log);
+  cleanups.push(() => h.stop());
+  const get = async (path: string): Promise<[number, Record<string, unknown>]> => {
+    const r = await fetch(`${h.url}/books/okx/spot/${path}`);
+    return [r.status, (await r.json()) as Record<string, unknown>];
+  };
+
+  expect(await get("BTC-USDT")).toEqual([500, { error: "book okx/spot/BTC-USDT cannot be read: book times unreadable (test)", state: "live", reason: "snapshot_applied" }]);
+  expect(lines.filter((l) => l.level === "error").map((l) => [l.msg, l.fields.detail])).toEqual([["HTTP handler failed", `GET ${h.url}/books/okx/spot/BTC-USDT: book okx/spot/BTC-USDT cannot be read: book times unreadable (test)`]]);
+  expect(await get("SOL-USDT")).toEqual([503, { error: "okx/spot/SOL-USDT has no book: its instrument is not resolved (not_listed): okx spot has no SOL-USDT", state: "symbol_unresolved", reason: "not_listed" }]);
+  expect(await get("XRP-USDT")).toEqual([404, { error: "no book okx/spot/XRP-USDT" }]);
+  // Not usable yet, but readable: its state and the levels it holds (none), as before.
+  const [status, body] = await get("ETH-USDT");
+  expect([status, body.state, body.reason, body.valid, body.bids, body.asks]).toEqual([200, "awaiting_snapshot", "startup", false, [], []]);
+});
+
+/**
+ * feeder_books counts every book in exactly one state: one whose state or instrument cannot be read (a bug) is
+ * `unreadable`, as a LIVE one whose summary throws is, and the `unreadable` row is there at 0 too (a series that
+ * empties reads 0). Until s-httpops the first threw out of the scrape (/metrics 500) and a state outside the names was
+ * counted nowhere (the states' counts summed to fewer than the books).
+ */
+test("feeder_books counts a book whose state or instrument cannot be read as unreadable; the states sum to the books", { timeout: 20_000 }, async () => {
+  const btc = mk("BTC-USDT");
+  const eth = mk("ETH-USDT");
+  const venue = new ScriptedVenue(btc);
+  venue.loadInstruments = () => Promise.resolve([btc, eth, mk("SOL-USDT")]);
+  const { feeder } = await startScriptedOkxSpot({ venue, symbols: ["BTC-USDT", "ETH-USDT", "SOL-USDT"], dest: uniqueDestination(89), cleanups });
+  const counts = () => Object.fromEntries(feeder.metricsSnapshot().books.map((c) => [c.state, c.count]));
+  expect(counts()).toEqual({ awaiting_snapshot: 3, live: 0, resyncing: 0, stale: 0, halted: 0, unreadable: 0 });
+  // Its instrument unreadable: counted under its state, under its subscription's market (before: the scrape threw).
+  const [first, second] = [feeder.books()[0]!, feeder.books()[1]!];
+  const instrument = first.instrument;
+  Object.defineProperty(first, "instrument", {
+    configurable: true,
+    get() {
+      throw new Error("book instrument unreadable (test)");
+    },
+  });
+  expect(counts()).toEqual({ awaiting_snapshot: 3, live: 0, resyncing: 0, stale: 0, halted: 0, unreadable: 0 });
+  // A state of no name (a bug): `unreadable` (before: counted nowhere); one whose state throws: the same.
+  Object.defineProperty(second, "state", { configurable: true, value: 9 });
+  expect(counts()).toEqual({ awaiting_snapshot: 2, live: 0, resyncing: 0, stale: 0, halted: 0, unreadable: 1 });
+  Object.defineProperty(first, "state", {
+    configurable: true,
+    get() {
+      throw new Error("book state unreadable (test)");
+    },
+  });
+  expect(counts()).toEqual({ awaiting_snapshot: 1, live: 0, resyncing: 0, stale: 0, halted: 0, unreadable: 2 });
+  // Readable again (the stop reads them).
+  Object.defineProperty(first, "instrument", { configurable: true, writable: true, value: instrument });
+  Object.defineProperty(first, "state", { configurable: true, writable: true, value: BookState.AWAITING_SNAPSHOT });
+  Object.defineProperty(second, "state", { configurable: true, writable: true, value: BookState.AWAITING_SNAPSHOT });
+  expect(counts()).toEqual({ awaiting_snapshot: 3, live: 0, resyncing: 0, stale: 0, halted: 0, unreadable: 0 });
+});
