@@ -43,6 +43,7 @@ import {
   SOCKETS_STATE_URL,
   SOCKET_UNSUBSCRIBED_SET_URL,
   isConnectionEventUrl,
+  isRecordedStop,
 } from "../venues/venue.ts";
 import { parseRecordedRequest, type RecordedRequest } from "../venues/common/recorded-request.ts";
 
@@ -122,8 +123,9 @@ export class CaptureSocketHead implements CaptureFileHead {
       c.waiting.delete(body);
       return;
     }
-    // A wait ends with the socket but a closed book's (okx adapter.ts `disconnected`: live's runs on, its ws:waited due).
-    if (url === CONNECTION_CLOSED_URL) for (const topic of c.waiting) if (!c.closed?.has(topic)) c.waiting.delete(topic);
+    // A wait ends with the socket but a closed book's (okx adapter.ts `disconnected`: live's runs on, its ws:waited due);
+    // the recorder's stop ends every one, as replay's (ingestConnectionEvent): live's ended with its process.
+    if (url === CONNECTION_CLOSED_URL) for (const topic of c.waiting) if (!c.closed?.has(topic) || isRecordedStop(url, body)) c.waiting.delete(topic);
     // As replayOpened / replayDisconnected: the socket is asked anew (its first ws:req begins the set).
     if (url === CONNECTION_OPENED_URL || url === CONNECTION_CLOSED_URL) c.asked = null;
     if (url === CONNECTION_OPENED_URL || url === SOCKETS_RECORDED_URL || url === SOCKETS_STATE_URL || url === SOCKET_RETIRED_URL || url === SOCKET_BACK_URL) c.sockets = SOCKETS_STATE_URL;
