@@ -72,7 +72,8 @@ interface ConnectionHead {
   /**
    * OKX: topics whose resync waits for the connection's request budget, as replay keeps them
    * (BudgetWaits.replaying): a `ws:wait` until its `ws:waited`, a request naming the topic (any op) or the
-   * connection's close (not a book closed by its listing: live's wait runs on, since s-rd29b).
+   * connection's close (not a book closed by its listing: live's wait runs on, since s-rd29b; but at the recorder's
+   * stop, since s-rd2b).
    */
   readonly waiting: Set<string>;
   /**
