@@ -43,6 +43,7 @@ import {
   SOCKETS_STATE_URL,
   SOCKET_UNSUBSCRIBED_SET_URL,
   isConnectionEventUrl,
+  isRecordedStop,
 } from "../venues/venue.ts";
 import { parseRecordedRequest, type RecordedRequest } from "../venues/common/recorded-request.ts";
 
@@ -71,7 +72,8 @@ interface ConnectionHead {
   /**
    * OKX: topics whose resync waits for the connection's request budget, as replay keeps them
    * (BudgetWaits.replaying): a `ws:wait` until its `ws:waited`, a request naming the topic (any op) or the
-   * connection's close (not a book closed by its listing: live's wait runs on, since s-rd29b).
+   * connection's close (not a book closed by its listing: live's wait runs on, since s-rd29b; but at the recorder's
+   * stop, since s-rd2b).
    */
   readonly waiting: Set<string>;
   /**
@@ -122,8 +124,9 @@ export class CaptureSocketHead implements CaptureFileHead {
       c.waiting.delete(body);
       return;
     }
-    // A wait ends with the socket but a closed book's (okx adapter.ts `disconnected`: live's runs on, its ws:waited due).
-    if (url === CONNECTION_CLOSED_URL) for (const topic of c.waiting) if (!c.closed?.has(topic)) c.waiting.delete(topic);
+    // A wait ends with the socket but a closed book's (okx adapter.ts `disconnected`: live's runs on, its ws:waited due);
+    // the recorder's stop ends every one, as replay's (ingestConnectionEvent): live's ended with its process.
+    if (url === CONNECTION_CLOSED_URL) for (const topic of c.waiting) if (!c.closed?.has(topic) || isRecordedStop(url, body)) c.waiting.delete(topic);
     // As replayOpened / replayDisconnected: the socket is asked anew (its first ws:req begins the set).
     if (url === CONNECTION_OPENED_URL || url === CONNECTION_CLOSED_URL) c.asked = null;
     if (url === CONNECTION_OPENED_URL || url === SOCKETS_RECORDED_URL || url === SOCKETS_STATE_URL || url === SOCKET_RETIRED_URL || url === SOCKET_BACK_URL) c.sockets = SOCKETS_STATE_URL;

@@ -323,6 +323,21 @@ describe("okx replay: a book closed during its budget wait", () => {
     r.feed(snapshot.replace('"seqId":10', '"seqId":20'));
     expect(r.adapter.topicInfo(0).state).toBe("live");
     expect(r.sink.seq[0]).toBe(20);
+
+    // The same records cut after the stop's close (its block split by a rotation): the next file's head has no wait
+    // either. Until s-rd2b its ws:waitset kept the closed book's, its frames ignored in that file's replay only.
+    const head = new CaptureSocketHead();
+    for (const [url, body] of [["ws:open", ""], ["ws:sockets", ""], [request("s1"), ""], ["ws:wait", "books:BTC-USDT"], ["ws:closed", "books:BTC-USDT"], ["ws:close", RECORDER_STOPPED_WHY]]) {
+      head.observe("okx", "spot", "conn0.spot", url!, body);
+    }
+    expect(head.events().map((e) => e.url)).not.toContain("ws:waitset");
+    const { adapter: alone, sink: aloneSink, head: event } = await replayOfBtcUsdt();
+    for (const e of head.events()) event(e.url, e.body);
+    for (const url of ["ws:open", "ws:sockets"]) event(url);
+    event("ws:reopened", "books:BTC-USDT");
+    expect(alone.ingestFrame("spot", "conn0.spot", snapshot.replace('"seqId":10', '"seqId":20'), 1)).toBe(true);
+    expect(alone.topicInfo(0).state, "a file begun after the stop's close").toBe("live");
+    expect(aloneSink.seq[0]).toBe(20);
   });
 });
 
