@@ -14,6 +14,7 @@
 import type { Logger } from "../core/log.ts";
 import type { FeederConfig } from "../config/types.ts";
 import { readAuthKeyFile } from "../core/auth-key.ts";
+import { ConfigError } from "../core/errors.ts";
 import { LateRounds } from "../core/late-rounds.ts";
 import { monoMs } from "../core/clock.ts";
 import { StreamWatcher, type ForeignSession } from "../net/stream-watcher.ts";
@@ -72,7 +73,7 @@ export class PublishGuard {
     private readonly now: () => number = monoMs,
     // Only datagrams signed with our key are another publisher: before, one forged unsigned datagram refused our start
     // or turned /readyz to 503, though keyed subscribers drop it. Read as the publisher reads it (the file is checked).
-    authKey: Uint8Array | undefined = config.publish.authKeyFile === undefined ? undefined : readAuthKeyFile(config.publish.authKeyFile, "publish.auth_key_file"),
+    authKey: Uint8Array | undefined = feedKey(config.publish.authKeyFile),
   ) {
     // Unicast destinations have no group to listen on: another publisher's datagrams go to the receivers only.
     const streams = config.publish.destinations.flatMap((d, i) =>
@@ -230,4 +231,18 @@ export function guardedStatusSource(base: StatusSource, guard: PublishGuard): St
     }),
     latency: () => base.latency(),
   };
+}
+
+/**
+ * The feed's key, read as the publisher reads it: a bad key file is a configuration problem (exit 2), as
+ * FeedPublisher says. The guard reads it first in `run` and `record` (runtime.ts): until s-rd2a its plain Error made
+ * a key file gone since the load exit 1 there, restarted for ever, where replay (its publisher first) exited 2.
+ */
+function feedKey(file: string | undefined): Uint8Array | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readAuthKeyFile(file, "publish.auth_key_file");
+  } catch (err) {
+    throw new ConfigError([(err as Error).message]);
+  }
 }

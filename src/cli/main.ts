@@ -278,8 +278,9 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
   } catch (err) {
     if (err instanceof ConfigError) {
       // One found past the loader (the publisher's read of a key file rotated away since) names the key, not the
-      // file that names it: that is the command's --config.
-      const file = err.file ?? (typeof parsed.values.config === "string" ? parsed.values.config : undefined);
+      // file that names it: that is the command's --config. A read or TOML error names it first itself: not twice.
+      const config = typeof parsed.values.config === "string" ? parsed.values.config : undefined;
+      const file = err.file ?? (config !== undefined && !err.problems.some((p) => p.startsWith(`${escapeControls(config)}: `)) ? config : undefined);
       const inFile = file === undefined ? "" : ` in ${escapeControls(file)}`;
       io.err(`feeder ${command.name}: invalid configuration${inFile}:\n${err.problems.map((p) => "  " + p).join("\n")}`);
       return 2;

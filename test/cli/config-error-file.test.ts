@@ -43,6 +43,20 @@ test("replay: a key file gone between the load and the publisher's read is an in
   expect(err.join("\n")).toContain(`feeder replay: invalid configuration in ${config}:\n  publish.auth_key_file: cannot read key file`);
 });
 
+test("run: the same key file gone is a configuration error at its first read past the loader, the publish guard's (exit 2, not 1)", async () => {
+  // s-rd2a: the guard read the key before the publisher and threw a plain Error, so run and record exited 1 (restarted
+  // for ever by the unit, no config: FILE), where replay, whose publisher reads first, exited 2.
+  const dir = makeTempDir("feeder-config-error-file-");
+  const config = writeXrpConfig(dir, uniqueDestination(58));
+  const key = join(dir, "feed.key");
+  writeFileSync(key, "ab".repeat(32));
+  writeFileSync(config, readFileSync(config, "utf8").replace("[publish]\n", `[publish]\nauth_key_file = "${key}"\n`));
+  rotate.path = key;
+  const code = await main(["run", "--config", config], { out: () => {}, err: () => {} });
+  expect(rotate.path).toBeUndefined(); // the loader read it
+  expect(code).toBe(2);
+});
+
 test("a failed start's log fields name the --config file for exit 2 (the error's own file first), not for exit 1", () => {
   const fix = "the configuration must change: restarting cannot help";
   expect(startFailureFields(new ConfigError(["publish.auth_key_file: cannot read key file"]), "/etc/feeder.toml")).toEqual({

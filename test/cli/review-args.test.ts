@@ -415,5 +415,8 @@ describe("invalid configuration names its file (s-cfgrd; before, only a read or 
     const syntax = `${dir}/syntax.toml`;
     writeFileSync(syntax, "[publish\n");
     expect(await run("check-config", "-c", syntax)).toMatchObject({ code: 2, err: [expect.stringMatching(new RegExp(`^feeder check-config: invalid configuration:\\n  ${syntax}: not valid TOML at line 1`))] });
+    // Nor for run, nor a file that cannot be read (s-rd2a: named twice since run's --config was taken for a file-less error's).
+    expect(await run("run", "-c", syntax)).toMatchObject({ code: 2, err: [expect.stringMatching(new RegExp(`^feeder run: invalid configuration:\\n  ${syntax}: not valid TOML at line 1`))] });
+    expect(await run("run", "-c", `${dir}/gone.toml`)).toEqual({ code: 2, out: [], err: [`feeder run: invalid configuration:\n  ${dir}/gone.toml: cannot read the file (ENOENT)`] });
   });
 });

@@ -105,7 +105,7 @@ export const TS_US_LIMIT = 2 ** 53;
  * ms: by magnitude a µs value is keyed by its ms, so a book in one unit orders right against the last in the other
  * (two in one ms are equal keys; the adapter then compares two µs values exactly: adapter.ts onBook, newestUs).
  * Returns whether the value was a µs one keyed by its ms (exact below the key: one on the ms boundary too). The
- * caller refuses the book when u.tsExchangeUs is not below TS_US_LIMIT (tsOutOfRange).
+ * caller refuses the book when u.tsExchangeUs is 0 or not below TS_US_LIMIT (tsOutOfRange).
  */
 export function setTimestamp(u: BookUpdate, ts: number, tsUnitUs: number): boolean {
   if (tsUnitUs !== TS_UNIT_BY_MAGNITUDE) {
