@@ -61,7 +61,7 @@ describe("SIGTERM while start-up waits for the instrument REST", { timeout: 60_0
       const { proc, stderr } = spawnFeeder(binary, configPath);
       stops.push(() => void proc.kill("SIGKILL"));
 
-      await waitFor(() => held > 0, `the instrument request held (feeder stderr: ${stderr()})`, 20_000);
+      await waitFor(() => held > 0, () => `the instrument request held (feeder stderr: ${stderr()})`, 20_000);
       proc.kill("SIGTERM");
       const code = await proc.exited;
       expect(code, stderr()).toBe(0);

@@ -111,7 +111,7 @@ describe("compiled feeder binary", { timeout: 60_000 }, () => {
 
     test("books equal the simulator's after every message and every fault; SIGTERM publishes halted and exits 0", async () => {
       record();
-      await waitFor(allEqual, `initial books (feeder stderr: ${stderr})`, 20_000);
+      await waitFor(allEqual, () => `initial books (feeder stderr: ${stderr})`, 20_000);
       for (let i = 0; i < 20; i++) {
         step(1);
         await waitFor(allEqual, `books after step ${i}`);
@@ -122,7 +122,7 @@ describe("compiled feeder binary", { timeout: 60_000 }, () => {
         sim.inject(fault, target);
         record();
         step(2);
-        await waitFor(allEqual, `recovery after ${fault} (feeder stderr: ${stderr})`, 30_000, () => step(1));
+        await waitFor(allEqual, () => `recovery after ${fault} (feeder stderr: ${stderr})`, 30_000, () => step(1));
         for (let i = 0; i < 3; i++) {
           step(1);
           await waitFor(allEqual, `books after ${fault}, step ${i}`);

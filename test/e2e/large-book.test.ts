@@ -67,7 +67,7 @@ describe("a full-depth book of 100k levels a side", { timeout: 150_000 }, () => 
     const feederBook = () => f.books().find((b) => b.instrument.venue === "coinbase")!;
     // Before the simulator's fix, the frames after its ~22 MB snapshot were dropped by the socket (Bun's 16 MiB
     // backpressure limit) and the feeder saw a sequence gap after every snapshot: never LIVE.
-    await waitFor(() => f.bookSummaries().some((b) => b.state === "live"), `the book LIVE at the feeder (log: ${logLines.slice(0, 3).join("; ")})`, 120_000);
+    await waitFor(() => f.bookSummaries().some((b) => b.state === "live"), () => `the book LIVE at the feeder (log: ${logLines.slice(0, 3).join("; ")})`, 120_000);
     const fb = feederBook();
     expect(fb.bidCount).toBe(LEVELS);
     expect(fb.askCount).toBe(LEVELS);

@@ -84,7 +84,7 @@ describe("feeder run, workers = 2, retransmission on", { timeout: 60_000 }, () =
     const shares = new Set(TOPICS.map((t) => (inWorkerShare("bybit", { market: t.market, symbol: t.symbol, depth: 50 }, 0, 2) ? 0 : 1)));
     expect(shares).toEqual(new Set([0, 1]));
     const equal = () => allBooksEqual(subscriber, sim, TOPICS);
-    await waitFor(equal, `books from both workers (feeder stderr: ${stderr})`, 30_000);
+    await waitFor(equal, () => `books from both workers (feeder stderr: ${stderr})`, 30_000);
     expect(new Set(subscriber.streamInfo().map((s) => s.sourceId))).toEqual(new Set([1, 2]));
 
     for (let round = 0; round < 3; round++) {

@@ -17,3 +17,11 @@ test("polls until the condition holds, onPoll before each later try", async () =
   await until(() => ++tries === 4, "the fourth try", 10_000, () => polls++);
   expect([tries, polls]).toEqual([4, 3]);
 });
+
+test("a `what` given as a function is asked at the timeout, not at the call", { timeout: 5_000 }, async () => {
+  // As a child's stderr named in it: empty when the wait starts, written while it waits.
+  let stderr = "";
+  const waiting = until(() => false, () => `the thing (stderr: ${stderr})`, 30);
+  stderr = "written meanwhile";
+  await expect(waiting).rejects.toThrow("timed out after 30 ms waiting for: the thing (stderr: written meanwhile)");
+});
