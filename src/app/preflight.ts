@@ -1,6 +1,7 @@
 /**
  * Everything that can fail is checked before the first datagram (docs/operations.md, "Start-up checks"), in
- * this order: (config, loaded by the caller) → HTTP bind → every destination's socket bound to its interface →
+ * this order: (config, loaded by the caller) → HTTP bind → every destination's socket bound to its interface (then a
+ * warning for an interface whose MTU is too small for a full datagram) →
  * every retransmission server's port bound and released → instrument cache and capture directories writable →
  * listen on every own group for another publisher. Only then
  * does the caller resolve instruments, open venue connections and publish. A failure names the config key (or
@@ -15,6 +16,7 @@ import { isHostAddress } from "../config/host.ts";
 import { retransmitServerPorts } from "../config/retransmit-ports.ts";
 import type { FeederConfig, PublishConfig } from "../config/types.ts";
 import { openMulticastSender, openUnicastSender } from "../net/multicast.ts";
+import { type MtuProbe, warnSmallMtu } from "./mtu-check.ts";
 import { startHttpServer, type HttpServerHandle, type StatusSource } from "./http-server.ts";
 import type { PublishGuard } from "./publish-guard.ts";
 
@@ -36,7 +38,7 @@ export async function preflight(o: PreflightOptions): Promise<HttpServerHandle |
   let http: HttpServerHandle | undefined;
   try {
     if (o.status && config.http.enabled) http = bindHttp(config, o.status, log);
-    await checkDestinations(config.publish);
+    await checkDestinations(config.publish, undefined, { log });
     await checkRetransmitListen(config);
     const dirs = [...(o.instrumentCaches ? config.venues.map((v) => ({ key: `venues.${v.venue}.instrument_cache`, dir: dirname(v.instrumentCachePath) })) : []), ...(o.writableDirs ?? [])];
     for (const d of dirs) checkWritableDir(d.key, d.dir);
@@ -67,8 +69,13 @@ export function localIpv4Addresses(): string[] {
 /**
  * Each destination's interface must be an address of this host, and its sender socket must bind to it, connect
  * to the group and take the interface and TTL: the same calls the publisher makes, on a socket closed again.
+ * With `mtu`, then a warning per interface too small for a full datagram unfragmented (app/mtu-check.ts).
  */
-export async function checkDestinations(publish: PublishConfig, addresses: readonly string[] = localIpv4Addresses()): Promise<void> {
+export async function checkDestinations(
+  publish: PublishConfig,
+  addresses: readonly string[] = localIpv4Addresses(),
+  mtu?: { readonly log: Logger; readonly probe?: MtuProbe },
+): Promise<void> {
   for (const [i, d] of publish.destinations.entries()) {
     const key = `publish.destinations[${i}]`;
     if (!isHostAddress(d.iface, addresses)) {
@@ -83,6 +90,7 @@ export async function checkDestinations(publish: PublishConfig, addresses: reado
     }
     socket.close();
   }
+  if (mtu !== undefined) warnSmallMtu(publish, mtu.log, mtu.probe);
 }
 
 /**

@@ -17,9 +17,11 @@
  * the message's prices before applying cost ~1.1 ns per level (+28 % on Bybit's 60-level deltas, +34 % on 1000-level
  * snapshots), this ~1 ns per message (bench/experiments/price-check-ab). The hot path does not re-check other values:
  * non-finite prices would corrupt ordering, so adapters must never push unparsed values.
- * A venueSeq the wire cannot carry exactly (not an integer in 0 … 2^53 − 1) is refused the same way, before the
- * update changes anything: published, it would have every subscriber refuse its whole datagram (`unsafe_integer`),
- * other books' messages included. Each venue's reader refuses such a sequence first; this is the last guard.
+ * A venueSeq or timestamp the wire cannot carry exactly (not an integer in 0 … 2^53 − 1) is refused the same way,
+ * before the update changes anything: published, a negative one (or a sequence of 2^53) would have every subscriber
+ * refuse its whole datagram (`unsafe_integer`), other books' messages included, and every refresh of the book after;
+ * a fraction or NaN would go out rounded or as 0. Each venue's reader refuses such values first; this is the last
+ * guard (until 2026-12-07 for the sequence only).
  * @module
  */
 import type { BookUpdate } from "../core/book-update.ts";
@@ -40,13 +42,13 @@ export const ApplyResult = {
 export type ApplyResult = (typeof ApplyResult)[keyof typeof ApplyResult];
 
 /**
- * An update that put a level at price 0 into the book, or whose venueSeq the wire cannot carry (`level` -1): the app
- * contains it as a parse error. Cold.
+ * An update that put a level at price 0 into the book, or whose venueSeq or a timestamp the wire cannot carry
+ * (`level` -1): the app contains it as a parse error. Cold.
  */
 export class BookInputError extends Error {
   constructor(
     readonly symbol: string,
-    readonly field: "bid price" | "ask price" | "venueSeq",
+    readonly field: "bid price" | "ask price" | MetaField,
     readonly level: number,
     readonly value: number,
   ) {
@@ -54,7 +56,9 @@ export class BookInputError extends Error {
     super(
       field === "venueSeq"
         ? `${symbol}: venueSeq ${v} of the message is not an integer in 0 … 2^53 − 1 (subscribers refuse a datagram carrying it)`
-        : `${symbol}: ${field} ${v} at level ${level} of the message: a price must be > 0`,
+        : field === "bid price" || field === "ask price"
+          ? `${symbol}: ${field} ${v} at level ${level} of the message: a price must be > 0`
+          : `${symbol}: ${field} ${v} of the message is not an integer in 0 … 2^53 − 1 µs (subscribers refuse a datagram carrying a negative one)`,
     );
     this.name = "BookInputError";
   }
@@ -111,7 +115,7 @@ export class BookBuilder extends LadderBook implements BookView {
   /** Replaces the book. → LIVE (reason SNAPSHOT_APPLIED) unless crossed; instrSeq++ once either way. */
   applySnapshot(u: BookUpdate): ApplyResult {
     this.changes.clear(); // first, as every apply: a refusal below leaves no earlier delta's changes in it
-    if (!isWireVenueSeq(u.venueSeq)) this.rejectVenueSeq(u);
+    if (!isWireMeta(u)) this.rejectMeta(u);
     this.bids.loadSorted(u.bidPx, u.bidQty, u.bidCount);
     this.asks.loadSorted(u.askPx, u.askQty, u.askCount);
     if (this.bids.holdsBidAtZero() || this.asks.bestPrice() === 0) this.rejectPriceZero(u, false);
@@ -136,7 +140,7 @@ export class BookBuilder extends LadderBook implements BookView {
       this.counters.ignoredNotLive++;
       return ApplyResult.IGNORED_NOT_LIVE;
     }
-    if (!isWireVenueSeq(u.venueSeq)) this.rejectVenueSeq(u);
+    if (!isWireMeta(u)) this.rejectMeta(u);
     // An empty side (a third of Binance spot's) costs no call.
     let absentDeletes = u.bidCount === 0 ? 0 : this.bids.applyLevels(u.bidPx, u.bidQty, u.bidCount, changes);
     if (u.askCount !== 0) absentDeletes += this.asks.applyLevels(u.askPx, u.askQty, u.askCount, changes);
@@ -159,7 +163,7 @@ export class BookBuilder extends LadderBook implements BookView {
     if (this.state !== BookState.LIVE) return this.applySnapshot(u);
     const changes = this.changes;
     changes.clear();
-    if (!isWireVenueSeq(u.venueSeq)) this.rejectVenueSeq(u);
+    if (!isWireMeta(u)) this.rejectMeta(u);
     replaceSide(this.bids, u.bidPx, u.bidQty, u.bidCount, changes, this.scratch, true);
     replaceSide(this.asks, u.askPx, u.askQty, u.askCount, changes, this.scratch, false);
     if (this.bids.holdsBidAtZero() || this.asks.bestPrice() === 0) this.rejectPriceZero(u, false);
@@ -238,9 +242,16 @@ export class BookBuilder extends LadderBook implements BookView {
     throw new BookInputError(sym, bid ? "bid price" : "ask price", i, i >= 0 ? px[i]! : 0);
   }
 
-  /** Cold: the update's venueSeq cannot go on the wire (isWireVenueSeq). Nothing of the update was applied. */
-  private rejectVenueSeq(u: BookUpdate): never {
-    throw new BookInputError(this.instrument.symbol, "venueSeq", -1, u.venueSeq);
+  /** Cold: the update's venueSeq or a timestamp cannot go on the wire (isWireMeta): names the first. Nothing was applied. */
+  private rejectMeta(u: BookUpdate): never {
+    const field: MetaField = !isWireU53(u.venueSeq)
+      ? "venueSeq"
+      : !isWireU53(u.tsExchangeUs)
+        ? "tsExchangeUs"
+        : !isWireU53(u.tsEventUs)
+          ? "tsEventUs"
+          : "tsRecvUs";
+    throw new BookInputError(this.instrument.symbol, field, -1, u[field]);
   }
 
   private enterCrossed(): ApplyResult {
@@ -258,9 +269,20 @@ export class BookBuilder extends LadderBook implements BookView {
   }
 }
 
-/** A venueSeq the wire's u64 carries and every subscriber reads exactly (docs/wire-protocol.md §5.3). */
-function isWireVenueSeq(v: number): boolean {
+/** The update's fields the builder copies besides its levels. */
+type MetaField = "venueSeq" | "tsExchangeUs" | "tsEventUs" | "tsRecvUs";
+
+/**
+ * A value the wire carries and every subscriber reads exactly (docs/wire-protocol.md §5.3): venueSeq as a u64, a
+ * timestamp (µs; 0 = unknown) as an i64 of ns. Hot: four of these per apply, no allocation.
+ */
+function isWireU53(v: number): boolean {
   return Number.isSafeInteger(v) && v >= 0;
+}
+
+/** venueSeq and the three timestamps of u all isWireU53. */
+function isWireMeta(u: BookUpdate): boolean {
+  return isWireU53(u.venueSeq) && isWireU53(u.tsExchangeUs) && isWireU53(u.tsEventUs) && isWireU53(u.tsRecvUs);
 }
 
 /** applyReplace's reusable arrays: the old levels of a side, and the new list without its qty 0 entries. */

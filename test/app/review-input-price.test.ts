@@ -76,6 +76,24 @@ test("a venueSeq of 2^53 is refused (RESYNCING / parse_error, named): the other 
 });
 
 /**
+ * A timestamp the same way: a negative one (here tsEventUs −1, the wire's i64 of ns negative) had every subscriber
+ * refuse the whole datagram (unsafe_integer), so the other book's snapshot of the same turn never arrived (before,
+ * "the other book, usable" timed out), nor any refresh of the book.
+ */
+test("a negative tsEventUs is refused (RESYNCING / parse_error, named): the other book's message of the same turn arrives", { timeout: 20_000 }, async () => {
+  const { instrument, other, venue, subscriber, feeder, lines } = await startTwoOkxBooks(86);
+  const u = new BookUpdate();
+  const sub = (i: Instrument) => subscriber.books.get(i.instrumentId);
+  update(u, true, 1, [[1000, 5]], [[1001, 3]]).tsEventUs = -1;
+  venue.sink!.onBookUpdate(0, u);
+  venue.sink!.onBookUpdate(1, update(u, true, 1, [[20000, 5]], [[20001, 3]]));
+  await waitFor(() => sub(other)?.usable === true && sub(instrument)?.state === BookState.RESYNCING, "the other book, usable; the refused one's status");
+  expect([feeder.books()[0]!.state, feeder.books()[0]!.reason]).toEqual([BookState.RESYNCING, StatusReason.PARSE_ERROR]);
+  expect(venue.resyncs).toEqual([StatusReason.PARSE_ERROR]);
+  expect(lines.map((l) => String(l.fields.error))).toEqual(["BTC-USDT: tsEventUs -1 of the message is not an integer in 0 … 2^53 − 1 µs (subscribers refuse a datagram carrying a negative one)"]);
+});
+
+/**
  * A refused update has already changed the publisher's book when the refusal comes (the price-0 check runs after the
  * apply: a delta's other levels are in, a snapshot has replaced the book), and no event carries that change. The
  * status that follows must not let a subscriber keep calling its copy the publisher's (`valid`: "the levels are

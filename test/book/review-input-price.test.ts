@@ -150,7 +150,7 @@ describe("BookBuilder refuses a level at price 0", () => {
   });
 });
 
-describe("BookBuilder refuses a venueSeq the wire cannot carry", () => {
+describe("BookBuilder refuses a venueSeq or timestamp the wire cannot carry", () => {
   // Published, a venueSeq outside 0 … 2^53 − 1 (or not an integer) had every subscriber refuse its whole datagram
   // (unsafe_integer), other books' messages included; a fraction was written truncated.
   const bad = [-1, -5, 2 ** 53, 2 ** 53 + 2, 2 ** 64, 1.5, NaN, Infinity, -Infinity];
@@ -196,6 +196,34 @@ describe("BookBuilder refuses a venueSeq the wire cannot carry", () => {
       expect(b.changes.count, kind).toBe(0);
     }
   });
+
+  // A timestamp the same way (until 2026-12-07 taken as given): published, a negative one had every subscriber refuse
+  // the whole datagram (unsafe_integer: test/app/review-input-price.test.ts), and each refresh of the book after it.
+  const fields = ["tsExchangeUs", "tsEventUs", "tsRecvUs"] as const;
+  for (const kind of ["delta", "replace", "snapshot"] as const) {
+    it(`${kind}: a timestamp outside 0 … 2^53 − 1 or not an integer is refused naming it; 0 (unknown) and 2^53 − 1 are taken`, () => {
+      for (const field of fields) {
+        for (const v of bad) {
+          const b = live();
+          const before = levels(b);
+          const seq = b.instrSeq;
+          const u = upd(kind, [[1005, 7]], [[1008, 1]]);
+          u[field] = v;
+          const e = refused(b, u);
+          expect([e.field, e.level, Object.is(e.value, v)], `${field} ${v}`).toEqual([field, -1, true]);
+          expect(e.message).toBe(`TEST: ${field} ${v} of the message is not an integer in 0 … 2^53 − 1 µs (subscribers refuse a datagram carrying a negative one)`);
+          expect([levels(b), b.instrSeq, b[field], b.state], `${field} ${v}`).toEqual([before, seq, 0, BookState.LIVE]);
+        }
+        for (const v of [0, 1, 2 ** 53 - 1]) {
+          const b = live();
+          const u = upd(kind, [[1005, 7]], [[1008, 1]]);
+          u[field] = v;
+          expect(apply(b, u), `${field} ${v}`).toBe(ApplyResult.APPLIED);
+          expect(b[field]).toBe(v);
+        }
+      }
+    });
+  }
 
   it("a delta to a book that is not LIVE is ignored as before, whatever its venueSeq (nothing is published)", () => {
     const b = new BookBuilder(instr);

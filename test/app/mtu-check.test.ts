@@ -1,0 +1,64 @@
+/**
+ * The start-up MTU warning: a destination's interface whose MTU is below publish.max_datagram_bytes + 28 (IPv4 and
+ * UDP headers) is named once, with its MTU, the setting and the value that would fit; nothing when the MTU fits or
+ * cannot be read. The interfaces and MTUs are injected: no real interface is changed. Before, nothing checked it.
+ * The destination checks' socket is real (interface 127.0.0.1, TTL 1).
+ */
+import { expect, test } from "vitest";
+import { IPV4_UDP_HEADER_BYTES, sysfsMtu, warnSmallMtu } from "../../src/app/mtu-check.ts";
+import { checkDestinations } from "../../src/app/preflight.ts";
+import type { DestinationConfig, PublishConfig } from "../../src/config/types.ts";
+import { captureLog } from "../support/capture-log.ts";
+
+const GROUP = `239.255.48.${1 + (process.pid % 250)}`;
+const PORT = 48_000 + (process.pid % 2000);
+
+function dest(name: string, iface: string): DestinationConfig {
+  return { name, group: GROUP, port: PORT, iface, ttl: 1, channelId: 3, match: { venue: "*", market: "*", symbols: ["*"] } };
+}
+function publish(maxDatagramBytes: number, ...destinations: DestinationConfig[]): PublishConfig {
+  return { maxDatagramBytes, heartbeatIntervalMs: 100, snapshotIntervalMs: 0, snapshotDepth: 0, destinations };
+}
+const interfaces = () => [
+  { name: "lo", address: "127.0.0.1" },
+  { name: "eth0", address: "10.1.2.3" },
+  { name: "eth1", address: "10.9.9.9" },
+];
+
+test("the destination checks warn once per interface whose MTU is below max_datagram_bytes + 28, naming what fits", async () => {
+  const { log, lines } = captureLog();
+  const asked: string[] = [];
+  const readMtu = (name: string) => (asked.push(name), 1400);
+  await checkDestinations(publish(1400, dest("a", "127.0.0.1"), dest("b", "127.0.0.1")), undefined, { log, probe: { interfaces, readMtu } });
+  expect(asked).toEqual(["lo"]);
+  expect(lines.map((l) => [l.level, l.msg, l.fields])).toEqual([
+    [
+      "warn",
+      "interface lo has MTU 1400, below publish.max_datagram_bytes 1400 + 28 (IPv4 and UDP headers): full datagrams sent from it are IP-fragmented, and one lost fragment loses the whole datagram; max_datagram_bytes = 1372 would fit",
+      { interface: "lo", mtu: 1400, maxDatagramBytes: 1400, fitsMaxDatagramBytes: 1372, destinations: ["a", "b"] },
+    ],
+  ]);
+});
+
+test("an MTU of exactly max_datagram_bytes + 28 fits; one byte less does not; each interface is judged on its own", () => {
+  const { log, lines } = captureLog();
+  const mtus: Record<string, number> = { lo: 65536, eth0: 1500 + IPV4_UDP_HEADER_BYTES, eth1: 1500 + IPV4_UDP_HEADER_BYTES - 1 };
+  // 127.0.0.2 is no listed address but lo's (Linux routes 127/8 there): judged as lo.
+  warnSmallMtu(publish(1500, dest("lo2", "127.0.0.2"), dest("e0", "10.1.2.3"), dest("e1", "10.9.9.9"), dest("gone", "10.7.7.7")), log, { interfaces, readMtu: (n) => mtus[n] });
+  expect(lines.map((l) => [l.fields.interface, l.fields.mtu, l.fields.fitsMaxDatagramBytes, l.fields.destinations])).toEqual([["eth1", 1527, 1499, ["e1"]]]);
+});
+
+test("an MTU too small for even the smallest max_datagram_bytes says so; an MTU that cannot be read gives nothing", () => {
+  const { log, lines } = captureLog();
+  warnSmallMtu(publish(1400, dest("e0", "10.1.2.3"), dest("e1", "10.9.9.9")), log, { interfaces, readMtu: (n) => (n === "eth0" ? 576 : undefined) });
+  expect(lines.map((l) => l.msg)).toEqual([
+    "interface eth0 has MTU 576, below publish.max_datagram_bytes 1400 + 28 (IPv4 and UDP headers): full datagrams sent from it are IP-fragmented, and one lost fragment loses the whole datagram; even the smallest max_datagram_bytes, 856, does not fit (548 would)",
+  ]);
+});
+
+test("sysfsMtu reads Linux's /sys/class/net/<name>/mtu; an unknown name or a path gives undefined", () => {
+  expect(sysfsMtu("no-such-interface-x")).toBeUndefined();
+  expect(sysfsMtu("../lo")).toBeUndefined();
+  expect(sysfsMtu("..")).toBeUndefined();
+  if (process.platform === "linux") expect(sysfsMtu("lo")).toBeGreaterThan(0);
+});
