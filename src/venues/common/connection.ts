@@ -587,9 +587,13 @@ export function seqSocketRenamed(t: TopicState, from: number, to: number): void 
   if (t.seqAlsoSocket === from) t.seqAlsoSocket = to;
 }
 
-/** Whether the socket of generation `gen` has delivered the book's lastSeq (the socket of record, or another that repeated it). */
+/**
+ * Whether the socket of generation `gen` has delivered the book's lastSeq (the socket of record, or another that
+ * repeated it). lastSeq 0 is "none" unless hasSeq (OKX's seqId 0: until s-seqzero2 a socket that repeated it was not
+ * counted, the book held RESYNCING at an overlap's end until its next book).
+ */
 export function seqReached(t: TopicState, gen: number): boolean {
-  return gen >= 0 && (t.seqSocket === gen || (t.seqAlsoSocket === gen && t.seqAlsoAt === t.lastSeq && t.lastSeq !== 0));
+  return gen >= 0 && (t.seqSocket === gen || (t.seqAlsoSocket === gen && t.seqAlsoAt === t.lastSeq && (t.lastSeq !== 0 || t.hasSeq)));
 }
 
 /** Cold: `frame` as JSON reads it, written again without escapes but the ones JSON needs (itself when it is no JSON). */

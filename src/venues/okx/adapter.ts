@@ -44,7 +44,7 @@ import { CONNECT_WINDOW_MS, CONNECTS_PER_WINDOW, MAX_TOPICS_PER_CONNECTION, OKX_
 import { CrossedBooks } from "./crossed.ts";
 import { HOUR_MS, OkxRequestBudget } from "./request-budget.ts";
 import { BUDGET_WAIT_SET_URL, BUDGET_WAIT_URL, BUDGET_WAITED_URL, BudgetWaits, budgetedRequests } from "./budget-wait.ts";
-import { FullBookSockets } from "./full-book-sockets.ts";
+import { FullBookSockets, shownSeq } from "./full-book-sockets.ts";
 import { BehindResetMarks } from "../common/behind-reset.ts";
 import { ShownLevels } from "./shown-levels.ts";
 import { LaggingStreams } from "./lagging-stream.ts";
@@ -645,7 +645,7 @@ export class OkxAdapter implements VenueAdapter {
       const live = t.book === BookState.LIVE;
       if (socket === this.behindReset[index]) {
         const drop = sc.seqId < this.fullSockets.lastOf(index, socket);
-        if (this.fullSockets.ignore(index, socket, sc.seqId, tsUs, live ? t.lastSeq : 0) && this.fullSockets.unsure[index] === 0 && !drop) {
+        if (this.fullSockets.ignore(index, socket, sc.seqId, tsUs, shownSeq(t)) && this.fullSockets.unsure[index] === 0 && !drop) {
           this.c.duplicates++;
           return;
         }
@@ -657,7 +657,7 @@ export class OkxAdapter implements VenueAdapter {
     let reset = false;
     if (byTime) {
       // Recorded as the seqId rules record it (a marked socket's mark ends at its reset, as there).
-      if (socket === this.behindReset[index]) this.fullSockets.ignore(index, socket, sc.seqId, tsUs, t.book === BookState.LIVE ? t.lastSeq : 0);
+      if (socket === this.behindReset[index]) this.fullSockets.ignore(index, socket, sc.seqId, tsUs, shownSeq(t));
       else this.fullSockets.note(index, socket, sc.seqId, tsUs);
       if (tsUs < shownTsUs && !back) {
         // Earlier than the book shown: a trail, or a book of a run the book has left.
@@ -676,7 +676,7 @@ export class OkxAdapter implements VenueAdapter {
     // Each socket's last book, taken or not, with its venue time (at an overlap's end, whether the carrier vouches);
     // a marked socket's is recorded by ignore.
     else if (!sc.hasSeqId || socket !== this.behindReset[index]) this.fullSockets.note(index, socket, sc.hasSeqId ? sc.seqId : NaN, tsUs);
-    else if (this.fullSockets.ignore(index, socket, sc.seqId, tsUs, t.book === BookState.LIVE ? t.lastSeq : 0)) {
+    else if (this.fullSockets.ignore(index, socket, sc.seqId, tsUs, shownSeq(t))) {
       // Not a sign of life (staleness), as any other book the book cannot use.
       this.c.duplicates++;
       return;

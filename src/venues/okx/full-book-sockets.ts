@@ -11,7 +11,18 @@
  * each socket's own last seqId.
  * @module
  */
+import { BookState } from "../../core/types.ts";
 import { BehindResetMarks } from "../common/behind-reset.ts";
+import type { TopicState } from "../common/connection.ts";
+
+/**
+ * The book's seqId as FullBookSockets.ignore takes it: -1 when it has none (not LIVE, or a book without seqIds).
+ * OKX's seqId may be 0 after a maintenance reset: until s-seqzero2 0 stood for "not LIVE", so a marked socket's first
+ * book above a book LIVE at 0 was taken, its mark cleared (LIVE at a pre-reset book).
+ */
+export function shownSeq(t: TopicState): number {
+  return t.book === BookState.LIVE && t.hasSeq ? t.lastSeq : -1;
+}
 
 export class FullBookSockets {
   /** Per subscription: the socket behind a reset the book took (`behind.socket`: its generation, -1 = none; compared per frame). */
@@ -164,7 +175,7 @@ export class FullBookSockets {
 
   /**
    * A book of subscription `i` from its socket behind a reset, at venue time `tsUs` (recorded as note does, the time
-   * too), whose book is now at `bookSeq` (0: not LIVE, held at an overlap's end): true when it is ignored, a book of
+   * too), whose book is now at `bookSeq` (shownSeq; -1: not LIVE, held at an overlap's end): true when it is ignored, a book of
    * the run before the reset. That is while it is not below the socket's own last seqId (its reset) and the book has
    * not reached that seqId (a socket marked at a position of the new run: the other socket passing it shows so). A
    * socket that had delivered nothing: its first book above the book's seqId may be from before the reset (a
@@ -181,7 +192,7 @@ export class FullBookSockets {
       this.owed[i]--;
       behind = true;
     } else {
-      behind = first ? seqId > bookSeq && bookSeq > 0 : seqId >= last && (bookSeq < last || this.owed[i] > 1 || this.timeBack[i] === 1);
+      behind = first ? seqId > bookSeq && bookSeq >= 0 : seqId >= last && (bookSeq < last || this.owed[i] > 1 || this.timeBack[i] === 1);
       if (!behind) this.clear(i);
     }
     // Recorded with its venue time: a slot holding this seqId with an older frame's time could vouch for the book at

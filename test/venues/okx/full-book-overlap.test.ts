@@ -532,6 +532,29 @@ describe("okx books5: during an overlap, a lower book from either socket that de
     // book stepped back to 6.
     expect([adapter.stats().duplicates, adapter.stats().maintenanceResets, sink.seq, shown()]).toEqual([2, 1, 101, 101]);
   });
+
+  // seqId 0 (a maintenance reset may go to it) is a seqId like the others here too (s-seqzero2).
+  test("a reset to seqId 0 from the old socket: the marked replacement's first book above it is ignored, as above 3", async () => {
+    const { adapter, sink, feed, overlap, shown } = await overlapRig();
+    feed(500);
+    overlap();
+    feed(502, true);
+    feed(0, true); // a maintenance reset to 0 on the old socket: applied, the replacement marked behind it
+    feed(501); // the replacement's first book: maybe from before the reset
+    // Before: the book's 0 passed to the mark as "not LIVE": 501 taken, the book LIVE at a pre-reset book.
+    expect([sink.seq, shown(), adapter.stats().duplicates, adapter.topicInfo(0).state]).toEqual([0, 0, 1, "live"]);
+  });
+
+  test("the replacement repeats the book's seqId 0, then fails: the old socket that delivered 0 carries on, LIVE", async () => {
+    const { adapter, sink, feed, overlap, goBack, shown } = await overlapRig();
+    feed(500);
+    feed(0); // a maintenance reset to 0 on the one socket: applied
+    overlap();
+    feed(0); // the replacement's subscribe book repeats it: of record, the old socket kept as having reached 0
+    goBack(); // the old socket carries on, its last book the book
+    // Before: a socket kept at seqId 0 was not counted as having reached it: held RESYNCING until its next book.
+    expect([adapter.topicInfo(0).state, sink.invalid, adapter.stats().overlapEndHolds, shown()]).toEqual(["live", 0, 0, 0]);
+  });
 });
 
 // bbo-tbt pushes several books a millisecond (the simulator stamps them alike): two sockets' books in the book's
