@@ -174,13 +174,17 @@ export function skipToSnapshot(r: ReplayTopic): string | null {
 }
 
 /**
- * A snapshot of the replay book as it stands, stamped with u, in the key order Bybit uses for the topic's market and
- * depth (§4.2: spot, option and level 1 put `ts` before `type`, option adds `id`; futures at other depths `type`
- * first), as generated topics are. Before, every market got the futures order.
+ * A snapshot of the replay book as it stands (its best levels, at most the topic's depth a side; until 2026-12-07 the
+ * whole book), stamped with u, in the key order Bybit uses for the topic's market and depth (§4.2: spot, option and
+ * level 1 put `ts` before `type`, option adds `id`; futures at other depths `type` first), as generated topics are.
+ * Before, every market got the futures order.
  */
 export function replaySnapshotFrame(r: ReplayTopic, u: number): string {
-  const b = [...r.bids].sort((x, y) => Number(y[0]) - Number(x[0]));
-  const a = [...r.asks].sort((x, y) => Number(x[0]) - Number(y[0]));
+  // The best `depth` a side, as Bybit's snapshot: a recording's deltas may grow the replay book past its topic's depth
+  // (their count is not bounded), and a deeper snapshot is refused (over_depth), the resync's snapshot as well.
+  const depth = Number(/^orderbook\.(\d+)\./.exec(r.topic)?.[1] ?? Infinity);
+  const b = [...r.bids].sort((x, y) => Number(y[0]) - Number(x[0])).slice(0, depth);
+  const a = [...r.asks].sort((x, y) => Number(x[0]) - Number(y[0])).slice(0, depth);
   const levels = (side: [string, string][]) => side.map(([p, q]) => `["${p}","${q}"]`).join(",");
   const ts = Date.now();
   const topic = `"topic":"${r.topic}"`;

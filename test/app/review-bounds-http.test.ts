@@ -69,6 +69,10 @@ beforeAll(async () => {
   // The test's own checks of 10^5-level bodies (JSON.parse, toEqual) hold this thread, the feeder's, for seconds on
   // a loaded machine: the quiet simulator connection must not be recycled as dead meanwhile (the book would resync).
   (raw.venues as { bybit: Record<string, unknown> }).bybit.dead_connection_ms = 120_000;
+  // Nor may ETHUSDT be judged stale: nothing is stepped from its growth delta to the second test, and under load that
+  // passed the 60 s default (depth 1000); its resync then met the simulator's snapshot of the whole replay book,
+  // refused (over_depth: reason parse_error), or since the simulator's cut to the depth, a 1000-level book.
+  (raw.venues as { bybit: { linear: Record<string, unknown> } }).bybit.linear.stale_after_ms = 600_000;
   feeder = new Feeder({ config: validateConfig(raw), log: silentLogger });
   await feeder.start();
   http = startHttpServer(validateConfig(raw).http, localStatusSource(feeder), silentLogger);

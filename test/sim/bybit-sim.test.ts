@@ -1,8 +1,9 @@
 /**
  * The simulator speaks Bybit v5 as docs/venues/bybit.md ("Protocol facts", § below) describes it. Raw WebSocket clients on 127.0.0.1.
  */
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import type { MarketName } from "../../src/core/types.ts";
 import { startBybitSimulator, type BybitSim, type BybitSimOptions } from "../../src/sim/bybit-sim.ts";
@@ -360,6 +361,29 @@ describe("simulator protocol", { timeout: 15_000 }, () => {
       expect([snap.type, "id" in snap]).toEqual(["snapshot", market === "option"]);
       expect(new Map(snap.data.a)).toEqual(s.book(market, "XRPUSDT").asks);
     }
+  });
+
+  test("a late subscriber's replay snapshot holds at most the topic's depth a side, the best levels (§4.2), as does the reset fault's", async () => {
+    // A recording may grow the book past its topic's depth (a delta's count is not bounded). Before, the snapshot
+    // carried the whole replay book: a feeder refused it (over_depth) and its resync got the same one again.
+    const T = "orderbook.50.XRPUSDT";
+    const side = (from: number, n: number, step: number) => Array.from({ length: n }, (_, i) => `["${(from + i * step).toFixed(4)}","1"]`).join(",");
+    const line = (type: string, u: number, b: string, a: string) => `{"topic":"${T}","type":"${type}","ts":${u},"data":{"s":"XRPUSDT","b":[${b}],"a":[${a}],"u":${u},"seq":${u}},"cts":${u}}`;
+    const file = join(mkdtempSync(join(tmpdir(), "bybit-sim-depth-")), "rec.jsonl");
+    cleanups.push(() => rmSync(dirname(file), { recursive: true, force: true }));
+    // 50 a side, then a delta adding 30 bids below and 30 asks above: 80 a side in the replay book.
+    writeFileSync(file, [line("snapshot", 1, side(1, 50, -0.0001), side(2, 50, 0.0001)), line("delta", 2, side(0.995, 30, -0.0001), side(2.005, 30, 0.0001))].join("\n") + "\n");
+    const s = await sim({ markets: [{ market: "linear", symbols: ["XRPUSDT"] }], replayFile: file });
+    await (await openClient(url(s, "linear"))).subscribe(T);
+    s.step(1);
+    expect([s.book("linear", "XRPUSDT").bids.size, s.book("linear", "XRPUSDT").asks.size]).toEqual([80, 80]);
+    const late = await openClient(url(s, "linear"));
+    const snap = await late.subscribe(T);
+    expect([snap.type, snap.data.u, snap.data.b.length, snap.data.a.length]).toEqual(["snapshot", 2, 50, 50]);
+    expect([snap.data.b[0], snap.data.b[49], snap.data.a[0], snap.data.a[49]]).toEqual([["1.0000", "1"], ["0.9951", "1"], ["2.0000", "1"], ["2.0049", "1"]]);
+    s.inject("reset");
+    const reset = await late.nextJson();
+    expect([reset.type, reset.data.u, reset.data.b.length, reset.data.a.length]).toEqual(["snapshot", 1, 50, 50]);
   });
 });
 
