@@ -80,7 +80,7 @@ beforeAll(async () => {
   sim.step(GROWTH_DELTAS); // ETHUSDT's deltas up to LEVELS a side
   await waitFor(() => ethBuilder().bidCount === LEVELS && ethBuilder().askCount === LEVELS, "ETHUSDT at LEVELS a side", 30_000);
   await waitFor(() => allBooksEqual(subscriber, sim, [BTC]), "BTCUSDT at the subscriber", 20_000);
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await http?.stop();
