@@ -14,6 +14,7 @@
 import type { Logger } from "../core/log.ts";
 import type { FeederConfig } from "../config/types.ts";
 import { readAuthKeyFile } from "../core/auth-key.ts";
+import { ConfigError } from "../core/errors.ts";
 import { LateRounds } from "../core/late-rounds.ts";
 import { monoMs } from "../core/clock.ts";
 import { StreamWatcher, type ForeignSession } from "../net/stream-watcher.ts";
@@ -38,6 +39,21 @@ export function workerSourceId(config: FeederConfig, index: number): number {
 export function ownSourceIds(config: FeederConfig): number[] {
   if (config.workers <= 1) return [config.publish.sourceId ?? 0];
   return Array.from({ length: config.workers }, (_, i) => workerSourceId(config, i));
+}
+
+/**
+ * publish.auth_key_file's key, or undefined without one. A file that cannot be read is a ConfigError (exit 2), as
+ * for the publisher and the supervisor: `run` builds the guard first, and its plain Error (until s-smallleft) exited 1,
+ * which systemd restarts for ever.
+ */
+function feedKeyOf(config: FeederConfig): Uint8Array | undefined {
+  const file = config.publish.authKeyFile;
+  if (file === undefined) return undefined;
+  try {
+    return readAuthKeyFile(file, "publish.auth_key_file");
+  } catch (err) {
+    throw new ConfigError([(err as Error).message]);
+  }
 }
 
 /** The operator's sentence for one conflict (the start refusal, the log and /readyz use it). */
@@ -72,7 +88,7 @@ export class PublishGuard {
     private readonly now: () => number = monoMs,
     // Only datagrams signed with our key are another publisher: before, one forged unsigned datagram refused our start
     // or turned /readyz to 503, though keyed subscribers drop it. Read as the publisher reads it (the file is checked).
-    authKey: Uint8Array | undefined = config.publish.authKeyFile === undefined ? undefined : readAuthKeyFile(config.publish.authKeyFile, "publish.auth_key_file"),
+    authKey: Uint8Array | undefined = feedKeyOf(config),
   ) {
     // Unicast destinations have no group to listen on: another publisher's datagrams go to the receivers only.
     const streams = config.publish.destinations.flatMap((d, i) =>
