@@ -361,13 +361,15 @@ class VenuePipeline implements BookSink {
       this.publisher.publishStatus(this.handles[index]!, builder);
     } catch (err) {
       this.applyErrors++;
-      this.statusFailedLog.hit(`${builder.instrument.market} ${builder.instrument.symbol}: ${err instanceof Error ? err.message : String(err)}`);
+      // namesOf: the instrument itself may be what threw (until s-smallleft this line threw again, out of stop() too).
+      const { market, symbol } = this.namesOf(index);
+      this.statusFailedLog.hit(`${market} ${symbol}: ${err instanceof Error ? err.message : String(err)}`);
       // A status that reads only state, reason and instrSeq: without it subscribers kept showing the book usable
       // until the venue's next snapshot (until 2026-12-06, nothing was sent).
       try {
         this.publisher.publishBareStatus(this.handles[index]!, builder.state, builder.reason, builder.instrSeq);
       } catch (inner) {
-        this.statusFailedLog.hit(`${builder.instrument.market} ${builder.instrument.symbol}: bare status too: ${inner instanceof Error ? inner.message : String(inner)}`);
+        this.statusFailedLog.hit(`${market} ${symbol}: bare status too: ${inner instanceof Error ? inner.message : String(inner)}`);
       }
     }
   }

@@ -41,6 +41,21 @@ export function ownSourceIds(config: FeederConfig): number[] {
   return Array.from({ length: config.workers }, (_, i) => workerSourceId(config, i));
 }
 
+/**
+ * publish.auth_key_file's key, or undefined without one. A file that cannot be read is a ConfigError (exit 2), as
+ * for the publisher and the supervisor: `run` builds the guard first, and its plain Error (until s-smallleft) exited 1,
+ * which systemd restarts for ever.
+ */
+function feedKeyOf(config: FeederConfig): Uint8Array | undefined {
+  const file = config.publish.authKeyFile;
+  if (file === undefined) return undefined;
+  try {
+    return readAuthKeyFile(file, "publish.auth_key_file");
+  } catch (err) {
+    throw new ConfigError([(err as Error).message]);
+  }
+}
+
 /** The operator's sentence for one conflict (the start refusal, the log and /readyz use it). */
 export function describeConflict(f: ForeignSession): string {
   return `another publisher is sending on group ${f.group}:${f.port} channel ${f.channelId} as source ${f.sourceId} (session ${f.sessionId} from ${f.from})`;
@@ -73,7 +88,7 @@ export class PublishGuard {
     private readonly now: () => number = monoMs,
     // Only datagrams signed with our key are another publisher: before, one forged unsigned datagram refused our start
     // or turned /readyz to 503, though keyed subscribers drop it. Read as the publisher reads it (the file is checked).
-    authKey: Uint8Array | undefined = feedKey(config.publish.authKeyFile),
+    authKey: Uint8Array | undefined = feedKeyOf(config),
   ) {
     // Unicast destinations have no group to listen on: another publisher's datagrams go to the receivers only.
     const streams = config.publish.destinations.flatMap((d, i) =>
@@ -231,18 +246,4 @@ export function guardedStatusSource(base: StatusSource, guard: PublishGuard): St
     }),
     latency: () => base.latency(),
   };
-}
-
-/**
- * The feed's key, read as the publisher reads it: a bad key file is a configuration problem (exit 2), as
- * FeedPublisher says. The guard reads it first in `run` and `record` (runtime.ts): until s-rd2a its plain Error made
- * a key file gone since the load exit 1 there, restarted for ever, where replay (its publisher first) exited 2.
- */
-function feedKey(file: string | undefined): Uint8Array | undefined {
-  if (file === undefined) return undefined;
-  try {
-    return readAuthKeyFile(file, "publish.auth_key_file");
-  } catch (err) {
-    throw new ConfigError([(err as Error).message]);
-  }
 }

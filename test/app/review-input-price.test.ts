@@ -385,3 +385,30 @@ test("a book whose apply and status both throw is still resynced; the other book
   expect(sub(instrument)!.usable).toBe(false);
   expect(sub(instrument)!.state).toBe(BookState.RESYNCING);
 });
+
+/**
+ * A book whose status cannot be encoded because its instrument cannot be read (a bug): the handler named the book by
+ * reading that instrument again, so it threw too, out of the venue's call and out of Feeder.stop() (until s-smallleft).
+ * Now it names the book by the subscription's names, sends the bare status, and stop() halts the others.
+ */
+test("a book whose instrument cannot be read: its status failure is logged by the subscription's names; stop() does not throw", { timeout: 20_000 }, async () => {
+  const { instrument, other, venue, subscriber, feeder, lines } = await startTwoOkxBooks(84);
+  const u = new BookUpdate();
+  const sub = (i: Instrument) => subscriber.books.get(i.instrumentId);
+  const pub = (k: number) => feeder.books()[k]!;
+  venue.sink!.onBookUpdate(0, update(u, true, 1, [[1000, 5]], [[1001, 3]]));
+  venue.sink!.onBookUpdate(1, update(u, true, 1, [[20000, 5]], [[20001, 3]]));
+  await waitFor(() => sub(instrument)?.usable === true && sub(other)?.usable === true, "both books, usable");
+  Object.defineProperty(pub(0), "instrument", {
+    get() {
+      throw new Error("instrument unreadable (test)");
+    },
+  });
+  expect(() => venue.sink!.onBookInvalid(0, BookState.STALE, StatusReason.STALE_FEED)).not.toThrow();
+  venue.sink!.onBookInvalid(1, BookState.STALE, StatusReason.STALE_FEED);
+  await waitFor(() => sub(other)?.state === BookState.STALE, "the other book's status");
+  expect([sub(instrument)!.state, sub(instrument)!.usable]).toEqual([BookState.STALE, false]); // the bare status
+  expect(lines.filter((l) => l.level === "error").map((l) => l.fields.detail)).toEqual(["spot BTC-USDT: instrument unreadable (test)"]);
+  await expect(feeder.stop()).resolves.toBeUndefined();
+  expect(pub(1).state).toBe(BookState.HALTED);
+});

@@ -8,6 +8,7 @@ import { readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, test, vi } from "vitest";
 import { ConfigError, SymbolsUnusableError } from "../../src/core/errors.ts";
+import { silentLogger } from "../../src/core/log.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { uniqueDestination } from "../e2e/harness.ts";
 import { writeXrpCapture, writeXrpConfig } from "../support/xrp-capture.ts";
@@ -27,6 +28,8 @@ vi.mock("../../src/core/auth-key.ts", async (importOriginal) => {
 
 const { main } = await import("../../src/cli/main.ts");
 const { startFailureFields } = await import("../../src/cli/command.ts");
+const { PublishGuard } = await import("../../src/app/publish-guard.ts");
+const { loadConfigFile } = await import("../../src/config/load.ts");
 
 test("replay: a key file gone between the load and the publisher's read is an invalid configuration in the --config file (exit 2)", async () => {
   const dir = makeTempDir("feeder-config-error-file-");
@@ -43,9 +46,9 @@ test("replay: a key file gone between the load and the publisher's read is an in
   expect(err.join("\n")).toContain(`feeder replay: invalid configuration in ${config}:\n  publish.auth_key_file: cannot read key file`);
 });
 
-test("run: the same key file gone is a configuration error at its first read past the loader, the publish guard's (exit 2, not 1)", async () => {
-  // s-rd2a: the guard read the key before the publisher and threw a plain Error, so run and record exited 1 (restarted
-  // for ever by the unit, no config: FILE), where replay, whose publisher reads first, exited 2.
+test("run: a key file gone between the load and the publish guard's read (start-up's first) exits 2, as the publisher's read does", async () => {
+  // Until s-rd2a / s-smallleft the guard's read threw a plain Error: exit 1 (restarted for ever by the unit, no
+  // config: FILE), where replay, whose publisher reads first, exited 2.
   const dir = makeTempDir("feeder-config-error-file-");
   const config = writeXrpConfig(dir, uniqueDestination(58));
   const key = join(dir, "feed.key");
@@ -55,6 +58,11 @@ test("run: the same key file gone is a configuration error at its first read pas
   const code = await main(["run", "--config", config], { out: () => {}, err: () => {} });
   expect(rotate.path).toBeUndefined(); // the loader read it
   expect(code).toBe(2);
+  // The guard alone: its failure is a configuration error (startFailureFields names the --config file for it).
+  writeFileSync(key, "ab".repeat(32));
+  const loaded = loadConfigFile(config);
+  unlinkSync(key);
+  expect(() => new PublishGuard(loaded, silentLogger)).toThrow(ConfigError);
 });
 
 test("a failed start's log fields name the --config file for exit 2 (the error's own file first), not for exit 1", () => {

@@ -420,3 +420,20 @@ describe("invalid configuration names its file (s-cfgrd; before, only a read or 
     expect(await run("run", "-c", `${dir}/gone.toml`)).toEqual({ code: 2, out: [], err: [`feeder run: invalid configuration:\n  ${dir}/gone.toml: cannot read the file (ENOENT)`] });
   });
 });
+
+describe("a --config file's feed key that cannot be read names the config file and the key file (s-smallleft)", () => {
+  test("bridge from-nats -c and listen --nats -c: exit 2 naming both (to-nats -c, whose loader reads the key: 'invalid configuration in FILE')", async () => {
+    // Before, the error said "the --config file's feed key" and named the key file alone: which file named it, not said.
+    const dir = makeTempDir("feeder-feedkey-");
+    const { writeFileSync } = await import("node:fs");
+    const config = `${dir}/feeder.toml`;
+    const key = `${dir}/no-such-key`;
+    writeFileSync(config, `[publish]\nauth_key_file = "${key}"\n[[publish.destinations]]\ngroup = "239.255.46.1"\nport = 30001\ninterface = "127.0.0.1"\n[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n`);
+    const nats = ["--nats", "nats://127.0.0.1:1"];
+    for (const argv of [["bridge", "from-nats", "-c", config, ...nats, "-g", "239.255.46.1:30001", "--http", "off"], ["listen", "-c", config, ...nats]]) {
+      await refused(argv, `publish.auth_key_file: cannot read key file ${JSON.stringify(key)}`);
+      await refused(argv, `named by publish.auth_key_file in --config ${config}`);
+    }
+    await refused(["bridge", "to-nats", "-c", config, ...nats, "--http", "off"], `invalid configuration in ${config}:\n  publish.auth_key_file: cannot read key file ${JSON.stringify(key)}`);
+  });
+});

@@ -250,7 +250,7 @@ async function toNats(ctx: CommandContext): Promise<number> {
   // flags', else the config's [nats].
   const { credentials, tls } = natsAccessOf(v, servers, ctx.log, natsFile);
   // The flag's key, else the file's: named by where it came from (before, the file's was named --auth-key-file).
-  const feedKey = feedKeyOf(v["auth-key-file"], fileKey);
+  const feedKey = feedKeyOf(v["auth-key-file"], fileKey, v.config);
   const authKey = feedKey?.key;
   if (fileNotHere !== undefined) {
     logAddressesNotHere(v.config as string, fileNotHere, ctx.log, "bridge");
@@ -305,7 +305,7 @@ async function fromNats(ctx: CommandContext): Promise<number> {
   // (the feed's key, as to-nats -c signs with it; --auth-key-file overrides it), and checks only those: a file of
   // another host (its [publish] interfaces not on this one) is no error here, a key file it cannot read is.
   const file = typeof v.config === "string" ? loadReaderSections(v.config) : undefined;
-  const feedKey = feedKeyOf(v["auth-key-file"], file?.authKeyFile);
+  const feedKey = feedKeyOf(v["auth-key-file"], file?.authKeyFile, v.config);
   const read = natsReadOptions(ctx, file?.nats, feedKey);
   const given = (v.group as string[] | undefined) ?? [];
   if (given.length !== 1) throw new UsageError("from-nats: give exactly one --group G:P to publish to");

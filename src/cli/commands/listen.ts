@@ -397,7 +397,7 @@ async function listenUntilDone(ctx: CommandContext, opts: ListenOptions): Promis
   // Before, multicast was read with these taken without a word (the operator believed a NATS prefix or start in effect).
   if (!natsWanted) for (const k of ["prefix", "from"]) if (v[k] !== undefined) throw new UsageError(`--${k} needs --nats (it is the NATS feed's)`);
   const natsFile = natsWanted && typeof v.config === "string" ? loadReaderSections(v.config) : undefined;
-  let feedKey: FeedKey | undefined = natsWanted ? feedKeyOf(v["auth-key-file"], natsFile?.authKeyFile) : undefined;
+  let feedKey: FeedKey | undefined = natsWanted ? feedKeyOf(v["auth-key-file"], natsFile?.authKeyFile, v.config) : undefined;
   const nats: NatsReadOptions | undefined = natsWanted ? natsReadOptions(ctx, natsFile?.nats, feedKey) : undefined;
   const accessFlag = natsAccessGiven(v);
   if (nats === undefined && accessFlag !== undefined) throw new UsageError(`--${accessFlag} needs --nats (credentials and TLS of the NATS connection)`);
@@ -411,7 +411,7 @@ async function listenUntilDone(ctx: CommandContext, opts: ListenOptions): Promis
   const resolved = nats === undefined ? resolveGroups(ctx) : { groups: [], maxDatagramBytes: ABS_MAX_DATAGRAM_BYTES, fileKey: undefined, snapshotDepth: 0, retransmit: undefined };
   const { groups, maxDatagramBytes, snapshotDepth, retransmit } = resolved;
   // Multicast: datagrams verified with the flag's key, else the file's (an unreadable or short one exits 2 naming it).
-  if (nats === undefined) feedKey = feedKeyOf(v["auth-key-file"], resolved.fileKey);
+  if (nats === undefined) feedKey = feedKeyOf(v["auth-key-file"], resolved.fileKey, v.config);
   // With --nats the reader verified the envelopes and signs what it repacks with the key: the subscriber need not.
   // Multicast without a key: signed datagrams read unchecked are said once (the publisher has a key this reader
   // lacks). Not with --nats: the reader warns of signed envelopes itself, and a keyed one signs what it repacks.

@@ -96,17 +96,20 @@ export interface FeedKey {
  * The feed's key: `--auth-key-file` when given, else the --config file's `publish.auth_key_file` (`fileKey`), else
  * none. So one file given to every process covers the feed end to end: to-nats signs with its key, from-nats and
  * listen --nats verify with it, as listen -c verifies datagrams (before, the readers took the file's [nats] and not
- * its key: they checked nothing). Read once here: a key that cannot be read exits 2 naming where it was named. The
+ * its key: they checked nothing). Read once here: a key that cannot be read exits 2 naming where it was named (the
+ * key and `configFile`, the --config file, for the file's). The
  * flag's file may be a FIFO (read once: `<(pass show feed-key)`); the configuration's may not, as for the publisher.
  */
-export function feedKeyOf(flag: unknown, fileKey: string | undefined): FeedKey | undefined {
+export function feedKeyOf(flag: unknown, fileKey: string | undefined, configFile?: unknown): FeedKey | undefined {
   const file = typeof flag === "string" ? flag : fileKey;
   if (file === undefined) return undefined;
   const from = typeof flag === "string" ? "--auth-key-file" : "publish.auth_key_file";
   try {
     return { key: readAuthKeyFile(file, from, { fifo: from === "--auth-key-file" }), file, from };
   } catch (err) {
-    const which = from === "publish.auth_key_file" ? " (the --config file's feed key, used to sign or verify the feed here: make it readable, or give --auth-key-file F)" : "";
+    // The key file is named by the message (when it looks like a path); the config file that names it, here.
+    const named = typeof configFile === "string" ? `named by publish.auth_key_file in --config ${configFile}` : "the --config file's feed key";
+    const which = from === "publish.auth_key_file" ? ` (${named}, used to sign or verify the feed here: make it readable, or give --auth-key-file F)` : "";
     throw new UsageError((err as Error).message + which);
   }
 }

@@ -98,7 +98,7 @@ export interface UpcomingChange {
   readonly unreadable?: string;
 }
 
-/** An `upcChg` entry's `effTime`: ms text above 0 and below 2^53, else -1 (the entry is unreadable, not dropped unsaid). */
+/** An `upcChg` entry's `effTime` (an item's `expTime` too): ms text above 0 and below 2^53, else -1 (the entry is unreadable, not dropped unsaid). */
 export function readEffTimeMs(v: unknown): number {
   if (typeof v !== "string" || !/^\d{1,16}$/.test(v)) return -1;
   const ms = Number(v);
@@ -151,7 +151,8 @@ export function readItem(item: unknown, ctType?: string): ItemReading | null {
   // would close the book at start, and refused it would leave every such instrument unsubscribed for a value that can
   // only mean "no expiry".
   const exp = it.expTime === undefined || it.expTime === "0" ? "" : it.expTime;
-  if (typeof exp !== "string" || !(exp === "" || (/^\d{1,16}$/.test(exp) && Number(exp) > 0))) return refuse("expTime", exp, "not a time in ms");
+  // Read as effTime: at 2^53 or more a ms text is no exact time (until s-smallleft it was taken, rounded).
+  if (typeof exp !== "string" || !(exp === "" || readEffTimeMs(exp) > 0)) return refuse("expTime", exp, "not a time in ms");
   const spec: InstrumentSpec = exp === "" ? { tickSize: tickSz, lotSize: lotSz } : { tickSize: tickSz, lotSize: lotSz, expiresMs: Number(exp) };
   return { instId, spec };
 }

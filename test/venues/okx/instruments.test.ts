@@ -85,7 +85,7 @@ describe("okx instruments", () => {
     // Before 2026-12-07: a state that is no string read as live, an expTime that is no ms text as no expiry (the book
     // LIVE past it), a ctType that is no string as the other market's (not listed); a tick or lot that is no positive
     // decimal passed on to be refused by its value alone.
-    const values: [unknown, string][] = [["live", '"live"'], ["linear", '"linear"'], ["0.5", '"0.5"'], ["5", '"5"'], ["1e-4", '"1e-4"'], ["0", '"0"'], ["-1", '"-1"'], ["", '""'], ["abc", '"abc"'], [5, "5"], [true, "true"], [null, "null"], [[], "a list"], [{ a: 1 }, "an object"], [undefined, "missing"]];
+    const values: [unknown, string][] = [["live", '"live"'], ["linear", '"linear"'], ["0.5", '"0.5"'], ["5", '"5"'], ["1e-4", '"1e-4"'], ["0", '"0"'], ["-1", '"-1"'], ["", '""'], ["abc", '"abc"'], ["9007199254740992", '"9007199254740992"'], [5, "5"], [true, "true"], [null, "null"], [[], "a list"], [{ a: 1 }, "an object"], [undefined, "missing"]];
     const fields = ["state", "ctType", "tickSz", "lotSz", "expTime"] as const;
     // The reference: what each field takes (a string state that does not trade is listed as halted, not refused).
     const positive = (v: unknown) => typeof v === "string" && /^(\d+(\.\d*)?|\d+e-\d+)$/.test(v) && /[1-9]/.test(v.split("e")[0]!);
@@ -93,7 +93,7 @@ describe("okx instruments", () => {
     const takes = (field: (typeof fields)[number], v: unknown): "spec" | "halted" | "refused" =>
       field === "state" ? (v === undefined || v === "live" ? "spec" : typeof v === "string" ? "halted" : "refused")
         : field === "ctType" ? (v === "linear" ? "spec" : "refused") // "inverse": the other market's (below)
-          : field === "expTime" ? (v === undefined || v === "" || v === "0" || (typeof v === "string" && /^\d+$/.test(v) && Number(v) > 0) ? "spec" : "refused")
+          : field === "expTime" ? (v === undefined || v === "" || v === "0" || (typeof v === "string" && /^\d+$/.test(v) && Number(v) > 0 && Number.isSafeInteger(Number(v))) ? "spec" : "refused")
             : positive(v) ? "spec" : "refused";
     for (const field of fields) {
       for (const [v, named] of values) {
@@ -115,6 +115,11 @@ describe("okx instruments", () => {
     expect(readItem({ instId: "BTC-USDT-SWAP", ctType: "linear", tickSz: "0.1", lotSz: "1", state: "live", expTime: "0" }, "linear")).toEqual({ instId: "BTC-USDT-SWAP", spec: { tickSize: "0.1", lotSize: "1" } });
     expect(readItem({ instId: "BTC-USDT-261225", ctType: "linear", tickSz: "0.1", lotSz: "1", expTime: "1798185600000" }, "linear")).toEqual({ instId: "BTC-USDT-261225", spec: { tickSize: "0.1", lotSize: "1", expiresMs: 1798185600000 } });
     expect(readItem({ tickSz: "0.1", lotSz: "1" })).toBeNull();
+    // At 2^53 or more a ms text is no exact time (as upcChg's effTime): until s-smallleft it was the expiry, rounded.
+    expect(readItem({ instId: "BTC-USDT-261225", ctType: "linear", tickSz: "0.1", lotSz: "1", expTime: "9999999999999999" }, "linear")).toEqual({
+      instId: "BTC-USDT-261225",
+      refused: 'listed without a usable expTime ("9999999999999999": not a time in ms)',
+    });
   });
 
   test("an instrument refused for a wrong-typed field is bad_spec naming it; the listing's others resolve", async () => {
