@@ -112,7 +112,8 @@ export class UpbitAdapter implements VenueAdapter {
    */
   private newestUs = new Float64Array(0);
   /**
-   * By subscription index: 1 while every book met since the last one applied was older than newestTs. Older books do
+   * By subscription index: 1 while every book met since the last one applied (or refused only for a number that does
+   * not fit: onMisfitStamp) was older than newestTs. Older books do
    * not keep a book from going stale; a book gone stale so forgets its newest timestamp (restart, below).
    */
   private olderOnly = new Uint8Array(0);
@@ -487,6 +488,8 @@ export class UpbitAdapter implements VenueAdapter {
     this.newestTs[index] = ts;
     if (tsUs && (!sameMs || us > newestUs)) this.newestUs[index] = us;
     else if (!sameMs) this.newestUs[index] = 0;
+    // Not only older books since the last applied: going stale must not forget this stamp as a bad one (forgetNewest).
+    this.olderOnly[index] = 0;
   }
 
   private onOverlapOver(conn: VenueConnection, carrier: OverlapCarrier, oldGen: number | undefined): void {

@@ -11,7 +11,7 @@ import { BITHUMB_VENUE } from "../../../src/venues/bithumb/index.ts";
 import type { UpbitAdapter } from "../../../src/venues/upbit/adapter.ts";
 import { UPBIT_VENUE } from "../../../src/venues/upbit/index.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
-import type { VenueConnection } from "../../../src/venues/common/connection.ts";
+import type { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
 import { startUpbitSimulator } from "../../../src/sim/upbit-sim.ts";
 import { allResolved, RecordingSink, tempCachePath } from "../bybit/helpers.ts";
 import { until } from "../../support/until.ts";
@@ -138,8 +138,29 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
         expect(adapter.ingestFrame("spot", "conn0.spot", text, 0)).toBe(true);
         conn.fromRetiring = false;
       };
-      return { adapter, send, shown: () => (live ? shown : "not live") };
+      return { adapter, conn, send, shown: () => (live ? shown : "not live") };
     }
+
+    it("a refused book after a stray older one: going stale keeps the refused stamp (no book after it was older only)", async () => {
+      const { adapter, conn, send, shown } = await start();
+      conn.retiringGeneration = -1; // one socket
+      const errors: string[] = [];
+      (adapter as unknown as { log: { error: (m: string) => void } }).log = { ...silentLogger, error: (m: string) => void errors.push(m) };
+      send(frame(S + 5, 1), false);
+      send(frame(S, 2), false); // a stray older book: ignored
+      send(frame(S + 10, 0, "100001000.5"), false); // the venue's newest: refused, its stamp kept
+      expect(shown()).toBe("not live");
+      // Stale (the common stale check's resync): before, the older book before the refused one made it look as if only
+      // older books came, so the refused stamp was taken for a bad one and forgotten, and a book before it went LIVE.
+      const internals = adapter as unknown as { topics: TopicState[]; books: { resync(t: TopicState, s: BookState, r: StatusReason): void } };
+      internals.books.resync(internals.topics[0]!, BookState.STALE, StatusReason.STALE_FEED);
+      expect(errors).toEqual([]);
+      send(frame(S + 7, 3), false);
+      expect(shown()).toBe("not live");
+      send(frame(S + 10, 4), false);
+      expect(shown()).toBe(4);
+      await adapter.stop();
+    });
 
     it("refused at a newer stamp on one socket: the other socket's different book of that stamp is held, the same book on both is LIVE", async () => {
       const { adapter, send, shown } = await start();
