@@ -112,7 +112,8 @@ export class UpbitAdapter implements VenueAdapter {
    */
   private newestUs = new Float64Array(0);
   /**
-   * By subscription index: 1 while every book met since the last one applied was older than newestTs. Older books do
+   * By subscription index: 1 while every book met since the last one applied (or refused only for a number that does
+   * not fit: onMisfitStamp) was older than newestTs. Older books do
    * not keep a book from going stale; a book gone stale so forgets its newest timestamp (restart, below).
    */
   private olderOnly = new Uint8Array(0);
@@ -464,9 +465,10 @@ export class UpbitAdapter implements VenueAdapter {
   /**
    * A book refused only for a number that does not fit (connection.ts misfitStamp) is the venue's book at `ts` (µs
    * `us`, `tsUs` as onBook's): the newest timestamp moves to it as if applied, so a book stamped before it is ignored
-   * (olderTimestamps) and one of its stamp after it is taken (one socket delivers in the venue's order; the stamp's
-   * books from the sockets of a planned reconnect begin again). Until 2026-12-07 only applied books counted: after the
-   * refused one, a stray older book (or the lagging socket's) made the book LIVE at levels the venue had left.
+   * (olderTimestamps) and one of its stamp after it on its socket is taken (one socket delivers in the venue's order);
+   * during a planned reconnect's overlap one of its stamp from the other socket is held (equal-stamps.ts misfit: the
+   * refused one may follow it). Until 2026-12-07 only applied books counted: after the refused one, a stray older book
+   * (or the lagging socket's) made the book LIVE at levels the venue had left.
    */
   onMisfitStamp(index: number, ts: number, us: number, tsUs: boolean): void {
     const t = this.topics[index]!;
@@ -475,12 +477,19 @@ export class UpbitAdapter implements VenueAdapter {
     // stayed PENDING: each stale time reported as sending no data, and a planned reconnect's replacement as not carrying it).
     if (t.conn.fromRetiring) t.onRetiring = true;
     else if (t.sub === SUB_PENDING) t.sub = SUB_ACTIVE;
+    // Ordered as onBook orders a book: older ignored; else its socket's latest of its stamp (equal-stamps.ts misfit).
     const newest = this.newestTs[index]!;
-    if (ts > newest) this.newestUs[index] = tsUs ? us : 0;
-    else if (ts === newest && tsUs && us > this.newestUs[index]!) this.newestUs[index] = us;
-    else return;
+    const newestUs = this.newestUs[index]!;
+    const sameMs = ts === newest;
+    if (ts < newest || (sameMs && tsUs && us < newestUs)) return;
+    const conn = t.conn;
+    const socket = conn.fromRetiring ? conn.retiringGeneration : conn.generation;
+    this.stamps.misfit(index, socket, conn.retiringGeneration >= 0, !sameMs || (tsUs && newestUs > 0 && us > newestUs));
     this.newestTs[index] = ts;
-    this.stamps.forget(index);
+    if (tsUs && (!sameMs || us > newestUs)) this.newestUs[index] = us;
+    else if (!sameMs) this.newestUs[index] = 0;
+    // Not only older books since the last applied: going stale must not forget this stamp as a bad one (forgetNewest).
+    this.olderOnly[index] = 0;
   }
 
   private onOverlapOver(conn: VenueConnection, carrier: OverlapCarrier, oldGen: number | undefined): void {

@@ -55,15 +55,9 @@ export class EqualStamps {
    * LIVE (the other socket's latest of that stamp differs: which is newer cannot be told). HOT PATH.
    */
   onEqual(index: number, socket: number, inOverlap: boolean, u: BookUpdate): boolean {
-    const k0 = 2 * index;
-    const g0 = this.gen[k0]!;
-    const g1 = this.gen[k0 + 1]!;
-    // k: this socket's slot (its own, an empty one, or a third socket's: the older slot's socket is long gone); o: the other's (-1: none).
-    const k = g0 === socket ? k0 : g1 === socket ? k0 + 1 : g0 === -1 ? k0 : g1 === -1 ? k0 + 1 : g0 < g1 ? k0 : k0 + 1;
-    const o = k === k0 ? (g1 === -1 ? -1 : k0 + 1) : g0 === -1 ? -1 : k0;
-    // The other's latest came while both were open, or the other is the newer socket: their order is unknown.
-    const compare = o >= 0 && (this.overlap[o] === 1 || this.gen[o]! > socket);
-    if (!compare) {
+    const k = this.slotOf(index, socket);
+    const o = this.otherOf(index, k);
+    if (!this.unordered(o, socket)) {
       this.set(k, socket, inOverlap, u, inOverlap);
       if (o >= 0) this.gen[o] = -1; // it delivered before this socket subscribed: this one's books follow
       this.held[index] = 0;
@@ -78,6 +72,42 @@ export class EqualStamps {
     if (this.held[index] === 0) this.holds++;
     this.held[index] = 1;
     return false;
+  }
+
+  /**
+   * Cold: a book of `socket` refused only for a number that does not fit (adapter.ts onMisfitStamp), of a newer stamp
+   * than every one before (`newer`) or of the newest: its socket's latest of the stamp, with no levels to compare, so
+   * a book of that stamp from the other socket that may precede it is held, as against any book it differs from.
+   * Until 2026-12-07 a newer stamp's refused book forgot both slots and one of the newest stamp was not kept: the other
+   * socket's book of the stamp (maybe one the refused book followed) was applied and the book went LIVE.
+   */
+  misfit(index: number, socket: number, inOverlap: boolean, newer: boolean): void {
+    const k = newer ? 2 * index : this.slotOf(index, socket);
+    const o = newer ? 2 * index + 1 : this.otherOf(index, k);
+    if (newer || (o >= 0 && !this.unordered(o, socket))) this.gen[o] = -1; // its books came first: this one follows them
+    this.gen[k] = socket;
+    this.overlap[k] = inOverlap ? 1 : 0;
+    this.copied[k] = 0;
+    if (newer) this.held[index] = 0;
+  }
+
+  /** `socket`'s slot of code `index`: its own, an empty one, or a third socket's (the older slot's: long gone). HOT PATH. */
+  private slotOf(index: number, socket: number): number {
+    const k0 = 2 * index;
+    const g0 = this.gen[k0]!;
+    const g1 = this.gen[k0 + 1]!;
+    return g0 === socket ? k0 : g1 === socket ? k0 + 1 : g0 === -1 ? k0 : g1 === -1 ? k0 + 1 : g0 < g1 ? k0 : k0 + 1;
+  }
+
+  /** The slot of code `index` other than `k` (-1: empty). HOT PATH. */
+  private otherOf(index: number, k: number): number {
+    const o = k === 2 * index ? k + 1 : k - 1;
+    return this.gen[o] === -1 ? -1 : o;
+  }
+
+  /** The other's latest (slot `o`) came while both were open, or its socket is the newer: their order is unknown. HOT PATH. */
+  private unordered(o: number, socket: number): boolean {
+    return o >= 0 && (this.overlap[o] === 1 || this.gen[o]! > socket);
   }
 
   isHeld(index: number): boolean {

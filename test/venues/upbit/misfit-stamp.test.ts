@@ -11,6 +11,7 @@ import { BITHUMB_VENUE } from "../../../src/venues/bithumb/index.ts";
 import type { UpbitAdapter } from "../../../src/venues/upbit/adapter.ts";
 import { UPBIT_VENUE } from "../../../src/venues/upbit/index.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
+import type { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
 import { startUpbitSimulator } from "../../../src/sim/upbit-sim.ts";
 import { allResolved, RecordingSink, tempCachePath } from "../bybit/helpers.ts";
 import { until } from "../../support/until.ts";
@@ -102,6 +103,93 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
         await adapter.stop();
         await sim.stop();
       }
+    });
+  });
+}
+
+/**
+ * During a planned reconnect's overlap a refused book is one of its stamp on its socket: a book of that stamp from the
+ * other socket may be one the refused one followed, so it is held out of LIVE as against any book of the stamp it
+ * cannot be compared with (equal-stamps.ts), never applied. The connection's socket fields set as planned-reconnect.ts
+ * sets them (as in equal-stamps.test.ts).
+ */
+for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
+  describe(`${spec.venue}: a refused book's stamp on both sockets of a planned reconnect`, () => {
+    const S = 1_732_796_700_000;
+    /** Tick 1000 (0 decimals): the best bid carries the content id; `.5` on it does not fit. */
+    const frame = (stamp: number, id: number, bp = String((100_000 + id) * 1000)) => `{"ty":"orderbook","cd":"KRW-BTC","tms":${stamp},"obu":[{"ap":200000000,"bp":${bp},"as":1,"bs":1}]}`;
+    async function start() {
+      const config = { venue: spec.venue, wsUrl: "ws://127.0.0.1:9", restUrl: "http://127.0.0.1:9", instrumentCachePath: tempCachePath(), markets: [{ market: "spot" as const, depth: 15, symbols: ["KRW-BTC"] }], overrides: new Map([["spot:KRW-BTC", { tickSize: "1000", lotSize: "0.00000001" }]]) };
+      const adapter = spec.create(config, [{ market: "spot", symbol: "KRW-BTC", depth: 15 }], { log: silentLogger }) as UpbitAdapter;
+      let shown = -1;
+      let live = false;
+      const sink = new RecordingSink(allResolved(await adapter.loadInstruments()));
+      sink.onBookUpdate = (_i, u) => {
+        shown = u.bidPx[0]! / 1000 - 100_000;
+        live = true;
+      };
+      sink.onBookInvalid = () => void (live = false);
+      adapter.startReplay(sink);
+      const conn = (adapter as unknown as { conns: VenueConnection[] }).conns[0]!;
+      conn.generation = 2;
+      conn.retiringGeneration = 1; // overlap: the old socket (1) and its replacement (2) both stream the code
+      const send = (text: string, fromOld: boolean) => {
+        conn.fromRetiring = fromOld;
+        expect(adapter.ingestFrame("spot", "conn0.spot", text, 0)).toBe(true);
+        conn.fromRetiring = false;
+      };
+      return { adapter, conn, send, shown: () => (live ? shown : "not live") };
+    }
+
+    it("a refused book after a stray older one: going stale keeps the refused stamp (no book after it was older only)", async () => {
+      const { adapter, conn, send, shown } = await start();
+      conn.retiringGeneration = -1; // one socket
+      const errors: string[] = [];
+      (adapter as unknown as { log: { error: (m: string) => void } }).log = { ...silentLogger, error: (m: string) => void errors.push(m) };
+      send(frame(S + 5, 1), false);
+      send(frame(S, 2), false); // a stray older book: ignored
+      send(frame(S + 10, 0, "100001000.5"), false); // the venue's newest: refused, its stamp kept
+      expect(shown()).toBe("not live");
+      // Stale (the common stale check's resync): before, the older book before the refused one made it look as if only
+      // older books came, so the refused stamp was taken for a bad one and forgotten, and a book before it went LIVE.
+      const internals = adapter as unknown as { topics: TopicState[]; books: { resync(t: TopicState, s: BookState, r: StatusReason): void } };
+      internals.books.resync(internals.topics[0]!, BookState.STALE, StatusReason.STALE_FEED);
+      expect(errors).toEqual([]);
+      send(frame(S + 7, 3), false);
+      expect(shown()).toBe("not live");
+      send(frame(S + 10, 4), false);
+      expect(shown()).toBe(4);
+      await adapter.stop();
+    });
+
+    it("refused at a newer stamp on one socket: the other socket's different book of that stamp is held, the same book on both is LIVE", async () => {
+      const { adapter, send, shown } = await start();
+      send(frame(S, 1), true);
+      expect(shown()).toBe(1);
+      send(frame(S + 1, 0, "100001000.5"), true); // the old socket's newest: refused
+      expect(shown()).toBe("not live");
+      // Before: the refused stamp forgot both sockets' books of it, so this one (maybe one the refused book followed) went LIVE.
+      send(frame(S + 1, 2), false);
+      expect(shown()).toBe("not live");
+      send(frame(S + 1, 2), true); // the old socket after its refused book: both agree
+      expect(shown()).toBe(2);
+      await adapter.stop();
+    });
+
+    it("refused at the newest stamp on the other socket: the first socket's next book of that stamp is held", async () => {
+      const { adapter, send, shown } = await start();
+      send(frame(S, 1), true);
+      expect(shown()).toBe(1);
+      send(frame(S, 0, "100001000.5"), false); // the replacement's book of that stamp: refused
+      expect(shown()).toBe("not live");
+      // Before: the refused book was not one of the stamp's, so the old socket's next went LIVE (the refused may follow it).
+      send(frame(S, 2), true);
+      expect(shown()).toBe("not live");
+      send(frame(S, 2), false); // the replacement after its refused book: both agree
+      expect(shown()).toBe(2);
+      send(frame(S + 1, 3), true); // a newer stamp: LIVE at it
+      expect(shown()).toBe(3);
+      await adapter.stop();
     });
   });
 }
