@@ -6,8 +6,9 @@
  * own override) runs fewer: the tests' deadlines allow a slower CPU, not one shared with a dozen other processes (a
  * full run beside ~20 others' failed ten files on their deadlines; twice the CPUs was modelled at ~260 s idle against
  * ~290 s for this, and not taken: it leaves the short deadlines no margin for a slower CI box). Files are written to
- * run side by side: each opens its own simulators on port 0 and its own multicast group/port pair (test/e2e/harness.ts
- * uniqueDestination and the per-file groups named in each file), and every wait is a deadline polled for an event,
+ * run side by side: each opens its own simulators on port 0 and its own multicast group/port pair (ports below the
+ * ephemeral range from test/support/destination.ts uniqueDestination, checked by test/architecture/test-ports.test.ts;
+ * the per-file groups named in each file), and every wait is a deadline polled for an event,
  * never a fixed sleep, so a busier CPU makes a test slower, not wrong. Each file keeps its own process (isolate): no
  * module state is shared between files. isolate: false was tried: 3 files failed on state left by others
  * (test/support/temp-dirs.ts, for one, registers its cleanup once per module) and it was no faster. The longest files

@@ -93,12 +93,14 @@ export class Child {
 /**
  * 239.255.x.y and a port from this process id and `seed` (one per destination of a run), so runs and concurrent
  * test files do not share a group: every bench takes its destinations here (test/bench-smoke runs them beside other
- * test files). Groups 239.255.180–239.x and ports 50000–59999 are outside those the test files use (test/e2e/harness.ts
- * uniqueDestination: 239.255.60–159.x, ports 20000–49999; fixed ones: 239.255.0–48.x, ports below 50000).
+ * test files). Groups 239.255.180–239.x and ports 10000–19999 are outside those the test files use
+ * (test/support/destination.ts uniqueDestination: 239.255.60–159.x, ports 20000–31999 and a few above; fixed
+ * groups: 239.255.0–49.x). The ports are below Linux's ephemeral range (32768–60999), where any other process's
+ * sender could hold one.
  */
 export function loopbackDestination(seed: number): { group: string; port: number } {
   const pid = process.pid;
-  return { group: `239.255.${180 + ((pid + seed) % 60)}.${1 + (pid % 250)}`, port: 50_000 + ((pid * 7 + seed * 131) % 10_000) };
+  return { group: `239.255.${180 + ((pid + seed) % 60)}.${1 + (pid % 250)}`, port: 10_000 + ((pid * 7 + seed * 131) % 10_000) };
 }
 
 /**

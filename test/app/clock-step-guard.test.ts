@@ -10,9 +10,10 @@ import { validateConfig } from "../../src/config/load.ts";
 import { waitFor } from "../e2e/harness.ts";
 import { captureLog } from "../support/capture-log.ts";
 import { guardDatagram as datagram, guardSender } from "./support/guard-datagram.ts";
+import { uniqueDestination } from "../support/destination.ts";
 
 const GROUP = `239.255.49.${1 + (process.pid % 250)}`;
-const PORT = 47_000 + (process.pid % 2000);
+const PORT = uniqueDestination(469).port; // below the ephemeral ports (test/support/destination.ts)
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

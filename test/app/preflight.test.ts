@@ -28,9 +28,10 @@ import {
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { datagramChecksum } from "../wire/helpers.ts";
 import { waitFor } from "../e2e/harness.ts";
+import { uniqueDestination } from "../support/destination.ts";
 
 const GROUP = `239.255.47.${1 + (process.pid % 250)}`;
-const PORT = 47_000 + (process.pid % 2000);
+const PORT = uniqueDestination(470).port; // + up to 3; below the ephemeral ports (test/support/destination.ts)
 
 function dest(iface: string, port = PORT): DestinationConfig {
   return { name: "d", group: GROUP, port, iface, ttl: 1, channelId: 3, match: { venue: "*", market: "*", symbols: ["*"] } };

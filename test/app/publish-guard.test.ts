@@ -21,9 +21,10 @@ import { waitFor } from "../e2e/harness.ts";
 import { stallThread } from "../support/stall-thread.ts";
 import { captureLog } from "../support/capture-log.ts";
 import { guardDatagram as datagram, guardSender, loopbackSender } from "./support/guard-datagram.ts";
+import { uniqueDestination } from "../support/destination.ts";
 
 const GROUP = `239.255.48.${1 + (process.pid % 250)}`;
-const PORT = 48_000 + (process.pid % 2000);
+const PORT = uniqueDestination(468).port; // + up to 7; below the ephemeral ports (test/support/destination.ts)
 const HEARTBEAT_MS = 100;
 const QUIET_MS = QUIET_HEARTBEATS * HEARTBEAT_MS;
 

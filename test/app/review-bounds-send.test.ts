@@ -23,7 +23,7 @@ import { allBooksEqual, rawConfig, uniqueDestination, waitFor as waitUntil, type
 import { levelsOf, makeInstrument, randomBookSides, randomChanges, rng, TestBook, waitFor } from "../wire/helpers.ts";
 import { captureLog } from "../support/capture-log.ts";
 
-const BASE_PORT = 47000 + Math.floor(Math.random() * 300) * 3;
+const BASE_PORT = uniqueDestination(471).port; // + up to 2; below the ephemeral ports (test/support/destination.ts)
 const T0 = 1_764_000_000_000_000;
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 

@@ -1,10 +1,11 @@
 import { expect, test } from "vitest";
 import { main } from "../../src/cli/main.ts";
+import { uniqueDestination } from "../support/destination.ts";
 
 test("feeder demo runs simulator, feeder and view offline, and every book is shown usable, live and valid", { timeout: 30_000 }, async () => {
   const out: string[] = [];
   const err: string[] = [];
-  const port = 20_000 + (process.pid % 30_000);
+  const port = uniqueDestination(467).port; // below the ephemeral ports (test/support/destination.ts)
   // The table's header names the status page: ask it while the demo runs.
   let health: Promise<number> | undefined;
   const onOut = (t: string) => {

@@ -9,10 +9,11 @@ import { afterEach, expect, test } from "vitest";
 import { main } from "../../src/cli/main.ts";
 import { exitCodeWithin } from "../support/exit-within.ts";
 import { startTickingPublisher } from "./ticking-publisher.ts";
+import { uniqueDestination } from "../support/destination.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const GROUP = "239.255.45.3";
-const PORT = 45000 + Math.floor(Math.random() * 900);
+const PORT = uniqueDestination(461).port; // below the ephemeral ports (test/support/destination.ts)
 /** Generous bound on how long listen may take to stop once its output failed; a hang fails the test. */
 const EXIT_BOUND_MS = 20_000;
 
@@ -38,7 +39,7 @@ test("listen -f ndjson > /dev/full: stops, names ENOSPC, exits 1", { timeout: 60
 });
 
 test("in process: an output that failed (not EPIPE) makes a command that returned 0 exit 1; a reader gone stays 0", async () => {
-  const args = ["listen", "-f", "ndjson", "-g", "239.255.45.4:45999", "--duration", "600"];
+  const args = ["listen", "-f", "ndjson", "-g", `239.255.45.4:${PORT + 1}`, "--duration", "600"];
   expect(await main(args, { out: () => {}, err: () => {}, outClosed: Promise.resolve("ENOSPC"), outFailure: () => "ENOSPC" })).toBe(1);
   expect(await main(args, { out: () => {}, err: () => {}, outClosed: Promise.resolve("EPIPE"), outFailure: () => undefined })).toBe(0);
 });

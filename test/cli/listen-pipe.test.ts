@@ -6,10 +6,11 @@ import { join } from "node:path";
 import { afterEach, expect, test } from "vitest";
 import { exitCodeWithin } from "../support/exit-within.ts";
 import { startTickingPublisher } from "./ticking-publisher.ts";
+import { uniqueDestination } from "../support/destination.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const GROUP = "239.255.45.1";
-const PORT = 45000 + Math.floor(Math.random() * 900);
+const PORT = uniqueDestination(462).port; // below the ephemeral ports (test/support/destination.ts)
 /** Generous bound on how long listen may take to exit after the pipe closes; a hang fails the test. */
 const EXIT_BOUND_MS = 20_000;
 

@@ -10,10 +10,11 @@ import { BookState, StatusReason } from "../../src/core/types.ts";
 import { FeedPublisher } from "../../src/net/feed-publisher.ts";
 import { makeInstrument, TestBook } from "../wire/helpers.ts";
 import { exitCodeWithin } from "../support/exit-within.ts";
+import { uniqueDestination } from "../support/destination.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const GROUP = "239.255.45.2";
-const PORT = 45000 + Math.floor(Math.random() * 900);
+const PORT = uniqueDestination(463).port; // below the ephemeral ports (test/support/destination.ts)
 const T0 = 1_764_000_000_000_000;
 /** Generous bounds: the table is redrawn every second, the refresh every 50 ms; a miss fails the test. */
 const SEEN_BOUND_MS = 30_000;

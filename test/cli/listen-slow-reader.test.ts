@@ -14,10 +14,11 @@ import { exitCodeWithin } from "../support/exit-within.ts";
 import { until } from "../support/until.ts";
 import { stderrReader } from "./stderr-reader.ts";
 import { startTickingPublisher } from "./ticking-publisher.ts";
+import { uniqueDestination } from "../support/destination.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const GROUP = "239.255.45.6";
-const PORT = 45000 + Math.floor(Math.random() * 900);
+const PORT = uniqueDestination(464).port; // below the ephemeral ports (test/support/destination.ts)
 /** Generous bound on each awaited event (rows, a log line, an exit); a hang fails the test. */
 const BOUND_MS = 30_000;
 

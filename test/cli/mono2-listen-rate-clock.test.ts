@@ -13,9 +13,10 @@ import { listen } from "../../src/cli/commands/listen.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { until } from "../support/until.ts";
 import { startTickingPublisher } from "./ticking-publisher.ts";
+import { uniqueDestination } from "../support/destination.ts";
 
 const GROUP = "239.255.45.9";
-const PORT = 45000 + Math.floor(Math.random() * 900);
+const PORT = uniqueDestination(465).port; // below the ephemeral ports (test/support/destination.ts)
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

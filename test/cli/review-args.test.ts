@@ -7,6 +7,7 @@ import { describe, expect, test, vi } from "vitest";
 import { recordSettings } from "../../src/cli/commands/record.ts";
 import { main } from "../../src/cli/main.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
+import { uniqueDestination } from "../support/destination.ts";
 
 async function run(...argv: string[]) {
   const out: string[] = [];
@@ -334,7 +335,7 @@ describe("demo with its --http port taken (s-cli8)", () => {
     });
     const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true); // the demo's own log (warn and up)
     try {
-      const port = 20_000 + ((process.pid * 3 + 977) % 30_000);
+      const port = uniqueDestination(466).port; // below the ephemeral ports (test/support/destination.ts)
       const { code, err } = await run("demo", "--duration", "0.2", "--port", String(port), "--rate", "50");
       expect({ code, err }).toEqual({ code: 1, err: [] });
       expect(stop).toHaveBeenCalled();

@@ -12,8 +12,9 @@ import { decodeDatagram } from "../../src/wire/decode-objects.ts";
 import { MSG_FLAG_REFRESH } from "../../src/wire/layout.ts";
 import { waitFor } from "../e2e/harness.ts";
 import { makeInstrument, TestBook } from "../wire/helpers.ts";
+import { uniqueDestination } from "../support/destination.ts";
 
-const PORT = 44000 + Math.floor(Math.random() * 900) * 2;
+const PORT = uniqueDestination(458).port; // below the ephemeral ports (test/support/destination.ts)
 
 function config(): PublishConfig {
   return {

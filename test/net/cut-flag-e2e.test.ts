@@ -11,8 +11,9 @@ import type { PublishConfig } from "../../src/config/types.ts";
 import { FeedPublisher } from "../../src/net/feed-publisher.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { makeInstrument, TestBook, waitFor } from "../wire/helpers.ts";
+import { uniqueDestination } from "../support/destination.ts";
 
-const PORT = 37000 + Math.floor(Math.random() * 900) * 2;
+const PORT = uniqueDestination(451).port; // below the ephemeral ports (test/support/destination.ts)
 const GROUP = "239.255.37.1";
 const T0 = 1_764_000_000_000_000;
 

@@ -1,6 +1,6 @@
 /**
  * Publisher → subscriber over real multicast on loopback (interface 127.0.0.1, TTL 1, 239.255.x.x groups only).
- * Groups and ports are private to this file: 239.255.41.{1,2} on ports 41xxx.
+ * Groups and ports are private to this file: 239.255.41.{1,2} on ports from uniqueDestination(452).
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ChangeSet } from "../../src/core/change-set.ts";
@@ -13,8 +13,9 @@ import { getU64 } from "../../src/core/i64.ts";
 import { nowUsAtMonoMs } from "../../src/core/clock.ts";
 import { MIN_PUBLISH_DATAGRAM_BYTES } from "../../src/wire/layout.ts";
 import { levelsOf, makeInstrument, randomBookSides, randomChanges, rng, TestBook, waitFor } from "../wire/helpers.ts";
+import { uniqueDestination } from "../support/destination.ts";
 
-const BASE_PORT = 41000 + Math.floor(Math.random() * 900) * 2; // a fresh pair per run; this file only
+const BASE_PORT = uniqueDestination(452).port; // + up to 60; below the ephemeral ports (test/support/destination.ts)
 const GROUP_SPOT = "239.255.41.1";
 const GROUP_LINEAR = "239.255.41.2";
 const T0 = 1_764_000_000_000_000;

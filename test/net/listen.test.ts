@@ -11,8 +11,9 @@ import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefin
 import { ChannelPacker } from "../../src/wire/packer.ts";
 import { makeInstrument, TestBook } from "../wire/helpers.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
+import { uniqueDestination } from "../support/destination.ts";
 
-const PORT = 43000 + Math.floor(Math.random() * 900) * 2;
+const PORT = uniqueDestination(455).port; // below the ephemeral ports (test/support/destination.ts)
 const GROUP = "239.255.43.1";
 const T0 = 1_764_000_000_000_000;
 

@@ -16,8 +16,9 @@ import { DatagramAuth } from "../../src/wire/auth.ts";
 import { decodeDatagram, type DecodedPacket } from "../../src/wire/decode-objects.ts";
 import { PKT_FLAG_AUTHENTICATED } from "../../src/wire/layout.ts";
 import { makeInstrument, randomBookSides, rng, TestBook } from "../wire/helpers.ts";
+import { uniqueDestination } from "../support/destination.ts";
 
-const PORT = 44000 + Math.floor(Math.random() * 900) * 2;
+const PORT = uniqueDestination(457).port; // below the ephemeral ports (test/support/destination.ts)
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => 0xa0 + i);
 
 function config(over: Partial<PublishConfig> = {}): PublishConfig {

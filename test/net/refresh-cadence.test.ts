@@ -11,9 +11,10 @@ import { RefreshSchedule } from "../../src/net/refresh-schedule.ts";
 import { decodeDatagram, type DecodedMessage } from "../../src/wire/decode-objects.ts";
 import { MSG_FLAG_REFRESH } from "../../src/wire/layout.ts";
 import { makeInstrument, randomBookSides, rng, TestBook } from "../wire/helpers.ts";
+import { uniqueDestination } from "../support/destination.ts";
 
 const INTERVAL_MS = 5000;
-const PORT = 43000 + Math.floor(Math.random() * 900) * 2;
+const PORT = uniqueDestination(456).port; // below the ephemeral ports (test/support/destination.ts)
 
 function config(): PublishConfig {
   return {

@@ -2,7 +2,7 @@
  * Retransmission over real sockets on loopback (docs/wire-protocol.md §11): the publisher's ring and request server,
  * the subscriber's re-request. The refresh is off (snapshot_interval_ms 0) unless a test says otherwise, so a book
  * that becomes identical again after a loss was repaired by retransmission. Multicast groups 239.255.47.x, ports
- * 47xxx, interface 127.0.0.1, TTL 1; this file only.
+ * from uniqueDestination(453), interface 127.0.0.1, TTL 1; this file only.
  */
 import dgram from "node:dgram";
 import { afterEach, describe, expect, it } from "vitest";
@@ -16,8 +16,9 @@ import { decodeDatagram } from "../../src/wire/decode-objects.ts";
 import { PKT_FLAG_RETRANSMIT } from "../../src/wire/layout.ts";
 import { encodeRetxControl, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
 import { levelsOf, makeInstrument, randomBookSides, randomChanges, rng, TestBook, waitFor } from "../wire/helpers.ts";
+import { uniqueDestination } from "../support/destination.ts";
 
-const BASE_PORT = 47000 + Math.floor(Math.random() * 400) * 2;
+const BASE_PORT = uniqueDestination(453).port; // below the ephemeral ports (test/support/destination.ts)
 const T0 = 1_764_000_000_000_000;
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => 0x30 + i);
 let portSeq = 0;

@@ -14,9 +14,10 @@ import { FeedPublisher } from "../../src/net/feed-publisher.ts";
 import { PKT_CHECKSUM_OFFSET, PKT_FLAG_END_OF_SESSION, PKT_FLAG_RETRANSMIT, PKT_FLAGS_OFFSET, PKT_MSG_COUNT_OFFSET, PKT_SEQ_NUM_OFFSET } from "../../src/wire/layout.ts";
 import { encodeRetxControl, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
 import { makeInstrument, randomBookSides, rng, TestBook } from "../wire/helpers.ts";
+import { uniqueDestination } from "../support/destination.ts";
 
 const T0 = 1_764_000_000_000_000;
-const PORT = 48100 + Math.floor(Math.random() * 400) * 2;
+const PORT = uniqueDestination(459).port; // below the ephemeral ports (test/support/destination.ts)
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();

@@ -13,9 +13,10 @@ import { packBookSnapshot } from "../../src/wire/encoder.ts";
 import { waitFor } from "../e2e/harness.ts";
 import { packer, T0, take } from "../subscriber/feed-harness.ts";
 import { datagramChecksum, makeInstrument, TestBook } from "../wire/helpers.ts";
+import { uniqueDestination } from "../support/destination.ts";
 
 const GROUP = `239.255.83.${1 + (process.pid % 250)}`;
-const PORT = 20_000 + ((process.pid * 11 + 83) % 30_000);
+const PORT = uniqueDestination(460).port; // + up to 5; below the ephemeral ports (test/support/destination.ts)
 const CHANNEL = 3;
 
 const cleanups: (() => unknown)[] = [];

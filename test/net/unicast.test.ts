@@ -1,6 +1,7 @@
 /**
  * Unicast destinations over real sockets on loopback: a destination lists `host:port` receivers instead of a group;
- * every receiver gets the same datagrams. Receivers are 127.0.0.1 only; ports 48xxx private to this file.
+ * every receiver gets the same datagrams. Receivers are 127.0.0.1 only; ports from uniqueDestination(454), private
+ * to this file.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { ChangeSet } from "../../src/core/change-set.ts";
@@ -11,8 +12,9 @@ import type { CommandContext } from "../../src/cli/command.ts";
 import { FeedPublisher } from "../../src/net/feed-publisher.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { levelsOf, makeInstrument, randomBookSides, randomChanges, rng, TestBook, waitFor } from "../wire/helpers.ts";
+import { uniqueDestination } from "../support/destination.ts";
 
-const BASE_PORT = 48000 + Math.floor(Math.random() * 300) * 3;
+const BASE_PORT = uniqueDestination(454).port; // below the ephemeral ports (test/support/destination.ts)
 const T0 = 1_764_000_000_000_000;
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -92,7 +94,7 @@ describe("unicast destinations", () => {
   });
 
   it("a unicast destination with retransmission: a receiver that lost datagrams asks and recovers", async () => {
-    const port = BASE_PORT + 3 > 48999 ? BASE_PORT - 1 : BASE_PORT + 3;
+    const port = BASE_PORT + 3;
     const cfg = unicastConfig([port], { retransmit: { host: "127.0.0.1", port: 0, ringBytes: 1 << 20, allow: ["127.0.0.0/8"], requestsPerSec: 1000, bytesPerSec: 1 << 26, totalBytesPerSec: 1 << 26 } });
     const lossy = rng(8);
     const pub = new FeedPublisher({ publish: cfg, dropFilter: (_c, seq) => seq > 5 && lossy() < 0.1 });
@@ -123,7 +125,7 @@ describe("unicast destinations", () => {
   });
 
   it("feeder listen --bind receives a unicast feed", async () => {
-    const port = BASE_PORT + 3 > 48999 ? BASE_PORT - 2 : BASE_PORT + 4;
+    const port = BASE_PORT + 4;
     const pub = new FeedPublisher({ publish: unicastConfig([port], { snapshotIntervalMs: 20 }) });
     await pub.start();
     cleanups.push(() => pub.stop());

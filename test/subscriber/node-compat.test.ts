@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, normalize } from "node:path";
 import { describe, expect, it } from "vitest";
+import { uniqueDestination } from "../support/destination.ts";
 
 const ENTRY = new URL("../../src/subscriber/index.ts", import.meta.url).pathname;
 
@@ -59,7 +60,7 @@ describe("the subscriber under plain Node", () => {
     const out = mkdtempSync(join(tmpdir(), "feeder-sub-node-"));
     const built = await Bun.build({ entrypoints: [new URL("./node-entry.ts", import.meta.url).pathname], outdir: out, target: "node" });
     expect(built.success).toBe(true);
-    const port = 47000 + Math.floor(Math.random() * 900);
+    const port = uniqueDestination(473).port; // below the ephemeral ports (test/support/destination.ts)
     const stdout = execFileSync(NODE!, [join(out, "node-entry.js"), String(port)], { encoding: "utf8", timeout: 20_000 });
     expect(JSON.parse(stdout.trim())).toEqual({
       runtime: "node",

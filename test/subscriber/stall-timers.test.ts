@@ -23,6 +23,7 @@ import { decodeRetxControl, markRetransmit } from "../../src/wire/retransmit.ts"
 import { waitFor } from "../wire/helpers.ts";
 import { packer, take } from "./feed-harness.ts";
 import { bookFeed, HEARTBEAT_MS, RETX_TIMEOUT_MS, STALL_INSTRUMENT, STALL_MS, stallThread } from "./stall-feed.ts";
+import { uniqueDestination } from "../support/destination.ts";
 
 const inst = STALL_INSTRUMENT;
 
@@ -51,7 +52,7 @@ function countJudgedRounds(sub: FeedSubscriber): () => number {
 
 describe("the subscriber's stale check after a stall of its thread", () => {
   async function setup() {
-    const port = 20_000 + ((process.pid * 7 + 311) % 30_000);
+    const port = uniqueDestination(474).port; // below the ephemeral ports (test/support/destination.ts)
     const sub = new FeedSubscriber({ groups: [{ port, bind: "127.0.0.1" }] });
     const stale: StaleEvent[] = [];
     sub.on("stale", (e) => stale.push(e));
@@ -164,7 +165,7 @@ describe("the subscriber under plain Node (timers before socket reads) after sta
     const out = mkdtempSync(join(tmpdir(), "feeder-sub-stall-"));
     const built = await Bun.build({ entrypoints: [new URL("./stall-node-entry.ts", import.meta.url).pathname], outdir: out, target: "node" });
     expect(built.success).toBe(true);
-    const port = 20_000 + ((process.pid * 7 + 313) % 30_000);
+    const port = uniqueDestination(475).port; // below the ephemeral ports (test/support/destination.ts)
     // This process publishes: heartbeats all along, and answers the request for the lost delta.
     const tx = await udpSocket();
     tx.on("error", () => undefined); // before node binds, the heartbeats may be refused

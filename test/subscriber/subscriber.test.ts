@@ -7,6 +7,7 @@ import { EncodedDefinition, packBookDelta, packBookSnapshot, packBookStatus, pac
 import { PKT_FLAG_END_OF_SESSION } from "../../src/wire/layout.ts";
 import { ChannelPacker } from "../../src/wire/packer.ts";
 import { levelsOf, makeInstrument, randomBookSides, randomChanges, resealCrc, rng, TestBook } from "../wire/helpers.ts";
+import { uniqueDestination } from "../support/destination.ts";
 
 const T0 = 1_764_000_000_000_000;
 
@@ -416,7 +417,7 @@ describe("FeedSubscriber: faulty listeners", () => {
 describe("FeedSubscriber on a real socket", () => {
   it("reports garbage from the network with the sender's address:port and keeps receiving", async () => {
     // Group private to this test: 239.255.44.1; interface 127.0.0.1, TTL 1.
-    const port = 44000 + Math.floor(Math.random() * 900);
+    const port = uniqueDestination(472).port; // below the ephemeral ports (test/support/destination.ts)
     const sub = new FeedSubscriber({ groups: [{ group: "239.255.44.1", port, iface: "127.0.0.1" }], staleAfterMs: 0 });
     const errors: { from: string; code: string }[] = [];
     sub.on("error", (e) => errors.push({ from: e.from, code: (e.error as { codeName?: string }).codeName ?? "?" }));
