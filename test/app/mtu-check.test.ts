@@ -6,7 +6,9 @@
  */
 import { expect, test } from "vitest";
 import { IPV4_UDP_HEADER_BYTES, sysfsMtu, warnSmallMtu } from "../../src/app/mtu-check.ts";
-import { checkDestinations } from "../../src/app/preflight.ts";
+import { checkDestinations, preflight } from "../../src/app/preflight.ts";
+import { PublishGuard } from "../../src/app/publish-guard.ts";
+import { validateConfig } from "../../src/config/load.ts";
 import type { DestinationConfig, PublishConfig } from "../../src/config/types.ts";
 import { captureLog } from "../support/capture-log.ts";
 
@@ -83,4 +85,16 @@ test("sysfsMtu reads Linux's /sys/class/net/<name>/mtu; an unknown name or a pat
   expect(sysfsMtu("../lo")).toBeUndefined();
   expect(sysfsMtu("..")).toBeUndefined();
   if (process.platform === "linux") expect(sysfsMtu("lo")).toBeGreaterThan(0);
+});
+
+test("the start-up checks (preflight) give the warning", async () => {
+  const { log, lines } = captureLog();
+  const config = validateConfig({ publish: { startup_listen_ms: 0, destinations: [{ group: GROUP, port: PORT, interface: "127.0.0.1", ttl: 1, channel: 3 }] } }, { requireVenue: false });
+  const guard = new PublishGuard(config, log);
+  try {
+    await preflight({ config, log, guard, mtuProbe: { interfaces, readMtu: () => 1000 } });
+  } finally {
+    await guard.stop();
+  }
+  expect(lines.filter((l) => l.level === "warn").map((l) => [l.fields.interface, l.fields.mtu])).toEqual([["lo", 1000]]);
 });
