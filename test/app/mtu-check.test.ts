@@ -1,6 +1,6 @@
 /**
- * The start-up MTU warning: a destination's interface whose MTU is below publish.max_datagram_bytes + 28 (IPv4 and
- * UDP headers) is named once, with its MTU, the setting and the value that would fit; nothing when the MTU fits or
+ * The start-up MTU warning: a destination's interface whose MTU is below publish.max_datagram_bytes (as sent: its
+ * multiple of 8) + 28 (IPv4 and UDP headers) is named once, with its MTU, the setting and the value that would fit; nothing when the MTU fits or
  * cannot be read. The interfaces and MTUs are injected: no real interface is changed. Before, nothing checked it.
  * The destination checks' socket is real (interface 127.0.0.1, TTL 1).
  */
@@ -10,6 +10,7 @@ import { checkDestinations, preflight } from "../../src/app/preflight.ts";
 import { PublishGuard } from "../../src/app/publish-guard.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import type { DestinationConfig, PublishConfig } from "../../src/config/types.ts";
+import { uniqueDestination } from "../e2e/harness.ts";
 import { captureLog } from "../support/capture-log.ts";
 
 const GROUP = `239.255.48.${1 + (process.pid % 250)}`;
@@ -89,7 +90,9 @@ test("sysfsMtu reads Linux's /sys/class/net/<name>/mtu; an unknown name or a pat
 
 test("the start-up checks (preflight) give the warning", async () => {
   const { log, lines } = captureLog();
-  const config = validateConfig({ publish: { startup_listen_ms: 0, destinations: [{ group: GROUP, port: PORT, interface: "127.0.0.1", ttl: 1, channel: 3 }] } }, { requireVenue: false });
+  // The guard binds group:port to listen: a port below the ephemeral range (no sender beside can hold it).
+  const { group, port } = uniqueDestination(45);
+  const config = validateConfig({ publish: { startup_listen_ms: 0, destinations: [{ group, port, interface: "127.0.0.1", ttl: 1, channel: 3 }] } }, { requireVenue: false });
   const guard = new PublishGuard(config, log);
   try {
     await preflight({ config, log, guard, mtuProbe: { interfaces, readMtu: () => 1000 } });
