@@ -1,8 +1,8 @@
 /**
- * Start-up warning: a destination's interface whose MTU cannot carry a full datagram (publish.max_datagram_bytes +
- * the 28 bytes of IPv4 and UDP headers) unfragmented. Fragmented, a datagram is lost whole when any one of its
- * fragments is. A warning, not a failure: the feed still works, only less reliably. Nothing when the MTU cannot be read
- * (not Linux, no such interface file). Cold.
+ * Start-up warning: a destination's interface whose MTU cannot carry a full datagram (publish.max_datagram_bytes, its
+ * multiple of 8 at or below as the packer sends it, + the 28 bytes of IPv4 and UDP headers) unfragmented. Fragmented, a
+ * datagram is lost whole when any one of its fragments is. A warning, not a failure: the feed still works, only less
+ * reliably. Nothing when the MTU cannot be read (not Linux, no such interface file). Cold.
  * @module
  */
 import { readFileSync } from "node:fs";
@@ -35,12 +35,15 @@ export function sysfsMtu(ifname: string): number | undefined {
 }
 
 /**
- * Logs one warning per interface some destination sends from whose MTU is below maxDatagramBytes + 28, naming the
+ * Logs one warning per interface some destination sends from whose MTU is below a full datagram + 28, naming the
  * interface, its MTU, the setting, and the largest value that would fit. An address in 127/8 that no interface lists
  * (Linux routes the block to lo: config/host.ts isHostAddress) is taken as the interface holding another 127 address.
  */
 export function warnSmallMtu(publish: PublishConfig, log: Logger, probe: MtuProbe = {}): void {
-  const needBytes = publish.maxDatagramBytes + IPV4_UDP_HEADER_BYTES;
+  // The packer sends at most the setting's multiple of 8 (wire/packer.ts): 1479 sends 1472, which 1500 carries whole.
+  const sentBytes = publish.maxDatagramBytes & ~7;
+  const needBytes = sentBytes + IPV4_UDP_HEADER_BYTES;
+  const setting = `publish.max_datagram_bytes ${publish.maxDatagramBytes}${sentBytes === publish.maxDatagramBytes ? "" : ` (datagrams of at most ${sentBytes}: its multiple of 8)`}`;
   const local = (probe.interfaces ?? localIpv4Addresses)();
   const readMtu = probe.readMtu ?? sysfsMtu;
   const byInterface = new Map<string, string[]>();
@@ -57,7 +60,7 @@ export function warnSmallMtu(publish: PublishConfig, log: Logger, probe: MtuProb
     const fits = mtu - IPV4_UDP_HEADER_BYTES;
     const advice = fits >= MIN_PUBLISH_DATAGRAM_BYTES ? `max_datagram_bytes = ${fits} would fit` : `even the smallest max_datagram_bytes, ${MIN_PUBLISH_DATAGRAM_BYTES}, does not fit (${fits} would)`;
     log.warn(
-      `interface ${ifname} has MTU ${mtu}, below publish.max_datagram_bytes ${publish.maxDatagramBytes} + ${IPV4_UDP_HEADER_BYTES} (IPv4 and UDP headers): ` +
+      `interface ${ifname} has MTU ${mtu}, below ${setting} + ${IPV4_UDP_HEADER_BYTES} (IPv4 and UDP headers): ` +
         `full datagrams sent from it are IP-fragmented, and one lost fragment loses the whole datagram; ${advice}`,
       { interface: ifname, mtu, maxDatagramBytes: publish.maxDatagramBytes, fitsMaxDatagramBytes: fits, destinations },
     );

@@ -30,6 +30,8 @@ export interface PreflightOptions {
   readonly instrumentCaches?: boolean;
   /** Further directories the run writes to, with the option that names them (record: `--out`). */
   readonly writableDirs?: readonly { readonly key: string; readonly dir: string }[];
+  /** Where the MTU warning looks (tests; default: this host's interfaces and /sys/class/net). */
+  readonly mtuProbe?: MtuProbe;
 }
 
 /** Runs every check; returns the bound HTTP server, if any. On a failure everything opened here is closed. */
@@ -38,7 +40,7 @@ export async function preflight(o: PreflightOptions): Promise<HttpServerHandle |
   let http: HttpServerHandle | undefined;
   try {
     if (o.status && config.http.enabled) http = bindHttp(config, o.status, log);
-    await checkDestinations(config.publish, undefined, { log });
+    await checkDestinations(config.publish, undefined, { log, probe: o.mtuProbe });
     await checkRetransmitListen(config);
     const dirs = [...(o.instrumentCaches ? config.venues.map((v) => ({ key: `venues.${v.venue}.instrument_cache`, dir: dirname(v.instrumentCachePath) })) : []), ...(o.writableDirs ?? [])];
     for (const d of dirs) checkWritableDir(d.key, d.dir);
