@@ -155,6 +155,20 @@ describe("--help and README describe every option each command parses", () => {
     for (const c of COMMANDS) expect(text).toMatch(new RegExp(`^  ${c.name} +${c.summary.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`, "m"));
   });
 
+  // `feeder help <command>` was answered but named nowhere until s-rddocs.
+  test("every way main() answers with a command's help is named in feeder --help, and each gives that help", async () => {
+    const { main, programHelp } = await import("../../src/cli/main.ts");
+    const line = programHelp().split("\n").find((l) => l.startsWith("  -h, --help"))!;
+    const forms = [...line.matchAll(/feeder ([^,)]+)/g)].map((m) => m[1]!.split(" "));
+    expect(forms.map((f) => f.join(" ")).sort()).toEqual(["--help <command>", "<command> --help", "help <command>"]);
+    const demo = COMMANDS.find((c) => c.name === "demo")!;
+    for (const form of forms) {
+      const out: string[] = [];
+      expect(await main(form.map((w) => (w === "<command>" ? "demo" : w)), { out: (t) => out.push(t), err: () => {} }), form.join(" ")).toBe(0);
+      expect(out.join(""), form.join(" ")).toContain(commandHelp(demo).split("\n")[0]!);
+    }
+  });
+
   // Only these commands end 128 + the signal's number (CommandSpec.exitsBySignal); every other one's stop is its 0.
   test("the commands README's exit codes and feeder --help give 130 / 143 / 129 are those that exit so", async () => {
     const { programHelp } = await import("../../src/cli/main.ts");
