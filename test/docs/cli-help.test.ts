@@ -155,6 +155,12 @@ describe("--help and README describe every option each command parses", () => {
     for (const c of COMMANDS) expect(text).toMatch(new RegExp(`^  ${c.name} +${c.summary.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`, "m"));
   });
 
+  test("docs/architecture.md § Layers' cli line names every command", () => {
+    const doc = readFileSync(resolve(import.meta.dirname, "../../docs/architecture.md"), "utf8");
+    const line = /^ +cli +commands: (.*)$/m.exec(doc)![1]!;
+    expect(line.split(", ").sort()).toEqual(COMMANDS.map((c) => c.name).sort());
+  });
+
   // `feeder help <command>` was answered but named nowhere until s-rddocs.
   test("every way main() answers with a command's help is named in feeder --help, and each gives that help", async () => {
     const { main, programHelp } = await import("../../src/cli/main.ts");
