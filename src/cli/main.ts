@@ -34,7 +34,7 @@ export function programHelp(): string {
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     "",
     "Options:",
-    "  -h, --help     show help (also: feeder <command> --help, feeder --help <command>)",
+    "  -h, --help     show help (also: feeder <command> --help, feeder --help <command>, feeder help <command>)",
     "  -V, --version  print the version (also after a command); beside -h / --help, help is shown",
     "",
     "Environment: FEEDER_LOG_LEVEL=debug|info|warn|error (default info) sets the level of the log on stderr",

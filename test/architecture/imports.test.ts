@@ -5,19 +5,22 @@ import { VENUE_IDS } from "../../src/core/types.ts";
 
 // Dependencies point one way (docs/architecture.md): core ← book, wire, net, venues ← app ← cli.
 const SRC = resolve(import.meta.dirname, "../../src");
+// Exactly the edges in use: docs/architecture.md § Layers gives this table as the dependency graph, so an edge
+// allowed but unused (wire → config, bridge → config, app → wire/subscriber/sim, cli → book until s-rddocs) is a
+// claim the doc made of code that did not do it. An import added across layers fails below; one removed, here too.
 const ALLOWED: Record<string, readonly string[]> = {
   core: [],
   book: ["core"],
-  wire: ["core", "config"],
+  wire: ["core"],
   net: ["core", "config", "wire"],
   venues: ["core", "config"],
+  record: ["core"],
+  config: ["core", "venues"],
   sim: ["core", "venues", "record"],
   subscriber: ["core", "wire", "book"],
-  config: ["core", "venues"],
-  record: ["core"],
-  bridge: ["core", "config", "wire", "net", "subscriber"],
-  app: ["core", "config", "book", "wire", "net", "venues", "subscriber", "sim", "record"],
-  cli: ["core", "config", "book", "wire", "net", "venues", "subscriber", "sim", "record", "app", "bridge"],
+  bridge: ["core", "wire", "net", "subscriber"],
+  app: ["core", "config", "book", "net", "venues", "record"],
+  cli: ["core", "config", "wire", "net", "venues", "record", "sim", "subscriber", "app", "bridge"],
 };
 
 function filesUnder(dir: string): string[] {
@@ -60,20 +63,40 @@ describe("layering", () => {
     for (const f of files) expect(Object.keys(ALLOWED), relative(SRC, f)).toContain(layerOf(f));
   });
 
+  /** Every import of one layer's file from another layer's: [from file, target file], both relative to src/. */
+  const crossings = files.flatMap((file) =>
+    importsOf(readFileSync(file, "utf8"))
+      .filter((spec) => spec.startsWith("."))
+      .map((spec) => resolve(dirname(file), spec))
+      .filter((target) => target.startsWith(SRC) && layerOf(target) !== layerOf(file)) // not package.json (the version)
+      .map((target) => [relative(SRC, file), relative(SRC, target)] as const),
+  );
+  const layer = (path: string) => path.split("/")[0]!;
+
   test("imports only point to allowed layers", () => {
-    const violations: string[] = [];
-    for (const file of files) {
-      const from = layerOf(file);
-      const text = readFileSync(file, "utf8");
-      for (const spec of importsOf(text)) {
-        if (!spec.startsWith(".")) continue;
-        const target = resolve(dirname(file), spec);
-        if (!target.startsWith(SRC)) continue; // package.json for the version
-        const to = layerOf(target);
-        if (to !== from && !ALLOWED[from]!.includes(to)) violations.push(`${relative(SRC, file)} → ${relative(SRC, target)}`);
-      }
-    }
+    const violations = crossings.filter(([from, to]) => !ALLOWED[layer(from)]!.includes(layer(to))).map(([f, t]) => `${f} → ${t}`);
     expect(violations).toEqual([]);
+  });
+
+  test("every allowed edge is one some file uses (else drop it here and in docs/architecture.md § Layers)", () => {
+    const used = new Set(crossings.map(([from, to]) => `${layer(from)} → ${layer(to)}`));
+    const unused = Object.entries(ALLOWED).flatMap(([from, tos]) => tos.map((to) => `${from} → ${to}`)).filter((e) => !used.has(e));
+    expect(unused).toEqual([]);
+  });
+
+  // The doc says so: the layers below config read its option shapes, nothing else of it (not the loader).
+  test("book, wire, net and venues take from config/ only types.ts", () => {
+    const beyond = crossings.filter(([from, to]) => ["book", "wire", "net", "venues"].includes(layer(from)) && layer(to) === "config" && to !== "config/types.ts");
+    expect(beyond.map(([f, t]) => `${f} → ${t}`)).toEqual([]);
+  });
+
+  test("docs/architecture.md § Layers gives each layer's imports as this table has them", () => {
+    const doc = readFileSync(resolve(import.meta.dirname, "../../docs/architecture.md"), "utf8");
+    const section = doc.slice(doc.indexOf("## Layers"), doc.indexOf("\n## ", doc.indexOf("## Layers") + 3));
+    const rows = Object.fromEntries(
+      [...section.matchAll(/^\| `([a-z]+)` \| (.*) \|$/gm)].map((m) => [m[1]!, [...m[2]!.matchAll(/`([a-z]+)`/g)].map((x) => x[1]!)]),
+    );
+    expect(rows).toEqual(ALLOWED);
   });
 
   // A new venue edits nothing in app/ or config/ (docs/add-venue.md): they reach a venue through its descriptor

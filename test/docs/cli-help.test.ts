@@ -3,7 +3,8 @@
  * (CommandSpec.options, what node:util parseArgs accepts): an option added without help, or help (or README) naming a
  * flag the command no longer takes, fails here. --help/-h and --version/-V are every command's (cli/main.ts). Each
  * README `sim --venue V` row names exactly the options V's simulator reads (sim.ts refuses the others, exit 2), and
- * each `bridge to-nats` / `from-nats` synopsis the flags that direction takes (the other's refused, exit 2).
+ * each `bridge to-nats` / `from-nats` synopsis the flags that direction takes (the other's refused, exit 2). The
+ * commands the README's and --help's exit codes give 130 / 143 / 129 are exactly those whose spec exits so.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -152,6 +153,38 @@ describe("--help and README describe every option each command parses", () => {
     const { programHelp } = await import("../../src/cli/main.ts");
     const text = programHelp();
     for (const c of COMMANDS) expect(text).toMatch(new RegExp(`^  ${c.name} +${c.summary.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`, "m"));
+  });
+
+  test("docs/architecture.md § Layers' cli line names every command", () => {
+    const doc = readFileSync(resolve(import.meta.dirname, "../../docs/architecture.md"), "utf8");
+    const line = /^ +cli +commands: (.*)$/m.exec(doc)![1]!;
+    expect(line.split(", ").sort()).toEqual(COMMANDS.map((c) => c.name).sort());
+  });
+
+  // `feeder help <command>` was answered but named nowhere until s-rddocs.
+  test("every way main() answers with a command's help is named in feeder --help, and each gives that help", async () => {
+    const { main, programHelp } = await import("../../src/cli/main.ts");
+    const line = programHelp().split("\n").find((l) => l.startsWith("  -h, --help"))!;
+    const forms = [...line.matchAll(/feeder ([^,)]+)/g)].map((m) => m[1]!.split(" "));
+    expect(forms.map((f) => f.join(" ")).sort()).toEqual(["--help <command>", "<command> --help", "help <command>"]);
+    const demo = COMMANDS.find((c) => c.name === "demo")!;
+    for (const form of forms) {
+      const out: string[] = [];
+      expect(await main(form.map((w) => (w === "<command>" ? "demo" : w)), { out: (t) => out.push(t), err: () => {} }), form.join(" ")).toBe(0);
+      expect(out.join(""), form.join(" ")).toContain(commandHelp(demo).split("\n")[0]!);
+    }
+  });
+
+  // Only these commands end 128 + the signal's number (CommandSpec.exitsBySignal); every other one's stop is its 0.
+  test("the commands README's exit codes and feeder --help give 130 / 143 / 129 are those that exit so", async () => {
+    const { programHelp } = await import("../../src/cli/main.ts");
+    const bySignal = COMMANDS.filter((c) => c.exitsBySignal === true).map((c) => c.name).sort();
+    const named = (text: string) => [...new Set([...text.matchAll(/`([a-z-]+)`/g)].map((m) => m[1]!).filter((n) => COMMANDS.some((c) => c.name === n)))].sort();
+    const readme = /^- 130 \/ 143 \/ 129 [^\n]*(?:\n {2}[^\n]*)*/m.exec(README)![0];
+    expect(named(readme), "README.md § CLI reference, exit 130 / 143 / 129").toEqual(bySignal);
+    const help = programHelp().replace(/\s+/g, " ");
+    const said = help.slice(help.indexOf("130 / 143 / 129"), help.indexOf("Signals:"));
+    expect(named(said), "feeder --help, exit 130 / 143 / 129").toEqual(bySignal);
   });
 
   test("every `feeder <command> … --flag` in README.md, docs/ and deploy/ is a flag that command parses", () => {

@@ -71,3 +71,18 @@ describe("paths and links in the docs exist", () => {
     if (file === "README.md") expect(checked).toBeGreaterThan(20);
   });
 });
+
+// The reverse for folders: README § Layout says what each is, so one added without a word there fails here
+// (until s-rddocs it named neither test/architecture, test/deploy, test/package, test/support, config/ nor .ci/).
+test("README § Layout names every folder of src/ and test/ and every top-level one", () => {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const start = readme.indexOf("## Layout");
+  const end = readme.indexOf("\n## ", start + 3);
+  const layout = readme.slice(start, end < 0 ? undefined : end);
+  const dirs = (dir: string) => readdirSync(join(ROOT, dir)).filter((n) => statSync(join(ROOT, dir, n)).isDirectory());
+  const tracked = (n: string) => !["node_modules", "dist", ".git"].includes(n) && (!n.startsWith(".") || n === ".ci");
+  const folders = [...dirs(".").filter(tracked), ...dirs("src").map((n) => `src/${n}`), ...dirs("test").map((n) => `test/${n}`)];
+  // test/<x> mirroring src/<x> is "test/ mirrors src/".
+  const unnamed = folders.filter((f) => !(f.startsWith("test/") && existsSync(join(ROOT, "src", f.slice(5))))).filter((f) => !new RegExp(`\`${f.replace(".", "\\.")}[/\`]`).test(layout));
+  expect(unnamed).toEqual([]);
+});
