@@ -13,8 +13,8 @@ import type { DestinationConfig, PublishConfig } from "../../src/config/types.ts
 import { uniqueDestination } from "../e2e/harness.ts";
 import { captureLog } from "../support/capture-log.ts";
 
-const GROUP = `239.255.48.${1 + (process.pid % 250)}`;
-const PORT = 48_000 + (process.pid % 2000);
+// Below the ephemeral port range (test/support/destination.ts), as test-ports.test.ts requires.
+const { group: GROUP, port: PORT } = uniqueDestination(476);
 
 function dest(name: string, iface: string): DestinationConfig {
   return { name, group: GROUP, port: PORT, iface, ttl: 1, channelId: 3, match: { venue: "*", market: "*", symbols: ["*"] } };

@@ -22,7 +22,8 @@ import { allBooksEqual, rawConfig, tempDir, toToml, uniqueDestination, waitFor, 
 const ROOT = join(import.meta.dirname, "../..");
 const MARKETS: Markets = [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT", "ADAUSDT"] }];
 const TOPICS = MARKETS.flatMap((m) => m.symbols.map((symbol) => ({ market: m.market, symbol, id: instrumentIdOf("bybit", m.market, symbol) })));
-const BASE = 61_000 + Math.floor(Math.random() * 1000) * 4;
+// Above chaos.ts's workers ports (61000..~65110, its servers and proxies) and the ephemeral range (to 60999).
+const BASE = 65_200 + Math.floor(Math.random() * 80) * 4;
 const RETX_PORT = BASE; // worker i listens on BASE + i + 1
 const HTTP_PORT = BASE + 3;
 
