@@ -286,7 +286,8 @@ export class Supervisor implements StatusSource {
    * Test and operations hook: terminates a worker, which the supervisor restarts, as its own deliberate end (as a
    * hung worker's): down at once, its end logged as a kill (info), not as a crash ("worker exited", a warning), and
    * no crash backoff (kills in a row doubled the wait as for a crash loop), and a thread that does not end is
-   * replaced as a hung one's is. Before 2026-12-07 it only terminated it, and its end was a crash's.
+   * replaced as a hung one's is. Before 2026-12-07 it only terminated it, and its end was a crash's. One already
+   * terminated (as hung, or after its failed start) is left to the restart booked then.
    */
   kill(index: number): void {
     const slot = this.slots[index];
@@ -627,7 +628,9 @@ export class Supervisor implements StatusSource {
         worker.terminate();
       };
       slot.terminateKilled = () => {
-        if (gone) return;
+        // One whose failed start was logged is terminated already, its successor's delay in that line: a kill adds
+        // nothing. Until s-small2 its close logged a second line, "worker killed", with the crash backoff's delay.
+        if (gone || endLogged) return;
         killed = true;
         slot.ready = false;
         slot.answering = false;

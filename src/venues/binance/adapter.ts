@@ -633,25 +633,32 @@ export class BinanceAdapter implements VenueAdapter {
    * parseErrors.unknown_topic, unattributedParseErrors). Replay does the same when no recorded request of the connection
    * named the stream (VenueConnection.replayUnknownToLive), and ignores one it named: a stream its config leaves out.
    */
-  onUnknownTopic(conn: BinanceConnection, frame: string): void {
+  onUnknownTopic(conn: BinanceConnection, frame: string, scanPos = -1): void {
     if (!conn.unknownTopicLost(frame, this.replaying)) return; // replay: a stream live asked for (left out of this config) or requests not known: not counted
-    this.rejected(conn, -1, SCAN_UNKNOWN_TOPIC, frame);
+    this.rejected(conn, -1, SCAN_UNKNOWN_TOPIC, frame, scanPos);
   }
 
-  /** `detail`: what was wrong, where the code and the frame's head may not say it (the values of a refused id range). */
-  onParseError(conn: BinanceConnection, entry: number, code: number, frame: string, detail?: string): void {
+  /**
+   * `scanPos`: where in this frame the scanner stopped, when the scanner decided `code`; -1 (none shown) when the JSON
+   * path decided it. `detail`: what was wrong, where the code and the frame's head may not say it (the values of a
+   * refused id range).
+   */
+  onParseError(conn: BinanceConnection, entry: number, code: number, frame: string, scanPos = -1, detail?: string): void {
     conn.parseErrors++;
     const name = SCAN_RESULT_NAMES[-code] ?? String(code);
     this.parseErrorsByCode.set(name, (this.parseErrorsByCode.get(name) ?? 0) + 1);
-    if (!this.rejected(conn, entry, code, frame, detail)) this.unattributedParseErrors++;
+    if (!this.rejected(conn, entry, code, frame, scanPos, detail)) this.unattributedParseErrors++;
   }
 
   /** A diff frame refused (`code`): logged, and what it may have lost resynced (lost()). Returns the stream it names, if found. */
-  private rejected(conn: BinanceConnection, entry: number, code: number, frame: string, detail?: string): BinanceTopic | undefined {
+  private rejected(conn: BinanceConnection, entry: number, code: number, frame: string, scanPos: number, detail?: string): BinanceTopic | undefined {
     let t = entry >= 0 ? conn.byTopic.get(conn.table.names[entry]!) : undefined;
     t ??= conn.topicOfFrame(frame);
     const what = detail === undefined ? "" : ` ${detail}`;
-    this.parseErrorLog.hit(`${SCAN_RESULT_NAMES[-code] ?? String(code)}${what} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
+    // Until s-small2 the scanner's offset was shown whichever reader decided: where it handed the frame to the JSON
+    // path (an escape), nothing to do with the error the JSON path found.
+    const at = scanPos < 0 ? "" : ` at ${scanPos}`;
+    this.parseErrorLog.hit(`${SCAN_RESULT_NAMES[-code] ?? String(code)}${what}${at} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     this.lost(conn, t as BinanceTopic | undefined, code);
     return t as BinanceTopic | undefined;
   }

@@ -92,7 +92,7 @@ export class BinanceConnection extends VenueConnection {
   private onSlowFrame(data: string, scanCode: number, recvUs: number): void {
     const scanEntry = this.scanner.entry;
     if (scanCode === SCAN_UNKNOWN_TOPIC) {
-      this.adapter.onUnknownTopic(this, data);
+      this.adapter.onUnknownTopic(this, data, this.scanner.errorPos);
       return;
     }
     let msg: unknown;
@@ -105,7 +105,8 @@ export class BinanceConnection extends VenueConnection {
       // the frame is a syntax error and reloads no exchangeInfo (a misfit reloads once a whole frame shows it); one it
       // handed over (fallback: an escape, an exponent) is no error of its own, so syntax too.
       const code = scanCode === SCAN_NOT_BOOK || scanCode === SCAN_FALLBACK || scanCode === SCAN_ERR_PRICE || scanCode === SCAN_ERR_QTY ? SCAN_ERR_SYNTAX : scanCode;
-      this.adapter.onParseError(this, scanEntry, code, data);
+      // The scanner's offset only with its own code: where it handed over says nothing of JSON's syntax error.
+      this.adapter.onParseError(this, scanEntry, code, data, code === scanCode ? this.scanner.errorPos : -1);
       return;
     }
     if (isDiffObject(msg)) {
@@ -119,7 +120,7 @@ export class BinanceConnection extends VenueConnection {
       } else {
         // A range refused: its ids named in the log (the frame's first 160 characters may not reach them).
         const detail = r === SCAN_ERR_FIRST_AFTER_LAST ? `U ${this.ids.first} > u ${this.update.venueSeq}` : undefined;
-        this.adapter.onParseError(this, this.ids.entry, r, data, detail);
+        this.adapter.onParseError(this, this.ids.entry, r, data, -1, detail);
       }
       return;
     }
@@ -134,7 +135,7 @@ export class BinanceConnection extends VenueConnection {
     }
     // A frame the scanner handed over (an escape in its stream: it could not tell) is what JSON says, as unescaped.
     if (scanCode !== SCAN_NOT_BOOK && scanCode !== SCAN_FALLBACK) {
-      this.adapter.onParseError(this, scanEntry, scanCode, data);
+      this.adapter.onParseError(this, scanEntry, scanCode, data, this.scanner.errorPos);
       return;
     }
     this.adapter.onControl(this, msg);

@@ -619,26 +619,28 @@ export class BybitAdapter implements VenueAdapter {
    * Counted once, in unknownTopic (unknown_topic_total): it is well-formed, so not a parse error too (until s-rd19d
    * also in parse_errors_total, parseErrors.unknown_topic and unattributedParseErrors).
    */
-  onUnknownTopic(conn: BybitConnection, frame: string): void {
+  onUnknownTopic(conn: BybitConnection, frame: string, scanPos = -1): void {
     if (!conn.unknownTopicLost(frame, this.books.replaying)) return; // replay: a topic live asked for (left out of this config) or requests not known: not counted
-    this.rejected(conn, -1, SCAN_UNKNOWN_TOPIC, frame);
+    this.rejected(conn, -1, SCAN_UNKNOWN_TOPIC, frame, scanPos);
   }
 
-  onParseError(conn: BybitConnection, entry: number, code: number, frame: string): void {
+  /** `scanPos`: where in this frame the scanner stopped, when the scanner decided `code`; -1 (none shown) when the JSON path did. */
+  onParseError(conn: BybitConnection, entry: number, code: number, frame: string, scanPos = -1): void {
     conn.parseErrors++;
     const name = SCAN_RESULT_NAMES[-code] ?? String(code);
     this.parseErrorsByCode.set(name, (this.parseErrorsByCode.get(name) ?? 0) + 1);
-    if (!this.rejected(conn, entry, code, frame)) this.unattributedParseErrors++;
+    if (!this.rejected(conn, entry, code, frame, scanPos)) this.unattributedParseErrors++;
   }
 
   /** A book frame refused (`code`): logged, and what it may have lost resynced (TopicResync.lost). Returns the topic it names, if found. */
-  private rejected(conn: BybitConnection, entry: number, code: number, frame: string): TopicState | undefined {
+  private rejected(conn: BybitConnection, entry: number, code: number, frame: string, scanPos: number): TopicState | undefined {
     let t = entry >= 0 ? conn.byTopic.get(conn.table.names[entry]!) : undefined;
     t ??= conn.topicOfFrame(frame);
     // A snapshot deeper than its topic names its sides' counts (the JSON path, which decided the code, left them in
-    // conn.update) rather than an offset.
-    const where = code === SCAN_ERR_DEPTH && entry >= 0 ? overDepth(conn.update, conn.table.depth[entry]!) : `at ${conn.scanner.errorPos}`;
-    this.parseErrorLog.hit(`${SCAN_RESULT_NAMES[-code] ?? String(code)} ${where} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
+    // conn.update) rather than an offset. Until s-small2 the scanner's offset was shown whichever reader decided: where
+    // it handed the frame to the JSON path (an escape), nothing to do with the fault that path found.
+    const where = code === SCAN_ERR_DEPTH && entry >= 0 ? ` ${overDepth(conn.update, conn.table.depth[entry]!)}` : scanPos < 0 ? "" : ` at ${scanPos}`;
+    this.parseErrorLog.hit(`${SCAN_RESULT_NAMES[-code] ?? String(code)}${where} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     this.books.lost(conn.topics, t, code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY ? (x) => this.recheckInstrument(x) : undefined);
     return t;
   }

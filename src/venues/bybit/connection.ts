@@ -77,7 +77,7 @@ export class BybitConnection extends VenueConnection {
   private onSlowFrame(data: string, scanCode: number, recvUs: number): void {
     const scanEntry = this.scanner.entry;
     if (scanCode === SCAN_UNKNOWN_TOPIC) {
-      this.adapter.onUnknownTopic(this, data);
+      this.adapter.onUnknownTopic(this, data, this.scanner.errorPos);
       return;
     }
     let msg: unknown;
@@ -90,7 +90,8 @@ export class BybitConnection extends VenueConnection {
       // frame is a syntax error and asks for no instrument re-check (a misfit re-checks once a whole frame shows it);
       // one it handed over (fallback: an escape, an exponent) is no error of its own, so syntax too.
       const code = scanCode === SCAN_NOT_BOOK || scanCode === SCAN_FALLBACK || scanCode === SCAN_ERR_PRICE || scanCode === SCAN_ERR_QTY ? SCAN_ERR_SYNTAX : scanCode;
-      this.adapter.onParseError(this, scanEntry, code, data);
+      // The scanner's offset only with its own code: where it handed over says nothing of JSON's syntax error.
+      this.adapter.onParseError(this, scanEntry, code, data, code === scanCode ? this.scanner.errorPos : -1);
       return;
     }
     if (isBookObject(msg)) {
@@ -110,7 +111,7 @@ export class BybitConnection extends VenueConnection {
     if (scanCode !== SCAN_NOT_BOOK && scanCode !== SCAN_FALLBACK) {
       // The scanner saw an order-book topic but JSON says it is not one: count it as malformed. A frame it handed over
       // (an escape in its topic: it could not tell) is what JSON says, a control frame, as it is unescaped.
-      this.adapter.onParseError(this, scanEntry, scanCode, data);
+      this.adapter.onParseError(this, scanEntry, scanCode, data, this.scanner.errorPos);
       return;
     }
     this.adapter.onControl(this, msg);

@@ -746,7 +746,9 @@ export class DeribitAdapter implements VenueAdapter {
   private rejected(conn: DeribitConnection, entry: number, code: number, frame: string, detail: string): DeribitTopic | undefined {
     let t = entry >= 0 ? this.topics[conn.table.indexes[entry]!] : undefined;
     t ??= conn.topicOfFrame(frame);
-    this.parseErrorLog.hit(`${SCAN_RESULT_NAMES[-code] ?? String(code)}${detail === "" ? "" : ` (${detail})`} at ${conn.scanner.errorPos} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
+    // No scanner offset: the scanner decides no refusal (it hands over, or names a channel not ours), and its errorPos,
+    // set only by a handover, was an earlier frame's until s-small2. The JSON parser's own offset is in `detail`.
+    this.parseErrorLog.hit(`${SCAN_RESULT_NAMES[-code] ?? String(code)}${detail === "" ? "" : ` (${detail})`} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     // A price or amount the exponents cannot hold: the tick or lot may have changed (tick_size_steps too).
     this.books.lost(conn.topics, t, code === SCAN_ERR_PRICE || code === SCAN_ERR_QTY ? (x) => this.recheckInstrument(x) : undefined);
     return t;

@@ -103,7 +103,7 @@ export class DeribitScanner {
   entry = -1;
   /** `prev_change_id` of the last book read, -1 when absent (a snapshot, a grouped book). */
   prevChangeId = -1;
-  /** Where reading stopped (diagnostics). */
+  /** Where the last handover (SCAN_FALLBACK) stopped, for diagnostics (benches); kept over other results, so no log shows it. */
   errorPos = 0;
   private pos = 0;
 

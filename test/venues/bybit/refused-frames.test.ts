@@ -41,4 +41,25 @@ describe("Bybit frames refused by the adapter's frame entry", () => {
     expect(adapter.topicInfo(0).state).toBe("live");
     await adapter.stop();
   });
+
+  test("a refused frame's log shows the scanner's offset only when the scanner decided its code", async () => {
+    const frame = (topic: string, b: string) => `{"topic":"${topic}","type":"snapshot","ts":1,"data":{"s":"BTCUSDT","b":[${b}],"a":[],"u":9,"seq":1},"cts":1}`;
+    const escaped = "orderbook.50.BTC\\u0055SDT"; // the scanner hands it over at the backslash (offset 26)
+    const cases: [string, string][] = [
+      // Decided by the JSON path. Before (until s-small2): "bad_level at 26", "syntax at 26".
+      [frame(escaped, `["99.0"]`), "bad_level (linear orderbook.50.BTCUSDT)"],
+      [frame(escaped, "").slice(0, -2), "syntax (linear)"],
+      // Decided by the scanner: not JSON, its own code.
+      [frame("orderbook.50.BTCUSDT", "").slice(0, -2), "syntax at 114 (linear orderbook.50.BTCUSDT)"],
+    ];
+    const seen: string[] = [];
+    for (const [text] of cases) {
+      const { log, lines } = captureLog(); // a fresh adapter a frame: the rate-limited log writes each one's first line
+      const { adapter, conn } = await replayedBybit(50, { log });
+      conn.onFrameAt(text, 1);
+      await adapter.stop();
+      seen.push(String(lines.find((l) => typeof l.fields.detail === "string")?.fields.detail ?? "").split(": {")[0]!);
+    }
+    expect(seen).toEqual(cases.map(([, line]) => line));
+  });
 });
