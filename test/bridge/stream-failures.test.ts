@@ -8,7 +8,7 @@
  * Real parts: nats-server, ForwardBridge (datagrams handed to onDatagram), the reader (attachNats) feeding an
  * unchanged FeedSubscriber; the stream is changed and deleted through a second connection, as an operator would.
  */
-import { rmSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
@@ -32,6 +32,7 @@ interface Jsm {
     info(n: string): Promise<{ config: Record<string, unknown>; state: { last_seq: number; messages: number } }>;
     update(n: string, c: object): Promise<unknown>;
     delete(n: string): Promise<boolean>;
+    getMessage(n: string, q: { seq: number }): Promise<{ seq: number } | null>;
   };
   consumers: { list(stream: string): AsyncIterable<{ name: string; config: { opt_start_seq?: number } }>; delete(stream: string, name: string): Promise<boolean> };
 }
@@ -189,9 +190,24 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     for (let i = 0; i < 3; i++) t.refresh(); // 6 messages, fewer than the old stream held
     await stored(stream, 6, "stored in the new stream");
     // (said with what it read of the new stream, and its consumer's state, if it times out: since 70d432ec a
-    // streamProblem still set says no consumer of the new stream was made yet, undefined that one was made)
-    await waitFor(() => reader.counters.envelopes >= before + 6, "the reader reads the new stream from its first message", 10_000).catch((err: Error) => {
-      throw new Error(`${err.message}: read ${reader.counters.envelopes - before} of 6, health ${JSON.stringify({ ...reader.health, streamProblem: reader.health.streamProblem ?? null })}`);
+    // streamProblem still set says no consumer of the new stream was made yet, undefined that one was made. And the
+    // server's side: its consumers, the stream's first message, its files. Under load nats-server 2.9.10 was seen to
+    // count the 6 messages (first_seq 1, last_seq 6) yet find none of them: message 1 not found, the reader's
+    // consumer of the new stream from its first message with 6 pending and a pull waiting, delivering nothing, and
+    // so every consumer made on it: nothing the reader can read, a stall of the server, not of the reader.)
+    await waitFor(() => reader.counters.envelopes >= before + 6, "the reader reads the new stream from its first message", 10_000).catch(async (err: Error) => {
+      const consumers: unknown[] = [];
+      for await (const c of jsm.consumers.list(stream) as AsyncIterable<Record<string, unknown>>) consumers.push({ start: (c.config as { deliver_policy: string }).deliver_policy, delivered: c.delivered, pending: c.num_pending, waiting: c.num_waiting });
+      const first = await jsm.streams.getMessage(stream, { seq: 1 }).then((m) => m?.seq ?? "none", (e: Error) => e.message);
+      const files = (d: string): string[] => {
+        try {
+          return readdirSync(d, { recursive: true }) as string[];
+        } catch (e) {
+          return [(e as Error).message];
+        }
+      };
+      const server = { consumers, first, files: files(join(nats.storeDir, "jetstream", "$G", "streams", stream)) };
+      throw new Error(`${err.message}: read ${reader.counters.envelopes - before} of 6, health ${JSON.stringify({ ...reader.health, streamProblem: reader.health.streamProblem ?? null })}, server ${JSON.stringify(server)}`);
     });
     await reader.stop(); // its idle looks (every 200 ms when quiet) are no load on the tests after it
   }

@@ -10,6 +10,7 @@ import { silentLogger, type Logger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import type { OkxSim } from "../../../src/sim/okx-sim.ts";
 import type { OkxAdapter } from "../../../src/venues/okx/index.ts";
+import type { ProxyLink } from "../ws-proxy.ts";
 import { startOkx, TEST_TIMINGS, until, type BookMaps, type PlannedRun, type Recorded } from "../planned-fallback-harness.ts";
 
 type OkxRun = PlannedRun & { sim: OkxSim; recorded: readonly Recorded[]; replay(): Promise<BookMaps>; replayEachRecord?(): Promise<string | null> };
@@ -70,25 +71,35 @@ function infoLog(): Logger & { lines: string[] } {
  * (link.closed) is not enough: frames released on the replacement right after could still be handled before the
  * adapter's close, and the retired books then depended on the run (the refusal test below failed 1 in N under load).
  */
-async function closeOld(run: PlannedRun, log: { lines: string[] }): Promise<void> {
-  run.proxy.closeClient(run.proxy.links[0]!, 1012);
+async function closeOld(run: PlannedRun, log: { lines: string[] }, old = run.proxy.links[0]!): Promise<void> {
+  run.proxy.closeClient(old, 1012);
   await until(() => log.lines.some((l) => l.includes("old socket closed during the planned reconnect")), "the adapter saw the old socket close");
 }
 
+/** An overlap's two links, and the adapter's reconnects before it (its start may have needed some). */
+type Overlap = OkxRun & { old: ProxyLink; replacement: ProxyLink; reconnectsBefore: number };
+
 /**
- * Starts OKX with the replacement's link (index 1) holding everything the simulator sends it, and announces 64008;
- * with `clock`, the adapter's clock stands still from the notice on (no deadline of the replacement passes) and no
- * housekeeping round runs (the overlap lasts until the test ends it, NO_ROUNDS_MS).
+ * Starts OKX and announces 64008, the replacement's link (the one opened after the notice) holding everything the
+ * simulator sends it; with `clock`, the adapter's clock stands still from the notice on (no deadline of the
+ * replacement passes) and no housekeeping round runs (the overlap lasts until the test ends it, NO_ROUNDS_MS).
+ * Until 2026-12-07 the hold was on the proxy's link 1: on a loaded machine the start's first socket could fail its
+ * 500 ms handshake or ack deadline, link 1 was then a start's socket (its acks held: reconnected) and the
+ * replacement went through unheld ("the replacement failed" timed out: the planned reconnect was done).
  */
-async function overlapping(symbols: string[], vipOnly?: string[], clock?: ReturnType<typeof heldClock>, log?: Logger): Promise<OkxRun> {
-  const run = await startOkx(symbols, { vipOnly, prepare: (p) => p.byIndex.set(1, { holdDown: true }), adapter: clock ? { now: clock.now, log, housekeepingMs: NO_ROUNDS_MS } : undefined });
+async function overlapping(symbols: string[], vipOnly?: string[], clock?: ReturnType<typeof heldClock>, log?: Logger): Promise<Overlap> {
+  const run = await startOkx(symbols, { vipOnly, adapter: clock ? { now: clock.now, log, housekeepingMs: NO_ROUNDS_MS } : undefined });
   runs.push(run);
   const live = symbols.map((_, i) => i).filter((i) => !vipOnly?.includes(symbols[i]!));
   await equal(run, live, "at start");
   clock?.hold();
+  const old = run.proxy.links.at(-1)!; // the socket the books came on (the adapter opens one at a time)
+  const reconnectsBefore = run.adapter.stats().reconnects;
+  run.proxy.next = { holdDown: true };
   run.announce!();
-  await until(() => run.proxy.links.length >= 2 && run.proxy.links[1]!.fromClient.some((m) => m.includes('"subscribe"')), "the replacement subscribing");
-  return run;
+  const replacement = () => run.proxy.links[old.index + 1];
+  await until(() => replacement()?.fromClient.some((m) => m.includes('"subscribe"')) === true, "the replacement subscribing");
+  return Object.assign(run, { old, replacement: replacement()!, reconnectsBefore });
 }
 
 /**
@@ -120,16 +131,16 @@ describe("okx: topic states across a failed planned reconnect", { timeout: 30_00
     run.step(1);
     await until(() => run.sink.invalid.length > 0, "the gap noticed");
     await until(() => run.adapter.stats().plannedReconnectFailures === 1, "the replacement failed");
-    const old = run.proxy.links[0]!;
+    const old = run.old;
     expect(old.closed).toBe(false);
     // Its resync was asked of the replacement, which never answered: it is redone on the old socket.
     await until(() => old.fromClient.some((m) => m.includes('"unsubscribe"') && m.includes("BTC-USDT")), "BTC-USDT resubscribed on the old socket");
     await equal(run, [0, 1], "on the old socket");
     expect(run.sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
-    await until(() => run.proxy.links.length >= 3 && run.proxy.links[0]!.closed, "a later planned reconnect done");
+    await until(() => run.proxy.links.length > run.replacement.index + 1 && old.closed, "a later planned reconnect done");
     await equal(run, [0, 1], "on the new socket");
     expect(run.sink.invalid).toHaveLength(1);
-    expect(run.adapter.stats().reconnects).toBe(0);
+    expect(run.adapter.stats().reconnects).toBe(run.reconnectsBefore);
   });
 
   test("a topic the venue refused stays HALTED through the swap and the fallback and is never asked for again", async () => {
@@ -138,47 +149,47 @@ describe("okx: topic states across a failed planned reconnect", { timeout: 30_00
     expect(run.sink.invalid).toEqual(halted);
     await until(() => run.adapter.stats().plannedReconnectFailures === 1, "the replacement failed");
     await equal(run, [0, 1], "on the old socket");
-    await until(() => run.proxy.links.length >= 3 && run.proxy.links[0]!.closed, "a later planned reconnect done");
+    await until(() => run.proxy.links.length > run.replacement.index + 1 && run.old.closed, "a later planned reconnect done");
     await equal(run, [0, 1], "on the new socket");
     expect(run.sink.invalid).toEqual(halted);
     expect((run.adapter as OkxAdapter).topicInfo(2).state).toBe("halted");
-    for (const link of run.proxy.links.slice(1)) expect(link.fromClient.filter((m) => m.includes("VIP-USDT"))).toEqual([]);
+    for (const link of run.proxy.links.slice(run.replacement.index)) expect(link.fromClient.filter((m) => m.includes("VIP-USDT"))).toEqual([]);
   });
 
   test("the old socket closes while the replacement's acks are pending: the replacement carries on; the books, fed by nothing until it answers, leave LIVE and are LIVE again from its snapshots", async () => {
     const log = infoLog();
     const run = await overlapping(["BTC-USDT", "ETH-USDT"], undefined, heldClock(), log); // the acks stay pending until released
-    await closeOld(run, log);
+    await closeOld(run, log, run.old);
     // The old socket was their only feed and the venue may still refuse or never answer: RESYNCING at once (retired).
     const disconnected = [0, 1].map((index) => ({ index, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED }));
     expect(run.sink.invalid).toEqual(disconnected);
-    run.proxy.releaseDown(run.proxy.links[1]!); // its acks, then its snapshots and updates
+    run.proxy.releaseDown(run.replacement); // its acks, then its snapshots and updates
     await equal(run, [0, 1], "on the replacement");
     expect(run.sink.invalid).toEqual(disconnected);
-    expect([run.adapter.stats().plannedReconnectFailures, run.adapter.stats().reconnects, run.proxy.links.length]).toEqual([0, 0, 2]);
+    expect([run.adapter.stats().plannedReconnectFailures, run.adapter.stats().reconnects, run.proxy.links.length]).toEqual([0, run.reconnectsBefore, run.replacement.index + 1]);
   });
 
   test("the old socket closes once the replacement has acked, before its first snapshot: no book leaves LIVE (the venue streams them on it)", async () => {
     const log = infoLog();
     const run = await overlapping(["BTC-USDT", "ETH-USDT"], undefined, heldClock(), log);
     const adapter = run.adapter as OkxAdapter;
-    const replacement = run.proxy.links[1]!;
+    const replacement = run.replacement;
     await until(() => replacement.heldDown!.filter((f) => f.includes('"event":"subscribe"')).length === 2, "both acks held");
     // The acks alone; the snapshots and updates stay held until the old socket is gone.
     replacement.heldDown = replacement.heldDown!.filter((f) => !f.includes('"event":"subscribe"') || void replacement.client.send(f));
     await until(() => [0, 1].every((i) => adapter.topicInfo(i).subscribed === true), "both acked on the replacement");
-    await closeOld(run, log);
+    await closeOld(run, log, run.old);
     expect(run.sink.invalid).toEqual([]);
     run.proxy.releaseDown(replacement);
     await equal(run, [0, 1], "on the replacement");
     expect(run.sink.invalid).toEqual([]);
-    expect([adapter.stats().plannedReconnectFailures, adapter.stats().reconnects, run.proxy.links.length]).toEqual([0, 0, 2]);
+    expect([adapter.stats().plannedReconnectFailures, adapter.stats().reconnects, run.proxy.links.length]).toEqual([0, run.reconnectsBefore, replacement.index + 1]);
   });
 
   test("the old socket closes, then the replacement's acks never come: the ordinary reconnect (no fallback to a closed socket)", async () => {
     const run = await overlapping(["BTC-USDT", "ETH-USDT"]);
-    run.proxy.closeClient(run.proxy.links[0]!, 1012);
-    await until(() => run.adapter.stats().reconnects === 1, "the ordinary reconnect after the ack deadline");
+    run.proxy.closeClient(run.old, 1012);
+    await until(() => run.adapter.stats().reconnects === run.reconnectsBefore + 1, "the ordinary reconnect after the ack deadline");
     await equal(run, [0, 1], "after the reconnect");
     expect(new Set(run.sink.invalid.map((e) => `${e.index}:${e.reason}`))).toEqual(new Set([`0:${StatusReason.DISCONNECTED}`, `1:${StatusReason.DISCONNECTED}`]));
     expect(run.adapter.stats().plannedReconnectFailures).toBe(0);
