@@ -26,19 +26,21 @@ const RANDOM = /(\d[\d_]*)\s*\+\s*Math\.floor\(Math\.random\(\)\s*\*\s*(\d[\d_]*
 /** base + (… % span) */
 const MODULO = /(\d[\d_]*)\s*\+\s*\((?:[^;%()]|\([^;%()]*\))*%\s*(\d[\d_]*)\s*\)/g;
 
-/** "file:line: text" of each port choice whose range meets the ephemeral range. */
+const meets = (first: number, last: number) => first <= EPHEMERAL_LAST && last >= EPHEMERAL_FIRST && last - first < 65_536;
+
+/**
+ * "file:line: text" of each port choice whose range meets the ephemeral range. Every line: a port's name need not say
+ * port (workers-retransmit's BASE); arithmetic spanning more than 65536 values (hashes modulo a prime) is no port.
+ */
 export function portsInEphemeralRange(text: string, name: string): string[] {
   const found: string[] = [];
   text.split("\n").forEach((line, i) => {
-    if (!/port/i.test(line)) return; // arithmetic elsewhere (hashes, prices) is no port
     for (const m of line.matchAll(RANDOM)) {
       const step = m[3] === undefined ? 1 : num(m[3]);
-      const [first, last] = [num(m[1]!), num(m[1]!) + (num(m[2]!) - 1) * step + step - 1];
-      if (first <= EPHEMERAL_LAST && last >= EPHEMERAL_FIRST) found.push(`${name}:${i + 1}: ${m[0]}`);
+      if (meets(num(m[1]!), num(m[1]!) + (num(m[2]!) - 1) * step + step - 1)) found.push(`${name}:${i + 1}: ${m[0]}`);
     }
     for (const m of line.matchAll(MODULO)) {
-      const [first, last] = [num(m[1]!), num(m[1]!) + num(m[2]!) - 1];
-      if (first <= EPHEMERAL_LAST && last >= EPHEMERAL_FIRST) found.push(`${name}:${i + 1}: ${m[0]}`);
+      if (meets(num(m[1]!), num(m[1]!) + num(m[2]!) - 1)) found.push(`${name}:${i + 1}: ${m[0]}`);
     }
   });
   return found;
@@ -51,6 +53,11 @@ test("the check sees both ways of choosing a port (a check that cannot fail is n
   // Below or above the range: fine.
   expect(portsInEphemeralRange("const port = 20_000 + ((process.pid * 3 + 977) % 12_000);", "d")).toEqual([]);
   expect(portsInEphemeralRange("let retxPort = 61_000 + Math.floor(Math.random() * 450) * 8;", "e")).toEqual([]);
+  // A name that does not say port, as workers-retransmit's BASE (until 2026-12-07 only lines saying port were read).
+  expect(portsInEphemeralRange("const BASE = 40_000 + Math.floor(Math.random() * 1000) * 4;", "f")).toHaveLength(1);
+  // Arithmetic spanning more than 65536 values is no port (planned-fallback-harness's digest modulo a prime).
+  expect(portsInEphemeralRange("h = (h + (p % 1_000_003) * 131 + (q % 1_000_003)) % 2_147_483_647;", "g")).toEqual([]);
+  expect(portsInEphemeralRange("const port = 60_000 + Math.floor(Math.random() * 10_000);", "h")).toHaveLength(1);
 });
 
 test("no test or bench chooses a port in a range that reaches the ephemeral ports", () => {

@@ -158,7 +158,7 @@ describe("--help and README describe every option each command parses", () => {
   test("docs/architecture.md § Layers' cli line names every command", () => {
     const doc = readFileSync(resolve(import.meta.dirname, "../../docs/architecture.md"), "utf8");
     const line = /^ +cli +commands: (.*)$/m.exec(doc)![1]!;
-    expect(line.split(", ").sort()).toEqual(COMMANDS.map((c) => c.name).sort());
+    expect(line.split(",").map((c) => c.trim()).sort()).toEqual(COMMANDS.map((c) => c.name).sort());
   });
 
   // `feeder help <command>` was answered but named nowhere until s-rddocs.

@@ -4,8 +4,8 @@
  * feeder and the subscriber sits a lossy relay (joined to the group, forwarding to the subscriber's unicast port),
  * which drops one data datagram of each source on demand. The refresh is off, so a book that is valid and equal to
  * the exchange's again after the loss was repaired by retransmission from that source's worker; /metrics shows each
- * worker's server answering. Multicast on 127.0.0.1 only, TTL 1; ports 61000–64999 (above the kernel's ephemeral
- * range) for the request servers and HTTP.
+ * worker's server answering. Multicast on 127.0.0.1 only, TTL 1; ports 65200–65519 (above the kernel's ephemeral
+ * range and test/support/chaos.ts's workers ports) for the request servers and HTTP.
  */
 import dgram from "node:dgram";
 import { writeFileSync } from "node:fs";
