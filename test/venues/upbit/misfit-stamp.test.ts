@@ -176,6 +176,17 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
       await adapter.stop();
     });
 
+    it("a hold, then a refused book of a newer stamp: a hold at that stamp is counted again (equal_timestamp_holds_total)", async () => {
+      const { adapter, send, shown } = await start();
+      send(frame(S, 1), true);
+      send(frame(S, 2), false); // the replacement's book of that stamp differs: held (the first hold)
+      expect([shown(), adapter.stats().equalTimestampHolds]).toEqual(["not live", 1]);
+      send(frame(S + 1, 0, "100001000.5"), true); // the old socket's newest: refused, the stamp's books begin again
+      send(frame(S + 1, 3), false); // the replacement's differs from the refused one (levels unknown): a second hold
+      expect([shown(), adapter.stats().equalTimestampHolds]).toEqual(["not live", 2]);
+      await adapter.stop();
+    });
+
     it("refused at the newest stamp on the other socket: the first socket's next book of that stamp is held", async () => {
       const { adapter, send, shown } = await start();
       send(frame(S, 1), true);
