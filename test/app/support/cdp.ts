@@ -215,7 +215,7 @@ export async function openPage(bin: string, url: string, opts: OpenOptions = {})
   const browser = await launchBrowser(bin, opts);
   try {
     const page = await browser.open(url, opts);
-    return { ...page, evaluate: page.evaluate, screenshot: page.screenshot, close: () => page.close().finally(() => browser.close()) };
+    return { ...page, close: () => page.close().finally(() => browser.close()) };
   } catch (err) {
     await browser.close();
     throw err;
