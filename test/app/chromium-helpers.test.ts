@@ -13,11 +13,10 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startHttpServer, type HttpServerHandle, type StatusSource } from "../../src/app/http-server.ts";
 import { silentLogger } from "../../src/core/log.ts";
-import { launchBrowser, openPage, type CdpBrowser } from "./support/cdp.ts";
+import { launchBrowser, type CdpBrowser } from "./support/cdp.ts";
 import { chromiumForTests } from "./support/chromium.ts";
 
 const CHROMIUM = chromiumForTests("chromium-helpers.test.ts");
-const URL_ = "http://127.0.0.1:9/";
 
 /** Runs `f` with the temporary directory (TMPDIR) a fresh, private one; returns what was left in it. */
 async function leftBehind(f: () => Promise<unknown>): Promise<string[]> {
@@ -37,16 +36,14 @@ async function leftBehind(f: () => Promise<unknown>): Promise<string[]> {
 describe("browser helpers after a failed start", () => {
   test("a binary that cannot be started leaves no profile directory", async () => {
     const missing = "/nonexistent/chromium-for-feeder-tests";
-    await expect(openPage(missing, URL_)).rejects.toThrow(/ENOENT|no such file/i);
-    expect(await leftBehind(() => openPage(missing, URL_)), "openPage").toEqual([]);
-    expect(await leftBehind(() => launchBrowser(missing)), "launchBrowser").toEqual([]);
+    await expect(launchBrowser(missing)).rejects.toThrow(/ENOENT|no such file/i);
+    expect(await leftBehind(() => launchBrowser(missing))).toEqual([]);
   });
 
   test("a browser that exits at once leaves no profile directory", async () => {
     const exitsAtOnce = Bun.which("false")!;
     await expect(launchBrowser(exitsAtOnce)).rejects.toThrow(/no DevTools URL/);
-    expect(await leftBehind(() => openPage(exitsAtOnce, URL_)), "openPage").toEqual([]);
-    expect(await leftBehind(() => launchBrowser(exitsAtOnce)), "launchBrowser").toEqual([]);
+    expect(await leftBehind(() => launchBrowser(exitsAtOnce))).toEqual([]);
   });
 });
 
@@ -96,15 +93,17 @@ describe.skipIf(CHROMIUM === undefined)("DevTools pages: kept apart, and no comm
     }
   });
 
+  // Kills the file's browser: the last test here (one browser launch for the file, not one more for this).
   test("a command waiting when the browser dies fails at once, and close() still cleans up", async () => {
-    const page = await openPage(CHROMIUM!, `${http.url}/healthz`, { commandTimeoutMs: 600_000 });
+    const page = await browser.open(`${http.url}/healthz`);
     try {
-      const waiting = page.evaluate("new Promise(() => {})");
-      process.kill(page.pid, "SIGKILL");
+      const waiting = page.evaluate("new Promise(() => {})", 600_000);
+      process.kill(browser.pid, "SIGKILL");
       await expect(waiting).rejects.toThrow(/the browser('s DevTools connection closed| exited)/);
       await expect(page.evaluate("1")).rejects.toThrow(/the browser/);
     } finally {
       await page.close();
+      await browser.close();
     }
   });
 });

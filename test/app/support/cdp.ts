@@ -19,7 +19,7 @@ export interface CdpPage {
   evaluate<T>(expression: string, timeoutMs?: number): Promise<T>;
   /** A PNG of the page's viewport. */
   screenshot(): Promise<Uint8Array>;
-  /** Closes the page and its browser context (and, from openPage, the browser); idempotent. */
+  /** Closes the page and its browser context; idempotent. */
   close(): Promise<void>;
 }
 
@@ -41,8 +41,6 @@ export interface LaunchOptions {
   /** How long one DevTools command may take before it fails (an evaluation's unless given); default 30 s. */
   commandTimeoutMs?: number;
 }
-
-export type OpenOptions = PageOptions & LaunchOptions;
 
 export interface CdpBrowser {
   /** The browser's process id (tests). */
@@ -205,19 +203,6 @@ export async function launchBrowser(bin: string, opts: LaunchOptions = {}): Prom
     return { pid, open, close: cleanup };
   } catch (err) {
     await cleanup();
-    throw err;
-  }
-}
-
-/** Opens `url` in a new headless Chromium of its own, closed with the page. */
-export async function openPage(bin: string, url: string, opts: OpenOptions = {}): Promise<CdpPage> {
-  if (!url.startsWith("http://127.0.0.1:")) throw new Error(`refusing to load ${url}: loopback only`);
-  const browser = await launchBrowser(bin, opts);
-  try {
-    const page = await browser.open(url, opts);
-    return { ...page, close: () => page.close().finally(() => browser.close()) };
-  } catch (err) {
-    await browser.close();
     throw err;
   }
 }
