@@ -179,6 +179,7 @@ export async function launchBrowser(bin: string, opts: LaunchOptions = {}): Prom
           await send("Emulation.setVirtualTimePolicy", { policy: "pause" }, sessionId);
           await send("Page.navigate", { url }, sessionId);
           const expired = event("Emulation.virtualTimeBudgetExpired", sessionId, Math.max(commandTimeoutMs, 60_000));
+          expired.catch(() => {}); // the command below may fail first: then its error is the one thrown
           await send("Emulation.setVirtualTimePolicy", { policy: "pauseIfNetworkFetchesPending", budget: o.virtualTimeBudgetMs }, sessionId);
           await expired;
         }
