@@ -122,14 +122,18 @@ describe.skipIf(CHROMIUM === undefined)("status page: what is not usable never l
       expect(r["bybit/linear/AWAIT"]!.slice(3, 8)).toEqual(["awaiting_snapshot", "startup", "no", "—", "—"]);
 
       await until(() => depth(page), (d) => d.levels === 10, "FLAP's depth while live");
+      // A poll reads /status (the rows) then /books (the depth): a change between the two shows in the depth first,
+      // and in the row at the next poll. Both are waited for (before, the row was read once the depth changed: it
+      // failed on a loaded machine with the row one poll behind).
+      const flapNow = async () => ({ depth: await depth(page), row: (await rows(page))["bybit/linear/FLAP"]!.slice(3, 8) });
       flap.markInvalid(BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
-      const down = await until(() => depth(page), (d) => d.title.includes("resyncing"), "FLAP's depth once resyncing");
-      expect(down).toEqual({ title: "bybit/linear/FLAP  resyncing (sequence_gap): not usable, its levels are not current and not shown  tick 0.1  lot 0.001", levels: 0 });
-      expect((await rows(page))["bybit/linear/FLAP"]!.slice(3, 8)).toEqual(["resyncing", "sequence_gap", "no", "—", "—"]);
+      const down = await until(flapNow, (x) => x.depth.title.includes("resyncing") && x.row[0] === "resyncing", "FLAP's depth and row once resyncing");
+      expect(down.depth).toEqual({ title: "bybit/linear/FLAP  resyncing (sequence_gap): not usable, its levels are not current and not shown  tick 0.1  lot 0.001", levels: 0 });
+      expect(down.row).toEqual(["resyncing", "sequence_gap", "no", "—", "—"]);
       snapshot(flap);
-      const up = await until(() => depth(page), (d) => d.title.includes("live"), "FLAP's depth live again");
-      expect(up).toEqual({ title: "bybit/linear/FLAP  live  tick 0.1  lot 0.001", levels: 10 });
-      expect((await rows(page))["bybit/linear/FLAP"]!.slice(3, 8)).toEqual(["live", "snapshot_applied", "yes", BEST_BID, BEST_ASK]);
+      const up = await until(flapNow, (x) => x.depth.title.includes("live") && x.row[0] === "live", "FLAP's depth and row live again");
+      expect(up.depth).toEqual({ title: "bybit/linear/FLAP  live  tick 0.1  lot 0.001", levels: 10 });
+      expect(up.row).toEqual(["live", "snapshot_applied", "yes", BEST_BID, BEST_ASK]);
     } finally {
       await page.close();
     }
