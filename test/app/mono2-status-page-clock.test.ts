@@ -16,7 +16,7 @@ import { nowUs } from "../../src/core/clock.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { BookState } from "../../src/core/types.ts";
-import { openPage, type CdpPage } from "./support/cdp.ts";
+import { launchBrowser, type CdpBrowser, type CdpPage } from "./support/cdp.ts";
 import { chromiumForTests } from "./support/chromium.ts";
 
 const CHROMIUM = chromiumForTests("mono2-status-page-clock.test.ts");
@@ -65,17 +65,21 @@ const ageS = (cell: string) => parseFloat(cell) / (cell.endsWith(" µs") ? 1e6 :
 
 describe.skipIf(CHROMIUM === undefined)("status page on a stepped server clock", { timeout: 60_000 }, () => {
   let http: HttpServerHandle;
-  beforeAll(() => {
+  /** One browser for the file (a launch costs seconds); each test's page in a browser context of its own. */
+  let browser: CdpBrowser;
+  beforeAll(async () => {
+    browser = await launchBrowser(CHROMIUM!);
     vi.spyOn(Date, "now").mockImplementation(() => realNow() + stepMs);
     http = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, source, silentLogger);
-  });
+  }, 90_000);
   afterAll(async () => {
+    await browser?.close();
     await http?.stop();
     vi.restoreAllMocks();
   });
 
   test("an hour forward: the last update is not shown an hour old; an hour back: the update rate is still shown", async () => {
-    const page = await openPage(CHROMIUM!, `${http.url}/`);
+    const page = await browser.open(`${http.url}/`);
     try {
       // A click on the row asks for a poll at once (the page's own come every second).
       const poll = () => page.evaluate(`document.querySelector('tr.book[data-book="bybit/linear/LIVE"]')?.click()`);

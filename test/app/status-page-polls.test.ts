@@ -3,7 +3,7 @@
  * - one poll at a time: a click on a book while a poll is in flight waits for it (before, each click started a
  *   poll of its own beside the one in flight, and the older answer could be drawn over the newer);
  * - after failures it backs off (2 s, 4 s, … up to 30 s): before, a feeder that refused or failed was asked every
- *   second by every open tab. Counted in the page's virtual time (--virtual-time-budget), not timed.
+ *   second by every open tab. Counted in the page's virtual time (a DevTools virtual-time budget), not timed.
  * Without Chromium it fails under CI=true and is skipped elsewhere, saying why (before, it was skipped under CI too).
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -14,8 +14,8 @@ import { BookUpdate } from "../../src/core/book-update.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { waitFor } from "../e2e/harness.ts";
-import { openPage } from "./support/cdp.ts";
-import { chromiumForTests, dumpDom } from "./support/chromium.ts";
+import { launchBrowser, type CdpBrowser } from "./support/cdp.ts";
+import { chromiumForTests } from "./support/chromium.ts";
 
 const CHROMIUM = chromiumForTests("status-page-polls.test.ts");
 
@@ -82,15 +82,19 @@ async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: str
 
 describe.skipIf(CHROMIUM === undefined)("status page polls", { timeout: 120_000 }, () => {
   let http: HttpServerHandle;
-  beforeAll(() => {
+  /** One browser for the file (a launch costs seconds); each test's page in a browser context of its own. */
+  let browser: CdpBrowser;
+  beforeAll(async () => {
+    browser = await launchBrowser(CHROMIUM!);
     http = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, source, silentLogger);
-  });
+  }, 90_000);
   afterAll(async () => {
+    await browser?.close();
     await http?.stop();
   });
 
   test("a click while a poll is in flight starts none beside it: the page asks once more when it ends", async () => {
-    const page = await openPage(CHROMIUM!, `${http.url}/?book=bybit/linear/AAA`, { beforeLoad: COUNT_FETCHES });
+    const page = await browser.open(`${http.url}/?book=bybit/linear/AAA`, { beforeLoad: COUNT_FETCHES });
     let open: () => void = () => {};
     try {
       await until(() => page.evaluate<number>(`document.querySelectorAll("tr.book").length`), (n) => n === 2, "both rows drawn");
@@ -119,7 +123,7 @@ describe.skipIf(CHROMIUM === undefined)("status page polls", { timeout: 120_000 
   });
 
   test("a book whose request fails is said to be not shown, with why: not \"no book selected\"", async () => {
-    const page = await openPage(CHROMIUM!, `${http.url}/?book=bybit/linear/AAA`);
+    const page = await browser.open(`${http.url}/?book=bybit/linear/AAA`);
     const title = () => page.evaluate<string>(`document.getElementById("depth-title")?.textContent ?? ""`);
     const drawn = (t: string) => t.startsWith("bybit/linear/AAA  ") && !t.includes("not shown");
     try {
@@ -142,7 +146,7 @@ describe.skipIf(CHROMIUM === undefined)("status page polls", { timeout: 120_000 
   test("a token given as ?token= keeps its + (a base64 token's): before, it became a space, and the page asked for the token", async () => {
     const token = "ab+cd/ef+g==";
     const secured = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: token }, source, silentLogger);
-    const page = await openPage(CHROMIUM!, `${secured.url}/?token=${token}&book=bybit/linear/AAA`);
+    const page = await browser.open(`${secured.url}/?token=${token}&book=bybit/linear/AAA`);
     try {
       const rowsOrAuth = `document.querySelectorAll("tr.book").length + (document.getElementById("auth")?.hidden === false ? 100 : 0)`;
       expect(await until(() => page.evaluate<number>(rowsOrAuth), (n) => n > 0, "rows drawn or the token asked for"), "rows (100: token asked for)").toBe(2);
@@ -158,7 +162,8 @@ describe.skipIf(CHROMIUM === undefined)("status page polls", { timeout: 120_000 
     statusReads = 0;
     try {
       // 20 s of the page's own time: every second before (21 polls); now at 0, 2, 6 and 14 s.
-      const html = await dumpDom(CHROMIUM!, `${http.url}/`, { budgetMs: 20_000 });
+      const page = await browser.open(`${http.url}/`, { virtualTimeBudgetMs: 20_000 });
+      const html = await page.evaluate<string>("document.documentElement.outerHTML").finally(() => page.close());
       expect(html).toContain('class="ready stale">NO DATA');
       expect(statusReads, "polls of /status in 20 s of failures").toBeGreaterThanOrEqual(3);
       expect(statusReads, "polls of /status in 20 s of failures").toBeLessThanOrEqual(5);

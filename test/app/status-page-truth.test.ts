@@ -23,7 +23,7 @@ import { BookUpdate } from "../../src/core/book-update.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { BookState, StatusReason } from "../../src/core/types.ts";
-import { openPage, type CdpPage } from "./support/cdp.ts";
+import { launchBrowser, type CdpBrowser, type CdpPage } from "./support/cdp.ts";
 import { chromiumForTests } from "./support/chromium.ts";
 
 const CHROMIUM = chromiumForTests("status-page-truth.test.ts");
@@ -100,15 +100,19 @@ const BEST_ASK = "100000.1 × 2.000";
 
 describe.skipIf(CHROMIUM === undefined)("status page: what is not usable never looks current", { timeout: 120_000 }, () => {
   let http: HttpServerHandle;
-  beforeAll(() => {
+  /** One browser for the file (a launch costs seconds); each test's page in a browser context of its own. */
+  let browser: CdpBrowser;
+  beforeAll(async () => {
+    browser = await launchBrowser(CHROMIUM!);
     http = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, source, silentLogger);
-  });
+  }, 90_000);
   afterAll(async () => {
+    await browser?.close();
     await http?.stop();
   });
 
   test("books resyncing, stale, halted or awaiting a snapshot: no best bid or ask, no depth; a flapping book as each poll finds it", async () => {
-    const page = await openPage(CHROMIUM!, `${http.url}/?book=bybit/linear/FLAP`);
+    const page = await browser.open(`${http.url}/?book=bybit/linear/FLAP`);
     try {
       const r = await until(() => rows(page), (x) => Object.keys(x).length === books.length, "every row drawn");
       expect(r["bybit/linear/LIVE"]!.slice(3, 8)).toEqual(["live", "snapshot_applied", "yes", BEST_BID, BEST_ASK]);
@@ -118,21 +122,25 @@ describe.skipIf(CHROMIUM === undefined)("status page: what is not usable never l
       expect(r["bybit/linear/AWAIT"]!.slice(3, 8)).toEqual(["awaiting_snapshot", "startup", "no", "—", "—"]);
 
       await until(() => depth(page), (d) => d.levels === 10, "FLAP's depth while live");
+      // A poll reads /status (the rows) then /books (the depth): a change between the two shows in the depth first,
+      // and in the row at the next poll. Both are waited for (before, the row was read once the depth changed: it
+      // failed on a loaded machine with the row one poll behind).
+      const flapNow = async () => ({ depth: await depth(page), row: (await rows(page))["bybit/linear/FLAP"]!.slice(3, 8) });
       flap.markInvalid(BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
-      const down = await until(() => depth(page), (d) => d.title.includes("resyncing"), "FLAP's depth once resyncing");
-      expect(down).toEqual({ title: "bybit/linear/FLAP  resyncing (sequence_gap): not usable, its levels are not current and not shown  tick 0.1  lot 0.001", levels: 0 });
-      expect((await rows(page))["bybit/linear/FLAP"]!.slice(3, 8)).toEqual(["resyncing", "sequence_gap", "no", "—", "—"]);
+      const down = await until(flapNow, (x) => x.depth.title.includes("resyncing") && x.row[0] === "resyncing", "FLAP's depth and row once resyncing");
+      expect(down.depth).toEqual({ title: "bybit/linear/FLAP  resyncing (sequence_gap): not usable, its levels are not current and not shown  tick 0.1  lot 0.001", levels: 0 });
+      expect(down.row).toEqual(["resyncing", "sequence_gap", "no", "—", "—"]);
       snapshot(flap);
-      const up = await until(() => depth(page), (d) => d.title.includes("live"), "FLAP's depth live again");
-      expect(up).toEqual({ title: "bybit/linear/FLAP  live  tick 0.1  lot 0.001", levels: 10 });
-      expect((await rows(page))["bybit/linear/FLAP"]!.slice(3, 8)).toEqual(["live", "snapshot_applied", "yes", BEST_BID, BEST_ASK]);
+      const up = await until(flapNow, (x) => x.depth.title.includes("live") && x.row[0] === "live", "FLAP's depth and row live again");
+      expect(up.depth).toEqual({ title: "bybit/linear/FLAP  live  tick 0.1  lot 0.001", levels: 10 });
+      expect(up.row).toEqual(["live", "snapshot_applied", "yes", BEST_BID, BEST_ASK]);
     } finally {
       await page.close();
     }
   });
 
   test("a server restarted under the open page: NO DATA while it is gone, then what the new one says", async () => {
-    const page = await openPage(CHROMIUM!, `${http.url}/?book=bybit/linear/FLAP`);
+    const page = await browser.open(`${http.url}/?book=bybit/linear/FLAP`);
     const badge = () => page.evaluate<string>(`document.getElementById("ready")?.textContent ?? ""`);
     try {
       await until(() => depth(page), (d) => d.levels === 10, "FLAP's depth while live");
@@ -163,7 +171,7 @@ describe.skipIf(CHROMIUM === undefined)("status page: what is not usable never l
   });
 
   test("feeder record's capture: ok, then FAILING with its last error and warning, drawn as text; nothing when not recording", async () => {
-    const page = await openPage(CHROMIUM!, `${http.url}/`);
+    const page = await browser.open(`${http.url}/`);
     const shown = () =>
       page.evaluate<{ hidden: boolean; state: string; error: string; detail: string; warnings: string[]; injected: number }>(`({
         hidden: document.getElementById("capture").hidden,
@@ -210,7 +218,7 @@ describe.skipIf(CHROMIUM === undefined)("status page: what is not usable never l
   test("20,000 books: the page keeps answering; the rows drawn are bounded, the unusable ones first and without levels", async () => {
     const template = summarize(books[0]!, true);
     many = Array.from({ length: 20_000 }, (_, i) => ({ ...template, symbol: `S${i}`, ...(i % 40 === 1 ? { state: "resyncing", reason: "sequence_gap", valid: false } : {}) }));
-    const page = await openPage(CHROMIUM!, `${http.url}/?book=bybit/linear/S7`);
+    const page = await browser.open(`${http.url}/?book=bybit/linear/S7`);
     try {
       const count = () => page.evaluate<string>(`document.getElementById("count")?.textContent ?? ""`);
       // Before, drawing 20,000 rows every second left the tab no time to answer (this evaluation timed out).

@@ -16,7 +16,8 @@ import { validateConfig } from "../../src/config/load.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
 import { rawConfig, uniqueDestination, waitFor, type Markets } from "../e2e/harness.ts";
-import { dumpDom, findChromium, screenshot } from "./support/chromium.ts";
+import { launchBrowser, type CdpBrowser } from "./support/cdp.ts";
+import { findChromium } from "./support/chromium.ts";
 import { decodePng, type Image } from "./support/png.ts";
 
 const CHROMIUM = findChromium();
@@ -38,6 +39,35 @@ describe.skipIf(CHROMIUM !== undefined || !IN_CI)("status page without a browser
 
 if (CHROMIUM === undefined && !IN_CI) {
   console.warn("status-page.test.ts: skipped, no Chromium found (apt-get install chromium, or set CHROMIUM_BIN)");
+}
+
+/** One browser for the file (a launch costs seconds); each page in a browser context of its own. */
+let browser: CdpBrowser | undefined;
+beforeAll(async () => {
+  if (CHROMIUM !== undefined) browser = await launchBrowser(CHROMIUM);
+}, 90_000);
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** The page's DOM after `budgetMs` of its own (virtual) time: its polls ran, as with --dump-dom. */
+async function dumpDom(url: string, budgetMs = 4000): Promise<string> {
+  const page = await browser!.open(url, { virtualTimeBudgetMs: budgetMs });
+  try {
+    return await page.evaluate<string>("document.documentElement.outerHTML");
+  } finally {
+    await page.close();
+  }
+}
+
+/** A 1400 × 1000 PNG of the page after 4 s of its own (virtual) time. */
+async function screenshot(url: string): Promise<Uint8Array> {
+  const page = await browser!.open(url, { virtualTimeBudgetMs: 4000 });
+  try {
+    return await page.screenshot();
+  } finally {
+    await page.close();
+  }
 }
 
 describe.skipIf(CHROMIUM === undefined)("status page in headless Chromium", { timeout: 90_000 }, () => {
@@ -64,7 +94,7 @@ describe.skipIf(CHROMIUM === undefined)("status page in headless Chromium", { ti
   });
 
   test("with the token: every book's row, the chosen book's depth, the latency histograms", async () => {
-    const html = await dumpDom(CHROMIUM!, `${base}/?token=${TOKEN}&book=bybit/linear/ETHUSDT`);
+    const html = await dumpDom(`${base}/?token=${TOKEN}&book=bybit/linear/ETHUSDT`);
     expect(html).toMatch(/<span id="ready" class="ready yes">READY<\/span>/);
     const rows = [...html.matchAll(/<tr class="book[^"]*" data-book="([^"]+)" data-state="([^"]+)">(.*?)<\/tr>/g)];
     expect(rows.map((r) => r[1]).sort()).toEqual(KEYS);
@@ -95,14 +125,14 @@ describe.skipIf(CHROMIUM === undefined)("status page in headless Chromium", { ti
   });
 
   test("without the token the page shows no data and asks for it", async () => {
-    const html = await dumpDom(CHROMIUM!, `${base}/`, { budgetMs: 2000 });
+    const html = await dumpDom(`${base}/`, 2000);
     expect(html).not.toContain("data-book=");
     expect(html).toMatch(/<form id="auth">/);
     expect(html).toContain("this feeder needs its bearer token");
   });
 
   test("the screenshot is not blank and shows one live badge per book row", async () => {
-    const png = decodePng(await screenshot(CHROMIUM!, `${base}/?token=${TOKEN}`));
+    const png = decodePng(await screenshot(`${base}/?token=${TOKEN}`));
     expect([png.width, png.height]).toEqual([1400, 1000]);
     // Not blank: a good share of non-white pixels and many colours.
     let nonWhite = 0;
@@ -142,7 +172,7 @@ describe.skipIf(CHROMIUM === undefined)("status page of a feeder that stops answ
     };
     const http = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, source, silentLogger);
     try {
-      const html = await dumpDom(CHROMIUM!, `${http.url}/`, { budgetMs: 3500 });
+      const html = await dumpDom(`${http.url}/`, 3500);
       expect(statusPolls).toBeGreaterThan(1);
       const row = /<tr class="book[^"]*" data-book="bybit\/linear\/BTCUSDT"[^>]*>(.*?)<\/tr>/.exec(html);
       expect(row, "the book's row, as last seen").not.toBeNull();

@@ -1,5 +1,5 @@
 /**
- * The command-line flags every headless Chromium the tests start takes (support/chromium.ts, support/cdp.ts): no
+ * The command-line flags every headless Chromium the tests start takes (support/cdp.ts): no
  * GPU, no first-run pages, extensions or background traffic, its own profile directory, and no sandbox as root (the
  * sandbox refuses to run as root: CI containers).
  */
