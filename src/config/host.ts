@@ -14,7 +14,11 @@ export function isIpv4(s: string): boolean {
   return parts.length === 4 && parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255);
 }
 
-/** Every IPv4 address assigned to an interface of this host, with the interface's name. */
+/**
+ * Every IPv4 address assigned to an interface of this host, with the interface's name (config, listen, bridge and app
+ * preflight alike). family is the string "IPv4" on Bun and Node >= 18.4 (package.json: node >= 20); only Node
+ * 18.0–18.3 gave the number 4.
+ */
 export function localIpv4Addresses(): { name: string; address: string }[] {
   const out: { name: string; address: string }[] = [];
   for (const [name, addrs] of Object.entries(networkInterfaces())) {
