@@ -9,10 +9,9 @@
  * @module
  */
 import { mkdirSync, unlinkSync, writeFileSync } from "node:fs";
-import { networkInterfaces } from "node:os";
 import { dirname, join } from "node:path";
 import type { Logger } from "../core/log.ts";
-import { isHostAddress } from "../config/host.ts";
+import { isHostAddress, localIpv4Addresses } from "../config/host.ts";
 import { retransmitServerPorts } from "../config/retransmit-ports.ts";
 import type { FeederConfig, PublishConfig } from "../config/types.ts";
 import { openMulticastSender, openUnicastSender } from "../net/multicast.ts";
@@ -60,14 +59,6 @@ function bindHttp(config: FeederConfig, status: StatusSource, log: Logger): Http
   }
 }
 
-/** IPv4 addresses of this host's interfaces. */
-export function localIpv4Addresses(): string[] {
-  return Object.values(networkInterfaces())
-    .flat()
-    .filter((a) => a !== undefined && (a.family === "IPv4" || (a.family as unknown) === 4))
-    .map((a) => a!.address);
-}
-
 /**
  * Each destination's interface must be an address of this host, and its sender socket must bind to it, connect
  * to the group and take the interface and TTL: the same calls the publisher makes, on a socket closed again.
@@ -75,7 +66,7 @@ export function localIpv4Addresses(): string[] {
  */
 export async function checkDestinations(
   publish: PublishConfig,
-  addresses: readonly string[] = localIpv4Addresses(),
+  addresses: readonly string[] = localIpv4Addresses().map((l) => l.address),
   mtu?: { readonly log: Logger; readonly probe?: MtuProbe },
 ): Promise<void> {
   for (const [i, d] of publish.destinations.entries()) {

@@ -4,17 +4,13 @@
  * @module
  */
 import { networkInterfaces } from "node:os";
+import { ipv4Problem } from "../core/ipv4.ts";
 
 /**
- * Dotted decimal, four octets 0–255 without leading zeros: the resolver behind dgram (inet_aton) reads "010" as
- * octal 8 and cannot read "09", so such a string would name another address, or none.
+ * Every IPv4 address assigned to an interface of this host, with the interface's name (config, listen, bridge and app
+ * preflight alike). family is the string "IPv4" on Bun and Node >= 18.4 (package.json: node >= 20); only Node
+ * 18.0–18.3 gave the number 4.
  */
-export function isIpv4(s: string): boolean {
-  const parts = s.split(".");
-  return parts.length === 4 && parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255);
-}
-
-/** Every IPv4 address assigned to an interface of this host, with the interface's name. */
 export function localIpv4Addresses(): { name: string; address: string }[] {
   const out: { name: string; address: string }[] = [];
   for (const [name, addrs] of Object.entries(networkInterfaces())) {
@@ -51,9 +47,10 @@ export function neverAHostAddress(addr: string): string | null {
  */
 export function interfaceProblem(addr: string, local: readonly { name: string; address: string }[] = localIpv4Addresses()): string | null {
   const list = local.length === 0 ? "it has none" : `it has ${local.map((l) => `${l.address} on ${l.name}`).join(", ")}`;
-  if (!isIpv4(addr)) {
+  const malformed = ipv4Problem(addr);
+  if (malformed !== null) {
     const named = local.find((l) => l.name === addr);
-    return named ? `an IPv4 address: ${addr} is an interface name, its address is ${named.address}` : `an IPv4 address of this host (${list})`;
+    return named ? `an IPv4 address: ${addr} is an interface name, its address is ${named.address}` : `an IPv4 address of this host (${list}): ${malformed}`;
   }
   if (!isHostAddress(addr, local.map((l) => l.address))) return `an address of this host (${list})`;
   return null;

@@ -14,9 +14,10 @@ import { instrumentIdOf } from "../core/instrument-id.ts";
 import { redactUrl } from "../core/redact-url.ts";
 import { MAX_DEF_STRING_BYTES, MAX_SYMBOL_BYTES, MIN_PUBLISH_DATAGRAM_BYTES, SYMBOL_NON_ASCII, utf8Bytes } from "../core/symbol-text.ts";
 import { CidrHostBitsError, parseCidr } from "../core/cidr.ts";
+import { ipv4Problem, isIpv4 } from "../core/ipv4.ts";
 import { largestRingWithin, ringMemoryBytes } from "../core/ring-memory.ts";
 import { bearerTokenProblem } from "./bearer-token.ts";
-import { interfaceProblem, isIpv4, localIpv4Addresses, neverAHostAddress } from "./host.ts";
+import { interfaceProblem, localIpv4Addresses, neverAHostAddress } from "./host.ts";
 import { retransmitServerPorts } from "./retransmit-ports.ts";
 import { restBridgeBytesPerWorker, shardOfId } from "./share.ts";
 import { usableMemory, type UsableMemory } from "./memory-limit.ts";
@@ -519,13 +520,13 @@ function parseHttp(v: Validator, t: Table): HttpConfig {
   // moves in 4 s steps on one clock for all sockets, so a value closes after between (steps - 1) and steps × 4 s:
   // under 8 a connection could be cut at once (measured: 1 s closed one 90 ms after its answer). 255 is Bun's most.
   const idleTimeoutS = v.int(t.idle_timeout_s, "http.idle_timeout_s", DEFAULTS.httpIdleTimeoutS, 8, 255);
-  const m = /^(\d{1,3}(?:\.\d{1,3}){3}|localhost):(\d{1,5})$/.exec(listen);
+  const m = /^([^:]*):(\d{1,5})$/.exec(listen);
   let host = "127.0.0.1";
   let port = 9464;
-  if (!m || !(m[1] === "localhost" || isIpv4(m[1])) || Number(m[2]) > 65535) {
-    v.problem("http.listen", listen, 'an IPv4 "address:port", e.g. "127.0.0.1:9464" (port 0 picks a free port)');
+  if (!m || !(m[1] === "localhost" || isIpv4(m[1]!)) || Number(m[2]) > 65535) {
+    v.problem("http.listen", listen, orWhy('an IPv4 "address:port", e.g. "127.0.0.1:9464" (port 0 picks a free port)', m?.[1] === "localhost" ? undefined : m?.[1]));
   } else {
-    host = m[1] === "localhost" ? "127.0.0.1" : m[1];
+    host = m[1] === "localhost" ? "127.0.0.1" : m[1]!;
     port = Number(m[2]);
     // 0.0.0.0 is every address; any other no host can have (a group, broadcast) is the file's to change. Before, it
     // was taken and the start failed binding it (exit 1, restarted for ever), as the other listen addresses are not.
@@ -605,12 +606,13 @@ function parsePublish(v: Validator, t: Table, localAddresses: readonly { name: s
       const receivers = unicast ? parseReceivers(v, dt.receivers, `${key}.receivers`) : undefined;
       const group = unicast ? undefined : v.str(dt.group, `${key}.group`, undefined);
       // A missing group is already reported by str(); a present one, "" included, must be a multicast address.
-      if (!unicast && typeof dt.group === "string" && !isMulticast(group!)) v.problem(`${key}.group`, group, "an IPv4 multicast address (224.0.0.0 – 239.255.255.255)");
+      if (!unicast && typeof dt.group === "string" && !isMulticast(group!)) v.problem(`${key}.group`, group, orWhy("an IPv4 multicast address (224.0.0.0 – 239.255.255.255)", group));
       else if (!unicast && group!.startsWith("224.0.0.")) {
         v.problem(`${key}.group`, group, "a multicast group outside 224.0.0.0/24 (reserved for local network control: all hosts, routers and mDNS listen there)");
       }
       const iface = v.str(dt.interface, `${key}.interface`, DEFAULTS.destination.iface);
-      if (!isIpv4(iface) || iface === "0.0.0.0") v.problem(`${key}.interface`, iface, "the IPv4 address of a local interface, e.g. 127.0.0.1 (not 0.0.0.0: the outgoing interface is always named)");
+      if (!isIpv4(iface)) v.problem(`${key}.interface`, iface, orWhy("the IPv4 address of a local interface, e.g. 127.0.0.1", iface));
+      else if (iface === "0.0.0.0") v.problem(`${key}.interface`, iface, "the IPv4 address of a local interface, e.g. 127.0.0.1 (not 0.0.0.0: the outgoing interface is always named)");
       else if (neverAHostAddress(iface)) v.problem(`${key}.interface`, iface, `the IPv4 address of a local interface, e.g. 127.0.0.1 (${neverAHostAddress(iface)}: no host has it, so it is the file's to change, not an address to wait for)`);
       // A unicast destination's interface is the publisher's to send from: a reader of the file (listen -c on the
       // receiver host; to-nats reads multicast only) does not use it. Checked there, the publisher's own file was
@@ -691,10 +693,10 @@ function parseReceivers(v: Validator, raw: unknown, key: string): UnicastReceive
   if (Array.isArray(raw) && raw.length === 0) v.problem(key, raw, 'a non-empty list of IPv4 "host:port" receivers');
   const out: UnicastReceiver[] = [];
   for (const r of list) {
-    const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(r);
+    const m = /^([^:]*):(\d{1,5})$/.exec(r);
     const port = m ? Number(m[2]) : 0;
     if (!m || !isIpv4(m[1]!) || m[1] === "0.0.0.0" || isMulticast(m[1]!) || port < 1 || port > 65535) {
-      v.problem(key, r, 'IPv4 unicast "host:port" receivers, e.g. "10.1.2.3:31001"');
+      v.problem(key, r, orWhy('IPv4 unicast "host:port" receivers, e.g. "10.1.2.3:31001"', m?.[1]));
       continue;
     }
     // 255.255.255.255 and the rest of 240/4, or 0/8: no host has it. Before, taken from a LAN interface, and every
@@ -738,10 +740,10 @@ function minRingBytes(maxDatagramBytes: number): number {
 function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number, localAddresses: readonly { name: string; address: string }[] | undefined): RetransmitConfig {
   v.knownKeys(t, "publish.retransmit", ["listen", "ring_bytes", "allow", "requests_per_sec", "bytes_per_sec", "total_bytes_per_sec"]);
   const listen = v.str(t.listen, "publish.retransmit.listen", "127.0.0.1:31900");
-  const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(listen);
+  const m = /^([^:]*):(\d{1,5})$/.exec(listen);
   let host = "127.0.0.1";
   let port = 0; // while malformed: no port for the checks on the workers' room and our own ports (it is named once)
-  if (!m || !isIpv4(m[1]!) || Number(m[2]) > 65535) v.problem("publish.retransmit.listen", listen, 'an IPv4 "address:port" of this host, e.g. "127.0.0.1:31900" (port 0 picks a free port)');
+  if (!m || !isIpv4(m[1]!) || Number(m[2]) > 65535) v.problem("publish.retransmit.listen", listen, orWhy('an IPv4 "address:port" of this host, e.g. "127.0.0.1:31900" (port 0 picks a free port)', m?.[1]));
   else {
     host = m[1]!;
     port = Number(m[2]);
@@ -761,7 +763,7 @@ function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number, local
     } catch (err) {
       // Host bits set: refused, both readings named (an allow list is not the place to guess which was meant).
       if (err instanceof CidrHostBitsError) v.problem("publish.retransmit.allow", a, `an IPv4 CIDR block with its host bits clear: write "${err.network}" for the network it lies in, or "${err.host}" for the one host`);
-      else v.problem("publish.retransmit.allow", a, 'IPv4 CIDR blocks like "10.0.0.0/8" (requesters outside them are not answered)');
+      else v.problem("publish.retransmit.allow", a, orWhy('IPv4 CIDR blocks like "10.0.0.0/8" (requesters outside them are not answered)', a.split("/")[0]));
     }
   }
   const requestsPerSec = v.int(t.requests_per_sec, "publish.retransmit.requests_per_sec", 100, 1, 1_000_000);
@@ -1107,6 +1109,12 @@ function isUrl(s: string, scheme: RegExp): boolean {
   // gets its paths appended ("<base>/v5/market/…"): after a ?query or #fragment they were no path at all.
   if (s.includes("#") || (scheme === HTTP_URL && s.includes("?"))) return false;
   return new URL(s).hostname !== "";
+}
+
+/** `expected`, and then why `addr` is no IPv4 address when it is not one (not when the rest of the value is at fault). */
+function orWhy(expected: string, addr: string | undefined): string {
+  const why = addr === undefined ? null : ipv4Problem(addr);
+  return why === null ? expected : `${expected}: ${why}`;
 }
 
 function isMulticast(s: string): boolean {

@@ -12,7 +12,7 @@ export interface Cidr {
 }
 
 /**
- * The u32 of a dotted-quad IPv4 address (four decimal octets 0–255 without leading zeros, as config/host.ts isIpv4:
+ * The u32 of a dotted-quad IPv4 address (four decimal octets 0–255 without leading zeros, as core/ipv4.ts isIpv4:
  * inet_aton reads "010" as octal 8, so such a block would mean another network to other tools) from index `from`
  * of `s`, or −1 when it is not one. Allocates nothing: the retransmission server checks every datagram's sender
  * with it (the kernel never reports a leading zero).

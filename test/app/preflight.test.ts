@@ -6,9 +6,10 @@
 import { afterEach, describe, expect, test } from "vitest";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkDestinations, checkWritableDir, localIpv4Addresses } from "../../src/app/preflight.ts";
+import { checkDestinations, checkWritableDir } from "../../src/app/preflight.ts";
 import { PublishGuard } from "../../src/app/publish-guard.ts";
 import { validateConfig } from "../../src/config/load.ts";
+import { localIpv4Addresses } from "../../src/config/host.ts";
 import type { DestinationConfig, PublishConfig } from "../../src/config/types.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { StreamWatcher } from "../../src/net/stream-watcher.ts";
@@ -75,7 +76,7 @@ async function sender() {
 
 describe("destination checks", () => {
   test("an interface that is not an address of this host is named by its key", async () => {
-    expect(localIpv4Addresses()).toContain("127.0.0.1");
+    expect(localIpv4Addresses().map((l) => l.address)).toContain("127.0.0.1");
     await expect(checkDestinations(publish(dest("127.0.0.1"), dest("10.254.254.1")))).rejects.toThrow(
       /^publish\.destinations\[1\]\.interface: "10\.254\.254\.1" is not an address of this host \(its IPv4 addresses: .*127\.0\.0\.1/,
     );

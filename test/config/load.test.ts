@@ -81,7 +81,7 @@ describe("config", () => {
   test("empty strings are refused naming the key: group, tick_size, lot_size, name, instrument_cache", () => {
     const venue = '[venues.bybit.linear]\nsymbols = ["BTCUSDT"]\n';
     expect(problemsOf(`[[publish.destinations]]\ngroup = ""\nport = 30001\n${venue}`)).toEqual([
-      'publish.destinations[0].group: "" is not an IPv4 multicast address (224.0.0.0 – 239.255.255.255)',
+      'publish.destinations[0].group: "" is not an IPv4 multicast address (224.0.0.0 – 239.255.255.255): the address is empty',
     ]);
     expect(problemsOf(`[[publish.destinations]]\nname = ""\ngroup = "239.255.1.1"\nport = 30001\n${venue}`)).toEqual([
       'publish.destinations[0].name: "" is not a non-empty label (it names the destination in logs and metrics)',

@@ -104,8 +104,8 @@ describe("publish.retransmit", () => {
   test("an allow block with a leading zero is a problem, as a listen address with one is", () => {
     // inet_aton reads "010" as octal 8: "010.1.2.0/24" would be 8.1.2.0/24 to other tools, 10.1.2.0/24 here.
     expect(problemsOf(`[publish.retransmit]\nlisten = "010.0.0.1:31900"\nallow = ["010.1.2.0/24", "10.1.2.0/24"]\n${VENUE}`)).toEqual([
-      'publish.retransmit.listen: "010.0.0.1:31900" is not an IPv4 "address:port" of this host, e.g. "127.0.0.1:31900" (port 0 picks a free port)',
-      'publish.retransmit.allow: "010.1.2.0/24" is not IPv4 CIDR blocks like "10.0.0.0/8" (requesters outside them are not answered)',
+      'publish.retransmit.listen: "010.0.0.1:31900" is not an IPv4 "address:port" of this host, e.g. "127.0.0.1:31900" (port 0 picks a free port): 010.0.0.1 has a leading zero in octet "010", which is ambiguous: octal 8 to inet_aton (which the socket calls use), decimal 10 to most tools',
+      'publish.retransmit.allow: "010.1.2.0/24" is not IPv4 CIDR blocks like "10.0.0.0/8" (requesters outside them are not answered): 010.1.2.0 has a leading zero in octet "010", which is ambiguous: octal 8 to inet_aton (which the socket calls use), decimal 10 to most tools',
     ]);
   });
 

@@ -60,7 +60,7 @@ describe("publish.retransmit.listen against the file's own destinations", () => 
 
 test("a malformed listen is named once, not also as a clash with the default port", () => {
   expect(configProblems(`[publish]\n${unicast(["127.0.0.1:31900"])}${retransmit("localhost:31900")}${VENUE}`, { localAddresses: LOOPBACK_ONLY })).toEqual([
-    'publish.retransmit.listen: "localhost:31900" is not an IPv4 "address:port" of this host, e.g. "127.0.0.1:31900" (port 0 picks a free port)',
+    'publish.retransmit.listen: "localhost:31900" is not an IPv4 "address:port" of this host, e.g. "127.0.0.1:31900" (port 0 picks a free port): localhost is a name, not a dotted-decimal address',
   ]);
 });
 

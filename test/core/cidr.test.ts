@@ -1,9 +1,9 @@
 /**
  * IPv4 parsing for publish.retransmit.allow: the allocation-free parser agrees with the dotted-decimal grammar the
- * rest of the configuration takes (config/host.ts isIpv4: no leading zeros, which inet_aton reads as octal).
+ * rest of the configuration takes (core/ipv4.ts isIpv4: no leading zeros, which inet_aton reads as octal).
  */
 import { describe, expect, it } from "vitest";
-import { isIpv4 } from "../../src/config/host.ts";
+import { isIpv4 } from "../../src/core/ipv4.ts";
 import { CidrHostBitsError, inCidrs, ipv4ToU32, parseCidr } from "../../src/core/cidr.ts";
 import { randInt, rng } from "../wire/helpers.ts";
 

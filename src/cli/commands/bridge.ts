@@ -4,7 +4,8 @@
  * JetStream stream); from-nats turns the subjects or the stream back into local multicast of its own stream.
  * @module
  */
-import { interfaceProblem, isIpv4, neverAHostAddress } from "../../config/host.ts";
+import { interfaceProblem, neverAHostAddress } from "../../config/host.ts";
+import { ipv4Problem, isIpv4 } from "../../core/ipv4.ts";
 import { loadConfigFile, loadReaderSections } from "../../config/load.ts";
 import { isLoopbackTtl, loopbackTtlWhy } from "../../config/notes.ts";
 import { DEFAULT_MAX_PENDING_BYTES, ForwardBridge } from "../../bridge/forward-bridge.ts";
@@ -163,7 +164,10 @@ export const bridgeCommand: CommandSpec = {
 
 function groupOf(entry: string, iface: string): { group: string; port: number; iface: string } {
   const m = /^([^:]+):(\d+)$/.exec(entry);
-  if (m === null || !isIpv4(m[1]!) || !isMulticastV4(m[1]!) || !(Number(m[2]) > 0 && Number(m[2]) < 65536)) throw new UsageError(`--group ${JSON.stringify(entry)} is not an IPv4 multicast group:port`);
+  const why = m === null ? null : ipv4Problem(m[1]!);
+  if (m === null || why !== null || !isMulticastV4(m[1]!) || !(Number(m[2]) > 0 && Number(m[2]) < 65536)) {
+    throw new UsageError(`--group ${JSON.stringify(entry)} is not an IPv4 multicast group:port${why === null ? "" : `: ${why}`}`);
+  }
   return { group: m[1]!, port: Number(m[2]), iface };
 }
 

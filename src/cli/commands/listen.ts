@@ -3,7 +3,8 @@
  * packet's send time to receive), or prints every update as one JSON object per line (--format ndjson).
  * @module
  */
-import { interfaceProblem, isIpv4, localIpv4Addresses } from "../../config/host.ts";
+import { interfaceProblem, localIpv4Addresses } from "../../config/host.ts";
+import { ipv4Problem } from "../../core/ipv4.ts";
 import { inCidrs, parseCidr } from "../../core/cidr.ts";
 import { loadConfigFile, loadReaderSections } from "../../config/load.ts";
 import { isMulticastV4 } from "../../net/multicast.ts";
@@ -297,7 +298,7 @@ export function resolveGroups(ctx: CommandContext): {
     }
   }
   for (const entry of Array.isArray(v.bind) ? (v.bind as string[]) : []) {
-    const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(entry);
+    const m = /^([^:]*):(\d{1,5})$/.exec(entry);
     if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`--bind ${JSON.stringify(entry)}: give a local IPv4 ADDR:PORT`);
     const why = interfaceProblem(m[1]!);
     if (why !== null) throw new UsageError(`--bind ${JSON.stringify(entry)}: ${m[1]} is not ${why}`);
@@ -327,7 +328,9 @@ export function resolveGroups(ctx: CommandContext): {
   // --iface is the interface groups are joined on: with unicast binds alone it changed nothing, silently (as --port).
   if (iface !== undefined && !groups.some((g) => g.group !== undefined)) throw new UsageError("--iface is the interface multicast groups are joined on, and there is none here (only --bind / unicast destinations)");
   for (const g of groups) {
-    if (g.group !== undefined && !(isIpv4(g.group) && isMulticastV4(g.group))) throw new UsageError(`${g.group} is not an IPv4 multicast group`);
+    const why = g.group === undefined ? null : ipv4Problem(g.group);
+    if (why !== null) throw new UsageError(`${g.group} is not an IPv4 multicast group: ${why}`);
+    if (g.group !== undefined && !isMulticastV4(g.group)) throw new UsageError(`${g.group} is not an IPv4 multicast group`);
     if (!(g.port > 0 && g.port < 65536)) throw new UsageError(`port ${g.port} out of range`);
   }
   // The same group:port twice (e.g. config plus --group) would deliver every datagram twice.
