@@ -46,7 +46,7 @@ export function ownSourceIds(config: FeederConfig): number[] {
  * for the publisher and the supervisor: `run` builds the guard first, and its plain Error (until s-smallleft) exited 1,
  * which systemd restarts for ever.
  */
-function feedKeyOf(config: FeederConfig): Uint8Array | undefined {
+function readFeedKey(config: FeederConfig): Uint8Array | undefined {
   const file = config.publish.authKeyFile;
   if (file === undefined) return undefined;
   try {
@@ -88,7 +88,7 @@ export class PublishGuard {
     private readonly now: () => number = monoMs,
     // Only datagrams signed with our key are another publisher: before, one forged unsigned datagram refused our start
     // or turned /readyz to 503, though keyed subscribers drop it. Read as the publisher reads it (the file is checked).
-    authKey: Uint8Array | undefined = feedKeyOf(config),
+    authKey: Uint8Array | undefined = readFeedKey(config),
   ) {
     // Unicast destinations have no group to listen on: another publisher's datagrams go to the receivers only.
     const streams = config.publish.destinations.flatMap((d, i) =>

@@ -4,14 +4,16 @@
  * `setMulticastInterface("nonsense")` returns false instead of throwing (docs/runtime-costs.md §8).
  * @module
  */
+import { isIpv4 } from "../core/ipv4.ts";
 
-/** True for a dotted-quad IPv4 address in 224.0.0.0/4. */
+/**
+ * True for a dotted-quad IPv4 address in 224.0.0.0/4, written as the config requires (core/ipv4.ts: no leading zero,
+ * which inet_aton would read as octal): the publisher relies on this check alone for a destination's group.
+ */
 export function isMulticastV4(address: string): boolean {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
-  if (m === null) return false;
-  const octets = [m[1], m[2], m[3], m[4]].map(Number);
-  if (octets.some((o) => o > 255)) return false;
-  return octets[0]! >= 224 && octets[0]! <= 239;
+  if (!isIpv4(address)) return false;
+  const first = Number(address.slice(0, address.indexOf(".")));
+  return first >= 224 && first <= 239;
 }
 
 /** True for 239.0.0.0/8, the administratively scoped range (RFC 2365) that never leaves the organisation. */

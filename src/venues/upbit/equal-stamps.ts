@@ -110,10 +110,6 @@ export class EqualStamps {
     return o >= 0 && (this.overlap[o] === 1 || this.gen[o]! > socket);
   }
 
-  isHeld(index: number): boolean {
-    return this.held[index] === 1;
-  }
-
   /**
    * Cold: the book went stale. A socket that is neither `current` nor `retiring` delivers no more: its latest is
    * forgotten, so a hold no book of the open socket could end (its snapshot newer than the closed one's latest, at the
