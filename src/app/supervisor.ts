@@ -71,10 +71,11 @@ export interface SupervisorOptions {
   /** WORKER_HANG_MS unless given (tests). */
   readonly hangAfterMs?: number;
   /**
-   * WORKER_FIRST_WORD_MS unless given (tests). A function is asked at each spawn: a test's short bound for the one
-   * worker it keeps silent, while the others (their module loading on a loaded machine) get a generous one.
+   * WORKER_FIRST_WORD_MS unless given (tests). A function is asked at each spawn, with the worker's index: a test's
+   * short bound for the one worker it keeps silent, while the others (their module loading on a loaded machine) get a
+   * generous one.
    */
-  readonly firstWordMs?: number | (() => number);
+  readonly firstWordMs?: number | ((workerIndex: number) => number);
   /** The restart backoff's longest wait: RESTART_MAX_MS unless given (tests that restart one slot many times). */
   readonly restartMaxMs?: number;
   /** How long a reply may go silent before it is given up (the worker not answering it): REPLY_SILENCE_MS unless given (tests). */
@@ -168,7 +169,7 @@ export class Supervisor implements StatusSource {
   /** Called with each worker publisher's (sourceId, sessionId) before it sends (the publish guard's own sessions). */
   onWorkerSession: ((sourceId: number, sessionId: number) => void) | undefined;
   private readonly hangAfterMs: number;
-  private readonly firstWordMs: number | (() => number);
+  private readonly firstWordMs: number | ((workerIndex: number) => number);
   private readonly restartMaxMs: number;
   private readonly replySilenceMs: number | undefined;
   private readonly writeLog: (text: string, done: () => void) => void;
@@ -501,7 +502,7 @@ export class Supervisor implements StatusSource {
       slot.answering = false;
       slot.startedAtMs = performance.now();
       slot.lastHeardMs = 0; // nothing heard from this worker yet (its module may still be loading)
-      slot.firstWordDueMs = slot.startedAtMs + (typeof this.firstWordMs === "number" ? this.firstWordMs : this.firstWordMs());
+      slot.firstWordDueMs = slot.startedAtMs + (typeof this.firstWordMs === "number" ? this.firstWordMs : this.firstWordMs(slot.index));
       slot.terminatedAtMs = 0;
       slot.heldBack = false;
       let settled = false;
