@@ -71,10 +71,11 @@ export interface SupervisorOptions {
   /** WORKER_HANG_MS unless given (tests). */
   readonly hangAfterMs?: number;
   /**
-   * WORKER_FIRST_WORD_MS unless given (tests). A function is asked at each spawn: a test's short bound for the one
-   * worker it keeps silent, while the others (their module loading on a loaded machine) get a generous one.
+   * WORKER_FIRST_WORD_MS unless given (tests). A function is asked at each spawn, with the worker's index: a test's
+   * short bound for the one worker it keeps silent, while the others (their module loading on a loaded machine) get a
+   * generous one.
    */
-  readonly firstWordMs?: number | (() => number);
+  readonly firstWordMs?: number | ((workerIndex: number) => number);
   /** The restart backoff's longest wait: RESTART_MAX_MS unless given (tests that restart one slot many times). */
   readonly restartMaxMs?: number;
   /** How long a reply may go silent before it is given up (the worker not answering it): REPLY_SILENCE_MS unless given (tests). */
@@ -111,7 +112,7 @@ interface Slot {
   lastReplyMs: number;
   /** While it has said nothing: when it is taken for stuck (performance.now() ms). */
   firstWordDueMs: number;
-  /** When its worker was terminated as hung or by kill() (performance.now() ms; 0: it was not): its close is awaited from then. */
+  /** When its worker was terminated as hung, by kill() or after its failed start (performance.now() ms; 0: it was not): its close is awaited from then. */
   terminatedAtMs: number;
   /** The slot's current worker has gone (closed, or replaced as blocked): what follows it; set by spawn. */
   ended: () => void;
@@ -168,7 +169,7 @@ export class Supervisor implements StatusSource {
   /** Called with each worker publisher's (sourceId, sessionId) before it sends (the publish guard's own sessions). */
   onWorkerSession: ((sourceId: number, sessionId: number) => void) | undefined;
   private readonly hangAfterMs: number;
-  private readonly firstWordMs: number | (() => number);
+  private readonly firstWordMs: number | ((workerIndex: number) => number);
   private readonly restartMaxMs: number;
   private readonly replySilenceMs: number | undefined;
   private readonly writeLog: (text: string, done: () => void) => void;
@@ -264,7 +265,7 @@ export class Supervisor implements StatusSource {
       this.slots.map(
         (slot) =>
           new Promise<void>((resolve) => {
-            // One terminated as hung runs no JavaScript again (a thread blocked outside it ends when its call returns):
+            // One terminated (as hung, killed, after its failed start) runs no JavaScript again (a thread blocked outside it ends when its call returns):
             // no `stopped` will come. Before, stop() waited STOP_ANSWER_MS for it, holding up the shutdown 2 s.
             if (!slot.worker || slot.terminatedAtMs !== 0) return resolve();
             const timer = setTimeout(() => {
@@ -501,7 +502,7 @@ export class Supervisor implements StatusSource {
       slot.answering = false;
       slot.startedAtMs = performance.now();
       slot.lastHeardMs = 0; // nothing heard from this worker yet (its module may still be loading)
-      slot.firstWordDueMs = slot.startedAtMs + (typeof this.firstWordMs === "number" ? this.firstWordMs : this.firstWordMs());
+      slot.firstWordDueMs = slot.startedAtMs + (typeof this.firstWordMs === "number" ? this.firstWordMs : this.firstWordMs(slot.index));
       slot.terminatedAtMs = 0;
       slot.heldBack = false;
       let settled = false;
@@ -584,7 +585,13 @@ export class Supervisor implements StatusSource {
           }
           endLogged = true;
           if (!settled) (settled = true), reject(new Error(`worker ${slot.index}: ${msg.error}`));
-          // An idle worker that will never publish: ended, so it is restarted with backoff like one that died.
+          // An idle worker that will never publish: ended, so it is restarted with backoff like one that died. Marked
+          // terminated as a hung or killed one is: no longer current (not pinged, its queued messages not taken), and
+          // a thread that does not end (blocked outside JavaScript) is replaced after hangAfterMs. Until 2026-12-07 it stayed
+          // current until its close: such a thread was taken for hung, a second error line for the same end.
+          slot.ready = false;
+          slot.answering = false;
+          slot.terminatedAtMs = performance.now();
           worker.terminate();
         } else if (msg.type === "response") {
           slot.replies.last(msg.id, msg.result);
@@ -603,8 +610,8 @@ export class Supervisor implements StatusSource {
         slot.answering = false;
         slot.worker = undefined;
         slot.replies.end();
-        // A stop() waiting for this worker's `stopped` (one terminated after its failed start, which a failed first
-        // start's stop finds still there): it will say nothing more. Before, stop() waited STOP_ANSWER_MS for it.
+        // A stop() waiting for this worker's `stopped` (one whose start failed, or that exited, while stop() waited):
+        // it will say nothing more. Before, stop() waited STOP_ANSWER_MS for it.
         slot.stopped?.();
         slot.carry.restarted();
         const duringStart = !settled;
