@@ -82,7 +82,7 @@ export interface NatsReadOptions {
  * again after a close for good, that connection is kept, told `reconnected` first (at start it is a rejection).
  * Meanwhile nothing comes: the reader stops its heartbeats and the subscriber's books go stale.
  * `replay_starts_later` — at start, a replay from a time before the stream's oldest message (what came before aged out
- * by its max age or size, or was never stored): it starts at that message, stored at `firstStoredAt`.
+ * by its max age or size, or was never stored): it starts at that message, stored at `firstStoredAt`. Once per start().
  */
 export interface NatsReaderEvent {
   kind: "closed" | "reconnected" | "reconnect_failed" | "subscription_refused" | "subscribed" | "auth_refused" | "auth_accepted" | "consumer_ended" | "consumer_made" | "stream_foreign" | "replay_starts_later";
@@ -430,6 +430,8 @@ export class NatsFeedReader {
    * when a connection is made again, not per message.
    */
   private lastJsMsg: NatsMsg | undefined;
+  /** `replay_starts_later` told in this run: once per start(), not per connection opened before a message is read. */
+  private replayStartTold = false;
   /**
    * When the stream read was made (its info's `created`, read as the consumer is made): another time is another stream
    * of that name (deleted and made again, a NATS server restarted without it), whose sequence starts again.
@@ -510,6 +512,7 @@ export class NatsFeedReader {
     const prefix = this.opts.prefix ?? "feeder";
     this.stopped = false;
     this.authRefusing = false; // a refusal told before a stop() is not this run's: the next one is told again
+    this.replayStartTold = false;
     const got = await this.connect().catch((err: unknown) => {
       if (this.runs === run) this.running = false; // nothing opened: the caller may start again (before: "start() called twice")
       // Refused at start: the caller is told why, by the server's words and the kind of credentials (never them).
@@ -740,7 +743,11 @@ export class NatsFeedReader {
     const from = this.opts.from;
     const firstStoredAt = info.state?.first_ts;
     if (!(from instanceof Date) || !((info.state?.messages ?? 0) > 0) || firstStoredAt === undefined) return;
-    if (Date.parse(firstStoredAt) > from.getTime()) this.repacker.tell(this.opts.onNatsEvent, { kind: "replay_starts_later", firstStoredAt });
+    if (this.replayStartTold || !(Date.parse(firstStoredAt) > from.getTime())) return;
+    // Once per start(): before, each connection made again before the first message was read told it (and the CLI
+    // warned) again.
+    this.replayStartTold = true;
+    this.repacker.tell(this.opts.onNatsEvent, { kind: "replay_starts_later", firstStoredAt });
   }
 
   /**

@@ -272,7 +272,7 @@ describe("a stream reader whose stream was made again", () => {
    * `policies`); each client's `shut`: closed by the reader. `added`: the names of the consumers a replay from a time
    * makes to find its start sequence (`lookup<n>`, number −1 in `deleted`), each answered once `addHold`'s promise resolves.
    */
-  function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean; lastSeq?: () => number; hold?: () => Promise<void> | undefined; deleteHangs?: boolean; deleteHold?: Promise<void>; getHold?: () => Promise<void> | undefined; connectHold?: () => Promise<void> | undefined; addHold?: () => Promise<void> | undefined }) {
+  function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean; lastSeq?: () => number; hold?: () => Promise<void> | undefined; deleteHangs?: boolean; deleteHold?: Promise<void>; getHold?: () => Promise<void> | undefined; state?: () => object; connectHold?: () => Promise<void> | undefined; addHold?: () => Promise<void> | undefined }) {
     const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[], clients: [] as { end(): void; shut: boolean }[], deleted: [] as number[], deletedNames: [] as string[], made: [] as { name?: string }[], filters: [] as (string | undefined)[], added: [] as string[] };
     const deleting = (n: number, name: string): Promise<boolean> => (s.deleted.push(n), s.deletedNames.push(name), o.deleteHangs ? new Promise<boolean>(() => {}) : (o.deleteHold ?? Promise.resolve()).then(() => true));
     useNatsModules({
@@ -292,7 +292,7 @@ describe("a stream reader whose stream was made again", () => {
             info: async () => {
               s.infos++;
               await o.hold?.();
-              return { config: { subjects: o.subjects?.() ?? ["js-i.>"] }, created: o.created(), ...(o.lastSeq === undefined ? {} : { state: { last_seq: o.lastSeq() } }) };
+              return { config: { subjects: o.subjects?.() ?? ["js-i.>"] }, created: o.created(), ...(o.lastSeq === undefined ? {} : { state: { last_seq: o.lastSeq() } }), ...(o.state === undefined ? {} : { state: o.state() }) };
             },
           },
           consumers: {
@@ -749,6 +749,22 @@ describe("a stream reader whose stream was made again", () => {
     subjects = ["js-i.>"]; // this feed's again
     await waitFor(() => s.iters.length === 2, "a consumer of this feed's stream", 5000);
     expect([told.slice(3), reader.health.streamProblem, s.policies, s.clients.length]).toEqual([["consumer_made: "], undefined, [{ deliver_policy: "new" }, { deliver_policy: "all" }], 2]);
+  });
+
+  // Before, each connection opened before the first message was read told it again (a connect made again after a
+  // close for good): `replay_starts_later`, and the CLI's warning, once per connection instead of once per start.
+  test("a replay from before the stream's oldest message is told once per start, not again by a connect made again before a message was read", async () => {
+    const firstStoredAt = "2026-12-07T10:00:00Z";
+    const told: string[] = [];
+    const s = fakeJetStream({ created: () => "t0", state: () => ({ messages: 3, first_ts: firstStoredAt, last_seq: 3 }) });
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSL", from: new Date(Date.parse(firstStoredAt) - 3_600_000), reconnectAfterCloseMs: 10, onNatsEvent: (e) => told.push(e.kind) }, () => {});
+    cleanups.push(() => reader.stop());
+    await reader.start();
+    s.clients[0]!.end(); // closed for good, nothing read
+    await waitFor(() => told.includes("reconnected"), "a connect made again", 5000);
+    await reader.stop();
+    await reader.start(); // a start again tells it again
+    expect(told.filter((k) => k === "replay_starts_later" || k === "reconnected")).toEqual(["replay_starts_later", "reconnected", "replay_starts_later"]);
   });
 
   // @nats-io/jetstream 3.4 ends an ordered consumer that read nothing after 30 failed creates (its stream missing ~2

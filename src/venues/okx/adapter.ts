@@ -551,6 +551,7 @@ export class OkxAdapter implements VenueAdapter {
       if (conn.retiringGeneration < 0) this.soloGen[index] = conn.generation;
       t.lastMsgMs = this.now();
       t.lastSeq = seq;
+      t.hasSeq = true; // a seqId, even 0 (as every place that sets lastSeq from one)
       this.lastPrevSeq[index] = prev;
       this.bridgeOpen[index] = false;
       this.c.deltas++;
