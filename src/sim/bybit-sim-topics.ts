@@ -31,8 +31,9 @@ export class SymbolSim {
     readonly symbol: string,
     spec: SymbolSpec,
     rng: Rng,
+    levels = market === "option" ? 150 : 1200,
   ) {
-    this.book = new SimBook(spec, rng, market === "option" ? 150 : 1200);
+    this.book = new SimBook(spec, rng, levels);
     this.seq = rng.int(1e9, 2e9);
   }
 }

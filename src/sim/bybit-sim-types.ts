@@ -56,6 +56,11 @@ export interface BybitSimOptions {
   replayDepth?: number;
   /** Probability that a step is a burst of many level changes (default 0.05). */
   burstiness?: number;
+  /**
+   * Levels per side of each generated book (default 1200, options 150: more than the deepest topic, so windows have
+   * levels to pull in). Fewer make a simulator of many symbols cheap to start when its topics are shallow.
+   */
+  levels?: number;
   /** Level-1 re-push interval (default 3000 ms, §4.2). */
   l1RepushMs?: number;
   /** Per-symbol tick/lot/price overrides, keyed "market:SYMBOL". */

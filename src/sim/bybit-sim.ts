@@ -89,11 +89,12 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
     this.rng = new Rng(opts.seed ?? 1);
     const lim = opts.restLimit ?? { perWindow: REST_REQUESTS_PER_WINDOW, windowMs: REST_WINDOW_MS, blockedMs: REST_BLOCKED_MS };
     this.restWindow = new RestRequestWindow(this.instrumentsLimit, lim.perWindow, lim.windowMs, lim.blockedMs);
+    if (opts.levels !== undefined && !(Number.isInteger(opts.levels) && opts.levels >= 1)) throw new Error(`levels: must be a positive integer (levels per side of each generated book), got ${opts.levels}`);
     for (const m of opts.markets) {
       for (const symbol of m.symbols) {
         const key = `${m.market}:${symbol}`;
         const spec = { ...defaultSpec(m.market, symbol), ...(opts.specs?.[key] ?? {}) };
-        this.symbols.set(key, new SymbolSim(m.market, symbol, spec, this.rng));
+        this.symbols.set(key, new SymbolSim(m.market, symbol, spec, this.rng, opts.levels));
       }
     }
     for (const key of opts.unlisted ?? []) this.unlisted.add(key);

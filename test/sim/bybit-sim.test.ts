@@ -141,7 +141,9 @@ describe("simulator protocol", { timeout: 15_000 }, () => {
 
   test("a connection's args are capped at 21,000 characters: the request that would pass it is rejected whole", async () => {
     const symbols = Array.from({ length: 900 }, (_, i) => `S${String(i).padStart(4, "0")}USDT`);
-    const s = await sim({ markets: [{ market: "linear", symbols }] });
+    // Books of 2 levels a side: 900 books of the default 1200 took ~7 s to build on a loaded 2-vCPU box, the test ~44 s.
+    // No level-1 re-push during the test: one between the snapshots and an answer would be read as the answer.
+    const s = await sim({ markets: [{ market: "linear", symbols }], levels: 2, l1RepushMs: 600_000 });
     const c = await openClient(url(s, "linear"));
     const topics = symbols.map((sym) => `orderbook.1.${sym}`); // 24 characters each as an arg: 875 fit
     const fit = Math.floor(21_000 / (JSON.stringify(topics[0]).length + 1));
@@ -157,7 +159,17 @@ describe("simulator protocol", { timeout: 15_000 }, () => {
     expect(await c.nextJson()).toMatchObject({ success: true, req_id: "swap" });
     c.send({ req_id: "again", op: "subscribe", args: [topics[fit]] });
     expect(await c.nextJson()).toMatchObject({ success: true, req_id: "again" });
-  }, 60_000); // 875 snapshots: CPU-bound, timed out at the file's 15 s on a loaded 2-vCPU box
+  });
+
+  test("levels sets the generated books' depth a side; one that is not a positive integer is refused, named", async () => {
+    const s = await sim({ markets: [{ market: "linear", symbols: ["BTCUSDT"] }], levels: 3 });
+    const c = await openClient(url(s, "linear"));
+    const snap = await c.subscribe("orderbook.50.BTCUSDT");
+    expect([snap.data.b.length, snap.data.a.length]).toEqual([3, 3]);
+    for (const levels of [0, 2.5, -1, Number.NaN]) {
+      await expect(startBybitSimulator({ markets: [{ market: "linear", symbols: ["BTCUSDT"] }], levels }), String(levels)).rejects.toThrow(/^levels: must be a positive integer/);
+    }
+  });
 
   test("deltas carry u + 1, keep the window at N levels with explicit '0' deletes, and match book()", async () => {
     const s = await sim({ markets: [{ market: "linear", symbols: ["ETHUSDT"] }], burstiness: 0.5 });
