@@ -671,7 +671,7 @@ export class OkxAdapter implements VenueAdapter {
       if (t.book === BookState.LIVE && (sc.seqId < t.lastSeq || again || back)) {
         reset = true;
         this.c.maintenanceResets++;
-        if (conn.retiringGeneration >= 0) this.fullSockets.resetTaken(index, BehindResetMarks.otherSocket(conn.generation, conn.retiringGeneration, socket), back);
+        if (conn.retiringGeneration >= 0) this.fullSockets.resetTaken(index, BehindResetMarks.otherSocket(conn.generation, conn.retiringGeneration, socket), back, sc.seqId);
       }
     }
     // Each socket's last book, taken or not, with its venue time (at an overlap's end, whether the carrier vouches);
@@ -698,7 +698,7 @@ export class OkxAdapter implements VenueAdapter {
         reset = true;
         this.c.maintenanceResets++;
         const stampedBack = tsUs > 0 && tsUs < shownTsUs;
-        if (conn.retiringGeneration >= 0) this.fullSockets.resetTaken(index, BehindResetMarks.otherSocket(conn.generation, conn.retiringGeneration, socket), stampedBack);
+        if (conn.retiringGeneration >= 0) this.fullSockets.resetTaken(index, BehindResetMarks.otherSocket(conn.generation, conn.retiringGeneration, socket), stampedBack, sc.seqId);
       }
     }
     const now = this.now();

@@ -46,6 +46,12 @@ export class FullBookSockets {
    * the two resets were applied, the book LIVE at a run the venue had left.
    */
   private readonly owed: Uint8Array;
+  /**
+   * Per subscription: the seqId of the latest reset the behind socket has yet to show. A silent socket's first book
+   * above it may be from before the reset while the book is not LIVE (a resync during the overlap keeps a mark on the
+   * old socket) and has no seqId to compare: before s-okxreset that first book was taken, LIVE at a book the venue left.
+   */
+  private readonly resetSeq: Float64Array;
   /** Two slots per subscription (2i, 2i + 1), one per socket of an overlap: its generation (-1 = free) … */
   private readonly gen: Int32Array;
   /** … the last seqId it delivered (taken or not; NaN: none) … */
@@ -62,6 +68,7 @@ export class FullBookSockets {
     this.unsure = new Uint8Array(n);
     this.owed = new Uint8Array(n);
     this.timeBack = new Uint8Array(n);
+    this.resetSeq = new Float64Array(n);
     this.gen = new Int32Array(2 * n).fill(-1);
     this.seq = new Float64Array(2 * n);
     this.tsUs = new Float64Array(2 * n);
@@ -145,9 +152,9 @@ export class FullBookSockets {
    * run already). One that has delivered nothing is marked too: its first book may be from before the reset.
    * Known to be before the reset when the book had taken a book of it in the run the reset ends (inRun; else `unsure`).
    * Then the run starts over: only the socket the reset came from is in it (took, next). `stampedBack`: the reset's
-   * venue time is earlier than the book's before it (timeBack).
+   * venue time is earlier than the book's before it (timeBack). `seqId`: the reset's.
    */
-  resetTaken(i: number, other: number, stampedBack: boolean): void {
+  resetTaken(i: number, other: number, stampedBack: boolean, seqId: number): void {
     const a = 2 * i;
     const k = this.gen[a] === other ? a : this.gen[a + 1] === other ? a + 1 : -1;
     if (this.behind.socket[i] === other) {
@@ -162,6 +169,7 @@ export class FullBookSockets {
       this.owed[i] = 1;
       this.timeBack[i] = stampedBack && this.behind.socket[i] >= 0 ? 1 : 0;
     }
+    this.resetSeq[i] = seqId;
     this.runStarts(a);
   }
 
@@ -178,8 +186,9 @@ export class FullBookSockets {
    * too), whose book is now at `bookSeq` (shownSeq; -1: not LIVE, held at an overlap's end): true when it is ignored, a book of
    * the run before the reset. That is while it is not below the socket's own last seqId (its reset) and the book has
    * not reached that seqId (a socket marked at a position of the new run: the other socket passing it shows so). A
-   * socket that had delivered nothing: its first book above the book's seqId may be from before the reset (a
-   * subscribe book overtaken by the other socket's reset): ignored too, its seqId then its position; one not above is
+   * socket that had delivered nothing: its first book above the book's seqId (the reset's when the book has none: not
+   * LIVE) may be from before the reset (a subscribe book overtaken by the other socket's reset): ignored too, its seqId
+   * then its position; one not above is
    * of the new run (a copy or a trail: the usual rules). Behind two resets (owed), its first drop is of the run
    * between them: ignored too (the book cannot have reached that run's seqIds, of a run it left: not asked).
    */
@@ -192,7 +201,7 @@ export class FullBookSockets {
       this.owed[i]--;
       behind = true;
     } else {
-      behind = first ? seqId > bookSeq && bookSeq >= 0 : seqId >= last && (bookSeq < last || this.owed[i] > 1 || this.timeBack[i] === 1);
+      behind = first ? seqId > (bookSeq >= 0 ? bookSeq : this.resetSeq[i]!) : seqId >= last && (bookSeq < last || this.owed[i] > 1 || this.timeBack[i] === 1);
       if (!behind) this.clear(i);
     }
     // Recorded with its venue time: a slot holding this seqId with an older frame's time could vouch for the book at

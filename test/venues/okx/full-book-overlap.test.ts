@@ -545,6 +545,23 @@ describe("okx books5: during an overlap, a lower book from either socket that de
     expect([sink.seq, shown(), adapter.stats().duplicates, adapter.topicInfo(0).state]).toEqual([0, 0, 1, "live"]);
   });
 
+  // A resync keeps a mark on the old socket (the resubscribe goes on the replacement) while the book, not LIVE, has no
+  // seqId to compare that socket's first book with: the reset's, kept on the mark, stands in for it.
+  test("a resync during the overlap, the old socket marked having delivered nothing: its first book above the reset is ignored", async () => {
+    for (const reset of [0, 3]) {
+      const { adapter, sink, feed, overlap, shown } = await overlapRig();
+      overlap(); // the book's first books come on the replacement; the old socket has delivered none of it
+      feed(500);
+      feed(reset); // a maintenance reset on the replacement: applied, the old socket (nothing delivered) marked
+      adapter.requestResync(0, StatusReason.SEQUENCE_GAP); // resubscribed on the replacement; the old socket's mark stays
+      feed(501, true); // the old socket's first book: maybe from before the reset
+      // Before: taken as the book's first, LIVE at 501 of the run the venue left (the old socket's mark cleared).
+      expect([adapter.topicInfo(0).state, shown()], `reset ${reset}`).toEqual(["resyncing", reset]);
+      feed(reset + 1); // the replacement's answer: of the new run, taken
+      expect([adapter.topicInfo(0).state, sink.seq, shown()], `reset ${reset}`).toEqual(["live", reset + 1, reset + 1]);
+    }
+  });
+
   test("the replacement repeats the book's seqId 0, then fails: the old socket that delivered 0 carries on, LIVE", async () => {
     const { adapter, sink, feed, overlap, goBack, shown } = await overlapRig();
     feed(500);
