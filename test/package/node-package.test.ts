@@ -53,7 +53,7 @@ function childEnv(node: string, npmCache: string): Record<string, string> {
 }
 
 function run(cmd: string, args: string[], cwd: string, env: Record<string, string>): string {
-  const r = spawnSync(cmd, args, { cwd, env, encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync(cmd, args, { cwd, env, encoding: "utf8", timeout: 240_000 }); // npm pack builds the library (tsc): SIGTERM at 60 s once under load ~35
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status ?? r.signal}) in ${cwd}:\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
 }
@@ -125,7 +125,7 @@ beforeAll(() => {
   run("npm", ["install", "--offline", "--no-audit", "--no-fund", "--no-package-lock", tarball], app, env);
   writeFileSync(join(app, "consumer.mjs"), CONSUMER_MJS);
   writeFileSync(join(app, "consumer.ts"), CONSUMER_TS);
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   if (child && child.exitCode === null) child.kill("SIGKILL");

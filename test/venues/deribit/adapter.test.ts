@@ -283,7 +283,7 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
     const subs = twoPerpetuals();
     const { sim, adapter, sink, instruments, clock, stopTicker } = await startClocked(subs, { heartbeatIntervalMs: 100 });
     adapter.start(sink);
-    await until(() => equal(sim, sink, subs, instruments, 0) && equal(sim, sink, subs, instruments, 1), "books live");
+    await until(() => equal(sim, sink, subs, instruments, 0) && equal(sim, sink, subs, instruments, 1), "books live", 30_000); // the budget's real-time flush timer: a token per 2.67 s, slower under load
     await until(() => sim.stats.testAnswers >= 1, "a test_request answered");
     stopTicker();
     // The server dies; book 0's unsubscribe waits for the next token (the flush timer, in real time, seconds off).
@@ -292,7 +292,7 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
     await clockOnUntilDead(adapter, clock, 250, 2);
     expect(clock.ms - clock.lastFrameMs).toBeLessThanOrEqual(10_000 + 7_000 + 1_000); // two steps of the clock: the round that saw the last frame, the one that judged
     expect(sink.invalid).toContainEqual({ index: 1, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED });
-  });
+  }, 60_000);
 
   test("a server dead before its first test_request, a message waiting for the budget: found by the heartbeat asked (set_heartbeat written)", async () => {
     // As above, but the server dies after answering set_heartbeat and before any test_request (its first one would
@@ -306,7 +306,7 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
     };
     const { sim, adapter, sink, instruments, clock, stopTicker } = await startClocked(subs, { heartbeatIntervalMs: 600_000 }, onFrame);
     adapter.start(sink);
-    await until(() => equal(sim, sink, subs, instruments, 0) && equal(sim, sink, subs, instruments, 1), "books live");
+    await until(() => equal(sim, sink, subs, instruments, 0) && equal(sim, sink, subs, instruments, 1), "books live", 30_000); // the budget's real-time flush timer: a token per 2.67 s, slower under load
     await until(() => heartbeatSet, "set_heartbeat answered");
     stopTicker();
     expect(sim.stats.testRequests).toBe(0);
@@ -315,7 +315,7 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
     await clockOnUntilDead(adapter, clock, 250, 2);
     expect(clock.ms - clock.lastFrameMs).toBeLessThanOrEqual(10_000 + 7_000 + 1_000);
     expect(sink.invalid).toContainEqual({ index: 1, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED });
-  });
+  }, 60_000);
 
   test("set_heartbeat goes before the first subscribe: books LIVE on a socket whose server then dies are found dead within the bound", async () => {
     // The worker's share of the per-IP budget is a token per 2.67 s (bucket of 1): a new socket's first message goes at
@@ -326,7 +326,7 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
     const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
     const { sim, adapter, sink, instruments, clock, stopTicker } = await startClocked(subs, { heartbeatIntervalMs: 600_000 });
     adapter.start(sink);
-    await until(() => equal(sim, sink, subs, instruments, 0), "book live");
+    await until(() => equal(sim, sink, subs, instruments, 0), "book live", 30_000); // the budget's real-time flush timer: a token per 2.67 s, slower under load
     stopTicker();
     sim.inject("stall", undefined, { stallMs: 120_000 });
     // The flush timer runs in real time: a message still waiting for the budget stays queued while the clock runs on
@@ -336,7 +336,7 @@ describe("Deribit adapter against the simulator", { timeout: 20_000 }, () => {
     // the subscribe's): the 7 s rule, found within 8 s.
     expect(clock.ms - clock.lastFrameMs).toBeLessThanOrEqual(7_000 + 1_000);
     expect(sink.invalid).toContainEqual({ index: 0, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED });
-  });
+  }, 60_000);
 
   test("raw channels: 13778 is a clear config error and the books are HALTED / SUBSCRIBE_REJECTED", async () => {
     const subs: Subscription[] = [{ market: "inverse", symbol: "BTC-PERPETUAL", depth: 0 }];
