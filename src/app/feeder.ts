@@ -566,6 +566,27 @@ class VenuePipeline implements BookSink {
     }
   }
 
+  /**
+   * The index of the book of `market` / `symbol`, or -1: by its instrument's names, a book whose instrument throws (a
+   * bug) by its subscription's, so it is answered as unreadable and the books after it as usual (until s-frb the throw
+   * failed the lookup: a 500 "internal error" for every book of the venue after it). Cold.
+   */
+  indexOfBook(market: string, symbol: string): number {
+    for (let i = 0; i < this.builders.length; i++) {
+      const b = this.builders[i];
+      if (b === undefined) continue;
+      let names: { readonly market: string; readonly symbol: string };
+      try {
+        names = b.instrument;
+      } catch {
+        const sub = this.subscriptions[i]!;
+        names = { market: sub.market, symbol: instrumentSymbolOf(sub) };
+      }
+      if (names.market === market && names.symbol === symbol) return i;
+    }
+    return -1;
+  }
+
   /** Book `index`'s names, state and reason for a book that throws when read: the subscription's and "unknown" for what throws too. Cold. */
   private namesOf(index: number): { market: string; symbol: string; state: string; reason: string } {
     const b = this.builders[index]!;
@@ -576,10 +597,15 @@ class VenuePipeline implements BookSink {
     let reason = "unknown";
     try {
       ({ market, symbol } = b.instrument);
+    } catch {
+      // Its instrument unreadable too: the subscription's names.
+    }
+    try {
+      // Apart from the names: an instrument that throws no longer hides a state that reads (until s-frb "unknown").
       state = BOOK_STATE_NAMES[b.state] ?? String(b.state);
       reason = STATUS_REASON_NAMES[b.reason] ?? String(b.reason);
     } catch {
-      // Those unreadable too: the subscription's names, state and reason "unknown".
+      // Those unreadable too: "unknown".
     }
     return { market, symbol, state, reason };
   }
@@ -1035,7 +1061,7 @@ export class Feeder {
   bookLevels(venue: string, market: string, symbol: string, depth: number): BookLevels | BookNotServed | undefined {
     for (const p of this.pipelines) {
       if (p.adapter.venue !== venue) continue;
-      const i = p.builders.findIndex((x) => x !== undefined && x.instrument.market === market && x.instrument.symbol === symbol);
+      const i = p.indexOfBook(market, symbol);
       if (i >= 0) return p.levelsOf(i, depth);
     }
     for (const p of this.pipelines) {

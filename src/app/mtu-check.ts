@@ -36,8 +36,9 @@ export function sysfsMtu(ifname: string): number | undefined {
 
 /**
  * Logs one warning per interface some destination sends from whose MTU is below a full datagram + 28, naming the
- * interface, its MTU, the setting, and the largest value that would fit. An address in 127/8 that no interface lists
- * (Linux routes the block to lo: config/host.ts isHostAddress) is taken as the interface holding another 127 address.
+ * interface, its MTU, the setting, and a value that would fit (MTU − 28: not always the largest, the multiple of 8 being
+ * sent). An address in 127/8 that no interface lists (Linux routes the block to lo: config/host.ts isHostAddress) is
+ * taken as the interface holding another 127 address.
  */
 export function warnSmallMtu(publish: PublishConfig, log: Logger, probe: MtuProbe = {}): void {
   // The packer sends at most the setting's multiple of 8 (wire/packer.ts): 1479 sends 1472, which 1500 carries whole.

@@ -53,6 +53,18 @@ test("a book that cannot be read is 500 naming the error, its state and reason; 
   // Not usable yet, but readable: its state and the levels it holds (none), as before.
   const [status, body] = await get("ETH-USDT");
   expect([status, body.state, body.reason, body.valid, body.bids, body.asks]).toEqual([200, "awaiting_snapshot", "startup", false, [], []]);
+  // A book whose instrument throws is found by its subscription's names; the books after it are still served. Until
+  // s-frb the lookup read every book's instrument: the throw was a 500 "internal error" for any book of the venue after it.
+  const instrument = feeder.books()[0]!.instrument;
+  Object.defineProperty(feeder.books()[0]!, "instrument", {
+    configurable: true,
+    get() {
+      throw new Error("book instrument unreadable (test)");
+    },
+  });
+  expect((await get("ETH-USDT"))[0]).toBe(200);
+  expect(await get("BTC-USDT")).toEqual([500, { error: "book okx/spot/BTC-USDT cannot be read: book instrument unreadable (test)", state: "live", reason: "snapshot_applied" }]);
+  Object.defineProperty(feeder.books()[0]!, "instrument", { configurable: true, writable: true, value: instrument }); // the stop reads it
 });
 
 /**
