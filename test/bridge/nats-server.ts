@@ -37,6 +37,18 @@ export class NatsServer {
     return `nats://127.0.0.1:${this.port}`;
   }
 
+  /** `fn` with a JetStream manager on a connection of its own (closed after). */
+  async withJsm<T>(fn: (jsm: Awaited<ReturnType<typeof import("@nats-io/jetstream").jetstreamManager>>) => Promise<T>): Promise<T> {
+    const { connect } = await import("@nats-io/transport-node");
+    const { jetstreamManager } = await import("@nats-io/jetstream");
+    const nc = await connect({ servers: this.url });
+    try {
+      return await fn(await jetstreamManager(nc));
+    } finally {
+      await nc.close();
+    }
+  }
+
   static async start(config?: string): Promise<NatsServer> {
     const s = new NatsServer(await freePort(), makeTempDir("feeder-nats-"), config);
     await s.restart();

@@ -23,18 +23,6 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-/** `fn` with a JetStream manager on a connection of its own (closed after). */
-async function withJsm<T>(fn: (jsm: Awaited<ReturnType<typeof import("@nats-io/jetstream").jetstreamManager>>) => Promise<T>): Promise<T> {
-  const { connect } = await import("@nats-io/transport-node");
-  const { jetstreamManager } = await import("@nats-io/jetstream");
-  const nc = await connect({ servers: nats.url });
-  try {
-    return await fn(await jetstreamManager(nc));
-  } finally {
-    await nc.close();
-  }
-}
-
 /** Stores `data` on `subject` through JetStream (resolves once the stream has it): its stream sequence. */
 async function store(subject: string, data: string): Promise<number> {
   const { connect } = await import("@nats-io/transport-node");
@@ -48,7 +36,7 @@ async function store(subject: string, data: string): Promise<number> {
 }
 
 function streamConfig(name: string): Promise<{ subjects: string[]; max_age: number }> {
-  return withJsm(async (jsm) => (await jsm.streams.info(name)).config as unknown as { subjects: string[]; max_age: number });
+  return nats.withJsm(async (jsm) => (await jsm.streams.info(name)).config as unknown as { subjects: string[]; max_age: number });
 }
 
 function bridge(prefix: string, maxAgeMs: number): ForwardBridge {
@@ -94,10 +82,10 @@ describe.skipIf(missing !== undefined)(`a reader of a JetStream stream${missing 
     const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0 });
     const reader = await attachNats(sub, { servers: nats.url, prefix: "siteE", stream: "EDITED", from: "all", reconnectAfterCloseMs: 50, onNatsEvent: (e) => told.push(e.kind) });
     try {
-      await withJsm((jsm) => jsm.streams.update("EDITED", { subjects: ["other.>"] }));
+      await nats.withJsm((jsm) => jsm.streams.update("EDITED", { subjects: ["other.>"] }));
       await waitFor(() => told.length > 0, "the edit told");
       expect([told, reader.health.streamProblem]).toEqual([["stream_foreign"], "foreign_subjects"]);
-      await withJsm((jsm) => jsm.streams.update("EDITED", { subjects: ["siteE.>"] }));
+      await nats.withJsm((jsm) => jsm.streams.update("EDITED", { subjects: ["siteE.>"] }));
       await waitFor(() => told.length > 1, "read again");
       expect([told, reader.health.streamProblem]).toEqual([["stream_foreign", "consumer_made"], undefined]);
     } finally {
@@ -105,7 +93,7 @@ describe.skipIf(missing !== undefined)(`a reader of a JetStream stream${missing 
     }
     // The consumers it stopped (the one refused at the edit, the last one at stop()) are deleted, not left to expire
     // after 5 min (before 2026-12-07: 2 here).
-    expect(await withJsm(async (jsm) => (await jsm.streams.info("EDITED")).state.consumer_count)).toBe(0);
+    expect(await nats.withJsm(async (jsm) => (await jsm.streams.info("EDITED")).state.consumer_count)).toBe(0);
   });
 
   // The reader goes on after the last message it read once the subjects are its feed's again: before 2026-12-07 that
@@ -119,10 +107,10 @@ describe.skipIf(missing !== undefined)(`a reader of a JetStream stream${missing 
     const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0 });
     const reader = await attachNats(sub, { servers: nats.url, prefix: "siteF", stream: "EDITED2", from: "all", reconnectAfterCloseMs: 50, onNatsEvent: (e) => told.push(e.kind) });
     try {
-      await withJsm((jsm) => jsm.streams.update("EDITED2", { subjects: ["otherF.>"] }));
+      await nats.withJsm((jsm) => jsm.streams.update("EDITED2", { subjects: ["otherF.>"] }));
       await waitFor(() => told.length > 0, "the edit told");
       await store("otherF.x", "the other feed's");
-      await withJsm((jsm) => jsm.streams.update("EDITED2", { subjects: ["siteF.>"] }));
+      await nats.withJsm((jsm) => jsm.streams.update("EDITED2", { subjects: ["siteF.>"] }));
       await waitFor(() => told.length > 1, "read again");
       const seq = await store("siteF.x", "this feed's"); // after the other's in the stream: read after it, if at all
       const lastRead = () => (reader as unknown as { lastJsMsg?: { info?: { streamSequence?: number } } }).lastJsMsg?.info?.streamSequence;
@@ -144,7 +132,7 @@ describe.skipIf(missing !== undefined)(`a reader of a JetStream stream${missing 
     // No idle look within the test (every 60 s): the edit stays unseen, as while this feed's messages keep coming.
     const reader = await attachNats(sub, { servers: nats.url, prefix: "siteG", stream: "EDITED3", from: "all", reconnectAfterCloseMs: 60_000 });
     try {
-      await withJsm((jsm) => jsm.streams.update("EDITED3", { subjects: ["siteG.>", "otherG.>"] }));
+      await nats.withJsm((jsm) => jsm.streams.update("EDITED3", { subjects: ["siteG.>", "otherG.>"] }));
       await store("otherG.x", "the other feed's");
       const seq = await store("siteG.x", "this feed's");
       const lastRead = () => (reader as unknown as { lastJsMsg?: { info?: { streamSequence?: number } } }).lastJsMsg?.info?.streamSequence;

@@ -26,18 +26,6 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-/** `fn` with a JetStream manager on a connection of its own (closed after). */
-async function withJsm<T>(fn: (jsm: Awaited<ReturnType<typeof import("@nats-io/jetstream").jetstreamManager>>) => Promise<T>): Promise<T> {
-  const { connect } = await import("@nats-io/transport-node");
-  const { jetstreamManager } = await import("@nats-io/jetstream");
-  const nc = await connect({ servers: nats.url });
-  try {
-    return await fn(await jetstreamManager(nc));
-  } finally {
-    await nc.close();
-  }
-}
-
 function bridge(stream: string, prefix: string, maxAgeMs: number): ForwardBridge {
   return new ForwardBridge({ groups: [], servers: nats.url, prefix, jetstream: { stream, maxAgeMs, maxBytes: 1 << 20 }, log: silentLogger });
 }
@@ -56,7 +44,7 @@ describe.skipIf(missing !== undefined)(`to-nats's JetStream stream configuration
     expect(await startStop("AGE", "age", 86_400_000)).toBeUndefined(); // the server gave it a 2 min duplicate window
     expect(await startStop("AGE", "age", 60_000)).toBeUndefined();
     expect(await startStop("AGE", "age", 30_000)).toBeUndefined();
-    const config = await withJsm(async (jsm) => (await jsm.streams.info("AGE")).config);
+    const config = await nats.withJsm(async (jsm) => (await jsm.streams.info("AGE")).config);
     expect(config.max_age).toBe(30_000 * 1e6);
     expect(config.duplicate_window).toBeLessThanOrEqual(config.max_age);
   });
@@ -64,10 +52,10 @@ describe.skipIf(missing !== undefined)(`to-nats's JetStream stream configuration
   test.each(["interest", "workqueue"])("a stream with %s retention (no history) is refused naming it", async (retention) => {
     const name = `R_${retention}`;
     const prefix = `r${retention}`;
-    await withJsm((jsm) => jsm.streams.add({ name, subjects: [`${prefix}.>`], retention: retention as never, storage: "file" as never }));
+    await nats.withJsm((jsm) => jsm.streams.add({ name, subjects: [`${prefix}.>`], retention: retention as never, storage: "file" as never }));
     const err = await startStop(name, prefix, 86_400_000);
     expect(String(err)).toContain(`JetStream stream ${name} has ${retention} retention, not limits`);
-    expect((await withJsm((jsm) => jsm.streams.info(name))).config.retention).toBe(retention); // left alone
+    expect((await nats.withJsm((jsm) => jsm.streams.info(name))).config.retention).toBe(retention); // left alone
   });
 });
 
@@ -86,7 +74,7 @@ describe.skipIf(missing !== undefined)(`a reader's replay from a time${missing ?
   }
 
   test("from before the stream's oldest message is told when it starts (what came before is gone); from after it, nothing", async () => {
-    await withJsm((jsm) => jsm.streams.add({ name: "REPLAY", subjects: ["replay.>"], storage: "file" as never }));
+    await nats.withJsm((jsm) => jsm.streams.add({ name: "REPLAY", subjects: ["replay.>"], storage: "file" as never }));
     const { connect } = await import("@nats-io/transport-node");
     const { jetstream } = await import("@nats-io/jetstream");
     const nc = await connect({ servers: nats.url });
@@ -96,7 +84,7 @@ describe.skipIf(missing !== undefined)(`a reader's replay from a time${missing ?
     await waitFor(() => Date.now() > afterFirstMs, "the clock moved on");
     await jetstream(nc).publish("replay.x", new Uint8Array([4, 5, 6]));
     await nc.close();
-    const firstStoredAt = (await withJsm((jsm) => jsm.streams.info("REPLAY"))).state.first_ts;
+    const firstStoredAt = (await nats.withJsm((jsm) => jsm.streams.info("REPLAY"))).state.first_ts;
     const firstMs = Date.parse(firstStoredAt);
     const early = await eventsFrom(new Date(firstMs - 3_600_000));
     expect(early.filter((e) => e.kind === "replay_starts_later")).toEqual([{ kind: "replay_starts_later", firstStoredAt }]);

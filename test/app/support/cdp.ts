@@ -1,6 +1,6 @@
 /**
- * Headless Chromium driven over the DevTools protocol (pages on 127.0.0.1 only), for what --dump-dom cannot do:
- * act on a page while it runs (click a row) and read its state back. One browser serves a whole test file (a
+ * Headless Chromium driven over the DevTools protocol (pages on 127.0.0.1 only): act on a page while it runs (click
+ * a row) and read its state back, or read it after a budget of its own virtual time (as --dump-dom did). One browser serves a whole test file (a
  * launch costs seconds on a loaded machine): each page opens in a browser context of its own (its own storage,
  * cookies and cache), so a test never sees another's page state. The browser listens on a loopback port of its own
  * choosing and is killed by close(), its profile directory removed (on a failed launch too).
