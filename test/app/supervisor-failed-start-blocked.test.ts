@@ -19,8 +19,11 @@ import { until } from "../support/until.ts";
 import { rawConfig, uniqueDestination } from "../e2e/harness.ts";
 import { BLOCK_AFTER_FAIL_IN, FAIL_START_IF } from "./support/fail-start-worker.ts";
 
-/** Pings every 125 ms: the stand-in answers at once. Short, as the blocked thread is replaced this long after its failed start. */
-const HANG_AFTER_MS = 500;
+/**
+ * The blocked thread is replaced this long after its failed start; also the healthy replacement's hang bound, so not
+ * shorter: at 500 ms a load stall could end that worker as hung (a third restart).
+ */
+const HANG_AFTER_MS = 2000;
 
 /** Opens `fifo` to write if a thread is blocked opening it to read, which lets that thread go; false while none is. */
 function openedToWrite(fifo: string): boolean {
