@@ -7,7 +7,7 @@
  * books keep following the venue.
  */
 import { execFileSync } from "node:child_process";
-import { closeSync, constants, mkdtempSync, openSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -17,6 +17,7 @@ import { evaluateSummary, summaryOfInput } from "../../src/app/readiness.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
+import { openedToWrite } from "./support/fifo.ts";
 import { FAULT_CHANNEL } from "./support/faulty-worker.ts";
 import { allBooksEqual, feederConfig, uniqueDestination, waitFor, type Markets } from "../e2e/harness.ts";
 import { captureLog } from "../support/capture-log.ts";
@@ -83,23 +84,6 @@ afterAll(async () => {
   await subscriber?.stop();
   await sim?.stop();
 });
-
-/**
- * Opens `fifo` to write without waiting, and closes it: true, a thread blocked opening it to read has it now (and
- * then its end); false (ENXIO) while no thread is in that open. One blocked there after terminate() is in it only
- * now and then: JSC signals it (SIGPWR) every millisecond or so to end it, each signal takes it out of open(2) and
- * back in, and the FIFO has no reader in between. Opened once, that open failed in about 1 full run in 8 under load:
- * the test tries until a deadline.
- */
-function openedToWrite(fifo: string): boolean {
-  try {
-    closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENXIO") return false;
-    throw err;
-  }
-}
 
 /** The other worker's books keep following the venue while `faulty` is away: step the venue and compare, `rounds` times. */
 async function othersFollow(rounds: number, what: string): Promise<void> {

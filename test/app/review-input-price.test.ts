@@ -31,6 +31,19 @@ async function startTwoOkxBooks(destination: number) {
   return { instrument, other, venue, subscriber, feeder, lines };
 }
 
+/** startTwoOkxBooks with both books LIVE (a snapshot each, seen usable by the subscriber). */
+async function startTwoLiveOkxBooks(destination: number) {
+  const books = await startTwoOkxBooks(destination);
+  const { instrument, other, venue, subscriber, feeder } = books;
+  const u = new BookUpdate();
+  const sub = (i: Instrument) => subscriber.books.get(i.instrumentId);
+  const pub = (k: number) => feeder.books()[k]!;
+  venue.sink!.onBookUpdate(0, update(u, true, 1, [[1000, 5]], [[1001, 3]]));
+  venue.sink!.onBookUpdate(1, update(u, true, 1, [[20000, 5]], [[20001, 3]]));
+  await waitFor(() => sub(instrument)?.usable === true && sub(other)?.usable === true, "both books, usable");
+  return { ...books, u, sub, pub };
+}
+
 test("a snapshot with a bid at price 0 is refused: RESYNCING / parse_error, resynced, named; the other book stays LIVE", { timeout: 20_000 }, async () => {
   const { instrument, other, venue, subscriber, feeder, lines } = await startTwoOkxBooks(78);
   const u = new BookUpdate();
@@ -182,13 +195,7 @@ test("a venue that keeps sending a full book with a bid at 0: a status each (one
  * the process ended (here refreshAll threw).
  */
 test("a book whose refresh throws goes RESYNCING / parse_error alone; the others are refreshed and stay LIVE", { timeout: 20_000 }, async () => {
-  const { instrument, other, venue, subscriber, feeder, lines } = await startTwoOkxBooks(80);
-  const u = new BookUpdate();
-  const sub = (i: Instrument) => subscriber.books.get(i.instrumentId);
-  const pub = (k: number) => feeder.books()[k]!;
-  venue.sink!.onBookUpdate(0, update(u, true, 1, [[1000, 5]], [[1001, 3]]));
-  venue.sink!.onBookUpdate(1, update(u, true, 1, [[20000, 5]], [[20001, 3]]));
-  await waitFor(() => sub(instrument)?.usable === true && sub(other)?.usable === true, "both books, usable");
+  const { instrument, other, venue, feeder, lines, sub, pub } = await startTwoLiveOkxBooks(80);
   const broken = pub(0) as unknown as { copyAsks: unknown };
   broken.copyAsks = () => {
     throw new Error("ask ladder unreadable (test)");
@@ -246,13 +253,7 @@ test("a refresh that keeps failing, the book LIVE again between failures: one er
  * told it would come back) and the venue was asked to resubscribe it.
  */
 test("a halted book whose refresh throws stays halted: logged, not resynced", { timeout: 20_000 }, async () => {
-  const { instrument, other, venue, subscriber, feeder, lines } = await startTwoOkxBooks(83);
-  const u = new BookUpdate();
-  const sub = (i: Instrument) => subscriber.books.get(i.instrumentId);
-  const pub = (k: number) => feeder.books()[k]!;
-  venue.sink!.onBookUpdate(0, update(u, true, 1, [[1000, 5]], [[1001, 3]]));
-  venue.sink!.onBookUpdate(1, update(u, true, 1, [[20000, 5]], [[20001, 3]]));
-  await waitFor(() => sub(instrument)?.usable === true && sub(other)?.usable === true, "both books, usable");
+  const { instrument, venue, feeder, lines, sub, pub } = await startTwoLiveOkxBooks(83);
   venue.sink!.onBookInvalid(0, BookState.HALTED, StatusReason.INSTRUMENT_CLOSED);
   await waitFor(() => sub(instrument)?.state === BookState.HALTED, "the halted status");
   const broken = pub(0) as unknown as { copyAsks: unknown };
@@ -273,13 +274,7 @@ test("a halted book whose refresh throws stays halted: logged, not resynced", { 
  * its books stopped there (the rest skipped, this one never resubscribed) and, from a timer, the process ended.
  */
 test("a book whose status cannot be encoded is marked and logged; the venue's call does not throw, the other book's status goes out", { timeout: 20_000 }, async () => {
-  const { instrument, other, venue, subscriber, feeder, lines } = await startTwoOkxBooks(81);
-  const u = new BookUpdate();
-  const sub = (i: Instrument) => subscriber.books.get(i.instrumentId);
-  const pub = (k: number) => feeder.books()[k]!;
-  venue.sink!.onBookUpdate(0, update(u, true, 1, [[1000, 5]], [[1001, 3]]));
-  venue.sink!.onBookUpdate(1, update(u, true, 1, [[20000, 5]], [[20001, 3]]));
-  await waitFor(() => sub(instrument)?.usable === true && sub(other)?.usable === true, "both books, usable");
+  const { instrument, other, venue, feeder, lines, sub, pub } = await startTwoLiveOkxBooks(81);
   Object.defineProperty(pub(0), "venueSeq", {
     get() {
       throw new Error("book header unreadable (test)");
@@ -319,12 +314,7 @@ test("a book whose status cannot be encoded is marked and logged; the venue's ca
  * `unreadable`). Readable again, it counts live again.
  */
 test("a LIVE book whose summary cannot be read is not counted live by /status, /readyz or /metrics; readable again, it is", { timeout: 20_000 }, async () => {
-  const { instrument, other, venue, subscriber, feeder } = await startTwoOkxBooks(82);
-  const u = new BookUpdate();
-  const sub = (i: Instrument) => subscriber.books.get(i.instrumentId);
-  venue.sink!.onBookUpdate(0, update(u, true, 1, [[1000, 5]], [[1001, 3]]));
-  venue.sink!.onBookUpdate(1, update(u, true, 1, [[20000, 5]], [[20001, 3]]));
-  await waitFor(() => sub(instrument)?.usable === true && sub(other)?.usable === true, "both books, usable");
+  const { feeder } = await startTwoLiveOkxBooks(82);
   const before = evaluateSummary(feeder.readinessSummary());
   expect([before.live, before.reasonCounts.book_not_live]).toEqual([2, undefined]);
   // Read synchronously from here: no refresh of the book runs in between (its encoding would throw too).
@@ -357,13 +347,7 @@ test("a LIVE book whose summary cannot be read is not counted live by /status, /
  * was never asked for, and the book stayed RESYNCING for good ("could not resync after an exception").
  */
 test("a book whose apply and status both throw is still resynced; the other book goes on", { timeout: 20_000 }, async () => {
-  const { instrument, other, venue, subscriber, feeder } = await startTwoOkxBooks(82);
-  const u = new BookUpdate();
-  const sub = (i: Instrument) => subscriber.books.get(i.instrumentId);
-  const pub = (k: number) => feeder.books()[k]!;
-  venue.sink!.onBookUpdate(0, update(u, true, 1, [[1000, 5]], [[1001, 3]]));
-  venue.sink!.onBookUpdate(1, update(u, true, 1, [[20000, 5]], [[20001, 3]]));
-  await waitFor(() => sub(instrument)?.usable === true && sub(other)?.usable === true, "both books, usable");
+  const { instrument, other, venue, u, sub, pub } = await startTwoLiveOkxBooks(82);
   // Read by every encoding (the status's too), written by every apply: both throw.
   Object.defineProperty(pub(0), "venueSeq", {
     get() {
@@ -392,13 +376,7 @@ test("a book whose apply and status both throw is still resynced; the other book
  * Now it names the book by the subscription's names, sends the bare status, and stop() halts the others.
  */
 test("a book whose instrument cannot be read: its status failure is logged by the subscription's names; stop() does not throw", { timeout: 20_000 }, async () => {
-  const { instrument, other, venue, subscriber, feeder, lines } = await startTwoOkxBooks(84);
-  const u = new BookUpdate();
-  const sub = (i: Instrument) => subscriber.books.get(i.instrumentId);
-  const pub = (k: number) => feeder.books()[k]!;
-  venue.sink!.onBookUpdate(0, update(u, true, 1, [[1000, 5]], [[1001, 3]]));
-  venue.sink!.onBookUpdate(1, update(u, true, 1, [[20000, 5]], [[20001, 3]]));
-  await waitFor(() => sub(instrument)?.usable === true && sub(other)?.usable === true, "both books, usable");
+  const { instrument, other, venue, feeder, lines, sub, pub } = await startTwoLiveOkxBooks(84);
   Object.defineProperty(pub(0), "instrument", {
     get() {
       throw new Error("instrument unreadable (test)");

@@ -6,7 +6,7 @@
  * is a stand-in (support/fail-start-worker.ts) whose failed start blocks in a FIFO's open(2) until the test opens it.
  */
 import { execFileSync } from "node:child_process";
-import { closeSync, constants, openSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, test } from "vitest";
 import { Supervisor } from "../../src/app/supervisor.ts";
@@ -18,23 +18,13 @@ import { makeTempDir } from "../support/temp-dirs.ts";
 import { until } from "../support/until.ts";
 import { rawConfig, uniqueDestination } from "../e2e/harness.ts";
 import { BLOCK_AFTER_FAIL_IN, FAIL_START_IF } from "./support/fail-start-worker.ts";
+import { openedToWrite } from "./support/fifo.ts";
 
 /**
  * The blocked thread is replaced this long after its failed start; also the healthy replacement's hang bound, so not
  * shorter: at 500 ms a load stall could end that worker as hung (a third restart).
  */
 const HANG_AFTER_MS = 2000;
-
-/** Opens `fifo` to write if a thread is blocked opening it to read, which lets that thread go; false while none is. */
-function openedToWrite(fifo: string): boolean {
-  try {
-    closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENXIO") return false;
-    throw err;
-  }
-}
 
 test("a failed start's thread that does not end is replaced; its end is the failed start's one line", { timeout: 30_000 }, async () => {
   const captured = captureLog({ info: true });

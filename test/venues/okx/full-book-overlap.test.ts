@@ -31,7 +31,12 @@ class Sink {
   onInstrumentChanged(): void {}
 }
 
-test("okx books5 in an overlap: the other socket's lower seqId is ignored, the same socket's is a reset", async () => {
+/**
+ * The rig of the first two tests: books5's one book in replay mode at seqId 100 (bid 100.1) on the connection's
+ * socket, then a planned reconnect's swap: the replacement is the connection's socket, the old one still delivers.
+ * `feed` gives a full book at `seq` with bid `bid` on the connection's socket, or (old = true) the old one.
+ */
+async function seqOverlapRig() {
   const adapter = await books5Adapter();
   const sink = new Sink();
   adapter.startReplay(sink as never);
@@ -45,10 +50,14 @@ test("okx books5 in an overlap: the other socket's lower seqId is ignored, the s
     }
   };
   feed(100, "100.1");
-  // The swap: the replacement is the connection's socket, the old one still delivers.
   conn.retiringWs = {} as WebSocket;
   conn.retiringGeneration = conn.generation;
   conn.generation = ++conn.genSeq;
+  return { adapter, sink, conn, feed };
+}
+
+test("okx books5 in an overlap: the other socket's lower seqId is ignored, the same socket's is a reset", async () => {
+  const { adapter, sink, conn, feed } = await seqOverlapRig();
   feed(101, "100.2", true); // the old socket, ahead
   feed(100, "100.1"); // the replacement, lagging: ignored
   expect([adapter.stats().duplicates, sink.seq]).toEqual([1, 101]);
@@ -63,22 +72,7 @@ test("okx books5 in an overlap: the other socket's lower seqId is ignored, the s
 });
 
 test("okx books5 in an overlap: seqId 0 is a seqId like the others (the other socket's is ignored, the same socket's is a reset)", async () => {
-  const adapter = await books5Adapter();
-  const sink = new Sink();
-  adapter.startReplay(sink as never);
-  const conn = (adapter as unknown as { conns: OkxConnection[] }).conns[0]!;
-  const feed = (seq: number, bid: string, old = false) => {
-    conn.fromRetiring = old;
-    try {
-      conn.onFrameAt(`{"arg":{"channel":"books5","instId":"BTC-USDT"},"data":[{"asks":[["200.1","1","0","1"]],"bids":[["${bid}","1","0","1"]],"instId":"BTC-USDT","seqId":${seq}}]}`, 1);
-    } finally {
-      conn.fromRetiring = false;
-    }
-  };
-  feed(100, "100.1");
-  conn.retiringWs = {} as WebSocket;
-  conn.retiringGeneration = conn.generation;
-  conn.generation = ++conn.genSeq;
+  const { adapter, sink, conn, feed } = await seqOverlapRig();
   feed(101, "100.2", true); // the old socket, ahead
   // The replacement, not at the book, at seqId 0: ignored as lagging, as 100 would be. Before s-seqnone 0 skipped the
   // rule ("no seqId") and replaced the book: LIVE at a book the old socket had left.

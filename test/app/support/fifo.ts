@@ -1,0 +1,22 @@
+/**
+ * Releasing a thread blocked outside JavaScript in a FIFO's open(2) to read (support/fail-start-worker.ts, the faulty
+ * worker's "block" fault): the tests open the FIFO to write until one open finds it.
+ */
+import { closeSync, constants, openSync } from "node:fs";
+
+/**
+ * Opens `fifo` to write without waiting, and closes it: true, a thread blocked opening it to read has it now (and
+ * then its end); false (ENXIO) while no thread is in that open. One blocked there after terminate() is in it only
+ * now and then: JSC signals it (SIGPWR) every millisecond or so to end it, each signal takes it out of open(2) and
+ * back in, and the FIFO has no reader in between. Opened once, that open failed in about 1 full run in 8 under load:
+ * a test tries until a deadline.
+ */
+export function openedToWrite(fifo: string): boolean {
+  try {
+    closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENXIO") return false;
+    throw err;
+  }
+}
