@@ -1048,7 +1048,7 @@ export class Feeder {
   bookDetail(venue: string, market: string, symbol: string, depth: number): BookDetail | undefined {
     for (const p of this.pipelines) {
       if (p.adapter.venue !== venue) continue;
-      const i = p.builders.findIndex((x) => x !== undefined && x.instrument.market === market && x.instrument.symbol === symbol);
+      const i = p.indexOfBook(market, symbol); // not by every book's instrument: one that throws (a bug) failed the lookup
       if (i >= 0) return detail(p.builders[i]!, p.builders[i]!.state === BookState.LIVE, depth, p.countsOf(i));
     }
     return undefined;
