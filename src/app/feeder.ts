@@ -1069,8 +1069,10 @@ export class Feeder {
       const u = p.unresolvedNow().find((x) => x.market === market && x.symbol === symbol);
       if (u === undefined) continue;
       const why = u.detail !== "" ? `: ${u.detail}` : "";
-      const error = `${venue}/${market}/${symbol} has no book: its instrument is not resolved (${u.reason || "unknown"})${why}`;
-      return { notServed: SYMBOL_UNRESOLVED, venue, market, symbol, state: SYMBOL_UNRESOLVED, reason: u.reason, error };
+      // No reason from the venue (""): "unknown" in the body as in the words (until s-lookup the body's was "").
+      const reason = u.reason || "unknown";
+      const error = `${venue}/${market}/${symbol} has no book: its instrument is not resolved (${reason})${why}`;
+      return { notServed: SYMBOL_UNRESOLVED, venue, market, symbol, state: SYMBOL_UNRESOLVED, reason, error };
     }
     return undefined;
   }
