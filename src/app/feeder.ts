@@ -573,18 +573,21 @@ class VenuePipeline implements BookSink {
    */
   indexOfBook(market: string, symbol: string): number {
     for (let i = 0; i < this.builders.length; i++) {
-      const b = this.builders[i];
-      if (b === undefined) continue;
-      let names: { readonly market: string; readonly symbol: string };
-      try {
-        names = b.instrument;
-      } catch {
-        const sub = this.subscriptions[i]!;
-        names = { market: sub.market, symbol: instrumentSymbolOf(sub) };
-      }
+      if (this.builders[i] === undefined) continue;
+      const names = this.lookupNamesOf(i);
       if (names.market === market && names.symbol === symbol) return i;
     }
     return -1;
+  }
+
+  /** Built book `index`'s names to look it up by: its instrument's, the subscription's where that throws (a bug). Cold. */
+  lookupNamesOf(index: number): { readonly market: string; readonly symbol: string } {
+    try {
+      return this.builders[index]!.instrument;
+    } catch {
+      const sub = this.subscriptions[index]!;
+      return { market: sub.market, symbol: instrumentSymbolOf(sub) };
+    }
   }
 
   /** Book `index`'s names, state and reason for a book that throws when read: the subscription's and "unknown" for what throws too. Cold. */
@@ -1134,13 +1137,18 @@ export class Feeder {
     const notUsable: Row[] = [];
     const usable: Row[] = [];
     const isChosen = (venue: string, market: string, symbol: string) => isChosenBook(chosen, venue, market, symbol);
+    const isChosenOf = (p: VenuePipeline, index: number) => {
+      const names = p.lookupNamesOf(index);
+      return isChosen(p.adapter.venue, names.market, names.symbol);
+    };
     let at = 0;
     for (const p of this.pipelines) {
       for (let index = 0; index < p.builders.length; index++, at++) {
         const b = p.builders[index];
         if (b === undefined) continue; // unresolved: listed below
         const ok = b.state === BookState.LIVE && !p.unreadableLive(index);
-        if (chosen !== null && isChosen(p.adapter.venue, b.instrument.market, b.instrument.symbol)) {
+        // Not b.instrument: one that throws (a bug) failed every /status?book= (until s-lookup).
+        if (chosen !== null && isChosenOf(p, index)) {
           chosenRow ??= { p, index, at };
           continue;
         }

@@ -68,6 +68,9 @@ test("a book that cannot be read is 500 naming the error, its state and reason; 
   expect((await get("ETH-USDT"))[0]).toBe(200);
   // bookDetail (the status page's book) too: until s-lookup it read every book's instrument, so ETH's threw.
   expect(feeder.bookDetail("okx", "spot", "ETH-USDT", 1)?.symbol).toBe("ETH-USDT");
+  // /status?book= too: until s-lookup picking the chosen book read every book's instrument, so the whole answer threw.
+  const rows = await feeder.statusRows(1, "okx/spot/ETH-USDT", () => Promise.resolve());
+  expect(rows.books.map((b) => b.symbol)).toEqual(["ETH-USDT"]);
   expect(await get("BTC-USDT")).toEqual([500, { error: "book okx/spot/BTC-USDT cannot be read: book instrument unreadable (test)", state: "live", reason: "snapshot_applied" }]);
   Object.defineProperty(feeder.books()[0]!, "instrument", { configurable: true, writable: true, value: instrument }); // the stop reads it
 });
