@@ -573,18 +573,21 @@ class VenuePipeline implements BookSink {
    */
   indexOfBook(market: string, symbol: string): number {
     for (let i = 0; i < this.builders.length; i++) {
-      const b = this.builders[i];
-      if (b === undefined) continue;
-      let names: { readonly market: string; readonly symbol: string };
-      try {
-        names = b.instrument;
-      } catch {
-        const sub = this.subscriptions[i]!;
-        names = { market: sub.market, symbol: instrumentSymbolOf(sub) };
-      }
+      if (this.builders[i] === undefined) continue;
+      const names = this.lookupNamesOf(i);
       if (names.market === market && names.symbol === symbol) return i;
     }
     return -1;
+  }
+
+  /** Built book `index`'s names to look it up by: its instrument's, the subscription's where that throws (a bug). Cold. */
+  lookupNamesOf(index: number): { readonly market: string; readonly symbol: string } {
+    try {
+      return this.builders[index]!.instrument;
+    } catch {
+      const sub = this.subscriptions[index]!;
+      return { market: sub.market, symbol: instrumentSymbolOf(sub) };
+    }
   }
 
   /** Book `index`'s names, state and reason for a book that throws when read: the subscription's and "unknown" for what throws too. Cold. */
@@ -1048,7 +1051,7 @@ export class Feeder {
   bookDetail(venue: string, market: string, symbol: string, depth: number): BookDetail | undefined {
     for (const p of this.pipelines) {
       if (p.adapter.venue !== venue) continue;
-      const i = p.builders.findIndex((x) => x !== undefined && x.instrument.market === market && x.instrument.symbol === symbol);
+      const i = p.indexOfBook(market, symbol); // not by every book's instrument: one that throws (a bug) failed the lookup
       if (i >= 0) return detail(p.builders[i]!, p.builders[i]!.state === BookState.LIVE, depth, p.countsOf(i));
     }
     return undefined;
@@ -1069,8 +1072,10 @@ export class Feeder {
       const u = p.unresolvedNow().find((x) => x.market === market && x.symbol === symbol);
       if (u === undefined) continue;
       const why = u.detail !== "" ? `: ${u.detail}` : "";
-      const error = `${venue}/${market}/${symbol} has no book: its instrument is not resolved (${u.reason || "unknown"})${why}`;
-      return { notServed: SYMBOL_UNRESOLVED, venue, market, symbol, state: SYMBOL_UNRESOLVED, reason: u.reason, error };
+      // No reason from the venue (""): "unknown" in the body as in the words (until s-lookup the body's was "").
+      const reason = u.reason || "unknown";
+      const error = `${venue}/${market}/${symbol} has no book: its instrument is not resolved (${reason})${why}`;
+      return { notServed: SYMBOL_UNRESOLVED, venue, market, symbol, state: SYMBOL_UNRESOLVED, reason, error };
     }
     return undefined;
   }
@@ -1132,13 +1137,18 @@ export class Feeder {
     const notUsable: Row[] = [];
     const usable: Row[] = [];
     const isChosen = (venue: string, market: string, symbol: string) => isChosenBook(chosen, venue, market, symbol);
+    const isChosenOf = (p: VenuePipeline, index: number) => {
+      const names = p.lookupNamesOf(index);
+      return isChosen(p.adapter.venue, names.market, names.symbol);
+    };
     let at = 0;
     for (const p of this.pipelines) {
       for (let index = 0; index < p.builders.length; index++, at++) {
         const b = p.builders[index];
         if (b === undefined) continue; // unresolved: listed below
         const ok = b.state === BookState.LIVE && !p.unreadableLive(index);
-        if (chosen !== null && isChosen(p.adapter.venue, b.instrument.market, b.instrument.symbol)) {
+        // Not b.instrument: one that throws (a bug) failed every /status?book= (until s-lookup).
+        if (chosen !== null && isChosenOf(p, index)) {
           chosenRow ??= { p, index, at };
           continue;
         }

@@ -49,6 +49,9 @@ test("a book that cannot be read is 500 naming the error, its state and reason; 
   expect(await get("BTC-USDT")).toEqual([500, { error: "book okx/spot/BTC-USDT cannot be read: book times unreadable (test)", state: "live", reason: "snapshot_applied" }]);
   expect(lines.filter((l) => l.level === "error").map((l) => [l.msg, l.fields.detail])).toEqual([["HTTP handler failed", `GET ${h.url}/books/okx/spot/BTC-USDT: book okx/spot/BTC-USDT cannot be read: book times unreadable (test)`]]);
   expect(await get("SOL-USDT")).toEqual([503, { error: "okx/spot/SOL-USDT has no book: its instrument is not resolved (not_listed): okx spot has no SOL-USDT", state: "symbol_unresolved", reason: "not_listed" }]);
+  // A venue that gives no reason (""): "unknown" in the body as in the error (until s-lookup the body's reason was "").
+  Object.assign(unresolved[0]!, { kind: "", detail: "" });
+  expect(await get("SOL-USDT")).toEqual([503, { error: "okx/spot/SOL-USDT has no book: its instrument is not resolved (unknown)", state: "symbol_unresolved", reason: "unknown" }]);
   expect(await get("XRP-USDT")).toEqual([404, { error: "no book okx/spot/XRP-USDT" }]);
   // Not usable yet, but readable: its state and the levels it holds (none), as before.
   const [status, body] = await get("ETH-USDT");
@@ -63,6 +66,11 @@ test("a book that cannot be read is 500 naming the error, its state and reason; 
     },
   });
   expect((await get("ETH-USDT"))[0]).toBe(200);
+  // bookDetail (the status page's book) too: until s-lookup it read every book's instrument, so ETH's threw.
+  expect(feeder.bookDetail("okx", "spot", "ETH-USDT", 1)?.symbol).toBe("ETH-USDT");
+  // /status?book= too: until s-lookup picking the chosen book read every book's instrument, so the whole answer threw.
+  const rows = await feeder.statusRows(1, "okx/spot/ETH-USDT", () => Promise.resolve());
+  expect(rows.books.map((b) => b.symbol)).toEqual(["ETH-USDT"]);
   expect(await get("BTC-USDT")).toEqual([500, { error: "book okx/spot/BTC-USDT cannot be read: book instrument unreadable (test)", state: "live", reason: "snapshot_applied" }]);
   Object.defineProperty(feeder.books()[0]!, "instrument", { configurable: true, writable: true, value: instrument }); // the stop reads it
 });
