@@ -512,7 +512,8 @@ class VenuePipeline implements BookSink {
       }
       if (s.notLive++ < named) {
         const state = BOOK_STATE_NAMES[b.state] ?? String(b.state);
-        const entry: NotLiveBook = { venue, market: b.instrument.market, symbol: b.instrument.symbol, state, reason: STATUS_REASON_NAMES[b.reason] ?? String(b.reason) };
+        const names = this.lookupNamesOf(index); // an instrument that throws (a bug) must not take /readyz with it
+        const entry: NotLiveBook = { venue, market: names.market, symbol: names.symbol, state, reason: STATUS_REASON_NAMES[b.reason] ?? String(b.reason) };
         const refused = this.unregistered.size > 0 ? this.unregistered.get(index) : undefined;
         if (refused !== undefined) entry.refused = refused; // /readyz names why, as /books does
         s.notLiveFirst.push(entry);

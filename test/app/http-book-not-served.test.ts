@@ -73,6 +73,18 @@ test("a book that cannot be read is 500 naming the error, its state and reason; 
   expect(rows.books.map((b) => b.symbol)).toEqual(["ETH-USDT"]);
   expect(await get("BTC-USDT")).toEqual([500, { error: "book okx/spot/BTC-USDT cannot be read: book instrument unreadable (test)", state: "live", reason: "snapshot_applied" }]);
   Object.defineProperty(feeder.books()[0]!, "instrument", { configurable: true, writable: true, value: instrument }); // the stop reads it
+  // /readyz's summary names a book not usable by its subscription's names when its instrument throws: until this
+  // change it read the instrument outside any try, so one such book made the whole summary (and /readyz) throw.
+  const ethBook = feeder.books().find((b) => b.instrument.symbol === "ETH-USDT")!;
+  const ethInstrument = ethBook.instrument;
+  Object.defineProperty(ethBook, "instrument", {
+    configurable: true,
+    get() {
+      throw new Error("book instrument unreadable (test)");
+    },
+  });
+  expect(feeder.readinessSummary().notLiveFirst.map((b) => [b.market, b.symbol, b.state])).toContainEqual(["spot", "ETH-USDT", "awaiting_snapshot"]);
+  Object.defineProperty(ethBook, "instrument", { configurable: true, writable: true, value: ethInstrument });
 });
 
 /**
