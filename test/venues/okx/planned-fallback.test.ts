@@ -344,8 +344,14 @@ describe("okx: topic states across a failed planned reconnect", { timeout: 60_00
     // Live sends nothing while the wait lasts (budget-wait.ts) and ignores the book's frames (the old subscription's
     // full books); replay, without a request to see, took the next one: until 2026-12-07 the book LIVE in replay where
     // live's waited RESYNCING (the per-record comparison in afterEach), up to an hour on OKX's 480 requests.
-    // Two requests a 1.5 s window: the start's subscribe spent one, so the resync's two wait for the window's end.
-    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { depth: 5, adapter: { requestsPerHour: 2, requestWindowMs: 1_500 } });
+    // Two requests a 1.5 s window: the start's subscribe spent one, so the resync's two wait for the window's end. The
+    // window is on the adapter's clock, held from before the start until the test is done looking (then moved past
+    // it): on the wall clock a loaded machine's start or the loop below outlasted it (until 2026-12-07, "still
+    // waiting" failed under load). A wait's timer ending on the held clock finds the window full and waits again.
+    const clock = heldClock();
+    clock.hold();
+    const windowMs = 1_500;
+    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { depth: 5, adapter: { now: clock.now, requestsPerHour: 2, requestWindowMs: windowMs } });
     runs.push(run);
     const adapter = run.adapter as OkxAdapter;
     await equal(run, [0, 1], "at start", START_WAIT_MS);
@@ -361,6 +367,7 @@ describe("okx: topic states across a failed planned reconnect", { timeout: 60_00
       await new Promise((r) => setTimeout(r, 2));
     }
     expect(adapter.topicInfo(0).state, "still waiting").toBe("resyncing");
+    clock.advance(windowMs);
     await equal(run, [0, 1], "once the wait is over");
     expect(run.sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
     // The wait and its end recorded, the restart's requests right after.
