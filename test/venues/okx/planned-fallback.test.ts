@@ -142,23 +142,34 @@ async function books5Replacement(): Promise<{ run: OkxRun; adapter: OkxAdapter }
 
 describe("okx: topic states across a failed planned reconnect", { timeout: 60_000 }, () => {
   test("a gap during the overlap: that book alone resyncs, on the old socket once the replacement failed; the others stay LIVE", async () => {
-    const run = await overlapping(["BTC-USDT", "ETH-USDT"]);
+    // The replacement fails by being closed, on a clock held from the notice until the resync on the old socket is
+    // done: failed by its 500 ms ack deadline on the wall clock (until 2026-12-07), on a loaded machine the resync's
+    // own acks on the old socket could miss that same deadline, and the old socket was dropped (ETH-USDT DISCONNECTED).
+    // Housekeeping rounds run (the later planned reconnect needs them); none can close the old socket meanwhile: the
+    // replacement's acks are held, and no deadline passes on the held clock.
+    const clock = heldClock();
+    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { adapter: { now: clock.now } });
+    runs.push(run);
+    await equal(run, [0, 1], "at start", START_WAIT_MS);
+    clock.hold();
+    const { old, replacement, reconnectsBefore } = await announceOnto(run, { holdDown: true });
     run.sim.inject("gap", "BTC-USDT");
     // One message (the one after the lost one), then none until the replacement failed: with messages flowing the
     // RESYNCING book would be bridged to a REST snapshot on the old socket's stream before the fallback.
     run.step(1);
     await until(() => run.sink.invalid.length > 0, "the gap noticed");
+    run.proxy.closeClient(replacement);
     await until(() => run.adapter.stats().plannedReconnectFailures === 1, "the replacement failed");
-    const old = run.old;
     expect(old.closed).toBe(false);
     // Its resync was asked of the replacement, which never answered: it is redone on the old socket.
     await until(() => old.fromClient.some((m) => m.includes('"unsubscribe"') && m.includes("BTC-USDT")), "BTC-USDT resubscribed on the old socket");
     await equal(run, [0, 1], "on the old socket");
     expect(run.sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
-    await until(() => run.proxy.links.length > run.replacement.index + 1 && old.closed, "a later planned reconnect done");
+    clock.release(); // the later planned reconnect's backoff runs out
+    await until(() => run.proxy.links.length > replacement.index + 1 && old.closed, "a later planned reconnect done");
     await equal(run, [0, 1], "on the new socket");
     expect(run.sink.invalid).toHaveLength(1);
-    expect(run.adapter.stats().reconnects).toBe(run.reconnectsBefore);
+    expect(run.adapter.stats().reconnects).toBe(reconnectsBefore);
   });
 
   test("a topic the venue refused stays HALTED through the swap and the fallback and is never asked for again", async () => {
