@@ -142,23 +142,34 @@ async function books5Replacement(): Promise<{ run: OkxRun; adapter: OkxAdapter }
 
 describe("okx: topic states across a failed planned reconnect", { timeout: 60_000 }, () => {
   test("a gap during the overlap: that book alone resyncs, on the old socket once the replacement failed; the others stay LIVE", async () => {
-    const run = await overlapping(["BTC-USDT", "ETH-USDT"]);
+    // The replacement fails by being closed, on a clock held from the notice until the resync on the old socket is
+    // done: failed by its 500 ms ack deadline on the wall clock (until 2026-12-07), on a loaded machine the resync's
+    // own acks on the old socket could miss that same deadline, and the old socket was dropped (ETH-USDT DISCONNECTED).
+    // Housekeeping rounds run (the later planned reconnect needs them); none can close the old socket meanwhile: the
+    // replacement's acks are held, and no deadline passes on the held clock.
+    const clock = heldClock();
+    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { adapter: { now: clock.now } });
+    runs.push(run);
+    await equal(run, [0, 1], "at start", START_WAIT_MS);
+    clock.hold();
+    const { old, replacement, reconnectsBefore } = await announceOnto(run, { holdDown: true });
     run.sim.inject("gap", "BTC-USDT");
     // One message (the one after the lost one), then none until the replacement failed: with messages flowing the
     // RESYNCING book would be bridged to a REST snapshot on the old socket's stream before the fallback.
     run.step(1);
     await until(() => run.sink.invalid.length > 0, "the gap noticed");
+    run.proxy.closeClient(replacement);
     await until(() => run.adapter.stats().plannedReconnectFailures === 1, "the replacement failed");
-    const old = run.old;
     expect(old.closed).toBe(false);
     // Its resync was asked of the replacement, which never answered: it is redone on the old socket.
     await until(() => old.fromClient.some((m) => m.includes('"unsubscribe"') && m.includes("BTC-USDT")), "BTC-USDT resubscribed on the old socket");
     await equal(run, [0, 1], "on the old socket");
     expect(run.sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
-    await until(() => run.proxy.links.length > run.replacement.index + 1 && old.closed, "a later planned reconnect done");
+    clock.release(); // the later planned reconnect's backoff runs out
+    await until(() => run.proxy.links.length > replacement.index + 1 && old.closed, "a later planned reconnect done");
     await equal(run, [0, 1], "on the new socket");
     expect(run.sink.invalid).toHaveLength(1);
-    expect(run.adapter.stats().reconnects).toBe(run.reconnectsBefore);
+    expect(run.adapter.stats().reconnects).toBe(reconnectsBefore);
   });
 
   test("a topic the venue refused stays HALTED through the swap and the fallback and is never asked for again", async () => {
@@ -344,8 +355,14 @@ describe("okx: topic states across a failed planned reconnect", { timeout: 60_00
     // Live sends nothing while the wait lasts (budget-wait.ts) and ignores the book's frames (the old subscription's
     // full books); replay, without a request to see, took the next one: until 2026-12-07 the book LIVE in replay where
     // live's waited RESYNCING (the per-record comparison in afterEach), up to an hour on OKX's 480 requests.
-    // Two requests a 1.5 s window: the start's subscribe spent one, so the resync's two wait for the window's end.
-    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { depth: 5, adapter: { requestsPerHour: 2, requestWindowMs: 1_500 } });
+    // Two requests a 1.5 s window: the start's subscribe spent one, so the resync's two wait for the window's end. The
+    // window is on the adapter's clock, held from before the start until the test is done looking (then moved past
+    // it): on the wall clock a loaded machine's start or the loop below outlasted it (until 2026-12-07, "still
+    // waiting" failed under load). A wait's timer ending on the held clock finds the window full and waits again.
+    const clock = heldClock();
+    clock.hold();
+    const windowMs = 1_500;
+    const run = await startOkx(["BTC-USDT", "ETH-USDT"], { depth: 5, adapter: { now: clock.now, requestsPerHour: 2, requestWindowMs: windowMs } });
     runs.push(run);
     const adapter = run.adapter as OkxAdapter;
     await equal(run, [0, 1], "at start", START_WAIT_MS);
@@ -361,6 +378,7 @@ describe("okx: topic states across a failed planned reconnect", { timeout: 60_00
       await new Promise((r) => setTimeout(r, 2));
     }
     expect(adapter.topicInfo(0).state, "still waiting").toBe("resyncing");
+    clock.advance(windowMs);
     await equal(run, [0, 1], "once the wait is over");
     expect(run.sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
     // The wait and its end recorded, the restart's requests right after.
