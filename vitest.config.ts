@@ -1,11 +1,12 @@
 /**
- * Test runner settings (`npm test` = `bun --bun vitest run`). Test files run side by side, one more than there are
- * CPUs (3 on a 2-vCPU box): most files spend their time waiting on sockets, simulators, backoffs and timers, not on
+ * Test runner settings (`npm test` = `bun --bun vitest run`). Test files run side by side, two more than there are
+ * CPUs (4 on a 2-vCPU box; 3 until 2026-12-07, when the idle suite reached 586–616 s against the 10-minute budget: 4
+ * took it to 520 s with every file passing): most files spend their time waiting on sockets, simulators, backoffs and timers, not on
  * the CPU, and two at a time kept about one of two vCPUs busy (test/e2e two at a time: 117 s of CPU in 119 s; the OKX
  * contract file alone: 15 s of CPU in 35 s). On a machine already busy with other work, VITEST_MAX_WORKERS=2 (vitest's
  * own override) runs fewer: the tests' deadlines allow a slower CPU, not one shared with a dozen other processes (a
  * full run beside ~20 others' failed ten files on their deadlines; twice the CPUs was modelled at ~260 s idle against
- * ~290 s for this, and not taken: it leaves the short deadlines no margin for a slower CI box). Files are written to
+ * ~290 s for three, and not taken then: it leaves the short deadlines less margin for a slower CI box). Files are written to
  * run side by side: each opens its own simulators on port 0 and its own multicast group/port pair (ports below the
  * ephemeral range from test/support/destination.ts uniqueDestination, checked by test/architecture/test-ports.test.ts;
  * the per-file groups named in each file), and every wait is a deadline polled for an event,
@@ -39,7 +40,7 @@ const mockingFiles = readdirSync(TEST_DIR, { recursive: true, encoding: "utf8" }
 
 export default defineConfig({
   test: {
-    maxWorkers: availableParallelism() + 1,
+    maxWorkers: availableParallelism() + 2,
     sequence: { sequencer: LongFirstSequencer },
     testTimeout: 60_000,
     hookTimeout: 60_000,
