@@ -18,12 +18,9 @@ import { makeTempDir } from "../support/temp-dirs.ts";
 import { until } from "../support/until.ts";
 import { rawConfig, uniqueDestination } from "../e2e/harness.ts";
 import { BLOCK_AFTER_FAIL_IN, FAIL_START_IF } from "./support/fail-start-worker.ts";
-import { openedToWrite } from "./support/fifo.ts";
+import { openedToWrite, waitBlockedInFifoOpen } from "./support/fifo.ts";
 
-/**
- * Pings every 125 ms: the stand-in answers at once. Short, as the blocked thread is replaced this long after its
- * failed start: at 2 s the blocked thread's close came first in CI runs (the replacement rule never ran), so short.
- */
+/** Pings every 125 ms: the stand-in answers at once. The blocked thread is replaced this long after its failed start. */
 const HANG_AFTER_MS = 500;
 
 test("a failed start's thread that does not end is replaced; its end is the failed start's one line", { timeout: 30_000 }, async () => {
@@ -33,11 +30,17 @@ test("a failed start's thread that does not end is replaced; its end is the fail
   const marker = join(dir, "fail");
   const fifo = join(dir, "block");
   execFileSync("mkfifo", [fifo]);
+  let blockedBeforeTerminate: boolean | undefined;
   const log: Logger = {
     ...captured.log,
     error: (msg, fields) => {
       captured.log.error(msg, fields);
-      if (msg === "worker could not start; restarting it") rmSync(marker, { force: true }); // the next start succeeds
+      if (msg !== "worker could not start; restarting it") return;
+      rmSync(marker, { force: true }); // the next start succeeds
+      // Logged just before the supervisor terminates the failed worker: held until its thread is inside the FIFO's
+      // open(2). A terminate() landing first ends it cleanly and the rule under test never runs (1 full CI run in 3
+      // failed so, 2026-12-07, whatever the hang bound).
+      blockedBeforeTerminate = waitBlockedInFifoOpen(10_000);
     },
   };
   // Never connected to: the stand-in worker opens nothing.
@@ -53,6 +56,7 @@ test("a failed start's thread that does not end is replaced; its end is the fail
     const from = lines.length;
     supervisor.kill(0); // its successor's start fails, and its thread blocks
     await until(() => started() === 2, "worker 0 started again while its failed start's thread is blocked", 20_000);
+    expect(blockedBeforeTerminate, "the failed start's thread was inside the FIFO's open(2) (wait_for_partner) when terminated").toBe(true);
     expect(threadEnded()).toBe(false);
     const faults = () => lines.slice(from).filter((l) => l.level !== "info").map((l) => [l.level, l.msg]);
     // Before: ["error", "worker is not answering; terminating it to restart it"] between the two.
