@@ -303,6 +303,13 @@ export class FeedSubscriber {
         positiveLimit(rt.maxHeldDatagrams, DEFAULT_MAX_HELD_DATAGRAMS, "retransmit.maxHeldDatagrams"),
         positiveLimit(rt.maxHeldDatagramsTotal, DEFAULT_MAX_HELD_DATAGRAMS_TOTAL, "retransmit.maxHeldDatagramsTotal"),
       );
+      const rec = this.recovery;
+      // A book its held stream carried stays held when another stream of that session carries it meanwhile (§11.4).
+      this.instrumentBooks.heldFor = (key, st) => {
+        if (rec.active === 0 || !rec.holds(key)) return false;
+        const held = this.streams.get(key);
+        return held !== undefined && held.sourceId === st.sourceId && held.sessionId === st.sessionId && held.sessionStartUs === st.sessionStartUs;
+      };
     }
   }
 

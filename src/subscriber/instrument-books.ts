@@ -74,6 +74,11 @@ export class InstrumentBooks {
    */
   applyingRetransmit = false;
   /**
+   * The stream (its key) has a retransmission request open and is of `st`'s session (recovery.ts; set by
+   * FeedSubscriber): a book it carries stays its, held, when `st` (another channel) carries it meanwhile.
+   */
+  heldFor: ((key: number, st: StreamRef) => boolean) | undefined = undefined;
+  /**
    * stop() was called, and neither start() nor ingest() since: nothing watches the books, so a message still applied
    * (the rest of the datagram under way when a listener called stop(), held ones replayed) leaves its book stale.
    */
@@ -387,8 +392,7 @@ export class InstrumentBooks {
     const m = this.bookReader.wrap(r);
     const book = this.bookFor(m.instrumentId, m.priceExp, m.qtyExp);
     if (book === undefined || !this.admitSession(book, st, sendTimeUs)) return;
-    book.streamKey = st.key;
-    book.stale = this.applyingRetransmit || this.stopped || st.stale;
+    this.carriedBy(book, st);
     const seq = m.instrSeq;
     if (book.instrSeq >= 0 && seq < book.instrSeq && book.seqStreamKey === st.key) this.sequenceBogus(book);
     const known = book.instrSeq;
@@ -509,8 +513,7 @@ export class InstrumentBooks {
     const m = this.bookReader.wrap(r);
     const book = this.bookFor(m.instrumentId, m.priceExp, m.qtyExp);
     if (book === undefined || !this.admitSession(book, st, sendTimeUs)) return;
-    book.streamKey = st.key;
-    book.stale = this.applyingRetransmit || this.stopped || st.stale;
+    this.carriedBy(book, st);
     const seq = m.instrSeq;
     const chunkIndex = m.chunkIndex;
     const chunkCount = m.chunkCount;
@@ -960,6 +963,19 @@ export class InstrumentBooks {
       if (book.asmSeq >= 0 && book.asmJumpMark === bogusMark) this.discardAssembly(book);
     }
     return n;
+  }
+
+  /**
+   * HOT: `st` carries the book now (stale as it is), unless the book's stream is held by a retransmission request
+   * (§11.4): then the book stays that stream's, held until the request ends, and a fallback's gap invalidates it.
+   * Before 2026-12-07 a message of the other channel of an A/B pair (a lagging copy of an event it had, too) took it,
+   * usable with the gap still asked for, and a fallback's gap missed it (usable where without retransmission it was not).
+   */
+  private carriedBy(book: SubscriberBook, st: StreamRef): void {
+    const from = book.streamKey;
+    if (from !== st.key && from >= 0 && this.heldFor !== undefined && this.heldFor(from, st)) return;
+    book.streamKey = st.key;
+    book.stale = this.applyingRetransmit || this.stopped || st.stale;
   }
 
   /** Marks the stream's books stale (true) or not (false); returns how many books it carries. Cold. */
