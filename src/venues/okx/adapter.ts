@@ -442,6 +442,8 @@ export class OkxAdapter implements VenueAdapter {
     if (sc.action === ACTION_SNAPSHOT) {
       const now = this.now();
       t.lastMsgMs = now;
+      // A LIVE book without seqIds has none to order this one against: taken afresh, a whole book of the venue's; a
+      // socket whose updates do not chain on it then resyncs it (docs/venues/okx.md, Sequencing).
       let continues = t.book === BookState.LIVE && sc.hasSeqId && this.sequenced[index]!;
       // One socket, the one the book's messages came from (live, or a replay whose capture records the sockets): no
       // stream can lag behind it, so a snapshot older than the book is the venue's book starting over (a reset), as
@@ -523,6 +525,12 @@ export class OkxAdapter implements VenueAdapter {
       this.c.deltas++;
       this.checksums[index] = sc.checksum;
       this.sink!.onBookUpdate(index, update);
+      return;
+    }
+    // A book from a snapshot without seqId has none to chain on (its lastSeq 0 is no seqId): before s-rdokx an update
+    // at prevSeqId 0 chained on it and was applied.
+    if (!this.sequenced[index]) {
+      this.onSequenceBreak(t, sc.prevSeqId, sc.seqId);
       return;
     }
     const prev = sc.prevSeqId;

@@ -156,6 +156,30 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     });
   }
 
+  test("a book from a snapshot without seqId has none to chain on: an update with seqIds is a break (even prevSeqId 0); a later snapshot with one replaces it and its run chains", async () => {
+    const { sink, feed, adapter } = await setup();
+    const noSeq = (f: string) => f.replace(/,"prevSeqId":-?\d+,"seqId":\d+/, "");
+    feed(noSeq(frame("BTC-USDT", "snapshot", -1, 0, [["100.1", "1"]], [["100.2", "2"]])));
+    feed(noSeq(frame("BTC-USDT", "update", 0, 0, [["100", "3"]]))); // a capture from before seqId: applied in order
+    expect(sink.bids[0]).toEqual(new Map([[1001, 10000], [1000, 30000]]));
+    // Its 0 is no seqId (TopicState.hasSeq): until s-rdokx this update chained on it and was applied, the book LIVE.
+    feed(frame("BTC-USDT", "update", 0, 5, [["99", "1"]]));
+    expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+    expect(sink.bids[0]!.has(990)).toBe(false);
+    // A LIVE book without seqIds, then a snapshot with one: no seqId to order it against, so it is the book afresh
+    // (a whole book of the venue's), not a continuation; its run chains and an update without seqIds is then a break.
+    feed(noSeq(frame("ETH-USDT", "snapshot", -1, 0, [["10.01", "1"]], [["10.02", "2"]])));
+    feed(frame("ETH-USDT", "snapshot", -1, 7, [["10.03", "1"]], [["10.04", "2"]]));
+    feed(frame("ETH-USDT", "update", 7, 8, [["10", "5"]]));
+    expect(adapter.topicInfo(1).state).toBe("live");
+    expect(sink.bids[1]).toEqual(new Map([[1003, 1000], [1000, 5000]]));
+    feed(noSeq(frame("ETH-USDT", "update", 0, 0, [["9.99", "1"]])));
+    expect(sink.invalid).toEqual([
+      { index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
+      { index: 1, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP },
+    ]);
+  });
+
   test("outside a planned reconnect, a message older than the book is a sequence break; the one applied last, delivered again, is a repeat", async () => {
     const { sink, feed, adapter } = await setup();
     feed(frame("BTC-USDT", "snapshot", -1, 10, [["100.1", "1"]], [["100.2", "2"]]));
