@@ -290,7 +290,7 @@ export class UpbitAdapter implements VenueAdapter {
     this.sink = sink;
     this.books.sink = sink;
     this.books.replaying = replay;
-    for (const t of bound) if (!replay && !UPBIT_DEPTHS.includes(t.depth)) this.log.warn(`${this.venue}: depth not 1, 5, 15 or 30; the venue sends 30`, { topic: t.topic, depth: t.depth });
+    for (const t of bound) if (!replay && !UPBIT_DEPTHS.includes(t.depth)) this.log.warn(`${this.venue}: depth not 1, 5, 15 or 30; the venue sends 30 units (more than the depth: refused, over_depth)`, { topic: t.topic, depth: t.depth });
   }
 
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
