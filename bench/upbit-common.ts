@@ -21,6 +21,7 @@ import { OrderBook as CcxtOrderBook } from "../node_modules/ccxt/js/src/base/ws/
 import { ApplyResult, BookBuilder } from "../src/book/book-builder.ts";
 import { BookUpdate } from "../src/core/book-update.ts";
 import type { Instrument } from "../src/core/types.ts";
+import { UPBIT_DEFAULT_DEPTH } from "../src/venues/upbit/protocol.ts";
 import { CodeTable, UpbitScanner } from "../src/venues/upbit/scanner.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
@@ -48,7 +49,7 @@ class OursPath {
   bytesOut = 0;
   constructor(instruments: Instrument[], tsUnitUs: number) {
     this.scanner = new UpbitScanner(tsUnitUs);
-    instruments.forEach((inst, i) => this.table.add(inst.symbol, i, inst.priceExp, inst.qtyExp));
+    instruments.forEach((inst, i) => this.table.add(inst.symbol, i, inst.priceExp, inst.qtyExp, UPBIT_DEFAULT_DEPTH));
     this.builders = instruments.map((inst) => new BookBuilder(inst));
   }
   onFrame(b: Uint8Array): void {

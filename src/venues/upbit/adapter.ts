@@ -1,9 +1,10 @@
 // HOT PATH: no allocation (UpbitAdapter.onBook, called by connection.ts per frame; everything else here is cold)
 /**
  * The Upbit / Bithumb adapter (docs/venues/upbit.md, docs/venues/bithumb.md): snapshot-only books. Every message is
- * the whole top N for one code, applied as a replace and published as the delta from the previous book; the only
+ * the whole top N for one code (more units than N: refused, scanner.ts SCAN_ERR_DEPTH; none, or one side: the venue's
+ * book, LIVE), applied as a replace and published as the delta from the previous book; the only
  * ordering key is `timestamp` (Upbit ms; Bithumb ms or µs, keyed in ms): an older one than the newest applied (or refused
- * only for a number that does not fit: onMisfitStamp; kept through resyncs and
+ * only for a number that does not fit or for its unit count: onMisfitStamp; kept through resyncs and
  * reconnects) is ignored and counted, but is no sign of life (a code sending only such books goes stale and forgets
  * that newest timestamp); an equal one is applied (an identical repeat changes nothing), unless both are Bithumb µs
  * stamps and it is below the newest µs, or it came on the other socket of a planned reconnect and differs from that
@@ -226,7 +227,7 @@ export class UpbitAdapter implements VenueAdapter {
       ...{ source: upbitInstrumentSource(config, this.fetchFn, dialect.tickEndpoint, this.level, undefined, (symbol) => this.running(symbol)), intervalMs: 0, stop: this.restStop.signal },
       restHeldUntilMs: () => restBudget.heldUntilMs(this.now()), // a 429/418 hold: when the late symbols are really asked
       ...{ instruments: () => this.instruments, sink: () => this.sink, lifecycle: () => this.lifecycle },
-      addToTable: (t, x) => t.conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp),
+      addToTable: (t, x) => t.conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp, t.depth),
       apply: (t, inst) => this.applyInstrument(t, inst),
       applyAskedOnly: true, // a tick derived from the last price: only the code whose number did not fit is re-derived
     });
@@ -289,7 +290,7 @@ export class UpbitAdapter implements VenueAdapter {
     this.sink = sink;
     this.books.sink = sink;
     this.books.replaying = replay;
-    for (const t of bound) if (!replay && !UPBIT_DEPTHS.includes(t.depth)) this.log.warn(`${this.venue}: depth not 1, 5, 15 or 30; the venue sends 30`, { topic: t.topic, depth: t.depth });
+    for (const t of bound) if (!replay && !UPBIT_DEPTHS.includes(t.depth)) this.log.warn(`${this.venue}: depth not 1, 5, 15 or 30; the venue sends 30 units (more than the depth: refused, over_depth)`, { topic: t.topic, depth: t.depth });
   }
 
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {
@@ -356,7 +357,7 @@ export class UpbitAdapter implements VenueAdapter {
   private counterTable(): [string, string, string, number][] {
     return [
       ["replaces", "replaces_total", "Full books applied (each message replaces its book)", this.replaces],
-      ["olderTimestamps", "older_timestamps_total", "Books older than the newest applied, or than one refused only for a number that does not fit (ignored)", this.olderTimestamps],
+      ["olderTimestamps", "older_timestamps_total", "Books older than the newest applied, or than one refused only for a number that does not fit or for more units than its depth (ignored)", this.olderTimestamps],
       ["repeatedTimestamps", "repeated_timestamps_total", "Books with the same timestamp as the last applied", this.repeatedTimestamps],
       ["equalTimestampHolds", "equal_timestamp_holds_total", "Books held out of LIVE: a book of the newest timestamp from the other socket of a planned reconnect differed from that socket's latest", this.stamps.holds],
       ["quietAsks", "quiet_asks_total", "LIVE codes silent past their stale time asked again (the whole list resent; their SNAPSHOT keeps them LIVE)", this.quietAsks],
@@ -463,9 +464,9 @@ export class UpbitAdapter implements VenueAdapter {
   // ───────────────────────── cold paths ─────────────────────────
 
   /**
-   * A book refused only for a number that does not fit (connection.ts misfitStamp) is the venue's book at `ts` (µs
-   * `us`, `tsUs` as onBook's): the newest timestamp moves to it as if applied, so a book stamped before it is ignored
-   * (olderTimestamps) and one of its stamp after it on its socket is taken (one socket delivers in the venue's order);
+   * A book refused only for a number that does not fit, or for more units than its depth (connection.ts misfitStamp),
+   * is the venue's book at `ts` (µs `us`, `tsUs` as onBook's): the newest timestamp moves to it as if applied, so a
+   * book stamped before it is ignored (olderTimestamps) and one of its stamp after it on its socket is taken (one socket delivers in the venue's order);
    * during a planned reconnect's overlap one of its stamp from the other socket is held (equal-stamps.ts misfit: the
    * refused one may follow it). Until 2026-12-07 only applied books counted: after the refused one, a stray older book
    * (or the lagging socket's) made the book LIVE at levels the venue had left.

@@ -11,7 +11,7 @@ import type { MarketName } from "../../core/types.ts";
 import { failedFrame, VenueConnection, type TopicState } from "../common/connection.ts";
 import type { UpbitAdapter } from "./adapter.ts";
 import { garbledBookEntry, isBookObject, misfitTimestamp, parseBookObject, parseRawJson, type RawJson } from "./parse-json.ts";
-import { CodeTable, SCAN_ERR_FIELD, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_CODE, setTimestamp, tsOutOfRange, UpbitScanner } from "./scanner.ts";
+import { CodeTable, SCAN_ERR_DEPTH, SCAN_ERR_FIELD, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SYNTAX, SCAN_FALLBACK, SCAN_NOT_BOOK, SCAN_UNKNOWN_CODE, setTimestamp, tsOutOfRange, UpbitScanner } from "./scanner.ts";
 
 export type UpbitTopic = TopicState<UpbitConnection>;
 
@@ -95,8 +95,9 @@ export class UpbitConnection extends VenueConnection {
     } catch (err) {
       if (this.adapter.onText(this, text)) return;
       // Else the scanner found no fault: JSON's. A price or size it refused is unconfirmed in a frame that is not JSON
-      // (`1.2.3`, `01`: no number), so that frame is syntax and asks for no re-check (until 2026-12-07 price / qty).
-      const scanned = scanCode !== SCAN_NOT_BOOK && scanCode !== SCAN_FALLBACK && scanCode !== SCAN_ERR_PRICE && scanCode !== SCAN_ERR_QTY;
+      // (`1.2.3`, `01`: no number), so that frame is syntax and asks for no re-check (until 2026-12-07 price / qty); so
+      // is a count of units past the depth in it (over_depth).
+      const scanned = scanCode !== SCAN_NOT_BOOK && scanCode !== SCAN_FALLBACK && scanCode !== SCAN_ERR_PRICE && scanCode !== SCAN_ERR_QTY && scanCode !== SCAN_ERR_DEPTH;
       this.adapter.onParseError(this, scanEntry, scanned ? scanCode : SCAN_ERR_SYNTAX, text, scanned ? undefined : String(err));
       return;
     }
@@ -133,12 +134,13 @@ export class UpbitConnection extends VenueConnection {
   }
 
   /**
-   * Cold: a book refused only for a number that does not fit (`code` SCAN_ERR_PRICE / SCAN_ERR_QTY) is the venue's
-   * book at its stamp: told to the adapter, so a book stamped before it is ignored as older. Until 2026-12-07 only
-   * applied books' stamps counted: a stray older book after it made the book LIVE at levels the venue had left.
+   * Cold: a book refused only for a number that does not fit (`code` SCAN_ERR_PRICE / SCAN_ERR_QTY) or for more units
+   * than its depth (SCAN_ERR_DEPTH) is the venue's book at its stamp: told to the adapter, so a book stamped before it
+   * is ignored as older. Until 2026-12-07 only applied books' stamps counted: a stray older book after it made the
+   * book LIVE at levels the venue had left.
    */
   private misfitStamp(msg: RawJson, entry: number, code: number): void {
-    if ((code !== SCAN_ERR_PRICE && code !== SCAN_ERR_QTY) || !isBookObject(msg)) return;
+    if ((code !== SCAN_ERR_PRICE && code !== SCAN_ERR_QTY && code !== SCAN_ERR_DEPTH) || !isBookObject(msg)) return;
     const ts = misfitTimestamp(msg, this.table, entry);
     if (ts < 0) return;
     const u = this.update; // the refused book's levels are not used: its stamp is written over them

@@ -8,7 +8,7 @@
 import { MAX_MANTISSA, parseJsonNumber } from "../../core/fixed.ts";
 import type { BookUpdate } from "../../core/book-update.ts";
 import type { CodeTable } from "./scanner.ts";
-import { SCAN_ERR_FIELD, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_NOT_BOOK, SCAN_UNKNOWN_CODE, SCAN_ERR_TIMESTAMP, setTimestamp, tsOutOfRange } from "./scanner.ts";
+import { SCAN_ERR_DEPTH, SCAN_ERR_FIELD, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_NOT_BOOK, SCAN_UNKNOWN_CODE, SCAN_ERR_TIMESTAMP, setTimestamp, tsOutOfRange } from "./scanner.ts";
 
 export class RawNumber {
   constructor(readonly raw: string) {}
@@ -149,7 +149,14 @@ export function parseBookObject(o: { [k: string]: RawJson }, table: CodeTable, u
   const pe = table.priceExp[entry]!;
   const qe = table.qtyExp[entry]!;
   const names = ["ask_price", "bid_price", "ask_size", "bid_size"];
-  for (const unit of units) {
+  const depth = table.depth[entry]!;
+  for (let n = 0; n < units.length; n++) {
+    // As the scanner: refused at the first unit beyond the depth asked, before that unit is read.
+    if (n === depth) {
+      entryOut.field = `"orderbook_units": ${units.length} units, ${depth} asked`;
+      return SCAN_ERR_DEPTH;
+    }
+    const unit = units[n]!;
     if (unit === null || typeof unit !== "object" || Array.isArray(unit) || unit instanceof RawNumber) return bad("orderbook_units", unit);
     const f = [pick(unit, "ask_price", "ap"), pick(unit, "bid_price", "bp"), pick(unit, "ask_size", "as"), pick(unit, "bid_size", "bs")];
     const m: number[] = [];
@@ -175,8 +182,9 @@ export function parseBookObject(o: { [k: string]: RawJson }, table: CodeTable, u
 
 /**
  * Cold: the timestamp of a book of a subscribed code refused only for numbers that do not fit its exponents (SCAN_ERR_PRICE
- * / SCAN_ERR_QTY): every field present and of its type, no number negative, the timestamp an integer literal. Such a
- * book is the venue's, at that stamp, so it orders the books after it (adapter.ts onMisfitStamp); -1 for any other.
+ * / SCAN_ERR_QTY) or for more units than its depth (SCAN_ERR_DEPTH): every field present and of its type, no number
+ * negative, the timestamp an integer literal. Such a book is the venue's, at that stamp, so it orders the books after
+ * it (adapter.ts onMisfitStamp); -1 for any other.
  */
 export function misfitTimestamp(o: { [k: string]: RawJson }, table: CodeTable, entry: number): number {
   const code = pick(o, "code", "cd");

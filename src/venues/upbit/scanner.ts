@@ -23,7 +23,12 @@ export const SCAN_ERR_FIELD = -6;
 export const SCAN_FALLBACK = -7;
 /** A `timestamp` of 0, or whose µs do not fit 2^53 (the wire's ns are exact only below it): refused, never written wrong. */
 export const SCAN_ERR_TIMESTAMP = -8;
-export const SCAN_RESULT_NAMES: readonly string[] = ["ok", "not_book", "syntax", "price", "qty", "unknown_code", "field", "escape", "timestamp"];
+/**
+ * More units than the code's depth asked (`KRW-BTC.5` answered with 6): refused, never cut to the depth (a level
+ * dropped) nor published (a book deeper than its instrument, `KRW-BTC@5`, tells its subscribers).
+ */
+export const SCAN_ERR_DEPTH = -9;
+export const SCAN_RESULT_NAMES: readonly string[] = ["ok", "not_book", "syntax", "price", "qty", "unknown_code", "field", "escape", "timestamp", "over_depth"];
 
 const QUOTE = 34;
 const BACKSLASH = 92;
@@ -131,22 +136,25 @@ export function tsOutOfRange(u: BookUpdate): boolean {
   return !(u.tsExchangeUs > 0 && u.tsExchangeUs < TS_US_LIMIT);
 }
 
-/** Subscribed codes → entries (subscription index and exponents), built at subscribe time, read per frame. */
+/** Subscribed codes → entries (subscription index, exponents, depth asked), built at subscribe time, read per frame. */
 export class CodeTable {
   readonly codes: string[] = [];
   readonly index: number[] = [];
   readonly priceExp: number[] = [];
   readonly qtyExp: number[] = [];
+  /** The units asked for (`KRW-BTC.5`: 5): a book of more is refused (SCAN_ERR_DEPTH). */
+  readonly depth: number[] = [];
   private readonly next: number[] = [];
   private readonly head = new Map<number, number>();
 
-  /** Adds a code (upper case, as frames spell it); returns its entry. */
-  add(code: string, index: number, priceExp: number, qtyExp: number): number {
+  /** Adds a code (upper case, as frames spell it) asked at `depth` units; returns its entry. */
+  add(code: string, index: number, priceExp: number, qtyExp: number, depth: number): number {
     const entry = this.codes.length;
     this.codes.push(code);
     this.index.push(index);
     this.priceExp.push(priceExp);
     this.qtyExp.push(qtyExp);
+    this.depth.push(depth);
     const h = hashString(code);
     this.next.push(this.head.get(h) ?? -1);
     this.head.set(h, entry);
@@ -430,6 +438,7 @@ export class UpbitScanner {
     const b = this.b;
     const pe = table.priceExp[this.entry]!;
     const qe = table.qtyExp[this.entry]!;
+    const depth = table.depth[this.entry]!;
     if (this.p >= this.end || b[this.p] !== LBRACKET) return this.fail(SCAN_ERR_FIELD);
     this.p++;
     this.ws();
@@ -437,7 +446,12 @@ export class UpbitScanner {
       this.p++;
       return 0;
     }
-    for (;;) {
+    // Units counted as sent (placeholders too): the venue's answer to `CODE.depth`, whatever it holds.
+    for (let n = 0; ; n++) {
+      if (n === depth) {
+        this.errorWhat = `a unit beyond the ${depth} asked`;
+        return this.fail(SCAN_ERR_DEPTH);
+      }
       if (this.p >= this.end || b[this.p] !== LBRACE) return this.fail(SCAN_ERR_FIELD);
       this.p++;
       this.ws();

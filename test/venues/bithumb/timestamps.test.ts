@@ -20,7 +20,7 @@ import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { UPBIT_VENUE } from "../../../src/venues/upbit/index.ts";
 
 const table = new CodeTable();
-table.add("KRW-BTC", 0, exponentOf("1000"), 8);
+table.add("KRW-BTC", 0, exponentOf("1000"), 8, 30);
 /** Bithumb's documented sample (SIMPLE names, one unit; its code anonymised there as USD-ABC). */
 const frame = (tms: string) => `{"ty":"orderbook","cd":"KRW-BTC","tas":0.6545,"tbs":1.1161,"obu":[{"ap":133314000,"bp":133289000,"as":0.0,"bs":0.1052}],"lv":1,"tms":${tms},"st":"REALTIME"}`;
 

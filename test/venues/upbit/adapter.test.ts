@@ -385,7 +385,7 @@ describe("instrument rule", () => {
     // What takes over from the start-up check: the scanner at these exponents reads a size exactly (against BigInt)
     // or refuses it, also past 2^53 at 8 decimals (then the book waits for one that fits: a parse error).
     const table = new CodeTable();
-    table.add("KRW-DOGE", 0, 2, 8);
+    table.add("KRW-DOGE", 0, 2, 8, 30);
     const scanner = new UpbitScanner(1000);
     const u = new BookUpdate();
     let seed = 0x5eed;

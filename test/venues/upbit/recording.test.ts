@@ -31,7 +31,7 @@ describe("Upbit recording", () => {
 
   it("the scanner reads every message exactly as the reference does", () => {
     const table = new CodeTable();
-    UPBIT_RECORDING_CODES.forEach((c, i) => table.add(c, i, pe(c), 8));
+    UPBIT_RECORDING_CODES.forEach((c, i) => table.add(c, i, pe(c), 8, 15));
     const scanner = new UpbitScanner(1000);
     const u = new BookUpdate();
     for (const f of books) {

@@ -15,7 +15,7 @@ import { exactMantissa, UPBIT_RECORDING_CODES, UPBIT_RECORDING_SPECS, upbitFrame
 
 const enc = new TextEncoder();
 const table = new CodeTable();
-UPBIT_RECORDING_CODES.forEach((c, i) => table.add(c, i, exponentOf(UPBIT_RECORDING_SPECS[c]!.tickSize), 8));
+UPBIT_RECORDING_CODES.forEach((c, i) => table.add(c, i, exponentOf(UPBIT_RECORDING_SPECS[c]!.tickSize), 8, 15));
 const scanner = new UpbitScanner(1000);
 const u = new BookUpdate();
 const books = upbitFrames().filter((f) => f.text.startsWith('{"ty":"orderbook"'));
@@ -119,7 +119,7 @@ describe("Upbit scanner", () => {
     const codes: number[] = [];
     const stub = { rawFrameTap: undefined, onBook: () => undefined, onText: () => false, onMisfitStamp: () => undefined, onParseError: (_c: unknown, _e: number, code: number) => void codes.push(code) };
     const conn = new UpbitConnection(stub as unknown as UpbitAdapter, 0, "spot" as MarketName, "ws://127.0.0.1:1", 1000);
-    conn.table.add("KRW-LAMB", 0, 0, 8);
+    conn.table.add("KRW-LAMB", 0, 0, 8, 30);
     for (const unit of ['"ap":1.2.3,"bp":1,"as":1,"bs":1', '"ap":127,"bp":1,"as":01,"bs":1', '"ap":127.5,"bp":1,"as":1,"bs":1']) conn.onFrameAt(frame(unit), 1);
     expect(codes).toEqual([SCAN_ERR_SYNTAX, SCAN_ERR_SYNTAX, SCAN_ERR_PRICE]);
   });
