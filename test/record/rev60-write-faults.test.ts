@@ -169,7 +169,7 @@ test("the open file deleted under the writer and its close failing: the block st
   w.write(2, "bybit", "linear", "c", frame(2));
   w.close();
   expect(w.files.length).toBe(2);
-  expect(framesOf(w.files[1]!)).toEqual([2]);
+  expect(framesOf(w.files[1]!)).toEqual(["lost", 2]); // the deleted file's mark (capture:lost)
   expect(w.stats()).toMatchObject({ lostRecords: 0, writeErrors: 0 });
   expect(lines.filter((l) => l.msg === "capture file ended early by a write error")).toEqual([]);
 });
