@@ -188,7 +188,7 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
               nextSampleUs = -1;
             }
             if (r.url === CAPTURE_LOST_URL) {
-              // Records the recorder could not write (a full disk) are missing before this one: as in replay, the books
+              // Records the recorder lost (a full disk, its file deleted) are missing before this one: as in replay, the books
               // leave LIVE at the last record read (grid rows up to it first), as at a file cut short.
               if (result.lost.length < MAX_TIME_JUMPS_LISTED) result.lost.push({ file, atUs: r.tsRecvUs, why: typeof r.frame === "string" ? r.frame : "" });
               if (lastUs >= 0) await damageAt(books);

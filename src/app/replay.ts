@@ -197,7 +197,7 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
             }
           }
           if (r.url === CAPTURE_LOST_URL) {
-            // Records the recorder could not write (a full disk) are missing here: the books leave LIVE, as at a cut file.
+            // Records the recorder lost (a full disk, its file deleted) are missing here: the books leave LIVE, as at a cut file.
             if (result.lost.length < MAX_TIME_JUMPS_LISTED) result.lost.push({ file, atUs: r.tsRecvUs, why: typeof r.frame === "string" ? r.frame : "" });
             feeder.captureGap();
             continue;

@@ -71,7 +71,8 @@ export const CAPTURE_EXTENSION = ".fcap";
 /**
  * The url of a record saying that blocks before it could not be written (a full disk, EIO), or the file they were
  * in was deleted or cut shorter under the writer, and are not in the capture (venue, market and connection empty;
- * body: how many records, and the error or the file): the writer puts it before the next block it writes, and readers resync every book there (replay, export --books), as after a file cut short.
+ * body: how many records, and the error or the file): the writer puts it before the next block it writes, and
+ * readers resync every book there (replay, export --books), as after a file cut short.
  */
 export const CAPTURE_LOST_URL = "capture:lost";
 const BLOCK_HEADER_BYTES = 8;
