@@ -11,7 +11,7 @@ import { venueSpec } from "../venues/registry.ts";
 import { TOPIC_FIELD } from "../venues/common/raw-topic.ts";
 import type { Logger } from "../core/log.ts";
 import type { FeederConfig } from "../config/types.ts";
-import { CaptureReader, truncationOf, type TruncatedCapture } from "../record/capture.ts";
+import { CAPTURE_LOST_URL, CaptureReader, truncationOf, type TruncatedCapture } from "../record/capture.ts";
 import { countSkipped } from "./skipped-by.ts";
 import { BookReconstructor, type ExportFormat } from "./export-books.ts";
 import { csvField } from "./csv-field.ts";
@@ -59,6 +59,8 @@ export interface ExportResult {
    * record (given out of time order, or two recorders' captures), each a damage point as in replay (ReplayResult.outOfOrder).
    */
   outOfOrder: { file: string; startsUs: number; previousEndsUs: number; atByte?: number }[];
+  /** With --books: where a capture says the recorder lost blocks before it (ReplayResult.lost), the books resync there. */
+  lost: { file: string; atUs: number; why: string }[];
   stoppedEarly: boolean;
 }
 
@@ -81,7 +83,7 @@ function topicOf(venue: string, frame: string): string | null {
 }
 
 export async function exportCaptures(files: readonly string[], sink: ExportSink, opts: ExportOptions): Promise<ExportResult> {
-  const result: ExportResult = { frames: 0, rows: 0, skipped: 0, skippedBy: {}, truncated: [], unknownRecords: [], timeJumps: [], timeJumpsTotal: 0, outOfOrder: [], stoppedEarly: false };
+  const result: ExportResult = { frames: 0, rows: 0, skipped: 0, skippedBy: {}, truncated: [], unknownRecords: [], timeJumps: [], timeJumpsTotal: 0, outOfOrder: [], lost: [], stoppedEarly: false };
   let stop = false;
   opts.stopSignal?.then(() => (stop = true));
   let buf: string[] = [];
@@ -184,6 +186,14 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
               if (stop) break;
               books.rebaseClock(r.tsRecvUs);
               nextSampleUs = -1;
+            }
+            if (r.url === CAPTURE_LOST_URL) {
+              // Records the recorder lost (a full disk, its file deleted) are missing before this one: as in replay, the books
+              // leave LIVE at the last record read (grid rows up to it first), as at a file cut short.
+              if (result.lost.length < MAX_TIME_JUMPS_LISTED) result.lost.push({ file, atUs: r.tsRecvUs, why: typeof r.frame === "string" ? r.frame : "" });
+              if (lastUs >= 0) await damageAt(books);
+              if (stop) break;
+              continue;
             }
             if (everyUs > 0) {
               // The first multiple of the step at or after the first frame, in integers (exact below 2^53).

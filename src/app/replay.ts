@@ -4,7 +4,7 @@
  * @module
  */
 import { statSync } from "node:fs";
-import { CaptureReader, truncationOf, type TruncatedCapture } from "../record/capture.ts";
+import { CAPTURE_LOST_URL, CaptureReader, truncationOf, type TruncatedCapture } from "../record/capture.ts";
 import { countSkipped } from "./skipped-by.ts";
 import type { Feeder } from "./feeder.ts";
 import { isTimeJump } from "./replay-clock.ts";
@@ -56,6 +56,11 @@ export interface ReplayResult {
    */
   timeJumps: { file: string; atUs: number; previousUs: number }[];
   timeJumpsTotal: number;
+  /**
+   * Where a capture says the recorder lost blocks before it (a full disk: CAPTURE_LOST_URL), the first
+   * MAX_TIME_JUMPS_LISTED: each a capture gap (Feeder.captureGap), the books leave LIVE there. `why`: the record's body.
+   */
+  lost: { file: string; atUs: number; why: string }[];
   stoppedEarly: boolean;
   elapsedMs: number;
 }
@@ -72,7 +77,7 @@ const MAX_TIME_JUMPS_LISTED = 100;
 
 /** The result of a replay that fed nothing (yet). */
 export function emptyReplayResult(): ReplayResult {
-  return { frames: 0, ingested: 0, skipped: 0, skippedBy: {}, truncated: [], outOfOrder: [], unknownRecords: [], timeJumps: [], timeJumpsTotal: 0, stoppedEarly: false, elapsedMs: 0 };
+  return { frames: 0, ingested: 0, skipped: 0, skippedBy: {}, truncated: [], outOfOrder: [], unknownRecords: [], timeJumps: [], timeJumpsTotal: 0, lost: [], stoppedEarly: false, elapsedMs: 0 };
 }
 
 export async function replayCaptures(feeder: Feeder, files: readonly string[], opts: ReplayOptions): Promise<ReplayResult> {
@@ -190,6 +195,12 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
               reader.close();
               return result;
             }
+          }
+          if (r.url === CAPTURE_LOST_URL) {
+            // Records the recorder lost (a full disk, its file deleted) are missing here: the books leave LIVE, as at a cut file.
+            if (result.lost.length < MAX_TIME_JUMPS_LISTED) result.lost.push({ file, atUs: r.tsRecvUs, why: typeof r.frame === "string" ? r.frame : "" });
+            feeder.captureGap();
+            continue;
           }
           result.frames++;
           const frame = typeof r.frame === "string" ? r.frame : decoder.decode(r.frame);

@@ -35,7 +35,9 @@
  * written back, docs/operations.md, Capture format); a reader stops at the first incomplete or corrupt block and still
  * returns everything before it; a record of a kind it does not know (another version's) is skipped and counted.
  * A block that cannot be written (a full disk) is lost and counted, and cut off the file again, so a file always
- * ends at a whole block and writing goes on in it once there is room.
+ * ends at a whole block and writing goes on in it once there is room; the next block written is preceded by a block
+ * of one record saying so (url CAPTURE_LOST_URL), where readers resync the books as at a cut file; so is the first
+ * block after the open file was deleted or cut shorter under the writer (its records gone).
  * Files rotate by size and at every UTC multiple of the age limit (hh:00 for an hour, so recorders on several hosts
  * cut their files at the same instants; the first file is shorter): `<prefix>-<UTC start time>-<n>.fcap`; rotation
  * and retention deletions are logged.
@@ -66,6 +68,13 @@ export const CAPTURE_MAGIC_COMPRESSED = "FDRCAP02";
 const COMPRESSED_HEADER_BYTES = 12;
 const CODEC_OFFSET = 8;
 export const CAPTURE_EXTENSION = ".fcap";
+/**
+ * The url of a record saying that blocks before it could not be written (a full disk, EIO), or the file they were
+ * in was deleted or cut shorter under the writer, and are not in the capture (venue, market and connection empty;
+ * body: how many records, and the error or the file): the writer puts it before the next block it writes, and
+ * readers resync every book there (replay, export --books), as after a file cut short.
+ */
+export const CAPTURE_LOST_URL = "capture:lost";
 const BLOCK_HEADER_BYTES = 8;
 /**
  * A block larger than this, stored or decompressed, is treated as corruption: a writer's block holds what was
@@ -308,6 +317,8 @@ export class CaptureWriter {
   /** Since the last block written: records and blocks lost (reported when writing works again). */
   private failedRecords = 0;
   private failedBlocks = 0;
+  /** The open file was deleted or cut shorter under the writer (checkOpenFile): said so by the next block's lost mark. */
+  private goneFile: string | undefined;
   /** performance.now() of the last write-error line, and the errors since it. */
   private lastWriteErrorLogMs = -Infinity;
   private unloggedWriteErrors = 0;
@@ -473,6 +484,7 @@ export class CaptureWriter {
       return;
     }
     let head: PackedBlock | undefined;
+    let lost: PackedBlock | undefined;
     let at: number;
     try {
       if (this.fd >= 0) this.checkOpenFile();
@@ -482,9 +494,17 @@ export class CaptureWriter {
       // the small head, refuses the block) is cut back with it (blockLost), and the next try's head says what the lost
       // block did. Before, the head stayed, saying what came before the lost block, and the file went on after it.
       if (this.headDue) head = this.packHead(firstUs);
+      // Blocks lost since the last one written (a full disk): a mark of it goes in first, before a head (which says
+      // what the lost blocks did), written with this block or not at all.
+      lost = this.failedRecords > 0 || this.goneFile !== undefined ? this.packLost(firstUs) : undefined;
       // At the file's length so far (not the descriptor's offset, which a cut-back block leaves past it); a short
       // write (the disk filling) is continued, and the next write says why it stopped.
       at = this.fileBytes;
+      if (lost !== undefined) {
+        writeAllAt(this.fd, lost.header, at);
+        writeAllAt(this.fd, lost.stored, at + BLOCK_HEADER_BYTES);
+        at += BLOCK_HEADER_BYTES + lost.stored.byteLength;
+      }
       if (head !== undefined) {
         writeAllAt(this.fd, head.header, at);
         writeAllAt(this.fd, head.stored, at + BLOCK_HEADER_BYTES);
@@ -498,6 +518,10 @@ export class CaptureWriter {
       if (err instanceof DirNotOwned) this.lostRecords += records.length;
       else this.blockLost(records.length, err as Error);
       return;
+    }
+    if (lost !== undefined) {
+      this.counted(lost);
+      this.goneFile = undefined;
     }
     if (this.headDue) {
       this.headDue = false;
@@ -547,7 +571,21 @@ export class CaptureWriter {
     const events = this.opts.fileHead!.events();
     if (events.length === 0) return undefined;
     const tsNs = BigInt(firstUs) * 1000n;
-    const records = events.map((e) => [tsNs, e.venue, e.market, e.connection, e.body ?? "", e.url]);
+    return this.packRecords(events.map((e) => [tsNs, e.venue, e.market, e.connection, e.body ?? "", e.url]));
+  }
+
+  /**
+   * The mark of blocks lost since the last one written (CAPTURE_LOST_URL), stamped with the first receive time of the
+   * block it goes in with: readers take their books out of LIVE there (replay, export --books), as at a cut file.
+   */
+  private packLost(firstUs: number): PackedBlock {
+    const parts = this.failedRecords > 0 ? [`${this.failedRecords} records in ${this.failedBlocks} blocks not written: ${this.lastWriteError}`] : [];
+    if (this.goneFile !== undefined) parts.push(this.goneFile);
+    const why = parts.join("; ");
+    return this.packRecords([[BigInt(firstUs) * 1000n, "", "", "", why, CAPTURE_LOST_URL]]);
+  }
+
+  private packRecords(records: unknown[][]): PackedBlock {
     const payload = this.packr.pack(records);
     const stored = compressBlock(this.codec, payload, this.opts.compressionLevel);
     const header = new Uint8Array(BLOCK_HEADER_BYTES);
@@ -786,6 +824,9 @@ export class CaptureWriter {
     if (why === "deleted") this.lastWriteMonoMs.delete(this.files.at(-1)!);
     this.index.invalidate(); // gone or another size: listed again before retention counts it
     this.opts.log?.warn(`capture file was ${why} while being written; its records are gone, a new file is opened`, { file: this.files.at(-1), bytes: this.fileBytes, size: st.size, records: this.fileRecords });
+    // Some of its records may be in no file (a copy taken before the cut lacks those written after it): the next block
+    // is marked, so a replay of the files in a row resyncs there.
+    this.goneFile = `${basename(this.files.at(-1)!)} was ${why} while being written (${this.fileRecords} records)`;
   }
 
   /**

@@ -43,7 +43,7 @@ describe("a capture on a disk that fills, then has room", { timeout: 60_000 }, (
         `rmSync(mnt + "/filler");`,
         `for (let i = 0; i < 3; i++) w.write(++n, "bybit", "linear", "c", String(n).padStart(6, "0") + "y".repeat(3000));`,
         `w.close();`,
-        `const files = readdirSync(mnt + "/cap").sort().map((f) => { const r = readCapture(mnt + "/cap/" + f); return { f, frames: r.records.map((x) => Number(x.frame.slice(0, 6))), truncated: r.truncated }; });`,
+        `const files = readdirSync(mnt + "/cap").sort().map((f) => { const r = readCapture(mnt + "/cap/" + f); return { f, frames: r.records.filter((x) => x.url === undefined).map((x) => Number(x.frame.slice(0, 6))), marks: r.records.filter((x) => x.url === "capture:lost").map((x) => x.frame), truncated: r.truncated }; });`,
         `console.log(JSON.stringify({ stats: w.stats(), files, lines }));`,
         "",
       ].join("\n"),
@@ -56,7 +56,7 @@ describe("a capture on a disk that fills, then has room", { timeout: 60_000 }, (
     expect(code, await new Response(proc.stderr).text()).toBe(0);
     const { stats, files, lines } = JSON.parse(stdout) as {
       stats: { records: number; lostRecords: number; writeErrors: number; files: number };
-      files: { f: string; frames: number[]; truncated: string | undefined }[];
+      files: { f: string; frames: number[]; marks: string[]; truncated: string | undefined }[];
       lines: { msg: string; level: string; detail?: string; file?: string }[];
     };
     // One file, read to its end: every record the writer did not count as lost is in it, the last three included.
@@ -65,8 +65,11 @@ describe("a capture on a disk that fills, then has room", { timeout: 60_000 }, (
     const frames = files[0]!.frames;
     expect(stats.writeErrors).toBe(3);
     expect(stats.lostRecords).toBe(3);
-    expect(frames.length).toBe(stats.records - stats.lostRecords);
-    expect(frames.slice(-3)).toEqual([stats.records - 2, stats.records - 1, stats.records]);
+    // One mark of the three blocks lost in a row (CAPTURE_LOST_URL), before the first written again: a record of the file.
+    expect(files[0]!.marks).toEqual([expect.stringMatching(/^3 records in 3 blocks not written: .*ENOSPC/)]);
+    const lastFrame = stats.records - 1;
+    expect(frames.length).toBe(lastFrame - stats.lostRecords);
+    expect(frames.slice(-3)).toEqual([lastFrame - 2, lastFrame - 1, lastFrame]);
     // Named: the error and the file it was for; and once there is room again, that writing goes on.
     const errors = lines.filter((l) => l.msg === "capture block could not be written; its records are lost");
     expect(errors[0]).toMatchObject({ level: "error", detail: expect.stringMatching(/ENOSPC/), file: join(dir, "mnt/cap", files[0]!.f) });
@@ -87,7 +90,7 @@ describe("a capture on a disk that fills, then has room", { timeout: 60_000 }, (
         `const w = new CaptureWriter({ dir: cap, prefix: "feeder", flushBytes: 1, compression: "none" });`,
         `for (let n = 1; n <= 20; n++) w.write(n, "bybit", "linear", "c", String(n).padStart(6, "0") + "x".repeat(3000));`,
         `w.close();`,
-        `const files = readdirSync(cap).map((f) => { const r = readCapture(cap + "/" + f); return { f, frames: r.records.map((x) => Number(x.frame.slice(0, 6))), truncated: r.truncated }; });`,
+        `const files = readdirSync(cap).map((f) => { const r = readCapture(cap + "/" + f); return { f, frames: r.records.filter((x) => x.url === undefined).map((x) => Number(x.frame.slice(0, 6))), marks: r.records.length - r.records.filter((x) => x.url === undefined).length, truncated: r.truncated }; });`,
         `console.log(JSON.stringify({ stats: w.stats(), files }));`,
         "",
       ].join("\n"),
@@ -98,7 +101,7 @@ describe("a capture on a disk that fills, then has room", { timeout: 60_000 }, (
     if (code === "still running") proc.kill("SIGKILL");
     const stdout = await new Response(proc.stdout).text();
     expect(code, await new Response(proc.stderr).text()).toBe(0);
-    const { stats, files } = JSON.parse(stdout) as { stats: { records: number; lostRecords: number; files: number }; files: { f: string; frames: number[]; truncated: string | undefined }[] };
+    const { stats, files } = JSON.parse(stdout) as { stats: { records: number; lostRecords: number; files: number }; files: { f: string; frames: number[]; marks: number; truncated: string | undefined }[] };
     // Six 3 KB blocks fit under 20,000 bytes: the seventh of each file is lost and the file ends; the next opens a new one.
     expect(stats.files).toBeGreaterThanOrEqual(3);
     expect(files.map((f) => f.truncated)).toEqual(files.map(() => undefined));
@@ -106,5 +109,7 @@ describe("a capture on a disk that fills, then has room", { timeout: 60_000 }, (
     expect(stats.lostRecords).toBe(stats.files - 1);
     expect(read.length).toBe(20 - stats.lostRecords);
     expect(read).toContain(20);
+    // Every file after the first begins with the mark of the block lost before it (CAPTURE_LOST_URL).
+    expect(files.reduce((n, f) => n + f.marks, 0)).toBe(stats.files - 1);
   });
 });

@@ -70,7 +70,7 @@ vi.mock("node:fs", async (importOriginal) => {
   };
 });
 
-const { CaptureWriter, readCapture } = await import("../../src/record/capture.ts");
+const { CAPTURE_LOST_URL, CaptureWriter, readCapture } = await import("../../src/record/capture.ts");
 const { createLogger } = await import("../../src/core/log.ts");
 
 function writerIn(dir: string, lines: Record<string, unknown>[], maxFileBytes?: number) {
@@ -79,7 +79,8 @@ function writerIn(dir: string, lines: Record<string, unknown>[], maxFileBytes?: 
 }
 
 const frame = (n: number) => String(n).padStart(6, "0") + "x".repeat(200);
-const framesOf = (file: string) => readCapture(file).records.map((r) => Number((r.frame as string).slice(0, 6)));
+/** Each record's frame number, or "lost" for the mark of blocks lost before it (CAPTURE_LOST_URL). */
+const framesOf = (file: string) => readCapture(file).records.map((r) => (r.url === CAPTURE_LOST_URL ? "lost" : Number((r.frame as string).slice(0, 6))));
 
 test("EIO mid-block: the part is cut off, the file reads to its end and writing goes on in it", () => {
   const dir = makeTempDir("feeder-capture-eio-");
@@ -92,7 +93,7 @@ test("EIO mid-block: the part is cut off, the file reads to its end and writing 
   w.close();
   expect(w.files.length).toBe(1);
   expect(readCapture(w.files[0]!).truncated).toBeUndefined();
-  expect(framesOf(w.files[0]!)).toEqual([1, 3]);
+  expect(framesOf(w.files[0]!)).toEqual([1, "lost", 3]);
   expect(w.stats()).toMatchObject({ lostRecords: 1, writeErrors: 1 });
   expect(lines.find((l) => l.msg === "capture block could not be written; its records are lost")).toMatchObject({ file: w.files[0], detail: expect.stringMatching(/EIO/) });
 });
@@ -111,7 +112,7 @@ test("EIO mid-block and the cut-back failing: the file ends there (a reader stop
   const first = readCapture(w.files[0]!);
   expect(first.records.map((r) => Number((r.frame as string).slice(0, 6)))).toEqual([1]);
   expect(first.truncated).toMatch(/incomplete block/);
-  expect(framesOf(w.files[1]!)).toEqual([3]);
+  expect(framesOf(w.files[1]!)).toEqual(["lost", 3]);
   expect(lines.filter((l) => l.msg === "capture file ended early by a write error")).toEqual([expect.objectContaining({ file: w.files[0] })]);
 });
 
@@ -130,7 +131,7 @@ test("a new file's header not written and its close failing too: the file is rem
   expect(names.map((n) => join(dir, n))).toEqual(w.files);
   expect(w.files.length).toBe(2);
   expect(framesOf(w.files[0]!)).toEqual([1]);
-  expect(framesOf(w.files[1]!)).toEqual([3]);
+  expect(framesOf(w.files[1]!)).toEqual(["lost", 3]);
   expect(w.stats()).toMatchObject({ lostRecords: 1, writeErrors: 1 });
   expect(lines.filter((l) => l.msg === "capture file ended early by a write error")).toEqual([]);
   const error = lines.find((l) => l.msg === "capture block could not be written; its records are lost");
@@ -168,7 +169,7 @@ test("the open file deleted under the writer and its close failing: the block st
   w.write(2, "bybit", "linear", "c", frame(2));
   w.close();
   expect(w.files.length).toBe(2);
-  expect(framesOf(w.files[1]!)).toEqual([2]);
+  expect(framesOf(w.files[1]!)).toEqual(["lost", 2]); // the deleted file's mark (capture:lost)
   expect(w.stats()).toMatchObject({ lostRecords: 0, writeErrors: 0 });
   expect(lines.filter((l) => l.msg === "capture file ended early by a write error")).toEqual([]);
 });
@@ -190,7 +191,7 @@ test("a block lost with a planned reconnect's ws:swap in it: the next file's hea
   w.close();
   const contents = w.files.map((f) => readCapture(f).records.map((r) => r.url ?? Number((r.frame as string).slice(0, 6))));
   // Before: no heads at all.
-  expect(contents).toEqual([["ws:open", "ws:sockets", 1], ["ws:overlap", "ws:asked", 3], ["ws:overlap", "ws:asked", 4]]); // ws:asked: s-headask
+  expect(contents).toEqual([["ws:open", "ws:sockets", 1], [CAPTURE_LOST_URL, "ws:overlap", "ws:asked", 3], ["ws:overlap", "ws:asked", 4]]); // ws:asked: s-headask
   expect(readCapture(w.files[1]!).truncated).toBeUndefined();
   expect(w.stats()).toMatchObject({ lostRecords: 2, writeErrors: 1 });
 });
@@ -217,7 +218,7 @@ test("a disk nearly full takes a new file's small head and refuses the block aft
   const contents = w.files.map((f) => readCapture(f).records.map((r) => r.url ?? Number((r.frame as string).slice(0, 6))));
   // Before: [..., ["ws:state", 3]]: the head written ahead of the lost block said one socket, and the file went on
   // after it; replayed alone, the overlap the lost ws:swap began was not known.
-  expect(contents).toEqual([["ws:open", "ws:sockets", 1], ["ws:overlap", "ws:asked", 3]]); // ws:asked: s-headask
+  expect(contents).toEqual([["ws:open", "ws:sockets", 1], [CAPTURE_LOST_URL, "ws:overlap", "ws:asked", 3]]); // ws:asked: s-headask
   expect(w.stats()).toMatchObject({ lostRecords: 2, writeErrors: 1 });
   // The totals say what the files hold and what was lost.
   expect(w.stats().records).toBe(contents.flat().length + w.stats().lostRecords);

@@ -71,7 +71,7 @@ export const exportCommand: CommandSpec = {
     "  times of the last applied message (the wire's tsExchangeNs, tsEventNs); one the venue did not send (0 on",
     "  the wire: e.g. OKX's matching-engine time, a Binance spot REST snapshot's) is empty in csv, null in jsonl.",
     "A summary {frames, rows, skipped, skippedBy, truncated, unknownRecords, timeJumps, timeJumpsTotal, outOfOrder,",
-    "stoppedEarly}",
+    "lost, stoppedEarly}",
     "is logged on stderr at",
     "the end (skippedBy: frames no configured venue/market takes, by venue/market, also a warning; records of a kind",
     "another version wrote are skipped and counted per file; a file that ends early, or is gone or no longer a",
@@ -83,6 +83,8 @@ export const exportCommand: CommandSpec = {
     "again at the new time (no stale rounds for the time jumped over). So is, with --books, a file (or a capture",
     "concatenated into one) that begins before the previous record, as in replay: named under outOfOrder",
     "{file, startsUs, previousEndsUs, atByte?} (also a warning; files given out of time order, or two recorders').",
+    "So is, with --books, a record saying the recorder could not write blocks before it (a full disk; url",
+    "capture:lost, a raw row otherwise, venue empty): named under lost {file, atUs, why} (also a warning).",
     "SIGINT (SIGTERM,",
     "SIGHUP) stops it after the current block and exits 130 (143, 129: 128 + the signal's number): an --out FILE",
     "gets nothing (its temporary file removed, an existing FILE left as it was); standard output (and a FIFO or a",
@@ -192,6 +194,7 @@ export const exportCommand: CommandSpec = {
     for (const u of result.unknownRecords) log.warn("capture records of an unknown kind skipped (written by another version?)", u);
     for (const j of result.timeJumps) log.warn("capture receive time jumps by more than an hour: books resync there, the grid starts again", j);
     for (const o of result.outOfOrder) log.warn("capture file begins before the previous one ends: exported in the order given, books resync there", o);
+    for (const l of result.lost) log.warn("capture says its recorder lost records here (not written: a full disk?): books resync there", l);
     if (result.stoppedEarly) {
       if (output.replaces) log.warn("export stopped early by a signal: nothing written, --out left as it was", { ...result, signal: stoppedBy, out });
       else log.warn("export stopped early by a signal: the output holds only the frames read before it", { ...result, signal: stoppedBy, out: out ?? "stdout" });
