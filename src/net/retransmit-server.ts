@@ -482,11 +482,15 @@ export class RetransmitServer {
       this.answerControl(RETX_KIND_OUT_OF_RANGE, req, ring?.firstSeq ?? 0, ring?.nextSeq ?? 0, fromPort, fromAddr);
       return;
     }
+    // The scan stops once past what the buckets allow: a request is then THROTTLED after reading no more datagrams
+    // than it could have been sent. Before, each read its whole range (up to 65,535 datagrams) first: 128 requests
+    // for ranges of one-message datagrams, over the buckets, held the publisher's thread ~120 ms a turn.
+    const total = this.refillTotal();
+    const affordable = this.answers.length >= MAX_ANSWERS_IN_PROGRESS ? -1 : Math.min(bucket.bytes, total.bytes);
     let last = first;
     let bytes = 0;
-    while (last < ring.size && ring.seqOf(last) < endSeq) bytes += ring.lengthOf(last++);
-    const total = this.refillTotal();
-    if (bucket.bytes < bytes || total.bytes < bytes || this.answers.length >= MAX_ANSWERS_IN_PROGRESS) {
+    while (bytes <= affordable && last < ring.size && ring.seqOf(last) < endSeq) bytes += ring.lengthOf(last++);
+    if (bytes > affordable) {
       this.throttle(req, ring, bucket, fromPort, fromAddr);
       return;
     }

@@ -453,3 +453,32 @@ describe("a request or answer whose handling throws", () => {
     expect(answeredTo).toEqual(["127.0.0.3", "127.0.0.5"]);
   });
 });
+
+describe("a request over the byte buckets", () => {
+  it("is THROTTLED after reading no more of its range than the buckets allow (the cost of a flood stays what it could be sent)", () => {
+    // A ring read counted: each datagram length the server looks at to size an answer.
+    class CountingRing extends RetransmitRing {
+      reads = 0;
+      override lengthOf(i: number): number {
+        this.reads++;
+        return super.lengthOf(i);
+      }
+    }
+    const D = PACKET_HEADER_BYTES + 8;
+    const N = 20_000;
+    const ring = new CountingRing(N * D, 1400);
+    for (let seq = 1; seq <= N; seq++) ring.push(new Uint8Array(D), D, seq, 1);
+    const config: RetransmitConfig = { ...CONFIG, ringBytes: N * D, bytesPerSec: 1400, totalBytesPerSec: 1 << 24 };
+    const server = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, monoNow: () => 0 });
+    const replies: RetxControl[] = [];
+    (server as unknown as { socket: unknown }).socket = { sendMany: (args: unknown[]) => args.length / 3, send: (b: Uint8Array) => (replies.push(decodeRetxControl(b.slice()) as RetxControl), true) };
+    server.onRequest(request(1, N), 40000, "127.0.0.1");
+    expect(replies.map((r) => r.kind)).toEqual([RETX_KIND_THROTTLED]);
+    expect(server.counters.datagrams).toBe(0);
+    // Before: all 20,000 read first (a 48-byte request cost a scan of up to 65,535 datagrams, then THROTTLED).
+    expect(ring.reads).toBeLessThanOrEqual(Math.ceil(1400 / D) + 1);
+    // Within the bucket it is still answered whole: 1400 bytes hold 25 of these datagrams.
+    server.onRequest(request(1, 25), 40001, "127.0.0.2");
+    expect({ answered: server.counters.answered, datagrams: server.counters.datagrams }).toEqual({ answered: 1, datagrams: 25 });
+  });
+});
