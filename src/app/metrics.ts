@@ -204,7 +204,7 @@ function writeRetransmit(w: PromWriter, base: Record<string, string>, c: Retrans
   w.sample("feeder_retransmit_failures_total", base, c.failures);
   w.family("feeder_retransmit_datagrams_total", "counter", "answer datagrams retransmitted (handed to the kernel; control replies not counted)").sample("feeder_retransmit_datagrams_total", base, c.datagrams);
   w.family("feeder_retransmit_sent_bytes_total", "counter", "bytes of the datagrams retransmitted").sample("feeder_retransmit_sent_bytes_total", base, c.bytes);
-  w.family("feeder_retransmit_send_errors_total", "counter", "replies of any kind (answer datagrams, OUT_OF_RANGE, THROTTLED) the kernel refused twice or dropped on a full buffer, or that came back from a requester that has gone (lost; the requester falls back to the refresh), and answer datagrams the ring evicted before their turn (the requester told OUT_OF_RANGE)");
+  w.family("feeder_retransmit_send_errors_total", "counter", "replies of any kind (answer datagrams, OUT_OF_RANGE, THROTTLED) the kernel refused twice or dropped on a full buffer, or that came back from a requester that has gone (lost; the requester falls back to the refresh), and answer datagrams the ring evicted before their turn or left unsent after one of their answer was lost (the requester told OUT_OF_RANGE)");
   w.sample("feeder_retransmit_send_errors_total", base, c.sendErrors);
 }
 

@@ -125,7 +125,8 @@ export interface RetransmitServerCounters extends SendCounters {
   // SendCounters: datagrams and bytes retransmitted (answer datagrams the kernel took, including any that came back
   // later); sendErrors, replies lost: refused twice or on a full socket buffer (answer datagrams, OUT_OF_RANGE and
   // THROTTLED replies alike), come back because the requester has gone, or answer datagrams the ring evicted before
-  // their turn (ANSWER_DATAGRAMS_PER_TURN; their requester is then told OUT_OF_RANGE). A requester whose reply is lost
+  // their turn (ANSWER_DATAGRAMS_PER_TURN), or the rest of an answer one of whose datagrams was lost (either way their
+  // requester is then told OUT_OF_RANGE). A requester whose reply is lost
   // times out and falls back.
 }
 
@@ -482,11 +483,15 @@ export class RetransmitServer {
       this.answerControl(RETX_KIND_OUT_OF_RANGE, req, ring?.firstSeq ?? 0, ring?.nextSeq ?? 0, fromPort, fromAddr);
       return;
     }
+    // The scan stops once past what the buckets allow: a request is then THROTTLED after reading no more datagrams
+    // than it could have been sent. Before, each read its whole range (up to 65,535 datagrams) first: 128 requests
+    // for ranges of one-message datagrams, over the buckets, held the publisher's thread ~120 ms a turn.
+    const total = this.refillTotal();
+    const affordable = this.answers.length >= MAX_ANSWERS_IN_PROGRESS ? -1 : Math.min(bucket.bytes, total.bytes);
     let last = first;
     let bytes = 0;
-    while (last < ring.size && ring.seqOf(last) < endSeq) bytes += ring.lengthOf(last++);
-    const total = this.refillTotal();
-    if (bucket.bytes < bytes || total.bytes < bytes || this.answers.length >= MAX_ANSWERS_IN_PROGRESS) {
+    while (bytes <= affordable && last < ring.size && ring.seqOf(last) < endSeq) bytes += ring.lengthOf(last++);
+    if (bytes > affordable) {
       this.throttle(req, ring, bucket, fromPort, fromAddr);
       return;
     }
@@ -581,15 +586,16 @@ export class RetransmitServer {
    * ring no longer holds (the request's own seqNum and count, which its open request is matched by), and falls back
    * to the refresh at once: before, nothing was sent and it waited out its timeout.
    */
-  private cut(a: Answer): void {
+  private cut(a: Answer, why = "left the ring before their turn"): void {
     this.counters.sendErrors += a.left;
-    this.lostLog.hit(`answer cut: ${a.left} datagrams left the ring before their turn`, a.address);
+    if (a.left > 0) this.lostLog.hit(`answer cut: ${a.left} datagrams ${why}`, a.address);
     this.answerControl(RETX_KIND_OUT_OF_RANGE, a.req, a.ring.firstSeq, a.ring.nextSeq, a.port, a.address);
   }
 
   /**
    * The next n datagrams of an answer: copies flagged RETRANSMIT, as [datagram, port, address] triples, in one
-   * sendMany. False when its next datagram is no longer in the ring. An answer to a requester that has gone bounces
+   * sendMany. False when its next datagram is no longer in the ring; when one of them is lost, the answer ends
+   * there (cut: its requester told OUT_OF_RANGE). An answer to a requester that has gone bounces
    * and leaves an error pending on this socket, which fails its next send, maybe the first datagram of another
    * requester's answer when requests came together (measured, Bun 1.4.5: test/app/rev12-retransmit-bounce.test.ts):
    * send-batch.ts resends the rest from where sendMany stopped.
@@ -607,7 +613,13 @@ export class RetransmitServer {
     }
     a.seq = ring.seqOf(first + n - 1) + ring.msgCountOf(first + n - 1);
     a.left -= n;
-    if (socket !== undefined) this.sender.send(socket, args, 3);
+    if (socket !== undefined && this.sender.send(socket, args, 3) < n) {
+      // One of them lost (a full socket buffer, one refused twice): the requester takes only its gap's next
+      // datagram, so nothing after the hole is of use to it. It is told now and the rest is not sent: before, the
+      // rest went out (its buckets' worth) to be dropped, and the requester waited out its timeout.
+      this.cut(a, "not sent: one before them was lost");
+      a.left = 0;
+    }
     return true;
   }
 

@@ -43,8 +43,8 @@ function request(seqNum: number, count: number, sessionId = SESSION): Uint8Array
 
 describe("RetransmitServer counters", () => {
   it("datagrams and bytes count what the kernel took; the rest are send errors", () => {
-    // Datagrams 61..64 of the first batch of 64 are refused: sendMany stops at each, the rest is sent again.
-    const { server, sent } = serverWith(100, (length) => length > PACKET_HEADER_BYTES + 8 * 60 && length <= PACKET_HEADER_BYTES + 8 * 64);
+    // Datagrams 91..94 of the last batch (65..100) are refused: sendMany stops at each, the rest is sent again.
+    const { server, sent } = serverWith(100, (length) => length > PACKET_HEADER_BYTES + 8 * 90 && length <= PACKET_HEADER_BYTES + 8 * 94);
     server.onRequest(request(1, 100), 40000, "127.0.0.1");
     const c = server.counters;
     expect(c.answered).toBe(1);
@@ -52,6 +52,20 @@ describe("RetransmitServer counters", () => {
     expect(c.datagrams).toBe(96);
     expect(c.sendErrors).toBe(4);
     expect(c.bytes).toBe(sent.reduce((a, b) => a + b, 0));
+  });
+
+  it("an answer one of whose datagrams is lost ends there: the rest is not sent and its requester is told OUT_OF_RANGE", () => {
+    // Datagrams 61..64, the end of the first batch of 64, are refused (twice each): the requester, which takes only
+    // its gap's next datagram, can use nothing from 61 on.
+    const { server, sent } = serverWith(100, (length) => length > PACKET_HEADER_BYTES + 8 * 60 && length <= PACKET_HEADER_BYTES + 8 * 64);
+    const replies: RetxControl[] = [];
+    (server as unknown as { socket: { send: (b: Uint8Array) => boolean } }).socket.send = (b) => (replies.push(decodeRetxControl(b.slice()) as RetxControl), true);
+    server.onRequest(request(1, 100), 40000, "127.0.0.1");
+    const c = server.counters;
+    // Before: the second batch (65..100) went out too, to be dropped, and no reply: the requester waited out its timeout.
+    expect(sent).toHaveLength(60);
+    expect(replies.map((r) => [r.kind, r.seqNum, r.count])).toEqual([[RETX_KIND_OUT_OF_RANGE, 1, 100]]);
+    expect({ answered: c.answered, datagrams: c.datagrams, sendErrors: c.sendErrors }).toEqual({ answered: 1, datagrams: 60, sendErrors: 40 });
   });
 
   it("every request received has exactly one result", () => {
@@ -451,5 +465,34 @@ describe("a request or answer whose handling throws", () => {
     await nextTurn();
     expect(server.counters.failures).toBe(2);
     expect(answeredTo).toEqual(["127.0.0.3", "127.0.0.5"]);
+  });
+});
+
+describe("a request over the byte buckets", () => {
+  it("is THROTTLED after reading no more of its range than the buckets allow (the cost of a flood stays what it could be sent)", () => {
+    // A ring read counted: each datagram length the server looks at to size an answer.
+    class CountingRing extends RetransmitRing {
+      reads = 0;
+      override lengthOf(i: number): number {
+        this.reads++;
+        return super.lengthOf(i);
+      }
+    }
+    const D = PACKET_HEADER_BYTES + 8;
+    const N = 20_000;
+    const ring = new CountingRing(N * D, 1400);
+    for (let seq = 1; seq <= N; seq++) ring.push(new Uint8Array(D), D, seq, 1);
+    const config: RetransmitConfig = { ...CONFIG, ringBytes: N * D, bytesPerSec: 1400, totalBytesPerSec: 1 << 24 };
+    const server = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: SESSION, auth: undefined, monoNow: () => 0 });
+    const replies: RetxControl[] = [];
+    (server as unknown as { socket: unknown }).socket = { sendMany: (args: unknown[]) => args.length / 3, send: (b: Uint8Array) => (replies.push(decodeRetxControl(b.slice()) as RetxControl), true) };
+    server.onRequest(request(1, N), 40000, "127.0.0.1");
+    expect(replies.map((r) => r.kind)).toEqual([RETX_KIND_THROTTLED]);
+    expect(server.counters.datagrams).toBe(0);
+    // Before: all 20,000 read first (a 48-byte request cost a scan of up to 65,535 datagrams, then THROTTLED).
+    expect(ring.reads).toBeLessThanOrEqual(Math.ceil(1400 / D) + 1);
+    // Within the bucket it is still answered whole: 1400 bytes hold 25 of these datagrams.
+    server.onRequest(request(1, 25), 40001, "127.0.0.2");
+    expect({ answered: server.counters.answered, datagrams: server.counters.datagrams }).toEqual({ answered: 1, datagrams: 25 });
   });
 });
