@@ -33,7 +33,7 @@ import { RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, SubscriptionCont
 import { resyncsOnLoss, TopicResync } from "../common/topic-resync.ts";
 import { type CoinbaseConnection as Conn, CoinbaseConnection, type CoinbaseTopic, HEARTBEATS_ACK } from "./connection.ts";
 import { coinbaseInstrumentSource } from "./instruments.ts";
-import { CB_ERR_ANSWER, CB_ERR_HEARTBEAT, CB_ERR_SUBSCRIPTIONS, CB_ERR_UNKNOWN_PRODUCT, CB_ERROR_NAMES, misfitCode } from "./parse-json.ts";
+import { CB_ERR_ANSWER, CB_ERR_CHANNEL, CB_ERR_HEARTBEAT, CB_ERR_SUBSCRIPTIONS, CB_ERR_UNKNOWN_PRODUCT, CB_ERROR_NAMES, misfitCode } from "./parse-json.ts";
 import {
   COINBASE_KEEPALIVE,
   connectBudget,
@@ -573,7 +573,29 @@ export class CoinbaseAdapter implements VenueAdapter {
       this.onSubscriptions(conn, m);
       return;
     }
+    this.onOtherChannel(conn, m);
     this.control.onControl(conn, msg);
+  }
+
+  /**
+   * A frame of a channel this adapter does not read (neither l2_data, heartbeats, subscriptions nor an error) whose
+   * events name products of the connection (`events[].product_id`, the shape of level2's): book data under a channel
+   * name it does not know (one the venue renamed or added). The connection's one sequence took its number, so nothing
+   * else would show what it held: each book it names resyncs alone, as for an unreadable event of it (onBadEvent),
+   * counted as parse error `channel` and logged. Until 2026-12-07 it was ignored (a debug line) and those books stayed
+   * LIVE without its updates (test/venues/coinbase/unknown-channel.test.ts). A frame naming none is left as it was. Cold.
+   */
+  private onOtherChannel(conn: Conn, m: Record<string, unknown>): void {
+    if (!Array.isArray(m.events)) return;
+    const named: Topic[] = [];
+    for (const e of m.events as unknown[]) {
+      const id = typeof e === "object" && e !== null ? (e as { product_id?: unknown }).product_id : undefined;
+      const t = typeof id === "string" ? conn.byTopic.get(id) : undefined;
+      if (t !== undefined && !named.includes(t)) named.push(t);
+    }
+    if (named.length === 0) return;
+    this.countParseError(conn, CB_ERR_CHANNEL, `${conn.name}: channel ${JSON.stringify(m.channel)} names ${named.map((t) => t.topic).join(", ")}; frame: ${JSON.stringify(m).slice(0, 160)}`);
+    for (const t of named) if (resyncsOnLoss(t)) this.books.resync(t, BookState.RESYNCING, StatusReason.PARSE_ERROR);
   }
 
   /**

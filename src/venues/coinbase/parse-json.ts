@@ -33,8 +33,10 @@ export const CB_ERR_PRICE_LEVEL = -10;
 export const CB_ERR_NEW_QUANTITY = -11;
 /** An answer (error frame, subscriptions event) whose handling threw after it was matched to its request (adapter.ts answerLost). */
 export const CB_ERR_ANSWER = -12;
+/** A frame of a channel the adapter does not read whose events name products of the connection (adapter.ts onOtherChannel). */
+export const CB_ERR_CHANNEL = -13;
 /** Index = -code. */
-export const CB_ERROR_NAMES: readonly string[] = ["", "syntax", "shape", "sequence_num", "unknown_product", "side", "price", "qty", "heartbeat", "subscriptions", "price_level", "new_quantity", "answer"];
+export const CB_ERROR_NAMES: readonly string[] = ["", "syntax", "shape", "sequence_num", "unknown_product", "side", "price", "qty", "heartbeat", "subscriptions", "price_level", "new_quantity", "answer", "channel"];
 
 /**
  * Whether an event unreadable for `code` may mean the product's listing changed (its tick or lot: a decimal that does
