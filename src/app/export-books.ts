@@ -71,7 +71,9 @@ class BookSinkForExport implements BookSink {
   onBookInvalid(index: number, state: BookState, reason: StatusReason): void {
     if (this.replayStopping) return;
     const b = this.builders[index];
-    if (b?.markInvalid(state, reason)) this.onChange(b);
+    if (b === undefined) return;
+    // As Feeder's: a halted book's new reason (refused, then closed by its listing) is a change of its own.
+    if (b.markInvalid(state, reason) || (state === BookState.HALTED && b.restate(state, reason))) this.onChange(b);
   }
 
   /** As Feeder.captureGap: every book LIVE or STALE leaves it (RESYNCING / sequence_gap) and resyncs. */

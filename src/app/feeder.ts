@@ -315,6 +315,10 @@ class VenuePipeline implements BookSink {
     if (builder.markInvalid(state, reason)) {
       if (wasLive) this.invalidations[index]!++;
       this.publishStatusContained(index, builder);
+    } else if (state === BookState.HALTED && builder.restate(state, reason)) {
+      // A halted book's reason is news (refused, then closed by its listing; closed, then refused): until s-rdstatus it
+      // kept the first, on the wire, /books and /readyz (an expired one refused first stayed not ready).
+      this.publishStatusContained(index, builder);
     }
   }
 

@@ -521,8 +521,9 @@ export class ConnectionLifecycle {
       t.subscribeErrorStreak = 0;
       if (t.sub === SUB_REJECTED) {
         // Refused without a reason while its listing is asked (SubscriptionControl.reject): RESYNCING until the listing
-        // says it does not trade. (A rejected one is HALTED already.)
-        if (t.book !== BookState.HALTED) this.hooks.invalidate(t, BookState.HALTED, reason);
+        // says it does not trade. A rejected one, HALTED already, is told too: its reason becomes the closure (until
+        // s-rdstatus it kept subscribe_rejected on the wire, /books and /readyz, its expiry never judged).
+        this.hooks.invalidate(t, BookState.HALTED, reason);
         continue;
       }
       t.sub = SUB_REJECTED;

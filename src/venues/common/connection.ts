@@ -6,7 +6,7 @@
  */
 import { turnReceiptUs } from "../../core/clock.ts";
 import { redactUrl } from "../../core/redact-url.ts";
-import { BookState, type MarketName } from "../../core/types.ts";
+import { BookState, StatusReason, type MarketName } from "../../core/types.ts";
 import type { MessageLimit } from "./budgets.ts";
 import { quotesOneOf, topicQuotedIn } from "./frame-topic.ts";
 import type { RawFrameTap } from "../venue.ts";
@@ -21,6 +21,8 @@ export const SUB_REJECTED = 4;
 /** One subscribed book channel on one connection. */
 export class TopicState<C extends VenueConnection = VenueConnection> {
   book: BookState = BookState.AWAITING_SNAPSHOT;
+  /** Why the book was last halted (TopicResync.invalidate): a halt for another reason is news, one for the same is not. */
+  haltedFor: StatusReason = StatusReason.NONE;
   sub = SUB_IDLE;
   /** The venue sequence of the last message applied (Bybit `u`); 0 = none yet, unless hasSeq. */
   lastSeq = 0;

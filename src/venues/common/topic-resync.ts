@@ -68,7 +68,10 @@ export class TopicResync {
     this.sinkFailedLog = new RateLimitedLog(o.log, "error", `${o.venue}: exception while a book was marked invalid; its resync goes on`);
   }
 
-  /** Marks the book untrusted: the sink hears of it once per state change (a never-live book's disconnect is no news). */
+  /**
+   * Marks the book untrusted: the sink hears of it once per state change (a never-live book's disconnect is no news),
+   * and of a halted book halted for another reason (refused, then closed by its listing): what comes of it differs.
+   */
   invalidate(t: TopicState, state: BookState, reason: StatusReason): void {
     // Until s-seqnone OKX's seqId 0 (a maintenance reset's) was "none" here: the seqId kept from an older
     // invalidation stayed, and a STALE book resumed at an update chaining on it (replay: LIVE without the updates between).
@@ -76,7 +79,8 @@ export class TopicResync {
     t.lastSeq = 0;
     t.hasSeq = false;
     t.liveSinceMs = -1;
-    if (t.book === state) return;
+    if (t.book === state && (state !== BookState.HALTED || t.haltedFor === reason)) return;
+    if (state === BookState.HALTED) t.haltedFor = reason;
     // Replay: a STALE book leaving it without a message (a recorded close, a capture gap, a refused book) counts its
     // silence from here, as live's did from its last round's re-verdict; not from replay's last re-verdict, which the
     // bounded rounds (ConnectionLifecycle.replayUntil) skip where nothing else changes.
