@@ -641,9 +641,10 @@ export class Supervisor implements StatusSource {
         worker.terminate();
       };
       slot.terminateKilled = () => {
-        // One whose failed start was logged is terminated already, its successor's delay in that line: a kill adds
-        // nothing. Until s-small2 its close logged a second line, "worker killed", with the crash backoff's delay.
-        if (gone || endLogged) return;
+        // Only kill() calls it, for the slot's current worker not terminated yet (terminatedAtMs 0): one whose failed
+        // start or hang was logged (endLogged) has terminatedAtMs set with it, so kill() adds nothing to that line
+        // (until s-small2 its close logged "worker killed" too). An `|| endLogged` here was unreachable (s-leftops).
+        if (gone) return;
         killed = true;
         slot.ready = false;
         slot.answering = false;
