@@ -77,15 +77,18 @@ export function refusedDetail(error: string): string {
 /** The state of a configured symbol whose instrument is not resolved (yet): it has no book. */
 export const SYMBOL_UNRESOLVED = "symbol_unresolved";
 
+/** The reason of a symbol without a book whose venue gives none: /books, /books/{…} and /readyz say so alike. */
+export const UNKNOWN_REASON = "unknown";
+
 /**
  * A configured symbol without a book, listed beside the books (/books, /status) so that a user looking for it sees
  * it and why: state `symbol_unresolved`, `reason` as /readyz gives it (rest_unreachable, not_listed, not_trading, bad_spec,
- * join_failed), never usable, no levels. `instrumentId` is the one its book will have.
+ * join_failed; "unknown" where none is given), never usable, no levels. `instrumentId` is the one its book will have.
  */
 export function unresolvedSummary(u: { venue: string; market: string; symbol: string; reason?: string; detail?: string; nextAttemptMs?: number }): BookSummary {
   return {
     ...{ venue: u.venue, market: u.market, symbol: u.symbol, instrumentId: instrumentIdOf(u.venue, u.market, u.symbol) },
-    ...{ state: SYMBOL_UNRESOLVED, reason: u.reason ?? "", valid: false, instrSeq: 0, venueSeq: 0, bidLevels: 0, askLevels: 0, bestBid: null, bestAsk: null },
+    ...{ state: SYMBOL_UNRESOLVED, reason: u.reason || UNKNOWN_REASON, valid: false, instrSeq: 0, venueSeq: 0, bidLevels: 0, askLevels: 0, bestBid: null, bestAsk: null },
     ...{ tsExchangeUs: null, tsEventUs: null, tsRecvUs: null, recvAgeUs: null, gaps: 0, invalidations: 0, detail: u.detail ?? "", nextAttemptMs: u.nextAttemptMs ? u.nextAttemptMs : null },
   };
 }

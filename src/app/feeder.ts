@@ -23,7 +23,7 @@ import { FeedPublisher } from "../net/feed-publisher.ts";
 import type { BudgetLedger } from "../venues/common/budget-ledger.ts";
 import { venueSpec, type VenueSpec } from "../venues/registry.ts";
 import { instrumentSymbolOf, SOCKET_REQUEST_URL_PREFIX, type BookSink, type Subscription, type VenueAdapter, type VenueMetric } from "../venues/venue.ts";
-import { detail, levelsOf, refusedDetail, summarize, SYMBOL_UNRESOLVED, unreadableSummary, type BookCounts, type BookDetail, type BookLevels, type BookNotServed, type BookSummary } from "./book-json.ts";
+import { detail, levelsOf, refusedDetail, summarize, SYMBOL_UNRESOLVED, UNKNOWN_REASON, unreadableSummary, type BookCounts, type BookDetail, type BookLevels, type BookNotServed, type BookSummary } from "./book-json.ts";
 import { collectInTurns, type Turn } from "./list-stream.ts";
 import { ingestRecordedRest, type RecordedStopHalt } from "./recorded-rest.ts";
 import { EventLoopLagMonitor, histogramData, PipelineLatency, type BookCount, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
@@ -408,9 +408,11 @@ class VenuePipeline implements BookSink {
       return this.subscriptions.slice(0, limit).map((u) => ({ venue, market: u.market, symbol: instrumentSymbolOf(u), reason: "resolving", detail, nextAttemptMs: 0 }));
     }
     // The first `limit` only (/readyz): the adapter lists no more (an adapter that ignores the limit is cut here).
+    // A reason always: "" read as none in /books while /books/{…} said "unknown" (until s-leftops).
     const fromAdapter = this.adapter.unresolvedInstruments?.(limit);
-    if (fromAdapter !== undefined) return fromAdapter.slice(0, limit).map((u) => ({ venue, market: u.market, symbol: u.symbol, reason: u.kind, detail: u.detail, nextAttemptMs: u.nextAttemptMs }));
-    return this.unresolved.slice(0, limit).map((u) => ({ venue, market: u.market, symbol: instrumentSymbolOf(u), reason: "", detail: "", nextAttemptMs: 0 }));
+    if (fromAdapter !== undefined) return fromAdapter.slice(0, limit).map((u) => ({ venue, market: u.market, symbol: u.symbol, reason: u.kind || UNKNOWN_REASON, detail: u.detail, nextAttemptMs: u.nextAttemptMs }));
+    const detail = `${venue} left it out at start and gives no reason; it has no book`;
+    return this.unresolved.slice(0, limit).map((u) => ({ venue, market: u.market, symbol: instrumentSymbolOf(u), reason: UNKNOWN_REASON, detail, nextAttemptMs: 0 }));
   }
 
   /**
@@ -1077,10 +1079,8 @@ export class Feeder {
       const u = p.unresolvedNow().find((x) => x.market === market && x.symbol === symbol);
       if (u === undefined) continue;
       const why = u.detail !== "" ? `: ${u.detail}` : "";
-      // No reason from the venue (""): "unknown" in the body as in the words (until s-lookup the body's was "").
-      const reason = u.reason || "unknown";
-      const error = `${venue}/${market}/${symbol} has no book: its instrument is not resolved (${reason})${why}`;
-      return { notServed: SYMBOL_UNRESOLVED, venue, market, symbol, state: SYMBOL_UNRESOLVED, reason, error };
+      const error = `${venue}/${market}/${symbol} has no book: its instrument is not resolved (${u.reason})${why}`;
+      return { notServed: SYMBOL_UNRESOLVED, venue, market, symbol, state: SYMBOL_UNRESOLVED, reason: u.reason, error };
     }
     return undefined;
   }

@@ -97,6 +97,13 @@ export interface MetricsSnapshot {
   wallClockSteps?: { count: number; lastStepUs: number } | undefined;
 }
 
+/** A pipeline's book gauges (feeder_books, feeder_symbols_unresolved) under its labels: what a silent worker last showed. */
+export interface BookGauges {
+  labels: Record<string, string>;
+  books: readonly BookCount[];
+  unresolved: MetricsSnapshot["unresolved"];
+}
+
 export interface MetricsInput {
   pipelines: readonly MetricsSnapshot[];
   /** By pipeline (same order): what its worker's predecessors counted, added to its counters (the supervisor's). */
@@ -106,6 +113,11 @@ export interface MetricsInput {
    * shown, so a slot's series do not vanish for the seconds a restart takes (a gap rate() reads across).
    */
   silent?: readonly CounterCarry[];
+  /**
+   * Those slots' book gauges as last shown: every book counted `stale` (its state is not known now, as /readyz counts
+   * it), the unresolved as they were. Until s-leftops they were absent, which read as "no books".
+   */
+  silentBooks?: readonly BookGauges[];
   /** The process's own numbers (main thread only: one set per process). */
   process?: ProcessSnapshot;
   /** More families (the supervisor's worker gauges). */
@@ -138,10 +150,7 @@ export function renderMetrics(input: MetricsInput): string {
         if (!writeVenueSample(w, base, baseKey, venue, m, venueSeries)) rejected.set(venue, rejected.get(venue)! + 1);
       }
     }
-    w.family("feeder_books", "gauge", "books by venue, market and state");
-    for (const b of s.books) w.sample("feeder_books", { ...base, venue: b.venue, market: b.market, state: b.state }, b.count);
-    w.family("feeder_symbols_unresolved", "gauge", "configured symbols left out because their instrument could not be resolved");
-    for (const u of s.unresolved) w.sample("feeder_symbols_unresolved", { ...base, venue: u.venue, market: u.market }, u.count);
+    writeBookGauges(w, base, s.books, s.unresolved);
     w.family("feeder_book_apply_errors_total", "counter", "exceptions contained while applying a book message (the book is resynced)");
     for (const [venue, n] of Object.entries(s.applyErrors)) w.sample("feeder_book_apply_errors_total", { ...base, venue }, n);
     w.family("feeder_datagrams_sent_total", "counter", "datagrams handed to the kernel").sample("feeder_datagrams_sent_total", base, s.publisher.datagrams);
@@ -176,11 +185,33 @@ export function renderMetrics(input: MetricsInput): string {
   });
   w.carry = undefined;
   for (const carry of input.silent ?? []) carry.writeLast(w);
+  for (const g of input.silentBooks ?? []) writeBookGauges(w, g.labels, allStale(g.books), g.unresolved);
   w.family("feeder_venue_metrics_rejected", "gauge", "venue samples left out of this scrape for breaking the rules (a name, type, label or value not allowed, a series given twice): an adapter bug");
   for (const [venue, n] of rejected) w.sample("feeder_venue_metrics_rejected", { venue }, n);
   if (input.process) writeProcessMetrics(w, input.process);
   input.extra?.(w);
   return w.text();
+}
+
+function writeBookGauges(w: PromWriter, base: Record<string, string>, books: readonly BookCount[], unresolved: MetricsSnapshot["unresolved"]): void {
+  w.family("feeder_books", "gauge", "books by venue, market and state");
+  for (const b of books) w.sample("feeder_books", { ...base, venue: b.venue, market: b.market, state: b.state }, b.count);
+  w.family("feeder_symbols_unresolved", "gauge", "configured symbols left out because their instrument could not be resolved");
+  for (const u of unresolved) w.sample("feeder_symbols_unresolved", { ...base, venue: u.venue, market: u.market }, u.count);
+}
+
+/** The same books, each market's all counted `stale` (the other states 0, so a `live` series reads 0, not gone). */
+function allStale(books: readonly BookCount[]): BookCount[] {
+  const markets = new Map<string, BookCount>();
+  const out: BookCount[] = [];
+  for (const b of books) {
+    const key = JSON.stringify([b.venue, b.market]);
+    let stale = markets.get(key);
+    if (stale === undefined) markets.set(key, (stale = { venue: b.venue, market: b.market, state: "stale", count: 0 }));
+    stale.count += b.count;
+    if (b.state !== "stale") out.push({ ...b, count: 0 });
+  }
+  return out.concat([...markets.values()]);
 }
 
 /**

@@ -17,7 +17,7 @@ import { ConfigError, SymbolsUnusableError } from "../core/errors.ts";
 import type { FeederConfig } from "../config/types.ts";
 import type { BookLevels, BookNotServed, BookSummary } from "./book-json.ts";
 import { Unavailable, type StatusSource } from "./http-server.ts";
-import { CounterCarry, mergeHistograms, renderMetrics, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
+import { CounterCarry, mergeHistograms, renderMetrics, type BookGauges, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
 import { processSnapshot } from "./process-metrics.ts";
 import { isChosenBook, mergeReadiness, mergeSummaries, notLiveOf, READYZ_NAMED, summaryOfInput, type ReadinessInput, type ReadinessSummary, type StatusRows } from "./readiness.ts";
 import { LIST_ITEMS_PER_TURN, type Turn } from "./list-stream.ts";
@@ -147,6 +147,8 @@ interface Slot {
   share: ReadinessInput["unresolved"];
   /** Its workers' counters as /metrics last showed them: a restarted worker's start from there, never going down. */
   carry: CounterCarry;
+  /** Its workers' book and unresolved counts as /metrics last showed them: shown as stale while none answers. */
+  lastBookGauges?: BookGauges;
   /** By kind of reply fault: when it was last logged (performance.now() ms) and such replies since, not logged (logReplyFault). */
   faultsLogged: Map<string, { atMs: number; unlogged: number }>;
 }
@@ -329,15 +331,19 @@ export class Supervisor implements StatusSource {
     // A snapshot of a worker replaced since it was asked for: its counts are in the carry now, not to be added twice.
     const answered = this.slots.flatMap((slot, i) => {
       const snapshot = snapshots[i];
-      return snapshot === undefined || slot.carry.generation !== generations[i] ? [] : [{ snapshot, carry: slot.carry }];
+      if (snapshot === undefined || slot.carry.generation !== generations[i]) return [];
+      slot.lastBookGauges = { labels: snapshot.labels, books: snapshot.books, unresolved: snapshot.unresolved };
+      return [{ snapshot, carry: slot.carry }];
     });
     // A slot with no worker answering (between an exit and its successor's first answer: up to RESTART_MAX_MS and a
-    // start; or hung): its counters at their last values, not left out (a gap, then a jump, for rate()).
-    const silent = this.slots.filter((slot, i) => snapshots[i] === undefined || slot.carry.generation !== generations[i]).map((slot) => slot.carry);
+    // start; or hung): its counters at their last values, not left out (a gap, then a jump, for rate()); its books
+    // as last shown, counted stale (as /readyz counts them): a vanished feeder_books read as "no books" to alerting.
+    const silentSlots = this.slots.filter((slot, i) => snapshots[i] === undefined || slot.carry.generation !== generations[i]);
     return renderMetrics({
       pipelines: answered.map((a) => a.snapshot),
       carries: answered.map((a) => a.carry),
-      silent,
+      silent: silentSlots.map((slot) => slot.carry),
+      silentBooks: silentSlots.flatMap((slot) => (slot.lastBookGauges === undefined ? [] : [slot.lastBookGauges])),
       process: processSnapshot(),
       extra: (w) => {
         w.family("feeder_workers", "gauge", "configured workers").sample("feeder_workers", {}, this.slots.length);
@@ -635,9 +641,10 @@ export class Supervisor implements StatusSource {
         worker.terminate();
       };
       slot.terminateKilled = () => {
-        // One whose failed start was logged is terminated already, its successor's delay in that line: a kill adds
-        // nothing. Until s-small2 its close logged a second line, "worker killed", with the crash backoff's delay.
-        if (gone || endLogged) return;
+        // Only kill() calls it, for the slot's current worker not terminated yet (terminatedAtMs 0): one whose failed
+        // start or hang was logged (endLogged) has terminatedAtMs set with it, so kill() adds nothing to that line
+        // (until s-small2 its close logged "worker killed" too). An `|| endLogged` here was unreachable (s-leftops).
+        if (gone) return;
         killed = true;
         slot.ready = false;
         slot.answering = false;

@@ -52,6 +52,15 @@ test("a book that cannot be read is 500 naming the error, its state and reason; 
   // A venue that gives no reason (""): "unknown" in the body as in the error (until s-lookup the body's reason was "").
   Object.assign(unresolved[0]!, { kind: "", detail: "" });
   expect(await get("SOL-USDT")).toEqual([503, { error: "okx/spot/SOL-USDT has no book: its instrument is not resolved (unknown)", state: "symbol_unresolved", reason: "unknown" }]);
+  // /books lists it with the same reason (until s-leftops its reason was "" there while /books/{…} said "unknown").
+  const listed = async () => ((await (await fetch(`${h.url}/books`)).json()) as Record<string, unknown>[]).find((b) => b.symbol === "SOL-USDT");
+  expect([(await listed())?.state, (await listed())?.reason]).toEqual(["symbol_unresolved", "unknown"]);
+  // A venue that lists no unresolved symbols (Binance, Bithumb): the app's own list of those left out at start, with
+  // what is known, in both answers (until s-leftops "" and no detail in /books).
+  delete (venue as { unresolvedInstruments?: unknown }).unresolvedInstruments;
+  const noReason = "okx left it out at start and gives no reason; it has no book";
+  expect(await get("SOL-USDT")).toEqual([503, { error: `okx/spot/SOL-USDT has no book: its instrument is not resolved (unknown): ${noReason}`, state: "symbol_unresolved", reason: "unknown" }]);
+  expect([(await listed())?.reason, (await listed())?.detail]).toEqual(["unknown", noReason]);
   expect(await get("XRP-USDT")).toEqual([404, { error: "no book okx/spot/XRP-USDT" }]);
   // Not usable yet, but readable: its state and the levels it holds (none), as before.
   const [status, body] = await get("ETH-USDT");

@@ -201,6 +201,24 @@ describe("renderMetrics", () => {
     expect(silent().filter((x) => x.labels.worker === undefined && x.name.startsWith("feeder_datagrams"))).toEqual([]);
   });
 
+  test("s-leftops: a silent slot's books as last shown, each market's all counted stale (its other states 0), its unresolved as shown", () => {
+    const states = (counts: Record<string, number>) => Object.entries(counts).map(([state, count]) => ({ state, count }));
+    const books = [
+      ...states({ awaiting_snapshot: 1, live: 3, resyncing: 0, stale: 1, halted: 2, unreadable: 0 }).map((b) => ({ venue: "bybit", market: "linear", ...b })),
+      ...states({ awaiting_snapshot: 0, live: 4, resyncing: 1, stale: 0, halted: 0, unreadable: 0 }).map((b) => ({ venue: "bybit", market: "spot", ...b })),
+    ];
+    const text = renderMetrics({ pipelines: [], silent: [new CounterCarry()], silentBooks: [{ labels: { worker: "1" }, books, unresolved: [{ venue: "bybit", market: "spot", count: 2 }] }] });
+    const shown = parsePrometheusText(text).samples.filter((x) => x.name === "feeder_books" || x.name === "feeder_symbols_unresolved");
+    const value = (name: string, labels: Record<string, string>) => shown.find((x) => x.name === name && JSON.stringify(x.labels) === JSON.stringify({ worker: "1", ...labels }))?.value;
+    for (const state of ["awaiting_snapshot", "live", "resyncing", "halted", "unreadable"]) {
+      expect([state, value("feeder_books", { venue: "bybit", market: "linear", state }), value("feeder_books", { venue: "bybit", market: "spot", state })]).toEqual([state, 0, 0]);
+    }
+    expect(value("feeder_books", { venue: "bybit", market: "linear", state: "stale" })).toBe(7);
+    expect(value("feeder_books", { venue: "bybit", market: "spot", state: "stale" })).toBe(5);
+    expect(value("feeder_symbols_unresolved", { venue: "bybit", market: "spot" })).toBe(2);
+    expect(shown.length).toBe(13);
+  });
+
   test("send errors by destination: each worker's, labelled by the destination's name, carried across a restart like the others", () => {
     const withDestinations = (worker: string, desk: number, backup: number): MetricsSnapshot => ({
       ...snapshot({ worker }, []),

@@ -2,8 +2,9 @@
  * /metrics while a worker slot has no worker answering (`workers = 2`): its predecessor exited and the successor is
  * slow to come back (held at its start here; in production up to 10 s of backoff plus its start). Before, every
  * series of that `worker` was absent meanwhile, and rate() over the gap saw a series vanish and come back. Now
- * its counters and histograms are shown at the values last shown; its gauges (books by state) are absent, as
- * nothing knows them. Destination uniqueDestination(383), interface 127.0.0.1, TTL 1.
+ * its counters and histograms are shown at the values last shown; its books as last shown, every one counted `stale`
+ * (until s-leftops absent, read by alerting as "no books"); its heap absent. Destination uniqueDestination(383),
+ * interface 127.0.0.1, TTL 1.
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { inWorkerShare } from "../../src/app/feeder.ts";
@@ -73,14 +74,23 @@ test("a restarting slot's counters and histograms stay in /metrics at their last
   const during = await workerOne();
   // Every counter and histogram series as last shown (the old worker was killed right after that scrape)...
   expect(counters.filter(([k, v]) => during.values.get(k) !== v).map(([k, v]) => `${k}: ${v} -> ${during.values.get(k)}`)).toEqual([]);
-  // ... and no gauge: nothing knows the slot's books now.
-  expect([...during.values.keys()].filter((k) => typeOf(k, during.types) === "gauge")).toEqual([]);
+  // ... its books as last shown, all stale (their states are not known now), its unresolved as they were, no heap.
+  const gauges = (m: Map<string, number>, types: Map<string, string>) => [...m].filter(([k]) => typeOf(k, types) === "gauge").sort();
+  const books = (state: string, n: number) => [`feeder_books{"worker":"1","venue":"bybit","market":"linear","state":"${state}"}`, n];
+  const states = ["awaiting_snapshot", "halted", "live", "resyncing", "stale", "unreadable"];
+  const booksShown = (m: Map<string, number>) => [...m].filter(([k]) => k.startsWith("feeder_books{")).reduce((n, [, v]) => n + v, 0);
+  expect(booksShown(before.values)).toBe(1); // in whatever state it was then
+  expect(gauges(during.values, during.types)).toEqual([
+    ...states.map((state) => books(state, state === "stale" ? 1 : 0)),
+    ['feeder_symbols_unresolved{"worker":"1","venue":"bybit","market":"linear"}', 0],
+  ]);
   // Asked again, the same (writing them changes nothing carried).
   expect((await workerOne()).values).toEqual(during.values);
 
   channel.postMessage({ worker: 1, go: true });
   let after = await workerOne();
-  for (const deadline = Date.now() + 20_000; ![...after.values.keys()].some((k) => k.startsWith("feeder_books{")); after = await workerOne()) {
+  const answering = (m: Map<string, number>) => [...m].some(([k, v]) => k.startsWith("feeder_books{") && !k.includes('"stale"') && v > 0);
+  for (const deadline = Date.now() + 20_000; !answering(after.values); after = await workerOne()) {
     if (Date.now() > deadline) throw new Error("worker 1's successor not in /metrics within 20 s");
     await new Promise((r) => setTimeout(r, 20));
   }

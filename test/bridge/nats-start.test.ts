@@ -1335,7 +1335,6 @@ describe("a reader's callback that throws", () => {
     cleanups.push(() => useNatsModules({ transport: () => import("@nats-io/transport-node"), jetstream: () => import("@nats-io/jetstream") }));
     return () => client;
   };
-  const settle = () => new Promise((r) => setTimeout(r, 20));
 
   test("onNatsEvent: counted and handed to onListenerError; the reader goes on watching its connection", async () => {
     const client = fake();
@@ -1348,10 +1347,12 @@ describe("a reader's callback that throws", () => {
     const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", onNatsEvent, onListenerError: (err) => errors.push(err.message) }, () => {});
     cleanups.push(() => reader.stop());
     await reader.start();
+    // Each status event waited for by what it makes happen (until s-leftops a fixed 20 ms each): the refusal told the
+    // listener; after the reconnect, both told and counted (before the fix that never came: the wait timed out).
     client().refuse();
-    await settle();
+    await waitFor(() => told.length === 1, "auth_refused told to the listener", 5000);
     client().reconnect();
-    await settle();
+    await waitFor(() => told.length === 2 && errors.length === 2 && reader.counters.natsReconnects === 1, "the reconnect told, its throw and the reconnect counted", 5000);
     // Before: the throw at auth_refused ended the reader's watch of the client's events: the reconnect was never
     // counted nor auth_accepted told (the reader's health said refused for good), and nothing counted the throw.
     expect([told, reader.counters.natsReconnects, reader.health.authRefused]).toEqual([["auth_refused", "auth_accepted"], 1, false]);

@@ -4,6 +4,7 @@
  * the cap, never sooner), the listing cadence once REST answers, one query per market for all its symbols, each
  * reason logged once (never per retry), and a resolved symbol handed over exactly once.
  */
+import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { validateConfig } from "../../../src/config/load.ts";
 import { createLogger } from "../../../src/core/log.ts";
@@ -11,6 +12,10 @@ import type { Instrument, MarketName } from "../../../src/core/types.ts";
 import type { InstrumentSource, InstrumentSpec, UnresolvedEntry } from "../../../src/venues/common/instruments.ts";
 import { LateInstruments } from "../../../src/venues/common/late-instruments.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
+import { makeTempDir } from "../../support/temp-dirs.ts";
+
+/** A cache of the test's own: the default (var/instruments-bybit.json) is the checkout's (until s-leftops written there). */
+const tempCache = () => join(makeTempDir("feeder-late-instruments-"), "instruments.json");
 
 /** A sink that takes late books (LateInstruments.start retries only for one). */
 const SINK: BookSink = { onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {}, onInstrumentResolved() {} };
@@ -37,7 +42,7 @@ function rig(unresolved: UnresolvedEntry[]) {
   const logs: { level: string; msg: string; symbol?: string; reason?: string }[] = [];
   const config = validateConfig({
     publish: { destinations: [{ name: "t", group: "239.255.1.1", port: 30000, interface: "127.0.0.1" }] },
-    venues: { bybit: { linear: { depth: 50, symbols: ["BTCUSDT", "ETHUSDT", "BTCUSDT@1"] }, spot: { depth: 50, symbols: ["NEWUSDT"] } } },
+    venues: { bybit: { instrument_cache: tempCache(), linear: { depth: 50, symbols: ["BTCUSDT", "ETHUSDT", "BTCUSDT@1"] }, spot: { depth: 50, symbols: ["NEWUSDT"] } } },
   }).venues[0]!;
   const late = new LateInstruments({
     venue: "bybit",
@@ -199,7 +204,7 @@ describe("symbols left out at start", () => {
       now: () => (asked.now++, clock.ms),
       wallNow: () => (asked.wallNow++, clock.ms + 7),
       random: () => 1,
-      config: validateConfig({ publish: { destinations: [{ name: "t", group: "239.255.1.1", port: 30000, interface: "127.0.0.1" }] }, venues: { bybit: { linear: { depth: 50, symbols: ["BTCUSDT"] } } } }).venues[0]!,
+      config: validateConfig({ publish: { destinations: [{ name: "t", group: "239.255.1.1", port: 30000, interface: "127.0.0.1" }] }, venues: { bybit: { instrument_cache: tempCache(), linear: { depth: 50, symbols: ["BTCUSDT"] } } } }).venues[0]!,
       subscriptions: subs,
       baseMs: 5_000,
       listingMs: 300_000,

@@ -16,7 +16,7 @@ import { SUB_REJECTED, TopicState, VenueConnection } from "../../../src/venues/c
 import type { InstrumentSource, InstrumentSpec } from "../../../src/venues/common/instruments.ts";
 import { joinLate, LateInstruments } from "../../../src/venues/common/late-instruments.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
-import { RecordingSink, subsOf, venueConfig, waitFor } from "../bybit/helpers.ts";
+import { RecordingSink, subsOf, tempCachePath, venueConfig, waitFor } from "../bybit/helpers.ts";
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -32,7 +32,8 @@ describe("a late symbol whose join fails stays pending", () => {
     const clock = { ms: 1_000_000 };
     const config = validateConfig({
       publish: { destinations: [{ name: "t", group: "239.255.1.1", port: 30000, interface: "127.0.0.1" }] },
-      venues: { bybit: { spot: { depth: 50, symbols: ["NEWUSDT"] } } },
+      // A cache of its own: the default (var/instruments-bybit.json) is the checkout's (until s-leftops it was written there).
+      venues: { bybit: { instrument_cache: tempCachePath(), spot: { depth: 50, symbols: ["NEWUSDT"] } } },
     }).venues[0]!;
     let refuse = true;
     const joined: number[] = [];
