@@ -517,7 +517,7 @@ export class OkxAdapter implements VenueAdapter {
     }
     if (!sc.hasSeqId || !sc.hasPrevSeqId) {
       if (this.sequenced[index]) {
-        this.onSequenceBreak(t, -2, -2);
+        this.onSequenceBreak(t, NaN, NaN); // no seqIds (NaN: no literal reads as it)
         return;
       }
       // A capture from before seqId existed: nothing to chain; the checksum guards the book.
@@ -830,7 +830,11 @@ export class OkxAdapter implements VenueAdapter {
   private onSequenceBreak(t: OkxTopic, prev: number, seq: number): void {
     this.c.gaps++;
     this.lag.close(t.index);
-    this.gapLog.hit(`${t.market} ${t.topic}: prevSeqId ${prev} seqId ${seq} after seqId ${t.lastSeq}`);
+    // What broke it: NaN is an update without seqIds; a book from a snapshot without one has no seqId to follow (its
+    // lastSeq 0 is none). Until 2026-12-07 both read as seqIds: "prevSeqId 0 seqId 5 after seqId 0", "prevSeqId -2 …".
+    const update = Number.isNaN(prev) ? "an update without seqId" : `prevSeqId ${prev} seqId ${seq}`;
+    const book = this.sequenced[t.index] ? `after seqId ${t.lastSeq}` : "on a book from a snapshot without seqId";
+    this.gapLog.hit(`${t.market} ${t.topic}: ${update} ${book}`);
     this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
   }
 

@@ -180,6 +180,31 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     ]);
   });
 
+  // The break's warning said "prevSeqId 0 seqId 5 after seqId 0" (an update that reads as chaining), and "prevSeqId -2
+  // seqId -2" for an update without seqIds: neither named what broke the sequence.
+  test("a sequence break's warning names a book without seqId, or an update without seqIds", async () => {
+    const noSeq = (f: string) => f.replace(/,"prevSeqId":-?\d+,"seqId":\d+/, "");
+    // One adapter per case: its warning is rate-limited (the first of each 5 s logged).
+    const breakDetail = async (snapshot: string, update: string): Promise<string[]> => {
+      const details: string[] = [];
+      const log: Logger = { ...silentLogger, warn: (_msg, fields) => void details.push(String(fields?.detail)), child: () => log };
+      const { feed, sink } = await setup(log);
+      feed(snapshot);
+      feed(update);
+      expect(sink.invalid.length).toBe(1);
+      return details;
+    };
+    expect(await breakDetail(noSeq(frame("BTC-USDT", "snapshot", -1, 0, [["100.1", "1"]], [["100.2", "2"]])), frame("BTC-USDT", "update", 0, 5, [["99", "1"]]))).toEqual([
+      "spot books:BTC-USDT: prevSeqId 0 seqId 5 on a book from a snapshot without seqId",
+    ]);
+    expect(await breakDetail(frame("BTC-USDT", "snapshot", -1, 10, [["100.1", "1"]], [["100.2", "2"]]), noSeq(frame("BTC-USDT", "update", 10, 11, [["99", "1"]])))).toEqual([
+      "spot books:BTC-USDT: an update without seqId after seqId 10",
+    ]);
+    expect(await breakDetail(frame("BTC-USDT", "snapshot", -1, 10, [["100.1", "1"]], [["100.2", "2"]]), frame("BTC-USDT", "update", 12, 13, [["99", "1"]]))).toEqual([
+      "spot books:BTC-USDT: prevSeqId 12 seqId 13 after seqId 10",
+    ]);
+  });
+
   test("outside a planned reconnect, a message older than the book is a sequence break; the one applied last, delivered again, is a repeat", async () => {
     const { sink, feed, adapter } = await setup();
     feed(frame("BTC-USDT", "snapshot", -1, 10, [["100.1", "1"]], [["100.2", "2"]]));
