@@ -162,7 +162,7 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
           fileStarted = false;
         }
         for (const r of block) {
-          result.frames++;
+          if (r.url !== CAPTURE_LOST_URL) result.frames++; // a mark is no frame (as in replay); raw, it is a row
           if (!books) {
             emit(rawRow(opts.format, r.tsRecvUs, r.venue, r.market, r.connection, r.frame, r.url));
           } else {
@@ -193,6 +193,8 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
               if (result.lost.length < MAX_TIME_JUMPS_LISTED) result.lost.push({ file, atUs: r.tsRecvUs, why: typeof r.frame === "string" ? r.frame : "" });
               if (lastUs >= 0) await damageAt(books);
               if (stop) break;
+              // Its time is the next record's: the time-jump check above is not made again for that record.
+              lastUs = r.tsRecvUs;
               continue;
             }
             if (everyUs > 0) {
