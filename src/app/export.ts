@@ -176,6 +176,12 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
                 if (stop) break;
               }
             }
+            // Records this version cannot read came before this one (another version's kind: they may have been
+            // frames): the books leave LIVE at the previous record, as in replay.
+            if (r.unreadBefore && lastUs >= 0) {
+              await damageAt(books);
+              if (stop) break;
+            }
             // A receive time more than an hour away from the previous one: the books leave LIVE at the previous record
             // (grid rows up to it first), the grid and the adapters' clock start again at this one (MAX_RECORD_STEP_US:
             // no stale rounds for the time jumped over).
@@ -222,7 +228,7 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
       if (cut) {
         result.truncated.push(cut);
         if (cut.bytesLeft! > 0 && !stop) await gap(fileIndex);
-      }
+      } else if (reader.unreadAtEnd && !stop) await gap(fileIndex); // its last records unread
       if (reader.unknownRecords > 0) result.unknownRecords.push({ file, count: reader.unknownRecords, first: reader.firstUnknown! });
       if (stop) {
         result.stoppedEarly = true;
