@@ -162,7 +162,7 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
           fileStarted = false;
         }
         for (const r of block) {
-          result.frames++;
+          if (r.url !== CAPTURE_LOST_URL) result.frames++; // a mark is no frame (as in replay); raw, it is a row
           if (!books) {
             emit(rawRow(opts.format, r.tsRecvUs, r.venue, r.market, r.connection, r.frame, r.url));
           } else {
@@ -175,6 +175,12 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
                 if (!isTimeJump(lastUs, r.tsRecvUs)) await damageAt(books);
                 if (stop) break;
               }
+            }
+            // Records this version cannot read came before this one (another version's kind: they may have been
+            // frames): the books leave LIVE at the previous record, as in replay.
+            if (r.unreadBefore && lastUs >= 0) {
+              await damageAt(books);
+              if (stop) break;
             }
             // A receive time more than an hour away from the previous one: the books leave LIVE at the previous record
             // (grid rows up to it first), the grid and the adapters' clock start again at this one (MAX_RECORD_STEP_US:
@@ -193,6 +199,8 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
               if (result.lost.length < MAX_TIME_JUMPS_LISTED) result.lost.push({ file, atUs: r.tsRecvUs, why: typeof r.frame === "string" ? r.frame : "" });
               if (lastUs >= 0) await damageAt(books);
               if (stop) break;
+              // Its time is the next record's: the time-jump check above is not made again for that record.
+              lastUs = r.tsRecvUs;
               continue;
             }
             if (everyUs > 0) {
@@ -220,7 +228,7 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
       if (cut) {
         result.truncated.push(cut);
         if (cut.bytesLeft! > 0 && !stop) await gap(fileIndex);
-      }
+      } else if (reader.unreadAtEnd && !stop) await gap(fileIndex); // its last records unread
       if (reader.unknownRecords > 0) result.unknownRecords.push({ file, count: reader.unknownRecords, first: reader.firstUnknown! });
       if (stop) {
         result.stoppedEarly = true;

@@ -163,6 +163,8 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
             reader.close();
             return result;
           }
+          // Records this version cannot read came before this one: they may have been frames (another version's kind).
+          if (r.unreadBefore) feeder.captureGap();
           if (isTimeJump(lastRecUs, r.tsRecvUs)) {
             if (result.timeJumps.length < MAX_TIME_JUMPS_LISTED) result.timeJumps.push({ file, atUs: r.tsRecvUs, previousUs: lastRecUs });
             result.timeJumpsTotal++;
@@ -222,7 +224,7 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
         // The records after the damage are lost, and whatever they held (changes, a reconnect and its snapshot) the
         // next file's frames need not show: its books leave LIVE before it. A header cut off lost nothing.
         if (cut.bytesLeft! > 0 && fileIndex < files.length - 1) feeder.captureGap();
-      }
+      } else if (reader.unreadAtEnd && fileIndex < files.length - 1) feeder.captureGap(); // its last records unread
       if (reader.unknownRecords > 0) result.unknownRecords.push({ file, count: reader.unknownRecords, first: reader.firstUnknown! });
       bytesBefore += sizes[fileIndex]!;
     }

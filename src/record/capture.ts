@@ -33,7 +33,8 @@
  * Records are buffered and written one block at a time (every FLUSH_INTERVAL_MS or FLUSH_BYTES), so a crash of the
  * process loses at most the last unflushed block (never fsynced: a host's power loss loses what the kernel had not
  * written back, docs/operations.md, Capture format); a reader stops at the first incomplete or corrupt block and still
- * returns everything before it; a record of a kind it does not know (another version's) is skipped and counted.
+ * returns everything before it; a record of a kind it does not know (another version's) is skipped and counted, and
+ * the next record marked (unreadBefore): it may have been a frame, so readers resync the books there.
  * A block that cannot be written (a full disk) is lost and counted, and cut off the file again, so a file always
  * ends at a whole block and writing goes on in it once there is room; the next block written is preceded by a block
  * of one record saying so (url CAPTURE_LOST_URL), where readers resync the books as at a cut file; so is the first
@@ -126,6 +127,11 @@ export interface CaptureRecord {
   frame: string | Uint8Array;
   /** Set for a REST response (frame = the body): the URL it answered; or a connection event's "ws:open", "ws:close", "ws:swap", … */
   url?: string;
+  /**
+   * True when records this version cannot read (CaptureReader.unknownRecords) come right before this one: they may
+   * have been frames, so readers resync the books there (replay, export --books), as at a cut file.
+   */
+  unreadBefore?: true;
 }
 
 /** A block ready to be written: its header (length, CRC), stored bytes, MessagePack bytes and record count. */
@@ -1192,6 +1198,11 @@ export class CaptureReader {
   unknownRecords = 0;
   /** Where the first of them was, e.g. "record 3 of the block at byte 8". */
   firstUnknown: string | undefined;
+  /**
+   * Records of an unknown kind read since the last record returned: the next one is marked (unreadBefore); still
+   * true at the end when they were the file's last (readers resync before the next file).
+   */
+  unreadAtEnd = false;
   /** Bytes of the file consumed so far (the start of the next block). */
   offset: number;
   /**
@@ -1308,15 +1319,20 @@ export class CaptureReader {
     for (const [i, r] of block.entries()) {
       if (!Array.isArray(r) || (r.length !== 5 && !(r.length === 6 && typeof r[5] === "string")) || !isRecvNs(r[0]) || typeof r[1] !== "string" || typeof r[2] !== "string" || typeof r[3] !== "string" || !(typeof r[4] === "string" || r[4] instanceof Uint8Array)) {
         // The block's checksum held, so this is what a writer wrote: a record kind of another (newer) version, not
-        // damage. It is skipped and counted; the records after it are still read.
+        // damage. It is skipped and counted; the records after it are still read, the next one marked (unreadBefore).
         this.unknownRecords++;
         this.firstUnknown ??= `record ${i} of the block at byte ${off}`;
+        this.unreadAtEnd = true;
         continue;
       }
       // msgpackr decodes bin as a Buffer view into the file; copy to a plain Uint8Array the caller owns.
       const frame = typeof r[4] === "string" ? r[4] : new Uint8Array(r[4]);
       const rec: CaptureRecord = { tsRecvUs: Number(BigInt(r[0]) / 1000n), venue: r[1], market: r[2], connection: r[3], frame };
       if (r.length === 6) rec.url = r[5] as string;
+      if (this.unreadAtEnd) {
+        rec.unreadBefore = true;
+        this.unreadAtEnd = false;
+      }
       records.push(rec);
     }
     this.offset = start + length;

@@ -2,7 +2,8 @@
  * A capture record of a shape this version does not read, in a block whose checksum holds (a record kind written by
  * another version: the REST record was added to the same format as a sixth field), is skipped and counted; the
  * records after it, in its block and the following blocks, are still read and replayed. Before, the first such
- * record ended the file as "malformed": every frame after it was lost, and the books replayed stopped there.
+ * record ended the file as "malformed": every frame after it was lost, and the books replayed stopped there. Since
+ * s-rd3b the books resync there (it may have been a frame; test/record/capture-unknown-resync.test.ts).
  */
 import { describe, expect, test } from "vitest";
 import { writeFileSync } from "node:fs";
@@ -51,7 +52,7 @@ describe("a capture record of an unknown kind is skipped and counted, the rest s
     expect(r.records.map((x) => x.frame)).toEqual(known.map((k) => k[4]));
   });
 
-  test("feeder replay publishes what it does without them, and names the file and the first place", async () => {
+  test("feeder replay reads the rest, resyncs the book there (fewer datagrams: no snapshot follows), and names the file and the first place", async () => {
     const run = async (file: string) => {
       const out: string[] = [];
       const code = await main(["replay", "--config", config, file], { out: (t) => out.push(t), err: () => {} });
@@ -63,6 +64,6 @@ describe("a capture record of an unknown kind is skipped and counted, the rest s
     expect(a).toMatchObject({ frames: known.length, ingested: known.length, truncated: [], unknownRecords: [] });
     expect(b).toMatchObject({ frames: known.length, ingested: known.length, truncated: [] });
     expect(b.unknownRecords).toEqual([{ file: withUnknown, count: UNKNOWN.length, first: "record 2 of the block at byte 8" }]);
-    expect(b.datagrams).toBe(a.datagrams);
+    expect(b.datagrams).toBeLessThan(a.datagrams);
   });
 });

@@ -86,9 +86,8 @@ test("replay resyncs the books at the mark (a capture gap), and names it under l
   expect(result).toMatchObject({ frames: 2, ingested: 2, skipped: 0, lost: [{ file: files[0], atUs: T0_US + 2, why: expect.stringMatching(/ENOSPC/) }] });
 });
 
-test("export --books: the book whose update was lost leaves LIVE at the mark (resyncing / sequence_gap), as in replay", async () => {
-  const dir = makeTempDir("feeder-capture-lost-export-");
-  const files = capture(dir);
+/** An OKX config of the two books, in dir. */
+function okxConfig(dir: string): string {
   const config = join(dir, "okx.toml");
   const overrides = (sym: string, tick: string) => [`[venues.okx.overrides."spot:${sym}"]`, `tick_size = "${tick}"`, 'lot_size = "0.001"'];
   writeFileSync(
@@ -107,6 +106,13 @@ test("export --books: the book whose update was lost leaves LIVE at the mark (re
       ...overrides("SOL-USDT", "0.01"),
     ].join("\n") + "\n",
   );
+  return config;
+}
+
+test("export --books: the book whose update was lost leaves LIVE at the mark (resyncing / sequence_gap), as in replay", async () => {
+  const dir = makeTempDir("feeder-capture-lost-export-");
+  const files = capture(dir);
+  const config = okxConfig(dir);
   let out = "";
   const result = await exportCaptures(files, { write: (c) => void (out += c), flush: () => undefined }, {
     format: "jsonl",
@@ -122,4 +128,27 @@ test("export --books: the book whose update was lost leaves LIVE at the mark (re
     ["resyncing", "sequence_gap", T0_US],
   ]);
   expect(rows.filter((r) => r.symbol === "ETH-USDT").map((r) => r.state)).toEqual(["live"]);
+});
+
+test("a mark after a loss of over an hour: one time jump and frames without the mark, in export --books as in replay", async () => {
+  const dir = makeTempDir("feeder-capture-lost-jump-");
+  const w = new CaptureWriter({ dir, prefix: "okx", flushBytes: 1, compression: "none" });
+  w.write(T0_US, "okx", "spot", "spot-0", okxFrame("snapshot", "SOL-USDT", solBids, solAsks, -1, 30));
+  faults.nextWrite = true;
+  w.write(T0_US + 1, "okx", "spot", "spot-0", okxFrame("update", "SOL-USDT", [["240.01", "0", "0", "0"]], [], 30, 31));
+  const laterUs = T0_US + 2 * 3_600_000_000; // the disk full for two hours
+  w.write(laterUs, "okx", "spot", "spot-0", okxFrame("snapshot", "ETH-USDT", ethBids, ethAsks, -1, 10));
+  w.close();
+  const files = w.files;
+  expect(readCapture(files[0]!).records.map((r) => r.url)).toEqual([undefined, CAPTURE_LOST_URL, undefined]);
+  const feeder = { ingest: () => true, ingestRest: () => true, captureGap: () => undefined, replayTimeJump: () => undefined, replayClockAt: () => undefined } as unknown as Feeder;
+  const replayed = await replayCaptures(feeder, files, { pace: "fast" });
+  expect(replayed).toMatchObject({ frames: 2, timeJumpsTotal: 1, lost: [{ atUs: laterUs }] });
+  const exported = await exportCaptures(files, { write: () => undefined, flush: () => undefined }, {
+    format: "jsonl",
+    books: { config: loadConfigFile(okxConfig(dir)), depth: 1, everyMs: 0 },
+    log: silentLogger,
+  });
+  // Before: the record after the mark was taken for a second jump (timeJumpsTotal 2), and frames counted the mark (3).
+  expect(exported).toMatchObject({ frames: 2, timeJumpsTotal: 1, timeJumps: [{ atUs: laterUs, previousUs: T0_US }], lost: [{ atUs: laterUs }] });
 });
