@@ -596,13 +596,15 @@ export class ConnectionLifecycle {
 
   /**
    * Replay: a capture file's head names these books of `conn` closed by their listing when the file began
-   * (INSTRUMENTS_CLOSED_SET_URL): those replay does not have closed (HALTED, SUB_REJECTED) are closed here as by a
-   * recorded closure (a replay begun in this file, which never read their `ws:closed`), the others are left as they
-   * are. No refusal held is decided: not a live closure, a head can come between a refusing frame and its `ws:back`.
+   * (INSTRUMENTS_CLOSED_SET_URL): those replay does not have closed (HALTED / instrument_closed, SUB_REJECTED) are
+   * closed here as by a recorded closure (a replay begun in this file, which never read their `ws:closed`, or one
+   * whose `ws:closed` was lost), the others are left as they are. A book refused for good (HALTED / subscribe_rejected,
+   * SUB_REJECTED too) is closed: live's closure restated it (retireAll); until s-rd3c it was taken for closed. No
+   * refusal held is decided: not a live closure, a head can come between a refusing frame and its `ws:back`.
    * True however many it names (a head is no request: one naming none of conn's topics, a replay of fewer, is taken).
    */
   private replayClosedSet(conn: VenueConnection, body: string): boolean {
-    const closing = topicsNamed(conn, body).filter((t) => t.sub !== SUB_REJECTED || t.book !== BookState.HALTED);
+    const closing = topicsNamed(conn, body).filter((t) => t.sub !== SUB_REJECTED || t.book !== BookState.HALTED || t.haltedFor !== StatusReason.INSTRUMENT_CLOSED);
     if (closing.length === 0) return true;
     if (this.onReplayClosed !== null) for (const t of closing) this.onReplayClosed(t);
     this.retireAll(closing, StatusReason.INSTRUMENT_CLOSED);
