@@ -794,7 +794,7 @@ export class InstrumentBooks {
     this.budget.settle(book);
   }
 
-  /** The event's sequences, times and state onto the book; "status" listeners hear a state change. */
+  /** The event's sequences, times and state onto the book; "status" listeners hear a change of state or reason. */
   private applyEventHeader(book: SubscriberBook, m: EventHeader, seq: number, streamKey: number, sendTimeUs: number): void {
     book.instrSeq = seq;
     if (seq > book.highSeq) {
@@ -808,10 +808,13 @@ export class InstrumentBooks {
     book.tsEventUs = m.tsEventUs;
     book.tsRecvUs = m.tsRecvUs;
     const previousState = book.state;
+    const previousReason = book.reason;
     book.state = m.state as BookState;
     book.reason = m.reason as StatusReason;
-    if (previousState !== book.state && this.listeners.status.length > 0) {
-      const e: StatusEvent = { book, state: book.state, reason: book.reason, previousState };
+    // A new reason in the same state is news too (a book refused for good, then closed by its listing: HALTED
+    // subscribe_rejected → HALTED instrument_closed); until 2026-12-07 only a state change was heard.
+    if ((previousState !== book.state || previousReason !== book.reason) && this.listeners.status.length > 0) {
+      const e: StatusEvent = { book, state: book.state, reason: book.reason, previousState, previousReason };
       for (const l of this.listeners.status) this.listeners.call(l, e);
     }
   }

@@ -184,6 +184,8 @@ export interface StatusEvent {
   state: BookState;
   reason: StatusReason;
   previousState: BookState;
+  /** The reason before this event: a status event comes for a new state or, in the same state, a new reason. */
+  previousReason: StatusReason;
 }
 export interface StaleEvent {
   channelId: number;

@@ -242,6 +242,27 @@ describe("FeedSubscriber", () => {
     expect(sb.valid).toBe(true); // the subscriber's copy is exact; the upstream book is what is resyncing
   });
 
+  it("a new reason in the same state is a 'status' event; the same state and reason again is none", () => {
+    const h = new Harness();
+    const book = new TestBook(inst);
+    book.load([[100, 1]], [[101, 1]], 1, T0);
+    book.state = BookState.HALTED;
+    book.reason = StatusReason.SUBSCRIBE_REJECTED;
+    packBookSnapshot(h.packer, book, 0, false);
+    for (const reason of [StatusReason.SUBSCRIBE_REJECTED, StatusReason.INSTRUMENT_CLOSED, StatusReason.INSTRUMENT_CLOSED]) {
+      book.instrSeq++;
+      book.reason = reason;
+      packBookStatus(h.packer, book);
+    }
+    const statuses: [number, number, number, number][] = [];
+    h.sub.on("status", (e) => statuses.push([e.previousState, e.previousReason, e.state, e.reason]));
+    h.deliver();
+    expect(statuses).toEqual([
+      [BookState.AWAITING_SNAPSHOT, StatusReason.NONE, BookState.HALTED, StatusReason.SUBSCRIBE_REJECTED],
+      [BookState.HALTED, StatusReason.SUBSCRIBE_REJECTED, BookState.HALTED, StatusReason.INSTRUMENT_CLOSED],
+    ]);
+  });
+
   it("a snapshot with a missing chunk never completes; the next complete one replaces it and is applied", () => {
     const h = new Harness(11, 1, 0, 256);
     const book = new TestBook(inst);
