@@ -278,9 +278,11 @@ export class PlannedReconnects {
     const unsure = this.h.replacementMayNotStream?.(conn);
     const unfed: TopicState[] = [];
     for (const t of conn.topics) {
-      // LIVE or STALE only: a book already resyncing (a bridge, a restart) goes on as it was.
-      if (t.sub === SUB_REJECTED || (t.book !== BookState.LIVE && t.book !== BookState.STALE)) continue;
-      if ((t.onRetiring && t.sub !== SUB_ACTIVE) || (unsure?.has(t) ?? false)) unfed.push(t);
+      if (t.sub === SUB_REJECTED) continue;
+      // Resyncing too (not the unsure ones): a REST bridge on the old socket's diffs (Binance, OKX) is dropped, else its
+      // snapshot made the book LIVE fed by nothing (until s-rdbin it went on as it was: binance/retired-bridge.test.ts).
+      const live = t.book === BookState.LIVE || t.book === BookState.STALE;
+      if ((t.onRetiring && t.sub !== SUB_ACTIVE) || (live && (unsure?.has(t) ?? false))) unfed.push(t);
     }
     this.h.socketEvent?.(conn, SOCKET_RETIRED_URL, unfedBody(unfed));
     for (const t of unfed) this.h.unfed(t);
