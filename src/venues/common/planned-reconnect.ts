@@ -278,9 +278,11 @@ export class PlannedReconnects {
     const unsure = this.h.replacementMayNotStream?.(conn);
     const unfed: TopicState[] = [];
     for (const t of conn.topics) {
-      // LIVE or STALE only: a book already resyncing (a bridge, a restart) goes on as it was.
-      if (t.sub === SUB_REJECTED || (t.book !== BookState.LIVE && t.book !== BookState.STALE)) continue;
-      if ((t.onRetiring && t.sub !== SUB_ACTIVE) || (unsure?.has(t) ?? false)) unfed.push(t);
+      if (t.sub === SUB_REJECTED) continue;
+      // Resyncing too (not the unsure ones): a REST bridge on the old socket's diffs (Binance, OKX) is dropped, else its
+      // snapshot made the book LIVE fed by nothing (until s-rdbin it went on as it was: binance/retired-bridge.test.ts).
+      const live = t.book === BookState.LIVE || t.book === BookState.STALE;
+      if ((t.onRetiring && t.sub !== SUB_ACTIVE) || (live && (unsure?.has(t) ?? false))) unfed.push(t);
     }
     this.h.socketEvent?.(conn, SOCKET_RETIRED_URL, unfedBody(unfed));
     for (const t of unfed) this.h.unfed(t);
@@ -354,13 +356,16 @@ export class PlannedReconnects {
     // A book the old socket does not stream (subscribed only on the replacement, during the overlap or after a resync
     // there; Upbit: one the old socket may not stream, oldMayNotStream) may be LIVE by the failed replacement's frames
     // alone: it leaves LIVE as on a disconnect until the old socket's book re-establishes it (the resubscribe below).
+    // One the old socket does not serve, LIVE or not, ends with the replacement as on a disconnect: a REST bridge built
+    // on the replacement's diffs (Binance, OKX) is dropped, else its snapshot, answered after the go-back, made the book
+    // LIVE over the updates lost until the old socket's resubscribe (until s-rdbin: binance/goback-bridge.test.ts).
     // Recorded first, naming them, so replay does the same here. Until 2026-12-07 it stayed LIVE, fed by nothing, until
     // the old socket answered (through an Upbit bisection, long).
     const unsure = h.oldMayNotStream?.(conn);
     const unfed: TopicState[] = [];
     for (const t of conn.topics) {
-      if (t.sub === SUB_REJECTED || (t.book !== BookState.LIVE && t.book !== BookState.STALE)) continue;
-      if (!t.onRetiring || (unsure?.has(t) ?? false)) unfed.push(t);
+      if (t.sub === SUB_REJECTED) continue;
+      if (!t.onRetiring || ((t.book === BookState.LIVE || t.book === BookState.STALE) && (unsure?.has(t) ?? false))) unfed.push(t);
     }
     h.socketEvent?.(conn, SOCKET_BACK_URL, unfedBody(unfed));
     for (const t of unfed) h.unfed(t);
