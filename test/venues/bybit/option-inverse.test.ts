@@ -2,7 +2,8 @@
  * Bybit's option and inverse categories where they differ from spot and linear (docs/venues/bybit.md): option
  * instruments are listed one base coin per query, option symbols carry a strike (decimal for small coins). Also what
  * instruments-info's answer is when it is not Bybit's envelope (any category): an error naming the URL and the body;
- * and an item with a field of the wrong type: refused (bad_spec naming the field and its value).
+ * and an item with a field of the wrong type: refused (bad_spec naming the field and its value); a page cursor that
+ * names no next page (no text, or the one just sent): the query failed after the pages read.
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger, type Logger } from "../../../src/core/log.ts";
@@ -10,7 +11,7 @@ import type { MarketName } from "../../../src/core/types.ts";
 import { startBybitSimulator } from "../../../src/sim/bybit-sim.ts";
 import { createBybitAdapter } from "../../../src/venues/bybit/index.ts";
 import { bybitInstrumentSource, fetchInstrumentSpecs, specOf } from "../../../src/venues/bybit/instruments.ts";
-import { resolveInstruments } from "../../../src/venues/common/instruments.ts";
+import { PartialAnswer, resolveInstruments } from "../../../src/venues/common/instruments.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
 import { RecordingSink, subsOf, venueConfig, waitFor } from "./helpers.ts";
 
@@ -77,6 +78,36 @@ describe("option instruments, one query per base coin", { timeout: 30_000 }, () 
     expect(errors.join("\n")).toMatch(/option:SOL-27MAR26-200-C-USDT \(not listed/);
     adapter.start(new RecordingSink([instruments[0]!]));
     await waitFor(() => adapter.topicInfo(0).state === "live", "the BTC option live");
+  });
+});
+
+describe("inverse instruments, paged by nextPageCursor", () => {
+  // Before: a nextPageCursor of another type than text (a number, null, an object) read as the last page, so the symbols
+  // of the pages never asked counted as not listed: left out at start, their live books closed by a re-check. And a
+  // cursor answered again (the page it names names itself) asked the same page up to 50 times.
+  test("a nextPageCursor that is no text, or the one just sent, fails the query after the pages read (never 'not listed')", async () => {
+    const all = ["BTCUSD", "ETHUSD", "SOLUSD"];
+    for (const [what, cursorAfter, why] of [
+      ["a number", () => 2, /nextPageCursor 2: not a text/],
+      ["null", () => null, /nextPageCursor null: not a text/],
+      ["an object", () => ({ next: 2 }), /nextPageCursor an object: not a text/],
+      ["the cursor just sent", (sent: string | null) => sent ?? "p%3D1", /nextPageCursor p%3D1 again/],
+    ] as const) {
+      const asked: string[] = [];
+      const paged = (async (input: string | URL | Request) => {
+        const url = new URL(String(input));
+        asked.push(url.search);
+        const page = url.searchParams.get("cursor") === null ? 0 : 1;
+        const list = [{ symbol: all[page]!, status: "Trading", priceFilter: { tickSize: "0.5" }, lotSizeFilter: { qtyStep: "1" } }];
+        const sent = /cursor=([^&]*)/.exec(url.search)?.[1] ?? null;
+        return Response.json({ retCode: 0, retMsg: "OK", result: { category: "inverse", list, nextPageCursor: page === 0 ? "p%3D1" : cursorAfter(sent) } });
+      }) as unknown as typeof fetch;
+      const err = await fetchInstrumentSpecs(paged, "http://127.0.0.1:1", "inverse", all).then(() => undefined, (e: unknown) => e);
+      expect(err, what).toBeInstanceOf(PartialAnswer);
+      expect((err as PartialAnswer).message, what).toMatch(why);
+      expect([...(err as PartialAnswer).specs.keys()], what).toEqual(["BTCUSD", "ETHUSD"]);
+      expect(asked, what).toHaveLength(2);
+    }
   });
 });
 
