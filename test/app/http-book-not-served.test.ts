@@ -55,7 +55,7 @@ test("a book that cannot be read is 500 naming the error, its state and reason; 
   // /books lists it with the same reason (until s-leftops its reason was "" there while /books/{…} said "unknown").
   const listed = async () => ((await (await fetch(`${h.url}/books`)).json()) as Record<string, unknown>[]).find((b) => b.symbol === "SOL-USDT");
   expect([(await listed())?.state, (await listed())?.reason]).toEqual(["symbol_unresolved", "unknown"]);
-  // A venue that lists no unresolved symbols (Binance, Bithumb): the app's own list of those left out at start, with
+  // An adapter without unresolvedInstruments (optional in venue.ts; every built-in venue has it): the app's own list of those left out at start, with
   // what is known, in both answers (until s-leftops "" and no detail in /books).
   delete (venue as { unresolvedInstruments?: unknown }).unresolvedInstruments;
   const noReason = "okx left it out at start and gives no reason; it has no book";

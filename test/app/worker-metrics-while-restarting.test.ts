@@ -58,7 +58,7 @@ const typeOf = (series: string, types: Map<string, string>) => {
   return types.get(name) ?? types.get(name.replace(/_(bucket|sum|count)$/, ""));
 };
 
-test("a restarting slot's counters and histograms stay in /metrics at their last values until its worker answers", { timeout: 60_000 }, async () => {
+test("a restarting slot's counters and histograms stay in /metrics at their last values, its books as last shown counted stale, until its worker answers", { timeout: 60_000 }, async () => {
   for (let i = 0; i < 5; i++) sim.step(1);
   let before = await workerOne();
   const sent = (m: Map<string, number>) => [...m].find(([k]) => k.startsWith("feeder_datagrams_sent_total{"))?.[1];

@@ -29,7 +29,8 @@ export default function setup(project: TestProject): () => void {
     const written = [...varEntries()].filter(([name, mtimeMs]) => before.get(name) !== mtimeMs).map(([name]) => name);
     if (written.length === 0) return;
     process.exitCode = 1; // a teardown's throw alone is printed, the run still exits 0
-    throw new Error(`a test wrote the checkout's var/ (${written.join(", ")}): give its venue config an instrument_cache in a temporary directory (test/support/temp-dirs.ts)`);
+    // Anything writing var/ during the run is seen, a feeder run from this checkout beside the tests too: said so.
+    throw new Error(`the checkout's var/ was written during the test run (${written.join(", ")}): by a test, give its venue config an instrument_cache in a temporary directory (test/support/temp-dirs.ts); by another process run from this checkout (a feeder), run the tests again without it`);
   };
 }
 
