@@ -14,6 +14,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
+import { laneLimit } from "../support/lanes.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -217,39 +218,9 @@ const BENCH_LANES = 3;
 const LONG_BENCHES = ["workers", "load", "refresh", "restart", "retransmit", "http", "binance", "book", "bridge", "e2e"];
 const benchOrder = [...LONG_BENCHES.filter((b) => benches.includes(b)), ...benches.filter((b) => !LONG_BENCHES.includes(b))];
 
-/** A FIFO of BENCH_LANES slots: a bench starts when one is free. */
-let freeLanes = BENCH_LANES;
-const waitingForLane: (() => void)[] = [];
-async function inLane<T>(run: () => Promise<T>): Promise<T> {
-  if (freeLanes > 0) freeLanes--;
-  else await new Promise<void>((res) => waitingForLane.push(res));
-  try {
-    return await run();
-  } finally {
-    const next = waitingForLane.shift();
-    if (next) next();
-    else freeLanes++;
-  }
-}
+const inLane = laneLimit(BENCH_LANES);
 
-test("benches run in lanes: every bench once, no more than BENCH_LANES at a time, in order", async () => {
-  let running = 0;
-  let most = 0;
-  const started: number[] = [];
-  const free = freeLanes;
-  await Promise.all(
-    [0, 1, 2, 3, 4, 5, 6].map((i) =>
-      inLane(async () => {
-        started.push(i);
-        most = Math.max(most, ++running);
-        await new Promise((res) => setImmediate(res));
-        running--;
-      }),
-    ),
-  );
-  expect(started).toEqual([0, 1, 2, 3, 4, 5, 6]);
-  expect(most).toBe(BENCH_LANES);
-  expect(freeLanes).toBe(free);
+test("every bench is run once", () => {
   expect(benchOrder.toSorted()).toEqual(benches);
 });
 
