@@ -5,8 +5,10 @@
  * its backoff (~0.5 s) and every other worker connected as if nothing had happened, into the venue's limit.
  * Real worker threads, the Bybit simulator behind a WebSocket proxy that answers the first handshake 429
  * (Bun's WebSocket client gives the status in its error text; no Retry-After: connect-hold.ts's hold is used).
+ * Each test waits out a real hold (other threads hold it): the two run at once, each with its own simulator, proxy
+ * and destination (uniqueDestination(163 + seed)).
  */
-import { afterEach, expect, test } from "vitest";
+import { test } from "vitest";
 import { Supervisor } from "../../src/app/supervisor.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { validateConfig } from "../../src/config/load.ts";
@@ -21,23 +23,31 @@ const HOLD_MS = CONNECT_HOLD_MS[429]!;
 /** The hold starts when the worker reads the 429, a moment after the proxy sent it. */
 const SLACK_MS = 500;
 
-let sim: BybitSim | undefined;
-let ws: WsProxy | undefined;
-let rest: ReturnType<typeof Bun.serve> | undefined;
-let supervisor: Supervisor | undefined;
+/** What one test started, stopped when it finishes (the two tests run at once: each waits out a real hold). */
+interface Rig {
+  sim?: BybitSim;
+  ws?: WsProxy;
+  rest?: ReturnType<typeof Bun.serve>;
+  supervisor?: Supervisor;
+}
 
-afterEach(async () => {
-  await supervisor?.stop();
-  ws?.stop();
-  rest?.stop(true);
-  await sim?.stop();
-});
+/** A rig whose parts `onTestFinished` stops, whatever of it was started. */
+function rigStoppedBy(onTestFinished: (fn: () => Promise<void>) => void): Rig {
+  const rig: Rig = {};
+  onTestFinished(async () => {
+    await rig.supervisor?.stop();
+    rig.ws?.stop();
+    rig.rest?.stop(true);
+    await rig.sim?.stop();
+  });
+  return rig;
+}
 
 /** A supervisor of two workers whose venue answers the first handshake 429; `instrumentsGate` may hold an instrument request. */
-async function start(seed: number, instrumentsGate: (request: number) => Promise<void>, writeLog?: (text: string, done: () => void) => void) {
-  sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: MARKETS[0]!.symbols }], seed, messagesPerSecond: 20 });
+async function start(rig: Rig, seed: number, instrumentsGate: (request: number) => Promise<void>, writeLog?: (text: string, done: () => void) => void) {
+  const sim = (rig.sim = await startBybitSimulator({ markets: [{ market: "linear", symbols: MARKETS[0]!.symbols }], seed, messagesPerSecond: 20 }));
   const simRest = sim.restUrl;
-  ws = startWsProxy(new URL(sim.wsUrl).origin);
+  const ws = (rig.ws = startWsProxy(new URL(sim.wsUrl).origin));
   const refusedAt = { ms: 0 };
   ws.refuseUpgrade = (attempt) => {
     if (attempt !== 0) return undefined;
@@ -45,7 +55,7 @@ async function start(seed: number, instrumentsGate: (request: number) => Promise
     return 429;
   };
   let instrumentRequests = 0;
-  rest = Bun.serve({
+  const rest = (rig.rest = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
     async fetch(req) {
@@ -53,13 +63,13 @@ async function start(seed: number, instrumentsGate: (request: number) => Promise
       if (url.pathname === "/v5/market/instruments-info") await instrumentsGate(instrumentRequests++);
       return fetch(new URL(url.pathname + url.search, simRest));
     },
-  });
+  }));
   const raw = rawConfig({ sim, markets: MARKETS, ...uniqueDestination(163 + seed), workers: 2 });
   const bybit = (raw.venues as { bybit: Record<string, unknown> }).bybit;
   bybit.ws_url = `${ws.origin}/v5/public`;
   bybit.rest_url = `http://127.0.0.1:${rest.port}`;
   raw.log = { level: "info", format: "json" };
-  supervisor = new Supervisor(validateConfig(raw), silentLogger, undefined, writeLog ? { writeLog } : {});
+  const supervisor = (rig.supervisor = new Supervisor(validateConfig(raw), silentLogger, undefined, writeLog ? { writeLog } : {}));
   return { refusedAt, proxy: ws, supervisor };
 }
 
@@ -73,10 +83,10 @@ async function allLive(s: Supervisor): Promise<void> {
   }
 }
 
-test("a connect refused 429 in one worker holds the other worker's first connect until the hold ends", { timeout: 90_000 }, async () => {
+test.concurrent("a connect refused 429 in one worker holds the other worker's first connect until the hold ends", { timeout: 90_000 }, async ({ expect, onTestFinished }) => {
   let refused: { ms: number } | undefined;
   // The second worker's instrument request is answered 3 s after the 429: its first connect comes inside the hold.
-  const { refusedAt, proxy, supervisor: s } = await start(1, async (request) => {
+  const { refusedAt, proxy, supervisor: s } = await start(rigStoppedBy(onTestFinished), 1, async (request) => {
     if (request !== 1) return;
     while (refused === undefined || refused.ms === 0) await Bun.sleep(10);
     await Bun.sleep(3_000);
@@ -91,7 +101,7 @@ test("a connect refused 429 in one worker holds the other worker's first connect
   expect(proxy.upgradesAtMs.filter((at) => at >= t0 + HOLD_MS - SLACK_MS).length).toBeGreaterThanOrEqual(2); // both connect once it ends
 });
 
-test("a worker restarted during a connect hold waits for it too (its own slot's and the one relayed)", { timeout: 90_000 }, async () => {
+test.concurrent("a worker restarted during a connect hold waits for it too (its own slot's and the one relayed)", { timeout: 90_000 }, async ({ expect, onTestFinished }) => {
   const lines: string[] = [];
   // The handshakes checked are those the proxy takes after the restarted workers' first instrument request (a
   // counted event: a worker resolves its instruments by REST before it connects; the connect hold holds no REST).
@@ -102,7 +112,7 @@ test("a worker restarted during a connect hold waits for it too (its own slot's 
   let killed = false;
   let restartedFrom: number | undefined;
   let upgrades: readonly number[] = [];
-  const { refusedAt, proxy, supervisor: s } = await start(2, async () => {
+  const { refusedAt, proxy, supervisor: s } = await start(rigStoppedBy(onTestFinished), 2, async () => {
     if (killed && restartedFrom === undefined) restartedFrom = upgrades.length;
   }, (text, done) => {
     lines.push(text);

@@ -1,7 +1,7 @@
 /**
  * Every bench in bench/ still runs (no test ran them, so they could rot): each bench/*.bench.ts as a subprocess with
- * BENCH_SMOKE=1 (tiny counts and durations, bench/harness.ts), one after another (they are CPU-bound: two at once
- * only share the CPU), asserting that it exits 0 and prints its result lines, and no NaN or Infinity. Behaviour only,
+ * BENCH_SMOKE=1 (tiny counts and durations, bench/harness.ts), BENCH_LANES at a time, asserting that it exits 0 and
+ * prints its result lines, and no NaN or Infinity. Behaviour only,
  * never a figure or a verdict that depends on speed: a smoke run's figures mean nothing, and a loaded CI box may
  * well lose datagrams or miss a target ("LOSS", "target not met" pass here; a crash, a hang, a missing line or peers
  * that disagree fail). Every bench (and bench/experiments) multicasts on interface 127.0.0.1 with TTL 1, to a group
@@ -14,6 +14,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
+import { laneLimit } from "../support/lanes.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -206,10 +207,28 @@ test("a bench that fails after printing its lines, or hangs after them, fails", 
   expect(smokeFailure("restart", { out: lines, err: "", code: 137, killed: true, leftRunning: false })).toMatch(/^killed/);
 });
 
-describe("bench/*.bench.ts with BENCH_SMOKE=1", () => {
-  for (const name of benches) {
-    test(name, async () => {
-      expect(smokeFailure(name, await runBench(join(ROOT, "bench", `${name}.bench.ts`)))).toBeUndefined();
-    }, BENCH_DEADLINE_MS + LEFT_RUNNING_GRACE_MS + 30_000);
+/**
+ * Benches run this many at a time. One after another, a smoke run took ~54 s on an idle 2-vCPU box for ~35 s of CPU:
+ * the longest ones (load, refresh, restart, retransmit, workers, e2e, bridge: ~33 s) mostly wait on their own timed
+ * phases and sockets, so three lanes overlap those waits with the CPU-bound ones. Each bench is still its own process
+ * with its own group, port, TMPDIR and process group: running beside another changes no check (figures mean nothing).
+ */
+const BENCH_LANES = 3;
+/** Longest first (smoke mode, idle 2-vCPU box, 2026-12-07: 6.6 … 2.6 s), so no long one starts last; then the rest. */
+const LONG_BENCHES = ["workers", "load", "refresh", "restart", "retransmit", "http", "binance", "book", "bridge", "e2e"];
+const benchOrder = [...LONG_BENCHES.filter((b) => benches.includes(b)), ...benches.filter((b) => !LONG_BENCHES.includes(b))];
+
+const inLane = laneLimit(BENCH_LANES);
+
+test("every bench is run once", () => {
+  expect(benchOrder.toSorted()).toEqual(benches);
+});
+
+describe.concurrent("bench/*.bench.ts with BENCH_SMOKE=1", () => {
+  for (const name of benchOrder) {
+    // A hang is killed at the bench's deadline; the test's own bound also covers its wait for a lane.
+    test(name, async ({ expect }) => {
+      expect(smokeFailure(name, await inLane(() => runBench(join(ROOT, "bench", `${name}.bench.ts`))))).toBeUndefined();
+    }, Math.ceil(benches.length / BENCH_LANES + 1) * (BENCH_DEADLINE_MS + LEFT_RUNNING_GRACE_MS + 30_000));
   }
 });

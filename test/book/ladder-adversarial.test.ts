@@ -326,6 +326,11 @@ function checkChanges(cs: ChangeSet, isBid: boolean, before: number, want: numbe
   const count = (isBid ? cs.bidCount : cs.askCount) - before;
   const px = isBid ? cs.bidPx : cs.askPx;
   const qty = isBid ? cs.bidQty : cs.askQty;
+  // Equal entries (=== implies the same text below) need no text: building both for every operation was ~10 % of
+  // this file's CPU. Anything else is told by the texts, as before.
+  let same = count * 2 === want.length;
+  for (let i = 0; same && i < count; i++) same = px[before + i] === want[2 * i] && qty[before + i] === want[2 * i + 1];
+  if (same) return;
   const got: string[] = [];
   for (let i = 0; i < count; i++) got.push(`${px[before + i]}@${qty[before + i]}`);
   const exp: string[] = [];

@@ -1,7 +1,7 @@
 /**
  * The compiled executable end to end, per venue and per fault: `npm run build` once for the run (binary-build.ts)
  * → `feeder run --config FILE` against each venue's simulator (in process) → real multicast (239.255.x.x, interface
- * 127.0.0.1, TTL 1) → FeedSubscriber. One feeder process per venue runs that venue's faults one after another:
+ * 127.0.0.1, TTL 1) → FeedSubscriber. Venues run three at a time; one feeder process per venue runs that venue's faults one after another:
  * Bybit (spot, linear, inverse, option), OKX (with `books`' snapshot, and bridged from REST snapshots), Binance (spot and USD-M), Deribit, Coinbase,
  * Upbit, Bithumb. Whatever event the subscriber raises, a book it shows usable must equal the simulator's book at that
  * venue sequence. Per fault: the feeder met it (its own counter on /metrics grew, or for Upbit's zero-size level,
@@ -13,12 +13,13 @@
  * The venue × fault table (this file, the in-process e2e files and the chaos runs) is in docs/add-venue.md, checked
  * against the cases by test/docs/venue-fault-table.test.ts.
  */
-import { beforeAll, describe, expect, test } from "vitest";
+import { beforeAll, describe, test } from "vitest";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { BookState, StatusReason } from "../../src/core/types.ts";
 import { FeedSubscriber, type SubscriberBook } from "../../src/subscriber/index.ts";
+import { laneLimit } from "../support/lanes.ts";
 import { sharedBinary, spawnFeeder } from "./binary-build.ts";
 import { CASES, type Sides, type Topic } from "./binary-venues-cases.ts";
 import { levelsOfSim, levelsOfView, sameLevels, tempDir, toToml, uniqueDestination, waitFor } from "./harness.ts";
@@ -41,9 +42,17 @@ beforeAll(() => {
   binary = sharedBinary();
 }, 120_000);
 
-describe("compiled feeder binary against every venue simulator, fault by fault", { timeout: 90_000 }, () => {
+/**
+ * Venues run this many at a time (each its own simulator, feeder process, group and port): one after another took
+ * ~56 s for ~22 s of CPU, most of it waiting on the feeder's reconnects and resyncs. The timeout covers a lane's wait.
+ */
+const VENUE_LANES = 3;
+const inLane = laneLimit(VENUE_LANES);
+const CASE_TIMEOUT_MS = 90_000;
+
+describe.concurrent("compiled feeder binary against every venue simulator, fault by fault", { timeout: Math.ceil(CASES.length / VENUE_LANES + 1) * CASE_TIMEOUT_MS }, () => {
   for (const [n, c] of CASES.entries()) {
-    test(`${c.label ?? c.venue}: usable only while equal; each fault met, breaking the target or keeping every book LIVE; recovered equal; SIGTERM exits 0`, async () => {
+    test(`${c.label ?? c.venue}: usable only while equal; each fault met, breaking the target or keeping every book LIVE; recovered equal; SIGTERM exits 0`, ({ expect }) => inLane(async () => {
       const topics: Topic[] = c.topics.map((t) => ({ ...t, id: instrumentIdOf(c.venue, t.market, t.symbol) }));
       const sim = await c.start();
       const { group, port } = uniqueDestination(70 + n);
@@ -134,7 +143,7 @@ describe("compiled feeder binary against every venue simulator, fault by fault",
             return b.venueSeq === s.seq && sameLevels(levelsOfView(b), levels(s, b.instrument.priceExp, b.instrument.qtyExp));
           });
 
-        const configPath = join(dir, `${c.venue}.toml`);
+        const configPath = join(dir, `${n}-${c.venue}.toml`); // two OKX cases run at once
         const config = {
           workers: 1,
           // info: the "HTTP listening" line names the port the kernel gave /metrics.
@@ -229,6 +238,6 @@ describe("compiled feeder binary against every venue simulator, fault by fault",
         await subscriber.stop();
         await sim.stop();
       }
-    });
+    }));
   }
 });

@@ -11,49 +11,48 @@ import { relative } from "node:path";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 /**
- * The longest files first. The first part is from a full run on 2026-12-06 (`bun --bun vitest run --reporter=json
- * --outputFile=v.json`, 3 files at a time) on a box shared with other work (load average ~25 on 2 vCPUs, 41 min): that
- * load stretches the CPU-bound files (random-ops, levels-wasm-mutations, bursts) far more than those that wait on
- * sockets and backoffs, so after them come the rest of the previous list, from an idle CI log, in its order (files
- * that wait are the long ones there). rev57-keep-best-model (63 s in that run) is left out: its model is no longer
- * rebuilt each step. Re-measure when the suite changes much.
+ * The longest files first. The first part is the summed file times of the last full CI run (2026-12-07, 549 s, 4 files
+ * at a time on 2 vCPUs), where a file was made faster since, its time scaled by its own before/after single-file runs
+ * (the figure it had, then the estimate). After them, the rest of the previous list (a run on a loaded box, then an
+ * idle CI log), in its order. Re-measure when the suite changes much.
  */
 export const LONG_FILES: readonly string[] = [
-  "test/book/random-ops.test.ts", // 192 s
-  "test/app/review-bounds-http.test.ts", // 157 s
-  "test/bench-smoke/benches.test.ts", // 142 s
-  "test/venues/common/levels-wasm-mutations.test.ts", // 126 s
-  "test/wire/bursts.test.ts", // 106 s
-  "test/e2e/chaos-okx.test.ts", // 102 s
-  "test/e2e/binary-venues.test.ts", // 79 s
-  "test/venues/okx/contract.test.ts", // 76 s
-  "test/app/status-page-truth.test.ts", // 75 s
-  "test/e2e/isolation.test.ts", // 72 s
-  "test/e2e/chaos-bybit.test.ts", // 68 s
-  "test/wire/node-compat.test.ts", // 63 s
-  "test/e2e/chaos-shards.test.ts", // 62 s
-  "test/book/ladder-adversarial.test.ts", // 61 s
-  "test/app/status-page.test.ts", // 60 s
-  "test/venues/bybit/adapter.test.ts", // 56 s
-  "test/e2e/okx-pipeline.test.ts", // 53 s
-  "test/e2e/chaos-retransmit.test.ts", // 53 s
-  "test/venues/bybit/scanner.test.ts", // 52 s
-  "test/e2e/chaos-instruments.test.ts", // 50 s
-  "test/e2e/chaos-workers.test.ts", // 43 s
-  "test/sim/sim-market.test.ts", // 43 s
-  "test/app/status-page-polls.test.ts", // 42 s
-  "test/subscriber/fuzz.test.ts", // 42 s
-  "test/venues/okx/sequence-model.test.ts", // 41 s
-  "test/venues/binance/diff-wasm.test.ts", // 41 s
-  "test/bridge/bridge-cli.test.ts", // 40 s
-  "test/e2e/chaos-nats.test.ts", // 39 s
-  "test/book/ladder.test.ts", // 38 s
-  // The previous list (an idle CI log, 2 at a time) for the files not above, in its order.
+  "test/book/random-ops.test.ts", // 51.2 s
+  "test/bench-smoke/benches.test.ts", // 69.7 s; benches three at a time since: ~49 s
+  "test/venues/okx/contract.test.ts", // 31.5 s
+  "test/e2e/chaos-nats.test.ts", // 26.8 s
+  "test/app/review-bounds-http.test.ts", // 26.2 s
+  "test/e2e/chaos-okx.test.ts", // 25.0 s
+  "test/venues/upbit/adapter.test.ts", // 24.9 s
+  "test/e2e/binary-venues.test.ts", // 40.2 s; venues three at a time since: ~19 s
+  "test/book/ladder-adversarial.test.ts", // 16.5 s
+  "test/app/connect-hold-shared.test.ts", // 22.0 s; its two tests at once since: ~15 s
+  "test/subscriber/fuzz.test.ts", // 14.6 s
+  "test/venues/common/levels-wasm-mutations.test.ts", // 29.2 s; field-by-field compares since: ~12 s
+  "test/venues/bybit/scanner.test.ts", // 19.0 s; reused updates and scanner since: ~9 s
+  // The previous list, for the files not above, in its order.
+  "test/wire/bursts.test.ts",
+  "test/app/status-page-truth.test.ts",
+  "test/e2e/isolation.test.ts",
+  "test/e2e/chaos-bybit.test.ts",
+  "test/wire/node-compat.test.ts",
+  "test/e2e/chaos-shards.test.ts",
+  "test/app/status-page.test.ts",
+  "test/venues/bybit/adapter.test.ts",
+  "test/e2e/okx-pipeline.test.ts",
+  "test/e2e/chaos-retransmit.test.ts",
+  "test/e2e/chaos-instruments.test.ts",
+  "test/e2e/chaos-workers.test.ts",
+  "test/sim/sim-market.test.ts",
+  "test/app/status-page-polls.test.ts",
+  "test/venues/okx/sequence-model.test.ts",
+  "test/venues/binance/diff-wasm.test.ts",
+  "test/bridge/bridge-cli.test.ts",
+  "test/book/ladder.test.ts",
   "test/venues/common/stall-housekeeping.test.ts",
   "test/venues/binance/contract.test.ts",
   "test/e2e/chaos-upbit.test.ts",
   "test/venues/planned-fallback.test.ts",
-  "test/venues/upbit/adapter.test.ts",
   "test/e2e/chaos-binance.test.ts",
   "test/e2e/upbit-pipeline.test.ts",
   "test/subscriber/stall-timers.test.ts",
