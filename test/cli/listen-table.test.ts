@@ -119,6 +119,24 @@ describe("listen table layout", () => {
     expect(at(80)).toMatch(/^okx spot BTC-USDT +yes +live +yes +94914\.9 +94915\.0 +0 +0$/m);
   });
 
+  test("legend (the demo's): below the footer, what each column shown means, and where the rest is", () => {
+    const at = (width: number, legend?: boolean) => renderTable(ROWS, { title: ["t"], waitingFor: "-", counters: COUNTERS, width, legend });
+    expect(at(200)).not.toContain("USABLE yes =");
+    const wide = at(200, true);
+    for (const l of wide.split("\n")) expect(l.length).toBeLessThanOrEqual(200);
+    const legend = wide.slice(wide.indexOf("heartbeats 7\n") + 13).split("\n");
+    expect(legend.join("  ")).toBe(
+      "USABLE yes = safe to trade on  STATE = the publisher's book (* = stream silent)  VALID = identical to the publisher's book  " +
+        "QTY@PX, PX@QTY = best level's size and price  UPD/S = updates a second  INVAL = times invalidated  REP = refreshes that repaired it  " +
+        "µs p50/p99 = send → receive latency  all columns and counters: feeder help listen",
+    );
+    const narrow = at(80, true);
+    for (const l of narrow.split("\n")) expect(l.length).toBeLessThanOrEqual(80);
+    expect(narrow).toContain("BID/ASK = best price");
+    expect(narrow).not.toMatch(/UPD\/S =|µs p50\/p99 =|QTY@PX/);
+    expect(renderTable([], { title: ["t"], waitingFor: "-", counters: COUNTERS, width: 80, legend: true })).not.toContain("USABLE yes =");
+  });
+
   test("an empty table says what it waits for", () => {
     const text = renderTable([], { title: ["feeder listen"], waitingFor: "waiting for the first datagram on 239.255.0.1:31001 on 127.0.0.1", counters: COUNTERS, width: 80 });
     expect(text.split("\n")[1]).toBe("waiting for the first datagram on 239.255.0.1:31001 on 127.0.0.1");

@@ -63,7 +63,25 @@ export interface TableFrame {
   readonly counters: SubscriberCounters;
   /** Columns available (the terminal's width). */
   readonly width: number;
+  /** Below the footer, what each column shown means (the demo: its viewer has no help page open). */
+  readonly legend?: boolean;
 }
+
+/** A column's header (BID's, ASK's without sizes share one) and what it means, for the legend. */
+const LEGEND: Readonly<Record<string, string>> = {
+  USABLE: "USABLE yes = safe to trade on",
+  STATE: "STATE = the publisher's book (* = stream silent)",
+  REASON: "REASON = why not live",
+  VALID: "VALID = identical to the publisher's book",
+  "BID QTY@PX": "QTY@PX, PX@QTY = best level's size and price",
+  BID: "BID/ASK = best price",
+  "UPD/S": "UPD/S = updates a second",
+  INVAL: "INVAL = times invalidated",
+  REP: "REP = refreshes that repaired it",
+  "µs p50/p99": "µs p50/p99 = send → receive latency",
+};
+/** Where every column and counter is explained. */
+const LEGEND_MORE = "all columns and counters: feeder help listen";
 
 /** What a layout keeps; layouts are tried widest first. */
 interface Layout {
@@ -276,5 +294,8 @@ export function renderTable(rowsIn: readonly TableRow[], frame: TableFrame): str
       width,
     ),
   );
+  if (frame.legend === true && rows.length > 0) {
+    lines.push(...wrap([...cols.flatMap((col) => LEGEND[col.header] ?? []), LEGEND_MORE], width));
+  }
   return lines.join("\n");
 }

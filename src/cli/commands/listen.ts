@@ -368,6 +368,8 @@ function natsWaiting(reader: NatsFeedReader | undefined): string | undefined {
 export interface ListenOptions {
   /** The table's title instead of the groups joined (the demo puts its status URL there); wrapped to the width. */
   readonly title?: readonly string[];
+  /** A line below the table saying what each column shown means (the demo's). */
+  readonly legend?: boolean;
 }
 
 export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Promise<number> {
@@ -599,7 +601,7 @@ async function listenUntilDone(ctx: CommandContext, opts: ListenOptions): Promis
         ? `waiting for the first datagram on ${where.join(", ")} (is a feeder publishing to this group, on this interface?)`
         : `receiving (${c.datagrams} datagrams), waiting for the first book snapshot (sent every publish.snapshot_interval_ms)`);
     const width = (tty ? process.stdout.columns : undefined) || DEFAULT_TABLE_WIDTH;
-    const table = renderTable(tableRows, { title, waitingFor, counters: c, width });
+    const table = renderTable(tableRows, { title, waitingFor, counters: c, width, legend: opts.legend });
     ctx.out(tty ? "\x1b[H\x1b[J" + table : table + "\n");
   };
   // The last table is drawn after the reader stopped: its connection is then closed by the stop, not down.
