@@ -176,7 +176,7 @@ export const listenCommand: CommandSpec = {
     "SIGINT/SIGTERM/SIGHUP during it is logged and ignored (SIGKILL ends it at once).",
     "",
     "Examples:",
-    "  feeder listen -c config/feeder.toml",
+    "  feeder listen -c config/feeder.example.toml",
     "  feeder listen -g 239.255.0.2:31002 -f ndjson -d 10 -n 100",
   ].join("\n"),
   options: {
