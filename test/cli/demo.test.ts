@@ -23,4 +23,11 @@ test("feeder demo runs simulator, feeder and view offline, and every book is sho
   expect(last).toMatch(/books 6 \(6 usable, 6 valid\)\s+invalidations 0\s+channel gaps 0 \(lost 0\)\s+seq lines back 0\s+send times ahead 0\s+repairs 0\s+errors 0/);
   expect(await health).toBe(200);
   for (const line of last.split("\n")) expect(line.length).toBeLessThanOrEqual(80);
+  // What a first look needs (before 2026-12-07 neither was said): the books are a simulator's, and what the
+  // abbreviated columns mean, below the footer, for the columns shown (80 wide: no latency column, none of its legend).
+  expect(last.split("\n")[0]).toMatch(/^feeder demo \(simulated exchange, offline\)/);
+  expect(last).toMatch(/USABLE yes = safe to trade on/);
+  expect(last).toMatch(/INVAL = times invalidated\s+REP = refreshes that repaired it/);
+  expect(last).toMatch(/all columns and counters: feeder help listen$/m);
+  expect(last).not.toContain("latency");
 });

@@ -93,6 +93,50 @@ describe("listen table layout", () => {
     expect(at(60)).toMatch(/^INSTRUM… +USABLE +STATE +VALID +BID +ASK +INVAL +REP$/m); // narrower still: names are cut, lines never wrap
   });
 
+  test("books of several venues (the venue stays in each row): latency, rate and sizes are given up before a name is cut", () => {
+    const okx = makeInstrument("okx", "spot", "BTC-USDT", 1, 8);
+    const book = new SubscriberBook(okx.instrumentId, 1, 8);
+    book.instrument = okx;
+    book.state = 1;
+    book.valid = true;
+    book.bids.set(949_149, 12_345_678);
+    book.asks.set(949_150, 1);
+    const rows = [ROWS[0]!, ROWS[1]!, { book, updatesPerSec: 12, latenciesUs: Float64Array.from([50]) }];
+    const at = (width: number) => renderTable(rows, { title: ["t"], waitingFor: "-", counters: COUNTERS, width });
+    // Old: only the widest layout kept the venue, so at 80 columns (output not a terminal) every name was cut
+    // to "bybit…" / "okx s…": no row said which book it was.
+    for (const width of [120, 100, 80]) {
+      const text = at(width);
+      for (const l of text.split("\n")) expect(l.length).toBeLessThanOrEqual(width);
+      expect(text, `width ${width}`).toMatch(/^bybit linear ETHUSDT +yes +live /m);
+      expect(text, `width ${width}`).toMatch(/^okx spot BTC-USDT +yes +live /m);
+      expect(text).not.toContain("…");
+      expect(text).not.toContain("venue ");
+    }
+    expect(at(100)).not.toContain("µs p50/p99");
+    expect(at(100)).toMatch(/BID QTY@PX/);
+    expect(at(80)).toMatch(/^INSTRUMENT +USABLE +STATE +VALID +BID +ASK +INVAL +REP$/m);
+    expect(at(80)).toMatch(/^okx spot BTC-USDT +yes +live +yes +94914\.9 +94915\.0 +0 +0$/m);
+  });
+
+  test("legend (the demo's): below the footer, what each column shown means, and where the rest is", () => {
+    const at = (width: number, legend?: boolean) => renderTable(ROWS, { title: ["t"], waitingFor: "-", counters: COUNTERS, width, legend });
+    expect(at(200)).not.toContain("USABLE yes =");
+    const wide = at(200, true);
+    for (const l of wide.split("\n")) expect(l.length).toBeLessThanOrEqual(200);
+    const legend = wide.slice(wide.indexOf("heartbeats 7\n") + 13).split("\n");
+    expect(legend.join("  ")).toBe(
+      "USABLE yes = safe to trade on  STATE = the publisher's book (* = stream silent)  VALID = identical to the publisher's book  " +
+        "QTY@PX, PX@QTY = best level's size and price  UPD/S = updates a second  INVAL = times invalidated  REP = refreshes that repaired it  " +
+        "µs p50/p99 = send → receive latency  all columns and counters: feeder help listen",
+    );
+    const narrow = at(80, true);
+    for (const l of narrow.split("\n")) expect(l.length).toBeLessThanOrEqual(80);
+    expect(narrow).toContain("BID/ASK = best price");
+    expect(narrow).not.toMatch(/UPD\/S =|µs p50\/p99 =|QTY@PX/);
+    expect(renderTable([], { title: ["t"], waitingFor: "-", counters: COUNTERS, width: 80, legend: true })).not.toContain("USABLE yes =");
+  });
+
   test("an empty table says what it waits for", () => {
     const text = renderTable([], { title: ["feeder listen"], waitingFor: "waiting for the first datagram on 239.255.0.1:31001 on 127.0.0.1", counters: COUNTERS, width: 80 });
     expect(text.split("\n")[1]).toBe("waiting for the first datagram on 239.255.0.1:31001 on 127.0.0.1");

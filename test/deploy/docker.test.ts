@@ -106,6 +106,25 @@ describe("deploy/docker/Dockerfile", () => {
     for (const text of [DOCKERFILE, guide]) expect(text).toMatch(new RegExp(`docker run .*--ulimit nofile=${limit}:${limit}`));
   });
 
+  test("the docker run lines of the Dockerfile and docs/deployment.md bound the json-file log as compose.yaml does", () => {
+    const compose = Bun.YAML.parse(readFileSync(join(ROOT, "deploy/docker/compose.yaml"), "utf8")) as { services: Record<string, { logging?: { options?: Record<string, string> } }> };
+    const options = compose.services.feeder!.logging?.options ?? {};
+    expect(Object.keys(options).length).toBeGreaterThan(0);
+    /** The `docker run` command line in `text`, its continued lines joined (a comment's `#` taken off). */
+    const runLine = (text: string) => {
+      const lines = text.split("\n").map((l) => l.replace(/^#\s*/, ""));
+      const from = lines.findIndex((l) => /^\s*docker run /.test(l));
+      let end = from;
+      while (lines[end]!.trimEnd().endsWith("\\")) end++;
+      return lines.slice(from, end + 1).join(" ");
+    };
+    // Before 2026-12-07 the Dockerfile's line had none: a container started as it says logged without bound, while
+    // compose.yaml, "the same as the docker run line in the Dockerfile", kept 5 × 50 MB.
+    for (const [name, text] of [["Dockerfile", DOCKERFILE], ["docs/deployment.md", readFileSync(join(ROOT, "docs/deployment.md"), "utf8")]] as const) {
+      for (const [key, value] of Object.entries(options)) expect(runLine(text), name).toContain(`--log-opt ${key}=${value}`);
+    }
+  });
+
   test("host networking is documented in the Dockerfile and in docs/deployment.md; the host's node_modules stay out", () => {
     expect(DOCKERFILE).toMatch(/docker run .*--network host/);
     const guide = readFileSync(join(ROOT, "docs/deployment.md"), "utf8");

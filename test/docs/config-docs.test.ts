@@ -13,7 +13,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, test } from "vitest";
 import { ConfigError } from "../../src/core/errors.ts";
-import { validateConfig } from "../../src/config/load.ts";
+import { parseConfigText, validateConfig } from "../../src/config/load.ts";
 import { formatConfigToml } from "../../src/config/format.ts";
 import { supportedVenues, venueSpec } from "../../src/venues/registry.ts";
 import type { MarketName } from "../../src/core/types.ts";
@@ -351,6 +351,41 @@ describe("config/feeder.example.toml shows defaults, as its first line says", ()
     }
     expect(wrong).toEqual([]);
     expect(checked).toBeGreaterThan(20);
+  });
+});
+
+describe("config/feeder.example.toml's ranges are the loader's", () => {
+  test("a range a key's own line states (lo-hi): lo and hi are taken, lo − 1 and hi + 1 refused naming the key and that bound", () => {
+    const lines = readFileSync(resolve(import.meta.dirname, "../../config/feeder.example.toml"), "utf8").split("\n");
+    /** Problems the loader finds in the example with line i's value replaced, each as the error names it. */
+    const problems = (i: number, value: number): string => {
+      const text = lines.map((l, j) => (j === i ? l.replace(/=\s*[^\s#]+/, `= ${value}`) : l)).join("\n");
+      try {
+        parseConfigText(text, "example");
+        return "";
+      } catch (err) {
+        return (err as Error).message;
+      }
+    };
+    const wrong: string[] = [];
+    let checked = 0;
+    lines.forEach((line, i) => {
+      const m = /^([a-z_]+)\s*=\s*\d+\s*#.*?\b(\d+)\s*[-–]\s*(\d+)\b/.exec(line);
+      if (m === null) return;
+      const [, key, lo, hi] = [m[1]!, m[1]!, Number(m[2]), Number(m[3])];
+      const names = (msg: string) => new RegExp(`(^|[.\\s])${key}\\b`, "m").test(msg);
+      // workers' 64 needs 64 symbols ("at most the number of symbols this instance takes", the line above says).
+      for (const ok of key === "workers" ? [lo] : [lo, hi]) if (names(problems(i, ok))) wrong.push(`${key} = ${ok} refused: ${problems(i, ok)}`);
+      const over = problems(i, hi + 1);
+      if (!names(over) || !over.includes(String(hi))) wrong.push(`${key} = ${hi + 1}: ${over || "taken"}`);
+      if (lo > 0) {
+        const under = problems(i, lo - 1);
+        if (!names(under) || !under.includes(String(lo))) wrong.push(`${key} = ${lo - 1}: ${under || "taken"}`);
+      }
+      checked++;
+    });
+    expect(wrong).toEqual([]);
+    expect(checked).toBeGreaterThanOrEqual(10);
   });
 });
 

@@ -34,8 +34,9 @@ export const demoCommand: CommandSpec = {
     "",
     "The simulator serves Bybit v5 order books for linear BTCUSDT ETHUSDT SOLUSDT XRPUSDT (depth 50) and",
     "spot BTCUSDT ETHUSDT (depth 200) on 127.0.0.1; the feeder connects to it exactly as to Bybit and",
-    "publishes to the multicast group; the view is `feeder listen` on that group, its title naming the",
-    "status page (http://127.0.0.1:PORT). Each simulated book follows a mean-reverting fair price with a",
+    "publishes to the multicast group; the view is `feeder listen` on that group, its title saying the",
+    "exchange is simulated and naming the status page (http://127.0.0.1:PORT), a legend under the table",
+    "saying what each column shown means. Each simulated book follows a mean-reverting fair price with a",
     "spread of a few ticks and refilling depth, however long the demo runs. The feeder logs warnings and errors",
     "only (FEEDER_LOG_LEVEL sets the demo's own lines), so that its log does not push the table away.",
     "Ctrl-C (SIGINT/SIGTERM, or SIGHUP) stops the view, then the feeder within 1.5 s (cut there with a warning) and",
@@ -77,10 +78,11 @@ export const demoCommand: CommandSpec = {
     ctx.log.info("demo running", { simulator: sim.wsUrl, http: runtime.http?.url, group: `${DEMO_GROUP}:${port}`, ratePerSec: rate });
     let code = 1;
     try {
-      const title = ["feeder demo", `status ${runtime.http?.url ?? "(http off)"}`, `feed ${DEMO_GROUP}:${port} on 127.0.0.1`, "Ctrl-C stops"];
+      // Says the books are simulated (the prices look like real ones) and, below the table, what its columns mean.
+      const title = ["feeder demo (simulated exchange, offline)", `status ${runtime.http?.url ?? "(http off)"}`, `feed ${DEMO_GROUP}:${port} on 127.0.0.1`, "Ctrl-C stops"];
       code = await listen(
         { ...ctx, values: { group: [`${DEMO_GROUP}:${port}`], iface: "127.0.0.1", format: "table", duration: ctx.values.duration }, positionals: [] },
-        { title },
+        { title, legend: true },
       );
     } finally {
       // Within run's deadline, a second SIGINT/SIGTERM/SIGHUP meanwhile logged and ignored (before 2026-12-06: unbounded, and the

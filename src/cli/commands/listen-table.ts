@@ -63,7 +63,25 @@ export interface TableFrame {
   readonly counters: SubscriberCounters;
   /** Columns available (the terminal's width). */
   readonly width: number;
+  /** Below the footer, what each column shown means (the demo: its viewer has no help page open). */
+  readonly legend?: boolean;
 }
+
+/** A column's header (BID's, ASK's without sizes share one) and what it means, for the legend. */
+const LEGEND: Readonly<Record<string, string>> = {
+  USABLE: "USABLE yes = safe to trade on",
+  STATE: "STATE = the publisher's book (* = stream silent)",
+  REASON: "REASON = why not live",
+  VALID: "VALID = identical to the publisher's book",
+  "BID QTY@PX": "QTY@PX, PX@QTY = best level's size and price",
+  BID: "BID/ASK = best price",
+  "UPD/S": "UPD/S = updates a second",
+  INVAL: "INVAL = times invalidated",
+  REP: "REP = refreshes that repaired it",
+  "µs p50/p99": "µs p50/p99 = send → receive latency",
+};
+/** Where every column and counter is explained. */
+const LEGEND_MORE = "all columns and counters: feeder help listen";
 
 /** What a layout keeps; layouts are tried widest first. */
 interface Layout {
@@ -73,13 +91,20 @@ interface Layout {
   readonly latency: boolean;
 }
 
-const LAYOUTS: readonly Layout[] = [
-  { venue: true, qty: true, rate: true, latency: true },
-  { venue: false, qty: true, rate: true, latency: true },
-  { venue: false, qty: true, rate: true, latency: false },
-  { venue: false, qty: true, rate: false, latency: false },
-  { venue: false, qty: false, rate: false, latency: false },
+/** The other columns given up in this order: latency, rate, sizes. */
+const DROPS: readonly Omit<Layout, "venue">[] = [
+  { qty: true, rate: true, latency: true },
+  { qty: true, rate: true, latency: false },
+  { qty: true, rate: false, latency: false },
+  { qty: false, rate: false, latency: false },
 ];
+/** Books of one venue: the venue goes first (the title names it). */
+const ONE_VENUE: readonly Layout[] = [{ venue: true, ...DROPS[0]! }, ...DROPS.map((d) => ({ venue: false, ...d }))];
+/**
+ * Books of several venues: each row keeps its venue, the other columns go as above. Until 2026-12-07 only the widest
+ * layout had the venue, so at 80 columns (output not a terminal) every name was cut to "bybi…" before any column went.
+ */
+const SEVERAL_VENUES: readonly Layout[] = DROPS.map((d) => ({ venue: true, ...d }));
 
 interface Column {
   readonly header: string;
@@ -208,7 +233,7 @@ export function renderTable(rowsIn: readonly TableRow[], frame: TableFrame): str
   );
   const venues = [...new Set(rows.map((r) => r.book.instrument.venue))];
   // Leaving the venue out of the rows is only allowed when the title can name the one venue.
-  const layouts = LAYOUTS.filter((l) => l.venue || venues.length === 1);
+  const layouts = venues.length === 1 ? ONE_VENUE : SEVERAL_VENUES;
   let cols: Column[] = [];
   let widths: number[] = [];
   let layout = layouts[layouts.length - 1]!;
@@ -269,5 +294,8 @@ export function renderTable(rowsIn: readonly TableRow[], frame: TableFrame): str
       width,
     ),
   );
+  if (frame.legend === true && rows.length > 0) {
+    lines.push(...wrap([...cols.flatMap((col) => LEGEND[col.header] ?? []), LEGEND_MORE], width));
+  }
   return lines.join("\n");
 }

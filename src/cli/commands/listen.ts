@@ -139,11 +139,12 @@ export const listenCommand: CommandSpec = {
     "was invalidated: channel gap, sequence jump, publisher restart, silent stream; the footer's invalidations is",
     "the column's sum, channel gaps count gaps on the wire), REP (refreshes that repaired the book), latency",
     "p50/p99 in µs (packet send time → receive; across hosts this includes the clock offset). The table fits the",
-    "terminal's width (80 columns when stdout is not a terminal); narrower, it leaves out the venue (named in the",
-    "title), then latency, updates/s and sizes. Until the first book arrives it says what it is waiting for. A",
-    "symbol's letters beyond ASCII (Binance's 币安人生USDT) are shown as they are, two columns each where the",
-    "terminal draws them so; anything else but printable ASCII in it (a control, a bidi override, a letter drawn",
-    "as nothing such as U+3164: a datagram's, unchecked) is shown with \\xNN or \\u{N} escapes.",
+    "terminal's width (80 columns when stdout is not a terminal); narrower, it leaves out the venue (when all",
+    "books are of one, named in the title), then latency, updates/s and sizes, and only then cuts names. Until",
+    "the first book arrives it says what it is waiting for. A symbol's letters beyond ASCII (Binance's",
+    "币安人生USDT) are shown as they are, two columns each where the terminal draws them so; anything else but",
+    "printable ASCII in it (a control, a bidi override, a letter drawn as nothing such as U+3164: a datagram's,",
+    "unchecked) is shown with \\xNN or \\u{N} escapes.",
     "Footer: books (usable, valid), invalidations, channel gaps (messages lost in them), seq lines back (a",
     "stream's numbering gone back within its session: its books invalidated as at a gap), send times ahead",
     "(datagrams sent more than --send-ahead-max-ms ahead of this host's clock: a publisher clock ahead, or a",
@@ -175,7 +176,7 @@ export const listenCommand: CommandSpec = {
     "SIGINT/SIGTERM/SIGHUP during it is logged and ignored (SIGKILL ends it at once).",
     "",
     "Examples:",
-    "  feeder listen -c config/feeder.toml",
+    "  feeder listen -c config/feeder.example.toml",
     "  feeder listen -g 239.255.0.2:31002 -f ndjson -d 10 -n 100",
   ].join("\n"),
   options: {
@@ -367,6 +368,8 @@ function natsWaiting(reader: NatsFeedReader | undefined): string | undefined {
 export interface ListenOptions {
   /** The table's title instead of the groups joined (the demo puts its status URL there); wrapped to the width. */
   readonly title?: readonly string[];
+  /** A line below the table saying what each column shown means (the demo's). */
+  readonly legend?: boolean;
 }
 
 export async function listen(ctx: CommandContext, opts: ListenOptions = {}): Promise<number> {
@@ -598,7 +601,7 @@ async function listenUntilDone(ctx: CommandContext, opts: ListenOptions): Promis
         ? `waiting for the first datagram on ${where.join(", ")} (is a feeder publishing to this group, on this interface?)`
         : `receiving (${c.datagrams} datagrams), waiting for the first book snapshot (sent every publish.snapshot_interval_ms)`);
     const width = (tty ? process.stdout.columns : undefined) || DEFAULT_TABLE_WIDTH;
-    const table = renderTable(tableRows, { title, waitingFor, counters: c, width });
+    const table = renderTable(tableRows, { title, waitingFor, counters: c, width, legend: opts.legend });
     ctx.out(tty ? "\x1b[H\x1b[J" + table : table + "\n");
   };
   // The last table is drawn after the reader stopped: its connection is then closed by the stop, not down.
