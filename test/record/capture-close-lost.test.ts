@@ -6,10 +6,11 @@
  * the file is left one byte past its last whole block, which readers take as cut short there (a capture gap before
  * the next file). The write faults are injected into node:fs.
  */
-import { statSync, unlinkSync } from "node:fs";
-import { basename } from "node:path";
+import { statSync, unlinkSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import { beforeEach, expect, test, vi } from "vitest";
 import { makeTempDir } from "../support/temp-dirs.ts";
+import { loopbackDestinationToml } from "../support/config-toml.ts";
 
 /** Writes past a file's header: `full` fails every one; `next` fails the next n (ENOSPC, nothing written). */
 const faults = vi.hoisted(() => ({ full: false, next: 0 }));
@@ -38,6 +39,10 @@ beforeEach(() => {
 
 const { CAPTURE_LOST_URL, CaptureWriter, readCapture } = await import("../../src/record/capture.ts");
 const { replayCaptures } = await import("../../src/app/replay.ts");
+const { exportCaptures } = await import("../../src/app/export.ts");
+const { loadConfigFile } = await import("../../src/config/load.ts");
+const { silentLogger } = await import("../../src/core/log.ts");
+const { checksumOfStrings } = await import("../../src/venues/okx/checksum.ts");
 type Feeder = import("../../src/app/feeder.ts").Feeder;
 
 /** A replay's feeder that notes the frames fed and the capture gaps. */
@@ -145,4 +150,56 @@ test("a second close() tries the mark no more: no file opened for it", () => {
   w.close();
   expect(w.files.length).toBe(1);
   expect(readCapture(w.files[0]!).truncated).toMatch(/^incomplete block header/);
+});
+
+const T0_US = 1_733_011_200_000_000;
+
+function okxSnapshot(instId: string, bids: string[][], asks: string[][], seqId: number): string {
+  const data = { asks, bids, ts: String(T0_US / 1000), checksum: checksumOfStrings(bids, asks), prevSeqId: -1, seqId };
+  return JSON.stringify({ arg: { channel: "books", instId }, action: "snapshot", data: [data] });
+}
+
+test("export --books across a run whose last block was lost at close and the next run: the book leaves LIVE before the next run", async () => {
+  const dir = makeTempDir("feeder-capture-close-export-");
+  const w = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1 << 20, compression: "none" });
+  w.write(T0_US, "okx", "spot", "spot-0", okxSnapshot("SOL-USDT", [["240.01", "3", "0", "1"]], [["240.02", "4", "0", "1"]], 30));
+  w.flush();
+  w.write(T0_US + 1, "okx", "spot", "spot-0", okxSnapshot("SOL-USDT", [["241.01", "3", "0", "1"]], [["241.02", "4", "0", "1"]], 40));
+  faults.full = true;
+  w.close();
+  faults.full = false;
+  const next = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1 << 20, compression: "none" });
+  next.write(T0_US + 60_000_000, "okx", "spot", "spot-0", okxSnapshot("ETH-USDT", [["3600.01", "1.5", "0", "1"]], [["3600.02", "2", "0", "1"]], 10));
+  next.close();
+  const config = join(dir, "okx.toml");
+  const overrides = (sym: string) => [`[venues.okx.overrides."spot:${sym}"]`, 'tick_size = "0.01"', 'lot_size = "0.001"'];
+  writeFileSync(
+    config,
+    [
+      "[publish]",
+      ...loopbackDestinationToml({ group: "239.255.61.3", port: 46103 }),
+      "[venues.okx]",
+      'ws_url = "ws://127.0.0.1:9/ws/v5/public"',
+      'rest_url = "http://127.0.0.1:9"',
+      `instrument_cache = "${join(dir, "instruments.json")}"`,
+      "[venues.okx.spot]",
+      "depth = 400",
+      'symbols = ["ETH-USDT", "SOL-USDT"]',
+      ...overrides("ETH-USDT"),
+      ...overrides("SOL-USDT"),
+    ].join("\n") + "\n",
+  );
+  let out = "";
+  const result = await exportCaptures([w.files[0]!, next.files[0]!], { write: (c) => void (out += c), flush: () => undefined }, {
+    format: "jsonl",
+    books: { config: loadConfigFile(config), depth: 1, everyMs: 0 },
+    log: silentLogger,
+  });
+  const rows = out.trim().split("\n").map((l) => JSON.parse(l) as { symbol: string; state: string; reason: string; tsUs: number });
+  // Before: SOL's one row, live, carried over the lost snapshot and into the next run.
+  expect(rows.filter((r) => r.symbol === "SOL-USDT").map((r) => [r.state, r.reason, r.tsUs])).toEqual([
+    ["live", "snapshot_applied", T0_US],
+    ["resyncing", "sequence_gap", T0_US],
+  ]);
+  expect(result.truncated).toMatchObject([{ file: w.files[0], bytesLeft: 1 }]);
 });
