@@ -38,7 +38,9 @@
  * A block that cannot be written (a full disk) is lost and counted, and cut off the file again, so a file always
  * ends at a whole block and writing goes on in it once there is room; the next block written is preceded by a block
  * of one record saying so (url CAPTURE_LOST_URL), where readers resync the books as at a cut file; so is the first
- * block after the open file was deleted or cut shorter under the writer (its records gone).
+ * block after the open file was deleted or cut shorter under the writer (its records gone). With no block after the
+ * loss, close() writes the mark alone, or, if even that fails, leaves the file a byte past its last whole block: read
+ * as cut short there (markLossAtClose).
  * Files rotate by size and at every UTC multiple of the age limit (hh:00 for an hour, so recorders on several hosts
  * cut their files at the same instants; the first file is shorter): `<prefix>-<UTC start time>-<n>.fcap`; rotation
  * and retention deletions are logged.
@@ -257,6 +259,8 @@ export class CaptureWriter {
   private fileBytes = 0;
   private fileRawBytes = 0;
   private fileRecords = 0;
+  /** Of fileRecords, the writer's own (its head, lost marks): not among the records a deleted file took with it. */
+  private fileOwnRecords = 0;
   /** monoNow() when the open file was opened. */
   private fileOpenedMonoMs = 0;
   /** monoNow() from which the open file is due to rotate by age: the next UTC multiple of maxFileAgeMs (rotate). */
@@ -323,6 +327,8 @@ export class CaptureWriter {
   /** Since the last block written: records and blocks lost (reported when writing works again). */
   private failedRecords = 0;
   private failedBlocks = 0;
+  /** The first receive time of those lost records: where a mark written at close() says the loss began. */
+  private failedFromUs = 0;
   /** The open file was deleted or cut shorter under the writer (checkOpenFile): said so by the next block's lost mark. */
   private goneFile: string | undefined;
   /** performance.now() of the last write-error line, and the errors since it. */
@@ -522,7 +528,10 @@ export class CaptureWriter {
       this.lastWrittenUs = lastUs;
     } catch (err) {
       if (err instanceof DirNotOwned) this.lostRecords += records.length;
-      else this.blockLost(records.length, err as Error);
+      else {
+        if (this.failedRecords === 0) this.failedFromUs = firstUs;
+        this.blockLost(records.length, err as Error);
+      }
       return;
     }
     if (lost !== undefined) {
@@ -608,6 +617,7 @@ export class CaptureWriter {
     this.fileRawBytes += head.rawBytes;
     this.rawBytes += head.rawBytes;
     this.fileRecords += head.records;
+    this.fileOwnRecords += head.records;
     this.records += head.records; // the totals say what the files hold
     this.blocks++;
   }
@@ -766,7 +776,50 @@ export class CaptureWriter {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.flush();
+    this.markLossAtClose();
     this.closeFile();
+  }
+
+  /**
+   * A loss with no block after it to carry its mark (the disk still full at the stop, whose closes were in the last
+   * block; the open file deleted or cut just before it): the mark is written alone, into the open file or a new one.
+   * If even that cannot be written, the file is left one byte past its last whole block (a length change, which takes
+   * no free space): readers take it as cut short there and resync the books before the next file. Until s-capclose
+   * nothing said so, and a replay across this run and the next kept books LIVE over the loss and the downtime.
+   */
+  private markLossAtClose(): void {
+    try {
+      if (this.fd >= 0) this.checkOpenFile();
+    } catch {
+      // not looked at (fstat failed): the file is taken as it is
+    }
+    if (this.failedRecords === 0 && this.goneFile === undefined) return;
+    const atUs = this.failedRecords > 0 ? this.failedFromUs : this.lastWrittenUs;
+    const lost = this.packLost(Number.isFinite(atUs) ? atUs : 0);
+    const lostRecords = this.failedRecords;
+    // Tried once: a second close() opens no file for it.
+    this.goneFile = undefined;
+    this.failedRecords = 0;
+    this.failedBlocks = 0;
+    try {
+      if (this.fd < 0) this.rotate(); // asks ownsDir; a new file for the mark of a file gone
+      else if (!this.ownsDirNow()) return;
+      writeAllAt(this.fd, lost.header, this.fileBytes);
+      writeAllAt(this.fd, lost.stored, this.fileBytes + BLOCK_HEADER_BYTES);
+    } catch (err) {
+      if (err instanceof DirNotOwned || this.fd < 0) return;
+      try {
+        ftruncateSync(this.fd, this.fileBytes); // a part of the mark written goes first
+        ftruncateSync(this.fd, this.fileBytes + 1);
+        this.fileBytes++;
+        this.opts.log?.warn("capture loss at the stop could not be marked; the file ends one byte past its last block, read as cut short there", { file: this.files.at(-1), lostRecords, error: (err as Error).message });
+      } catch {
+        // the file ends at its last whole block, unmarked
+      }
+      return;
+    }
+    this.counted(lost);
+    this.fileBytes += BLOCK_HEADER_BYTES + lost.stored.byteLength;
   }
 
   /**
@@ -829,10 +882,10 @@ export class CaptureWriter {
     }
     if (why === "deleted") this.lastWriteMonoMs.delete(this.files.at(-1)!);
     this.index.invalidate(); // gone or another size: listed again before retention counts it
-    this.opts.log?.warn(`capture file was ${why} while being written; its records are gone, a new file is opened`, { file: this.files.at(-1), bytes: this.fileBytes, size: st.size, records: this.fileRecords });
+    this.opts.log?.warn(`capture file was ${why} while being written; its records are gone, a new file is opened`, { file: this.files.at(-1), bytes: this.fileBytes, size: st.size, records: this.fileRecords - this.fileOwnRecords });
     // Some of its records may be in no file (a copy taken before the cut lacks those written after it): the next block
     // is marked, so a replay of the files in a row resyncs there.
-    this.goneFile = `${basename(this.files.at(-1)!)} was ${why} while being written (${this.fileRecords} records)`;
+    this.goneFile = `${basename(this.files.at(-1)!)} was ${why} while being written (${this.fileRecords - this.fileOwnRecords} records)`;
   }
 
   /**
@@ -1003,6 +1056,7 @@ export class CaptureWriter {
     this.writtenBytes += header.byteLength;
     this.fileRawBytes = 0;
     this.fileRecords = 0;
+    this.fileOwnRecords = 0;
     this.headReadFailed = false;
     this.fileOpenedMonoMs = this.monoNow();
     // Age rotation on UTC boundaries (hh:00 for an hour), so files of recorders on several hosts line up: the time
