@@ -14,7 +14,8 @@
  * same dead lock, a release after a break). Merges of one path in one thread also queue behind each other, so a
  * thread never competes with itself for the lock. The cache's directory must allow hard links. Both temporary files
  * (the cache's `<cache>.<pid>.<random><check>.tmp`, the lock's `<cache>.lock.<pid>.<random><check>.new`) are held with
- * an flock while written: each write removes those a killed writer left, and no other file (core/stale-temps.ts).
+ * an flock while written: each merge (written or not) and each start (sweepInstrumentCacheTemps) removes those a killed
+ * writer left, and no other file (core/stale-temps.ts). A broken lock is logged (`o.log`), naming its holder's tag.
  * @module
  */
 import { createHash } from "node:crypto";
@@ -25,6 +26,7 @@ import { renameDurably } from "../../core/durable-rename.ts";
 import { kindOf } from "../../core/regular-file.ts";
 import { isTempTag, lockNewTemp, newTempTags, removeStaleTemps } from "../../core/stale-temps.ts";
 import type { VenueConfig } from "../../config/types.ts";
+import type { Logger } from "../../core/log.ts";
 import type { InstrumentSpec } from "./instruments.ts";
 
 const CACHE_VERSION = 1;
@@ -211,12 +213,21 @@ async function openLocked(path: string, unlockedPath: string): Promise<{ file: F
 }
 
 /**
+ * Removes the temporary files killed writers left beside the cache at `path` (removeStaleCacheTemps), by the host's
+ * clock: at start, where nothing may be written (a cache REST agrees with is never rewritten, and before s-leftops2
+ * such a cache kept a killed writer's files for good). Cold: one listing of the directory.
+ */
+export function sweepInstrumentCacheTemps(path: string): void {
+  removeStaleCacheTemps(path, "", undefined);
+}
+
+/**
  * Removes the cache's temporary files a killed writer left (`<cache>.<pid>.<random><check>.tmp`, `<cache>.lock.<pid>.<random><check>.new`):
  * those nobody holds the flock of (openLocked: a live writer holds it until its rename or unlink) and nobody modified
  * for a minute (STALE_TEMP_MIN_AGE_MS; `fsNowMs`, the mtime of the caller's own file just made, is the filesystem's
  * clock). Before, each write killed midway (SIGKILL, the OOM killer, an exit that ended a merge) left one for good.
  */
-function removeStaleCacheTemps(path: string, ownTemp: string, fsNowMs: number): void {
+function removeStaleCacheTemps(path: string, ownTemp: string, fsNowMs: number | undefined): void {
   const base = basename(path);
   // Exactly the names uniqueTags makes, their check right for this cache (no other file beside it is taken).
   const isTemp = (name: string) => {
@@ -238,10 +249,10 @@ const lockWaiters = new Map<string, number>();
  * start), keeping every other entry, whoever wrote it: re-read and written under the cache's lock file, so two
  * writers (markets, worker threads, processes) never drop each other's entries.
  */
-export function mergeIntoInstrumentCache(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>, o: CacheWriteOptions & { onWait?: () => void } = {}): Promise<void> {
+export function mergeIntoInstrumentCache(path: string, venue: string, entries: ReadonlyMap<string, InstrumentSpec>, o: CacheWriteOptions & { onWait?: () => void; log?: Logger } = {}): Promise<void> {
   // Queued behind a merge of this thread that is waiting for another writer's lock: this one waits as long.
   if ((lockWaiters.get(path) ?? 0) > 0) o.onWait?.();
-  const done = (merging.get(path) ?? Promise.resolve()).then(() => withCacheLock(path, () => mergeNow(path, venue, entries, o), { onWait: o.onWait }));
+  const done = (merging.get(path) ?? Promise.resolve()).then(() => withCacheLock(path, () => mergeNow(path, venue, entries, o), { onWait: o.onWait, log: o.log }));
   const tail = done.catch(() => undefined);
   merging.set(path, tail);
   void tail.then(() => {
@@ -268,15 +279,22 @@ async function mergeNow(path: string, venue: string, entries: ReadonlyMap<string
     cache.set(key, spec);
     dirty = true;
   }
-  // Written only when something changed; then the entries expired long ago go too (writeInstrumentCache).
+  // Written only when something changed; then the entries expired long ago go too (writeInstrumentCache), and the
+  // temporary files killed writers left. Unchanged, those are swept all the same, by the filesystem's clock: the
+  // mtime of the lock this merge has just made.
   if (dirty) await writeInstrumentCache(path, venue, cache, { nowMs: o.nowMs, keep: o.keep });
+  else {
+    const lock = await stat(`${path}.lock`).catch(() => undefined);
+    if (lock !== undefined) removeStaleCacheTemps(path, "", lock.mtimeMs);
+  }
 }
 
 /**
  * Runs `fn` holding `<path>.lock` (see the module comment). Throws naming the lock on timeout.
- * `onWait` is called once if the lock is held by another writer (the caller may stop waiting for the result).
+ * `onWait` is called once if the lock is held by another writer (the caller may stop waiting for the result); `log`
+ * is told of a stale lock this writer broke (a writer died holding it).
  */
-export async function withCacheLock<T>(path: string, fn: () => Promise<T>, o: { staleMs?: number; waitMs?: number; onWait?: () => void } = {}): Promise<T> {
+export async function withCacheLock<T>(path: string, fn: () => Promise<T>, o: { staleMs?: number; waitMs?: number; onWait?: () => void; log?: Logger } = {}): Promise<T> {
   const lockPath = `${path}.lock`;
   const staleMs = o.staleMs ?? CACHE_LOCK_STALE_MS;
   const waitMs = o.waitMs ?? CACHE_LOCK_WAIT_MS;
@@ -295,7 +313,7 @@ export async function withCacheLock<T>(path: string, fn: () => Promise<T>, o: { 
         lockWaiters.set(path, (lockWaiters.get(path) ?? 0) + 1);
         o.onWait?.();
       }
-      seen = await breakIfStale(lockPath, staleMs, seen);
+      seen = await breakIfStale(lockPath, staleMs, seen, o.log);
       if (performance.now() > giveUpAt) throw new Error(`instrument cache lock ${lockPath} held by another writer for more than ${waitMs} ms; not written`);
       await new Promise((r) => setTimeout(r, LOCK_POLL_MIN_MS + Math.random() * LOCK_POLL_SPREAD_MS));
     }
@@ -356,7 +374,7 @@ interface Seen {
  * its age by the wall clock, but never less than LOCK_CONFIRM_MS (a clock stepped forward makes a fresh lock look
  * old) nor more than staleMs (a clock stepped back makes a dead lock look new). Returns what it saw.
  */
-async function breakIfStale(lockPath: string, staleMs: number, seen: Seen | undefined): Promise<Seen | undefined> {
+async function breakIfStale(lockPath: string, staleMs: number, seen: Seen | undefined, log: Logger | undefined): Promise<Seen | undefined> {
   let token: string;
   let mtimeMs: number;
   try {
@@ -372,7 +390,12 @@ async function breakIfStale(lockPath: string, staleMs: number, seen: Seen | unde
     return { key, token, sinceMs: nowMs, needMs: Math.min(staleMs, Math.max(Math.min(LOCK_CONFIRM_MS, staleMs), staleMs - ageMs)) };
   }
   if (nowMs - seen.sinceMs < seen.needMs) return seen;
-  if (await removeLock(lockPath, token)) return undefined;
+  const removed = await removeLock(lockPath, token);
+  if (removed === "removed") {
+    // Its holder's tag starts with its pid: which process died holding it.
+    log?.warn("instrument cache lock broken: its writer died holding it", { lock: lockPath, holder: token.trim().slice(0, 200), unchangedMs: Math.round(nowMs - seen.sinceMs) });
+  }
+  if (removed !== "busy") return undefined;
   // Another waiter's tombstone: it is breaking this lock now. One left that long is a breaker that died in between.
   seen.busySinceMs ??= nowMs;
   if (nowMs - seen.busySinceMs >= staleMs) await unlink(tombstoneOf(lockPath, token)).catch(() => undefined);
@@ -389,18 +412,20 @@ function tombstoneOf(lockPath: string, token: string): string {
  * the dead one it judged). First a hard link to it under the token's tombstone name: that fails while another writer
  * removes the same lock, and once made, the path can change only through its holder (dead, or this writer), so the
  * token read through the link says whether the path still holds that lock. A different lock there is left alone.
- * True when the lock is gone (removed, or already gone); false when another writer's tombstone stood in the way.
+ * "removed" when this writer removed it; "other" when that lock is gone already or the path holds another;
+ * "busy" when another writer's tombstone stood in the way.
  */
-async function removeLock(lockPath: string, token: string): Promise<boolean> {
+async function removeLock(lockPath: string, token: string): Promise<"removed" | "other" | "busy"> {
   const tomb = tombstoneOf(lockPath, token);
   try {
     await link(lockPath, tomb);
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== "EEXIST";
+    return (err as NodeJS.ErrnoException).code === "EEXIST" ? "busy" : "other";
   }
   try {
-    if ((await readFile(tomb, "utf8")) === token) await unlink(lockPath);
-    return true;
+    if ((await readFile(tomb, "utf8")) !== token) return "other";
+    await unlink(lockPath);
+    return "removed";
   } finally {
     await unlink(tomb).catch(() => undefined);
   }

@@ -702,7 +702,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     }
     const path = config.instrumentCachePath;
     if (changed.size > 0 && path) {
-      await mergeIntoInstrumentCache(path, venue, changed, { nowMs: this.wallNow, keep: configuredCacheKeys(config) }).catch((err) => log.warn(`${venue}: could not write the instrument cache`, { path, error: String(err) }));
+      await mergeIntoInstrumentCache(path, venue, changed, { nowMs: this.wallNow, keep: configuredCacheKeys(config), log }).catch((err) => log.warn(`${venue}: could not write the instrument cache`, { path, error: String(err) }));
     }
   }
 
@@ -751,7 +751,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     if (retiring.length > 0) this.o.lifecycle().retireAll(retiring, StatusReason.INSTRUMENT_CLOSED);
     const path = config.instrumentCachePath;
     if (changed.size > 0 && path) {
-      await mergeIntoInstrumentCache(path, venue, changed, { nowMs: this.wallNow, keep: configuredCacheKeys(config) }).catch((err) => log.warn(`${venue}: could not write the instrument cache`, { path, error: String(err) }));
+      await mergeIntoInstrumentCache(path, venue, changed, { nowMs: this.wallNow, keep: configuredCacheKeys(config), log }).catch((err) => log.warn(`${venue}: could not write the instrument cache`, { path, error: String(err) }));
     }
   }
 }

@@ -13,7 +13,7 @@ import { boundedText, DETAIL_MAX_CHARS } from "../../core/terminal-text.ts";
 import type { Instrument, MarketName } from "../../core/types.ts";
 import type { VenueConfig } from "../../config/types.ts";
 import { instrumentSymbolOf, type Subscription } from "../venue.ts";
-import { configuredCacheKeys, mergeIntoInstrumentCache, readInstrumentCache, sameCachedSpec } from "./instrument-cache.ts";
+import { configuredCacheKeys, mergeIntoInstrumentCache, readInstrumentCache, sameCachedSpec, sweepInstrumentCacheTemps } from "./instrument-cache.ts";
 
 // The disk cache lives in instrument-cache.ts; its functions stay importable from here.
 export { configuredCacheKeys, instrumentCacheWritesSettled, mergeIntoInstrumentCache, readInstrumentCache, sameCachedSpec, writeInstrumentCache } from "./instrument-cache.ts";
@@ -211,6 +211,8 @@ export async function resolveInstruments(
 ): Promise<ResolvedInstruments> {
   stop?.throwIfAborted();
   const cachePath = config.instrumentCachePath;
+  // What killed writers left beside it goes now: this start may write nothing (REST agrees with the cache).
+  if (cachePath) sweepInstrumentCacheTemps(cachePath);
   const cache = cachePath ? await readInstrumentCache(cachePath, config.venue).catch((err) => {
     log.warn("instrument cache unreadable; ignoring it", { path: cachePath, error: String(err) });
     return new Map<string, InstrumentSpec>();
@@ -291,7 +293,7 @@ export async function resolveInstruments(
   // (instrumentCacheWritesSettled() waits for it where that matters).
   if (toCache.size > 0 && cachePath) {
     await new Promise<void>((resolve) => {
-      void mergeIntoInstrumentCache(cachePath, config.venue, toCache, { onWait: resolve, nowMs: wallNow, keep: configuredCacheKeys(config) })
+      void mergeIntoInstrumentCache(cachePath, config.venue, toCache, { onWait: resolve, nowMs: wallNow, keep: configuredCacheKeys(config), log })
         .catch((err) => log.warn("could not write the instrument cache", { path: cachePath, error: String(err) }))
         .finally(resolve);
     });

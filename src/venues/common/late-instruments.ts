@@ -359,7 +359,7 @@ export class LateInstruments {
     }
     const cachePath = this.o.config.instrumentCachePath;
     if (resolved.size > 0 && cachePath) {
-      await mergeIntoInstrumentCache(cachePath, this.o.venue, resolved, { nowMs: this.o.wallNow ?? this.o.now, keep: configuredCacheKeys(this.o.config) }).catch((err) => this.o.log.warn("could not write the instrument cache", { path: cachePath, error: String(err) }));
+      await mergeIntoInstrumentCache(cachePath, this.o.venue, resolved, { nowMs: this.o.wallNow ?? this.o.now, keep: configuredCacheKeys(this.o.config), log: this.o.log }).catch((err) => this.o.log.warn("could not write the instrument cache", { path: cachePath, error: String(err) }));
     }
     if (unanswered.length > 0) this.onFailure(market, m, unanswered, failure!.message);
     else if ([...this.pending.keys()].some((i) => subs[i]!.market === market)) m.dueMs = this.o.now() + this.listingMs;

@@ -13,6 +13,7 @@ import { startBybitSimulator } from "../../../src/sim/bybit-sim.ts";
 import { createBybitAdapter, type BybitAdapter } from "../../../src/venues/bybit/index.ts";
 import { fakeLifecycle } from "../../support/fake-lifecycle.ts";
 import { SUB_REJECTED, TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
+import { instrumentCacheWritesSettled } from "../../../src/venues/common/instrument-cache.ts";
 import type { InstrumentSource, InstrumentSpec } from "../../../src/venues/common/instruments.ts";
 import { joinLate, LateInstruments } from "../../../src/venues/common/late-instruments.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
@@ -37,10 +38,20 @@ describe("a late symbol whose join fails stays pending", () => {
     }).venues[0]!;
     let refuse = true;
     const joined: number[] = [];
+    // The event each step waits for: the retrier's answer reached the join (onResolved). The rest of that answer up to
+    // what is asserted (pending, its reason and retry time; or the join counted) runs in the same turn, before an
+    // await of the join's promise resumes; bounded, named, never a sleep.
+    let attempted = () => {};
+    const nextJoin = (what: string) =>
+      new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 10_000);
+        attempted = () => (clearTimeout(t), resolve());
+      });
     const late = new LateInstruments({
       ...{ venue: "bybit", log: silentLogger, now: () => clock.ms, random: () => 1, config, subscriptions: SUBS },
       ...{ listingMs: 300_000, checkEveryMs: 1_000_000_000 },
       onResolved: (i) => {
+        attempted();
         if (refuse) throw new Error("publisher refused the definition");
         joined.push(i);
       },
@@ -50,11 +61,11 @@ describe("a late symbol whose join fails stays pending", () => {
     const source: InstrumentSource = { notListed: () => "not listed", fetchSpecs: () => new Promise((r) => answers.push(r)) };
     late.track(source, [{ index: 0, kind: "not_listed", detail: "not listed" }]);
     late.start(SINK);
-    const settle = () => new Promise((r) => setTimeout(r, 1));
     clock.ms += 300_000;
+    const refused = nextJoin("the first join (refused)");
     late.check();
     answers.at(-1)!(new Map([["NEWUSDT", SPEC]]));
-    await settle();
+    await refused;
     expect(late.list()).toEqual([
       { index: 0, market: "spot", symbol: "NEWUSDT", kind: "join_failed", detail: expect.stringContaining("publisher refused the definition"), nextAttemptMs: clock.ms + 300_000 },
     ]);
@@ -64,13 +75,15 @@ describe("a late symbol whose join fails stays pending", () => {
     // Asked again on the listing cadence; this time the join goes through and is counted once.
     refuse = false;
     clock.ms += 300_000;
+    const second = nextJoin("the second join");
     late.check();
     expect(answers.length).toBe(2);
     answers.at(-1)!(new Map([["NEWUSDT", SPEC]]));
-    await settle();
+    await second;
     expect(joined).toEqual([0]);
     expect(late.list()).toEqual([]);
     expect(late.resolvedLate).toBe(1);
+    await instrumentCacheWritesSettled(); // the joined spec's merge into the cache ends within the test
   });
 });
 

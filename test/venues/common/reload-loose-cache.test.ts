@@ -11,9 +11,37 @@ import { join, resolve } from "node:path";
 import { describe, expect, test } from "vitest";
 import { tryLockExclusive } from "../../../src/core/flock.ts";
 import { newTempTags } from "../../../src/core/stale-temps.ts";
-import { CACHE_LOCK_STALE_MS, withCacheLock } from "../../../src/venues/common/instrument-cache.ts";
-import { mergeIntoInstrumentCache, readInstrumentCache } from "../../../src/venues/common/instruments.ts";
+import { validateConfig } from "../../../src/config/load.ts";
+import { createLogger, silentLogger, type Logger } from "../../../src/core/log.ts";
+import { CACHE_LOCK_STALE_MS, withCacheLock, writeInstrumentCache } from "../../../src/venues/common/instrument-cache.ts";
+import { mergeIntoInstrumentCache, readInstrumentCache, resolveInstruments, type InstrumentSource } from "../../../src/venues/common/instruments.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
+
+/** A logger whose lines are kept, parsed. */
+function capturedLog(): { log: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  return { log: createLogger({ level: "info", format: "json", write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) }), lines };
+}
+
+/**
+ * Beside the cache in `dir`, temporary files a writer killed mid-write left (unlocked, ten minutes old), one a live
+ * writer holds (locked) and a fresh one: `dead` are the ones a sweep must take, `kept` the others; `close` lets go.
+ */
+function plantTemps(dir: string): { dead: string[]; kept: string[]; close: () => void } {
+  const tenMinutesAgo = (Date.now() - 10 * 60_000) / 1000;
+  const make = (name: string, old = true) => {
+    writeFileSync(join(dir, name), "half a cache");
+    if (old) utimesSync(join(dir, name), tenMinutesAgo, tenMinutesAgo);
+    return name;
+  };
+  const tag = (pid: number) => newTempTags("instruments.json", ".", pid).tag;
+  const dead = [make(`instruments.json.${tag(4242)}.tmp`), make(`instruments.json.lock.${tag(4242)}.new`)];
+  const live = [make(`instruments.json.${tag(4243)}.tmp`), make(`instruments.json.lock.${tag(4243)}.new`)];
+  const fds = live.map((name) => openSync(join(dir, name), "r+"));
+  for (const fd of fds) expect(tryLockExclusive(fd)).toBe(true);
+  const kept = [...live, make(`instruments.json.${tag(4244)}.tmp`, false), make("instruments.json.bak")];
+  return { dead, kept, close: () => fds.forEach((fd) => closeSync(fd)) };
+}
 
 const WRITER = resolve(import.meta.dirname, "reload-loose-cache-writer.ts");
 const MERGES = 150;
@@ -59,22 +87,26 @@ describe("the instrument cache with writers in several processes", { timeout: 60
     expect(existsSync(`${path}.lock`)).toBe(false);
   });
 
-  test("a lock left by a writer that died (older than the stale time) is broken and the merge goes through", async () => {
+  test("a lock left by a writer that died (older than the stale time) is broken, logged naming it and its holder (before: silently), and the merge goes through", async () => {
     const path = join(makeTempDir("reload-loose-cache-"), "instruments.json");
     writeFileSync(`${path}.lock`, "4242 dead 0\n");
     const past = (Date.now() - CACHE_LOCK_STALE_MS - 5_000) / 1000;
     utimesSync(`${path}.lock`, past, past);
-    await mergeIntoInstrumentCache(path, "bybit", new Map([["spot:BTCUSDT", { tickSize: "0.01", lotSize: "0.000001" }]]));
+    const { log, lines } = capturedLog();
+    await mergeIntoInstrumentCache(path, "bybit", new Map([["spot:BTCUSDT", { tickSize: "0.01", lotSize: "0.000001" }]]), { log });
     expect(Object.fromEntries(await readInstrumentCache(path))).toEqual({ "spot:BTCUSDT": { tickSize: "0.01", lotSize: "0.000001" } });
     expect(existsSync(`${path}.lock`)).toBe(false);
+    expect(lines).toEqual([expect.objectContaining({ level: "warn", msg: "instrument cache lock broken: its writer died holding it", lock: `${path}.lock`, holder: "4242 dead 0" })]);
   });
 
   test("a live writer's lock is respected: a merge that cannot get it in time fails naming the lock file, writing nothing; the holder's lock is left alone", async () => {
     const path = join(makeTempDir("reload-loose-cache-"), "instruments.json");
     writeFileSync(`${path}.lock`, "4242 alive 0\n");
     let ran = false;
-    await expect(withCacheLock(path, async () => void (ran = true), { waitMs: 50 })).rejects.toThrow(`${path}.lock`);
+    const { log, lines } = capturedLog();
+    await expect(withCacheLock(path, async () => void (ran = true), { waitMs: 50, log })).rejects.toThrow(`${path}.lock`);
     expect(ran).toBe(false);
+    expect(lines).toEqual([]); // not broken: nothing said of a break
     expect(readFileSync(`${path}.lock`, "utf8")).toBe("4242 alive 0\n");
     expect(existsSync(path)).toBe(false);
   });
@@ -113,6 +145,43 @@ describe("the instrument cache with writers in several processes", { timeout: 60
       expect(readdirSync(dir).sort()).toEqual(["instruments.json", live, liveNew, fresh, ...others].sort());
     } finally {
       for (const fd of liveFds) closeSync(fd);
+    }
+  });
+
+  test("a start that writes nothing (the cache as REST or the overrides say) removes a killed writer's temporary files all the same; a live writer's and other files kept (before: left until some write changed the cache)", async () => {
+    const dir = makeTempDir("reload-loose-cache-start-");
+    const path = join(dir, "instruments.json");
+    await writeInstrumentCache(path, "bybit", new Map([["spot:BTCUSDT", { tickSize: "0.01", lotSize: "0.000001" }]]));
+    const planted = plantTemps(dir);
+    try {
+      const config = validateConfig({
+        publish: { destinations: [{ name: "t", group: "239.255.1.1", port: 30000, interface: "127.0.0.1" }] },
+        venues: { bybit: { instrument_cache: path, overrides: { "spot:BTCUSDT": { tick_size: "0.01", lot_size: "0.000001" } }, spot: { depth: 50, symbols: ["BTCUSDT"] } } },
+      }).venues[0]!;
+      const source: InstrumentSource = { notListed: () => "not listed", fetchSpecs: () => Promise.reject(new Error("not asked: overridden")) };
+      const before = readFileSync(path, "utf8");
+      const { instruments } = await resolveInstruments(config, [{ market: "spot", symbol: "BTCUSDT", depth: 50 }], source, silentLogger);
+      expect(instruments.map((i) => i?.symbol)).toEqual(["BTCUSDT"]);
+      expect(readFileSync(path, "utf8")).toBe(before); // nothing written
+      expect(readdirSync(dir).sort()).toEqual(["instruments.json", ...planted.kept].sort());
+    } finally {
+      planted.close();
+    }
+  });
+
+  test("a merge that changes nothing removes a killed writer's temporary files; a live writer's and other files kept (before: only a merge that wrote did)", async () => {
+    const dir = makeTempDir("reload-loose-cache-same-");
+    const path = join(dir, "instruments.json");
+    const entries = new Map([["spot:BTCUSDT", { tickSize: "0.01", lotSize: "0.000001" }]]);
+    await writeInstrumentCache(path, "bybit", entries);
+    const before = readFileSync(path, "utf8");
+    const planted = plantTemps(dir);
+    try {
+      await mergeIntoInstrumentCache(path, "bybit", entries);
+      expect(readFileSync(path, "utf8")).toBe(before); // nothing written
+      expect(readdirSync(dir).sort()).toEqual(["instruments.json", ...planted.kept].sort());
+    } finally {
+      planted.close();
     }
   });
 });
