@@ -411,7 +411,7 @@ class VenuePipeline implements BookSink {
     // A reason always: "" read as none in /books while /books/{…} said "unknown" (until s-leftops).
     const fromAdapter = this.adapter.unresolvedInstruments?.(limit);
     if (fromAdapter !== undefined) return fromAdapter.slice(0, limit).map((u) => ({ venue, market: u.market, symbol: u.symbol, reason: u.kind || UNKNOWN_REASON, detail: u.detail, nextAttemptMs: u.nextAttemptMs }));
-    const detail = `${venue} left it out at start and gives no reason; it has no book`;
+    const detail = `${venue} left it out at start and gives no reason`;
     return this.unresolved.slice(0, limit).map((u) => ({ venue, market: u.market, symbol: instrumentSymbolOf(u), reason: UNKNOWN_REASON, detail, nextAttemptMs: 0 }));
   }
 
@@ -1078,8 +1078,10 @@ export class Feeder {
       if (p.adapter.venue !== venue) continue;
       const u = p.unresolvedNow().find((x) => x.market === market && x.symbol === symbol);
       if (u === undefined) continue;
+      // "unknown" beside a detail is the detail's "no reason" said twice (until 2026-12-07: "(unknown): … gives no reason").
+      const code = u.reason === UNKNOWN_REASON && u.detail !== "" ? "" : ` (${u.reason})`;
       const why = u.detail !== "" ? `: ${u.detail}` : "";
-      const error = `${venue}/${market}/${symbol} has no book: its instrument is not resolved (${u.reason})${why}`;
+      const error = `${venue}/${market}/${symbol} has no book: its instrument is not resolved${code}${why}`;
       return { notServed: SYMBOL_UNRESOLVED, venue, market, symbol, state: SYMBOL_UNRESOLVED, reason: u.reason, error };
     }
     return undefined;

@@ -24,24 +24,21 @@ interface RestEnvelope {
 }
 
 /**
- * Fetches specs for a category. `symbols` narrows option queries to their base coins; `symbol` asks for exactly one
- * (used to re-check one instrument after `u = 1`). Throws with the URL and Bybit's retCode/retMsg on failure.
+ * Fetches specs for a category. `symbols` narrows option queries to their base coins (a re-check, after `u = 1` too,
+ * asks for its market's listing: common/instrument-watch.ts). Throws with the URL and Bybit's retCode/retMsg on failure.
  */
 export async function fetchInstrumentSpecs(
   fetchFn: typeof fetch,
   restUrl: string,
   market: MarketName,
   symbols: readonly string[],
-  oneSymbol?: string,
   /** Filled with the symbols listed as trading whose fields could not be read (specOf refused them), and why. */
   unreadable?: Map<string, string>,
 ): Promise<Map<string, InstrumentSpec>> {
   const out = new Map<string, InstrumentSpec>();
   const base = `${restUrl.replace(/\/+$/, "")}/v5/market/instruments-info?category=${market}`;
   const queries: string[] = [];
-  if (oneSymbol !== undefined) {
-    queries.push(`${base}&symbol=${encodeURIComponent(oneSymbol)}${market === "option" ? `&baseCoin=${encodeURIComponent(optionBaseCoin(oneSymbol))}` : ""}`);
-  } else if (market === "spot") {
+  if (market === "spot") {
     queries.push(base); // spot does not paginate; limit and cursor are invalid there [§1.3]
   } else if (market === "option") {
     // The option default baseCoin is BTC, so every other base coin needs its own query [§1.3].
@@ -81,14 +78,14 @@ export async function fetchInstrumentSpecs(
           if (spec) out.set(spec.symbol, spec.expiresMs > 0 ? { tickSize: spec.tickSize, lotSize: spec.lotSize, expiresMs: spec.expiresMs } : { tickSize: spec.tickSize, lotSize: spec.lotSize });
         }
         const cursor = body.result.nextPageCursor;
-        if (market === "spot" || oneSymbol !== undefined || cursor === undefined || cursor === "") break;
+        if (market === "spot" || cursor === undefined || cursor === "") break;
         // One that is no text, or the one just sent, names no next page: an error after the pages read (PartialAnswer
         // below), not the last page. Until s-rdbybit it was the last page, so the symbols of the pages never asked
         // counted as not listed: left out at start, their live books closed by a re-check; a repeat asked 50 times.
         if (typeof cursor !== "string") throw new Error(`bybit REST ${url}: nextPageCursor ${listedValue(cursor)}: not a text`);
-        if (url.endsWith(`&cursor=${cursor}`)) throw new Error(`bybit REST ${url}: nextPageCursor ${boundedText(cursor, 80)} again (the page just read)`);
-        // The cursor comes URL-encoded already; sending it back as-is avoids double encoding [§1.3].
-        url = `${first}&cursor=${cursor}`;
+        const sent = cursorParam(url, cursor);
+        if (url.endsWith(`&cursor=${sent}`)) throw new Error(`bybit REST ${url}: nextPageCursor ${boundedText(cursor, 80)} again (the page just read)`);
+        url = `${first}&cursor=${sent}`;
       }
     }
   } catch (err) {
@@ -99,6 +96,19 @@ export async function fetchInstrumentSpecs(
   // A listing that holds nothing at all: maintenance or a broken answer, not every symbol delisted.
   if (listed === 0 && queries.length > 0) throw emptyListing(`bybit REST ${emptyUrl}`);
   return out;
+}
+
+/**
+ * The cursor as a query value: it comes URL-encoded already, so its escapes go back as-is (no `%253D`) [§1.3], and
+ * anything else that is not unreserved is encoded: a raw `&`, `#`, `+` or space never changes the query (until
+ * 2026-12-07 the whole cursor went in as it came). A lone surrogate, which has no UTF-8, throws naming the cursor.
+ */
+function cursorParam(url: string, cursor: string): string {
+  try {
+    return cursor.replace(/%(?![0-9A-Fa-f]{2})|[^A-Za-z0-9\-._~%]/gu, encodeURIComponent);
+  } catch {
+    throw new Error(`bybit REST ${url}: nextPageCursor ${boundedText(cursor, 80)}: not sendable (no UTF-8 form)`);
+  }
 }
 
 /**
@@ -163,7 +173,7 @@ export function specOf(market: MarketName, item: unknown): { symbol: string; tic
 export function bybitInstrumentSource(config: VenueConfig, fetchFn: typeof fetch): InstrumentSource {
   const unreadable = new ListedUnreadable();
   return {
-    fetchSpecs: (market, symbols) => unreadable.track(market, (found) => fetchInstrumentSpecs(fetchFn, restUrlOf(config, market), market, symbols, undefined, found)),
+    fetchSpecs: (market, symbols) => unreadable.track(market, (found) => fetchInstrumentSpecs(fetchFn, restUrlOf(config, market), market, symbols, found)),
     // Listed as trading but unreadable: a bad_spec at start, and never closed while running (not delisted).
     whyRefused: (market, symbol) => {
       const why = unreadable.why(market, symbol);

@@ -42,7 +42,7 @@ import { ClosedTopics } from "./closed-topics.ts";
 import type { TopicMembership } from "./connection-lifecycle.ts";
 import { SUB_ACTIVE, SUB_REJECTED, type TopicState } from "./connection.ts";
 import { InstrumentReloader, RELOAD_CHECK_MS, RELOAD_RETRY_BASE_MS } from "./instrument-reload.ts";
-import { configuredCacheKeys, makeInstrument, mergeIntoInstrumentCache, PartialAnswer, resolveInstruments, type InstrumentSource, type InstrumentSpec } from "./instruments.ts";
+import { configuredCacheKeys, makeInstrument, mergeIntoInstrumentCache, PartialAnswer, resolveInstruments, sameTickLot, type InstrumentSource, type InstrumentSpec } from "./instruments.ts";
 import { joinLate, LateInstruments, lateTimings, LISTING_RETRY_MS, type LateInstrumentOptions, type LateQuery, type UnresolvedInstrument } from "./late-instruments.ts";
 import { counter, gauge } from "./metrics.ts";
 import type { TopicResync } from "./topic-resync.ts";
@@ -671,7 +671,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       // Not listed, or listed still but past the expiry time the listing gives (settling): closed on.
       if (!spec || (this.expiries.get(t.index) ?? Infinity) <= this.wallNow()) continue;
       let inst = cur;
-      if (spec.tickSize !== cur.tickSize || spec.lotSize !== cur.lotSize) {
+      if (!sameTickLot(spec, cur)) {
         try {
           inst = makeInstrument(config, this.o.subscriptions[t.index]!, spec);
         } catch (err) {
@@ -730,7 +730,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
         continue;
       }
       if (!spec || !cur) continue;
-      if (spec.tickSize === cur.tickSize && spec.lotSize === cur.lotSize) {
+      if (sameTickLot(spec, cur)) {
         if (this.expiries.get(t.index) !== expiriesBefore.get(t.index)) changed.set(`${market}:${t.symbol}`, spec);
         continue;
       }

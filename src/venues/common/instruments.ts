@@ -5,7 +5,7 @@
  * (fetchSpecs) and the words for "not listed".
  * @module
  */
-import { exponentOf } from "../../core/fixed.ts";
+import { exponentOf, parseJsonNumber } from "../../core/fixed.ts";
 import { instrumentIdOf } from "../../core/instrument-id.ts";
 import { MAX_DEF_STRING_BYTES, utf8Bytes } from "../../core/symbol-text.ts";
 import type { Logger } from "../../core/log.ts";
@@ -143,6 +143,26 @@ export interface InstrumentSource {
    * error (a venue left with only such symbols starts empty and retries them), asked again as a not-listed one.
    */
   whyNotTrading?(market: MarketName, symbol: string): string | undefined;
+}
+
+/**
+ * Whether `spec`'s tick and lot are the values `inst` has, compared as exact decimals: venues pad steps to their display
+ * precision, and "0.01000000" after "0.0100" is no change (compared as texts until 2026-12-07: the book resynced and
+ * subscribers heard instrument_changed for nothing). The instrument keeps its text for display.
+ */
+export function sameTickLot(spec: InstrumentSpec, inst: Pick<Instrument, "tickSize" | "lotSize">): boolean {
+  return sameDecimal(spec.tickSize, inst.tickSize) && sameDecimal(spec.lotSize, inst.lotSize);
+}
+
+/** Equal texts, or equal values at the decimals the finer one needs (a text exponentOf refuses differs). */
+function sameDecimal(a: string, b: string): boolean {
+  if (a === b) return true;
+  try {
+    const exp = exponentOf(a);
+    return exp === exponentOf(b) && parseJsonNumber(a, exp) === parseJsonNumber(b, exp);
+  } catch {
+    return false;
+  }
 }
 
 /** The instrument of a subscription; an extra depth is `SYMBOL@depth` with its own id (venue.ts instrumentSymbolOf). */

@@ -34,7 +34,7 @@ import { staleAfterFromConfig } from "../common/staleness.ts";
 import { TopicResync } from "../common/topic-resync.ts";
 import { UpbitConnection, type UpbitTopic } from "./connection.ts";
 import { upbitInstrumentSource } from "./instruments.ts";
-import { errorOf, ERROR_WAIT_MS, MAX_CODES_PER_CONNECTION, STALE_AFTER_MS, UPBIT_DEPTHS, UPBIT_KEEPALIVE, type VenueDialect } from "./protocol.ts";
+import { errorOf, ERROR_WAIT_MS, MAX_CODES_PER_CONNECTION, STALE_AFTER_MS, UPBIT_KEEPALIVE, unsupportedDepthWarning, type VenueDialect } from "./protocol.ts";
 import { EqualStamps } from "./equal-stamps.ts";
 import { UpbitRequests } from "./requests.ts";
 import { SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_RESULT_NAMES } from "./scanner.ts";
@@ -290,7 +290,10 @@ export class UpbitAdapter implements VenueAdapter {
     this.sink = sink;
     this.books.sink = sink;
     this.books.replaying = replay;
-    for (const t of bound) if (!replay && !UPBIT_DEPTHS.includes(t.depth)) this.log.warn(`${this.venue}: depth not 1, 5, 15 or 30; the venue sends 30 units (more than the depth: refused, over_depth)`, { topic: t.topic, depth: t.depth });
+    for (const t of bound) {
+      const warning = replay ? undefined : unsupportedDepthWarning(t.depth);
+      if (warning !== undefined) this.log.warn(`${this.venue}: ${warning}`, { topic: t.topic, depth: t.depth });
+    }
   }
 
   ingestFrame(market: MarketName, connection: string, frame: string, tsRecvUs: number): boolean {

@@ -12,6 +12,20 @@ import { TS_UNIT_BY_MAGNITUDE } from "./scanner.ts";
 /** `{code}.{units}`: 1, 5, 15, 30 since 2025-07-02; anything else becomes 30 (docs/venues/upbit.md). */
 export const UPBIT_DEPTHS: readonly number[] = [1, 5, 15, 30];
 export const UPBIT_DEFAULT_DEPTH = 30;
+
+/** Units the venue sends for a depth it does not take (`KRW-BTC.10`, `.50`). */
+const OTHER_DEPTH_UNITS = 30;
+
+/**
+ * The start-up warning for a depth outside UPBIT_DEPTHS (the config refuses one; an adapter built in code may have
+ * it), saying what happens: below 30 every book is refused (`over_depth`), above it a book holds 30 levels at most.
+ * Until 2026-12-07 it said "refused" for a depth above 30 too. Undefined for a depth the venue takes.
+ */
+export function unsupportedDepthWarning(depth: number): string | undefined {
+  if (UPBIT_DEPTHS.includes(depth)) return undefined;
+  const head = `depth not ${UPBIT_DEPTHS.slice(0, -1).join(", ")} or ${UPBIT_DEPTHS.at(-1)}; the venue sends ${OTHER_DEPTH_UNITS} units`;
+  return depth < OTHER_DEPTH_UNITS ? `${head}, more than the depth ${depth}: every book refused (over_depth)` : `${head}: the book holds at most ${OTHER_DEPTH_UNITS} levels, not ${depth}`;
+}
 /** The idle close is documented at 120 s but seen at ~60 s: ping every 20 s, answer within 10 s. */
 export const PING_INTERVAL_MS = 20_000;
 export const PONG_TIMEOUT_MS = 10_000;

@@ -3,7 +3,8 @@
  * instruments are listed one base coin per query, option symbols carry a strike (decimal for small coins). Also what
  * instruments-info's answer is when it is not Bybit's envelope (any category): an error naming the URL and the body;
  * and an item with a field of the wrong type: refused (bad_spec naming the field and its value); a page cursor that
- * names no next page (no text, or the one just sent): the query failed after the pages read.
+ * names no next page (no text, or the one just sent): the query failed after the pages read; a cursor's raw `&`, `#`,
+ * `+` or space never changes the query.
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger, type Logger } from "../../../src/core/log.ts";
@@ -107,6 +108,28 @@ describe("inverse instruments, paged by nextPageCursor", () => {
       expect((err as PartialAnswer).message, what).toMatch(why);
       expect([...(err as PartialAnswer).specs.keys()], what).toEqual(["BTCUSD", "ETHUSD"]);
       expect(asked, what).toHaveLength(2);
+    }
+  });
+
+  // Before: the cursor went into the URL as it came, so a raw `&`, `#`, `+` or space in it changed the query (a second
+  // `limit`, a fragment cutting the rest off, a space for a plus); an escape Bybit sent (`%3D`) must stay one, not `%253D`.
+  test("the page cursor is sent back as Bybit wrote its escapes, anything else in it encoded: it never changes the query", async () => {
+    for (const [cursor, sent, search] of [
+      ["p%3D1%26q%3D2", "p=1&q=2", "&cursor=p%3D1%26q%3D2"], // Bybit's own form: as-is
+      ["a&limit=1#x+y z%3D5%", "a&limit=1#x+y z=5%", "&cursor=a%26limit%3D1%23x%2By%20z%3D5%25"], // raw delimiters, a lone % encoded
+    ] as const) {
+      const asked: URL[] = [];
+      const paged = (async (input: string | URL | Request) => {
+        const url = new URL(String(input));
+        asked.push(url);
+        const page = asked.length - 1;
+        const list = [{ symbol: ["BTCUSD", "ETHUSD"][page]!, status: "Trading", priceFilter: { tickSize: "0.5" }, lotSizeFilter: { qtyStep: "1" } }];
+        return Response.json({ retCode: 0, retMsg: "OK", result: { category: "inverse", list, nextPageCursor: page === 0 ? cursor : "" } });
+      }) as unknown as typeof fetch;
+      const specs = await fetchInstrumentSpecs(paged, "http://127.0.0.1:1", "inverse", ["BTCUSD", "ETHUSD"]);
+      expect([...specs.keys()], cursor).toEqual(["BTCUSD", "ETHUSD"]);
+      expect([...asked[1]!.searchParams], cursor).toEqual([["category", "inverse"], ["limit", "1000"], ["cursor", sent]]);
+      expect(asked[1]!.search.endsWith(search) && asked[1]!.hash === "", cursor).toBe(true);
     }
   });
 });

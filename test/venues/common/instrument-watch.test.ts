@@ -3,7 +3,7 @@
  * checks called by the test and REST answered by the test: a reload and the late retrier due together make one
  * query (resolved and pending symbols), a run only the late retrier is due for asks for the pending symbols alone and
  * is not counted as a reload (nor its failure as a reload failure), a re-check carries the pending symbols, and a
- * changed tick goes to the venue's apply.
+ * changed tick goes to the venue's apply; a tick or lot written with other trailing zeros is no change.
  */
 import { describe, expect, onTestFinished, test } from "vitest";
 import { validateConfig } from "../../../src/config/load.ts";
@@ -125,5 +125,20 @@ describe("one instrument schedule", () => {
     // The reload's next retry doubles (4 s); the late one's backoff is its own, and a query in flight is never doubled.
     expect(at(t0 + RELOAD_MS + 5_999)).toEqual([]);
     expect(at(t0 + RELOAD_MS + 6_000)).toEqual(["BTCUSDT,NEWUSDT"]);
+  });
+
+  test("a tick or lot the reload writes with other trailing zeros is the same value: not applied, no change counted", async () => {
+    const { watch, calls, applied, until } = await rig();
+    watch.requestNow("linear");
+    calls.at(-1)!.answer({ BTCUSDT: { tickSize: "0.10000000", lotSize: "0.0010" }, NEWUSDT: SPEC });
+    await until(() => watch.reloader.reloads === 1);
+    expect(applied).toEqual([]);
+    expect(watch.stats().instrumentChanges).toBe(0);
+    // A value that did change still is one (the comparison is of values, not of "any two decimals").
+    watch.requestNow("linear");
+    calls.at(-1)!.answer({ BTCUSDT: { tickSize: "0.1", lotSize: "0.00100001" }, NEWUSDT: SPEC });
+    await until(() => watch.reloader.reloads === 2);
+    expect(applied).toEqual([[0, "0.1"]]);
+    expect(watch.stats().instrumentChanges).toBe(1);
   });
 });

@@ -13,6 +13,7 @@ import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { BITHUMB_VENUE } from "../../../src/venues/bithumb/index.ts";
 import type { UpbitAdapter } from "../../../src/venues/upbit/adapter.ts";
 import { UPBIT_VENUE } from "../../../src/venues/upbit/index.ts";
+import { unsupportedDepthWarning } from "../../../src/venues/upbit/protocol.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
 
 const CODE = "KRW-BTC";
@@ -125,3 +126,15 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
     });
   });
 }
+
+// Before: the start-up warning for a depth outside 1/5/15/30 said the venue's 30 units are refused for every depth, but
+// a depth above 30 takes them: its book holds 30 levels at most. (The config refuses such depths; an adapter built
+// in code, as the tests do, can have one.)
+describe("the warning for a depth the venue does not take", () => {
+  it("says what happens: below 30 every book refused (over_depth), above 30 at most 30 levels; none for 1/5/15/30", () => {
+    expect([1, 5, 15, 30].map(unsupportedDepthWarning)).toEqual([undefined, undefined, undefined, undefined]);
+    expect(unsupportedDepthWarning(10)).toMatch(/sends 30 units, more than the depth 10: every book refused \(over_depth\)/);
+    expect(unsupportedDepthWarning(50)).toMatch(/sends 30 units: the book holds at most 30 levels, not 50/);
+    expect(unsupportedDepthWarning(50)).not.toMatch(/refused/);
+  });
+});
