@@ -61,6 +61,14 @@ export function describeConflict(f: ForeignSession): string {
   return `another publisher is sending on group ${f.group}:${f.port} channel ${f.channelId} as source ${f.sourceId} (session ${f.sessionId} from ${f.from})`;
 }
 
+/** The start refused: another publisher's sessions on our streams (`conflicts`), so a caller can say its own remedy. */
+export class PublishConflictError extends Error {
+  constructor(readonly conflicts: readonly ForeignSession[]) {
+    const more = conflicts.length > 1 ? `; and ${conflicts.length - 1} more: ${conflicts.slice(1).map(describeConflict).join("; ")}` : "";
+    super(`${describeConflict(conflicts[0]!)}${more}. Refusing to publish: stop the other publisher, or give this instance its own destinations or publish.source_id`);
+  }
+}
+
 export class PublishGuard {
   /** Other publishers' sessions detected on our streams since start (the counter metric). */
   conflictsDetected = 0;
@@ -122,8 +130,7 @@ export class PublishGuard {
     const seen = this.watcher.sessions().filter((f) => !f.ended && !this.watcher.isOwn(f.sourceId, f.sessionId));
     if (seen.length > 0) {
       await this.watcher.stop();
-      const more = seen.length > 1 ? `; and ${seen.length - 1} more: ${seen.slice(1).map(describeConflict).join("; ")}` : "";
-      throw new Error(`${describeConflict(seen[0]!)}${more}. Refusing to publish: stop the other publisher, or give this instance its own destinations or publish.source_id`);
+      throw new PublishConflictError(seen);
     }
   }
 

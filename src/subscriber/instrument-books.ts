@@ -683,8 +683,9 @@ export class InstrumentBooks {
         return;
       }
       // Otherwise the snapshot is loaded: a book that is its top levels (a cut side thinned by removals) takes its
-      // depth back, one deeper is cut back to it, an invalid one identical after all becomes valid: no repair.
-      repaired = levelsDiffered || stateDiffered; // a book must never stay wrong past one refresh
+      // depth back, one deeper is cut back to it, an invalid one identical after all becomes valid: no repair. A book
+      // never loaded (a late joiner's deltas) or that lost events of its own is loaded as well: recovery, no repair.
+      repaired = book.chained && (levelsDiffered || stateDiffered); // a book must never stay wrong past one refresh
     } else if (!refresh && known >= 0 && seq !== known + 1 && book.valid) {
       this.counters.instrSeqJumps++;
     }
@@ -704,6 +705,7 @@ export class InstrumentBooks {
     this.takeFloors(book);
     this.applyEventHeader(book, m, seq, st.key, sendTimeUs);
     book.valid = true;
+    book.chained = true;
     if (repaired) {
       this.counters.repairs++;
       book.repairs++;
@@ -932,7 +934,9 @@ export class InstrumentBooks {
     }
   }
 
-  private invalidate(book: SubscriberBook): boolean {
+  /** `eventsLost` false: the book is only in doubt (a channel gap), its own chain from a snapshot may be whole. */
+  private invalidate(book: SubscriberBook, eventsLost = true): boolean {
+    if (eventsLost) book.chained = false;
     if (!book.valid) return false;
     book.valid = false;
     book.invalidations++;
@@ -960,7 +964,7 @@ export class InstrumentBooks {
   invalidateStream(key: number, bogusMark = 0): number {
     let n = 0;
     for (const book of this.books.values()) {
-      if (book.streamKey === key && this.invalidate(book)) n++;
+      if (book.streamKey === key && this.invalidate(book, false)) n++;
       if (bogusMark === 0) continue;
       if (book.snapSeq >= 0 && book.snapJumpMark === bogusMark) book.snapKeptOlderOut = true;
       if (book.asmSeq >= 0 && book.asmJumpMark === bogusMark) this.discardAssembly(book);

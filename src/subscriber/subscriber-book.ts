@@ -76,7 +76,7 @@ export class SubscriberBook extends LadderBook implements BookView {
   askCeilPx = Infinity;
   /** Times this book was invalidated (gaps, jumps, restarts, exponent changes, caps). */
   invalidations = 0;
-  /** Times a snapshot at the book's own instrSeq differed from it and replaced it. */
+  /** Times a snapshot at the book's own instrSeq differed from it and replaced it ('repair' events: a divergence, not a first load). */
   repairs = 0;
   /** Complete events applied (deltas, snapshots, statuses). */
   updates = 0;
@@ -89,6 +89,13 @@ export class SubscriberBook extends LadderBook implements BookView {
   sourceId = -1;
 
   // --- subscriber bookkeeping (package-internal) ---
+  /**
+   * The levels at instrSeq came from a complete snapshot and every event of the book since (none of its own lost):
+   * a refresh at instrSeq that differs is then a divergence, a repair. Kept by a channel gap (which only puts the
+   * book in doubt); cleared by an instrSeq jump, a lost split delta and whatever forgets or empties the levels. False
+   * for a book never loaded (a late joiner's deltas): its first refresh is its first load, no repair.
+   */
+  chained = false;
   /**
    * The book's session was given by a newer session of its source (InstrumentBooks.supersedeSource) and no message of
    * it has come since (a revert leaves it so). The instrument may have moved to another source at that restart

@@ -197,7 +197,11 @@ export interface StaleEvent {
   /** stop() was called: the subscriber hears nothing now (not the stream's own silence; silentMs is the time since its last datagram). */
   stopped: boolean;
 }
-/** A snapshot with the book's own instrSeq (a refresh, or the same event on another channel) differed from it and replaced it. */
+/**
+ * A snapshot with the book's own instrSeq (a refresh, or the same event on another channel) differed from it and
+ * replaced it, the book's levels having come from a snapshot and every one of its events since: a divergence. A book
+ * never loaded (a late joiner's deltas) or that lost events of its own taking a snapshot is no repair.
+ */
 export interface RepairEvent {
   book: SubscriberBook;
   instrSeq: number;
@@ -324,7 +328,7 @@ export interface SubscriberCounters {
   partsOutOfOrder: number;
   /** Unfinished split deltas dropped because a later event or snapshot of the instrument arrived. */
   partialEventsDiscarded: number;
-  /** Books replaced by a snapshot at their own instrSeq that differed ('repair' events). */
+  /** Books whose chain from a snapshot was whole replaced by a snapshot at their own instrSeq that differed ('repair' events). */
   repairs: number;
   /** Exponent changes ('exponent' events): the book was emptied. */
   exponentChanges: number;

@@ -29,7 +29,7 @@ const COUNTERS: SubscriberCounters = {
 function row(market: "linear" | "spot" | "option", symbol: string, exps: [number, number], bid: [number, number], ask: [number, number], invalidations: number): TableRow {
   const inst = makeInstrument("bybit", market, symbol, exps[0], exps[1]);
   const book = new SubscriberBook(inst.instrumentId, exps[0], exps[1]);
-  book.instrument = inst;
+  book.instrument = book.definition = inst; // as its InstrumentDefinition sets them
   book.state = 1;
   book.valid = invalidations === 0;
   book.invalidations = invalidations;
@@ -96,7 +96,7 @@ describe("listen table layout", () => {
   test("books of several venues (the venue stays in each row): latency, rate and sizes are given up before a name is cut", () => {
     const okx = makeInstrument("okx", "spot", "BTC-USDT", 1, 8);
     const book = new SubscriberBook(okx.instrumentId, 1, 8);
-    book.instrument = okx;
+    book.instrument = book.definition = okx;
     book.state = 1;
     book.valid = true;
     book.bids.set(949_149, 12_345_678);
@@ -252,5 +252,26 @@ describe("listen table: symbols beyond ASCII", () => {
     const odd = row("spot", "BTC\u034fUSDT\ufe0f\u3164", [4, 0], [1_234, 5], [1_235, 7], 0);
     const text = renderTable([odd], { title: ["t"], waitingFor: "-", counters: COUNTERS, width: 200 });
     expect(text).toContain("BTC\\u{34f}USDT\\u{fe0f}\\u{3164}");
+  });
+});
+
+describe("listen table: a book whose definition has not arrived", () => {
+  test("its row says so (#<id> (definition pending)), not 'unknown unknown #<id>', and it does not hide the one venue's name", () => {
+    const pending = new SubscriberBook(4242, 2, 2); // a book message came, its InstrumentDefinition not yet
+    pending.state = 1;
+    pending.bids.set(349_999, 551);
+    pending.asks.set(350_000, 503);
+    const rows = [ROWS[1]!, { book: pending, updatesPerSec: 1, latenciesUs: Float64Array.from([50]) }];
+    for (const width of [200, 80]) {
+      const text = renderTable(rows, { title: ["t"], waitingFor: "-", counters: COUNTERS, width });
+      for (const l of text.split("\n")) expect(l.length).toBeLessThanOrEqual(width);
+      expect(text, `width ${width}`).toMatch(/^#4242 \(definition pending\) +NO +live /m);
+      expect(text).not.toContain("unknown");
+    }
+    // The one venue of the defined books is still the title's, the other rows without it, at 80 columns.
+    const narrow = renderTable(rows, { title: ["t"], waitingFor: "-", counters: COUNTERS, width: 80 });
+    expect(narrow).toMatch(/^t {2}venue bybit$/m);
+    expect(narrow).toMatch(/^linear ETHUSDT +yes +live /m);
+    expect(listenCommand.help).toContain("(definition pending)");
   });
 });

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { validateConfig } from "../../config/load.ts";
 import { createLogger } from "../../core/log.ts";
 import { startRuntime, stopWithin } from "../../app/runtime.ts";
+import { describeConflict, PublishConflictError } from "../../app/publish-guard.ts";
 import { startBybitSimulator } from "../../sim/bybit-sim.ts";
 import type { CommandSpec } from "../command.ts";
 import { holdRepeatedStops, STOP_DEADLINE_MS } from "../start-or-stop.ts";
@@ -41,7 +42,8 @@ export const demoCommand: CommandSpec = {
     "only (FEEDER_LOG_LEVEL sets the demo's own lines), so that its log does not push the table away.",
     "Ctrl-C (SIGINT/SIGTERM, or SIGHUP) stops the view, then the feeder within 1.5 s (cut there with a warning) and",
     "the simulator: exit 0 (1 when a part's stop failed, logged); another one during that stop is logged and",
-    "ignored (SIGKILL ends it at once). An --http port in use exits 1.",
+    "ignored (SIGKILL ends it at once). An --http port in use exits 1, and so does a --port another demo (or",
+    "another publisher) sends on, saying so: a second demo beside a running one needs its own --port N.",
   ].join("\n"),
   options: {
     rate: { type: "string" },
@@ -72,7 +74,12 @@ export const demoCommand: CommandSpec = {
       // A start-up check that failed (the --http port taken) is said in one line, exit 1, as by `run` (before: a stack).
       await sim.stop();
       rmSync(cachePath, { force: true });
-      ctx.log.error("demo could not start", { error: (err as Error).message });
+      // Another demo on the port (run twice): the demo has no destinations or source_id to change, run's advice.
+      const error =
+        err instanceof PublishConflictError
+          ? `${describeConflict(err.conflicts[0]!)}, another feeder demo perhaps. Stop it, or give this demo its own port: feeder demo --port N (npm start -- --port N)`
+          : (err as Error).message;
+      ctx.log.error("demo could not start", { error });
       return 1;
     }
     ctx.log.info("demo running", { simulator: sim.wsUrl, http: runtime.http?.url, group: `${DEMO_GROUP}:${port}`, ratePerSec: rate });

@@ -147,10 +147,20 @@ function rate(perSec: number): string {
   return perSec >= 10 ? String(Math.round(perSec)) : perSec.toFixed(1);
 }
 
+/**
+ * A book whose InstrumentDefinition has not come (up to the publisher's snapshot_interval_ms after joining) has only
+ * its id: said so, where the placeholder's names read "unknown unknown #<id>" as if the feed were broken.
+ */
+function instrumentCell(book: SubscriberBook, venue: boolean): string {
+  const i = book.instrument;
+  if (book.definition === undefined) return `${i.symbol} (definition pending)`;
+  return printable(`${venue ? i.venue + " " : ""}${i.market} ${i.symbol}`);
+}
+
 function columns(rows: readonly TableRow[], l: Layout): Column[] {
   const cols: Column[] = [];
   const add = (header: string, right: boolean, cell: (r: TableRow) => string) => cols.push({ header, right, cells: rows.map(cell) });
-  add("INSTRUMENT", false, (r) => printable(`${l.venue ? r.book.instrument.venue + " " : ""}${r.book.instrument.market} ${r.book.instrument.symbol}`));
+  add("INSTRUMENT", false, (r) => instrumentCell(r.book, l.venue));
   // USABLE first: the one flag to trade on (identical to the publisher's book, which is live, stream not stale).
   add("USABLE", false, (r) => (r.book.usable ? "yes" : "NO"));
   add("STATE", false, (r) => (STATE_SHORT[r.book.state] ?? String(r.book.state)) + (r.book.stale ? "*" : ""));
@@ -231,7 +241,8 @@ export function renderTable(rowsIn: readonly TableRow[], frame: TableFrame): str
       a.book.instrument.market.localeCompare(b.book.instrument.market) ||
       a.book.instrumentId - b.book.instrumentId,
   );
-  const venues = [...new Set(rows.map((r) => r.book.instrument.venue))];
+  // A book still waiting for its definition has no venue yet ("unknown"): it neither names nor adds one.
+  const venues = [...new Set(rows.filter((r) => r.book.definition !== undefined).map((r) => r.book.instrument.venue))];
   // Leaving the venue out of the rows is only allowed when the title can name the one venue.
   const layouts = venues.length === 1 ? ONE_VENUE : SEVERAL_VENUES;
   let cols: Column[] = [];
