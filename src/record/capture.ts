@@ -807,19 +807,45 @@ export class CaptureWriter {
       writeAllAt(this.fd, lost.header, this.fileBytes);
       writeAllAt(this.fd, lost.stored, this.fileBytes + BLOCK_HEADER_BYTES);
     } catch (err) {
-      if (err instanceof DirNotOwned || this.fd < 0) return;
-      try {
-        ftruncateSync(this.fd, this.fileBytes); // a part of the mark written goes first
-        ftruncateSync(this.fd, this.fileBytes + 1);
-        this.fileBytes++;
-        this.opts.log?.warn("capture loss at the stop could not be marked; the file ends one byte past its last block, read as cut short there", { file: this.files.at(-1), lostRecords, error: (err as Error).message });
-      } catch {
-        // the file ends at its last whole block, unmarked
-      }
+      if (!(err instanceof DirNotOwned)) this.cutShortAtClose(lostRecords, err as Error);
       return;
     }
     this.counted(lost);
     this.fileBytes += BLOCK_HEADER_BYTES + lost.stored.byteLength;
+  }
+
+  /**
+   * The loss's mark could not be written: the last file is left one byte past its last whole block, read as cut short
+   * there. With no file open (a rotation the full disk refused: no room for a new file's header) that is the last file
+   * written, opened again if it still has the length written (not one deleted, cut or left with a part block); until
+   * s-rd3g it was left whole and unmarked, and a replay across this run and the next kept the books LIVE over the loss.
+   */
+  private cutShortAtClose(lostRecords: number, err: Error): void {
+    const file = this.files.at(-1);
+    const open = this.fd >= 0;
+    let fd = this.fd;
+    try {
+      if (!open) {
+        if (file === undefined) throw new Error("no file written");
+        fd = openSync(file, "r+");
+        if (fstatSync(fd).size !== this.fileBytes) throw new Error(`its length is not the ${this.fileBytes} bytes written`);
+      }
+      ftruncateSync(fd, this.fileBytes); // a part of the mark written goes first
+      ftruncateSync(fd, this.fileBytes + 1);
+      this.fileBytes++;
+      if (!open) this.index.resized(file!, this.fileBytes);
+      this.opts.log?.warn("capture loss at the stop could not be marked; the file ends one byte past its last block, read as cut short there", { file, lostRecords, error: err.message });
+    } catch (cut) {
+      this.opts.log?.warn("capture loss at the stop could not be marked, nor the file cut short: a replay across this run and the next does not see it", { file, lostRecords, error: err.message, cutError: (cut as Error).message });
+    } finally {
+      if (!open && fd >= 0) {
+        try {
+          closeSync(fd);
+        } catch {
+          // released all the same
+        }
+      }
+    }
   }
 
   /**

@@ -12,8 +12,11 @@ import { beforeEach, expect, test, vi } from "vitest";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { loopbackDestinationToml } from "../support/config-toml.ts";
 
-/** Writes past a file's header: `full` fails every one; `next` fails the next n (ENOSPC, nothing written). */
-const faults = vi.hoisted(() => ({ full: false, next: 0 }));
+/**
+ * Writes past a file's header: `full` fails every one; `next` fails the next n (ENOSPC, nothing written); `headers`
+ * fails a new file's header too (no room for a new file).
+ */
+const faults = vi.hoisted(() => ({ full: false, next: 0, headers: false }));
 
 vi.mock("node:fs", async (importOriginal) => {
   const real = await importOriginal<typeof import("node:fs")>();
@@ -21,7 +24,7 @@ vi.mock("node:fs", async (importOriginal) => {
     ...real,
     default: real,
     writeSync: (fd: number, buf: Uint8Array, off: number, len: number, pos: number): number => {
-      if ((faults.full || faults.next > 0) && pos > 0) {
+      if ((faults.full || faults.next > 0) && (pos > 0 || faults.headers)) {
         if (faults.next > 0) faults.next--;
         const e = new Error("ENOSPC: injected") as NodeJS.ErrnoException;
         e.code = "ENOSPC";
@@ -35,6 +38,7 @@ vi.mock("node:fs", async (importOriginal) => {
 beforeEach(() => {
   faults.full = false;
   faults.next = 0;
+  faults.headers = false;
 });
 
 const { CAPTURE_LOST_URL, CaptureWriter, readCapture } = await import("../../src/record/capture.ts");
@@ -63,6 +67,7 @@ async function replayed(files: string[]): Promise<{ calls: string[]; truncated: 
 function nextRun(dir: string): string {
   faults.full = false;
   faults.next = 0;
+  faults.headers = false;
   const w = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1 << 20, compression: "none" });
   w.write(100, "okx", "spot", "c", "next-run");
   w.close();
@@ -85,6 +90,26 @@ test("the disk still full at close: the file ends a byte past its last block, an
   const next = nextRun(dir);
   // Before: ["written", "next-run"], the books LIVE from the first run's last frame into the next run.
   expect((await replayed([file, next])).calls).toEqual(["written", "gap", "next-run"]);
+});
+
+test("the disk full from a rotation to the stop (no file open): the last file written ends a byte past its last block", async () => {
+  const dir = makeTempDir("feeder-capture-close-rotated-");
+  // Every block rotates (maxFileBytes 1): the stop's block needs a new file, which the full disk refuses.
+  const w = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1 << 20, compression: "none", maxFileBytes: 1 });
+  w.write(1, "okx", "spot", "c", "written");
+  w.flush();
+  const file = w.files[0]!;
+  const whole = statSync(file).size;
+  w.write(2, "okx", "spot", "c", "stop-close");
+  faults.full = true;
+  faults.headers = true;
+  w.close();
+  expect(w.stats()).toMatchObject({ lostRecords: 1 });
+  expect(w.files).toEqual([file]);
+  expect(statSync(file).size).toBe(whole + 1);
+  expect(readCapture(file).truncated).toMatch(/^incomplete block header/);
+  // Before: ["written", "next-run"], the books LIVE over the stop's lost block and the downtime.
+  expect((await replayed([file, nextRun(dir)])).calls).toEqual(["written", "gap", "next-run"]);
 });
 
 test("room at close for the mark alone: the last block lost, its mark written, and replay resyncs there", async () => {

@@ -66,7 +66,7 @@ export const recordCommand: CommandSpec = {
     "recorder (rm, logrotate's copytruncate) is warned about and writing goes on in a new file. Either way the next",
     "block written is preceded by a capture:lost record, where replay and book exports resync the books; with no",
     "block after the loss (the disk still full at the stop), the stop writes that record alone, or, if even that",
-    "fails, leaves the file one byte past its last whole block, which readers take as cut short there. DIR itself",
+    "fails, leaves the last file one byte past its last whole block, which readers take as cut short there. DIR itself",
     "deleted (rm -rf) is made again with the mode it had at start, warned about each time (one made by",
     "someone else meanwhile is left as it is; gone with its filesystem, an unmounted disk, it is not made on",
     "the one below: blocks are lost with an error saying so). The REST",
