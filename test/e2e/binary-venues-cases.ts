@@ -216,7 +216,9 @@ export const CASES: Case[] = [
         ],
         seed: 5,
         history: true,
-        shutdownGraceMs: 1500,
+        // The feeder closes the old sockets itself once their replacements carry every book; a short grace let a loaded
+        // box's replacement miss its acks, and the books the old socket alone fed rightly left LIVE (test/e2e/binance.test.ts).
+        shutdownGraceMs: 10_000,
       });
       // Each topic's own faults are few: a topic failing again within 10 s of its last resync waits longer each time.
       const targets = [
@@ -259,7 +261,7 @@ export const CASES: Case[] = [
           rest("refuse", "REST 429", ["rest_snapshots_refused_total"], 1),
           rest("ban", "REST 418", ["rest_snapshots_refused_total"], 2),
           {
-            // The server's notice, then its close 1.5 s later (both markets' connections): made before it breaks.
+            // The server's notice, then its close 10 s later (both markets' connections): made before it breaks.
             name: "serverShutdown",
             expect: "keep",
             counters: ["planned_reconnects_total"],
