@@ -6,7 +6,7 @@
  * opened it (its config changed), where live its book went away with the process. Real capture files, written as
  * `feeder record` writes them (a file head after every rotation: CaptureSocketHead).
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, test } from "vitest";
 import { exportCaptures } from "../../src/app/export.ts";
@@ -120,7 +120,6 @@ test("replay: a killed run's file concatenated with the next run's (cat a b > c)
   b.open(60_000_000, "okx", "swap", "swap-0");
   b.frame(60_000_001, "okx", "swap", "swap-0", "b1");
   b.kill();
-  const { readFileSync } = await import("node:fs");
   const first = readFileSync(a.w.files[0]!);
   const cat = join(dir, "cat.fcap");
   writeFileSync(cat, Buffer.concat([first, readFileSync(b.w.files[0]!)]));
