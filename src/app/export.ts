@@ -16,6 +16,7 @@ import { countSkipped } from "./skipped-by.ts";
 import { BookReconstructor, type ExportFormat } from "./export-books.ts";
 import { csvField } from "./csv-field.ts";
 import { isTimeJump, MAX_RECORD_STEP_US } from "./replay-clock.ts";
+import { RunBoundaries, type UnstoppedRun } from "./run-boundary.ts";
 
 export interface ExportSink {
   write(chunk: string): unknown;
@@ -61,6 +62,11 @@ export interface ExportResult {
   outOfOrder: { file: string; startsUs: number; previousEndsUs: number; atByte?: number }[];
   /** With --books: where a capture says the recorder lost blocks before it (ReplayResult.lost), the books resync there. */
   lost: { file: string; atUs: number; why: string }[];
+  /**
+   * With --books: recorder runs that ended without their stop records (killed) where a new run's file follows, each a
+   * damage point at the run's last record, as in replay (ReplayResult.unstopped).
+   */
+  unstopped: UnstoppedRun[];
   stoppedEarly: boolean;
 }
 
@@ -83,7 +89,7 @@ function topicOf(venue: string, frame: string): string | null {
 }
 
 export async function exportCaptures(files: readonly string[], sink: ExportSink, opts: ExportOptions): Promise<ExportResult> {
-  const result: ExportResult = { frames: 0, rows: 0, skipped: 0, skippedBy: {}, truncated: [], unknownRecords: [], timeJumps: [], timeJumpsTotal: 0, outOfOrder: [], lost: [], stoppedEarly: false };
+  const result: ExportResult = { frames: 0, rows: 0, skipped: 0, skippedBy: {}, truncated: [], unknownRecords: [], timeJumps: [], timeJumpsTotal: 0, outOfOrder: [], lost: [], unstopped: [], stoppedEarly: false };
   let stop = false;
   opts.stopSignal?.then(() => (stop = true));
   let buf: string[] = [];
@@ -115,6 +121,8 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
   const books = b ? new BookReconstructor(b.config, b.depth, opts.format, everyUs > 0 ? null : emit, opts.log) : undefined;
   let nextSampleUs = -1;
   let lastUs = -1;
+  let lastFile = "";
+  const runs = new RunBoundaries();
   const decoder = new TextDecoder();
   /**
    * Records lost before the next file (one that ended early, or could not be read): the books leave LIVE at the last
@@ -129,6 +137,7 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
       await emitRowsAt(books, nextSampleUs);
     }
     books.captureGap(lastUs);
+    runs.forget(); // what was open is learnt again from the next records
   };
   try {
     // A stop while a venue's instrument REST is asked ends the request at once: nothing read, nothing written. Its
@@ -170,9 +179,13 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
               fileStarted = true;
               // Not the previous file's continuation: a damage point, as in replay (replay.ts; until s-rd5a neither
               // took one here unless an hour or more back, a time jump, below).
-              if (r.tsRecvUs < lastUs) {
-                result.outOfOrder.push(captures === 1 ? { file, startsUs: r.tsRecvUs, previousEndsUs: lastUs } : { file, startsUs: r.tsRecvUs, previousEndsUs: lastUs, atByte: reader.captureAt });
-                if (!isTimeJump(lastUs, r.tsRecvUs)) await damageAt(books);
+              const early = r.tsRecvUs < lastUs;
+              if (early) result.outOfOrder.push(captures === 1 ? { file, startsUs: r.tsRecvUs, previousEndsUs: lastUs } : { file, startsUs: r.tsRecvUs, previousEndsUs: lastUs, atByte: reader.captureAt });
+              // A new run after one killed (no stop records): live, its books went away with the process (replay.ts).
+              const runCut = lastUs >= 0 && runs.cutBefore(r);
+              if (runCut) result.unstopped.push(captures === 1 ? { file: lastFile, endsUs: lastUs, next: file } : { file: lastFile, endsUs: lastUs, next: file, atByte: reader.captureAt });
+              if ((early || runCut) && !isTimeJump(lastUs, r.tsRecvUs)) {
+                await damageAt(books);
                 if (stop) break;
               }
             }
@@ -201,6 +214,7 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
               if (stop) break;
               // Its time is the next record's: the time-jump check above is not made again for that record.
               lastUs = r.tsRecvUs;
+              lastFile = file;
               continue;
             }
             if (everyUs > 0) {
@@ -219,7 +233,9 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
               result.skipped++;
               countSkipped(result.skippedBy, r.venue, r.market);
             }
+            if (r.url !== undefined) runs.observe(r);
             lastUs = r.tsRecvUs;
+            lastFile = file;
           }
           if (bufChars >= CHUNK_CHARS) await drain(false);
         }

@@ -974,7 +974,7 @@ export class Feeder {
 
   /**
    * Replay: records of the capture were lost before what comes next (a file that ended early, with another after
-   * it; one that begins before the previous one ends: replay.ts outOfOrder): every book LIVE or STALE goes RESYNCING / sequence_gap and resyncs from the capture's next snapshot
+   * it; one that begins before the previous one ends: replay.ts outOfOrder; a new run after a killed one: unstopped): every book LIVE or STALE goes RESYNCING / sequence_gap and resyncs from the capture's next snapshot
    * (VenuePipeline.captureGap). Until 2026-12-06 they stayed LIVE at their levels from before the loss.
    */
   captureGap(): void {

@@ -8,6 +8,7 @@ import { CAPTURE_LOST_URL, CaptureReader, truncationOf, type TruncatedCapture } 
 import { countSkipped } from "./skipped-by.ts";
 import type { Feeder } from "./feeder.ts";
 import { isTimeJump } from "./replay-clock.ts";
+import { RunBoundaries, type UnstoppedRun } from "./run-boundary.ts";
 
 export interface ReplayProgress {
   frames: number;
@@ -61,6 +62,12 @@ export interface ReplayResult {
    * MAX_TIME_JUMPS_LISTED: each a capture gap (Feeder.captureGap), the books leave LIVE there. `why`: the record's body.
    */
   lost: { file: string; atUs: number; why: string }[];
+  /**
+   * Recorder runs that ended without their stop records (killed: a SIGKILL, a crash, a power loss) where a new run's
+   * file follows (run-boundary.ts): each a capture gap before the new run's first record, as live's books went away
+   * with the process. A clean stop's run is closed by its stop records already: not listed, no gap.
+   */
+  unstopped: UnstoppedRun[];
   stoppedEarly: boolean;
   elapsedMs: number;
 }
@@ -77,7 +84,7 @@ const MAX_TIME_JUMPS_LISTED = 100;
 
 /** The result of a replay that fed nothing (yet). */
 export function emptyReplayResult(): ReplayResult {
-  return { frames: 0, ingested: 0, skipped: 0, skippedBy: {}, truncated: [], outOfOrder: [], unknownRecords: [], timeJumps: [], timeJumpsTotal: 0, lost: [], stoppedEarly: false, elapsedMs: 0 };
+  return { frames: 0, ingested: 0, skipped: 0, skippedBy: {}, truncated: [], outOfOrder: [], unknownRecords: [], timeJumps: [], timeJumpsTotal: 0, lost: [], unstopped: [], stoppedEarly: false, elapsedMs: 0 };
 }
 
 export async function replayCaptures(feeder: Feeder, files: readonly string[], opts: ReplayOptions): Promise<ReplayResult> {
@@ -123,7 +130,9 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
   let firstRecUs = -1;
   /** The receive time of the last frame read, and whether the current file's first frame has been read. */
   let lastRecUs = -1;
+  let lastRecFile = "";
   let fileStarted = false;
+  const runs = new RunBoundaries();
   let firstWallMs = 0;
   try {
     for (const [fileIndex, file] of files.entries()) {
@@ -137,6 +146,7 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
         bytesBefore += sizes[fileIndex]!;
         // Its records are lost: the books leave LIVE before the next file (as below).
         if (fileIndex < files.length - 1) feeder.captureGap();
+        runs.forget();
         continue;
       }
       fileStarted = false;
@@ -150,12 +160,17 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
         for (const r of block) {
           if (!fileStarted) {
             fileStarted = true;
-            if (r.tsRecvUs < lastRecUs) {
-              result.outOfOrder.push(captures === 1 ? { file, startsUs: r.tsRecvUs, previousEndsUs: lastRecUs } : { file, startsUs: r.tsRecvUs, previousEndsUs: lastRecUs, atByte: reader.captureAt });
-              // Not the previous file's continuation (files given out of order, or another recorder's): as after a
-              // file that ended early, the books leave LIVE and what was matched by the capture's order starts over
-              // (until s-rd5a only an hour or more back did so, as a time jump, below; export --books alike).
-              if (!isTimeJump(lastRecUs, r.tsRecvUs)) feeder.captureGap();
+            // A new run after one killed (no stop records): live, its books went away with the process.
+            const runCut = lastRecUs >= 0 && runs.cutBefore(r);
+            if (runCut) result.unstopped.push(captures === 1 ? { file: lastRecFile, endsUs: lastRecUs, next: file } : { file: lastRecFile, endsUs: lastRecUs, next: file, atByte: reader.captureAt });
+            const early = r.tsRecvUs < lastRecUs;
+            if (early) result.outOfOrder.push(captures === 1 ? { file, startsUs: r.tsRecvUs, previousEndsUs: lastRecUs } : { file, startsUs: r.tsRecvUs, previousEndsUs: lastRecUs, atByte: reader.captureAt });
+            // Not the previous file's continuation (files given out of order, or another recorder's): as after a
+            // file that ended early, the books leave LIVE and what was matched by the capture's order starts over
+            // (until s-rd5a only an hour or more back did so, as a time jump, below; export --books alike).
+            if ((runCut || early) && !isTimeJump(lastRecUs, r.tsRecvUs)) {
+              feeder.captureGap();
+              runs.forget();
             }
           }
           if (stop) {
@@ -164,14 +179,19 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
             return result;
           }
           // Records this version cannot read came before this one: they may have been frames (another version's kind).
-          if (r.unreadBefore) feeder.captureGap();
+          if (r.unreadBefore) {
+            feeder.captureGap();
+            runs.forget();
+          }
           if (isTimeJump(lastRecUs, r.tsRecvUs)) {
             if (result.timeJumps.length < MAX_TIME_JUMPS_LISTED) result.timeJumps.push({ file, atUs: r.tsRecvUs, previousUs: lastRecUs });
             result.timeJumpsTotal++;
             feeder.replayTimeJump(r.tsRecvUs);
+            runs.forget();
             firstRecUs = -1; // a recorded pace starts again here: no wait for the time jumped over
           }
           lastRecUs = r.tsRecvUs;
+          lastRecFile = file;
           if (opts.pace === "recorded") {
             if (firstRecUs < 0) {
               firstRecUs = r.tsRecvUs;
@@ -202,8 +222,10 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
             // Records the recorder lost (a full disk, its file deleted) are missing here: the books leave LIVE, as at a cut file.
             if (result.lost.length < MAX_TIME_JUMPS_LISTED) result.lost.push({ file, atUs: r.tsRecvUs, why: typeof r.frame === "string" ? r.frame : "" });
             feeder.captureGap();
+            runs.forget();
             continue;
           }
+          if (r.url !== undefined) runs.observe(r);
           result.frames++;
           const frame = typeof r.frame === "string" ? r.frame : decoder.decode(r.frame);
           const ok = r.url !== undefined ? feeder.ingestRest(r.venue, r.market, r.connection, r.url, frame, r.tsRecvUs) : feeder.ingest(r.venue, r.market, r.connection, frame, r.tsRecvUs);
@@ -223,8 +245,14 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
         result.truncated.push(cut);
         // The records after the damage are lost, and whatever they held (changes, a reconnect and its snapshot) the
         // next file's frames need not show: its books leave LIVE before it. A header cut off lost nothing.
-        if (cut.bytesLeft! > 0 && fileIndex < files.length - 1) feeder.captureGap();
-      } else if (reader.unreadAtEnd && fileIndex < files.length - 1) feeder.captureGap(); // its last records unread
+        if (cut.bytesLeft! > 0) {
+          if (fileIndex < files.length - 1) feeder.captureGap();
+          runs.forget();
+        }
+      } else if (reader.unreadAtEnd) {
+        if (fileIndex < files.length - 1) feeder.captureGap(); // its last records unread
+        runs.forget();
+      }
       if (reader.unknownRecords > 0) result.unknownRecords.push({ file, count: reader.unknownRecords, first: reader.firstUnknown! });
       bytesBefore += sizes[fileIndex]!;
     }

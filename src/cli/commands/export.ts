@@ -71,7 +71,7 @@ export const exportCommand: CommandSpec = {
     "  times of the last applied message (the wire's tsExchangeNs, tsEventNs); one the venue did not send (0 on",
     "  the wire: e.g. OKX's matching-engine time, a Binance spot REST snapshot's) is empty in csv, null in jsonl.",
     "A summary {frames, rows, skipped, skippedBy, truncated, unknownRecords, timeJumps, timeJumpsTotal, outOfOrder,",
-    "lost, stoppedEarly}",
+    "lost, unstopped, stoppedEarly}",
     "is logged on stderr at",
     "the end (skippedBy: frames no configured venue/market takes, by venue/market, also a warning; records of a kind",
     "another version wrote are skipped and counted per file, with --books its books going resyncing /",
@@ -86,6 +86,8 @@ export const exportCommand: CommandSpec = {
     "{file, startsUs, previousEndsUs, atByte?} (also a warning; files given out of time order, or two recorders').",
     "So is, with --books, a record saying the recorder could not write blocks before it (a full disk; url",
     "capture:lost, a raw row otherwise, venue empty): named under lost {file, atUs, why} (also a warning).",
+    "So is, with --books, a recorder run that ended without its stop records (killed: a new run's file follows one",
+    "that left a connection open), at its last record: named under unstopped {file, endsUs, next, atByte?} (a warning).",
     "SIGINT (SIGTERM,",
     "SIGHUP) stops it after the current block and exits 130 (143, 129: 128 + the signal's number): an --out FILE",
     "gets nothing (its temporary file removed, an existing FILE left as it was); standard output (and a FIFO or a",
@@ -196,6 +198,7 @@ export const exportCommand: CommandSpec = {
     for (const j of result.timeJumps) log.warn("capture receive time jumps by more than an hour: books resync there, the grid starts again", j);
     for (const o of result.outOfOrder) log.warn("capture file begins before the previous one ends: exported in the order given, books resync there", o);
     for (const l of result.lost) log.warn("capture says its recorder lost records here (not written: a full disk?): books resync there", l);
+    for (const u of result.unstopped) log.warn("capture ends without its stop records: the recorder was killed? books resync before the next run", u);
     if (result.stoppedEarly) {
       if (output.replaces) log.warn("export stopped early by a signal: nothing written, --out left as it was", { ...result, signal: stoppedBy, out });
       else log.warn("export stopped early by a signal: the output holds only the frames read before it", { ...result, signal: stoppedBy, out: out ?? "stdout" });

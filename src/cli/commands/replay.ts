@@ -37,7 +37,7 @@ export const replayCommand: CommandSpec = {
     "Every argument is checked before anything is published: a missing file, one that is not a capture, or one",
     "named twice (by any path: a link too) is an error naming it (exit 2). On a terminal, stderr shows frames, rate, progress and ETA; at the end one JSON",
     "summary goes to stdout: {frames, ingested, skipped, skippedBy, truncated, outOfOrder, unknownRecords,",
-    "timeJumps, timeJumpsTotal, lost, stoppedEarly, elapsedMs, datagrams, malformedRecords}. Files are replayed in the order given; one that begins before the",
+    "timeJumps, timeJumpsTotal, lost, unstopped, stoppedEarly, elapsedMs, datagrams, malformedRecords}. Files are replayed in the order given; one that begins before the",
     "previous one's last frame is named in outOfOrder and a warning, and its books resync there as after a file that",
     "ended early, below (give them in time order: feeder-<UTC start>;",
     "one recorder's files never overlap). Captures concatenated into one file (cat a.fcap b.fcap > c.fcap) are",
@@ -54,6 +54,8 @@ export const replayCommand: CommandSpec = {
     "that ended at that record (what was not replayed: truncated).",
     "A record saying the recorder could not write blocks before it (a full disk; url capture:lost) is such a",
     "point too: the books go RESYNCING / sequence_gap there; named in lost {file, atUs, why} (first 100) and a warning.",
+    "So is a recorder run that ended without its stop records (killed: a new run's file, which begins with no file",
+    "head, follows one that left a connection open): named in unstopped {file, endsUs, next, atByte?} and a warning.",
     "A receive time more than an hour from the previous record's, either way (a damaged or forged time, a recorder",
     "that was not running), is such a point too, as in export's book rows: the books leave LIVE at the previous record",
     "(RESYNCING / sequence_gap), the stale clock and --pace recorded start again at the record (no housekeeping and",
@@ -181,6 +183,7 @@ async function replay(ctx: CommandContext): Promise<number> {
   for (const j of result.timeJumps) log.warn("capture receive time jumps by more than an hour: books resync there", j);
   for (const u of result.unknownRecords) log.warn("capture records of an unknown kind skipped (written by another version?)", u);
   for (const l of result.lost) log.warn("capture says its recorder lost records here (not written: a full disk?): books resync there", l);
+  for (const u of result.unstopped) log.warn("capture ends without its stop records: the recorder was killed? books resync before the next run", u);
   // The venues' per-connection counts (stats, malformed_capture_records_total), summed: each counted once, there.
   let malformedRecords = 0;
   for (const s of Object.values(feeder.stats().venues)) malformedRecords += s.malformedRecords ?? 0;

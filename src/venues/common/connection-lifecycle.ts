@@ -956,8 +956,9 @@ export class ConnectionLifecycle {
   /**
    * Replay: the recorded open of connection `name` (CONNECTION_OPENED_URL). Live, no book of a connection is LIVE at
    * its open: its last socket's close invalidated them (onDisconnected), or the process had just started. A book
-   * replay still holds LIVE (or STALE) there lost its socket's end from the capture (the recorder stopped and started
-   * again, whose new run's first file follows; the close's block lost): it is invalidated as that close would have
+   * replay still holds LIVE (or STALE) there lost its socket's end from the capture (a recorder before s-recstop
+   * stopped and started again, whose new run's first file follows; the close's block lost; a killed run whose boundary
+   * was not seen, app/run-boundary.ts: a file between not given): it is invalidated as that close would have
    * (replayDisconnected), not kept LIVE at the old run's levels until its new snapshot. False when no connection has
    * that name.
    */

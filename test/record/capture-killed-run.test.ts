@@ -1,0 +1,180 @@
+/**
+ * A recorder killed between blocks (SIGKILL, a crash, a power loss) leaves its last file ending at a whole block,
+ * with no stop records (`ws:close`, RECORDER_STOPPED_WHY). Until s-capkill replay and export --books resynced at such
+ * a run boundary only when the file ended early, the next began before it or an hour on: a book stayed LIVE from the
+ * killed run's last record until the next run's `ws:open` of its connection, and for good when the next run never
+ * opened it (its config changed), where live its book went away with the process. Real capture files, written as
+ * `feeder record` writes them (a file head after every rotation: CaptureSocketHead).
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { expect, test } from "vitest";
+import { exportCaptures } from "../../src/app/export.ts";
+import type { Feeder } from "../../src/app/feeder.ts";
+import { replayCaptures, type ReplayResult } from "../../src/app/replay.ts";
+import { CaptureSocketHead } from "../../src/app/capture-sockets.ts";
+import { loadConfigFile } from "../../src/config/load.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { CaptureWriter, readCapture } from "../../src/record/capture.ts";
+import { CONNECTION_OPENED_URL, SOCKETS_RECORDED_URL } from "../../src/venues/venue.ts";
+import { checksumOfStrings } from "../../src/venues/okx/checksum.ts";
+import { loopbackDestinationToml } from "../support/config-toml.ts";
+import { makeTempDir } from "../support/temp-dirs.ts";
+
+/** One recorder run into `dir`, as `feeder record` writes it: `maxFileBytes` 1 rotates at every block. */
+function run(dir: string, maxFileBytes = 1 << 30) {
+  const head = new CaptureSocketHead();
+  const w = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1 << 20, maxFileBytes, compression: "none", fileHead: head });
+  return {
+    w,
+    open: (us: number, venue: string, market: string, conn: string) => {
+      w.writeRest(us, venue, market, conn, CONNECTION_OPENED_URL, "wss://venue.example/ws");
+      w.writeRest(us, venue, market, conn, SOCKETS_RECORDED_URL, "");
+    },
+    frame: (us: number, venue: string, market: string, conn: string, frame: string) => w.write(us, venue, market, conn, frame),
+    /** The clean stop's records (record.ts recordStop), then the close. */
+    stop: (us: number) => {
+      w.flush();
+      for (const e of head.stopCloses()) w.writeRest(us, e.venue, e.market, e.connection, e.url, e.body ?? "");
+      w.close();
+    },
+    /** Killed after its last block was written: the file ends there, nothing more. */
+    kill: () => w.close(),
+  };
+}
+
+/** A replay's feeder that notes the frames fed and the capture gaps. */
+async function replayed(files: string[]): Promise<{ calls: string[]; result: ReplayResult }> {
+  const calls: string[] = [];
+  const feeder = {
+    ingest: (_v: string, _m: string, _c: string, frame: string) => (calls.push(frame), true),
+    ingestRest: () => true,
+    captureGap: () => void calls.push("gap"),
+    replayTimeJump: () => void calls.push("jump"),
+    replayClockAt: () => undefined,
+  } as unknown as Feeder;
+  const result = await replayCaptures(feeder, files, { pace: "fast" });
+  return { calls, result };
+}
+
+test("replay: a run killed, then the next run: every book resyncs before the next run's first record, the file named", async () => {
+  const dir = makeTempDir("feeder-killed-run-");
+  const a = run(dir);
+  a.open(1_000, "okx", "spot", "spot-0");
+  a.frame(1_001, "okx", "spot", "spot-0", "a1");
+  a.kill();
+  const b = run(dir);
+  // The next run opens another connection only (its config changed): no ws:open of spot-0 would resync its books.
+  b.open(60_000_000, "okx", "swap", "swap-0");
+  b.frame(60_000_001, "okx", "swap", "swap-0", "b1");
+  b.stop(60_000_002);
+  const { calls, result } = await replayed([...a.w.files, ...b.w.files]);
+  // Before: ["a1", "b1"], spot-0's books LIVE across the next run.
+  expect(calls).toEqual(["a1", "gap", "b1"]);
+  expect(result.unstopped).toEqual([{ file: a.w.files[0], endsUs: 1_001, next: b.w.files[0] }]);
+  expect(result).toMatchObject({ truncated: [], outOfOrder: [], timeJumps: [], lost: [] });
+});
+
+test("replay: a clean stop, then the next run: as before, no gap (the stop records closed the books), nothing named", async () => {
+  const dir = makeTempDir("feeder-stopped-run-");
+  const a = run(dir);
+  a.open(1_000, "okx", "spot", "spot-0");
+  a.frame(1_001, "okx", "spot", "spot-0", "a1");
+  a.stop(1_002);
+  const b = run(dir);
+  b.open(60_000_000, "okx", "swap", "swap-0");
+  b.frame(60_000_001, "okx", "swap", "swap-0", "b1");
+  b.kill();
+  const { calls, result } = await replayed([...a.w.files, ...b.w.files]);
+  expect(calls).toEqual(["a1", "b1"]);
+  expect(result.unstopped).toEqual([]);
+});
+
+test("replay: rotations within a run are no boundary (each file begins with its head); a kill after them is", async () => {
+  const dir = makeTempDir("feeder-killed-rotated-");
+  const a = run(dir, 1);
+  a.open(1_000, "okx", "spot", "spot-0");
+  a.w.flush();
+  a.frame(2_000, "okx", "spot", "spot-0", "a1");
+  a.w.flush();
+  a.frame(3_000, "okx", "spot", "spot-0", "a2");
+  a.kill();
+  expect(a.w.files.length).toBe(3);
+  expect(readCapture(a.w.files[1]!).records[0]!.url).toBe("ws:state"); // the head, as feeder record's
+  const b = run(dir);
+  b.open(60_000_000, "okx", "spot", "spot-0");
+  b.frame(60_000_001, "okx", "spot", "spot-0", "b1");
+  b.kill();
+  const { calls, result } = await replayed([...a.w.files, ...b.w.files]);
+  expect(calls).toEqual(["a1", "a2", "gap", "b1"]);
+  expect(result.unstopped).toEqual([{ file: a.w.files[2], endsUs: 3_000, next: b.w.files[0] }]);
+});
+
+test("replay: a killed run's file concatenated with the next run's (cat a b > c) is cut there too, atByte named", async () => {
+  const dir = makeTempDir("feeder-killed-cat-");
+  const a = run(dir);
+  a.open(1_000, "okx", "spot", "spot-0");
+  a.frame(1_001, "okx", "spot", "spot-0", "a1");
+  a.kill();
+  const b = run(dir);
+  b.open(60_000_000, "okx", "swap", "swap-0");
+  b.frame(60_000_001, "okx", "swap", "swap-0", "b1");
+  b.kill();
+  const first = readFileSync(a.w.files[0]!);
+  const cat = join(dir, "cat.fcap");
+  writeFileSync(cat, Buffer.concat([first, readFileSync(b.w.files[0]!)]));
+  const { calls, result } = await replayed([cat]);
+  expect(calls).toEqual(["a1", "gap", "b1"]);
+  expect(result.unstopped).toEqual([{ file: cat, endsUs: 1_001, next: cat, atByte: first.byteLength }]);
+});
+
+const T0_US = 1_733_011_200_000_000;
+
+function okxSnapshot(instId: string, bids: string[][], asks: string[][], seqId: number): string {
+  const data = { asks, bids, ts: String(T0_US / 1000), checksum: checksumOfStrings(bids, asks), prevSeqId: -1, seqId };
+  return JSON.stringify({ arg: { channel: "books", instId }, action: "snapshot", data: [data] });
+}
+
+test("export --books: a run killed, the next run without the book's venue: the book leaves LIVE at the killed run's last record", async () => {
+  const dir = makeTempDir("feeder-killed-export-");
+  const a = run(dir);
+  a.open(T0_US, "okx", "spot", "spot-0");
+  a.frame(T0_US + 1, "okx", "spot", "spot-0", okxSnapshot("SOL-USDT", [["240.01", "3", "0", "1"]], [["240.02", "4", "0", "1"]], 30));
+  a.kill();
+  // The next run records another venue only (config changed): nothing of OKX's books follows.
+  const b = run(dir);
+  b.open(T0_US + 60_000_000, "bybit", "linear", "linear-0");
+  b.frame(T0_US + 60_000_001, "bybit", "linear", "linear-0", "{}");
+  b.kill();
+  const config = join(dir, "okx.toml");
+  writeFileSync(
+    config,
+    [
+      "[publish]",
+      ...loopbackDestinationToml({ group: "239.255.61.4", port: 46104 }),
+      "[venues.okx]",
+      'ws_url = "ws://127.0.0.1:9/ws/v5/public"',
+      'rest_url = "http://127.0.0.1:9"',
+      `instrument_cache = "${join(dir, "instruments.json")}"`,
+      "[venues.okx.spot]",
+      "depth = 400",
+      'symbols = ["SOL-USDT"]',
+      '[venues.okx.overrides."spot:SOL-USDT"]',
+      'tick_size = "0.01"',
+      'lot_size = "0.001"',
+    ].join("\n") + "\n",
+  );
+  let out = "";
+  const result = await exportCaptures([...a.w.files, ...b.w.files], { write: (c) => void (out += c), flush: () => undefined }, {
+    format: "jsonl",
+    books: { config: loadConfigFile(config), depth: 1, everyMs: 0 },
+    log: silentLogger,
+  });
+  const rows = out.trim().split("\n").map((l) => JSON.parse(l) as { symbol: string; state: string; reason: string; tsUs: number });
+  // Before: SOL's one row, live, carried into the next run and to the end.
+  expect(rows.filter((r) => r.symbol === "SOL-USDT").map((r) => [r.state, r.reason, r.tsUs])).toEqual([
+    ["live", "snapshot_applied", T0_US + 1],
+    ["resyncing", "sequence_gap", T0_US + 1],
+  ]);
+  expect(result.unstopped).toEqual([{ file: a.w.files[0], endsUs: T0_US + 1, next: b.w.files[0] }]);
+});
