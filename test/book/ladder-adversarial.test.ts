@@ -404,6 +404,21 @@ function runLadder(seed: number, side: Side, ops: number): LadderRun {
 /** Seeds of the ladder test (each: 700 operations per side); the builder test runs half as many. */
 const SEEDS = 40;
 
+it("checkChanges: equal entries pass; a differing price or quantity, a missing or an extra entry fails", () => {
+  const cs = new ChangeSet();
+  cs.bidPx.set([7, 100, 99]);
+  cs.bidQty.set([7, 5, 0]);
+  cs.bidCount = 3; // the first entry is before `before`: not this operation's
+  checkChanges(cs, true, 1, [100, 5, 99, 0], "equal");
+  checkChanges(cs, false, 0, [], "none on this side");
+  const fails = (want: number[]) => expect(() => checkChanges(cs, true, 1, want, "w"), String(want)).toThrow(/w: changes/);
+  fails([100, 5, 98, 0]);
+  fails([100, 5, 99, 1]);
+  fails([100, 5]); // one missing from want: the ladder wrote one more
+  fails([100, 5, 99, 0, 98, 1]); // one the ladder did not write
+  fails([]);
+});
+
 describe("Ladder against a Map reference (adversarial)", () => {
   it("stale window qtys: a reload into the same window, then inserts with the qtys those slots held before", () => {
     for (const side of [Side.BID, Side.ASK]) {
