@@ -50,8 +50,8 @@ export function streamAdmits(bytes: number): boolean {
 }
 
 /**
- * Counts `bytes` of copies (a deep book's levels; a /books or /status body's collected summaries: list-stream.ts)
- * against MAX_HELD_LEVEL_BYTES until the returned release is called; a second call releases nothing.
+ * Counts `bytes` of copies (a deep book's levels; a /books or /status body's collected summaries: list-stream.ts,
+ * or those it expects while they are collected: http-server.ts admitEveryBook) against MAX_HELD_LEVEL_BYTES until the returned release is called; a second call releases nothing.
  */
 export function holdCopies(bytes: number): () => void {
   heldLevelBytes += bytes;

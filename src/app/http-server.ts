@@ -51,7 +51,7 @@ import { RateLimitedLog, type Logger } from "../core/log.ts";
 import { DEFAULTS } from "../config/load.ts";
 import type { HttpConfig } from "../config/types.ts";
 import { detailOf, isNotServed, unresolvedSummary, type BookLevels, type BookNotServed, type BookSummary } from "./book-json.ts";
-import { bookBodyStream, formattingTurn, levelBytes, LEVELS_PER_CHUNK, MAX_HELD_LEVEL_BYTES, streamAdmits } from "./book-stream.ts";
+import { bookBodyStream, formattingTurn, holdCopies, levelBytes, LEVELS_PER_CHUNK, MAX_HELD_LEVEL_BYTES, streamAdmits } from "./book-stream.ts";
 import { captureStatus, captureWarnings } from "./capture-health.ts";
 import { VERSION, type LatencySnapshot } from "./metrics.ts";
 import { guardFds, type FdGuardOptions } from "./http-fd-guard.ts";
@@ -316,7 +316,12 @@ async function route(req: Request, { source, authorized, loopbackOnly, admit, re
   // The pipeline runs in between; the numbers are read and formatted in this turn (many books: in turns of their own).
   await formattingTurn();
   if (req.signal.aborted) return gone(); // the client went away (or the server stopped) while this waited
-  return answer({ source, msgpack, url, req, log, nextTurn: turnOf(req), everyBook });
+  const reserved = { release: () => {} };
+  try {
+    return await answer({ source, msgpack, url, req, log, nextTurn: turnOf(req), everyBook, reserved });
+  } finally {
+    reserved.release(); // collecting failed or its client went: what admitEveryBook reserved is free again
+  }
 }
 
 /**
@@ -374,6 +379,8 @@ interface DataRequest {
   /** Another turn of the shared queue for its collecting past its first turn (turnOf). */
   readonly nextTurn: Turn;
   readonly everyBook: { items: number };
+  /** What admitEveryBook reserved for the collection; released by documentResponse (or when the route ends). */
+  readonly reserved: { release: () => void };
 }
 
 /** The request's client went away while its answer was collected: nothing more is collected for it. */
@@ -399,7 +406,8 @@ function turnOf(req: Request): Turn {
  * A document of many books or reasons (over LIST_ITEMS_PER_TURN) is formatted a chunk per turn as its client reads
  * (list-stream.ts), holding its items against the deep bodies' bound (503 past it); a smaller one in this turn.
  */
-function documentResponse({ req, msgpack, log, everyBook }: DataRequest, doc: StreamedDocument, listsEveryBook = false): Response {
+function documentResponse({ req, msgpack, log, everyBook, reserved }: DataRequest, doc: StreamedDocument, listsEveryBook = false): Response {
+  reserved.release(); // the items are counted as they are from here (documentStream), in this same turn
   if (req.signal.aborted) return gone(); // the client went away while it was collected
   const items = listItems(doc);
   if (listsEveryBook) everyBook.items = items;
@@ -413,10 +421,16 @@ function documentResponse({ req, msgpack, log, everyBook }: DataRequest, doc: St
 /**
  * Throws busy (503) before any book is collected when the last answer listing every book would not be admitted now
  * (documentResponse's check): before, 20,000 summaries were collected (40 turns, on a worker too) to be answered 503.
- * The count is the last answer's; one that grew since is still checked once collected.
+ * Admitted, that much is reserved against the bound while it is collected: until s-rdhttp each of a burst checked
+ * the bound alone, so all of them collected every book at once (64 of 20,000: 1.3 GB as the bound counts
+ * summaries), all but those that fit to be answered 503. The count is the last answer's; one that grew since is
+ * still checked once collected.
  */
-function admitEveryBook({ everyBook }: DataRequest): void {
-  if (everyBook.items > LIST_ITEMS_PER_TURN && !streamAdmits(everyBook.items * SUMMARY_BYTES)) throw busy();
+function admitEveryBook({ everyBook, reserved }: DataRequest): void {
+  if (everyBook.items <= LIST_ITEMS_PER_TURN) return;
+  const bytes = everyBook.items * SUMMARY_BYTES;
+  if (!streamAdmits(bytes)) throw busy();
+  reserved.release = holdCopies(bytes);
 }
 
 /** The source's /readyz summary (StatusSource.readyz), or one of its whole lists when it has none. */

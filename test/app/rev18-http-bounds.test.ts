@@ -241,6 +241,33 @@ describe("HTTP and the pipeline's thread", { timeout: 60_000 }, () => {
     }
   });
 
+  test("many /books or /status arriving together: those past the bound are 503 before collecting, not after (s-rdhttp)", async () => {
+    // Each answer listing every book is counted against the bound from its first turn: before, each checked the
+    // bound alone, so every one of a burst passed, all collected every book at once (64 of 20,000: 1.3 GB of
+    // summaries as the bound counts them) and only then were all but those that fit answered 503.
+    const n = 2_000;
+    for (const path of ["/books", "/status"]) {
+      await withMany(n, async () => {
+        const first = await fetch(`${http.url}${path}`);
+        expect([first.status, (await first.arrayBuffer()).byteLength > 0]).toEqual([200, true]); // how many there are
+        await waitFor(() => heldLevelBytesNow() === 0, "its body released");
+        summarizedAt.length = 0;
+        // Deep bodies being read leave room for one answer of every book (~2 MB), not two.
+        const release = holdCopies(MAX_HELD_LEVEL_BYTES - Math.floor(1.5 * n * SUMMARY_BYTES));
+        const sockets = await Promise.all(Array.from({ length: 4 }, open));
+        try {
+          const answers = await Promise.all(sockets.map((s) => head(s, path)));
+          expect(answers.map((a) => a.status).sort(), path).toEqual([200, 503, 503, 503]);
+          expect(summarizedAt.length, `${path}: books summarized`).toBe(n);
+        } finally {
+          for (const s of sockets) s.destroy();
+          release();
+        }
+        await waitFor(() => heldLevelBytesNow() === 0, "the admitted body released");
+      });
+    }
+  });
+
   test("/status of 5,000 books (2,500 not live): the same, with every reason", async () => {
     const n = 5_000;
     const expectedBooks = Array.from({ length: n }, (_, i) => manyBook(i));
