@@ -11,7 +11,7 @@ import { silentLogger } from "../../../src/core/log.ts";
 import type { Instrument, MarketName } from "../../../src/core/types.ts";
 import { fakeLifecycle } from "../../support/fake-lifecycle.ts";
 import { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
-import type { InstrumentSpec } from "../../../src/venues/common/instruments.ts";
+import { sameTickLot, type InstrumentSpec } from "../../../src/venues/common/instruments.ts";
 import { InstrumentWatch } from "../../../src/venues/common/instrument-watch.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 
@@ -140,5 +140,22 @@ describe("one instrument schedule", () => {
     await until(() => watch.reloader.reloads === 2);
     expect(applied).toEqual([[0, "0.1"]]);
     expect(watch.stats().instrumentChanges).toBe(1);
+    // Another value at the same decimals (0.1 → 0.5: the exponents alone do not tell it), and the exponent's change.
+    for (const [tick, n] of [["0.5", 3], ["0.05", 4]] as const) {
+      watch.requestNow("linear");
+      calls.at(-1)!.answer({ BTCUSDT: { tickSize: tick, lotSize: "0.00100001" }, NEWUSDT: SPEC });
+      await until(() => watch.reloader.reloads === n);
+    }
+    expect(applied).toEqual([[0, "0.1"], [0, "0.5"], [0, "0.05"]]);
+    expect(watch.stats().instrumentChanges).toBe(3);
+  });
+
+  test("sameTickLot: one value however written is the same, another value or a text that is no decimal never (and never throws)", () => {
+    const same = (a: string, b: string) => sameTickLot({ tickSize: a, lotSize: "1" }, { tickSize: b, lotSize: "1" });
+    for (const [a, b] of [["0.010", "0.01"], ["1e-2", "0.01"], ["1E-2", "0.0100"], ["10e-1", "1"]]) expect(same(a, b), `${a} ${b}`).toBe(true);
+    for (const [a, b] of [["0.01", "0.001"], ["0.01", "0.02"], ["", "0.01"], ["abc", "0.01"], ["-0.01", "0.01"], ["0.01 ", "0.01"], ["0", "0.0"]]) {
+      expect(same(a, b), `${a} ${b}`).toBe(false);
+    }
+    expect(sameTickLot({ tickSize: "0.5", lotSize: "0.001" }, { tickSize: "0.5", lotSize: "0.01" })).toBe(false);
   });
 });
