@@ -15,7 +15,7 @@ import type { DeribitSim } from "../../../src/sim/deribit-sim.ts";
 import { seqReached, type TopicState, type VenueConnection } from "../../../src/venues/common/connection.ts";
 import { DeribitAdapter } from "../../../src/venues/deribit/adapter.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
-import { startDeribit, until, type PlannedRun } from "../planned-fallback-harness.ts";
+import { startDeribit, until, type BookMaps, type PlannedRun } from "../planned-fallback-harness.ts";
 import type { WsProxy } from "../ws-proxy.ts";
 import { equalsSim, Sink, startAdapter } from "./helpers.ts";
 
@@ -209,7 +209,7 @@ describe("deribit: an older snapshot answering our own subscribe", { timeout: 30
     let proxy: WsProxy | null = null;
     const behind = (f: string) => (!proxy!.links[0]!.closed && f.includes('"type":"snapshot"') && f.includes(CHANNEL) ? f.replace(/"change_id":(\d+)/, (_m, d: string) => `"change_id":${Number(d) - 1}`) : f);
     const prepare = (p: WsProxy) => ((proxy = p), p.byIndex.set(1, { rewriteDown: behind }));
-    const run = await startDeribit(["BTC-PERPETUAL", "ETH-PERPETUAL"], 1_500, { prepare, adapter: { ackTimeoutMs: 5_000 } });
+    const run = await startDeribit(["BTC-PERPETUAL", "ETH-PERPETUAL"], 1_500, { prepare, adapter: { ackTimeoutMs: 5_000 }, record: true });
     runs.push(run);
     run.step(1);
     await until(() => run.equal(0) && run.equal(1), "both books live");
@@ -227,5 +227,9 @@ describe("deribit: an older snapshot answering our own subscribe", { timeout: 30
     await until(() => run.equal(0) && run.equal(1), "both books equal on the replacement");
     expect(run.sink.invalid.length).toBe(1);
     expect(run.adapter.stats().reconnects).toBe(0);
+    // The capture (its socket events) replayed: the same resync at the same point, the same books.
+    const again = await run.replay();
+    const books = (sink: BookMaps) => run.subs.map((_, i) => ({ seq: sink.seq[i], bids: sink.bids[i], asks: sink.asks[i] }));
+    expect({ invalid: again.invalid, books: books(again) }).toEqual({ invalid: run.sink.invalid, books: books(run.sink) });
   });
 });
