@@ -187,6 +187,7 @@ export class DeribitAdapter implements VenueAdapter {
         invalidate,
         resync: (t, state, reason) => this.books.resync(t, state, reason),
         overlapOver: (conn, carrier, oldGen) => this.onOverlapOver(conn, carrier, oldGen),
+        awaitingJoin: (conn) => this.awaitingJoin(conn),
         socketInUse: (conn) => this.askHeartbeat(conn as DeribitConnection),
         housekeeping: (conn, now) => this.heartbeatRetryDue(conn as DeribitConnection, now),
         // A frame whose handling threw: the rule for a frame refused (TopicResync.lost), no misfit.
@@ -595,6 +596,17 @@ export class DeribitAdapter implements VenueAdapter {
     const restart: (typeof conn.topics)[number][] = [];
     for (const t of conn.topics) {
       const behind = this.behindReset[t.index] === oldGen && carrier === "old";
+      // The replacement carrying on has not reached a LIVE book's change_id (it trails, or has delivered nothing for it:
+      // the old socket died first, or the ack deadline passed, awaitingJoin): a venue reset whose new ids fall between
+      // its own last id and the book's, or its subscribe snapshot of the new run, cannot be told from its trail by the
+      // id, so the book cannot be proven current. Restarted as below (before s-deritrail it stayed LIVE at its
+      // pre-reset levels until a change failed to link or the channel went stale).
+      if (carrier === "replacement" && t.book === BookState.LIVE && t.sub !== SUB_REJECTED && this.behindReset[t.index] !== conn.generation && !seqReached(t, conn.generation)) {
+        this.behindReset[t.index] = -1;
+        this.books.invalidate(t, BookState.RESYNCING, StatusReason.DISCONNECTED);
+        restart.push(t);
+        continue;
+      }
       // The replacement carrying on behind a reset the old socket delivered: marked until its fresh subscribe (onSubscribeWritten).
       // A book LIVE (or STALE) by the old socket's new run has no resync left to bring one, every frame of it here
       // ignored: restarted on the replacement as below (before 2026-12-07 it stayed LIVE, frozen until stale).
@@ -618,6 +630,22 @@ export class DeribitAdapter implements VenueAdapter {
     if (restart.length > 0) this.control.restartTopics(restart);
     if (carrier !== "old") return;
     for (const t of conn.topics) if (t.sub === SUB_ACTIVE && t.depth === 0) this.snapshotDue[t.index] = 0;
+  }
+
+  /**
+   * A planned reconnect's old socket is still needed (PlannedHost.awaitingJoin, bounded by the ack deadline): a LIVE
+   * book it served whose replacement has not reached the book's change_id (seqReached: its own snapshot, whole book or
+   * change equal to or past it). Closed before that, the book could not be proven current (onOverlapOver resyncs it);
+   * the replacement normally catches up within its first frames. Not a book whose replacement's frames are ignored
+   * behind a reset (behindReset: restarted at the overlap's end) nor one waiting out a resync backoff (not asked there). Cold.
+   */
+  private awaitingJoin(conn: VenueConnection): boolean {
+    for (const t of conn.topics) {
+      if (!t.onRetiring || t.book !== BookState.LIVE || t.resyncDelayed || t.sub === SUB_REJECTED) continue;
+      if (this.behindReset[t.index] === conn.generation) continue;
+      if (!seqReached(t, conn.generation)) return true;
+    }
+    return false;
   }
 
   /**

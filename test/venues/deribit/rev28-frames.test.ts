@@ -12,9 +12,10 @@
 import { afterEach, describe, expect, test } from "vitest";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import type { DeribitSim } from "../../../src/sim/deribit-sim.ts";
+import { seqReached, type TopicState, type VenueConnection } from "../../../src/venues/common/connection.ts";
 import { DeribitAdapter } from "../../../src/venues/deribit/adapter.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
-import { startDeribit, until, type PlannedRun } from "../planned-fallback-harness.ts";
+import { startDeribit, until, type BookMaps, type PlannedRun } from "../planned-fallback-harness.ts";
 import type { WsProxy } from "../ws-proxy.ts";
 import { equalsSim, Sink, startAdapter } from "./helpers.ts";
 
@@ -164,13 +165,71 @@ describe("deribit: an older snapshot answering our own subscribe", { timeout: 30
     const run = await startDeribit(["BTC-PERPETUAL", "ETH-PERPETUAL"], 1_500, { prepare, adapter: { ackTimeoutMs: 5_000 } });
     runs.push(run);
     run.step(1);
+    // Whether the replacement had reached BTC's change_id when the planned reconnect closed the old socket.
+    type Planned = { closeRetiring(conn: VenueConnection, why: string, carrier?: string): void; onHousekeeping(conn: VenueConnection, now: number, judge?: boolean): void };
+    const a = run.adapter as unknown as { topics: TopicState[]; conns: VenueConnection[]; lifecycle: { planned: Planned } };
+    const planned = a.lifecycle.planned;
+    const close = planned.closeRetiring.bind(planned);
+    const reachedAtClose: boolean[] = [];
+    planned.closeRetiring = (conn, why, carrier) => {
+      if (carrier === "replacement") reachedAtClose.push(seqReached(a.topics[0]!, conn.generation));
+      close(conn, why, carrier);
+    };
+    const housekeeping = planned.onHousekeeping.bind(planned);
+    let rounds = 0;
+    planned.onHousekeeping = (conn, now, judge) => {
+      rounds++;
+      housekeeping(conn, now, judge);
+    };
     await until(() => run.equal(0) && run.equal(1), "both books live");
-    await until(() => run.proxy.links.length >= 2 && run.proxy.links[0]!.closed, "the replacement took over, the old socket closed");
+    const conn = a.conns[0]!;
+    await until(() => run.adapter.stats().olderSnapshots >= 1 && conn.retiringWs !== null && conn.pending.size === 0, "the replacement's snapshot, behind, ignored; its acks in");
+    // Housekeeping rounds with every ack in and no change from the venue: the replacement still behind BTC's id.
+    const seen = rounds;
+    await until(() => rounds >= seen + 3, "three housekeeping rounds");
+    expect(reachedAtClose, "the old socket kept while the replacement trails").toEqual([]);
+    // The venue moves on: both sockets carry the change, the replacement reaches the book and the old socket goes.
+    // (Until s-deritrail the old socket closed on the acks, the replacement still behind.)
+    let polls = 0;
+    await until(() => run.proxy.links[0]!.closed, "the replacement caught up, the old socket closed", 10_000, () => void (++polls % 25 === 0 && run.step(1)));
+    expect(reachedAtClose, "the old socket kept until the replacement reached the book").toEqual([true]);
     run.step(2);
     await until(() => run.equal(0) && run.equal(1), "both books equal on the replacement");
     expect(run.sink.invalid).toEqual([]);
     const stats = run.adapter.stats();
     expect(stats.olderSnapshots).toBeGreaterThanOrEqual(1);
     expect(stats.venueResets).toBe(0);
+  });
+
+  test("the old socket gone while the replacement still trails a book: that book resyncs (it cannot be proven current), the other stays LIVE", async () => {
+    // The replacement's BTC snapshot claims an id below the book's (trailing, as a venue reset's new run below the book
+    // would look), then the old socket dies before the replacement reaches the book. Until s-deritrail the book stayed
+    // LIVE on the trailing replacement, and a reset whose new ids fell between its own last id and the book's was never
+    // found (until a change failed to link or the channel went stale).
+    let proxy: WsProxy | null = null;
+    const behind = (f: string) => (!proxy!.links[0]!.closed && f.includes('"type":"snapshot"') && f.includes(CHANNEL) ? f.replace(/"change_id":(\d+)/, (_m, d: string) => `"change_id":${Number(d) - 1}`) : f);
+    const prepare = (p: WsProxy) => ((proxy = p), p.byIndex.set(1, { rewriteDown: behind }));
+    const run = await startDeribit(["BTC-PERPETUAL", "ETH-PERPETUAL"], 1_500, { prepare, adapter: { ackTimeoutMs: 5_000 }, record: true });
+    runs.push(run);
+    run.step(1);
+    await until(() => run.equal(0) && run.equal(1), "both books live");
+    // The replacement has reached ETH's change_id (its snapshot, equal or newer): ETH is proven current on it.
+    const a = run.adapter as unknown as { topics: TopicState[]; conns: VenueConnection[] };
+    await until(() => run.adapter.stats().olderSnapshots >= 1 && seqReached(a.topics[1]!, a.conns[0]!.generation), "the replacement's BTC snapshot, behind, ignored; ETH reached");
+    const adapter = run.adapter as DeribitAdapter;
+    const idBefore = adapter.topicInfo(0).lastChangeId;
+    if (!run.proxy.links[0]!.closed) run.proxy.closeClient(run.proxy.links[0]!); // the old socket dies first
+    await until(() => run.sink.invalid.length > 0, "BTC left LIVE");
+    expect(run.sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED }]);
+    await until(() => adapter.topicInfo(0).state === "live", "BTC LIVE again from the replacement's fresh snapshot");
+    expect(adapter.topicInfo(0).lastChangeId).toBeGreaterThanOrEqual(idBefore);
+    run.step(2);
+    await until(() => run.equal(0) && run.equal(1), "both books equal on the replacement");
+    expect(run.sink.invalid.length).toBe(1);
+    expect(run.adapter.stats().reconnects).toBe(0);
+    // The capture (its socket events) replayed: the same resync at the same point, the same books.
+    const again = await run.replay();
+    const books = (sink: BookMaps) => run.subs.map((_, i) => ({ seq: sink.seq[i], bids: sink.bids[i], asks: sink.asks[i] }));
+    expect({ invalid: again.invalid, books: books(again) }).toEqual({ invalid: run.sink.invalid, books: books(run.sink) });
   });
 });

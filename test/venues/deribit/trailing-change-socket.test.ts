@@ -149,7 +149,10 @@ describe("deribit: a venue reset on a socket still trailing the book (its own id
   // duplicate), though TCP is ordered and that socket had delivered higher ids itself: the venue's reset on the socket
   // that carried on, its snapshot lost, was ignored and so was every change after it until its ids passed the book's,
   // the book LIVE at its old levels (until stale: 10 min for an option).
-  test("the replacement trailing when the old socket closed: a change below its own last id resyncs the book; its trail does not", async () => {
+  test("the replacement trailing when the old socket closed: the book resyncs at the close; a reset between its own last id and the book's is never taken for its trail", async () => {
+    // Until s-deritrail the book stayed LIVE on the trailing replacement: a venue reset whose new ids fell between the
+    // replacement's own last id (101) and the book's (103), its snapshot lost, was its trail (duplicates), its run
+    // reached 103 (a "repeat") and went on from it, applied on the pre-reset levels, the book LIVE.
     const { adapter, conn, planned, invalid, fromOld, stop } = await overlapRig();
     try {
       fromOld(change(101, 100, "0.105"));
@@ -158,11 +161,12 @@ describe("deribit: a venue reset on a socket still trailing the book (its own id
       adapter.ingestFrame("option", CONN, snapshot(100, "0.1"), 1); // the replacement's snapshot, behind: ignored
       adapter.ingestFrame("option", CONN, change(101, 100, "0.105"), 1); // its trail: a duplicate
       planned.onRetiringClosed(conn, "test"); // the old socket closed: the replacement carries on, behind the book
-      adapter.ingestFrame("option", CONN, change(102, 101, "0.11"), 1); // its trail still: a duplicate
-      expect(invalid).toEqual([]);
-      adapter.ingestFrame("option", CONN, change(6, 5, "0.09"), 1); // below its own 102: the venue's ids went back
-      expect(invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET }]);
-      expect(adapter.stats()).toMatchObject({ venueResets: 1, duplicates: 2, olderSnapshots: 1 });
+      expect(invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED }]);
+      adapter.ingestFrame("option", CONN, change(102, 1, "0.3"), 1); // the venue's new run (its snapshot at 1 lost)
+      adapter.ingestFrame("option", CONN, change(103, 102, "0.31"), 1);
+      adapter.ingestFrame("option", CONN, change(104, 103, "0.32"), 1);
+      expect(adapter.topicInfo(0).state).not.toBe("live");
+      expect(invalid).toHaveLength(1);
     } finally {
       await stop();
     }
@@ -227,12 +231,11 @@ describe("deribit: a venue reset on a socket still trailing the book (its own id
     }
   });
 
-  test("the socket of record overtaken by the other one keeps its own last id: a change below it after the other closed is a reset", async () => {
-    const { adapter, conn, planned, invalid, fromOld, stop } = await overlapRig();
+  test("the socket of record overtaken by the other one keeps its own last id: a change below it is a reset", async () => {
+    const { adapter, invalid, fromOld, stop } = await overlapRig();
     try {
       adapter.ingestFrame("option", CONN, snapshot(100, "0.1"), 1); // the replacement's: the same id, it is of record
       fromOld(change(101, 100, "0.105")); // the old socket moves the book on: the replacement stays known at 100
-      planned.onRetiringClosed(conn, "test");
       adapter.ingestFrame("option", CONN, change(6, 5, "0.09"), 1); // below the replacement's own 100
       expect(invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.VENUE_RESET }]);
     } finally {
@@ -252,6 +255,7 @@ describe("deribit: a venue reset around an overlap, randomized against a model o
     let reached = 0;
     let behind = 0;
     let during = 0;
+    let behindResynced = 0;
     for (let round = 0; round < 150; round++) {
       const { adapter, conn, planned, invalid, fromOld, stop } = await overlapRig();
       try {
@@ -303,6 +307,12 @@ describe("deribit: a venue reset around an overlap, randomized against a model o
           }
           if ((replacementOn ? pb : pa) === book) reached++;
           else behind++;
+          if (replacementOn && pb !== book) {
+            // The replacement carrying on behind the book: it cannot be proven current, resynced at the close (s-deritrail).
+            expect(invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED }]);
+            behindResynced++;
+            continue;
+          }
           // What it had in flight: its trail up to the book (duplicates), maybe new changes past it (applied).
           const upTo = rng.int(replacementOn ? pb : pa, ids.length - 1);
           while ((replacementOn ? pb : pa) < upTo) next(replacementOn ? "new" : "old");
@@ -315,6 +325,7 @@ describe("deribit: a venue reset around an overlap, randomized against a model o
         await stop();
       }
     }
-    expect(Math.min(reached, behind, during)).toBeGreaterThan(10);
+    // Each branch drawn (the seed fixed: 78, 43, 9 and 20 rounds).
+    expect(Math.min(reached, during, behindResynced, behind - behindResynced)).toBeGreaterThan(5);
   });
 });
