@@ -14,6 +14,7 @@ import type { FeederConfig } from "../config/types.ts";
 import { readAuthKeyFile } from "../core/auth-key.ts";
 import { ConfigError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
+import { venueSpec } from "../venues/registry.ts";
 
 /**
  * The file's settings that differ from the running ones (the file's key names), or why it cannot be used. `ignored`:
@@ -58,8 +59,8 @@ export function keyDigest(config: FeederConfig): string {
 
 /** Keys whose resolved value differs, compared as check-config prints them (defaults filled in). */
 export function changedKeys(a: FeederConfig, b: FeederConfig): string[] {
-  const fa = flatten(Bun.TOML.parse(formatConfigToml(a)), "", new Map());
-  const fb = flatten(Bun.TOML.parse(formatConfigToml(b)), "", new Map());
+  const fa = flatten(Bun.TOML.parse(formatConfigToml(asRun(a))), "", new Map());
+  const fb = flatten(Bun.TOML.parse(formatConfigToml(asRun(b))), "", new Map());
   const out = [...new Set([...fa.keys(), ...fb.keys()])].filter((k) => fa.get(k) !== fb.get(k));
   // check-config never prints the token, nor a URL's credentials (only that it holds some): compared as they are.
   if (a.http.bearerToken !== b.http.bearerToken) out.push("http.bearer_token");
@@ -69,6 +70,27 @@ export function changedKeys(a: FeederConfig, b: FeederConfig): string[] {
   const ub = urls(b);
   for (const [k, u] of ua) if (ub.has(k) && ub.get(k) !== u && !out.includes(k)) out.push(k);
   return out;
+}
+
+/**
+ * One setting spelt two ways is no change: `stale_after_ms = 0` is the adapter's default as an absent key is, and a
+ * `symbols_per_connection` equal to the venue's default (Coinbase: 20) is what an absent one gives. Before, each was
+ * logged as a change to restart for, and that restart resynced every book for nothing.
+ */
+function asRun(c: FeederConfig): FeederConfig {
+  const venues = c.venues.map((v) => ({
+    ...v,
+    markets: v.markets.map((m) => {
+      const { staleAfterMs, symbolsPerConnection, ...rest } = m;
+      const perConnectionDefault = venueSpec(v.venue)?.markets[m.market]?.defaultSymbolsPerConnection;
+      return {
+        ...rest,
+        ...(staleAfterMs === undefined || staleAfterMs === 0 ? {} : { staleAfterMs }),
+        ...(symbolsPerConnection === undefined || symbolsPerConnection === perConnectionDefault ? {} : { symbolsPerConnection }),
+      };
+    }),
+  }));
+  return { ...c, venues };
 }
 
 function flatten(v: unknown, prefix: string, out: Map<string, string>): Map<string, string> {
