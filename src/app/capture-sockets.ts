@@ -35,6 +35,7 @@ import {
   SOCKET_BACK_HELD_SET_URL,
   SOCKET_BACK_HELD_URL,
   SOCKET_BACK_URL,
+  SOCKET_OLD_FRAME_URL,
   SOCKET_REQUEST_URL_PREFIX,
   SOCKET_RETIRED_URL,
   SOCKET_SWAP_URL,
@@ -91,7 +92,9 @@ export class CaptureSocketHead implements CaptureFileHead {
   private readonly connections = new Map<string, ConnectionHead>();
 
   observe(venue: string, market: string, connection: string, url: string, body = ""): void {
-    if (!isConnectionEventUrl(url)) return; // a REST answer: nothing of the sockets
+    // A REST answer: nothing of the sockets; nor a ws:old (one per old-socket frame in an overlap), before the key is
+    // made: replay's run boundaries (run-boundary.ts) are told every one (until s-rd3i two strings a record).
+    if (!isConnectionEventUrl(url) || url === SOCKET_OLD_FRAME_URL) return;
     const key = `${venue}\u0000${market}\u0000${connection}`;
     let c = this.connections.get(key);
     if (c === undefined) {

@@ -253,6 +253,8 @@ export class CaptureWriter {
   private lastWrittenUs = -Infinity;
   /** The open file has yet to get its head block (opts.fileHead): set as it opens, cleared once the head is written. */
   private headDue = false;
+  /** Records too large for a block in the block being written, each with the ws:close written in its place (tooLarge). */
+  private closedInstead: Map<unknown, unknown[]> | undefined;
   /** Blocks written into the open file after its rotation was due (holdRotation). */
   private heldBlocks = 0;
   private fd = -1;
@@ -453,11 +455,14 @@ export class CaptureWriter {
     try {
       this.writeBlockNow(records, firstUs, lastUs, mayRotate, dueByAge);
     } finally {
-      // After the block (a head written for it says what came before it), written or lost alike.
+      // After the block (a head written for it says what came before it), written or lost alike: a record too large
+      // as the ws:close written in its place, as readers see it (tooLarge).
       const head = this.opts.fileHead;
+      const instead = this.closedInstead;
+      this.closedInstead = undefined;
       if (head !== undefined) {
         for (const r of records) {
-          const rec = r as unknown[];
+          const rec = (instead?.get(r) ?? r) as unknown[];
           if (rec.length === 6) head.observe(rec[1] as string, rec[2] as string, rec[3] as string, rec[5] as string, typeof rec[4] === "string" ? rec[4] : "");
         }
       }
@@ -568,13 +573,17 @@ export class CaptureWriter {
    * A record too large for any block a reader takes (a frame or REST answer of over 252 MiB): not recorded (counted in
    * lostRecords by the caller) and logged; in its place its connection's close (`ws:close`, why: the frame's size), so a replay of
    * the capture takes that connection's books out of LIVE where the record is missing, as for a live close, rather
-   * than building on without it. The file head is not told (the live connection stays open).
+   * than building on without it. The file head is told of that close (writeBlock), not of the record: a head says the
+   * connections as the capture's records leave them (until s-rd3i it was not, and the next file's head said the
+   * connection open, asked as before, where the capture had closed it).
    */
   private tooLarge(record: unknown[], payloadBytes: number): unknown[] {
     const [tsNs, venue, market, connection] = record as [bigint, string, string, string];
     const kind = record.length === 6 ? `REST answer (${String(record[5])})` : "frame";
     this.opts.log?.error("capture record larger than a capture block holds; not recorded, its connection closed in the capture", { venue, market, connection, kind, bytes: payloadBytes, maxBlockBytes: this.maxStoredBytes });
-    return [tsNs, venue, market, connection, `capture: a ${kind} of ${payloadBytes} bytes was not recorded, larger than a capture block holds (${this.maxStoredBytes} bytes)`, "ws:close"];
+    const close = [tsNs, venue, market, connection, `capture: a ${kind} of ${payloadBytes} bytes was not recorded, larger than a capture block holds (${this.maxStoredBytes} bytes)`, "ws:close"];
+    (this.closedInstead ??= new Map()).set(record, close);
+    return close;
   }
 
   /**

@@ -6,10 +6,11 @@
  * the file is left one byte past its last whole block, which readers take as cut short there (a capture gap before
  * the next file). The write faults are injected into node:fs.
  */
-import { statSync, unlinkSync, writeFileSync } from "node:fs";
+import { statSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { beforeEach, expect, test, vi } from "vitest";
 import { makeTempDir } from "../support/temp-dirs.ts";
+import { captureLog } from "../support/capture-log.ts";
 import { loopbackDestinationToml } from "../support/config-toml.ts";
 
 /**
@@ -110,6 +111,24 @@ test("the disk full from a rotation to the stop (no file open): the last file wr
   expect(readCapture(file).truncated).toMatch(/^incomplete block header/);
   // Before: ["written", "next-run"], the books LIVE over the stop's lost block and the downtime.
   expect((await replayed([file, nextRun(dir)])).calls).toEqual(["written", "gap", "next-run"]);
+});
+
+test("no file open at the stop and the last file cut shorter meanwhile: it is left as it was cut, the warning says why", async () => {
+  const dir = makeTempDir("feeder-capture-close-rotated-cut-");
+  const { log, lines } = captureLog();
+  const w = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1 << 20, compression: "none", maxFileBytes: 1, log });
+  w.write(1, "okx", "spot", "c", "written");
+  w.flush();
+  const file = w.files[0]!;
+  truncateSync(file, 0); // copytruncate: the writer sees it at its next block and gives the file up
+  w.write(2, "okx", "spot", "c", "stop-close");
+  faults.full = true;
+  faults.headers = true;
+  w.close();
+  expect(w.files).toEqual([file]);
+  // Not grown back to the length written (zeros where the blocks were, a file no reader takes): left empty.
+  expect(statSync(file).size).toBe(0);
+  expect(lines).toContainEqual(expect.objectContaining({ msg: "capture loss at the stop could not be marked, nor the file cut short: a replay across this run and the next does not see it", fields: expect.objectContaining({ file, cutError: expect.stringMatching(/^its length is not the \d+ bytes written$/) }) }));
 });
 
 test("room at close for the mark alone: the last block lost, its mark written, and replay resyncs there", async () => {
