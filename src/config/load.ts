@@ -851,7 +851,7 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
       let staleAfterMs: number | undefined;
       if (mt.stale_after_ms !== undefined) {
         staleAfterMs = v.int(mt.stale_after_ms, `${mk}.stale_after_ms`, 0, 0, STALE_MAX_MS);
-        // The floor of the smallest depth configured in this market (a further depth may be smaller than the market's).
+        // The highest floor of the depths configured in this market (a further depth's may be higher than the market's).
         const depths = [depth, ...symbols.filter((s) => s.includes("@")).map((s) => Number(s.slice(s.indexOf("@") + 1)))];
         const floor = depths.map((d) => ms.staleFloor(d)).reduce((a, b) => (b.ms > a.ms ? b : a));
         if (staleAfterMs !== 0 && staleAfterMs < floor.ms) {
