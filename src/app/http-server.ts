@@ -62,6 +62,11 @@ import { evaluateReadinessInTurns, evaluateSummary, evaluateSummaryInTurns, isCh
 import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from "./status-page/page.ts";
 
 export const MSGPACK_CONTENT_TYPE = "application/msgpack";
+/**
+ * On every answer but the page's (STATUS_PAGE_HEADERS): live numbers are never cached, and no body is sniffed into
+ * another type. Until s-httpsmall /metrics, /healthz and the MessagePack answers lacked nosniff.
+ */
+const NOT_STORED = { "cache-control": "no-store", "x-content-type-options": "nosniff" } as const;
 const MAX_DEPTH = 100_000;
 
 /** What the HTTP layer reads: one process's books, or the aggregate of several workers. */
@@ -257,7 +262,38 @@ function decodeSegment(segment: string): string {
   try {
     return decodeURIComponent(segment);
   } catch {
-    throw new BadRequest(400, `bad percent-encoding in path segment ${JSON.stringify(segment.slice(0, 200))}`);
+    throw new BadRequest(400, `bad percent-encoding in path segment ${JSON.stringify(segment.slice(0, SHOWN_CHARS))}`);
+  }
+}
+
+/** Characters of a value from the request that an answer's error shows (a path segment may be ~16 KB). */
+const SHOWN_CHARS = 200;
+
+/** A book as its errors name it, cut to SHOWN_CHARS: until s-httpsmall a 404 or 503 echoed ~16 KB of segments. */
+export function bookName(venue: string, market: string, symbol: string): string {
+  return `${venue}/${market}/${symbol}`.slice(0, SHOWN_CHARS);
+}
+
+/**
+ * Throws 400 naming the parameter whose name or value does not percent-decode: URLSearchParams reads such an escape
+ * (`?book=%FF`) as U+FFFD, so until s-httpsmall a bad `book=` chose no book and a bad `depth=` was said not an integer.
+ */
+function checkQueryEncoding(url: URL): void {
+  for (const pair of url.search.slice(1).split("&")) {
+    const eq = pair.indexOf("=");
+    const name = eq < 0 ? pair : pair.slice(0, eq);
+    const decodedName = decodedQueryPart(name);
+    if (decodedName !== undefined && (eq < 0 || decodedQueryPart(pair.slice(eq + 1)) !== undefined)) continue;
+    throw new BadRequest(400, `bad percent-encoding in query parameter ${JSON.stringify((decodedName ?? name).slice(0, SHOWN_CHARS))}`);
+  }
+}
+
+/** A query name or value decoded as a form reads it (`+` a space); undefined when its percent-encoding does not decode. */
+function decodedQueryPart(part: string): string | undefined {
+  try {
+    return decodeURIComponent(part.replaceAll("+", " "));
+  } catch {
+    return undefined;
   }
 }
 
@@ -296,7 +332,7 @@ async function route(req: Request, { source, authorized, loopbackOnly, admit, re
   const host = req.headers.get("host");
   const url = targetOf(req.url, host);
   const path = url.pathname;
-  if (path === "/healthz") return new Response("ok\n", { headers: { "content-type": "text/plain", "cache-control": "no-store" } });
+  if (path === "/healthz") return new Response("ok\n", { headers: { "content-type": "text/plain", ...NOT_STORED } });
   if (loopbackOnly) refuseForeignHost(host);
   // The probes (Kubernetes', often with a 1 s timeout) are never refused: /healthz costs nothing, /readyz one turn ahead of the queue.
   if (path !== "/readyz") admit();
@@ -415,7 +451,7 @@ function documentResponse({ req, msgpack, log, everyBook, reserved }: DataReques
   if (!streamAdmits(items * SUMMARY_BYTES)) throw busy();
   const failed = (err: unknown) => log.error("HTTP body failed", { target: loggedTarget(req.url), error: err instanceof Error ? err.message : String(err) });
   const type = msgpack ? MSGPACK_CONTENT_TYPE : "application/json";
-  return new Response(documentStream(doc, msgpack, req.signal, failed), { headers: { "content-type": type, "cache-control": "no-store", "x-content-type-options": "nosniff" } });
+  return new Response(documentStream(doc, msgpack, req.signal, failed), { headers: { "content-type": type, ...NOT_STORED } });
 }
 
 /**
@@ -473,7 +509,7 @@ function sharedReadiness(source: StatusSource): () => Promise<ReadinessAnswer> {
       let packed: Uint8Array | undefined;
       return {
         json: () => json((text ??= JSON.stringify(r)), status, {}, true),
-        msgpack: () => new Response((packed ??= pack(r)), { status, headers: { "content-type": MSGPACK_CONTENT_TYPE, "cache-control": "no-store" } }),
+        msgpack: () => new Response((packed ??= pack(r)), { status, headers: { "content-type": MSGPACK_CONTENT_TYPE, ...NOT_STORED } }),
       };
     }));
 }
@@ -510,7 +546,7 @@ const DATA_ROUTES: Record<string, (r: DataRequest) => Promise<Response>> = {
     return documentResponse(r, { ...head, reasons: new StreamedList(shown.reasons), books: new StreamedList(shown.books), totals, latency });
   },
   async "/metrics"({ source }) {
-    return new Response(await source.metricsText(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE, "cache-control": "no-store" } });
+    return new Response(await source.metricsText(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE, ...NOT_STORED } });
   },
   async "/books"(r) {
     // The configured symbols without a book too, so that one looked for here is found, with why. Both lists from one
@@ -547,6 +583,7 @@ async function statusOfRows(r: DataRequest, limit: number): Promise<Response> {
  * 20,000 books every poll of the whole list was 7.6 MB of JSON formatted in one turn of the feed's thread (~77 ms).
  */
 function statusLimit(url: URL): number | undefined {
+  checkQueryEncoding(url);
   // Only `books` and `book`, each at most once: a misspelt one was ignored and every book sent (the 7.6 MB above).
   for (const key of new Set(url.searchParams.keys())) {
     if (key !== "books" && key !== "book") throw new BadRequest(400, `unknown query parameter ${JSON.stringify(key.slice(0, 50))} (/status takes only books and book)`);
@@ -580,6 +617,7 @@ function pickBooks(books: readonly BookSummary[], limit: number, chosen: string 
 }
 
 async function bookResponse(req: Request, url: URL, m: RegExpExecArray, source: StatusSource, msgpack: boolean, log: Logger): Promise<Response> {
+  checkQueryEncoding(url);
   // Only `depth`, at most once: a misspelt or repeated one would otherwise be ignored and the whole book sent.
   for (const key of new Set(url.searchParams.keys())) {
     if (key !== "depth") throw new BadRequest(400, `unknown query parameter ${JSON.stringify(key.slice(0, 50))} (a book takes only depth)`);
@@ -598,14 +636,14 @@ async function bookResponse(req: Request, url: URL, m: RegExpExecArray, source: 
   await formattingTurn();
   if (req.signal.aborted) return gone();
   const book = await source.book(venue, market, symbol, depth);
-  if (!book) throw new BadRequest(404, `no book ${venue}/${market}/${symbol}`);
+  if (!book) throw new BadRequest(404, `no book ${bookName(venue, market, symbol)}`);
   if (isNotServed(book)) return notServed(book);
   if (book.bidPx.length + book.askPx.length <= LEVELS_PER_CHUNK) return body(detailOf(book), msgpack, 200);
   if (!streamAdmits(levelBytes(book))) throw busy();
   const type = msgpack ? MSGPACK_CONTENT_TYPE : "application/json";
   // A body that fails part-way cannot become a 500 (its status is sent): the connection is cut and this logged.
   const failed = (err: unknown) => log.error("HTTP book body failed", { target: loggedTarget(req.url), error: err instanceof Error ? err.message : String(err) });
-  return new Response(bookBodyStream(book, msgpack, req.signal, failed), { headers: { "content-type": type, "cache-control": "no-store", "x-content-type-options": "nosniff" } });
+  return new Response(bookBodyStream(book, msgpack, req.signal, failed), { headers: { "content-type": type, ...NOT_STORED } });
 }
 
 /**
@@ -635,7 +673,7 @@ function busy(): BadRequest {
 }
 
 function body(value: unknown, msgpack: boolean, status: number): Response {
-  if (msgpack) return new Response(pack(value), { status, headers: { "content-type": MSGPACK_CONTENT_TYPE, "cache-control": "no-store" } });
+  if (msgpack) return new Response(pack(value), { status, headers: { "content-type": MSGPACK_CONTENT_TYPE, ...NOT_STORED } });
   return json(value, status);
 }
 
@@ -643,6 +681,6 @@ function body(value: unknown, msgpack: boolean, status: number): Response {
 function json(value: unknown, status: number, headers: Record<string, string> = {}, formatted = false): Response {
   return new Response(formatted ? (value as string) : JSON.stringify(value), {
     status,
-    headers: { "content-type": "application/json", "cache-control": "no-store", "x-content-type-options": "nosniff", ...headers },
+    headers: { "content-type": "application/json", ...NOT_STORED, ...headers },
   });
 }

@@ -16,7 +16,7 @@ import { readAuthKeyFile } from "../core/auth-key.ts";
 import { ConfigError, SymbolsUnusableError } from "../core/errors.ts";
 import type { FeederConfig } from "../config/types.ts";
 import type { BookLevels, BookNotServed, BookSummary } from "./book-json.ts";
-import { Unavailable, type StatusSource } from "./http-server.ts";
+import { bookName, Unavailable, type StatusSource } from "./http-server.ts";
 import { CounterCarry, mergeHistograms, renderMetrics, type BookGauges, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
 import { processSnapshot } from "./process-metrics.ts";
 import { isChosenBook, mergeReadiness, mergeSummaries, notLiveOf, READYZ_NAMED, summaryOfInput, type ReadinessInput, type ReadinessSummary, type StatusRows } from "./readiness.ts";
@@ -314,9 +314,9 @@ export class Supervisor implements StatusSource {
     const starting = silent.filter((slot) => this.firstStarting(slot)).map((slot) => slot.index);
     const down = silent.filter((slot) => !this.firstStarting(slot)).map((slot) => slot.index);
     if (down.length > 0) {
-      throw new Unavailable(`worker ${down.join(", ")} is not answering (restarting, hung, or its reply late or malformed): ${venue}/${market}/${symbol} may be one of its books; /books lists them`);
+      throw new Unavailable(`worker ${down.join(", ")} is not answering (restarting, hung, or its reply late or malformed): ${bookName(venue, market, symbol)} may be one of its books; /books lists them`);
     }
-    if (starting.length > 0) throw new Unavailable(`worker ${starting.join(", ")} is starting: ${venue}/${market}/${symbol} may be one of its books; /books lists them`);
+    if (starting.length > 0) throw new Unavailable(`worker ${starting.join(", ")} is starting: ${bookName(venue, market, symbol)} may be one of its books; /books lists them`);
     return undefined;
   }
 

@@ -346,6 +346,45 @@ describe("http server", () => {
     expect(logLines.some((l) => l.level === "debug" && l.msg === "HTTP bad request")).toBe(true);
   });
 
+  test("every answer is no-store and nosniff: /metrics, /healthz and MessagePack too (s-httpsmall: they lacked nosniff)", async () => {
+    const packed = { accept: "application/msgpack" };
+    const asked: [string, Record<string, string>][] = [
+      ["/healthz", {}], ["/metrics", {}], ["/readyz", {}], ["/readyz", packed], ["/books", {}], ["/books", packed],
+      ["/status", packed], ["/status?books=1", packed], ["/books/bybit/linear/XRPUSDT", packed], ["/nope", {}],
+    ];
+    for (const [path, headers] of asked) {
+      const r = await fetch(`${server.url}${path}`, { headers });
+      await r.arrayBuffer();
+      expect([r.headers.get("cache-control"), r.headers.get("x-content-type-options")], `${path} ${headers.accept ?? ""}`).toEqual(["no-store", "nosniff"]);
+    }
+  });
+
+  test("a query whose percent-encoding does not decode is a 400 naming the parameter, as a path segment's (s-httpsmall: it was read as U+FFFD)", async () => {
+    logLines.length = 0;
+    const cases: [string, string][] = [
+      ["/books/bybit/linear/XRPUSDT?depth=%FF", "depth"],
+      ["/books/bybit/linear/XRPUSDT?depth=%E0%A4%A", "depth"],
+      ["/status?books=5&book=%FF", "book"],
+      ["/status?books=%ED%A0%80", "books"], // an encoded lone surrogate
+      ["/status?%FF=1", "%FF"],
+    ];
+    for (const [path, name] of cases) {
+      const r = await fetch(`${server.url}${path}`);
+      expect([r.status, ((await r.json()) as { error: string }).error], path).toEqual([400, `bad percent-encoding in query parameter ${JSON.stringify(name)}`]);
+    }
+    // Good escapes and a form's + still decode.
+    expect((await fetch(`${server.url}/books/bybit/linear/XRPUSDT?%64epth=%32`)).status).toBe(200);
+    const chosen = (await (await fetch(`${server.url}/status?books=1&book=bybit%2Flinear%2FETHUSDT`)).json()) as { books: { symbol: string }[] };
+    expect(chosen.books.map((b) => b.symbol)).toEqual(["ETHUSDT"]);
+    expect(logLines.filter((l) => l.level === "error")).toEqual([]);
+  });
+
+  test("a 404 for no book names it cut to 200 characters, as other errors cut what the request sent (s-httpsmall: ~16 KB echoed)", async () => {
+    const symbol = "X".repeat(5000);
+    const r = await fetch(`${server.url}/books/bybit/linear/${symbol}`);
+    expect([r.status, ((await r.json()) as { error: string }).error]).toEqual([404, `no book ${`bybit/linear/${symbol}`.slice(0, 200)}`]);
+  });
+
   test("without a token, a request addressed to a name that is not loopback is refused: a web page cannot read it through DNS rebinding", async () => {
     // A page on evil.example whose name the attacker's DNS turns into 127.0.0.1 after load is same-origin with this
     // server to the browser, which sends Host: evil.example:PORT. It read every book, the status and the metrics.

@@ -355,6 +355,9 @@ describe("HTTP and the pipeline's thread", { timeout: 60_000 }, () => {
   test("a client that goes while its /books or /status is collected: the collecting stops", async () => {
     const n = 100_000; // 200 turns of collecting
     for (const path of ["/books", "/status"]) {
+      // An answer of every book first: the next one's admission reserves its count against the bound (s-rdhttp).
+      await withMany(2_000, async () => (await fetch(`${http.url}${path}`)).arrayBuffer());
+      await waitFor(() => heldLevelBytesNow() === 0, `${path}: the first body released`);
       await withMany(n, async () => {
         const s = await open();
         s.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
@@ -368,6 +371,8 @@ describe("HTTP and the pipeline's thread", { timeout: 60_000 }, () => {
           return turn - sameSince > 100;
         }, "the collecting to stop");
         expect(summarizedAt.length, `${path}: books summarized for a client that had gone`).toBeLessThan(n / 2);
+        // What its admission reserved against the bound (the last answer's count, s-rdhttp) is free again.
+        await waitFor(() => heldLevelBytesNow() === 0, `${path}: the gone client's reservation released`);
       });
     }
   });

@@ -53,6 +53,9 @@ test("a worker that has not spoken yet on its first start is starting, its symbo
   expect(input.books).toEqual([]);
   // A book asked for: unavailable for now, the worker named as starting (it was 'not answering (restarting or hung)').
   await expect(supervisor.book("bybit", "linear", "BTCUSDT", 5)).rejects.toThrow(/^worker 0, 1 is starting: bybit\/linear\/BTCUSDT may be one of its books/);
+  // A name of any length (a path segment may be ~16 KB) is cut to 200 characters, as the HTTP server's errors cut it (s-httpsmall).
+  const long = "X".repeat(5000);
+  await expect(supervisor.book("bybit", "linear", long, 5)).rejects.toThrow(`is starting: ${`bybit/linear/${long}`.slice(0, 200)} may be one of its books`);
   for (const worker of [0, 1]) channel.postMessage({ worker, go: true });
   await starting;
   // Started: every symbol has its book, no worker down.

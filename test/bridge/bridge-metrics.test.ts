@@ -371,6 +371,34 @@ describe("feeder bridge --http: the feeder's Host hygiene (no token, so loopback
   });
 });
 
+describe("feeder bridge --http: answers and failures as the feeder's (s-httpsmall)", () => {
+  test("/metrics, /readyz and /healthz are no-store and nosniff; a throwing metrics() is a 500 and one error line per 5 s naming the request", async () => {
+    const lines: { level: string; msg: string; count?: number; detail?: string }[] = [];
+    const log = createLogger({ format: "json", level: "debug", write: (l) => lines.push(JSON.parse(l) as (typeof lines)[number]) });
+    let broken = false;
+    const source = {
+      metrics: () => {
+        if (broken) throw new Error("counters gone");
+        return "feeder_bridge_up 1\n";
+      },
+      readiness: () => ({ ready: true, reasons: [] }),
+    };
+    const h = startBridgeHttp({ host: "127.0.0.1", port: 0 }, source, log);
+    stops.push(h.stop);
+    // Before: /metrics and /readyz had neither header (a proxy or browser could cache a scrape).
+    for (const path of ["/metrics", "/readyz", "/healthz"]) {
+      const r = await fetch(`${h.url}${path}`);
+      expect([r.status, r.headers.get("cache-control"), r.headers.get("x-content-type-options")], path).toEqual([200, "no-store", "nosniff"]);
+    }
+    broken = true;
+    for (let i = 0; i < 5; i++) expect((await fetch(`${h.url}/metrics?i=${i}`)).status).toBe(500);
+    // Before: Bun's error() wrote a line per scrape, without the request.
+    const errors = lines.filter((l) => l.level === "error");
+    expect(errors.map((l) => [l.msg, l.count, l.detail])[0]).toEqual(["bridge HTTP request failed", 1, "GET /metrics?i=0: counters gone"]);
+    expect(errors.length, "error lines for 5 failed scrapes (one per 5 s)").toBeLessThan(5);
+  });
+});
+
 describe("feeder bridge --http: the feeder's bounds on hostile clients (app/http-host.ts, shared)", () => {
   /** Resolves with the response head's status, then stops reading (a client that takes nothing more). */
   function headThenStall(port: number, path: string): Promise<{ socket: Socket; status: number }> {

@@ -81,41 +81,64 @@ export function startBridgeHttp(addr: BridgeHttpAddress, source: BridgeHttpSourc
     return new Response(`${JSON.stringify({ error })}\n`, { status, headers: { ...headers, "content-type": "application/json" } });
   };
   const refused = new RateLimitedLog(log, "warn", "bridge HTTP requests refused: the in-flight cap's requests are being answered (503, retry-after)");
+  // The bridge's own failure (its metrics or readiness throwing) at every scrape: a line per 5 s with the count, as
+  // the feeder's "HTTP handler failed". Until s-httpsmall Bun's error() wrote one per scrape, naming no request.
+  const failed = new RateLimitedLog(log, "error", "bridge HTTP request failed");
   const server: ReturnType<typeof Bun.serve> = Bun.serve({
     hostname: addr.host,
     port: addr.port,
     idleTimeout: limits.idleTimeoutS,
     fetch(req) {
-      const body = requestBodyRefusal(req);
-      if (body !== undefined) return refuse(req, 413, body, BODY_REFUSAL_HEADERS);
-      if (req.method !== "GET" && req.method !== "HEAD") return refuse(req, 405, `method ${req.method} not allowed`, { allow: "GET, HEAD" });
-      const host = req.headers.get("host");
-      const url = requestTarget(req.url, host);
-      if (typeof url === "string") return refuse(req, 400, url);
-      const path = url.pathname;
-      if (path === "/healthz") return new Response("ok\n", { headers: { "content-type": "text/plain" } });
-      const foreign = foreignHostRefusal(host, "the bridge's HTTP has no token and", "scrape it as 127.0.0.1 or localhost");
-      if (foreign !== undefined) return refuse(req, 403, foreign);
-      if (path !== "/readyz") {
-        const busy = inFlightRefusal(server.pendingRequests, limits.maxInFlight, `the bridge's cap, as the feeder's http.max_in_flight default`);
-        if (busy !== undefined) {
-          refused.hit(`${server.pendingRequests - 1} in flight, max ${limits.maxInFlight}`);
-          return refuse(req, 503, busy, { "retry-after": "1" });
-        }
+      try {
+        return answer(req);
+      } catch (err) {
+        failed.hit(`${req.method} ${targetOf(req.url)}: ${err instanceof Error ? err.message : String(err)}`);
+        return new Response("internal error\n", { status: 500, headers: { "content-type": "text/plain", ...NOT_STORED } });
       }
-      if (path === "/metrics") return new Response(source.metrics(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
-      if (path === "/readyz") {
-        const r = source.readiness();
-        return new Response(`${JSON.stringify(r)}\n`, { status: r.ready ? 200 : 503, headers: { "content-type": "application/json" } });
-      }
-      return refuse(req, 404, `no route ${path}: /healthz, /readyz, /metrics`);
     },
     error(err) {
-      log.error("bridge HTTP request failed", { error: err.message });
+      // Only reached if the handler above could not even run.
+      failed.hit(err.message);
       return new Response("internal error\n", { status: 500 });
     },
   });
   return { url: `http://${addr.host}:${server.port}`, stop: async () => void (await server.stop(true)) };
+
+  /** The answer to `req`; throws only on the bridge's own failure (fetch above). */
+  function answer(req: Request): Response {
+    const body = requestBodyRefusal(req);
+    if (body !== undefined) return refuse(req, 413, body, BODY_REFUSAL_HEADERS);
+    if (req.method !== "GET" && req.method !== "HEAD") return refuse(req, 405, `method ${req.method} not allowed`, { allow: "GET, HEAD" });
+    const host = req.headers.get("host");
+    const url = requestTarget(req.url, host);
+    if (typeof url === "string") return refuse(req, 400, url);
+    const path = url.pathname;
+    if (path === "/healthz") return new Response("ok\n", { headers: { "content-type": "text/plain", ...NOT_STORED } });
+    const foreign = foreignHostRefusal(host, "the bridge's HTTP has no token and", "scrape it as 127.0.0.1 or localhost");
+    if (foreign !== undefined) return refuse(req, 403, foreign);
+    if (path !== "/readyz") {
+      const busy = inFlightRefusal(server.pendingRequests, limits.maxInFlight, `the bridge's cap, as the feeder's http.max_in_flight default`);
+      if (busy !== undefined) {
+        refused.hit(`${server.pendingRequests - 1} in flight, max ${limits.maxInFlight}`);
+        return refuse(req, 503, busy, { "retry-after": "1" });
+      }
+    }
+    if (path === "/metrics") return new Response(source.metrics(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE, ...NOT_STORED } });
+    if (path === "/readyz") {
+      const r = source.readiness();
+      return new Response(`${JSON.stringify(r)}\n`, { status: r.ready ? 200 : 503, headers: { "content-type": "application/json", ...NOT_STORED } });
+    }
+    return refuse(req, 404, `no route ${path}: /healthz, /readyz, /metrics`);
+  }
+}
+
+/** As the feeder's answers (http-server.ts): live numbers never cached (until s-httpsmall /metrics and /readyz could be), nor sniffed. */
+const NOT_STORED = { "cache-control": "no-store", "x-content-type-options": "nosniff" } as const;
+
+/** The request's path and query as a log line names them, cut (a target may be ~16 KB). */
+function targetOf(raw: string): string {
+  const start = raw.indexOf("/", raw.indexOf("//") + 2);
+  return (start < 0 ? raw : raw.slice(start)).slice(0, 500);
 }
 
 /** The labels every bridge series shares: none. The process's one bridge is said by feeder_bridge_info. */
