@@ -141,13 +141,17 @@ describe("RetransmitServer through BatchSender", () => {
     const server = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: 77, auth: undefined });
     let calls = 0;
     let taken = 0;
+    let told = 0;
     (server as unknown as { socket: unknown }).socket = {
       sendMany(args: unknown[]) {
         calls++;
         if (taken === 0) return (taken = Math.min(10, args.length / 3));
         throw Object.assign(new Error("EAGAIN: the socket buffer is full, send"), { code: "EAGAIN" });
       },
-      send: () => true,
+      send: () => {
+        told++;
+        return true;
+      },
     };
     const req = new Uint8Array(64);
     const n = encodeRetxControl(req, { kind: RETX_KIND_REQUEST, channelId: 3, sourceId: 0, sessionId: 77, seqNum: 1, count: 100, firstAvailable: 0, nextSeq: 0 });
@@ -155,8 +159,10 @@ describe("RetransmitServer through BatchSender", () => {
     expect(server.counters.answered).toBe(1);
     expect(server.counters.datagrams).toBe(10);
     expect(server.counters.sendErrors).toBe(90);
-    // Batch of 64: one call took 10, one found the buffer full (54 dropped); batch of 36: one call, all dropped.
-    expect(calls).toBe(3);
+    // Batch of 64: one call took 10, one found the buffer full (54 dropped); the answer ends there (s-rdretx): the batch
+    // of 36 is not tried, counted dropped, and the requester is told OUT_OF_RANGE at once (one control datagram).
+    expect(calls).toBe(2);
+    expect(told).toBe(1);
   });
 });
 
