@@ -759,12 +759,12 @@ export class DeribitAdapter implements VenueAdapter {
    * behind by a change at the moment the old socket went had its book resynced, and the old socket was kept to the
    * ack deadline unless every book was caught up at the same instant. Cold.
    */
-  private joined(t: DeribitTopic, gen: number): boolean {
+  private joined(t: CommonTopic, gen: number): boolean {
     return seqReached(t, gen) || this.trailsJoined(t, gen);
   }
 
   /** `socket`, the connection's (a replacement), joined a `change` channel's chain and trails the book at seqAlsoAt. */
-  private trailsJoined(t: DeribitTopic, socket: number): boolean {
+  private trailsJoined(t: CommonTopic, socket: number): boolean {
     return t.depth === 0 && socket === t.conn.generation && socket !== t.seqSocket && socket === t.seqAlsoSocket && this.joinedBy[t.index] === socket;
   }
 
