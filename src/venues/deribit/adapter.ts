@@ -139,6 +139,14 @@ export class DeribitAdapter implements VenueAdapter {
   private readonly behindReset: Int32Array;
   /** The owner of behindReset, for its end at a subscribe written (subscribeWritten). */
   private readonly behindMarks: BehindResetMarks;
+  /**
+   * Per topic: the generation of the socket that joined the book's change chain (-1 = none): set the book anew, or,
+   * as the connection's socket (a planned reconnect's replacement), delivered its change_id. A `change` channel's
+   * replacement that joined stays joined while it trails the old socket (joined): each of its later changes must link
+   * to its own last id (seqAlsoAt), so a venue reset on it is a break, never its trail (onChainBreak). Cleared by a
+   * snapshot it was asked for below the book (a new chain, onOlderSnapshot) or one of the other socket setting the book.
+   */
+  private readonly joinedBy: Int32Array;
   private readonly parseErrorsByCode = new Map<string, number>();
 
   constructor(
@@ -164,6 +172,7 @@ export class DeribitAdapter implements VenueAdapter {
     this.trailSeq = new Float64Array(this.topics.length).fill(-1);
     this.behindMarks = new BehindResetMarks(this.topics.length);
     this.behindReset = this.behindMarks.socket;
+    this.joinedBy = new Int32Array(this.topics.length).fill(-1);
     this.requests.requested = (op, topics, replay) => {
       if (op === "subscribe") this.onSubscribeWritten(topics, replay);
     };
@@ -470,6 +479,7 @@ export class DeribitAdapter implements VenueAdapter {
         // This socket has reached the book's change_id too: a lower one on it from now on is a reset (a quiet book's
         // replacement may only ever repeat the old socket's before that one closes); the other stays known as there too.
         seqRepeated(t, socket);
+        if (socket === conn.generation) this.joinedBy[index] = socket;
         if (!update.replace || t.conn.retiringGeneration < 0) this.snapshotDue[index] = 0;
         if (update.replace) this.duplicates++;
         else this.repeatedSnapshots++;
@@ -493,6 +503,7 @@ export class DeribitAdapter implements VenueAdapter {
       }
       t.lastSeq = cid;
       t.seqSocket = socket;
+      this.joinedBy[index] = socket;
       this.books.onLive(t, now);
       this.sink!.onBookUpdate(index, update);
       return;
@@ -518,6 +529,7 @@ export class DeribitAdapter implements VenueAdapter {
       if (socket !== t.seqSocket) {
         t.seqAlsoSocket = t.seqSocket;
         t.seqAlsoAt = t.lastSeq;
+        if (socket === conn.generation) this.joinedBy[index] = socket;
       }
       t.lastSeq = cid;
       t.seqSocket = socket;
@@ -571,6 +583,8 @@ export class DeribitAdapter implements VenueAdapter {
       if (asked && !sameSocket) {
         this.olderSnapshots++;
         if (known) this.trailed(t, socket, cid);
+        // A chain of its own from here, below the book: not proven the book's (a reset's snapshot looks the same).
+        if (this.joinedBy[t.index] === socket) this.joinedBy[t.index] = -1;
         if (this.books.replaying) this.trailSeq[t.index] = cid; // the replacement's changes chain from it
         return;
       }
@@ -596,12 +610,13 @@ export class DeribitAdapter implements VenueAdapter {
     const restart: (typeof conn.topics)[number][] = [];
     for (const t of conn.topics) {
       const behind = this.behindReset[t.index] === oldGen && carrier === "old";
-      // The replacement carrying on has not reached a LIVE book's change_id (it trails, or has delivered nothing for it:
-      // the old socket died first, or the ack deadline passed, awaitingJoin): a venue reset whose new ids fall between
-      // its own last id and the book's, or its subscribe snapshot of the new run, cannot be told from its trail by the
-      // id, so the book cannot be proven current. Restarted as below (before s-deritrail it stayed LIVE at its
-      // pre-reset levels until a change failed to link or the channel went stale).
-      if (carrier === "replacement" && t.book === BookState.LIVE && t.sub !== SUB_REJECTED && this.behindReset[t.index] !== conn.generation && !seqReached(t, conn.generation)) {
+      // The replacement carrying on has not joined a LIVE book's chain (joined: it never reached the book's change_id,
+      // or its own chain since is a new one: the old socket died first, or the ack deadline passed, awaitingJoin): a
+      // venue reset whose new ids fall between its own last id and the book's, or its subscribe snapshot of the new run,
+      // cannot be told from its trail by the id, so the book cannot be proven current. Restarted as below (before
+      // s-deritrail it stayed LIVE at its pre-reset levels until a change failed to link or the channel went stale).
+      // One that joined and trails by a change or two stays LIVE: its changes must link to its own last (onChainBreak).
+      if (carrier === "replacement" && t.book === BookState.LIVE && t.sub !== SUB_REJECTED && this.behindReset[t.index] !== conn.generation && !this.joined(t, conn.generation)) {
         this.behindReset[t.index] = -1;
         this.books.invalidate(t, BookState.RESYNCING, StatusReason.DISCONNECTED);
         restart.push(t);
@@ -634,16 +649,18 @@ export class DeribitAdapter implements VenueAdapter {
 
   /**
    * A planned reconnect's old socket is still needed (PlannedHost.awaitingJoin, bounded by the ack deadline): a LIVE
-   * book it served whose replacement has not reached the book's change_id (seqReached: its own snapshot, whole book or
-   * change equal to or past it). Closed before that, the book could not be proven current (onOverlapOver resyncs it);
-   * the replacement normally catches up within its first frames. Not a book whose replacement's frames are ignored
+   * book it served whose replacement has not joined its chain (joined: its own snapshot, whole book or change equal to
+   * or past the book's change_id, once for a `change` channel, then linked to its own last; a grouped one's now). Closed
+   * before that, the book could not be proven current (onOverlapOver resyncs it); the replacement normally catches up
+   * within its first frames. Until s-derijoin a `change` channel's had to be at the book's id at the same round as
+   * every other's: with many busy books the old socket was ahead of one at every round, kept to the ack deadline. Not a book whose replacement's frames are ignored
    * behind a reset (behindReset: restarted at the overlap's end) nor one waiting out a resync backoff (not asked there). Cold.
    */
   private awaitingJoin(conn: VenueConnection): boolean {
     for (const t of conn.topics) {
       if (!t.onRetiring || t.book !== BookState.LIVE || t.resyncDelayed || t.sub === SUB_REJECTED) continue;
       if (this.behindReset[t.index] === conn.generation) continue;
-      if (!seqReached(t, conn.generation)) return true;
+      if (!this.joined(t, conn.generation)) return true;
     }
     return false;
   }
@@ -670,6 +687,16 @@ export class DeribitAdapter implements VenueAdapter {
       this.books.resync(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
       return;
     }
+    if (cid <= t.lastSeq && known && cid > t.seqAlsoAt && prev !== t.seqAlsoAt && this.trailsJoined(t, socket)) {
+      // A replacement that joined the book's chain, behind it, whose change does not link to its own last id: a reset
+      // on it (or a loss) whose ids fall between its own and the book's, its run not the book's. The other socket,
+      // while open, is behind what this one says (markBehindReset). Before s-derijoin taken for its trail.
+      this.gaps++;
+      this.gapLog.hit(`${t.market} ${t.topic}: prev_change_id ${prev} after the trailing replacement's own change_id ${t.seqAlsoAt} (the book's ${t.lastSeq})`);
+      this.markBehindReset(t, socket, known);
+      this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+      return;
+    }
     if (cid <= t.lastSeq) {
       this.duplicates++; // a change the book already has (repeated, or from the other socket of a make-before-break)
       if (cid === t.lastSeq) {
@@ -677,6 +704,7 @@ export class DeribitAdapter implements VenueAdapter {
         // change each): the one of record when it carries on after an overlap, a lower change on it then a reset.
         t.lastMsgMs = this.now();
         seqRepeated(t, socket);
+        if (socket === t.conn.generation) this.joinedBy[t.index] = socket;
       } else if (known) this.trailed(t, socket, cid);
       return;
     }
@@ -722,6 +750,22 @@ export class DeribitAdapter implements VenueAdapter {
    */
   private wentBack(t: DeribitTopic, socket: number, cid: number): boolean {
     return seqReached(t, socket) || (socket === t.seqAlsoSocket && cid < t.seqAlsoAt);
+  }
+
+  /**
+   * Whether the socket of generation `gen` has joined the book's chain: it delivered the book's change_id (seqReached),
+   * or, a `change` channel's, it did once (joinedBy) and trails since, each change linked to its own last id
+   * (onChainBreak), so it carries the book's run up to the book. Before s-derijoin only the first: a replacement
+   * behind by a change at the moment the old socket went had its book resynced, and the old socket was kept to the
+   * ack deadline unless every book was caught up at the same instant. Cold.
+   */
+  private joined(t: CommonTopic, gen: number): boolean {
+    return seqReached(t, gen) || this.trailsJoined(t, gen);
+  }
+
+  /** `socket`, the connection's (a replacement), joined a `change` channel's chain and trails the book at seqAlsoAt. */
+  private trailsJoined(t: CommonTopic, socket: number): boolean {
+    return t.depth === 0 && socket === t.conn.generation && socket !== t.seqSocket && socket === t.seqAlsoSocket && this.joinedBy[t.index] === socket;
   }
 
   /**

@@ -201,6 +201,44 @@ describe("deribit: an older snapshot answering our own subscribe", { timeout: 30
     expect(stats.venueResets).toBe(0);
   });
 
+  test("the old socket gone while a replacement that joined a book is momentarily behind it: that book stays LIVE, as in replay", async () => {
+    // BTC's replacement reaches the book's change_id (joined), then its frames are held while the old socket moves the
+    // book on, and the old socket dies: the replacement trails BTC by a change at the close. ETH's replacement snapshot
+    // claims an id below the book's (never joined: resynced at the close, and the old socket kept until then). Until
+    // s-derijoin BTC was resynced too (only a replacement at the book's id at that instant counted).
+    let proxy: WsProxy | null = null;
+    const ETH = "book.ETH-PERPETUAL.100ms";
+    const behind = (f: string) => (!proxy!.links[0]!.closed && f.includes('"type":"snapshot"') && f.includes(ETH) ? f.replace(/"change_id":(\d+)/, (_m, d: string) => `"change_id":${Number(d) - 1}`) : f);
+    const prepare = (p: WsProxy) => ((proxy = p), p.byIndex.set(1, { rewriteDown: behind }));
+    const run = await startDeribit(["BTC-PERPETUAL", "ETH-PERPETUAL"], 1_500, { prepare, adapter: { ackTimeoutMs: 5_000 }, record: true });
+    runs.push(run);
+    run.step(1);
+    await until(() => run.equal(0) && run.equal(1), "both books live");
+    const a = run.adapter as unknown as { topics: TopicState[]; conns: VenueConnection[] };
+    const conn = a.conns[0]!;
+    await until(() => run.adapter.stats().olderSnapshots >= 1 && conn.pending.size === 0 && seqReached(a.topics[0]!, conn.generation), "ETH's replacement snapshot behind, ignored; BTC reached; acks in");
+    const replacement = run.proxy.links[1]!;
+    replacement.heldDown = []; // the replacement's frames wait: it falls behind the old socket
+    const adapter = run.adapter as DeribitAdapter;
+    const idBefore = adapter.topicInfo(0).lastChangeId;
+    let polls = 0;
+    await until(() => adapter.topicInfo(0).lastChangeId > idBefore, "the old socket moved BTC on", 10_000, () => void (++polls % 25 === 0 && run.step(1)));
+    expect(seqReached(a.topics[0]!, conn.generation), "the replacement behind BTC").toBe(false);
+    run.proxy.closeClient(run.proxy.links[0]!); // the old socket dies
+    await until(() => run.sink.invalid.length > 0 && conn.retiringWs === null, "the old socket gone, ETH left LIVE");
+    expect(run.sink.invalid).toEqual([{ index: 1, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED }]);
+    expect(adapter.topicInfo(0).state).toBe("live");
+    run.proxy.releaseDown(replacement); // its trail, then on from the book
+    run.step(2);
+    await until(() => run.equal(0) && run.equal(1), "both books equal on the replacement");
+    expect(run.sink.invalid).toHaveLength(1);
+    expect(run.adapter.stats()).toMatchObject({ reconnects: 0, gaps: 0, venueResets: 0 });
+    // The capture (its socket events) replayed: BTC LIVE through the close there too, the same books.
+    const again = await run.replay();
+    const books = (sink: BookMaps) => run.subs.map((_, i) => ({ seq: sink.seq[i], bids: sink.bids[i], asks: sink.asks[i] }));
+    expect({ invalid: again.invalid, books: books(again) }).toEqual({ invalid: run.sink.invalid, books: books(run.sink) });
+  });
+
   test("the old socket gone while the replacement still trails a book: that book resyncs (it cannot be proven current), the other stays LIVE", async () => {
     // The replacement's BTC snapshot claims an id below the book's (trailing, as a venue reset's new run below the book
     // would look), then the old socket dies before the replacement reaches the book. Until s-deritrail the book stayed
