@@ -203,6 +203,58 @@ test("export --books: a run killed, the next run without the book's venue: the b
   b.open(T0_US + 60_000_000, "bybit", "linear", "linear-0");
   b.frame(T0_US + 60_000_001, "bybit", "linear", "linear-0", "{}");
   b.kill();
+  let out = "";
+  const result = await exportCaptures([...a.w.files, ...b.w.files], { write: (c) => void (out += c), flush: () => undefined }, {
+    format: "jsonl",
+    books: { config: loadConfigFile(okxConfig(dir)), depth: 1, everyMs: 0 },
+    log: silentLogger,
+  });
+  const rows = out.trim().split("\n").map((l) => JSON.parse(l) as { symbol: string; state: string; reason: string; tsUs: number });
+  // Before: SOL's one row, live, carried into the next run and to the end.
+  expect(rows.filter((r) => r.symbol === "SOL-USDT").map((r) => [r.state, r.reason, r.tsUs])).toEqual([
+    ["live", "snapshot_applied", T0_US + 1],
+    ["resyncing", "sequence_gap", T0_US + 1],
+  ]);
+  expect(result.unstopped).toEqual([{ file: a.w.files[0], endsUs: T0_US + 1, next: b.w.files[0] }]);
+});
+
+test("export --books: an older recorder's rotation keeps the book LIVE; killed head-writing runs after it: the first 100 listed", async () => {
+  const dir = makeTempDir("feeder-older-export-");
+  const a = run(dir, 1, true);
+  a.open(T0_US, "okx", "spot", "spot-0");
+  a.frame(T0_US + 1, "okx", "spot", "spot-0", okxSnapshot("SOL-USDT", [["240.01", "3", "0", "1"]], [["240.02", "4", "0", "1"]], 30));
+  a.w.flush();
+  a.frame(T0_US + 2, "okx", "spot", "spot-0", "{}");
+  a.kill();
+  expect(a.w.files.length).toBe(2);
+  const parts: Buffer[] = [];
+  for (let i = 0; i <= 101; i++) {
+    const r = run(dir);
+    r.open(T0_US + 10 + i, "bybit", "linear", "linear-0");
+    r.kill();
+    parts.push(readFileSync(r.w.files[0]!));
+  }
+  const cat = join(dir, "cat.fcap");
+  writeFileSync(cat, Buffer.concat(parts));
+  let out = "";
+  const result = await exportCaptures([...a.w.files, cat], { write: (c) => void (out += c), flush: () => undefined }, {
+    format: "jsonl",
+    books: { config: loadConfigFile(okxConfig(dir)), depth: 1, everyMs: 0 },
+    log: silentLogger,
+  });
+  const rows = out.trim().split("\n").map((l) => JSON.parse(l) as { symbol: string; state: string; reason: string; tsUs: number });
+  // LIVE across the rotation, out at the first killed run's end (every book resyncs there). Before: resyncing at
+  // T0_US + 1, the older run's rotation taken for a new run's start.
+  expect(rows.filter((r) => r.symbol === "SOL-USDT").map((r) => [r.state, r.reason, r.tsUs])).toEqual([
+    ["live", "snapshot_applied", T0_US + 1],
+    ["resyncing", "sequence_gap", T0_US + 10],
+  ]);
+  expect(result.unstopped.length).toBe(100);
+  expect(result.unstopped[0]).toMatchObject({ file: cat, endsUs: T0_US + 10, next: cat, atByte: parts[0]!.byteLength });
+});
+
+/** An OKX config with one book, SOL-USDT spot, its REST and WebSocket on a closed loopback port. */
+function okxConfig(dir: string): string {
   const config = join(dir, "okx.toml");
   writeFileSync(
     config,
@@ -221,17 +273,5 @@ test("export --books: a run killed, the next run without the book's venue: the b
       'lot_size = "0.001"',
     ].join("\n") + "\n",
   );
-  let out = "";
-  const result = await exportCaptures([...a.w.files, ...b.w.files], { write: (c) => void (out += c), flush: () => undefined }, {
-    format: "jsonl",
-    books: { config: loadConfigFile(config), depth: 1, everyMs: 0 },
-    log: silentLogger,
-  });
-  const rows = out.trim().split("\n").map((l) => JSON.parse(l) as { symbol: string; state: string; reason: string; tsUs: number });
-  // Before: SOL's one row, live, carried into the next run and to the end.
-  expect(rows.filter((r) => r.symbol === "SOL-USDT").map((r) => [r.state, r.reason, r.tsUs])).toEqual([
-    ["live", "snapshot_applied", T0_US + 1],
-    ["resyncing", "sequence_gap", T0_US + 1],
-  ]);
-  expect(result.unstopped).toEqual([{ file: a.w.files[0], endsUs: T0_US + 1, next: b.w.files[0] }]);
-});
+  return config;
+}
