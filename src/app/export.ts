@@ -64,7 +64,7 @@ export interface ExportResult {
   lost: { file: string; atUs: number; why: string }[];
   /**
    * With --books: recorder runs that ended without their stop records (killed) where a new run's file follows, each a
-   * damage point at the run's last record, as in replay (ReplayResult.unstopped).
+   * damage point at the run's last record, as in replay (ReplayResult.unstopped: the first MAX_TIME_JUMPS_LISTED).
    */
   unstopped: UnstoppedRun[];
   stoppedEarly: boolean;
@@ -183,7 +183,7 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
               if (early) result.outOfOrder.push(captures === 1 ? { file, startsUs: r.tsRecvUs, previousEndsUs: lastUs } : { file, startsUs: r.tsRecvUs, previousEndsUs: lastUs, atByte: reader.captureAt });
               // A new run after one killed (no stop records): live, its books went away with the process (replay.ts).
               const runCut = lastUs >= 0 && runs.cutBefore(r);
-              if (runCut) result.unstopped.push(captures === 1 ? { file: lastFile, endsUs: lastUs, next: file } : { file: lastFile, endsUs: lastUs, next: file, atByte: reader.captureAt });
+              if (runCut && result.unstopped.length < MAX_TIME_JUMPS_LISTED) result.unstopped.push(captures === 1 ? { file: lastFile, endsUs: lastUs, next: file } : { file: lastFile, endsUs: lastUs, next: file, atByte: reader.captureAt });
               if ((early || runCut) && !isTimeJump(lastUs, r.tsRecvUs)) {
                 await damageAt(books);
                 if (stop) break;

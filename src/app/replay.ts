@@ -65,7 +65,8 @@ export interface ReplayResult {
   /**
    * Recorder runs that ended without their stop records (killed: a SIGKILL, a crash, a power loss) where a new run's
    * file follows (run-boundary.ts): each a capture gap before the new run's first record, as live's books went away
-   * with the process. A clean stop's run is closed by its stop records already: not listed, no gap.
+   * with the process, the first MAX_TIME_JUMPS_LISTED. A clean stop's run is closed by its stop records already: not
+   * listed, no gap. Only for a recorder that records its sockets (since 2026-12-06): an older one's kill is not seen.
    */
   unstopped: UnstoppedRun[];
   stoppedEarly: boolean;
@@ -162,7 +163,7 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
             fileStarted = true;
             // A new run after one killed (no stop records): live, its books went away with the process.
             const runCut = lastRecUs >= 0 && runs.cutBefore(r);
-            if (runCut) result.unstopped.push(captures === 1 ? { file: lastRecFile, endsUs: lastRecUs, next: file } : { file: lastRecFile, endsUs: lastRecUs, next: file, atByte: reader.captureAt });
+            if (runCut && result.unstopped.length < MAX_TIME_JUMPS_LISTED) result.unstopped.push(captures === 1 ? { file: lastRecFile, endsUs: lastRecUs, next: file } : { file: lastRecFile, endsUs: lastRecUs, next: file, atByte: reader.captureAt });
             const early = r.tsRecvUs < lastRecUs;
             if (early) result.outOfOrder.push(captures === 1 ? { file, startsUs: r.tsRecvUs, previousEndsUs: lastRecUs } : { file, startsUs: r.tsRecvUs, previousEndsUs: lastRecUs, atByte: reader.captureAt });
             // Not the previous file's continuation (files given out of order, or another recorder's): as after a

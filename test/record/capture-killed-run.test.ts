@@ -21,15 +21,18 @@ import { checksumOfStrings } from "../../src/venues/okx/checksum.ts";
 import { loopbackDestinationToml } from "../support/config-toml.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 
-/** One recorder run into `dir`, as `feeder record` writes it: `maxFileBytes` 1 rotates at every block. */
-function run(dir: string, maxFileBytes = 1 << 30) {
+/**
+ * One recorder run into `dir`, as `feeder record` writes it: `maxFileBytes` 1 rotates at every block. `older`: as a
+ * recorder before 2026-12-06 wrote it (no `ws:sockets` after a `ws:open`, no file heads, no stop records).
+ */
+function run(dir: string, maxFileBytes = 1 << 30, older = false) {
   const head = new CaptureSocketHead();
-  const w = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1 << 20, maxFileBytes, compression: "none", fileHead: head });
+  const w = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1 << 20, maxFileBytes, compression: "none", ...(older ? {} : { fileHead: head }) });
   return {
     w,
     open: (us: number, venue: string, market: string, conn: string) => {
       w.writeRest(us, venue, market, conn, CONNECTION_OPENED_URL, "wss://venue.example/ws");
-      w.writeRest(us, venue, market, conn, SOCKETS_RECORDED_URL, "");
+      if (!older) w.writeRest(us, venue, market, conn, SOCKETS_RECORDED_URL, "");
     },
     frame: (us: number, venue: string, market: string, conn: string, frame: string) => w.write(us, venue, market, conn, frame),
     /** The clean stop's records (record.ts recordStop), then the close. */
@@ -128,6 +131,60 @@ test("replay: a killed run's file concatenated with the next run's (cat a b > c)
   expect(result.unstopped).toEqual([{ file: cat, endsUs: 1_001, next: cat, atByte: first.byteLength }]);
 });
 
+test("replay: an older recorder's run (no heads) rotating with a connection open is no run boundary; its kill is not seen", async () => {
+  const dir = makeTempDir("feeder-older-rotated-");
+  const a = run(dir, 1, true);
+  a.open(1_000, "okx", "spot", "spot-0");
+  a.frame(1_001, "okx", "spot", "spot-0", "a1");
+  a.w.flush();
+  a.frame(2_000, "okx", "spot", "spot-0", "a2");
+  a.w.flush();
+  a.frame(3_000, "okx", "spot", "spot-0", "a3");
+  a.kill();
+  expect(a.w.files.length).toBe(3);
+  expect(readCapture(a.w.files[1]!).records[0]!.frame).toBe("a2"); // no head: the rotation looks like a new run's file
+  const b = run(dir);
+  b.open(60_000_000, "okx", "swap", "swap-0");
+  b.frame(60_000_001, "okx", "swap", "swap-0", "b1");
+  b.stop(60_000_002);
+  const { calls, result } = await replayed([...a.w.files, ...b.w.files]);
+  // Before: a gap (and an unstopped entry, a warning) at each of its rotations and before the next run.
+  expect(calls).toEqual(["a1", "a2", "a3", "b1"]);
+  expect(result.unstopped).toEqual([]);
+  // The next run's records say it writes heads, but the older run's connection left open is not taken for its own: its
+  // clean stop ends a run, not one killed.
+  const c = run(dir);
+  c.open(120_000_000, "okx", "swap", "swap-0");
+  c.frame(120_000_001, "okx", "swap", "swap-0", "c1");
+  c.kill();
+  expect((await replayed([...a.w.files, ...b.w.files, ...c.w.files])).result.unstopped).toEqual([]);
+});
+
+test("replay: a head-writing run killed after an older recorder's run is seen; unstopped lists the first 100", async () => {
+  const dir = makeTempDir("feeder-killed-many-");
+  const older = run(dir, 1 << 30, true);
+  older.open(1_000, "okx", "spot", "spot-0");
+  older.frame(1_001, "okx", "spot", "spot-0", "o1");
+  older.kill();
+  // 101 killed runs and a last one, concatenated into one file (cat): a cut before each next run.
+  const parts = [readFileSync(older.w.files[0]!)];
+  for (let i = 0; i <= 101; i++) {
+    const r = run(dir);
+    r.open(2_000 + i * 1_000, "okx", "spot", "spot-0");
+    r.frame(2_001 + i * 1_000, "okx", "spot", "spot-0", `r${i}`);
+    r.kill();
+    parts.push(readFileSync(r.w.files[0]!));
+  }
+  const cat = join(dir, "cat.fcap");
+  writeFileSync(cat, Buffer.concat(parts));
+  const { calls, result } = await replayed([cat]);
+  expect(calls.filter((c) => c === "gap").length).toBe(101);
+  expect(calls.slice(0, 4)).toEqual(["o1", "r0", "gap", "r1"]);
+  // Before: 102 entries, the older run's boundary the first.
+  expect(result.unstopped.length).toBe(100);
+  expect(result.unstopped[0]).toMatchObject({ endsUs: 2_001, atByte: parts[0]!.byteLength + parts[1]!.byteLength });
+});
+
 const T0_US = 1_733_011_200_000_000;
 
 function okxSnapshot(instId: string, bids: string[][], asks: string[][], seqId: number): string {
@@ -146,6 +203,58 @@ test("export --books: a run killed, the next run without the book's venue: the b
   b.open(T0_US + 60_000_000, "bybit", "linear", "linear-0");
   b.frame(T0_US + 60_000_001, "bybit", "linear", "linear-0", "{}");
   b.kill();
+  let out = "";
+  const result = await exportCaptures([...a.w.files, ...b.w.files], { write: (c) => void (out += c), flush: () => undefined }, {
+    format: "jsonl",
+    books: { config: loadConfigFile(okxConfig(dir)), depth: 1, everyMs: 0 },
+    log: silentLogger,
+  });
+  const rows = out.trim().split("\n").map((l) => JSON.parse(l) as { symbol: string; state: string; reason: string; tsUs: number });
+  // Before: SOL's one row, live, carried into the next run and to the end.
+  expect(rows.filter((r) => r.symbol === "SOL-USDT").map((r) => [r.state, r.reason, r.tsUs])).toEqual([
+    ["live", "snapshot_applied", T0_US + 1],
+    ["resyncing", "sequence_gap", T0_US + 1],
+  ]);
+  expect(result.unstopped).toEqual([{ file: a.w.files[0], endsUs: T0_US + 1, next: b.w.files[0] }]);
+});
+
+test("export --books: an older recorder's rotation keeps the book LIVE; killed head-writing runs after it: the first 100 listed", async () => {
+  const dir = makeTempDir("feeder-older-export-");
+  const a = run(dir, 1, true);
+  a.open(T0_US, "okx", "spot", "spot-0");
+  a.frame(T0_US + 1, "okx", "spot", "spot-0", okxSnapshot("SOL-USDT", [["240.01", "3", "0", "1"]], [["240.02", "4", "0", "1"]], 30));
+  a.w.flush();
+  a.frame(T0_US + 2, "okx", "spot", "spot-0", "{}");
+  a.kill();
+  expect(a.w.files.length).toBe(2);
+  const parts: Buffer[] = [];
+  for (let i = 0; i <= 101; i++) {
+    const r = run(dir);
+    r.open(T0_US + 10 + i, "bybit", "linear", "linear-0");
+    r.kill();
+    parts.push(readFileSync(r.w.files[0]!));
+  }
+  const cat = join(dir, "cat.fcap");
+  writeFileSync(cat, Buffer.concat(parts));
+  let out = "";
+  const result = await exportCaptures([...a.w.files, cat], { write: (c) => void (out += c), flush: () => undefined }, {
+    format: "jsonl",
+    books: { config: loadConfigFile(okxConfig(dir)), depth: 1, everyMs: 0 },
+    log: silentLogger,
+  });
+  const rows = out.trim().split("\n").map((l) => JSON.parse(l) as { symbol: string; state: string; reason: string; tsUs: number });
+  // LIVE across the rotation, out at the first killed run's end (every book resyncs there). Before: resyncing at
+  // T0_US + 1, the older run's rotation taken for a new run's start.
+  expect(rows.filter((r) => r.symbol === "SOL-USDT").map((r) => [r.state, r.reason, r.tsUs])).toEqual([
+    ["live", "snapshot_applied", T0_US + 1],
+    ["resyncing", "sequence_gap", T0_US + 10],
+  ]);
+  expect(result.unstopped.length).toBe(100);
+  expect(result.unstopped[0]).toMatchObject({ file: cat, endsUs: T0_US + 10, next: cat, atByte: parts[0]!.byteLength });
+});
+
+/** An OKX config with one book, SOL-USDT spot, its REST and WebSocket on a closed loopback port. */
+function okxConfig(dir: string): string {
   const config = join(dir, "okx.toml");
   writeFileSync(
     config,
@@ -164,17 +273,5 @@ test("export --books: a run killed, the next run without the book's venue: the b
       'lot_size = "0.001"',
     ].join("\n") + "\n",
   );
-  let out = "";
-  const result = await exportCaptures([...a.w.files, ...b.w.files], { write: (c) => void (out += c), flush: () => undefined }, {
-    format: "jsonl",
-    books: { config: loadConfigFile(config), depth: 1, everyMs: 0 },
-    log: silentLogger,
-  });
-  const rows = out.trim().split("\n").map((l) => JSON.parse(l) as { symbol: string; state: string; reason: string; tsUs: number });
-  // Before: SOL's one row, live, carried into the next run and to the end.
-  expect(rows.filter((r) => r.symbol === "SOL-USDT").map((r) => [r.state, r.reason, r.tsUs])).toEqual([
-    ["live", "snapshot_applied", T0_US + 1],
-    ["resyncing", "sequence_gap", T0_US + 1],
-  ]);
-  expect(result.unstopped).toEqual([{ file: a.w.files[0], endsUs: T0_US + 1, next: b.w.files[0] }]);
-});
+  return config;
+}
