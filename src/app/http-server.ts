@@ -63,8 +63,8 @@ import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from "./status-page/page.ts";
 
 export const MSGPACK_CONTENT_TYPE = "application/msgpack";
 /**
- * On every answer but the page's (STATUS_PAGE_HEADERS): live numbers are never cached, and no body is sniffed into
- * another type. Until s-httpsmall /metrics, /healthz and the MessagePack answers lacked nosniff.
+ * On every answer but the page's (STATUS_PAGE_HEADERS, which holds both): live numbers are never cached, and no body
+ * is sniffed into another type. Until s-httpsmall /metrics, /healthz and the MessagePack answers lacked nosniff.
  */
 const NOT_STORED = { "cache-control": "no-store", "x-content-type-options": "nosniff" } as const;
 const MAX_DEPTH = 100_000;

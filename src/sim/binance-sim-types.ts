@@ -171,7 +171,7 @@ export interface BinanceSim {
   readonly connectLimit: ConnectLimit;
   /** USD-M's, counted apart (no window by default: none documented). */
   readonly linearConnectLimit: ConnectLimit;
-  readonly stats: { connections: number; connectionsTotal: number; messagesSent: number; subscribes: number; depthRequests: number; closedForRate: number; closedForNoPong: number };
+  readonly stats: { connections: number; connectionsTotal: number; messagesSent: number; subscribes: number; depthRequests: number; closedForRate: number; closedForNoPong: number; closedForShutdown: number };
   /**
    * Diffs that follow a subscription or a depth snapshot (a few ms later, on a timer) not yet sent: a test that
    * counts what arrives waits for 0 first, else such a diff lands in the middle of its steps.

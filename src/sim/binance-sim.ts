@@ -96,7 +96,7 @@ class Simulator implements BinanceSim {
   }
   readonly connectLimit: ConnectLimit;
   readonly linearConnectLimit: ConnectLimit;
-  readonly stats = { connections: 0, connectionsTotal: 0, messagesSent: 0, subscribes: 0, depthRequests: 0, closedForRate: 0, closedForNoPong: 0 };
+  readonly stats = { connections: 0, connectionsTotal: 0, messagesSent: 0, subscribes: 0, depthRequests: 0, closedForRate: 0, closedForNoPong: 0, closedForShutdown: 0 };
   private server: Server<ConnData> | null = null;
   private readonly rng: Rng;
   private readonly syms = new Map<string, SymSim>(); // "market:SYMBOL"
@@ -581,7 +581,12 @@ class Simulator implements BinanceSim {
         for (const ws of conns) this.send(ws, `{"stream":"!serverShutdown","data":{"e":"serverShutdown","E":${Date.now()}}}`);
         const t = setTimeout(() => {
           this.pendingTimers.delete(t);
-          for (const ws of conns) ws.close(1000, "server shutdown");
+          // Counted: those the client had not closed itself (a make-before-break client closes them once replaced).
+          for (const ws of conns) {
+            if (!this.conns.has(ws)) continue;
+            this.stats.closedForShutdown++;
+            ws.close(1000, "server shutdown");
+          }
         }, this.opts.shutdownGraceMs ?? 1000);
         this.pendingTimers.add(t);
         return conns.length;

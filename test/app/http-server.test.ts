@@ -379,6 +379,21 @@ describe("http server", () => {
     expect(logLines.filter((l) => l.level === "error")).toEqual([]);
   });
 
+  test("a further depth's book is found by its wire symbol, its @ sent as is or as %40 (operations.md); the plain symbol is the market's", async () => {
+    const further = new BookBuilder(instrument("XRPUSDT@1"));
+    books.push(further);
+    try {
+      for (const symbol of ["XRPUSDT@1", "XRPUSDT%401"]) {
+        const r = await fetch(`${server.url}/books/bybit/linear/${symbol}`);
+        const b = (await r.json()) as { symbol: string; instrumentId: number };
+        expect([r.status, b.symbol, b.instrumentId], symbol).toEqual([200, "XRPUSDT@1", instrumentIdOf("bybit", "linear", "XRPUSDT@1")]);
+      }
+      expect(((await (await fetch(`${server.url}/books/bybit/linear/XRPUSDT`)).json()) as { symbol: string }).symbol).toBe("XRPUSDT");
+    } finally {
+      books.splice(books.indexOf(further), 1);
+    }
+  });
+
   test("a 404 for no book names it cut to 200 characters, as other errors cut what the request sent (s-httpsmall: ~16 KB echoed)", async () => {
     const symbol = "X".repeat(5000);
     const r = await fetch(`${server.url}/books/bybit/linear/${symbol}`);

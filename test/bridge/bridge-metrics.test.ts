@@ -372,7 +372,7 @@ describe("feeder bridge --http: the feeder's Host hygiene (no token, so loopback
 });
 
 describe("feeder bridge --http: answers and failures as the feeder's (s-httpsmall)", () => {
-  test("/metrics, /readyz and /healthz are no-store and nosniff; a throwing metrics() is a 500 and one error line per 5 s naming the request", async () => {
+  test("/metrics, /readyz, /healthz and refusals are no-store and nosniff; a throwing metrics() is a 500 and one error line per 5 s naming the request", async () => {
     const lines: { level: string; msg: string; count?: number; detail?: string }[] = [];
     const log = createLogger({ format: "json", level: "debug", write: (l) => lines.push(JSON.parse(l) as (typeof lines)[number]) });
     let broken = false;
@@ -389,6 +389,13 @@ describe("feeder bridge --http: answers and failures as the feeder's (s-httpsmal
     for (const path of ["/metrics", "/readyz", "/healthz"]) {
       const r = await fetch(`${h.url}${path}`);
       expect([r.status, r.headers.get("cache-control"), r.headers.get("x-content-type-options")], path).toEqual([200, "no-store", "nosniff"]);
+    }
+    // Its refusals too, as the feeder's (until s-rd3j a 404 echoing the path, a 405 and a 403 had neither).
+    const refusals: [string, RequestInit, number][] = [["/nope", {}, 404], ["/metrics", { method: "DELETE" }, 405], ["/metrics", { headers: { host: "evil.example" } }, 403]];
+    for (const [path, init, status] of refusals) {
+      const r = await fetch(`${h.url}${path}`, init);
+      await r.arrayBuffer();
+      expect([r.status, r.headers.get("cache-control"), r.headers.get("x-content-type-options")], `${init.method ?? "GET"} ${path}`).toEqual([status, "no-store", "nosniff"]);
     }
     broken = true;
     for (let i = 0; i < 5; i++) expect((await fetch(`${h.url}/metrics?i=${i}`)).status).toBe(500);

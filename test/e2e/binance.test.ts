@@ -182,6 +182,8 @@ describe("Binance simulator → feeder → multicast → subscriber", { timeout:
       r.sim.inject("serverShutdown");
       const planned = () => r.feeder.stats().venues.binance!.plannedReconnects ?? 0;
       await waitFor(() => planned() >= 1 && r.sim.stats.connectionsTotal > opened && r.sim.stats.connections === 1, "the replacement made and the old socket closed", 15_000, () => r.sim.step(1));
+      // Closed by the feeder once replaced, not by the simulator at the grace's end (which the wait above allowed).
+      expect(r.sim.stats.closedForShutdown, "old sockets the simulator closed at the grace's end").toBe(0);
       await converge(r, "serverShutdown");
       expect([...r.invalidSeen]).toEqual([]);
       expect(r.violations).toEqual([]);

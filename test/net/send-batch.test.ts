@@ -17,7 +17,7 @@ import { RetransmitServer } from "../../src/net/retransmit-server.ts";
 import { BatchSender, type SendCounters } from "../../src/net/send-batch.ts";
 import { PACKET_HEADER_BYTES, PKT_SEQ_NUM_OFFSET } from "../../src/wire/layout.ts";
 import { ChannelPacker } from "../../src/wire/packer.ts";
-import { encodeRetxControl, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
+import { decodeRetxControl, encodeRetxControl, RETX_KIND_OUT_OF_RANGE, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
 import { rng } from "../wire/helpers.ts";
 
 /** What happens to a datagram: sent; sent but bounces (error pending); always refused (EMSGSIZE); buffer full from here. */
@@ -141,15 +141,15 @@ describe("RetransmitServer through BatchSender", () => {
     const server = new RetransmitServer({ config, portOffset: 0, rings: new Map([[3, ring]]), sourceId: 0, sessionId: 77, auth: undefined });
     let calls = 0;
     let taken = 0;
-    let told = 0;
+    const told: unknown[] = [];
     (server as unknown as { socket: unknown }).socket = {
       sendMany(args: unknown[]) {
         calls++;
         if (taken === 0) return (taken = Math.min(10, args.length / 3));
         throw Object.assign(new Error("EAGAIN: the socket buffer is full, send"), { code: "EAGAIN" });
       },
-      send: () => {
-        told++;
+      send: (reply: Uint8Array) => {
+        told.push(decodeRetxControl(reply.slice()));
         return true;
       },
     };
@@ -162,7 +162,7 @@ describe("RetransmitServer through BatchSender", () => {
     // Batch of 64: one call took 10, one found the buffer full (54 dropped); the answer ends there (s-rdretx): the batch
     // of 36 is not tried, counted dropped, and the requester is told OUT_OF_RANGE at once (one control datagram).
     expect(calls).toBe(2);
-    expect(told).toBe(1);
+    expect(told).toEqual([expect.objectContaining({ kind: RETX_KIND_OUT_OF_RANGE, channelId: 3, seqNum: 1, count: 100 })]);
   });
 });
 

@@ -78,7 +78,7 @@ export function startBridgeHttp(addr: BridgeHttpAddress, source: BridgeHttpSourc
   /** A client's mistake: a 4xx naming it, logged at debug level only (an error line is for the bridge's own failures). */
   const refuse = (req: Request, status: number, error: string, headers: Record<string, string> = {}): Response => {
     log.debug("bridge HTTP bad request", { method: req.method, status, error });
-    return new Response(`${JSON.stringify({ error })}\n`, { status, headers: { ...headers, "content-type": "application/json" } });
+    return new Response(`${JSON.stringify({ error })}\n`, { status, headers: { ...headers, "content-type": "application/json", ...NOT_STORED } });
   };
   const refused = new RateLimitedLog(log, "warn", "bridge HTTP requests refused: the in-flight cap's requests are being answered (503, retry-after)");
   // The bridge's own failure (its metrics or readiness throwing) at every scrape: a line per 5 s with the count, as
@@ -99,7 +99,7 @@ export function startBridgeHttp(addr: BridgeHttpAddress, source: BridgeHttpSourc
     error(err) {
       // Only reached if the handler above could not even run.
       failed.hit(err.message);
-      return new Response("internal error\n", { status: 500 });
+      return new Response("internal error\n", { status: 500, headers: { "content-type": "text/plain", ...NOT_STORED } });
     },
   });
   return { url: `http://${addr.host}:${server.port}`, stop: async () => void (await server.stop(true)) };
@@ -132,7 +132,10 @@ export function startBridgeHttp(addr: BridgeHttpAddress, source: BridgeHttpSourc
   }
 }
 
-/** As the feeder's answers (http-server.ts): live numbers never cached (until s-httpsmall /metrics and /readyz could be), nor sniffed. */
+/**
+ * On every answer, as the feeder's (http-server.ts): live numbers never cached (until s-httpsmall /metrics and /readyz
+ * could be), nor sniffed (until s-rd3j the refusals, a 404 echoing the path, had neither).
+ */
 const NOT_STORED = { "cache-control": "no-store", "x-content-type-options": "nosniff" } as const;
 
 /** The request's path and query as a log line names them, cut (a target may be ~16 KB). */
