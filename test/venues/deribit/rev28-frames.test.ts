@@ -189,7 +189,7 @@ describe("deribit: an older snapshot answering our own subscribe", { timeout: 30
     await until(() => held.some((f) => f.includes('"type":"snapshot"')) && conn.retiringWs !== null && conn.pending.size === 0, "the replacement's snapshot on its path; its acks in");
     const snapshotId = Number(/"change_id":(\d+)/.exec(held[0]!)![1]);
     let polls = 0;
-    await until(() => run.adapter.topicInfo(0).lastChangeId > snapshotId, "the old socket moved BTC past it", 10_000, () => void (++polls % 25 === 0 && run.step(1)));
+    await until(() => (run.adapter as DeribitAdapter).topicInfo(0).lastChangeId > snapshotId, "the old socket moved BTC past it", 10_000, () => void (++polls % 25 === 0 && run.step(1)));
     const link = run.proxy.links[1]!;
     link.client.send(held.shift()!); // the snapshot, behind the book: ignored
     await until(() => run.adapter.stats().olderSnapshots >= 1, "the replacement's snapshot, behind, ignored");
