@@ -697,6 +697,23 @@ export class DeribitAdapter implements VenueAdapter {
       this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
       return;
     }
+    if (cid === t.lastSeq && known && socket !== t.seqSocket && !seqReached(t, socket)) {
+      if (socket === t.seqAlsoSocket && prev !== t.seqAlsoAt) {
+        // A trailing socket's change at the book's id not linking to its own last id: a reset on it (or a loss) whose
+        // run lands on the book's id, not the book's run. Before s-derijoin2 a repeat: of record, the replacement joined.
+        this.gaps++;
+        this.gapLog.hit(`${t.market} ${t.topic}: prev_change_id ${prev} at the book's change_id ${cid} after the trailing socket's own ${t.seqAlsoAt}`);
+        this.markBehindReset(t, socket, known);
+        this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+        return;
+      }
+      if (socket !== t.seqAlsoSocket && socket === t.conn.generation) {
+        // The connection's socket with nothing of its own for this book (its subscribe's snapshot comes first on
+        // Deribit): nothing chains it to the book, so not a join (before s-derijoin2 it joined). No sign of life.
+        this.duplicates++;
+        return;
+      }
+    }
     if (cid <= t.lastSeq) {
       this.duplicates++; // a change the book already has (repeated, or from the other socket of a make-before-break)
       if (cid === t.lastSeq) {

@@ -156,23 +156,26 @@ describe("deribit: an older snapshot answering our own subscribe", { timeout: 30
   });
 
   test("a make-before-break replacement whose snapshot is behind the old socket is ignored, and its changes go on from the book", async () => {
-    // Replacement (link 1, while the first socket is still open: a replacement, not a reconnect): its BTC snapshot
-    // claims an id one below the one the book holds (the replacement behind the old socket). Acks get room (the
-    // machine may be loaded): a recycled first socket would make link 1 a reconnect, which this test is not about.
-    let proxy: WsProxy | null = null;
-    const behind = (f: string) => (!proxy!.links[0]!.closed && f.includes('"type":"snapshot"') && f.includes(CHANNEL) ? f.replace(/"change_id":(\d+)/, (_m, d: string) => `"change_id":${Number(d) - 1}`) : f);
-    const prepare = (p: WsProxy) => ((proxy = p), p.byIndex.set(1, { rewriteDown: behind }));
+    // Replacement (link 1, while the first socket is still open: a replacement, not a reconnect): its BTC frames are
+    // held on its path until the old socket has moved the book past its snapshot, so the snapshot arrives behind the
+    // book and its changes chain from it (until s-derijoin2 the test lowered the snapshot's id instead, a chain the
+    // replacement's next change did not link to: now a break). Acks get room (the machine may be loaded): a recycled
+    // first socket would make link 1 a reconnect, which this test is not about.
+    const held: string[] = [];
+    let holding = true;
+    const hold = (f: string) => (holding && f.includes('"method":"subscription"') && f.includes(CHANNEL) ? (held.push(f), null) : f);
+    const prepare = (p: WsProxy) => p.byIndex.set(1, { rewriteDown: hold });
     const run = await startDeribit(["BTC-PERPETUAL", "ETH-PERPETUAL"], 1_500, { prepare, adapter: { ackTimeoutMs: 5_000 } });
     runs.push(run);
     run.step(1);
-    // Whether the replacement had reached BTC's change_id when the planned reconnect closed the old socket.
+    // Whether the replacement had joined BTC's chain when the planned reconnect closed the old socket.
     type Planned = { closeRetiring(conn: VenueConnection, why: string, carrier?: string): void; onHousekeeping(conn: VenueConnection, now: number, judge?: boolean): void };
-    const a = run.adapter as unknown as { topics: TopicState[]; conns: VenueConnection[]; lifecycle: { planned: Planned } };
+    const a = run.adapter as unknown as { topics: TopicState[]; conns: VenueConnection[]; lifecycle: { planned: Planned }; joined(t: TopicState, gen: number): boolean };
     const planned = a.lifecycle.planned;
     const close = planned.closeRetiring.bind(planned);
-    const reachedAtClose: boolean[] = [];
+    const joinedAtClose: boolean[] = [];
     planned.closeRetiring = (conn, why, carrier) => {
-      if (carrier === "replacement") reachedAtClose.push(seqReached(a.topics[0]!, conn.generation));
+      if (carrier === "replacement") joinedAtClose.push(a.joined(a.topics[0]!, conn.generation));
       close(conn, why, carrier);
     };
     const housekeeping = planned.onHousekeeping.bind(planned);
@@ -183,22 +186,30 @@ describe("deribit: an older snapshot answering our own subscribe", { timeout: 30
     };
     await until(() => run.equal(0) && run.equal(1), "both books live");
     const conn = a.conns[0]!;
-    await until(() => run.adapter.stats().olderSnapshots >= 1 && conn.retiringWs !== null && conn.pending.size === 0, "the replacement's snapshot, behind, ignored; its acks in");
-    // Housekeeping rounds with every ack in and no change from the venue: the replacement still behind BTC's id.
+    await until(() => held.some((f) => f.includes('"type":"snapshot"')) && conn.retiringWs !== null && conn.pending.size === 0, "the replacement's snapshot on its path; its acks in");
+    const snapshotId = Number(/"change_id":(\d+)/.exec(held[0]!)![1]);
+    let polls = 0;
+    await until(() => (run.adapter as DeribitAdapter).topicInfo(0).lastChangeId > snapshotId, "the old socket moved BTC past it", 10_000, () => void (++polls % 25 === 0 && run.step(1)));
+    const link = run.proxy.links[1]!;
+    link.client.send(held.shift()!); // the snapshot, behind the book: ignored
+    await until(() => run.adapter.stats().olderSnapshots >= 1, "the replacement's snapshot, behind, ignored");
+    // Housekeeping rounds with every ack in: the replacement still behind BTC's id, never at it.
     const seen = rounds;
     await until(() => rounds >= seen + 3, "three housekeeping rounds");
-    expect(reachedAtClose, "the old socket kept while the replacement trails").toEqual([]);
-    // The venue moves on: both sockets carry the change, the replacement reaches the book and the old socket goes.
+    expect(joinedAtClose, "the old socket kept while the replacement trails").toEqual([]);
+    // Its changes on its path arrive, linked to its own snapshot: it reaches the book and the old socket goes.
     // (Until s-deritrail the old socket closed on the acks, the replacement still behind.)
-    let polls = 0;
+    for (const f of held.splice(0)) link.client.send(f);
+    holding = false;
     await until(() => run.proxy.links[0]!.closed, "the replacement caught up, the old socket closed", 10_000, () => void (++polls % 25 === 0 && run.step(1)));
-    expect(reachedAtClose, "the old socket kept until the replacement reached the book").toEqual([true]);
+    expect(joinedAtClose, "the old socket kept until the replacement joined the book").toEqual([true]);
     run.step(2);
     await until(() => run.equal(0) && run.equal(1), "both books equal on the replacement");
     expect(run.sink.invalid).toEqual([]);
     const stats = run.adapter.stats();
     expect(stats.olderSnapshots).toBeGreaterThanOrEqual(1);
     expect(stats.venueResets).toBe(0);
+    expect(stats.gaps).toBe(0);
   });
 
   test("the old socket gone while a replacement that joined a book is momentarily behind it: that book stays LIVE, as in replay", async () => {

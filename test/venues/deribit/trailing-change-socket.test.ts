@@ -318,6 +318,70 @@ describe("deribit: a replacement that joined the book's chain stays joined while
   });
 });
 
+describe("deribit: a trailing socket's change exactly at the book's change_id must link to its own last id (s-derijoin2)", () => {
+  // Until s-derijoin2 such a change was a repeat whatever its prev_change_id: the trailing socket of record from then
+  // on and, the replacement, joined the book's chain, so a venue reset run landing exactly on the book's id (its
+  // snapshot lost) was taken for the book's and its next change applied on the pre-reset levels.
+  const awaitingJoin = (adapter: DeribitAdapter, conn: VenueConnection) => (adapter as unknown as { awaitingJoin(c: VenueConnection): boolean }).awaitingJoin(conn);
+
+  test("the replacement trailing at its own last id: a change at the book's id not linking to it is a break", async () => {
+    const { adapter, invalid, fromOld, stop } = await overlapRig();
+    try {
+      fromOld(change(101, 100, "0.105"));
+      fromOld(change(102, 101, "0.11"));
+      fromOld(change(103, 102, "0.12"));
+      adapter.ingestFrame("option", CONN, snapshot(100, "0.1"), 1); // the replacement's, behind: its own last 100
+      adapter.ingestFrame("option", CONN, change(103, 7, "0.3"), 1); // the venue's new run at the book's id exactly
+      expect(invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+      expect(adapter.stats()).toMatchObject({ gaps: 1 });
+    } finally {
+      await stop();
+    }
+  });
+
+  test("the old socket trailing the replacement: a change at the book's id not linking to its own last id is a break", async () => {
+    const { adapter, invalid, fromOld, stop } = await overlapRig();
+    try {
+      adapter.ingestFrame("option", CONN, snapshot(102, "0.11"), 1); // the replacement's, ahead: the old one known at 100
+      fromOld(change(102, 7, "0.3")); // the venue's new run on the old socket at the book's id exactly
+      expect(invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+    } finally {
+      await stop();
+    }
+  });
+
+  test("the replacement's first frame for the book a change at the book's id (no snapshot of its own): not a join", async () => {
+    // Its subscribe's snapshot comes first on Deribit; without it nothing on that socket chains to the book.
+    const { adapter, conn, planned, invalid, fromOld, stop } = await overlapRig();
+    try {
+      fromOld(change(101, 100, "0.105"));
+      adapter.ingestFrame("option", CONN, change(101, 100, "0.105"), 1);
+      expect(awaitingJoin(adapter, conn)).toBe(true);
+      expect(invalid).toEqual([]);
+      planned.onRetiringClosed(conn, "test");
+      expect(invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED }]);
+    } finally {
+      await stop();
+    }
+  });
+
+  test("linked to its own last id it is the repeat it was: joined, LIVE at the close", async () => {
+    const { adapter, conn, planned, invalid, fromOld, stop } = await overlapRig();
+    try {
+      fromOld(change(101, 100, "0.105"));
+      adapter.ingestFrame("option", CONN, snapshot(100, "0.1"), 1);
+      adapter.ingestFrame("option", CONN, change(101, 100, "0.105"), 1);
+      expect(awaitingJoin(adapter, conn)).toBe(false);
+      planned.onRetiringClosed(conn, "test");
+      adapter.ingestFrame("option", CONN, change(102, 101, "0.11"), 1);
+      expect(invalid).toEqual([]);
+      expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 102 });
+    } finally {
+      await stop();
+    }
+  });
+});
+
 describe("deribit: a venue reset around an overlap, randomized against a model of what each socket delivered", () => {
   test("a change below a socket's own last id is a reset on either socket, during the overlap or after; its trail and lead never are", async () => {
     // The model: both sockets carry the same change stream, the replacement from its subscribe's snapshot on, in a
@@ -332,6 +396,7 @@ describe("deribit: a venue reset around an overlap, randomized against a model o
     let behindResynced = 0;
     let joinedBehind = 0;
     let betweenReset = 0;
+    let atBook = 0;
     for (let round = 0; round < 300; round++) {
       const { adapter, conn, planned, invalid, fromOld, stop } = await overlapRig();
       try {
@@ -373,6 +438,14 @@ describe("deribit: a venue reset around an overlap, randomized against a model o
         if (rng.next() < 0.25) {
           // The venue's ids go back during the overlap, seen first on a socket that has delivered something.
           during++;
+          if (pb >= 0 && pa !== pb && rng.next() < 0.5) {
+            // The socket behind, its new run landing exactly on the book's id (its snapshot lost): a break, not its
+            // repeat (before s-derijoin2 it was of record from then on, the replacement joined).
+            atBook++;
+            (pa < pb ? fromOld : fromNew)(change(ids[book]!, 1, "0.09"));
+            expect(invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+            continue;
+          }
           if (pb >= 0 && rng.next() < 0.5) fromNew(change(6, 5, "0.09"));
           else fromOld(change(6, 5, "0.09"));
         } else {
@@ -414,7 +487,7 @@ describe("deribit: a venue reset around an overlap, randomized against a model o
         await stop();
       }
     }
-    // Each branch drawn (the seed fixed: 158, 75, 5, 62, 17 and 11 rounds).
-    expect(Math.min(reached, during, behindResynced, behind - behindResynced, joinedBehind, betweenReset)).toBeGreaterThan(4);
+    // Each branch drawn (the seed fixed: 151, 73, 6, 70, 17, 9 and 17 rounds).
+    expect(Math.min(reached, during, behindResynced, behind - behindResynced, joinedBehind, betweenReset, atBook)).toBeGreaterThan(4);
   });
 });
