@@ -5,8 +5,6 @@
  * said "live" for a book the engine would have refused. In process, a capture of handmade frames, levels from
  * overrides (nothing fetched: REST on 127.0.0.1:9).
  */
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { expect, test } from "vitest";
 import { exportCaptures } from "../../src/app/export.ts";
 import { loadConfigFile } from "../../src/config/load.ts";
@@ -14,7 +12,7 @@ import { silentLogger } from "../../src/core/log.ts";
 import { CaptureWriter } from "../../src/record/capture.ts";
 import { checksumOfStrings } from "../../src/venues/okx/checksum.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
-import { loopbackDestinationToml } from "../support/config-toml.ts";
+import { writeOfflineOkxConfig } from "../support/config-toml.ts";
 
 const T0_US = 1_733_011_200_000_000;
 
@@ -30,27 +28,7 @@ function update(instId: string, bids: string[][], asks: string[][], checksum: nu
 
 test("a checksum that disagrees makes the book's rows say resyncing (before: live); a book whose checksum agrees stays live", async () => {
   const dir = makeTempDir("feeder-export-checksum-");
-  const config = join(dir, "okx.toml");
-  writeFileSync(
-    config,
-    [
-      "[publish]",
-      ...loopbackDestinationToml({ group: "239.255.61.1", port: 46101 }),
-      "[venues.okx]",
-      'ws_url = "ws://127.0.0.1:9/ws/v5/public"',
-      'rest_url = "http://127.0.0.1:9"',
-      `instrument_cache = "${join(dir, "instruments.json")}"`,
-      "[venues.okx.spot]",
-      "depth = 400",
-      'symbols = ["BTC-USDT", "ETH-USDT"]',
-      '[venues.okx.overrides."spot:BTC-USDT"]',
-      'tick_size = "0.1"',
-      'lot_size = "0.001"',
-      '[venues.okx.overrides."spot:ETH-USDT"]',
-      'tick_size = "0.01"',
-      'lot_size = "0.001"',
-    ].join("\n") + "\n",
-  );
+  const config = writeOfflineOkxConfig(dir, { group: "239.255.61.1", port: 46101 }, { "BTC-USDT": "0.1", "ETH-USDT": "0.01" });
   const btcBids = [["97000.1", "0.5", "0", "1"]];
   const btcAsks = [["97000.2", "0.25", "0", "2"]];
   const ethBids = [["3600.01", "1.5", "0", "1"]];

@@ -6,7 +6,6 @@
  * tsEventUs 0 (OKX sends no matching-engine time), read by research tools as 1970-01-01. In process, a capture of
  * handmade OKX frames, levels from overrides (nothing fetched: REST on 127.0.0.1:9).
  */
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, test } from "vitest";
 import { exportCaptures } from "../../src/app/export.ts";
@@ -15,7 +14,7 @@ import { silentLogger } from "../../src/core/log.ts";
 import { CaptureWriter } from "../../src/record/capture.ts";
 import { checksumOfStrings } from "../../src/venues/okx/checksum.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
-import { loopbackDestinationToml } from "../support/config-toml.ts";
+import { writeOfflineOkxConfig } from "../support/config-toml.ts";
 
 const T0_US = 1_733_011_200_000_000;
 
@@ -33,25 +32,7 @@ const solBids = [["240.01", "3", "0", "1"]];
 const solAsks = [["240.02", "4", "0", "1"]];
 
 function capture(dir: string): { config: string; files: string[] } {
-  const config = join(dir, "okx.toml");
-  const overrides = (sym: string, tick: string) => [`[venues.okx.overrides."spot:${sym}"]`, `tick_size = "${tick}"`, 'lot_size = "0.001"'];
-  writeFileSync(
-    config,
-    [
-      "[publish]",
-      ...loopbackDestinationToml({ group: "239.255.61.2", port: 46102 }),
-      "[venues.okx]",
-      'ws_url = "ws://127.0.0.1:9/ws/v5/public"',
-      'rest_url = "http://127.0.0.1:9"',
-      `instrument_cache = "${join(dir, "instruments.json")}"`,
-      "[venues.okx.spot]",
-      "depth = 400",
-      'symbols = ["BTC-USDT", "ETH-USDT", "SOL-USDT"]',
-      ...overrides("BTC-USDT", "0.1"),
-      ...overrides("ETH-USDT", "0.01"),
-      ...overrides("SOL-USDT", "0.01"),
-    ].join("\n") + "\n",
-  );
+  const config = writeOfflineOkxConfig(dir, { group: "239.255.61.2", port: 46102 }, { "BTC-USDT": "0.1", "ETH-USDT": "0.01", "SOL-USDT": "0.01" });
   const w = new CaptureWriter({ dir, prefix: "okx" });
   const tsMs = T0_US / 1000;
   // ETH-USDT: a snapshot without `ts`; then an update whose prevSeqId is not the snapshot's seqId (a lost update).

@@ -4,39 +4,20 @@
  * export sink's restate its last row stayed subscribe_rejected. In process, a capture of handmade OKX records, the
  * instrument from an override (nothing fetched: REST on 127.0.0.1:9).
  */
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { expect, test } from "vitest";
 import { exportCaptures } from "../../src/app/export.ts";
 import { loadConfigFile } from "../../src/config/load.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { CaptureWriter } from "../../src/record/capture.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
-import { loopbackDestinationToml } from "../support/config-toml.ts";
+import { writeOfflineOkxConfig } from "../support/config-toml.ts";
 
 const T0_US = 1_733_011_200_000_000;
 const CONN = "conn0.spot";
 
 test("a refused book closed by its listing gets a row halted / instrument_closed", async () => {
   const dir = makeTempDir("feeder-export-rejclosed-");
-  const config = join(dir, "okx.toml");
-  writeFileSync(
-    config,
-    [
-      "[publish]",
-      ...loopbackDestinationToml({ group: "239.255.61.3", port: 46103 }),
-      "[venues.okx]",
-      'ws_url = "ws://127.0.0.1:9/ws/v5/public"',
-      'rest_url = "http://127.0.0.1:9"',
-      `instrument_cache = "${join(dir, "instruments.json")}"`,
-      "[venues.okx.spot]",
-      "depth = 400",
-      'symbols = ["BTC-USDT"]',
-      '[venues.okx.overrides."spot:BTC-USDT"]',
-      'tick_size = "0.1"',
-      'lot_size = "0.001"',
-    ].join("\n") + "\n",
-  );
+  const config = writeOfflineOkxConfig(dir, { group: "239.255.61.3", port: 46103 }, { "BTC-USDT": "0.1" });
   const w = new CaptureWriter({ dir, prefix: "okx" });
   w.writeRest(T0_US, "okx", "spot", CONN, "ws:open", "");
   w.writeRest(T0_US + 1, "okx", "spot", CONN, "ws:sockets", "");

@@ -6,12 +6,12 @@
  * the file is left one byte past its last whole block, which readers take as cut short there (a capture gap before
  * the next file). The write faults are injected into node:fs.
  */
-import { statSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { statSync, truncateSync, unlinkSync } from "node:fs";
+import { basename } from "node:path";
 import { beforeEach, expect, test, vi } from "vitest";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { captureLog } from "../support/capture-log.ts";
-import { loopbackDestinationToml } from "../support/config-toml.ts";
+import { writeOfflineOkxConfig } from "../support/config-toml.ts";
 
 /**
  * Writes past a file's header: `full` fails every one; `next` fails the next n (ENOSPC, nothing written); `headers`
@@ -215,24 +215,7 @@ test("export --books across a run whose last block was lost at close and the nex
   const next = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1 << 20, compression: "none" });
   next.write(T0_US + 60_000_000, "okx", "spot", "spot-0", okxSnapshot("ETH-USDT", [["3600.01", "1.5", "0", "1"]], [["3600.02", "2", "0", "1"]], 10));
   next.close();
-  const config = join(dir, "okx.toml");
-  const overrides = (sym: string) => [`[venues.okx.overrides."spot:${sym}"]`, 'tick_size = "0.01"', 'lot_size = "0.001"'];
-  writeFileSync(
-    config,
-    [
-      "[publish]",
-      ...loopbackDestinationToml({ group: "239.255.61.3", port: 46103 }),
-      "[venues.okx]",
-      'ws_url = "ws://127.0.0.1:9/ws/v5/public"',
-      'rest_url = "http://127.0.0.1:9"',
-      `instrument_cache = "${join(dir, "instruments.json")}"`,
-      "[venues.okx.spot]",
-      "depth = 400",
-      'symbols = ["ETH-USDT", "SOL-USDT"]',
-      ...overrides("ETH-USDT"),
-      ...overrides("SOL-USDT"),
-    ].join("\n") + "\n",
-  );
+  const config = writeOfflineOkxConfig(dir, { group: "239.255.61.3", port: 46103 }, { "ETH-USDT": "0.01", "SOL-USDT": "0.01" });
   let out = "";
   const result = await exportCaptures([w.files[0]!, next.files[0]!], { write: (c) => void (out += c), flush: () => undefined }, {
     format: "jsonl",

@@ -18,7 +18,7 @@ import { silentLogger } from "../../src/core/log.ts";
 import { CaptureWriter, readCapture } from "../../src/record/capture.ts";
 import { CONNECTION_OPENED_URL, SOCKETS_RECORDED_URL } from "../../src/venues/venue.ts";
 import { checksumOfStrings } from "../../src/venues/okx/checksum.ts";
-import { loopbackDestinationToml } from "../support/config-toml.ts";
+import { writeOfflineOkxConfig } from "../support/config-toml.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 
 /**
@@ -255,23 +255,5 @@ test("export --books: an older recorder's rotation keeps the book LIVE; killed h
 
 /** An OKX config with one book, SOL-USDT spot, its REST and WebSocket on a closed loopback port. */
 function okxConfig(dir: string): string {
-  const config = join(dir, "okx.toml");
-  writeFileSync(
-    config,
-    [
-      "[publish]",
-      ...loopbackDestinationToml({ group: "239.255.61.4", port: 46104 }),
-      "[venues.okx]",
-      'ws_url = "ws://127.0.0.1:9/ws/v5/public"',
-      'rest_url = "http://127.0.0.1:9"',
-      `instrument_cache = "${join(dir, "instruments.json")}"`,
-      "[venues.okx.spot]",
-      "depth = 400",
-      'symbols = ["SOL-USDT"]',
-      '[venues.okx.overrides."spot:SOL-USDT"]',
-      'tick_size = "0.01"',
-      'lot_size = "0.001"',
-    ].join("\n") + "\n",
-  );
-  return config;
+  return writeOfflineOkxConfig(dir, { group: "239.255.61.4", port: 46104 }, { "SOL-USDT": "0.01" });
 }

@@ -4,11 +4,9 @@
  * Before, nothing in the file said so: a book whose update was in the lost block and that had no frame after it stayed
  * LIVE in replay and export at levels live had already moved on from. The write fault is injected into node:fs.
  */
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { expect, test, vi } from "vitest";
 import { makeTempDir } from "../support/temp-dirs.ts";
-import { loopbackDestinationToml } from "../support/config-toml.ts";
+import { writeOfflineOkxConfig } from "../support/config-toml.ts";
 
 /** The next write past a file's header fails with ENOSPC, nothing written (one block lost). */
 const faults = vi.hoisted(() => ({ nextWrite: false }));
@@ -88,25 +86,7 @@ test("replay resyncs the books at the mark (a capture gap), and names it under l
 
 /** An OKX config of the two books, in dir. */
 function okxConfig(dir: string): string {
-  const config = join(dir, "okx.toml");
-  const overrides = (sym: string, tick: string) => [`[venues.okx.overrides."spot:${sym}"]`, `tick_size = "${tick}"`, 'lot_size = "0.001"'];
-  writeFileSync(
-    config,
-    [
-      "[publish]",
-      ...loopbackDestinationToml({ group: "239.255.61.2", port: 46102 }),
-      "[venues.okx]",
-      'ws_url = "ws://127.0.0.1:9/ws/v5/public"',
-      'rest_url = "http://127.0.0.1:9"',
-      `instrument_cache = "${join(dir, "instruments.json")}"`,
-      "[venues.okx.spot]",
-      "depth = 400",
-      'symbols = ["ETH-USDT", "SOL-USDT"]',
-      ...overrides("ETH-USDT", "0.01"),
-      ...overrides("SOL-USDT", "0.01"),
-    ].join("\n") + "\n",
-  );
-  return config;
+  return writeOfflineOkxConfig(dir, { group: "239.255.61.2", port: 46102 }, { "ETH-USDT": "0.01", "SOL-USDT": "0.01" });
 }
 
 test("export --books: the book whose update was lost leaves LIVE at the mark (resyncing / sequence_gap), as in replay", async () => {

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { Packr } from "msgpackr";
 import { expect, test } from "vitest";
 import { makeTempDir } from "../support/temp-dirs.ts";
-import { loopbackDestinationToml } from "../support/config-toml.ts";
+import { writeOfflineOkxConfig } from "../support/config-toml.ts";
 import { exportCaptures } from "../../src/app/export.ts";
 import { replayCaptures } from "../../src/app/replay.ts";
 import { loadConfigFile } from "../../src/config/load.ts";
@@ -66,24 +66,7 @@ test("replay takes a capture gap at each place records were unread: in a block, 
 test("export --books: the book whose update was unread leaves LIVE there (resyncing / sequence_gap), as in replay", async () => {
   const dir = makeTempDir("feeder-capture-unknown-export-");
   const files = [file(dir, "a.fcap", [[sol, solUnread, eth(2)]])];
-  const config = join(dir, "okx.toml");
-  const overrides = (sym: string) => [`[venues.okx.overrides."spot:${sym}"]`, 'tick_size = "0.01"', 'lot_size = "0.001"'];
-  writeFileSync(
-    config,
-    [
-      "[publish]",
-      ...loopbackDestinationToml({ group: "239.255.61.3", port: 46103 }),
-      "[venues.okx]",
-      'ws_url = "ws://127.0.0.1:9/ws/v5/public"',
-      'rest_url = "http://127.0.0.1:9"',
-      `instrument_cache = "${join(dir, "instruments.json")}"`,
-      "[venues.okx.spot]",
-      "depth = 400",
-      'symbols = ["ETH-USDT", "SOL-USDT"]',
-      ...overrides("ETH-USDT"),
-      ...overrides("SOL-USDT"),
-    ].join("\n") + "\n",
-  );
+  const config = writeOfflineOkxConfig(dir, { group: "239.255.61.3", port: 46103 }, { "ETH-USDT": "0.01", "SOL-USDT": "0.01" });
   let out = "";
   const result = await exportCaptures(files, { write: (c) => void (out += c), flush: () => undefined }, {
     format: "jsonl",
