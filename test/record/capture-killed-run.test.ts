@@ -243,6 +243,28 @@ test("export --books: a run killed, the next run without the book's venue: the b
   expect(result.unstopped).toEqual([{ file: a.w.files[0], endsUs: T0_US + 1, next: b.w.files[0] }]);
 });
 
+test("a killed run's file cut inside a block: replay and export --books name it truncated only (its gap taken), not unstopped too", async () => {
+  const dir = makeTempDir("feeder-killed-cut-");
+  const a = run(dir);
+  a.open(T0_US, "okx", "spot", "spot-0");
+  a.frame(T0_US + 1, "okx", "spot", "spot-0", okxSnapshot("SOL-USDT", [["240.01", "3", "0", "1"]], [["240.02", "4", "0", "1"]], 30));
+  a.kill();
+  writeFileSync(a.w.files[0]!, Buffer.concat([readFileSync(a.w.files[0]!), Buffer.from([9, 9, 9, 9, 9])])); // a block begun
+  const b = run(dir);
+  b.open(T0_US + 60_000_000, "bybit", "linear", "linear-0");
+  b.frame(T0_US + 60_000_001, "bybit", "linear", "linear-0", "{}");
+  b.kill();
+  const files = [...a.w.files, ...b.w.files];
+  const replay = (await replayed(files)).result;
+  const exported = await exportCaptures(files, { write: () => undefined, flush: () => undefined }, {
+    format: "jsonl",
+    books: { config: loadConfigFile(okxConfig(dir)), depth: 1, everyMs: 0 },
+    log: silentLogger,
+  });
+  // Export's gap forgets what was open, as replay's: before, export alone also listed the run as unstopped.
+  for (const r of [replay, exported]) expect({ truncated: r.truncated.length, unstopped: r.unstopped }).toEqual({ truncated: 1, unstopped: [] });
+});
+
 test("export --books: an older recorder's rotation keeps the book LIVE; killed head-writing runs after it: the first 100 listed", async () => {
   const dir = makeTempDir("feeder-older-export-");
   const a = run(dir, 1, true);
