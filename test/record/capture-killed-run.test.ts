@@ -8,6 +8,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Packr } from "msgpackr";
 import { expect, test } from "vitest";
 import { exportCaptures } from "../../src/app/export.ts";
 import type { Feeder } from "../../src/app/feeder.ts";
@@ -15,7 +16,7 @@ import { replayCaptures, type ReplayResult } from "../../src/app/replay.ts";
 import { CaptureSocketHead } from "../../src/app/capture-sockets.ts";
 import { loadConfigFile } from "../../src/config/load.ts";
 import { silentLogger } from "../../src/core/log.ts";
-import { CaptureWriter, readCapture } from "../../src/record/capture.ts";
+import { CAPTURE_LOST_URL, CaptureWriter, readCapture } from "../../src/record/capture.ts";
 import { CONNECTION_OPENED_URL, SOCKETS_RECORDED_URL } from "../../src/venues/venue.ts";
 import { checksumOfStrings } from "../../src/venues/okx/checksum.ts";
 import { writeOfflineOkxConfig } from "../support/config-toml.ts";
@@ -111,6 +112,30 @@ test("replay: rotations within a run are no boundary (each file begins with its 
   const { calls, result } = await replayed([...a.w.files, ...b.w.files]);
   expect(calls).toEqual(["a1", "a2", "gap", "b1"]);
   expect(result.unstopped).toEqual([{ file: a.w.files[2], endsUs: 3_000, next: b.w.files[0] }]);
+});
+
+test("replay: a rotated file that begins with a capture:lost mark (then its head) is no run boundary: the loss alone", async () => {
+  const dir = makeTempDir("feeder-lost-rotated-");
+  const a = run(dir, 1);
+  a.open(1_000, "okx", "spot", "spot-0");
+  a.w.flush();
+  a.frame(2_000, "okx", "spot", "spot-0", "a1");
+  a.w.flush();
+  a.frame(3_000, "okx", "spot", "spot-0", "a2");
+  a.stop(3_001);
+  // As the writer puts a loss before the next block it writes (a full disk refused one): the mark, then the head.
+  const rotated = a.w.files[1]!;
+  const bytes = readFileSync(rotated);
+  const payload = new Packr({ useRecords: false }).pack([[2_000n * 1000n, "", "", "", "1 records in 1 blocks not written: ENOSPC", CAPTURE_LOST_URL]]);
+  const header = Buffer.alloc(8);
+  header.writeUInt32LE(payload.byteLength, 0);
+  header.writeUInt32LE(Bun.hash.crc32(payload), 4);
+  writeFileSync(rotated, Buffer.concat([bytes.subarray(0, 8), header, payload, bytes.subarray(8)]));
+  expect(readCapture(rotated).records.map((r) => r.url).slice(0, 2)).toEqual([CAPTURE_LOST_URL, "ws:state"]);
+  const { calls, result } = await replayed(a.w.files);
+  // Without the mark's exception: the mark taken for a new run's first record, a second gap and "killed?" named.
+  expect(calls).toEqual(["gap", "a1", "a2"]);
+  expect({ unstopped: result.unstopped, lost: result.lost.length }).toEqual({ unstopped: [], lost: 1 });
 });
 
 test("replay: a killed run's file concatenated with the next run's (cat a b > c) is cut there too, atByte named", async () => {
@@ -216,6 +241,28 @@ test("export --books: a run killed, the next run without the book's venue: the b
     ["resyncing", "sequence_gap", T0_US + 1],
   ]);
   expect(result.unstopped).toEqual([{ file: a.w.files[0], endsUs: T0_US + 1, next: b.w.files[0] }]);
+});
+
+test("a killed run's file cut inside a block: replay and export --books name it truncated only (its gap taken), not unstopped too", async () => {
+  const dir = makeTempDir("feeder-killed-cut-");
+  const a = run(dir);
+  a.open(T0_US, "okx", "spot", "spot-0");
+  a.frame(T0_US + 1, "okx", "spot", "spot-0", okxSnapshot("SOL-USDT", [["240.01", "3", "0", "1"]], [["240.02", "4", "0", "1"]], 30));
+  a.kill();
+  writeFileSync(a.w.files[0]!, Buffer.concat([readFileSync(a.w.files[0]!), Buffer.from([9, 9, 9, 9, 9])])); // a block begun
+  const b = run(dir);
+  b.open(T0_US + 60_000_000, "bybit", "linear", "linear-0");
+  b.frame(T0_US + 60_000_001, "bybit", "linear", "linear-0", "{}");
+  b.kill();
+  const files = [...a.w.files, ...b.w.files];
+  const replay = (await replayed(files)).result;
+  const exported = await exportCaptures(files, { write: () => undefined, flush: () => undefined }, {
+    format: "jsonl",
+    books: { config: loadConfigFile(okxConfig(dir)), depth: 1, everyMs: 0 },
+    log: silentLogger,
+  });
+  // Export's gap forgets what was open, as replay's: before, export alone also listed the run as unstopped.
+  for (const r of [replay, exported]) expect({ truncated: r.truncated.length, unstopped: r.unstopped }).toEqual({ truncated: 1, unstopped: [] });
 });
 
 test("export --books: an older recorder's rotation keeps the book LIVE; killed head-writing runs after it: the first 100 listed", async () => {

@@ -63,9 +63,8 @@ test("replay takes a capture gap at each place records were unread: in a block, 
   expect(result).toMatchObject({ frames: 4, unknownRecords: [{ file: files[0], count: 3 }] });
 });
 
-test("export --books: the book whose update was unread leaves LIVE there (resyncing / sequence_gap), as in replay", async () => {
-  const dir = makeTempDir("feeder-capture-unknown-export-");
-  const files = [file(dir, "a.fcap", [[sol, solUnread, eth(2)]])];
+/** export --books of `files` (OKX spot ETH-USDT and SOL-USDT, depth 1): the summary and SOL-USDT's rows. */
+async function exportSol(dir: string, files: string[]) {
   const config = writeOfflineOkxConfig(dir, { group: "239.255.61.3", port: 46103 }, { "ETH-USDT": "0.01", "SOL-USDT": "0.01" });
   let out = "";
   const result = await exportCaptures(files, { write: (c) => void (out += c), flush: () => undefined }, {
@@ -73,10 +72,29 @@ test("export --books: the book whose update was unread leaves LIVE there (resync
     books: { config: loadConfigFile(config), depth: 1, everyMs: 0 },
     log: silentLogger,
   });
-  expect(result).toMatchObject({ skipped: 0, unknownRecords: [{ file: files[0], count: 1 }] });
   const rows = out.trim().split("\n").map((l) => JSON.parse(l) as { symbol: string; state: string; reason: string; tsUs: number });
+  return { result, sol: rows.filter((r) => r.symbol === "SOL-USDT").map((r) => [r.state, r.reason, r.tsUs]) };
+}
+
+test("export --books: the book whose update was unread leaves LIVE there (resyncing / sequence_gap), as in replay", async () => {
+  const dir = makeTempDir("feeder-capture-unknown-export-");
+  const files = [file(dir, "a.fcap", [[sol, solUnread, eth(2)]])];
+  const { result, sol: rows } = await exportSol(dir, files);
+  expect(result).toMatchObject({ skipped: 0, unknownRecords: [{ file: files[0], count: 1 }] });
   // Before: one row, live, and none after it (its levels from before the unread update).
-  expect(rows.filter((r) => r.symbol === "SOL-USDT").map((r) => [r.state, r.reason, r.tsUs])).toEqual([
+  expect(rows).toEqual([
+    ["live", "snapshot_applied", T0_US],
+    ["resyncing", "sequence_gap", T0_US],
+  ]);
+});
+
+test("export --books: records unread at a file's end, another file after it: the book leaves LIVE before that file", async () => {
+  const dir = makeTempDir("feeder-capture-unknown-export-end-");
+  const files = [file(dir, "a.fcap", [[sol, solUnread]]), file(dir, "b.fcap", [[eth(2)]])];
+  const { result, sol: rows } = await exportSol(dir, files);
+  expect(result).toMatchObject({ skipped: 0, unknownRecords: [{ file: files[0], count: 1 }] });
+  // No record of the first file follows the unread one to carry the mark (unreadBefore): the reader's unreadAtEnd does.
+  expect(rows).toEqual([
     ["live", "snapshot_applied", T0_US],
     ["resyncing", "sequence_gap", T0_US],
   ]);
