@@ -56,39 +56,51 @@ async function allEqual(run: PlannedRun, what: string, n = 2): Promise<void> {
 
 /**
  * The scenario once the planned reconnect has been asked for and the replacement's link (index 1) is the failing
- * one: it fails, the old socket (link 0) carries on, a later replacement (link 2) completes.
+ * one: it fails, the old socket (link 0) carries on, a later replacement (link 2) completes. `from`: the old socket's
+ * link index (the replacement's is the next) and the counts when the books were first live.
  */
-async function failsThenSucceeds(run: PlannedRun, how: How): Promise<void> {
+async function failsThenSucceeds(run: PlannedRun, how: How, from = { old: 0, reconnects: 0, invalid: 0 }): Promise<void> {
   const p = run.proxy;
-  await until(() => p.links.length >= 2 && p.links[1]!.fromClient.some((m) => /subscribe/i.test(m)), "the replacement open and subscribing");
+  const o = from.old;
+  await until(() => p.links.length > o + 1 && p.links[o + 1]!.fromClient.some((m) => /subscribe/i.test(m)), "the replacement open and subscribing");
   // Both sockets deliver when the replacement's messages flow: its copies interleave with the old socket's.
   for (let round = 0; round < 3; round++) await allEqual(run, "during the overlap");
-  if (how === "closes after it opened") p.closeClient(p.links[1]!);
+  if (how === "closes after it opened") p.closeClient(p.links[o + 1]!);
   // Waits for the failure or for what would keep it from being counted (an ordinary reconnect), so that a run that
   // goes wrong under load says which it was instead of timing out.
-  await until(() => stats(run).plannedReconnectFailures >= 1 || stats(run).reconnects > 0, "the failed replacement counted");
-  expect({ failures: stats(run).plannedReconnectFailures, reconnects: stats(run).reconnects }).toEqual({ failures: 1, reconnects: 0 });
-  expect(p.links[0]!.closed).toBe(false); // the old socket is the connection's again
-  await until(() => p.links[1]!.closed, "the failed replacement closed");
+  await until(() => stats(run).plannedReconnectFailures >= 1 || stats(run).reconnects > from.reconnects, "the failed replacement counted");
+  expect({ failed: stats(run).plannedReconnectFailures >= 1, reconnects: stats(run).reconnects - from.reconnects }).toEqual({ failed: true, reconnects: 0 });
+  await until(() => p.links[o + 1]!.closed, "the failed replacement closed");
+  // The old socket outlived it: the connection's again. Asked by close order, not "open now": a loaded machine may
+  // wake this test only after a later replacement already completed and closed it.
+  expect(p.links[o]!.closeOrder === 0 || p.links[o]!.closeOrder > p.links[o + 1]!.closeOrder).toBe(true);
   await allEqual(run, "on the old socket after the failure");
   // The planned reconnect is tried again after the reconnect backoff, and this time it completes.
-  await until(() => p.links.length >= 3 && p.links[0]!.closed, "a later planned reconnect replaced the old socket");
+  await until(() => p.links.length > o + 2 && p.links[o]!.closed, "a later planned reconnect replaced the old socket");
   await allEqual(run, "on the new socket");
-  expect(run.sink.invalid).toEqual([]);
-  expect(stats(run).reconnects).toBe(0);
-  expect(stats(run).plannedReconnectFailures).toBe(1);
-  expect(stats(run).plannedReconnects).toBeGreaterThanOrEqual(2);
+  expect(run.sink.invalid.slice(from.invalid)).toEqual([]);
+  expect(stats(run).reconnects - from.reconnects).toBe(0);
+  // Each replacement closed while the old socket still had the connection failed, and is counted once: link 1, and
+  // on a loaded machine maybe a healthy retry whose ack came after the 500 ms deadline (a real failure, not this
+  // test's). Before, exactly 1 was asked: such a run failed with "expected 2 to be 1".
+  const failedLinks = p.links.filter((l) => l.index > o && l.closed && l.closeOrder < p.links[o]!.closeOrder).length;
+  expect({ failures: stats(run).plannedReconnectFailures, reconnects: stats(run).reconnects - from.reconnects }).toEqual({ failures: failedLinks, reconnects: 0 });
+  expect(stats(run).plannedReconnects).toBeGreaterThanOrEqual(failedLinks + 1);
   // In /metrics: per venue (the app's label), market and connection, like the other connection counters.
   const series = run.adapter.metrics().filter((m) => m.name === "planned_reconnect_failures_total");
-  expect(series.map((m) => [m.type, m.labels, m.value])).toEqual([["counter", { market: run.subs[0]!.market, connection: `conn0.${run.subs[0]!.market}` }, 1]]);
+  expect(series.map((m) => [m.type, m.labels, m.value])).toEqual([["counter", { market: run.subs[0]!.market, connection: `conn0.${run.subs[0]!.market}` }, failedLinks]]);
 }
 
 async function announced(start: (prepare: (p: WsProxy) => void) => Promise<PlannedRun>, how: How): Promise<void> {
-  const run = await start((p) => p.byIndex.set(1, rulesOf(how)));
+  const run = await start(() => {});
   runs.push(run);
   await allEqual(run, "at start", 1);
+  // The failing rules go to the replacement the announcement opens, whichever link that is: a loaded machine may
+  // have reconnected before the books were first live (an ack past its 500 ms deadline), which is not this test's.
+  const from = { old: run.proxy.links.length - 1, reconnects: stats(run).reconnects, invalid: run.sink.invalid.length };
+  run.proxy.next = rulesOf(how);
   run.announce!();
-  await failsThenSucceeds(run, how);
+  await failsThenSucceeds(run, how, from);
 }
 
 /**
@@ -132,19 +144,25 @@ describe("a planned reconnect whose replacement fails goes back to the old socke
     test(`${venue} maximum connection age, the replacement refuses a topic the old socket serves: live goes back (ws:back right after the refusing frame), no book halted; the capture replayed the same`, async () => {
       // Replay holds such a refusal until the connection's next record (ws:back: the replacement's failure; anything
       // else: the venue's, halted); this is the order live writes, and what replay makes of it, for these venues too.
+      // The refusal is the first answer of the first socket opened once every book is live (a replacement of a socket
+      // serving ETH). Before, it was link 1's whatever link 1 was: on a loaded machine the first planned reconnect (at
+      // 1.5 s) could open before ETH was live on link 0, and its refusal was the venue's: ETH halted, and "every book
+      // equal at start" timed out.
       let proxy: WsProxy | undefined;
-      const refuse = refuseEthOnce(() => proxy!.links[1]!);
-      const prepare = (p: WsProxy) => {
-        proxy = p;
-        p.byIndex.set(1, { rewriteDown: refuse.rewriteDown });
-      };
+      const refuse = refuseEthOnce(() => proxy!.links.find((l) => l.rewriteDown === refuse.rewriteDown)!);
+      const prepare = (p: WsProxy) => void (proxy = p);
       const run = venue === "bybit" ? await startBybit(["BTCUSDT", "ETHUSDT"], 1_500, { prepare, record: true }) : await startDeribit(["BTC-PERPETUAL", "ETH-PERPETUAL"], 1_500, { prepare, heartbeatTimeoutMs: 2_000, record: true });
       runs.push(run);
       await allEqual(run, "at start", 1);
-      await until(() => stats(run).plannedReconnectFailures >= 1 || stats(run).reconnects > 0, "the refusal failed the replacement");
-      expect({ failures: stats(run).plannedReconnectFailures, reconnects: stats(run).reconnects }).toEqual({ failures: 1, reconnects: 0 });
+      // From here on, nothing but the refused replacement: a loaded machine may have reconnected before the books were
+      // first live (link 0's ack past its 500 ms deadline), which is not this test's.
+      const reconnectsAtStart = stats(run).reconnects;
+      const invalidAtStart = run.sink.invalid.length;
+      run.proxy.next = { rewriteDown: refuse.rewriteDown };
+      await until(() => stats(run).plannedReconnectFailures >= 1 || stats(run).reconnects > reconnectsAtStart, "the refusal failed the replacement");
+      expect({ failures: stats(run).plannedReconnectFailures, reconnects: stats(run).reconnects - reconnectsAtStart }).toEqual({ failures: 1, reconnects: 0 });
       await allEqual(run, "on the old socket");
-      expect(run.sink.invalid).toEqual([]);
+      expect(run.sink.invalid.slice(invalidAtStart)).toEqual([]);
       const at = run.recorded.findIndex((r) => r.frame === refuse.refusal);
       expect(at).toBeGreaterThan(0);
       expect(run.recorded.slice(at + 1).find((r) => !r.url?.startsWith("ws:req "))?.url).toBe("ws:back");

@@ -28,6 +28,8 @@ export interface ProxyLink {
   /** Everything the adapter sent on this link (held or not). */
   readonly fromClient: string[];
   closed: boolean;
+  /** 0 while open; then 1, 2, …: the order the links' client sides closed in (which outlived which). */
+  closeOrder: number;
 }
 
 export interface WsProxy {
@@ -62,6 +64,7 @@ export interface WsProxy {
 
 export function startWsProxy(upstreamOrigin: string): WsProxy {
   const links: ProxyLink[] = [];
+  let closes = 0;
   const proxy: WsProxy = {
     origin: "",
     links,
@@ -124,6 +127,7 @@ export function startWsProxy(upstreamOrigin: string): WsProxy {
           rewriteDown: rules.rewriteDown ?? null,
           fromClient: [],
           closed: false,
+          closeOrder: 0,
         };
         ws.data.link = link;
         links.push(link);
@@ -152,6 +156,7 @@ export function startWsProxy(upstreamOrigin: string): WsProxy {
       },
       close(ws) {
         ws.data.link.closed = true;
+        ws.data.link.closeOrder = ++closes;
         ws.data.link.up.close();
       },
     },
