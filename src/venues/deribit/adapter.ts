@@ -527,6 +527,10 @@ export class DeribitAdapter implements VenueAdapter {
       // The other socket of an overlap moved the book on: the one of record until now stays known at its id (a lower
       // frame on it later is a reset, wentBack). One compare, false but in an overlap.
       if (socket !== t.seqSocket) {
+        if (socket === t.seqAlsoSocket && !seqReached(t, socket) && this.socketsKnown(conn)) {
+          this.onSkippedBook(t, prev, socket);
+          return;
+        }
         t.seqAlsoSocket = t.seqSocket;
         t.seqAlsoAt = t.lastSeq;
         if (socket === conn.generation) this.joinedBy[index] = socket;
@@ -727,6 +731,18 @@ export class DeribitAdapter implements VenueAdapter {
     }
     this.gaps++;
     this.gapLog.hit(`${t.market} ${t.topic}: prev_change_id ${prev} after change_id ${t.lastSeq}`);
+    this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+  }
+
+  /**
+   * A change linking to the book's change_id from a socket known at a lower own last id (seqAlsoAt): on one TCP chain
+   * it would have delivered the book's id first, so this is another run (a venue reset, its snapshot lost) whose
+   * prev_change_id lands on the book's id. Before s-rd3k applied from any socket, the book LIVE on pre-reset levels. Cold.
+   */
+  private onSkippedBook(t: DeribitTopic, prev: number, socket: number): void {
+    this.gaps++;
+    this.gapLog.hit(`${t.market} ${t.topic}: prev_change_id ${prev} (the book's change_id) after the socket's own ${t.seqAlsoAt}`);
+    this.markBehindReset(t, socket, true);
     this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
   }
 
