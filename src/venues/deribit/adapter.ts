@@ -691,12 +691,13 @@ export class DeribitAdapter implements VenueAdapter {
       this.books.resync(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
       return;
     }
-    if (cid <= t.lastSeq && known && cid > t.seqAlsoAt && prev !== t.seqAlsoAt && this.trailsJoined(t, socket)) {
-      // A replacement that joined the book's chain, behind it, whose change does not link to its own last id: a reset
-      // on it (or a loss) whose ids fall between its own and the book's, its run not the book's. The other socket,
-      // while open, is behind what this one says (markBehindReset). Before s-derijoin taken for its trail.
+    if (cid <= t.lastSeq && known && cid > t.seqAlsoAt && prev !== t.seqAlsoAt && socket === t.seqAlsoSocket && socket !== t.seqSocket) {
+      // A socket trailing the book whose change does not link to its own last id: a reset on it (or a loss) whose ids
+      // fall between its own and the book's, its run not the book's. The other socket, while open, is behind what this
+      // one says (markBehindReset). Before s-derijoin taken for its trail; until s-rd3k only a joined replacement's
+      // was checked, so an unjoined one's other run could carry it up to the book's id, join, and feed the book.
       this.gaps++;
-      this.gapLog.hit(`${t.market} ${t.topic}: prev_change_id ${prev} after the trailing replacement's own change_id ${t.seqAlsoAt} (the book's ${t.lastSeq})`);
+      this.gapLog.hit(`${t.market} ${t.topic}: prev_change_id ${prev} after the trailing socket's own change_id ${t.seqAlsoAt} (the book's ${t.lastSeq})`);
       this.markBehindReset(t, socket, known);
       this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
       return;
