@@ -527,6 +527,10 @@ export class DeribitAdapter implements VenueAdapter {
       // The other socket of an overlap moved the book on: the one of record until now stays known at its id (a lower
       // frame on it later is a reset, wentBack). One compare, false but in an overlap.
       if (socket !== t.seqSocket) {
+        if (socket === t.seqAlsoSocket && !seqReached(t, socket) && this.socketsKnown(conn)) {
+          this.onSkippedBook(t, prev, socket);
+          return;
+        }
         t.seqAlsoSocket = t.seqSocket;
         t.seqAlsoAt = t.lastSeq;
         if (socket === conn.generation) this.joinedBy[index] = socket;
@@ -687,12 +691,13 @@ export class DeribitAdapter implements VenueAdapter {
       this.books.resync(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
       return;
     }
-    if (cid <= t.lastSeq && known && cid > t.seqAlsoAt && prev !== t.seqAlsoAt && this.trailsJoined(t, socket)) {
-      // A replacement that joined the book's chain, behind it, whose change does not link to its own last id: a reset
-      // on it (or a loss) whose ids fall between its own and the book's, its run not the book's. The other socket,
-      // while open, is behind what this one says (markBehindReset). Before s-derijoin taken for its trail.
+    if (cid <= t.lastSeq && known && cid > t.seqAlsoAt && prev !== t.seqAlsoAt && socket === t.seqAlsoSocket && socket !== t.seqSocket) {
+      // A socket trailing the book whose change does not link to its own last id: a reset on it (or a loss) whose ids
+      // fall between its own and the book's, its run not the book's. The other socket, while open, is behind what this
+      // one says (markBehindReset). Before s-derijoin taken for its trail; until s-rd3k only a joined replacement's
+      // was checked, so an unjoined one's other run could carry it up to the book's id, join, and feed the book.
       this.gaps++;
-      this.gapLog.hit(`${t.market} ${t.topic}: prev_change_id ${prev} after the trailing replacement's own change_id ${t.seqAlsoAt} (the book's ${t.lastSeq})`);
+      this.gapLog.hit(`${t.market} ${t.topic}: prev_change_id ${prev} after the trailing socket's own change_id ${t.seqAlsoAt} (the book's ${t.lastSeq})`);
       this.markBehindReset(t, socket, known);
       this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
       return;
@@ -727,6 +732,18 @@ export class DeribitAdapter implements VenueAdapter {
     }
     this.gaps++;
     this.gapLog.hit(`${t.market} ${t.topic}: prev_change_id ${prev} after change_id ${t.lastSeq}`);
+    this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+  }
+
+  /**
+   * A change linking to the book's change_id from a socket known at a lower own last id (seqAlsoAt): on one TCP chain
+   * it would have delivered the book's id first, so this is another run (a venue reset, its snapshot lost) whose
+   * prev_change_id lands on the book's id. Before s-rd3k applied from any socket, the book LIVE on pre-reset levels. Cold.
+   */
+  private onSkippedBook(t: DeribitTopic, prev: number, socket: number): void {
+    this.gaps++;
+    this.gapLog.hit(`${t.market} ${t.topic}: prev_change_id ${prev} (the book's change_id) after the socket's own ${t.seqAlsoAt}`);
+    this.markBehindReset(t, socket, true);
     this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
   }
 

@@ -350,6 +350,39 @@ describe("deribit: a trailing socket's change exactly at the book's change_id mu
     }
   });
 
+  test("a trailing socket's change linking to the book's id while its own last is lower is a break, not applied", async () => {
+    // It skipped the book's id on its own chain: another run (a reset, its snapshot lost) whose prev lands on the
+    // book's id. Before s-rd3k it was applied from any socket, the book LIVE on the pre-reset levels.
+    const { adapter, invalid, fromOld, stop } = await overlapRig();
+    try {
+      fromOld(change(101, 100, "0.105"));
+      fromOld(change(102, 101, "0.11"));
+      adapter.ingestFrame("option", CONN, snapshot(100, "0.1"), 1); // the replacement's, behind: its own last 100
+      adapter.ingestFrame("option", CONN, change(103, 102, "0.3"), 1); // never delivered 101 or 102 itself
+      expect(invalid).toEqual([{ state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }]);
+      expect(adapter.stats()).toMatchObject({ gaps: 1 });
+    } finally {
+      await stop();
+    }
+  });
+
+  test("the replacement not yet joined, trailing from its own snapshot: a change not linking to its own last id is a break", async () => {
+    // Otherwise the other run's changes carry it up to the book's id, linked there to its own last, and it joins: the
+    // book LIVE at the old socket's close, fed by another run. Before s-rd3k an unjoined trail's links were not checked.
+    const { adapter, conn, planned, invalid, fromOld, stop } = await overlapRig();
+    try {
+      fromOld(change(101, 100, "0.105"));
+      fromOld(change(102, 101, "0.11"));
+      adapter.ingestFrame("option", CONN, snapshot(100, "0.1"), 1); // the replacement's, behind: its own last 100
+      adapter.ingestFrame("option", CONN, change(101, 7, "0.3"), 1); // the venue's new run, between its last and the book's
+      adapter.ingestFrame("option", CONN, change(102, 101, "0.31"), 1);
+      planned.onRetiringClosed(conn, "test");
+      expect(invalid[0]).toEqual({ state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP });
+    } finally {
+      await stop();
+    }
+  });
+
   test("the replacement's first frame for the book a change at the book's id (no snapshot of its own): not a join", async () => {
     // Its subscribe's snapshot comes first on Deribit; without it nothing on that socket chains to the book.
     const { adapter, conn, planned, invalid, fromOld, stop } = await overlapRig();
