@@ -145,6 +145,12 @@ export function replacementDown(proxy: WsProxy, holdUp: boolean): string[] {
  * frame": a diff the snapshot includes may still be on its way when it is asked for); `bodiesRead` counts the
  * snapshot bodies the adapter has read.
  */
+/** REST snapshots the adapter is done with: given to their bridge, refused, or dropped (their bridge gone). */
+export function snapshotsHandled(adapter: { stats(): Record<string, number> }): number {
+  const s = adapter.stats();
+  return (s.snapshotsFetched ?? 0) + (s.snapshotsRefused ?? 0) + (s.snapshotsAbandoned ?? 0);
+}
+
 export function heldSnapshots() {
   const waiting: (() => void)[] = [];
   const held = { holding: false, snapshotU: Infinity, waiting: () => waiting.length, release: () => waiting.shift()?.(), bodiesRead: 0 };

@@ -221,20 +221,26 @@ describe("deribit: an older snapshot answering our own subscribe", { timeout: 30
     const ETH = "book.ETH-PERPETUAL.100ms";
     const behind = (f: string) => (!proxy!.links[0]!.closed && f.includes('"type":"snapshot"') && f.includes(ETH) ? f.replace(/"change_id":(\d+)/, (_m, d: string) => `"change_id":${Number(d) - 1}`) : f);
     const prepare = (p: WsProxy) => ((proxy = p), p.byIndex.set(1, { rewriteDown: behind }));
-    const run = await startDeribit(["BTC-PERPETUAL", "ETH-PERPETUAL"], 1_500, { prepare, adapter: { ackTimeoutMs: 5_000 }, record: true });
+    // The simulator keeps a socket whose test_requests go unanswered (the replacement's wait in the proxy below): with
+    // its default (closed when the next one is due, 100 ms) a loaded machine's slower steps saw the held replacement
+    // closed, the old socket gone back to (conn.generation its own), and "the replacement behind BTC" read true.
+    const run = await startDeribit(["BTC-PERPETUAL", "ETH-PERPETUAL"], 1_500, { prepare, adapter: { ackTimeoutMs: 5_000 }, heartbeatTimeoutMs: 60_000, record: true });
     runs.push(run);
     run.step(1);
     await until(() => run.equal(0) && run.equal(1), "both books live");
     const a = run.adapter as unknown as { topics: TopicState[]; conns: VenueConnection[] };
     const conn = a.conns[0]!;
     await until(() => run.adapter.stats().olderSnapshots >= 1 && conn.pending.size === 0 && seqReached(a.topics[0]!, conn.generation), "ETH's replacement snapshot behind, ignored; BTC reached; acks in");
+    // In the overlap, the adapter's second socket opened (one proxy link per socket, in order): links[1] is conn.ws.
+    expect({ overlap: conn.retiringWs !== null, connects: run.adapter.stats().connects, open: run.proxy.links.map((l) => !l.closed) }).toEqual({ overlap: true, connects: 2, open: [true, true] });
     const replacement = run.proxy.links[1]!;
     replacement.heldDown = []; // the replacement's frames wait: it falls behind the old socket
     const adapter = run.adapter as DeribitAdapter;
     const idBefore = adapter.topicInfo(0).lastChangeId;
     let polls = 0;
-    await until(() => adapter.topicInfo(0).lastChangeId > idBefore, "the old socket moved BTC on", 10_000, () => void (++polls % 25 === 0 && run.step(1)));
-    expect(seqReached(a.topics[0]!, conn.generation), "the replacement behind BTC").toBe(false);
+    const behindBtc = () => adapter.topicInfo(0).lastChangeId > idBefore && !seqReached(a.topics[0]!, conn.generation);
+    await until(behindBtc, "the old socket moved BTC on, the replacement behind it", 10_000, () => void (++polls % 25 === 0 && run.step(1)));
+    expect({ overlap: conn.retiringWs !== null, open: run.proxy.links.map((l) => !l.closed) }, "still the same two sockets").toEqual({ overlap: true, open: [true, true] });
     run.proxy.closeClient(run.proxy.links[0]!); // the old socket dies
     await until(() => run.sink.invalid.length > 0 && conn.retiringWs === null, "the old socket gone, ETH left LIVE");
     expect(run.sink.invalid).toEqual([{ index: 1, state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED }]);
