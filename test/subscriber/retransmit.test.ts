@@ -251,8 +251,11 @@ describe("the subscriber applies RETRANSMIT datagrams only into a gap it asked f
       expect(sub.retransmitsPending).toBe(1);
       expect(sub.counters.retransmitTimeouts).toBe(0);
       expect(sub.book(inst.instrumentId)!.usable).toBe(false);
-      nowMs += 1;
-      sub.ingest(deltas[5]!, recvUs()); // at the timeout: the request falls back first, then this one goes the plain way
+      // Past the timeout by 1 ms: at exactly 250 ms the two stamps, epoch µs from performance.timeOrigin (a different
+      // fraction in every process), differ by 250 ms ± 1 µs of float rounding, so the boundary itself failed 1 full
+      // run in many (retransmitTimeouts 0).
+      nowMs += 2;
+      sub.ingest(deltas[5]!, recvUs()); // past the timeout: the request falls back first, then this one goes the plain way
       expect(sub.counters.retransmitTimeouts).toBe(1);
       expect(sub.retransmitsPending).toBe(0);
       expect(sub.heldDatagrams).toBe(0);
