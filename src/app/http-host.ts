@@ -7,6 +7,12 @@
  * @module
  */
 
+/**
+ * On every answer of both HTTP servers (the feeder's, the bridge's) but the status page's (which holds both): live
+ * numbers are never cached, and no body is sniffed into another type.
+ */
+export const NOT_STORED = { "cache-control": "no-store", "x-content-type-options": "nosniff" } as const;
+
 /** Headers of a body's refusal: the connection is closed, so nothing more of the body is read. */
 export const BODY_REFUSAL_HEADERS: Readonly<Record<string, string>> = { connection: "close" };
 

@@ -55,18 +55,13 @@ import { bookBodyStream, formattingTurn, holdCopies, levelBytes, LEVELS_PER_CHUN
 import { captureStatus, captureWarnings } from "./capture-health.ts";
 import { VERSION, type LatencySnapshot } from "./metrics.ts";
 import { guardFds, type FdGuardOptions } from "./http-fd-guard.ts";
-import { BODY_REFUSAL_HEADERS, foreignHostRefusal, inFlightRefusal, isLoopbackHost, requestBodyRefusal, requestTarget } from "./http-host.ts";
+import { BODY_REFUSAL_HEADERS, foreignHostRefusal, inFlightRefusal, isLoopbackHost, NOT_STORED, requestBodyRefusal, requestTarget } from "./http-host.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
 import { collectInTurns, documentStream, LIST_ITEMS_PER_TURN, listItems, plainOf, StreamedList, SUMMARY_BYTES, type StreamedDocument, type Turn } from "./list-stream.ts";
 import { evaluateReadinessInTurns, evaluateSummary, evaluateSummaryInTurns, isChosenBook, summaryOfInput, type ReadinessInput, type ReadinessSummary, type StatusRows } from "./readiness.ts";
 import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from "./status-page/page.ts";
 
 export const MSGPACK_CONTENT_TYPE = "application/msgpack";
-/**
- * On every answer but the page's (STATUS_PAGE_HEADERS, which holds both): live numbers are never cached, and no body
- * is sniffed into another type. Until s-httpsmall /metrics, /healthz and the MessagePack answers lacked nosniff.
- */
-const NOT_STORED = { "cache-control": "no-store", "x-content-type-options": "nosniff" } as const;
 const MAX_DEPTH = 100_000;
 
 /** What the HTTP layer reads: one process's books, or the aggregate of several workers. */

@@ -17,7 +17,7 @@
 import type { ForwardBridge } from "../../bridge/forward-bridge.ts";
 import type { ReverseBridge } from "../../bridge/reverse-bridge.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
-import { BODY_REFUSAL_HEADERS, foreignHostRefusal, inFlightRefusal, isLoopbackHost, requestBodyRefusal, requestTarget } from "../../app/http-host.ts";
+import { BODY_REFUSAL_HEADERS, foreignHostRefusal, inFlightRefusal, isLoopbackHost, NOT_STORED, requestBodyRefusal, requestTarget } from "../../app/http-host.ts";
 import { DEFAULTS } from "../../config/load.ts";
 import { VERSION } from "../../app/metrics.ts";
 import { processSnapshot, writeProcessMetrics } from "../../app/process-metrics.ts";
@@ -131,12 +131,6 @@ export function startBridgeHttp(addr: BridgeHttpAddress, source: BridgeHttpSourc
     return refuse(req, 404, `no route ${path}: /healthz, /readyz, /metrics`);
   }
 }
-
-/**
- * On every answer, as the feeder's (http-server.ts): live numbers never cached (until s-httpsmall /metrics and /readyz
- * could be), nor sniffed (until s-rd3j the refusals, a 404 echoing the path, had neither).
- */
-const NOT_STORED = { "cache-control": "no-store", "x-content-type-options": "nosniff" } as const;
 
 /** The request's path and query as a log line names them, cut (a target may be ~16 KB). */
 function targetOf(raw: string): string {
