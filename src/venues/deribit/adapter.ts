@@ -528,7 +528,9 @@ export class DeribitAdapter implements VenueAdapter {
       // frame on it later is a reset, wentBack). One compare, false but in an overlap.
       if (socket !== t.seqSocket) {
         if (socket === t.seqAlsoSocket && !seqReached(t, socket) && this.socketsKnown(conn)) {
-          this.onSkippedBook(t, prev, socket);
+          // On one TCP chain it would have delivered the book's id first: another run (a venue reset, its snapshot lost)
+          // whose prev_change_id lands on the book's id. Before s-rd3k applied from any socket, LIVE on pre-reset levels.
+          this.trailBreak(t, socket, `prev_change_id ${prev} (the book's change_id) after the socket's own ${t.seqAlsoAt}`);
           return;
         }
         t.seqAlsoSocket = t.seqSocket;
@@ -696,20 +698,14 @@ export class DeribitAdapter implements VenueAdapter {
       // fall between its own and the book's, its run not the book's. The other socket, while open, is behind what this
       // one says (markBehindReset). Before s-derijoin taken for its trail; until s-rd3k only a joined replacement's
       // was checked, so an unjoined one's other run could carry it up to the book's id, join, and feed the book.
-      this.gaps++;
-      this.gapLog.hit(`${t.market} ${t.topic}: prev_change_id ${prev} after the trailing socket's own change_id ${t.seqAlsoAt} (the book's ${t.lastSeq})`);
-      this.markBehindReset(t, socket, known);
-      this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+      this.trailBreak(t, socket, `prev_change_id ${prev} after the trailing socket's own change_id ${t.seqAlsoAt} (the book's ${t.lastSeq})`);
       return;
     }
     if (cid === t.lastSeq && known && socket !== t.seqSocket && !seqReached(t, socket)) {
       if (socket === t.seqAlsoSocket && prev !== t.seqAlsoAt) {
         // A trailing socket's change at the book's id not linking to its own last id: a reset on it (or a loss) whose
         // run lands on the book's id, not the book's run. Before s-derijoin2 a repeat: of record, the replacement joined.
-        this.gaps++;
-        this.gapLog.hit(`${t.market} ${t.topic}: prev_change_id ${prev} at the book's change_id ${cid} after the trailing socket's own ${t.seqAlsoAt}`);
-        this.markBehindReset(t, socket, known);
-        this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+        this.trailBreak(t, socket, `prev_change_id ${prev} at the book's change_id ${cid} after the trailing socket's own ${t.seqAlsoAt}`);
         return;
       }
       if (socket !== t.seqAlsoSocket && socket === t.conn.generation) {
@@ -736,13 +732,12 @@ export class DeribitAdapter implements VenueAdapter {
   }
 
   /**
-   * A change linking to the book's change_id from a socket known at a lower own last id (seqAlsoAt): on one TCP chain
-   * it would have delivered the book's id first, so this is another run (a venue reset, its snapshot lost) whose
-   * prev_change_id lands on the book's id. Before s-rd3k applied from any socket, the book LIVE on pre-reset levels. Cold.
+   * A change from a socket known at its own last id (seqAlsoAt) that is not that socket's run carried on (`detail`
+   * says how): a gap, the other socket behind it while open (markBehindReset), the book resynced. Cold.
    */
-  private onSkippedBook(t: DeribitTopic, prev: number, socket: number): void {
+  private trailBreak(t: DeribitTopic, socket: number, detail: string): void {
     this.gaps++;
-    this.gapLog.hit(`${t.market} ${t.topic}: prev_change_id ${prev} (the book's change_id) after the socket's own ${t.seqAlsoAt}`);
+    this.gapLog.hit(`${t.market} ${t.topic}: ${detail}`);
     this.markBehindReset(t, socket, true);
     this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
   }

@@ -17,7 +17,7 @@ import type { Subscription } from "../../../src/venues/venue.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 import { BookMaps, until } from "../planned-fallback-harness.ts";
 import { startWsProxy } from "../ws-proxy.ts";
-import { heldSnapshots, snapshotsHandled } from "./skew-harness.ts";
+import { heldSnapshots, liveAndEqual, snapshotsHandled } from "./skew-harness.ts";
 
 const stops: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -65,13 +65,7 @@ describe("binance spot: a go-back while a stream only the replacement carried is
     });
     const sink = new BookMaps(await adapter.loadInstruments());
     adapter.start(sink);
-    const equal = (i: number) => {
-      const b = sim.book(market, subs[i]!.symbol);
-      const inst = sink.instruments[i]!;
-      const same = (m: Map<number, number> | undefined, s: Map<string, string>) =>
-        m !== undefined && m.size === s.size && [...s].every(([p, q]) => m.get(Math.round(Number(p) * 10 ** inst.priceExp)) === Math.round(Number(q) * 10 ** inst.qtyExp));
-      return adapter.topicInfo(i).state === "live" && sink.seq[i] === b.u && same(sink.bids[i], b.bids) && same(sink.asks[i], b.asks);
-    };
+    const equal = liveAndEqual(sim, adapter, sink, subs);
     sim.step(1);
     await until(() => equal(0) && equal(1), "both books live and equal");
 

@@ -171,3 +171,17 @@ export function heldSnapshots() {
   }) as typeof fetch;
   return { fetchFn, held };
 }
+
+/**
+ * Whether book `i` is live in the adapter and `sink` holds the simulator's book at its last update id, level for level
+ * (for a test with a BookMaps sink over several streams).
+ */
+export function liveAndEqual(sim: BinanceSim, adapter: { topicInfo(i: number): { state: string } }, sink: BookMaps, subs: readonly Subscription[]) {
+  return (i: number): boolean => {
+    const b = sim.book(subs[i]!.market, subs[i]!.symbol);
+    const inst = sink.instruments[i]!;
+    const same = (m: Map<number, number> | undefined, s: Map<string, string>) =>
+      m !== undefined && m.size === s.size && [...s].every(([p, q]) => m.get(Math.round(Number(p) * 10 ** inst.priceExp)) === Math.round(Number(q) * 10 ** inst.qtyExp));
+    return adapter.topicInfo(i).state === "live" && sink.seq[i] === b.u && same(sink.bids[i], b.bids) && same(sink.asks[i], b.asks);
+  };
+}

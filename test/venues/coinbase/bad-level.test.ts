@@ -10,12 +10,9 @@
  * proxy that spoils one event of a frame carrying two products.
  */
 import { afterEach, describe, expect, test } from "vitest";
-import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { startCoinbaseSimulator } from "../../../src/sim/coinbase-sim.ts";
-import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
-import { startWsProxy } from "../ws-proxy.ts";
-import { coinbaseConfig, startIntoSink, subsOf, waitFor } from "./helpers.ts";
+import { startRewritten, waitFor } from "./helpers.ts";
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -51,7 +48,6 @@ const level = (side: string, px: string, qty: string) => `{"side":"${side}","eve
 describe("coinbase: one product's unreadable event in a frame read in sequence", { timeout: 30_000 }, () => {
   test("resyncs that product's book alone; the frame's other events apply; no reconnect", async () => {
     const sim = await startCoinbaseSimulator({ products: PRODUCTS, seed: 17, levels: 20, heartbeatMs: 50 });
-    const proxy = startWsProxy(sim.wsUrl.replace(/\/$/, ""));
     /** The next frame carrying updates of both products of the first connection gets the victim's first level spoiled. */
     let spoil: { victim: string; other: string; make: (side: string, px: string, qty: string) => string } | null = null;
     let spoiled = 0;
@@ -69,14 +65,7 @@ describe("coinbase: one product's unreadable event in a frame read in sequence",
       spoiled++;
       return out;
     };
-    for (let i = 0; i < 4; i++) proxy.byIndex.set(i, { rewriteDown: rewrite });
-    cleanup.push(() => proxy.stop());
-    const config = { ...coinbaseConfig(sim, PRODUCTS), wsUrl: proxy.origin };
-    const adapter = createCoinbaseAdapter(config, subsOf(PRODUCTS), { log: silentLogger, maxProductsPerConnection: 2, resyncBackoffBaseMs: 5, resyncBackoffMaxMs: 20 });
-    const sink = await startIntoSink(sim, adapter, cleanup);
-    sim.step(1);
-    const allMatch = () => PRODUCTS.every((p, i) => sink.matches(sim, i, p));
-    await waitFor(allMatch, "books live");
+    const { adapter, sink, allMatch } = await startRewritten(sim, PRODUCTS, rewrite, cleanup);
     expect(adapter.connectionOf(0)).toBe(adapter.connectionOf(1));
     const connects = sim.stats.connectionsTotal;
 

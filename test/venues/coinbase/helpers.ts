@@ -8,6 +8,7 @@ import { type CoinbaseSim, type CoinbaseSimOptions, startCoinbaseSimulator } fro
 import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 import { applyToMaps } from "../contract.ts";
+import { startWsProxy } from "../ws-proxy.ts";
 import { makeTempDir } from "../../support/temp-dirs.ts";
 import type { VenueConfig } from "../../../src/config/types.ts";
 import { until } from "../../support/until.ts";
@@ -96,6 +97,24 @@ export async function startRecording(config: VenueConfig, products: string[], cl
   const liveSink = new Sink((await live.loadInstruments()) as Instrument[]);
   live.start(liveSink);
   return { live, liveSink, recorded };
+}
+
+/**
+ * `sim`'s `products` behind a proxy that passes each frame its first four connections get through `rewrite`, two
+ * products a connection, started into a Sink and waited for until every book equals the simulator's (allMatch).
+ * Stopping the adapter, the simulator, then the proxy is pushed onto `cleanup`.
+ */
+export async function startRewritten(sim: CoinbaseSim, products: string[], rewrite: (frame: string) => string, cleanup: (() => Promise<void> | void)[]) {
+  const proxy = startWsProxy(sim.wsUrl.replace(/\/$/, ""));
+  for (let i = 0; i < 4; i++) proxy.byIndex.set(i, { rewriteDown: rewrite });
+  cleanup.push(() => proxy.stop());
+  const config = { ...coinbaseConfig(sim, products), wsUrl: proxy.origin };
+  const adapter = createCoinbaseAdapter(config, subsOf(products), { log: silentLogger, maxProductsPerConnection: 2, resyncBackoffBaseMs: 5, resyncBackoffMaxMs: 20 });
+  const sink = await startIntoSink(sim, adapter, cleanup);
+  sim.step(1);
+  const allMatch = () => products.every((p, i) => sink.matches(sim, i, p));
+  await until(allMatch, "books live");
+  return { adapter, sink, allMatch };
 }
 
 /** Pushes stopping `adapter`, then `sim`, onto `cleanup`; loads the adapter's instruments and starts it into a new Sink. */

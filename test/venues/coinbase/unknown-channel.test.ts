@@ -7,12 +7,9 @@
  * parse error `channel`. Real simulator behind a proxy that renames the channel of one l2_data frame.
  */
 import { afterEach, describe, expect, test } from "vitest";
-import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { startCoinbaseSimulator } from "../../../src/sim/coinbase-sim.ts";
-import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
-import { startWsProxy } from "../ws-proxy.ts";
-import { coinbaseConfig, startIntoSink, subsOf, waitFor } from "./helpers.ts";
+import { startRewritten, waitFor } from "./helpers.ts";
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -24,7 +21,6 @@ const PRODUCTS = ["BTC-USD", "ETH-USD", "SOL-USD"];
 describe("coinbase: a frame on a channel the adapter does not read", { timeout: 20_000 }, () => {
   test("naming products of the connection: each of their books resyncs alone (no reconnect); the other books stay LIVE", async () => {
     const sim = await startCoinbaseSimulator({ products: PRODUCTS, seed: 7, levels: 10, heartbeatMs: 50 });
-    const proxy = startWsProxy(sim.wsUrl.replace(/\/$/, ""));
     let armed = false;
     let renamed = "";
     const rewrite = (f: string): string => {
@@ -34,14 +30,7 @@ describe("coinbase: a frame on a channel the adapter does not read", { timeout: 
       renamed = f.replace('{"channel":"l2_data"', '{"channel":"l2_data_v2"');
       return renamed;
     };
-    for (let i = 0; i < 4; i++) proxy.byIndex.set(i, { rewriteDown: rewrite });
-    cleanup.push(() => proxy.stop());
-    const config = { ...coinbaseConfig(sim, PRODUCTS), wsUrl: proxy.origin };
-    const adapter = createCoinbaseAdapter(config, subsOf(PRODUCTS), { log: silentLogger, maxProductsPerConnection: 2, resyncBackoffBaseMs: 5, resyncBackoffMaxMs: 20 });
-    const sink = await startIntoSink(sim, adapter, cleanup);
-    sim.step(1);
-    const allMatch = () => PRODUCTS.every((p, i) => sink.matches(sim, i, p));
-    await waitFor(allMatch, "books live");
+    const { adapter, sink, allMatch } = await startRewritten(sim, PRODUCTS, rewrite, cleanup);
     expect(adapter.connectionOf(0)).toBe(adapter.connectionOf(1));
     expect(adapter.connectionOf(2)).not.toBe(adapter.connectionOf(0));
     const before = adapter.stats();

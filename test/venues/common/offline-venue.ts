@@ -26,3 +26,20 @@ export function offlineVenue(venue: VenueName, market: MarketName, depth: number
   const subscriptions: Subscription[] = symbols.map((symbol) => ({ market, symbol, depth }));
   return { config, subscriptions, options: { log: silentLogger, fetch: refuse } };
 }
+
+/** Per venue: a market, two symbols it lists and its WebSocket path, for a test run over every venue (offlineRig). */
+const RIGS: Record<VenueName, [MarketName, string[], string]> = {
+  bybit: ["spot", ["BTCUSDT", "ETHUSDT"], "/v5/public/spot"],
+  binance: ["spot", ["BTCUSDT", "ETHUSDT"], ""],
+  okx: ["spot", ["BTC-USDT", "ETH-USDT"], "/ws/v5/public"],
+  deribit: ["inverse", ["BTC-PERPETUAL", "ETH-PERPETUAL"], "/ws/api/v2"],
+  coinbase: ["spot", ["BTC-USD", "ETH-USD"], ""],
+  upbit: ["spot", ["KRW-BTC", "KRW-ETH"], "/websocket/v1"],
+  bithumb: ["spot", ["KRW-BTC", "KRW-ETH"], "/websocket/v1"],
+} as Record<VenueName, [MarketName, string[], string]>;
+
+/** offlineVenue for `venue`'s rig (RIGS): depth 0 where the venue streams only full depth (Deribit, Coinbase), else 50. */
+export function offlineRig(venue: VenueName) {
+  const [market, symbols, wsPath] = RIGS[venue];
+  return { market, symbols, ...offlineVenue(venue, market, venue === "deribit" || venue === "coinbase" ? 0 : 50, symbols, wsPath) };
+}

@@ -5,26 +5,15 @@
  * connection connects_refused_total but stayed 0 in the status JSON). Offline adapters, the counters set by hand.
  */
 import { expect, test } from "vitest";
-import type { MarketName, VenueName } from "../../../src/core/types.ts";
+import type { VenueName } from "../../../src/core/types.ts";
 import type { VenueConnection } from "../../../src/venues/common/connection.ts";
 import { SUMMED_CONNECTION_COUNTERS } from "../../../src/venues/common/metrics.ts";
 import { VENUES } from "../../../src/venues/registry.ts";
 import type { VenueAdapter } from "../../../src/venues/venue.ts";
-import { offlineVenue } from "./offline-venue.ts";
-
-const RIGS: Record<VenueName, [MarketName, string[], string]> = {
-  bybit: ["spot", ["BTCUSDT", "ETHUSDT"], "/v5/public/spot"],
-  binance: ["spot", ["BTCUSDT", "ETHUSDT"], ""],
-  okx: ["spot", ["BTC-USDT", "ETH-USDT"], "/ws/v5/public"],
-  deribit: ["inverse", ["BTC-PERPETUAL", "ETH-PERPETUAL"], "/ws/api/v2"],
-  coinbase: ["spot", ["BTC-USD", "ETH-USD"], ""],
-  upbit: ["spot", ["KRW-BTC", "KRW-ETH"], "/websocket/v1"],
-  bithumb: ["spot", ["KRW-BTC", "KRW-ETH"], "/websocket/v1"],
-} as Record<VenueName, [MarketName, string[], string]>;
+import { offlineRig } from "./offline-venue.ts";
 
 test.each(Object.keys(VENUES) as VenueName[])("%s: stats() sums every common per-connection counter over the used connections", async (venue) => {
-  const [market, symbols, wsPath] = RIGS[venue];
-  const o = offlineVenue(venue, market, venue === "deribit" || venue === "coinbase" ? 0 : 50, symbols, wsPath);
+  const o = offlineRig(venue);
   const adapter = VENUES[venue]!.create(o.config, o.subscriptions, o.options) as VenueAdapter;
   const conns = (adapter as unknown as { conns: VenueConnection[] }).conns;
   expect(conns.length).toBeGreaterThan(0);

@@ -4,24 +4,13 @@
  * An alert on that gauge must fire for every venue, not only those a test happened to cover. Offline adapters.
  */
 import { expect, test } from "vitest";
-import type { MarketName, VenueName } from "../../../src/core/types.ts";
+import type { VenueName } from "../../../src/core/types.ts";
 import { VENUES } from "../../../src/venues/registry.ts";
 import type { VenueAdapter } from "../../../src/venues/venue.ts";
-import { offlineVenue } from "./offline-venue.ts";
-
-const RIGS: Record<VenueName, [MarketName, string[], string]> = {
-  bybit: ["spot", ["BTCUSDT", "ETHUSDT"], "/v5/public/spot"],
-  binance: ["spot", ["BTCUSDT", "ETHUSDT"], ""],
-  okx: ["spot", ["BTC-USDT", "ETH-USDT"], "/ws/v5/public"],
-  deribit: ["inverse", ["BTC-PERPETUAL", "ETH-PERPETUAL"], "/ws/api/v2"],
-  coinbase: ["spot", ["BTC-USD", "ETH-USD"], ""],
-  upbit: ["spot", ["KRW-BTC", "KRW-ETH"], "/websocket/v1"],
-  bithumb: ["spot", ["KRW-BTC", "KRW-ETH"], "/websocket/v1"],
-} as Record<VenueName, [MarketName, string[], string]>;
+import { offlineRig } from "./offline-venue.ts";
 
 test.each(Object.keys(VENUES) as VenueName[])("%s: a symbol left out at start counts in instruments_unresolved", async (venue) => {
-  const [market, symbols, wsPath] = RIGS[venue];
-  const o = offlineVenue(venue, market, venue === "deribit" || venue === "coinbase" ? 0 : 50, symbols, wsPath);
+  const { market, symbols, ...o } = offlineRig(venue);
   // No spec for the second symbol: REST refuses, no cache.
   const config = { ...o.config, overrides: new Map([...o.config.overrides].filter(([key]) => key !== `${market}:${symbols[1]}`)) };
   const adapter = VENUES[venue]!.create(config, o.subscriptions, o.options) as VenueAdapter;
