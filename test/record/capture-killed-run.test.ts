@@ -8,7 +8,6 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Packr } from "msgpackr";
 import { expect, test } from "vitest";
 import { exportCaptures } from "../../src/app/export.ts";
 import type { Feeder } from "../../src/app/feeder.ts";
@@ -18,6 +17,7 @@ import { loadConfigFile } from "../../src/config/load.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { CAPTURE_LOST_URL, CaptureWriter, readCapture } from "../../src/record/capture.ts";
 import { CONNECTION_OPENED_URL, SOCKETS_RECORDED_URL } from "../../src/venues/venue.ts";
+import { captureBlock } from "../support/capture-block.ts";
 import { checksumOfStrings } from "../../src/venues/okx/checksum.ts";
 import { writeOfflineOkxConfig } from "../support/config-toml.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
@@ -126,11 +126,8 @@ test("replay: a rotated file that begins with a capture:lost mark (then its head
   // As the writer puts a loss before the next block it writes (a full disk refused one): the mark, then the head.
   const rotated = a.w.files[1]!;
   const bytes = readFileSync(rotated);
-  const payload = new Packr({ useRecords: false }).pack([[2_000n * 1000n, "", "", "", "1 records in 1 blocks not written: ENOSPC", CAPTURE_LOST_URL]]);
-  const header = Buffer.alloc(8);
-  header.writeUInt32LE(payload.byteLength, 0);
-  header.writeUInt32LE(Bun.hash.crc32(payload), 4);
-  writeFileSync(rotated, Buffer.concat([bytes.subarray(0, 8), header, payload, bytes.subarray(8)]));
+  const mark = captureBlock([[2_000n * 1000n, "", "", "", "1 records in 1 blocks not written: ENOSPC", CAPTURE_LOST_URL]]);
+  writeFileSync(rotated, Buffer.concat([bytes.subarray(0, 8), mark, bytes.subarray(8)]));
   expect(readCapture(rotated).records.map((r) => r.url).slice(0, 2)).toEqual([CAPTURE_LOST_URL, "ws:state"]);
   const { calls, result } = await replayed(a.w.files);
   // Without the mark's exception: the mark taken for a new run's first record, a second gap and "killed?" named.

@@ -5,9 +5,9 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Packr } from "msgpackr";
 import { expect, test } from "vitest";
 import { makeTempDir } from "../support/temp-dirs.ts";
+import { captureBlock } from "../support/capture-block.ts";
 import { writeOfflineOkxConfig } from "../support/config-toml.ts";
 import { exportCaptures } from "../../src/app/export.ts";
 import { replayCaptures } from "../../src/app/replay.ts";
@@ -17,16 +17,6 @@ import { checksumOfStrings } from "../../src/venues/okx/checksum.ts";
 import type { Feeder } from "../../src/app/feeder.ts";
 
 const T0_US = 1_733_011_200_000_000;
-const packr = new Packr({ useRecords: false });
-
-/** One block as the writer stores it (uncompressed): u32 length, u32 crc32, the MessagePack array of records. */
-function block(records: unknown[]): Buffer {
-  const payload = packr.pack(records);
-  const header = Buffer.alloc(8);
-  header.writeUInt32LE(payload.byteLength, 0);
-  header.writeUInt32LE(Bun.hash.crc32(payload), 4);
-  return Buffer.concat([header, payload]);
-}
 
 function okxFrame(action: "snapshot" | "update", instId: string, bids: string[][], asks: string[][], prevSeqId: number, seqId: number): string {
   const data = { asks, bids, ts: String(T0_US / 1000), checksum: checksumOfStrings(bids, asks), prevSeqId, seqId };
@@ -43,7 +33,7 @@ const eth = (i: number) => rec(i, okxFrame("snapshot", "ETH-USDT", [["3600.01", 
 
 function file(dir: string, name: string, blocks: unknown[][]): string {
   const path = join(dir, name);
-  writeFileSync(path, Buffer.concat([Buffer.from("FDRCAP01"), ...blocks.map(block)]));
+  writeFileSync(path, Buffer.concat([Buffer.from("FDRCAP01"), ...blocks.map(captureBlock)]));
   return path;
 }
 
