@@ -64,6 +64,17 @@ async function replayed(files: string[]): Promise<{ calls: string[]; truncated: 
   return { calls, truncated: result.truncated };
 }
 
+/** A run whose first block ("written") is on disk and whose last ("stop-close") meets the disk full at close(). */
+function closedOnFullDisk(dir: string): InstanceType<typeof CaptureWriter> {
+  const w = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1 << 20, compression: "none" });
+  w.write(1, "okx", "spot", "c", "written");
+  w.flush();
+  w.write(2, "okx", "spot", "c", "stop-close");
+  faults.full = true;
+  w.close();
+  return w;
+}
+
 /** The next run's file in the same directory: one frame. */
 function nextRun(dir: string): string {
   faults.full = false;
@@ -77,12 +88,7 @@ function nextRun(dir: string): string {
 
 test("the disk still full at close: the file ends a byte past its last block, and replay resyncs before the next run", async () => {
   const dir = makeTempDir("feeder-capture-close-full-");
-  const w = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1 << 20, compression: "none" });
-  w.write(1, "okx", "spot", "c", "written");
-  w.flush();
-  w.write(2, "okx", "spot", "c", "stop-close");
-  faults.full = true;
-  w.close();
+  const w = closedOnFullDisk(dir);
   expect(w.stats()).toMatchObject({ lostRecords: 1 });
   const file = w.files[0]!;
   const read = readCapture(file);
@@ -184,12 +190,7 @@ test("a deleted file's mark counts the records written to it, not its head or an
 
 test("a second close() tries the mark no more: no file opened for it", () => {
   const dir = makeTempDir("feeder-capture-close-twice-");
-  const w = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1 << 20, compression: "none" });
-  w.write(1, "okx", "spot", "c", "written");
-  w.flush();
-  w.write(2, "okx", "spot", "c", "stop-close");
-  faults.full = true;
-  w.close();
+  const w = closedOnFullDisk(dir);
   faults.full = false;
   w.close();
   expect(w.files.length).toBe(1);
