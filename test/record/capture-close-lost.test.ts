@@ -12,6 +12,7 @@ import { beforeEach, expect, test, vi } from "vitest";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { captureLog } from "../support/capture-log.ts";
 import { writeOfflineOkxConfig } from "../support/config-toml.ts";
+import { notingFeeder } from "../support/noting-feeder.ts";
 
 /**
  * Writes past a file's header: `full` fails every one; `next` fails the next n (ENOSPC, nothing written); `headers`
@@ -48,18 +49,10 @@ const { exportCaptures } = await import("../../src/app/export.ts");
 const { loadConfigFile } = await import("../../src/config/load.ts");
 const { silentLogger } = await import("../../src/core/log.ts");
 const { checksumOfStrings } = await import("../../src/venues/okx/checksum.ts");
-type Feeder = import("../../src/app/feeder.ts").Feeder;
 
 /** A replay's feeder that notes the frames fed and the capture gaps. */
 async function replayed(files: string[]): Promise<{ calls: string[]; truncated: unknown[] }> {
-  const calls: string[] = [];
-  const feeder = {
-    ingest: (_v: string, _m: string, _c: string, frame: string) => (calls.push(frame), true),
-    ingestRest: (_v: string, _m: string, _c: string, url: string) => (calls.push(`rest ${url}`), true),
-    captureGap: () => void calls.push("gap"),
-    replayTimeJump: () => void calls.push("jump"),
-    replayClockAt: () => undefined,
-  } as unknown as Feeder;
+  const { feeder, calls } = notingFeeder({ rests: true });
   const result = await replayCaptures(feeder, files, { pace: "fast" });
   return { calls, truncated: result.truncated };
 }

@@ -10,7 +10,6 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect, test } from "vitest";
 import { exportCaptures } from "../../src/app/export.ts";
-import type { Feeder } from "../../src/app/feeder.ts";
 import { replayCaptures, type ReplayResult } from "../../src/app/replay.ts";
 import { CaptureSocketHead } from "../../src/app/capture-sockets.ts";
 import { loadConfigFile } from "../../src/config/load.ts";
@@ -21,6 +20,7 @@ import { captureBlock } from "../support/capture-block.ts";
 import { checksumOfStrings } from "../../src/venues/okx/checksum.ts";
 import { writeOfflineOkxConfig } from "../support/config-toml.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
+import { notingFeeder } from "../support/noting-feeder.ts";
 
 /**
  * One recorder run into `dir`, as `feeder record` writes it: `maxFileBytes` 1 rotates at every block. `older`: as a
@@ -65,14 +65,7 @@ function swapRun(dir: string, us: number, frame: string) {
 
 /** A replay's feeder that notes the frames fed and the capture gaps. */
 async function replayed(files: string[]): Promise<{ calls: string[]; result: ReplayResult }> {
-  const calls: string[] = [];
-  const feeder = {
-    ingest: (_v: string, _m: string, _c: string, frame: string) => (calls.push(frame), true),
-    ingestRest: () => true,
-    captureGap: () => void calls.push("gap"),
-    replayTimeJump: () => void calls.push("jump"),
-    replayClockAt: () => undefined,
-  } as unknown as Feeder;
+  const { feeder, calls } = notingFeeder();
   const result = await replayCaptures(feeder, files, { pace: "fast" });
   return { calls, result };
 }

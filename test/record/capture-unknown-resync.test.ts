@@ -9,12 +9,12 @@ import { expect, test } from "vitest";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { captureBlock } from "../support/capture-block.ts";
 import { writeOfflineOkxConfig } from "../support/config-toml.ts";
+import { notingFeeder, okxInstId } from "../support/noting-feeder.ts";
 import { exportCaptures } from "../../src/app/export.ts";
 import { replayCaptures } from "../../src/app/replay.ts";
 import { loadConfigFile } from "../../src/config/load.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { checksumOfStrings } from "../../src/venues/okx/checksum.ts";
-import type { Feeder } from "../../src/app/feeder.ts";
 
 const T0_US = 1_733_011_200_000_000;
 
@@ -40,14 +40,7 @@ function file(dir: string, name: string, blocks: unknown[][]): string {
 test("replay takes a capture gap at each place records were unread: in a block, across blocks, at a file's end", async () => {
   const dir = makeTempDir("feeder-capture-unknown-replay-");
   const files = [file(dir, "a.fcap", [[sol, solUnread, eth(2)], [badTime], [eth(3), badTime]]), file(dir, "b.fcap", [[eth(4)]])];
-  const calls: string[] = [];
-  const feeder = {
-    ingest: (_v: string, _m: string, _c: string, frame: string) => (calls.push(`${(JSON.parse(frame) as { arg: { instId: string } }).arg.instId}`), true),
-    ingestRest: () => true,
-    captureGap: () => void calls.push("gap"),
-    replayTimeJump: () => void calls.push("jump"),
-    replayClockAt: () => undefined,
-  } as unknown as Feeder;
+  const { feeder, calls } = notingFeeder({ frameLabel: okxInstId });
   const result = await replayCaptures(feeder, files, { pace: "fast" });
   expect(calls).toEqual(["SOL-USDT", "gap", "ETH-USDT", "gap", "ETH-USDT", "gap", "ETH-USDT"]);
   expect(result).toMatchObject({ frames: 4, unknownRecords: [{ file: files[0], count: 3 }] });
