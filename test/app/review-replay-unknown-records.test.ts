@@ -8,23 +8,13 @@
 import { describe, expect, test } from "vitest";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Packr } from "msgpackr";
 import { main } from "../../src/cli/main.ts";
 import { readCapture } from "../../src/record/capture.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
+import { captureBlock } from "../support/capture-block.ts";
 import { uniqueDestination } from "../e2e/harness.ts";
 import { ACK, XRP_LINES, XRP_T0_US, writeXrpConfig } from "../support/xrp-capture.ts";
 
-const packr = new Packr({ useRecords: false });
-
-/** One block as the writer stores it (uncompressed): u32 length, u32 crc32, the MessagePack array of records. */
-function block(records: unknown[]): Buffer {
-  const payload = packr.pack(records);
-  const header = Buffer.alloc(8);
-  header.writeUInt32LE(payload.byteLength, 0);
-  header.writeUInt32LE(Bun.hash.crc32(payload), 4);
-  return Buffer.concat([header, payload]);
-}
 
 const frame = (i: number, text: string) => [BigInt(XRP_T0_US + i * 1000) * 1000n, "bybit", "linear", "linear-0", text];
 /** Kinds a later version might write: an extra field, a non-string sixth field, a map instead of an array. */
@@ -41,9 +31,9 @@ describe("a capture record of an unknown kind is skipped and counted, the rest s
   const known = [frame(-1, ACK), ...lines.map((l, i) => frame(i, l))];
   // The unknown records sit in the first block, between the snapshot and the deltas; a second block follows.
   const withUnknown = join(dir, "with-unknown.fcap");
-  writeFileSync(withUnknown, Buffer.concat([Buffer.from("FDRCAP01"), block([...known.slice(0, 2), ...UNKNOWN, ...known.slice(2, 15)]), block(known.slice(15))]));
+  writeFileSync(withUnknown, Buffer.concat([Buffer.from("FDRCAP01"), captureBlock([...known.slice(0, 2), ...UNKNOWN, ...known.slice(2, 15)]), captureBlock(known.slice(15))]));
   const plain = join(dir, "plain.fcap");
-  writeFileSync(plain, Buffer.concat([Buffer.from("FDRCAP01"), block(known.slice(0, 15)), block(known.slice(15))]));
+  writeFileSync(plain, Buffer.concat([Buffer.from("FDRCAP01"), captureBlock(known.slice(0, 15)), captureBlock(known.slice(15))]));
 
   test("the reader returns every known record and counts the others", () => {
     const r = readCapture(withUnknown);

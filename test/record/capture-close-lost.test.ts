@@ -12,6 +12,7 @@ import { beforeEach, expect, test, vi } from "vitest";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { captureLog } from "../support/capture-log.ts";
 import { writeOfflineOkxConfig } from "../support/config-toml.ts";
+import { notingFeeder } from "../support/noting-feeder.ts";
 
 /**
  * Writes past a file's header: `full` fails every one; `next` fails the next n (ENOSPC, nothing written); `headers`
@@ -48,20 +49,23 @@ const { exportCaptures } = await import("../../src/app/export.ts");
 const { loadConfigFile } = await import("../../src/config/load.ts");
 const { silentLogger } = await import("../../src/core/log.ts");
 const { checksumOfStrings } = await import("../../src/venues/okx/checksum.ts");
-type Feeder = import("../../src/app/feeder.ts").Feeder;
 
 /** A replay's feeder that notes the frames fed and the capture gaps. */
 async function replayed(files: string[]): Promise<{ calls: string[]; truncated: unknown[] }> {
-  const calls: string[] = [];
-  const feeder = {
-    ingest: (_v: string, _m: string, _c: string, frame: string) => (calls.push(frame), true),
-    ingestRest: (_v: string, _m: string, _c: string, url: string) => (calls.push(`rest ${url}`), true),
-    captureGap: () => void calls.push("gap"),
-    replayTimeJump: () => void calls.push("jump"),
-    replayClockAt: () => undefined,
-  } as unknown as Feeder;
+  const { feeder, calls } = notingFeeder({ rests: true });
   const result = await replayCaptures(feeder, files, { pace: "fast" });
   return { calls, truncated: result.truncated };
+}
+
+/** A run whose first block ("written") is on disk and whose last ("stop-close") meets the disk full at close(). */
+function closedOnFullDisk(dir: string): InstanceType<typeof CaptureWriter> {
+  const w = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1 << 20, compression: "none" });
+  w.write(1, "okx", "spot", "c", "written");
+  w.flush();
+  w.write(2, "okx", "spot", "c", "stop-close");
+  faults.full = true;
+  w.close();
+  return w;
 }
 
 /** The next run's file in the same directory: one frame. */
@@ -77,12 +81,7 @@ function nextRun(dir: string): string {
 
 test("the disk still full at close: the file ends a byte past its last block, and replay resyncs before the next run", async () => {
   const dir = makeTempDir("feeder-capture-close-full-");
-  const w = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1 << 20, compression: "none" });
-  w.write(1, "okx", "spot", "c", "written");
-  w.flush();
-  w.write(2, "okx", "spot", "c", "stop-close");
-  faults.full = true;
-  w.close();
+  const w = closedOnFullDisk(dir);
   expect(w.stats()).toMatchObject({ lostRecords: 1 });
   const file = w.files[0]!;
   const read = readCapture(file);
@@ -184,12 +183,7 @@ test("a deleted file's mark counts the records written to it, not its head or an
 
 test("a second close() tries the mark no more: no file opened for it", () => {
   const dir = makeTempDir("feeder-capture-close-twice-");
-  const w = new CaptureWriter({ dir, prefix: "feeder", flushBytes: 1 << 20, compression: "none" });
-  w.write(1, "okx", "spot", "c", "written");
-  w.flush();
-  w.write(2, "okx", "spot", "c", "stop-close");
-  faults.full = true;
-  w.close();
+  const w = closedOnFullDisk(dir);
   faults.full = false;
   w.close();
   expect(w.files.length).toBe(1);

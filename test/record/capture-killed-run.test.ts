@@ -8,19 +8,19 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Packr } from "msgpackr";
 import { expect, test } from "vitest";
 import { exportCaptures } from "../../src/app/export.ts";
-import type { Feeder } from "../../src/app/feeder.ts";
 import { replayCaptures, type ReplayResult } from "../../src/app/replay.ts";
 import { CaptureSocketHead } from "../../src/app/capture-sockets.ts";
 import { loadConfigFile } from "../../src/config/load.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { CAPTURE_LOST_URL, CaptureWriter, readCapture } from "../../src/record/capture.ts";
 import { CONNECTION_OPENED_URL, SOCKETS_RECORDED_URL } from "../../src/venues/venue.ts";
+import { captureBlock } from "../support/capture-block.ts";
 import { checksumOfStrings } from "../../src/venues/okx/checksum.ts";
 import { writeOfflineOkxConfig } from "../support/config-toml.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
+import { notingFeeder } from "../support/noting-feeder.ts";
 
 /**
  * One recorder run into `dir`, as `feeder record` writes it: `maxFileBytes` 1 rotates at every block. `older`: as a
@@ -47,30 +47,35 @@ function run(dir: string, maxFileBytes = 1 << 30, older = false) {
   };
 }
 
+/** A run whose one connection, okx spot-0, opens at 1 000 µs and carries frame "a1" 1 µs later; killed or stopped by the test. */
+function spotRun(dir: string, maxFileBytes?: number, older?: boolean) {
+  const a = run(dir, maxFileBytes, older);
+  a.open(1_000, "okx", "spot", "spot-0");
+  a.frame(1_001, "okx", "spot", "spot-0", "a1");
+  return a;
+}
+
+/** A next run on another connection only (okx swap-0: its config changed), opened at `us`, `frame` 1 µs later. */
+function swapRun(dir: string, us: number, frame: string) {
+  const r = run(dir);
+  r.open(us, "okx", "swap", "swap-0");
+  r.frame(us + 1, "okx", "swap", "swap-0", frame);
+  return r;
+}
+
 /** A replay's feeder that notes the frames fed and the capture gaps. */
 async function replayed(files: string[]): Promise<{ calls: string[]; result: ReplayResult }> {
-  const calls: string[] = [];
-  const feeder = {
-    ingest: (_v: string, _m: string, _c: string, frame: string) => (calls.push(frame), true),
-    ingestRest: () => true,
-    captureGap: () => void calls.push("gap"),
-    replayTimeJump: () => void calls.push("jump"),
-    replayClockAt: () => undefined,
-  } as unknown as Feeder;
+  const { feeder, calls } = notingFeeder();
   const result = await replayCaptures(feeder, files, { pace: "fast" });
   return { calls, result };
 }
 
 test("replay: a run killed, then the next run: every book resyncs before the next run's first record, the file named", async () => {
   const dir = makeTempDir("feeder-killed-run-");
-  const a = run(dir);
-  a.open(1_000, "okx", "spot", "spot-0");
-  a.frame(1_001, "okx", "spot", "spot-0", "a1");
+  const a = spotRun(dir);
   a.kill();
-  const b = run(dir);
   // The next run opens another connection only (its config changed): no ws:open of spot-0 would resync its books.
-  b.open(60_000_000, "okx", "swap", "swap-0");
-  b.frame(60_000_001, "okx", "swap", "swap-0", "b1");
+  const b = swapRun(dir, 60_000_000, "b1");
   b.stop(60_000_002);
   const { calls, result } = await replayed([...a.w.files, ...b.w.files]);
   // Before: ["a1", "b1"], spot-0's books LIVE across the next run.
@@ -81,13 +86,9 @@ test("replay: a run killed, then the next run: every book resyncs before the nex
 
 test("replay: a clean stop, then the next run: as before, no gap (the stop records closed the books), nothing named", async () => {
   const dir = makeTempDir("feeder-stopped-run-");
-  const a = run(dir);
-  a.open(1_000, "okx", "spot", "spot-0");
-  a.frame(1_001, "okx", "spot", "spot-0", "a1");
+  const a = spotRun(dir);
   a.stop(1_002);
-  const b = run(dir);
-  b.open(60_000_000, "okx", "swap", "swap-0");
-  b.frame(60_000_001, "okx", "swap", "swap-0", "b1");
+  const b = swapRun(dir, 60_000_000, "b1");
   b.kill();
   const { calls, result } = await replayed([...a.w.files, ...b.w.files]);
   expect(calls).toEqual(["a1", "b1"]);
@@ -126,11 +127,8 @@ test("replay: a rotated file that begins with a capture:lost mark (then its head
   // As the writer puts a loss before the next block it writes (a full disk refused one): the mark, then the head.
   const rotated = a.w.files[1]!;
   const bytes = readFileSync(rotated);
-  const payload = new Packr({ useRecords: false }).pack([[2_000n * 1000n, "", "", "", "1 records in 1 blocks not written: ENOSPC", CAPTURE_LOST_URL]]);
-  const header = Buffer.alloc(8);
-  header.writeUInt32LE(payload.byteLength, 0);
-  header.writeUInt32LE(Bun.hash.crc32(payload), 4);
-  writeFileSync(rotated, Buffer.concat([bytes.subarray(0, 8), header, payload, bytes.subarray(8)]));
+  const mark = captureBlock([[2_000n * 1000n, "", "", "", "1 records in 1 blocks not written: ENOSPC", CAPTURE_LOST_URL]]);
+  writeFileSync(rotated, Buffer.concat([bytes.subarray(0, 8), mark, bytes.subarray(8)]));
   expect(readCapture(rotated).records.map((r) => r.url).slice(0, 2)).toEqual([CAPTURE_LOST_URL, "ws:state"]);
   const { calls, result } = await replayed(a.w.files);
   // Without the mark's exception: the mark taken for a new run's first record, a second gap and "killed?" named.
@@ -140,13 +138,9 @@ test("replay: a rotated file that begins with a capture:lost mark (then its head
 
 test("replay: a killed run's file concatenated with the next run's (cat a b > c) is cut there too, atByte named", async () => {
   const dir = makeTempDir("feeder-killed-cat-");
-  const a = run(dir);
-  a.open(1_000, "okx", "spot", "spot-0");
-  a.frame(1_001, "okx", "spot", "spot-0", "a1");
+  const a = spotRun(dir);
   a.kill();
-  const b = run(dir);
-  b.open(60_000_000, "okx", "swap", "swap-0");
-  b.frame(60_000_001, "okx", "swap", "swap-0", "b1");
+  const b = swapRun(dir, 60_000_000, "b1");
   b.kill();
   const first = readFileSync(a.w.files[0]!);
   const cat = join(dir, "cat.fcap");
@@ -158,9 +152,7 @@ test("replay: a killed run's file concatenated with the next run's (cat a b > c)
 
 test("replay: an older recorder's run (no heads) rotating with a connection open is no run boundary; its kill is not seen", async () => {
   const dir = makeTempDir("feeder-older-rotated-");
-  const a = run(dir, 1, true);
-  a.open(1_000, "okx", "spot", "spot-0");
-  a.frame(1_001, "okx", "spot", "spot-0", "a1");
+  const a = spotRun(dir, 1, true);
   a.w.flush();
   a.frame(2_000, "okx", "spot", "spot-0", "a2");
   a.w.flush();
@@ -168,9 +160,7 @@ test("replay: an older recorder's run (no heads) rotating with a connection open
   a.kill();
   expect(a.w.files.length).toBe(3);
   expect(readCapture(a.w.files[1]!).records[0]!.frame).toBe("a2"); // no head: the rotation looks like a new run's file
-  const b = run(dir);
-  b.open(60_000_000, "okx", "swap", "swap-0");
-  b.frame(60_000_001, "okx", "swap", "swap-0", "b1");
+  const b = swapRun(dir, 60_000_000, "b1");
   b.stop(60_000_002);
   const { calls, result } = await replayed([...a.w.files, ...b.w.files]);
   // Before: a gap (and an unstopped entry, a warning) at each of its rotations and before the next run.
@@ -178,9 +168,7 @@ test("replay: an older recorder's run (no heads) rotating with a connection open
   expect(result.unstopped).toEqual([]);
   // The next run's records say it writes heads, but the older run's connection left open is not taken for its own: its
   // clean stop ends a run, not one killed.
-  const c = run(dir);
-  c.open(120_000_000, "okx", "swap", "swap-0");
-  c.frame(120_000_001, "okx", "swap", "swap-0", "c1");
+  const c = swapRun(dir, 120_000_000, "c1");
   c.kill();
   expect((await replayed([...a.w.files, ...b.w.files, ...c.w.files])).result.unstopped).toEqual([]);
 });

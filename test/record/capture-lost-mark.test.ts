@@ -7,6 +7,7 @@
 import { expect, test, vi } from "vitest";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { writeOfflineOkxConfig } from "../support/config-toml.ts";
+import { notingFeeder, okxInstId } from "../support/noting-feeder.ts";
 
 /** The next write past a file's header fails with ENOSPC, nothing written (one block lost). */
 const faults = vi.hoisted(() => ({ nextWrite: false }));
@@ -34,7 +35,6 @@ const { replayCaptures } = await import("../../src/app/replay.ts");
 const { loadConfigFile } = await import("../../src/config/load.ts");
 const { silentLogger } = await import("../../src/core/log.ts");
 const { checksumOfStrings } = await import("../../src/venues/okx/checksum.ts");
-type Feeder = import("../../src/app/feeder.ts").Feeder;
 
 const T0_US = 1_733_011_200_000_000;
 
@@ -71,14 +71,7 @@ test("the writer marks where blocks were lost, before the next block it writes, 
 
 test("replay resyncs the books at the mark (a capture gap), and names it under lost; the mark is not fed as a frame", async () => {
   const files = capture(makeTempDir("feeder-capture-lost-replay-"));
-  const calls: string[] = [];
-  const feeder = {
-    ingest: (_v: string, _m: string, _c: string, frame: string) => (calls.push(`frame ${(JSON.parse(frame) as { arg: { instId: string } }).arg.instId}`), true),
-    ingestRest: (_v: string, _m: string, _c: string, url: string) => (calls.push(`rest ${url}`), true),
-    captureGap: () => void calls.push("gap"),
-    replayTimeJump: () => void calls.push("jump"),
-    replayClockAt: () => undefined,
-  } as unknown as Feeder;
+  const { feeder, calls } = notingFeeder({ frameLabel: (frame) => `frame ${okxInstId(frame)}`, rests: true });
   const result = await replayCaptures(feeder, files, { pace: "fast" });
   expect(calls).toEqual(["frame SOL-USDT", "gap", "frame ETH-USDT"]);
   expect(result).toMatchObject({ frames: 2, ingested: 2, skipped: 0, lost: [{ file: files[0], atUs: T0_US + 2, why: expect.stringMatching(/ENOSPC/) }] });
@@ -121,7 +114,7 @@ test("a mark after a loss of over an hour: one time jump and frames without the 
   w.close();
   const files = w.files;
   expect(readCapture(files[0]!).records.map((r) => r.url)).toEqual([undefined, CAPTURE_LOST_URL, undefined]);
-  const feeder = { ingest: () => true, ingestRest: () => true, captureGap: () => undefined, replayTimeJump: () => undefined, replayClockAt: () => undefined } as unknown as Feeder;
+  const { feeder } = notingFeeder();
   const replayed = await replayCaptures(feeder, files, { pace: "fast" });
   expect(replayed).toMatchObject({ frames: 2, timeJumpsTotal: 1, lost: [{ atUs: laterUs }] });
   const exported = await exportCaptures(files, { write: () => undefined, flush: () => undefined }, {

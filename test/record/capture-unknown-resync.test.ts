@@ -5,28 +5,18 @@
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Packr } from "msgpackr";
 import { expect, test } from "vitest";
 import { makeTempDir } from "../support/temp-dirs.ts";
+import { captureBlock } from "../support/capture-block.ts";
 import { writeOfflineOkxConfig } from "../support/config-toml.ts";
+import { notingFeeder, okxInstId } from "../support/noting-feeder.ts";
 import { exportCaptures } from "../../src/app/export.ts";
 import { replayCaptures } from "../../src/app/replay.ts";
 import { loadConfigFile } from "../../src/config/load.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { checksumOfStrings } from "../../src/venues/okx/checksum.ts";
-import type { Feeder } from "../../src/app/feeder.ts";
 
 const T0_US = 1_733_011_200_000_000;
-const packr = new Packr({ useRecords: false });
-
-/** One block as the writer stores it (uncompressed): u32 length, u32 crc32, the MessagePack array of records. */
-function block(records: unknown[]): Buffer {
-  const payload = packr.pack(records);
-  const header = Buffer.alloc(8);
-  header.writeUInt32LE(payload.byteLength, 0);
-  header.writeUInt32LE(Bun.hash.crc32(payload), 4);
-  return Buffer.concat([header, payload]);
-}
 
 function okxFrame(action: "snapshot" | "update", instId: string, bids: string[][], asks: string[][], prevSeqId: number, seqId: number): string {
   const data = { asks, bids, ts: String(T0_US / 1000), checksum: checksumOfStrings(bids, asks), prevSeqId, seqId };
@@ -43,21 +33,14 @@ const eth = (i: number) => rec(i, okxFrame("snapshot", "ETH-USDT", [["3600.01", 
 
 function file(dir: string, name: string, blocks: unknown[][]): string {
   const path = join(dir, name);
-  writeFileSync(path, Buffer.concat([Buffer.from("FDRCAP01"), ...blocks.map(block)]));
+  writeFileSync(path, Buffer.concat([Buffer.from("FDRCAP01"), ...blocks.map(captureBlock)]));
   return path;
 }
 
 test("replay takes a capture gap at each place records were unread: in a block, across blocks, at a file's end", async () => {
   const dir = makeTempDir("feeder-capture-unknown-replay-");
   const files = [file(dir, "a.fcap", [[sol, solUnread, eth(2)], [badTime], [eth(3), badTime]]), file(dir, "b.fcap", [[eth(4)]])];
-  const calls: string[] = [];
-  const feeder = {
-    ingest: (_v: string, _m: string, _c: string, frame: string) => (calls.push(`${(JSON.parse(frame) as { arg: { instId: string } }).arg.instId}`), true),
-    ingestRest: () => true,
-    captureGap: () => void calls.push("gap"),
-    replayTimeJump: () => void calls.push("jump"),
-    replayClockAt: () => undefined,
-  } as unknown as Feeder;
+  const { feeder, calls } = notingFeeder({ frameLabel: okxInstId });
   const result = await replayCaptures(feeder, files, { pace: "fast" });
   expect(calls).toEqual(["SOL-USDT", "gap", "ETH-USDT", "gap", "ETH-USDT", "gap", "ETH-USDT"]);
   expect(result).toMatchObject({ frames: 4, unknownRecords: [{ file: files[0], count: 3 }] });
