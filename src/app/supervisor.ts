@@ -138,6 +138,13 @@ interface Slot {
   /** Per-IP budget usage of this slot's workers still counted by the venue: the next worker starts from it. */
   budgets: BudgetAccounts;
   /**
+   * The latest session start (µs since the epoch) of the slot's workers, each taken from its thread's wall clock: the
+   * next worker's session starts after it (wire-protocol.md §3.4 orders sessions by start). Until s-rdwork a worker
+   * restarted after the host's clock stepped back started an older session than the dead one on the same streams,
+   * and subscribers dropped it as a late run's while the dead one's streams were alive (not yet stale) there.
+   */
+  sessionStartUs: number | undefined;
+  /**
    * Its current worker's replies still coming, and their parts (many books: a part per turn of the worker), each
    * awaited while it progresses (worker-reply.ts).
    */
@@ -234,7 +241,7 @@ export class Supervisor implements StatusSource {
           detail: `worker ${i} is starting (its share's instruments not resolved yet); its books start once they are`,
         })),
       );
-      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, lastReplyMs: 0, firstWordDueMs: 0, terminatedAtMs: 0, ended: () => undefined, terminateHung: () => undefined, terminateKilled: () => undefined, blockedThreads: 0, heldBack: false, lastBooks: [], lastBooksAtMs: 0, budgets: new BudgetAccounts(), replies: new AwaitedReplies(this.replySilenceMs, undefined, undefined, (id) => slot.worker?.postMessage({ type: "cancel", id } satisfies ToWorker)), share, carry: new CounterCarry(), faultsLogged: new Map() };
+      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, lastReplyMs: 0, firstWordDueMs: 0, terminatedAtMs: 0, ended: () => undefined, terminateHung: () => undefined, terminateKilled: () => undefined, blockedThreads: 0, heldBack: false, lastBooks: [], lastBooksAtMs: 0, budgets: new BudgetAccounts(), sessionStartUs: undefined, replies: new AwaitedReplies(this.replySilenceMs, undefined, undefined, (id) => slot.worker?.postMessage({ type: "cancel", id } satisfies ToWorker)), share, carry: new CounterCarry(), faultsLogged: new Map() };
       this.slots.push(slot);
       starts.push(this.spawn(slot));
     }
@@ -574,6 +581,7 @@ export class Supervisor implements StatusSource {
           if ("holdMs" in msg) this.shareHold(slot, msg.key, msg.holdMs);
         } else if (msg.type === "session") {
           if (current) slot.answering = true;
+          if (Number.isFinite(msg.sessionStartUs)) slot.sessionStartUs = Math.max(slot.sessionStartUs ?? -Infinity, msg.sessionStartUs);
           this.onWorkerSession?.(msg.sourceId, msg.sessionId);
         } else if (msg.type === "response-part") {
           slot.replies.part(msg);
@@ -660,7 +668,7 @@ export class Supervisor implements StatusSource {
         ended();
       });
       const budgets = slot.budgets.carry();
-      worker.postMessage({ type: "start", config: this.config, workerIndex: slot.index, workerCount: this.config.workers, budgets, authKey: this.authKey } satisfies ToWorker);
+      worker.postMessage({ type: "start", config: this.config, workerIndex: slot.index, workerCount: this.config.workers, budgets, authKey: this.authKey, sessionStartAfterUs: slot.sessionStartUs } satisfies ToWorker);
     });
   }
 
