@@ -314,7 +314,8 @@ export class Supervisor implements StatusSource {
    * did not answer (restarting, hung), the book may be that worker's: Unavailable (503) naming it, not "no book".
    */
   async book(venue: string, market: string, symbol: string, depth: number): Promise<BookLevels | BookNotServed | undefined> {
-    const results = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "book", venue, market, symbol, depth })));
+    const asked = this.askedWorkers();
+    const results = this.fromCurrent(asked, await Promise.all(this.slots.map((slot) => this.request(slot, { what: "book", venue, market, symbol, depth }))));
     const found = results.find((r) => r !== undefined && r !== null);
     if (found !== undefined) return found as BookLevels | BookNotServed;
     const silent = this.slots.filter((_, i) => results[i] === undefined);
@@ -368,7 +369,8 @@ export class Supervisor implements StatusSource {
    * that are no book summary (or no symbol, of its unresolved ones) skipped (copyNamed) and logged (logReplyFault).
    */
   async readiness(turn?: Turn, signal?: AbortSignal): Promise<ReadinessInput> {
-    const parts = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "readiness" }, signal) as Promise<ReadinessInput | undefined>));
+    const asked = this.askedWorkers();
+    const parts = this.fromCurrent(asked, await Promise.all(this.slots.map((slot) => this.request(slot, { what: "readiness" }, signal) as Promise<ReadinessInput | undefined>)));
     // Its client went away: nobody reads this (the caller answers 499), and the workers were told to stop.
     if (signal?.aborted) return { books: [], unresolved: [], connections: [], workersDown: [] };
     const down: number[] = [];
@@ -418,7 +420,8 @@ export class Supervisor implements StatusSource {
    * once while it stays down: unavailableShare).
    */
   async readyz(turn?: Turn): Promise<ReadinessSummary> {
-    const parts = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "readyz" }) as Promise<ReadinessSummary | undefined>));
+    const asked = this.askedWorkers();
+    const parts = this.fromCurrent(asked, await Promise.all(this.slots.map((slot) => this.request(slot, { what: "readyz" }) as Promise<ReadinessSummary | undefined>)));
     const down: number[] = [];
     const answered: ReadinessSummary[] = [];
     for (const [i, p] of parts.entries()) {
@@ -444,7 +447,8 @@ export class Supervisor implements StatusSource {
    * These rows are not a worker's last books (readiness() keeps those: every book).
    */
   async statusRows(limit: number, chosen: string | null, turn?: Turn, signal?: AbortSignal): Promise<StatusRows> {
-    const parts = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "status", limit, chosen }, signal) as Promise<StatusRows | undefined>));
+    const asked = this.askedWorkers();
+    const parts = this.fromCurrent(asked, await Promise.all(this.slots.map((slot) => this.request(slot, { what: "status", limit, chosen }, signal) as Promise<StatusRows | undefined>)));
     if (signal?.aborted) return { summary: mergeSummaries([]), books: [], unresolved: [] }; // nobody reads it (499)
     const down: number[] = [];
     const answered: ReadinessSummary[] = [];
@@ -499,6 +503,25 @@ export class Supervisor implements StatusSource {
     for (const v of venues) exchangeToReceipt[v] = mergeHistograms(parts.flatMap((p) => (p.exchangeToReceipt[v] ? [p.exchangeToReceipt[v]] : [])))!;
     const receiptToSend = mergeHistograms(parts.map((p) => p.receiptToSend)) ?? { boundsUs: [], counts: [0], count: 0, sumUs: 0 };
     return { receiptToSend, exchangeToReceipt };
+  }
+
+  /** Each slot's worker as a request goes out to all (fromCurrent). */
+  private askedWorkers(): (Worker | undefined)[] {
+    return this.slots.map((slot) => slot.worker);
+  }
+
+  /**
+   * Each slot's reply, or undefined (not answering) where the worker `asked` is no longer the slot's running one (it
+   * ended, or was terminated as hung or killed) as the answer is made: its reply said how its books were, and they
+   * are gone now. Until s-rdwork a worker that replied and then died while the supervisor waited for a slower one
+   * (up to REPLY_MAX_MS) was merged as it answered: /readyz counted its books live and no worker down, /books listed
+   * them valid. metricsText has its own check (its counters carried).
+   */
+  private fromCurrent<T>(asked: readonly (Worker | undefined)[], replies: readonly T[]): (T | undefined)[] {
+    return replies.map((r, i) => {
+      const slot = this.slots[i]!;
+      return slot.worker === asked[i] && slot.terminatedAtMs === 0 ? r : undefined;
+    });
   }
 
   /** The slot's first worker, not heard from yet (its module loading: at every start): starting, not down. */
