@@ -45,6 +45,8 @@ export interface FeederOptions {
   readonly sourceOffset?: number;
   /** publish.auth_key_file's key already read (a worker: the supervisor's copy); undefined: the publisher reads the file. */
   readonly authKey?: Uint8Array;
+  /** The publisher's session start (µs since the epoch): a restarted worker's, after its predecessor's; now unless given. */
+  readonly sessionStartUs?: number;
   /** Test hook passed to the publisher: drop chosen datagrams on purpose. */
   readonly dropFilter?: (channelId: number, seqNum: number, bytes: Uint8Array) => boolean;
   /** Adapter knobs for tests (short ping/stale intervals); merged into every adapter's options. */
@@ -733,6 +735,7 @@ export class Feeder {
       publish: opts.config.publish,
       sourceId: opts.sourceOffset ?? 0,
       authKey: opts.authKey,
+      sessionStartUs: opts.sessionStartUs,
       log: opts.log.child({ part: "publisher" }),
       dropFilter: opts.dropFilter,
       receiptToSend: this.latency.receiptToSend,

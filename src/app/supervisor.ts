@@ -138,6 +138,13 @@ interface Slot {
   /** Per-IP budget usage of this slot's workers still counted by the venue: the next worker starts from it. */
   budgets: BudgetAccounts;
   /**
+   * The latest session start (µs since the epoch) of the slot's workers, each taken from its thread's wall clock: the
+   * next worker's session starts after it (wire-protocol.md §3.4 orders sessions by start). Until s-rdwork a worker
+   * restarted after the host's clock stepped back started an older session than the dead one on the same streams,
+   * and subscribers dropped it as a late run's while the dead one's streams were alive (not yet stale) there.
+   */
+  sessionStartUs: number | undefined;
+  /**
    * Its current worker's replies still coming, and their parts (many books: a part per turn of the worker), each
    * awaited while it progresses (worker-reply.ts).
    */
@@ -234,7 +241,7 @@ export class Supervisor implements StatusSource {
           detail: `worker ${i} is starting (its share's instruments not resolved yet); its books start once they are`,
         })),
       );
-      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, lastReplyMs: 0, firstWordDueMs: 0, terminatedAtMs: 0, ended: () => undefined, terminateHung: () => undefined, terminateKilled: () => undefined, blockedThreads: 0, heldBack: false, lastBooks: [], lastBooksAtMs: 0, budgets: new BudgetAccounts(), replies: new AwaitedReplies(this.replySilenceMs, undefined, undefined, (id) => slot.worker?.postMessage({ type: "cancel", id } satisfies ToWorker)), share, carry: new CounterCarry(), faultsLogged: new Map() };
+      const slot: Slot = { index: i, worker: undefined, startedAtMs: 0, restarts: 0, consecutiveFailures: 0, ready: false, answering: false, lastHeardMs: 0, lastReplyMs: 0, firstWordDueMs: 0, terminatedAtMs: 0, ended: () => undefined, terminateHung: () => undefined, terminateKilled: () => undefined, blockedThreads: 0, heldBack: false, lastBooks: [], lastBooksAtMs: 0, budgets: new BudgetAccounts(), sessionStartUs: undefined, replies: new AwaitedReplies(this.replySilenceMs, undefined, undefined, (id) => slot.worker?.postMessage({ type: "cancel", id } satisfies ToWorker)), share, carry: new CounterCarry(), faultsLogged: new Map() };
       this.slots.push(slot);
       starts.push(this.spawn(slot));
     }
@@ -307,7 +314,8 @@ export class Supervisor implements StatusSource {
    * did not answer (restarting, hung), the book may be that worker's: Unavailable (503) naming it, not "no book".
    */
   async book(venue: string, market: string, symbol: string, depth: number): Promise<BookLevels | BookNotServed | undefined> {
-    const results = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "book", venue, market, symbol, depth })));
+    const asked = this.askedWorkers();
+    const results = this.fromCurrent(asked, await Promise.all(this.slots.map((slot) => this.request(slot, { what: "book", venue, market, symbol, depth }))));
     const found = results.find((r) => r !== undefined && r !== null);
     if (found !== undefined) return found as BookLevels | BookNotServed;
     const silent = this.slots.filter((_, i) => results[i] === undefined);
@@ -361,7 +369,8 @@ export class Supervisor implements StatusSource {
    * that are no book summary (or no symbol, of its unresolved ones) skipped (copyNamed) and logged (logReplyFault).
    */
   async readiness(turn?: Turn, signal?: AbortSignal): Promise<ReadinessInput> {
-    const parts = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "readiness" }, signal) as Promise<ReadinessInput | undefined>));
+    const asked = this.askedWorkers();
+    const parts = this.fromCurrent(asked, await Promise.all(this.slots.map((slot) => this.request(slot, { what: "readiness" }, signal) as Promise<ReadinessInput | undefined>)));
     // Its client went away: nobody reads this (the caller answers 499), and the workers were told to stop.
     if (signal?.aborted) return { books: [], unresolved: [], connections: [], workersDown: [] };
     const down: number[] = [];
@@ -411,7 +420,8 @@ export class Supervisor implements StatusSource {
    * once while it stays down: unavailableShare).
    */
   async readyz(turn?: Turn): Promise<ReadinessSummary> {
-    const parts = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "readyz" }) as Promise<ReadinessSummary | undefined>));
+    const asked = this.askedWorkers();
+    const parts = this.fromCurrent(asked, await Promise.all(this.slots.map((slot) => this.request(slot, { what: "readyz" }) as Promise<ReadinessSummary | undefined>)));
     const down: number[] = [];
     const answered: ReadinessSummary[] = [];
     for (const [i, p] of parts.entries()) {
@@ -437,7 +447,8 @@ export class Supervisor implements StatusSource {
    * These rows are not a worker's last books (readiness() keeps those: every book).
    */
   async statusRows(limit: number, chosen: string | null, turn?: Turn, signal?: AbortSignal): Promise<StatusRows> {
-    const parts = await Promise.all(this.slots.map((slot) => this.request(slot, { what: "status", limit, chosen }, signal) as Promise<StatusRows | undefined>));
+    const asked = this.askedWorkers();
+    const parts = this.fromCurrent(asked, await Promise.all(this.slots.map((slot) => this.request(slot, { what: "status", limit, chosen }, signal) as Promise<StatusRows | undefined>)));
     if (signal?.aborted) return { summary: mergeSummaries([]), books: [], unresolved: [] }; // nobody reads it (499)
     const down: number[] = [];
     const answered: ReadinessSummary[] = [];
@@ -492,6 +503,25 @@ export class Supervisor implements StatusSource {
     for (const v of venues) exchangeToReceipt[v] = mergeHistograms(parts.flatMap((p) => (p.exchangeToReceipt[v] ? [p.exchangeToReceipt[v]] : [])))!;
     const receiptToSend = mergeHistograms(parts.map((p) => p.receiptToSend)) ?? { boundsUs: [], counts: [0], count: 0, sumUs: 0 };
     return { receiptToSend, exchangeToReceipt };
+  }
+
+  /** Each slot's worker as a request goes out to all (fromCurrent). */
+  private askedWorkers(): (Worker | undefined)[] {
+    return this.slots.map((slot) => slot.worker);
+  }
+
+  /**
+   * Each slot's reply, or undefined (not answering) where the worker `asked` is no longer the slot's running one (it
+   * ended, or was terminated as hung or killed) as the answer is made: its reply said how its books were, and they
+   * are gone now. Until s-rdwork a worker that replied and then died while the supervisor waited for a slower one
+   * (up to REPLY_MAX_MS) was merged as it answered: /readyz counted its books live and no worker down, /books listed
+   * them valid. metricsText has its own check (its counters carried).
+   */
+  private fromCurrent<T>(asked: readonly (Worker | undefined)[], replies: readonly T[]): (T | undefined)[] {
+    return replies.map((r, i) => {
+      const slot = this.slots[i]!;
+      return slot.worker === asked[i] && slot.terminatedAtMs === 0 ? r : undefined;
+    });
   }
 
   /** The slot's first worker, not heard from yet (its module loading: at every start): starting, not down. */
@@ -574,6 +604,7 @@ export class Supervisor implements StatusSource {
           if ("holdMs" in msg) this.shareHold(slot, msg.key, msg.holdMs);
         } else if (msg.type === "session") {
           if (current) slot.answering = true;
+          if (Number.isFinite(msg.sessionStartUs)) slot.sessionStartUs = Math.max(slot.sessionStartUs ?? -Infinity, msg.sessionStartUs);
           this.onWorkerSession?.(msg.sourceId, msg.sessionId);
         } else if (msg.type === "response-part") {
           slot.replies.part(msg);
@@ -660,7 +691,7 @@ export class Supervisor implements StatusSource {
         ended();
       });
       const budgets = slot.budgets.carry();
-      worker.postMessage({ type: "start", config: this.config, workerIndex: slot.index, workerCount: this.config.workers, budgets, authKey: this.authKey } satisfies ToWorker);
+      worker.postMessage({ type: "start", config: this.config, workerIndex: slot.index, workerCount: this.config.workers, budgets, authKey: this.authKey, sessionStartAfterUs: slot.sessionStartUs } satisfies ToWorker);
     });
   }
 

@@ -6,6 +6,7 @@
  * @module
  */
 import { awaitWithin } from "../core/await-within.ts";
+import { nowUs } from "../core/clock.ts";
 import { createLogger, RateLimitedLog, type Logger } from "../core/log.ts";
 import { Feeder, inWorkerShare } from "./feeder.ts";
 import { workerLedger, type WorkerLedger } from "../venues/common/budget-ledger.ts";
@@ -55,6 +56,8 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       feeder = new Feeder({
         config: msg.config,
         authKey: msg.authKey,
+        // After the slot's previous session, however the wall clock stepped since: else subscribers drop this one as older.
+        sessionStartUs: msg.sessionStartAfterUs === undefined ? undefined : Math.max(nowUs(), msg.sessionStartAfterUs + 1),
         log,
         sourceOffset: workerIndex + 1, // the publisher sends as publish.source_id + this (publish-guard.ts workerSourceId)
         subscriptionFilter: (venue, sub) => inWorkerShare(venue, sub, workerIndex, msg.workerCount),
@@ -64,7 +67,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         budgetLedger: ledger,
         partOfLargerConfig: true,
       });
-      send({ type: "session", sourceId: feeder.publisher.sourceId, sessionId: feeder.publisher.sessionId });
+      send({ type: "session", sourceId: feeder.publisher.sourceId, sessionId: feeder.publisher.sessionId, sessionStartUs: feeder.publisher.sessionStartUs });
       try {
         await feeder.start();
         if (stopping) return; // stopped during start-up: nothing started, the supervisor is ending this worker

@@ -28,7 +28,11 @@ export type ToWorker =
    * `authKey`: publish.auth_key_file's key as the supervisor read it once at its start, so a restarted worker signs
    * with the key every other worker signs with, even after the file was rotated in place (a restart applies it).
    */
-  | { type: "start"; config: FeederConfig; workerIndex: number; workerCount: number; budgets: Record<string, BudgetCarry>; authKey?: Uint8Array }
+  /**
+   * `sessionStartAfterUs`: the latest session start (µs since the epoch) of the slot's previous workers: this one's
+   * session starts after it, even if the wall clock stepped back meanwhile (wire-protocol.md §3.4 orders sessions by start).
+   */
+  | { type: "start"; config: FeederConfig; workerIndex: number; workerCount: number; budgets: Record<string, BudgetCarry>; authKey?: Uint8Array; sessionStartAfterUs?: number }
   | ({ type: "request"; id: number } & WorkerRequest)
   /** The supervisor no longer waits for reply `id` (its client went away, or it timed out): the worker stops making it. */
   | { type: "cancel"; id: number }
@@ -45,7 +49,7 @@ export type FromWorker =
    * Sent before the worker's publisher sends anything, so the main thread's publish guard knows it as ours; from
    * then on the worker answers requests, while it starts too (its venues start each on their own).
    */
-  | { type: "session"; sourceId: number; sessionId: number }
+  | { type: "session"; sourceId: number; sessionId: number; sessionStartUs: number }
   /**
    * `summaries`: its books as they start, so the supervisor can list them (as unavailable) even if the worker dies
    * before it is ever asked. `venues`: what its share of each venue found at start (the supervisor's start check).

@@ -24,7 +24,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       if (typeof fifo === "string") readFileSync(fifo);
       return;
     }
-    send({ type: "session", sourceId: 1000 + msg.workerIndex, sessionId: 2 });
+    send({ type: "session", sourceId: 1000 + msg.workerIndex, sessionId: 2, sessionStartUs: 1 });
     send({ type: "started", books: 0, sessionId: 2, summaries: [], venues: [] });
   } else if (msg.type === "ping") send({ type: "pong" });
   else if (msg.type === "stop") send({ type: "stopped" });

@@ -136,7 +136,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     send({ type: 7 });
     send({ type: "response-part", id: 0, books: "not a list" });
     send({ type: "session", sourceId: THROWING_SOURCE_ID, sessionId: 1 });
-    send({ type: "session", sourceId: 1000 + msg.workerIndex, sessionId: 2 } satisfies FromWorker);
+    send({ type: "session", sourceId: 1000 + msg.workerIndex, sessionId: 2, sessionStartUs: 1 } satisfies FromWorker);
     const malformedStart = (msg.config as unknown as Record<string, unknown>)[MALFORMED_STARTED];
     const summaries = (msg.config as unknown as Record<string, unknown>)[STARTED_SUMMARIES] ?? [];
     send(typeof malformedStart === "string" ? MALFORMED_STARTS[malformedStart] : { type: "started", books: 0, sessionId: 2, summaries, venues: [] });

@@ -10,7 +10,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
   const msg = event.data;
   const send = (m: FromWorker) => self.postMessage(m);
   if (msg.type === "start") {
-    send({ type: "session", sourceId: 1000 + msg.workerIndex, sessionId: 2 });
+    send({ type: "session", sourceId: 1000 + msg.workerIndex, sessionId: 2, sessionStartUs: 1 });
     send({ type: "started", books: 0, sessionId: 2, summaries: [], venues: [] });
   } else if (msg.type === "ping") send({ type: "pong" });
   else if (msg.type === "stop") send({ type: "stopped" });
