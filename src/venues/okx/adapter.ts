@@ -33,7 +33,7 @@ import type { InstrumentWatch } from "../common/instrument-watch.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
-import { applyBridgedSnapshot, verifyChecksum } from "./book-hooks.ts";
+import { applyBridgedSnapshot, resetOnBridgedSnapshot, verifyChecksum } from "./book-hooks.ts";
 import { OkxConnection, type OkxTopic } from "./connection.ts";
 import { InstrumentRequestPacer, type UpcomingChange } from "./instruments.ts";
 import { announceUpcoming } from "./instrument-watch.ts";
@@ -123,7 +123,7 @@ export class OkxAdapter implements VenueAdapter {
   private readonly shownLevels: ShownLevels;
   /** Per subscription: the checksum of the last applied message (0 = none to verify). */
   readonly checksums: Int32Array;
-  /** Per subscription: the book came from a REST snapshot and the next update may straddle its seqId. */
+  /** Per subscription: the book came from a REST snapshot and the next update may straddle its seqId (a reset may not chain on it: resetOnBridgedSnapshot). */
   readonly bridgeOpen: boolean[];
   /**
    * Per subscription: the seqId the book's current run of seqIds starts at (the snapshot that made it LIVE, or a
@@ -552,6 +552,10 @@ export class OkxAdapter implements VenueAdapter {
         return;
       }
       if (seq < prev) {
+        if (this.bridgeOpen[index]) {
+          resetOnBridgedSnapshot(this, t, prev, seq); // the REST book may be from after it: resynced
+          return;
+        }
         this.c.maintenanceResets++; // accepted: prevSeqId still chains
         this.runStartSeq[index] = seq;
       }

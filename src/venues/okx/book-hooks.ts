@@ -6,7 +6,7 @@
  */
 import type { BookUpdate } from "../../core/book-update.ts";
 import type { BookView } from "../../core/book-view.ts";
-import { BookState } from "../../core/types.ts";
+import { BookState, StatusReason } from "../../core/types.ts";
 import type { OkxAdapter } from "./adapter.ts";
 import { bookChecksum } from "./checksum.ts";
 import type { OkxTopic } from "./connection.ts";
@@ -48,4 +48,22 @@ export function applyBridgedSnapshot(a: OkxAdapter, t: OkxTopic, u: BookUpdate):
   t.lastMsgMs = now;
   a.books.onLive(t, now);
   a.sink!.onBookUpdate(t.index, u);
+}
+
+/**
+ * A maintenance reset chaining on a REST book bridged at its prevSeqId, nothing chained since: that REST book may be
+ * from after the reset (the socket delivering the reset late, the post-reset run at the same seqId by chance), as
+ * when a buffered reset's range holds the REST seqId (rest-bridge.ts onBody). Applied, it put the reset's changes on
+ * the post-reset book, LIVE at levels the venue never had; the book resyncs instead.
+ */
+export function resetOnBridgedSnapshot(a: OkxAdapter, t: OkxTopic, prev: number, seq: number): void {
+  a.c.gaps++;
+  a.lag.close(t.index);
+  a.log.warn("okx: maintenance reset right after a bridged REST snapshot, which may be from either side of it; resyncing", {
+    topic: t.topic,
+    snapshotSeqId: t.lastSeq,
+    resetPrevSeqId: prev,
+    resetSeqId: seq,
+  });
+  a.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
 }

@@ -538,6 +538,60 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     expect(b.sink.bids[0]).toEqual(new Map([[1000, 30000], [997, 10000]]));
     expect([a.sink.invalid, b.sink.invalid]).toEqual([[], []]);
   });
+
+  // A REST book taken after a maintenance reset the socket has not delivered yet, whose seqId lies inside the
+  // pre-reset run. The reset chaining on it at its prevSeqId (nothing chained since the bridge) resyncs the book:
+  // until 2026-12-07 it was applied to the post-reset book, LIVE at levels the venue never had (seen failing).
+  // KNOWN DEFECT (docs/venues/okx.md, "No initial snapshot"): its pre-reset updates, buffered (rest-bridge.ts
+  // onBody's `first`) or arriving after the bridge (adapter.ts onBook's bridgeOpen straddle), look like ones
+  // straddling it, and are applied so (test.fails: seen failing); seqIds cannot tell them from a legitimate bridge.
+  type Ev = [prev: number, seq: number, bids: string[][], asks: string[][]];
+  const REST_BOOK = (seq: number, bids: Map<string, string>, asks: Map<string, string>) =>
+    JSON.stringify({ code: "0", msg: "", data: [{ asks: [...asks].map(([p, q]) => [p, q, "0", "1"]), bids: [...bids].map(([p, q]) => [p, q, "0", "1"]), ts: "1700000000000", seqId: seq }] });
+  const e1: Ev = [9, 10, [["99.9", "1"]], []];
+  const e2: Ev = [10, 15, [["99.9", "2"]], []];
+  const reset: Ev = [15, 3, [["99.9", "0"]], [["100.6", "5"]]];
+  const to12: Ev = [3, 12, [["99.8", "2"]], []];
+  const to15: Ev = [3, 15, [["99.8", "2"]], [["100.6", "0"]]];
+  // The venue's order, and the socket's delivery with the REST answer (the venue's book after the last event: past the reset).
+  const cases: [string, Ev[], (Ev | "rest")[], guarded: boolean][] = [
+    ["buffered pre-reset updates straddle a post-reset REST book", [e1, e2, reset, to12], [e1, e2, "rest", reset, to12], false],
+    ["a pre-reset update after the bridge straddles a post-reset REST book", [e1, e2, reset, to12], [e1, "rest", e2, reset, to12], false],
+    ["the reset chains on a post-reset REST book at its prevSeqId", [e1, e2, reset, to15], [e1, e2, "rest", reset, to15], true],
+  ];
+  for (const [what, venue, delivered, guarded] of cases) {
+    (guarded ? test : test.fails)(`a REST book from after a reset the socket has not delivered: ${what}; never LIVE at a book the venue did not have`, async () => {
+      const { sink, feed, adapter } = await setup();
+      // The venue's books in its order, from its book at seqId 9 (fixed-point keys, as the sink holds them).
+      const bids = new Map([["100", "3"]]);
+      const asks = new Map([["100.4", "2"]]);
+      const fixed = (m: Map<string, string>) => new Map([...m].map(([p, q]) => [Math.round(Number(p) * 10), Math.round(Number(q) * 1e4)]));
+      const states: string[] = [];
+      let rest = "";
+      for (const [, seq, b, a] of venue) {
+        for (const [side, levels] of [[bids, b], [asks, a]] as const) for (const [p, q] of levels) if (q === "0") side.delete(p); else side.set(p, q);
+        states.push(JSON.stringify([[...fixed(bids)].sort(), [...fixed(asks)].sort()]));
+        rest = REST_BOOK(seq, bids, asks);
+      }
+      for (const d of delivered) {
+        if (d === "rest") expect(adapter.ingestRest("spot", "c", REST_URL, rest, 5)).toBe(true);
+        else feed(frame("BTC-USDT", "update", d[0], d[1], d[2], d[3]));
+        if (adapter.topicInfo(0).state !== "live") continue;
+        expect(states).toContain(JSON.stringify([[...sink.bids[0]!].sort(), [...sink.asks[0]!].sort()]));
+      }
+      if (guarded) expect([sink.invalid, adapter.stats().maintenanceResets]).toEqual([[{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }], 0]);
+    });
+  }
+
+  test("a maintenance reset after the bridged book chained an update is applied (only one chaining on the REST book itself resyncs)", async () => {
+    const { sink, feed, adapter } = await setup();
+    feed(frame("BTC-USDT", "update", 9, 10, [["99.9", "1"]]));
+    expect(adapter.ingestRest("spot", "c", REST_URL, REST_AT(10), 5)).toBe(true);
+    feed(frame("BTC-USDT", "update", 10, 15, [["99.9", "2"]]));
+    feed(frame("BTC-USDT", "update", 15, 3, [["99.9", "0"]], [["100.6", "5"]]));
+    expect([adapter.topicInfo(0).state, sink.seq[0], adapter.stats().maintenanceResets, sink.invalid]).toEqual(["live", 3, 1, []]);
+    expect(sink.asks[0]).toEqual(new Map([[1004, 20000], [1006, 50000]]));
+  });
 });
 
 describe("okx full books (books5)", () => {
