@@ -11,6 +11,7 @@
  * @module
  */
 import dgram from "node:dgram";
+import { lookup } from "node:dns";
 import { isIPv4 } from "node:net";
 import { LateRounds } from "../core/late-rounds.ts";
 import { followWallClock, monoEpochMs, monoEpochUs, shownUs } from "./mono-clock.ts";
@@ -238,6 +239,12 @@ export class FeedSubscriber {
   private requestSocket: dgram.Socket | undefined;
   /** The request socket is bound: requests go out (one opened while it binds is sent by start()'s resend, once). */
   private requestSocketBound = false;
+  /**
+   * The addresses retransmit.host was resolved to for the requests sent (a few: a name may resolve anew): the request
+   * socket takes replies and RETRANSMIT datagrams from these only (before 2026-12-07 from any address: on an
+   * unkeyed feed anyone reaching the socket forced fallbacks or filled a gap with datagrams of its own).
+   */
+  private readonly askedAddresses = new Set<string>();
   private recoveryTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(opts: FeedSubscriberOptions) {
@@ -396,7 +403,7 @@ export class FeedSubscriber {
     }
     if (this.recovery !== undefined) {
       // Requests go out and answers come back on one unicast socket of its own (any free port).
-      const socket = dgram.createSocket({ type: "udp4", recvBufferSize: this.recvBufferBytes });
+      const socket = dgram.createSocket({ type: "udp4", recvBufferSize: this.recvBufferBytes, lookup: this.requestLookup });
       this.requestSocket = socket; // before the bind, so that stop() closes it (also after a failed bind)
       await bound(socket, 0, undefined, "cannot bind the retransmission request socket");
       socket.on("message", (msg: Buffer, rinfo: dgram.RemoteInfo) => this.onAnswer(msg, rinfo));
@@ -657,8 +664,26 @@ export class FeedSubscriber {
     }
   }
 
-  /** Request socket: RETRANSMIT datagrams and the server's control replies; nothing else is accepted there. */
+  /** The request socket's name lookup (each send's): notes the address the request goes to (askedAddresses). */
+  private readonly requestLookup = (host: string, options: object, done: (err: Error | null, address: string, family: number) => void): void => {
+    lookup(host, options as { family: 4 }, (err, address, family) => {
+      if (err === null && host === this.retransmit?.host && !this.askedAddresses.has(address)) {
+        if (this.askedAddresses.size >= 8) this.askedAddresses.clear(); // bounded: a name that keeps resolving anew
+        this.askedAddresses.add(address);
+      }
+      done(err, address, family);
+    });
+  };
+
+  /**
+   * Request socket: RETRANSMIT datagrams and the server's control replies, from the address the requests went to;
+   * nothing else is accepted there (counted in retransmitRejected, no book touched).
+   */
   private onAnswer(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (!this.askedAddresses.has(rinfo.address)) {
+      this.counters.retransmitRejected++;
+      return;
+    }
     if (msg.length >= 2 && msg.readUInt16LE(0) === RETX_MAGIC) {
       const c = decodeRetxControl(msg, this.auth);
       if (typeof c === "string" || (c.kind !== RETX_KIND_OUT_OF_RANGE && c.kind !== RETX_KIND_THROTTLED)) {
@@ -668,9 +693,9 @@ export class FeedSubscriber {
         this.listeners.reportError(new Error(`retransmission reply: ${why}`), `${rinfo.address}:${rinfo.port}`);
         return;
       }
-      // One for no open request (late: its request ended meanwhile, as a late answer datagram's) is dropped, counted
-      // as that datagram would be (before 2026-12-07 not counted at all).
-      if (!this.recovery!.refused(c.channelId, c.sourceId, c.sessionId, c.seqNum)) this.counters.retransmitRejected++;
+      // One for no open request (late: its request ended meanwhile, as a late answer datagram's; or another range) is
+      // dropped, counted as that datagram would be (before 2026-12-07 not counted at all).
+      if (!this.recovery!.refused(c.channelId, c.sourceId, c.sessionId, c.seqNum, c.count)) this.counters.retransmitRejected++;
       if (this.recovery!.hasReady) {
         this.recoverNow(this.recovery!, undefined); // the replays only: what their listeners feed after all of them
         this.afterPacket();

@@ -685,7 +685,9 @@ export class InstrumentBooks {
       // Otherwise the snapshot is loaded: a book that is its top levels (a cut side thinned by removals) takes its
       // depth back, one deeper is cut back to it, an invalid one identical after all becomes valid: no repair. A book
       // never loaded (a late joiner's deltas) or that lost events of its own is loaded as well: recovery, no repair.
-      repaired = book.chained && (levelsDiffered || stateDiffered); // a book must never stay wrong past one refresh
+      // A state alone differing on a book in doubt (invalid by a channel gap) is no divergence: the gap may have lost
+      // a BookStatus at this instrSeq (before 2026-12-07 it counted a repair). Levels it cannot have lost there.
+      repaired = book.chained && (levelsDiffered || (stateDiffered && book.valid)); // a book must never stay wrong past one refresh
     } else if (!refresh && known >= 0 && seq !== known + 1 && book.valid) {
       this.counters.instrSeqJumps++;
     }

@@ -249,12 +249,15 @@ export class Recovery {
    * soon as its stream moves to another session, so a previous session's refusal could end this one's request only
    * when both runs drew the same id (2^-32 a restart) and it answers a request from the same seqNum; its server could
    * not tell those two sessions apart either (it answers by id). What it would cost is a fallback (the books invalid
-   * until their next refresh), never a wrong book. False when it ended no request (late: its request already ended).
+   * until their next refresh), never a wrong book. It must name the request's first seqNum and its count: one of
+   * another range answers another request (before 2026-12-07 the count was not compared, so a late refusal of an
+   * older request from the same seqNum ended the open one, a fallback though its answer was on the way). False when
+   * it ended no request (late: its request already ended; or another range).
    */
-  refused(channelId: number, sourceId: number, sessionId: number, seqNum: number): boolean {
+  refused(channelId: number, sourceId: number, sessionId: number, seqNum: number, count: number): boolean {
     let ended = false;
     for (const p of this.pending.values()) {
-      if (p.st.channelId === channelId && p.st.sourceId === sourceId && p.sessionId === sessionId && p.from === seqNum && p.done === "") {
+      if (p.st.channelId === channelId && p.st.sourceId === sourceId && p.sessionId === sessionId && p.from === seqNum && p.to - p.from === count && p.done === "") {
         this.counters.retransmitRefused++;
         this.finish(p, "fallback");
         ended = true;

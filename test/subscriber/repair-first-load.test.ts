@@ -90,6 +90,44 @@ describe("a refresh is a repair only for a book whose chain from a snapshot is w
     expect(repairs).toMatchObject([{ instrSeq: a.instrSeq, refresh: true, levelsDiffered: true }]);
   });
 
+  it("a channel gap that lost a BookStatus at the book's own instrSeq: the refresh differing in state alone is its recovery, no repair", () => {
+    const { sub, repairs } = watched();
+    const p = packer();
+    const a = book();
+    const e = book(other);
+    packBookSnapshot(p, a, 0, false);
+    packBookSnapshot(p, e, 0, false);
+    ingestAll(sub, take(p));
+    a.state = BookState.RESYNCING; // a status qualifying the book's last event: at its instrSeq
+    a.reason = StatusReason.SEQUENCE_GAP;
+    packBookStatus(p, a);
+    take(p); // lost: a channel gap, and the book's state at its instrSeq with it
+    packBookDelta(p, e, bidDelta(e, [[943503, 2]]));
+    ingestAll(sub, take(p));
+    const sb = sub.book(inst.instrumentId)!;
+    expect([sub.counters.gaps, sb.instrSeq, sb.valid, sb.state]).toEqual([1, a.instrSeq, false, BookState.LIVE]);
+    packBookSnapshot(p, a, 0, true);
+    ingestAll(sub, take(p));
+    expect([sb.valid, sb.state, sb.reason]).toEqual([true, BookState.RESYNCING, StatusReason.SEQUENCE_GAP]);
+    expect([sb.repairs, sub.counters.repairs, repairs.length]).toEqual([0, 0, 0]);
+  });
+
+  it("a valid book whose state differs from the refresh at its instrSeq (nothing lost) is still a repair", () => {
+    const { sub, repairs } = watched();
+    const p = packer();
+    const a = book();
+    packBookSnapshot(p, a, 0, false);
+    ingestAll(sub, take(p));
+    const sb = sub.book(inst.instrumentId)!;
+    a.state = BookState.RESYNCING; // the publisher's state at the same instrSeq, never sent: a divergence
+    a.reason = StatusReason.SEQUENCE_GAP;
+    packBookSnapshot(p, a, 0, true);
+    ingestAll(sub, take(p));
+    expect([sub.counters.gaps, sb.valid, sb.state]).toEqual([0, true, BookState.RESYNCING]);
+    expect([sb.repairs, sub.counters.repairs]).toEqual([1, 1]);
+    expect(repairs).toMatchObject([{ instrSeq: a.instrSeq, refresh: true, levelsDiffered: false }]);
+  });
+
   // Each path that empties the book or loses one of its events takes it off its chain: the refresh at its instrSeq
   // that then differs is its recovery, no repair (a mutation keeping the chain there counts one).
   it("an exponent change (the status in the new units empties the book) then the refresh at that instrSeq: no repair", () => {

@@ -1,0 +1,127 @@
+/**
+ * The request socket's replies (docs/wire-protocol.md §11.4), over real loopback UDP:
+ * - A refusal (OUT_OF_RANGE, THROTTLED) was matched to the open request by its first seqNum alone: one of another
+ *   count (an older request's, late) ended the open request, which fell back (books invalid until a refresh) though
+ *   its answer was on the way. It must name the request's first seqNum and count; another is counted and ignored.
+ * - Replies were taken from any address: on an unkeyed feed anyone reaching the request socket forced fallbacks or
+ *   filled the gap with datagrams of its own. Only the address the requests go to is heard; others are counted.
+ */
+import dgram from "node:dgram";
+import { afterEach, describe, expect, it } from "vitest";
+import { ChangeSet } from "../../src/core/change-set.ts";
+import { FeedSubscriber } from "../../src/subscriber/index.ts";
+import { packBookDelta, packBookSnapshot } from "../../src/wire/encoder.ts";
+import { decodeRetxControl, markRetransmit, RETX_KIND_OUT_OF_RANGE, RETX_KIND_REQUEST, type RetxControl } from "../../src/wire/retransmit.ts";
+import { forgedControl, levelsOf, makeInstrument, TestBook, waitFor } from "../wire/helpers.ts";
+import { packer, T0, take } from "./feed-harness.ts";
+
+const inst = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+async function socketOn(address: string): Promise<dgram.Socket> {
+  const s = dgram.createSocket({ type: "udp4" });
+  await new Promise<void>((resolve) => s.bind(0, address, () => resolve()));
+  cleanups.push(() => new Promise<void>((resolve) => s.close(() => resolve())));
+  return s;
+}
+
+/** A book's snapshot and four deltas (bid 943500 at qtyBase, + 1, …), one datagram each. */
+function datagrams(qtyBase: number): { b: TestBook; ds: Uint8Array[] } {
+  const p = packer();
+  const b = new TestBook(inst);
+  b.load([[943503, 1500], [943500, 20]], [[943504, 250], [943510, 1]], 1, T0);
+  packBookSnapshot(p, b, 0, false);
+  const ds = [...take(p)];
+  for (let i = 0; i < 4; i++) {
+    const cs = new ChangeSet();
+    cs.addBid(943500, qtyBase + i);
+    b.apply(cs, b.venueSeq + 1, T0);
+    packBookDelta(p, b, cs);
+    ds.push(...take(p));
+  }
+  return { b, ds };
+}
+
+/** A started subscriber asking `server`, fed those datagrams but the third after the snapshot (lost). */
+async function rig(server: dgram.Socket): Promise<{ sub: FeedSubscriber; b: TestBook; lost: Uint8Array; feed: () => void }> {
+  const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host: "127.0.0.1", port: (server.address() as { port: number }).port, timeoutMs: 10_000 } });
+  await sub.start();
+  cleanups.push(() => sub.stop());
+  const { b, ds } = datagrams(10);
+  const lost = ds[3]!;
+  return { sub, b, lost, feed: () => ds.forEach((d) => d !== lost && sub.ingest(d, T0)) };
+}
+
+function refusal(req: RetxControl, count: number): Uint8Array {
+  const o = { channelId: req.channelId, sourceId: req.sourceId, sessionId: req.sessionId, count };
+  return forgedControl(RETX_KIND_OUT_OF_RANGE, [BigInt(req.seqNum), 0n, 0n], undefined, o);
+}
+
+function retransmitted(d: Uint8Array): Uint8Array {
+  const copy = d.slice();
+  markRetransmit(copy, copy.length, undefined);
+  return copy;
+}
+
+describe("a reply is taken only for the request it answers, from the address asked", () => {
+  it("a refusal at the request's first seqNum but of another count (an older request's) ends nothing: the answer still fills the gap", async () => {
+    const server = await socketOn("127.0.0.1");
+    const { sub, b, lost, feed } = await rig(server);
+    server.on("message", (msg, rinfo) => {
+      const req = decodeRetxControl(msg);
+      if (typeof req === "string" || req.kind !== RETX_KIND_REQUEST) return;
+      server.send(refusal(req, req.count + 5), rinfo.port, rinfo.address, () => server.send(retransmitted(lost), rinfo.port, rinfo.address));
+    });
+    feed();
+    expect(sub.counters.retransmitRequests).toBe(1);
+    await waitFor(() => sub.retransmitsPending === 0, 5000, "the request ended");
+    await waitFor(() => sub.counters.retransmitRejected === 1, 5000, "the refusal of another count counted");
+    expect([sub.counters.retransmitRefused, sub.counters.retransmitFallbacks, sub.counters.retransmitRecovered, sub.counters.gaps]).toEqual([0, 0, 1, 0]);
+    const sb = sub.book(inst.instrumentId)!;
+    expect(levelsOf(sb)).toEqual(levelsOf(b));
+    expect(sb.usable).toBe(true);
+  });
+
+  it("the request's own refusal still ends it at once (the match is exact, not off)", async () => {
+    const server = await socketOn("127.0.0.1");
+    const { sub, feed } = await rig(server);
+    server.on("message", (msg, rinfo) => {
+      const req = decodeRetxControl(msg);
+      if (typeof req === "string" || req.kind !== RETX_KIND_REQUEST) return;
+      server.send(refusal(req, req.count), rinfo.port, rinfo.address);
+    });
+    feed();
+    await waitFor(() => sub.retransmitsPending === 0, 5000, "the request refused");
+    expect([sub.counters.retransmitRefused, sub.counters.retransmitFallbacks, sub.counters.retransmitRejected, sub.counters.gaps]).toEqual([1, 1, 0, 1]);
+    expect(sub.book(inst.instrumentId)!.usable).toBe(false);
+  });
+
+  it("a refusal and a RETRANSMIT datagram from another address are counted and ignored: the server's answer fills the gap", async () => {
+    const server = await socketOn("127.0.0.1");
+    const stranger = await socketOn("127.0.0.2"); // loopback too, but not the address the requests go to
+    const { sub, b, lost, feed } = await rig(server);
+    const forged = datagrams(500).ds[3]!; // the lost one's seqNum, other levels
+    expect(forged).not.toEqual(lost);
+    server.on("message", (msg, rinfo) => {
+      const req = decodeRetxControl(msg);
+      if (typeof req === "string" || req.kind !== RETX_KIND_REQUEST) return;
+      stranger.send(refusal(req, req.count), rinfo.port, rinfo.address);
+      stranger.send(retransmitted(forged), rinfo.port, rinfo.address);
+      // The answer once both were read (each counted, as rejected or, before, as the refusal of the open request).
+      void waitFor(() => sub.counters.retransmitRejected + sub.counters.retransmitRefused >= 2, 5000, "the stranger's two read").then(() =>
+        server.send(retransmitted(lost), rinfo.port, rinfo.address),
+      );
+    });
+    feed();
+    await waitFor(() => sub.retransmitsPending === 0, 5000, "the request ended");
+    expect([sub.counters.retransmitRefused, sub.counters.retransmitFallbacks, sub.counters.retransmitRecovered, sub.counters.gaps]).toEqual([0, 0, 1, 0]);
+    expect(sub.counters.retransmitRejected).toBe(2);
+    const sb = sub.book(inst.instrumentId)!;
+    expect(levelsOf(sb)).toEqual(levelsOf(b));
+    expect(sb.usable).toBe(true);
+  });
+});
