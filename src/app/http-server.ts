@@ -149,6 +149,8 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
     throw new BadRequest(503, refusal, { "retry-after": "1" });
   };
   const handlerFailed = new RateLimitedLog(log, "error", "HTTP handler failed");
+  // Each request can reach it: until 2026-12-07 a line each, as many as requests came.
+  const serverError = new RateLimitedLog(log, "error", "HTTP server error");
   const readyz = sharedReadiness(source);
   const everyBook = { items: 0 };
   const listen = (port: number) => Bun.serve({
@@ -169,7 +171,7 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
     },
     error(err) {
       // Only reached if the handler above could not even run; still never an unhandled crash.
-      log.error("HTTP server error", { error: err.message });
+      serverError.hit(err instanceof Error ? err.message : Object.prototype.toString.call(err));
       return json({ error: "internal error" }, 500);
     },
   });
@@ -264,6 +266,11 @@ function decodeSegment(segment: string): string {
 /** Characters of a value from the request that an answer's error shows (a path segment may be ~16 KB). */
 const SHOWN_CHARS = 200;
 
+/** A value from the request as an answer's error shows it: SHOWN_CHARS at most, an ellipsis where it was cut. */
+function shownPart(text: string): string {
+  return text.length > SHOWN_CHARS ? `${text.slice(0, SHOWN_CHARS)}…` : text;
+}
+
 /** A book as its errors name it, cut to SHOWN_CHARS: until s-httpsmall a 404 or 503 echoed ~16 KB of segments. */
 export function bookName(venue: string, market: string, symbol: string): string {
   return `${venue}/${market}/${symbol}`.slice(0, SHOWN_CHARS);
@@ -343,7 +350,7 @@ async function route(req: Request, { source, authorized, loopbackOnly, admit, re
     return msgpack ? ready.msgpack() : ready.json();
   }
   const answer = DATA_ROUTES[path];
-  if (answer === undefined) throw new BadRequest(404, `no route ${path}`);
+  if (answer === undefined) throw new BadRequest(404, `no route ${shownPart(path)}`);
   // The pipeline runs in between; the numbers are read and formatted in this turn (many books: in turns of their own).
   await formattingTurn();
   if (req.signal.aborted) return gone(); // the client went away (or the server stopped) while this waited

@@ -101,11 +101,20 @@ function flatten(v: unknown, prefix: string, out: Map<string, string>): Map<stri
   return out;
 }
 
-/** Answers SIGHUP with checkReload until the returned function is called. */
-export function reloadOnHangup(path: string, running: FeederConfig, log: Logger, load: ValidateOptions = {}): () => void {
+/**
+ * Answers SIGHUP with checkReload until the returned function is called. Once `stopSignal` has come (the process is
+ * stopping) a SIGHUP is only logged as ignored: until 2026-12-07 it was checked and logged "running on as started".
+ */
+export function reloadOnHangup(path: string, running: FeederConfig, log: Logger, load: ValidateOptions = {}, stopSignal?: Promise<unknown>): () => void {
   // Called just after the start's load: the key read now is the one the publisher reads when it opens.
   const runningKey = keyDigest(running);
+  let stopping = false;
+  void stopSignal?.then(() => (stopping = true));
   const onHangup = () => {
+    if (stopping) {
+      log.info("configuration reload ignored: the process is stopping", { path });
+      return;
+    }
     const r = checkReload(path, running, runningKey, load);
     if ("problems" in r) log.error("configuration reload refused: the file cannot be used; running on as started", { path, problems: r.problems });
     else if (r.changed.length === 0 && r.ignored === undefined) log.info("configuration reload: the file is valid and the same as the running configuration", { path });

@@ -63,6 +63,15 @@ function wireTimeUs(us: number): number | null {
 }
 
 /**
+ * Names a book in an NDJSON event record: venue, market and symbol null until its definition arrives (the
+ * instrumentId is a hash of them; until 2026-12-07 the placeholder's "unknown", "unknown", "#<id>", as if sent).
+ */
+export function bookRef(b: SubscriberBook): { venue: string | null; market: string | null; symbol: string | null; instrumentId: number } {
+  if (b.definition === undefined) return { venue: null, market: null, symbol: null, instrumentId: b.instrumentId };
+  return { venue: b.instrument.venue, market: b.instrument.market, symbol: b.instrument.symbol, instrumentId: b.instrumentId };
+}
+
+/**
  * The NDJSON record of one update. Timestamps are integer µs since the epoch (exact in JSON numbers; the wire
  * carries ns, and feeder's clocks have µs resolution); the book's wire times null when unknown. Sequences are
  * numbers (< 2^53).
@@ -74,9 +83,10 @@ export function updateRecord(e: UpdateEvent, depth: number): Record<string, unkn
     type: "update",
     kind: e.kind,
     refresh: e.refresh,
-    venue: b.instrument.venue,
-    market: b.instrument.market,
-    symbol: b.instrument.symbol,
+    // Before its definition the names are not known (the instrumentId is a hash): null, not the placeholder's.
+    venue: b.definition === undefined ? null : b.instrument.venue,
+    market: b.definition === undefined ? null : b.instrument.market,
+    symbol: b.definition === undefined ? null : b.instrument.symbol,
     instrumentId: b.instrumentId,
     usable: b.usable,
     valid: b.valid,

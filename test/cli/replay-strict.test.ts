@@ -6,13 +6,13 @@
  * the `why` text, and no way to get anything but exit 0 (--strict was an unknown flag: exit 2). Also (s-wsreq) the
  * summary's malformedRecords: the connection records the replay ignored as malformed.
  */
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import { mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { main } from "../../src/cli/main.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { uniqueDestination } from "../e2e/harness.ts";
-import { CaptureWriter } from "../../src/record/capture.ts";
+import { CAPTURE_LOST_URL, CaptureWriter } from "../../src/record/capture.ts";
 import { XRP_LINES, XRP_T0_US, writeXrpCapture, writeXrpConfig } from "../support/xrp-capture.ts";
 
 async function replay(args: string[]): Promise<{ code: number; summary: Record<string, unknown> | undefined; err: string[] }> {
@@ -78,5 +78,39 @@ describe("feeder replay's summary counts the connection records it ignored as ma
     const r = await replay(["--config", config, w.files[0]!]);
     expect(r.code).toBe(0);
     expect(r.summary).toMatchObject({ frames: 8, skipped: 0, malformedRecords: 2 });
+  });
+});
+
+describe("feeder replay --strict of a capture holding capture:lost marks", { timeout: 60_000 }, () => {
+  // Until 2026-12-07 it exited 0: the records the recorder could not write (a full disk) were named in the summary's
+  // lost, but --strict did not count them, and nothing said how many.
+  test("exit 3, and one error line names how many records were lost and where", async () => {
+    const dir = makeTempDir("feeder-replay-strict-lost-");
+    const config = writeXrpConfig(dir, uniqueDestination(385));
+    writeFileSync(config, readFileSync(config, "utf8").replace("[publish]\n", "[publish]\nstartup_listen_ms = 0\n")); // no 1.5 s listen first
+    const w = new CaptureWriter({ dir, prefix: "feeder" });
+    XRP_LINES.slice(0, 3).forEach((l, i) => w.write(XRP_T0_US + i, "bybit", "linear", "conn0.linear", l));
+    w.writeRest(XRP_T0_US + 5, "", "", "", CAPTURE_LOST_URL, "7 records in 2 blocks not written: ENOSPC: no space left on device");
+    XRP_LINES.slice(3, 5).forEach((l, i) => w.write(XRP_T0_US + 6 + i, "bybit", "linear", "conn0.linear", l));
+    w.close();
+    const file = w.files[0]!;
+    const stderr: string[] = [];
+    const spy = vi.spyOn(process.stderr, "write").mockImplementation(((text: string, done?: () => void) => {
+      stderr.push(String(text));
+      done?.();
+      return true;
+    }) as typeof process.stderr.write);
+    let r: Awaited<ReturnType<typeof replay>>;
+    try {
+      r = await replay(["--config", config, "--strict", file]);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(r.summary).toMatchObject({ frames: 5, truncated: [], unknownRecords: [], lost: [{ file, atUs: XRP_T0_US + 5 }] });
+    expect(r.code).toBe(3);
+    const line = stderr.find((l) => l.includes("replay --strict: not every record of the captures was replayed"));
+    expect(line).toBeDefined();
+    expect(line).toContain('"lostRecords":7');
+    expect(line).toContain(`"lostAt":[{"file":${JSON.stringify(file)},"atUs":${XRP_T0_US + 5}}]`);
   });
 });

@@ -9,7 +9,7 @@ import { inCidrs, parseCidr } from "../../core/cidr.ts";
 import { loadConfigFile, loadReaderSections } from "../../config/load.ts";
 import { isMulticastV4 } from "../../net/multicast.ts";
 import { FeedSubscriber, type GroupSpec, type RetransmitOptions, type UpdateEvent } from "../../subscriber/feed-subscriber.ts";
-import { updateRecord } from "../../subscriber/format.ts";
+import { bookRef, updateRecord } from "../../subscriber/format.ts";
 import { BOOK_STATE_NAMES, STATUS_REASON_NAMES } from "../../core/types.ts";
 import { hasJsonRawControl, jsonForTerminal } from "../../core/terminal-text.ts";
 import type { SubscriberBook } from "../../subscriber/subscriber-book.ts";
@@ -157,7 +157,9 @@ export const listenCommand: CommandSpec = {
     "before it, not applied), jumps reverted (sequence jumps undone: the old line went on), sessions reverted",
     "(newer sessions undone: bogus headers), datagrams, messages, heartbeats.",
     "NDJSON: one object per update (type \"update\", with usable, valid, stale, and state and reason by their wire",
-    "names, e.g. \"halted\" and \"instrument_closed\"; bidFloor/askCeil: the price down to which a side cut at",
+    "names, e.g. \"halted\" and \"instrument_closed\"; venue, market and symbol null, in event records too, for a",
+    "book whose definition has not come yet: a late joiner's until the next refresh, its instrumentId given;",
+    "bidFloor/askCeil: the price down to which a side cut at",
     "publish.snapshot_depth is known, null for a side sent whole) and per gap/session/stale/repair/supersede/",
     "evict/exponent/error event (type = event; evict: a book the subscriber's full table gave up for a new one,",
     "its stream silent); timestamps are integer µs since the epoch (a book's tsExchangeUs, tsEventUs and tsRecvUs",
@@ -647,7 +649,3 @@ function usableRecord(b: SubscriberBook): Record<string, unknown> {
   };
 }
 
-/** Names a book in an NDJSON event record. */
-function bookRef(b: SubscriberBook): { venue: string; market: string; symbol: string; instrumentId: number } {
-  return { venue: b.instrument.venue, market: b.instrument.market, symbol: b.instrument.symbol, instrumentId: b.instrumentId };
-}

@@ -125,7 +125,8 @@ export const recordCommand: CommandSpec = {
     "cannot be written (a full disk) holds DIR by its lock all the same, with a warning, and is written at the",
     "first look that can.",
     "SIGHUP, as for `feeder run`, re-checks the config file and logs what a restart would change (another",
-    "`workers`, or a change in [nats], is listed as ignored, not as a change); it stops nothing (once its code",
+    "`workers`, or a change in [nats], is listed as ignored, not as a change; during the stop it is logged as",
+    "ignored, the file not re-read); it stops nothing (once its code",
     "runs; one while the file is read is answered when it is loaded; one before that, while Bun loads the program,",
     "ends it, and deploy/systemd restarts it).",
   ].join("\n"),
@@ -149,7 +150,7 @@ export const recordCommand: CommandSpec = {
     const log = createLogger({ level: config.log.level, format: config.log.format });
     for (const note of configNotes(config)) log.warn(`configuration: ${note}`);
     if (config.workers > 1) log.warn("record runs in one process; workers setting ignored", { workers: config.workers });
-    const endReload = reloadOnHangup(path, config, log, RECORD_LOAD);
+    const endReload = reloadOnHangup(path, config, log, RECORD_LOAD, ctx.stopSignal);
     const endHold = holdRepeatedStops(ctx.stopSignal, log, "reload");
     try {
       return await recordWith(ctx, config, log, out, { compression, maxMb, maxMinutes, keepHours, keepBytes, progressMs });

@@ -31,8 +31,10 @@ export const replayCommand: CommandSpec = {
     "      --pace P        fast (default) | recorded",
     "      --speed X       only with --pace recorded: X times the recorded speed (default 1)",
     "      --strict        exit 3 instead of 0 when not every record of the files was replayed: a file ended",
-    "                      early (truncated, bytes left unread) or held records of an unknown kind",
-    "                      (unknownRecords); a file cut off inside its header holds no records: exit 0",
+    "                      early (truncated, bytes left unread), held records of an unknown kind",
+    "                      (unknownRecords) or marks of records its recorder lost (lost: a full disk); an",
+    "                      error line names them (cutFiles, unknownRecords, lostRecords, lostAt); a file cut",
+    "                      off inside its header holds no records: exit 0",
     "",
     "Every argument is checked before anything is published: a missing file, one that is not a capture, or one",
     "named twice (by any path: a link too) is an error naming it (exit 2). On a terminal, stderr shows frames, rate, progress and ETA; at the end one JSON",
@@ -193,7 +195,24 @@ async function replay(ctx: CommandContext): Promise<number> {
   await instrumentCacheWritesEnded(log, ctx.stopSignal);
   // --strict: a script can tell a replay of whole files from one that left records out (a stop by signal is asked for).
   // A file whose header was cut off (bytesLeft 0: a recorder stopped as it opened it) lost no record: named, not exit 3.
-  const lost = result.truncated.some((t) => t.bytesLeft !== 0);
-  if (ctx.values.strict === true && !result.stoppedEarly && (lost || result.unknownRecords.length > 0)) return STRICT_EXIT_CODE;
+  // A capture:lost mark is records the recorder never wrote: until 2026-12-07 it exited 0 under --strict.
+  const cut = result.truncated.filter((t) => t.bytesLeft !== 0);
+  if (ctx.values.strict === true && !result.stoppedEarly && (cut.length > 0 || result.unknownRecords.length > 0 || result.lost.length > 0)) {
+    log.error("replay --strict: not every record of the captures was replayed (exit 3)", strictFailure(cut, result));
+    return STRICT_EXIT_CODE;
+  }
   return 0;
+}
+
+/** What --strict failed on, counted: files cut (bytes unread), records of an unknown kind, and the recorder's losses. */
+function strictFailure(cut: { file: string; bytesLeft?: number }[], result: Awaited<ReturnType<typeof replayCaptures>>): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  if (cut.length > 0) fields.cutFiles = cut.map((t) => ({ file: t.file, bytesLeft: t.bytesLeft }));
+  if (result.unknownRecords.length > 0) fields.unknownRecords = result.unknownRecords.reduce((n, u) => n + u.count, 0);
+  if (result.lost.length > 0) {
+    // The writer's mark says "N records in M blocks not written: why" (a file gone under it: no count).
+    fields.lostRecords = result.lost.reduce((n, l) => n + Number(/^(\d+) records in /.exec(l.why)?.[1] ?? 0), 0);
+    fields.lostAt = result.lost.map((l) => ({ file: l.file, atUs: l.atUs }));
+  }
+  return fields;
 }

@@ -23,7 +23,7 @@ export const runCommand: CommandSpec = {
     "validates the file and logs what a restart would change (warn, the keys; a change in [nats], the bridge's,",
     "is listed as ignored), that nothing would (info), or why the file cannot be used (error: missing,",
     "half-written, invalid, not a regular file: a FIFO or a device is refused unread); the process runs on as",
-    "started.",
+    "started. During the stop (after SIGINT/SIGTERM) a SIGHUP is logged as ignored, the file not re-read.",
     "It takes SIGHUP once its code runs (one while the file is read is answered when it is loaded); one",
     "before that, while Bun loads the program, ends it (deploy/systemd restarts it).",
     "",
@@ -57,7 +57,7 @@ export const runCommand: CommandSpec = {
     const log = createLogger({ level: config.log.level, format: config.log.format });
     for (const note of configNotes(config)) log.warn(`configuration: ${note}`);
     // SIGHUP re-checks the file and says what a restart would change; it neither applies nor stops anything.
-    const endReload = reloadOnHangup(path, config, log);
+    const endReload = reloadOnHangup(path, config, log, {}, ctx.stopSignal);
     const endHold = holdRepeatedStops(ctx.stopSignal, log, "reload");
     try {
       let runtime: Runtime;
