@@ -53,8 +53,8 @@ describe("Upbit: a book frame's level is the level subscribed", () => {
   test("through the adapter: the refused book resyncs, counted as a level parse error", () => {
     for (const [level, lv] of [[undefined, '"lv":100000'], [100_000, '"lv":0']] as const) {
       const o = offlineVenue("upbit", "spot", 30, ["KRW-LAMB"], "/websocket/v1");
-      if (level !== undefined) o.config.markets[0]!.options = { level };
-      const adapter = new Adapter(o.config, o.subscriptions, UPBIT_DIALECT, o.options);
+      const config = level === undefined ? o.config : { ...o.config, markets: [{ ...o.config.markets[0]!, options: { level } }] };
+      const adapter = new Adapter(config, o.subscriptions, UPBIT_DIALECT, o.options);
       const t = (adapter as unknown as { topics: TopicState<UpbitConnection>[] }).topics[0]!;
       t.conn.table.add("KRW-LAMB", 0, 0, 8, 30);
       t.sub = SUB_ACTIVE;
