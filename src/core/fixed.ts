@@ -134,6 +134,21 @@ export function exponentOf(step: string): number {
   return exp;
 }
 
+/**
+ * Whether two step texts (a tick or lot size) are one value, compared as exact decimals: venues pad steps to their
+ * display precision, so "0.10" and "0.1" (or "1e-1") are the same step. A text exponentOf refuses equals only itself
+ * (never throws). Cold.
+ */
+export function sameStep(a: string, b: string): boolean {
+  if (a === b) return true;
+  try {
+    const exp = exponentOf(a);
+    return exp === exponentOf(b) && parseJsonNumber(a, exp) === parseJsonNumber(b, exp);
+  } catch {
+    return false;
+  }
+}
+
 const CH_E = 101;
 const CH_UPPER_E = 69;
 const CH_PLUS = 43;

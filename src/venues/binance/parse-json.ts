@@ -164,7 +164,8 @@ export function parseDepthSnapshot(body: string, priceExp: number, qtyExp: numbe
   const { msg, inexact } = parseNoting(body);
   if (typeof msg !== "object" || msg === null || Array.isArray(msg)) throw new Error("depth snapshot is not a JSON object");
   const m = msg as Record<string, unknown>;
-  if (typeof m.code === "number") throw new Error(`depth snapshot refused: code ${m.code} ${boundedText(String(m.msg ?? ""))}`);
+  // Binance's error answer ({"code":-1121,"msg":…}); the scanner hands any body with a `code` key here (snapshot-reader.ts).
+  if (typeof m.code === "number") throw new Error(`depth snapshot refused: code ${m.code}${m.msg === undefined ? "" : " " + boundedText(String(m.msg))}`);
   // Its own lastUpdateId, E and T only (the same keys nested elsewhere are skipped, as the scanner skips them).
   const bad = inexactField(inexact, m, SNAPSHOT_INTEGER_KEYS);
   const id = optionalUint(m.lastUpdateId);
@@ -252,5 +253,5 @@ export class SnapshotMisfitError extends Error {
 function optionalUint(v: unknown): number {
   if (v === undefined) return 0;
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) return -1;
-  return v;
+  return v + 0; // -0 (a sign the scanner hands here) is 0, as the scanner reads "0"; until 2026-12-07 it stayed -0
 }

@@ -89,6 +89,9 @@ export class SnapshotReader extends LevelReader {
       else if (this.keyIs(ks, kl, "asks")) bit = K_ASKS;
       else if (kl === 1 && b[ks] === 69) bit = K_E; // E
       else if (kl === 1 && b[ks] === 84) bit = K_T; // T
+      // Binance's error answer key: the JSON path refuses a numeric one naming it (until 2026-12-07 it was skipped
+      // here as unknown, so a body with both a code and a book was taken as the book the JSON path refused).
+      else if (this.keyIs(ks, kl, "code")) return SCAN_FALLBACK;
       const col = this.colon();
       if (col < 0) return col;
       if ((seen & bit) !== 0) return SCAN_FALLBACK;

@@ -23,6 +23,7 @@ import { constants } from "node:fs";
 import { link, mkdir, open, readFile, stat, unlink, utimes, type FileHandle } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { renameDurably } from "../../core/durable-rename.ts";
+import { sameStep } from "../../core/fixed.ts";
 import { kindOf } from "../../core/regular-file.ts";
 import { isTempTag, lockNewTemp, newTempTags, removeStaleTemps } from "../../core/stale-temps.ts";
 import type { VenueConfig } from "../../config/types.ts";
@@ -98,9 +99,12 @@ export async function readInstrumentCache(path: string, venue?: string): Promise
   return out;
 }
 
-/** Whether a cache entry already says what `spec` says: tick, lot and expiry (none and unknown alike). */
+/**
+ * Whether a cache entry already says what `spec` says: tick and lot as values ("0.10" is "0.1"; as texts until
+ * 2026-12-07, so a padded listing rewrote the cache for nothing), and expiry (none and unknown alike).
+ */
 export function sameCachedSpec(old: InstrumentSpec | undefined, spec: InstrumentSpec): boolean {
-  return old !== undefined && old.tickSize === spec.tickSize && old.lotSize === spec.lotSize && old.expiresMs === spec.expiresMs;
+  return old !== undefined && sameStep(old.tickSize, spec.tickSize) && sameStep(old.lotSize, spec.lotSize) && old.expiresMs === spec.expiresMs;
 }
 
 class NotRegularCache extends Error {}

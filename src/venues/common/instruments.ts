@@ -5,7 +5,7 @@
  * (fetchSpecs) and the words for "not listed".
  * @module
  */
-import { exponentOf, parseJsonNumber } from "../../core/fixed.ts";
+import { exponentOf, sameStep } from "../../core/fixed.ts";
 import { instrumentIdOf } from "../../core/instrument-id.ts";
 import { MAX_DEF_STRING_BYTES, utf8Bytes } from "../../core/symbol-text.ts";
 import type { Logger } from "../../core/log.ts";
@@ -151,18 +151,7 @@ export interface InstrumentSource {
  * subscribers heard instrument_changed for nothing). The instrument keeps its text for display.
  */
 export function sameTickLot(spec: InstrumentSpec, inst: Pick<Instrument, "tickSize" | "lotSize">): boolean {
-  return sameDecimal(spec.tickSize, inst.tickSize) && sameDecimal(spec.lotSize, inst.lotSize);
-}
-
-/** Equal texts, or equal values at the decimals the finer one needs (a text exponentOf refuses differs). */
-function sameDecimal(a: string, b: string): boolean {
-  if (a === b) return true;
-  try {
-    const exp = exponentOf(a);
-    return exp === exponentOf(b) && parseJsonNumber(a, exp) === parseJsonNumber(b, exp);
-  } catch {
-    return false;
-  }
+  return sameStep(spec.tickSize, inst.tickSize) && sameStep(spec.lotSize, inst.lotSize);
 }
 
 /** The instrument of a subscription; an extra depth is `SYMBOL@depth` with its own id (venue.ts instrumentSymbolOf). */

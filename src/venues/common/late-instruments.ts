@@ -16,6 +16,7 @@
  * thing. Replay never retries.
  * @module
  */
+import { sameStep } from "../../core/fixed.ts";
 import { redactUrlsIn } from "../../core/redact-url.ts";
 import { boundedText, DETAIL_MAX_CHARS } from "../../core/terminal-text.ts";
 import type { Logger } from "../../core/log.ts";
@@ -452,10 +453,11 @@ export function joinLate(j: LateJoin, index: number, inst: Instrument): void {
   if (j.lifecycle.stopping) throw new Error("the adapter is stopping");
   if (list[index] !== undefined) throw new Error(`the adapter has an instrument for it already (${list[index]!.tickSize}/${list[index]!.lotSize})`);
   // A failed attempt left the sink a book: the same tick/lot is that book; another one is a change (a new
-  // definition on the wire), else the sink would keep the old exponents while the table takes the new ones.
+  // definition on the wire), else the sink would keep the old exponents while the table takes the new ones. Compared
+  // as values: until 2026-12-07 as texts, so "0.10" after "0.1" resynced the book and told subscribers of a change.
   const built = j.sinkBooks?.get(index);
   if (built === undefined) sink.onInstrumentResolved(index, inst);
-  else if (built.tickSize !== inst.tickSize || built.lotSize !== inst.lotSize) sink.onInstrumentChanged(index, inst);
+  else if (!sameStep(built.tickSize, inst.tickSize) || !sameStep(built.lotSize, inst.lotSize)) sink.onInstrumentChanged(index, inst);
   j.sinkBooks?.set(index, inst);
   try {
     t.entry = j.addToTable(t, inst);

@@ -1,7 +1,7 @@
 /**
  * Subscribe/unsubscribe requests and their acks, for every venue (cold): batching per the venue's limit, matching
  * acks to requests written to the socket (by request id, else the oldest of that op, naming the topic when a refusal
- * names one; never one still queued for pacing),
+ * names one; a refusal naming none of them with several out answers each the safe way; never one still queued for pacing),
  * per-topic ack lists, recovery from a rejected batch (the named topic rejected, an oversized batch bisected, an
  * unexplained one split to single topics; a single topic rejected only for words the venue's parser lists as
  * permanent, else sent again after its own backoff), message pacing (token buckets or sliding windows), and the
@@ -721,6 +721,10 @@ export class SubscriptionControl {
       // ACTIVE unasked; written later, nothing cleared their subscribeQueued, so the stale rule never judged them).
       const err = c.success ? undefined : this.protocol.parseAckError(c.retMsg);
       const named = err !== undefined && "topic" in err ? err.topic : undefined;
+      if (err !== undefined && named === undefined && c.op === "" && err.kind !== "rate_limited" && this.writtenCount(conn) > 1) {
+        this.unmatchedRefusal(conn, c.retMsg);
+        return;
+      }
       for (const p of conn.pending.values()) {
         if (!written(p) || (c.op !== "" && p.op !== c.op)) continue;
         if (named === undefined) {
@@ -778,6 +782,57 @@ export class SubscriptionControl {
       return;
     }
     this.onSubscribeFailed(conn, req.topics, c.retMsg);
+  }
+
+  /** Requests written on the connection's socket and not answered (an answer naming none can be theirs only). Cold. */
+  private writtenCount(conn: VenueConnection): number {
+    let n = 0;
+    for (const p of conn.pending.values()) if (written(p)) n++;
+    return n;
+  }
+
+  /**
+   * A refusal naming no request, op or topic (a Bybit option COMMAND_RESP with `success:false` and no lists, a
+   * decode error) while several written requests are out: whose it is cannot be told, so it answers them all, each
+   * the safe way, and none is left waiting for an answer that no longer comes. A subscribe's topics may be subscribed
+   * on the venue or not: each is taken as subscribed and restarted through its resync backoff (unsubscribe, then
+   * subscribe, as after `already subscribed`: a fresh snapshot either way, never a duplicate subscribe, which
+   * Bybit's option socket refuses). An unsubscribe's topics are taken as unsubscribed (as a refused unsubscribe's).
+   * One request written: it is that one's (onAck). Until 2026-12-07 the oldest written request of any op took it: the
+   * request really refused waited for its ack deadline, and an unsubscribe taken so had its real answer confirm
+   * the subscribe after it, its book ACTIVE without data until the stale rule. Cold.
+   */
+  private unmatchedRefusal(conn: VenueConnection, retMsg: string): void {
+    const answered = [...conn.pending.values()].filter(written);
+    this.log.warn(`${this.protocol.venue}: a refusal naming no request, op or topic with ${answered.length} requests out; each taken as answered, its topics resynced`, { conn: conn.id, retMsg, requests: answered.map((p) => p.reqId) });
+    const resubscribe: TopicState[] = [];
+    const subscribed: TopicState[] = [];
+    for (const p of answered) {
+      conn.pending.delete(p.reqId);
+      if (p.answered) for (const t of p.answered) this.onTopicConfirmed(conn, t, "unsubscribe", [], resubscribe);
+      if (p.op === "unsubscribe") for (const t of p.topics) this.onTopicConfirmed(conn, t, "unsubscribe", [], resubscribe);
+      else subscribed.push(...p.topics);
+    }
+    if (resubscribe.length > 0) this.owed(() => this.sendRequest(conn, "subscribe", resubscribe));
+    for (const t of subscribed) this.subscribedAfterAll(conn, t);
+  }
+
+  /**
+   * A topic whose subscribe the venue may hold after all (`already subscribed`, or a refusal that may not be its own):
+   * taken as subscribed and, its book not live, given a fresh snapshot the safe way, through the topic's resync
+   * backoff (its state unchanged: nothing new to tell); given up while that subscribe was out (instrument closed), it
+   * is unsubscribed instead, not brought back.
+   */
+  private subscribedAfterAll(conn: VenueConnection, t: TopicState): void {
+    if (t.sub === SUB_REJECTED) {
+      this.unsubscribeGivenUp(conn, [t]);
+      return;
+    }
+    t.sub = SUB_ACTIVE;
+    t.refusedUntilAck = false;
+    if (t.book === BookState.LIVE) return;
+    if (this.resync) this.resync(t, t.book, StatusReason.SUBSCRIBE_REJECTED);
+    else this.restartTopic(t);
   }
 
   /**
@@ -952,19 +1007,9 @@ export class SubscriptionControl {
       return;
     }
     if (err.kind === "already_subscribed" && named) {
-      // Subscribed on the venue side after all. Our book is not live, so get a fresh snapshot the safe way, through
-      // the topic's resync backoff (its state unchanged: nothing new to tell); given up while this subscribe was out
-      // (instrument closed), it is unsubscribed instead, not brought back.
+      // Subscribed on the venue side after all: a fresh snapshot the safe way.
       this.alreadySubscribed++;
-      if (named.sub === SUB_REJECTED) this.unsubscribeGivenUp(conn, [named]);
-      else {
-        named.sub = SUB_ACTIVE;
-        named.refusedUntilAck = false;
-        if (named.book !== BookState.LIVE) {
-          if (this.resync) this.resync(named, named.book, StatusReason.SUBSCRIBE_REJECTED);
-          else this.restartTopic(named);
-        }
-      }
+      this.subscribedAfterAll(conn, named);
       this.retry(conn, topics.filter((t) => t !== named));
       return;
     }

@@ -172,9 +172,9 @@ export class UpbitAdapter implements VenueAdapter {
     const v = dialect.venue;
     this.parseErrorLog = new RateLimitedLog(this.log, "warn", `${v}: order-book frames rejected`);
     this.silentLog = new RateLimitedLog(this.log, "error", `${v}: codes that send no data since subscribed (unsupported level, delisted?)`);
-    this.planConnections(opts.maxTopicsPerConnection ?? MAX_CODES_PER_CONNECTION);
-    const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
     this.level = Number(config.markets.find((m) => m.market === "spot")?.options?.level ?? 0);
+    this.planConnections(opts.maxTopicsPerConnection ?? MAX_CODES_PER_CONNECTION); // after the level: its books are checked against it
+    const invalidate = (t: CommonTopic, state: BookState, reason: StatusReason) => this.books.invalidate(t, state, reason);
     this.control = new UpbitRequests(v, this.log, this.now, invalidate, opts.budgetShare, opts.errorWaitMs ?? ERROR_WAIT_MS, this.level, opts.resendMinMs);
     this.books = new TopicResync({
       venue: v,
@@ -246,7 +246,7 @@ export class UpbitAdapter implements VenueAdapter {
       const url = this.wsUrlOf(s.market);
       let conn = this.conns.find((c) => c.market === s.market && c.topics.length < cap && !c.byTopic.has(code));
       if (!conn) {
-        conn = new UpbitConnection(this, this.conns.length, s.market, url, this.dialect.tsUnitUs);
+        conn = new UpbitConnection(this, this.conns.length, s.market, url, this.dialect.tsUnitUs, this.dialect.echoesLevel ? this.level : -1);
         this.conns.push(conn);
       }
       const t = new TopicState<UpbitConnection>(index, s.market, code, s.depth, code, conn);

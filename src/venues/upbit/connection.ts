@@ -30,9 +30,11 @@ export class UpbitConnection extends VenueConnection {
     market: MarketName,
     url: string,
     tsUnitUs: number,
+    /** The level subscribed, each book's `level` checked against it; -1: not checked (UpbitScanner). */
+    level = -1,
   ) {
     super(id, market, url);
-    this.scanner = new UpbitScanner(tsUnitUs);
+    this.scanner = new UpbitScanner(tsUnitUs, level);
   }
 
   bindMessages(ws: WebSocket, gen: number): void {
@@ -109,7 +111,7 @@ export class UpbitConnection extends VenueConnection {
         return;
       }
       const entryOut: { entry: number; tsUs: boolean; field?: string } = { entry: -1, tsUs: false };
-      const r = parseBookObject(msg, this.table, this.update, this.scanner.tsUnitUs, entryOut);
+      const r = parseBookObject(msg, this.table, this.update, this.scanner.tsUnitUs, entryOut, this.scanner);
       if (r >= 0) {
         this.fallbacks++;
         this.update.tsRecvUs = recvUs;

@@ -8,7 +8,7 @@
 import { MAX_MANTISSA, parseJsonNumber } from "../../core/fixed.ts";
 import type { BookUpdate } from "../../core/book-update.ts";
 import type { CodeTable } from "./scanner.ts";
-import { SCAN_ERR_DEPTH, SCAN_ERR_FIELD, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_NOT_BOOK, SCAN_UNKNOWN_CODE, SCAN_ERR_TIMESTAMP, setTimestamp, tsOutOfRange } from "./scanner.ts";
+import { SCAN_ERR_DEPTH, SCAN_ERR_FIELD, SCAN_ERR_LEVEL, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_NOT_BOOK, SCAN_UNKNOWN_CODE, SCAN_ERR_TIMESTAMP, setTimestamp, tsOutOfRange } from "./scanner.ts";
 
 export class RawNumber {
   constructor(readonly raw: string) {}
@@ -128,9 +128,10 @@ export function garbledBookEntry(msg: RawJson, table: CodeTable): number {
 /** The book message → u, by the scanner's rules; returns the subscription index or a SCAN_* code. Cold. */
 /**
  * `entryOut`: the code's entry once read, (a book read) whether its timestamp was a µs value (setTimestamp), and (an
- * error) the field at fault with its value, for the log.
+ * error) the field at fault with its value, for the log. `level`: the level subscribed, as the scanner holds it
+ * (SCAN_ERR_LEVEL; levelMantissa -1 or none: not checked).
  */
-export function parseBookObject(o: { [k: string]: RawJson }, table: CodeTable, u: BookUpdate, tsUnitUs: number, entryOut: { entry: number; tsUs?: boolean; field?: string }): number {
+export function parseBookObject(o: { [k: string]: RawJson }, table: CodeTable, u: BookUpdate, tsUnitUs: number, entryOut: { entry: number; tsUs?: boolean; field?: string }, level?: { level: number; levelExp: number; levelMantissa: number }): number {
   u.reset();
   const bad = (field: string, v: RawJson | undefined, r = SCAN_ERR_FIELD): number => {
     entryOut.field = `"${field}": ${v === undefined ? "missing (or both names)" : v instanceof RawNumber ? cut(v.raw) : cut(JSON.stringify(v) ?? "")}`;
@@ -146,6 +147,15 @@ export function parseBookObject(o: { [k: string]: RawJson }, table: CodeTable, u
   if (!(ts instanceof RawNumber) || !/^(0|[1-9]\d*)$/.test(ts.raw) || Number(ts.raw) > MAX_MANTISSA) return bad("timestamp", ts);
   const units = pick(o, "orderbook_units", "obu");
   if (!Array.isArray(units)) return bad("orderbook_units", units);
+  if (level !== undefined && level.levelMantissa >= 0) {
+    for (const k of ["level", "lv"]) {
+      const v = o[k];
+      if (!Object.hasOwn(o, k) || (v instanceof RawNumber && !v.raw.startsWith("-") && levelOf(v.raw, level.levelExp) === level.levelMantissa)) continue;
+      bad(k, v);
+      entryOut.field += `, not the level subscribed (${level.level})`;
+      return SCAN_ERR_LEVEL;
+    }
+  }
   const pe = table.priceExp[entry]!;
   const qe = table.qtyExp[entry]!;
   const names = ["ask_price", "bid_price", "ask_size", "bid_size"];
@@ -178,6 +188,15 @@ export function parseBookObject(o: { [k: string]: RawJson }, table: CodeTable, u
   entryOut.tsUs = setTimestamp(u, Number(ts.raw), tsUnitUs);
   if (tsOutOfRange(u)) return bad("timestamp", ts, SCAN_ERR_TIMESTAMP);
   return table.index[entry]!;
+}
+
+/** A level's text at `exp` decimals; -1 when it does not fit (finer than the level subscribed). */
+function levelOf(raw: string, exp: number): number {
+  try {
+    return parseJsonNumber(raw, exp);
+  } catch {
+    return -1;
+  }
 }
 
 /**

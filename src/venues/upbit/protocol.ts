@@ -54,12 +54,17 @@ export interface VenueDialect {
   readonly connectWindowMs: number;
   /** Upbit's /v1/orderbook/instruments gives the tick; Bithumb has no tick endpoint. */
   readonly tickEndpoint: boolean;
+  /**
+   * Each book's `level` is the level asked (Upbit: 0 when none), so one of another is refused (scanner.ts SCAN_ERR_LEVEL).
+   * Bithumb: not checked (its doc's default level is 1, "the plain tick", and the adapter asks for none).
+   */
+  readonly echoesLevel: boolean;
 }
 
 /** Upbit: connects 5/s and 100/min per IP → 5 per 3 s satisfies both. */
-export const UPBIT_DIALECT: VenueDialect = { venue: "upbit", tsUnitUs: 1000, connectsPerWindow: 5, connectWindowMs: 3_000, tickEndpoint: true };
+export const UPBIT_DIALECT: VenueDialect = { venue: "upbit", tsUnitUs: 1000, connectsPerWindow: 5, connectWindowMs: 3_000, tickEndpoint: true, echoesLevel: true };
 /** Bithumb: connection requests ≤ 10/s per IP (429 beyond, a 10-minute block if it persists): 8 per second. */
-export const BITHUMB_DIALECT: VenueDialect = { venue: "bithumb", tsUnitUs: TS_UNIT_BY_MAGNITUDE, connectsPerWindow: 8, connectWindowMs: 1_000, tickEndpoint: false };
+export const BITHUMB_DIALECT: VenueDialect = { venue: "bithumb", tsUnitUs: TS_UNIT_BY_MAGNITUDE, connectsPerWindow: 8, connectWindowMs: 1_000, tickEndpoint: false, echoesLevel: false };
 
 /** The code as requested: `KRW-BTC.30` (upper case; the depth after a dot). */
 export function requestCode(t: TopicState): string {

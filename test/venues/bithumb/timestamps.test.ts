@@ -24,6 +24,9 @@ table.add("KRW-BTC", 0, exponentOf("1000"), 8, 30);
 /** Bithumb's documented sample (SIMPLE names, one unit; its code anonymised there as USD-ABC). */
 const frame = (tms: string) => `{"ty":"orderbook","cd":"KRW-BTC","tas":0.6545,"tbs":1.1161,"obu":[{"ap":133314000,"bp":133289000,"as":0.0,"bs":0.1052}],"lv":1,"tms":${tms},"st":"REALTIME"}`;
 
+/** The sample as `venue` sends it: Upbit echoes the level subscribed (0: ungrouped) and refuses another; Bithumb's is not checked. */
+const frameOf = (venue: "upbit" | "bithumb", tms: string) => (venue === "upbit" ? frame(tms).replace('"lv":1', '"lv":0') : frame(tms));
+
 function viaScanner(text: string, tsUnitUs: number): BookUpdate {
   const u = new BookUpdate();
   const b = new TextEncoder().encode(text);
@@ -172,10 +175,10 @@ describe("Upbit and Bithumb: a timestamp of 0 or whose µs do not fit the wire i
     const adapter = create(config, [{ market: "spot", symbol: "KRW-BTC", depth: 15 }], { log }) as VenueAdapter;
     const sink = new TimedSink(allResolved(await adapter.loadInstruments()));
     adapter.startReplay!(sink);
-    adapter.ingestFrame!("spot", "conn0.spot", frame("1732796700425"), 0); // LIVE first
+    adapter.ingestFrame!("spot", "conn0.spot", frameOf(venue, "1732796700425"), 0); // LIVE first
     expect(sink.updates[0]).toBe(1);
     for (const viaJsonPath of [false, true]) {
-      const text = frame(tms);
+      const text = frameOf(venue, tms);
       adapter.ingestFrame!("spot", "conn0.spot", viaJsonPath ? text.replace('"cd":"KRW-BTC"', '"cd":"KRW\\u002dBTC"') : text, 0);
     }
     if (fits) {
@@ -189,7 +192,7 @@ describe("Upbit and Bithumb: a timestamp of 0 or whose µs do not fit the wire i
       expect(adapter.stats()["parseErrors.timestamp"]).toBe(2);
       expect(lines.join("\n")).toMatch(/timestamp \(\\"tms\\": \d+\) at \d+ \(spot KRW-BTC\)/); // the field named, with its value
       // The next good book restores it.
-      adapter.ingestFrame!("spot", "conn0.spot", frame("1732796700426"), 0);
+      adapter.ingestFrame!("spot", "conn0.spot", frameOf(venue, "1732796700426"), 0);
       expect(sink.updates[0]).toBe(2);
     }
     await adapter.stop();
@@ -204,11 +207,11 @@ describe("Upbit and Bithumb: a timestamp of 0 or whose µs do not fit the wire i
     const sink = new TimedSink(allResolved(await adapter.loadInstruments()));
     adapter.startReplay!(sink);
     for (const viaJsonPath of [false, true]) {
-      const text = frame("0");
+      const text = frameOf(venue, "0");
       adapter.ingestFrame!("spot", "conn0.spot", viaJsonPath ? text.replace('"cd":"KRW-BTC"', '"cd":"KRW\\u002dBTC"') : text, 0);
     }
     expect({ applied: sink.updates[0] ?? 0, refused: adapter.stats()["parseErrors.timestamp"] }).toEqual({ applied: 0, refused: 2 });
-    adapter.ingestFrame!("spot", "conn0.spot", frame("1732796700425"), 0);
+    adapter.ingestFrame!("spot", "conn0.spot", frameOf(venue, "1732796700425"), 0);
     expect(sink.updates[0]).toBe(1); // the next good book is applied
     await adapter.stop();
   });

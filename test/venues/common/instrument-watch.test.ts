@@ -11,7 +11,7 @@ import { silentLogger } from "../../../src/core/log.ts";
 import type { Instrument, MarketName } from "../../../src/core/types.ts";
 import { fakeLifecycle } from "../../support/fake-lifecycle.ts";
 import { TopicState, VenueConnection } from "../../../src/venues/common/connection.ts";
-import { sameTickLot, type InstrumentSpec } from "../../../src/venues/common/instruments.ts";
+import { sameCachedSpec, sameTickLot, type InstrumentSpec } from "../../../src/venues/common/instruments.ts";
 import { InstrumentWatch } from "../../../src/venues/common/instrument-watch.ts";
 import type { BookSink, Subscription } from "../../../src/venues/venue.ts";
 
@@ -157,5 +157,14 @@ describe("one instrument schedule", () => {
       expect(same(a, b), `${a} ${b}`).toBe(false);
     }
     expect(sameTickLot({ tickSize: "0.5", lotSize: "0.001" }, { tickSize: "0.5", lotSize: "0.01" })).toBe(false);
+  });
+
+  test("sameCachedSpec: the cache entry is the listing's when its tick and lot are the same values, whatever trailing zeros", () => {
+    // Compared as texts until 2026-12-07: a cache holding "0.10" was rewritten for every listing saying "0.1".
+    expect(sameCachedSpec({ tickSize: "0.10", lotSize: "1.000" }, { tickSize: "0.1", lotSize: "1" })).toBe(true);
+    expect(sameCachedSpec({ tickSize: "0.10", lotSize: "1" }, { tickSize: "0.01", lotSize: "1" })).toBe(false);
+    expect(sameCachedSpec({ tickSize: "0.1", lotSize: "1" }, { tickSize: "0.1", lotSize: "0.1" })).toBe(false);
+    expect(sameCachedSpec({ tickSize: "0.1", lotSize: "1", expiresMs: 5 }, { tickSize: "0.10", lotSize: "1" })).toBe(false);
+    expect(sameCachedSpec(undefined, { tickSize: "0.1", lotSize: "1" })).toBe(false);
   });
 });

@@ -144,6 +144,19 @@ describe("joinLate", () => {
     expect([table.size, instruments[0], t.entry, t.sub]).toEqual([0, undefined, -1, SUB_REJECTED]);
   });
 
+  test("a retry after the sink built the book: the same tick/lot written otherwise is no change, another value is", () => {
+    const changed: string[] = [];
+    const { j } = rig();
+    const sinkBooks = new Map<number, Instrument>([[0, { ...inst, tickSize: "0.010", lotSize: "0.0010" }]]);
+    const sink: BookSink = { ...SINK, onInstrumentResolved: () => changed.push("resolved"), onInstrumentChanged: (_i, x) => changed.push(x.tickSize) };
+    joinLate({ ...j, sink, sinkBooks }, 0, inst);
+    expect(changed).toEqual([]); // "0.010" is "0.01": the sink's book holds it already (compared as texts, it was told of a change)
+    const again = rig();
+    sinkBooks.set(0, { ...inst, tickSize: "0.1", priceExp: 1 });
+    joinLate({ ...again.j, sink, sinkBooks }, 0, inst);
+    expect(changed).toEqual(["0.01"]);
+  });
+
   test("the subscribe fails: rolled back to no instrument and not subscribed", () => {
     const { t, instruments, j } = rig({ activateThrows: true });
     expect(() => joinLate(j, 0, inst)).toThrow("socket closed");

@@ -1,0 +1,55 @@
+/**
+ * A refusal that names no request, op or topic (Bybit option's COMMAND_RESP `{"success":false,"ret_msg":…,
+ * "type":"COMMAND_RESP"}` with no lists) answers the one request written when there is one; with several out, whose it
+ * is cannot be told, so each is taken as answered the safe way (subscribe topics restarted: unsubscribe, then
+ * subscribe; unsubscribe topics taken as unsubscribed) and none waits for an answer that no longer comes
+ * (SubscriptionControl.unmatchedRefusal). Bybit's own protocol on a fake socket.
+ */
+import { describe, expect, test } from "vitest";
+import { silentLogger } from "../../../src/core/log.ts";
+import { BYBIT_REQUESTS } from "../../../src/venues/bybit/protocol.ts";
+import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING } from "../../../src/venues/common/connection.ts";
+import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
+import { SendRecordingConnection } from "./fake-connection.ts";
+
+const REFUSAL = { success: false, ret_msg: "error:more than 2000 args per connection (simulator)", conn_id: "c1", type: "COMMAND_RESP" };
+const accepted = (topics: string[]) => ({ success: true, conn_id: "c1", data: { failTopics: [], successTopics: topics }, type: "COMMAND_RESP" });
+const sentOps = (conn: SendRecordingConnection) => conn.sent.map((s) => JSON.parse(s) as { req_id: string; op: string; args: string[] }).map((r) => `${r.req_id} ${r.op} ${r.args.join(",")}`);
+
+function rig() {
+  const control = new SubscriptionControl(BYBIT_REQUESTS, silentLogger, () => 0, undefined, () => undefined);
+  const conn = new SendRecordingConnection(0, "option");
+  const [a, b] = conn.addTopics(["book.A", "book.B"], 25);
+  return { control, conn, a: a!, b: b! };
+}
+
+describe("a refusal naming no request, op or topic", () => {
+  test("several requests out: each answered the safe way, none left pending (before: the oldest took it, the refused one waited)", () => {
+    const { control, conn, a, b } = rig();
+    a.sub = SUB_ACTIVE;
+    control.sendRequest(conn, "unsubscribe", [a]); // u1
+    control.sendRequest(conn, "subscribe", [b]); // s2
+    expect(sentOps(conn)).toEqual(["u1 unsubscribe book.A", "s2 subscribe book.B"]);
+    control.onControl(conn, REFUSAL);
+    // Before: u1 took it (A taken as unsubscribed) and s2 stayed pending until its ack deadline; u1's real answer,
+    // per topic and without op, could then confirm a later subscribe of A.
+    expect([...conn.pending.values()].map((p) => p.reqId)).not.toContain("s2");
+    expect(a.sub).toBe(SUB_IDLE); // taken as unsubscribed, as a refused unsubscribe is
+    // B may be subscribed on the venue or not: restarted, unsubscribe then subscribe (never a duplicate subscribe).
+    expect(sentOps(conn).slice(2)).toEqual(["u3 unsubscribe book.B"]);
+    control.onControl(conn, accepted(["book.B"])); // u3's answer
+    expect(sentOps(conn).slice(3)).toEqual(["s4 subscribe book.B"]);
+    expect(b.sub).toBe(SUB_PENDING);
+    control.onControl(conn, accepted(["book.B"])); // s4's
+    expect([b.sub, conn.pending.size]).toEqual([SUB_ACTIVE, 0]);
+    control.stop();
+  });
+
+  test("one request out: it is that one's, as before (a single topic's subscribe sent again after its backoff)", () => {
+    const { control, conn, b } = rig();
+    control.sendRequest(conn, "subscribe", [b]);
+    control.onControl(conn, REFUSAL);
+    expect([conn.pending.size, control.subscribeErrors, sentOps(conn)]).toEqual([0, 1, ["s1 subscribe book.B"]]);
+    control.stop();
+  });
+});
