@@ -102,6 +102,8 @@ export class BookBuilder extends LadderBook implements BookView {
    * left empty by applySnapshot (a snapshot is published as the whole book, read through BookView).
    */
   readonly changes: ChangeSet;
+  /** The book was LIVE when markInvalid last made it STALE: only then may resumeStale make it LIVE again. */
+  private staleFromLive = false;
   /** applyReplace's copy of a side's old levels (grown on demand, kept). */
   private readonly scratch: ReplaceScratch = { px: new Float64Array(0), qty: new Float64Array(0), newPx: new Float64Array(0), newQty: new Float64Array(0) };
   readonly counters: BookCounters = { snapshots: 0, deltas: 0, ignoredNotLive: 0, deletesOfAbsent: 0, crossed: 0, replaces: 0 };
@@ -182,6 +184,7 @@ export class BookBuilder extends LadderBook implements BookView {
   markInvalid(state: BookState, reason: StatusReason): boolean {
     if (state === BookState.LIVE) throw new RangeError("markInvalid: LIVE is entered only by a snapshot");
     if (state === this.state) return false;
+    if (state === BookState.STALE) this.staleFromLive = this.state === BookState.LIVE;
     this.state = state;
     this.reason = reason;
     this.instrSeq++;
@@ -204,10 +207,12 @@ export class BookBuilder extends LadderBook implements BookView {
   /**
    * Replay only: a STALE book whose venue sequence continues exactly at its next message (no message was missed, so
    * the kept levels are the venue's): LIVE again at those levels, reason SNAPSHOT_APPLIED (the caller publishes them
-   * whole). False, nothing changed, from any other state. instrSeq++ once.
+   * whole). False, nothing changed, from any other state, and for a book that was not LIVE when it went STALE (crossed,
+   * refused, a gap: its levels are not the venue's whatever follows). Until s-rdbook only the venue adapters kept such
+   * a book from resuming, and this made a crossed one LIVE (test/book/book-builder.test.ts TC6b). instrSeq++ once.
    */
   resumeStale(): boolean {
-    if (this.state !== BookState.STALE) return false;
+    if (this.state !== BookState.STALE || !this.staleFromLive) return false;
     this.state = BookState.LIVE;
     this.reason = StatusReason.SNAPSHOT_APPLIED;
     this.instrSeq++;
