@@ -102,7 +102,10 @@ export class BookBuilder extends LadderBook implements BookView {
    * left empty by applySnapshot (a snapshot is published as the whole book, read through BookView).
    */
   readonly changes: ChangeSet;
-  /** The book was LIVE when markInvalid last made it STALE: only then may resumeStale make it LIVE again. */
+  /**
+   * The book was LIVE when markInvalid last made it STALE, and no snapshot was loaded since (one refused after its
+   * load leaves the book STALE until the app marks it): only then may resumeStale make it LIVE again.
+   */
   private staleFromLive = false;
   /** applyReplace's copy of a side's old levels (grown on demand, kept). */
   private readonly scratch: ReplaceScratch = { px: new Float64Array(0), qty: new Float64Array(0), newPx: new Float64Array(0), newQty: new Float64Array(0) };
@@ -117,6 +120,7 @@ export class BookBuilder extends LadderBook implements BookView {
   /** Replaces the book. → LIVE (reason SNAPSHOT_APPLIED) unless crossed; instrSeq++ once either way. */
   applySnapshot(u: BookUpdate): ApplyResult {
     this.changes.clear(); // first, as every apply: a refusal below leaves no earlier delta's changes in it
+    this.staleFromLive = false; // a STALE book's kept levels are gone once a snapshot is loaded, refused or not
     if (!isWireMeta(u)) this.rejectMeta(u);
     this.bids.loadSorted(u.bidPx, u.bidQty, u.bidCount);
     this.asks.loadSorted(u.askPx, u.askQty, u.askCount);

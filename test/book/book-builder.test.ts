@@ -135,6 +135,11 @@ describe("BookBuilder", () => {
     expect(snap(c, [["100", "1"]], [["101", "1"]])).toBe(ApplyResult.APPLIED);
     c.markInvalid(BookState.STALE, StatusReason.STALE_FEED);
     expect(c.resumeStale()).toBe(true);
+    // A snapshot refused while STALE (a bid at price 0, thrown after the load) left levels that are not the venue's.
+    c.markInvalid(BookState.STALE, StatusReason.STALE_FEED);
+    expect(() => snap(c, [["100", "1"], ["0", "2"]], [["101", "1"]])).toThrow("bid price 0");
+    expect(c.state).toBe(BookState.STALE);
+    expect(c.resumeStale()).toBe(false);
   });
 
   it("TC7: deltas with levels in any order, repeated prices in one delta (last wins, each change listed)", () => {
