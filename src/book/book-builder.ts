@@ -102,6 +102,11 @@ export class BookBuilder extends LadderBook implements BookView {
    * left empty by applySnapshot (a snapshot is published as the whole book, read through BookView).
    */
   readonly changes: ChangeSet;
+  /**
+   * The book was LIVE when markInvalid last made it STALE, and no snapshot was loaded since (one refused after its
+   * load leaves the book STALE until the app marks it): only then may resumeStale make it LIVE again.
+   */
+  private staleFromLive = false;
   /** applyReplace's copy of a side's old levels (grown on demand, kept). */
   private readonly scratch: ReplaceScratch = { px: new Float64Array(0), qty: new Float64Array(0), newPx: new Float64Array(0), newQty: new Float64Array(0) };
   readonly counters: BookCounters = { snapshots: 0, deltas: 0, ignoredNotLive: 0, deletesOfAbsent: 0, crossed: 0, replaces: 0 };
@@ -115,6 +120,7 @@ export class BookBuilder extends LadderBook implements BookView {
   /** Replaces the book. → LIVE (reason SNAPSHOT_APPLIED) unless crossed; instrSeq++ once either way. */
   applySnapshot(u: BookUpdate): ApplyResult {
     this.changes.clear(); // first, as every apply: a refusal below leaves no earlier delta's changes in it
+    this.staleFromLive = false; // a STALE book's kept levels are gone once a snapshot is loaded, refused or not
     if (!isWireMeta(u)) this.rejectMeta(u);
     this.bids.loadSorted(u.bidPx, u.bidQty, u.bidCount);
     this.asks.loadSorted(u.askPx, u.askQty, u.askCount);
@@ -182,6 +188,7 @@ export class BookBuilder extends LadderBook implements BookView {
   markInvalid(state: BookState, reason: StatusReason): boolean {
     if (state === BookState.LIVE) throw new RangeError("markInvalid: LIVE is entered only by a snapshot");
     if (state === this.state) return false;
+    if (state === BookState.STALE) this.staleFromLive = this.state === BookState.LIVE;
     this.state = state;
     this.reason = reason;
     this.instrSeq++;
@@ -204,10 +211,12 @@ export class BookBuilder extends LadderBook implements BookView {
   /**
    * Replay only: a STALE book whose venue sequence continues exactly at its next message (no message was missed, so
    * the kept levels are the venue's): LIVE again at those levels, reason SNAPSHOT_APPLIED (the caller publishes them
-   * whole). False, nothing changed, from any other state. instrSeq++ once.
+   * whole). False, nothing changed, from any other state, and for a book that was not LIVE when it went STALE (crossed,
+   * refused, a gap: its levels are not the venue's whatever follows). Until s-rdbook only the venue adapters kept such
+   * a book from resuming, and this made a crossed one LIVE (test/book/book-builder.test.ts TC6b). instrSeq++ once.
    */
   resumeStale(): boolean {
-    if (this.state !== BookState.STALE) return false;
+    if (this.state !== BookState.STALE || !this.staleFromLive) return false;
     this.state = BookState.LIVE;
     this.reason = StatusReason.SNAPSHOT_APPLIED;
     this.instrSeq++;

@@ -117,6 +117,31 @@ describe("BookBuilder", () => {
     expect(() => b.markInvalid(BookState.LIVE, StatusReason.NONE)).toThrow(RangeError);
   });
 
+  it("TC6b: resumeStale makes LIVE again only a book that went STALE from LIVE (its levels the venue's), never a crossed or refused one", () => {
+    const b = live();
+    expect(b.markInvalid(BookState.STALE, StatusReason.STALE_FEED)).toBe(true);
+    expect(b.resumeStale()).toBe(true); // its kept levels were the venue's at its last sequence
+    expect([b.state, b.reason, b.instrSeq]).toEqual([BookState.LIVE, StatusReason.SNAPSHOT_APPLIED, 3]);
+    // Crossed (RESYNCING / crossed_book), then silent: its levels are no usable book, whatever sequence comes next.
+    expect(delta(b, [["101", "1"]], [])).toBe(ApplyResult.CROSSED);
+    expect(b.markInvalid(BookState.STALE, StatusReason.STALE_FEED)).toBe(true);
+    expect(b.resumeStale()).toBe(false);
+    expect([b.state, b.isCrossed(), b.instrSeq]).toEqual([BookState.STALE, true, 5]);
+    // STALE again by way of a refusal (a gap, a checksum): not resumable either, until a snapshot makes it LIVE.
+    const c = live();
+    c.markInvalid(BookState.RESYNCING, StatusReason.CHECKSUM_MISMATCH);
+    c.markInvalid(BookState.STALE, StatusReason.STALE_FEED);
+    expect(c.resumeStale()).toBe(false);
+    expect(snap(c, [["100", "1"]], [["101", "1"]])).toBe(ApplyResult.APPLIED);
+    c.markInvalid(BookState.STALE, StatusReason.STALE_FEED);
+    expect(c.resumeStale()).toBe(true);
+    // A snapshot refused while STALE (a bid at price 0, thrown after the load) left levels that are not the venue's.
+    c.markInvalid(BookState.STALE, StatusReason.STALE_FEED);
+    expect(() => snap(c, [["100", "1"], ["0", "2"]], [["101", "1"]])).toThrow("bid price 0");
+    expect(c.state).toBe(BookState.STALE);
+    expect(c.resumeStale()).toBe(false);
+  });
+
   it("TC7: deltas with levels in any order, repeated prices in one delta (last wins, each change listed)", () => {
     const b = live();
     delta(b, [["90", "1"], ["99.99", "2"], ["95", "3"], ["99.99", "4"]], [["150", "1"], ["101.01", "2"]]);

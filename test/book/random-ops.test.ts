@@ -4,6 +4,8 @@
  * a seed of either costing more than one of each other profile together): realistic dense books, deep
  * books (1000 levels per side), thin books with huge gaps, and prices at the extremes (1 … 2^53 − 1) that jump
  * far; long trends move the price far by deltas alone.
+ * Now and then a book marked STALE (from LIVE, or from resyncing: a crossed one) is resumed as replay does; the result
+ * must be the reference's (refused but for a book LIVE when it went STALE), and no LIVE book is ever crossed.
  * After every message: result, state, reason, instrSeq, counters, counts, best levels and the change set.
  * After every snapshot, every max(16, levels/8) messages and at the end: every level of both sides.
  */
@@ -350,6 +352,9 @@ function run(p: Profile, seed: number) {
     /** Messages after which some level lived in a ladder's sorted overflow (outside the dense window). */
     withOverflow: 0,
     windowMoves: 0,
+    /** resumeStale calls that made the book LIVE again, and those refused (STALE from a state other than LIVE). */
+    resumed: 0,
+    resumeRefused: 0,
   };
   let untilFull = 0;
   let fullCompares = 0;
@@ -364,6 +369,19 @@ function run(p: Profile, seed: number) {
       const a = builder.markInvalid(state, reason);
       if (a !== ref.markInvalid(state, reason)) throw new Error(`step ${step}: markInvalid result differs`);
       stats.invalidated++;
+    }
+    // A book resyncing (crossed, gap) found silent goes STALE too; replay's resume is then refused, but for a book
+    // that was LIVE when it went STALE. Checked against the reference, and no LIVE book is ever crossed (below).
+    if (notLive && builder.state === BookState.RESYNCING && r.chance(0.02)) {
+      if (builder.markInvalid(BookState.STALE, StatusReason.STALE_FEED) !== ref.markInvalid(BookState.STALE, StatusReason.STALE_FEED)) {
+        throw new Error(`step ${step}: markInvalid result differs`);
+      }
+    }
+    if (builder.state === BookState.STALE && r.chance(0.5)) {
+      const resumed = builder.resumeStale();
+      if (resumed !== ref.resumeStale()) throw new Error(`step ${step}: resumeStale ${resumed} differs`);
+      if (resumed) stats.resumed++;
+      else stats.resumeRefused++;
     }
     if (step === 0 || r.chance(0.001) || (notLive && r.chance(0.2))) {
       gen.snapshot(r.chance(0.3));
@@ -389,6 +407,7 @@ function run(p: Profile, seed: number) {
     }
     if (d !== null) throw new Error(`${p.name} seed ${seed} step ${step}: ${d}`);
     if (result !== "ignored" && builder.venueSeq !== step) throw new Error(`step ${step}: venueSeq ${builder.venueSeq}`);
+    if (builder.state === BookState.LIVE && builder.isCrossed()) throw new Error(`step ${step}: LIVE and crossed`);
     stats.maxDepth = Math.max(stats.maxDepth, builder.bidCount, builder.askCount);
     if (builder.bids.windowCount < builder.bidCount || builder.asks.windowCount < builder.askCount) stats.withOverflow++;
     if (builder.bidCount > 0) stats.minPrice = Math.min(stats.minPrice, builder.bidPriceAt(builder.bidCount - 1));
@@ -412,6 +431,8 @@ describe("BookBuilder vs reference model, random operations", () => {
         expect(counters.ignoredNotLive).toBeGreaterThan(0);
         expect(stats.snapshots).toBeGreaterThan(10);
         expect(stats.fullCompares).toBeGreaterThan(p.messages / 300);
+        // replay's resume was tried on a STALE book that had been resyncing (refused) at least once
+        expect(stats.resumeRefused).toBeGreaterThan(0);
         // the hybrid ladder's slow paths really ran: window moves, levels in the sorted overflow
         expect(stats.windowMoves).toBeGreaterThan(p.minWindowMoves ?? 50);
         expect(stats.withOverflow).toBeGreaterThan(p.messages / 100);

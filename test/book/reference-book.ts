@@ -107,6 +107,8 @@ export class ReferenceBook {
   instrSeq = 0;
   changes: RefChange[] = [];
   readonly counters = { snapshots: 0, deltas: 0, ignoredNotLive: 0, deletesOfAbsent: 0, crossed: 0 };
+  /** The state was LIVE when markInvalid last made it STALE (what resumeStale asks). */
+  private staleFromLive = false;
 
   /** Levels in any order; qty "0" is skipped; a later duplicate replaces an earlier one. Returns "applied" | "crossed". */
   applySnapshot(bids: readonly RefLevel[], asks: readonly RefLevel[]): string {
@@ -151,8 +153,18 @@ export class ReferenceBook {
 
   markInvalid(state: BookState, reason: StatusReason): boolean {
     if (state === this.state) return false;
+    if (state === BookState.STALE) this.staleFromLive = this.state === BookState.LIVE;
     this.state = state;
     this.reason = reason;
+    this.instrSeq++;
+    return true;
+  }
+
+  /** Replay's resume: LIVE again at the kept levels, only for a book that was LIVE when it went STALE. */
+  resumeStale(): boolean {
+    if (this.state !== BookState.STALE || !this.staleFromLive) return false;
+    this.state = BookState.LIVE;
+    this.reason = StatusReason.SNAPSHOT_APPLIED;
     this.instrSeq++;
     return true;
   }
