@@ -6,7 +6,8 @@
  * interest or work-queue retention (it removes a message once its consumers have it: no history) was taken and
  * reported as storing: the history was silently empty. So was a sealed stream's (every message refused), and the
  * update kept a stream's limit per subject or on a message's size (one message per instrument, or none of the
- * envelopes, stored). And a reader's replay from a time before the stream's oldest
+ * envelopes, stored), and one refusing new messages over its limit per subject failed the start (the server
+ * refuses that beside discard old). And a reader's replay from a time before the stream's oldest
  * message (aged out by its max age or size) started at that message without a word.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -72,8 +73,9 @@ describe.skipIf(missing !== undefined)(`to-nats's JetStream stream configuration
   test.each([
     ["one message per subject", { max_msgs_per_subject: 1 }],
     ["a message size under the envelopes'", { max_msg_size: 50 }],
+    ["a limit per subject refusing new messages over it", { max_msgs_per_subject: 1, discard: "new" as never, discard_new_per_subject: true }],
   ])("a stream kept with %s is updated to keep every message the bridge publishes", async (_what, limit) => {
-    const name = `LIMIT_${Object.keys(limit)[0]}`;
+    const name = `LIMIT_${Object.keys(limit).at(-1)}`;
     const prefix = name.toLowerCase().replaceAll("_", "-");
     await nats.withJsm((jsm) => jsm.streams.add({ name, subjects: [`${prefix}.>`], storage: "file" as never, ...limit }));
     expect(await startStop(name, prefix, 86_400_000)).toBeUndefined();
