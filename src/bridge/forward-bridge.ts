@@ -829,7 +829,12 @@ export class ForwardBridge {
       if (kept.sealed === true) {
         throw new Error(`JetStream stream ${js.stream} is sealed: it stores nothing more and cannot be unsealed; give the bridge a stream of its own (--stream) or delete this one`);
       }
-      await jsm.streams.update(js.stream, config);
+      // The server's refusal (a memory stream: storage cannot change) named the stream nor what to do (until
+      // 2026-12-07: "bridge could not start", the server's words alone). An unanswered request stays itself (start).
+      await jsm.streams.update(js.stream, config).catch((err: unknown) => {
+        if (isRequestTimeout(err)) throw err;
+        throw new Error(`JetStream stream ${js.stream} cannot take the bridge's configuration (file storage, limits retention, --max-age, --max-bytes): ${(err as Error).message}; give the bridge a stream of its own (--stream) or delete this one`, { cause: err });
+      });
     }
     return jsm;
   }

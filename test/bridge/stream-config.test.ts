@@ -7,7 +7,8 @@
  * reported as storing: the history was silently empty. So was a sealed stream's (every message refused), and the
  * update kept a stream's limit per subject or on a message's size (one message per instrument, or none of the
  * envelopes, stored), and one refusing new messages over its limit per subject failed the start (the server
- * refuses that beside discard old). And a reader's replay from a time before the stream's oldest
+ * refuses that beside discard old); one the server cannot update (a memory stream) exited 1 with the server's words
+ * alone, the stream unnamed. And a reader's replay from a time before the stream's oldest
  * message (aged out by its max age or size) started at that message without a word.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -68,6 +69,13 @@ describe.skipIf(missing !== undefined)(`to-nats's JetStream stream configuration
     });
     const err = await startStop("SEALED", "sealed", 86_400_000);
     expect(String(err)).toContain("JetStream stream SEALED is sealed");
+  });
+
+  test("a stream the server cannot update to the bridge's configuration (memory storage) is refused naming it", async () => {
+    await nats.withJsm((jsm) => jsm.streams.add({ name: "MEMORY", subjects: ["memory.>"], storage: "memory" as never }));
+    const err = String(await startStop("MEMORY", "memory", 86_400_000));
+    expect(err).toContain("JetStream stream MEMORY cannot take the bridge's configuration");
+    expect(err).toContain("can not change storage type"); // the server's words
   });
 
   test.each([
