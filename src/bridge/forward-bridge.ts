@@ -804,7 +804,11 @@ export class ForwardBridge {
     // max_age), which the server refuses above max_age, so a restart with a shorter --max-age failed to start. The
     // bridge sends no message ids: the window dedups nothing it publishes.
     const dupWindowMs = js.maxAgeMs > 0 ? Math.min(js.maxAgeMs, DUPLICATE_WINDOW_MS) : DUPLICATE_WINDOW_MS;
-    const config = { subjects: [subject], retention: "limits", max_age: js.maxAgeMs * 1e6, max_bytes: js.maxBytes, storage: "file", discard: "old", duplicate_window: dupWindowMs * 1e6 };
+    // No limit per subject nor on a message's size: the update keeps the stream's own (Object.assign over its config),
+    // and one message per subject, or a size under the envelopes', kept next to none of the history while its last
+    // sequence grew as the watch checks it (before 2026-12-07: reported storing, a replay all gaps or empty). Nor
+    // `discard_new_per_subject`, which the server refuses with `discard old` (the bridge did not start on such a stream).
+    const config = { subjects: [subject], retention: "limits", max_age: js.maxAgeMs * 1e6, max_bytes: js.maxBytes, max_msgs_per_subject: -1, max_msg_size: -1, storage: "file", discard: "old", discard_new_per_subject: false, duplicate_window: dupWindowMs * 1e6 };
     try {
       await jsm.streams.add({ name: js.stream, ...config });
     } catch (err) {
@@ -820,7 +824,17 @@ export class ForwardBridge {
       if (kept.retention !== undefined && kept.retention !== "limits") {
         throw new Error(`JetStream stream ${js.stream} has ${kept.retention} retention, not limits: it removes messages once consumed and keeps no history; give the bridge a stream of its own (--stream) or delete this one`);
       }
-      await jsm.streams.update(js.stream, config);
+      // A sealed stream takes no message nor unsealing: the bridge's publishes all dropped (before 2026-12-07 taken
+      // without a word, the update keeping it sealed, and reported storing until the watch's second check).
+      if (kept.sealed === true) {
+        throw new Error(`JetStream stream ${js.stream} is sealed: it stores nothing more and cannot be unsealed; give the bridge a stream of its own (--stream) or delete this one`);
+      }
+      // The server's refusal (a memory stream: storage cannot change) named the stream nor what to do (until
+      // 2026-12-07: "bridge could not start", the server's words alone). An unanswered request stays itself (start).
+      await jsm.streams.update(js.stream, config).catch((err: unknown) => {
+        if (isRequestTimeout(err)) throw err;
+        throw new Error(`JetStream stream ${js.stream} cannot take the bridge's configuration (file storage, limits retention, --max-age, --max-bytes): ${(err as Error).message}; give the bridge a stream of its own (--stream) or delete this one`, { cause: err });
+      });
     }
     return jsm;
   }

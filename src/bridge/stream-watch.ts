@@ -19,7 +19,7 @@ export interface StreamManager {
   streams: {
     add(c: object): Promise<unknown>;
     update(n: string, c: object): Promise<unknown>;
-    info(n: string): Promise<{ config: { subjects?: string[]; retention?: string }; state: { last_seq: number }; created: string }>;
+    info(n: string): Promise<{ config: { subjects?: string[]; retention?: string; sealed?: boolean }; state: { last_seq: number }; created: string }>;
   };
 }
 

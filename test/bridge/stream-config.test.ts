@@ -4,7 +4,11 @@
  * `--max-age`), which the server requires to be within `max_age`: a bridge restarted with a retention under it was
  * refused ("duplicates window can not be larger then max age"), `bridge to-nats` exiting 1. And a stream made with
  * interest or work-queue retention (it removes a message once its consumers have it: no history) was taken and
- * reported as storing: the history was silently empty. And a reader's replay from a time before the stream's oldest
+ * reported as storing: the history was silently empty. So was a sealed stream's (every message refused), and the
+ * update kept a stream's limit per subject or on a message's size (one message per instrument, or none of the
+ * envelopes, stored), and one refusing new messages over its limit per subject failed the start (the server
+ * refuses that beside discard old); one the server cannot update (a memory stream) exited 1 with the server's words
+ * alone, the stream unnamed. And a reader's replay from a time before the stream's oldest
  * message (aged out by its max age or size) started at that message without a word.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -56,6 +60,43 @@ describe.skipIf(missing !== undefined)(`to-nats's JetStream stream configuration
     const err = await startStop(name, prefix, 86_400_000);
     expect(String(err)).toContain(`JetStream stream ${name} has ${retention} retention, not limits`);
     expect((await nats.withJsm((jsm) => jsm.streams.info(name))).config.retention).toBe(retention); // left alone
+  });
+
+  test("a sealed stream (it stores nothing more, and cannot be unsealed) is refused naming it", async () => {
+    await nats.withJsm(async (jsm) => {
+      await jsm.streams.add({ name: "SEALED", subjects: ["sealed.>"], storage: "file" as never });
+      await jsm.streams.update("SEALED", { sealed: true } as never);
+    });
+    const err = await startStop("SEALED", "sealed", 86_400_000);
+    expect(String(err)).toContain("JetStream stream SEALED is sealed");
+  });
+
+  test("a stream the server cannot update to the bridge's configuration (memory storage) is refused naming it", async () => {
+    await nats.withJsm((jsm) => jsm.streams.add({ name: "MEMORY", subjects: ["memory.>"], storage: "memory" as never }));
+    const err = String(await startStop("MEMORY", "memory", 86_400_000));
+    expect(err).toContain("JetStream stream MEMORY cannot take the bridge's configuration");
+    expect(err).toContain("can not change storage type"); // the server's words
+  });
+
+  test.each([
+    ["one message per subject", { max_msgs_per_subject: 1 }],
+    ["a message size under the envelopes'", { max_msg_size: 50 }],
+    ["a limit per subject refusing new messages over it", { max_msgs_per_subject: 1, discard: "new" as never, discard_new_per_subject: true }],
+  ])("a stream kept with %s is updated to keep every message the bridge publishes", async (_what, limit) => {
+    const name = `LIMIT_${Object.keys(limit).at(-1)}`;
+    const prefix = name.toLowerCase().replaceAll("_", "-");
+    await nats.withJsm((jsm) => jsm.streams.add({ name, subjects: [`${prefix}.>`], storage: "file" as never, ...limit }));
+    expect(await startStop(name, prefix, 86_400_000)).toBeUndefined();
+    const { connect } = await import("@nats-io/transport-node");
+    const { jetstream } = await import("@nats-io/jetstream");
+    const nc = await connect({ servers: nats.url });
+    try {
+      // Two envelope-sized messages on one instrument's subject, as the bridge publishes them: both are history.
+      for (let i = 0; i < 2; i++) await jetstream(nc).publish(`${prefix}.binance.spot.BTCUSDT`, new Uint8Array(200)).catch(() => undefined);
+    } finally {
+      await nc.close();
+    }
+    expect((await nats.withJsm((jsm) => jsm.streams.info(name))).state.messages).toBe(2);
   });
 });
 
