@@ -204,6 +204,8 @@ interface Answer {
   /** Bytes charged to `bucket` and the total bucket not yet taken by the kernel. */
   unsentBytes: number;
   ring: RetransmitRing;
+  /** The ring's generation when the answer began: once it differs, `seq` may name another sequence's datagram. */
+  generation: number;
   seq: number;
   left: number;
   port: number;
@@ -504,7 +506,7 @@ export class RetransmitServer {
     this.counters.answered++;
     // In order of finish (behind those with the same): see sendAnswers.
     const left = last - first;
-    const answer: Answer = { finish: this.answerClock + left, req, bucket, unsentBytes: bytes, ring, seq: req.seqNum, left, port: fromPort, address: fromAddr };
+    const answer: Answer = { finish: this.answerClock + left, req, bucket, unsentBytes: bytes, ring, generation: ring.generation, seq: req.seqNum, left, port: fromPort, address: fromAddr };
     const answers = this.answers;
     let at = answers.length;
     while (at > 0 && answers[at - 1]!.finish > answer.finish) at--;
@@ -576,7 +578,7 @@ export class RetransmitServer {
     for (let i = 0; i < answers.length; i++) {
       const a = answers[i]!;
       try {
-        if (a.ring.find(a.seq) < 0) this.cut(a);
+        if (a.ring.generation !== a.generation || a.ring.find(a.seq) < 0) this.cut(a);
         else answers[kept++] = a;
       } catch (err) {
         this.refund(a);
@@ -624,8 +626,13 @@ export class RetransmitServer {
    */
   private sendBatch(a: Answer, n: number): boolean {
     const ring = a.ring;
+    // A ring cleared since the answer began (its sequence started over: cannot happen within one publisher session
+    // today) holds none of it, whatever seqNums it holds now: the answer ends (OUT_OF_RANGE). Before, its rest was
+    // found again by seqNum and datagrams of the new sequence went out under the range asked. The ring only loses its
+    // oldest otherwise, so once `seq` is found the answer's next n are there after it (checked all the same).
+    if (ring.generation !== a.generation) return false;
     const first = ring.find(a.seq);
-    if (first < 0) return false;
+    if (first < 0 || first + n > ring.size) return false;
     const socket = this.socket;
     const args: (Uint8Array | number | string)[] = [];
     for (let i = first; i < first + n; i++) {

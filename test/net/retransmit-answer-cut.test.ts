@@ -82,3 +82,23 @@ describe("an answer cut short charges its requester only what was sent", () => {
     expect({ answered: server.counters.answered, throttled: server.counters.throttled }).toEqual({ answered: 2, throttled: 0 });
   });
 });
+
+describe("an answer whose ring is cleared while it is sent", () => {
+  it("ends with OUT_OF_RANGE: no datagram of the sequence begun since goes out under the range asked", async () => {
+    // The ring empties itself when a push does not continue its sequence (it cannot happen within one publisher
+    // session today); a new sequence from 1 then holds other datagrams under the same seqNums.
+    const { ring, server, sent, replies } = rig(1 << 24);
+    push(ring, 1, 300, 0xaa);
+    server.onRequest(request(1, 300), 40000, "127.0.0.1");
+    expect(sent).toHaveLength(ANSWER_DATAGRAMS_PER_TURN);
+    push(ring, 1, 300, 0xbb); // seqNum 1 after 300: cleared, then refilled
+    expect({ firstSeq: ring.firstSeq, nextSeq: ring.nextSeq }).toEqual({ firstSeq: 1, nextSeq: 301 });
+    await nextTurn();
+    await nextTurn();
+    // Before: the answer's rest (129..300) was found again by seqNum in the new sequence and sent.
+    expect(sent.filter((d) => d[PACKET_HEADER_BYTES] !== 0xaa)).toHaveLength(0);
+    expect(sent).toHaveLength(ANSWER_DATAGRAMS_PER_TURN);
+    expect(replies.map((r) => [r.kind, r.seqNum, r.count])).toEqual([[RETX_KIND_OUT_OF_RANGE, 1, 300]]);
+    expect(server.counters.sendErrors).toBe(300 - ANSWER_DATAGRAMS_PER_TURN);
+  });
+});
