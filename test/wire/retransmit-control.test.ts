@@ -119,6 +119,10 @@ describe("decodeRetxControl: refusals named as the data decoder's (§7.2) for th
       ["8 bytes after pktLength 48", edit(Uint8Array.from([...plain, 0, 0, 0, 0, 0, 0, 0, 0]), () => {}), undefined, "oversized"],
       ["AUTHENTICATED in 48 bytes", edit(plain, (b) => (b[12] = 0x08)), undefined, "truncated"],
       ["64 bytes without AUTHENTICATED", edit(signed, (b) => (b[12] = 0)), undefined, "oversized"],
+      // Both truncated and oversized: the first of §11.2's steps 4a–4d that fails names it.
+      ["40 bytes whose pktLength 32 leaves bytes after it (4a before 4b)", edit(plain.slice(0, 40), (_, dv) => dv.setUint16(14, 32, true)), undefined, "truncated"],
+      ["pktLength 72 beyond 64 bytes without AUTHENTICATED (4a before 4d)", edit(signed, (b, dv) => ((b[12] = 0), dv.setUint16(14, 72, true))), undefined, "truncated"],
+      ["AUTHENTICATED, pktLength 56, 8 bytes after it (4b before 4c)", edit(signed, (_, dv) => dv.setUint16(14, 56, true)), undefined, "oversized"],
       ["a damaged byte", plain.map((x, i) => (i === 20 ? x ^ 1 : x)), undefined, "bad_checksum"],
       ["unsigned where a key is set", plain, auth, "bad_auth"],
       ["kind 4", edit(plain, (b) => (b[3] = 4)), undefined, "bad_kind"],
