@@ -162,3 +162,24 @@ describe("decodeRetxControl: refusals named as the data decoder's (§7.2) for th
     }
   });
 });
+
+describe("decodeRetxControl: flag bits other than AUTHENTICATED", () => {
+  it("are reserved (§11.2: written 0, ignored by readers, as §1's reserved fields): a packet with all of them set is read as one without", () => {
+    const auth = new DatagramAuth(KEY);
+    // Every flag bit set; the CRC (and the HMAC, keyed) made over them, as a peer of a later revision would.
+    const withFlags = (a: DatagramAuth | undefined, flags: number): Uint8Array => {
+      const b = forgedControl(RETX_KIND_OUT_OF_RANGE, [7n, 3n, 9n], a);
+      const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      dv.setUint16(12, flags, true);
+      dv.setUint32(28, 0, true);
+      if (a !== undefined) a.sign(b, b.length);
+      dv.setUint32(28, specCrc32c(b), true);
+      return b;
+    };
+    for (const [a, flags] of [[undefined, 0xfff7], [auth, 0xffff]] as const) {
+      const got = decodeRetxControl(withFlags(a, flags), a);
+      expect(got, `flags 0x${flags.toString(16)}`).toEqual(decodeRetxControl(forgedControl(RETX_KIND_OUT_OF_RANGE, [7n, 3n, 9n], a), a));
+      expect(typeof got).toBe("object");
+    }
+  });
+});
