@@ -24,6 +24,12 @@ export class RetransmitRing {
   private count = 0;
   /** Byte position where the next datagram is written. */
   private writePos = 0;
+  /**
+   * Times the ring was emptied (clear). Its sequence numbers may start over after a clear, so a reader that keeps a
+   * seqNum across turns (an answer in progress) must compare this before finding it again: the same seqNum may then
+   * name another datagram.
+   */
+  private clears = 0;
 
   constructor(capacityBytes: number, maxDatagramBytes: number) {
     if (!(Number.isInteger(capacityBytes) && capacityBytes >= maxDatagramBytes)) {
@@ -89,7 +95,13 @@ export class RetransmitRing {
     this.writePos = end;
   }
 
+  /** How many times the ring was emptied (see `clears`). */
+  get generation(): number {
+    return this.clears;
+  }
+
   clear(): void {
+    this.clears++;
     this.head = 0;
     this.count = 0;
     this.writePos = 0;

@@ -199,7 +199,13 @@ interface Answer {
   finish: number;
   /** The request (an OUT_OF_RANGE reply names it when the answer is cut). */
   req: RetxControl;
+  /** The requester's bucket charged for the whole answer when it began (refunded what a cut leaves unsent). */
+  bucket: Bucket;
+  /** Bytes charged to `bucket` and the total bucket not yet taken by the kernel. */
+  unsentBytes: number;
   ring: RetransmitRing;
+  /** The ring's generation when the answer began: once it differs, `seq` may name another sequence's datagram. */
+  generation: number;
   seq: number;
   left: number;
   port: number;
@@ -500,7 +506,7 @@ export class RetransmitServer {
     this.counters.answered++;
     // In order of finish (behind those with the same): see sendAnswers.
     const left = last - first;
-    const answer: Answer = { finish: this.answerClock + left, req, ring, seq: req.seqNum, left, port: fromPort, address: fromAddr };
+    const answer: Answer = { finish: this.answerClock + left, req, bucket, unsentBytes: bytes, ring, generation: ring.generation, seq: req.seqNum, left, port: fromPort, address: fromAddr };
     const answers = this.answers;
     let at = answers.length;
     while (at > 0 && answers[at - 1]!.finish > answer.finish) at--;
@@ -548,6 +554,7 @@ export class RetransmitServer {
       } catch (err) {
         // That answer alone is dropped (kept, it would throw again at every turn, first in line).
         answers.shift();
+        this.refund(a);
         this.failed(err, a.address);
         continue;
       }
@@ -571,9 +578,10 @@ export class RetransmitServer {
     for (let i = 0; i < answers.length; i++) {
       const a = answers[i]!;
       try {
-        if (a.ring.find(a.seq) < 0) this.cut(a);
+        if (a.ring.generation !== a.generation || a.ring.find(a.seq) < 0) this.cut(a);
         else answers[kept++] = a;
       } catch (err) {
+        this.refund(a);
         this.failed(err, a.address); // dropped, as in sendAnswers
       }
     }
@@ -587,9 +595,25 @@ export class RetransmitServer {
    * to the refresh at once: before, nothing was sent and it waited out its timeout.
    */
   private cut(a: Answer, why = "left the ring before their turn"): void {
+    this.refund(a);
     this.counters.sendErrors += a.left;
     if (a.left > 0) this.lostLog.hit(`answer cut: ${a.left} datagrams ${why}`, a.address);
     this.answerControl(RETX_KIND_OUT_OF_RANGE, a.req, a.ring.firstSeq, a.ring.nextSeq, a.port, a.address);
+  }
+
+  /**
+   * An answer ends before all of it was sent: the bytes charged for it that the kernel never took go back to its
+   * requester's bucket and the total one (each capped at its burst). Before, they stayed charged: a requester whose
+   * answer the live feed outran, or lost a datagram of, was throttled for traffic it never received. A bucket since
+   * given to another address (it had refilled: see refill) is not refunded.
+   */
+  private refund(a: Answer): void {
+    const unsent = a.unsentBytes;
+    a.unsentBytes = 0;
+    if (!(unsent > 0)) return;
+    const b = a.bucket;
+    if (b === this.overflow || b.address === a.address) b.bytes = Math.min(this.opts.config.bytesPerSec, b.bytes + unsent);
+    this.total.bytes = Math.min(this.opts.config.totalBytesPerSec, this.total.bytes + unsent);
   }
 
   /**
@@ -602,8 +626,13 @@ export class RetransmitServer {
    */
   private sendBatch(a: Answer, n: number): boolean {
     const ring = a.ring;
+    // A ring cleared since the answer began (its sequence started over: cannot happen within one publisher session
+    // today) holds none of it, whatever seqNums it holds now: the answer ends (OUT_OF_RANGE). Before, its rest was
+    // found again by seqNum and datagrams of the new sequence went out under the range asked. The ring only loses its
+    // oldest otherwise, so once `seq` is found the answer's next n are there after it (checked all the same).
+    if (ring.generation !== a.generation) return false;
     const first = ring.find(a.seq);
-    if (first < 0) return false;
+    if (first < 0 || first + n > ring.size) return false;
     const socket = this.socket;
     const args: (Uint8Array | number | string)[] = [];
     for (let i = first; i < first + n; i++) {
@@ -613,7 +642,10 @@ export class RetransmitServer {
     }
     a.seq = ring.seqOf(first + n - 1) + ring.msgCountOf(first + n - 1);
     a.left -= n;
-    if (socket !== undefined && this.sender.send(socket, args, 3) < n) {
+    const bytesBefore = this.counters.bytes;
+    const taken = socket === undefined ? n : this.sender.send(socket, args, 3);
+    a.unsentBytes -= this.counters.bytes - bytesBefore;
+    if (taken < n) {
       // One of them lost (a full socket buffer, one refused twice): the requester takes only its gap's next
       // datagram, so nothing after the hole is of use to it. It is told now and the rest is not sent: before, the
       // rest went out (its buckets' worth) to be dropped, and the requester waited out its timeout.

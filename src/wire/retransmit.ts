@@ -7,7 +7,7 @@
  *
  * Control packet (48 bytes, + 16-byte HMAC trailer when AUTHENTICATED), little-endian:
  *   0 u16 magic 0x5246 ("FR")   2 u8 version 1   3 u8 kind (1 request, 2 out of range, 3 throttled)
- *   4 u16 channelId   6 u16 sourceId   8 u32 sessionId   12 u16 flags (0x08 AUTHENTICATED)   14 u16 pktLength
+ *   4 u16 channelId   6 u16 sourceId   8 u32 sessionId   12 u16 flags (0x08 AUTHENTICATED; others reserved, ignored)   14 u16 pktLength
  *   16 u64 seqNum (first wanted)   24 u32 count (messages wanted)   28 u32 crc32c (over [0, pktLength), field 0)
  *   32 u64 firstAvailable   40 u64 nextSeq (replies: what the ring holds, [firstAvailable, nextSeq); requests 0)
  *   (each u64 below 2^53, else the packet is refused: unsafe_integer)

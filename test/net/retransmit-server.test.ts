@@ -11,6 +11,7 @@ import { RetransmitRing } from "../../src/net/retransmit-ring.ts";
 import { ANSWER_DATAGRAMS_PER_TURN, MAX_ANSWERS_IN_PROGRESS, MAX_REQUESTERS, RetransmitServer, THROTTLED_REPLY_INTERVAL_MS } from "../../src/net/retransmit-server.ts";
 import { decodeRetxControl, encodeRetxControl, RETX_KIND_OUT_OF_RANGE, RETX_KIND_REQUEST, RETX_KIND_THROTTLED, type RetxControl } from "../../src/wire/retransmit.ts";
 import { PACKET_HEADER_BYTES } from "../../src/wire/layout.ts";
+import { crc32c } from "../../src/wire/crc32c.ts";
 import { forgedControl } from "../wire/helpers.ts";
 
 const CONFIG: RetransmitConfig = { host: "127.0.0.1", port: 0, ringBytes: 1 << 16, allow: ["127.0.0.0/8"], requestsPerSec: 1000, bytesPerSec: 1 << 24, totalBytesPerSec: 1 << 24 };
@@ -108,6 +109,17 @@ describe("RetransmitServer counters", () => {
       datagrams: 0,
     });
     expect(replies.map((r) => [r.kind, r.seqNum])).toEqual([[RETX_KIND_OUT_OF_RANGE, 2 ** 53 - 1]]);
+  });
+
+  it("a request with flag bits other than AUTHENTICATED set is answered as one without (§11.2: reserved, ignored)", () => {
+    const { server, sent } = serverWith(10, () => false);
+    const b = request(1, 3).slice();
+    const dv = new DataView(b.buffer);
+    dv.setUint16(12, 0xfff7, true);
+    dv.setUint32(28, 0, true);
+    dv.setUint32(28, crc32c(b), true);
+    server.onRequest(b, 40000, "127.0.0.1");
+    expect({ answered: server.counters.answered, badRequests: server.counters.badRequests, sent: sent.length }).toEqual({ answered: 1, badRequests: 0, sent: 3 });
   });
 
   it("a control reply the socket refuses is tried once more, then is a send error", () => {

@@ -119,6 +119,10 @@ describe("decodeRetxControl: refusals named as the data decoder's (§7.2) for th
       ["8 bytes after pktLength 48", edit(Uint8Array.from([...plain, 0, 0, 0, 0, 0, 0, 0, 0]), () => {}), undefined, "oversized"],
       ["AUTHENTICATED in 48 bytes", edit(plain, (b) => (b[12] = 0x08)), undefined, "truncated"],
       ["64 bytes without AUTHENTICATED", edit(signed, (b) => (b[12] = 0)), undefined, "oversized"],
+      // Both truncated and oversized: the first of §11.2's steps 4a–4d that fails names it.
+      ["40 bytes whose pktLength 32 leaves bytes after it (4a before 4b)", edit(plain.slice(0, 40), (_, dv) => dv.setUint16(14, 32, true)), undefined, "truncated"],
+      ["pktLength 72 beyond 64 bytes without AUTHENTICATED (4a before 4d)", edit(signed, (b, dv) => ((b[12] = 0), dv.setUint16(14, 72, true))), undefined, "truncated"],
+      ["AUTHENTICATED, pktLength 56, 8 bytes after it (4b before 4c)", edit(signed, (_, dv) => dv.setUint16(14, 56, true)), undefined, "oversized"],
       ["a damaged byte", plain.map((x, i) => (i === 20 ? x ^ 1 : x)), undefined, "bad_checksum"],
       ["unsigned where a key is set", plain, auth, "bad_auth"],
       ["kind 4", edit(plain, (b) => (b[3] = 4)), undefined, "bad_kind"],
@@ -155,6 +159,27 @@ describe("decodeRetxControl: refusals named as the data decoder's (§7.2) for th
     }
     for (const code of ["ok", "truncated", "oversized", "bad_magic", "unknown_version", "bad_checksum", "bad_auth", "bad_kind", "unsafe_integer"]) {
       expect(seen.get(code) ?? 0, code).toBeGreaterThan(20);
+    }
+  });
+});
+
+describe("decodeRetxControl: flag bits other than AUTHENTICATED", () => {
+  it("are reserved (§11.2: written 0, ignored by readers, as §1's reserved fields): a packet with all of them set is read as one without", () => {
+    const auth = new DatagramAuth(KEY);
+    // Every flag bit set; the CRC (and the HMAC, keyed) made over them, as a peer of a later revision would.
+    const withFlags = (a: DatagramAuth | undefined, flags: number): Uint8Array => {
+      const b = forgedControl(RETX_KIND_OUT_OF_RANGE, [7n, 3n, 9n], a);
+      const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      dv.setUint16(12, flags, true);
+      dv.setUint32(28, 0, true);
+      if (a !== undefined) a.sign(b, b.length);
+      dv.setUint32(28, specCrc32c(b), true);
+      return b;
+    };
+    for (const [a, flags] of [[undefined, 0xfff7], [auth, 0xffff]] as const) {
+      const got = decodeRetxControl(withFlags(a, flags), a);
+      expect(got, `flags 0x${flags.toString(16)}`).toEqual(decodeRetxControl(forgedControl(RETX_KIND_OUT_OF_RANGE, [7n, 3n, 9n], a), a));
+      expect(typeof got).toBe("object");
     }
   });
 });
