@@ -22,7 +22,10 @@ export function harness(initialSnapshot: boolean, subscriptions: Subscription[],
       const markets = [...new Set(subs.map((s) => s.market))].map((market) => ({ market, symbols: subs.filter((s) => s.market === market).map((s) => s.symbol) }));
       const sim = await startOkxSimulator({ markets, seed: 7, checksums: true, initialSnapshot });
       const config = okxConfig(sim, subs);
-      const adapter = new OkxAdapter(config, subs, { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20, resyncBackoffBaseMs: 20, ...opts });
+      // connectHoldMs: the backoff cases drive the adapter's clock ahead of real time, so its connect budget (3 a second)
+      // can let out a connect the simulator's real-time limit refuses (429): the 10 s hold after that refusal was
+      // 10 of the ~12 s such a case took (now and then: books5's reconnect backoff, one run in two). 50 ms here.
+      const adapter = new OkxAdapter(config, subs, { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20, resyncBackoffBaseMs: 20, connectHoldMs: { 429: 50 }, ...opts });
       return {
         adapter,
         step: (n) => sim.step(n),
