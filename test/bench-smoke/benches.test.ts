@@ -159,7 +159,9 @@ test("no bench or experiment multicasts to a fixed group or port (test files run
   expect(fixed).toEqual([]);
 });
 
-test("a bench past its deadline is killed with the processes it started, and its TMPDIR removed", async () => {
+// The runner's own checks (hang, leaver) and the tests after them are concurrent, as the benches' describe below: they
+// run beside the benches (their ~5 s of waiting was the file's alone before), each with its own files and processes.
+test.concurrent("a bench past its deadline is killed with the processes it started, and its TMPDIR removed", async ({ expect }) => {
   const dir = makeTempDir("bench-smoke-hang-");
   const file = join(dir, "hang.ts");
   // Starts a child that shares its stdout (as a bench's clients do), leaves a file in TMPDIR, then never ends.
@@ -169,7 +171,8 @@ test("a bench past its deadline is killed with the processes it started, and its
     console.log(JSON.stringify({ child: child.pid, tmp: require("node:os").tmpdir() }));
     setInterval(() => {}, 1000);
   `);
-  const r = await runBench(file, 3_000);
+  // Long enough for the script to start and print beside three benches (it was 3 s when it ran alone).
+  const r = await runBench(file, 10_000);
   expect(r.killed).toBe(true);
   const { child, tmp } = JSON.parse(r.out.trim().split("\n")[0]!) as { child: number; tmp: string };
   expect(existsSync(tmp)).toBe(false);
@@ -186,7 +189,7 @@ test("a bench past its deadline is killed with the processes it started, and its
   expect(alive()).toBe(false);
 }, 60_000);
 
-test("a bench that prints its lines and exits 0 but leaves a process holding its output fails (before: waited 180 s, passed)", async () => {
+test.concurrent("a bench that prints its lines and exits 0 but leaves a process holding its output fails (before: waited 180 s, passed)", async ({ expect }) => {
   const dir = makeTempDir("bench-smoke-leaver-");
   const file = join(dir, "leaver.ts");
   writeFileSync(file, `
@@ -201,7 +204,7 @@ test("a bench that prints its lines and exits 0 but leaves a process holding its
   expect(smokeFailure("restart", { ...r, leftRunning: false })).toBeUndefined(); // the lines alone would pass
 }, 60_000);
 
-test("a bench that fails after printing its lines, or hangs after them, fails", () => {
+test.concurrent("a bench that fails after printing its lines, or hangs after them, fails", ({ expect }) => {
   const lines = "first invalid→all valid ms\n1 5\n";
   expect(smokeFailure("restart", { out: lines, err: "", code: 1, killed: false, leftRunning: false })).toMatch(/exited 1/);
   expect(smokeFailure("restart", { out: lines, err: "", code: 137, killed: true, leftRunning: false })).toMatch(/^killed/);
@@ -220,7 +223,7 @@ const benchOrder = [...LONG_BENCHES.filter((b) => benches.includes(b)), ...bench
 
 const inLane = laneLimit(BENCH_LANES);
 
-test("every bench is run once", () => {
+test.concurrent("every bench is run once", ({ expect }) => {
   expect(benchOrder.toSorted()).toEqual(benches);
 });
 

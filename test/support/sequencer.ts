@@ -11,31 +11,35 @@ import { relative } from "node:path";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 /**
- * The longest files first. The first part is the summed file times of the last full CI run (2026-12-07, 549 s, 4 files
- * at a time on 2 vCPUs), where a file was made faster since, its time scaled by its own before/after single-file runs
- * (the figure it had, then the estimate). After them, the rest of the previous list (a run on a loaded box, then an
- * idle CI log), in its order. Re-measure when the suite changes much.
+ * The longest files first. The first part is the summed file times of the last full CI run (2026-12-07, ~545 s, 4 files
+ * at a time on 2 vCPUs), where a file was made faster or split since, its time scaled by its own before/after
+ * single-file runs (the figure it had, then the estimate); rev18-http-bounds is its single-file time (11.8 s alone at
+ * load 2), scaled as the suite's other CPU-heavy files. After them, the rest of the previous list (a run on a loaded box,
+ * then an idle CI log), in its order. Re-measure when the suite changes much.
  */
 export const LONG_FILES: readonly string[] = [
-  "test/book/random-ops.test.ts", // 51.2 s
-  "test/bench-smoke/benches.test.ts", // 69.7 s; benches three at a time since: ~49 s
-  "test/venues/okx/contract.test.ts", // 31.5 s
-  "test/e2e/chaos-nats.test.ts", // 26.8 s
+  "test/book/random-ops.test.ts", // 45 s
+  "test/bench-smoke/benches.test.ts", // 39 s; the runner's checks beside the benches since: ~34 s
+  "test/e2e/chaos-nats.test.ts", // 26 s
+  "test/e2e/chaos-okx.test.ts", // 26 s
   "test/app/review-bounds-http.test.ts", // 26.2 s
-  "test/e2e/chaos-okx.test.ts", // 25.0 s
-  "test/venues/upbit/adapter.test.ts", // 24.9 s
-  "test/e2e/binary-venues.test.ts", // 40.2 s; venues three at a time since: ~19 s
+  "test/e2e/binary-venues.test.ts", // ~19 s
+  "test/app/rev18-http-bounds.test.ts", // ~18 s (see above)
   "test/book/ladder-adversarial.test.ts", // 16.5 s
-  "test/app/connect-hold-shared.test.ts", // 22.0 s; its two tests at once since: ~15 s
+  "test/app/connect-hold-shared.test.ts", // ~15 s
+  "test/wire/node-compat.test.ts", // ~20 s of the two node-compat files' 25 s; tsc --noCheck since: ~12 s
   "test/subscriber/fuzz.test.ts", // 14.6 s
-  "test/venues/common/levels-wasm-mutations.test.ts", // 29.2 s; field-by-field compares since: ~12 s
-  "test/venues/bybit/scanner.test.ts", // 19.0 s; reused updates and scanner since: ~9 s
+  "test/venues/okx/contract-rest.test.ts", // the OKX contract file was 36 s; split in three since: 13.6 s alone
+  "test/venues/common/levels-wasm-mutations.test.ts", // ~12 s
+  "test/venues/okx/contract.test.ts", // 10.3 s alone
+  "test/venues/okx/contract-books5.test.ts", // 9 s alone (no 10 s connect hold since)
+  "test/venues/upbit/adapter.test.ts", // 26 s; its venue groups concurrent since: ~9 s
+  "test/venues/bybit/scanner.test.ts", // ~9 s
   // The previous list, for the files not above, in its order.
   "test/wire/bursts.test.ts",
   "test/app/status-page-truth.test.ts",
   "test/e2e/isolation.test.ts",
   "test/e2e/chaos-bybit.test.ts",
-  "test/wire/node-compat.test.ts",
   "test/e2e/chaos-shards.test.ts",
   "test/app/status-page.test.ts",
   "test/venues/bybit/adapter.test.ts",

@@ -1,79 +1,13 @@
 /**
- * OKX runs the venue contract suite against its simulator twice: `books` with its initial snapshot (checksums
- * real, so verify() checks every message), and `books` without it (every start and resync bridges a REST
- * snapshot by seqId), plus books5 (full books).
+ * OKX against the venue contract suite, `books` with its initial snapshot (checksums real, so verify() checks every
+ * message). The run without it is contract-rest.test.ts, books5 contract-books5.test.ts (a file each: side by side).
  */
-import { silentLogger } from "../../../src/core/log.ts";
-import { startOkxSimulator } from "../../../src/sim/okx-sim.ts";
-import { OKX_VENUE, OkxAdapter } from "../../../src/venues/okx/index.ts";
-import type { Subscription } from "../../../src/venues/venue.ts";
-import { runVenueContract, type VenueHarness } from "../contract.ts";
-import { expectedBook, okxConfig } from "./helpers.ts";
-
-function harness(initialSnapshot: boolean, subscriptions: Subscription[], skip: VenueHarness["skip"], snapshotOnly = false): VenueHarness {
-  return {
-    venue: `okx (${snapshotOnly ? "books5" : initialSnapshot ? "books with snapshot" : "books without snapshot: REST bridge"})`,
-    sequenceScope: OKX_VENUE.sequenceScope,
-    snapshotOnly,
-    skip,
-    subscriptions,
-    async start(subs, opts = {}) {
-      const markets = [...new Set(subs.map((s) => s.market))].map((market) => ({ market, symbols: subs.filter((s) => s.market === market).map((s) => s.symbol) }));
-      const sim = await startOkxSimulator({ markets, seed: 7, checksums: true, initialSnapshot });
-      const config = okxConfig(sim, subs);
-      const adapter = new OkxAdapter(config, subs, { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20, resyncBackoffBaseMs: 20, ...opts });
-      return {
-        adapter,
-        step: (n) => sim.step(n),
-        instrumentsAvailable: (ok) => sim.setInstrumentsAvailable(ok),
-        instrumentCachePath: config.instrumentCachePath,
-        inject: (fault, index) => (fault === "stall" ? sim.inject("stall", undefined, { stallMs: 1500 }) : sim.inject(fault, index === undefined ? undefined : subs[index]!.symbol)),
-        restFault: (kind, index) => sim.restFault(kind, subs[index]!.symbol),
-        restFaultsPending: () => sim.restFaultsPending(),
-        corruptChecksum: (index) => sim.inject("checksum", subs[index]!.symbol),
-        expected: (index, instrument) => expectedBook(sim, subs[index]!, instrument),
-        async stop() {
-          await adapter.stop();
-          await sim.stop();
-        },
-      };
-    },
-  };
-}
-
-const BOOKS: Subscription[] = [
-  { market: "spot", symbol: "BTC-USDT", depth: 400 },
-  { market: "linear", symbol: "ETH-USDT-SWAP", depth: 400 },
-  { market: "inverse", symbol: "BTC-USD-SWAP", depth: 400 },
-];
+import { runVenueContract } from "../contract.ts";
+import { BOOKS, harness } from "./contract-harness.ts";
 
 runVenueContract(
   harness(true, BOOKS, {
-    restSnapshot: "covered by the run without an initial snapshot below (here every subscribe brings a snapshot)",
+    restSnapshot: "covered by the run without an initial snapshot (contract-rest.test.ts; here every subscribe brings a snapshot)",
     snapshotOnly: "books sends a snapshot, then increments",
   }),
-);
-
-runVenueContract(
-  harness(false, BOOKS, {
-    snapshotOnly: "books sends increments",
-  }),
-);
-
-runVenueContract(
-  harness(
-    true,
-    [
-      { market: "spot", symbol: "BTC-USDT", depth: 5 },
-      { market: "linear", symbol: "ETH-USDT-SWAP", depth: 5 },
-    ],
-    {
-      gap: "books5 carries full books: nothing to lose between two",
-      reset: "books5 has no prevSeqId to reset",
-      sequenceScope: "books5 carries full books: no gap exists",
-      restSnapshot: "books5 needs no REST snapshot",
-      checksum: "books5 carries no checksum",
-    },
-    true,
-  ),
 );

@@ -42,12 +42,16 @@ class ReplaceSink extends RecordingSink {
   }
 }
 
-async function setup(spec: VenueSpec, subs: Subscription[], opts: Record<string, unknown> = {}, simOpts: Record<string, unknown> = {}) {
+/** Where a test's stop goes: the shared afterEach list, or (a concurrent test) its own context's onTestFinished. */
+type OnFinished = (stop: () => Promise<void>) => void;
+const afterThisTest: OnFinished = (stop) => void cleanups.push(stop);
+
+async function setup(spec: VenueSpec, subs: Subscription[], opts: Record<string, unknown> = {}, simOpts: Record<string, unknown> = {}, onFinished = afterThisTest) {
   const venue = spec.venue as "upbit" | "bithumb";
   const sim = await startUpbitSimulator({ venue, codes: subs.map((s) => s.symbol), seed: 3, ...simOpts });
   const config = { venue, wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: tempCachePath(), markets: [{ market: "spot" as const, depth: 30, symbols: subs.map((s) => s.symbol) }], overrides: new Map() };
   const adapter = spec.create(config, subs, { log: silentLogger, reconnectBaseMs: 5, reconnectMaxMs: 20, errorWaitMs: 700, ...opts }) as VenueAdapter;
-  cleanups.push(async () => {
+  onFinished(async () => {
     await adapter.stop();
     await sim.stop();
   });
@@ -116,10 +120,13 @@ const SUBS: Subscription[] = [
   { market: "spot", symbol: "USDT-BTC", depth: 15 },
 ];
 
+// Each venue's tests at once (vitest's maxConcurrency: 5 at a time): each test has its own simulator (port 0) and
+// adapter, stopped by its own onTestFinished (the shared afterEach would stop the others'), and most of each test is
+// the adapter's own waits (errorWaitMs, stalls), not the CPU. One after another the two groups took ~24 s.
 for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
-  describe(`${spec.venue} adapter`, { timeout: 20_000 }, () => {
-    it("ignores and counts a book older than the last; applies units minus zero sizes", async () => {
-      const { sim, adapter, sink, matches } = await setup(spec, SUBS);
+  describe.concurrent(`${spec.venue} adapter`, { timeout: 20_000 }, () => {
+    it("ignores and counts a book older than the last; applies units minus zero sizes", async ({ onTestFinished, expect }) => {
+      const { sim, adapter, sink, matches } = await setup(spec, SUBS, {}, {}, onTestFinished);
       await until(() => SUBS.every((_, i) => matches(i)), "books live");
       sim.inject("older", "KRW-BTC");
       sim.inject("zero_size", "KRW-XRP");
@@ -130,8 +137,8 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
       expect(sim.book("KRW-XRP", 5).asks.size).toBeLessThanOrEqual(5);
     });
 
-    it("a book older than the newest applied is ignored also while the book waits for its next (after a malformed frame; chaos seed 706)", async () => {
-      const { sim, adapter, sink, matches } = await setup(spec, SUBS);
+    it("a book older than the newest applied is ignored also while the book waits for its next (after a malformed frame; chaos seed 706)", async ({ onTestFinished, expect }) => {
+      const { sim, adapter, sink, matches } = await setup(spec, SUBS, {}, {}, onTestFinished);
       await until(() => SUBS.every((_, i) => matches(i)), "books live");
       const newest = sink.lastU[0]!;
       const parseErrors = adapter.stats().parseErrors;
@@ -145,9 +152,9 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
       await until(() => SUBS.every((_, i) => matches(i)), "the next book applied");
     });
 
-    it("bisects an error frame to the code it refuses; the other books carry on", async () => {
+    it("bisects an error frame to the code it refuses; the other books carry on", async ({ onTestFinished, expect }) => {
       const subs: Subscription[] = [...SUBS, { market: "spot", symbol: "BTC-ETH", depth: 5 }, { market: "spot", symbol: "KRW-ETH", depth: 5 }];
-      const { sim, adapter, sink, matches } = await setup(spec, subs, process.env.DBG ? { log: createLogger({ level: "debug" }) } : {});
+      const { sim, adapter, sink, matches } = await setup(spec, subs, process.env.DBG ? { log: createLogger({ level: "debug" }) } : {}, {}, onTestFinished);
       await until(() => subs.every((_, i) => matches(i)), "books live");
       sim.inject("error_frame", "BTC-ETH");
       sim.inject("disconnect"); // the reconnect's request names BTC-ETH: refused, bisected
@@ -161,8 +168,8 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
       expect(sim.stats.overRate).toBe(0); // the probes kept 5 requests a second and 100 a minute per connection
     });
 
-    it("an error frame no code of the request caused rejects nothing: the last code left is probed alone first (chaos seed 702)", async () => {
-      const { sim, adapter, sink, matches } = await setup(spec, SUBS);
+    it("an error frame no code of the request caused rejects nothing: the last code left is probed alone first (chaos seed 702)", async ({ onTestFinished, expect }) => {
+      const { sim, adapter, sink, matches } = await setup(spec, SUBS, {}, {}, onTestFinished);
       await until(() => SUBS.every((_, i) => matches(i)), "books live");
       const before = sim.stats.requests;
       sim.inject("error_frame"); // an error frame, no code refused: every probe passes
@@ -175,8 +182,8 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
       expect(adapter.stats().bisectProbes).toBe(2);
     });
 
-    it("a code a bisect probe leaves out is not LIVE while the probe is the venue's subscription (each request replaces the last)", async () => {
-      const { sim, adapter, sink, matches } = await setup(spec, SUBS, { errorWaitMs: 1_500 });
+    it("a code a bisect probe leaves out is not LIVE while the probe is the venue's subscription (each request replaces the last)", async ({ onTestFinished, expect }) => {
+      const { sim, adapter, sink, matches } = await setup(spec, SUBS, { errorWaitMs: 1_500 }, {}, onTestFinished);
       await until(() => SUBS.every((_, i) => matches(i)), "books live");
       const info = (i: number) => (adapter as UpbitAdapter).topicInfo(i).state;
       const subscribed = (codes: string[]) => sim.subscribed().sort().join() === [...codes].sort().join();
@@ -197,8 +204,8 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
       expect(sink.invalid.filter((e) => e.index === 2)[0]).toEqual({ index: 2, state: BookState.RESYNCING, reason: StatusReason.SUBSCRIBE_REJECTED });
     }, 30_000);
 
-    it("another error frame no code caused, landing while one code is probed alone, rejects nothing (chaos bithumb seed 802)", async () => {
-      const { sim, adapter, sink, matches } = await setup(spec, SUBS, { errorWaitMs: 2_000 });
+    it("another error frame no code caused, landing while one code is probed alone, rejects nothing (chaos bithumb seed 802)", async ({ onTestFinished, expect }) => {
+      const { sim, adapter, sink, matches } = await setup(spec, SUBS, { errorWaitMs: 2_000 }, {}, onTestFinished);
       await until(() => SUBS.every((_, i) => matches(i)), "books live");
       const before = sim.stats.requests;
       // Spontaneous error frames, each while the last probe waits: 3 codes → probe of 2 → probe of 1.
@@ -217,9 +224,9 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
       await until(() => SUBS.every((_, i) => matches(i)), "every book carries on");
     }, 40_000);
 
-    it("a book gone stale again and again is in the next reconnect's request (no resync backoff for next_full_book)", async () => {
+    it("a book gone stale again and again is in the next reconnect's request (no resync backoff for next_full_book)", async ({ onTestFinished, expect }) => {
       const subs = SUBS.slice(0, 2);
-      const { sim, adapter, matches } = await setup(spec, subs, { staleAfterMs: () => 100, resyncBackoffBaseMs: 60_000, resyncBackoffMaxMs: 60_000 });
+      const { sim, adapter, matches } = await setup(spec, subs, { staleAfterMs: () => 100, resyncBackoffBaseMs: 60_000, resyncBackoffMaxMs: 60_000 }, {}, onTestFinished);
       await until(() => subs.every((_, i) => matches(i)), "books live");
       await until(() => adapter.stats().staleResyncs >= 6, "several stale resyncs in a row");
       sim.inject("disconnect");
@@ -228,10 +235,10 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
       await until(() => subs.every((_, i) => matches(i)), "books back");
     });
 
-    it("a request lost on the way (no ack) is sent again once its books go silent", async () => {
+    it("a request lost on the way (no ack) is sent again once its books go silent", async ({ onTestFinished, expect }) => {
       const subs = SUBS.slice(0, 2);
       // A resend that falls in the stall is lost too; the next waits resendMinMs (500 > the stall, not the 5 s default).
-      const { sim, adapter, matches } = await setup(spec, subs, { staleAfterMs: () => 200, resendMinMs: 500 });
+      const { sim, adapter, matches } = await setup(spec, subs, { staleAfterMs: () => 200, resendMinMs: 500 }, {}, onTestFinished);
       await until(() => subs.every((_, i) => matches(i)), "books live");
       sim.inject("stall", undefined, { stallMs: 400 }); // the reconnect's request arrives while the server drops everything
       sim.inject("disconnect");
@@ -240,9 +247,9 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
       await until(() => subs.every((_, i) => matches(i)), "books back");
     });
 
-    it("connects again after HTTP 429 on the upgrade; sends no Origin header; PING is answered", async () => {
+    it("connects again after HTTP 429 on the upgrade; sends no Origin header; PING is answered", async ({ onTestFinished, expect }) => {
       // The hold after a refused upgrade (10 s, then 20 s: connect-hold.ts) shortened to 50 ms.
-      const { sim, adapter, matches } = await setup(spec, SUBS, { pingIntervalMs: 50, connectHoldMs: { 429: 50 } });
+      const { sim, adapter, matches } = await setup(spec, SUBS, { pingIntervalMs: 50, connectHoldMs: { 429: 50 } }, {}, onTestFinished);
       await until(() => SUBS.every((_, i) => matches(i)), "books live");
       sim.inject("429", undefined, { count: 2 });
       sim.inject("disconnect");
