@@ -195,7 +195,7 @@ let signalledAtMs: number | undefined;
  * How long output written before a stop signal may take to reach its reader: `systemctl stop` of `feeder sim` or
  * `listen` whose standard output's reader took nothing waited for a second signal (systemd: SIGKILL at 90 s).
  */
-const SIGNALLED_DRAIN_MS = 2000;
+export const SIGNALLED_DRAIN_MS = 2000;
 
 export async function main(argv: string[], io: MainIo = processIo()): Promise<number> {
   const [first, ...rest] = argv;

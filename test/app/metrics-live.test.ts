@@ -15,7 +15,7 @@ import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import { encodeRetxControl, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
 import { rawConfig, uniqueDestination, waitFor, type Markets } from "../e2e/harness.ts";
-import { dashboardQueries, queryMetricNames, queryMismatches } from "../support/dashboard-queries.ts";
+import { dashboardQueries, dashboardTargets, legendMismatches, queryMetricNames, queryMismatches } from "../support/dashboard-queries.ts";
 import { tableMismatches } from "../support/operations-metrics.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -192,5 +192,19 @@ describe("/metrics of a running feeder", () => {
     expect(here.flatMap((q) => queryMismatches(q, samples))).toEqual([]);
     // Send errors by destination (its own panel since 2026-12-07: before, only the total was drawn).
     expect(here.filter((q) => /\bby \(destination\)/.test(q) && queryMetricNames(q).includes("feeder_destination_send_errors_total"))).toHaveLength(1);
+  });
+
+  test("the dashboard's exactly matched label values and legend labels are what /metrics has", () => {
+    // Until 2026-12-07 only names were held to the scrape: a state or result value renamed left "Books live" at 0
+    // and "Retransmission refused" counting the answered ones, every check passing.
+    const targets = dashboardTargets().filter((t) => !queryMetricNames(t.expr).some((n) => RECORD_ONLY.test(n)));
+    expect(targets.flatMap((t) => [...queryMismatches(t.expr, samples), ...legendMismatches(t, samples)])).toEqual([]);
+    expect(targets.filter((t) => /\bstate="live"/.test(t.expr))).not.toEqual([]);
+    // ... and what a drift would look like is caught.
+    expect(queryMismatches('sum(feeder_books{state="valid"})', samples)).toEqual([expect.stringContaining('no feeder_books sample has state="valid"')]);
+    expect(queryMismatches('sum(rate(feeder_retransmit_requests_total{result!="ok"}[1m]))', samples)).toHaveLength(1);
+    expect(legendMismatches({ expr: "sum by (venue) (feeder_books)", legendFormat: "{{venue}} {{market}}" }, samples)).toHaveLength(1);
+    expect(legendMismatches({ expr: "process_open_fds", legendFormat: "{{venue}}" }, samples)).toHaveLength(1);
+    expect(legendMismatches({ expr: "sum by (venue, market) (feeder_books)", legendFormat: "{{venue}} {{market}}" }, samples)).toEqual([]);
   });
 });

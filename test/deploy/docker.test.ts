@@ -7,7 +7,8 @@
 import { describe, expect, test } from "vitest";
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { main } from "../../src/cli/main.ts";
+import { main, SIGNALLED_DRAIN_MS } from "../../src/cli/main.ts";
+import { STOP_DEADLINE_MS } from "../../src/cli/start-or-stop.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const DOCKERFILE = readFileSync(join(ROOT, "deploy/docker/Dockerfile"), "utf8");
@@ -122,6 +123,20 @@ describe("deploy/docker/Dockerfile", () => {
     // compose.yaml, "the same as the docker run line in the Dockerfile", kept 5 × 50 MB.
     for (const [name, text] of [["Dockerfile", DOCKERFILE], ["docs/deployment.md", readFileSync(join(ROOT, "docs/deployment.md"), "utf8")]] as const) {
       for (const [key, value] of Object.entries(options)) expect(runLine(text), name).toContain(`--log-opt ${key}=${value}`);
+    }
+  });
+
+  test("docker stop waits for the command's stop deadline and output drain before its SIGKILL (compose and docker run)", () => {
+    // As the systemd units' TimeoutStopSec (systemd.test.ts): cut earlier, the books' halted statuses are lost.
+    const needsMs = STOP_DEADLINE_MS + SIGNALLED_DRAIN_MS + 1000;
+    const compose = Bun.YAML.parse(readFileSync(join(ROOT, "deploy/docker/compose.yaml"), "utf8")) as { services: Record<string, { stop_grace_period?: string }> };
+    const grace = /^(\d+)(ms|s|m)$/.exec(compose.services.feeder!.stop_grace_period ?? "10s")!;
+    expect(Number(grace[1]) * { ms: 1, s: 1000, m: 60_000 }[grace[2] as "ms" | "s" | "m"]).toBeGreaterThanOrEqual(needsMs);
+    // docker run's default (10 s) where the lines set no --stop-timeout (-t is docker stop's).
+    const guide = readFileSync(join(ROOT, "docs/deployment.md"), "utf8");
+    for (const text of [DOCKERFILE, guide]) {
+      const set = /--stop-timeout[ =](\d+)/.exec(text);
+      expect((set ? Number(set[1]) : 10) * 1000).toBeGreaterThanOrEqual(needsMs);
     }
   });
 

@@ -22,9 +22,23 @@ const byKey = Object.fromEntries(settings);
 
 /** Every .ts file under src/, as text. */
 function sources(dir = join(ROOT, "src")): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith(".ts") ? [readFileSync(join(dir, e.name), "utf8")] : [],
+  return Object.values(sourcesByPath(dir));
+}
+
+/** Every .ts file under src/: its path (from the repository root) → its text. */
+function sourcesByPath(dir = join(ROOT, "src")): Record<string, string> {
+  return Object.fromEntries(
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? Object.entries(sourcesByPath(join(dir, e.name))) : e.name.endsWith(".ts") ? [[join(dir, e.name).slice(ROOT.length + 1), readFileSync(join(dir, e.name), "utf8")]] : [],
+    ),
   );
+}
+
+/** A byte count written as a product of integers (`8 * 1024 * 1024`), or a const of the file holding one; else NaN. */
+function bytesOf(expr: string, text: string): number {
+  const resolved = /^[A-Z_][A-Z0-9_]*$/.test(expr) ? new RegExp(`\\bconst ${expr}(?:: number)? = ([\\d\\s*_]+);`).exec(text)?.[1] : expr;
+  if (resolved === undefined || !/^[\d\s*_]+$/.test(resolved)) return NaN;
+  return resolved.split("*").reduce((p, x) => p * Number(x.trim().replaceAll("_", "")), 1);
 }
 
 /** The kernel's send buffer of the UDP socket bound to 127.0.0.1:port (`ss`'s skmem tb), undefined without ss. */
@@ -47,6 +61,23 @@ describe("deploy/sysctl/90-feeder.conf", () => {
     const requested = m[1]!.split("*").reduce((p, x) => p * Number(x), 1);
     expect(requested).toBe(8 * 1024 * 1024);
     expect(byKey["net.core.rmem_max"]).toBeGreaterThanOrEqual(requested);
+  });
+
+  test("net.core.rmem_max is at least every receive buffer src/ asks for (listen, the bridge, the publisher's stream watcher)", () => {
+    // The kernel caps a request at rmem_max silently: a request raised past the file's value would get less.
+    const requests: [string, string, number][] = [];
+    for (const [path, text] of Object.entries(sourcesByPath())) {
+      for (const m of text.matchAll(/\brecvBuffer(?:Size|Bytes): ([^,};\n]+?)\s*[,}]/g)) {
+        const expr = m[1]!.trim();
+        if (expr === "this.recvBufferBytes") continue; // FeedSubscriber's option: its default is the test above
+        requests.push([path, expr, bytesOf(expr, text)]);
+      }
+    }
+    expect(requests.map((r) => r[0]).sort()).toEqual(expect.arrayContaining(["src/bridge/forward-bridge.ts", "src/cli/commands/listen.ts", "src/net/stream-watcher.ts"]));
+    for (const [path, expr, bytes] of requests) {
+      expect(Number.isFinite(bytes), `${path}: recvBuffer request ${expr} is not a literal byte count or a const of the file`).toBe(true);
+      expect(byKey["net.core.rmem_max"], `${path}: ${expr}`).toBeGreaterThanOrEqual(bytes);
+    }
   });
 
   test("send side: the publisher's sockets take net.core.wmem_default, which the file raises; no wmem_max without a request", async () => {

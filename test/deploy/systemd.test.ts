@@ -9,7 +9,8 @@ import { describe, expect, test } from "vitest";
 import { chmodSync, closeSync, constants, existsSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { main } from "../../src/cli/main.ts";
+import { main, SIGNALLED_DRAIN_MS } from "../../src/cli/main.ts";
+import { STOP_DEADLINE_MS } from "../../src/cli/start-or-stop.ts";
 import { COMMANDS } from "../../src/cli/commands/index.ts";
 import { recordCommand, recordSettings } from "../../src/cli/commands/record.ts";
 import { DEFAULT_FROM_NATS_HTTP, DEFAULT_TO_NATS_HTTP } from "../../src/cli/commands/bridge-http.ts";
@@ -54,6 +55,39 @@ function service(text: string): (key: string) => string {
     expect(v, key).toHaveLength(1);
     return v![0]!;
   };
+}
+
+/**
+ * The longest a stop signal may take to end the process: the command's stop deadline, then its output's drain (counted
+ * from the signal, so at most both), with a second of headroom for a loaded host. A unit's TimeoutStopSec below it
+ * SIGKILLs a stop under way (the capture's last block, the books' halted statuses lost).
+ */
+const STOP_NEEDS_MS = STOP_DEADLINE_MS + SIGNALLED_DRAIN_MS + 1000;
+
+/** systemd's time span ("10", "10s", "1min 30s", "500ms") in milliseconds; NaN for anything else. */
+function spanMs(v: string): number {
+  const units: Record<string, number> = { "": 1000, s: 1000, sec: 1000, ms: 1, min: 60_000, m: 60_000 };
+  let ms = 0;
+  const parts = v.trim().split(/\s+/);
+  for (const p of parts) {
+    const m = /^(\d+)([a-z]*)$/.exec(p);
+    if (!m || units[m[2]!] === undefined) return NaN;
+    ms += Number(m[1]) * units[m[2]!]!;
+  }
+  return ms;
+}
+
+/** The `--flags` a unit file names (its comments included), but those of the install steps' other tools. */
+function flagsNamed(text: string): string[] {
+  return text
+    .split("\n")
+    .filter((l) => !/^#\s+(install|useradd|systemctl)\b/.test(l))
+    .flatMap((l) => [...l.matchAll(/(?<![\w-])--([a-z][a-z0-9-]*)/g)].map((m) => m[1]!));
+}
+
+/** The long options `feeder <verb>` takes. */
+function optionsOf(verb: string): string[] {
+  return Object.keys(COMMANDS.find((c) => c.name === verb)!.options);
 }
 
 async function cli(args: string[]): Promise<{ code: number; err: string[] }> {
@@ -243,6 +277,17 @@ describe.each(UNITS)("deploy/systemd/$file", ({ file, verb, config, source, iden
     }
   });
 
+  test("stops by SIGTERM and waits for the command's stop deadline and output drain before its SIGKILL", () => {
+    expect(one("KillSignal")).toBe("SIGTERM");
+    expect(spanMs(one("TimeoutStopSec"))).toBeGreaterThanOrEqual(STOP_NEEDS_MS);
+  });
+
+  test("every flag the unit names, in its comments too, is one its command takes", () => {
+    const flags = flagsNamed(text);
+    expect(flags).toContain("config");
+    for (const f of flags) expect(optionsOf(verb), `--${f}`).toContain(f);
+  });
+
   test("systemd-analyze verify finds nothing to report (and does report a broken copy)", () => {
     const dir = makeTempDir("feeder-unit-verify-");
     // verify checks that ExecStart's program exists: point it at a stub instead of an installed binary.
@@ -324,6 +369,17 @@ describe("deploy/systemd/feeder-bridge.service", () => {
     expect(absent.err.join("")).toMatch(/--nats-password-file: cannot read/);
     expect(one("RestartPreventExitStatus")).toBe("2");
     expect(unit.get("Service")!.has("ExecStartPre")).toBe(false); // exit 2 must be the main process's
+  });
+
+  test("stops by SIGTERM and waits for the command's stop deadline and output drain before its SIGKILL", () => {
+    expect(one("KillSignal")).toBe("SIGTERM");
+    expect(spanMs(one("TimeoutStopSec"))).toBeGreaterThanOrEqual(STOP_NEEDS_MS);
+  });
+
+  test("every flag the unit names, in its comments too (a JetStream stream, other credentials), is one bridge takes", () => {
+    const flags = flagsNamed(text);
+    for (const f of ["stream", "max-age", "max-bytes", "nats-creds", "nats-token-file", "nats-nkey-file"]) expect(flags).toContain(f);
+    for (const f of flags) expect(optionsOf("bridge"), `--${f}`).toContain(f);
   });
 
   test("the shipped units' HTTP ports are distinct, the bridge's defaults included (all three fit on one host)", () => {
