@@ -804,6 +804,11 @@ export class SubscriptionControl {
    */
   private unmatchedRefusal(conn: VenueConnection, retMsg: string): void {
     const answered = [...conn.pending.values()].filter(written);
+    // A planned reconnect's replacement, asking for books the old socket serves: the refusal may be of one of them, the
+    // replacement failing (go back, as retryAfterError). Taken as subscribed, a LIVE book was left as it was, the old
+    // socket closed as replaced, and the book stayed LIVE fed by nothing until the stale rule.
+    const served = conn.ws !== null && conn.retiringGeneration >= 0 && answered.some((p) => p.op === "subscribe" && p.topics.some((t) => t.onRetiring));
+    if (served && this.onReplacementRefused?.(conn, `replacement refused a request (which not named): ${retMsg}`)) return;
     this.log.warn(`${this.protocol.venue}: a refusal naming no request, op or topic with ${answered.length} requests out; each taken as answered, its topics resynced`, { conn: conn.id, retMsg, requests: answered.map((p) => p.reqId) });
     const resubscribe: TopicState[] = [];
     const subscribed: TopicState[] = [];
