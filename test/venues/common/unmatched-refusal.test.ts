@@ -68,6 +68,30 @@ describe("a refusal naming no request, op or topic", () => {
     control.stop();
   });
 
+  test("the same when the old socket cannot be gone back to (closing): the LIVE books it fed leave LIVE and restart", () => {
+    // Taken as subscribed, they stayed LIVE, and the old socket's close then took them for carried by the replacement.
+    const invalid: [string, BookState][] = [];
+    const control = new SubscriptionControl(BYBIT_REQUESTS, silentLogger, () => 0, undefined, (t, state) => {
+      invalid.push([t.topic, state]);
+      t.book = state;
+    });
+    const conn = new SendRecordingConnection(0, "option");
+    const [a, b] = conn.addTopics(["book.A", "book.B"], 25);
+    conn.retiringWs = { send: () => undefined } as unknown as WebSocket;
+    conn.retiringGeneration = 1;
+    for (const t of [a!, b!]) {
+      t.book = BookState.LIVE;
+      t.onRetiring = true;
+    }
+    control.onReplacementRefused = () => false;
+    control.sendRequest(conn, "subscribe", [a!]);
+    control.sendRequest(conn, "subscribe", [b!]);
+    control.onControl(conn, REFUSAL);
+    expect(invalid).toEqual([["book.A", BookState.RESYNCING], ["book.B", BookState.RESYNCING]]);
+    expect(sentOps(conn).slice(2)).toEqual(["u3 unsubscribe book.A", "u4 unsubscribe book.B"]);
+    control.stop();
+  });
+
   test("one request out: it is that one's, as before (a single topic's subscribe sent again after its backoff)", () => {
     const { control, conn, b } = rig();
     control.sendRequest(conn, "subscribe", [b]);
