@@ -804,6 +804,11 @@ export class SubscriptionControl {
    */
   private unmatchedRefusal(conn: VenueConnection, retMsg: string): void {
     const answered = [...conn.pending.values()].filter(written);
+    // A planned reconnect's replacement, asking for books the old socket serves: the refusal may be of one of them, the
+    // replacement failing (go back, as retryAfterError). Taken as subscribed, a LIVE book was left as it was, the old
+    // socket closed as replaced, and the book stayed LIVE fed by nothing until the stale rule.
+    const served = conn.ws !== null && conn.retiringGeneration >= 0 && answered.some((p) => p.op === "subscribe" && p.topics.some((t) => t.onRetiring));
+    if (served && this.onReplacementRefused?.(conn, `replacement refused a request (which not named): ${retMsg}`)) return;
     this.log.warn(`${this.protocol.venue}: a refusal naming no request, op or topic with ${answered.length} requests out; each taken as answered, its topics resynced`, { conn: conn.id, retMsg, requests: answered.map((p) => p.reqId) });
     const resubscribe: TopicState[] = [];
     const subscribed: TopicState[] = [];
@@ -814,23 +819,28 @@ export class SubscriptionControl {
       else subscribed.push(...p.topics);
     }
     if (resubscribe.length > 0) this.owed(() => this.sendRequest(conn, "subscribe", resubscribe));
-    for (const t of subscribed) this.subscribedAfterAll(conn, t);
+    // Still in the overlap (its old socket closing: no go-back), a LIVE book the old socket fed may be the refused one:
+    // it leaves LIVE and restarts, as retryAfterError's (else the old socket's close took it for carried here).
+    for (const t of subscribed) this.subscribedAfterAll(conn, t, served);
   }
 
   /**
    * A topic whose subscribe the venue may hold after all (`already subscribed`, or a refusal that may not be its own):
    * taken as subscribed and, its book not live, given a fresh snapshot the safe way, through the topic's resync
    * backoff (its state unchanged: nothing new to tell); given up while that subscribe was out (instrument closed), it
-   * is unsubscribed instead, not brought back.
+   * is unsubscribed instead, not brought back. `evenLive`: a LIVE book too (invalidated first: its feed may be gone).
    */
-  private subscribedAfterAll(conn: VenueConnection, t: TopicState): void {
+  private subscribedAfterAll(conn: VenueConnection, t: TopicState, evenLive = false): void {
     if (t.sub === SUB_REJECTED) {
       this.unsubscribeGivenUp(conn, [t]);
       return;
     }
     t.sub = SUB_ACTIVE;
     t.refusedUntilAck = false;
-    if (t.book === BookState.LIVE) return;
+    if (t.book === BookState.LIVE) {
+      if (!evenLive) return;
+      this.invalidate(t, BookState.RESYNCING, StatusReason.SUBSCRIBE_REJECTED);
+    }
     if (this.resync) this.resync(t, t.book, StatusReason.SUBSCRIBE_REJECTED);
     else this.restartTopic(t);
   }

@@ -8,6 +8,7 @@
 import { describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BYBIT_REQUESTS } from "../../../src/venues/bybit/protocol.ts";
+import { BookState } from "../../../src/core/types.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING } from "../../../src/venues/common/connection.ts";
 import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
 import { SendRecordingConnection } from "./fake-connection.ts";
@@ -42,6 +43,52 @@ describe("a refusal naming no request, op or topic", () => {
     expect(b.sub).toBe(SUB_PENDING);
     control.onControl(conn, accepted(["book.B"])); // s4's
     expect([b.sub, conn.pending.size]).toEqual([SUB_ACTIVE, 0]);
+    control.stop();
+  });
+
+  test("several requests out on a planned reconnect's replacement, of books the old socket serves: the replacement failed (go back), never taken as subscribed", () => {
+    // Taken as subscribed, a LIVE book was left as it was: nothing pending, the old socket was closed as replaced and the
+    // book stayed LIVE fed by nothing if the refusal was its subscribe's (until the stale rule).
+    const { control, conn, a, b } = rig();
+    conn.retiringWs = { send: () => undefined } as unknown as WebSocket;
+    conn.retiringGeneration = 1;
+    conn.generation = 2;
+    for (const t of [a, b]) {
+      t.book = BookState.LIVE;
+      t.onRetiring = true;
+    }
+    const refused: string[] = [];
+    control.onReplacementRefused = (_conn, why) => refused.push(why) > 0;
+    control.sendRequest(conn, "subscribe", [a]);
+    control.sendRequest(conn, "subscribe", [b]);
+    control.onControl(conn, REFUSAL);
+    expect(refused).toEqual([expect.stringContaining(REFUSAL.ret_msg)]);
+    // Left for the go-back, which forgets the replacement's requests: nothing taken as answered meanwhile.
+    expect([a.sub, b.sub, conn.pending.size]).toEqual([SUB_PENDING, SUB_PENDING, 2]);
+    control.stop();
+  });
+
+  test("the same when the old socket cannot be gone back to (closing): the LIVE books it fed leave LIVE and restart", () => {
+    // Taken as subscribed, they stayed LIVE, and the old socket's close then took them for carried by the replacement.
+    const invalid: [string, BookState][] = [];
+    const control = new SubscriptionControl(BYBIT_REQUESTS, silentLogger, () => 0, undefined, (t, state) => {
+      invalid.push([t.topic, state]);
+      t.book = state;
+    });
+    const conn = new SendRecordingConnection(0, "option");
+    const [a, b] = conn.addTopics(["book.A", "book.B"], 25);
+    conn.retiringWs = { send: () => undefined } as unknown as WebSocket;
+    conn.retiringGeneration = 1;
+    for (const t of [a!, b!]) {
+      t.book = BookState.LIVE;
+      t.onRetiring = true;
+    }
+    control.onReplacementRefused = () => false;
+    control.sendRequest(conn, "subscribe", [a!]);
+    control.sendRequest(conn, "subscribe", [b!]);
+    control.onControl(conn, REFUSAL);
+    expect(invalid).toEqual([["book.A", BookState.RESYNCING], ["book.B", BookState.RESYNCING]]);
+    expect(sentOps(conn).slice(2)).toEqual(["u3 unsubscribe book.A", "u4 unsubscribe book.B"]);
     control.stop();
   });
 
