@@ -90,7 +90,7 @@ describe.skipIf(missing !== undefined)(`a stream that lost its tail${missing ? `
 
     // The store as it is now (2 messages), copied while the server is stopped.
     const store = join(nats.storeDir, "jetstream");
-    const copy = `${nats.storeDir}-copy`;
+    const copy = join(nats.storeDir, "copy"); // in the test's store directory: removed with it (the server reads only jetstream/)
     await nats.stop();
     cpSync(store, copy, { recursive: true });
     await nats.restart();
