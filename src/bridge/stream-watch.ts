@@ -1,7 +1,7 @@
 /**
  * What the bridge's JetStream stream keeps (docs/nats.md §JetStream). The bridge publishes with core NATS (no
  * per-message acknowledgement round trip), so a stream that stops storing — full with `discard new` (an operator's
- * change), out of storage, deleted while bridging — was invisible to it: the live feed went on, the history got a
+ * change), sealed or out of storage, deleted while bridging — was invisible to it: the live feed went on, the history got a
  * hole, and nothing was counted or logged. Every `checkIntervalMs` this reads the stream's last sequence and compares
  * its growth with what the bridge published before the previous check (surely stored by now, if it was to be):
  * what it did not take, two checks in a row, is counted (`streamNotStored`) and logged when it starts and ends. A stream that is gone is
@@ -145,8 +145,11 @@ export class StreamWatch {
   private async checkNow(jsm: StreamManager, sent: number, c: StreamWatchCounters, gen: number): Promise<void> {
     let lastSeq: number;
     let created: string;
+    let sealed: boolean;
     try {
-      ({ state: { last_seq: lastSeq }, created } = await jsm.streams.info(this.name));
+      const info = await jsm.streams.info(this.name);
+      ({ state: { last_seq: lastSeq }, created } = info);
+      sealed = info.config?.sealed === true;
     } catch (err) {
       if (gen !== this.gen) return;
       if (!/stream not found/i.test((err as Error).message)) return this.unreadableNow(c, err as Error);
@@ -191,7 +194,9 @@ export class StreamWatch {
       const first = !this.failing;
       this.failing = true;
       c.streamNotStored = deficit;
-      if (first) this.log.warn(`JetStream stream ${this.name} is not storing what the bridge publishes (full with discard new? out of storage? or what the client held when NATS went down): the history has a hole, readers replaying it see the gap`, { stream: this.name, streamNotStored: deficit });
+      // Sealed is read, not guessed: before 2026-12-07 a stream sealed while bridging was logged with the other causes only.
+      const why = sealed ? "it is sealed: an operator sealed it while bridging, it takes nothing more" : "full with discard new? out of storage? or what the client held when NATS went down";
+      if (first) this.log.warn(`JetStream stream ${this.name} is not storing what the bridge publishes (${why}): the history has a hole, readers replaying it see the gap`, { stream: this.name, streamNotStored: deficit, sealed });
     } else if (this.failing) {
       this.failing = false;
       this.log.info(`JetStream stream ${this.name} stores again`, { stream: this.name, streamNotStored: c.streamNotStored });

@@ -750,6 +750,14 @@ export class EnvelopeRepacker {
     this.opts.replay = false;
   }
 
+  /**
+   * Cold: what was read may not be what the source holds now (a JetStream stream that lost its tail): a gap of the
+   * reader's stream, so subscribers stop trusting every book it carries until their next snapshot. The owner flushes.
+   */
+  discontinuity(): void {
+    this.skipSeq();
+  }
+
   /** Start (µs) of the repacker's latest session: each new one starts strictly later. */
   private lastStartUs = 0;
 

@@ -83,11 +83,21 @@ export interface NatsReadOptions {
  * Meanwhile nothing comes: the reader stops its heartbeats and the subscriber's books go stale.
  * `replay_starts_later` — at start, a replay from a time before the stream's oldest message (what came before aged out
  * by its max age or size, or was never stored): it starts at that message, stored at `firstStoredAt`. Once per start().
+ * `stream_discontinuity` — the same stream (same creation time) no longer holds where the reader was: `truncated`, its
+ * last sequence (`lastSeq`) below the last one read (`lastRead`: a server's store lost its tail in a crash, or was
+ * restored from an older copy), read on from the first message stored after the last one read; `discarded`, its first
+ * sequence (`firstSeq`) past the one after it (aged out or dropped by its limits before the reader read them). Either
+ * way a gap of the reader's stream: every book is resynced at its next snapshot.
  */
 export interface NatsReaderEvent {
-  kind: "closed" | "reconnected" | "reconnect_failed" | "subscription_refused" | "subscribed" | "auth_refused" | "auth_accepted" | "consumer_ended" | "consumer_made" | "stream_foreign" | "replay_starts_later";
+  kind: "closed" | "reconnected" | "reconnect_failed" | "subscription_refused" | "subscribed" | "auth_refused" | "auth_accepted" | "consumer_ended" | "consumer_made" | "stream_foreign" | "replay_starts_later" | "stream_discontinuity";
   /** The client's or the server's reason. */
   error?: string;
+  /** `stream_discontinuity`: which (see above), the stream sequence last read, and the stream's first and last now. */
+  why?: "truncated" | "discarded";
+  lastRead?: number;
+  firstSeq?: number;
+  lastSeq?: number;
   /** `replay_starts_later`: when the stream's oldest message was stored (the server's RFC 3339 time). */
   firstStoredAt?: string;
 }
@@ -114,7 +124,7 @@ export const READER_RETRY_MS = 2000;
 interface NatsMsg {
   data: Uint8Array;
   /** JetStream messages: `pending` is what the consumer still holds after this one (0: at the stream's live end). */
-  info?: { pending: number; streamSequence?: number };
+  info?: { pending: number; streamSequence?: number; timestampNanos?: number };
 }
 interface NatsSub {
   unsubscribe(): void;
@@ -140,6 +150,12 @@ interface Consumer {
    */
   name?: string;
 }
+/** Where a consumer starts on the stream (policyFor). */
+interface StartPolicy {
+  deliver_policy: string;
+  opt_start_seq?: number;
+  opt_start_time?: string;
+}
 /** The parts of @nats-io/jetstream used by the stream reader. */
 interface JetStreamParts {
   js: { consumers: { get(s: string, o: object): Promise<Consumer> } };
@@ -156,7 +172,7 @@ interface JetStreamParts {
 interface StreamInfo {
   config: { subjects?: string[] };
   created: string;
-  state?: { last_seq: number; messages?: number; first_ts?: string };
+  state?: { last_seq: number; first_seq?: number; messages?: number; first_ts?: string };
 }
 
 /**
@@ -439,11 +455,14 @@ export class NatsFeedReader {
   private streamCreated: string | undefined;
   /**
    * Where the reader started on the stream made at `created` (policyFor): a `now` reader after its last message then,
-   * any reader of a stream made again at its first (1). A consumer made again before one read anything starts there
+   * any reader of a stream made again at its first (1), after a lost tail at the first message stored since the last
+   * one read (truncatedFrom). A consumer made again before one read anything starts there
    * again, as the client's own does. Before 2026-12-07 it started after the stream's last message then (`now`: what
    * was stored while no consumer read skipped), or after the replaced stream's last read (its first messages skipped).
    */
-  private startedOn: { created: string; seq: number } | undefined;
+  private startedOn: { created: string; policy: StartPolicy } | undefined;
+  /** The last sequence read when messages dropped after it were told (discardedSince), 0 for none. */
+  private discardTold = 0;
   /** Messages read from the stream (all its consumers): unchanged over an idle look's interval, the consumer read none. */
   private jsReads = 0;
   /** `stream_foreign` told, no consumer made since (refuseForeign). */
@@ -611,9 +630,10 @@ export class NatsFeedReader {
           this.makeConsumerLater(nc, parts, 0);
           return foreign;
         }
+        const readNothing = this.lastJsMsg === undefined;
         const policy = this.policyFor(info);
         this.streamCreated = info.created;
-        if (this.lastJsMsg === undefined) this.tellIfReplayStartsLater(info); // nothing read: the replay starts now
+        if (readNothing) this.tellIfReplayStartsLater(info); // nothing read: the replay starts now
         await this.consumeStream(nc, parts, policy);
       }
     } catch (err) {
@@ -718,17 +738,21 @@ export class NatsFeedReader {
    * by message on the hot path). With nothing read yet, where the reader started on this stream (startedOn): `now`'s
    * sequence is taken once, not again per consumer made.
    */
-  private policyFor(info: StreamInfo): { deliver_policy: string; opt_start_seq?: number; opt_start_time?: string } {
+  private policyFor(info: StreamInfo): StartPolicy {
     const from = this.opts.from ?? "now";
     const replaced = this.streamCreated !== undefined && info.created !== this.streamCreated;
     const lastSeq = this.lastJsMsg?.info?.streamSequence ?? 0;
     if (replaced) return this.forgetStream(info.created);
-    if (lastSeq > 0) return { deliver_policy: "by_start_sequence", opt_start_seq: lastSeq + 1 };
-    if (this.startedOn !== undefined && this.startedOn.created === info.created) return this.startedOn.seq === 1 ? { deliver_policy: "all" } : { deliver_policy: "by_start_sequence", opt_start_seq: this.startedOn.seq };
+    if (lastSeq > 0 && info.state !== undefined && info.state.last_seq < lastSeq) return this.truncatedFrom(info, lastSeq);
+    if (lastSeq > 0) {
+      this.discardedSince(info, lastSeq);
+      return { deliver_policy: "by_start_sequence", opt_start_seq: lastSeq + 1 };
+    }
+    if (this.startedOn !== undefined && this.startedOn.created === info.created) return this.startedOn.policy;
     if (from === "now") {
       if (info.state === undefined) return { deliver_policy: "new" };
-      this.startedOn = { created: info.created, seq: info.state.last_seq + 1 };
-      return { deliver_policy: "by_start_sequence", opt_start_seq: this.startedOn.seq };
+      this.startedOn = { created: info.created, policy: { deliver_policy: "by_start_sequence", opt_start_seq: info.state.last_seq + 1 } };
+      return this.startedOn.policy;
     }
     if (from === "all") return { deliver_policy: "all" };
     return { deliver_policy: "by_start_time", opt_start_time: from.toISOString() };
@@ -757,15 +781,55 @@ export class NatsFeedReader {
    */
   private forgetStream(created: string): { deliver_policy: "all" } {
     this.lastJsMsg = undefined;
-    this.startedOn = { created, seq: 1 };
+    this.startedOn = { created, policy: { deliver_policy: "all" } };
     return { deliver_policy: "all" };
+  }
+
+  /**
+   * Cold: the same stream (its creation time) ends below the last sequence read (`readSeq`): its store lost its tail
+   * (a server's crash) or was restored from an older copy, and what it stores now from there on is new. Before
+   * 2026-12-07 the reader went on after `readSeq`, passing over those new messages until the stream outgrew it, its
+   * books shown usable meanwhile. Read on from the first message stored after the last one read (by its time: the
+   * sequences are the old ones' again; a message before it read again is refused by the bridge's numbering), and a gap:
+   * what the lost tail held is not in the stream, so every book is resynced at its next snapshot. Told.
+   */
+  private truncatedFrom(info: StreamInfo, readSeq: number): StartPolicy {
+    const storedNs = this.lastJsMsg?.info?.timestampNanos;
+    // Floored to the millisecond: a message stored in that millisecond is read again (refused), none passed over.
+    const policy: StartPolicy =
+      storedNs === undefined || !Number.isFinite(storedNs)
+        ? { deliver_policy: "by_start_sequence", opt_start_seq: info.state!.last_seq + 1 }
+        : { deliver_policy: "by_start_time", opt_start_time: new Date(Math.floor(storedNs / 1e6)).toISOString() };
+    this.lastJsMsg = undefined;
+    this.startedOn = { created: info.created, policy };
+    this.lostMessages("truncated", readSeq, info.state!);
+    return policy;
+  }
+
+  /**
+   * Cold: the stream's first message is past the one after the last read (`readSeq`): those between were dropped by
+   * its limits (max age, messages, bytes) before the reader read them. The server starts its consumer at the first;
+   * the bridge's numbering would show the loss as a gap at the next message, this tells it, naming the sequences.
+   */
+  private discardedSince(info: StreamInfo, readSeq: number): void {
+    const firstSeq = info.state?.first_seq;
+    if (firstSeq === undefined || firstSeq <= readSeq + 1 || this.discardTold === readSeq) return;
+    this.discardTold = readSeq; // once per position: a consumer made again with backoff finds the same
+    this.lostMessages("discarded", readSeq, info.state!);
+  }
+
+  /** Cold: a gap of the reader's stream sent now (every book resynced at its next snapshot), and told. */
+  private lostMessages(why: "truncated" | "discarded", lastRead: number, state: NonNullable<StreamInfo["state"]>): void {
+    this.repacker.discontinuity();
+    this.flush();
+    this.repacker.tell(this.opts.onNatsEvent, { kind: "stream_discontinuity", why, lastRead, firstSeq: state.first_seq, lastSeq: state.last_seq });
   }
 
   /**
    * Reads the stream through an ordered consumer made with `policy` (from open(), or on a stream made again).
    * `triesIfEmpty`: the backoff's tries if it ends having read nothing (consumerEnded).
    */
-  private async consumeStream(nc: NatsConnection, parts: JetStreamParts, policy: ReturnType<NatsFeedReader["policyFor"]>, triesIfEmpty = 0): Promise<void> {
+  private async consumeStream(nc: NatsConnection, parts: JetStreamParts, policy: StartPolicy, triesIfEmpty = 0): Promise<void> {
     // Only this feed's subjects (the client's own remakes keep the filter): a stream edited in place to keep another
     // feed's too, or instead until edited back, holds that feed's messages after the last one read (or, made again for
     // it, from its first). Before 2026-12-07 they were read as this feed's envelopes, also while the idle look could
@@ -842,7 +906,7 @@ export class NatsFeedReader {
    * deleteWithinMs, while stop() waits for this (consumeStream's `making`): before 2026-12-07 the stop closed the
    * connection at once, the deletion went nowhere and the consumer stayed its 60 s (a consumer was made too).
    */
-  private async startSeqAt(nc: NatsConnection, parts: JetStreamParts, policy: ReturnType<NatsFeedReader["policyFor"]>): Promise<object | undefined> {
+  private async startSeqAt(nc: NatsConnection, parts: JetStreamParts, policy: StartPolicy): Promise<object | undefined> {
     if (policy.deliver_policy !== "by_start_time") return policy;
     const run = this.runs;
     const stream = this.opts.stream!;
@@ -909,6 +973,8 @@ export class NatsFeedReader {
    * `byClient`: the client said it made its consumer again (not an idle look): on the same stream it is readable.
    */
   private async afterRecreated(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>, byClient = true, problemsSeen = this.consumerProblems): Promise<void> {
+    // Read before the stream is: a message read while its info is on the way is after the info's last sequence.
+    const readSeq = this.lastJsMsg?.info?.streamSequence ?? 0;
     let info: StreamInfo;
     try {
       info = await parts.jsm.streams.info(this.opts.stream!);
@@ -922,12 +988,17 @@ export class NatsFeedReader {
     // The same stream's subjects edited in place (an operator) to another feed's: nothing of this feed is stored
     // from then on. Before 2026-12-07 only a stream made again was looked at: the reader stayed ready, reading nothing.
     const foreign = this.foreignSubjects(info, same);
-    if (same && foreign === undefined) {
+    // The same stream ending below what was read (its tail lost): the consumer, after the last read, passes over what
+    // it stores now until it outgrows that (before 2026-12-07 the reader stayed there, its books usable): replaced.
+    const truncated = same && foreign === undefined && readSeq > 0 && info.state !== undefined && info.state.last_seq < readSeq;
+    if (same && foreign === undefined && !truncated) {
+      if (byClient && readSeq > 0 && this.lastJsMsg?.info?.streamSequence === readSeq) this.discardedSince(info, readSeq);
       // Readable, unless the client told of a problem since the event this check answers: that one stands, until
       // the client's next event (the last word wins).
       if (byClient && this.consumerProblems === problemsSeen) this.streamProblem = undefined;
       return;
     }
+    const policy = truncated ? this.truncatedFrom(info, readSeq) : undefined;
     this.iter = undefined;
     const consumer = this.consumer;
     const stopping = Promise.resolve()
@@ -935,7 +1006,7 @@ export class NatsFeedReader {
       .catch(() => undefined);
     this.deleteInBackground(nc, stopping.then(() => this.deleteConsumer(consumer, nc)));
     await stopping;
-    if (foreign === undefined) return this.readReplaced(nc, parts, created);
+    if (foreign === undefined) return this.readReplaced(nc, parts, created, policy === undefined ? () => this.forgetStream(created) : () => policy);
     if (this.nc !== nc || this.stopped) return;
     // Another feed's stream of that name (or this one's subjects edited to another feed's): its consumer stopped (the
     // client's would read it once it outgrew the old one, or the other feed's messages stored from the edit on),
@@ -945,16 +1016,17 @@ export class NatsFeedReader {
   }
 
   /**
-   * Reads a stream made again from its first message; tried again later while it cannot be (its creation time is
-   * taken once it is read: a connection made again meanwhile, open(), still finds it another stream).
+   * Reads a stream made again from its first message (or one that lost its tail from `policy`: truncatedFrom); tried
+   * again later while it cannot be (its creation time is taken once it is read: a connection made again meanwhile,
+   * open(), still finds it another stream).
    */
-  private async readReplaced(nc: NatsConnection, parts: JetStreamParts, created: string): Promise<void> {
+  private async readReplaced(nc: NatsConnection, parts: JetStreamParts, created: string, policy: () => StartPolicy): Promise<void> {
     if (this.nc !== nc || this.stopped || this.iter !== undefined) return;
     try {
-      await this.consumeStream(nc, parts, this.forgetStream(created));
+      await this.consumeStream(nc, parts, policy());
       if (this.nc === nc) this.streamCreated = created;
     } catch {
-      this.later(() => this.iter === undefined && this.nc === nc, () => void this.readReplaced(nc, parts, created));
+      this.later(() => this.iter === undefined && this.nc === nc, () => void this.readReplaced(nc, parts, created, policy));
     }
   }
 

@@ -22,7 +22,7 @@ import type { StreamManager } from "../../src/bridge/stream-watch.ts";
 import { captureLog } from "../support/capture-log.ts";
 import { FeedSubscriber } from "../../src/subscriber/feed-subscriber.ts";
 import { envelopeOf } from "../../src/subscriber/nats-envelope.ts";
-import { DIAL_TIMEOUT_MS, NatsFeedReader, attachNats, connectNats, useNatsModules } from "../../src/subscriber/nats-source.ts";
+import { DIAL_TIMEOUT_MS, NatsFeedReader, attachNats, connectNats, useNatsModules, type NatsReaderEvent } from "../../src/subscriber/nats-source.ts";
 import { DatagramAuth } from "../../src/wire/auth.ts";
 import { packer, take, T0 } from "../subscriber/feed-harness.ts";
 import { makeInstrument } from "../wire/helpers.ts";
@@ -858,6 +858,59 @@ describe("a stream reader whose stream was made again", () => {
     await reader.start();
     await waitFor(() => s.iters.length === 6, "six consumers", 5000);
     expect(waits).toEqual([0, 1, 2, 3, 0]);
+  });
+
+  // Before 2026-12-07 a consumer made after the last read went on after it: messages the stream's limits dropped were
+  // a gap only at the next envelope's number, unsaid; a stream ending below it (its tail lost) had its new messages
+  // passed over until it outgrew the last read, the books usable meanwhile (stream-tail-lost.test.ts: a real server).
+  test("a consumer made where the stream dropped or lost what followed the last read: a gap sent at once, told with the sequences", async () => {
+    let state = { first_seq: 1, last_seq: 5 };
+    const s = fakeJetStream({
+      created: () => "t0",
+      state: () => state,
+      messages: (n) => {
+        // Consumer 0 reads sequence 5, then the stream's limits drop 6 to 8; consumer 1 reads 12, then the stream ends
+        // at 7 (its tail lost); each ends after its message; consumer 2 reads on.
+        let sent = false;
+        return {
+          next: async () => {
+            if (n === 2) return new Promise<IteratorResult<never>>(() => {});
+            if (sent) return Promise.reject(new Error("stream not found"));
+            sent = true;
+            state = n === 0 ? { first_seq: 9, last_seq: 12 } : { first_seq: 1, last_seq: 7 };
+            return { done: false, value: { data: new Uint8Array(0), info: { pending: 0, streamSequence: n === 0 ? 5 : 12, timestampNanos: 1_796_000_000_123_456_789 } } };
+          },
+        };
+      },
+    });
+    const events: NatsReaderEvent[] = [];
+    let datagrams = 0;
+    const reader = new NatsFeedReader({ servers: "nats://127.0.0.1:1", prefix: "js-i", stream: "JSL", from: "all", reconnectAfterCloseMs: 5, onNatsEvent: (e) => events.push(e) }, () => void datagrams++);
+    cleanups.push(() => reader.stop());
+    await reader.start();
+    await waitFor(() => s.iters.length === 3, "three consumers", 5000);
+    expect(events.filter((e) => e.kind === "stream_discontinuity")).toEqual([
+      { kind: "stream_discontinuity", why: "discarded", lastRead: 5, firstSeq: 9, lastSeq: 12 },
+      { kind: "stream_discontinuity", why: "truncated", lastRead: 12, firstSeq: 1, lastSeq: 7 },
+    ]);
+    // Each a gap sent at once (a heartbeat skipping a number: every envelope here is refused, nothing else is sent).
+    expect(datagrams).toBe(2);
+    // After the lost tail, from the first message stored since the last one read: by its time, found by a look-up
+    // (this fake's finds 41), the time floored to the millisecond.
+    expect(s.policies).toEqual([{ deliver_policy: "all" }, { deliver_policy: "by_start_sequence", opt_start_seq: 6 }, { deliver_policy: "by_start_sequence", opt_start_seq: 42 }]);
+    expect(s.added).toHaveLength(1);
+  });
+
+  test("a stream that lost its tail or dropped unread messages is logged naming it and the sequences", () => {
+    const { log, lines } = captureLog();
+    const ctx = { values: { nats: "nats://127.0.0.1:1", stream: "S" }, positionals: [], log, out: () => {}, stopSignal: new Promise<string>(() => {}) } as unknown as CommandContext;
+    const tell = natsReadOptions(ctx).onNatsEvent!;
+    tell({ kind: "stream_discontinuity", why: "truncated", lastRead: 12, firstSeq: 1, lastSeq: 7 });
+    tell({ kind: "stream_discontinuity", why: "discarded", lastRead: 5, firstSeq: 9, lastSeq: 12 });
+    expect(lines.map((l) => [l.level, l.msg, l.fields])).toEqual([
+      ["error", expect.stringMatching(/^JetStream stream S ends at sequence 7, below the 12 already read \(/), { stream: "S", lastRead: 12, lastSeq: 7 }],
+      ["warn", expect.stringMatching(/^JetStream stream S starts at sequence 9, past the 5 last read \(/), { stream: "S", lastRead: 5, firstSeq: 9, lastSeq: 12 }],
+    ]);
   });
 
   // Before, every end was logged "(it gave up making it again)", also a refused inbox or a pull the server refused.

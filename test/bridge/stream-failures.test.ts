@@ -295,6 +295,18 @@ describe.skipIf(missing !== undefined)(`JetStream storage failures${missing ? ` 
     expect(sub.book(X.instrumentId)!.usable).toBe(false);
   });
 
+  // Before 2026-12-07 the warning listed the other causes only (full, out of storage, the client's held messages).
+  test("a stream sealed while bridging: what it did not store is counted, the warning says it is sealed", async () => {
+    const t = await bridging("sfseal", "SFSEAL");
+    t.refresh();
+    await stored("SFSEAL", 2, "the refresh stored");
+    await jsm.streams.update("SFSEAL", { sealed: true }); // an operator's `nats stream seal`
+    for (let i = 0; i < 3; i++) t.delta(943490 - i);
+    await waitFor(() => (t.bridge.counters.streamNotStored ?? 0) >= 3, "the bridge counted what the sealed stream did not store");
+    expect(t.lines.filter((l) => l.level === "warn" && /SFSEAL is not storing/.test(l.msg)).map((l) => l.msg)).toEqual([expect.stringMatching(/it is sealed/)]);
+    expect(await lastSeq("SFSEAL")).toBe(2);
+  });
+
   test("a hole after the stream was created again is counted on top of the earlier ones, and logged", async () => {
     const t = await bridging("sfagain", "SFAGAIN");
     t.refresh();

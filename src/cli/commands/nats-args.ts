@@ -132,7 +132,7 @@ export function natsReadOptions(ctx: CommandContext, natsFile?: NatsConfig, feed
       ? ctx.log.warn("two bridges forward one upstream stream under this prefix: following one, dropping the other's copies", { ...e })
       : ctx.log.warn("the followed bridge went silent: switched to the other (a gap: books rebuilt from their next refresh)", { ...e });
   // The connection closed for good, a refused subscription: said (before, the reader ran on with nothing, silent).
-  const onNatsEvent = natsEventLog(ctx);
+  const onNatsEvent = natsEventLog(ctx, stream);
   // The key: only envelopes signed with it (a bridge given it) are read; the rest are refused, counted.
   const authKey = feedKey?.key;
   const servers = serversOf(v.nats);
@@ -170,7 +170,7 @@ export function consumerEndWhy(error: string | undefined): string {
 }
 
 /** The reader's connection events as log lines; the repeated ones (a try every 2 s) at most one per 5 s. */
-function natsEventLog(ctx: CommandContext): (e: NatsReaderEvent) => void {
+function natsEventLog(ctx: CommandContext, stream: string | undefined): (e: NatsReaderEvent) => void {
   const failed = new RateLimitedLog(ctx.log, "warn", "connecting to NATS again failed: trying again every 2 s (nothing is read meanwhile: the books go stale)");
   const refused = new RateLimitedLog(
     ctx.log,
@@ -190,6 +190,9 @@ function natsEventLog(ctx: CommandContext): (e: NatsReaderEvent) => void {
     else if (e.kind === "consumer_made") ctx.log.info("the stream is read again by a new consumer");
     // Once per episode (the reader looks again with backoff): the stream was made again for another prefix.
     else if (e.kind === "stream_foreign") ctx.log.error("the JetStream stream keeps another feed's subjects: nothing is read from it, the books go stale; looking at it again with backoff", { error: e.error });
+    // The same stream no longer holds where the reader was: said with the stream and both sequences.
+    else if (e.kind === "stream_discontinuity" && e.why === "truncated") ctx.log.error(`JetStream stream ${stream} ends at sequence ${e.lastSeq}, below the ${e.lastRead} already read (its store lost its tail in a crash, or was restored from an older copy): a gap, every book resyncs at its next snapshot; reading on from the first message stored since`, { stream, lastRead: e.lastRead, lastSeq: e.lastSeq });
+    else if (e.kind === "stream_discontinuity") ctx.log.warn(`JetStream stream ${stream} starts at sequence ${e.firstSeq}, past the ${e.lastRead} last read (its limits dropped the messages between before they were read): a gap, every book resyncs at its next snapshot`, { stream, lastRead: e.lastRead, firstSeq: e.firstSeq, lastSeq: e.lastSeq });
     else if (e.kind === "replay_starts_later") ctx.log.warn("--from is before the stream's oldest message (what came before aged out by its --max-age or --max-bytes, or was never stored): the replay starts there", { firstStoredAt: e.firstStoredAt });
     else ctx.log.info("the NATS server took the subscription again");
   };

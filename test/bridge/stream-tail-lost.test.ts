@@ -1,0 +1,127 @@
+/**
+ * A JetStream stream that lost its tail (s-natstail): the same stream (same creation time) comes back from a NATS
+ * server restart ending below the sequence the reader had read — a file store losing its tail in a crash, or
+ * restored from an older copy (done here: the store directory copied while the server was stopped, put back later).
+ * Before, the reader went on after its old last sequence: it passed over what the stream stored from then on until
+ * the stream outgrew it, the books shown usable meanwhile (the loss seen only later, as a gap). Now it is a gap at
+ * once (every book resyncs at its next snapshot), told with both sequences, and the reader reads on from the first
+ * message stored after the last one it read.
+ * Real parts: nats-server (stopped and restarted on its store), ForwardBridge, the reader (attachNats) feeding an
+ * unchanged FeedSubscriber.
+ */
+import { cpSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
+import { silentLogger } from "../../src/core/log.ts";
+import { ChangeSet } from "../../src/core/change-set.ts";
+import { FeedSubscriber, attachNats } from "../../src/subscriber/index.ts";
+import type { NatsFeedReader, NatsReaderEvent } from "../../src/subscriber/nats-source.ts";
+import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { waitFor } from "../e2e/harness.ts";
+import { packer, T0, take } from "../subscriber/feed-harness.ts";
+import { makeInstrument, TestBook } from "../wire/helpers.ts";
+import { NatsServer, natsServerMissing } from "./nats-server.ts";
+
+const missing = natsServerMissing();
+const X = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
+const STREAM = "TAILLOST";
+
+let nats: NatsServer;
+let bridge: ForwardBridge;
+let sub: FeedSubscriber;
+let reader: NatsFeedReader;
+
+beforeAll(async () => {
+  if (missing) return;
+  nats = await NatsServer.start();
+}, 30_000);
+
+afterAll(async () => {
+  await reader?.stop();
+  await sub?.stop();
+  await bridge?.stop();
+  await nats?.stop();
+});
+
+/** The stream's last sequence (-1: it cannot be read now). */
+const lastSeq = () => nats.withJsm((jsm) => jsm.streams.info(STREAM)).then((i) => i.state.last_seq, () => -1);
+/** Waits until the stream reads back ending at `seq`, one read at a time. */
+async function streamAt(seq: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  let last = -1;
+  while ((last = await lastSeq()) !== seq) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for the stream at sequence ${seq} (${last})`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+const lastRead = () => (reader as unknown as { lastJsMsg?: { info?: { streamSequence?: number } } }).lastJsMsg?.info?.streamSequence ?? 0;
+
+describe.skipIf(missing !== undefined)(`a stream that lost its tail${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 40_000 }, () => {
+  test("is a gap at once, told with both sequences; the reader reads what the stream stores from then on", async () => {
+    bridge = new ForwardBridge({ groups: [], servers: nats.url, prefix: "tail", jetstream: { stream: STREAM, maxAgeMs: 0, maxBytes: 64 << 20, checkIntervalMs: 100 }, log: silentLogger });
+    await bridge.start();
+    const p = packer({ channelId: 3, sourceId: 7, sessionId: 700, sessionStartUs: T0, heartbeatIntervalMs: 100 });
+    const x = new TestBook(X);
+    x.load([[943500, 10]], [[943501, 20]], 1, T0);
+    let sendUs = T0;
+    const through = () => {
+      for (const d of take(p, (sendUs += 10_000))) bridge.onDatagram(d);
+    };
+    const refresh = () => {
+      packInstrumentDefinition(p, new EncodedDefinition(X), true);
+      packBookSnapshot(p, x, 0, true);
+      through();
+    };
+    const delta = () => {
+      const cs = new ChangeSet();
+      cs.addBid(943400 - x.venueSeq, 7);
+      x.apply(cs, x.venueSeq + 1, T0);
+      packBookDelta(p, x, cs);
+      through();
+    };
+    const events: NatsReaderEvent[] = [];
+    sub = new FeedSubscriber({ groups: [], staleAfterMs: 0 });
+    await sub.start();
+    // Idle looks every 100 ms: the reader finds the stream as it is soon after the server is back.
+    reader = await attachNats(sub, { servers: nats.url, prefix: "tail", stream: STREAM, from: "all", reconnectAfterCloseMs: 100, onNatsEvent: (e) => events.push(e) });
+    refresh();
+    await waitFor(() => lastRead() === 2 && sub.book(X.instrumentId)?.usable === true, "X usable from the stream's 2 messages", 10_000);
+
+    // The store as it is now (2 messages), copied while the server is stopped.
+    const store = join(nats.storeDir, "jetstream");
+    const copy = join(nats.storeDir, "copy"); // in the test's store directory: removed with it (the server reads only jetstream/)
+    await nats.stop();
+    cpSync(store, copy, { recursive: true });
+    await nats.restart();
+    await waitFor(() => bridge.health.natsConnected, "the bridge connected again", 10_000);
+    for (let i = 0; i < 10; i++) delta();
+    await waitFor(() => lastRead() === 12, "the reader read the 10 deltas (sequences 3 to 12)", 10_000);
+    expect(sub.book(X.instrumentId)!.usable).toBe(true);
+    expect(events.filter((e) => e.kind === "stream_discontinuity")).toEqual([]); // a restart alone is none
+
+    // The store put back as it was: the same stream, ending at sequence 2.
+    await nats.stop();
+    rmSync(store, { recursive: true, force: true });
+    cpSync(copy, store, { recursive: true });
+    rmSync(copy, { recursive: true, force: true });
+    await nats.restart();
+    await streamAt(2);
+    await waitFor(() => bridge.health.natsConnected, "the bridge connected again", 10_000);
+    const envelopes = reader.counters.envelopes;
+    for (let i = 0; i < 3; i++) delta(); // sequences 3 to 5 again, new messages
+    await waitFor(() => events.some((e) => e.kind === "stream_discontinuity"), "the lost tail told", 10_000);
+    expect(events.filter((e) => e.kind === "stream_discontinuity")).toEqual([{ kind: "stream_discontinuity", why: "truncated", lastRead: 12, firstSeq: expect.any(Number), lastSeq: expect.any(Number) }]);
+    const told = events.find((e) => e.kind === "stream_discontinuity")!;
+    expect(told.lastSeq).toBeGreaterThanOrEqual(2);
+    expect(told.lastSeq).toBeLessThan(12);
+    // A gap: X is not shown usable on what was read before (the subscriber cannot know what the lost tail held).
+    expect(sub.book(X.instrumentId)!.usable).toBe(false);
+    // The 3 new messages are read (not the 2 it had read before the tail, nor the stream's sequences again past 12).
+    await waitFor(() => lastRead() === 5, "the reader read the new messages at sequences 3 to 5", 10_000);
+    expect(reader.counters.envelopes - envelopes).toBe(3);
+    expect(reader.counters.refused.repeated).toBe(0);
+    refresh();
+    await waitFor(() => sub.book(X.instrumentId)!.usable === true, "X usable again at its refresh", 10_000);
+  });
+});
