@@ -794,8 +794,9 @@ export class ForwardBridge {
 
   /**
    * Creates the stream, or updates its retention (subjects `<prefix>.>`, limits retention, file storage, oldest
-   * discarded). A stream of that name that keeps other subjects (another prefix's history), or removes messages once
-   * consumed (interest, work-queue retention: no history), is left alone: the bridge does not start.
+   * discarded). A stream of that name that keeps other subjects (another prefix's history), removes messages once
+   * consumed (interest, work-queue retention: no history), is sealed, or that the server cannot update to this
+   * configuration (a memory stream) is left alone: the bridge does not start, the error naming the stream.
    */
   private async ensureStream(nc: Publisher, js: JetStreamOptions): Promise<StreamManager> {
     const jsm = await this.streamManager(nc);
