@@ -794,8 +794,9 @@ export class ForwardBridge {
 
   /**
    * Creates the stream, or updates its retention (subjects `<prefix>.>`, limits retention, file storage, oldest
-   * discarded). A stream of that name that keeps other subjects (another prefix's history), or removes messages once
-   * consumed (interest, work-queue retention: no history), is left alone: the bridge does not start.
+   * discarded). A stream of that name that keeps other subjects (another prefix's history), removes messages once
+   * consumed (interest, work-queue retention: no history), is sealed, or that the server cannot update to this
+   * configuration (a memory stream) is left alone: the bridge does not start, the error naming the stream.
    */
   private async ensureStream(nc: Publisher, js: JetStreamOptions): Promise<StreamManager> {
     const jsm = await this.streamManager(nc);
@@ -804,11 +805,12 @@ export class ForwardBridge {
     // max_age), which the server refuses above max_age, so a restart with a shorter --max-age failed to start. The
     // bridge sends no message ids: the window dedups nothing it publishes.
     const dupWindowMs = js.maxAgeMs > 0 ? Math.min(js.maxAgeMs, DUPLICATE_WINDOW_MS) : DUPLICATE_WINDOW_MS;
-    // No limit per subject nor on a message's size: the update keeps the stream's own (Object.assign over its config),
-    // and one message per subject, or a size under the envelopes', kept next to none of the history while its last
-    // sequence grew as the watch checks it (before 2026-12-07: reported storing, a replay all gaps or empty). Nor
-    // `discard_new_per_subject`, which the server refuses with `discard old` (the bridge did not start on such a stream).
-    const config = { subjects: [subject], retention: "limits", max_age: js.maxAgeMs * 1e6, max_bytes: js.maxBytes, max_msgs_per_subject: -1, max_msg_size: -1, storage: "file", discard: "old", discard_new_per_subject: false, duplicate_window: dupWindowMs * 1e6 };
+    // No limit on the message count, per subject nor on a message's size: the update keeps the stream's own
+    // (Object.assign over its config), and a few messages, one per subject, or a size under the envelopes', kept next
+    // to none of the history while its last sequence grew as the watch checks it (before 2026-12-07: reported storing,
+    // a replay all gaps or empty; max_msgs until s-sr3). Nor `discard_new_per_subject`, which the server refuses with
+    // `discard old` (the bridge did not start on such a stream).
+    const config = { subjects: [subject], retention: "limits", max_age: js.maxAgeMs * 1e6, max_bytes: js.maxBytes, max_msgs: -1, max_msgs_per_subject: -1, max_msg_size: -1, storage: "file", discard: "old", discard_new_per_subject: false, duplicate_window: dupWindowMs * 1e6 };
     try {
       await jsm.streams.add({ name: js.stream, ...config });
     } catch (err) {

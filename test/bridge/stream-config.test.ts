@@ -5,8 +5,8 @@
  * refused ("duplicates window can not be larger then max age"), `bridge to-nats` exiting 1. And a stream made with
  * interest or work-queue retention (it removes a message once its consumers have it: no history) was taken and
  * reported as storing: the history was silently empty. So was a sealed stream's (every message refused), and the
- * update kept a stream's limit per subject or on a message's size (one message per instrument, or none of the
- * envelopes, stored), and one refusing new messages over its limit per subject failed the start (the server
+ * update kept a stream's limit on its message count, per subject or on a message's size (a few messages, one per
+ * instrument, or none of the envelopes, stored; the count until s-sr3), and one refusing new messages over its limit per subject failed the start (the server
  * refuses that beside discard old); one the server cannot update (a memory stream) exited 1 with the server's words
  * alone, the stream unnamed. And a reader's replay from a time before the stream's oldest
  * message (aged out by its max age or size) started at that message without a word.
@@ -81,6 +81,7 @@ describe.skipIf(missing !== undefined)(`to-nats's JetStream stream configuration
   test.each([
     ["one message per subject", { max_msgs_per_subject: 1 }],
     ["a message size under the envelopes'", { max_msg_size: 50 }],
+    ["a limit on its message count (the oldest discarded past it)", { max_msgs: 1 }],
     ["a limit per subject refusing new messages over it", { max_msgs_per_subject: 1, discard: "new" as never, discard_new_per_subject: true }],
   ])("a stream kept with %s is updated to keep every message the bridge publishes", async (_what, limit) => {
     const name = `LIMIT_${Object.keys(limit).at(-1)}`;
