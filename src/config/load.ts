@@ -139,6 +139,11 @@ export interface ValidateOptions {
    * ignores. Default true.
    */
   readonly publishesHere?: boolean;
+  /**
+   * False (`replay`): no HTTP server runs from the file, so http.listen is not checked as this host's address (its
+   * form still is). Default true: `run` and `record` bind it at start.
+   */
+  readonly servesHttp?: boolean;
   /** This host's memory, which the retransmission rings together must not exceed (given: it, as "this host's memory"; else memoryLimit). */
   readonly hostMemoryBytes?: number;
   /** The memory the rings together must not exceed and what it is (default: usableMemory(), os.totalmem() or a smaller cgroup limit). */
@@ -279,10 +284,10 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
     format: v.oneOf(logT.format, "log.format", DEFAULTS.logFormat, ["auto", "json", "pretty"] as const),
   };
 
-  const http = parseHttp(v, v.table(root.http ?? {}, "http"));
   const localAddresses = opts.localAddresses ?? localIpv4Addresses();
   // The file configures this host's publisher; false: read for its [publish] alone (listen --config, bridge).
   const publisher = opts.requireVenue ?? true;
+  const http = parseHttp(v, v.table(root.http ?? {}, "http"), publisher && publishesHere && opts.servesHttp !== false ? localAddresses : undefined);
   const publish = parsePublish(v, v.table(root.publish ?? {}, "publish"), publishesHere && opts.destinationInterfacesUnused !== true ? localAddresses : undefined, publisher, publishesHere && opts.authKeyFileUnused !== true);
   const venuesTable = v.table(root.venues ?? {}, "venues");
   const venues = parseVenues(v, venuesTable);
@@ -507,7 +512,8 @@ function parseShard(v: Validator, value: unknown): { index: number; count: numbe
   return { index, count };
 }
 
-function parseHttp(v: Validator, t: Table): HttpConfig {
+/** `localAddresses`: this host's, which http.listen must be one of (undefined: no HTTP server runs from the file here). */
+function parseHttp(v: Validator, t: Table, localAddresses: readonly { name: string; address: string }[] | undefined): HttpConfig {
   v.knownKeys(t, "http", ["enabled", "listen", "allow_non_loopback", "bearer_token", "max_in_flight", "idle_timeout_s"]);
   const enabled = v.bool(t.enabled, "http.enabled", true);
   const listen = v.str(t.listen, "http.listen", DEFAULTS.httpListen);
@@ -539,6 +545,11 @@ function parseHttp(v: Validator, t: Table): HttpConfig {
       // The HTTP server refuses this too (checkHttpExposure); here it is reported with the other problems, so
       // check-config says what run would refuse.
       v.missing("http.bearer_token", `a token: required when http.listen (${listen}) is beyond loopback`);
+    } else if (enabled && localAddresses !== undefined && host !== "0.0.0.0" && !isLoopback(host)) {
+      // As publish.retransmit.listen: before, taken, and the start failed binding it (exit 1, "cannot listen") while
+      // check-config called the file valid. Loopback is every host's (lo), whatever list is given.
+      const why = interfaceProblem(host, localAddresses);
+      if (why !== null) v.problem("http.listen", listen, `${why}, or 0.0.0.0`, "host");
     }
   }
   return { enabled, host, port, allowNonLoopback, bearerToken: token === "" ? undefined : token, maxInFlight, idleTimeoutS };
