@@ -4,6 +4,7 @@
  * The keys and defaults are documented in README.md ("Configuration") and config/feeder.example.toml.
  * @module
  */
+import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { readAuthKeyFile } from "../core/auth-key.ts";
 import { ConfigError, HostAddressError } from "../core/errors.ts";
@@ -912,6 +913,10 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
     if (instrumentCachePath === "") v.problem(`${key}.instrument_cache`, instrumentCachePath, "a file path (the instrument cache is written there)");
     // NUL: no file has it (every file call on it throws).
     else if (instrumentCachePath.includes("\0")) v.problem(`${key}.instrument_cache`, instrumentCachePath, "a file path without a NUL character (no file has one; the instrument cache is written there)");
+    // A directory: its read warned at every start and every write failed (temporary file and lock inside it, the rename
+    // over it refused), so nothing was ever cached, while the start-up check saw only its parent writable.
+    else if (namesDirectory(instrumentCachePath)) v.problem(`${key}.instrument_cache`, instrumentCachePath, `a file path (it names a directory: the instrument cache is a file, e.g. "var/instruments-${venueName}.json")`);
+    else if (isDirectory(instrumentCachePath)) v.problem(`${key}.instrument_cache`, instrumentCachePath, `a file path (it is a directory: the instrument cache is a file, e.g. "${instrumentCachePath.replace(/\/+$/, "")}/instruments-${venueName}.json")`);
     else {
       // Entries are keyed market:SYMBOL, one venue's per file: a second venue would find "another venue's" file
       // at every start and write, and never cache (docs/operations.md, the instrument cache with several writers).
@@ -1095,6 +1100,20 @@ function showJson(value: unknown): string {
     return JSON.stringify(value);
   } catch {
     return String(value);
+  }
+}
+
+/** A path that can only be a directory's: ending in "/", or in "." or "..". */
+function namesDirectory(path: string): boolean {
+  return path.endsWith("/") || /(^|\/)\.\.?$/.test(path);
+}
+
+/** Whether a directory is at `path` now (one that cannot be looked at is left to the start's own checks). */
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
+  } catch {
+    return false;
   }
 }
 
