@@ -366,12 +366,14 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   // Not for a file read for its [publish] alone (listen --config, bridge): its shard and workers are not theirs.
   // An address this host lacks (yet) reads no symbol: counted beside it, so such a file with an empty share is still a
   // configuration error (exit 2), not an address to wait for (exit 1, then exit 2 once the address is up).
-  if (publisher && publishesHere && venues.length > 0 && !v.hasFileProblems()) checkShares(v, [...ids.keys()], shard, workers);
+  // Named as the file writes it: "01/2" is taken as 1/2, and a problem naming "1/2" is not found by searching the file.
+  const shardText = typeof root.shard === "string" ? root.shard : `${shard.index}/${shard.count}`;
+  if (publisher && publishesHere && venues.length > 0 && !v.hasFileProblems()) checkShares(v, [...ids.keys()], shard, shardText, workers);
   // Shards are separate processes, each with its own file: left at the default source id, every shard publishes as
   // source 0, and shards sharing a destination (or joined by one subscriber) are two publishers of one stream. Two
   // started together hear nothing of each other in the start-up window, so nothing refuses the second.
   if (publisher && publishesHere && shard.count > 1 && (root.publish as Table | undefined)?.source_id === undefined) {
-    v.missing("publish.source_id", `a source id set for shard = "${shard.index}/${shard.count}": each shard needs ids of its own (source_id, or with workers = N source_id + 1 … source_id + N) that no other shard of the same destinations or subscribers uses`);
+    v.missing("publish.source_id", `a source id set for shard = "${shardText}": each shard needs ids of its own (source_id, or with workers = N source_id + 1 … source_id + N) that no other shard of the same destinations or subscribers uses`);
   }
   // Workers publish as source_id + worker index + 1 (docs/operations.md, "Workers and shards"): all must fit a u16.
   if (workers > 1 && publish.sourceId! + workers > 65535) {
@@ -481,12 +483,12 @@ function checkOwnRetransmitPorts(v: Validator, publish: PublishConfig, rt: Retra
 }
 
 /** An instance's share of the configured instrument ids must hold a symbol, and at least one per worker. */
-function checkShares(v: Validator, ids: readonly number[], shard: { index: number; count: number }, workers: number): void {
+function checkShares(v: Validator, ids: readonly number[], shard: { index: number; count: number }, shardText: string, workers: number): void {
   // What each shard takes, named when they are few (an array of n counters only then).
   const perShard = new Array<number>(shard.count <= 64 ? shard.count : 0).fill(0);
   if (shard.count > 1 && shard.count <= 64) for (const id of ids) perShard[shardOfId(id, shard.count)]!++;
   const mine = ids.filter((id) => shardOfId(id, shard.count) === shard.index).length;
-  const spec = `${shard.index}/${shard.count}`;
+  const spec = shardText;
   if (mine === 0) {
     const split = shard.count <= 64 ? `; the shards take ${perShard.join(", ")}` : "";
     v.problem("shard", spec, `a share holding a configured symbol: none of the ${ids.length} configured has instrument id mod ${shard.count} = ${shard.index}${split} (fewer shards, or more symbols)`);
