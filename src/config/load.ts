@@ -4,6 +4,7 @@
  * The keys and defaults are documented in README.md ("Configuration") and config/feeder.example.toml.
  * @module
  */
+import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { readAuthKeyFile } from "../core/auth-key.ts";
 import { ConfigError, HostAddressError } from "../core/errors.ts";
@@ -139,6 +140,11 @@ export interface ValidateOptions {
    * ignores. Default true.
    */
   readonly publishesHere?: boolean;
+  /**
+   * False (`replay`): no HTTP server runs from the file, so http.listen is not checked as this host's address (its
+   * form still is). Default true: `run` and `record` bind it at start.
+   */
+  readonly servesHttp?: boolean;
   /** This host's memory, which the retransmission rings together must not exceed (given: it, as "this host's memory"; else memoryLimit). */
   readonly hostMemoryBytes?: number;
   /** The memory the rings together must not exceed and what it is (default: usableMemory(), os.totalmem() or a smaller cgroup limit). */
@@ -279,10 +285,10 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
     format: v.oneOf(logT.format, "log.format", DEFAULTS.logFormat, ["auto", "json", "pretty"] as const),
   };
 
-  const http = parseHttp(v, v.table(root.http ?? {}, "http"));
   const localAddresses = opts.localAddresses ?? localIpv4Addresses();
   // The file configures this host's publisher; false: read for its [publish] alone (listen --config, bridge).
   const publisher = opts.requireVenue ?? true;
+  const http = parseHttp(v, v.table(root.http ?? {}, "http"), publisher && publishesHere && opts.servesHttp !== false ? localAddresses : undefined);
   const publish = parsePublish(v, v.table(root.publish ?? {}, "publish"), publishesHere && opts.destinationInterfacesUnused !== true ? localAddresses : undefined, publisher, publishesHere && opts.authKeyFileUnused !== true);
   const venuesTable = v.table(root.venues ?? {}, "venues");
   const venues = parseVenues(v, venuesTable);
@@ -360,12 +366,14 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   // Not for a file read for its [publish] alone (listen --config, bridge): its shard and workers are not theirs.
   // An address this host lacks (yet) reads no symbol: counted beside it, so such a file with an empty share is still a
   // configuration error (exit 2), not an address to wait for (exit 1, then exit 2 once the address is up).
-  if (publisher && publishesHere && venues.length > 0 && !v.hasFileProblems()) checkShares(v, [...ids.keys()], shard, workers);
+  // Named as the file writes it: "01/2" is taken as 1/2, and a problem naming "1/2" is not found by searching the file.
+  const shardText = typeof root.shard === "string" ? root.shard : `${shard.index}/${shard.count}`;
+  if (publisher && publishesHere && venues.length > 0 && !v.hasFileProblems()) checkShares(v, [...ids.keys()], shard, shardText, workers);
   // Shards are separate processes, each with its own file: left at the default source id, every shard publishes as
   // source 0, and shards sharing a destination (or joined by one subscriber) are two publishers of one stream. Two
   // started together hear nothing of each other in the start-up window, so nothing refuses the second.
   if (publisher && publishesHere && shard.count > 1 && (root.publish as Table | undefined)?.source_id === undefined) {
-    v.missing("publish.source_id", `a source id set for shard = "${shard.index}/${shard.count}": each shard needs ids of its own (source_id, or with workers = N source_id + 1 … source_id + N) that no other shard of the same destinations or subscribers uses`);
+    v.missing("publish.source_id", `a source id set for shard = "${shardText}": each shard needs ids of its own (source_id, or with workers = N source_id + 1 … source_id + N) that no other shard of the same destinations or subscribers uses`);
   }
   // Workers publish as source_id + worker index + 1 (docs/operations.md, "Workers and shards"): all must fit a u16.
   if (workers > 1 && publish.sourceId! + workers > 65535) {
@@ -475,12 +483,12 @@ function checkOwnRetransmitPorts(v: Validator, publish: PublishConfig, rt: Retra
 }
 
 /** An instance's share of the configured instrument ids must hold a symbol, and at least one per worker. */
-function checkShares(v: Validator, ids: readonly number[], shard: { index: number; count: number }, workers: number): void {
+function checkShares(v: Validator, ids: readonly number[], shard: { index: number; count: number }, shardText: string, workers: number): void {
   // What each shard takes, named when they are few (an array of n counters only then).
   const perShard = new Array<number>(shard.count <= 64 ? shard.count : 0).fill(0);
   if (shard.count > 1 && shard.count <= 64) for (const id of ids) perShard[shardOfId(id, shard.count)]!++;
   const mine = ids.filter((id) => shardOfId(id, shard.count) === shard.index).length;
-  const spec = `${shard.index}/${shard.count}`;
+  const spec = shardText;
   if (mine === 0) {
     const split = shard.count <= 64 ? `; the shards take ${perShard.join(", ")}` : "";
     v.problem("shard", spec, `a share holding a configured symbol: none of the ${ids.length} configured has instrument id mod ${shard.count} = ${shard.index}${split} (fewer shards, or more symbols)`);
@@ -507,7 +515,8 @@ function parseShard(v: Validator, value: unknown): { index: number; count: numbe
   return { index, count };
 }
 
-function parseHttp(v: Validator, t: Table): HttpConfig {
+/** `localAddresses`: this host's, which http.listen must be one of (undefined: no HTTP server runs from the file here). */
+function parseHttp(v: Validator, t: Table, localAddresses: readonly { name: string; address: string }[] | undefined): HttpConfig {
   v.knownKeys(t, "http", ["enabled", "listen", "allow_non_loopback", "bearer_token", "max_in_flight", "idle_timeout_s"]);
   const enabled = v.bool(t.enabled, "http.enabled", true);
   const listen = v.str(t.listen, "http.listen", DEFAULTS.httpListen);
@@ -539,6 +548,11 @@ function parseHttp(v: Validator, t: Table): HttpConfig {
       // The HTTP server refuses this too (checkHttpExposure); here it is reported with the other problems, so
       // check-config says what run would refuse.
       v.missing("http.bearer_token", `a token: required when http.listen (${listen}) is beyond loopback`);
+    } else if (enabled && localAddresses !== undefined && host !== "0.0.0.0" && !isLoopback(host)) {
+      // As publish.retransmit.listen: before, taken, and the start failed binding it (exit 1, "cannot listen") while
+      // check-config called the file valid. Loopback is every host's (lo), whatever list is given.
+      const why = interfaceProblem(host, localAddresses);
+      if (why !== null) v.problem("http.listen", listen, `${why}, or 0.0.0.0`, "host");
     }
   }
   return { enabled, host, port, allowNonLoopback, bearerToken: token === "" ? undefined : token, maxInFlight, idleTimeoutS };
@@ -901,6 +915,10 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
     if (instrumentCachePath === "") v.problem(`${key}.instrument_cache`, instrumentCachePath, "a file path (the instrument cache is written there)");
     // NUL: no file has it (every file call on it throws).
     else if (instrumentCachePath.includes("\0")) v.problem(`${key}.instrument_cache`, instrumentCachePath, "a file path without a NUL character (no file has one; the instrument cache is written there)");
+    // A directory: its read warned at every start and every write failed (temporary file and lock inside it, the rename
+    // over it refused), so nothing was ever cached, while the start-up check saw only its parent writable.
+    else if (namesDirectory(instrumentCachePath)) v.problem(`${key}.instrument_cache`, instrumentCachePath, `a file path (it names a directory: the instrument cache is a file, e.g. "var/instruments-${venueName}.json")`);
+    else if (isDirectory(instrumentCachePath)) v.problem(`${key}.instrument_cache`, instrumentCachePath, `a file path (it is a directory: the instrument cache is a file, e.g. "${instrumentCachePath.replace(/\/+$/, "")}/instruments-${venueName}.json")`);
     else {
       // Entries are keyed market:SYMBOL, one venue's per file: a second venue would find "another venue's" file
       // at every start and write, and never cache (docs/operations.md, the instrument cache with several writers).
@@ -1084,6 +1102,20 @@ function showJson(value: unknown): string {
     return JSON.stringify(value);
   } catch {
     return String(value);
+  }
+}
+
+/** A path that can only be a directory's: ending in "/", or in "." or "..". */
+function namesDirectory(path: string): boolean {
+  return path.endsWith("/") || /(^|\/)\.\.?$/.test(path);
+}
+
+/** Whether a directory is at `path` now (one that cannot be looked at is left to the start's own checks). */
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
+  } catch {
+    return false;
   }
 }
 

@@ -65,6 +65,17 @@ describe("feeder replay arguments", { timeout: 30_000 }, () => {
     expect(r).toEqual({ code: 1, out: [], err: [] });
   });
 
+  test("http.listen at an address this host lacks is no refusal: replay serves no HTTP (run and record refuse it)", async () => {
+    const http = join(dir, "http-away.toml");
+    const text = readFileSync(config, "utf8").replace("http = { enabled = false }", 'http = { listen = "192.0.2.1:9464", allow_non_loopback = true, bearer_token = "abc" }').replace("[publish]\n", "[publish]\nstartup_listen_ms = 0\n");
+    writeFileSync(http, text);
+    expect(text).toContain("192.0.2.1:9464");
+    expect(text).toContain("startup_listen_ms = 0"); // no start-up window: the replay is over at once
+    const r = await run(["replay", "--config", http, plain]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out.at(-1)!)).toMatchObject({ frames: frames.length });
+  });
+
   test("a zstd capture replays like the uncompressed one: same frames, same datagrams", async () => {
     expect([...readFileSync(zstd).subarray(0, 9)]).toEqual([...Buffer.from("FDRCAP02"), 2]); // really compressed
     const a = await run(["replay", "--config", config, plain]);

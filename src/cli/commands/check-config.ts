@@ -20,7 +20,7 @@ export const checkConfigCommand: CommandSpec = {
     "  -c, --config FILE  the TOML configuration to validate (required)",
     "",
     "Checks everything `feeder run` checks before opening any socket (keys, values, that a venue is configured,",
-    "that each destination's interface and the retransmission server's address are this host's, that every",
+    "that each destination's interface, the retransmission server's address and http.listen are this host's, that every",
     "configured symbol is routed to a destination and has an instrument id of its own, symbols in the venue's",
     "spelling where it has one, that this instance's shard holds a symbol and it has no more workers than symbols,",
     "that a shard (n > 1) sets publish.source_id) and prints every problem with its key, or a",

@@ -8,12 +8,15 @@ import { Feeder } from "../../app/feeder.ts";
 import { preflight } from "../../app/preflight.ts";
 import { PublishGuard } from "../../app/publish-guard.ts";
 import { emptyReplayResult, formatDuration, formatReplayProgress, replayCaptures } from "../../app/replay.ts";
-import { loadConfigFile } from "../../config/load.ts";
+import { loadConfigFile, type ValidateOptions } from "../../config/load.ts";
 import { createLogger, writeStderr } from "../../core/log.ts";
 import { loadForStart, startFailureExitCode, startFailureFields, UsageError, type CommandContext, type CommandSpec } from "../command.ts";
 import { holdRepeatedStops, startOrStop, stopBounded } from "../start-or-stop.ts";
 import { instrumentCacheWritesEnded } from "./cache-writes.ts";
 import { checkCaptureFiles, positiveNumber } from "./capture-args.ts";
+
+/** One process (its request server on retransmit.listen's own port), and no HTTP server: http.listen is not bound. */
+const REPLAY_LOAD: ValidateOptions = { runWorkers: 1, servesHttp: false };
 
 /** `replay --strict`: the files were not replayed whole (distinct from 1, a failure, and 2, a usage error). */
 export const STRICT_EXIT_CODE = 3;
@@ -123,7 +126,7 @@ async function replay(ctx: CommandContext): Promise<number> {
   checkCaptureFiles(ctx.positionals);
   // Checked as the one process it runs (its request server on retransmit.listen's own port), not the file's workers.
   // An address this host does not have (yet) is a failed start, exit 1, as for `run` and `record` (it was 2).
-  const loaded = loadForStart(path, (p) => loadConfigFile(p, { runWorkers: 1 }), ctx.log);
+  const loaded = loadForStart(path, (p) => loadConfigFile(p, REPLAY_LOAD), ctx.log);
   if (loaded === undefined) return 1;
   const config = { ...loaded, workers: 1, publish: { ...loaded.publish, snapshotIntervalMs: 0 } };
   const log = createLogger({ level: config.log.level, format: config.log.format });
