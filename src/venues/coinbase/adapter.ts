@@ -59,6 +59,13 @@ export function defaultStaleAfterMs(): number {
   return 60_000;
 }
 
+/**
+ * A LIVE book whose socket's heartbeats keep coming in sequence after its last message is quiet, not stale, for up to
+ * this many stale times of silence (15 min at the default 60 s; adapter.ts quiet): then resynced all the same, which
+ * bounds how long a product the venue stopped sending, unseen by any sequence, stays LIVE.
+ */
+export const QUIET_MAX_STALE_TIMES = 15;
+
 export interface CoinbaseAdapterOptions extends CommonAdapterOptions {
   ackTimeoutMs?: number;
   staleAfterMs?: (depth: number, market: MarketName) => number;
@@ -187,6 +194,7 @@ export class CoinbaseAdapter implements VenueAdapter {
       this.control,
       {
         ...{ invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), housekeeping: (c, now) => this.heartbeatsDue(c as Conn, now) },
+        quiet: (t, now, staleAfterMs) => this.quiet(t as Topic, now, staleAfterMs),
         socketInUse: (c) => this.onOpen(c as Conn), // before the level2 subscribe (onOpen)
         frameLost: (c, t, frame, why) => this.frameLost(c as Conn, t as Topic | undefined, frame, why),
       },
@@ -489,6 +497,27 @@ export class CoinbaseAdapter implements VenueAdapter {
     return true;
   }
 
+  /**
+   * The lifecycle's quiet hook, for a book silent past its stale time: until when it is quiet, not stale (0: stale
+   * now). `sequence_num` counts every message of the socket, and any break of it, or the socket's end, takes every book
+   * of the connection out of LIVE: so a book still LIVE lost nothing up to the socket's last frame, and a heartbeat
+   * taken in sequence after the book's last message proves its product sent nothing since (a quiet product, not a lost
+   * one). Such a book stays LIVE while the latest heartbeat is within the dead-connection time (7 s), up to
+   * QUIET_MAX_STALE_TIMES stale times of silence, and its market's listing is asked as for a stale book (at most once a
+   * minute per market), so a product that stopped trading still halts; a book not LIVE, not subscribed, or without
+   * such a heartbeat is stale at its stale time. Until s-leftcoin every product silent for 60 s was resubscribed
+   * every 60 s: 240 quiet products spent the IP's whole 8-a-second message budget churning correct books
+   * (test/venues/coinbase/quiet-product.test.ts). Cold.
+   */
+  private quiet(t: Topic, now: number, staleAfterMs: number): number {
+    const hbMs = t.conn.heartbeatMs;
+    if (t.book !== BookState.LIVE || t.sub !== SUB_ACTIVE || hbMs <= t.lastMsgMs) return 0;
+    const untilMs = Math.min(t.lastMsgMs + QUIET_MAX_STALE_TIMES * staleAfterMs, hbMs + this.lifecycle.deadConnectionMs);
+    if (untilMs <= now) return 0;
+    this.lifecycle.onTopicStale?.(t); // a product that stopped trading is silent too: its listing is asked as a stale book's
+    return untilMs;
+  }
+
   /** A heartbeats frame; `counter` -1: its heartbeat_counter (or events) could not be read, `frame` its text. */
   onHeartbeat(conn: Conn, seq: number, counter: number, tsUs: number, frame?: string): void {
     if (counter < 0) {
@@ -497,6 +526,7 @@ export class CoinbaseAdapter implements VenueAdapter {
       this.countParseError(conn, CB_ERR_HEARTBEAT, `${conn.name}: ${(frame ?? "").slice(0, 160)}`, this.controlErrorLog);
       if (!this.sequenceOk(conn, seq, tsUs)) return;
       conn.heartbeats++;
+      conn.heartbeatMs = this.now();
       conn.lastHeartbeat = -1;
       return;
     }
@@ -508,6 +538,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     }
     if (!this.sequenceOk(conn, seq, tsUs)) return;
     conn.heartbeats++;
+    conn.heartbeatMs = this.now();
     if (conn.lastHeartbeat >= 0 && counter !== conn.lastHeartbeat + 1) {
       conn.heartbeatCounterBreaks++;
       this.heartbeatLog.hit(`${conn.name}: ${counter} after ${conn.lastHeartbeat}`);

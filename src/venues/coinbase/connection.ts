@@ -30,6 +30,8 @@ export class CoinbaseConnection extends VenueConnection {
   lastSeq = -1;
   /** The last heartbeat_counter of this socket; -1 = none yet. */
   lastHeartbeat = -1;
+  /** The adapter's clock (ms) when this socket's last heartbeat was taken in sequence; 0 = none yet (adapter.ts quiet). */
+  heartbeatMs = 0;
   /**
    * The last TAKEN_RING frames taken on this socket, at sequence_num % TAKEN_RING: their number, envelope time (µs)
    * and length. A frame numbered at or below the last is a repeat only if it is the frame taken with that number
@@ -118,6 +120,7 @@ export class CoinbaseConnection extends VenueConnection {
   /** Replay: the recording's next socket begins (ws:open, ws:close, sequence_num 0 again): its own subscribes, its own snapshots. */
   replaySocketBegins(): void {
     this.resetTaken();
+    this.heartbeatMs = 0;
     this.replaySnapshotted.clear();
   }
 
@@ -135,6 +138,7 @@ export class CoinbaseConnection extends VenueConnection {
   bindMessages(ws: WebSocket, gen: number): void {
     this.lastSeq = -1;
     this.lastHeartbeat = -1;
+    this.heartbeatMs = 0;
     this.takenSeq.fill(-1);
     this.expectedAcks.length = 0;
     ws.onmessage = (ev: MessageEvent) => {
