@@ -423,6 +423,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     const t = this.topics[index]!;
     if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED) {
       this.ignoredWhileUnsubscribed++; // in flight before an unsubscribe took effect
+      if (u.isSnapshot && t.sub === SUB_REJECTED) this.snapshotIgnored(t);
       return;
     }
     const now = this.now();
@@ -478,6 +479,19 @@ export class CoinbaseAdapter implements VenueAdapter {
       if (seen.has(t)) continue;
       seen.add(t);
       p.sentMs = now;
+    }
+  }
+
+  /**
+   * A snapshot of a closed product (SUB_REJECTED), ignored: noted for each written subscribe of it still unanswered
+   * (`snapshotted`), as answerComing notes one taken, so that subscribe's answer finds it came (onAnswer). Cold.
+   */
+  private snapshotIgnored(t: Topic): void {
+    for (const p of t.conn.pending.values()) {
+      if (p.op !== "subscribe" || p.sentMs === Infinity || !p.topics.includes(t)) continue;
+      let seen = this.snapshotted.get(p);
+      if (seen === undefined) this.snapshotted.set(p, (seen = new Set()));
+      seen.add(t);
     }
   }
 
@@ -731,6 +745,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     if (req.op === "subscribe") {
       const has = (n: string) => listed === null || listed.has(n);
       this.control.onControl(conn, { coinbaseAck: true, op: "subscribe", reqId: head, ok: names.filter(has), failed: names.filter((n) => !has(n)) });
+      this.snapshotMissed(req, topics);
       return;
     }
     // An unsubscribe's answer lists what remains subscribed. The request is over: its products gone are done, and so
@@ -740,6 +755,20 @@ export class CoinbaseAdapter implements VenueAdapter {
     const kept = listed === null ? [] : topics.filter((t) => listed.has(t.topic));
     for (const t of topics) if (!kept.includes(t)) this.unsubscribedAgain.delete(t);
     if (kept.length > 0) this.stillListed(conn, kept);
+  }
+
+  /**
+   * After a subscribe's answer: a product it made subscribed whose book still awaits the snapshot that subscribe
+   * already sent (noted by snapshotIgnored: it came while the product was closed, and the product was reopened before
+   * the answer, so this subscribe was kept for it: ConnectionLifecycle.activateAll) gets no other: resubscribed at once.
+   * Until s-leftcoin it stayed AWAITING_SNAPSHOT until its stale time (test/venues/coinbase/reopen-race.test.ts). Cold.
+   */
+  private snapshotMissed(req: PendingRequest, topics: Topic[]): void {
+    const seen = this.snapshotted.get(req);
+    if (seen === undefined) return;
+    for (const t of topics) {
+      if (seen.has(t) && t.sub === SUB_ACTIVE && t.book === BookState.AWAITING_SNAPSHOT) this.books.resync(t, BookState.AWAITING_SNAPSHOT, StatusReason.INSTRUMENT_CLOSED);
+    }
   }
 
   /**
