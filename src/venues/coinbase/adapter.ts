@@ -33,6 +33,7 @@ import { RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, SubscriptionCont
 import { resyncsOnLoss, TopicResync } from "../common/topic-resync.ts";
 import { type CoinbaseConnection as Conn, CoinbaseConnection, type CoinbaseTopic, HEARTBEATS_ACK } from "./connection.ts";
 import { coinbaseInstrumentSource } from "./instruments.ts";
+import { carriesSequence, productIdOf } from "./raw-frame.ts";
 import { CB_ERR_ANSWER, CB_ERR_CHANNEL, CB_ERR_HEARTBEAT, CB_ERR_SUBSCRIPTIONS, CB_ERR_UNKNOWN_PRODUCT, CB_ERROR_NAMES, misfitCode } from "./parse-json.ts";
 import {
   COINBASE_KEEPALIVE,
@@ -850,10 +851,12 @@ export class CoinbaseAdapter implements VenueAdapter {
 
   /**
    * A frame whose handling threw (the lifecycle's frameLost hook, after it is logged and counted as frameErrors): the
-   * rule for a frame that could not be read. Naming no single product (`t` undefined), or thrown before its
-   * sequence_num was taken (conn.frameTaken: the sequence lost a number, and the next frame would be a gap; a frame
-   * carrying none, as an error frame, lost none: conn.takeNone, that book alone since s-rd24b), its
-   * sequence_num or its book is unknown: the connection resyncs as on an unreadable frame (onParseError, not counted
+   * rule for a frame that could not be read. Naming no single product (`t` undefined; a name written with escapes,
+   * `BTC\u002DUSD`, read from its product_id fields: raw-frame.ts productIdOf), or thrown before its sequence_num was
+   * taken (conn.frameTaken: the sequence lost a number, and the next frame would be a gap; a frame carrying none lost
+   * none: taken (conn.takeNone) since s-rd24b, and since s-leftcoin also one thrown before it was read whose text has no
+   * `sequence_num` key (raw-frame.ts carriesSequence): that book alone; were the key there but unseen, the next
+   * frame's gap resyncs the connection), its sequence_num or its book is unknown: the connection resyncs as on an unreadable frame (onParseError, not counted
    * as one): one reconnect, whose new socket subscribes every book in one message. Until 2026-12-07 the lifecycle's
    * default resynced each book alone, an unsubscribe and a subscribe each (~2 messages a book against the 8-a-second
    * budget) on the same socket; until s-coinhb one naming a product but not taken resynced that book alone, 2 messages
@@ -864,14 +867,22 @@ export class CoinbaseAdapter implements VenueAdapter {
    * settles that request at once (answerLost) and resyncs nothing: the frame was taken in sequence or carries none, and
    * holds no book data. test/venues/coinbase/frame-fault.test.ts. Cold.
    */
-  private frameLost(conn: Conn, t: Topic | undefined, frame: string, why: string): void {
+  private frameLost(conn: Conn, quoted: Topic | undefined, frame: string, why: string): void {
+    let t = quoted;
     const answer = this.answering;
     this.answering = null;
     if (answer !== null && answer.conn === conn && conn.frameTaken()) {
       this.answerLost(answer, frame, why);
       return;
     }
-    if (t === undefined || !conn.frameTaken()) {
+    if (frame.includes("\\")) {
+      // A name written with escapes is not found by the lifecycle's raw lookup: its product_id as JSON reads it
+      // (none: the lookup's; several, unreadable or not on the connection: none single).
+      const id = productIdOf(frame);
+      const named = id === null ? undefined : id === undefined ? t : conn.byTopic.get(id);
+      t = t === undefined || t === named ? named : undefined;
+    }
+    if (t === undefined || (!conn.frameTaken() && carriesSequence(frame))) {
       this.resyncConnection(conn, StatusReason.PARSE_ERROR, "a frame whose handling threw");
       if (this.books.replaying) conn.resetTaken();
       return;
@@ -937,7 +948,7 @@ export class CoinbaseAdapter implements VenueAdapter {
       ["deltas", "deltas_total", "Update events applied", this.deltas],
       ["resyncs", "resyncs_total", "Single-book resyncs started (unsubscribe + subscribe)", this.books.resyncs],
       ["resyncsDelayed", "resyncs_delayed_total", "Resyncs that waited out the per-book backoff", this.books.resyncsDelayed],
-      ["connectionResyncs", "connection_resyncs_total", "Connections whose books were all resynced (sequence gap, unreadable frame, an event of a product not on the connection, or a frame whose handling threw naming no single product or before its sequence_num was taken)", this.connectionResyncs],
+      ["connectionResyncs", "connection_resyncs_total", "Connections whose books were all resynced (sequence gap, unreadable frame, an event of a product not on the connection, or a frame whose handling threw naming no single product, or carrying a sequence_num not yet taken)", this.connectionResyncs],
       ["ignoredBeforeSnapshot", "ignored_before_snapshot_total", "Update events ignored because the book had no snapshot yet", this.ignoredBeforeSnapshot],
       ["ignoredWhileUnsubscribed", "ignored_while_unsubscribed_total", "Book events in flight after an unsubscribe", this.ignoredWhileUnsubscribed],
       ["staleResyncs", "stale_resyncs_total", "Books resynced because their product went silent", this.lifecycle.staleResyncs],
