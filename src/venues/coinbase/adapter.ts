@@ -34,7 +34,7 @@ import { resyncsOnLoss, TopicResync } from "../common/topic-resync.ts";
 import { type CoinbaseConnection as Conn, CoinbaseConnection, type CoinbaseTopic, HEARTBEATS_ACK } from "./connection.ts";
 import { coinbaseInstrumentSource } from "./instruments.ts";
 import { carriesSequence, productIdOf } from "./raw-frame.ts";
-import { CB_ERR_ANSWER, CB_ERR_CHANNEL, CB_ERR_HEARTBEAT, CB_ERR_SUBSCRIPTIONS, CB_ERR_UNKNOWN_PRODUCT, CB_ERROR_NAMES, misfitCode } from "./parse-json.ts";
+import { CB_ERR_ANSWER, CB_ERR_CHANNEL, CB_ERR_HEARTBEAT, CB_ERR_SUBSCRIPTIONS, CB_ERR_TIMESTAMP, CB_ERR_UNKNOWN_PRODUCT, CB_ERROR_NAMES, misfitCode } from "./parse-json.ts";
 import {
   COINBASE_KEEPALIVE,
   connectBudget,
@@ -124,6 +124,8 @@ export class CoinbaseAdapter implements VenueAdapter {
   private readonly answerLostLog: RateLimitedLog;
   private readonly errorLog: RateLimitedLog;
   private readonly heartbeatLog: RateLimitedLog;
+  /** Timestamps past 2^53 µs (onTimestampPastRange): their own line, as they resync nothing. */
+  private readonly timestampLog: RateLimitedLog;
   /** Unsubscribes answered by an event still listing some of their products (stillListed). */
   private readonly stillListedLog: RateLimitedLog;
   /** Closed products unsubscribed again on a socket (generation `gen`), `sent` times so far (stillListed). */
@@ -167,6 +169,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     this.gapLog = new RateLimitedLog(this.log, "warn", "coinbase: sequence_num gaps; every book of the connection resynced");
     this.errorLog = new RateLimitedLog(this.log, "warn", "coinbase: error frames from the venue");
     this.heartbeatLog = new RateLimitedLog(this.log, "warn", "coinbase: heartbeat_counter did not advance by 1");
+    this.timestampLog = new RateLimitedLog(this.log, "warn", "coinbase: frame timestamps past the year 2255 (2^53 µs), read as unknown (0); the frame taken, no book resynced");
     this.stillListedLog = new RateLimitedLog(this.log, "warn", `coinbase: unsubscribes answered by a subscriptions event still listing their products (closed products unsubscribed again, at most ${UNSUBSCRIBE_AGAIN_MAX} times; others taken as unsubscribed)`);
     // Config (`venues.coinbase.spot.symbols_per_connection`) first, then the option, then the default.
     const perConnection = config.markets.find((m) => m.symbolsPerConnection !== undefined)?.symbolsPerConnection;
@@ -531,6 +534,18 @@ export class CoinbaseAdapter implements VenueAdapter {
     if (untilMs <= now) return 0;
     this.lifecycle.onTopicStale?.(t); // a product that stopped trading is silent too: its listing is asked as a stale book's
     return untilMs;
+  }
+
+  /**
+   * A frame whose envelope `timestamp` is well formed but at or past 2^53 µs (2255-06-05; scanner.ts TS_PAST_RANGE):
+   * bad input naming the time alone. It is read as unknown (0) and the frame handled as any other; counted as parse
+   * error `timestamp` and logged naming it. Before s-leftcoin its µs went to the book, whose builder refuses a time
+   * the wire's i64 of ns cannot carry: the book was marked parse_error and resynced whole, on every such frame
+   * (test/venues/coinbase/far-timestamp.test.ts). Cold.
+   */
+  onTimestampPastRange(conn: Conn, frame: string): void {
+    const at = frame.indexOf('"timestamp"');
+    this.countParseError(conn, CB_ERR_TIMESTAMP, `${conn.name}: ${frame.slice(Math.max(0, at), Math.max(0, at) + 60)}`, this.timestampLog);
   }
 
   /** A heartbeats frame; `counter` -1: its heartbeat_counter (or events) could not be read, `frame` its text. */

@@ -4,7 +4,7 @@
  * fuzzed frames (cuts, edits): whatever the scanner accepts JSON.parse accepts with the same books, never a wrong one.
  */
 import { describe, expect, test } from "vitest";
-import { CB_HEARTBEAT, CB_L2, CB_NOT_FAST, CoinbaseScanner, EventPool, rfc3339Us } from "../../../src/venues/coinbase/scanner.ts";
+import { CB_HEARTBEAT, CB_L2, CB_NOT_FAST, CoinbaseScanner, EventPool, rfc3339Us, TS_PAST_RANGE } from "../../../src/venues/coinbase/scanner.ts";
 import { ProductTable } from "../../../src/venues/coinbase/product-table.ts";
 import { CB_CONTROL, misfitCode, parseSlowFrame, type SlowFrame } from "../../../src/venues/coinbase/parse-json.ts";
 import { Rng } from "../../../src/sim/rng.ts";
@@ -297,6 +297,9 @@ describe("coinbase scanner", () => {
     // Second 60 is no time: Coinbase's servers (Go: a heartbeat's current_time is Go's Time.String) never print a leap
     // second, and µs since the epoch has none. Before, any minute's :60 read as the next minute's :00 (14:30:60 as
     // 14:31:00), and a leap second's 23:59:60.5 as 00:00:00.5, after the frames of the second that follows it.
+    // 2^53 µs is 2255-06-05T23:47:34.740992Z: from there TS_PAST_RANGE (read as unknown, counted), not µs the wire cannot carry.
+    expect(rfc3339Us("2255-06-05T23:47:34.740991Z", 0, 27)).toBe(2 ** 53 - 1);
+    for (const far of ["2255-06-05T23:47:34.740992Z", "2300-01-01T00:00:00Z", "9999-12-31T23:59:59.999999Z"]) expect(rfc3339Us(far, 0, far.length), far).toBe(TS_PAST_RANGE);
     for (const bad of ["2026-04-07T14:30:60Z", "2016-12-31T23:59:60Z", "2016-12-31T23:59:60.5Z", "2026-04-07T14:30:61Z"]) expect(rfc3339Us(bad, 0, bad.length), bad).toBe(-1);
   });
 });
