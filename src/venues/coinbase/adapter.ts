@@ -61,8 +61,8 @@ export function defaultStaleAfterMs(): number {
 }
 
 /**
- * A LIVE book whose socket's heartbeats keep coming in sequence after its last message is quiet, not stale, for up to
- * this many stale times of silence (15 min at the default 60 s; adapter.ts quiet): then resynced all the same, which
+ * A LIVE book whose socket took a heartbeat in sequence in each stale period of its silence is quiet, not stale, for
+ * up to this many stale times of silence (15 min at the default 60 s; adapter.ts quiet): then resynced all the same, which
  * bounds how long a product the venue stopped sending, unseen by any sequence, stays LIVE.
  */
 export const QUIET_MAX_STALE_TIMES = 15;
@@ -520,7 +520,8 @@ export class CoinbaseAdapter implements VenueAdapter {
    * now). `sequence_num` counts every message of the socket, and any break of it, or the socket's end, takes every book
    * of the connection out of LIVE: so a book still LIVE lost nothing up to the socket's last frame, and a heartbeat
    * taken in sequence after the book's last message proves its product sent nothing since (a quiet product, not a lost
-   * one). Such a book stays LIVE while the latest heartbeat is within the dead-connection time (7 s), up to
+   * one). Such a book stays LIVE, judged at each stale time of silence: a heartbeat taken in the stale period just
+   * ended keeps it for the next (the dead-connection rule, 7 s, ends a socket whose heartbeats stop), up to
    * QUIET_MAX_STALE_TIMES stale times of silence, and its market's listing is asked as for a stale book (at most once a
    * minute per market), so a product that stopped trading still halts; a book not LIVE, not subscribed, or without
    * such a heartbeat is stale at its stale time. Until s-leftcoin every product silent for 60 s was resubscribed
@@ -528,12 +529,15 @@ export class CoinbaseAdapter implements VenueAdapter {
    * (test/venues/coinbase/quiet-product.test.ts). Cold.
    */
   private quiet(t: Topic, now: number, staleAfterMs: number): number {
-    const hbMs = t.conn.heartbeatMs;
-    if (t.book !== BookState.LIVE || t.sub !== SUB_ACTIVE || hbMs <= t.lastMsgMs) return 0;
-    const untilMs = Math.min(t.lastMsgMs + QUIET_MAX_STALE_TIMES * staleAfterMs, hbMs + this.lifecycle.deadConnectionMs);
-    if (untilMs <= now) return 0;
+    if (t.book !== BookState.LIVE || t.sub !== SUB_ACTIVE || !(staleAfterMs > 0)) return 0;
+    // Judged per stale period of silence, each by the heartbeats of the period just ended (not by the round's time,
+    // which trails it by up to a housekeeping interval): replay, judging at the period's end, gives live's verdict.
+    const periods = Math.floor((now - t.lastMsgMs) / staleAfterMs);
+    if (periods < 1 || periods >= QUIET_MAX_STALE_TIMES) return 0;
+    const endMs = t.lastMsgMs + periods * staleAfterMs;
+    if (!t.conn.heardHeartbeat(endMs - staleAfterMs, endMs)) return 0;
     this.lifecycle.onTopicStale?.(t); // a product that stopped trading is silent too: its listing is asked as a stale book's
-    return untilMs;
+    return endMs + staleAfterMs;
   }
 
   /**
@@ -556,7 +560,7 @@ export class CoinbaseAdapter implements VenueAdapter {
       this.countParseError(conn, CB_ERR_HEARTBEAT, `${conn.name}: ${(frame ?? "").slice(0, 160)}`, this.controlErrorLog);
       if (!this.sequenceOk(conn, seq, tsUs)) return;
       conn.heartbeats++;
-      conn.heartbeatMs = this.now();
+      conn.heartbeatTaken(this.now());
       conn.lastHeartbeat = -1;
       return;
     }
@@ -568,7 +572,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     }
     if (!this.sequenceOk(conn, seq, tsUs)) return;
     conn.heartbeats++;
-    conn.heartbeatMs = this.now();
+    conn.heartbeatTaken(this.now());
     if (conn.lastHeartbeat >= 0 && counter !== conn.lastHeartbeat + 1) {
       conn.heartbeatCounterBreaks++;
       this.heartbeatLog.hit(`${conn.name}: ${counter} after ${conn.lastHeartbeat}`);

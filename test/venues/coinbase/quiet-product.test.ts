@@ -11,6 +11,10 @@ import type { Instrument } from "../../../src/core/types.ts";
 import { startCoinbaseSimulator } from "../../../src/sim/coinbase-sim.ts";
 import { QUIET_MAX_STALE_TIMES } from "../../../src/venues/coinbase/adapter.ts";
 import { createCoinbaseAdapter } from "../../../src/venues/coinbase/index.ts";
+import type { CoinbaseConnection } from "../../../src/venues/coinbase/connection.ts";
+import { BookState } from "../../../src/core/types.ts";
+import { SUB_ACTIVE, type TopicState } from "../../../src/venues/common/connection.ts";
+import { offlineVenue } from "../common/offline-venue.ts";
 import { coinbaseConfig, countRounds, Sink, subsOf, waitFor } from "./helpers.ts";
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -66,5 +70,26 @@ describe("coinbase: a quiet product on a socket whose heartbeats come in sequenc
     await advance(STALE_MS + 20, false);
     await advance(10, false);
     expect(adapter.stats().staleResyncs).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("coinbase: the quiet verdict is the stale period's, not the round's", () => {
+  test("a heartbeat taken after the stale time, before the round that judges it, does not hold the book (replay judges at the stale time)", async () => {
+    // Before, any heartbeat after the book's last message held it: live, whose round trails the stale time by up to a
+    // housekeeping interval, kept LIVE a book that replay, judging at the stale time, made STALE (replay-refusal.test.ts
+    // saw ETH-USD STALE in replay alone). Now each stale period is judged by the heartbeats within it.
+    const o = offlineVenue("coinbase", "spot", 0, ["BTC-USD"], "");
+    const adapter = createCoinbaseAdapter(o.config, o.subscriptions, o.options);
+    const inner = adapter as unknown as { topics: TopicState<CoinbaseConnection>[]; quiet: (t: TopicState<CoinbaseConnection>, now: number, staleAfterMs: number) => number };
+    const t = inner.topics[0]!;
+    Object.assign(t, { book: BookState.LIVE, sub: SUB_ACTIVE, lastMsgMs: 1_000 });
+    const quiet = (nowMs: number) => inner.quiet.call(adapter, t, nowMs, STALE_MS);
+    t.conn.heartbeatTaken(1_000); // with the last message: proves nothing after it
+    t.conn.heartbeatTaken(1_105); // after the stale time (1,100)
+    expect(quiet(1_110)).toBe(0);
+    t.conn.heartbeatTaken(1_050); // within the first period: quiet until the second period's end, judged then by its own
+    expect(quiet(1_110)).toBe(1_200);
+    expect(quiet(1_210)).toBe(1_300); // 1,105 is in (1,100, 1,200]
+    expect(quiet(1_310)).toBe(0); // none in (1,200, 1,300]
   });
 });
