@@ -33,7 +33,8 @@ import { RATE_LIMIT_BACKOFF_BASE_MS, RATE_LIMIT_BACKOFF_MAX_MS, SubscriptionCont
 import { resyncsOnLoss, TopicResync } from "../common/topic-resync.ts";
 import { type CoinbaseConnection as Conn, CoinbaseConnection, type CoinbaseTopic, HEARTBEATS_ACK } from "./connection.ts";
 import { coinbaseInstrumentSource } from "./instruments.ts";
-import { CB_ERR_ANSWER, CB_ERR_CHANNEL, CB_ERR_HEARTBEAT, CB_ERR_SUBSCRIPTIONS, CB_ERR_UNKNOWN_PRODUCT, CB_ERROR_NAMES, misfitCode } from "./parse-json.ts";
+import { carriesSequence, productIdOf } from "./raw-frame.ts";
+import { CB_ERR_ANSWER, CB_ERR_CHANNEL, CB_ERR_HEARTBEAT, CB_ERR_SUBSCRIPTIONS, CB_ERR_TIMESTAMP, CB_ERR_UNKNOWN_PRODUCT, CB_ERROR_NAMES, misfitCode } from "./parse-json.ts";
 import {
   COINBASE_KEEPALIVE,
   connectBudget,
@@ -58,6 +59,13 @@ export type { RawFrameTap } from "../venue.ts";
 export function defaultStaleAfterMs(): number {
   return 60_000;
 }
+
+/**
+ * A LIVE book whose socket took a heartbeat in sequence in each stale period of its silence is quiet, not stale, for
+ * up to this many stale times of silence (15 min at the default 60 s; adapter.ts quiet): then resynced all the same, which
+ * bounds how long a product the venue stopped sending, unseen by any sequence, stays LIVE.
+ */
+export const QUIET_MAX_STALE_TIMES = 15;
 
 export interface CoinbaseAdapterOptions extends CommonAdapterOptions {
   ackTimeoutMs?: number;
@@ -116,6 +124,8 @@ export class CoinbaseAdapter implements VenueAdapter {
   private readonly answerLostLog: RateLimitedLog;
   private readonly errorLog: RateLimitedLog;
   private readonly heartbeatLog: RateLimitedLog;
+  /** Timestamps past 2^53 µs (onTimestampPastRange): their own line, as they resync nothing. */
+  private readonly timestampLog: RateLimitedLog;
   /** Unsubscribes answered by an event still listing some of their products (stillListed). */
   private readonly stillListedLog: RateLimitedLog;
   /** Closed products unsubscribed again on a socket (generation `gen`), `sent` times so far (stillListed). */
@@ -159,6 +169,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     this.gapLog = new RateLimitedLog(this.log, "warn", "coinbase: sequence_num gaps; every book of the connection resynced");
     this.errorLog = new RateLimitedLog(this.log, "warn", "coinbase: error frames from the venue");
     this.heartbeatLog = new RateLimitedLog(this.log, "warn", "coinbase: heartbeat_counter did not advance by 1");
+    this.timestampLog = new RateLimitedLog(this.log, "warn", "coinbase: frame timestamps past the year 2255 (2^53 µs), read as unknown (0); the frame taken, no book resynced");
     this.stillListedLog = new RateLimitedLog(this.log, "warn", `coinbase: unsubscribes answered by a subscriptions event still listing their products (closed products unsubscribed again, at most ${UNSUBSCRIBE_AGAIN_MAX} times; others taken as unsubscribed)`);
     // Config (`venues.coinbase.spot.symbols_per_connection`) first, then the option, then the default.
     const perConnection = config.markets.find((m) => m.symbolsPerConnection !== undefined)?.symbolsPerConnection;
@@ -187,6 +198,7 @@ export class CoinbaseAdapter implements VenueAdapter {
       this.control,
       {
         ...{ invalidate, resync: (t, state, reason) => this.books.resync(t, state, reason), housekeeping: (c, now) => this.heartbeatsDue(c as Conn, now) },
+        quiet: (t, now, staleAfterMs) => this.quiet(t as Topic, now, staleAfterMs),
         socketInUse: (c) => this.onOpen(c as Conn), // before the level2 subscribe (onOpen)
         frameLost: (c, t, frame, why) => this.frameLost(c as Conn, t as Topic | undefined, frame, why),
       },
@@ -415,6 +427,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     const t = this.topics[index]!;
     if (t.sub === SUB_UNSUBSCRIBING || t.sub === SUB_IDLE || t.sub === SUB_REJECTED) {
       this.ignoredWhileUnsubscribed++; // in flight before an unsubscribe took effect
+      if (u.isSnapshot && t.sub === SUB_REJECTED) this.snapshotIgnored(t);
       return;
     }
     const now = this.now();
@@ -473,6 +486,19 @@ export class CoinbaseAdapter implements VenueAdapter {
     }
   }
 
+  /**
+   * A snapshot of a closed product (SUB_REJECTED), ignored: noted for each written subscribe of it still unanswered
+   * (`snapshotted`), as answerComing notes one taken, so that subscribe's answer finds it came (onAnswer). Cold.
+   */
+  private snapshotIgnored(t: Topic): void {
+    for (const p of t.conn.pending.values()) {
+      if (p.op !== "subscribe" || p.sentMs === Infinity || !p.topics.includes(t)) continue;
+      let seen = this.snapshotted.get(p);
+      if (seen === undefined) this.snapshotted.set(p, (seen = new Set()));
+      seen.add(t);
+    }
+  }
+
   /** Every book of the connection RESYNCING (reason), then a reconnect that resubscribes them all. */
   private resyncConnection(conn: Conn, reason: StatusReason, why: string): void {
     this.connectionResyncs++;
@@ -489,6 +515,43 @@ export class CoinbaseAdapter implements VenueAdapter {
     return true;
   }
 
+  /**
+   * The lifecycle's quiet hook, for a book silent past its stale time: until when it is quiet, not stale (0: stale
+   * now). `sequence_num` counts every message of the socket, and any break of it, or the socket's end, takes every book
+   * of the connection out of LIVE: so a book still LIVE lost nothing up to the socket's last frame, and a heartbeat
+   * taken in sequence after the book's last message proves its product sent nothing since (a quiet product, not a lost
+   * one). Such a book stays LIVE, judged at each stale time of silence: a heartbeat taken in the stale period just
+   * ended keeps it for the next (the dead-connection rule, 7 s, ends a socket whose heartbeats stop), up to
+   * QUIET_MAX_STALE_TIMES stale times of silence, and its market's listing is asked as for a stale book (at most once a
+   * minute per market), so a product that stopped trading still halts; a book not LIVE, not subscribed, or without
+   * such a heartbeat is stale at its stale time. Until s-leftcoin every product silent for 60 s was resubscribed
+   * every 60 s: 240 quiet products spent the IP's whole 8-a-second message budget churning correct books
+   * (test/venues/coinbase/quiet-product.test.ts). Cold.
+   */
+  private quiet(t: Topic, now: number, staleAfterMs: number): number {
+    if (t.book !== BookState.LIVE || t.sub !== SUB_ACTIVE || !(staleAfterMs > 0)) return 0;
+    // Judged per stale period of silence, each by the heartbeats of the period just ended (not by the round's time,
+    // which trails it by up to a housekeeping interval): replay, judging at the period's end, gives live's verdict.
+    const periods = Math.floor((now - t.lastMsgMs) / staleAfterMs);
+    if (periods < 1 || periods >= QUIET_MAX_STALE_TIMES) return 0;
+    const endMs = t.lastMsgMs + periods * staleAfterMs;
+    if (!t.conn.heardHeartbeat(endMs - staleAfterMs, endMs)) return 0;
+    this.lifecycle.onTopicStale?.(t); // a product that stopped trading is silent too: its listing is asked as a stale book's
+    return endMs + staleAfterMs;
+  }
+
+  /**
+   * A frame whose envelope `timestamp` is well formed but at or past 2^53 µs (2255-06-05; scanner.ts TS_PAST_RANGE):
+   * bad input naming the time alone. It is read as unknown (0) and the frame handled as any other; counted as parse
+   * error `timestamp` and logged naming it. Before s-leftcoin its µs went to the book, whose builder refuses a time
+   * the wire's i64 of ns cannot carry: the book was marked parse_error and resynced whole, on every such frame
+   * (test/venues/coinbase/far-timestamp.test.ts). Cold.
+   */
+  onTimestampPastRange(conn: Conn, frame: string): void {
+    const at = frame.indexOf('"timestamp"');
+    this.countParseError(conn, CB_ERR_TIMESTAMP, `${conn.name}: ${frame.slice(Math.max(0, at), Math.max(0, at) + 60)}`, this.timestampLog);
+  }
+
   /** A heartbeats frame; `counter` -1: its heartbeat_counter (or events) could not be read, `frame` its text. */
   onHeartbeat(conn: Conn, seq: number, counter: number, tsUs: number, frame?: string): void {
     if (counter < 0) {
@@ -497,6 +560,7 @@ export class CoinbaseAdapter implements VenueAdapter {
       this.countParseError(conn, CB_ERR_HEARTBEAT, `${conn.name}: ${(frame ?? "").slice(0, 160)}`, this.controlErrorLog);
       if (!this.sequenceOk(conn, seq, tsUs)) return;
       conn.heartbeats++;
+      conn.heartbeatTaken(this.now());
       conn.lastHeartbeat = -1;
       return;
     }
@@ -508,6 +572,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     }
     if (!this.sequenceOk(conn, seq, tsUs)) return;
     conn.heartbeats++;
+    conn.heartbeatTaken(this.now());
     if (conn.lastHeartbeat >= 0 && counter !== conn.lastHeartbeat + 1) {
       conn.heartbeatCounterBreaks++;
       this.heartbeatLog.hit(`${conn.name}: ${counter} after ${conn.lastHeartbeat}`);
@@ -700,6 +765,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     if (req.op === "subscribe") {
       const has = (n: string) => listed === null || listed.has(n);
       this.control.onControl(conn, { coinbaseAck: true, op: "subscribe", reqId: head, ok: names.filter(has), failed: names.filter((n) => !has(n)) });
+      this.snapshotMissed(req, topics);
       return;
     }
     // An unsubscribe's answer lists what remains subscribed. The request is over: its products gone are done, and so
@@ -709,6 +775,20 @@ export class CoinbaseAdapter implements VenueAdapter {
     const kept = listed === null ? [] : topics.filter((t) => listed.has(t.topic));
     for (const t of topics) if (!kept.includes(t)) this.unsubscribedAgain.delete(t);
     if (kept.length > 0) this.stillListed(conn, kept);
+  }
+
+  /**
+   * After a subscribe's answer: a product it made subscribed whose book still awaits the snapshot that subscribe
+   * already sent (noted by snapshotIgnored: it came while the product was closed, and the product was reopened before
+   * the answer, so this subscribe was kept for it: ConnectionLifecycle.activateAll) gets no other: resubscribed at once.
+   * Until s-leftcoin it stayed AWAITING_SNAPSHOT until its stale time (test/venues/coinbase/reopen-race.test.ts). Cold.
+   */
+  private snapshotMissed(req: PendingRequest, topics: Topic[]): void {
+    const seen = this.snapshotted.get(req);
+    if (seen === undefined) return;
+    for (const t of topics) {
+      if (seen.has(t) && t.sub === SUB_ACTIVE && t.book === BookState.AWAITING_SNAPSHOT) this.books.resync(t, BookState.AWAITING_SNAPSHOT, StatusReason.INSTRUMENT_CLOSED);
+    }
   }
 
   /**
@@ -790,10 +870,12 @@ export class CoinbaseAdapter implements VenueAdapter {
 
   /**
    * A frame whose handling threw (the lifecycle's frameLost hook, after it is logged and counted as frameErrors): the
-   * rule for a frame that could not be read. Naming no single product (`t` undefined), or thrown before its
-   * sequence_num was taken (conn.frameTaken: the sequence lost a number, and the next frame would be a gap; a frame
-   * carrying none, as an error frame, lost none: conn.takeNone, that book alone since s-rd24b), its
-   * sequence_num or its book is unknown: the connection resyncs as on an unreadable frame (onParseError, not counted
+   * rule for a frame that could not be read. Naming no single product (`t` undefined; a name written with escapes,
+   * `BTC\u002DUSD`, read from its product_id fields: raw-frame.ts productIdOf), or thrown before its sequence_num was
+   * taken (conn.frameTaken: the sequence lost a number, and the next frame would be a gap; a frame carrying none lost
+   * none: taken (conn.takeNone) since s-rd24b, and since s-leftcoin also one thrown before it was read whose text has no
+   * `sequence_num` key (raw-frame.ts carriesSequence): that book alone; were the key there but unseen, the next
+   * frame's gap resyncs the connection), its sequence_num or its book is unknown: the connection resyncs as on an unreadable frame (onParseError, not counted
    * as one): one reconnect, whose new socket subscribes every book in one message. Until 2026-12-07 the lifecycle's
    * default resynced each book alone, an unsubscribe and a subscribe each (~2 messages a book against the 8-a-second
    * budget) on the same socket; until s-coinhb one naming a product but not taken resynced that book alone, 2 messages
@@ -804,14 +886,22 @@ export class CoinbaseAdapter implements VenueAdapter {
    * settles that request at once (answerLost) and resyncs nothing: the frame was taken in sequence or carries none, and
    * holds no book data. test/venues/coinbase/frame-fault.test.ts. Cold.
    */
-  private frameLost(conn: Conn, t: Topic | undefined, frame: string, why: string): void {
+  private frameLost(conn: Conn, quoted: Topic | undefined, frame: string, why: string): void {
+    let t = quoted;
     const answer = this.answering;
     this.answering = null;
     if (answer !== null && answer.conn === conn && conn.frameTaken()) {
       this.answerLost(answer, frame, why);
       return;
     }
-    if (t === undefined || !conn.frameTaken()) {
+    if (frame.includes("\\")) {
+      // A name written with escapes is not found by the lifecycle's raw lookup: its product_id as JSON reads it
+      // (none: the lookup's; several, unreadable or not on the connection: none single).
+      const id = productIdOf(frame);
+      const named = id === null ? undefined : id === undefined ? t : conn.byTopic.get(id);
+      t = t === undefined || t === named ? named : undefined;
+    }
+    if (t === undefined || (!conn.frameTaken() && carriesSequence(frame))) {
       this.resyncConnection(conn, StatusReason.PARSE_ERROR, "a frame whose handling threw");
       if (this.books.replaying) conn.resetTaken();
       return;
@@ -877,7 +967,7 @@ export class CoinbaseAdapter implements VenueAdapter {
       ["deltas", "deltas_total", "Update events applied", this.deltas],
       ["resyncs", "resyncs_total", "Single-book resyncs started (unsubscribe + subscribe)", this.books.resyncs],
       ["resyncsDelayed", "resyncs_delayed_total", "Resyncs that waited out the per-book backoff", this.books.resyncsDelayed],
-      ["connectionResyncs", "connection_resyncs_total", "Connections whose books were all resynced (sequence gap, unreadable frame, an event of a product not on the connection, or a frame whose handling threw naming no single product or before its sequence_num was taken)", this.connectionResyncs],
+      ["connectionResyncs", "connection_resyncs_total", "Connections whose books were all resynced (sequence gap, unreadable frame, an event of a product not on the connection, or a frame whose handling threw naming no single product, or carrying a sequence_num not yet taken)", this.connectionResyncs],
       ["ignoredBeforeSnapshot", "ignored_before_snapshot_total", "Update events ignored because the book had no snapshot yet", this.ignoredBeforeSnapshot],
       ["ignoredWhileUnsubscribed", "ignored_while_unsubscribed_total", "Book events in flight after an unsubscribe", this.ignoredWhileUnsubscribed],
       ["staleResyncs", "stale_resyncs_total", "Books resynced because their product went silent", this.lifecycle.staleResyncs],

@@ -21,15 +21,24 @@ export const TAKEN_MASK = TAKEN_RING - 1;
 
 export { HEARTBEATS_ACK } from "./protocol.ts";
 
+/** Heartbeat times remembered per socket (heardHeartbeat): 16 s of them at one a second. */
+const HEARTBEAT_RING = 16;
+
 export class CoinbaseConnection extends VenueConnection {
   readonly table = new ProductTable();
   readonly scanner = new CoinbaseScanner();
   readonly pool = new EventPool();
-  private readonly slow: SlowFrame = { seq: -1, tsUs: 0, heartbeatCounter: 0, msg: null };
+  private readonly slow: SlowFrame = { seq: -1, tsUs: 0, tsPastRange: false, heartbeatCounter: 0, msg: null };
   /** The last sequence_num of this socket; -1 = nothing yet (a new socket starts its own sequence). */
   lastSeq = -1;
   /** The last heartbeat_counter of this socket; -1 = none yet. */
   lastHeartbeat = -1;
+  /**
+   * The adapter's clock (ms) when this socket's last HEARTBEAT_RING heartbeats were taken in sequence, at
+   * `heartbeatsTaken % HEARTBEAT_RING`; 0 = none (adapter.ts quiet asks heardHeartbeat).
+   */
+  readonly heartbeatAtMs = new Float64Array(HEARTBEAT_RING);
+  heartbeatsTaken = 0;
   /**
    * The last TAKEN_RING frames taken on this socket, at sequence_num % TAKEN_RING: their number, envelope time (µs)
    * and length. A frame numbered at or below the last is a repeat only if it is the frame taken with that number
@@ -101,6 +110,20 @@ export class CoinbaseConnection extends VenueConnection {
     this.takenAtMessage = this.messages;
   }
 
+  /** A heartbeat taken in sequence at `nowMs` (adapter clock). */
+  heartbeatTaken(nowMs: number): void {
+    this.heartbeatAtMs[this.heartbeatsTaken++ % HEARTBEAT_RING] = nowMs;
+  }
+
+  /** Cold: whether one of this socket's last HEARTBEAT_RING heartbeats was taken in (fromMs, toMs]. */
+  heardHeartbeat(fromMs: number, toMs: number): boolean {
+    for (let i = 0; i < HEARTBEAT_RING; i++) {
+      const at = this.heartbeatAtMs[i]!;
+      if (at > fromMs && at <= toMs) return true;
+    }
+    return false;
+  }
+
   /** Cold: whether the frame being handled (the last counted in messages) had its sequence_num taken (take, takeNone). */
   frameTaken(): boolean {
     return this.takenAtMessage === this.messages;
@@ -118,6 +141,7 @@ export class CoinbaseConnection extends VenueConnection {
   /** Replay: the recording's next socket begins (ws:open, ws:close, sequence_num 0 again): its own subscribes, its own snapshots. */
   replaySocketBegins(): void {
     this.resetTaken();
+    this.heartbeatAtMs.fill(0);
     this.replaySnapshotted.clear();
   }
 
@@ -135,6 +159,7 @@ export class CoinbaseConnection extends VenueConnection {
   bindMessages(ws: WebSocket, gen: number): void {
     this.lastSeq = -1;
     this.lastHeartbeat = -1;
+    this.heartbeatAtMs.fill(0);
     this.takenSeq.fill(-1);
     this.expectedAcks.length = 0;
     ws.onmessage = (ev: MessageEvent) => {
@@ -163,6 +188,9 @@ export class CoinbaseConnection extends VenueConnection {
     this.bytes += data.length;
     this.frameLen = data.length;
     const r = this.scanner.scan(data, this.table, this.pool);
+    if (r === CB_L2 || r === CB_HEARTBEAT) {
+      if (this.scanner.tsPastRange) this.adapter.onTimestampPastRange(this, data);
+    }
     if (r === CB_L2) {
       this.adapter.onL2(this, this.scanner.seq, this.scanner.tsUs, recvUs);
       return;
@@ -181,6 +209,7 @@ export class CoinbaseConnection extends VenueConnection {
     noted.length = 0;
     const r = parseSlowFrame(data, this.table, this.pool, out, this.adapter.replaying, this.replayAsked, this.replaySnapshotted, noted);
     try {
+      if (out.tsPastRange) this.adapter.onTimestampPastRange(this, data);
       if (r === CB_L2) {
         this.fallbacks++;
         this.adapter.onL2(this, out.seq, out.tsUs, recvUs);

@@ -22,6 +22,8 @@ export const COINBASE_VENUE: VenueSpec = {
     spot: {
       depths: [0],
       defaultDepth: 0,
+      // 60 s; a LIVE book whose socket took a heartbeat in each of these periods of its silence is quiet, not stale,
+      // up to QUIET_MAX_STALE_TIMES of them (adapter.ts quiet; docs/venues/coinbase.md, Staleness).
       staleAfterMs: () => defaultStaleAfterMs(),
       staleFloor: () => ({ ms: STALE_MIN_MS }),
       symbolShape: PRODUCT_ID,

@@ -10,7 +10,7 @@
 import type { BookUpdate } from "../../core/book-update.ts";
 import { parseFixedCodes } from "../../core/fixed.ts";
 import { isDecimalText } from "../common/decimal-text.ts";
-import { CB_HEARTBEAT, CB_L2, type EventPool, rfc3339Us } from "./scanner.ts";
+import { CB_HEARTBEAT, CB_L2, type EventPool, rfc3339Us, TS_PAST_RANGE } from "./scanner.ts";
 import type { ProductTable } from "./product-table.ts";
 import { HEARTBEATS_CHANNEL, L2_DATA_CHANNEL } from "./protocol.ts";
 
@@ -35,8 +35,10 @@ export const CB_ERR_NEW_QUANTITY = -11;
 export const CB_ERR_ANSWER = -12;
 /** A frame of a channel the adapter does not read whose events name products of the connection (adapter.ts onOtherChannel). */
 export const CB_ERR_CHANNEL = -13;
+/** A frame's timestamp past 2^53 µs (the year 2255): read as unknown (0), the frame taken (adapter.ts onTimestampPastRange). */
+export const CB_ERR_TIMESTAMP = -14;
 /** Index = -code. */
-export const CB_ERROR_NAMES: readonly string[] = ["", "syntax", "shape", "sequence_num", "unknown_product", "side", "price", "qty", "heartbeat", "subscriptions", "price_level", "new_quantity", "answer", "channel"];
+export const CB_ERROR_NAMES: readonly string[] = ["", "syntax", "shape", "sequence_num", "unknown_product", "side", "price", "qty", "heartbeat", "subscriptions", "price_level", "new_quantity", "answer", "channel", "timestamp"];
 
 /**
  * Whether an event unreadable for `code` may mean the product's listing changed (its tick or lot: a decimal that does
@@ -51,6 +53,8 @@ export function misfitCode(code: number): boolean {
 export interface SlowFrame {
   seq: number;
   tsUs: number;
+  /** Its timestamp past 2^53 µs (scanner.ts TS_PAST_RANGE): tsUs 0. */
+  tsPastRange: boolean;
   heartbeatCounter: number;
   msg: unknown;
 }
@@ -100,6 +104,7 @@ export function parseSlowFrame(
   pool.badEvents = 0;
   out.seq = -1;
   out.tsUs = 0;
+  out.tsPastRange = false;
   let msg: unknown;
   try {
     msg = JSON.parse(text);
@@ -111,6 +116,7 @@ export function parseSlowFrame(
   const channel = msg.channel;
   const ts = typeof msg.timestamp === "string" ? rfc3339Us(msg.timestamp, 0, msg.timestamp.length) : -1;
   out.tsUs = ts < 0 ? 0 : ts;
+  out.tsPastRange = ts === TS_PAST_RANGE;
   if (channel !== L2_DATA_CHANNEL && channel !== HEARTBEATS_CHANNEL) {
     if ("sequence_num" in msg) {
       out.seq = integerField(text, "sequence_num");

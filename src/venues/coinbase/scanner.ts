@@ -58,6 +58,8 @@ export class CoinbaseScanner {
   seq = 0;
   /** The envelope timestamp in µs since the epoch (0 when it is not RFC 3339 UTC). */
   tsUs = 0;
+  /** The last frame's timestamp was past 2^53 µs (rfc3339Us TS_PAST_RANGE): tsUs 0, the adapter told (connection.ts). */
+  tsPastRange = false;
   heartbeatCounter = 0;
 
   scan(s: string, table: ProductTable, pool: EventPool): number {
@@ -95,6 +97,7 @@ export class CoinbaseScanner {
     if (p < 0) return CB_NOT_FAST;
     this.seq = seq;
     this.tsUs = tsUs < 0 ? 0 : tsUs;
+    this.tsPastRange = tsUs === TS_PAST_RANGE;
     return heartbeat ? this.heartbeat(s, p) : this.events(s, p, table, pool);
   }
 
@@ -253,9 +256,17 @@ function digits(s: string, p: number, n: number): number {
 const DAYS_IN_MONTH = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /**
+ * rfc3339Us's answer for a well-formed time at or past 2^53 µs (2255-06-05): no longer exact as µs, nor an i64 of ns
+ * on the wire (the book builder refuses it: the whole book resynced). Read as unknown (0), counted and logged.
+ */
+export const TS_PAST_RANGE = -2;
+const TS_US_LIMIT = 9007199254740992; // 2^53
+
+/**
  * `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (RFC 3339 in UTC, as Coinbase prints it with up to ns) → µs since the epoch,
- * fraction truncated to µs; -1 for anything else (a day the month does not have too, and second 60: Coinbase's
- * servers, Go by the heartbeats' current_time [F14], never print a leap second, and µs since the epoch has none). No allocation.
+ * fraction truncated to µs; TS_PAST_RANGE at or past 2^53 µs; -1 for anything else (a day the month does not have
+ * too, and second 60: Coinbase's servers, Go by the heartbeats' current_time [F14], never print a leap second, and µs
+ * since the epoch has none). No allocation.
  */
 export function rfc3339Us(s: string, start: number, end: number): number {
   if (end - start < 20 || s.charCodeAt(end - 1) !== 90 /* Z */) return -1;
@@ -290,5 +301,6 @@ export function rfc3339Us(s: string, start: number, end: number): number {
   const doy = Math.floor((153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5) + d - 1;
   const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
   const days = era * 146097 + doe - 719468;
-  return ((days * 86400 + h * 3600 + mi * 60 + se) * 1_000_000) + us;
+  const tsUs = (days * 86400 + h * 3600 + mi * 60 + se) * 1_000_000 + us;
+  return tsUs < TS_US_LIMIT ? tsUs : TS_PAST_RANGE;
 }

@@ -166,6 +166,40 @@ describe("coinbase: a frame naming one product whose handling threw", () => {
     expect(adapter.topicState(0).state).toBe("live");
   });
 
+  test("thrown before it was read, its text carrying no sequence_num (an error frame): that book alone, its name read through escapes", async () => {
+    for (const name of ["ETH-USD", "ETH\\u002DUSD"]) {
+      const { adapter, sink, feed, faults } = await replayRig();
+      feed(l2(0, "BTC-USD", "snapshot"));
+      feed(l2(1, "ETH-USD", "snapshot"));
+      faults.tap = true; // before the frame is scanned: nothing of it taken
+      feed(`{"type":"error","message":"failed (test)","product_id":"${name}"}`);
+      faults.tap = false;
+      feed(l2(2, "BTC-USD", "update"));
+      const s = adapter.stats();
+      // Before: connectionResyncs 1 (not taken, so taken to have lost a number): both books, a reconnect live.
+      expect([name, s.frameErrors, s.resyncs, s.connectionResyncs, s.gaps]).toEqual([name, 1, 1, 0, 0]);
+      expect(sink.invalid.map((x) => [x.index, x.state, x.reason])).toEqual([[1, BookState.RESYNCING, StatusReason.PARSE_ERROR]]);
+      expect(adapter.topicState(0).state).toBe("live");
+    }
+  });
+
+  test("thrown before it was read: a frame carrying a sequence_num, or naming a second product through escapes, still resyncs the connection", async () => {
+    const frames = [
+      l2(2, "ETH-USD", "update"),
+      l2(2, "ETH-USD", "update").replace('"sequence_num"', '"sequence\\u005fnum"'),
+      '{"type":"error","message":"failed (test)","product_id":"ETH-USD","x":{"product_id":"BTC\\u002DUSD"}}',
+    ];
+    for (const frame of frames) {
+      const { adapter, feed, faults } = await replayRig();
+      feed(l2(0, "BTC-USD", "snapshot"));
+      feed(l2(1, "ETH-USD", "snapshot"));
+      faults.tap = true;
+      feed(frame);
+      faults.tap = false;
+      expect([frame, adapter.stats().connectionResyncs]).toEqual([frame, 1]);
+    }
+  });
+
   test("thrown after it was taken: that book alone resyncs, unless replay holds it (a recorded unsubscribe, its subscribe not yet), as the common rule (resyncsOnLoss) spares it", async () => {
     const counts = async (held: boolean) => {
       const { adapter, sink, feed, topics } = await replayRig();
