@@ -77,6 +77,8 @@ export const STALE_HEARTBEAT_INTERVALS = 3;
 export const MAX_HEARTBEAT_INTERVAL_MS = 60_000;
 /** How often the stale check runs when the limit comes from the heartbeat interval. */
 const STALE_CHECK_MS = 100;
+/** Replies from an address not asked: said at most once per this many ms (each one counted). */
+const STRANGER_REPLY_REPORT_MS = 5000;
 /** The longest period of the stale check (a quarter of staleAfterMs, at most this). */
 const MAX_STALE_CHECK_MS = 60_000;
 export const DEFAULT_MAX_BOOKS = 10_000;
@@ -245,6 +247,9 @@ export class FeedSubscriber {
    * unkeyed feed anyone reaching the socket forced fallbacks or filled a gap with datagrams of its own).
    */
   private readonly askedAddresses = new Set<string>();
+  /** Replies from an address not asked, dropped since the last 'error' saying so; when that was (monoEpochMs). */
+  private strangerReplies = 0;
+  private strangerToldMs = -Infinity;
   private recoveryTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(opts: FeedSubscriberOptions) {
@@ -682,6 +687,7 @@ export class FeedSubscriber {
   private onAnswer(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (!this.askedAddresses.has(rinfo.address)) {
       this.counters.retransmitRejected++;
+      this.strangerReply(rinfo);
       return;
     }
     if (msg.length >= 2 && msg.readUInt16LE(0) === RETX_MAGIC) {
@@ -707,6 +713,30 @@ export class FeedSubscriber {
       return;
     }
     this.onSocketMessage(msg, rinfo);
+  }
+
+  /**
+   * Cold: a reply from an address not asked, said in an 'error' at once, then at most one per 5 s with the count since
+   * (before, only counted: a server answering from another address, one on 0.0.0.0 of a host of several, made every
+   * gap fall back with nothing saying why).
+   */
+  private strangerReply(rinfo: dgram.RemoteInfo): void {
+    this.strangerReplies++;
+    const nowMs = monoEpochMs();
+    if (nowMs - this.strangerToldMs < STRANGER_REPLY_REPORT_MS) return;
+    const dropped = this.strangerReplies;
+    this.strangerReplies = 0;
+    this.strangerToldMs = nowMs;
+    const asked = this.askedAddresses.size > 0 ? [...this.askedAddresses].join(", ") : "none yet";
+    const from = `${rinfo.address}:${rinfo.port}`;
+    this.listeners.reportError(
+      new Error(
+        `retransmission reply from ${from} dropped: replies are taken only from the address the requests went to ` +
+          `(retransmit.host ${this.retransmit!.host}: ${asked}); ${dropped} dropped since the last such report. A server ` +
+          "listening on 0.0.0.0 answers from the address its host routes the reply from: ask it at that one",
+      ),
+      from,
+    );
   }
 
   private onSocketMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {

@@ -4,7 +4,8 @@
  *   count (an older request's, late) ended the open request, which fell back (books invalid until a refresh) though
  *   its answer was on the way. It must name the request's first seqNum and count; another is counted and ignored.
  * - Replies were taken from any address: on an unkeyed feed anyone reaching the request socket forced fallbacks or
- *   filled the gap with datagrams of its own. Only the address the requests go to is heard; others are counted.
+ *   filled the gap with datagrams of its own. Only the address the requests go to is heard; others are counted, and
+ *   said in an 'error' (rate-limited) naming the address and the one asked.
  */
 import dgram from "node:dgram";
 import { afterEach, describe, expect, it } from "vitest";
@@ -123,5 +124,28 @@ describe("a reply is taken only for the request it answers, from the address ask
     const sb = sub.book(inst.instrumentId)!;
     expect(levelsOf(sb)).toEqual(levelsOf(b));
     expect(sb.usable).toBe(true);
+  });
+
+  it("a reply from another address is said in an 'error' naming it and the address asked, not once per packet", async () => {
+    // Before: only counted, so a server answering from another address (0.0.0.0 on a host of several) made every gap
+    // fall back with nothing saying why.
+    const server = await socketOn("127.0.0.1");
+    const stranger = await socketOn("127.0.0.2");
+    const { sub, feed } = await rig(server);
+    const errors: { message: string; from: string }[] = [];
+    sub.on("error", (e) => errors.push({ message: e.error.message, from: e.from }));
+    server.on("message", (msg, rinfo) => {
+      const req = decodeRetxControl(msg);
+      if (typeof req === "string" || req.kind !== RETX_KIND_REQUEST) return;
+      for (let i = 0; i < 3; i++) stranger.send(refusal(req, req.count), rinfo.port, rinfo.address);
+    });
+    feed();
+    await waitFor(() => sub.counters.retransmitRejected === 3, 5000, "the stranger's three read");
+    const strangerPort = (stranger.address() as { port: number }).port;
+    expect(errors.length).toBeGreaterThanOrEqual(1);
+    expect(errors.length).toBeLessThan(3); // the first at once, then at most one per 5 s
+    expect(errors[0]!.from).toBe(`127.0.0.2:${strangerPort}`);
+    expect(errors[0]!.message).toMatch(/^retransmission reply from 127\.0\.0\.2:\d+ dropped: .*127\.0\.0\.1/);
+    expect(sub.counters.retransmitRefused).toBe(0);
   });
 });
