@@ -126,6 +126,30 @@ describe("a reply is taken only for the request it answers, from the address ask
     expect(sb.usable).toBe(true);
   });
 
+  it("asked at a loopback address other than 127.0.0.1 (a host name on 127.0.1.1), the answer from 127.0.0.1 fills the gap", async () => {
+    // A server on 0.0.0.0 answers a request to any 127.x.y.z from 127.0.0.1 (the kernel's source for the requester,
+    // itself 127.0.0.1): taken for a stranger's, every gap fell back. Played here by a socket on 127.0.0.1 answering
+    // what the one on 127.0.0.2 heard (no test binds 0.0.0.0).
+    const asked = await socketOn("127.0.0.2");
+    const answering = await socketOn("127.0.0.1");
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host: "127.0.0.2", port: (asked.address() as { port: number }).port, timeoutMs: 10_000 } });
+    await sub.start();
+    cleanups.push(() => sub.stop());
+    const { b, ds } = datagrams(10);
+    const lost = ds[3]!;
+    asked.on("message", (msg, rinfo) => {
+      const req = decodeRetxControl(msg);
+      if (typeof req === "string" || req.kind !== RETX_KIND_REQUEST) return;
+      answering.send(retransmitted(lost), rinfo.port, rinfo.address);
+    });
+    ds.forEach((d) => d !== lost && sub.ingest(d, T0));
+    await waitFor(() => sub.retransmitsPending === 0, 5000, "the request answered");
+    expect([sub.counters.retransmitRecovered, sub.counters.retransmitRejected, sub.counters.gaps]).toEqual([1, 0, 0]);
+    const sb = sub.book(inst.instrumentId)!;
+    expect(levelsOf(sb)).toEqual(levelsOf(b));
+    expect(sb.usable).toBe(true);
+  });
+
   it("a reply from another address is said in an 'error' naming it and the address asked, not once per packet", async () => {
     // Before: only counted, so a server answering from another address (0.0.0.0 on a host of several) made every gap
     // fall back with nothing saying why.
