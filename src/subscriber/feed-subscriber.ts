@@ -243,7 +243,7 @@ export class FeedSubscriber {
   private requestSocketBound = false;
   /**
    * The addresses retransmit.host was resolved to for the requests sent (a few: a name may resolve anew), and
-   * 127.0.0.1 beside a loopback one: the request socket takes replies and RETRANSMIT datagrams from these only
+   * 127.0.0.1 beside a loopback one or 0.0.0.0: the request socket takes replies and RETRANSMIT datagrams from these only
    * (before 2026-12-07 from any address: on an unkeyed feed anyone reaching the socket forced fallbacks or filled a
    * gap with datagrams of its own).
    */
@@ -674,10 +674,10 @@ export class FeedSubscriber {
   private readonly requestLookup = (host: string, options: object, done: (err: Error | null, address: string, family: number) => void): void => {
     lookup(host, options as { family: 4 }, (err, address, family) => {
       if (err === null && host === this.retransmit?.host) {
-        // A server on 0.0.0.0 answers a request to any 127.x.y.z (a host name on 127.0.1.1) from 127.0.0.1, the
-        // requester's own address there: taken too (before, every gap fell back). It keeps no one out: any local
-        // process may send from any 127/8 address.
-        const alsoLoopback = address.startsWith("127.") && !this.askedAddresses.has("127.0.0.1");
+        // A server on 0.0.0.0 answers a request to any 127.x.y.z (a host name on 127.0.1.1), or to 0.0.0.0 (this
+        // host), from 127.0.0.1, the requester's own address there: taken too (before, every gap fell back). It keeps
+        // no one out: any local process may send from any 127/8 address.
+        const alsoLoopback = (address.startsWith("127.") || address === "0.0.0.0") && !this.askedAddresses.has("127.0.0.1");
         if (!this.askedAddresses.has(address) || alsoLoopback) {
           if (this.askedAddresses.size >= 7) this.askedAddresses.clear(); // bounded: a name that keeps resolving anew
           this.askedAddresses.add(address);

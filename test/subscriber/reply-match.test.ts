@@ -47,9 +47,9 @@ function datagrams(qtyBase: number): { b: TestBook; ds: Uint8Array[] } {
   return { b, ds };
 }
 
-/** A started subscriber asking `server`, fed those datagrams but the third after the snapshot (lost). */
-async function rig(server: dgram.Socket): Promise<{ sub: FeedSubscriber; b: TestBook; lost: Uint8Array; feed: () => void }> {
-  const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host: "127.0.0.1", port: (server.address() as { port: number }).port, timeoutMs: 10_000 } });
+/** A started subscriber asking `server` (at `host`), fed those datagrams but the third after the snapshot (lost). */
+async function rig(server: dgram.Socket, host = "127.0.0.1"): Promise<{ sub: FeedSubscriber; b: TestBook; lost: Uint8Array; feed: () => void }> {
+  const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host, port: (server.address() as { port: number }).port, timeoutMs: 10_000 } });
   await sub.start();
   cleanups.push(() => sub.stop());
   const { b, ds } = datagrams(10);
@@ -148,6 +148,22 @@ describe("a reply is taken only for the request it answers, from the address ask
     const sb = sub.book(inst.instrumentId)!;
     expect(levelsOf(sb)).toEqual(levelsOf(b));
     expect(sb.usable).toBe(true);
+  });
+
+  it("asked at 0.0.0.0 (this host, as a listen address reads), the answer from 127.0.0.1 fills the gap", async () => {
+    // A request to 0.0.0.0 goes to this host over loopback and its answer comes from 127.0.0.1: taken for a
+    // stranger's, every gap fell back.
+    const server = await socketOn("127.0.0.1");
+    const { sub, b, lost, feed } = await rig(server, "0.0.0.0");
+    server.on("message", (msg, rinfo) => {
+      const req = decodeRetxControl(msg);
+      if (typeof req === "string" || req.kind !== RETX_KIND_REQUEST) return;
+      server.send(retransmitted(lost), rinfo.port, rinfo.address);
+    });
+    feed();
+    await waitFor(() => sub.retransmitsPending === 0, 5000, "the request answered");
+    expect([sub.counters.retransmitRecovered, sub.counters.retransmitRejected, sub.counters.gaps]).toEqual([1, 0, 0]);
+    expect(levelsOf(sub.book(inst.instrumentId)!)).toEqual(levelsOf(b));
   });
 
   it("a reply from another address is said in an 'error' naming it and the address asked, not once per packet", async () => {
