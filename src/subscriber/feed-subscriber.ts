@@ -677,11 +677,11 @@ export class FeedSubscriber {
         // A server on 0.0.0.0 answers a request to any 127.x.y.z (a host name on 127.0.1.1), or to 0.0.0.0 (this
         // host), from 127.0.0.1, the requester's own address there: taken too (before, every gap fell back). It keeps
         // no one out: any local process may send from any 127/8 address.
-        const alsoLoopback = (address.startsWith("127.") || address === "0.0.0.0") && !this.askedAddresses.has("127.0.0.1");
-        if (!this.askedAddresses.has(address) || alsoLoopback) {
+        const loopback = address.startsWith("127.") || address === "0.0.0.0";
+        if (!this.askedAddresses.has(address) || (loopback && !this.askedAddresses.has("127.0.0.1"))) {
           if (this.askedAddresses.size >= 7) this.askedAddresses.clear(); // bounded: a name that keeps resolving anew
           this.askedAddresses.add(address);
-          if (alsoLoopback) this.askedAddresses.add("127.0.0.1");
+          if (loopback) this.askedAddresses.add("127.0.0.1");
         }
       }
       done(err, address, family);
