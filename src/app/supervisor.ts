@@ -11,6 +11,7 @@
  * venues/common/budget-ledger.ts).
  * @module
  */
+import { nowUs } from "../core/clock.ts";
 import { writeStderr, type Logger } from "../core/log.ts";
 import { readAuthKeyFile } from "../core/auth-key.ts";
 import { ConfigError, SymbolsUnusableError } from "../core/errors.ts";
@@ -691,6 +692,15 @@ export class Supervisor implements StatusSource {
         ended();
       });
       const budgets = slot.budgets.carry();
+      // The worker's session follows its predecessor's (ToWorker start): said when that is ahead of the clock, as it
+      // then sticks for the process's life, however far ahead (a clock ahead when the predecessor started, or a step back).
+      const aheadUs = slot.sessionStartUs === undefined ? -1 : slot.sessionStartUs - nowUs();
+      if (aheadUs >= 0) {
+        this.log.warn("worker restarts with its predecessor's session start, ahead of this host's clock (it stepped back since, or was ahead then): subscribers order sessions by start", {
+          worker: slot.index,
+          aheadMs: Math.round(aheadUs / 1000),
+        });
+      }
       worker.postMessage({ type: "start", config: this.config, workerIndex: slot.index, workerCount: this.config.workers, budgets, authKey: this.authKey, sessionStartAfterUs: slot.sessionStartUs } satisfies ToWorker);
     });
   }

@@ -77,6 +77,8 @@ export const STALE_HEARTBEAT_INTERVALS = 3;
 export const MAX_HEARTBEAT_INTERVAL_MS = 60_000;
 /** How often the stale check runs when the limit comes from the heartbeat interval. */
 const STALE_CHECK_MS = 100;
+/** Replies from an address not asked: said at most once per this many ms (each one counted). */
+const STRANGER_REPLY_REPORT_MS = 5000;
 /** The longest period of the stale check (a quarter of staleAfterMs, at most this). */
 const MAX_STALE_CHECK_MS = 60_000;
 export const DEFAULT_MAX_BOOKS = 10_000;
@@ -240,11 +242,15 @@ export class FeedSubscriber {
   /** The request socket is bound: requests go out (one opened while it binds is sent by start()'s resend, once). */
   private requestSocketBound = false;
   /**
-   * The addresses retransmit.host was resolved to for the requests sent (a few: a name may resolve anew): the request
-   * socket takes replies and RETRANSMIT datagrams from these only (before 2026-12-07 from any address: on an
-   * unkeyed feed anyone reaching the socket forced fallbacks or filled a gap with datagrams of its own).
+   * The addresses retransmit.host was resolved to for the requests sent (a few: a name may resolve anew), and
+   * 127.0.0.1 beside a loopback one or 0.0.0.0: the request socket takes replies and RETRANSMIT datagrams from these only
+   * (before 2026-12-07 from any address: on an unkeyed feed anyone reaching the socket forced fallbacks or filled a
+   * gap with datagrams of its own).
    */
   private readonly askedAddresses = new Set<string>();
+  /** Replies from an address not asked, dropped since the last 'error' saying so; when that was (monoEpochMs). */
+  private strangerReplies = 0;
+  private strangerToldMs = -Infinity;
   private recoveryTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(opts: FeedSubscriberOptions) {
@@ -667,9 +673,16 @@ export class FeedSubscriber {
   /** The request socket's name lookup (each send's): notes the address the request goes to (askedAddresses). */
   private readonly requestLookup = (host: string, options: object, done: (err: Error | null, address: string, family: number) => void): void => {
     lookup(host, options as { family: 4 }, (err, address, family) => {
-      if (err === null && host === this.retransmit?.host && !this.askedAddresses.has(address)) {
-        if (this.askedAddresses.size >= 8) this.askedAddresses.clear(); // bounded: a name that keeps resolving anew
-        this.askedAddresses.add(address);
+      if (err === null && host === this.retransmit?.host) {
+        // A server on 0.0.0.0 answers a request to any 127.x.y.z (a host name on 127.0.1.1), or to 0.0.0.0 (this
+        // host), from 127.0.0.1, the requester's own address there: taken too (before, every gap fell back). It keeps
+        // no one out: any local process may send from any 127/8 address.
+        const loopback = address.startsWith("127.") || address === "0.0.0.0";
+        if (!this.askedAddresses.has(address) || (loopback && !this.askedAddresses.has("127.0.0.1"))) {
+          if (this.askedAddresses.size >= 7) this.askedAddresses.clear(); // bounded: a name that keeps resolving anew
+          this.askedAddresses.add(address);
+          if (loopback) this.askedAddresses.add("127.0.0.1");
+        }
       }
       done(err, address, family);
     });
@@ -682,6 +695,7 @@ export class FeedSubscriber {
   private onAnswer(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (!this.askedAddresses.has(rinfo.address)) {
       this.counters.retransmitRejected++;
+      this.strangerReply(rinfo);
       return;
     }
     if (msg.length >= 2 && msg.readUInt16LE(0) === RETX_MAGIC) {
@@ -707,6 +721,30 @@ export class FeedSubscriber {
       return;
     }
     this.onSocketMessage(msg, rinfo);
+  }
+
+  /**
+   * Cold: a reply from an address not asked, said in an 'error' at once, then at most one per 5 s with the count since
+   * (before, only counted: a server answering from another address, one on 0.0.0.0 of a host of several, made every
+   * gap fall back with nothing saying why).
+   */
+  private strangerReply(rinfo: dgram.RemoteInfo): void {
+    this.strangerReplies++;
+    const nowMs = monoEpochMs();
+    if (nowMs - this.strangerToldMs < STRANGER_REPLY_REPORT_MS) return;
+    const dropped = this.strangerReplies;
+    this.strangerReplies = 0;
+    this.strangerToldMs = nowMs;
+    const asked = this.askedAddresses.size > 0 ? [...this.askedAddresses].join(", ") : "none yet";
+    const from = `${rinfo.address}:${rinfo.port}`;
+    this.listeners.reportError(
+      new Error(
+        `retransmission reply from ${from} dropped: replies are taken only from the address the requests went to ` +
+          `(retransmit.host ${this.retransmit!.host}: ${asked}); ${dropped} dropped since the last such report. A server ` +
+          "listening on 0.0.0.0 answers from the address its host routes the reply from: ask it at that one",
+      ),
+      from,
+    );
   }
 
   private onSocketMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {

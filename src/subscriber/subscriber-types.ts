@@ -367,7 +367,8 @@ export interface SubscriberCounters {
   /**
    * RETRANSMIT datagrams applied into a gap, and dropped (not asked for, not the gap's next, or no retransmit option);
    * retransmitRejected also counts the request socket's control packets that end no request (damaged, not a reply, or
-   * a reply for no open request: late, its request already ended).
+   * a reply for no open request: late, its request already ended, or of another range), and anything on that socket
+   * from an address the requests did not go to (also said in an 'error', at most one per 5 s).
    */
   retransmitDatagrams: number;
   retransmitRejected: number;

@@ -15,10 +15,10 @@ import { inWorkerShare } from "../../src/app/feeder.ts";
 import { Supervisor } from "../../src/app/supervisor.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
-import { silentLogger } from "../../src/core/log.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
 import { allBooksEqual, rawConfig, uniqueDestination, waitFor, type Markets } from "../e2e/harness.ts";
+import { captureLog } from "../support/capture-log.ts";
 import { clockAheadMarker } from "./support/clock-ahead-preload.ts";
 
 const CANDIDATES = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT", "ADAUSDT", "LTCUSDT", "DOTUSDT"];
@@ -31,6 +31,7 @@ const TOPICS = SYMBOLS.map((symbol) => ({ market: "linear" as const, symbol, id:
 let sim: BybitSim;
 let supervisor: Supervisor;
 let subscriber: FeedSubscriber;
+const { log, lines } = captureLog();
 
 beforeAll(async () => {
   writeFileSync(clockAheadMarker(), "");
@@ -39,7 +40,7 @@ beforeAll(async () => {
   // No stale bound: the dead worker's stream stays alive here, so only the session order lets the restart in.
   subscriber = new FeedSubscriber({ groups: [{ group, port, iface: "127.0.0.1" }], staleAfterMs: 0 });
   await subscriber.start();
-  supervisor = new Supervisor(validateConfig(rawConfig({ sim, markets: MARKETS, group, port, workers: 2 })), silentLogger, new URL("./support/clock-ahead-worker.ts", import.meta.url).href);
+  supervisor = new Supervisor(validateConfig(rawConfig({ sim, markets: MARKETS, group, port, workers: 2 })), log, new URL("./support/clock-ahead-worker.ts", import.meta.url).href);
   await supervisor.start();
 }, 30_000);
 
@@ -60,4 +61,8 @@ test("a worker restarted after the wall clock stepped back starts a session newe
   // Before: worker 1's new session was older than its dead one's, its datagrams dropped, its book never equal again.
   await waitFor(() => allBooksEqual(subscriber, sim, TOPICS), "both workers' books after the restart", 20_000);
   expect(subscriber.counters.oldSessionDatagrams).toBe(0);
+  // Said, with how far ahead of the clock the carried start is (a far-future one would stick for the process's life).
+  const said = lines.find((l) => l.msg.startsWith("worker restarts with its predecessor's session start"));
+  expect(said?.fields).toMatchObject({ worker: 1 });
+  expect(said!.fields.aheadMs as number).toBeGreaterThan(0);
 });

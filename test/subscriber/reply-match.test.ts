@@ -4,7 +4,8 @@
  *   count (an older request's, late) ended the open request, which fell back (books invalid until a refresh) though
  *   its answer was on the way. It must name the request's first seqNum and count; another is counted and ignored.
  * - Replies were taken from any address: on an unkeyed feed anyone reaching the request socket forced fallbacks or
- *   filled the gap with datagrams of its own. Only the address the requests go to is heard; others are counted.
+ *   filled the gap with datagrams of its own. Only the address the requests go to is heard; others are counted, and
+ *   said in an 'error' (rate-limited) naming the address and the one asked.
  */
 import dgram from "node:dgram";
 import { afterEach, describe, expect, it } from "vitest";
@@ -46,9 +47,9 @@ function datagrams(qtyBase: number): { b: TestBook; ds: Uint8Array[] } {
   return { b, ds };
 }
 
-/** A started subscriber asking `server`, fed those datagrams but the third after the snapshot (lost). */
-async function rig(server: dgram.Socket): Promise<{ sub: FeedSubscriber; b: TestBook; lost: Uint8Array; feed: () => void }> {
-  const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host: "127.0.0.1", port: (server.address() as { port: number }).port, timeoutMs: 10_000 } });
+/** A started subscriber asking `server` (at `host`), fed those datagrams but the third after the snapshot (lost). */
+async function rig(server: dgram.Socket, host = "127.0.0.1"): Promise<{ sub: FeedSubscriber; b: TestBook; lost: Uint8Array; feed: () => void }> {
+  const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host, port: (server.address() as { port: number }).port, timeoutMs: 10_000 } });
   await sub.start();
   cleanups.push(() => sub.stop());
   const { b, ds } = datagrams(10);
@@ -123,5 +124,68 @@ describe("a reply is taken only for the request it answers, from the address ask
     const sb = sub.book(inst.instrumentId)!;
     expect(levelsOf(sb)).toEqual(levelsOf(b));
     expect(sb.usable).toBe(true);
+  });
+
+  it("asked at a loopback address other than 127.0.0.1 (a host name on 127.0.1.1), the answer from 127.0.0.1 fills the gap", async () => {
+    // A server on 0.0.0.0 answers a request to any 127.x.y.z from 127.0.0.1 (the kernel's source for the requester,
+    // itself 127.0.0.1): taken for a stranger's, every gap fell back. Played here by a socket on 127.0.0.1 answering
+    // what the one on 127.0.0.2 heard (no test binds 0.0.0.0).
+    const asked = await socketOn("127.0.0.2");
+    const answering = await socketOn("127.0.0.1");
+    const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host: "127.0.0.2", port: (asked.address() as { port: number }).port, timeoutMs: 10_000 } });
+    await sub.start();
+    cleanups.push(() => sub.stop());
+    const { b, ds } = datagrams(10);
+    const lost = ds[3]!;
+    asked.on("message", (msg, rinfo) => {
+      const req = decodeRetxControl(msg);
+      if (typeof req === "string" || req.kind !== RETX_KIND_REQUEST) return;
+      answering.send(retransmitted(lost), rinfo.port, rinfo.address);
+    });
+    ds.forEach((d) => d !== lost && sub.ingest(d, T0));
+    await waitFor(() => sub.retransmitsPending === 0, 5000, "the request answered");
+    expect([sub.counters.retransmitRecovered, sub.counters.retransmitRejected, sub.counters.gaps]).toEqual([1, 0, 0]);
+    const sb = sub.book(inst.instrumentId)!;
+    expect(levelsOf(sb)).toEqual(levelsOf(b));
+    expect(sb.usable).toBe(true);
+  });
+
+  it("asked at 0.0.0.0 (this host, as a listen address reads), the answer from 127.0.0.1 fills the gap", async () => {
+    // A request to 0.0.0.0 goes to this host over loopback and its answer comes from 127.0.0.1: taken for a
+    // stranger's, every gap fell back.
+    const server = await socketOn("127.0.0.1");
+    const { sub, b, lost, feed } = await rig(server, "0.0.0.0");
+    server.on("message", (msg, rinfo) => {
+      const req = decodeRetxControl(msg);
+      if (typeof req === "string" || req.kind !== RETX_KIND_REQUEST) return;
+      server.send(retransmitted(lost), rinfo.port, rinfo.address);
+    });
+    feed();
+    await waitFor(() => sub.retransmitsPending === 0, 5000, "the request answered");
+    expect([sub.counters.retransmitRecovered, sub.counters.retransmitRejected, sub.counters.gaps]).toEqual([1, 0, 0]);
+    expect(levelsOf(sub.book(inst.instrumentId)!)).toEqual(levelsOf(b));
+  });
+
+  it("a reply from another address is said in an 'error' naming it and the address asked, not once per packet", async () => {
+    // Before: only counted, so a server answering from another address (0.0.0.0 on a host of several) made every gap
+    // fall back with nothing saying why.
+    const server = await socketOn("127.0.0.1");
+    const stranger = await socketOn("127.0.0.2");
+    const { sub, feed } = await rig(server);
+    const errors: { message: string; from: string }[] = [];
+    sub.on("error", (e) => errors.push({ message: e.error.message, from: e.from }));
+    server.on("message", (msg, rinfo) => {
+      const req = decodeRetxControl(msg);
+      if (typeof req === "string" || req.kind !== RETX_KIND_REQUEST) return;
+      for (let i = 0; i < 3; i++) stranger.send(refusal(req, req.count), rinfo.port, rinfo.address);
+    });
+    feed();
+    await waitFor(() => sub.counters.retransmitRejected === 3, 5000, "the stranger's three read");
+    const strangerPort = (stranger.address() as { port: number }).port;
+    expect(errors.length).toBeGreaterThanOrEqual(1);
+    expect(errors.length).toBeLessThan(3); // the first at once, then at most one per 5 s
+    expect(errors[0]!.from).toBe(`127.0.0.2:${strangerPort}`);
+    expect(errors[0]!.message).toMatch(/^retransmission reply from 127\.0\.0\.2:\d+ dropped: .*127\.0\.0\.1/);
+    expect(sub.counters.retransmitRefused).toBe(0);
   });
 });

@@ -5,6 +5,7 @@
  */
 import { interfaceProblem, localIpv4Addresses } from "../../config/host.ts";
 import { ipv4Problem } from "../../core/ipv4.ts";
+import { RateLimitedLog } from "../../core/log.ts";
 import { inCidrs, parseCidr } from "../../core/cidr.ts";
 import { loadConfigFile, loadReaderSections } from "../../config/load.ts";
 import { isMulticastV4 } from "../../net/multicast.ts";
@@ -148,7 +149,9 @@ export const listenCommand: CommandSpec = {
     "the first book arrives it says what it is waiting for. A symbol's letters beyond ASCII (Binance's",
     "币安人生USDT) are shown as they are, two columns each where the terminal draws them so; anything else but",
     "printable ASCII in it (a control, a bidi override, a letter drawn as nothing such as U+3164: a datagram's,",
-    "unchecked) is shown with \\xNN or \\u{N} escapes.",
+    "unchecked) is shown with \\xNN or \\u{N} escapes. The subscriber's errors (a rejected datagram, a",
+    "retransmission reply from an address not asked) are warnings on stderr: the first at once, then at most one",
+    "line per 5 s with the count.",
     "Footer: books (usable, valid), invalidations, channel gaps (messages lost in them), seq lines back (a",
     "stream's numbering gone back within its session: its books invalidated as at a gap), send times ahead",
     "(datagrams sent more than --send-ahead-max-ms ahead of this host's clock: a publisher clock ahead, or a",
@@ -550,6 +553,10 @@ async function listenUntilDone(ctx: CommandContext, opts: ListenOptions): Promis
     sub.on("evict", (e) => void rows.delete(e.book.instrumentId));
     sub.on("session", (e) => ctx.log.info(`session ${e.kind}`, { channelId: e.channelId, sourceId: e.sourceId, sessionId: e.sessionId, ...(e.removed ? { removed: true } : {}) }));
     sub.on("gap", (e) => ctx.log.warn("gap", { channelId: e.channelId, sourceId: e.sourceId, expected: e.expected, got: e.got }));
+    // Before, only ndjson said these: with the table a retransmission reply dropped as from an address not asked (every
+    // gap falling back) or a rejected datagram was at most a count. Rate-limited: a flood of junk is one line per 5 s.
+    const feedErrors = new RateLimitedLog(ctx.log, "warn", "the feed's subscriber reported an error (the count: since the last such line)");
+    sub.on("error", (e) => feedErrors.hit(e.error.message, e.from));
   }
 
   await sub.start();
