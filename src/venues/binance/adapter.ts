@@ -32,7 +32,7 @@ import { DEFAULT_MAX_BUFFERED_BYTES, type DiffRange, refusalDropsBridge } from "
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
 import { lossMayCost, TopicResync } from "../common/topic-resync.ts";
-import { type BinanceConnection, BinanceTopic, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED } from "./connection.ts";
+import { type BinanceConnection, BinanceTopic, SUB_ACTIVE, SUB_IDLE, SUB_PENDING, SUB_REJECTED, SUB_UNSUBSCRIBING } from "./connection.ts";
 import { planConnections } from "./connection-plan.ts";
 import { DepthBand } from "./depth-band.ts";
 import { binanceInstrumentSource } from "./instruments.ts";
@@ -223,6 +223,8 @@ export class BinanceAdapter implements VenueAdapter {
         resync: (t, state, reason) => this.books.resync(t, state, reason),
         // The stream stays subscribed: diffs buffered during the backoff get their snapshot now, else the next diff starts the bridge.
         restartAfterBackoff: (t) => this.onBackoffOver(t as BinanceTopic),
+        // So a stream whose subscribe may have been refused (an answer naming no request) is subscribed again for real.
+        resyncKeepsSubscription: true,
         // A bridge ends with its connection: the new connection's first diff starts a new one (and a new snapshot).
         disconnected: (t) => this.restart(t as BinanceTopic),
         // A frame whose handling threw: the rule for a frame refused (lost), no misfit.
@@ -515,8 +517,10 @@ export class BinanceAdapter implements VenueAdapter {
   }
 
   private onBackoffOver(t: BinanceTopic): void {
-    // A (re)connect during the wait subscribed only the topics not waiting: this stream is not subscribed now.
-    if (t.sub === SUB_IDLE) return this.control.restartTopic(t);
+    // A (re)connect during the wait subscribed only the topics not waiting: this stream is not subscribed now. Nor is
+    // one unsubscribed to be subscribed again after the wait (SubscriptionControl.unmatchedRefusal): its subscribe
+    // follows the unsubscribe's answer (restartTopic), else it would go nowhere.
+    if (t.sub === SUB_IDLE || t.sub === SUB_UNSUBSCRIBING) return this.control.restartTopic(t);
     if (this.bridge.isBridging(t) && !t.fetching && !this.replaying) this.snapshotFetch.start(t);
   }
 

@@ -110,6 +110,17 @@ export interface LifecycleHooks {
    */
   restartManyAfterBackoff?: (ts: readonly TopicState[]) => void;
   /**
+   * resync for several topics of one connection at once, each left in its state (TopicResync.resyncMany), their
+   * requests batched (SubscriptionControl.unmatchedRefusal: OKX's hourly budget asked once). Default: resync for each.
+   */
+  resyncMany?: (ts: readonly TopicState[], reason: StatusReason) => void;
+  /**
+   * The venue's resync sends no request, the stream left subscribed (rest_snapshot: Binance): a topic whose subscribe
+   * may not have been taken is subscribed again for real by SubscriptionControl (unmatchedRefusal). Default: false
+   * (a resync resubscribes).
+   */
+  resyncKeepsSubscription?: boolean;
+  /**
    * The topic's connection dropped (live, or a recorded close in replay), after its book was invalidated: what the old
    * connection's stream was building ends with it (a REST bridge: its buffered diffs and the snapshot asked for), so
    * no book is made LIVE from the old stream while the connection is down, nor from it and the new one's together.
@@ -363,6 +374,8 @@ export class ConnectionLifecycle {
     });
     control.random = this.random; // the rate-limit backoff's jitter, as the lifecycle's own
     control.resync = hooks.resync; // "already subscribed": the fresh start waits out the topic's resync backoff
+    control.resyncMany = hooks.resyncMany ?? null;
+    control.resyncResubscribes = hooks.resyncKeepsSubscription !== true;
     control.onRejected = (t, soon) => this.onTopicRejected?.(t, soon) === true;
     control.onReplayResubscribed = (t) => this.onReplayReopened?.(t);
     // Each request written, so replay can match the venue's answer to it (SubscriptionControl.replayRecorded).

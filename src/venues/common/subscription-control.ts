@@ -138,6 +138,17 @@ export class SubscriptionControl {
    */
   resync: InvalidateTopic | null = null;
   /**
+   * Set by the lifecycle (LifecycleHooks.resyncMany): resync for several topics of a connection at once, each in its
+   * own state, their requests batched (OKX: the hourly budget asked once). Null: resync for each.
+   */
+  resyncMany: ((ts: readonly TopicState[], reason: StatusReason) => void) | null = null;
+  /**
+   * Set by the lifecycle (LifecycleHooks.resyncKeepsSubscription): false when the venue's resync sends no request, its
+   * stream left subscribed as it is (rest_snapshot: Binance), so a topic whose subscribe may not have been taken is
+   * subscribed again by this class (unmatchedRefusal).
+   */
+  resyncResubscribes = true;
+  /**
    * Set by the lifecycle: told of each request written to its socket (`feeder record` keeps it for replay: replayRecorded),
    * an unsubscribe of a venue whose replay holds unsubscribed topics (RequestProtocol.replayHoldsUnsubscribed) when it is
    * queued for the pacing budget instead (send).
@@ -797,7 +808,8 @@ export class SubscriptionControl {
    * the safe way, and none is left waiting for an answer that no longer comes. A subscribe's topics may be subscribed
    * on the venue or not: each is taken as subscribed and restarted through its resync backoff (unsubscribe, then
    * subscribe, as after `already subscribed`: a fresh snapshot either way, never a duplicate subscribe, which
-   * Bybit's option socket refuses). An unsubscribe's topics are taken as unsubscribed (as a refused unsubscribe's).
+   * Bybit's option socket refuses), batched where the venue can (freshStarts); on a venue whose resync keeps the
+   * stream (Binance), subscribed again for real. An unsubscribe's topics are taken as unsubscribed (as a refused unsubscribe's).
    * One request written: it is that one's (onAck). Until 2026-12-07 the oldest written request of any op took it: the
    * request really refused waited for its ack deadline, and an unsubscribe taken so had its real answer confirm
    * the subscribe after it, its book ACTIVE without data until the stale rule. Cold.
@@ -821,28 +833,54 @@ export class SubscriptionControl {
     if (resubscribe.length > 0) this.owed(() => this.sendRequest(conn, "subscribe", resubscribe));
     // Still in the overlap (its old socket closing: no go-back), a LIVE book the old socket fed may be the refused one:
     // it leaves LIVE and restarts, as retryAfterError's (else the old socket's close took it for carried here).
-    for (const t of subscribed) this.subscribedAfterAll(conn, t, served);
+    const restart = subscribed.filter((t) => this.subscribedAfterAll(conn, t, served));
+    if (restart.length === 0) return;
+    if (this.resyncResubscribes) {
+      this.freshStarts(restart);
+      return;
+    }
+    // A resync that keeps the stream (Binance) leaves one whose subscribe was the refused one unserved: until
+    // 2026-12-07 its book waited until the connection was replaced, up to ~24 h. Each is taken as refused for now (its
+    // bridge dropped, its frames ignored until a subscribe of it is accepted), resynced, and subscribed again for
+    // real, unsubscribe then subscribe, batched: two requests, where replacing the connection (as the ack deadline
+    // did before that day) resyncs every book on it.
+    for (const t of restart) this.invalidate(t, t.book, StatusReason.SUBSCRIBE_REJECTED);
+    this.freshStarts(restart);
+    this.restartTopics(restart);
   }
 
   /**
    * A topic whose subscribe the venue may hold after all (`already subscribed`, or a refusal that may not be its own):
-   * taken as subscribed and, its book not live, given a fresh snapshot the safe way, through the topic's resync
-   * backoff (its state unchanged: nothing new to tell); given up while that subscribe was out (instrument closed), it
-   * is unsubscribed instead, not brought back. `evenLive`: a LIVE book too (invalidated first: its feed may be gone).
+   * taken as subscribed; true when, its book not live, it is to get a fresh snapshot the safe way (freshStarts);
+   * given up while that subscribe was out (instrument closed), it is unsubscribed instead, not brought back.
+   * `evenLive`: a LIVE book too (invalidated first: its feed may be gone).
    */
-  private subscribedAfterAll(conn: VenueConnection, t: TopicState, evenLive = false): void {
+  private subscribedAfterAll(conn: VenueConnection, t: TopicState, evenLive = false): boolean {
     if (t.sub === SUB_REJECTED) {
       this.unsubscribeGivenUp(conn, [t]);
-      return;
+      return false;
     }
     t.sub = SUB_ACTIVE;
     t.refusedUntilAck = false;
     if (t.book === BookState.LIVE) {
-      if (!evenLive) return;
+      if (!evenLive) return false;
       this.invalidate(t, BookState.RESYNCING, StatusReason.SUBSCRIBE_REJECTED);
     }
-    if (this.resync) this.resync(t, t.book, StatusReason.SUBSCRIBE_REJECTED);
-    else this.restartTopic(t);
+    // A resync asked for while the subscribe was out is this fresh start: until 2026-12-07 it stayed asked for, and the
+    // fresh start's own subscribe ack restarted the topic once more (one more unsubscribe and subscribe).
+    t.resyncAfterAck = false;
+    return true;
+  }
+
+  /**
+   * Fresh starts for topics taken as subscribed (subscribedAfterAll), through their resync backoff (their states
+   * unchanged: nothing new to tell), their requests batched when the venue can (resyncMany: until 2026-12-07 each
+   * restarted alone, two requests a topic, 58 of OKX's 480 an hour for a connection's 29 books). Cold.
+   */
+  private freshStarts(ts: readonly TopicState[]): void {
+    if (this.resyncMany) this.resyncMany(ts, StatusReason.SUBSCRIBE_REJECTED);
+    else if (this.resync) for (const t of ts) this.resync(t, t.book, StatusReason.SUBSCRIBE_REJECTED);
+    else this.restartTopics(ts);
   }
 
   /**
@@ -1019,7 +1057,7 @@ export class SubscriptionControl {
     if (err.kind === "already_subscribed" && named) {
       // Subscribed on the venue side after all: a fresh snapshot the safe way.
       this.alreadySubscribed++;
-      this.subscribedAfterAll(conn, named);
+      if (this.subscribedAfterAll(conn, named)) this.freshStarts([named]);
       this.retry(conn, topics.filter((t) => t !== named));
       return;
     }

@@ -100,10 +100,26 @@ export class TopicResync {
 
   /** Invalidates and asks for a fresh start, after the topic's backoff when it keeps failing. */
   resync(t: TopicState, state: BookState, reason: StatusReason): void {
+    if (this.counted(t, state, reason)) this.o.restart(t);
+  }
+
+  /**
+   * resync for several topics, each left in its own state: the fresh starts due go to `restartMany` together, so their
+   * requests can go batched (OKX: two requests for a connection's books, not two a book; SubscriptionControl
+   * unmatchedRefusal). Cold.
+   */
+  resyncMany(ts: readonly TopicState[], reason: StatusReason, restartMany: (ts: readonly TopicState[]) => void): void {
+    const due: TopicState[] = [];
+    for (const t of ts) if (this.counted(t, t.book, reason)) due.push(t);
+    if (due.length > 0) restartMany(due);
+  }
+
+  /** resync's invalidation and backoff; true when a fresh start is to be asked for now (after the backoff's wait when delayed). */
+  private counted(t: TopicState, state: BookState, reason: StatusReason): boolean {
     const now = this.o.now();
     const liveForMs = t.liveSinceMs >= 0 && t.book === BookState.LIVE ? now - t.liveSinceMs : -1;
     this.invalidate(t, state, reason);
-    if (t.resyncDelayed) return; // one resync is already waiting: the book stays invalid until it is done
+    if (t.resyncDelayed) return false; // one resync is already waiting: the book stays invalid until it is done
     this.resyncs++;
     t.resyncs++;
     if (liveForMs >= this.resetMs) t.resyncAttempt = 0;
@@ -116,7 +132,7 @@ export class TopicResync {
       this.resyncsDelayed++;
       this.delayLog.hit(`${t.market} ${t.topic}: ${STATUS_REASON_NAMES[reason]}, resync ${attempt + 1} in a row, next subscribe in ${Math.round(delay)} ms`);
     }
-    this.o.restart(t);
+    return true;
   }
 
   /** A frame unreadable down to its topic: the lost message may be any book's of that connection (resyncsOnLoss). */

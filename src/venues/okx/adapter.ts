@@ -257,6 +257,8 @@ export class OkxAdapter implements VenueAdapter {
         restartAfterBackoff: (t) => this.restart(t as OkxTopic),
         // A go-back's restarts: batched, the budget counted per message.
         restartManyAfterBackoff: (ts) => this.restartMany(ts as readonly OkxTopic[]),
+        // An id-less refusal's subscribes: resynced together, batched as a go-back's.
+        resyncMany: (ts, reason) => this.books.resyncMany(ts, reason, (due) => this.restartMany(due as readonly OkxTopic[])),
         // A frame whose handling threw: the rule for a frame refused (ParseErrors.lost), no misfit.
         frameLost: (conn, t) => this.parseErrors.lost(conn as OkxConnection, t as OkxTopic | undefined, 0),
         // A REST bridge ends with its connection: the new connection's first update starts a new one (and a new REST book).

@@ -3,7 +3,9 @@
  * "type":"COMMAND_RESP"}` with no lists) answers the one request written when there is one; with several out, whose it
  * is cannot be told, so each is taken as answered the safe way (subscribe topics restarted: unsubscribe, then
  * subscribe; unsubscribe topics taken as unsubscribed) and none waits for an answer that no longer comes
- * (SubscriptionControl.unmatchedRefusal). Bybit's own protocol on a fake socket.
+ * (SubscriptionControl.unmatchedRefusal). Bybit's own protocol on a fake socket; then offline Binance and OKX adapters
+ * on recording sockets: Binance's streams subscribed again for real (its resync keeps the stream), OKX's fresh starts
+ * batched (its hourly request count).
  */
 import { describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
@@ -12,6 +14,12 @@ import { BookState } from "../../../src/core/types.ts";
 import { SUB_ACTIVE, SUB_IDLE, SUB_PENDING } from "../../../src/venues/common/connection.ts";
 import { SubscriptionControl } from "../../../src/venues/common/subscription-control.ts";
 import { SendRecordingConnection } from "./fake-connection.ts";
+import { offlineVenue } from "./offline-venue.ts";
+import { BinanceAdapter } from "../../../src/venues/binance/adapter.ts";
+import type { BinanceConnection } from "../../../src/venues/binance/connection.ts";
+import { OkxAdapter } from "../../../src/venues/okx/index.ts";
+import type { OkxConnection } from "../../../src/venues/okx/connection.ts";
+import { MAX_ARGS_PER_REQUEST, MAX_TOPICS_PER_CONNECTION } from "../../../src/venues/okx/protocol.ts";
 
 const REFUSAL = { success: false, ret_msg: "error:more than 2000 args per connection (simulator)", conn_id: "c1", type: "COMMAND_RESP" };
 const accepted = (topics: string[]) => ({ success: true, conn_id: "c1", data: { failTopics: [], successTopics: topics }, type: "COMMAND_RESP" });
@@ -88,7 +96,7 @@ describe("a refusal naming no request, op or topic", () => {
     control.sendRequest(conn, "subscribe", [b!]);
     control.onControl(conn, REFUSAL);
     expect(invalid).toEqual([["book.A", BookState.RESYNCING], ["book.B", BookState.RESYNCING]]);
-    expect(sentOps(conn).slice(2)).toEqual(["u3 unsubscribe book.A", "u4 unsubscribe book.B"]);
+    expect(sentOps(conn).slice(2)).toEqual(["u3 unsubscribe book.A,book.B"]); // batched (until 2026-12-07 one a book)
     control.stop();
   });
 
@@ -98,5 +106,107 @@ describe("a refusal naming no request, op or topic", () => {
     control.onControl(conn, REFUSAL);
     expect([conn.pending.size, control.subscribeErrors, sentOps(conn)]).toEqual([0, 1, ["s1 subscribe book.B"]]);
     control.stop();
+  });
+});
+
+describe("a refusal naming no request: the fresh starts", () => {
+  test("a resync asked for while the subscribe was out is the fresh start itself: no second restart after its ack (before: one more unsubscribe and subscribe)", () => {
+    const { control, conn, a, b } = rig();
+    a.sub = SUB_ACTIVE;
+    control.sendRequest(conn, "unsubscribe", [a]); // u1
+    control.sendRequest(conn, "subscribe", [b]); // s2
+    control.restartTopic(b); // a resync while s2 is out: wanted after its ack (resyncAfterAck)
+    control.onControl(conn, REFUSAL);
+    control.onControl(conn, accepted(["book.B"])); // u3's answer
+    expect(sentOps(conn).slice(2)).toEqual(["u3 unsubscribe book.B", "s4 subscribe book.B"]);
+    control.onControl(conn, accepted(["book.B"])); // s4's
+    // Before: B's resyncAfterAck was still set, and s4's ack restarted it once more ("u5 unsubscribe book.B").
+    expect(sentOps(conn).slice(4)).toEqual([]);
+    expect([b.sub, b.resyncAfterAck, conn.pending.size]).toEqual([SUB_ACTIVE, false, 0]);
+    control.stop();
+  });
+
+  test("the same on `already subscribed`: its fresh start covers the resync asked for while its subscribe was out", () => {
+    const { control, conn, b } = rig();
+    control.sendRequest(conn, "subscribe", [b]); // s1
+    control.restartTopic(b);
+    control.onControl(conn, { success: false, ret_msg: "error:already subscribed,topic:book.B", conn_id: "c1", req_id: "s1", op: "subscribe" });
+    control.onControl(conn, { success: true, ret_msg: "", conn_id: "c1", req_id: "u2", op: "unsubscribe" });
+    control.onControl(conn, { success: true, ret_msg: "", conn_id: "c1", req_id: "s3", op: "subscribe" });
+    expect(sentOps(conn)).toEqual(["s1 subscribe book.B", "u2 unsubscribe book.B", "s3 subscribe book.B"]); // before: and "u4 unsubscribe book.B"
+    expect([b.sub, conn.pending.size]).toEqual([SUB_ACTIVE, 0]);
+    control.stop();
+  });
+});
+
+/** A socket that records what is written to it (the adapter binds its handlers; nothing is received on it). */
+function recordingWs(): WebSocket & { sent: string[] } {
+  const sent: string[] = [];
+  return { sent, readyState: 1, send: (text: string) => void sent.push(text), close() {} } as unknown as WebSocket & { sent: string[] };
+}
+
+describe("a refusal naming no request, on Binance (its resync keeps the stream): the streams are subscribed again for real", () => {
+  test("two subscribes out, an error with id null: unsubscribe, then subscribe, batched; before: taken as subscribed, nothing sent, the books waiting on streams maybe never subscribed", async () => {
+    let nowMs = 1_000_000;
+    const o = offlineVenue("binance", "spot", 50, ["AUSDT", "BUSDT"], "");
+    const adapter = new BinanceAdapter(o.config, o.subscriptions, { ...o.options, now: () => nowMs, wallNow: () => nowMs, random: () => 0.5 });
+    await adapter.loadInstruments();
+    const { conns, control } = adapter as unknown as { conns: BinanceConnection[]; control: SubscriptionControl };
+    const conn = conns[0]!;
+    const [a, b] = conn.topics;
+    expect(conn.topics).toHaveLength(2);
+    const ws = recordingWs();
+    Object.assign(conn, { ws, open: true, used: true });
+    type Req = { method: string; params: string[]; id: number };
+    const requests = () => ws.sent.map((x) => JSON.parse(x) as Req).map((r) => `${r.method} ${r.params.join(",")}`);
+    const answer = (i: number) => conn.onFrameAt(JSON.stringify({ result: null, id: (JSON.parse(ws.sent[i]!) as Req).id }), 1);
+    control.sendRequest(conn, "subscribe", [a!]);
+    control.sendRequest(conn, "subscribe", [b!]);
+    nowMs += 10_000; // the per-connection pacing's burst refilled
+    conn.onFrameAt(JSON.stringify({ error: { code: 2, msg: "Invalid request: (which not said)" }, id: null }), 1);
+    // Before: both ACTIVE, their resync a new REST bridge on a stream Binance may have refused; nothing more sent.
+    expect(requests().slice(2)).toEqual(["UNSUBSCRIBE ausdt@depth@100ms,busdt@depth@100ms"]);
+    // Refused for now meanwhile: a diff still in flight starts no bridge (and asks no snapshot).
+    expect([a!.refusedUntilAck, b!.refusedUntilAck]).toEqual([true, true]);
+    answer(2);
+    expect(requests().slice(3)).toEqual(["SUBSCRIBE ausdt@depth@100ms,busdt@depth@100ms"]);
+    answer(3);
+    expect([a!.sub, b!.sub, a!.refusedUntilAck, conn.pending.size]).toEqual([SUB_ACTIVE, SUB_ACTIVE, false, 0]);
+    conn.ws = null;
+    await adapter.stop();
+  });
+});
+
+describe("a refusal naming no request, on OKX: the fresh starts go batched", () => {
+  test("a connection's 29 books subscribed in 2 requests, an error without id: 2 unsubscribes and 2 subscribes, 6 of the hour's requests counted, not 60", async () => {
+    const symbols = Array.from({ length: MAX_TOPICS_PER_CONNECTION }, (_, i) => `C${i}-USDT`);
+    const o = offlineVenue("okx", "spot", 400, symbols, "/ws/v5/public");
+    const adapter = new OkxAdapter(o.config, o.subscriptions, { ...o.options, random: () => 0.5 });
+    await adapter.loadInstruments();
+    const { conns, control } = adapter as unknown as { conns: OkxConnection[]; control: SubscriptionControl };
+    const conn = conns[0]!;
+    expect(conn.topics).toHaveLength(MAX_TOPICS_PER_CONNECTION);
+    const ws = recordingWs();
+    Object.assign(conn, { ws, open: true, used: true });
+    type Req = { id: string; op: string; args: { channel: string; instId: string }[] };
+    const requests = () => ws.sent.map((x) => JSON.parse(x) as Req);
+    control.sendRequest(conn, "subscribe", [...conn.topics]);
+    expect(requests().map((r) => r.args.length)).toEqual([MAX_ARGS_PER_REQUEST, MAX_TOPICS_PER_CONNECTION - MAX_ARGS_PER_REQUEST]);
+    conn.onFrameAt(JSON.stringify({ event: "error", code: "60012", msg: "Invalid request: (which not said)", connId: "x" }), 1);
+    const unsubscribes = requests().slice(2);
+    // Before: one unsubscribe a book (29), then a subscribe after each one's answer (58 in all).
+    expect(unsubscribes.map((r) => [r.op, r.args.length])).toEqual([
+      ["unsubscribe", MAX_ARGS_PER_REQUEST],
+      ["unsubscribe", MAX_TOPICS_PER_CONNECTION - MAX_ARGS_PER_REQUEST],
+    ]);
+    for (const r of unsubscribes) for (const arg of r.args) conn.onFrameAt(JSON.stringify({ id: r.id, event: "unsubscribe", arg, connId: "x" }), 1);
+    expect(requests().slice(4).map((r) => [r.op, r.args.length])).toEqual([
+      ["subscribe", MAX_ARGS_PER_REQUEST],
+      ["subscribe", MAX_TOPICS_PER_CONNECTION - MAX_ARGS_PER_REQUEST],
+    ]);
+    expect(conn.requestTimesMs).toHaveLength(6);
+    expect(conn.topics.every((t) => t.sub === SUB_PENDING)).toBe(true);
+    conn.ws = null;
+    await adapter.stop();
   });
 });
