@@ -19,8 +19,9 @@ export function eventJson(type: "snapshot" | "update", product: string, book: Si
   return `{"type":"${type}","product_id":"${product}","updates":[${updates}]}`;
 }
 
+/** The production envelope: no `client_id` (Coinbase's AsyncAPI, checked against production [F6]; its prose docs print one). */
 export function envelope(channel: string, seq: number, events: string[], time: string): string {
-  return `{"channel":"${channel}","client_id":"","timestamp":"${time}","sequence_num":${seq},"events":[${events.join(",")}]}`;
+  return `{"channel":"${channel}","timestamp":"${time}","sequence_num":${seq},"events":[${events.join(",")}]}`;
 }
 
 export function subscriptionsEvent(level2: readonly string[], heartbeats: boolean): string {

@@ -9,6 +9,7 @@ import { resolve } from "node:path";
 import { describe, expect, test } from "vitest";
 import { startBinanceSimulator } from "../../src/sim/binance-sim.ts";
 import { startBybitSimulator } from "../../src/sim/bybit-sim.ts";
+import { startCoinbaseSimulator } from "../../src/sim/coinbase-sim.ts";
 import { startDeribitSimulator } from "../../src/sim/deribit-sim.ts";
 import { startOkxSimulator } from "../../src/sim/okx-sim.ts";
 import { startUpbitSimulator } from "../../src/sim/upbit-sim.ts";
@@ -156,6 +157,27 @@ describe("simulator frames have the recordings' shapes", { timeout: 20_000 }, ()
       for (const side of sides) {
         const rec = recorded(file, (m) => isChange(m) && m.params.data[side].length > 0).params.data[side];
         expect(shape(change.params.data[side]), side).toBe(shape(rec));
+      }
+      c.ws.close();
+    } finally {
+      await sim.stop();
+    }
+  });
+
+  test("Coinbase (no recording): l2_data, heartbeats and subscriptions in the production envelope, without client_id", async () => {
+    // docs/venues/coinbase.md [F6]: Coinbase's AsyncAPI, checked against the production feed, says production frames
+    // carry no client_id (its prose docs print "client_id":""). Before, every simulator frame carried it, so the
+    // feeder met the production envelope only in the scanner's unit test.
+    const sim = await startCoinbaseSimulator({ products: ["BTC-USD"], messagesPerSecond: 0, heartbeatMs: 50 });
+    try {
+      const c = await client(sim.wsUrl);
+      c.ws.send(JSON.stringify({ type: "subscribe", product_ids: ["BTC-USD"], channel: "level2" }));
+      c.ws.send(JSON.stringify({ type: "subscribe", channel: "heartbeats" }));
+      const of = (channel: string) => (m: any) => m.channel === channel;
+      for (const channel of ["l2_data", "subscriptions", "heartbeats"]) {
+        const frame = await c.find(channel, of(channel), () => sim.step(1));
+        expect(Object.keys(frame).sort(), channel).toEqual(["channel", "events", "sequence_num", "timestamp"]);
+        expect([typeof frame.sequence_num, typeof frame.timestamp], channel).toEqual(["number", "string"]);
       }
       c.ws.close();
     } finally {
