@@ -178,6 +178,9 @@ describe("simulator frames have the recordings' shapes", { timeout: 20_000 }, ()
         const frame = await c.find(channel, of(channel), () => sim.step(1));
         expect(Object.keys(frame).sort(), channel).toEqual(["channel", "events", "sequence_num", "timestamp"]);
         expect([typeof frame.sequence_num, typeof frame.timestamp], channel).toEqual(["number", "string"]);
+        // A heartbeat's current_time is Go's Time.String, its monotonic reading included [F14]:
+        // "2023-06-23 20:31:56.121961769 +0000 UTC m=+91717.525857105". Before, the simulator's had no "m=+".
+        if (channel === "heartbeats") expect(frame.events[0].current_time).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ \+0000 UTC m=\+\d+\.\d{9}$/);
       }
       c.ws.close();
     } finally {
