@@ -522,14 +522,15 @@ class Simulator implements BinanceSim {
   }
 
   /**
-   * The lastUpdateId of a depth answer served now. Spot: the last u (a symbol's ids run on without holes, so a
-   * snapshot's id is some event's u, as in the recording). USD-M: the last u or, half the time, an id past it that
-   * the next diff event takes in, U ≤ id < u (reservedId): the event's changes come after the id, so they are not in
-   * the snapshot, and applying them (absolute sizes) on it gives the book at its u. A client that bridged by
-   * `pu == lastUpdateId` (the rule for a diff after a diff) would fail on those, as on Binance.
+   * The lastUpdateId of a depth answer served now: the last u or, half the time, an id past it that the next diff
+   * event takes in, U ≤ id < u (reservedId): the event's changes come after the id, so they are not in the snapshot,
+   * and applying them (absolute sizes) on it gives the book at its u. Both markets, as Binance documents ("the first
+   * buffered event should now have lastUpdateId within its [U;u] range"): spot's next U still follows the last u, so
+   * a client bridging only by `U == lastUpdateId + 1` would fail on those (before, spot was always stamped with the
+   * last u, and the spot rule's U ≤ lastUpdateId < u was never met); on USD-M one bridging by `pu == lastUpdateId`.
    */
   private snapshotId(s: SymSim): number {
-    if (s.market === "spot" || s.replay || s.restLagDiffs > 0) return s.id;
+    if (s.replay || s.restLagDiffs > 0) return s.id;
     if (s.reservedId > s.id) return s.reservedId;
     if (this.rng.next() < 0.5) return s.id;
     s.reservedId = s.id + this.rng.int(1, 40);

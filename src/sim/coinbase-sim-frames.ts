@@ -19,8 +19,9 @@ export function eventJson(type: "snapshot" | "update", product: string, book: Si
   return `{"type":"${type}","product_id":"${product}","updates":[${updates}]}`;
 }
 
+/** The production envelope: no `client_id` (Coinbase's AsyncAPI, checked against production [F6]; its prose docs print one). */
 export function envelope(channel: string, seq: number, events: string[], time: string): string {
-  return `{"channel":"${channel}","client_id":"","timestamp":"${time}","sequence_num":${seq},"events":[${events.join(",")}]}`;
+  return `{"channel":"${channel}","timestamp":"${time}","sequence_num":${seq},"events":[${events.join(",")}]}`;
 }
 
 export function subscriptionsEvent(level2: readonly string[], heartbeats: boolean): string {
@@ -29,8 +30,10 @@ export function subscriptionsEvent(level2: readonly string[], heartbeats: boolea
   return JSON.stringify({ subscriptions: subs });
 }
 
+/** current_time as Go's Time.String prints it, with its monotonic reading (`m=+` seconds since start) [F14]. */
 export function heartbeatEvent(counter: number, time: string): string {
-  return `{"current_time":"${time.replace("T", " ").replace("Z", " +0000 UTC")}","heartbeat_counter":${counter}}`;
+  const monotonicS = (performance.now() / 1000).toFixed(9);
+  return `{"current_time":"${time.replace("T", " ").replace("Z", " +0000 UTC")} m=+${monotonicS}","heartbeat_counter":${counter}}`;
 }
 
 /** `{"type":"error","message":…}`, with `reason` when given (the Exchange feed names a bad product there). */

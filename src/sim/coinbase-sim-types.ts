@@ -7,7 +7,8 @@ import type { ConnectLimit, ConnectWindow } from "./connect-limit.ts";
 
 /**
  * The common faults, on the connection(s) carrying a product: `gap` (a frame of that connection is produced but
- * not sent: a sequence_num gap across all its products), `malformed` (the next frame garbled), `duplicate` (the
+ * not sent: a sequence_num gap across all its products; another connection carrying one of them gets the change),
+ * `malformed` (the next frame garbled, likewise on that connection alone), `duplicate` (the
  * last frame again), `reset` (the product's book rebuilt and sent as a new snapshot event), `disconnect`, `stall`
  * (the whole server, whatever the product: nothing sent or answered, heartbeats included; a product's own stream
  * going quiet while heartbeats flow is a quiet market on Coinbase, nothing a client could tell from a stall), `error`

@@ -428,8 +428,14 @@ class CoinbaseSimulator implements CoinbaseSim {
     switch (fault) {
       case "gap":
       case "malformed":
-        // Every product of the connection moves; the frame carrying them is lost (gap) or garbled.
-        for (const ws of targets) this.publish(this.advance(productsOf(ws)), (w) => w === ws, fault === "gap" ? "drop" : "garble");
+        // Every product of the connection moves; the frame carrying them is lost (gap) or garbled on it alone. Another
+        // connection carrying one of them gets the change as usual (before, it got nothing and its book was wrong
+        // from then on, with no gap to show it).
+        for (const ws of targets) {
+          const changes = this.advance(productsOf(ws));
+          this.publish(changes, (w) => w === ws, fault === "gap" ? "drop" : "garble");
+          this.publish(changes, (w) => w !== ws);
+        }
         break;
       case "duplicate":
         for (const ws of targets) if (ws.data.lastFrame) this.send(ws, ws.data.lastFrame);

@@ -199,6 +199,30 @@ describe("Binance simulator protocol", () => {
     expect(inside).toBeGreaterThan(0);
   });
 
+  test("spot depth snapshots are stamped on a diff's u or inside the next diff's [U, u], as Binance documents", async () => {
+    // Binance's spot procedure: "the first buffered event should now have lastUpdateId within its [U;u] range".
+    // Before, every spot snapshot was stamped with the last u, so only U = lastUpdateId + 1 ever bridged one.
+    const s = await sim({ markets: [{ market: "spot", symbols: ["BTCUSDT"] }] });
+    const c = await client(`${s.wsUrl}/stream`);
+    c.ws.send(JSON.stringify({ method: "SUBSCRIBE", params: ["btcusdt@depth@100ms"], id: 1 }));
+    const diffs = () => c.got.filter((m) => m.includes("depthUpdate")).map((m) => (JSON.parse(m) as { data: { U: number; u: number } }).data);
+    await c.until(() => diffs().length >= 1); // the diff that follows a subscription
+    let inside = 0;
+    for (let round = 0; round < 16; round++) {
+      const seen = diffs().length;
+      const { lastUpdateId } = (await (await fetch(`${s.restUrl}/api/v3/depth?symbol=BTCUSDT&limit=5`)).json()) as { lastUpdateId: number };
+      await c.until(() => diffs().length > seen); // a depth answer is followed by a diff a few ms later
+      const all = diffs();
+      for (let i = 1; i < all.length; i++) expect(all[i]!.U).toBe(all[i - 1]!.u + 1); // spot's ids have no holes
+      const bridging = all.find((d) => d.U <= lastUpdateId + 1 && lastUpdateId + 1 <= d.u)!;
+      expect(bridging).toBeDefined();
+      if (bridging.U === lastUpdateId + 1) continue; // stamped on the last u sent
+      expect(all.indexOf(bridging)).toBeGreaterThanOrEqual(seen); // a diff sent after the snapshot, its changes after the id
+      inside++;
+    }
+    expect(inside).toBeGreaterThan(0);
+  });
+
   test("disconnect and stall aimed at a symbol hit its stream alone (no target: every connection, the whole server)", async () => {
     // Before, both ignored the target: every connection was closed, the whole server stalled.
     const s = await sim({ markets: [{ market: "spot", symbols: ["BTCUSDT", "ETHUSDT"] }] });

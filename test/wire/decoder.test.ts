@@ -133,6 +133,27 @@ describe("decoder rejects bad datagrams", () => {
     expect(codeOf(bytes, bytes.byteLength)).toBe(DecodeErrorCode.OK);
   });
 
+  it("a datagram both truncated and oversized gets the first of §7.2 steps 3a–3e it fails", () => {
+    const heartbeat = all.find((x) => x.name === "heartbeat")!.bytes;
+    expect(heartbeat.byteLength).toBe(48);
+    /** heartbeat bytes padded with zeros to n bytes, pktLength set, AUTHENTICATED if asked. */
+    const make = (n: number, pktLength: number, authenticated = false) => {
+      const b = new Uint8Array(n);
+      b.set(heartbeat.subarray(0, Math.min(48, n)));
+      if (n >= 14) new DataView(b.buffer).setUint16(12, pktLength, true);
+      if (authenticated) b[3]! |= 0x08;
+      return b;
+    };
+    // 3a before 3b: 40 bytes against a maximum of 32.
+    expect(codeOf(make(40, 40), 32)).toBe(DecodeErrorCode.TRUNCATED);
+    // 3b before 3c: 64 bytes above a maximum of 56, pktLength 72 beyond them.
+    expect(codeOf(make(64, 72), 56)).toBe(DecodeErrorCode.OVERSIZED);
+    // 3c before 3d: 64 bytes (16 after a pktLength of 32, which is below 48).
+    expect(codeOf(make(64, 32))).toBe(DecodeErrorCode.TRUNCATED);
+    // 3d before 3e: AUTHENTICATED, pktLength 56 (no room for the trailer) and 8 bytes after it.
+    expect(codeOf(make(64, 56, true))).toBe(DecodeErrorCode.OVERSIZED);
+  });
+
   it("foreign magic and unknown versions are rejected", () => {
     const bytes = all.find((x) => x.name === "delta")!.bytes.slice();
     bytes[0] = 0x00;
