@@ -1,7 +1,10 @@
 /**
- * Reference model of the book builder for tests: each side is a sorted array of decimal strings, compared as
- * decimals digit by digit. Deliberately naive (no fixed-point, no typed arrays, no cleverness) so that agreeing
- * with it means something. Mirrors BookBuilder's documented semantics: state machine, changes, counters.
+ * Reference model of the book builder for tests: each side is a sorted array of integer prices (with their
+ * quantities), in the same fixed-point units as the builder (mantissa × 10^-exp), read from the decimal text by its
+ * own few-line parser, not core/fixed.ts parseFixed (which the builder's input goes through). Deliberately naive
+ * (no window, no typed arrays, no cleverness) so that agreeing with it means something. Mirrors BookBuilder's
+ * documented semantics: state machine, changes, counters. Integers rather than decimal strings since 2026-12-07:
+ * formatting and comparing strings was ~90% of random-ops.test.ts's CPU; text is made only for an error message.
  * @module
  */
 import type { BookUpdate } from "../../src/core/book-update.ts";
@@ -12,15 +15,8 @@ import { BookState, type Instrument, StatusReason } from "../../src/core/types.t
 
 export type RefLevel = [price: string, qty: string];
 
-export interface RefChange {
-  side: "bid" | "ask";
-  price: string;
-  qty: string;
-}
-
 /** Canonical form of a non-negative decimal: no leading zeros, no trailing fraction zeros ("007.50" → "7.5"). */
 export function normDecimal(s: string): string {
-  // Hand-written rather than regex: the randomized test calls this millions of times.
   const n = s.length;
   let dot = -1;
   for (let i = 0; i < n; i++) {
@@ -40,63 +36,97 @@ export function normDecimal(s: string): string {
   return start === 0 && end === n ? s : s.slice(start, end);
 }
 
-/** Compares two canonical decimals: negative, zero or positive. */
-export function compareDecimal(a: string, b: string): number {
-  let da = a.indexOf(".");
-  let db = b.indexOf(".");
-  if (da < 0) da = a.length;
-  if (db < 0) db = b.length;
-  if (da !== db) return da - db; // no leading zeros: a longer integer part is larger
-  // Same integer length: compare digit by digit; a missing fraction digit counts as 0.
-  const n = Math.max(a.length, b.length);
+/**
+ * s × 10^exp as an integer ("1.2300", 2 → 123): digits with at most one inner point; digits past `exp` decimals
+ * must be zeros, and the result at most 2^53 − 1 (every step below it is exact in a double).
+ */
+export function refMantissa(s: string, exp: number): number {
+  const n = s.length;
+  let m = 0;
+  let dot = -1;
   for (let i = 0; i < n; i++) {
-    const ca = i < a.length ? a.charCodeAt(i) : i === da ? 46 : 48;
-    const cb = i < b.length ? b.charCodeAt(i) : i === db ? 46 : 48;
-    if (ca !== cb) return ca - cb;
+    const c = s.charCodeAt(i);
+    if (c === 46 && dot < 0 && i > 0 && i < n - 1) {
+      dot = i;
+      continue;
+    }
+    if (c < 48 || c > 57) throw new Error(`reference: not a decimal: ${JSON.stringify(s)}`);
+    if (dot >= 0 && i - dot > exp) {
+      if (c !== 48) throw new Error(`reference: ${JSON.stringify(s)} has more than ${exp} decimals`);
+      continue;
+    }
+    m = m * 10 + (c - 48);
+    if (m > Number.MAX_SAFE_INTEGER) throw new Error(`reference: ${JSON.stringify(s)} × 10^${exp} exceeds 2^53 − 1`);
   }
-  return 0;
+  if (n === 0) throw new Error("reference: empty decimal");
+  for (let k = dot < 0 ? 0 : n - 1 - dot; k < exp; k++) {
+    m *= 10;
+    if (m > Number.MAX_SAFE_INTEGER) throw new Error(`reference: ${JSON.stringify(s)} × 10^${exp} exceeds 2^53 − 1`);
+  }
+  return m;
 }
 
-/** One side, ascending by price. */
+/** One side: prices ascending, each with its qty at the same index. */
 class RefSide {
-  readonly levels: RefLevel[] = [];
+  readonly px: number[] = [];
+  readonly qty: number[] = [];
   constructor(readonly isBid: boolean) {}
 
-  private find(price: string): { index: number; found: boolean } {
+  get count(): number {
+    return this.px.length;
+  }
+
+  /** Index of price, or of where it would go. */
+  private find(price: number): number {
     let lo = 0;
-    let hi = this.levels.length;
+    let hi = this.px.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      const c = compareDecimal(this.levels[mid]![0], price);
-      if (c === 0) return { index: mid, found: true };
-      if (c < 0) lo = mid + 1;
+      if (this.px[mid]! < price) lo = mid + 1;
       else hi = mid;
     }
-    return { index: lo, found: false };
+    return lo;
   }
 
-  /** Returns the previous qty ("0" if absent). */
-  set(price: string, qty: string): string {
-    const { index, found } = this.find(price);
-    if (found) {
-      const prev = this.levels[index]![1];
-      if (qty === "0") this.levels.splice(index, 1);
-      else this.levels[index]![1] = qty;
+  /** Returns the previous qty (0 if absent). */
+  set(price: number, qty: number): number {
+    const i = this.find(price);
+    if (i < this.px.length && this.px[i] === price) {
+      const prev = this.qty[i]!;
+      if (qty === 0) {
+        this.px.splice(i, 1);
+        this.qty.splice(i, 1);
+      } else this.qty[i] = qty;
       return prev;
     }
-    if (qty !== "0") this.levels.splice(index, 0, [price, qty]);
-    return "0";
+    if (qty !== 0) {
+      this.px.splice(i, 0, price);
+      this.qty.splice(i, 0, qty);
+    }
+    return 0;
   }
 
-  /** Best-first copy. */
-  bestFirst(): RefLevel[] {
-    const out = this.levels.map((l) => [l[0], l[1]] as RefLevel);
-    return this.isBid ? out.reverse() : out;
+  clear(): void {
+    this.px.length = 0;
+    this.qty.length = 0;
   }
 
-  best(): RefLevel | undefined {
-    return this.isBid ? this.levels[this.levels.length - 1] : this.levels[0];
+  /** Price at rank (0 = best); rank < count. */
+  pxAt(rank: number): number {
+    return this.px[this.isBid ? this.px.length - 1 - rank : rank]!;
   }
+
+  qtyAt(rank: number): number {
+    return this.qty[this.isBid ? this.qty.length - 1 - rank : rank]!;
+  }
+}
+
+/** The changes of the last message per side, in the order applied. */
+export interface RefChanges {
+  bidPx: number[];
+  bidQty: number[];
+  askPx: number[];
+  askQty: number[];
 }
 
 export class ReferenceBook {
@@ -105,18 +135,53 @@ export class ReferenceBook {
   state: BookState = BookState.AWAITING_SNAPSHOT;
   reason: StatusReason = StatusReason.STARTUP;
   instrSeq = 0;
-  changes: RefChange[] = [];
+  readonly changes: RefChanges = { bidPx: [], bidQty: [], askPx: [], askQty: [] };
   readonly counters = { snapshots: 0, deltas: 0, ignoredNotLive: 0, deletesOfAbsent: 0, crossed: 0 };
   /** The state was LIVE when markInvalid last made it STALE (what resumeStale asks). */
   private staleFromLive = false;
 
-  /** Levels in any order; qty "0" is skipped; a later duplicate replaces an earlier one. Returns "applied" | "crossed". */
+  /** Prices are read as mantissa × 10^-priceExp, quantities × 10^-qtyExp (the instrument's). */
+  constructor(
+    readonly priceExp: number,
+    readonly qtyExp: number,
+  ) {}
+
+  // Reads by rank (0 = best), as BookView's: the randomized test's generator picks its prices here, not from the
+  // builder under test (an O(1) read; the builder's rank reads are checked by the comparisons instead).
+  get bidCount(): number {
+    return this.bids.count;
+  }
+  get askCount(): number {
+    return this.asks.count;
+  }
+  bidPriceAt(rank: number): number {
+    return this.bids.pxAt(rank);
+  }
+  askPriceAt(rank: number): number {
+    return this.asks.pxAt(rank);
+  }
+  bidQtyAt(rank: number): number {
+    return this.bids.qtyAt(rank);
+  }
+  askQtyAt(rank: number): number {
+    return this.asks.qtyAt(rank);
+  }
+
+  private clearChanges(): void {
+    const c = this.changes;
+    c.bidPx.length = c.bidQty.length = c.askPx.length = c.askQty.length = 0;
+  }
+
+  /** Levels in any order; qty 0 is skipped; a later duplicate replaces an earlier one. Returns "applied" | "crossed". */
   applySnapshot(bids: readonly RefLevel[], asks: readonly RefLevel[]): string {
-    this.changes = [];
-    this.bids.levels.length = 0;
-    this.asks.levels.length = 0;
-    for (const [p, q] of bids) if (normDecimal(q) !== "0") this.bids.set(normDecimal(p), normDecimal(q));
-    for (const [p, q] of asks) if (normDecimal(q) !== "0") this.asks.set(normDecimal(p), normDecimal(q));
+    this.clearChanges();
+    for (const [side, levels] of [[this.bids, bids], [this.asks, asks]] as const) {
+      side.clear();
+      for (const [p, q] of levels) {
+        const qty = refMantissa(q, this.qtyExp);
+        if (qty !== 0) side.set(refMantissa(p, this.priceExp), qty);
+      }
+    }
     this.counters.snapshots++;
     this.instrSeq++;
     if (this.crossed()) return this.enterCrossed();
@@ -127,22 +192,25 @@ export class ReferenceBook {
 
   /** Returns "applied" | "ignored" | "crossed". */
   applyDelta(bids: readonly RefLevel[], asks: readonly RefLevel[]): string {
-    this.changes = [];
+    this.clearChanges();
     if (this.state !== BookState.LIVE) {
       this.counters.ignoredNotLive++;
       return "ignored";
     }
-    const sides: [RefSide, readonly RefLevel[], "bid" | "ask"][] = [
-      [this.bids, bids, "bid"],
-      [this.asks, asks, "ask"],
-    ];
-    for (const [side, levels, name] of sides) {
+    const c = this.changes;
+    const sides = [
+      [this.bids, bids, c.bidPx, c.bidQty],
+      [this.asks, asks, c.askPx, c.askQty],
+    ] as const;
+    for (const [side, levels, outPx, outQty] of sides) {
       for (const [p, q] of levels) {
-        const price = normDecimal(p);
-        const qty = normDecimal(q);
+        const price = refMantissa(p, this.priceExp);
+        const qty = refMantissa(q, this.qtyExp);
         const prev = side.set(price, qty);
-        if (prev !== qty) this.changes.push({ side: name, price, qty });
-        else if (qty === "0") this.counters.deletesOfAbsent++;
+        if (prev !== qty) {
+          outPx.push(price);
+          outQty.push(qty);
+        } else if (qty === 0) this.counters.deletesOfAbsent++;
       }
     }
     this.counters.deltas++;
@@ -170,9 +238,7 @@ export class ReferenceBook {
   }
 
   crossed(): boolean {
-    const b = this.bids.best();
-    const a = this.asks.best();
-    return b !== undefined && a !== undefined && compareDecimal(b[0], a[0]) >= 0;
+    return this.bids.count > 0 && this.asks.count > 0 && this.bids.pxAt(0) >= this.asks.pxAt(0);
   }
 
   private enterCrossed(): string {
@@ -183,7 +249,7 @@ export class ReferenceBook {
   }
 }
 
-// ---- comparison helpers (test only) ----
+// ---- comparison helpers (test only): integers compared, text made only for a message ----
 
 /** An instrument for tests. */
 export function testInstrument(priceExp: number, qtyExp: number, symbol = "TEST"): Instrument {
@@ -199,30 +265,37 @@ export function testInstrument(priceExp: number, qtyExp: number, symbol = "TEST"
   };
 }
 
-function levelAt(view: BookView, side: "bid" | "ask", rank: number): RefLevel {
-  const { priceExp, qtyExp } = view.instrument;
-  const px = side === "bid" ? view.bidPriceAt(rank) : view.askPriceAt(rank);
-  const qty = side === "bid" ? view.bidQtyAt(rank) : view.askQtyAt(rank);
-  return [normDecimal(formatFixed(px, priceExp)), normDecimal(formatFixed(qty, qtyExp))];
+/** "price@qty" as decimals, with the mantissas (a message names both, so a formatting slip cannot hide a value). */
+function levelText(ref: ReferenceBook, px: number, qty: number): string {
+  const dec = (m: number, exp: number) => (Number.isSafeInteger(m) ? formatFixed(m, exp) : String(m));
+  return `${dec(px, ref.priceExp)}@${dec(qty, ref.qtyExp)} (${px}@${qty})`;
 }
 
 /** The view's levels best-first, as canonical decimal strings. */
 export function viewLevels(view: BookView, side: "bid" | "ask"): RefLevel[] {
+  const { priceExp, qtyExp } = view.instrument;
   const n = side === "bid" ? view.bidCount : view.askCount;
   const out: RefLevel[] = [];
-  for (let r = 0; r < n; r++) out.push(levelAt(view, side, r));
+  for (let r = 0; r < n; r++) {
+    const px = side === "bid" ? view.bidPriceAt(r) : view.askPriceAt(r);
+    const qty = side === "bid" ? view.bidQtyAt(r) : view.askQtyAt(r);
+    out.push([normDecimal(formatFixed(px, priceExp)), normDecimal(formatFixed(qty, qtyExp))]);
+  }
   return out;
 }
 
-/** First difference between the whole view and the reference, or null when identical. */
+/** First difference between the whole view and the reference (every level of both sides), or null when identical. */
 export function diffFull(view: BookView, ref: ReferenceBook): string | null {
-  for (const side of ["bid", "ask"] as const) {
-    const got = viewLevels(view, side);
-    const want = (side === "bid" ? ref.bids : ref.asks).bestFirst();
-    if (got.length !== want.length) return `${side} count ${got.length} != ${want.length}`;
-    for (let r = 0; r < got.length; r++) {
-      if (got[r]![0] !== want[r]![0] || got[r]![1] !== want[r]![1]) {
-        return `${side} rank ${r}: ${got[r]!.join("@")} != ${want[r]!.join("@")}`;
+  for (const isBid of [true, false]) {
+    const name = isBid ? "bid" : "ask";
+    const want = isBid ? ref.bids : ref.asks;
+    const n = isBid ? view.bidCount : view.askCount;
+    if (n !== want.count) return `${name} count ${n} != ${want.count}`;
+    for (let r = 0; r < n; r++) {
+      const px = isBid ? view.bidPriceAt(r) : view.askPriceAt(r);
+      const qty = isBid ? view.bidQtyAt(r) : view.askQtyAt(r);
+      if (px !== want.pxAt(r) || qty !== want.qtyAt(r)) {
+        return `${name} rank ${r}: ${levelText(ref, px, qty)} != ${levelText(ref, want.pxAt(r), want.qtyAt(r))}`;
       }
     }
   }
@@ -231,13 +304,13 @@ export function diffFull(view: BookView, ref: ReferenceBook): string | null {
 
 /** Compares counts, best levels, state, sequence and counters; null when identical. */
 export function diffTop(view: BookView & { counters: object }, ref: ReferenceBook): string | null {
-  if (view.bidCount !== ref.bids.levels.length) return `bid count ${view.bidCount} != ${ref.bids.levels.length}`;
-  if (view.askCount !== ref.asks.levels.length) return `ask count ${view.askCount} != ${ref.asks.levels.length}`;
-  for (const side of ["bid", "ask"] as const) {
-    const want = (side === "bid" ? ref.bids : ref.asks).best();
-    if (want === undefined) continue;
-    const got = levelAt(view, side, 0);
-    if (got[0] !== want[0] || got[1] !== want[1]) return `best ${side} ${got.join("@")} != ${want.join("@")}`;
+  if (view.bidCount !== ref.bids.count) return `bid count ${view.bidCount} != ${ref.bids.count}`;
+  if (view.askCount !== ref.asks.count) return `ask count ${view.askCount} != ${ref.asks.count}`;
+  if (ref.bids.count > 0 && (view.bidPriceAt(0) !== ref.bids.pxAt(0) || view.bidQtyAt(0) !== ref.bids.qtyAt(0))) {
+    return `best bid ${levelText(ref, view.bidPriceAt(0), view.bidQtyAt(0))} != ${levelText(ref, ref.bids.pxAt(0), ref.bids.qtyAt(0))}`;
+  }
+  if (ref.asks.count > 0 && (view.askPriceAt(0) !== ref.asks.pxAt(0) || view.askQtyAt(0) !== ref.asks.qtyAt(0))) {
+    return `best ask ${levelText(ref, view.askPriceAt(0), view.askQtyAt(0))} != ${levelText(ref, ref.asks.pxAt(0), ref.asks.qtyAt(0))}`;
   }
   if (view.state !== ref.state || view.reason !== ref.reason) {
     return `state ${view.state}/${view.reason} != ${ref.state}/${ref.reason}`;
@@ -257,19 +330,20 @@ export function diffTop(view: BookView & { counters: object }, ref: ReferenceBoo
   return null;
 }
 
-/** Compares a ChangeSet with the reference's change list (order within each side included). */
-export function diffChanges(changes: ChangeSet, ref: ReferenceBook, priceExp: number, qtyExp: number): string | null {
+/** Compares a ChangeSet with the reference's changes (order within each side included); null when identical. */
+export function diffChanges(changes: ChangeSet, ref: ReferenceBook): string | null {
+  const c = ref.changes;
+  let same = changes.bidCount === c.bidPx.length && changes.askCount === c.askPx.length;
+  for (let i = 0; same && i < changes.bidCount; i++) same = changes.bidPx[i] === c.bidPx[i] && changes.bidQty[i] === c.bidQty[i];
+  for (let i = 0; same && i < changes.askCount; i++) same = changes.askPx[i] === c.askPx[i] && changes.askQty[i] === c.askQty[i];
+  if (same) return null;
   const got: string[] = [];
-  for (let i = 0; i < changes.bidCount; i++) {
-    got.push(`bid ${normDecimal(formatFixed(changes.bidPx[i]!, priceExp))}@${normDecimal(formatFixed(changes.bidQty[i]!, qtyExp))}`);
-  }
-  for (let i = 0; i < changes.askCount; i++) {
-    got.push(`ask ${normDecimal(formatFixed(changes.askPx[i]!, priceExp))}@${normDecimal(formatFixed(changes.askQty[i]!, qtyExp))}`);
-  }
-  const want = ref.changes.map((c) => `${c.side} ${c.price}@${c.qty}`);
-  const a = got.join(", ");
-  const b = want.join(", ");
-  return a === b ? null : `changes [${a}] != [${b}]`;
+  for (let i = 0; i < changes.bidCount; i++) got.push(`bid ${levelText(ref, changes.bidPx[i]!, changes.bidQty[i]!)}`);
+  for (let i = 0; i < changes.askCount; i++) got.push(`ask ${levelText(ref, changes.askPx[i]!, changes.askQty[i]!)}`);
+  const want: string[] = [];
+  for (let i = 0; i < c.bidPx.length; i++) want.push(`bid ${levelText(ref, c.bidPx[i]!, c.bidQty[i]!)}`);
+  for (let i = 0; i < c.askPx.length; i++) want.push(`ask ${levelText(ref, c.askPx[i]!, c.askQty[i]!)}`);
+  return `changes [${got.join(", ")}] != [${want.join(", ")}]`;
 }
 
 /** Fills a reused BookUpdate from decimal strings with the real parser (core/fixed.ts). */
