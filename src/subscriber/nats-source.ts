@@ -86,7 +86,7 @@ export interface NatsReadOptions {
  * `stream_discontinuity` — the same stream (same creation time) no longer holds where the reader was: `truncated`, its
  * last sequence (`lastSeq`) below the last one read (`lastRead`: a server's store lost its tail in a crash, or was
  * restored from an older copy), read on from the first message stored after the last one read; `discarded`, its first
- * sequence (`firstSeq`) past the one after it (aged out or dropped by its limits before the reader read them). Either
+ * sequence (`firstSeq`) past the one after it (aged out or dropped by its limits, or purged, before the reader read them). Either
  * way a gap of the reader's stream: every book is resynced at its next snapshot.
  */
 export interface NatsReaderEvent {
@@ -808,7 +808,7 @@ export class NatsFeedReader {
 
   /**
    * Cold: the stream's first message is past the one after the last read (`readSeq`): those between were dropped by
-   * its limits (max age, messages, bytes) before the reader read them. The server starts its consumer at the first;
+   * its limits (max age, messages, bytes) or an operator's purge before the reader read them. The server starts its consumer at the first;
    * the bridge's numbering would show the loss as a gap at the next message, this tells it, naming the sequences.
    */
   private discardedSince(info: StreamInfo, readSeq: number): void {

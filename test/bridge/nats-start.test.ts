@@ -270,10 +270,11 @@ describe("a stream reader whose stream was made again", () => {
    * number) with its `name` (`oc<n>_1`; the test's hand sets the one the client is making again, as its remake does
    * before the answer; its delete() names the made one); `getHold`: each make answered once it resolves; `connectHold`: each connect, once it is in `clients`. `filters`: each consumer's filter_subjects (kept out of
    * `policies`); each client's `shut`: closed by the reader. `added`: the names of the consumers a replay from a time
-   * makes to find its start sequence (`lookup<n>`, number −1 in `deleted`), each answered once `addHold`'s promise resolves.
+   * makes to find its start sequence (`lookup<n>`, number −1 in `deleted`), each answered once `addHold`'s promise resolves;
+   * `lookups`: what each of them was asked with.
    */
   function fakeJetStream(o: { created: () => string; subjects?: () => string[]; events?: (n: number) => AsyncIterable<{ type: string }>; messages?: (n: number) => AsyncIterator<unknown>; getFails?: () => boolean; lastSeq?: () => number; hold?: () => Promise<void> | undefined; deleteHangs?: boolean; deleteHold?: Promise<void>; getHold?: () => Promise<void> | undefined; state?: () => object; connectHold?: () => Promise<void> | undefined; addHold?: () => Promise<void> | undefined }) {
-    const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[], clients: [] as { end(): void; shut: boolean }[], deleted: [] as number[], deletedNames: [] as string[], made: [] as { name?: string }[], filters: [] as (string | undefined)[], added: [] as string[] };
+    const s = { infos: 0, policies: [] as object[], iters: [] as { stopped: boolean }[], clients: [] as { end(): void; shut: boolean }[], deleted: [] as number[], deletedNames: [] as string[], made: [] as { name?: string }[], filters: [] as (string | undefined)[], added: [] as string[], lookups: [] as object[] };
     const deleting = (n: number, name: string): Promise<boolean> => (s.deleted.push(n), s.deletedNames.push(name), o.deleteHangs ? new Promise<boolean>(() => {}) : (o.deleteHold ?? Promise.resolve()).then(() => true));
     useNatsModules({
       transport: async () => ({
@@ -297,9 +298,10 @@ describe("a stream reader whose stream was made again", () => {
           },
           consumers: {
             delete: async (_stream: string, name: string) => deleting(s.made.findIndex((c) => c.name === name), name),
-            add: async () => {
+            add: async (_stream: string, config: object) => {
               const name = `lookup${s.added.length}`;
               s.added.push(name);
+              s.lookups.push(config);
               await o.addHold?.();
               return { name, delivered: { stream_seq: 41 } };
             },
@@ -899,6 +901,9 @@ describe("a stream reader whose stream was made again", () => {
     // (this fake's finds 41), the time floored to the millisecond.
     expect(s.policies).toEqual([{ deliver_policy: "all" }, { deliver_policy: "by_start_sequence", opt_start_seq: 6 }, { deliver_policy: "by_start_sequence", opt_start_seq: 42 }]);
     expect(s.added).toHaveLength(1);
+    // The look-up asked from the last read message's stored time, 123.456789 ms past the second, floored to 123 ms: at
+    // 124 a message stored after it in that millisecond would be passed over, never read.
+    expect(s.lookups).toEqual([expect.objectContaining({ deliver_policy: "by_start_time", opt_start_time: "2026-11-30T00:53:20.123Z" })]);
   });
 
   test("a stream that lost its tail or dropped unread messages is logged naming it and the sequences", () => {
@@ -909,7 +914,8 @@ describe("a stream reader whose stream was made again", () => {
     tell({ kind: "stream_discontinuity", why: "discarded", lastRead: 5, firstSeq: 9, lastSeq: 12 });
     expect(lines.map((l) => [l.level, l.msg, l.fields])).toEqual([
       ["error", expect.stringMatching(/^JetStream stream S ends at sequence 7, below the 12 already read \(/), { stream: "S", lastRead: 12, lastSeq: 7 }],
-      ["warn", expect.stringMatching(/^JetStream stream S starts at sequence 9, past the 5 last read \(/), { stream: "S", lastRead: 5, firstSeq: 9, lastSeq: 12 }],
+      // Its limits or an operator's purge: a purge past what the reader read is this too (its sequence goes on, not back).
+      ["warn", expect.stringMatching(/^JetStream stream S starts at sequence 9, past the 5 last read \(its limits dropped them, or an operator purged them, before they were read\)/), { stream: "S", lastRead: 5, firstSeq: 9, lastSeq: 12 }],
     ]);
   });
 
