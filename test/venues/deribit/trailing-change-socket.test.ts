@@ -398,6 +398,25 @@ describe("deribit: a trailing socket's change exactly at the book's change_id mu
     }
   });
 
+  test("the replacement's first frame for the book a change below it (no snapshot of its own): no own last, no join by its changes", async () => {
+    // A first change below the book set the replacement's own last id until s-leftderi, so a run of the venue's (a
+    // reset, its snapshot lost) linked from it up to the book's id joined: LIVE at the old socket's close, fed by it.
+    const { adapter, conn, planned, invalid, fromOld, stop } = await overlapRig();
+    try {
+      fromOld(change(101, 100, "0.105"));
+      fromOld(change(102, 101, "0.11"));
+      adapter.ingestFrame("option", CONN, change(101, 7, "0.3"), 1); // the venue's new run, below the book
+      adapter.ingestFrame("option", CONN, change(102, 101, "0.31"), 1); // linked to it, at the book's id
+      expect(awaitingJoin(adapter, conn), "nothing chains the replacement to the book").toBe(true);
+      planned.onRetiringClosed(conn, "test");
+      adapter.ingestFrame("option", CONN, change(103, 102, "0.32"), 1);
+      expect(invalid[0]).toEqual({ state: BookState.RESYNCING, reason: StatusReason.DISCONNECTED });
+      expect(adapter.topicInfo(0).state).not.toBe("live");
+    } finally {
+      await stop();
+    }
+  });
+
   test("linked to its own last id it is the repeat it was: joined, LIVE at the close", async () => {
     const { adapter, conn, planned, invalid, fromOld, stop } = await overlapRig();
     try {
