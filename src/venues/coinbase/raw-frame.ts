@@ -4,8 +4,13 @@
  * @module
  */
 
-/** Every `"product_id": "…"` of a frame, its value as written (escapes and all). */
-const PRODUCT_ID = /"product_id"\s*:\s*"((?:[^"\\]|\\.){1,200})"/g;
+/**
+ * Every `"key": "…"` of a frame, key and value as written (escapes and all): the key is read as JSON reads it, so a
+ * `product_id` written with escapes (`"product\u005fid"`) counts, and a key that only ends in one (`"x\"product_id"`)
+ * does not. Until s-sr5 only a plainly written `"product_id"` was matched: a second product named under an escaped key
+ * went unseen, the frame taken as naming the first alone (test/venues/coinbase/frame-fault.test.ts).
+ */
+const STRING_PAIR = /"((?:[^"\\]|\\.)*)"\s*:\s*"((?:[^"\\]|\\.)*)"/g;
 /** The `sequence_num` key, written plainly or with its `_` escaped. */
 const SEQUENCE_KEY = /"sequence(?:_|\\u005[fF])num"/;
 
@@ -15,10 +20,13 @@ const SEQUENCE_KEY = /"sequence(?:_|\\u005[fF])num"/;
  */
 export function productIdOf(frame: string): string | undefined | null {
   let name: string | undefined;
-  for (const m of frame.matchAll(PRODUCT_ID)) {
+  for (const m of frame.matchAll(STRING_PAIR)) {
+    let key: unknown;
     let id: unknown;
     try {
-      id = JSON.parse(`"${m[1]}"`);
+      key = m[1]!.includes("\\") ? JSON.parse(`"${m[1]}"`) : m[1];
+      if (key !== "product_id") continue;
+      id = JSON.parse(`"${m[2]}"`);
     } catch {
       return null;
     }
