@@ -216,6 +216,23 @@ describe("coinbase: a frame naming one product whose handling threw", () => {
     // Before: resyncs 1 (a copy of the rule without replay's hold), where a refused frame of it and the lifecycle's default spare it.
     expect(await counts(true)).toEqual([1, 0, 0, "live"]);
   });
+
+  test("thrown after it was taken, naming a second product under a key written with escapes: the connection resyncs, not the first product alone", async () => {
+    // JSON reads "product\u005fid" as product_id: the frame holds an event of each. Before, raw-frame.ts productIdOf read
+    // only a plainly written key, named BTC-USD alone, and overrode the lifecycle's "several named": BTC-USD alone
+    // resynced, ETH-USD LIVE without its update (the event lost with the throw).
+    const { adapter, sink, feed } = await replayRig();
+    feed(l2(0, "BTC-USD", "snapshot"));
+    feed(l2(1, "ETH-USD", "snapshot"));
+    const eth = l2(2, "ETH-USD", "update").replace('"product_id"', '"product\\u005fid"');
+    const both = l2(2, "BTC-USD", "update").replace(/]}$/, `,${eth.slice(eth.indexOf('"events":[') + 10, -2)}]}`);
+    sink.failing = true;
+    feed(both);
+    sink.failing = false;
+    const s = adapter.stats();
+    expect([s.frameErrors, s.resyncs, s.connectionResyncs]).toEqual([1, 0, 1]);
+    expect(adapter.topicState(1).state).not.toBe("live");
+  });
 });
 
 /**
