@@ -62,10 +62,12 @@ export function defaultStaleAfterMs(): number {
 
 /**
  * A LIVE book whose socket took a heartbeat in sequence in each stale period of its silence is quiet, not stale, for
- * up to this many stale times of silence (15 min at the default 60 s; adapter.ts quiet): then resynced all the same, which
- * bounds how long a product the venue stopped sending, unseen by any sequence, stays LIVE.
+ * up to this many stale times of silence (5 min at the default 60 s; adapter.ts quiet): then resynced all the same, which
+ * bounds how long a product the venue stopped sending, unseen by any sequence, stays LIVE. 5, not more: that window is
+ * one where a LIVE book may differ from the venue's; 240 quiet products then cost 2 messages each per 5 min (1.6/s of
+ * the 8/s budget).
  */
-export const QUIET_MAX_STALE_TIMES = 15;
+export const QUIET_MAX_STALE_TIMES = 5;
 
 export interface CoinbaseAdapterOptions extends CommonAdapterOptions {
   ackTimeoutMs?: number;
@@ -524,7 +526,7 @@ export class CoinbaseAdapter implements VenueAdapter {
    * ended keeps it for the next (the dead-connection rule, 7 s, ends a socket whose heartbeats stop), up to
    * QUIET_MAX_STALE_TIMES stale times of silence, and its market's listing is asked as for a stale book (at most once a
    * minute per market), so a product that stopped trading still halts; a book not LIVE, not subscribed, or without
-   * such a heartbeat is stale at its stale time. Until s-leftcoin every product silent for 60 s was resubscribed
+   * such a heartbeat is stale at its stale time. Until 2026-12-07 every product silent for 60 s was resubscribed
    * every 60 s: 240 quiet products spent the IP's whole 8-a-second message budget churning correct books
    * (test/venues/coinbase/quiet-product.test.ts). Cold.
    */
@@ -543,7 +545,7 @@ export class CoinbaseAdapter implements VenueAdapter {
   /**
    * A frame whose envelope `timestamp` is well formed but at or past 2^53 µs (2255-06-05; scanner.ts TS_PAST_RANGE):
    * bad input naming the time alone. It is read as unknown (0) and the frame handled as any other; counted as parse
-   * error `timestamp` and logged naming it. Before s-leftcoin its µs went to the book, whose builder refuses a time
+   * error `timestamp` and logged naming it. Before 2026-12-07 its µs went to the book, whose builder refuses a time
    * the wire's i64 of ns cannot carry: the book was marked parse_error and resynced whole, on every such frame
    * (test/venues/coinbase/far-timestamp.test.ts). Cold.
    */
@@ -781,7 +783,7 @@ export class CoinbaseAdapter implements VenueAdapter {
    * After a subscribe's answer: a product it made subscribed whose book still awaits the snapshot that subscribe
    * already sent (noted by snapshotIgnored: it came while the product was closed, and the product was reopened before
    * the answer, so this subscribe was kept for it: ConnectionLifecycle.activateAll) gets no other: resubscribed at once.
-   * Until s-leftcoin it stayed AWAITING_SNAPSHOT until its stale time (test/venues/coinbase/reopen-race.test.ts). Cold.
+   * Until 2026-12-07 it stayed AWAITING_SNAPSHOT until its stale time (test/venues/coinbase/reopen-race.test.ts). Cold.
    */
   private snapshotMissed(req: PendingRequest, topics: Topic[]): void {
     const seen = this.snapshotted.get(req);
@@ -873,7 +875,7 @@ export class CoinbaseAdapter implements VenueAdapter {
    * rule for a frame that could not be read. Naming no single product (`t` undefined; a name written with escapes,
    * `BTC\u002DUSD`, read from its product_id fields: raw-frame.ts productIdOf), or thrown before its sequence_num was
    * taken (conn.frameTaken: the sequence lost a number, and the next frame would be a gap; a frame carrying none lost
-   * none: taken (conn.takeNone) since s-rd24b, and since s-leftcoin also one thrown before it was read whose text has no
+   * none: taken (conn.takeNone) since s-rd24b, and since 2026-12-07 also one thrown before it was read whose text has no
    * `sequence_num` key (raw-frame.ts carriesSequence): that book alone; were the key there but unseen, the next
    * frame's gap resyncs the connection), its sequence_num or its book is unknown: the connection resyncs as on an unreadable frame (onParseError, not counted
    * as one): one reconnect, whose new socket subscribes every book in one message. Until 2026-12-07 the lifecycle's
