@@ -3,9 +3,9 @@
  * "type":"COMMAND_RESP"}` with no lists) answers the one request written when there is one; with several out, whose it
  * is cannot be told, so each is taken as answered the safe way (subscribe topics restarted: unsubscribe, then
  * subscribe; unsubscribe topics taken as unsubscribed) and none waits for an answer that no longer comes
- * (SubscriptionControl.unmatchedRefusal). Bybit's own protocol on a fake socket; then offline Binance and OKX adapters
- * on recording sockets: Binance's streams subscribed again for real (its resync keeps the stream), OKX's fresh starts
- * batched (its hourly request count).
+ * (SubscriptionControl.unmatchedRefusal). Bybit's own protocol on a fake socket; then offline Binance, OKX and Bybit
+ * adapters on recording sockets: Binance's streams subscribed again for real (its resync keeps the stream), OKX's and
+ * Bybit's fresh starts batched (OKX: its hourly request count).
  */
 import { describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
@@ -16,6 +16,8 @@ import { SubscriptionControl } from "../../../src/venues/common/subscription-con
 import { SendRecordingConnection } from "./fake-connection.ts";
 import { offlineVenue } from "./offline-venue.ts";
 import { BinanceAdapter } from "../../../src/venues/binance/adapter.ts";
+import { BybitAdapter } from "../../../src/venues/bybit/adapter.ts";
+import type { BybitConnection } from "../../../src/venues/bybit/connection.ts";
 import type { BinanceConnection } from "../../../src/venues/binance/connection.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import type { OkxConnection } from "../../../src/venues/okx/connection.ts";
@@ -205,6 +207,31 @@ describe("a refusal naming no request, on OKX: the fresh starts go batched", () 
       ["subscribe", MAX_TOPICS_PER_CONNECTION - MAX_ARGS_PER_REQUEST],
     ]);
     expect(conn.requestTimesMs).toHaveLength(6);
+    expect(conn.topics.every((t) => t.sub === SUB_PENDING)).toBe(true);
+    conn.ws = null;
+    await adapter.stop();
+  });
+});
+
+describe("a refusal naming no request, on Bybit (the option socket's COMMAND_RESP): the fresh starts go batched", () => {
+  test("three subscribes out, a refusal naming none: one unsubscribe, then one subscribe, for the three; before: one of each a book", async () => {
+    const o = offlineVenue("bybit", "spot", 50, ["AUSDT", "BUSDT", "CUSDT"], "/v5/public/spot");
+    const adapter = new BybitAdapter(o.config, o.subscriptions, { ...o.options, random: () => 0.5 });
+    await adapter.loadInstruments();
+    const { conns, control } = adapter as unknown as { conns: BybitConnection[]; control: SubscriptionControl };
+    const conn = conns[0]!;
+    expect(conn.topics).toHaveLength(3);
+    const ws = recordingWs();
+    Object.assign(conn, { ws, open: true, used: true });
+    type Req = { req_id: string; op: string; args: string[] };
+    const requests = () => ws.sent.map((x) => JSON.parse(x) as Req);
+    for (const t of conn.topics) control.sendRequest(conn, "subscribe", [t]);
+    conn.onFrameAt(JSON.stringify(REFUSAL), 1);
+    const unsubscribes = requests().slice(3);
+    // Before: "unsubscribe" three times, one a book, then a subscribe after each one's answer (six requests).
+    expect(unsubscribes.map((r) => `${r.op} ${r.args.length}`)).toEqual(["unsubscribe 3"]);
+    conn.onFrameAt(JSON.stringify({ success: true, ret_msg: "", conn_id: "c1", req_id: unsubscribes[0]!.req_id, op: "unsubscribe" }), 1);
+    expect(requests().slice(4).map((r) => `${r.op} ${r.args.length}`)).toEqual(["subscribe 3"]);
     expect(conn.topics.every((t) => t.sub === SUB_PENDING)).toBe(true);
     conn.ws = null;
     await adapter.stop();
