@@ -200,6 +200,8 @@ export class BybitAdapter implements VenueAdapter {
       {
         invalidate,
         resync: (t, state, reason) => this.books.resync(t, state, reason),
+        // An id-less refusal's subscribes (the option socket's COMMAND_RESP): their fresh starts batched, 2 requests not 2 a book.
+        resyncMany: (ts, reason) => this.books.resyncMany(ts, reason, (due) => this.control.restartTopics(due)),
         overlapOver: (conn, carrier, oldGen) => this.onOverlapOver(conn as BybitConnection, carrier, oldGen),
         // A frame whose handling threw: the rule for a frame refused (TopicResync.lost), no misfit.
         frameLost: (conn, t) => this.books.lost((conn as BybitConnection).topics, t as TopicState | undefined),

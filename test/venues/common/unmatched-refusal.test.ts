@@ -3,9 +3,9 @@
  * "type":"COMMAND_RESP"}` with no lists) answers the one request written when there is one; with several out, whose it
  * is cannot be told, so each is taken as answered the safe way (subscribe topics restarted: unsubscribe, then
  * subscribe; unsubscribe topics taken as unsubscribed) and none waits for an answer that no longer comes
- * (SubscriptionControl.unmatchedRefusal). Bybit's own protocol on a fake socket; then offline Binance and OKX adapters
- * on recording sockets: Binance's streams subscribed again for real (its resync keeps the stream), OKX's fresh starts
- * batched (its hourly request count).
+ * (SubscriptionControl.unmatchedRefusal). Bybit's own protocol on a fake socket; then offline Binance, OKX and Bybit
+ * adapters on recording sockets: Binance's streams subscribed again for real (its resync keeps the stream), OKX's and
+ * Bybit's fresh starts batched (OKX: its hourly request count).
  */
 import { describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
@@ -16,6 +16,8 @@ import { SubscriptionControl } from "../../../src/venues/common/subscription-con
 import { SendRecordingConnection } from "./fake-connection.ts";
 import { offlineVenue } from "./offline-venue.ts";
 import { BinanceAdapter } from "../../../src/venues/binance/adapter.ts";
+import { BybitAdapter } from "../../../src/venues/bybit/adapter.ts";
+import type { BybitConnection } from "../../../src/venues/bybit/connection.ts";
 import type { BinanceConnection } from "../../../src/venues/binance/connection.ts";
 import { OkxAdapter } from "../../../src/venues/okx/index.ts";
 import type { OkxConnection } from "../../../src/venues/okx/connection.ts";
@@ -177,6 +179,45 @@ describe("a refusal naming no request, on Binance (its resync keeps the stream):
   });
 });
 
+describe("a refusal naming no request, on Binance, a book that keeps failing: its subscribe after its resync backoff", () => {
+  test("the backoff over before the unsubscribe's answer: the subscribe follows that answer; before: never sent, the stream left unsubscribed", async () => {
+    let nowMs = 1_000_000;
+    const o = offlineVenue("binance", "spot", 50, ["AUSDT", "BUSDT"], "");
+    const adapter = new BinanceAdapter(o.config, o.subscriptions, { ...o.options, now: () => nowMs, wallNow: () => nowMs, random: () => 0.5 });
+    await adapter.loadInstruments();
+    const { conns, control, lifecycle } = adapter as unknown as { conns: BinanceConnection[]; control: SubscriptionControl; lifecycle: { onHousekeeping(): void } };
+    const conn = conns[0]!;
+    const [a, b] = conn.topics;
+    const ws = recordingWs();
+    Object.assign(conn, { ws, open: true, used: true, openedMs: nowMs, lastFrameMs: nowMs, heardMs: nowMs });
+    type Req = { method: string; params: string[]; id: number };
+    // The subscription requests (a keepalive probe the housekeeping round may send left out).
+    const sent = () => ws.sent.map((x) => JSON.parse(x) as Req).filter((r) => r.method.endsWith("SUBSCRIBE"));
+    const requests = () => sent().map((r) => `${r.method} ${r.params.join(",")}`);
+    const answer = (i: number) => conn.onFrameAt(JSON.stringify({ result: null, id: sent()[i]!.id }), 1);
+    a!.resyncAttempt = 1; // A resynced just before: this resync waits out its backoff
+    control.sendRequest(conn, "subscribe", [a!]);
+    control.sendRequest(conn, "subscribe", [b!]);
+    nowMs += 10_000; // the per-connection pacing's burst refilled
+    Object.assign(conn, { lastFrameMs: nowMs, heardMs: nowMs });
+    conn.onFrameAt(JSON.stringify({ error: { code: 2, msg: "Invalid request: (which not said)" }, id: null }), 1);
+    expect(requests().slice(2)).toEqual(["UNSUBSCRIBE ausdt@depth@100ms,busdt@depth@100ms"]);
+    expect([a!.resyncDelayed, b!.resyncDelayed]).toEqual([true, false]);
+    nowMs = a!.resyncDueMs + 1; // A's backoff over, the unsubscribe not answered yet
+    Object.assign(conn, { lastFrameMs: nowMs, heardMs: nowMs });
+    lifecycle.onHousekeeping();
+    expect([a!.resyncDelayed, requests().length]).toEqual([false, 3]);
+    nowMs += 1_000; // the pacing refilled (the round may have sent a keepalive probe)
+    answer(2);
+    // Before: only B's subscribe; A, unsubscribed when its backoff ended, was never subscribed again (no stale rule for it).
+    expect(requests().slice(3)).toEqual(["SUBSCRIBE ausdt@depth@100ms,busdt@depth@100ms"]);
+    answer(3);
+    expect([a!.sub, b!.sub, a!.refusedUntilAck, [...conn.pending.values()].flatMap((p) => p.topics).length]).toEqual([SUB_ACTIVE, SUB_ACTIVE, false, 0]);
+    conn.ws = null;
+    await adapter.stop();
+  });
+});
+
 describe("a refusal naming no request, on OKX: the fresh starts go batched", () => {
   test("a connection's 29 books subscribed in 2 requests, an error without id: 2 unsubscribes and 2 subscribes, 6 of the hour's requests counted, not 60", async () => {
     const symbols = Array.from({ length: MAX_TOPICS_PER_CONNECTION }, (_, i) => `C${i}-USDT`);
@@ -205,6 +246,31 @@ describe("a refusal naming no request, on OKX: the fresh starts go batched", () 
       ["subscribe", MAX_TOPICS_PER_CONNECTION - MAX_ARGS_PER_REQUEST],
     ]);
     expect(conn.requestTimesMs).toHaveLength(6);
+    expect(conn.topics.every((t) => t.sub === SUB_PENDING)).toBe(true);
+    conn.ws = null;
+    await adapter.stop();
+  });
+});
+
+describe("a refusal naming no request, on Bybit (the option socket's COMMAND_RESP): the fresh starts go batched", () => {
+  test("three subscribes out, a refusal naming none: one unsubscribe, then one subscribe, for the three; before: one of each a book", async () => {
+    const o = offlineVenue("bybit", "spot", 50, ["AUSDT", "BUSDT", "CUSDT"], "/v5/public/spot");
+    const adapter = new BybitAdapter(o.config, o.subscriptions, { ...o.options, random: () => 0.5 });
+    await adapter.loadInstruments();
+    const { conns, control } = adapter as unknown as { conns: BybitConnection[]; control: SubscriptionControl };
+    const conn = conns[0]!;
+    expect(conn.topics).toHaveLength(3);
+    const ws = recordingWs();
+    Object.assign(conn, { ws, open: true, used: true });
+    type Req = { req_id: string; op: string; args: string[] };
+    const requests = () => ws.sent.map((x) => JSON.parse(x) as Req);
+    for (const t of conn.topics) control.sendRequest(conn, "subscribe", [t]);
+    conn.onFrameAt(JSON.stringify(REFUSAL), 1);
+    const unsubscribes = requests().slice(3);
+    // Before: "unsubscribe" three times, one a book, then a subscribe after each one's answer (six requests).
+    expect(unsubscribes.map((r) => `${r.op} ${r.args.length}`)).toEqual(["unsubscribe 3"]);
+    conn.onFrameAt(JSON.stringify({ success: true, ret_msg: "", conn_id: "c1", req_id: unsubscribes[0]!.req_id, op: "unsubscribe" }), 1);
+    expect(requests().slice(4).map((r) => `${r.op} ${r.args.length}`)).toEqual(["subscribe 3"]);
     expect(conn.topics.every((t) => t.sub === SUB_PENDING)).toBe(true);
     conn.ws = null;
     await adapter.stop();
