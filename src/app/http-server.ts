@@ -14,6 +14,7 @@
  * GET /metrics                              Prometheus text format 0.0.4
  * GET /books                                every book with its state (JSON, or MessagePack when Accept prefers it: prefersMsgpack),
  *                                            then every configured symbol without a book (state symbol_unresolved);
+ *                                            any query parameter is 400 (none taken);
  *                                            /books and /status of many books: collected and formatted 500 per turn (list-stream.ts)
  * GET /books/{venue}/{market}/{symbol}?depth=N   one book, top N levels per side (all when absent); a deep one is
  *                                            formatted a chunk per event-loop turn, as fast as the client reads (book-stream.ts);
@@ -554,6 +555,7 @@ const DATA_ROUTES: Record<string, (r: DataRequest) => Promise<Response>> = {
     // The configured symbols without a book too, so that one looked for here is found, with why. Both lists from one
     // collection (its first turn): before, the books came from one and the unresolved symbols from a second one after
     // it, so a symbol resolved in between was in neither (and every book was summarized twice).
+    refuseQuery(r.url, "/books takes none: one book's levels are /books/{venue}/{market}/{symbol}?depth=N");
     admitEveryBook(r);
     const input = await r.source.readiness(r.nextTurn, r.req.signal);
     const unresolved = await collectInTurns(input.unresolved.length, (i) => unresolvedSummary(input.unresolved[i]!), r.nextTurn);
@@ -600,6 +602,16 @@ function statusLimit(url: URL): number | undefined {
   const n = Number(given[0]);
   if (given.length > 1 || !/^\d+$/.test(given[0]!) || n < 1 || n > MAX_DEPTH) throw new BadRequest(400, `books: ${JSON.stringify(given.join(",").slice(0, 50))} is not one integer 1–${MAX_DEPTH}`);
   return n;
+}
+
+/**
+ * Throws 400 naming the first query parameter of a route that takes none (`takes`: what it takes instead): until
+ * s-lefthttp `/books?depth=5` or `?venue=okx` was ignored and every book sent, where /status and a book refuse theirs.
+ */
+function refuseQuery(url: URL, takes: string): void {
+  checkQueryEncoding(url);
+  const key = url.searchParams.keys().next().value;
+  if (key !== undefined) throw new BadRequest(400, `unknown query parameter ${JSON.stringify(key.slice(0, 50))} (${takes})`);
 }
 
 /**
