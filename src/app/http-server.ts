@@ -153,7 +153,7 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
   // Each request can reach it: until 2026-12-07 a line each, as many as requests came.
   const serverError = new RateLimitedLog(log, "error", "HTTP server error");
   const readyz = sharedReadiness(source);
-  const everyBook = { items: 0 };
+  const everyBook: EveryBook = { items: undefined, first: undefined };
   const listen = (port: number) => Bun.serve({
     hostname: config.host,
     port,
@@ -325,8 +325,15 @@ interface Routing {
   /** The next health-check turn's readiness answer (sharedReadiness). */
   readonly readyz: () => Promise<ReadinessAnswer>;
   readonly log: Logger;
-  /** Items of the last answer listing every book (/books, /status without books=): what the next one is expected to hold. */
-  readonly everyBook: { items: number };
+  readonly everyBook: EveryBook;
+}
+
+/** What the next answer listing every book (/books, /status without books=) is expected to hold (admitEveryBook). */
+interface EveryBook {
+  /** Items of the last such answer; undefined before the first. */
+  items: number | undefined;
+  /** While no such answer was made: the collection in progress, which the others wait for. */
+  first: Promise<void> | undefined;
 }
 
 async function route(req: Request, { source, authorized, loopbackOnly, admit, readyz, log, everyBook }: Routing): Promise<Response> {
@@ -417,7 +424,7 @@ interface DataRequest {
   readonly log: Logger;
   /** Another turn of the shared queue for its collecting past its first turn (turnOf). */
   readonly nextTurn: Turn;
-  readonly everyBook: { items: number };
+  readonly everyBook: EveryBook;
   /** What admitEveryBook reserved for the collection; released by documentResponse (or when the route ends). */
   readonly reserved: { release: () => void };
 }
@@ -465,7 +472,25 @@ function documentResponse({ req, msgpack, log, everyBook, reserved }: DataReques
  * summaries), all but those that fit to be answered 503. The count is the last answer's; one that grew since is
  * still checked once collected.
  */
-function admitEveryBook({ everyBook, reserved }: DataRequest): void {
+async function admitEveryBook({ everyBook, reserved, nextTurn }: DataRequest): Promise<void> {
+  // Before any such answer its count is not known: one collects at a time, the others wait for its count. Until
+  // s-lefthttp the count started at 0, so a first burst was not bounded at all (each collected every book).
+  while (everyBook.items === undefined) {
+    if (everyBook.first === undefined) {
+      let done = () => {};
+      const first = new Promise<void>((resolve) => (done = resolve));
+      everyBook.first = first;
+      // documentResponse sets the count in the same turn it releases this; a first that failed or whose client went
+      // leaves it unknown, and one of the waiting is the first then (the route's second release leaves that one be).
+      reserved.release = () => {
+        if (everyBook.first === first) everyBook.first = undefined;
+        done();
+      };
+      return;
+    }
+    await everyBook.first;
+    await nextTurn(); // a turn of its own again, as each was given one (ClientGone if its client went meanwhile)
+  }
   if (everyBook.items <= LIST_ITEMS_PER_TURN) return;
   const bytes = everyBook.items * SUMMARY_BYTES;
   if (!streamAdmits(bytes)) throw busy();
@@ -536,7 +561,7 @@ const DATA_ROUTES: Record<string, (r: DataRequest) => Promise<Response>> = {
     const { source, url, nextTurn } = r;
     const limit = statusLimit(url);
     if (limit !== undefined && source.statusRows !== undefined) return statusOfRows(r, limit);
-    if (limit === undefined) admitEveryBook(r);
+    if (limit === undefined) await admitEveryBook(r);
     const [input, latency] = await Promise.all([source.readiness(nextTurn, r.req.signal), source.latency()]);
     const readiness = await evaluateReadinessInTurns(input, nextTurn, LIST_ITEMS_PER_TURN);
     const unresolved = await collectInTurns(input.unresolved.length, (i) => unresolvedSummary(input.unresolved[i]!), nextTurn);
@@ -556,7 +581,7 @@ const DATA_ROUTES: Record<string, (r: DataRequest) => Promise<Response>> = {
     // collection (its first turn): before, the books came from one and the unresolved symbols from a second one after
     // it, so a symbol resolved in between was in neither (and every book was summarized twice).
     refuseQuery(r.url, "/books takes none: one book's levels are /books/{venue}/{market}/{symbol}?depth=N");
-    admitEveryBook(r);
+    await admitEveryBook(r);
     const input = await r.source.readiness(r.nextTurn, r.req.signal);
     const unresolved = await collectInTurns(input.unresolved.length, (i) => unresolvedSummary(input.unresolved[i]!), r.nextTurn);
     return documentResponse(r, new StreamedList(input.books.concat(unresolved)), true);

@@ -268,6 +268,43 @@ describe("HTTP and the pipeline's thread", { timeout: 60_000 }, () => {
     }
   });
 
+  test("the first /books or /status of a server, its count not known yet: one collects at a time, the others after it (s-lefthttp)", async () => {
+    // Until s-lefthttp the count the bound reserves was 0 before any answer listing every book, so a first burst
+    // was not bounded at all: every one of it collected every book at once.
+    const n = 2_000;
+    for (const path of ["/books", "/status"]) {
+      /** For each collection, how many had ended when it started. */
+      const startedAfter: number[] = [];
+      let ended = 0;
+      const counted: StatusSource = {
+        ...source,
+        readiness: async (t, signal) => {
+          startedAfter.push(ended);
+          try {
+            return await source.readiness(t, signal);
+          } finally {
+            ended++;
+          }
+        },
+      };
+      const fresh = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, counted, silentLogger);
+      try {
+        await withMany(n, async () => {
+          const answers = await Promise.all(Array.from({ length: 4 }, async () => {
+            const r = await fetch(`${fresh.url}${path}`);
+            return [r.status, (await r.arrayBuffer()).byteLength > 0];
+          }));
+          expect(answers, path).toEqual(answers.map(() => [200, true]));
+        });
+        expect(startedAfter.filter((e) => e === 0), `${path}: collections started before the first ended`).toHaveLength(1);
+        expect(startedAfter, path).toHaveLength(4);
+      } finally {
+        await fresh.stop();
+      }
+      await waitFor(() => heldLevelBytesNow() === 0, "the bodies released");
+    }
+  });
+
   test("/status of 5,000 books (2,500 not live): the same, with every reason", async () => {
     const n = 5_000;
     const expectedBooks = Array.from({ length: n }, (_, i) => manyBook(i));
