@@ -14,10 +14,12 @@
  * GET /metrics                              Prometheus text format 0.0.4
  * GET /books                                every book with its state (JSON, or MessagePack when Accept prefers it: prefersMsgpack),
  *                                            then every configured symbol without a book (state symbol_unresolved);
+ *                                            any query parameter is 400 (none taken);
  *                                            /books and /status of many books: collected and formatted 500 per turn (list-stream.ts)
  * GET /books/{venue}/{market}/{symbol}?depth=N   one book, top N levels per side (all when absent); a deep one is
  *                                            formatted a chunk per event-loop turn, as fast as the client reads (book-stream.ts);
- *                                            503 while deep bodies in progress hold MAX_HELD_LEVEL_BYTES of copied levels;
+ *                                            503 while deep bodies in progress hold MAX_HELD_LEVEL_BYTES of copied levels,
+ *                                            each copy counted from before it is asked for (expectedCopyBytes);
  *                                            404 for no such book or symbol; 503 `{error, state, reason}` for a configured
  *                                            symbol without a book; 500 `{error, state, reason}` for a book whose levels throw
  *
@@ -51,7 +53,7 @@ import { RateLimitedLog, type Logger } from "../core/log.ts";
 import { DEFAULTS } from "../config/load.ts";
 import type { HttpConfig } from "../config/types.ts";
 import { detailOf, isNotServed, unresolvedSummary, type BookLevels, type BookNotServed, type BookSummary } from "./book-json.ts";
-import { bookBodyStream, formattingTurn, holdCopies, levelBytes, LEVELS_PER_CHUNK, MAX_HELD_LEVEL_BYTES, streamAdmits } from "./book-stream.ts";
+import { bookBodyStream, formattingTurn, heldLevelBytesNow, holdCopies, levelBytes, LEVELS_PER_CHUNK, MAX_HELD_LEVEL_BYTES, streamAdmits } from "./book-stream.ts";
 import { captureStatus, captureWarnings } from "./capture-health.ts";
 import { VERSION, type LatencySnapshot } from "./metrics.ts";
 import { guardFds, type FdGuardOptions } from "./http-fd-guard.ts";
@@ -152,14 +154,15 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
   // Each request can reach it: until 2026-12-07 a line each, as many as requests came.
   const serverError = new RateLimitedLog(log, "error", "HTTP server error");
   const readyz = sharedReadiness(source);
-  const everyBook = { items: 0 };
+  const everyBook: EveryBook = { items: undefined, first: undefined };
+  const deepBytes = new Map<string, number>();
   const listen = (port: number) => Bun.serve({
     hostname: config.host,
     port,
     idleTimeout: config.idleTimeoutS ?? DEFAULTS.httpIdleTimeoutS,
     async fetch(req) {
       try {
-        return await route(req, { source, authorized, loopbackOnly: !config.bearerToken, admit, readyz, log, everyBook });
+        return await route(req, { source, authorized, loopbackOnly: !config.bearerToken, admit, readyz, log, everyBook, deepBytes });
       } catch (err) {
         if (err instanceof BadRequest) {
           log.debug("HTTP bad request", { method: req.method, target: loggedTarget(req.url), status: err.status, error: err.message });
@@ -324,11 +327,20 @@ interface Routing {
   /** The next health-check turn's readiness answer (sharedReadiness). */
   readonly readyz: () => Promise<ReadinessAnswer>;
   readonly log: Logger;
-  /** Items of the last answer listing every book (/books, /status without books=): what the next one is expected to hold. */
-  readonly everyBook: { items: number };
+  readonly everyBook: EveryBook;
+  /** Bytes of each book's last whole copy (asked without depth): what the next is expected to hold (bookResponse). */
+  readonly deepBytes: Map<string, number>;
 }
 
-async function route(req: Request, { source, authorized, loopbackOnly, admit, readyz, log, everyBook }: Routing): Promise<Response> {
+/** What the next answer listing every book (/books, /status without books=) is expected to hold (admitEveryBook). */
+interface EveryBook {
+  /** Items of the last such answer; undefined before the first. */
+  items: number | undefined;
+  /** While no such answer was made: the collection in progress, which the others wait for. */
+  first: Promise<void> | undefined;
+}
+
+async function route(req: Request, { source, authorized, loopbackOnly, admit, readyz, log, everyBook, deepBytes }: Routing): Promise<Response> {
   refuseBody(req);
   if (req.method !== "GET" && req.method !== "HEAD") throw new BadRequest(405, `method ${req.method} not allowed`, { allow: "GET, HEAD" });
   const host = req.headers.get("host");
@@ -343,7 +355,7 @@ async function route(req: Request, { source, authorized, loopbackOnly, admit, re
   if (!authorized(req.headers.get("authorization"))) throw new BadRequest(401, "missing or wrong bearer token", { "www-authenticate": "Bearer" });
   const msgpack = prefersMsgpack(req.headers.get("accept"));
   const m = BOOK_PATH.exec(path);
-  if (m) return bookResponse(req, url, m, source, msgpack, log);
+  if (m) return bookResponse(req, url, m, source, msgpack, log, deepBytes);
   if (path === "/readyz") {
     const ready = await readyz();
     if (req.signal.aborted) return gone();
@@ -416,7 +428,7 @@ interface DataRequest {
   readonly log: Logger;
   /** Another turn of the shared queue for its collecting past its first turn (turnOf). */
   readonly nextTurn: Turn;
-  readonly everyBook: { items: number };
+  readonly everyBook: EveryBook;
   /** What admitEveryBook reserved for the collection; released by documentResponse (or when the route ends). */
   readonly reserved: { release: () => void };
 }
@@ -464,7 +476,25 @@ function documentResponse({ req, msgpack, log, everyBook, reserved }: DataReques
  * summaries), all but those that fit to be answered 503. The count is the last answer's; one that grew since is
  * still checked once collected.
  */
-function admitEveryBook({ everyBook, reserved }: DataRequest): void {
+async function admitEveryBook({ everyBook, reserved, nextTurn }: DataRequest): Promise<void> {
+  // Before any such answer its count is not known: one collects at a time, the others wait for its count. Until
+  // s-lefthttp the count started at 0, so a first burst was not bounded at all (each collected every book).
+  while (everyBook.items === undefined) {
+    if (everyBook.first === undefined) {
+      let done = () => {};
+      const first = new Promise<void>((resolve) => (done = resolve));
+      everyBook.first = first;
+      // documentResponse sets the count in the same turn it releases this; a first that failed or whose client went
+      // leaves it unknown, and one of the waiting is the first then (the route's second release leaves that one be).
+      reserved.release = () => {
+        if (everyBook.first === first) everyBook.first = undefined;
+        done();
+      };
+      return;
+    }
+    await everyBook.first;
+    await nextTurn(); // a turn of its own again, as each was given one (ClientGone if its client went meanwhile)
+  }
   if (everyBook.items <= LIST_ITEMS_PER_TURN) return;
   const bytes = everyBook.items * SUMMARY_BYTES;
   if (!streamAdmits(bytes)) throw busy();
@@ -535,7 +565,7 @@ const DATA_ROUTES: Record<string, (r: DataRequest) => Promise<Response>> = {
     const { source, url, nextTurn } = r;
     const limit = statusLimit(url);
     if (limit !== undefined && source.statusRows !== undefined) return statusOfRows(r, limit);
-    if (limit === undefined) admitEveryBook(r);
+    if (limit === undefined) await admitEveryBook(r);
     const [input, latency] = await Promise.all([source.readiness(nextTurn, r.req.signal), source.latency()]);
     const readiness = await evaluateReadinessInTurns(input, nextTurn, LIST_ITEMS_PER_TURN);
     const unresolved = await collectInTurns(input.unresolved.length, (i) => unresolvedSummary(input.unresolved[i]!), nextTurn);
@@ -554,7 +584,8 @@ const DATA_ROUTES: Record<string, (r: DataRequest) => Promise<Response>> = {
     // The configured symbols without a book too, so that one looked for here is found, with why. Both lists from one
     // collection (its first turn): before, the books came from one and the unresolved symbols from a second one after
     // it, so a symbol resolved in between was in neither (and every book was summarized twice).
-    admitEveryBook(r);
+    refuseQuery(r.url, "/books takes none: one book's levels are /books/{venue}/{market}/{symbol}?depth=N");
+    await admitEveryBook(r);
     const input = await r.source.readiness(r.nextTurn, r.req.signal);
     const unresolved = await collectInTurns(input.unresolved.length, (i) => unresolvedSummary(input.unresolved[i]!), r.nextTurn);
     return documentResponse(r, new StreamedList(input.books.concat(unresolved)), true);
@@ -603,6 +634,16 @@ function statusLimit(url: URL): number | undefined {
 }
 
 /**
+ * Throws 400 naming the first query parameter of a route that takes none (`takes`: what it takes instead): until
+ * s-lefthttp `/books?depth=5` or `?venue=okx` was ignored and every book sent, where /status and a book refuse theirs.
+ */
+function refuseQuery(url: URL, takes: string): void {
+  checkQueryEncoding(url);
+  const key = url.searchParams.keys().next().value;
+  if (key !== undefined) throw new BadRequest(400, `unknown query parameter ${JSON.stringify(key.slice(0, 50))} (${takes})`);
+}
+
+/**
  * At most `limit` books, in one pass (no sort of them all): the one named `chosen` (venue/market/symbol), then those
  * not usable (none hidden behind usable ones), then the usable ones, each in the source's order.
  */
@@ -618,7 +659,7 @@ function pickBooks(books: readonly BookSummary[], limit: number, chosen: string 
   return out;
 }
 
-async function bookResponse(req: Request, url: URL, m: RegExpExecArray, source: StatusSource, msgpack: boolean, log: Logger): Promise<Response> {
+async function bookResponse(req: Request, url: URL, m: RegExpExecArray, source: StatusSource, msgpack: boolean, log: Logger, deepBytes: Map<string, number>): Promise<Response> {
   checkQueryEncoding(url);
   // Only `depth`, at most once: a misspelt or repeated one would otherwise be ignored and the whole book sent.
   for (const key of new Set(url.searchParams.keys())) {
@@ -633,19 +674,46 @@ async function bookResponse(req: Request, url: URL, m: RegExpExecArray, source: 
     if (!/^\d+$/.test(depthParam) || depth < 1 || depth > MAX_DEPTH) throw new BadRequest(400, `depth: ${JSON.stringify(depthParam.slice(0, 50))} is not an integer 1–${MAX_DEPTH}`);
   }
   const [venue, market, symbol] = [decodeSegment(m[1]!), decodeSegment(m[2]!), decodeSegment(m[3]!)];
+  const name = `${venue}/${market}/${symbol}`;
   // A body that may be streamed is not even copied while the deep bodies in progress hold the bound.
-  if ((depth === 0 || 2 * depth > LEVELS_PER_CHUNK) && !streamAdmits(0)) throw busy();
+  const deep = depth === 0 || 2 * depth > LEVELS_PER_CHUNK;
+  if (deep && !streamAdmits(0)) throw busy();
   await formattingTurn();
   if (req.signal.aborted) return gone();
-  const book = await source.book(venue, market, symbol, depth);
+  // Its copy is reserved before it is asked for: with workers it comes back turns later, and until s-lefthttp it was
+  // counted only then, so every request of a burst was asked for and held its copy at once, past the bound.
+  const expected = deep ? expectedCopyBytes(deepBytes.get(name), depth) : 0;
+  if (!streamAdmits(expected)) throw busy();
+  const reserved = holdCopies(expected);
+  let book: Awaited<ReturnType<StatusSource["book"]>>;
+  try {
+    book = await source.book(venue, market, symbol, depth);
+  } finally {
+    reserved(); // the copy that came is counted as it is from here (bookBodyStream), in this same turn
+  }
   if (!book) throw new BadRequest(404, `no book ${bookName(venue, market, symbol)}`);
   if (isNotServed(book)) return notServed(book);
+  if (depth === 0) deepBytes.set(name, levelBytes(book)); // only books found: as many entries as books
   if (book.bidPx.length + book.askPx.length <= LEVELS_PER_CHUNK) return body(detailOf(book), msgpack, 200);
   if (!streamAdmits(levelBytes(book))) throw busy();
   const type = msgpack ? MSGPACK_CONTENT_TYPE : "application/json";
   // A body that fails part-way cannot become a 500 (its status is sent): the connection is cut and this logged.
   const failed = (err: unknown) => log.error("HTTP book body failed", { target: loggedTarget(req.url), error: err instanceof Error ? err.message : String(err) });
   return new Response(bookBodyStream(book, msgpack, req.signal, failed), { headers: { "content-type": type, ...NOT_STORED } });
+}
+
+/** Bytes of a level's copy: price and quantity, 8 B each (levelBytes). */
+const LEVEL_COPY_BYTES = 16;
+
+/**
+ * What a copy of a book at `depth` (0: whole) is reserved as before it is asked for: `depth` levels a side, or the
+ * book's last whole copy if smaller (`last`). A book never copied whole: the room left under the bound, so one such
+ * is asked for at a time and holds off the others while it is (its copy is checked against the bound once it came).
+ */
+function expectedCopyBytes(last: number | undefined, depth: number): number {
+  const atMost = depth > 0 ? 2 * depth * LEVEL_COPY_BYTES : Infinity;
+  // At least a byte: the room left may be none, and a reservation of 0 would admit any number.
+  return Math.min(atMost, last ?? Math.max(1, MAX_HELD_LEVEL_BYTES - heldLevelBytesNow()));
 }
 
 /**

@@ -284,6 +284,20 @@ describe("http server", () => {
     expect((await fetch(`${server.url}/status?books=5&book=bybit/linear/XRPUSDT`)).status).toBe(200);
   });
 
+  test("/books (s-lefthttp): any query parameter is a 400 naming it (was ignored: every book sent for ?depth=5 or ?venue=okx)", async () => {
+    for (const [q, error] of [
+      ["depth=5", /^unknown query parameter "depth" \(\/books takes none: one book's levels are \/books\/\{venue\}\/\{market\}\/\{symbol\}\?depth=N\)$/],
+      ["venue=okx", /^unknown query parameter "venue"/],
+      ["books=1", /^unknown query parameter "books"/],
+      ["%FF=1", /^bad percent-encoding in query parameter/],
+    ] as [string, RegExp][]) {
+      const r = await fetch(`${server.url}/books?${q}`);
+      expect(r.status, q).toBe(400);
+      expect(((await r.json()) as any).error, q).toMatch(error);
+    }
+    for (const q of ["", "?"]) expect((await fetch(`${server.url}/books${q}`)).status, q).toBe(200);
+  });
+
   test("/metrics is Prometheus text", async () => {
     const r = await fetch(`${server.url}/metrics`);
     expect(r.headers.get("content-type")).toContain("text/plain; version=0.0.4");

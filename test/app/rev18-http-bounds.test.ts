@@ -120,8 +120,12 @@ afterAll(async () => {
 
 /** An open connection to the server. */
 function open(): Promise<Socket> {
+  return connectTo(http.port);
+}
+
+function connectTo(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = connect(http.port, "127.0.0.1", () => resolve(s));
+    const s = connect(port, "127.0.0.1", () => resolve(s));
     s.on("error", reject);
   });
 }
@@ -187,6 +191,51 @@ describe("HTTP and the pipeline's thread", { timeout: 60_000 }, () => {
     const whole = (await (await fetch(`${http.url}/books/bybit/linear/DEEP`)).json()) as { bids: unknown[]; asks: unknown[] };
     expect([whole.bids.length, whole.asks.length]).toEqual([DEEP_LEVELS, DEEP_LEVELS]);
     expect(heldLevelBytesNow()).toBe(0);
+  });
+
+  test("a source that answers later (workers): deep copies are reserved before they are asked for; past the bound 503 unasked (s-lefthttp)", async () => {
+    // Until s-lefthttp a deep copy was counted once it came back, so every one of a burst was asked for and held at
+    // once (12 copies of 8 MB here, the bound 64 MiB), and only then were those past the bound answered 503.
+    const perBody = 4 * 8 * DEEP_LEVELS;
+    const admitted = Math.floor(MAX_HELD_LEVEL_BYTES / perBody);
+    /** The asks waiting for their answer, as a worker's reply does. */
+    const waiting: (() => void)[] = [];
+    let asked = 0;
+    const later: StatusSource = {
+      ...source,
+      book: (venue, market, symbol, depth) => {
+        asked++;
+        return new Promise((resolve) => waiting.push(() => resolve(source.book(venue, market, symbol, depth))));
+      },
+    };
+    const fresh = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, later, silentLogger);
+    /** `n` deep requests at once: each one's status once the asks made by then are answered; the readers' sockets. */
+    async function burst(n: number): Promise<{ statuses: number[]; sockets: Socket[] }> {
+      asked = 0;
+      const sockets = await Promise.all(Array.from({ length: n }, () => connectTo(fresh.port)));
+      let refused = 0;
+      const heads = sockets.map((s) => head(s, "/books/bybit/linear/DEEP").then((h) => (h.status === 503 && refused++, h)));
+      await waitFor(() => asked + refused === n, "each asked for or refused");
+      for (const answer of waiting.splice(0)) answer();
+      const statuses = (await Promise.all(heads)).map((h) => h.status).sort();
+      return { statuses, sockets };
+    }
+    try {
+      // Its size not known yet: one asked for at a time.
+      const first = await burst(3);
+      expect([first.statuses, asked]).toEqual([[200, 503, 503], 1]);
+      for (const s of first.sockets) s.destroy();
+      await waitFor(() => heldLevelBytesNow() === 0, "its copy released");
+      // Its size known: as many asked for as fit, the rest 503 before any copy is made.
+      const known = await burst(admitted + 4);
+      expect(known.statuses).toEqual([...Array(admitted).fill(200), ...Array(4).fill(503)]);
+      expect(asked, "copies asked for").toBe(admitted);
+      for (const s of known.sockets) s.destroy();
+      await waitFor(() => heldLevelBytesNow() === 0, "the copies released");
+    } finally {
+      for (const answer of waiting.splice(0)) answer();
+      await fresh.stop();
+    }
   });
 
   /** Turns of the tick loop with more than LIST_ITEMS_PER_TURN of `at` in them, as "turn: count". */
@@ -265,6 +314,43 @@ describe("HTTP and the pipeline's thread", { timeout: 60_000 }, () => {
         }
         await waitFor(() => heldLevelBytesNow() === 0, "the admitted body released");
       });
+    }
+  });
+
+  test("the first /books or /status of a server, its count not known yet: one collects at a time, the others after it (s-lefthttp)", async () => {
+    // Until s-lefthttp the count the bound reserves was 0 before any answer listing every book, so a first burst
+    // was not bounded at all: every one of it collected every book at once.
+    const n = 2_000;
+    for (const path of ["/books", "/status"]) {
+      /** For each collection, how many had ended when it started. */
+      const startedAfter: number[] = [];
+      let ended = 0;
+      const counted: StatusSource = {
+        ...source,
+        readiness: async (t, signal) => {
+          startedAfter.push(ended);
+          try {
+            return await source.readiness(t, signal);
+          } finally {
+            ended++;
+          }
+        },
+      };
+      const fresh = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, counted, silentLogger);
+      try {
+        await withMany(n, async () => {
+          const answers = await Promise.all(Array.from({ length: 4 }, async () => {
+            const r = await fetch(`${fresh.url}${path}`);
+            return [r.status, (await r.arrayBuffer()).byteLength > 0];
+          }));
+          expect(answers, path).toEqual(answers.map(() => [200, true]));
+        });
+        expect(startedAfter.filter((e) => e === 0), `${path}: collections started before the first ended`).toHaveLength(1);
+        expect(startedAfter, path).toHaveLength(4);
+      } finally {
+        await fresh.stop();
+      }
+      await waitFor(() => heldLevelBytesNow() === 0, "the bodies released");
     }
   });
 
