@@ -12,6 +12,7 @@ import { expect, test } from "vitest";
 import { exportCaptures } from "../../src/app/export.ts";
 import { replayCaptures } from "../../src/app/replay.ts";
 import { CaptureSocketHead } from "../../src/app/capture-sockets.ts";
+import { silentLogger } from "../../src/core/log.ts";
 import { CaptureReader, CaptureWriter, readCapture } from "../../src/record/capture.ts";
 import { CONNECTION_OPENED_URL, SOCKETS_RECORDED_URL } from "../../src/venues/venue.ts";
 import { notingFeeder } from "../support/noting-feeder.ts";
@@ -92,7 +93,7 @@ test("export: the joined capture's records are exported, the skip named (resynce
   const dir = makeTempDir("feeder-cat-export-");
   const { file, cutAt, bAt } = joined(dir);
   let out = "";
-  const result = await exportCaptures([file], { write: (c) => void (out += c), flush: () => undefined }, { format: "jsonl" });
+  const result = await exportCaptures([file], { write: (c) => void (out += c), flush: () => undefined }, { format: "jsonl", log: silentLogger });
   expect(out).toContain('"b1"');
   expect(result.truncated).toEqual([]);
   expect(result.resynced).toEqual([{ file, atByte: cutAt, bytesSkipped: bAt - cutAt, why: expect.any(String), resumedAt: bAt }]);
