@@ -47,6 +47,8 @@ export interface ExportResult {
   /** The same by "venue/market" as recorded. */
   skippedBy: Record<string, number>;
   truncated: TruncatedCapture[];
+  /** Per file, damage read past to the next capture concatenated after it, as in replay (ReplayResult.resynced). */
+  resynced: { file: string; atByte: number; bytesSkipped: number; why: string; resumedAt: number }[];
   /** Per file, records of a kind this version does not read (a newer writer's), skipped. */
   unknownRecords: { file: string; count: number; first: string }[];
   /**
@@ -89,7 +91,7 @@ function topicOf(venue: string, frame: string): string | null {
 }
 
 export async function exportCaptures(files: readonly string[], sink: ExportSink, opts: ExportOptions): Promise<ExportResult> {
-  const result: ExportResult = { frames: 0, rows: 0, skipped: 0, skippedBy: {}, truncated: [], unknownRecords: [], timeJumps: [], timeJumpsTotal: 0, outOfOrder: [], lost: [], unstopped: [], stoppedEarly: false };
+  const result: ExportResult = { frames: 0, rows: 0, skipped: 0, skippedBy: {}, truncated: [], resynced: [], unknownRecords: [], timeJumps: [], timeJumpsTotal: 0, outOfOrder: [], lost: [], unstopped: [], stoppedEarly: false };
   let stop = false;
   opts.stopSignal?.then(() => (stop = true));
   let buf: string[] = [];
@@ -175,6 +177,7 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
           if (!books) {
             emit(rawRow(opts.format, r.tsRecvUs, r.venue, r.market, r.connection, r.frame, r.url));
           } else {
+            let gapped = false; // the books just left LIVE for this record: once is enough
             if (!fileStarted) {
               fileStarted = true;
               // Not the previous file's continuation: a damage point, as in replay (replay.ts; until s-rd5a neither
@@ -187,11 +190,12 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
               if ((early || runCut) && !isTimeJump(lastUs, r.tsRecvUs)) {
                 await damageAt(books);
                 if (stop) break;
+                gapped = true;
               }
             }
             // Records this version cannot read came before this one (another version's kind: they may have been
             // frames): the books leave LIVE at the previous record, as in replay.
-            if (r.unreadBefore && lastUs >= 0) {
+            if (r.unreadBefore && lastUs >= 0 && !gapped) {
               await damageAt(books);
               if (stop) break;
             }
@@ -240,6 +244,7 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
           if (bufChars >= CHUNK_CHARS) await drain(false);
         }
       }
+      for (const s of reader.resyncs) result.resynced.push({ file, ...s, resumedAt: s.atByte + s.bytesSkipped });
       const cut = truncationOf(file, reader);
       if (cut) {
         result.truncated.push(cut);

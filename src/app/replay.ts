@@ -41,6 +41,13 @@ export interface ReplayResult {
   /** Per file, why reading stopped early (truncated or corrupt tail), if it did. */
   truncated: TruncatedCapture[];
   /**
+   * Per file, damage read past (CaptureReader.resyncs): a bad block at `atByte` (a crash-cut capture joined with the
+   * next, `cat a.fcap b.fcap`), `bytesSkipped` to the next capture's header, where reading resumed (`resumedAt`). The
+   * records skipped are lost: the books leave LIVE there (Feeder.captureGap), and the next capture is judged as a file
+   * of its own (outOfOrder, unstopped).
+   */
+  resynced: { file: string; atByte: number; bytesSkipped: number; why: string; resumedAt: number }[];
+  /**
    * Files that begin before the previous file's last frame (given out of time order, or captures of two recorders):
    * replayed as given, in file order, so the frames are not in receive-time order there; each is a capture gap
    * (Feeder.captureGap: the books leave LIVE before its first record). `atByte`: a capture concatenated into the file
@@ -85,7 +92,7 @@ const MAX_TIME_JUMPS_LISTED = 100;
 
 /** The result of a replay that fed nothing (yet). */
 export function emptyReplayResult(): ReplayResult {
-  return { frames: 0, ingested: 0, skipped: 0, skippedBy: {}, truncated: [], outOfOrder: [], unknownRecords: [], timeJumps: [], timeJumpsTotal: 0, lost: [], unstopped: [], stoppedEarly: false, elapsedMs: 0 };
+  return { frames: 0, ingested: 0, skipped: 0, skippedBy: {}, truncated: [], resynced: [], outOfOrder: [], unknownRecords: [], timeJumps: [], timeJumpsTotal: 0, lost: [], unstopped: [], stoppedEarly: false, elapsedMs: 0 };
 }
 
 export async function replayCaptures(feeder: Feeder, files: readonly string[], opts: ReplayOptions): Promise<ReplayResult> {
@@ -159,6 +166,7 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
           fileStarted = false;
         }
         for (const r of block) {
+          let gapped = false; // the books just left LIVE for this record: once is enough
           if (!fileStarted) {
             fileStarted = true;
             // A new run after one killed (no stop records): live, its books went away with the process.
@@ -172,6 +180,7 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
             if ((runCut || early) && !isTimeJump(lastRecUs, r.tsRecvUs)) {
               feeder.captureGap();
               runs.forget();
+              gapped = true;
             }
           }
           if (stop) {
@@ -180,7 +189,7 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
             return result;
           }
           // Records this version cannot read came before this one: they may have been frames (another version's kind).
-          if (r.unreadBefore) {
+          if (r.unreadBefore && !gapped) {
             feeder.captureGap();
             runs.forget();
           }
@@ -241,6 +250,7 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
           }
         }
       }
+      for (const s of reader.resyncs) result.resynced.push({ file, ...s, resumedAt: s.atByte + s.bytesSkipped });
       const cut = truncationOf(file, reader);
       if (cut) {
         result.truncated.push(cut);

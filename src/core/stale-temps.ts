@@ -12,7 +12,7 @@
  * @module
  */
 import { createHash, getRandomValues } from "node:crypto";
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, renameSync, unlinkSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, renameSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { tryLockExclusive } from "./flock.ts";
 
@@ -115,18 +115,24 @@ export function createLockedFile(path: string, unlockedPath: string, mode = 0o66
  * `minAgeMs` (default STALE_TEMP_MIN_AGE_MS); `onRemoved` is told of each. `fsNowMs`: the filesystem's clock now, read
  * as the modification time of a file the caller has just written there (its own temporary file): the lower of it and
  * the host's clock is taken, so a host clock ahead of a file server's (NFS stamps files with the server's clock) makes
- * no live file look old, nor a clock stepped forward. A file that cannot be looked at, opened or locked (held, no
- * lock support) is left alone, and so is one replaced under its name meanwhile. Cold: one listing of `dir`.
+ * no live file look old, nor a clock stepped forward. Without it, `dir`'s mtime stands in (a lower bound of the
+ * filesystem's clock, which stamped the directory's last change): until s-leftcap the host's clock alone, so one a
+ * minute ahead of an NFS server's took a file just made, between its writer's create and lock, for a dead writer's
+ * (the instrument cache's start sweep). A dead writer's file made since the directory's last change waits for the
+ * next one (a later sweep). A file that cannot be looked at, opened or locked (held, no lock support) is left alone,
+ * and so is one replaced under its name meanwhile. Cold: one listing of `dir`.
  */
 export function removeStaleTemps(dir: string, isTemp: (name: string) => boolean, o: { fsNowMs?: number; minAgeMs?: number; onRemoved?: (path: string, bytes: number) => void } = {}): void {
   const minAgeMs = o.minAgeMs ?? STALE_TEMP_MIN_AGE_MS;
-  const old = (mtimeMs: number) => Math.min(Date.now(), o.fsNowMs ?? Infinity) - mtimeMs >= minAgeMs;
   let names: string[];
+  let fsNowMs: number;
   try {
+    fsNowMs = o.fsNowMs ?? statSync(dir).mtimeMs;
     names = readdirSync(dir);
   } catch {
     return; // the caller's own use of the directory says what is wrong with it
   }
+  const old = (mtimeMs: number) => Math.min(Date.now(), fsNowMs) - mtimeMs >= minAgeMs;
   for (const name of names) {
     if (!isTemp(name)) continue;
     const path = join(dir, name);

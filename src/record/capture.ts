@@ -33,7 +33,8 @@
  * Records are buffered and written one block at a time (every FLUSH_INTERVAL_MS or FLUSH_BYTES), so a crash of the
  * process loses at most the last unflushed block (never fsynced: a host's power loss loses what the kernel had not
  * written back, docs/operations.md, Capture format); a reader stops at the first incomplete or corrupt block and still
- * returns everything before it; a record of a kind it does not know (another version's) is skipped and counted, and
+ * returns everything before it, unless another capture's header with a valid first block follows (files joined with
+ * `cat`): it reads on there, the bytes skipped counted (CaptureReader.resyncs); a record of a kind it does not know (another version's) is skipped and counted, and
  * the next record marked (unreadBefore): it may have been a frame, so readers resync the books there.
  * A block that cannot be written (a full disk) is lost and counted, and cut off the file again, so a file always
  * ends at a whole block and writing goes on in it once there is room; the next block written is preceded by a block
@@ -79,6 +80,8 @@ export const CAPTURE_EXTENSION = ".fcap";
  */
 export const CAPTURE_LOST_URL = "capture:lost";
 const BLOCK_HEADER_BYTES = 8;
+/** Bytes read at a time while looking for the next capture header after a bad block (CaptureReader.damaged). */
+const RESYNC_CHUNK_BYTES = 1 << 20;
 /**
  * A block larger than this, stored or decompressed, is treated as corruption: a writer's block holds what was
  * buffered below flushBytes (1 MiB for `feeder record`) plus the frame that crossed it, and uncompressed, its stored
@@ -1300,6 +1303,12 @@ export class CaptureReader {
    */
   captures = 1;
   captureAt = 0;
+  /**
+   * Damage read past (resync): a bad block followed, later in the file, by another capture's header whose first block
+   * checks out (a crash-cut file joined with the next: `cat a.fcap b.fcap`). Where the bad block began, the bytes
+   * skipped to that header, and why the block was bad; reading went on there (`captureAt`), its first record marked.
+   */
+  readonly resyncs: { atByte: number; bytesSkipped: number; why: string }[] = [];
   private codec: CaptureCodec;
   private readonly source: CaptureSource;
   private readonly unpackr = new Unpackr({ useRecords: false, int64AsType: "bigint" });
@@ -1356,7 +1365,8 @@ export class CaptureReader {
 
   /**
    * The next block's records in file order (empty when it held only unknown records), or undefined at the end. A
-   * damaged block ends the file: `truncated` says why, and this and every later call return undefined.
+   * damaged block with no capture header to resume at after it (damaged) ends the file: `truncated` says why, and
+   * this and every later call return undefined.
    */
   nextBlock(): CaptureRecord[] | undefined {
     // A loop, not a call per concatenated header: a file of headers alone would recurse once each.
@@ -1387,13 +1397,13 @@ export class CaptureReader {
     const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
     const length = dv.getUint32(0, true);
     const crc = dv.getUint32(4, true);
-    if (length > this.maxBlockBytes) return stop(`implausible block length ${length} at byte ${off}`);
+    if (length > this.maxBlockBytes) return this.damaged(off, `implausible block length ${length} at byte ${off}`);
     const start = off + BLOCK_HEADER_BYTES;
-    if (start + length > size) return stop(`incomplete block at byte ${off} (${size - start} of ${length} bytes)`);
+    if (start + length > size) return this.damaged(off, `incomplete block at byte ${off} (${size - start} of ${length} bytes)`);
     const stored = this.read(start, length);
     if (stored === undefined) return undefined;
     if (stored.byteLength < length) return stop(`file cut short while being read: block at byte ${off} (${stored.byteLength} of its ${length} bytes left)`);
-    if (Bun.hash.crc32(stored) !== crc) return stop(`checksum mismatch in block at byte ${off}`);
+    if (Bun.hash.crc32(stored) !== crc) return this.damaged(off, `checksum mismatch in block at byte ${off}`);
     let block: unknown;
     try {
       const payload = decompressBlock(this.codec, stored, this.maxBlockBytes);
@@ -1426,6 +1436,56 @@ export class CaptureReader {
     }
     this.offset = start + length;
     return records;
+  }
+
+  /**
+   * A bad block at `off` (its checksum fails, or its length runs past the file or the bound): reading resumes at the
+   * next capture header after it whose first block checks out (null), or ends there, `why` (undefined). Blocks carry
+   * no magic, so only a capture's header is a place to resume: a length and CRC alone, searched for in up to 256 MiB
+   * of garbage, would match by chance. The first record after the skip is marked (unreadBefore): books resync there.
+   */
+  private damaged(off: number, why: string): null | undefined {
+    const at = this.nextValidCapture(off + 1);
+    if (at === undefined) return this.ended ? undefined : this.end(why);
+    this.resyncs.push({ atByte: off, bytesSkipped: at - off, why });
+    this.unreadAtEnd = true;
+    return this.nextCapture(at) ? null : undefined;
+  }
+
+  /** The first byte at or after `from` where a capture header begins whose first block checks out, read a MiB at a time. */
+  private nextValidCapture(from: number): number | undefined {
+    const size = this.source.size;
+    const stem = CAPTURE_MAGIC.length - 2; // "FDRCAP", then the format's two digits
+    for (let pos = from; pos + CAPTURE_MAGIC.length <= size; pos += RESYNC_CHUNK_BYTES - CAPTURE_MAGIC.length + 1) {
+      const chunk = this.read(pos, Math.min(RESYNC_CHUNK_BYTES, size - pos));
+      if (chunk === undefined) return undefined;
+      for (let i = chunk.indexOf(0x46); i >= 0 && i + CAPTURE_MAGIC.length <= chunk.byteLength; i = chunk.indexOf(0x46, i + 1)) {
+        let match = true;
+        for (let k = 1; k < stem && match; k++) match = chunk[i + k] === CAPTURE_MAGIC.charCodeAt(k);
+        if (match && this.captureHolds(pos + i)) return pos + i;
+      }
+      if (pos + chunk.byteLength >= size) break;
+    }
+    return undefined;
+  }
+
+  /** Whether a capture header this version reads begins at `at`, followed by the file's end or a block whose length is in bounds and CRC holds. */
+  private captureHolds(at: number): boolean {
+    const size = this.source.size;
+    try {
+      const header = parseHeader(this.source.read(at, Math.min(size - at, COMPRESSED_HEADER_BYTES)));
+      if (typeof header === "string" || header.cut !== undefined) return false;
+      const first = at + header.offset;
+      if (first === size) return true; // a header alone: its recorder stopped before its first block
+      if (first + BLOCK_HEADER_BYTES > size) return false;
+      const head = this.source.read(first, BLOCK_HEADER_BYTES);
+      const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+      const length = dv.getUint32(0, true);
+      if (length > this.maxBlockBytes || first + BLOCK_HEADER_BYTES + length > size) return false;
+      return Bun.hash.crc32(this.source.read(first + BLOCK_HEADER_BYTES, length)) === dv.getUint32(4, true);
+    } catch {
+      return false; // a read failed: not taken; the next try (or the end) says so
+    }
   }
 
   /**

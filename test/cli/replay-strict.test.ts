@@ -53,6 +53,17 @@ describe("feeder replay of a capture cut off mid-block", { timeout: 60_000 }, ()
     expect(w.summary).toMatchObject({ frames: frames.length, truncated: [] });
   });
 
+  test("--strict: the cut capture joined with a whole one (cat): the whole one replayed, the bytes skipped named, exit 3", async () => {
+    const joined = join(dir, "joined.fcap");
+    const cutBytes = readFileSync(cut);
+    writeFileSync(joined, Buffer.concat([cutBytes, readFileSync(whole)]));
+    const r = await replay(["--config", config, "--strict", joined]);
+    // Before: exit 3 for the cut only, the whole capture's frames not replayed (truncated, bytesLeft its size and more).
+    expect(r.code).toBe(3);
+    expect(r.summary).toMatchObject({ truncated: [], resynced: [{ file: joined, resumedAt: cutBytes.byteLength }] });
+    expect(r.summary!.frames).toBeGreaterThan(frames.length);
+  });
+
   test("--strict: a file cut off inside its header (a recorder stopped as it opened it) lost no record: exit 0, named", async () => {
     const empty = join(dir, "empty.fcap");
     writeFileSync(empty, "FDRC");

@@ -70,7 +70,7 @@ export const exportCommand: CommandSpec = {
     "  before the first snapshot, snapshot_applied while live). ts_exchange_us and ts_event_us are the venue's",
     "  times of the last applied message (the wire's tsExchangeNs, tsEventNs); one the venue did not send (0 on",
     "  the wire: e.g. OKX's matching-engine time, a Binance spot REST snapshot's) is empty in csv, null in jsonl.",
-    "A summary {frames, rows, skipped, skippedBy, truncated, unknownRecords, timeJumps, timeJumpsTotal, outOfOrder,",
+    "A summary {frames, rows, skipped, skippedBy, truncated, resynced, unknownRecords, timeJumps, timeJumpsTotal, outOfOrder,",
     "lost, unstopped, stoppedEarly}",
     "is logged on stderr at",
     "the end (skippedBy: frames no configured venue/market takes, by venue/market, also a warning; records of a kind",
@@ -78,6 +78,9 @@ export const exportCommand: CommandSpec = {
     "sequence_gap there (they may have been frames); a file that ends early, or is gone or no longer a",
     "capture when its turn comes, is named under truncated, and the other files are exported; with --books its",
     "live books go resyncing / sequence_gap there when another file follows: the records lost may hold anything).",
+    "A bad block followed by another capture joined into the file (cat of a crash-cut file and the next) is read past",
+    "to that capture's header (its first block's CRC must hold): named under resynced {file, atByte, bytesSkipped,",
+    "why, resumedAt} (also a warning); with --books the books go resyncing / sequence_gap there.",
     "With --books, a receive time more than an hour from the previous record's (either way: a damaged time, or a",
     "recorder that was not running) is such a point too, named under timeJumps (also a warning): the books go",
     "resyncing / sequence_gap at the previous record, and the --every-ms grid and the books' stale clock start",
@@ -195,6 +198,7 @@ export const exportCommand: CommandSpec = {
     await instrumentCacheWritesEnded(log, stopWait, () => (gone ? "the output's reader is gone" : "stopped by a signal")).finally(() => readerGone?.stop());
     if (result.skipped > 0) log.warn("frames skipped: no subscription of their venue and market in the configuration", { skippedBy: result.skippedBy });
     for (const t of result.truncated) log.warn("capture ends early", t);
+    for (const r of result.resynced) log.warn("capture damaged: bytes skipped to the next capture joined after it (cat), read on there; books resync there", r);
     for (const u of result.unknownRecords) log.warn("capture records of an unknown kind skipped (written by another version?)", u);
     for (const j of result.timeJumps) log.warn("capture receive time jumps by more than an hour: books resync there, the grid starts again", j);
     for (const o of result.outOfOrder) log.warn("capture file begins before the previous one ends: exported in the order given, books resync there", o);

@@ -34,14 +34,15 @@ export const replayCommand: CommandSpec = {
     "      --pace P        fast (default) | recorded",
     "      --speed X       only with --pace recorded: X times the recorded speed (default 1)",
     "      --strict        exit 3 instead of 0 when not every record of the files was replayed: a file ended",
-    "                      early (truncated, bytes left unread), held records of an unknown kind",
-    "                      (unknownRecords) or marks of records its recorder lost (lost: a full disk); an",
-    "                      error line names them (cutFiles, unknownRecords, lostRecords, lostAt); a file cut",
+    "                      early (truncated, bytes left unread), had bytes skipped (resynced), held records",
+    "                      of an unknown kind (unknownRecords) or marks of records its recorder lost (lost: a",
+    "                      full disk); an error line names them (cutFiles, skippedBytes, unknownRecords,",
+    "                      lostRecords, lostAt); a file cut",
     "                      off inside its header holds no records: exit 0",
     "",
     "Every argument is checked before anything is published: a missing file, one that is not a capture, or one",
     "named twice (by any path: a link too) is an error naming it (exit 2). On a terminal, stderr shows frames, rate, progress and ETA; at the end one JSON",
-    "summary goes to stdout: {frames, ingested, skipped, skippedBy, truncated, outOfOrder, unknownRecords,",
+    "summary goes to stdout: {frames, ingested, skipped, skippedBy, truncated, resynced, outOfOrder, unknownRecords,",
     "timeJumps, timeJumpsTotal, lost, unstopped, stoppedEarly, elapsedMs, datagrams, malformedRecords}. Files are replayed in the order given; one that begins before the",
     "previous one's last frame is named in outOfOrder and a warning, and its books resync there as after a file that",
     "ended early, below (give them in time order: feeder-<UTC start>;",
@@ -56,7 +57,11 @@ export const replayCommand: CommandSpec = {
     "exit 0 all the same unless --strict. When another file follows, every book LIVE or STALE there goes",
     "RESYNCING / sequence_gap and resyncs from the capture's next snapshot: the records lost may hold anything.",
     "When none follows, the replay ends there: the books end as the last record read left them, as for a capture",
-    "that ended at that record (what was not replayed: truncated).",
+    "that ended at that record (what was not replayed: truncated). Unless another capture joined into the file",
+    "follows the damage (cat of a crash-cut file and the next): reading resumes at its header (its first block's",
+    "CRC must hold, its length in bounds), the bytes skipped named in resynced {file, atByte, bytesSkipped, why,",
+    "resumedAt} and a warning; the books go RESYNCING / sequence_gap there, and the capture is judged as a file",
+    "of its own (outOfOrder, unstopped).",
     "A record saying the recorder could not write blocks before it (a full disk; url capture:lost) is such a",
     "point too: the books go RESYNCING / sequence_gap there; named in lost {file, atUs, why} (first 100) and a warning.",
     "So is a recorder run that ended without its stop records (killed: a new run's file, which begins with no file",
@@ -186,6 +191,7 @@ async function replay(ctx: CommandContext): Promise<number> {
   if (result.skipped > 0) log.warn("frames skipped: no subscription of their venue and market in the configuration", { skippedBy: result.skippedBy });
   for (const o of result.outOfOrder) log.warn("capture file begins before the previous one ends: replayed in the order given, not in receive-time order", o);
   for (const t of result.truncated) log.warn("capture ends early: the rest of the file is not replayed", t);
+  for (const r of result.resynced) log.warn("capture damaged: bytes skipped to the next capture joined after it (cat), replayed on from there; books resync there", r);
   for (const j of result.timeJumps) log.warn("capture receive time jumps by more than an hour: books resync there", j);
   for (const u of result.unknownRecords) log.warn("capture records of an unknown kind skipped (written by another version?)", u);
   for (const l of result.lost) log.warn("capture says its recorder lost records here (not written: a full disk?): books resync there", l);
@@ -200,7 +206,7 @@ async function replay(ctx: CommandContext): Promise<number> {
   // A file whose header was cut off (bytesLeft 0: a recorder stopped as it opened it) lost no record: named, not exit 3.
   // A capture:lost mark is records the recorder never wrote: until 2026-12-07 it exited 0 under --strict.
   const cut = result.truncated.filter((t) => t.bytesLeft !== 0);
-  if (ctx.values.strict === true && !result.stoppedEarly && (cut.length > 0 || result.unknownRecords.length > 0 || result.lost.length > 0)) {
+  if (ctx.values.strict === true && !result.stoppedEarly && (cut.length > 0 || result.resynced.length > 0 || result.unknownRecords.length > 0 || result.lost.length > 0)) {
     log.error("replay --strict: not every record of the captures was replayed (exit 3)", strictFailure(cut, result));
     return STRICT_EXIT_CODE;
   }
@@ -211,6 +217,7 @@ async function replay(ctx: CommandContext): Promise<number> {
 function strictFailure(cut: { file: string; bytesLeft?: number }[], result: Awaited<ReturnType<typeof replayCaptures>>): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
   if (cut.length > 0) fields.cutFiles = cut.map((t) => ({ file: t.file, bytesLeft: t.bytesLeft }));
+  if (result.resynced.length > 0) fields.skippedBytes = result.resynced.map((r) => ({ file: r.file, atByte: r.atByte, bytesSkipped: r.bytesSkipped }));
   if (result.unknownRecords.length > 0) fields.unknownRecords = result.unknownRecords.reduce((n, u) => n + u.count, 0);
   if (result.lost.length > 0) {
     // The writer's mark says "N records in M blocks not written: why" (a file gone under it: no count).

@@ -217,8 +217,8 @@ async function openLocked(path: string, unlockedPath: string): Promise<{ file: F
 }
 
 /**
- * Removes the temporary files killed writers left beside the cache at `path` (removeStaleCacheTemps), by the host's
- * clock: at start, where nothing may be written (a cache REST agrees with is never rewritten, and before s-leftops2
+ * Removes the temporary files killed writers left beside the cache at `path` (removeStaleCacheTemps), aged by the
+ * directory's mtime where the host's clock is ahead of it (NFS: a file's times are the server's): at start, where nothing may be written (a cache REST agrees with is never rewritten, and before s-leftops2
  * such a cache kept a killed writer's files for good). Cold: one listing of the directory.
  */
 export function sweepInstrumentCacheTemps(path: string): void {
