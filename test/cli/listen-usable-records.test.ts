@@ -149,7 +149,9 @@ test("no key, signed datagrams: one warning that they are read unverified (befor
   const plain = packer({ heartbeatIntervalMs: 1000, sourceId: 1 });
   l.send(twoBooks(plain).datagrams); // unsigned: nothing to say
   await until(() => lastOf(l.records(), "BTCUSDT")?.usable === true, "the unsigned books shown", BOUND_MS);
-  expect(warned).toEqual([]);
+  // The receive-buffer warning depends on this host's net.core.rmem_max (test/cli/listen-recv-buffer.test.ts): not this test's.
+  const others = () => warned.filter((m) => !m.startsWith("receive buffer smaller"));
+  expect(others()).toEqual([]);
   // Another publisher, signing: its book's snapshot, then an update, in two datagrams.
   const signed = packer({ heartbeatIntervalMs: 1000, sourceId: 2, channelId: 2, auth: new DatagramAuth(new Uint8Array(32).fill(9)) });
   const c = new TestBook(makeInstrument("bybit", "linear", "SOLUSDT", 3, 3));
