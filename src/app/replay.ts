@@ -69,6 +69,9 @@ export interface ReplayResult {
    * MAX_TIME_JUMPS_LISTED: each a capture gap (Feeder.captureGap), the books leave LIVE there. `why`: the record's body.
    */
   lost: { file: string; atUs: number; why: string }[];
+  /** All such marks, and the records they say were lost (a mark without a count, a file gone under it: none). */
+  lostTotal: number;
+  lostRecords: number;
   /**
    * Recorder runs that ended without their stop records (killed: a SIGKILL, a crash, a power loss) where a new run's
    * file follows (run-boundary.ts): each a capture gap before the new run's first record, as live's books went away
@@ -92,7 +95,7 @@ const MAX_TIME_JUMPS_LISTED = 100;
 
 /** The result of a replay that fed nothing (yet). */
 export function emptyReplayResult(): ReplayResult {
-  return { frames: 0, ingested: 0, skipped: 0, skippedBy: {}, truncated: [], resynced: [], outOfOrder: [], unknownRecords: [], timeJumps: [], timeJumpsTotal: 0, lost: [], unstopped: [], stoppedEarly: false, elapsedMs: 0 };
+  return { frames: 0, ingested: 0, skipped: 0, skippedBy: {}, truncated: [], resynced: [], outOfOrder: [], unknownRecords: [], timeJumps: [], timeJumpsTotal: 0, lost: [], lostTotal: 0, lostRecords: 0, unstopped: [], stoppedEarly: false, elapsedMs: 0 };
 }
 
 export async function replayCaptures(feeder: Feeder, files: readonly string[], opts: ReplayOptions): Promise<ReplayResult> {
@@ -230,7 +233,11 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
           }
           if (r.url === CAPTURE_LOST_URL) {
             // Records the recorder lost (a full disk, its file deleted) are missing here: the books leave LIVE, as at a cut file.
-            if (result.lost.length < MAX_TIME_JUMPS_LISTED) result.lost.push({ file, atUs: r.tsRecvUs, why: typeof r.frame === "string" ? r.frame : "" });
+            const why = typeof r.frame === "string" ? r.frame : "";
+            if (result.lost.length < MAX_TIME_JUMPS_LISTED) result.lost.push({ file, atUs: r.tsRecvUs, why });
+            // Counted apart from the bounded list: summed from it, --strict's lostRecords stopped at the first 100 marks.
+            result.lostTotal++;
+            result.lostRecords += Number(/^(\d+) records in /.exec(why)?.[1] ?? 0); // the writer's "N records in M blocks not written: why"
             feeder.captureGap();
             runs.forget();
             continue;

@@ -149,12 +149,14 @@ export interface ValidateOptions {
   readonly hostMemoryBytes?: number;
   /** The memory the rings together must not exceed and what it is (default: usableMemory(), os.totalmem() or a smaller cgroup limit). */
   readonly memoryLimit?: UsableMemory;
+  /** The file the configuration was read from (loadConfigFile's path): no instrument_cache may name it. */
+  readonly configFile?: string;
 }
 
 const TOP_LEVEL_KEYS = ["workers", "shard", "log", "http", "publish", "venues", "nats"];
 
 export function loadConfigFile(path: string, opts: ValidateOptions = {}): FeederConfig {
-  return parseConfigText(readConfigText(path, opts), path, opts);
+  return parseConfigText(readConfigText(path, opts), path, { ...opts, configFile: path });
 }
 
 /**
@@ -291,7 +293,11 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   const http = parseHttp(v, v.table(root.http ?? {}, "http"), publisher && publishesHere && opts.servesHttp !== false ? localAddresses : undefined);
   const publish = parsePublish(v, v.table(root.publish ?? {}, "publish"), publishesHere && opts.destinationInterfacesUnused !== true ? localAddresses : undefined, publisher, publishesHere && opts.authKeyFileUnused !== true);
   const venuesTable = v.table(root.venues ?? {}, "venues");
-  const venues = parseVenues(v, venuesTable);
+  // Files a cache write would replace with JSON (the next start then fails to read them).
+  const notCaches: [what: string, path: string][] = [];
+  if (opts.configFile !== undefined) notCaches.push(["the configuration file", opts.configFile]);
+  if (publish.authKeyFile !== undefined) notCaches.push(["publish.auth_key_file", publish.authKeyFile]);
+  const venues = parseVenues(v, venuesTable, notCaches);
   // An empty [venues] or none at all; a venue table without markets is reported by parseVenues.
   if (publisher && Object.keys(venuesTable).length === 0) {
     v.missing("venues", 'at least one venue market, e.g. [venues.bybit.linear] with symbols = ["BTCUSDT"]');
@@ -792,7 +798,8 @@ function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number, local
   return { host, port, ringBytes, allow, requestsPerSec, bytesPerSec, totalBytesPerSec };
 }
 
-function parseVenues(v: Validator, t: Table): VenueConfig[] {
+/** `notCaches`: files no instrument_cache may name, each with what it is (a key, or "the configuration file"). */
+function parseVenues(v: Validator, t: Table, notCaches: readonly [what: string, path: string][]): VenueConfig[] {
   const out: VenueConfig[] = [];
   /** Each instrument_cache, resolved, and the venue that has it. */
   const caches = new Map<string, string>();
@@ -922,9 +929,12 @@ function parseVenues(v: Validator, t: Table): VenueConfig[] {
     else {
       // Entries are keyed market:SYMBOL, one venue's per file: a second venue would find "another venue's" file
       // at every start and write, and never cache (docs/operations.md, the instrument cache with several writers).
-      const sharedWith = caches.get(resolve(instrumentCachePath));
+      const resolved = resolve(instrumentCachePath);
+      const sharedWith = caches.get(resolved);
+      const other = notCaches.find(([, path]) => resolve(path) === resolved);
       if (sharedWith !== undefined) v.problem(`${key}.instrument_cache`, instrumentCachePath, `a file of its own (venues.${sharedWith}.instrument_cache is the same file: a cache holds one venue's instruments)`);
-      caches.set(resolve(instrumentCachePath), venueName);
+      else if (other !== undefined) v.problem(`${key}.instrument_cache`, instrumentCachePath, `a file of its own (${other[0]} is the same file: the first cache write would replace it with JSON)`);
+      caches.set(resolved, venueName);
     }
     // 0 = the venue layer's default (7 s); a quiet connection is probed at half the time, so not below 1 s.
     const deadMs = v.int(vt.dead_connection_ms, `${key}.dead_connection_ms`, 0, 0, 600_000);

@@ -79,6 +79,8 @@ export const MAX_HEARTBEAT_INTERVAL_MS = 60_000;
 const STALE_CHECK_MS = 100;
 /** Replies from an address not asked: said at most once per this many ms (each one counted). */
 const STRANGER_REPLY_REPORT_MS = 5000;
+/** Addresses a request was asked at, kept (the newest): a name resolving anew (DNS round robin) gets a few. */
+const ASKED_ADDRESSES_MAX = 8;
 /** The longest period of the stale check (a quarter of staleAfterMs, at most this). */
 const MAX_STALE_CHECK_MS = 60_000;
 export const DEFAULT_MAX_BOOKS = 10_000;
@@ -242,7 +244,8 @@ export class FeedSubscriber {
   /** The request socket is bound: requests go out (one opened while it binds is sent by start()'s resend, once). */
   private requestSocketBound = false;
   /**
-   * The addresses retransmit.host was resolved to for the requests sent (a few: a name may resolve anew), and
+   * The addresses retransmit.host was resolved to for the requests sent (the newest ASKED_ADDRESSES_MAX, oldest first:
+   * a name may resolve anew), and
    * 127.0.0.1 beside a loopback one or 0.0.0.0: the request socket takes replies and RETRANSMIT datagrams from these only
    * (before 2026-12-07 from any address: on an unkeyed feed anyone reaching the socket forced fallbacks or filled a
    * gap with datagrams of its own).
@@ -678,15 +681,23 @@ export class FeedSubscriber {
         // host), from 127.0.0.1, the requester's own address there: taken too (before, every gap fell back). It keeps
         // no one out: any local process may send from any 127/8 address.
         const loopback = address.startsWith("127.") || address === "0.0.0.0";
-        if (!this.askedAddresses.has(address) || (loopback && !this.askedAddresses.has("127.0.0.1"))) {
-          if (this.askedAddresses.size >= 7) this.askedAddresses.clear(); // bounded: a name that keeps resolving anew
-          this.askedAddresses.add(address);
-          if (loopback) this.askedAddresses.add("127.0.0.1");
-        }
+        this.noteAsked(address);
+        if (loopback) this.noteAsked("127.0.0.1");
       }
       done(err, address, family);
     });
   };
+
+  /**
+   * Cold (once per request sent): `address` becomes the newest in askedAddresses, a ring of ASKED_ADDRESSES_MAX; the
+   * oldest goes at the bound (before, the whole set was cleared: a name resolving anew dropped the reply of a request
+   * still open at an older address, and its gap fell back).
+   */
+  private noteAsked(address: string): void {
+    const asked = this.askedAddresses;
+    if (!asked.delete(address) && asked.size >= ASKED_ADDRESSES_MAX) asked.delete(asked.values().next().value!);
+    asked.add(address);
+  }
 
   /**
    * Request socket: RETRANSMIT datagrams and the server's control replies, from the address the requests went to;

@@ -84,8 +84,9 @@ export interface NatsReadOptions {
  * `replay_starts_later` — at start, a replay from a time before the stream's oldest message (what came before aged out
  * by its max age or size, or was never stored): it starts at that message, stored at `firstStoredAt`. Once per start().
  * `stream_discontinuity` — the same stream (same creation time) no longer holds where the reader was: `truncated`, its
- * last sequence (`lastSeq`) below the last one read (`lastRead`: a server's store lost its tail in a crash, or was
- * restored from an older copy), read on from the first message stored after the last one read; `discarded`, its first
+ * last sequence (`lastSeq`) below the last one read (`lastRead`; with nothing read yet, the one its start is after: a
+ * server's store lost its tail in a crash, or was restored from an older copy), read on from the first message stored
+ * after the last one read (nothing read: after the stream's last now); `discarded`, its first
  * sequence (`firstSeq`) past the one after it (aged out or dropped by its limits, or purged, before the reader read them). Either
  * way a gap of the reader's stream: every book is resynced at its next snapshot.
  */
@@ -748,7 +749,11 @@ export class NatsFeedReader {
       this.discardedSince(info, lastSeq);
       return { deliver_policy: "by_start_sequence", opt_start_seq: lastSeq + 1 };
     }
-    if (this.startedOn !== undefined && this.startedOn.created === info.created) return this.startedOn.policy;
+    if (this.startedOn !== undefined && this.startedOn.created === info.created) {
+      const after = this.startAfter(info.created);
+      if (after > 0 && info.state !== undefined && info.state.last_seq < after) return this.truncatedFrom(info, after);
+      return this.startedOn.policy;
+    }
     if (from === "now") {
       if (info.state === undefined) return { deliver_policy: "new" };
       this.startedOn = { created: info.created, policy: { deliver_policy: "by_start_sequence", opt_start_seq: info.state.last_seq + 1 } };
@@ -756,6 +761,16 @@ export class NatsFeedReader {
     }
     if (from === "all") return { deliver_policy: "all" };
     return { deliver_policy: "by_start_time", opt_start_time: from.toISOString() };
+  }
+
+  /**
+   * Nothing read yet: the sequence the reader's start on the stream made at `created` is after (0: none, or a start
+   * not by sequence). A stream ending below it lost its tail: before, such a reader (`--from now` on a quiet stream)
+   * waited past the stream's end, passing over what it stored from then on, silent until the stream outgrew it.
+   */
+  private startAfter(created: string): number {
+    const s = this.startedOn;
+    return s !== undefined && s.created === created && s.policy.deliver_policy === "by_start_sequence" ? (s.policy.opt_start_seq ?? 1) - 1 : 0;
   }
 
   /**
@@ -791,7 +806,8 @@ export class NatsFeedReader {
    * 2026-12-07 the reader went on after `readSeq`, passing over those new messages until the stream outgrew it, its
    * books shown usable meanwhile. Read on from the first message stored after the last one read (by its time: the
    * sequences are the old ones' again; a message before it read again is refused by the bridge's numbering), and a gap:
-   * what the lost tail held is not in the stream, so every book is resynced at its next snapshot. Told.
+   * what the lost tail held is not in the stream, so every book is resynced at its next snapshot. Told. Nothing read
+   * yet (`readSeq` where the start was, startAfter): read on after the stream's last message now.
    */
   private truncatedFrom(info: StreamInfo, readSeq: number): StartPolicy {
     const storedNs = this.lastJsMsg?.info?.timestampNanos;
@@ -990,7 +1006,8 @@ export class NatsFeedReader {
     const foreign = this.foreignSubjects(info, same);
     // The same stream ending below what was read (its tail lost): the consumer, after the last read, passes over what
     // it stores now until it outgrows that (before 2026-12-07 the reader stayed there, its books usable): replaced.
-    const truncated = same && foreign === undefined && readSeq > 0 && info.state !== undefined && info.state.last_seq < readSeq;
+    const fromSeq = readSeq > 0 ? readSeq : this.startAfter(created); // nothing read: where it started
+    const truncated = same && foreign === undefined && fromSeq > 0 && info.state !== undefined && info.state.last_seq < fromSeq;
     if (same && foreign === undefined && !truncated) {
       if (byClient && readSeq > 0 && this.lastJsMsg?.info?.streamSequence === readSeq) this.discardedSince(info, readSeq);
       // Readable, unless the client told of a problem since the event this check answers: that one stands, until
@@ -998,7 +1015,7 @@ export class NatsFeedReader {
       if (byClient && this.consumerProblems === problemsSeen) this.streamProblem = undefined;
       return;
     }
-    const policy = truncated ? this.truncatedFrom(info, readSeq) : undefined;
+    const policy = truncated ? this.truncatedFrom(info, fromSeq) : undefined;
     this.iter = undefined;
     const consumer = this.consumer;
     const stopping = Promise.resolve()

@@ -124,4 +124,33 @@ describe("feeder replay --strict of a capture holding capture:lost marks", { tim
     expect(line).toContain('"lostRecords":7');
     expect(line).toContain(`"lostAt":[{"file":${JSON.stringify(file)},"atUs":${XRP_T0_US + 5}}]`);
   });
+
+  // lostRecords was summed from the bounded list of marks (the first 100): beyond them the total was understated.
+  test("past the 100 marks listed, the summary and the error line count every mark's records", async () => {
+    const dir = makeTempDir("feeder-replay-strict-lost-many-");
+    const config = writeXrpConfig(dir, uniqueDestination(386));
+    writeFileSync(config, readFileSync(config, "utf8").replace("[publish]\n", "[publish]\nstartup_listen_ms = 0\n")); // no 1.5 s listen first
+    const w = new CaptureWriter({ dir, prefix: "feeder" });
+    XRP_LINES.slice(0, 3).forEach((l, i) => w.write(XRP_T0_US + i, "bybit", "linear", "conn0.linear", l));
+    for (let i = 0; i < 101; i++) w.writeRest(XRP_T0_US + 5 + i, "", "", "", CAPTURE_LOST_URL, "2 records in 1 blocks not written: ENOSPC: no space left on device");
+    w.close();
+    const stderr: string[] = [];
+    const spy = vi.spyOn(process.stderr, "write").mockImplementation(((text: string, done?: () => void) => {
+      stderr.push(String(text));
+      done?.();
+      return true;
+    }) as typeof process.stderr.write);
+    let r: Awaited<ReturnType<typeof replay>>;
+    try {
+      r = await replay(["--config", config, "--strict", w.files[0]!]);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(r.code).toBe(3);
+    const line = stderr.find((l) => l.includes("replay --strict: not every record of the captures was replayed"));
+    expect(line).toContain('"lostRecords":202'); // 200 before
+    expect(line).toContain('"lostMarks":101');
+    expect((r.summary!.lost as unknown[]).length).toBe(100); // the list stays bounded
+    expect(r.summary).toMatchObject({ lostTotal: 101, lostRecords: 202 });
+  });
 });

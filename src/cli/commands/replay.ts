@@ -37,13 +37,13 @@ export const replayCommand: CommandSpec = {
     "                      early (truncated, bytes left unread), had bytes skipped (resynced), held records",
     "                      of an unknown kind (unknownRecords) or marks of records its recorder lost (lost: a",
     "                      full disk); an error line names them (cutFiles, skippedBytes, unknownRecords,",
-    "                      lostRecords, lostAt); a file cut",
+    "                      lostRecords, lostMarks, lostAt); a file cut",
     "                      off inside its header holds no records: exit 0",
     "",
     "Every argument is checked before anything is published: a missing file, one that is not a capture, or one",
     "named twice (by any path: a link too) is an error naming it (exit 2). On a terminal, stderr shows frames, rate, progress and ETA; at the end one JSON",
     "summary goes to stdout: {frames, ingested, skipped, skippedBy, truncated, resynced, outOfOrder, unknownRecords,",
-    "timeJumps, timeJumpsTotal, lost, unstopped, stoppedEarly, elapsedMs, datagrams, malformedRecords}. Files are replayed in the order given; one that begins before the",
+    "timeJumps, timeJumpsTotal, lost, lostTotal, lostRecords, unstopped, stoppedEarly, elapsedMs, datagrams, malformedRecords}. Files are replayed in the order given; one that begins before the",
     "previous one's last frame is named in outOfOrder and a warning, and its books resync there as after a file that",
     "ended early, below (give them in time order: feeder-<UTC start>;",
     "one recorder's files never overlap). Captures concatenated into one file (cat a.fcap b.fcap > c.fcap) are",
@@ -63,7 +63,8 @@ export const replayCommand: CommandSpec = {
     "resumedAt} and a warning; the books go RESYNCING / sequence_gap there, and the capture is judged as a file",
     "of its own (outOfOrder, unstopped).",
     "A record saying the recorder could not write blocks before it (a full disk; url capture:lost) is such a",
-    "point too: the books go RESYNCING / sequence_gap there; named in lost {file, atUs, why} (first 100) and a warning.",
+    "point too: the books go RESYNCING / sequence_gap there; named in lost {file, atUs, why} (first 100) and a warning;",
+    "lostTotal counts all such marks, lostRecords the records they say were lost.",
     "So is a recorder run that ended without its stop records (killed: a new run's file, which begins with no file",
     "head, follows one that left a connection open): named in unstopped {file, endsUs, next, atByte?} (first 100)",
     "and a warning. Not detected in a capture whose recorder records no sockets (no ws:sockets: before 2026-12-06).",
@@ -219,9 +220,9 @@ function strictFailure(cut: { file: string; bytesLeft?: number }[], result: Awai
   if (cut.length > 0) fields.cutFiles = cut.map((t) => ({ file: t.file, bytesLeft: t.bytesLeft }));
   if (result.resynced.length > 0) fields.skippedBytes = result.resynced.map((r) => ({ file: r.file, atByte: r.atByte, bytesSkipped: r.bytesSkipped }));
   if (result.unknownRecords.length > 0) fields.unknownRecords = result.unknownRecords.reduce((n, u) => n + u.count, 0);
-  if (result.lost.length > 0) {
-    // The writer's mark says "N records in M blocks not written: why" (a file gone under it: no count).
-    fields.lostRecords = result.lost.reduce((n, l) => n + Number(/^(\d+) records in /.exec(l.why)?.[1] ?? 0), 0);
+  if (result.lostTotal > 0) {
+    fields.lostRecords = result.lostRecords;
+    fields.lostMarks = result.lostTotal;
     fields.lostAt = result.lost.map((l) => ({ file: l.file, atUs: l.atUs }));
   }
   return fields;

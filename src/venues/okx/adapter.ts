@@ -151,7 +151,8 @@ export class OkxAdapter implements VenueAdapter {
   /** Crossed books in a call auction: when their fresh snapshot is asked for (crossed.ts). */
   private readonly crossed: CrossedBooks;
   private readonly parseErrors: ParseErrors;
-  private readonly gapLog: RateLimitedLog;
+  /** Sequence breaks' warning (book-hooks.ts's reset on a bridged book too). */
+  readonly gapLog: RateLimitedLog;
 
   /** Counters (hot increments, cold reads by stats() / metrics(): stats.ts). */
   readonly c = new OkxCounters();

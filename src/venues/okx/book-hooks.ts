@@ -59,11 +59,7 @@ export function applyBridgedSnapshot(a: OkxAdapter, t: OkxTopic, u: BookUpdate):
 export function resetOnBridgedSnapshot(a: OkxAdapter, t: OkxTopic, prev: number, seq: number): void {
   a.c.gaps++;
   a.lag.close(t.index);
-  a.log.warn("okx: maintenance reset right after a bridged REST snapshot, which may be from either side of it; resyncing", {
-    topic: t.topic,
-    snapshotSeqId: t.lastSeq,
-    resetPrevSeqId: prev,
-    resetSeqId: seq,
-  });
+  // Rate-limited with the sequence breaks' (one line per 5 s): a venue-wide reset may hit every book bridged at once.
+  a.gapLog.hit(`${t.market} ${t.topic}: a maintenance reset (prevSeqId ${prev} seqId ${seq}) right after a REST snapshot bridged at seqId ${t.lastSeq}, which may be from either side of it`);
   a.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
 }

@@ -583,6 +583,22 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     });
   }
 
+  // Its warning was logged per book, not rate-limited as a sequence break's (seen failing: two lines).
+  test("a reset chaining on a bridged REST book is warned of as a sequence break, rate-limited: one line for two books", async () => {
+    const warnings: [string, string][] = [];
+    const log: Logger = { ...silentLogger, warn: (msg, fields) => void warnings.push([msg, String(fields?.detail)]), child: () => log };
+    const { sink, feed, adapter } = await setup(log);
+    for (const instId of ["BTC-USDT", "ETH-USDT"]) {
+      feed(frame(instId, "update", 9, 10, [["99.9", "1"]]));
+      expect(adapter.ingestRest("spot", "c", REST_URL.replace("BTC-USDT", instId), REST_AT(10), 5)).toBe(true);
+      feed(frame(instId, "update", 10, 3, [["99.9", "0"]], [["100.6", "5"]]));
+    }
+    expect(sink.invalid.map((x) => x.reason)).toEqual([StatusReason.SEQUENCE_GAP, StatusReason.SEQUENCE_GAP]);
+    expect(warnings).toEqual([
+      ["okx: sequence breaks; books resynced", "spot books:BTC-USDT: a maintenance reset (prevSeqId 10 seqId 3) right after a REST snapshot bridged at seqId 10, which may be from either side of it"],
+    ]);
+  });
+
   test("a maintenance reset after the bridged book chained an update is applied (only one chaining on the REST book itself resyncs)", async () => {
     const { sink, feed, adapter } = await setup();
     feed(frame("BTC-USDT", "update", 9, 10, [["99.9", "1"]]));
