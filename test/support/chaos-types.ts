@@ -10,7 +10,10 @@ import type { FeedSubscriber } from "../../src/subscriber/index.ts";
 import type { ChaosNatsServer } from "./chaos-nats.ts";
 import type { FeederStats } from "./chaos-publishers.ts";
 
-/** A venue's book as decimal strings (price → qty), as the simulators give it. */
+/**
+ * A venue's book as decimal strings (price → qty), as the simulators give it. Its Maps are never changed once given
+ * (a new state is new Maps): a run converts each state to integers once, keyed by its Maps (chaos.ts levelsOfSim).
+ */
 export interface SimSides {
   bids: Map<string, string>;
   asks: Map<string, string>;

@@ -51,22 +51,35 @@ export function chaosFeeder(
   };
 }
 
-/** Every book a simulator had, by "symbol|sequence" (several after a reset), for simulators that keep none. */
+/**
+ * Every book a simulator had, by "symbol|sequence" (several after a reset), for simulators that keep none. `at`
+ * returns the same copies every call, so a run converts each state to integers once (chaos.ts) instead of parsing
+ * text again per check; a state already recorded under its key (same levels in the same order) is kept once.
+ */
 export class BookHistory {
-  private readonly books = new Map<string, Set<string>>();
+  private readonly books = new Map<string, SimSides[]>();
 
   record(key: string, b: { bids: Map<string, string>; asks: Map<string, string> }): void {
-    let set = this.books.get(key);
-    if (!set) this.books.set(key, (set = new Set()));
-    set.add(JSON.stringify([[...b.bids], [...b.asks]]));
+    let states = this.books.get(key);
+    if (!states) this.books.set(key, (states = []));
+    // A copy: the caller may change its Maps later, and what `at` gives is never changed (SimSides).
+    if (!states.some((s) => sameEntries(s.bids, b.bids) && sameEntries(s.asks, b.asks))) states.push({ bids: new Map(b.bids), asks: new Map(b.asks) });
   }
 
   at(key: string): SimSides[] {
-    return [...(this.books.get(key) ?? [])].map((text) => {
-      const [bids, asks] = JSON.parse(text) as [[string, string][], [string, string][]];
-      return { bids: new Map(bids), asks: new Map(asks) };
-    });
+    return [...(this.books.get(key) ?? [])];
   }
+}
+
+/** The same entries in the same order (what the JSON text of both compared before, without formatting it). */
+function sameEntries(a: Map<string, string>, b: Map<string, string>): boolean {
+  if (a.size !== b.size) return false;
+  const other = b.entries();
+  for (const [k, v] of a) {
+    const [k2, v2] = other.next().value!;
+    if (k !== k2 || v !== v2) return false;
+  }
+  return true;
 }
 
 /**

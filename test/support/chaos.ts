@@ -21,7 +21,8 @@ import { Rng } from "../../src/sim/rng.ts";
 import { FeedSubscriber, type SubscriberBook } from "../../src/subscriber/index.ts";
 import { BookState } from "../../src/core/types.ts";
 import { parseFixed } from "../../src/core/fixed.ts";
-import { levelsOfView, sameLevels, waitFor, type Levels } from "../e2e/harness.ts";
+import type { BookView } from "../../src/core/book-view.ts";
+import { levelsOfView, waitFor, type Levels } from "../e2e/harness.ts";
 import type { ChaosDestination, ChaosFault, ChaosOptions, ChaosResult, ChaosTopic, ChaosVenue, SimSides } from "./chaos-types.ts";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -67,8 +68,21 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
   let op = -1;
   const byId = new Map(venue.topics.map((t) => [t.id, t]));
   const parse = venue.parse ?? parseFixed;
-  /** The venue's book in mantissas at the book's exponents; null when it does not fit them (another tick's book). */
+  /**
+   * The venue's book in mantissas at the book's exponents; null when it does not fit them (another tick's book).
+   * Converted once per state and exponents, not per check: a state's Maps never change once given (ChaosTopic), so
+   * they key the conversion (the bids Map, its asks Map beside it).
+   */
+  const converted = new WeakMap<Map<string, string>, { asks: Map<string, string>; byExps: Map<number, Levels | null> }>();
   const levelsOfSim = (b: SimSides, priceExp: number, qtyExp: number): Levels | null => {
+    let c = converted.get(b.bids);
+    if (c === undefined || c.asks !== b.asks) converted.set(b.bids, (c = { asks: b.asks, byExps: new Map() }));
+    const exps = (priceExp + 1024) * 4096 + qtyExp + 1024;
+    let levels = c.byExps.get(exps);
+    if (levels === undefined) c.byExps.set(exps, (levels = convertSim(b, priceExp, qtyExp)));
+    return levels;
+  };
+  const convertSim = (b: SimSides, priceExp: number, qtyExp: number): Levels | null => {
     const conv = (m: Map<string, string>) => [...m].map(([p, q]) => [parse(p, priceExp), parse(q, qtyExp)] as [number, number]);
     try {
       return { bids: conv(b.bids).sort((x, y) => y[0] - x[0]), asks: conv(b.asks).sort((x, y) => x[0] - y[0]) };
@@ -76,7 +90,13 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
       return null;
     }
   };
-  const same = (a: Levels, b: Levels | null) => b !== null && sameLevels(a, b);
+  /** The book shown has exactly these levels (integers compared in place; text only for a violation's message). */
+  const same = (v: BookView, want: Levels | null): boolean => {
+    if (want === null || v.bidCount !== want.bids.length || v.askCount !== want.asks.length) return false;
+    for (let r = 0; r < v.bidCount; r++) if (v.bidPriceAt(r) !== want.bids[r]![0] || v.bidQtyAt(r) !== want.bids[r]![1]) return false;
+    for (let r = 0; r < v.askCount; r++) if (v.askPriceAt(r) !== want.asks[r]![0] || v.askQtyAt(r) !== want.asks[r]![1]) return false;
+    return true;
+  };
 
   // ── the feed side: capture, loss and reordering through the publisher's drop hook ──
   const captured: Uint8Array[] = []; // the last datagrams sent, for replay and corruption
@@ -116,13 +136,13 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
     const key = `${b.sessionId}:${b.instrSeq}:${b.updates}:${b.repairs}:${b.venueSeq}`;
     if (lastChecked.get(b.instrumentId) === key) return;
     lastChecked.set(b.instrumentId, key);
-    const seen = levelsOfView(b);
     const candidates = [...t.booksAt(b.venueSeq)];
     const now = t.now();
     if (now.seq === b.venueSeq) candidates.push(now);
     usableChecks++;
     if (candidates.length === 0) violations.push(`seed ${o.seed} op ${op}: ${t.label} usable at venue seq ${b.venueSeq}, which the venue never had`);
-    else if (!candidates.some((c) => same(seen, levelsOfSim(c, b.instrument.priceExp, b.instrument.qtyExp)))) {
+    else if (!candidates.some((c) => same(b, levelsOfSim(c, b.instrument.priceExp, b.instrument.qtyExp)))) {
+      const seen = levelsOfView(b);
       const fits = candidates.map((c) => levelsOfSim(c, b.instrument.priceExp, b.instrument.qtyExp)).filter((l): l is Levels => l !== null);
       const why = fits.length === 0 ? `no book the venue had then fits exponents ${b.instrument.priceExp}/${b.instrument.qtyExp}` : firstDifference(seen, fits[0]!);
       violations.push(`seed ${o.seed} op ${op}: ${t.label} usable at venue seq ${b.venueSeq} but differs from the venue's book (state ${b.state}, instrSeq ${b.instrSeq}; ${candidates.length} candidate(s): ${why})`);
@@ -217,7 +237,7 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
       const now = t.now();
       const exps = venue.exponentsNow?.(t.id);
       if (exps && (b.instrument.priceExp !== exps[0] || b.instrument.qtyExp !== exps[1])) return false;
-      return b.venueSeq === now.seq && same(levelsOfView(b), levelsOfSim(now, b.instrument.priceExp, b.instrument.qtyExp));
+      return b.venueSeq === now.seq && same(b, levelsOfSim(now, b.instrument.priceExp, b.instrument.qtyExp));
     });
   let polls = 0;
   const budgetMs = o.timeBudgetMs ?? 100_000;

@@ -14,17 +14,19 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
  * The longest files first. The first part is the summed file times of the last full CI run (2026-12-07, ~545 s, 4 files
  * at a time on 2 vCPUs), where a file was made faster or split since, its time scaled by its own before/after
  * single-file runs (the figure it had, then the estimate); rev18-http-bounds is its single-file time (11.8 s alone at
- * load 2), scaled as the suite's other CPU-heavy files. After them, the rest of the previous list (a run on a loaded box,
- * then an idle CI log), in its order. Re-measure when the suite changes much.
+ * load 2), scaled as the suite's other CPU-heavy files. random-ops, chaos-okx and chaos-nats re-scaled 2026-12-07 by
+ * their user CPU alone before/after (random-ops 24 -> 9 s; chaos-okx 11.8 -> 9.0 s, then 9.35 -> 8.37 s with the
+ * chaos checks' conversion cache, at load ~4; chaos-nats 9.43 -> 9.16 s at load 7-12). After them, the rest of the
+ * previous list (a run on a loaded box, then an idle CI log), in its order. Re-measure when the suite changes much.
  */
 export const LONG_FILES: readonly string[] = [
-  "test/book/random-ops.test.ts", // 45 s
   "test/bench-smoke/benches.test.ts", // 39 s; the runner's checks beside the benches since: ~34 s
-  "test/e2e/chaos-nats.test.ts", // 26 s
-  "test/e2e/chaos-okx.test.ts", // 26 s
   "test/app/review-bounds-http.test.ts", // 26.2 s
+  "test/e2e/chaos-nats.test.ts", // 26 s; the chaos checks' conversion cache since: ~25 s
   "test/e2e/binary-venues.test.ts", // ~19 s
+  "test/e2e/chaos-okx.test.ts", // 26 s; each sim state formatted once, then converted once, since: ~18 s
   "test/app/rev18-http-bounds.test.ts", // ~18 s (see above)
+  "test/book/random-ops.test.ts", // 45 s; integer reference since: ~17 s
   "test/book/ladder-adversarial.test.ts", // 16.5 s
   "test/app/connect-hold-shared.test.ts", // ~15 s
   "test/wire/node-compat.test.ts", // ~20 s of the two node-compat files' 25 s; tsc --noCheck since: ~12 s
