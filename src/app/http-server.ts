@@ -478,7 +478,7 @@ function documentResponse({ req, msgpack, log, everyBook, reserved }: DataReques
  */
 async function admitEveryBook({ everyBook, reserved, nextTurn }: DataRequest): Promise<void> {
   // Before any such answer its count is not known: one collects at a time, the others wait for its count. Until
-  // s-lefthttp the count started at 0, so a first burst was not bounded at all (each collected every book).
+  // 2026-12-07 the count started at 0, so a first burst was not bounded at all (each collected every book).
   while (everyBook.items === undefined) {
     if (everyBook.first === undefined) {
       let done = () => {};
@@ -635,7 +635,7 @@ function statusLimit(url: URL): number | undefined {
 
 /**
  * Throws 400 naming the first query parameter of a route that takes none (`takes`: what it takes instead): until
- * s-lefthttp `/books?depth=5` or `?venue=okx` was ignored and every book sent, where /status and a book refuse theirs.
+ * 2026-12-07 `/books?depth=5` or `?venue=okx` was ignored and every book sent, where /status and a book refuse theirs.
  */
 function refuseQuery(url: URL, takes: string): void {
   checkQueryEncoding(url);
@@ -680,7 +680,7 @@ async function bookResponse(req: Request, url: URL, m: RegExpExecArray, source: 
   if (deep && !streamAdmits(0)) throw busy();
   await formattingTurn();
   if (req.signal.aborted) return gone();
-  // Its copy is reserved before it is asked for: with workers it comes back turns later, and until s-lefthttp it was
+  // Its copy is reserved before it is asked for: with workers it comes back turns later, and until 2026-12-07 it was
   // counted only then, so every request of a burst was asked for and held its copy at once, past the bound.
   const expected = deep ? expectedCopyBytes(deepBytes.get(name), depth) : 0;
   if (!streamAdmits(expected)) throw busy();

@@ -140,7 +140,7 @@ interface Slot {
   budgets: BudgetAccounts;
   /**
    * The latest session start (µs since the epoch) of the slot's workers, each taken from its thread's wall clock: the
-   * next worker's session starts after it (wire-protocol.md §3.4 orders sessions by start). Until s-rdwork a worker
+   * next worker's session starts after it (wire-protocol.md §3.4 orders sessions by start). Until 2026-12-07 a worker
    * restarted after the host's clock stepped back started an older session than the dead one on the same streams,
    * and subscribers dropped it as a late run's while the dead one's streams were alive (not yet stale) there.
    */
@@ -514,7 +514,7 @@ export class Supervisor implements StatusSource {
   /**
    * Each slot's reply, or undefined (not answering) where the worker `asked` is no longer the slot's running one (it
    * ended, or was terminated as hung or killed) as the answer is made: its reply said how its books were, and they
-   * are gone now. Until s-rdwork a worker that replied and then died while the supervisor waited for a slower one
+   * are gone now. Until 2026-12-07 a worker that replied and then died while the supervisor waited for a slower one
    * (up to REPLY_MAX_MS) was merged as it answered: /readyz counted its books live and no worker down, /books listed
    * them valid. metricsText has its own check (its counters carried).
    */

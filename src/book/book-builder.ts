@@ -212,8 +212,8 @@ export class BookBuilder extends LadderBook implements BookView {
    * Replay only: a STALE book whose venue sequence continues exactly at its next message (no message was missed, so
    * the kept levels are the venue's): LIVE again at those levels, reason SNAPSHOT_APPLIED (the caller publishes them
    * whole). False, nothing changed, from any other state, and for a book that was not LIVE when it went STALE (crossed,
-   * refused, a gap: its levels are not the venue's whatever follows). Until s-rdbook only the venue adapters kept such
-   * a book from resuming, and this made a crossed one LIVE (test/book/book-builder.test.ts TC6b). instrSeq++ once.
+   * refused, a gap: its levels are not the venue's whatever follows). Until 2026-12-07 only the venue adapters kept
+   * such a book from resuming, and this made a crossed one LIVE (test/book/book-builder.test.ts TC6b). instrSeq++ once.
    */
   resumeStale(): boolean {
     if (this.state !== BookState.STALE || !this.staleFromLive) return false;

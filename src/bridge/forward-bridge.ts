@@ -808,8 +808,8 @@ export class ForwardBridge {
     // No limit on the message count, per subject nor on a message's size: the update keeps the stream's own
     // (Object.assign over its config), and a few messages, one per subject, or a size under the envelopes', kept next
     // to none of the history while its last sequence grew as the watch checks it (before 2026-12-07: reported storing,
-    // a replay all gaps or empty; max_msgs until s-sr3). Nor `discard_new_per_subject`, which the server refuses with
-    // `discard old` (the bridge did not start on such a stream).
+    // a replay all gaps or empty; max_msgs until 2026-12-07). Nor `discard_new_per_subject`, which the server refuses
+    // with `discard old` (the bridge did not start on such a stream).
     const config = { subjects: [subject], retention: "limits", max_age: js.maxAgeMs * 1e6, max_bytes: js.maxBytes, max_msgs: -1, max_msgs_per_subject: -1, max_msg_size: -1, storage: "file", discard: "old", discard_new_per_subject: false, duplicate_window: dupWindowMs * 1e6 };
     try {
       await jsm.streams.add({ name: js.stream, ...config });

@@ -116,7 +116,7 @@ export function createLockedFile(path: string, unlockedPath: string, mode = 0o66
  * as the modification time of a file the caller has just written there (its own temporary file): the lower of it and
  * the host's clock is taken, so a host clock ahead of a file server's (NFS stamps files with the server's clock) makes
  * no live file look old, nor a clock stepped forward. Without it, `dir`'s mtime stands in (a lower bound of the
- * filesystem's clock, which stamped the directory's last change): until s-leftcap the host's clock alone, so one a
+ * filesystem's clock, which stamped the directory's last change): until 2026-12-07 the host's clock alone, so one a
  * minute ahead of an NFS server's took a file just made, between its writer's create and lock, for a dead writer's
  * (the instrument cache's start sweep). A dead writer's file made since the directory's last change waits for the
  * next one (a later sweep). A file that cannot be looked at, opened or locked (held, no lock support) is left alone,
