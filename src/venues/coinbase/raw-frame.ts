@@ -7,7 +7,7 @@
 /**
  * Every `"key": "…"` of a frame whose key could spell `product_id` (its letters, or escapes), key and value as written:
  * the key is then read as JSON reads it, so `"product\u005fid"` counts. Its opening quote is one no backslash escapes,
- * so a key that only ends in one (`"X\"product_id"`) does not. Until s-sr5 only a plainly written `"product_id"` was
+ * so a key that only ends in one (`"X\"product_id"`) does not. Until 2026-12-07 only a plainly written `"product_id"` was
  * matched: a second product under an escaped key went unseen, the frame taken as naming the first alone
  * (test/venues/coinbase/frame-fault.test.ts). Cold (a faulted frame with escapes): ~0.1 s on a 5 MB snapshot.
  */

@@ -725,7 +725,7 @@ export class DeribitAdapter implements VenueAdapter {
         if (socket === t.conn.generation) this.joinedBy[t.index] = socket;
       } else if (known && (socket === t.seqAlsoSocket || socket !== t.conn.generation)) {
         // Not the connection's socket's first frame for the book: its subscribe's snapshot comes first, so a change
-        // there starts no chain of its own (as one at the book's id, above). Until s-leftderi it set that socket's own
+        // there starts no chain of its own (as one at the book's id, above). Until 2026-12-07 it set that socket's own
         // last id, and a reset run linked from it up to the book's id joined: LIVE past the old socket's close on it.
         this.trailed(t, socket, cid);
       }
