@@ -84,9 +84,9 @@ export interface NatsReadOptions {
  * `replay_starts_later` — at start, a replay from a time before the stream's oldest message (what came before aged out
  * by its max age or size, or was never stored): it starts at that message, stored at `firstStoredAt`. Once per start().
  * `stream_discontinuity` — the same stream (same creation time) no longer holds where the reader was: `truncated`, its
- * last sequence (`lastSeq`) below the last one read (`lastRead`; with nothing read yet, the one its start is after: a
- * server's store lost its tail in a crash, or was restored from an older copy), read on from the first message stored
- * after the last one read (nothing read: after the stream's last now); `discarded`, its first
+ * last sequence (`lastSeq`) below the last one read (`lastRead`; with nothing read yet, `unread` and the one its start
+ * is after: a server's store lost its tail in a crash, or was restored from an older copy), read on from the first
+ * message stored after the last one read (nothing read: after the stream's last now); `discarded`, its first
  * sequence (`firstSeq`) past the one after it (aged out or dropped by its limits, or purged, before the reader read them). Either
  * way a gap of the reader's stream: every book is resynced at its next snapshot.
  */
@@ -97,6 +97,8 @@ export interface NatsReaderEvent {
   /** `stream_discontinuity`: which (see above), the stream sequence last read, and the stream's first and last now. */
   why?: "truncated" | "discarded";
   lastRead?: number;
+  /** `stream_discontinuity` `truncated` before anything was read: `lastRead` is the sequence the reader started after. */
+  unread?: boolean;
   firstSeq?: number;
   lastSeq?: number;
   /** `replay_starts_later`: when the stream's oldest message was stored (the server's RFC 3339 time). */
@@ -751,7 +753,7 @@ export class NatsFeedReader {
     }
     if (this.startedOn !== undefined && this.startedOn.created === info.created) {
       const after = this.startAfter(info.created);
-      if (after > 0 && info.state !== undefined && info.state.last_seq < after) return this.truncatedFrom(info, after);
+      if (after > 0 && info.state !== undefined && info.state.last_seq < after) return this.truncatedFrom(info, after, true);
       return this.startedOn.policy;
     }
     if (from === "now") {
@@ -807,9 +809,9 @@ export class NatsFeedReader {
    * books shown usable meanwhile. Read on from the first message stored after the last one read (by its time: the
    * sequences are the old ones' again; a message before it read again is refused by the bridge's numbering), and a gap:
    * what the lost tail held is not in the stream, so every book is resynced at its next snapshot. Told. Nothing read
-   * yet (`readSeq` where the start was, startAfter): read on after the stream's last message now.
+   * yet (`unread`, `readSeq` where the start was, startAfter): read on after the stream's last message now.
    */
-  private truncatedFrom(info: StreamInfo, readSeq: number): StartPolicy {
+  private truncatedFrom(info: StreamInfo, readSeq: number, unread = false): StartPolicy {
     const storedNs = this.lastJsMsg?.info?.timestampNanos;
     // Floored to the millisecond: a message stored in that millisecond is read again (refused), none passed over.
     const policy: StartPolicy =
@@ -818,7 +820,7 @@ export class NatsFeedReader {
         : { deliver_policy: "by_start_time", opt_start_time: new Date(Math.floor(storedNs / 1e6)).toISOString() };
     this.lastJsMsg = undefined;
     this.startedOn = { created: info.created, policy };
-    this.lostMessages("truncated", readSeq, info.state!);
+    this.lostMessages("truncated", readSeq, info.state!, unread);
     return policy;
   }
 
@@ -835,10 +837,12 @@ export class NatsFeedReader {
   }
 
   /** Cold: a gap of the reader's stream sent now (every book resynced at its next snapshot), and told. */
-  private lostMessages(why: "truncated" | "discarded", lastRead: number, state: NonNullable<StreamInfo["state"]>): void {
+  private lostMessages(why: "truncated" | "discarded", lastRead: number, state: NonNullable<StreamInfo["state"]>, unread = false): void {
     this.repacker.discontinuity();
     this.flush();
-    this.repacker.tell(this.opts.onNatsEvent, { kind: "stream_discontinuity", why, lastRead, firstSeq: state.first_seq, lastSeq: state.last_seq });
+    const event: NatsReaderEvent = { kind: "stream_discontinuity", why, lastRead, firstSeq: state.first_seq, lastSeq: state.last_seq };
+    if (unread) event.unread = true; // told apart: "already read" would name a sequence never read
+    this.repacker.tell(this.opts.onNatsEvent, event);
   }
 
   /**
@@ -1015,7 +1019,7 @@ export class NatsFeedReader {
       if (byClient && this.consumerProblems === problemsSeen) this.streamProblem = undefined;
       return;
     }
-    const policy = truncated ? this.truncatedFrom(info, fromSeq) : undefined;
+    const policy = truncated ? this.truncatedFrom(info, fromSeq, readSeq === 0) : undefined;
     this.iter = undefined;
     const consumer = this.consumer;
     const stopping = Promise.resolve()

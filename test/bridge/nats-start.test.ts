@@ -911,9 +911,12 @@ describe("a stream reader whose stream was made again", () => {
     const ctx = { values: { nats: "nats://127.0.0.1:1", stream: "S" }, positionals: [], log, out: () => {}, stopSignal: new Promise<string>(() => {}) } as unknown as CommandContext;
     const tell = natsReadOptions(ctx).onNatsEvent!;
     tell({ kind: "stream_discontinuity", why: "truncated", lastRead: 12, firstSeq: 1, lastSeq: 7 });
+    tell({ kind: "stream_discontinuity", why: "truncated", lastRead: 12, firstSeq: 1, lastSeq: 7, unread: true });
     tell({ kind: "stream_discontinuity", why: "discarded", lastRead: 5, firstSeq: 9, lastSeq: 12 });
+    // Each case in its own words (the merge of 2026-12-07 said "already read or, nothing read yet, started after" of both).
     expect(lines.map((l) => [l.level, l.msg, l.fields])).toEqual([
-      ["error", expect.stringMatching(/^JetStream stream S ends at sequence 7, below the 12 already read or, nothing read yet, started after \(/), { stream: "S", lastRead: 12, lastSeq: 7 }],
+      ["error", expect.stringMatching(/^JetStream stream S ends at sequence 7, below the 12 already read \(.*; reading on from the first message stored since$/), { stream: "S", lastRead: 12, lastSeq: 7 }],
+      ["error", expect.stringMatching(/^JetStream stream S ends at sequence 7, below the 12 this reader started after, nothing read yet \(.*; reading on after its last message now$/), { stream: "S", lastRead: 12, lastSeq: 7, unread: true }],
       // Its limits or an operator's purge: a purge past what the reader read is this too (its sequence goes on, not back).
       ["warn", expect.stringMatching(/^JetStream stream S starts at sequence 9, past the 5 last read \(its limits dropped them, or an operator purged them, before they were read\)/), { stream: "S", lastRead: 5, firstSeq: 9, lastSeq: 12 }],
     ]);

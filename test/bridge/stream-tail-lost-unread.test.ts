@@ -102,7 +102,7 @@ describe.skipIf(missing !== undefined)(`a stream that lost its tail under a read
     await nats.restart();
     await streamAt(2);
     await waitFor(() => events.some((e) => e.kind === "stream_discontinuity"), "the lost tail told", 10_000);
-    expect(events.filter((e) => e.kind === "stream_discontinuity")).toEqual([{ kind: "stream_discontinuity", why: "truncated", lastRead: 12, firstSeq: expect.any(Number), lastSeq: 2 }]);
+    expect(events.filter((e) => e.kind === "stream_discontinuity")).toEqual([{ kind: "stream_discontinuity", why: "truncated", lastRead: 12, firstSeq: expect.any(Number), lastSeq: 2, unread: true }]);
     expect(lastRead()).toBe(0);
 
     // What the stream stores from then on (sequences 3 to 5: before, passed over) is read.
