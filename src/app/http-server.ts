@@ -707,13 +707,16 @@ const LEVEL_COPY_BYTES = 16;
 
 /**
  * What a copy of a book at `depth` (0: whole) is reserved as before it is asked for: `depth` levels a side, or the
- * book's last whole copy if smaller (`last`). A book never copied whole: the room left under the bound, so one such
- * is asked for at a time and holds off the others while it is (its copy is checked against the bound once it came).
+ * book's last whole copy if smaller (`last`). A book never copied whole, or last copied empty: the room left under
+ * the bound, so one such is asked for at a time and holds off the others while it is (its copy is checked against the
+ * bound once it came). An empty last copy (asked for before its snapshot) tells nothing of the book once filled: until
+ * 2026-12-07 it reserved 0, and a burst for it was asked for all at once, every copy held past the bound.
  */
 function expectedCopyBytes(last: number | undefined, depth: number): number {
   const atMost = depth > 0 ? 2 * depth * LEVEL_COPY_BYTES : Infinity;
   // At least a byte: the room left may be none, and a reservation of 0 would admit any number.
-  return Math.min(atMost, last ?? Math.max(1, MAX_HELD_LEVEL_BYTES - heldLevelBytesNow()));
+  const known = last !== undefined && last > 0 ? last : Math.max(1, MAX_HELD_LEVEL_BYTES - heldLevelBytesNow());
+  return Math.min(atMost, known);
 }
 
 /**

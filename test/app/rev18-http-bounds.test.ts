@@ -22,8 +22,17 @@ import { silentLogger } from "../../src/core/log.ts";
 import { BookState } from "../../src/core/types.ts";
 import { waitFor } from "../e2e/harness.ts";
 
+/** A book awaiting its snapshot: no levels. */
+function emptyBook(symbol: string): BookBuilder {
+  return new BookBuilder({ instrumentId: instrumentIdOf("bybit", "linear", symbol), venue: "bybit", market: "linear", symbol, priceExp: 2, qtyExp: 3, tickSize: "0.01", lotSize: "0.001" });
+}
+
 function book(symbol: string, levelsPerSide: number): BookBuilder {
-  const b = new BookBuilder({ instrumentId: instrumentIdOf("bybit", "linear", symbol), venue: "bybit", market: "linear", symbol, priceExp: 2, qtyExp: 3, tickSize: "0.01", lotSize: "0.001" });
+  return fill(emptyBook(symbol), levelsPerSide);
+}
+
+/** `b` given a snapshot of `levelsPerSide` levels a side. */
+function fill(b: BookBuilder, levelsPerSide: number): BookBuilder {
   const u = new BookUpdate();
   u.isSnapshot = true;
   u.venueSeq = 1;
@@ -193,48 +202,89 @@ describe("HTTP and the pipeline's thread", { timeout: 60_000 }, () => {
     expect(heldLevelBytesNow()).toBe(0);
   });
 
+  /**
+   * A server whose source answers as a worker's reply does, turns later: each ask waits until `burst` answers it.
+   * `burst(n, path)`: `n` deep requests at once, each one's status once the asks made by then are answered, the
+   * readers' sockets (left unread), and how many were asked for. FILLING is `filling` (empty until a test fills it).
+   */
+  function laterServer(filling: BookBuilder) {
+    const waiting: (() => void)[] = [];
+    let asked = 0;
+    const answer = (venue: string, market: string, symbol: string, depth: number) =>
+      symbol === "FILLING" ? levelsOf(filling, filling.state === BookState.LIVE, depth) : source.book(venue, market, symbol, depth);
+    const later: StatusSource = {
+      ...source,
+      book: (venue, market, symbol, depth) => {
+        asked++;
+        return new Promise((resolve) => waiting.push(() => resolve(answer(venue, market, symbol, depth))));
+      },
+    };
+    const server = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, later, silentLogger);
+    async function burst(n: number, path: string): Promise<{ statuses: number[]; sockets: Socket[]; asked: number }> {
+      asked = 0;
+      const sockets = await Promise.all(Array.from({ length: n }, () => connectTo(server.port)));
+      let refused = 0;
+      const heads = sockets.map((s) => head(s, path).then((h) => (h.status === 503 && refused++, h)));
+      await waitFor(() => asked + refused === n, "each asked for or refused");
+      for (const a of waiting.splice(0)) a();
+      const statuses = (await Promise.all(heads)).map((h) => h.status).sort();
+      return { statuses, sockets, asked };
+    }
+    async function stop(): Promise<void> {
+      for (const a of waiting.splice(0)) a();
+      await server.stop();
+    }
+    return { burst, stop };
+  }
+
+  async function released(sockets: Socket[]): Promise<void> {
+    for (const s of sockets) s.destroy();
+    await waitFor(() => heldLevelBytesNow() === 0, "the copies released");
+  }
+
   test("a source that answers later (workers): deep copies are reserved before they are asked for; past the bound 503 unasked (s-lefthttp)", async () => {
     // Until s-lefthttp a deep copy was counted once it came back, so every one of a burst was asked for and held at
     // once (12 copies of 8 MB here, the bound 64 MiB), and only then were those past the bound answered 503.
     const perBody = 4 * 8 * DEEP_LEVELS;
     const admitted = Math.floor(MAX_HELD_LEVEL_BYTES / perBody);
-    /** The asks waiting for their answer, as a worker's reply does. */
-    const waiting: (() => void)[] = [];
-    let asked = 0;
-    const later: StatusSource = {
-      ...source,
-      book: (venue, market, symbol, depth) => {
-        asked++;
-        return new Promise((resolve) => waiting.push(() => resolve(source.book(venue, market, symbol, depth))));
-      },
-    };
-    const fresh = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, later, silentLogger);
-    /** `n` deep requests at once: each one's status once the asks made by then are answered; the readers' sockets. */
-    async function burst(n: number): Promise<{ statuses: number[]; sockets: Socket[] }> {
-      asked = 0;
-      const sockets = await Promise.all(Array.from({ length: n }, () => connectTo(fresh.port)));
-      let refused = 0;
-      const heads = sockets.map((s) => head(s, "/books/bybit/linear/DEEP").then((h) => (h.status === 503 && refused++, h)));
-      await waitFor(() => asked + refused === n, "each asked for or refused");
-      for (const answer of waiting.splice(0)) answer();
-      const statuses = (await Promise.all(heads)).map((h) => h.status).sort();
-      return { statuses, sockets };
-    }
+    const rig = laterServer(emptyBook("FILLING"));
     try {
       // Its size not known yet: one asked for at a time.
-      const first = await burst(3);
-      expect([first.statuses, asked]).toEqual([[200, 503, 503], 1]);
-      for (const s of first.sockets) s.destroy();
-      await waitFor(() => heldLevelBytesNow() === 0, "its copy released");
+      const first = await rig.burst(3, "/books/bybit/linear/DEEP");
+      expect([first.statuses, first.asked]).toEqual([[200, 503, 503], 1]);
+      await released(first.sockets);
       // Its size known: as many asked for as fit, the rest 503 before any copy is made.
-      const known = await burst(admitted + 4);
+      const known = await rig.burst(admitted + 4, "/books/bybit/linear/DEEP");
       expect(known.statuses).toEqual([...Array(admitted).fill(200), ...Array(4).fill(503)]);
-      expect(asked, "copies asked for").toBe(admitted);
-      for (const s of known.sockets) s.destroy();
-      await waitFor(() => heldLevelBytesNow() === 0, "the copies released");
+      expect(known.asked, "copies asked for").toBe(admitted);
+      await released(known.sockets);
     } finally {
-      for (const answer of waiting.splice(0)) answer();
-      await fresh.stop();
+      await rig.stop();
+    }
+  });
+
+  test("a book last copied empty (before its snapshot) counts as never copied once filled: one asked for at a time, then as many as fit", async () => {
+    // Until 2026-12-07 its empty copy was remembered as 0 bytes and reserved as such: once filled, all of a burst for
+    // it were asked for at once (16 copies of 8 MB, the bound 64 MiB), each held past the bound.
+    const perBody = 4 * 8 * DEEP_LEVELS;
+    const admitted = Math.floor(MAX_HELD_LEVEL_BYTES / perBody);
+    const filling = emptyBook("FILLING");
+    const rig = laterServer(filling);
+    try {
+      const empty = await rig.burst(1, "/books/bybit/linear/FILLING");
+      expect([empty.statuses, empty.asked]).toEqual([[200], 1]);
+      await released(empty.sockets);
+      fill(filling, DEEP_LEVELS);
+      const filled = await rig.burst(admitted + 4, "/books/bybit/linear/FILLING");
+      expect([filled.statuses.filter((s) => s === 200).length, filled.asked], "[served, asked for]").toEqual([1, 1]);
+      await released(filled.sockets);
+      // Its size known again (its last copy whole and deep): as many asked for as fit.
+      const known = await rig.burst(admitted + 4, "/books/bybit/linear/FILLING");
+      expect(known.statuses).toEqual([...Array(admitted).fill(200), ...Array(4).fill(503)]);
+      expect(known.asked, "copies asked for").toBe(admitted);
+      await released(known.sockets);
+    } finally {
+      await rig.stop();
     }
   });
 
