@@ -70,7 +70,7 @@ export async function runChaos(venue: ChaosVenue, o: ChaosOptions): Promise<Chao
   const parse = venue.parse ?? parseFixed;
   /**
    * The venue's book in mantissas at the book's exponents; null when it does not fit them (another tick's book).
-   * Converted once per state and exponents, not per check: a state's Maps never change once given (ChaosTopic), so
+   * Converted once per state and exponents, not per check: a state's Maps never change once given (SimSides), so
    * they key the conversion (the bids Map, its asks Map beside it).
    */
   const converted = new WeakMap<Map<string, string>, { asks: Map<string, string>; byExps: Map<number, Levels | null> }>();
