@@ -1,5 +1,5 @@
 /**
- * A JetStream stream that lost its tail (s-natstail): the same stream (same creation time) comes back from a NATS
+ * A JetStream stream that lost its tail (2026-12-07): the same stream (same creation time) comes back from a NATS
  * server restart ending below the sequence the reader had read — a file store losing its tail in a crash, or
  * restored from an older copy (done here: the store directory copied while the server was stopped, put back later).
  * Before, the reader went on after its old last sequence: it passed over what the stream stored from then on until

@@ -399,7 +399,7 @@ describe("deribit: a trailing socket's change exactly at the book's change_id mu
   });
 
   test("the replacement's first frame for the book a change below it (no snapshot of its own): no own last, no join by its changes", async () => {
-    // A first change below the book set the replacement's own last id until s-leftderi, so a run of the venue's (a
+    // A first change below the book set the replacement's own last id until 2026-12-07, so a run of the venue's (a
     // reset, its snapshot lost) linked from it up to the book's id joined: LIVE at the old socket's close, fed by it.
     const { adapter, conn, planned, invalid, fromOld, stop } = await overlapRig();
     try {
