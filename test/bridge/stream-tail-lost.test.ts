@@ -44,17 +44,6 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-/** The stream's last sequence (-1: it cannot be read now). */
-const lastSeq = () => nats.withJsm((jsm) => jsm.streams.info(STREAM)).then((i) => i.state.last_seq, () => -1);
-/** Waits until the stream reads back ending at `seq`, one read at a time. */
-async function streamAt(seq: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  let last = -1;
-  while ((last = await lastSeq()) !== seq) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for the stream at sequence ${seq} (${last})`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 const lastRead = () => (reader as unknown as { lastJsMsg?: { info?: { streamSequence?: number } } }).lastJsMsg?.info?.streamSequence ?? 0;
 
 describe.skipIf(missing !== undefined)(`a stream that lost its tail${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 40_000 }, () => {
@@ -106,7 +95,7 @@ describe.skipIf(missing !== undefined)(`a stream that lost its tail${missing ? `
     cpSync(copy, store, { recursive: true });
     rmSync(copy, { recursive: true, force: true });
     await nats.restart();
-    await streamAt(2);
+    await nats.streamAt(STREAM, 2);
     await waitFor(() => bridge.health.natsConnected, "the bridge connected again", 10_000);
     const envelopes = reader.counters.envelopes;
     for (let i = 0; i < 3; i++) delta(); // sequences 3 to 5 again, new messages
