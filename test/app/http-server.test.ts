@@ -284,7 +284,7 @@ describe("http server", () => {
     expect((await fetch(`${server.url}/status?books=5&book=bybit/linear/XRPUSDT`)).status).toBe(200);
   });
 
-  test("/books (s-lefthttp): any query parameter is a 400 naming it (was ignored: every book sent for ?depth=5 or ?venue=okx)", async () => {
+  test("/books (2026-12-07): any query parameter is a 400 naming it (was ignored: every book sent for ?depth=5 or ?venue=okx)", async () => {
     for (const [q, error] of [
       ["depth=5", /^unknown query parameter "depth" \(\/books takes none: one book's levels are \/books\/\{venue\}\/\{market\}\/\{symbol\}\?depth=N\)$/],
       ["venue=okx", /^unknown query parameter "venue"/],

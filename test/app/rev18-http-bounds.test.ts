@@ -242,8 +242,8 @@ describe("HTTP and the pipeline's thread", { timeout: 60_000 }, () => {
     await waitFor(() => heldLevelBytesNow() === 0, "the copies released");
   }
 
-  test("a source that answers later (workers): deep copies are reserved before they are asked for; past the bound 503 unasked (s-lefthttp)", async () => {
-    // Until s-lefthttp a deep copy was counted once it came back, so every one of a burst was asked for and held at
+  test("a source that answers later (workers): deep copies are reserved before they are asked for; past the bound 503 unasked (2026-12-07)", async () => {
+    // Until 2026-12-07 a deep copy was counted once it came back, so every one of a burst was asked for and held at
     // once (12 copies of 8 MB here, the bound 64 MiB), and only then were those past the bound answered 503.
     const perBody = 4 * 8 * DEEP_LEVELS;
     const admitted = Math.floor(MAX_HELD_LEVEL_BYTES / perBody);
@@ -367,8 +367,8 @@ describe("HTTP and the pipeline's thread", { timeout: 60_000 }, () => {
     }
   });
 
-  test("the first /books or /status of a server, its count not known yet: one collects at a time, the others after it (s-lefthttp)", async () => {
-    // Until s-lefthttp the count the bound reserves was 0 before any answer listing every book, so a first burst
+  test("the first /books or /status of a server, its count not known yet: one collects at a time, the others after it (2026-12-07)", async () => {
+    // Until 2026-12-07 the count the bound reserves was 0 before any answer listing every book, so a first burst
     // was not bounded at all: every one of it collected every book at once.
     const n = 2_000;
     for (const path of ["/books", "/status"]) {

@@ -49,6 +49,17 @@ export class NatsServer {
     }
   }
 
+  /** Waits until stream `name` reads back ending at sequence `seq` (its info read every 20 ms; not there yet: -1). */
+  async streamAt(name: string, seq: number, timeoutMs = 10_000): Promise<void> {
+    const lastSeq = () => this.withJsm((jsm) => jsm.streams.info(name)).then((i) => i.state.last_seq, () => -1);
+    const deadline = Date.now() + timeoutMs;
+    let last = -1;
+    while ((last = await lastSeq()) !== seq) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for stream ${name} at sequence ${seq} (it ends at ${last})`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
   static async start(config?: string): Promise<NatsServer> {
     const s = new NatsServer(await freePort(), makeTempDir("feeder-nats-"), config);
     await s.restart();

@@ -6,7 +6,7 @@
  * interest or work-queue retention (it removes a message once its consumers have it: no history) was taken and
  * reported as storing: the history was silently empty. So was a sealed stream's (every message refused), and the
  * update kept a stream's limit on its message count, per subject or on a message's size (a few messages, one per
- * instrument, or none of the envelopes, stored; the count until s-sr3), and one refusing new messages over its limit per subject failed the start (the server
+ * instrument, or none of the envelopes, stored; the count until 2026-12-07), and one refusing new messages over its limit per subject failed the start (the server
  * refuses that beside discard old); one the server cannot update (a memory stream) exited 1 with the server's words
  * alone, the stream unnamed. And a reader's replay from a time before the stream's oldest
  * message (aged out by its max age or size) started at that message without a word.

@@ -41,15 +41,6 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-const lastSeq = () => nats.withJsm((jsm) => jsm.streams.info(STREAM)).then((i) => i.state.last_seq, () => -1);
-async function streamAt(seq: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  let last = -1;
-  while ((last = await lastSeq()) !== seq) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for the stream at sequence ${seq} (${last})`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 const lastRead = () => (reader as unknown as { lastJsMsg?: { info?: { streamSequence?: number } } }).lastJsMsg?.info?.streamSequence ?? 0;
 
 describe.skipIf(missing !== undefined)(`a stream that lost its tail under a reader that read nothing${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 40_000 }, () => {
@@ -76,7 +67,7 @@ describe.skipIf(missing !== undefined)(`a stream that lost its tail under a read
       through();
     };
     refresh();
-    await streamAt(2);
+    await nats.streamAt(STREAM, 2);
 
     // The store at 2 messages, copied while the server is stopped; then 10 more: the stream at 12.
     const store = join(nats.storeDir, "jetstream");
@@ -86,7 +77,7 @@ describe.skipIf(missing !== undefined)(`a stream that lost its tail under a read
     await nats.restart();
     await waitFor(() => bridge.health.natsConnected, "the bridge connected again", 10_000);
     for (let i = 0; i < 10; i++) delta();
-    await streamAt(12);
+    await nats.streamAt(STREAM, 12);
 
     // A `now` reader: started after sequence 12, nothing read (the stream quiet).
     const events: NatsReaderEvent[] = [];
@@ -100,7 +91,7 @@ describe.skipIf(missing !== undefined)(`a stream that lost its tail under a read
     cpSync(copy, store, { recursive: true });
     rmSync(copy, { recursive: true, force: true });
     await nats.restart();
-    await streamAt(2);
+    await nats.streamAt(STREAM, 2);
     await waitFor(() => events.some((e) => e.kind === "stream_discontinuity"), "the lost tail told", 10_000);
     expect(events.filter((e) => e.kind === "stream_discontinuity")).toEqual([{ kind: "stream_discontinuity", why: "truncated", lastRead: 12, firstSeq: expect.any(Number), lastSeq: 2, unread: true }]);
     expect(lastRead()).toBe(0);

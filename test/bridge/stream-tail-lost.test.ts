@@ -1,5 +1,5 @@
 /**
- * A JetStream stream that lost its tail (s-natstail): the same stream (same creation time) comes back from a NATS
+ * A JetStream stream that lost its tail (2026-12-07): the same stream (same creation time) comes back from a NATS
  * server restart ending below the sequence the reader had read — a file store losing its tail in a crash, or
  * restored from an older copy (done here: the store directory copied while the server was stopped, put back later).
  * Before, the reader went on after its old last sequence: it passed over what the stream stored from then on until
@@ -44,17 +44,6 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-/** The stream's last sequence (-1: it cannot be read now). */
-const lastSeq = () => nats.withJsm((jsm) => jsm.streams.info(STREAM)).then((i) => i.state.last_seq, () => -1);
-/** Waits until the stream reads back ending at `seq`, one read at a time. */
-async function streamAt(seq: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  let last = -1;
-  while ((last = await lastSeq()) !== seq) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for the stream at sequence ${seq} (${last})`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 const lastRead = () => (reader as unknown as { lastJsMsg?: { info?: { streamSequence?: number } } }).lastJsMsg?.info?.streamSequence ?? 0;
 
 describe.skipIf(missing !== undefined)(`a stream that lost its tail${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 40_000 }, () => {
@@ -106,7 +95,7 @@ describe.skipIf(missing !== undefined)(`a stream that lost its tail${missing ? `
     cpSync(copy, store, { recursive: true });
     rmSync(copy, { recursive: true, force: true });
     await nats.restart();
-    await streamAt(2);
+    await nats.streamAt(STREAM, 2);
     await waitFor(() => bridge.health.natsConnected, "the bridge connected again", 10_000);
     const envelopes = reader.counters.envelopes;
     for (let i = 0; i < 3; i++) delta(); // sequences 3 to 5 again, new messages

@@ -1,6 +1,6 @@
 /**
  * A capture whose recorder crashed mid-block, joined with the next file (`cat a.fcap b.fcap > c.fcap`): until
- * s-leftcap the reader stopped at a's cut block (its length runs into b, its checksum fails) and every record of b
+ * 2026-12-07 the reader stopped at a's cut block (its length runs into b, its checksum fails) and every record of b
  * was reported as the cut file's lost tail. Now it resumes at the next capture header whose first block checks out
  * (magic, length bound, CRC), counting the bytes skipped (CaptureReader.resyncs); a "FDRCAP01" in the garbage
  * without a valid block after it is not taken. Replay names the skip (resynced), resyncs the books there, and sees
