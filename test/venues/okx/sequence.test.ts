@@ -571,7 +571,7 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     for (const d of delivered) {
       if (d === "rest") expect(t.adapter.ingestRest("spot", "c", REST_URL, rest, 5)).toBe(true);
       else t.feed(frame("BTC-USDT", "update", d[0], d[1], d[2], d[3]));
-      seen.push([t.adapter.topicInfo(0).state, t.sink.seq[0]!, bookOf(t.sink)]);
+      seen.push([String(t.adapter.topicInfo(0).state), t.sink.seq[0]!, bookOf(t.sink)]);
     }
     return seen;
   }
