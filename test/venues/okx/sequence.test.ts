@@ -542,9 +542,6 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
   // A REST book taken after a maintenance reset the socket has not delivered yet, whose seqId lies inside the
   // pre-reset run. The reset chaining on it at its prevSeqId (nothing chained since the bridge) resyncs the book:
   // until 2026-12-07 it was applied to the post-reset book, LIVE at levels the venue never had (seen failing).
-  // KNOWN DEFECT (docs/venues/okx.md, "No initial snapshot"): its pre-reset updates, buffered (rest-bridge.ts
-  // onBody's `first`) or arriving after the bridge (adapter.ts onBook's bridgeOpen straddle), look like ones
-  // straddling it, and are applied so (test.fails: seen failing); seqIds cannot tell them from a legitimate bridge.
   type Ev = [prev: number, seq: number, bids: string[][], asks: string[][]];
   const REST_BOOK = (seq: number, bids: Map<string, string>, asks: Map<string, string>) =>
     JSON.stringify({ code: "0", msg: "", data: [{ asks: [...asks].map(([p, q]) => [p, q, "0", "1"]), bids: [...bids].map(([p, q]) => [p, q, "0", "1"]), ts: "1700000000000", seqId: seq }] });
@@ -553,33 +550,62 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
   const reset: Ev = [15, 3, [["99.9", "0"]], [["100.6", "5"]]];
   const to12: Ev = [3, 12, [["99.8", "2"]], []];
   const to15: Ev = [3, 15, [["99.8", "2"]], [["100.6", "0"]]];
-  // The venue's order, and the socket's delivery with the REST answer (the venue's book after the last event: past the reset).
-  const cases: [string, Ev[], (Ev | "rest")[], guarded: boolean][] = [
-    ["buffered pre-reset updates straddle a post-reset REST book", [e1, e2, reset, to12], [e1, e2, "rest", reset, to12], false],
-    ["a pre-reset update after the bridge straddles a post-reset REST book", [e1, e2, reset, to12], [e1, "rest", e2, reset, to12], false],
-    ["the reset chains on a post-reset REST book at its prevSeqId", [e1, e2, reset, to15], [e1, e2, "rest", reset, to15], true],
+  const bookOf = (sink: MapSink) => JSON.stringify([[...sink.bids[0]!].sort(), [...sink.asks[0]!].sort()]);
+  /** The venue's books in its order from its book at seqId 9 (fixed-point keys, as the sink holds them), and the REST answer: its book after the last event (past the reset). */
+  function venueBooks(venue: Ev[]): { states: string[]; rest: string } {
+    const bids = new Map([["100", "3"]]);
+    const asks = new Map([["100.4", "2"]]);
+    const fixed = (m: Map<string, string>) => new Map([...m].map(([p, q]) => [Math.round(Number(p) * 10), Math.round(Number(q) * 1e4)]));
+    const states: string[] = [];
+    let rest = "";
+    for (const [, seq, b, a] of venue) {
+      for (const [side, levels] of [[bids, b], [asks, a]] as const) for (const [p, q] of levels) if (q === "0") side.delete(p); else side.set(p, q);
+      states.push(JSON.stringify([[...fixed(bids)].sort(), [...fixed(asks)].sort()]));
+      rest = REST_BOOK(seq, bids, asks);
+    }
+    return { states, rest };
+  }
+  /** Feeds the socket's delivery with the REST answer; each step's [state, seqId, book]. */
+  function deliver(t: Awaited<ReturnType<typeof setup>>, delivered: (Ev | "rest")[], rest: string): [string, number, string][] {
+    const seen: [string, number, string][] = [];
+    for (const d of delivered) {
+      if (d === "rest") expect(t.adapter.ingestRest("spot", "c", REST_URL, rest, 5)).toBe(true);
+      else t.feed(frame("BTC-USDT", "update", d[0], d[1], d[2], d[3]));
+      seen.push([String(t.adapter.topicInfo(0).state), t.sink.seq[0]!, bookOf(t.sink)]);
+    }
+    return seen;
+  }
+
+  test("a REST book from after a reset the socket has not delivered: the reset chains on a post-reset REST book at its prevSeqId; never LIVE at a book the venue did not have", async () => {
+    const t = await setup();
+    const { states, rest } = venueBooks([e1, e2, reset, to15]);
+    const seen = deliver(t, [e1, e2, "rest", reset, to15], rest);
+    for (const [state, , book] of seen) if (state === "live") expect(states).toContain(book);
+    expect([t.sink.invalid, t.adapter.stats().maintenanceResets]).toEqual([[{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }], 0]);
+  });
+
+  // Pins a known defect (docs/venues/okx.md, "No initial snapshot": "Known defect, not detectable by seqIds"): when it
+  // is fixed this test fails: turn it into the fixed expectation (never LIVE at a book the venue did not have). Such a
+  // REST book's pre-reset update (10 → 15), buffered (rest-bridge.ts onBody's `first`) or arriving after the bridge
+  // (adapter.ts onBook's bridgeOpen straddle), looks like one straddling it and is applied: LIVE at seqId 15 with 99.9
+  // and 99.8 both bid, a book the venue never had (its reset removed 99.9 before 99.8 was bid); the reset and 3 → 12
+  // bring it back to the venue's book. Until 2026-12-07 these were test.fails, which any failure (a broken setup) passed.
+  const WRONG_AT_15 = JSON.stringify([[[1000, 30000], [998, 20000], [999, 20000]], [[1004, 20000], [1006, 50000]]]);
+  const defects: [string, (Ev | "rest")[]][] = [
+    ["buffered pre-reset updates straddle a post-reset REST book", [e1, e2, "rest", reset, to12]],
+    ["a pre-reset update after the bridge straddles a post-reset REST book", [e1, "rest", e2, reset, to12]],
   ];
-  for (const [what, venue, delivered, guarded] of cases) {
-    (guarded ? test : test.fails)(`a REST book from after a reset the socket has not delivered: ${what}; never LIVE at a book the venue did not have`, async () => {
-      const { sink, feed, adapter } = await setup();
-      // The venue's books in its order, from its book at seqId 9 (fixed-point keys, as the sink holds them).
-      const bids = new Map([["100", "3"]]);
-      const asks = new Map([["100.4", "2"]]);
-      const fixed = (m: Map<string, string>) => new Map([...m].map(([p, q]) => [Math.round(Number(p) * 10), Math.round(Number(q) * 1e4)]));
-      const states: string[] = [];
-      let rest = "";
-      for (const [, seq, b, a] of venue) {
-        for (const [side, levels] of [[bids, b], [asks, a]] as const) for (const [p, q] of levels) if (q === "0") side.delete(p); else side.set(p, q);
-        states.push(JSON.stringify([[...fixed(bids)].sort(), [...fixed(asks)].sort()]));
-        rest = REST_BOOK(seq, bids, asks);
-      }
-      for (const d of delivered) {
-        if (d === "rest") expect(adapter.ingestRest("spot", "c", REST_URL, rest, 5)).toBe(true);
-        else feed(frame("BTC-USDT", "update", d[0], d[1], d[2], d[3]));
-        if (adapter.topicInfo(0).state !== "live") continue;
-        expect(states).toContain(JSON.stringify([[...sink.bids[0]!].sort(), [...sink.asks[0]!].sort()]));
-      }
-      if (guarded) expect([sink.invalid, adapter.stats().maintenanceResets]).toEqual([[{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }], 0]);
+  for (const [what, delivered] of defects) {
+    test(`known defect pinned: a REST book from after a reset the socket has not delivered: ${what}; LIVE at seqId 15 at levels the venue never had`, async () => {
+      const t = await setup();
+      const { states, rest } = venueBooks([e1, e2, reset, to12]);
+      expect(states).not.toContain(WRONG_AT_15);
+      const seen = deliver(t, delivered, rest);
+      expect(t.adapter.stats().restBridged).toBe(1);
+      // The first LIVE book the venue never had; then the post-reset updates converge on the venue's book.
+      expect(seen.find(([state, , book]) => state === "live" && !states.includes(book))).toEqual(["live", 15, WRONG_AT_15]);
+      expect(seen.at(-1)).toEqual(["live", 12, states.at(-1)]);
+      expect([t.sink.invalid, t.adapter.stats().maintenanceResets]).toEqual([[], 1]);
     });
   }
 
