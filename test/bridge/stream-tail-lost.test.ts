@@ -98,14 +98,16 @@ describe.skipIf(missing !== undefined)(`a stream that lost its tail${missing ? `
     await nats.streamAt(STREAM, 2);
     await waitFor(() => bridge.health.natsConnected, "the bridge connected again", 10_000);
     const envelopes = reader.counters.envelopes;
-    for (let i = 0; i < 3; i++) delta(); // sequences 3 to 5 again, new messages
+    // Told before anything new is stored. nats-server 2.9 places the client's own consumer, remade after the restart
+    // at sequence 13, at the stream's end (3): new messages stored before the reader's look at the stream are read
+    // through it, then the last of them again (refused as repeated) by the consumer replacing it, from its time. Sent
+    // before the look (until 2026-12-07), the counts below depended on which came first: 4 or 6 envelopes for 3 in 6
+    // of 36 runs beside other files.
     await waitFor(() => events.some((e) => e.kind === "stream_discontinuity"), "the lost tail told", 10_000);
-    expect(events.filter((e) => e.kind === "stream_discontinuity")).toEqual([{ kind: "stream_discontinuity", why: "truncated", lastRead: 12, firstSeq: expect.any(Number), lastSeq: expect.any(Number) }]);
-    const told = events.find((e) => e.kind === "stream_discontinuity")!;
-    expect(told.lastSeq).toBeGreaterThanOrEqual(2);
-    expect(told.lastSeq).toBeLessThan(12);
+    expect(events.filter((e) => e.kind === "stream_discontinuity")).toEqual([{ kind: "stream_discontinuity", why: "truncated", lastRead: 12, firstSeq: 1, lastSeq: 2 }]);
     // A gap: X is not shown usable on what was read before (the subscriber cannot know what the lost tail held).
     expect(sub.book(X.instrumentId)!.usable).toBe(false);
+    for (let i = 0; i < 3; i++) delta(); // sequences 3 to 5 again, new messages
     // The 3 new messages are read (not the 2 it had read before the tail, nor the stream's sequences again past 12).
     await waitFor(() => lastRead() === 5, "the reader read the new messages at sequences 3 to 5", 10_000);
     expect(reader.counters.envelopes - envelopes).toBe(3);
