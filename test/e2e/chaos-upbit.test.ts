@@ -34,8 +34,8 @@ async function upbitVenue(venue: "upbit" | "bithumb", seed: number): Promise<Cha
   sims.push(sim);
   // The books change in step() only (a subscription gets the current book; no messagesPerSecond, so no timer
   // steps them; zero_size marks the next book only): recorded after each. Each state is formatted once (sim.book
-  // copies a book into Maps of decimal strings) and kept for every check's now() until the next step: formatting
-  // per check dominated the run.
+  // copies a book into Maps of decimal strings) and kept for every check's now() until the next step, not formatted
+  // and converted again per check.
   const history = new BookHistory(); // by "code@depth|ts"
   const current = new Map<string, ReturnType<UpbitSim["book"]>>(); // by code (one depth each)
   const bookNow = (c: (typeof CODES)[number]) => {
