@@ -100,7 +100,8 @@ export interface BybitSim {
   book(market: MarketName, symbol: string, depth?: number): { bids: Map<string, string>; asks: Map<string, string>; u: number };
   /**
    * With `history`: every window the generated topic `orderbook.{depth}.{symbol}` had at update id u (several after
-   * a reset or a tick change, which restart u at 1); empty when it never had u.
+   * a reset or a tick change, which restart u at 1); empty when it never had u. The same Maps every call, for the
+   * caller to read only (a caller may key work by them).
    */
   booksAt(market: MarketName, symbol: string, depth: number, u: number): { bids: Map<string, string>; asks: Map<string, string> }[];
   inject(fault: SimFault, target?: { market: MarketName; symbol: string }, opts?: { stallMs?: number }): SimFaultSummary;

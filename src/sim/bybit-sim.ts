@@ -81,8 +81,8 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
   /** Errors caught by guardedTick (logged, never thrown out of the timer). */
   tickErrors = 0;
   private lastTickErrorLogMs = -Infinity; // monoMs (0 would hold back a first error in the process's first second)
-  /** With opts.history: "market|topic|u" → every window (as its text) the topic had at u. */
-  private readonly history = new Map<string, Set<string>>();
+  /** With opts.history: "market|topic|u" → every window the topic had at u, by its text. */
+  private readonly history = new Map<string, Map<string, { bids: Map<string, string>; asks: Map<string, string> }>>();
 
   constructor(private readonly opts: BybitSimOptions) {
     this.connectLimit = new ConnectLimit(opts.connectLimit ?? [{ max: 500, windowMs: 300_000 }]);
@@ -570,18 +570,16 @@ class BybitSimulator implements BybitSim, SimProtocolHost, SimControlHost {
     if (!this.opts.history) return;
     const b = this.book(t.market, t.sym.symbol, t.depth);
     const key = `${t.market}|${t.topic}|${t.u}`;
-    let set = this.history.get(key);
-    if (!set) this.history.set(key, (set = new Set()));
-    set.add(JSON.stringify([[...b.bids], [...b.asks]]));
+    let states = this.history.get(key);
+    if (!states) this.history.set(key, (states = new Map()));
+    // The text tells a state already kept; the first Maps of it are kept beside it and handed out as they are.
+    const text = JSON.stringify([[...b.bids], [...b.asks]]);
+    if (!states.has(text)) states.set(text, { bids: b.bids, asks: b.asks });
   }
 
   booksAt(market: MarketName, symbol: string, depth: number, u: number): { bids: Map<string, string>; asks: Map<string, string> }[] {
-    const set = this.history.get(`${market}|orderbook.${depth}.${symbol}|${u}`);
-    if (!set) return [];
-    return [...set].map((text) => {
-      const [bids, asks] = JSON.parse(text) as [[string, string][], [string, string][]];
-      return { bids: new Map(bids), asks: new Map(asks) };
-    });
+    // The same Maps every call (never changed: a new window is new Maps), so a caller may key work by them.
+    return [...(this.history.get(`${market}|orderbook.${depth}.${symbol}|${u}`)?.values() ?? [])];
   }
 
   book(market: MarketName, symbol: string, depth?: number): { bids: Map<string, string>; asks: Map<string, string>; u: number } {

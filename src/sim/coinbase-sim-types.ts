@@ -115,7 +115,10 @@ export interface CoinbaseSim {
   readonly restUrl: string;
   /** The product's true book as decimal strings, and the sequence_num of the last frame that carried it on the newest connection subscribed to it (`conn`, its id; -1 = none). */
   book(product: string): { bids: Map<string, string>; asks: Map<string, string>; seq: number; conn: number };
-  /** With `history`: every book of the product a frame with this sequence_num carried, on any connection. */
+  /**
+   * With `history`: every book of the product a frame with this sequence_num carried, on any connection. The same
+   * Maps every call, for the caller to read only (a caller may key work by them).
+   */
   booksAt(product: string, seq: number): { bids: Map<string, string>; asks: Map<string, string> }[];
   /** Steps every subscribed product n times; each step sends one l2_data frame per connection (its products' events). */
   step(n?: number): void;

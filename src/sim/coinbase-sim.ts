@@ -86,8 +86,8 @@ class CoinbaseSimulator implements CoinbaseSim {
   /** Arrival times of client messages over all connections in the last (counted) second: stats.overRateIp. */
   private readonly ipMessageTimesMs: number[] = [];
   private stalledInbox: { ws: Ws; text: string }[] = [];
-  /** With opts.history: "product|sequence_num" → the books (as text) frames with that number carried. */
-  private readonly history = new Map<string, Set<string>>();
+  /** With opts.history: "product|sequence_num" → the books frames with that number carried, by their text. */
+  private readonly history = new Map<string, Map<string, { bids: Map<string, string>; asks: Map<string, string> }>>();
   private restAvailable = true;
   readonly connectLimit: ConnectLimit;
   /** Coinbase's public REST rate per IP [F11] (opts.restRate): a burst past it answered as instrumentsLimit does. */
@@ -468,16 +468,16 @@ class CoinbaseSimulator implements CoinbaseSim {
     if (!this.opts.history) return;
     const b = this.book(p.id);
     const key = `${p.id}|${seq}`;
-    let set = this.history.get(key);
-    if (!set) this.history.set(key, (set = new Set()));
-    set.add(JSON.stringify([[...b.bids], [...b.asks]]));
+    let states = this.history.get(key);
+    if (!states) this.history.set(key, (states = new Map()));
+    // The text tells a state already kept; the first Maps of it are kept beside it and handed out as they are.
+    const text = JSON.stringify([[...b.bids], [...b.asks]]);
+    if (!states.has(text)) states.set(text, { bids: b.bids, asks: b.asks });
   }
 
   booksAt(product: string, seq: number): { bids: Map<string, string>; asks: Map<string, string> }[] {
-    return [...(this.history.get(`${product}|${seq}`) ?? [])].map((text) => {
-      const [bids, asks] = JSON.parse(text) as [[string, string][], [string, string][]];
-      return { bids: new Map(bids), asks: new Map(asks) };
-    });
+    // The same Maps every call (never changed: a new book is new Maps), so a caller may key work by them.
+    return [...(this.history.get(`${product}|${seq}`)?.values() ?? [])];
   }
 
   book(product: string): { bids: Map<string, string>; asks: Map<string, string>; seq: number; conn: number } {

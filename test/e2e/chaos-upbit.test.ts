@@ -32,11 +32,21 @@ const sims = simulatorsOfEachTest<UpbitSim>();
 async function upbitVenue(venue: "upbit" | "bithumb", seed: number): Promise<ChaosVenue> {
   const sim = await startUpbitSimulator({ venue, codes: CODES.map((c) => c.symbol), seed });
   sims.push(sim);
-  // The books change in step() only (a subscription gets the current book): recorded after each.
+  // The books change in step() only (a subscription gets the current book; no messagesPerSecond, so no timer
+  // steps them; zero_size marks the next book only): recorded after each. Each state is formatted once (sim.book
+  // copies a book into Maps of decimal strings) and kept for every check's now() until the next step, not formatted
+  // and converted again per check.
   const history = new BookHistory(); // by "code@depth|ts"
+  const current = new Map<string, ReturnType<UpbitSim["book"]>>(); // by code (one depth each)
+  const bookNow = (c: (typeof CODES)[number]) => {
+    let b = current.get(c.symbol);
+    if (b === undefined) current.set(c.symbol, (b = sim.book(c.symbol, c.depth)));
+    return b;
+  };
   const record = () => {
+    current.clear();
     for (const c of CODES) {
-      const b = sim.book(c.symbol, c.depth);
+      const b = bookNow(c);
       history.record(`${configSymbol(c)}|${b.ts}`, b);
     }
   };
@@ -48,7 +58,7 @@ async function upbitVenue(venue: "upbit" | "bithumb", seed: number): Promise<Cha
     label: `spot:${configSymbol(c)}`,
     booksAt: (ts: number) => history.at(`${configSymbol(c)}|${ts}`),
     now: () => {
-      const b = sim.book(c.symbol, c.depth);
+      const b = bookNow(c);
       return { bids: b.bids, asks: b.asks, seq: b.ts };
     },
   }));

@@ -286,6 +286,8 @@ describe("simulator protocol", { timeout: 15_000 }, () => {
     expect(truth.bids.get(bestAsk)).toBe(snap.data.a[0][1]);
     expect(truth.bids.size).toBe(50);
     expect(s.booksAt("linear", "ETHUSDT", 50, crossed.data.u)).toEqual([{ bids: truth.bids, asks: truth.asks }]);
+    // The same Maps every call (the chaos checks key their conversion by them; until 2026-12-07, new ones per call).
+    expect(s.booksAt("linear", "ETHUSDT", 50, crossed.data.u)[0]!.bids).toBe(s.booksAt("linear", "ETHUSDT", 50, crossed.data.u)[0]!.bids);
     s.step(1);
     const next = await c.nextJson();
     expect(next.data.b).toContainEqual([bestAsk, "0.00"]);
