@@ -49,6 +49,8 @@ export interface ExportResult {
   truncated: TruncatedCapture[];
   /** Per file, damage read past to the next capture concatenated after it, as in replay (ReplayResult.resynced). */
   resynced: { file: string; atByte: number; bytesSkipped: number; why: string; resumedAt: number }[];
+  /** All such skips: `resynced` lists the first MAX_TIME_JUMPS_LISTED. */
+  resyncedTotal: number;
   /** Per file, records of a kind this version does not read (a newer writer's), skipped. */
   unknownRecords: { file: string; count: number; first: string }[];
   /**
@@ -91,7 +93,7 @@ function topicOf(venue: string, frame: string): string | null {
 }
 
 export async function exportCaptures(files: readonly string[], sink: ExportSink, opts: ExportOptions): Promise<ExportResult> {
-  const result: ExportResult = { frames: 0, rows: 0, skipped: 0, skippedBy: {}, truncated: [], resynced: [], unknownRecords: [], timeJumps: [], timeJumpsTotal: 0, outOfOrder: [], lost: [], unstopped: [], stoppedEarly: false };
+  const result: ExportResult = { frames: 0, rows: 0, skipped: 0, skippedBy: {}, truncated: [], resynced: [], resyncedTotal: 0, unknownRecords: [], timeJumps: [], timeJumpsTotal: 0, outOfOrder: [], lost: [], unstopped: [], stoppedEarly: false };
   let stop = false;
   opts.stopSignal?.then(() => (stop = true));
   let buf: string[] = [];
@@ -244,7 +246,10 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
           if (bufChars >= CHUNK_CHARS) await drain(false);
         }
       }
-      for (const s of reader.resyncs) result.resynced.push({ file, ...s, resumedAt: s.atByte + s.bytesSkipped });
+      for (const s of reader.resyncs) {
+        if (result.resynced.length < MAX_TIME_JUMPS_LISTED) result.resynced.push({ file, ...s, resumedAt: s.atByte + s.bytesSkipped });
+        result.resyncedTotal++;
+      }
       const cut = truncationOf(file, reader);
       if (cut) {
         result.truncated.push(cut);

@@ -47,6 +47,8 @@ export interface ReplayResult {
    * of its own (outOfOrder, unstopped).
    */
   resynced: { file: string; atByte: number; bytesSkipped: number; why: string; resumedAt: number }[];
+  /** All such skips: `resynced` lists the first MAX_TIME_JUMPS_LISTED. */
+  resyncedTotal: number;
   /**
    * Files that begin before the previous file's last frame (given out of time order, or captures of two recorders):
    * replayed as given, in file order, so the frames are not in receive-time order there; each is a capture gap
@@ -95,7 +97,7 @@ const MAX_TIME_JUMPS_LISTED = 100;
 
 /** The result of a replay that fed nothing (yet). */
 export function emptyReplayResult(): ReplayResult {
-  return { frames: 0, ingested: 0, skipped: 0, skippedBy: {}, truncated: [], resynced: [], outOfOrder: [], unknownRecords: [], timeJumps: [], timeJumpsTotal: 0, lost: [], lostTotal: 0, lostRecords: 0, unstopped: [], stoppedEarly: false, elapsedMs: 0 };
+  return { frames: 0, ingested: 0, skipped: 0, skippedBy: {}, truncated: [], resynced: [], resyncedTotal: 0, outOfOrder: [], unknownRecords: [], timeJumps: [], timeJumpsTotal: 0, lost: [], lostTotal: 0, lostRecords: 0, unstopped: [], stoppedEarly: false, elapsedMs: 0 };
 }
 
 export async function replayCaptures(feeder: Feeder, files: readonly string[], opts: ReplayOptions): Promise<ReplayResult> {
@@ -163,6 +165,21 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
       fileStarted = false;
       let captures = 1;
       for (let block = reader.nextBlock(); block !== undefined; block = reader.nextBlock()) {
+        if (reader.scanning) {
+          // A step of the search for the next capture after a bad block (≤ 1 MiB, or one block's CRC): a turn for a
+          // signal and HTTP between steps, as a gigabyte of garbage is searched (until 2026-12-07 at once, unstoppable).
+          if (opts.onProgress && performance.now() >= nextProgressMs) {
+            nextProgressMs = performance.now() + everyMs;
+            opts.onProgress({ frames: result.frames, bytesDone: bytesBefore + reader.scanAt, bytesTotal, elapsedMs: performance.now() - startedMs, file });
+          }
+          await new Promise((resolve) => setImmediate(resolve));
+          if (stop) {
+            result.stoppedEarly = true;
+            reader.close();
+            return result;
+          }
+          continue;
+        }
         // A capture concatenated into the file begins a file of its own for the order check.
         if (reader.captures !== captures) {
           captures = reader.captures;
@@ -257,7 +274,10 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
           }
         }
       }
-      for (const s of reader.resyncs) result.resynced.push({ file, ...s, resumedAt: s.atByte + s.bytesSkipped });
+      for (const s of reader.resyncs) {
+        if (result.resynced.length < MAX_TIME_JUMPS_LISTED) result.resynced.push({ file, ...s, resumedAt: s.atByte + s.bytesSkipped });
+        result.resyncedTotal++;
+      }
       const cut = truncationOf(file, reader);
       if (cut) {
         result.truncated.push(cut);

@@ -1313,15 +1313,18 @@ export class CaptureReader {
   private readonly source: CaptureSource;
   private readonly unpackr = new Unpackr({ useRecords: false, int64AsType: "bigint" });
   private ended = false;
+  /** The search after a bad block at `badAt`, `why`, while it goes on: `pos` is the next byte to search from. */
+  private scan: { badAt: number; why: string; pos: number } | undefined;
 
   /**
    * `maxBlockBytes`: a block larger than this, stored or decompressed, ends the file; `maxBlockValues`: one of more
-   * MessagePack values (a test's smaller limits).
+   * MessagePack values; `resyncChunkBytes`: bytes searched per step after a bad block (a test's smaller limits).
    */
   constructor(
     input: Uint8Array | CaptureSource,
     private readonly maxBlockBytes = MAX_BLOCK_BYTES,
     private readonly maxBlockValues = MAX_BLOCK_VALUES,
+    private readonly resyncChunkBytes = RESYNC_CHUNK_BYTES,
   ) {
     this.source = input instanceof Uint8Array ? { size: input.byteLength, read: (p, n) => input.subarray(p, p + n), close: () => {} } : input;
     const header = parseHeader(this.source.read(0, Math.min(this.source.size, COMPRESSED_HEADER_BYTES)));
@@ -1354,19 +1357,22 @@ export class CaptureReader {
     return undefined;
   }
 
-  /** The source's bytes, or undefined once a read failed (the reader then ends, naming the block and the error). */
-  private read(position: number, length: number): Uint8Array | undefined {
+  /**
+   * The source's bytes, or undefined once a read failed (the reader then ends, naming the error and `at`: the block's
+   * byte, or where a scan after a bad block was reading).
+   */
+  private read(position: number, length: number, at = this.offset): Uint8Array | undefined {
     try {
       return this.source.read(position, length);
     } catch (err) {
-      return this.end(`read failed at byte ${this.offset}: ${(err as Error).message}`);
+      return this.end(`read failed at byte ${at}: ${(err as Error).message}`);
     }
   }
 
   /**
-   * The next block's records in file order (empty when it held only unknown records), or undefined at the end. A
-   * damaged block with no capture header to resume at after it (damaged) ends the file: `truncated` says why, and
-   * this and every later call return undefined.
+   * The next block's records in file order (empty when it held only unknown records, or for each step of the search
+   * after a bad block: `scanning`), or undefined at the end. A damaged block with no capture header to resume at after
+   * it (damaged) ends the file: `truncated` says why, and this and every later call return undefined.
    */
   nextBlock(): CaptureRecord[] | undefined {
     // A loop, not a call per concatenated header: a file of headers alone would recurse once each.
@@ -1381,6 +1387,7 @@ export class CaptureReader {
     const size = this.source.size;
     const off = this.offset;
     if (this.ended) return undefined;
+    if (this.scan !== undefined) return this.scanStep();
     if (off >= size) return this.end(undefined);
     const stop = (why: string): undefined => this.end(why);
     if (off + BLOCK_HEADER_BYTES > size) return stop(`incomplete block header at byte ${off}`);
@@ -1440,37 +1447,65 @@ export class CaptureReader {
 
   /**
    * A bad block at `off` (its checksum fails, or its length runs past the file or the bound): reading resumes at the
-   * next capture header after it whose first block checks out (null), or ends there, `why` (undefined). Blocks carry
-   * no magic, so only a capture's header is a place to resume: a length and CRC alone, searched for in up to 256 MiB
-   * of garbage, would match by chance. The first record after the skip is marked (unreadBefore): books resync there.
+   * next capture header after it whose first block checks out, or ends there, `why`. Blocks carry no magic, so only a
+   * capture's header is a place to resume: a length and CRC alone, searched for in up to 256 MiB of garbage, would
+   * match by chance. The first record after the skip is marked (unreadBefore): books resync there. The search is done a
+   * step at a time (scanStep), each an empty block to the caller, so a caller that yields per block (replay, export)
+   * answers a stop signal or HTTP during a scan of gigabytes of garbage (until 2026-12-07 it ran to the file's end at once).
    */
-  private damaged(off: number, why: string): null | undefined {
-    const at = this.nextValidCapture(off + 1);
-    if (at === undefined) return this.ended ? undefined : this.end(why);
-    this.resyncs.push({ atByte: off, bytesSkipped: at - off, why });
-    this.unreadAtEnd = true;
-    return this.nextCapture(at) ? null : undefined;
+  private damaged(off: number, why: string): [] | null | undefined {
+    this.scan = { badAt: off, why, pos: off + 1 };
+    return this.scanStep(); // the first step at once: a search that ends within it is seen as before, no empty block
   }
 
-  /** The first byte at or after `from` where a capture header begins whose first block checks out, read a MiB at a time. */
-  private nextValidCapture(from: number): number | undefined {
+  /** Whether the reader is searching for a capture header after a bad block, and the byte it has searched up to. */
+  get scanning(): boolean {
+    return this.scan !== undefined;
+  }
+
+  get scanAt(): number {
+    return this.scan?.pos ?? this.offset;
+  }
+
+  /**
+   * One step of the search after a bad block: up to RESYNC_CHUNK_BYTES searched, ending early after a candidate whose
+   * first block's CRC was computed (up to maxBlockBytes: no more per step than one block's read). [] while it goes on,
+   * null once reading resumes at a capture, undefined once it ends (`truncated`: the bad block's why, or the read failure).
+   */
+  private scanStep(): [] | null | undefined {
+    const s = this.scan!;
     const size = this.source.size;
     const stem = CAPTURE_MAGIC.length - 2; // "FDRCAP", then the format's two digits
-    for (let pos = from; pos + CAPTURE_MAGIC.length <= size; pos += RESYNC_CHUNK_BYTES - CAPTURE_MAGIC.length + 1) {
-      const chunk = this.read(pos, Math.min(RESYNC_CHUNK_BYTES, size - pos));
-      if (chunk === undefined) return undefined;
-      for (let i = chunk.indexOf(0x46); i >= 0 && i + CAPTURE_MAGIC.length <= chunk.byteLength; i = chunk.indexOf(0x46, i + 1)) {
-        let match = true;
-        for (let k = 1; k < stem && match; k++) match = chunk[i + k] === CAPTURE_MAGIC.charCodeAt(k);
-        if (match && this.captureHolds(pos + i)) return pos + i;
+    if (s.pos + CAPTURE_MAGIC.length > size) return this.end(s.why);
+    const chunk = this.read(s.pos, Math.min(this.resyncChunkBytes, size - s.pos), s.pos);
+    if (chunk === undefined) return undefined;
+    for (let i = chunk.indexOf(0x46); i >= 0 && i + CAPTURE_MAGIC.length <= chunk.byteLength; i = chunk.indexOf(0x46, i + 1)) {
+      let match = true;
+      for (let k = 1; k < stem && match; k++) match = chunk[i + k] === CAPTURE_MAGIC.charCodeAt(k);
+      if (!match) continue;
+      const held = this.captureHolds(s.pos + i);
+      if (held === true) {
+        const at = s.pos + i;
+        this.scan = undefined;
+        this.resyncs.push({ atByte: s.badAt, bytesSkipped: at - s.badAt, why: s.why });
+        this.unreadAtEnd = true;
+        return this.nextCapture(at) ? null : undefined;
       }
-      if (pos + chunk.byteLength >= size) break;
+      if (held === "crc") {
+        s.pos += i + 1; // a block's CRC computed: the caller's turn before the next candidate
+        return [];
+      }
     }
-    return undefined;
+    if (s.pos + chunk.byteLength >= size) return this.end(s.why);
+    s.pos += chunk.byteLength - CAPTURE_MAGIC.length + 1; // a header across the chunk's end is met in the next
+    return [];
   }
 
-  /** Whether a capture header this version reads begins at `at`, followed by the file's end or a block whose length is in bounds and CRC holds. */
-  private captureHolds(at: number): boolean {
+  /**
+   * Whether a capture header this version reads begins at `at`, followed by the file's end or a block whose length is
+   * in bounds and CRC holds: true, false, or "crc" when a block's CRC was computed and failed (the costly case).
+   */
+  private captureHolds(at: number): boolean | "crc" {
     const size = this.source.size;
     try {
       const header = parseHeader(this.source.read(at, Math.min(size - at, COMPRESSED_HEADER_BYTES)));
@@ -1481,8 +1516,9 @@ export class CaptureReader {
       const head = this.source.read(first, BLOCK_HEADER_BYTES);
       const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
       const length = dv.getUint32(0, true);
+      // The length is checked first: only a plausible one has its bytes read and checked.
       if (length > this.maxBlockBytes || first + BLOCK_HEADER_BYTES + length > size) return false;
-      return Bun.hash.crc32(this.source.read(first + BLOCK_HEADER_BYTES, length)) === dv.getUint32(4, true);
+      return Bun.hash.crc32(this.source.read(first + BLOCK_HEADER_BYTES, length)) === dv.getUint32(4, true) || "crc";
     } catch {
       return false; // a read failed: not taken; the next try (or the end) says so
     }
