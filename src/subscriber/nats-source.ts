@@ -768,7 +768,9 @@ export class NatsFeedReader {
   /**
    * Nothing read yet: the sequence the reader's start on the stream made at `created` is after (0: none, or a start
    * not by sequence). A stream ending below it lost its tail: before, such a reader (`--from now` on a quiet stream)
-   * waited past the stream's end, passing over what it stored from then on, silent until the stream outgrew it.
+   * was not told, and its consumer, asked to start past the stream's end, was placed by the server's version:
+   * nats-server 2.9 starts it at the end, newer servers may keep the asked start, passing over what the stream stores
+   * until it outgrows it.
    */
   private startAfter(created: string): number {
     const s = this.startedOn;
@@ -805,8 +807,9 @@ export class NatsFeedReader {
   /**
    * Cold: the same stream (its creation time) ends below the last sequence read (`readSeq`): its store lost its tail
    * (a server's crash) or was restored from an older copy, and what it stores now from there on is new. Before
-   * 2026-12-07 the reader went on after `readSeq`, passing over those new messages until the stream outgrew it, its
-   * books shown usable meanwhile. Read on from the first message stored after the last one read (by its time: the
+   * 2026-12-07 the reader asked to go on after `readSeq`, its books shown usable with no gap: past the stream's end,
+   * nats-server 2.9 starts a consumer at the end, newer servers may keep the asked start (passing over those new
+   * messages until the stream outgrows it). Read on from the first message stored after the last one read (by its time: the
    * sequences are the old ones' again; a message before it read again is refused by the bridge's numbering), and a gap:
    * what the lost tail held is not in the stream, so every book is resynced at its next snapshot. Told. Nothing read
    * yet (`unread`, `readSeq` where the start was, startAfter): read on after the stream's last message now.
