@@ -1011,8 +1011,9 @@ export class NatsFeedReader {
     // The same stream's subjects edited in place (an operator) to another feed's: nothing of this feed is stored
     // from then on. Before 2026-12-07 only a stream made again was looked at: the reader stayed ready, reading nothing.
     const foreign = this.foreignSubjects(info, same);
-    // The same stream ending below what was read (its tail lost): the consumer, after the last read, passes over what
-    // it stores now until it outgrows that (before 2026-12-07 the reader stayed there, its books usable): replaced.
+    // The same stream ending below what was read (its tail lost): a consumer asked to start after the last read is
+    // placed by the server's version (2.9 at the end; newer may keep the start, passing over what the stream stores
+    // until it outgrows it), the books usable with no gap before 2026-12-07: replaced, a gap, from the last read's time.
     const fromSeq = readSeq > 0 ? readSeq : this.startAfter(created); // nothing read: where it started
     const truncated = same && foreign === undefined && fromSeq > 0 && info.state !== undefined && info.state.last_seq < fromSeq;
     if (same && foreign === undefined && !truncated) {
