@@ -768,7 +768,9 @@ export class NatsFeedReader {
   /**
    * Nothing read yet: the sequence the reader's start on the stream made at `created` is after (0: none, or a start
    * not by sequence). A stream ending below it lost its tail: before, such a reader (`--from now` on a quiet stream)
-   * waited past the stream's end, passing over what it stored from then on, silent until the stream outgrew it.
+   * was not told, and its consumer, asked to start past the stream's end, was placed by the server's version:
+   * nats-server 2.9 starts it at the end, newer servers may keep the asked start, passing over what the stream stores
+   * until it outgrows it.
    */
   private startAfter(created: string): number {
     const s = this.startedOn;
@@ -805,8 +807,9 @@ export class NatsFeedReader {
   /**
    * Cold: the same stream (its creation time) ends below the last sequence read (`readSeq`): its store lost its tail
    * (a server's crash) or was restored from an older copy, and what it stores now from there on is new. Before
-   * 2026-12-07 the reader went on after `readSeq`, passing over those new messages until the stream outgrew it, its
-   * books shown usable meanwhile. Read on from the first message stored after the last one read (by its time: the
+   * 2026-12-07 the reader asked to go on after `readSeq`, its books shown usable with no gap: past the stream's end,
+   * nats-server 2.9 starts a consumer at the end, newer servers may keep the asked start (passing over those new
+   * messages until the stream outgrows it). Read on from the first message stored after the last one read (by its time: the
    * sequences are the old ones' again; a message before it read again is refused by the bridge's numbering), and a gap:
    * what the lost tail held is not in the stream, so every book is resynced at its next snapshot. Told. Nothing read
    * yet (`unread`, `readSeq` where the start was, startAfter): read on after the stream's last message now.
@@ -1008,8 +1011,9 @@ export class NatsFeedReader {
     // The same stream's subjects edited in place (an operator) to another feed's: nothing of this feed is stored
     // from then on. Before 2026-12-07 only a stream made again was looked at: the reader stayed ready, reading nothing.
     const foreign = this.foreignSubjects(info, same);
-    // The same stream ending below what was read (its tail lost): the consumer, after the last read, passes over what
-    // it stores now until it outgrows that (before 2026-12-07 the reader stayed there, its books usable): replaced.
+    // The same stream ending below what was read (its tail lost): a consumer asked to start after the last read is
+    // placed by the server's version (2.9 at the end; newer may keep the start, passing over what the stream stores
+    // until it outgrows it), the books usable with no gap before 2026-12-07: replaced, a gap, from the last read's time.
     const fromSeq = readSeq > 0 ? readSeq : this.startAfter(created); // nothing read: where it started
     const truncated = same && foreign === undefined && fromSeq > 0 && info.state !== undefined && info.state.last_seq < fromSeq;
     if (same && foreign === undefined && !truncated) {

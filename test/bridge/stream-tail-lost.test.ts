@@ -2,8 +2,9 @@
  * A JetStream stream that lost its tail (2026-12-07): the same stream (same creation time) comes back from a NATS
  * server restart ending below the sequence the reader had read — a file store losing its tail in a crash, or
  * restored from an older copy (done here: the store directory copied while the server was stopped, put back later).
- * Before, the reader went on after its old last sequence: it passed over what the stream stored from then on until
- * the stream outgrew it, the books shown usable meanwhile (the loss seen only later, as a gap). Now it is a gap at
+ * Before, the reader asked to go on after its old last sequence, the books shown usable with no gap: past the
+ * stream's end, nats-server 2.9 (installed here) starts a consumer at the end; newer servers may keep the asked start,
+ * passing over what the stream stores until it outgrows it (the loss seen only then, as a gap). Now it is a gap at
  * once (every book resyncs at its next snapshot), told with both sequences, and the reader reads on from the first
  * message stored after the last one it read.
  * Real parts: nats-server (stopped and restarted on its store), ForwardBridge, the reader (attachNats) feeding an
