@@ -1348,6 +1348,7 @@ export class CaptureReader {
   /** Releases the file (done by itself at the end); further calls to nextBlock return undefined. */
   close(): void {
     this.ended = true;
+    this.scan = undefined; // no longer searching: `scanning` says so
     this.source.close();
   }
 
@@ -1477,8 +1478,12 @@ export class CaptureReader {
     const size = this.source.size;
     const stem = CAPTURE_MAGIC.length - 2; // "FDRCAP", then the format's two digits
     if (s.pos + CAPTURE_MAGIC.length > size) return this.end(s.why);
-    const chunk = this.read(s.pos, Math.min(this.resyncChunkBytes, size - s.pos), s.pos);
+    const want = Math.min(this.resyncChunkBytes, size - s.pos);
+    const chunk = this.read(s.pos, want, s.pos);
     if (chunk === undefined) return undefined;
+    // A file cut since open reads short: the end, named (stepping on by a short chunk less the overlap went back and
+    // forth at the cut for ever).
+    if (chunk.byteLength < want) return this.end(`${s.why}; file cut short while being read: the search after it at byte ${s.pos} (${chunk.byteLength} of ${want} bytes left)`);
     for (let i = chunk.indexOf(0x46); i >= 0 && i + CAPTURE_MAGIC.length <= chunk.byteLength; i = chunk.indexOf(0x46, i + 1)) {
       let match = true;
       for (let k = 1; k < stem && match; k++) match = chunk[i + k] === CAPTURE_MAGIC.charCodeAt(k);

@@ -154,3 +154,39 @@ describe("feeder replay --strict of a capture holding capture:lost marks", { tim
     expect(r.summary).toMatchObject({ lostTotal: 101, lostRecords: 202 });
   });
 });
+
+describe("feeder replay --strict of a file resynced more than 100 times", { timeout: 60_000 }, () => {
+  // The error line's skippedBytes is built from the summary's resynced, the first 100: until 2026-12-07 nothing in it
+  // said how many skips there were (lostRecords/lostMarks count all marks, lostAt lists the first 100).
+  test("the error line counts every skip (resyncedTotal); skippedBytes stays the first 100", async () => {
+    const dir = makeTempDir("feeder-replay-strict-resync-many-");
+    const config = writeXrpConfig(dir, uniqueDestination(387));
+    writeFileSync(config, readFileSync(config, "utf8").replace("[publish]\n", "[publish]\nstartup_listen_ms = 0\n")); // no 1.5 s listen first
+    const w = new CaptureWriter({ dir, prefix: "feeder", compression: "none" });
+    w.write(XRP_T0_US, "bybit", "linear", "conn0.linear", XRP_LINES[0]!);
+    w.close();
+    const good = readFileSync(w.files[0]!);
+    const junk = Buffer.from([0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0]); // a block length past the bound: a bad block
+    const parts: Buffer[] = [good];
+    for (let i = 0; i < 101; i++) parts.push(junk, good);
+    const file = join(dir, "many.fcap");
+    writeFileSync(file, Buffer.concat(parts));
+    const stderr: string[] = [];
+    const spy = vi.spyOn(process.stderr, "write").mockImplementation(((text: string, done?: () => void) => {
+      stderr.push(String(text));
+      done?.();
+      return true;
+    }) as typeof process.stderr.write);
+    let r: Awaited<ReturnType<typeof replay>>;
+    try {
+      r = await replay(["--config", config, "--strict", file]);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(r.code).toBe(3);
+    expect(r.summary).toMatchObject({ resyncedTotal: 101 });
+    const line = stderr.find((l) => l.includes("replay --strict: not every record of the captures was replayed"));
+    expect(line).toContain('"resyncedTotal":101');
+    expect(JSON.parse(line!.slice(line!.indexOf("{"))).skippedBytes).toHaveLength(100);
+  });
+});

@@ -105,3 +105,19 @@ test("replay and export: resynced lists the first 100 skips, resyncedTotal count
   const exported = await exportCaptures([file], { write: () => undefined, flush: () => undefined }, { format: "jsonl", log: silentLogger });
   expect({ listed: exported.resynced.length, total: exported.resyncedTotal, frames: exported.frames }).toEqual({ listed: 100, total: 101, frames: 102 });
 });
+
+test("reader: a file cut short while the search reads it ends the search, named (no endless search)", () => {
+  const dir = makeTempDir("feeder-scan-cut-");
+  const { bytes, cutAt } = cutThenGarbage(dir, 64 << 10);
+  // The file as a recorder's cut or copytruncate leaves it after open: the size is the one at open, reads past the
+  // cut come back short.
+  const cutTo = cutAt + 8 + 5 + 8192 + 3;
+  const source = { size: bytes.byteLength, read: (p: number, n: number) => bytes.subarray(p, Math.min(p + n, cutTo)), close: () => {} };
+  const reader = new CaptureReader(source, undefined, undefined, 4096);
+  let calls = 0;
+  // Before: the search stepped back by the chunks' overlap on each short read and never ended (a bound, not a hang).
+  for (let b = reader.nextBlock(); b !== undefined && calls < 1000; b = reader.nextBlock()) calls++;
+  expect(calls).toBeLessThan(1000);
+  expect(reader.scanning).toBe(false);
+  expect(reader.truncated).toMatch(new RegExp(`^checksum mismatch in block at byte ${cutAt}; file cut short while being read: the search after it at byte \\d+ \\(\\d+ of \\d+ bytes left\\)$`));
+});

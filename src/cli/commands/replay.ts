@@ -36,8 +36,8 @@ export const replayCommand: CommandSpec = {
     "      --strict        exit 3 instead of 0 when not every record of the files was replayed: a file ended",
     "                      early (truncated, bytes left unread), had bytes skipped (resynced), held records",
     "                      of an unknown kind (unknownRecords) or marks of records its recorder lost (lost: a",
-    "                      full disk); an error line names them (cutFiles, skippedBytes, unknownRecords,",
-    "                      lostRecords, lostMarks, lostAt); a file cut",
+    "                      full disk); an error line names them (cutFiles, skippedBytes (first 100),",
+    "                      resyncedTotal, unknownRecords, lostRecords, lostMarks, lostAt); a file cut",
     "                      off inside its header holds no records: exit 0",
     "",
     "Every argument is checked before anything is published: a missing file, one that is not a capture, or one",
@@ -207,7 +207,7 @@ async function replay(ctx: CommandContext): Promise<number> {
   // A file whose header was cut off (bytesLeft 0: a recorder stopped as it opened it) lost no record: named, not exit 3.
   // A capture:lost mark is records the recorder never wrote: until 2026-12-07 it exited 0 under --strict.
   const cut = result.truncated.filter((t) => t.bytesLeft !== 0);
-  if (ctx.values.strict === true && !result.stoppedEarly && (cut.length > 0 || result.resynced.length > 0 || result.unknownRecords.length > 0 || result.lost.length > 0)) {
+  if (ctx.values.strict === true && !result.stoppedEarly && (cut.length > 0 || result.resyncedTotal > 0 || result.unknownRecords.length > 0 || result.lost.length > 0)) {
     log.error("replay --strict: not every record of the captures was replayed (exit 3)", strictFailure(cut, result));
     return STRICT_EXIT_CODE;
   }
@@ -218,7 +218,11 @@ async function replay(ctx: CommandContext): Promise<number> {
 function strictFailure(cut: { file: string; bytesLeft?: number }[], result: Awaited<ReturnType<typeof replayCaptures>>): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
   if (cut.length > 0) fields.cutFiles = cut.map((t) => ({ file: t.file, bytesLeft: t.bytesLeft }));
-  if (result.resynced.length > 0) fields.skippedBytes = result.resynced.map((r) => ({ file: r.file, atByte: r.atByte, bytesSkipped: r.bytesSkipped }));
+  if (result.resyncedTotal > 0) {
+    // The list is the summary's, the first 100; the count is of all (as lostAt and lostMarks).
+    fields.skippedBytes = result.resynced.map((r) => ({ file: r.file, atByte: r.atByte, bytesSkipped: r.bytesSkipped }));
+    fields.resyncedTotal = result.resyncedTotal;
+  }
   if (result.unknownRecords.length > 0) fields.unknownRecords = result.unknownRecords.reduce((n, u) => n + u.count, 0);
   if (result.lostTotal > 0) {
     fields.lostRecords = result.lostRecords;
