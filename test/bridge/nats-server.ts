@@ -5,7 +5,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { connect } from "node:net";
-import { writeFileSync } from "node:fs";
+import { cpSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort } from "../support/free-port.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
@@ -58,6 +58,27 @@ export class NatsServer {
       if (Date.now() > deadline) throw new Error(`timed out waiting for stream ${name} at sequence ${seq} (it ends at ${last})`);
       await new Promise((r) => setTimeout(r, 20));
     }
+  }
+
+  /**
+   * Copies the store (`jetstream/`) while the server is stopped, then restarts it. The function returned puts that
+   * copy back (server stopped, store replaced, restarted): the same streams as they were then, their later messages
+   * lost (a file store losing its tail, or restored from an older copy). The copy sits in the store directory, removed
+   * with it (the server reads only jetstream/).
+   */
+  async copyStore(): Promise<() => Promise<void>> {
+    const store = join(this.storeDir, "jetstream");
+    const copy = join(this.storeDir, "copy");
+    await this.stop();
+    cpSync(store, copy, { recursive: true });
+    await this.restart();
+    return async () => {
+      await this.stop();
+      rmSync(store, { recursive: true, force: true });
+      cpSync(copy, store, { recursive: true });
+      rmSync(copy, { recursive: true, force: true });
+      await this.restart();
+    };
   }
 
   static async start(config?: string): Promise<NatsServer> {

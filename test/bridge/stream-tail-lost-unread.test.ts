@@ -7,19 +7,14 @@
  * with the start's sequence as lastRead, and the reader reads on after the stream's last message.
  * Real parts: nats-server (its store restored from an older copy), ForwardBridge, the reader feeding a FeedSubscriber.
  */
-import { cpSync, rmSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
-import { silentLogger } from "../../src/core/log.ts";
-import { ChangeSet } from "../../src/core/change-set.ts";
+import type { ForwardBridge } from "../../src/bridge/forward-bridge.ts";
 import { FeedSubscriber, attachNats } from "../../src/subscriber/index.ts";
 import type { NatsFeedReader, NatsReaderEvent } from "../../src/subscriber/nats-source.ts";
-import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { waitFor } from "../e2e/harness.ts";
-import { packer, T0, take } from "../subscriber/feed-harness.ts";
-import { makeInstrument, TestBook } from "../wire/helpers.ts";
+import { makeInstrument } from "../wire/helpers.ts";
 import { NatsServer, natsServerMissing } from "./nats-server.ts";
+import { tailFeed } from "./tail-feed.ts";
 
 const missing = natsServerMissing();
 const X = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
@@ -46,36 +41,14 @@ const lastRead = () => (reader as unknown as { lastJsMsg?: { info?: { streamSequ
 
 describe.skipIf(missing !== undefined)(`a stream that lost its tail under a reader that read nothing${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 40_000 }, () => {
   test("is told with the start's sequence; the reader reads what the stream stores from then on", async () => {
-    bridge = new ForwardBridge({ groups: [], servers: nats.url, prefix: "unread", jetstream: { stream: STREAM, maxAgeMs: 0, maxBytes: 64 << 20, checkIntervalMs: 100 }, log: silentLogger });
-    await bridge.start();
-    const p = packer({ channelId: 3, sourceId: 7, sessionId: 701, sessionStartUs: T0, heartbeatIntervalMs: 100 });
-    const x = new TestBook(X);
-    x.load([[943500, 10]], [[943501, 20]], 1, T0);
-    let sendUs = T0;
-    const through = () => {
-      for (const d of take(p, (sendUs += 10_000))) bridge.onDatagram(d);
-    };
-    const refresh = () => {
-      packInstrumentDefinition(p, new EncodedDefinition(X), true);
-      packBookSnapshot(p, x, 0, true);
-      through();
-    };
-    const delta = () => {
-      const cs = new ChangeSet();
-      cs.addBid(943400 - x.venueSeq, 7);
-      x.apply(cs, x.venueSeq + 1, T0);
-      packBookDelta(p, x, cs);
-      through();
-    };
+    const feed = await tailFeed(X, nats.url, "unread", STREAM, 701);
+    bridge = feed.bridge;
+    const { refresh, delta } = feed;
     refresh();
     await nats.streamAt(STREAM, 2);
 
     // The store at 2 messages, copied while the server is stopped; then 10 more: the stream at 12.
-    const store = join(nats.storeDir, "jetstream");
-    const copy = join(nats.storeDir, "copy");
-    await nats.stop();
-    cpSync(store, copy, { recursive: true });
-    await nats.restart();
+    const putBack = await nats.copyStore();
     await waitFor(() => bridge.health.natsConnected, "the bridge connected again", 10_000);
     for (let i = 0; i < 10; i++) delta();
     await nats.streamAt(STREAM, 12);
@@ -87,11 +60,7 @@ describe.skipIf(missing !== undefined)(`a stream that lost its tail under a read
     reader = await attachNats(sub, { servers: nats.url, prefix: "unread", stream: STREAM, reconnectAfterCloseMs: 100, onNatsEvent: (e) => events.push(e) });
 
     // The store put back as it was: the same stream, ending at sequence 2.
-    await nats.stop();
-    rmSync(store, { recursive: true, force: true });
-    cpSync(copy, store, { recursive: true });
-    rmSync(copy, { recursive: true, force: true });
-    await nats.restart();
+    await putBack();
     await nats.streamAt(STREAM, 2);
     await waitFor(() => events.some((e) => e.kind === "stream_discontinuity"), "the lost tail told", 10_000);
     expect(events.filter((e) => e.kind === "stream_discontinuity")).toEqual([{ kind: "stream_discontinuity", why: "truncated", lastRead: 12, firstSeq: expect.any(Number), lastSeq: 2, unread: true }]);

@@ -5,12 +5,10 @@
  */
 import dgram from "node:dgram";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ChangeSet } from "../../src/core/change-set.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
-import { packBookDelta, packBookSnapshot } from "../../src/wire/encoder.ts";
 import { decodeRetxControl, markRetransmit, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
-import { levelsOf, makeInstrument, TestBook, waitFor } from "../wire/helpers.ts";
-import { packer, T0, take } from "./feed-harness.ts";
+import { levelsOf, makeInstrument, waitFor } from "../wire/helpers.ts";
+import { snapshotAndDeltas, T0 } from "./feed-harness.ts";
 
 /** "rotating.test" resolves to the next of these at each lookup (a round-robin name); anything else as usual. */
 const rotation = { next: [] as string[] };
@@ -39,18 +37,7 @@ describe("the addresses asked at", () => {
     await sub.start();
     cleanups.push(() => sub.stop());
 
-    const p = packer();
-    const b = new TestBook(inst);
-    b.load([[943503, 1500], [943500, 20]], [[943504, 250], [943510, 1]], 1, T0);
-    packBookSnapshot(p, b, 0, false);
-    const ds = [...take(p)];
-    for (let i = 0; i < 4; i++) {
-      const cs = new ChangeSet();
-      cs.addBid(943500, 10 + i);
-      b.apply(cs, b.venueSeq + 1, T0);
-      packBookDelta(p, b, cs);
-      ds.push(...take(p));
-    }
+    const { b, ds } = snapshotAndDeltas(inst, 10);
     const lost = ds[3]!;
 
     // The request goes to 127.0.0.2; before it is answered the name is resolved six more times, each anew (as the

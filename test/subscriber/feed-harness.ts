@@ -4,6 +4,7 @@ import type { Instrument } from "../../src/core/types.ts";
 import { FeedSubscriber, type FeedSubscriberOptions } from "../../src/subscriber/index.ts";
 import type { DatagramAuth } from "../../src/wire/auth.ts";
 import { envelopeOf } from "../../src/subscriber/nats-envelope.ts";
+import { packBookDelta, packBookSnapshot } from "../../src/wire/encoder.ts";
 import { MSG_LENGTH_OFFSET, PACKET_HEADER_BYTES, PKT_MSG_COUNT_OFFSET } from "../../src/wire/layout.ts";
 import { ChannelPacker } from "../../src/wire/packer.ts";
 import { TestBook } from "../wire/helpers.ts";
@@ -82,4 +83,21 @@ export function wideBidDelta(b: TestBook, qty: number): ChangeSet {
   const bids: [number, number][] = [];
   for (let i = 0; i < 30; i++) bids.push([943000 - i, qty + i]);
   return bidDelta(b, bids);
+}
+
+/** A book's snapshot and four deltas (bid 943500 at qtyBase, + 1, …), one datagram each. */
+export function snapshotAndDeltas(instrument: Instrument, qtyBase: number): { b: TestBook; ds: Uint8Array[] } {
+  const p = packer();
+  const b = new TestBook(instrument);
+  b.load([[943503, 1500], [943500, 20]], [[943504, 250], [943510, 1]], 1, T0);
+  packBookSnapshot(p, b, 0, false);
+  const ds = [...take(p)];
+  for (let i = 0; i < 4; i++) {
+    const cs = new ChangeSet();
+    cs.addBid(943500, qtyBase + i);
+    b.apply(cs, b.venueSeq + 1, T0);
+    packBookDelta(p, b, cs);
+    ds.push(...take(p));
+  }
+  return { b, ds };
 }

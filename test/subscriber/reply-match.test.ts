@@ -9,12 +9,10 @@
  */
 import dgram from "node:dgram";
 import { afterEach, describe, expect, it } from "vitest";
-import { ChangeSet } from "../../src/core/change-set.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
-import { packBookDelta, packBookSnapshot } from "../../src/wire/encoder.ts";
 import { decodeRetxControl, markRetransmit, RETX_KIND_OUT_OF_RANGE, RETX_KIND_REQUEST, type RetxControl } from "../../src/wire/retransmit.ts";
 import { forgedControl, levelsOf, makeInstrument, TestBook, waitFor } from "../wire/helpers.ts";
-import { packer, T0, take } from "./feed-harness.ts";
+import { snapshotAndDeltas, T0 } from "./feed-harness.ts";
 
 const inst = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
 
@@ -30,29 +28,12 @@ async function socketOn(address: string): Promise<dgram.Socket> {
   return s;
 }
 
-/** A book's snapshot and four deltas (bid 943500 at qtyBase, + 1, …), one datagram each. */
-function datagrams(qtyBase: number): { b: TestBook; ds: Uint8Array[] } {
-  const p = packer();
-  const b = new TestBook(inst);
-  b.load([[943503, 1500], [943500, 20]], [[943504, 250], [943510, 1]], 1, T0);
-  packBookSnapshot(p, b, 0, false);
-  const ds = [...take(p)];
-  for (let i = 0; i < 4; i++) {
-    const cs = new ChangeSet();
-    cs.addBid(943500, qtyBase + i);
-    b.apply(cs, b.venueSeq + 1, T0);
-    packBookDelta(p, b, cs);
-    ds.push(...take(p));
-  }
-  return { b, ds };
-}
-
-/** A started subscriber asking `server` (at `host`), fed those datagrams but the third after the snapshot (lost). */
+/** A started subscriber asking `server` (at `host`), fed snapshotAndDeltas(inst, 10) but the third after the snapshot (lost). */
 async function rig(server: dgram.Socket, host = "127.0.0.1"): Promise<{ sub: FeedSubscriber; b: TestBook; lost: Uint8Array; feed: () => void }> {
   const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host, port: (server.address() as { port: number }).port, timeoutMs: 10_000 } });
   await sub.start();
   cleanups.push(() => sub.stop());
-  const { b, ds } = datagrams(10);
+  const { b, ds } = snapshotAndDeltas(inst, 10);
   const lost = ds[3]!;
   return { sub, b, lost, feed: () => ds.forEach((d) => d !== lost && sub.ingest(d, T0)) };
 }
@@ -105,7 +86,7 @@ describe("a reply is taken only for the request it answers, from the address ask
     const server = await socketOn("127.0.0.1");
     const stranger = await socketOn("127.0.0.2"); // loopback too, but not the address the requests go to
     const { sub, b, lost, feed } = await rig(server);
-    const forged = datagrams(500).ds[3]!; // the lost one's seqNum, other levels
+    const forged = snapshotAndDeltas(inst, 500).ds[3]!; // the lost one's seqNum, other levels
     expect(forged).not.toEqual(lost);
     server.on("message", (msg, rinfo) => {
       const req = decodeRetxControl(msg);
@@ -135,7 +116,7 @@ describe("a reply is taken only for the request it answers, from the address ask
     const sub = new FeedSubscriber({ groups: [], staleAfterMs: 0, retransmit: { host: "127.0.0.2", port: (asked.address() as { port: number }).port, timeoutMs: 10_000 } });
     await sub.start();
     cleanups.push(() => sub.stop());
-    const { b, ds } = datagrams(10);
+    const { b, ds } = snapshotAndDeltas(inst, 10);
     const lost = ds[3]!;
     asked.on("message", (msg, rinfo) => {
       const req = decodeRetxControl(msg);
