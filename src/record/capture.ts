@@ -1327,6 +1327,11 @@ export class CaptureReader {
     private readonly resyncChunkBytes = RESYNC_CHUNK_BYTES,
   ) {
     this.source = input instanceof Uint8Array ? { size: input.byteLength, read: (p, n) => input.subarray(p, p + n), close: () => {} } : input;
+    // A step steps on by its bytes less the magic's length plus one (the overlap): fewer than a magic's would not advance.
+    if (!Number.isInteger(resyncChunkBytes) || resyncChunkBytes < CAPTURE_MAGIC.length) {
+      this.source.close();
+      throw new Error(`resyncChunkBytes ${resyncChunkBytes}: must be a whole number of at least ${CAPTURE_MAGIC.length} (a capture header's magic)`);
+    }
     const header = parseHeader(this.source.read(0, Math.min(this.source.size, COMPRESSED_HEADER_BYTES)));
     if (typeof header === "string") {
       this.source.close();

@@ -121,3 +121,49 @@ test("reader: a file cut short while the search reads it ends the search, named 
   expect(reader.scanning).toBe(false);
   expect(reader.truncated).toMatch(new RegExp(`^checksum mismatch in block at byte ${cutAt}; file cut short while being read: the search after it at byte \\d+ \\(\\d+ of \\d+ bytes left\\)$`));
 });
+
+test("reader: a search step of fewer bytes than a capture header is refused, named (it could not advance)", () => {
+  const bytes = capture(makeTempDir("feeder-scan-chunk-"), "a", 1_000, ["a1"]).bytes;
+  // Before: taken, and a search stepped on by chunk - 7 bytes: 0 at 7 (for ever), back at less.
+  for (const chunk of [7, 0, 8.5, Number.NaN]) {
+    expect(() => new CaptureReader(bytes, undefined, undefined, chunk)).toThrow(`resyncChunkBytes ${chunk}: must be a whole number of at least 8 (a capture header's magic)`);
+  }
+  expect(() => new CaptureReader(bytes, undefined, undefined, 8)).not.toThrow();
+});
+
+test("reader: random garbage and search steps between two captures: the second is always read, the search always ends", () => {
+  const dir = makeTempDir("feeder-scan-random-");
+  const a = capture(dir, "a", 1_000, ["a1", "a2"]);
+  const b = capture(dir, "b", 2_000, ["b1", "b2"]).bytes;
+  let seed = 12345; // a fixed seed: a failure reproduces
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
+  const magic = Buffer.from("FDRCAP01");
+  for (let run = 0; run < 400; run++) {
+    const cut = rand(2) === 0; // a's last block cut 5 bytes into its body, or a whole
+    const head = cut ? a.bytes.subarray(0, a.lastBlockAt + 8 + 5) : a.bytes;
+    // Garbage of random bytes and pieces of the magic (a header's start that is no header), often 0..20 bytes long.
+    const garbage: number[] = [];
+    const garbageBytes = rand(4) === 0 ? rand(200) : rand(21);
+    while (garbage.length < garbageBytes) {
+      if (rand(3) === 0) garbage.push(...magic.subarray(0, 1 + rand(7)));
+      else garbage.push(rand(256));
+    }
+    garbage.length = garbageBytes;
+    const bytes = Buffer.concat([head, Buffer.from(garbage), b]);
+    const bAt = head.byteLength + garbageBytes;
+    const chunk = 8 + rand(57);
+    const reader = new CaptureReader(bytes, undefined, undefined, chunk);
+    const seen: string[] = [];
+    let calls = 0;
+    for (let blk = reader.nextBlock(); blk !== undefined && calls < 10_000; blk = reader.nextBlock()) {
+      calls++;
+      for (const r of blk) seen.push(r.frame as string);
+    }
+    const context = { run, cut, garbage: Buffer.from(garbage).toString("hex"), chunk };
+    expect({ ...context, ended: calls < 10_000, seen, truncated: reader.truncated }).toEqual({ ...context, ended: true, seen: cut ? ["a1", "b1", "b2"] : ["a1", "a2", "b1", "b2"], truncated: undefined });
+    // The search resumed at b's header, not one past it: no real header skipped, none counted twice.
+    const last = reader.resyncs.at(-1);
+    if (last !== undefined) expect({ ...context, resumedAt: last.atByte + last.bytesSkipped }).toEqual({ ...context, resumedAt: bAt });
+    expect(reader.resyncs.length).toBeLessThanOrEqual(1);
+  }
+});
