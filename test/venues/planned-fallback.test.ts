@@ -189,17 +189,23 @@ describe("a planned reconnect whose replacement fails goes back to the old socke
   });
 
   test("binance: an error frame on the old socket during the overlap answers none of the replacement's requests: the planned reconnect completes", async () => {
-    const run = await startBinance(["BTCUSDT"], { prepare: (p) => p.byIndex.set(1, { holdDown: true }) });
+    // The replacement's ack is held while the test checks the old socket: a deadline (not this test's) that cannot pass
+    // meanwhile, so a failure counted is the error frame's. Before, 500 ms: a loaded machine's checks outlasted it, the
+    // replacement failed by its deadline, a later one completed, and the counts were [2, 1, 0].
+    const run = await startBinance(["BTCUSDT"], { adapter: { ackTimeoutMs: 60_000 } });
     runs.push(run);
     await allEqual(run, "at start", 1);
-    run.announce!();
+    // The held link is the one the announcement opens (a loaded machine may have reconnected before the books were live).
     const p = run.proxy;
-    await until(() => p.links.length >= 2 && p.links[1]!.fromClient.some((m) => m.includes("SUBSCRIBE")), "the replacement subscribing");
+    const o = p.links.length - 1;
+    p.next = { holdDown: true };
+    run.announce!();
+    await until(() => p.links.length > o + 1 && p.links[o + 1]!.fromClient.some((m) => m.includes("SUBSCRIBE")), "the replacement subscribing");
     // An error naming no request, on the old socket (Binance sends {"code","msg"} without an id for a request it could not read).
-    p.links[0]!.client.send(JSON.stringify({ code: 3, msg: "Invalid JSON: expected value at line 1 column 1" }));
+    p.links[o]!.client.send(JSON.stringify({ code: 3, msg: "Invalid JSON: expected value at line 1 column 1" }));
     await allEqual(run, "through the old socket (its frames after the error handled)");
-    p.releaseDown(p.links[1]!);
-    await until(() => p.links[0]!.closed, "the old socket closed once the replacement's subscription was acked");
+    p.releaseDown(p.links[o + 1]!);
+    await until(() => p.links[o]!.closed, "the old socket closed once the replacement's subscription was acked");
     await allEqual(run, "on the replacement");
     expect(run.sink.invalid).toEqual([]);
     expect([stats(run).plannedReconnects, stats(run).plannedReconnectFailures, stats(run).subscribeRejected ?? 0]).toEqual([1, 0, 0]);

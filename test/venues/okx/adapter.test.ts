@@ -294,11 +294,14 @@ describe("okx adapter against the simulator", { timeout: 20_000 }, () => {
       { market: "spot", symbol: "BTC-USDT", depth: 400 },
       { market: "spot", symbol: "ETH-USDT", depth: 400 },
     ];
-    // The venue allows fewer requests than the adapter counts on (another client on the connection's budget, say):
-    // 2 per 400 ms, so the resync's subscribe (the third request) is refused, and goes through once retried.
-    const { sim, adapter, sink, equal } = await start(subs, {}, undefined, { requestsPerHour: 2, requestWindowMs: 400 });
+    // The venue refuses a request the adapter's budget allowed (another client on the connection's budget, say): the
+    // resync's subscribe is refused once, and goes through once retried. Before, the simulator's window did it (2 per
+    // 400 ms of real time): on a loaded machine the books went live more than 400 ms after the first subscribe, the
+    // resync was not refused, and "refused once" timed out.
+    const { sim, adapter, sink, equal } = await start(subs);
     sim.step(1);
     await until(() => equal(0) && equal(1), "books live");
+    sim.failSubscribes("BTC-USDT", 1, "60014", "Requests too frequent.");
     adapter.requestResync(0, StatusReason.PARSE_ERROR);
     await until(() => sim.stats.errorsSent >= 1 && equal(0) && equal(1), "refused once, then resynced");
     expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
