@@ -212,16 +212,21 @@ describe("a planned reconnect whose replacement fails goes back to the old socke
   });
 
   test("binance: serverShutdown on the replacement during the overlap is kept: it is replaced in turn once it carries every stream", async () => {
-    const run = await startBinance(["BTCUSDT", "ETHUSDT"], { prepare: (p) => p.byIndex.set(1, { holdDown: true }) });
+    // The replacement's ack is held while its notice comes: a deadline (not this test's) that cannot pass meanwhile.
+    // Before, 500 ms: a loaded machine outlasted it, the replacement failed by its deadline and the notice never came.
+    const run = await startBinance(["BTCUSDT", "ETHUSDT"], { adapter: { ackTimeoutMs: 60_000 } });
     runs.push(run);
     await allEqual(run, "at start", 1);
-    run.announce!();
+    // The held link is the one the announcement opens (a loaded machine may have reconnected before the books were live).
     const p = run.proxy;
-    await until(() => p.links.length >= 2 && (p.links[1]!.heldDown ?? []).some((f) => f.includes('"result":null')), "the replacement's ack held");
+    const o = p.links.length - 1;
+    p.next = { holdDown: true };
+    run.announce!();
+    await until(() => p.links.length > o + 1 && (p.links[o + 1]!.heldDown ?? []).some((f) => f.includes('"result":null')), "the replacement's ack held");
     run.announce!(); // to both sockets: the old one's copy is stale, the replacement's (held behind its ack) is its own
-    await until(() => (p.links[1]!.heldDown ?? []).some((f) => f.includes("serverShutdown")), "the replacement's notice held");
-    p.releaseDown(p.links[1]!);
-    await until(() => p.links.length >= 3 && p.links[0]!.closed && p.links[1]!.closed, "the replacement replaced in turn");
+    await until(() => (p.links[o + 1]!.heldDown ?? []).some((f) => f.includes("serverShutdown")), "the replacement's notice held");
+    p.releaseDown(p.links[o + 1]!);
+    await until(() => p.links.length > o + 2 && p.links[o]!.closed && p.links[o + 1]!.closed, "the replacement replaced in turn");
     await allEqual(run, "on the third socket");
     expect(run.sink.invalid).toEqual([]);
     expect([stats(run).plannedReconnects, stats(run).plannedReconnectFailures, stats(run).reconnects]).toEqual([2, 0, 0]);
