@@ -22,6 +22,28 @@ async function replay(args: string[]): Promise<{ code: number; summary: Record<s
   return { code, summary: out.length > 0 ? JSON.parse(out.at(-1)!) : undefined, err };
 }
 
+/** `replay` with what it writes to process.stderr (the --strict error line goes there) captured. */
+async function replayWithStderr(args: string[]): Promise<{ r: Awaited<ReturnType<typeof replay>>; stderr: string[] }> {
+  const stderr: string[] = [];
+  const spy = vi.spyOn(process.stderr, "write").mockImplementation(((text: string, done?: () => void) => {
+    stderr.push(String(text));
+    done?.();
+    return true;
+  }) as typeof process.stderr.write);
+  try {
+    return { r: await replay(args), stderr };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+/** The XRP config on its own destination, with no start-up listen (1.5 s otherwise). */
+function quickXrpConfig(dir: string, destination: number): string {
+  const config = writeXrpConfig(dir, uniqueDestination(destination));
+  writeFileSync(config, readFileSync(config, "utf8").replace("[publish]\n", "[publish]\nstartup_listen_ms = 0\n"));
+  return config;
+}
+
 describe("feeder replay of a capture cut off mid-block", { timeout: 60_000 }, () => {
   const dir = makeTempDir("feeder-replay-strict-");
   const config = writeXrpConfig(dir, uniqueDestination(381));
@@ -77,8 +99,7 @@ describe("feeder replay's summary counts the connection records it ignored as ma
   // Until s-wsreq a malformed ws:asked was counted in a log line only, a malformed ws:req not at all.
   test("a ws:req that is not a request live writes and a head's ws:asked that does not parse: malformedRecords 2", async () => {
     const dir = makeTempDir("feeder-replay-malformed-");
-    const config = writeXrpConfig(dir, uniqueDestination(382));
-    writeFileSync(config, readFileSync(config, "utf8").replace("[publish]\n", "[publish]\nstartup_listen_ms = 0\n")); // no 1.5 s listen first
+    const config = quickXrpConfig(dir, 382);
     const w = new CaptureWriter({ dir, prefix: "feeder" });
     const conn = "conn0.linear"; // the config's one connection
     w.writeRest(XRP_T0_US, "bybit", "linear", conn, "ws:asked", "{not json");
@@ -97,26 +118,14 @@ describe("feeder replay --strict of a capture holding capture:lost marks", { tim
   // lost, but --strict did not count them, and nothing said how many.
   test("exit 3, and one error line names how many records were lost and where", async () => {
     const dir = makeTempDir("feeder-replay-strict-lost-");
-    const config = writeXrpConfig(dir, uniqueDestination(385));
-    writeFileSync(config, readFileSync(config, "utf8").replace("[publish]\n", "[publish]\nstartup_listen_ms = 0\n")); // no 1.5 s listen first
+    const config = quickXrpConfig(dir, 385);
     const w = new CaptureWriter({ dir, prefix: "feeder" });
     XRP_LINES.slice(0, 3).forEach((l, i) => w.write(XRP_T0_US + i, "bybit", "linear", "conn0.linear", l));
     w.writeRest(XRP_T0_US + 5, "", "", "", CAPTURE_LOST_URL, "7 records in 2 blocks not written: ENOSPC: no space left on device");
     XRP_LINES.slice(3, 5).forEach((l, i) => w.write(XRP_T0_US + 6 + i, "bybit", "linear", "conn0.linear", l));
     w.close();
     const file = w.files[0]!;
-    const stderr: string[] = [];
-    const spy = vi.spyOn(process.stderr, "write").mockImplementation(((text: string, done?: () => void) => {
-      stderr.push(String(text));
-      done?.();
-      return true;
-    }) as typeof process.stderr.write);
-    let r: Awaited<ReturnType<typeof replay>>;
-    try {
-      r = await replay(["--config", config, "--strict", file]);
-    } finally {
-      spy.mockRestore();
-    }
+    const { r, stderr } = await replayWithStderr(["--config", config, "--strict", file]);
     expect(r.summary).toMatchObject({ frames: 5, truncated: [], unknownRecords: [], lost: [{ file, atUs: XRP_T0_US + 5 }] });
     expect(r.code).toBe(3);
     const line = stderr.find((l) => l.includes("replay --strict: not every record of the captures was replayed"));
@@ -128,24 +137,12 @@ describe("feeder replay --strict of a capture holding capture:lost marks", { tim
   // lostRecords was summed from the bounded list of marks (the first 100): beyond them the total was understated.
   test("past the 100 marks listed, the summary and the error line count every mark's records", async () => {
     const dir = makeTempDir("feeder-replay-strict-lost-many-");
-    const config = writeXrpConfig(dir, uniqueDestination(386));
-    writeFileSync(config, readFileSync(config, "utf8").replace("[publish]\n", "[publish]\nstartup_listen_ms = 0\n")); // no 1.5 s listen first
+    const config = quickXrpConfig(dir, 386);
     const w = new CaptureWriter({ dir, prefix: "feeder" });
     XRP_LINES.slice(0, 3).forEach((l, i) => w.write(XRP_T0_US + i, "bybit", "linear", "conn0.linear", l));
     for (let i = 0; i < 101; i++) w.writeRest(XRP_T0_US + 5 + i, "", "", "", CAPTURE_LOST_URL, "2 records in 1 blocks not written: ENOSPC: no space left on device");
     w.close();
-    const stderr: string[] = [];
-    const spy = vi.spyOn(process.stderr, "write").mockImplementation(((text: string, done?: () => void) => {
-      stderr.push(String(text));
-      done?.();
-      return true;
-    }) as typeof process.stderr.write);
-    let r: Awaited<ReturnType<typeof replay>>;
-    try {
-      r = await replay(["--config", config, "--strict", w.files[0]!]);
-    } finally {
-      spy.mockRestore();
-    }
+    const { r, stderr } = await replayWithStderr(["--config", config, "--strict", w.files[0]!]);
     expect(r.code).toBe(3);
     const line = stderr.find((l) => l.includes("replay --strict: not every record of the captures was replayed"));
     expect(line).toContain('"lostRecords":202'); // 200 before
@@ -160,8 +157,7 @@ describe("feeder replay --strict of a file resynced more than 100 times", { time
   // said how many skips there were (lostRecords/lostMarks count all marks, lostAt lists the first 100).
   test("the error line counts every skip (resyncedTotal); skippedBytes stays the first 100", async () => {
     const dir = makeTempDir("feeder-replay-strict-resync-many-");
-    const config = writeXrpConfig(dir, uniqueDestination(387));
-    writeFileSync(config, readFileSync(config, "utf8").replace("[publish]\n", "[publish]\nstartup_listen_ms = 0\n")); // no 1.5 s listen first
+    const config = quickXrpConfig(dir, 387);
     const w = new CaptureWriter({ dir, prefix: "feeder", compression: "none" });
     w.write(XRP_T0_US, "bybit", "linear", "conn0.linear", XRP_LINES[0]!);
     w.close();
@@ -171,18 +167,7 @@ describe("feeder replay --strict of a file resynced more than 100 times", { time
     for (let i = 0; i < 101; i++) parts.push(junk, good);
     const file = join(dir, "many.fcap");
     writeFileSync(file, Buffer.concat(parts));
-    const stderr: string[] = [];
-    const spy = vi.spyOn(process.stderr, "write").mockImplementation(((text: string, done?: () => void) => {
-      stderr.push(String(text));
-      done?.();
-      return true;
-    }) as typeof process.stderr.write);
-    let r: Awaited<ReturnType<typeof replay>>;
-    try {
-      r = await replay(["--config", config, "--strict", file]);
-    } finally {
-      spy.mockRestore();
-    }
+    const { r, stderr } = await replayWithStderr(["--config", config, "--strict", file]);
     expect(r.code).toBe(3);
     expect(r.summary).toMatchObject({ resyncedTotal: 101 });
     const line = stderr.find((l) => l.includes("replay --strict: not every record of the captures was replayed"));
