@@ -31,6 +31,7 @@ import {
 } from "../wire/layout.ts";
 import { decodeRetxControl, RETX_KIND_OUT_OF_RANGE, RETX_KIND_THROTTLED, RETX_MAGIC } from "../wire/retransmit.ts";
 import { InstrumentBooks } from "./instrument-books.ts";
+import { ReportLimit } from "./report-limit.ts";
 import { DEFAULT_MAX_HELD_DATAGRAMS, DEFAULT_MAX_HELD_DATAGRAMS_TOTAL, DEFAULT_RETRANSMIT_TIMEOUT_MS, Divert, Recovery } from "./recovery.ts";
 import { Listeners } from "./listeners.ts";
 import { continuesOldLine, isBeatAhead, isBeatCopy, isCopy, raiseHighSend, sendAheadMaxUsOf, sentAfterAllHad, StreamTable, streamKeyOf, type StreamState } from "./streams.ts";
@@ -77,7 +78,7 @@ export const STALE_HEARTBEAT_INTERVALS = 3;
 export const MAX_HEARTBEAT_INTERVAL_MS = 60_000;
 /** How often the stale check runs when the limit comes from the heartbeat interval. */
 const STALE_CHECK_MS = 100;
-/** Replies from an address not asked: said at most once per this many ms (each one counted). */
+/** Replies from an address not asked, and RETRANSMIT datagrams off the request socket: said at most once per this many ms (each one counted). */
 const STRANGER_REPLY_REPORT_MS = 5000;
 /** Addresses a request was asked at, kept (the newest): a name resolving anew (DNS round robin) gets a few. */
 const ASKED_ADDRESSES_MAX = 8;
@@ -251,9 +252,10 @@ export class FeedSubscriber {
    * gap with datagrams of its own).
    */
   private readonly askedAddresses = new Set<string>();
-  /** Replies from an address not asked, dropped since the last 'error' saying so; when that was (monoEpochMs). */
-  private strangerReplies = 0;
-  private strangerToldMs = -Infinity;
+  /** Replies from an address not asked, said at most once per STRANGER_REPLY_REPORT_MS. */
+  private readonly strangerReplies = new ReportLimit(STRANGER_REPLY_REPORT_MS);
+  /** RETRANSMIT datagrams on a group or bind socket (never the server's), said as rarely. */
+  private readonly offSocketRetransmits = new ReportLimit(STRANGER_REPLY_REPORT_MS);
   private recoveryTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(opts: FeedSubscriberOptions) {
@@ -407,7 +409,7 @@ export class FeedSubscriber {
           throw new Error(`subscriber: groups[${i}]: cannot join ${g.group} on interface ${iface}: ${(err as Error).message}`);
         }
       }
-      socket.on("message", (msg: Buffer, rinfo: dgram.RemoteInfo) => this.onSocketMessage(msg, rinfo));
+      socket.on("message", (msg: Buffer, rinfo: dgram.RemoteInfo) => this.onSocketMessage(msg, rinfo, i));
       socket.on("error", (err: Error) => this.listeners.reportError(err, ""));
     }
     if (this.recovery !== undefined) {
@@ -731,7 +733,7 @@ export class FeedSubscriber {
       this.counters.retransmitRejected++; // only retransmissions belong on this socket
       return;
     }
-    this.onSocketMessage(msg, rinfo);
+    this.onSocketMessage(msg, rinfo, -1);
   }
 
   /**
@@ -740,12 +742,8 @@ export class FeedSubscriber {
    * gap fall back with nothing saying why).
    */
   private strangerReply(rinfo: dgram.RemoteInfo): void {
-    this.strangerReplies++;
-    const nowMs = monoEpochMs();
-    if (nowMs - this.strangerToldMs < STRANGER_REPLY_REPORT_MS) return;
-    const dropped = this.strangerReplies;
-    this.strangerReplies = 0;
-    this.strangerToldMs = nowMs;
+    const dropped = this.strangerReplies.due(monoEpochMs());
+    if (dropped === 0) return;
     const asked = this.askedAddresses.size > 0 ? [...this.askedAddresses].join(", ") : "none yet";
     const from = `${rinfo.address}:${rinfo.port}`;
     this.listeners.reportError(
@@ -758,7 +756,24 @@ export class FeedSubscriber {
     );
   }
 
-  private onSocketMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  /** Cold: a RETRANSMIT datagram on a group or bind socket, said at once, then at most one per 5 s with the count since. */
+  private offSocketRetransmit(group: number, address: string, port: number): void {
+    const dropped = this.offSocketRetransmits.due(monoEpochMs());
+    if (dropped === 0) return;
+    const g = this.groups[group]!;
+    const from = `${address}:${port}`;
+    const why =
+      this.retransmit === undefined
+        ? "this subscriber asks for no retransmission (no retransmit option), and a server answers only a requester's request socket"
+        : `a server answers only the request socket, so retransmissions are taken there only (from retransmit.host ${this.retransmit.host})`;
+    this.listeners.reportError(
+      new Error(`RETRANSMIT datagram from ${from} on groups[${group}] (${g.group ?? g.bind}:${g.port}) dropped: ${why}; ${dropped} dropped since the last such report`),
+      from,
+    );
+  }
+
+  /** `group`: the index of the group or bind socket it came on, −1 for the request socket. */
+  private onSocketMessage(msg: Buffer, rinfo: dgram.RemoteInfo, group: number): void {
     const recvTimeUs = monoEpochUs();
     const length = msg.length;
     this.counters.datagrams++;
@@ -768,11 +783,14 @@ export class FeedSubscriber {
       return;
     }
     msg.copy(this.rxBytes, 0, 0, length);
-    this.process(length, recvTimeUs, rinfo.address, rinfo.port);
+    this.process(length, recvTimeUs, rinfo.address, rinfo.port, group);
   }
 
-  /** fromPort −1: `from` is already the whole label (ingest); otherwise errors say "address:port", built only then. */
-  private process(length: number, recvTimeUs: number, from: string, fromPort: number): void {
+  /**
+   * fromPort −1: `from` is already the whole label (ingest); otherwise errors say "address:port", built only then.
+   * `group`: the group or bind socket it came on (its index), −1 for the request socket, ingest() and held datagrams.
+   */
+  private process(length: number, recvTimeUs: number, from: string, fromPort: number, group = -1): void {
     const r = this.reader;
     let rc: DecodeErrorCode;
     try {
@@ -782,6 +800,13 @@ export class FeedSubscriber {
     }
     if (rc !== DecodeErrorCode.OK) {
       this.reject(rc, length, from, fromPort, true);
+      return;
+    }
+    if (group >= 0 && (r.flags & PKT_FLAG_RETRANSMIT) !== 0) {
+      // A server answers only the request socket (§11.3): on a group or bind socket this is no answer, whoever sent
+      // it (before 2026-12-07 it filled an open gap: on an unkeyed feed, levels of anyone's on the segment).
+      this.counters.retransmitRejected++;
+      this.offSocketRetransmit(group, from, fromPort);
       return;
     }
     // Held datagrams replayed from here (released by this one) are inside it too: what their listeners feed comes after

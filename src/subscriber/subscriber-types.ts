@@ -365,7 +365,8 @@ export interface SubscriberCounters {
   /** Of the fallbacks: too many datagrams waited (retransmit.maxHeldDatagrams on the stream, maxHeldDatagramsTotal on all). */
   retransmitOverCap: number;
   /**
-   * RETRANSMIT datagrams applied into a gap, and dropped (not asked for, not the gap's next, or no retransmit option);
+   * RETRANSMIT datagrams applied into a gap, and dropped (not asked for, not the gap's next, no retransmit option, or
+   * received on a group or bind socket, where no server answers: also said in an 'error', at most one per 5 s);
    * retransmitRejected also counts the request socket's control packets that end no request (damaged, not a reply, or
    * a reply for no open request: late, its request already ended, or of another range), and anything on that socket
    * from an address the requests did not go to (also said in an 'error', at most one per 5 s).
