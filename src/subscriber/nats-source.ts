@@ -464,8 +464,20 @@ export class NatsFeedReader {
    * was stored while no consumer read skipped), or after the replaced stream's last read (its first messages skipped).
    */
   private startedOn: { created: string; policy: StartPolicy } | undefined;
-  /** The last sequence read when messages dropped after it were told (discardedSince), 0 for none. */
+  /**
+   * The last sequence read when messages dropped after it were told (discardedSince), 0 for none. Of the stream made
+   * at `discardToldOn` only: a stream made again numbers from 1 again (before, a discard past the same sequence of the
+   * new stream was not told).
+   */
   private discardTold = 0;
+  private discardToldOn: string | undefined;
+  /**
+   * After a lost tail read on by time (truncatedFrom): the last message read before it, by its sequence and stored
+   * time. The consumer starts at that time's millisecond, so what it stored in it up to that message comes again;
+   * each is passed over (not read, not counted) until the first message after it. Before, an unnumbered envelope
+   * (version 1, or 2 without forward numbers) of it was read twice and taken in again as new.
+   */
+  private readThrough: { seq: number; storedNs: number } | undefined;
   /** Messages read from the stream (all its consumers): unchanged over an idle look's interval, the consumer read none. */
   private jsReads = 0;
   /** `stream_foreign` told, no consumer made since (refuseForeign). */
@@ -800,6 +812,7 @@ export class NatsFeedReader {
    */
   private forgetStream(created: string): { deliver_policy: "all" } {
     this.lastJsMsg = undefined;
+    this.readThrough = undefined;
     this.startedOn = { created, policy: { deliver_policy: "all" } };
     return { deliver_policy: "all" };
   }
@@ -810,17 +823,19 @@ export class NatsFeedReader {
    * 2026-12-07 the reader asked to go on after `readSeq`, its books shown usable with no gap: past the stream's end,
    * nats-server 2.9 starts a consumer at the end, newer servers may keep the asked start (passing over those new
    * messages until the stream outgrows it). Read on from the first message stored after the last one read (by its time: the
-   * sequences are the old ones' again; a message before it read again is refused by the bridge's numbering), and a gap:
+   * sequences are the old ones' again; what that millisecond stored up to it comes again, passed over: readThrough), and a gap:
    * what the lost tail held is not in the stream, so every book is resynced at its next snapshot. Told. Nothing read
    * yet (`unread`, `readSeq` where the start was, startAfter): read on after the stream's last message now.
    */
   private truncatedFrom(info: StreamInfo, readSeq: number, unread = false): StartPolicy {
     const storedNs = this.lastJsMsg?.info?.timestampNanos;
-    // Floored to the millisecond: a message stored in that millisecond is read again (refused), none passed over.
-    const policy: StartPolicy =
-      storedNs === undefined || !Number.isFinite(storedNs)
-        ? { deliver_policy: "by_start_sequence", opt_start_seq: info.state!.last_seq + 1 }
-        : { deliver_policy: "by_start_time", opt_start_time: new Date(Math.floor(storedNs / 1e6)).toISOString() };
+    const byTime = storedNs !== undefined && Number.isFinite(storedNs);
+    // Floored to the millisecond: a message stored in that millisecond comes again (passed over), none is missed.
+    const policy: StartPolicy = byTime
+      ? { deliver_policy: "by_start_time", opt_start_time: new Date(Math.floor(storedNs / 1e6)).toISOString() }
+      : { deliver_policy: "by_start_sequence", opt_start_seq: info.state!.last_seq + 1 };
+    // The client's own consumer may have read messages stored since the loss (this one among them): its sequence, not readSeq's.
+    this.readThrough = byTime ? { seq: this.lastJsMsg?.info?.streamSequence ?? readSeq, storedNs } : undefined;
     this.lastJsMsg = undefined;
     this.startedOn = { created: info.created, policy };
     this.lostMessages("truncated", readSeq, info.state!, unread);
@@ -834,8 +849,9 @@ export class NatsFeedReader {
    */
   private discardedSince(info: StreamInfo, readSeq: number): void {
     const firstSeq = info.state?.first_seq;
-    if (firstSeq === undefined || firstSeq <= readSeq + 1 || this.discardTold === readSeq) return;
+    if (firstSeq === undefined || firstSeq <= readSeq + 1 || (this.discardTold === readSeq && this.discardToldOn === info.created)) return;
     this.discardTold = readSeq; // once per position: a consumer made again with backoff finds the same
+    this.discardToldOn = info.created;
     this.lostMessages("discarded", readSeq, info.state!);
   }
 
@@ -888,7 +904,7 @@ export class NatsFeedReader {
         // stream made again started after its sequence, passing over the new stream's first messages).
         if (this.iter !== iter) continue;
         this.streamProblem = undefined;
-        onData(m.data);
+        if (this.readThrough === undefined || !this.readBefore(m)) onData(m.data);
         this.lastJsMsg = m;
         this.jsReads++;
         // A replay that reached the live end reads live from here: before, it kept the replay rule for good, and
@@ -900,6 +916,19 @@ export class NatsFeedReader {
       () => this.consumerEnded(nc, parts, iter, undefined, tries()),
       (err: unknown) => this.consumerEnded(nc, parts, iter, err as Error, tries()),
     );
+  }
+
+  /**
+   * Cold (after a lost tail, until the first message not read before): `m` was read before the tail was lost
+   * (readThrough), delivered again from its millisecond. The stream's own order: the first one after ends the check.
+   */
+  private readBefore(m: NatsMsg): boolean {
+    const through = this.readThrough!;
+    const seq = m.info?.streamSequence;
+    const storedNs = m.info?.timestampNanos;
+    if (seq !== undefined && storedNs !== undefined && seq <= through.seq && storedNs <= through.storedNs) return true;
+    this.readThrough = undefined;
+    return false;
   }
 
   /**

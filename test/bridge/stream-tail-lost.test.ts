@@ -70,7 +70,7 @@ describe.skipIf(missing !== undefined)(`a stream that lost its tail${missing ? `
     const envelopes = reader.counters.envelopes;
     // Told before anything new is stored. nats-server 2.9 places the client's own consumer, remade after the restart
     // at sequence 13, at the stream's end (3): new messages stored before the reader's look at the stream are read
-    // through it, then the last of them again (refused as repeated) by the consumer replacing it, from its time. Sent
+    // through it, then the last of them again (passed over, not counted) by the consumer replacing it, from its time. Sent
     // before the look (until 2026-12-07), the counts below depended on which came first: 4 or 6 envelopes for 3 in 6
     // of 36 runs beside other files.
     await waitFor(() => events.some((e) => e.kind === "stream_discontinuity"), "the lost tail told", 10_000);

@@ -1,0 +1,190 @@
+/**
+ * What the JetStream reader reads again, and tells again, on a stream that lost messages (2026-12-07):
+ * - after a lost tail it reads on from the last read message's stored time, floored to the millisecond, so what that
+ *   millisecond stored up to it comes again. Before, unnumbered envelopes (version 1: a bridge without forward
+ *   numbers) of it were read twice, repacked again as new and counted twice; now passed over, not counted.
+ * - a discard past the last read (a purge) is told once per position; before, the position was the sequence alone,
+ *   and on a stream made again (numbered from 1 again) a discard past the same sequence was not told.
+ * Real parts: nats-server (its store put back as it was, for the lost tail), the reader; envelopes published straight.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { ChangeSet } from "../../src/core/change-set.ts";
+import { ENV_VERSION_OFFSET, ENV_VERSION_1, ENVELOPE_BYTES, ENVELOPE_V1_BYTES, envelopeOf } from "../../src/subscriber/nats-envelope.ts";
+import { NatsFeedReader, useNatsModules, type NatsReaderEvent } from "../../src/subscriber/nats-source.ts";
+import { MSG_LENGTH_OFFSET, PACKET_HEADER_BYTES, PKT_MSG_COUNT_OFFSET } from "../../src/wire/layout.ts";
+import { waitFor } from "../e2e/harness.ts";
+import { packer, T0, take } from "../subscriber/feed-harness.ts";
+import { makeInstrument, TestBook } from "../wire/helpers.ts";
+import { NatsServer, natsServerMissing } from "./nats-server.ts";
+
+const missing = natsServerMissing();
+const X = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
+
+let nats: NatsServer;
+const readers: NatsFeedReader[] = [];
+/** While set, the readers' stream info requests wait for it (useNatsModules below): a look held where the test wants it. */
+let hold: Promise<void> | undefined;
+let heldLooks = 0;
+
+beforeAll(async () => {
+  if (missing) return;
+  nats = await NatsServer.start();
+  const transport = () => import("@nats-io/transport-node");
+  useNatsModules({
+    transport,
+    jetstream: async () => {
+      const mod = await import("@nats-io/jetstream");
+      const jetstreamManager: typeof mod.jetstreamManager = async (...args) => {
+        const jsm = await mod.jetstreamManager(...args);
+        const info = jsm.streams.info.bind(jsm.streams);
+        jsm.streams.info = async (...a: Parameters<typeof info>) => {
+          const h = hold;
+          if (h !== undefined) {
+            heldLooks++;
+            await h;
+          }
+          return info(...a);
+        };
+        return jsm;
+      };
+      return { ...mod, jetstreamManager };
+    },
+  });
+}, 30_000);
+
+afterAll(async () => {
+  for (const r of readers) await r.stop();
+  useNatsModules({ transport: () => import("@nats-io/transport-node"), jetstream: () => import("@nats-io/jetstream") });
+  await nats?.stop();
+});
+
+/** X's refresh (definition, snapshot) and deltas as version 1 envelopes (32-byte header, no forward number), one per message. */
+function v1Feed(): { refresh(): Uint8Array[]; delta(): Uint8Array[] } {
+  const p = packer({ channelId: 3, sourceId: 7, sessionId: 702, sessionStartUs: T0, heartbeatIntervalMs: 100 });
+  const x = new TestBook(X);
+  x.load([[943500, 10]], [[943501, 20]], 1, T0);
+  let sendUs = T0;
+  const envelopes = (): Uint8Array[] => {
+    const out: Uint8Array[] = [];
+    for (const d of take(p, (sendUs += 10_000))) {
+      const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
+      let off = PACKET_HEADER_BYTES;
+      for (let m = 0; m < dv.getUint16(PKT_MSG_COUNT_OFFSET, true); m++) {
+        const len = dv.getUint16(off + MSG_LENGTH_OFFSET, true);
+        const v2 = envelopeOf(d, 100, off, len);
+        const v1 = new Uint8Array(ENVELOPE_V1_BYTES + len);
+        v1.set(v2.subarray(0, ENVELOPE_V1_BYTES));
+        v1.set(v2.subarray(ENVELOPE_BYTES), ENVELOPE_V1_BYTES);
+        v1[ENV_VERSION_OFFSET] = ENV_VERSION_1;
+        out.push(v1);
+        off += len;
+      }
+    }
+    return out;
+  };
+  return {
+    refresh: () => {
+      packInstrumentDefinition(p, new EncodedDefinition(X), true);
+      packBookSnapshot(p, x, 0, true);
+      return envelopes();
+    },
+    delta: () => {
+      const cs = new ChangeSet();
+      cs.addBid(943400 - x.venueSeq, 7);
+      x.apply(cs, x.venueSeq + 1, T0);
+      packBookDelta(p, x, cs);
+      return envelopes();
+    },
+  };
+}
+
+/** Publishes `envs` to `subject` in order, all sent before the first ack is awaited (likely stored in one millisecond). */
+async function publish(subject: string, envs: Uint8Array[]): Promise<void> {
+  const { connect } = await import("@nats-io/transport-node");
+  const { jetstream } = await import("@nats-io/jetstream");
+  const nc = await connect({ servers: nats.url });
+  try {
+    const js = jetstream(nc);
+    await Promise.all(envs.map((e) => js.publish(subject, e)));
+  } finally {
+    await nc.close();
+  }
+}
+
+const lastRead = (r: NatsFeedReader) => (r as unknown as { lastJsMsg?: { info?: { streamSequence?: number } } }).lastJsMsg?.info?.streamSequence ?? 0;
+
+describe.skipIf(missing !== undefined)(`what a stream reader reads and tells again${missing ? ` (skipped: ${missing})` : ""}`, { timeout: 40_000 }, () => {
+  test("after a lost tail, version 1 envelopes of the last read one's millisecond are not read again", async () => {
+    const stream = "REREADV1";
+    const subject = "v1tail.bybit.linear.BTCUSDT";
+    await nats.withJsm((jsm) => jsm.streams.add({ name: stream, subjects: ["v1tail.>"] }));
+    const feed = v1Feed();
+    await publish(subject, feed.refresh());
+    // The store at 2 messages, copied while the server is stopped; then 10 more: the stream at 12.
+    const putBack = await nats.copyStore();
+    await publish(subject, Array.from({ length: 10 }, () => feed.delta()).flat());
+    await nats.streamAt(stream, 12);
+
+    const events: NatsReaderEvent[] = [];
+    // No idle looks (a minute apart): the one look here is the one the client's consumer made again asks for.
+    const reader = new NatsFeedReader({ servers: nats.url, prefix: "v1tail", stream, from: "all", reconnectAfterCloseMs: 60_000, onNatsEvent: (e) => events.push(e) }, () => {});
+    readers.push(reader);
+    await reader.start();
+    await waitFor(() => lastRead(reader) === 12, "the reader read the 12 messages", 10_000);
+
+    // The store put back (the stream ends at 2), the reader's look at it held: the client's own consumer, made again
+    // once the server is back, is placed at the stream's end by nats-server 2.9 and reads what is stored there first.
+    let release!: () => void;
+    hold = new Promise<void>((r) => (release = r));
+    await putBack();
+    await waitFor(() => heldLooks > 0, "the client made its consumer again (its look held)", 15_000);
+    const envelopes = reader.counters.envelopes;
+    const messages = reader.repacker.counters.messages;
+    await publish(subject, [feed.delta(), feed.delta(), feed.delta()].flat()); // sequences 3 to 5
+    await waitFor(() => lastRead(reader) === 5, "the client's consumer read sequences 3 to 5", 10_000);
+    hold = undefined;
+    release();
+    // The look finds the tail lost: read on from sequence 5's millisecond, so 5 (and what that millisecond stored
+    // before it) comes again; then sequence 6, new.
+    await waitFor(() => events.some((e) => e.kind === "stream_discontinuity"), "the lost tail told", 10_000);
+    expect(events.filter((e) => e.kind === "stream_discontinuity")).toEqual([{ kind: "stream_discontinuity", why: "truncated", lastRead: 12, firstSeq: 1, lastSeq: 5 }]);
+    await publish(subject, feed.delta());
+    await waitFor(() => lastRead(reader) === 6, "the reader read sequence 6", 10_000);
+    // Each of the 4 messages read, repacked and counted once (before: sequence 5 at least twice).
+    expect(reader.counters.envelopes - envelopes).toBe(4);
+    expect(reader.repacker.counters.messages - messages).toBe(4);
+  });
+
+  test("a discard past the last read is told again on the stream made again, at the same sequence", async () => {
+    const stream = "REREADDISC";
+    const subject = "disc.bybit.linear.BTCUSDT";
+    const events: NatsReaderEvent[] = [];
+    const reader = new NatsFeedReader({ servers: nats.url, prefix: "disc", stream, from: "all", reconnectAfterCloseMs: 60_000, onNatsEvent: (e) => events.push(e) }, () => {});
+    readers.push(reader);
+    const discarded = () => events.filter((e) => e.kind === "stream_discontinuity");
+    // Read 1 and 2; stopped, 3 to 5 stored and purged; started again: it finds the stream starting at 6.
+    const round = async () => {
+      const feed = v1Feed();
+      await publish(subject, feed.refresh());
+      await reader.start();
+      await waitFor(() => lastRead(reader) === 2, "the reader read sequences 1 and 2", 10_000);
+      await reader.stop();
+      await publish(subject, [feed.delta(), feed.delta(), feed.delta()].flat());
+      await nats.withJsm((jsm) => jsm.streams.purge(stream));
+      await reader.start();
+      await reader.stop();
+    };
+    await nats.withJsm((jsm) => jsm.streams.add({ name: stream, subjects: ["disc.>"] }));
+    await round();
+    expect(discarded()).toEqual([{ kind: "stream_discontinuity", why: "discarded", lastRead: 2, firstSeq: 6, lastSeq: 5 }]);
+    // The stream made again (another creation time, numbered from 1): the same round, the same sequences.
+    await nats.withJsm(async (jsm) => {
+      await jsm.streams.delete(stream);
+      await jsm.streams.add({ name: stream, subjects: ["disc.>"] });
+    });
+    await round();
+    expect(discarded()).toHaveLength(2);
+    expect(discarded()[1]).toEqual({ kind: "stream_discontinuity", why: "discarded", lastRead: 2, firstSeq: 6, lastSeq: 5 });
+  });
+});
