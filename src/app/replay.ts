@@ -44,7 +44,7 @@ export interface ReplayResult {
    * Per file, damage read past (CaptureReader.resyncs): a bad block at `atByte` (a crash-cut capture joined with the
    * next, `cat a.fcap b.fcap`), `bytesSkipped` to the next capture's header, where reading resumed (`resumedAt`). The
    * records skipped are lost: the books leave LIVE there (Feeder.captureGap), and the next capture is judged as a file
-   * of its own (outOfOrder, unstopped).
+   * of its own (outOfOrder, unstopped). For the file a stop came in: those read before it.
    */
   resynced: { file: string; atByte: number; bytesSkipped: number; why: string; resumedAt: number }[];
   /** All such skips: `resynced` lists the first MAX_TIME_JUMPS_LISTED. */
@@ -56,7 +56,10 @@ export interface ReplayResult {
    * (`cat a.fcap b.fcap`) that begins there, judged as a file of its own.
    */
   outOfOrder: { file: string; startsUs: number; previousEndsUs: number; atByte?: number }[];
-  /** Per file, records of a kind this version does not read (a newer writer's), skipped: how many, the first's place. */
+  /**
+   * Per file, records of a kind this version does not read (a newer writer's), skipped: how many, the first's place.
+   * For the file a stop came in: those read, to the end of the block being replayed.
+   */
   unknownRecords: { file: string; count: number; first: string }[];
   /**
    * Receive times more than MAX_RECORD_STEP_US (1 h) from the previous record's, either way (a forged or damaged time,
@@ -147,6 +150,9 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
   let fileStarted = false;
   const runs = new RunBoundaries();
   let firstWallMs = 0;
+  // The file being read, until its totals are in the result: every way out of it (its end, a stop, an error) counts
+  // them once (until 2026-12-07 a stop mid-file returned without its resynced and unknownRecords).
+  let reading: { file: string; reader: CaptureReader } | undefined;
   try {
     for (const [fileIndex, file] of files.entries()) {
       // One block in memory at a time, read from the file as it goes: a capture file can hold gigabytes of frames.
@@ -162,6 +168,7 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
         runs.forget();
         continue;
       }
+      reading = { file, reader };
       fileStarted = false;
       let captures = 1;
       for (let block = reader.nextBlock(); block !== undefined; block = reader.nextBlock()) {
@@ -175,7 +182,6 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
           await new Promise((resolve) => setImmediate(resolve));
           if (stop) {
             result.stoppedEarly = true;
-            reader.close();
             return result;
           }
           continue;
@@ -205,7 +211,6 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
           }
           if (stop) {
             result.stoppedEarly = true;
-            reader.close();
             return result;
           }
           // Records this version cannot read came before this one: they may have been frames (another version's kind).
@@ -236,7 +241,6 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
             }
             if (stop) {
               result.stoppedEarly = true;
-              reader.close();
               return result;
             }
           } else if ((result.frames + 1) % YIELD_EVERY_FRAMES === 0) {
@@ -244,7 +248,6 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
             // The yield is where a signal gets in: the frame after it is not fed (before, it was, and published).
             if (stop) {
               result.stoppedEarly = true;
-              reader.close();
               return result;
             }
           }
@@ -274,13 +277,9 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
           }
         }
       }
-      for (const s of reader.resyncs) {
-        if (result.resynced.length < MAX_TIME_JUMPS_LISTED) result.resynced.push({ file, ...s, resumedAt: s.atByte + s.bytesSkipped });
-        result.resyncedTotal++;
-      }
-      const cut = truncationOf(file, reader);
+      reading = undefined;
+      const cut = countFileTotals(result, file, reader);
       if (cut) {
-        result.truncated.push(cut);
         // The records after the damage are lost, and whatever they held (changes, a reconnect and its snapshot) the
         // next file's frames need not show: its books leave LIVE before it. A header cut off lost nothing.
         if (cut.bytesLeft! > 0) {
@@ -291,13 +290,31 @@ export async function replayCaptures(feeder: Feeder, files: readonly string[], o
         if (fileIndex < files.length - 1) feeder.captureGap(); // its last records unread
         runs.forget();
       }
-      if (reader.unknownRecords > 0) result.unknownRecords.push({ file, count: reader.unknownRecords, first: reader.firstUnknown! });
       bytesBefore += sizes[fileIndex]!;
     }
     return result;
   } finally {
+    if (reading !== undefined) {
+      reading.reader.close();
+      countFileTotals(result, reading.file, reading.reader);
+    }
     result.elapsedMs = performance.now() - startedMs;
   }
+}
+
+/**
+ * Adds what `reader` met in `file` to the result (damage read past, a cut tail, records of an unknown kind): all of
+ * the file at its end; read so far (to the end of the block being replayed) when the replay stopped in it. The cut.
+ */
+function countFileTotals(result: ReplayResult, file: string, reader: CaptureReader): TruncatedCapture | undefined {
+  for (const s of reader.resyncs) {
+    if (result.resynced.length < MAX_TIME_JUMPS_LISTED) result.resynced.push({ file, ...s, resumedAt: s.atByte + s.bytesSkipped });
+    result.resyncedTotal++;
+  }
+  const cut = truncationOf(file, reader);
+  if (cut) result.truncated.push(cut);
+  if (reader.unknownRecords > 0) result.unknownRecords.push({ file, count: reader.unknownRecords, first: reader.firstUnknown! });
+  return cut;
 }
 
 /** One progress line: frames, rate, share of the bytes and the time left at the rate so far. */

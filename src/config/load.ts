@@ -5,7 +5,6 @@
  * @module
  */
 import { statSync } from "node:fs";
-import { resolve } from "node:path";
 import { readAuthKeyFile } from "../core/auth-key.ts";
 import { ConfigError, HostAddressError } from "../core/errors.ts";
 import { EmptyPipeError, FifoWithoutWriterError, FileTooLargeError, NotRegularFileError, readRegularFileSync } from "../core/regular-file.ts";
@@ -20,6 +19,7 @@ import { largestRingWithin, ringMemoryBytes } from "../core/ring-memory.ts";
 import { bearerTokenProblem } from "./bearer-token.ts";
 import { interfaceProblem, localIpv4Addresses, neverAHostAddress } from "./host.ts";
 import { retransmitServerPorts } from "./retransmit-ports.ts";
+import { fileIdentity } from "./same-file.ts";
 import { restBridgeBytesPerWorker, shardOfId } from "./share.ts";
 import { usableMemory, type UsableMemory } from "./memory-limit.ts";
 import { locateTomlError } from "./toml-position.ts";
@@ -801,7 +801,7 @@ function parseRetransmit(v: Validator, t: Table, maxDatagramBytes: number, local
 /** `notCaches`: files no instrument_cache may name, each with what it is (a key, or "the configuration file"). */
 function parseVenues(v: Validator, t: Table, notCaches: readonly [what: string, path: string][]): VenueConfig[] {
   const out: VenueConfig[] = [];
-  /** Each instrument_cache, resolved, and the venue that has it. */
+  /** Each instrument_cache's file (fileIdentity), and the venue that has it. */
   const caches = new Map<string, string>();
   for (const [venueName, value] of Object.entries(t)) {
     const key = `venues.${venueName}`;
@@ -929,12 +929,13 @@ function parseVenues(v: Validator, t: Table, notCaches: readonly [what: string, 
     else {
       // Entries are keyed market:SYMBOL, one venue's per file: a second venue would find "another venue's" file
       // at every start and write, and never cache (docs/operations.md, the instrument cache with several writers).
-      const resolved = resolve(instrumentCachePath);
-      const sharedWith = caches.get(resolved);
-      const other = notCaches.find(([, path]) => resolve(path) === resolved);
+      // The same file by any name: a symlink or hard link to the configuration file got through a resolved path.
+      const identity = fileIdentity(instrumentCachePath);
+      const sharedWith = caches.get(identity);
+      const other = notCaches.find(([, path]) => fileIdentity(path) === identity);
       if (sharedWith !== undefined) v.problem(`${key}.instrument_cache`, instrumentCachePath, `a file of its own (venues.${sharedWith}.instrument_cache is the same file: a cache holds one venue's instruments)`);
       else if (other !== undefined) v.problem(`${key}.instrument_cache`, instrumentCachePath, `a file of its own (${other[0]} is the same file: the first cache write would replace it with JSON)`);
-      caches.set(resolved, venueName);
+      caches.set(identity, venueName);
     }
     // 0 = the venue layer's default (7 s); a quiet connection is probed at half the time, so not below 1 s.
     const deadMs = v.int(vt.dead_connection_ms, `${key}.dead_connection_ms`, 0, 0, 600_000);

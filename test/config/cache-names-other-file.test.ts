@@ -1,9 +1,10 @@
 /**
  * An instrument_cache naming the configuration file itself or publish.auth_key_file was taken: the first cache write
- * replaced that file with JSON, and the next start failed to read it. Refused at load, naming both (paths compared
- * resolved).
+ * replaced that file with JSON, and the next start failed to read it. Refused at load, naming both: the same file by
+ * any name (device and inode where it exists, the real path of its directory where not; until 2026-12-07 paths were
+ * compared resolved only, and a symlink or hard link got through).
  */
-import { writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, test } from "vitest";
 import { loadConfigFile } from "../../src/config/load.ts";
@@ -37,6 +38,38 @@ describe("instrument_cache must not name another file the process needs", () => 
     const toml = `[publish]\nauth_key_file = ${JSON.stringify(key)}\n${cache(`${key}/../feed.key`)}`;
     expect(configProblems(toml, { localAddresses: LOOPBACK_ONLY, authKeyFileUnused: true })).toEqual([
       `venues.bybit.instrument_cache: ${JSON.stringify(`${key}/../feed.key`)} is not a file of its own (publish.auth_key_file is the same file: the first cache write would replace it with JSON)`,
+    ]);
+  });
+
+  test("a symlink to the configuration file is refused", () => {
+    const dir = makeTempDir("feeder-cache-cfg-link-");
+    const path = join(dir, "feeder.toml");
+    const link = join(dir, "instruments.json");
+    symlinkSync(path, link);
+    writeFileSync(path, cache(link));
+    expect(() => loadConfigFile(path, { localAddresses: LOOPBACK_ONLY })).toThrow(/instrument_cache: .* is not a file of its own \(the configuration file is the same file/);
+  });
+
+  test("a hard link to publish.auth_key_file is refused", () => {
+    const dir = makeTempDir("feeder-cache-key-link-");
+    const key = join(dir, "feed.key");
+    writeFileSync(key, "k".repeat(64));
+    linkSync(key, join(dir, "instruments.json"));
+    const toml = `[publish]\nauth_key_file = ${JSON.stringify(key)}\n${cache(join(dir, "instruments.json"))}`;
+    expect(configProblems(toml, { localAddresses: LOOPBACK_ONLY, authKeyFileUnused: true })).toEqual([
+      `venues.bybit.instrument_cache: ${JSON.stringify(join(dir, "instruments.json"))} is not a file of its own (publish.auth_key_file is the same file: the first cache write would replace it with JSON)`,
+    ]);
+  });
+
+  test("two venues' caches not written yet, one named through a symlinked directory: one file, refused", () => {
+    const dir = makeTempDir("feeder-cache-dir-link-");
+    mkdirSync(join(dir, "var"));
+    symlinkSync(join(dir, "var"), join(dir, "cache"));
+    const toml =
+      `[venues.upbit]\ninstrument_cache = ${JSON.stringify(join(dir, "var/krw.json"))}\n[venues.upbit.spot]\nsymbols = ["KRW-BTC"]\n` +
+      `[venues.bithumb]\ninstrument_cache = ${JSON.stringify(join(dir, "cache/krw.json"))}\n[venues.bithumb.spot]\nsymbols = ["KRW-BTC"]\n`;
+    expect(configProblems(toml)).toEqual([
+      `venues.bithumb.instrument_cache: ${JSON.stringify(join(dir, "cache/krw.json"))} is not a file of its own (venues.upbit.instrument_cache is the same file: a cache holds one venue's instruments)`,
     ]);
   });
 
