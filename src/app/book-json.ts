@@ -219,6 +219,36 @@ export function levelsOf(view: BookView, valid: boolean, depth = 0, counts: Book
   return { ...summarize(view, valid, counts), priceExp: i.priceExp, qtyExp: i.qtyExp, tickSize: i.tickSize, lotSize: i.lotSize, bidPx, bidQty, askPx, askQty };
 }
 
+/**
+ * A copy not made: the book's levels at the depth asked would take `copyRefused` bytes (16 a level), more than the
+ * `maxBytes` HTTP reserved for them against its bound on held copies (http-server.ts). Plain data (a worker posts it).
+ */
+export interface CopyRefused {
+  copyRefused: number;
+  maxBytes: number;
+}
+
+/** Whether the source's answer for one book is a CopyRefused (no levels copied). */
+export function isCopyRefused(book: object): book is CopyRefused {
+  return (book as CopyRefused).copyRefused !== undefined;
+}
+
+/** Bytes of a copy of `view`'s top `depth` levels a side (all when 0): price and quantity, 8 B each (levelsOf). */
+export function copyBytesOf(view: BookView, depth: number): number {
+  const nb = depth > 0 ? Math.min(depth, view.bidCount) : view.bidCount;
+  const na = depth > 0 ? Math.min(depth, view.askCount) : view.askCount;
+  return 16 * (nb + na);
+}
+
+/**
+ * levelsOf, or CopyRefused without copying when the copy would take more than `maxBytes`: a book that grew since
+ * HTTP reserved room for its copy is not copied past that room (it asks again with the size it is now).
+ */
+export function levelsWithin(view: BookView, valid: boolean, depth: number, counts: BookCounts, maxBytes: number): BookLevels | CopyRefused {
+  const bytes = copyBytesOf(view, depth);
+  return bytes > maxBytes ? { copyRefused: bytes, maxBytes } : levelsOf(view, valid, depth, counts);
+}
+
 /** The BookDetail of copied levels (decimal strings), as detail() gives it for the view they were copied from. */
 export function detailOf(book: BookLevels): BookDetail {
   const { bidPx, bidQty, askPx, askQty, ...head } = book;

@@ -89,7 +89,7 @@ const NOT_OPEN: CaptureHealth = { records: 0, lostRecords: 0, writeErrors: 0, wr
 export function captureStatusSource(base: StatusSource, writerHealth: () => CaptureHealth | undefined): StatusSource {
   const health = (): CaptureHealth => writerHealth() ?? NOT_OPEN;
   return {
-    book: (venue, market, symbol, depth) => base.book(venue, market, symbol, depth),
+    book: (venue, market, symbol, depth, maxBytes) => base.book(venue, market, symbol, depth, maxBytes),
     metricsText: async () => (await base.metricsText()) + captureMetricsText(health()),
     readiness: async (turn, signal) => ({ ...(await base.readiness(turn, signal)), capture: health() }),
     readyz: async (turn) => ({ ...(base.readyz !== undefined ? await base.readyz(turn) : summaryOfInput(await base.readiness(turn))), capture: health() }),

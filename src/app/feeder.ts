@@ -23,7 +23,7 @@ import { FeedPublisher } from "../net/feed-publisher.ts";
 import type { BudgetLedger } from "../venues/common/budget-ledger.ts";
 import { venueSpec, type VenueSpec } from "../venues/registry.ts";
 import { instrumentSymbolOf, SOCKET_REQUEST_URL_PREFIX, type BookSink, type Subscription, type VenueAdapter, type VenueMetric } from "../venues/venue.ts";
-import { detail, levelsOf, refusedDetail, summarize, SYMBOL_UNRESOLVED, UNKNOWN_REASON, unreadableSummary, type BookCounts, type BookDetail, type BookLevels, type BookNotServed, type BookSummary } from "./book-json.ts";
+import { detail, levelsWithin, refusedDetail, summarize, SYMBOL_UNRESOLVED, UNKNOWN_REASON, unreadableSummary, type BookCounts, type BookDetail, type BookLevels, type BookNotServed, type BookSummary, type CopyRefused } from "./book-json.ts";
 import { collectInTurns, type Turn } from "./list-stream.ts";
 import { ingestRecordedRest, type RecordedStopHalt } from "./recorded-rest.ts";
 import { EventLoopLagMonitor, histogramData, PipelineLatency, type BookCount, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
@@ -564,10 +564,10 @@ class VenuePipeline implements BookSink {
    * BookNotServed `unreadable`, naming the error, its state and reason: until s-httpops the exception was HTTP's
    * 500 "internal error" (with workers: the worker's reply missing, a 503 "worker not answering"). Cold.
    */
-  levelsOf(index: number, depth: number): BookLevels | BookNotServed {
+  levelsOf(index: number, depth: number, maxBytes = Infinity): BookLevels | BookNotServed | CopyRefused {
     const b = this.builders[index]!;
     try {
-      return levelsOf(b, b.state === BookState.LIVE, depth, this.countsOf(index));
+      return levelsWithin(b, b.state === BookState.LIVE, depth, this.countsOf(index), maxBytes);
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       const { market, symbol, state, reason } = this.namesOf(index);
@@ -1069,13 +1069,14 @@ export class Feeder {
 
   /**
    * The book's levels copied as mantissas, for HTTP (formatted there a chunk at a time: book-stream.ts); a book whose
-   * levels throw, or a configured symbol without a book (until s-httpops: undefined, a 404 "no book"), BookNotServed.
+   * levels throw, or a configured symbol without a book (until s-httpops: undefined, a 404 "no book"), BookNotServed;
+   * CopyRefused (nothing copied) when the copy would take more than `maxBytes` (what HTTP reserved for it).
    */
-  bookLevels(venue: string, market: string, symbol: string, depth: number): BookLevels | BookNotServed | undefined {
+  bookLevels(venue: string, market: string, symbol: string, depth: number, maxBytes = Infinity): BookLevels | BookNotServed | CopyRefused | undefined {
     for (const p of this.pipelines) {
       if (p.adapter.venue !== venue) continue;
       const i = p.indexOfBook(market, symbol);
-      if (i >= 0) return p.levelsOf(i, depth);
+      if (i >= 0) return p.levelsOf(i, depth, maxBytes);
     }
     for (const p of this.pipelines) {
       if (p.adapter.venue !== venue) continue;

@@ -19,7 +19,8 @@
  * GET /books/{venue}/{market}/{symbol}?depth=N   one book, top N levels per side (all when absent); a deep one is
  *                                            formatted a chunk per event-loop turn, as fast as the client reads (book-stream.ts);
  *                                            503 while deep bodies in progress hold MAX_HELD_LEVEL_BYTES of copied levels,
- *                                            each copy counted from before it is asked for (expectedCopyBytes);
+ *                                            each copy counted from before it is asked for (expectedCopyBytes) and
+ *                                            made no bigger than that (a book that grew: asked again at its size, or 503);
  *                                            404 for no such book or symbol; 503 `{error, state, reason}` for a configured
  *                                            symbol without a book; 500 `{error, state, reason}` for a book whose levels throw
  *
@@ -52,7 +53,7 @@ import { ConfigError } from "../core/errors.ts";
 import { RateLimitedLog, type Logger } from "../core/log.ts";
 import { DEFAULTS } from "../config/load.ts";
 import type { HttpConfig } from "../config/types.ts";
-import { detailOf, isNotServed, unresolvedSummary, type BookLevels, type BookNotServed, type BookSummary } from "./book-json.ts";
+import { detailOf, isCopyRefused, isNotServed, unresolvedSummary, type BookLevels, type BookNotServed, type BookSummary, type CopyRefused } from "./book-json.ts";
 import { bookBodyStream, formattingTurn, heldLevelBytesNow, holdCopies, levelBytes, LEVELS_PER_CHUNK, MAX_HELD_LEVEL_BYTES, streamAdmits } from "./book-stream.ts";
 import { captureStatus, captureWarnings } from "./capture-health.ts";
 import { VERSION, type LatencySnapshot } from "./metrics.ts";
@@ -71,8 +72,10 @@ export interface StatusSource {
   /**
    * The book's levels copied (one consistent state); formatted here, a deep book a chunk per turn (book-stream.ts).
    * BookNotServed: a configured symbol without a book (503) or a book whose levels cannot be read (500); undefined: none.
+   * `maxBytes`: what was reserved for the copy against the bound on held copies (absent: none); a source makes no
+   * bigger copy (CopyRefused with its size instead: book-json.ts levelsWithin), so the bound holds for a book that grew.
    */
-  book(venue: string, market: string, symbol: string, depth: number): BookLevels | BookNotServed | undefined | Promise<BookLevels | BookNotServed | undefined>;
+  book(venue: string, market: string, symbol: string, depth: number, maxBytes?: number): BookAnswer | undefined | Promise<BookAnswer | undefined>;
   metricsText(): string | Promise<string>;
   /**
    * Every book (its list, and the unresolved symbols, fixed in the collection's first turn), judged whole by /status:
@@ -98,6 +101,9 @@ export interface StatusSource {
   statusRows?(limit: number, chosen: string | null, turn: Turn, signal?: AbortSignal): StatusRows | Promise<StatusRows>;
   latency(): LatencySnapshot | Promise<LatencySnapshot>;
 }
+
+/** What a source answers for one book it has or knows. */
+export type BookAnswer = BookLevels | BookNotServed | CopyRefused;
 
 export interface HttpServerHandle {
   readonly url: string;
@@ -168,13 +174,13 @@ export function startHttpServer(config: HttpConfig, source: StatusSource, log: L
           log.debug("HTTP bad request", { method: req.method, target: loggedTarget(req.url), status: err.status, error: err.message });
           return json({ error: err.message }, err.status, err.headers);
         }
-        handlerFailed.hit(`${req.method} ${loggedTarget(req.url)}: ${err instanceof Error ? err.message : String(err)}`);
+        handlerFailed.hit(`${req.method} ${loggedTarget(req.url)}: ${errorText(err)}`);
         return json(err instanceof NamedFailure ? err.body : { error: "internal error" }, 500);
       }
     },
     error(err) {
       // Only reached if the handler above could not even run; still never an unhandled crash.
-      serverError.hit(err instanceof Error ? err.message : Object.prototype.toString.call(err));
+      serverError.hit(errorText(err));
       return json({ error: "internal error" }, 500);
     },
   });
@@ -684,12 +690,19 @@ async function bookResponse(req: Request, url: URL, m: RegExpExecArray, source: 
   // counted only then, so every request of a burst was asked for and held its copy at once, past the bound.
   const expected = deep ? expectedCopyBytes(deepBytes.get(name), depth) : 0;
   if (!streamAdmits(expected)) throw busy();
-  const reserved = holdCopies(expected);
-  let book: Awaited<ReturnType<StatusSource["book"]>>;
-  try {
-    book = await source.book(venue, market, symbol, depth);
-  } finally {
-    reserved(); // the copy that came is counted as it is from here (bookBodyStream), in this same turn
+  let book = await reservedCopy(source, venue, market, symbol, depth, deep ? expected : undefined);
+  if (book !== undefined && isCopyRefused(book)) {
+    // It grew since its last copy: nothing was copied past the reservation (until s-httpgrow the copy came at the
+    // size it is now, k times what was reserved, and a burst held k times the bound). Asked once more at its size.
+    if (depth === 0) deepBytes.set(name, book.copyRefused);
+    if (req.signal.aborted) return gone();
+    if (!streamAdmits(book.copyRefused)) throw grown(bookName(venue, market, symbol), book, "deep book bodies in progress leave no room for it now");
+    const retried = await reservedCopy(source, venue, market, symbol, depth, book.copyRefused);
+    if (retried !== undefined && isCopyRefused(retried)) {
+      if (depth === 0) deepBytes.set(name, retried.copyRefused);
+      throw grown(bookName(venue, market, symbol), retried, "it grew again while asked for");
+    }
+    book = retried;
   }
   if (!book) throw new BadRequest(404, `no book ${bookName(venue, market, symbol)}`);
   if (isNotServed(book)) return notServed(book);
@@ -698,8 +711,28 @@ async function bookResponse(req: Request, url: URL, m: RegExpExecArray, source: 
   if (!streamAdmits(levelBytes(book))) throw busy();
   const type = msgpack ? MSGPACK_CONTENT_TYPE : "application/json";
   // A body that fails part-way cannot become a 500 (its status is sent): the connection is cut and this logged.
-  const failed = (err: unknown) => log.error("HTTP book body failed", { target: loggedTarget(req.url), error: err instanceof Error ? err.message : String(err) });
+  const failed = (err: unknown) => log.error("HTTP book body failed", { target: loggedTarget(req.url), error: errorText(err) });
   return new Response(bookBodyStream(book, msgpack, req.signal, failed), { headers: { "content-type": type, ...NOT_STORED } });
+}
+
+/**
+ * The source's copy of a book, `maxBytes` (undefined: unbounded, a shallow one) reserved against the bound while it is
+ * asked for: the source makes no copy bigger (CopyRefused). The reservation is released in the turn the answer comes,
+ * where the copy is counted as it is (bookBodyStream).
+ */
+async function reservedCopy(source: StatusSource, venue: string, market: string, symbol: string, depth: number, maxBytes: number | undefined): Promise<BookAnswer | undefined> {
+  const reserved = holdCopies(maxBytes ?? 0);
+  try {
+    return await source.book(venue, market, symbol, depth, maxBytes);
+  } finally {
+    reserved();
+  }
+}
+
+/** A book whose copy is bigger than was reserved for it, not asked for (again): 503, retry (`why`: why not). */
+function grown(name: string, refused: CopyRefused, why: string): BadRequest {
+  const held = `${heldLevelBytesNow()} B of the ${MAX_HELD_LEVEL_BYTES / 2 ** 20} MiB bound held`;
+  return new BadRequest(503, `book ${name}: its copy is ${refused.copyRefused} B, more than the ${refused.maxBytes} B reserved for it (it grew since its last copy); ${why} (${held}); retry`, { "retry-after": "1" });
 }
 
 /** Bytes of a level's copy: price and quantity, 8 B each (levelBytes). */
@@ -708,8 +741,8 @@ const LEVEL_COPY_BYTES = 16;
 /**
  * What a copy of a book at `depth` (0: whole) is reserved as before it is asked for: `depth` levels a side, or the
  * book's last whole copy if smaller (`last`). A book never copied whole, or last copied empty: the room left under
- * the bound, so one such is asked for at a time and holds off the others while it is (its copy is checked against the
- * bound once it came). An empty last copy (asked for before its snapshot) tells nothing of the book once filled: until
+ * the bound, so one such is asked for at a time and holds off the others while it is. A copy bigger than this is not
+ * made (CopyRefused: reservedCopy). An empty last copy (asked for before its snapshot) tells nothing of the book once filled: until
  * 2026-12-07 it reserved 0, and a burst for it was asked for all at once, every copy held past the bound.
  */
 function expectedCopyBytes(last: number | undefined, depth: number): number {
@@ -728,6 +761,25 @@ function notServed(book: BookNotServed): Response {
   const answer = { error: book.error, state: book.state, reason: book.reason };
   if (book.notServed !== "unreadable") return json(answer, 503);
   throw new NamedFailure(book.error, answer);
+}
+
+/**
+ * A thrown value in words, whatever it is: never throws. Until s-httpgrow the handler's catch did `String(err)`, which
+ * throws for a value with no string form (Object.create(null), a toString that throws), so the catch itself threw and
+ * the failure was logged as Bun's "HTTP server error: Cannot convert object to primitive value", its cause lost.
+ */
+export function errorText(err: unknown): string {
+  try {
+    const text = err instanceof Error ? err.message : String(err);
+    if (typeof text === "string") return text;
+  } catch {
+    // no string form: what kind of value it is, below
+  }
+  try {
+    return `a thrown ${Object.prototype.toString.call(err)} with no string form`;
+  } catch {
+    return "a thrown value with no string form";
+  }
 }
 
 /** A failure of the feeder itself whose 500 body names what failed (`body`), not only "internal error". */

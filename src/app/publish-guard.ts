@@ -241,7 +241,7 @@ export class PublishGuard {
 /** The pipeline's status with the guard's metrics appended and its conflicts as a /readyz reason (`publish_conflict`). */
 export function guardedStatusSource(base: StatusSource, guard: PublishGuard): StatusSource {
   return {
-    book: (venue, market, symbol, depth) => base.book(venue, market, symbol, depth),
+    book: (venue, market, symbol, depth, maxBytes) => base.book(venue, market, symbol, depth, maxBytes),
     metricsText: async () => (await base.metricsText()) + guard.metricsText(),
     readiness: async (turn, signal) => ({ ...(await base.readiness(turn, signal)), publishConflicts: guard.conflicts() }),
     readyz: async (turn) => ({ ...(await readyzOf(base, turn)), publishConflicts: guard.conflicts() }),

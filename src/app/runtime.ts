@@ -75,7 +75,7 @@ export async function stopWithin(runtime: Runtime, deadlineMs: number, log: Logg
 /** The HTTP view of one in-process Feeder (workers = 1; also `feeder record`). */
 export function localStatusSource(feeder: Feeder): StatusSource {
   return {
-    book: (venue, market, symbol, depth) => feeder.bookLevels(venue, market, symbol, depth),
+    book: (venue, market, symbol, depth, maxBytes) => feeder.bookLevels(venue, market, symbol, depth, maxBytes),
     metricsText: () => renderMetrics({ pipelines: [feeder.metricsSnapshot()], process: processSnapshot() }),
     // A turn given (HTTP): summarized a chunk per turn, the pipeline running in between (list-stream.ts).
     readiness: (turn) => (turn === undefined ? feeder.readinessInput() : feeder.readinessInputInTurns(turn)),

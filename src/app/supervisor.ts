@@ -16,7 +16,7 @@ import { writeStderr, type Logger } from "../core/log.ts";
 import { readAuthKeyFile } from "../core/auth-key.ts";
 import { ConfigError, SymbolsUnusableError } from "../core/errors.ts";
 import type { FeederConfig } from "../config/types.ts";
-import type { BookLevels, BookNotServed, BookSummary } from "./book-json.ts";
+import type { BookLevels, BookNotServed, BookSummary, CopyRefused } from "./book-json.ts";
 import { bookName, Unavailable, type StatusSource } from "./http-server.ts";
 import { CounterCarry, mergeHistograms, renderMetrics, type BookGauges, type LatencySnapshot, type MetricsSnapshot } from "./metrics.ts";
 import { processSnapshot } from "./process-metrics.ts";
@@ -313,12 +313,13 @@ export class Supervisor implements StatusSource {
   /**
    * The book from the worker that has it (a worker answers null when it has not). When none has it and a worker
    * did not answer (restarting, hung), the book may be that worker's: Unavailable (503) naming it, not "no book".
+   * `maxBytes`: what HTTP reserved for the copy; the worker makes none bigger (CopyRefused).
    */
-  async book(venue: string, market: string, symbol: string, depth: number): Promise<BookLevels | BookNotServed | undefined> {
+  async book(venue: string, market: string, symbol: string, depth: number, maxBytes?: number): Promise<BookLevels | BookNotServed | CopyRefused | undefined> {
     const asked = this.askedWorkers();
-    const results = this.fromCurrent(asked, await Promise.all(this.slots.map((slot) => this.request(slot, { what: "book", venue, market, symbol, depth }))));
+    const results = this.fromCurrent(asked, await Promise.all(this.slots.map((slot) => this.request(slot, { what: "book", venue, market, symbol, depth, maxBytes }))));
     const found = results.find((r) => r !== undefined && r !== null);
-    if (found !== undefined) return found as BookLevels | BookNotServed;
+    if (found !== undefined) return found as BookLevels | BookNotServed | CopyRefused;
     const silent = this.slots.filter((_, i) => results[i] === undefined);
     const starting = silent.filter((slot) => this.firstStarting(slot)).map((slot) => slot.index);
     const down = silent.filter((slot) => !this.firstStarting(slot)).map((slot) => slot.index);
@@ -962,6 +963,9 @@ function malformedReply(what: WorkerRequest["what"], result: unknown): string | 
   if (!isObject(result)) return "not an object";
   switch (what) {
     case "book":
+      if (result.copyRefused !== undefined) {
+        return Number.isFinite(result.copyRefused) && typeof result.maxBytes === "number" ? undefined : "a copy refused needs its bytes and the bytes reserved";
+      }
       if (result.notServed !== undefined) {
         return (result.notServed === "unreadable" || result.notServed === "symbol_unresolved") && strings(result, ["venue", "market", "symbol", "state", "reason", "error"])
           ? undefined

@@ -151,7 +151,7 @@ const nextTurn = sharedTurns(); // one reply's chunk per turn, however many are 
 /** `turn`: another turn of this thread for collecting many books (nextTurn, saying so to the main thread). */
 async function answer(msg: WorkerRequest, turn: () => Promise<void>): Promise<Extract<FromWorker, { type: "response" }>["result"]> {
   if (!feeder) return undefined;
-  if (msg.what === "book") return feeder.bookLevels(msg.venue, msg.market, msg.symbol, msg.depth) ?? null;
+  if (msg.what === "book") return feeder.bookLevels(msg.venue, msg.market, msg.symbol, msg.depth, msg.maxBytes ?? Infinity) ?? null;
   if (msg.what === "readiness") return feeder.readinessInputInTurns(turn);
   if (msg.what === "readyz") return feeder.readinessSummary();
   if (msg.what === "status") return feeder.statusRows(msg.limit, msg.chosen, turn);

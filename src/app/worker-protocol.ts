@@ -3,7 +3,7 @@
  * @module
  */
 import type { FeederConfig } from "../config/types.ts";
-import type { BookLevels, BookNotServed, BookSummary } from "./book-json.ts";
+import type { BookLevels, BookNotServed, BookSummary, CopyRefused } from "./book-json.ts";
 import type { LatencySnapshot, MetricsSnapshot } from "./metrics.ts";
 import type { ReadinessInput, ReadinessSummary, StatusRows } from "./readiness.ts";
 import type { VenueStart } from "./venue-start.ts";
@@ -12,7 +12,8 @@ import type { ReplyPart } from "./worker-reply.ts";
 
 /** What the supervisor asks a worker for (HTTP requests, aggregated over workers). */
 export type WorkerRequest =
-  | { what: "book"; venue: string; market: string; symbol: string; depth: number }
+  /** `maxBytes`: what HTTP reserved for the copy; a bigger one is not made (CopyRefused). Absent: no bound. */
+  | { what: "book"; venue: string; market: string; symbol: string; depth: number; maxBytes?: number }
   | { what: "metrics" }
   /** Every book and unresolved symbol (/books, /status): a part per turn (worker-reply.ts). */
   | { what: "readiness" }
@@ -62,7 +63,7 @@ export type FromWorker =
    * a part of no items: the reply is still being collected (the supervisor waits for a reply while it progresses).
    */
   | ReplyPart
-  | { type: "response"; id: number; result: BookSummary[] | BookLevels | BookNotServed | null | MetricsSnapshot | ReadinessInput | ReadinessSummary | StatusRows | LatencySnapshot | undefined }
+  | { type: "response"; id: number; result: BookSummary[] | BookLevels | BookNotServed | CopyRefused | null | MetricsSnapshot | ReadinessInput | ReadinessSummary | StatusRows | LatencySnapshot | undefined }
   | { type: "pong" }
   /** A use of a per-IP budget (a connect, REST weight) or a venue's hold, reported before the request goes out; or a message budget's ring (once). */
   | ({ type: "budget" } & SentBudgetEvent)
