@@ -311,15 +311,27 @@ export class Supervisor implements StatusSource {
   }
 
   /**
-   * The book from the worker that has it (a worker answers null when it has not). When none has it and a worker
-   * did not answer (restarting, hung), the book may be that worker's: Unavailable (503) naming it, not "no book".
+   * The book from the worker that has it (a worker answers null when it has not), as soon as it comes: one worker
+   * has it, and until 2026-12-07 its answer waited for every other worker's reply (up to REPLY_MAX_MS for a slow
+   * one), its levels and `valid` as of its reply, shown as current. When none has it and a worker did not answer
+   * (restarting, hung), the book may be that worker's: Unavailable (503) naming it, not "no book".
    */
   async book(venue: string, market: string, symbol: string, depth: number): Promise<BookLevels | BookNotServed | undefined> {
     const asked = this.askedWorkers();
-    const replies = await Promise.all(this.slots.map((slot) => stamped(this.request(slot, { what: "book", venue, market, symbol, depth }))));
-    const results = this.fromCurrent(asked, replies.map((r) => r.result));
-    const at = results.findIndex((r) => r !== undefined && r !== null);
-    if (at >= 0) return agedBook(results[at] as BookLevels | BookNotServed, sinceUs(replies[at]!.atMs));
+    const pending = this.slots.map((slot) => this.request(slot, { what: "book", venue, market, symbol, depth }));
+    const found = await new Promise<unknown>((resolve) => {
+      let left = pending.length;
+      if (left === 0) resolve(undefined);
+      pending.forEach((reply, i) =>
+        reply.then((result) => {
+          const slot = this.slots[i]!;
+          if (result !== undefined && result !== null && slot.worker === asked[i] && slot.terminatedAtMs === 0) resolve(result);
+          if (--left === 0) resolve(undefined);
+        }),
+      );
+    });
+    if (found !== undefined) return found as BookLevels | BookNotServed;
+    const results = this.fromCurrent(asked, await Promise.all(pending));
     const silent = this.slots.filter((_, i) => results[i] === undefined);
     const starting = silent.filter((slot) => this.firstStarting(slot)).map((slot) => slot.index);
     const down = silent.filter((slot) => !this.firstStarting(slot)).map((slot) => slot.index);
@@ -1030,12 +1042,6 @@ async function stamped<T>(reply: Promise<T>): Promise<{ result: T; atMs: number 
 /** µs from `atMs` to `nowMs` (this thread's performance.now()). */
 function sinceUs(atMs: number, nowMs = performance.now()): number {
   return Math.max(0, Math.round((nowMs - atMs) * 1000));
-}
-
-/** A worker's book reply with its age (recvAgeUs) made `byUs` older: as of the answer, not of its reply. */
-function agedBook(book: BookLevels | BookNotServed, byUs: number): BookLevels | BookNotServed {
-  if (!("recvAgeUs" in book) || typeof book.recvAgeUs !== "number") return book;
-  return { ...book, recvAgeUs: book.recvAgeUs + byUs };
 }
 
 /** `books` as `slot`'s last, their ages (recvAgeUs) as of `atMs` (this thread's performance.now()). */
