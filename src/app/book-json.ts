@@ -39,8 +39,9 @@ export interface BookSummary {
    * thread's monotonic clock (BookCounts.recvMonoUs): no step of the wall clock moves it. The status page shows it as
    * the age of the last update: read against the wall clock of the answer (/status nowMs), a step forward of an hour
    * showed every book an hour old, and a step back showed none old; read against nowUs (which follows a step within
-   * about a second), a book quiet since the step was off by the step until its next update. A dead worker's books: as
-   * of its last answer, plus the time since.
+   * about a second), a book quiet since the step was off by the step until its next update. A worker's books: as of
+   * its reply, plus the time since it came (the supervisor's answer waits for every worker's); a dead worker's: as of
+   * its last answer, plus the time since.
    */
   recvAgeUs: number | null;
   /** Sequence gaps the venue adapter reported for this book (each resynced it; none while its definition is refused). */

@@ -715,6 +715,11 @@ class VenuePipeline implements BookSink {
 
 export class Feeder {
   readonly publisher: FeedPublisher;
+  /**
+   * feeder_datagrams_sent_total as last shown: the publisher's count is less the datagrams that came back (a unicast
+   * receiver's port closed), which can come after a scrape counted them; a counter shown lower reads as a reset.
+   */
+  private datagramsShown = 0;
   readonly latency = new PipelineLatency();
   readonly lag = new EventLoopLagMonitor();
   private readonly pipelines: VenuePipeline[] = [];
@@ -1233,7 +1238,7 @@ export class Feeder {
       venues,
       books,
       unresolved,
-      publisher: { datagrams: c.datagrams, bytes: c.bytes, sendErrors: c.sendErrors, messages: c.messages },
+      publisher: { datagrams: (this.datagramsShown = Math.max(this.datagramsShown, c.datagrams)), bytes: c.bytes, sendErrors: c.sendErrors, messages: c.messages },
       destinations: this.publisher.destinationSendErrors(),
       retransmit: this.publisher.retransmitCounters && { ...this.publisher.retransmitCounters },
       retransmitHistory: this.publisher.retransmitHistory(),

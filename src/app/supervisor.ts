@@ -311,15 +311,28 @@ export class Supervisor implements StatusSource {
   }
 
   /**
-   * The book from the worker that has it (a worker answers null when it has not). When none has it and a worker
-   * did not answer (restarting, hung), the book may be that worker's: Unavailable (503) naming it, not "no book".
+   * The book from the worker that has it (a worker answers null when it has not), as soon as it comes: one worker
+   * has it, and until 2026-12-07 its answer waited for every other worker's reply (up to REPLY_MAX_MS for a slow
+   * one), its levels and `valid` as of its reply, shown as current. When none has it and a worker did not answer
+   * (restarting, hung), the book may be that worker's: Unavailable (503) naming it, not "no book".
    * `maxBytes`: what HTTP reserved for the copy; the worker makes none bigger (CopyRefused).
    */
   async book(venue: string, market: string, symbol: string, depth: number, maxBytes?: number): Promise<BookLevels | BookNotServed | CopyRefused | undefined> {
     const asked = this.askedWorkers();
-    const results = this.fromCurrent(asked, await Promise.all(this.slots.map((slot) => this.request(slot, { what: "book", venue, market, symbol, depth, maxBytes }))));
-    const found = results.find((r) => r !== undefined && r !== null);
+    const pending = this.slots.map((slot) => this.request(slot, { what: "book", venue, market, symbol, depth, maxBytes }));
+    const found = await new Promise<unknown>((resolve) => {
+      let left = pending.length;
+      if (left === 0) resolve(undefined);
+      pending.forEach((reply, i) =>
+        reply.then((result) => {
+          const slot = this.slots[i]!;
+          if (result !== undefined && result !== null && slot.worker === asked[i] && slot.terminatedAtMs === 0) resolve(result);
+          if (--left === 0) resolve(undefined);
+        }),
+      );
+    });
     if (found !== undefined) return found as BookLevels | BookNotServed | CopyRefused;
+    const results = this.fromCurrent(asked, await Promise.all(pending));
     const silent = this.slots.filter((_, i) => results[i] === undefined);
     const starting = silent.filter((slot) => this.firstStarting(slot)).map((slot) => slot.index);
     const down = silent.filter((slot) => !this.firstStarting(slot)).map((slot) => slot.index);
@@ -372,7 +385,8 @@ export class Supervisor implements StatusSource {
    */
   async readiness(turn?: Turn, signal?: AbortSignal): Promise<ReadinessInput> {
     const asked = this.askedWorkers();
-    const parts = this.fromCurrent(asked, await Promise.all(this.slots.map((slot) => this.request(slot, { what: "readiness" }, signal) as Promise<ReadinessInput | undefined>)));
+    const replies = await Promise.all(this.slots.map((slot) => stamped(this.request(slot, { what: "readiness" }, signal) as Promise<ReadinessInput | undefined>)));
+    const parts = this.fromCurrent(asked, replies.map((r) => r.result));
     // Its client went away: nobody reads this (the caller answers 499), and the workers were told to stop.
     if (signal?.aborted) return { books: [], unresolved: [], connections: [], workersDown: [] };
     const down: number[] = [];
@@ -384,10 +398,13 @@ export class Supervisor implements StatusSource {
     for (const [i, p] of parts.entries()) {
       const slot = this.slots[i]!;
       if (p) {
-        keepBooks(slot, p.books);
+        // Its ages as of now, not of its reply (the answer waited for the slowest worker's: up to REPLY_MAX_MS).
+        const nowMs = performance.now();
+        const byUs = sinceUs(replies[i]!.atMs, nowMs);
+        keepBooks(slot, p.books, nowMs);
         const booksFrom = books.length;
         const unresolvedFrom = unresolved.length;
-        const bad = await copyNamed(p.books, books, turn ?? now);
+        const bad = await copyNamed(p.books, books, turn ?? now, byUs);
         if (bad > 0) this.logReplyFault(slot, "books", "worker's readiness books hold entries that are no book summary; skipped", { skipped: bad, of: p.books.length });
         const badSymbols = await copyNamed(p.unresolved, unresolved, turn ?? now);
         if (badSymbols > 0) this.logReplyFault(slot, "unresolved", "worker's readiness unresolved symbols hold entries that name no symbol; skipped", { skipped: badSymbols, of: p.unresolved.length });
@@ -398,7 +415,7 @@ export class Supervisor implements StatusSource {
         if (slot.faultsLogged.size !== 0 && badSymbols === 0) this.replyWellFormed(slot, "unresolved");
         // A skipped entry may have been one of its share's symbols: those the reply names nowhere are listed, not known.
         if (bad + badSymbols > 0) await unnamedShare(slot, books, booksFrom, unresolved, unresolvedFrom, turn ?? now);
-        answered.push({ ...p, books: [], unresolved: [], connections: byWorker(p.connections, slot.index)!, sendFailures: byWorker(p.sendFailures, slot.index) });
+        answered.push({ ...p, books: [], unresolved: [], connections: byWorker(p.connections, slot.index)!, sendFailures: agedFailures(p.sendFailures, slot.index, byUs) });
         continue;
       }
       // The slot's first worker, not heard from yet (its module loading: at every start): starting, not down. Before,
@@ -423,12 +440,13 @@ export class Supervisor implements StatusSource {
    */
   async readyz(turn?: Turn): Promise<ReadinessSummary> {
     const asked = this.askedWorkers();
-    const parts = this.fromCurrent(asked, await Promise.all(this.slots.map((slot) => this.request(slot, { what: "readyz" }) as Promise<ReadinessSummary | undefined>)));
+    const replies = await Promise.all(this.slots.map((slot) => stamped(this.request(slot, { what: "readyz" }) as Promise<ReadinessSummary | undefined>)));
+    const parts = this.fromCurrent(asked, replies.map((r) => r.result));
     const down: number[] = [];
     const answered: ReadinessSummary[] = [];
     for (const [i, p] of parts.entries()) {
       const slot = this.slots[i]!;
-      if (p) answered.push(workerSummary(slot, READYZ_NAMED, { answer: p }));
+      if (p) answered.push(workerSummary(slot, READYZ_NAMED, { answer: p, byUs: sinceUs(replies[i]!.atMs) }));
       else if (this.firstStarting(slot)) answered.push(workerSummary(slot, READYZ_NAMED, "starting"));
       else {
         down.push(slot.index);
@@ -450,7 +468,8 @@ export class Supervisor implements StatusSource {
    */
   async statusRows(limit: number, chosen: string | null, turn?: Turn, signal?: AbortSignal): Promise<StatusRows> {
     const asked = this.askedWorkers();
-    const parts = this.fromCurrent(asked, await Promise.all(this.slots.map((slot) => this.request(slot, { what: "status", limit, chosen }, signal) as Promise<StatusRows | undefined>)));
+    const replies = await Promise.all(this.slots.map((slot) => stamped(this.request(slot, { what: "status", limit, chosen }, signal) as Promise<StatusRows | undefined>)));
+    const parts = this.fromCurrent(asked, replies.map((r) => r.result));
     if (signal?.aborted) return { summary: mergeSummaries([]), books: [], unresolved: [] }; // nobody reads it (499)
     const down: number[] = [];
     const answered: ReadinessSummary[] = [];
@@ -469,8 +488,9 @@ export class Supervisor implements StatusSource {
       if (p) {
         // Entries that name no book or symbol (a worker's bug): which of its share they were is known only from its
         // whole lists (readiness(): such symbols listed as not known, the entries logged), so the answer is made from those.
-        if ((await copyNamed(p.books, books, turn ?? now)) + (await copyNamed(p.unresolved, unresolved, turn ?? now)) > 0) return this.statusRowsOfWhole(limit, turn, signal);
-        answered.push(workerSummary(slot, limit, { answer: p.summary }));
+        const byUs = sinceUs(replies[i]!.atMs);
+        if ((await copyNamed(p.books, books, turn ?? now, byUs)) + (await copyNamed(p.unresolved, unresolved, turn ?? now)) > 0) return this.statusRowsOfWhole(limit, turn, signal);
+        answered.push(workerSummary(slot, limit, { answer: p.summary, byUs }));
         continue;
       }
       if (this.firstStarting(slot)) {
@@ -1008,9 +1028,30 @@ function byWorker<T extends object>(list: readonly T[] | undefined, worker: numb
   return list?.map((x) => ({ ...x, worker }));
 }
 
-function keepBooks(slot: Slot, books: BookSummary[]): void {
+/** byWorker of a worker's send failures, each lastErrorAgoMs made `byUs` older (the time since its reply: sinceUs). */
+function agedFailures(list: ReadinessSummary["sendFailures"], worker: number, byUs: number): ReadinessSummary["sendFailures"] {
+  return list?.map((f) => ({ ...f, worker, lastErrorAgoMs: f.lastErrorAgoMs + Math.round(byUs / 1000) }));
+}
+
+/**
+ * A worker's reply and when it came (this thread's performance.now()). Why: the ages in a reply (a book's recvAgeUs, a
+ * send failure's lastErrorAgoMs) are as of the worker's reply, and the answer is made once the slowest worker's came
+ * (up to REPLY_MAX_MS later): until 2026-12-07 they were shown as they were, a quiet book up to 10 s younger than it was.
+ */
+async function stamped<T>(reply: Promise<T>): Promise<{ result: T; atMs: number }> {
+  const result = await reply;
+  return { result, atMs: performance.now() };
+}
+
+/** µs from `atMs` to `nowMs` (this thread's performance.now()). */
+function sinceUs(atMs: number, nowMs = performance.now()): number {
+  return Math.max(0, Math.round((nowMs - atMs) * 1000));
+}
+
+/** `books` as `slot`'s last, their ages (recvAgeUs) as of `atMs` (this thread's performance.now()). */
+function keepBooks(slot: Slot, books: BookSummary[], atMs = performance.now()): void {
   slot.lastBooks = books;
-  slot.lastBooksAtMs = performance.now();
+  slot.lastBooksAtMs = atMs;
   slot.unavailable = undefined; // of the books before (released: a share's worth of entries)
 }
 
@@ -1028,11 +1069,11 @@ function unresolvedSummary(unresolved: ReadinessInput["unresolved"], count: numb
  * unresolved; down, every one of its last books not live (`stale`: the first of them, copied) and the rest of its
  * share unavailable (unavailableShare). Until 2026-12-07 readyz() and statusRows() each wrote this out.
  */
-function workerSummary(slot: Slot, limit: number, from: { answer: ReadinessSummary } | "starting" | { stale: readonly BookSummary[]; unavailable: Unavailability }): ReadinessSummary {
+function workerSummary(slot: Slot, limit: number, from: { answer: ReadinessSummary; byUs: number } | "starting" | { stale: readonly BookSummary[]; unavailable: Unavailability }): ReadinessSummary {
   if (from === "starting") return { ...unresolvedSummary(slot.share, slot.share.length), unresolvedFirst: slot.share.slice(0, limit) };
   if ("answer" in from) {
     const p = from.answer;
-    return { ...p, connectionsDownFirst: byWorker(p.connectionsDownFirst, slot.index)!, sendFailures: byWorker(p.sendFailures, slot.index) };
+    return { ...p, connectionsDownFirst: byWorker(p.connectionsDownFirst, slot.index)!, sendFailures: agedFailures(p.sendFailures, slot.index, from.byUs) };
   }
   const { of, list, bad } = from.unavailable;
   const books = of.length - bad; // its entries that are no book summary (skipped) not counted
@@ -1145,13 +1186,17 @@ async function unnamedShare(slot: Slot, books: readonly BookSummary[], booksFrom
  * lists only: before 2026-12-07 such an entry of a worker still answering reached /status's readiness rules (a book)
  * or /books' and /status's unresolvedSummary (a symbol), which read its fields: a 500.
  */
-async function copyNamed<T extends { venue: string; market: string; symbol: string }>(books: readonly unknown[], out: T[], turn: Turn): Promise<number> {
+async function copyNamed<T extends { venue: string; market: string; symbol: string }>(books: readonly unknown[], out: T[], turn: Turn, ageByUs = 0): Promise<number> {
   let bad = 0;
   for (let i = 0; i < books.length; i++) {
     if (i % LIST_ITEMS_PER_TURN === 0 && books.length > LIST_ITEMS_PER_TURN) await turn();
     const b = books[i];
-    if (isBookSummary(b)) out.push(b as unknown as T);
-    else bad++;
+    if (!isBookSummary(b)) {
+      bad++;
+      continue;
+    }
+    if (ageByUs !== 0 && typeof b.recvAgeUs === "number") b.recvAgeUs += ageByUs; // in place: the reply is this thread's copy
+    out.push(b as unknown as T);
   }
   return bad;
 }
