@@ -259,9 +259,12 @@ interface Compared {
   ccxtFaster: number;
 }
 
-/** Ours, ccxt, tardis in ROUNDS interleaved rounds (bench/harness.ts measureRounds); ratios taken within each round. */
+/**
+ * Ours, ccxt, tardis in ROUNDS interleaved rounds (bench/harness.ts measureRounds); ratios taken within each round. A
+ * full GC before each turn: without it tardis's turns collected ccxt's JSON.parse garbage (a GC in 7 of 7 of them).
+ */
 function compare(contenders: [Contender, Contender, Contender]): Compared {
-  const { rows, perRound } = measureRounds(contenders, { rounds: ROUNDS, roundMs: ROUND_MS });
+  const { rows, perRound } = measureRounds(contenders, { rounds: ROUNDS, roundMs: ROUND_MS, gcBeforeEach: true });
   const ratioMean: number[] = [];
   const ratioP50: number[] = [];
   let ccxtFaster = 0;

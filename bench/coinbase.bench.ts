@@ -180,7 +180,7 @@ function agreement(): string {
 }
 
 function compare(contenders: Contender[]): { rows: Measurement[]; ratioMean: number; ratioP50: number; range: string } {
-  const { rows, perRound } = measureRounds(contenders, { rounds: ROUNDS, roundMs: ROUND_MS });
+  const { rows, perRound } = measureRounds(contenders, { rounds: ROUNDS, roundMs: ROUND_MS, gcBeforeEach: true });
   const rm = perRound.map(([o, c, t]) => Math.min(c!.nsPerOp, t!.nsPerOp) / o!.nsPerOp);
   const rp = perRound.map(([o, c, t]) => Math.min(c!.p50Ns, t!.p50Ns) / o!.p50Ns);
   return { rows, ratioMean: median(rm), ratioP50: median(rp), range: `${Math.min(...rm).toFixed(1)}–${Math.max(...rm).toFixed(1)}×` };
