@@ -175,7 +175,7 @@ interface Row {
 }
 
 function compare(name: string, contenders: Contender[]): Row {
-  const { rows, perRound } = measureRounds(contenders, { rounds: ROUNDS, roundMs: ROUND_MS });
+  const { rows, perRound } = measureRounds(contenders, { rounds: ROUNDS, roundMs: ROUND_MS, gcBeforeEach: true });
   const rm: number[] = [];
   const rp: number[] = [];
   for (const [o, c, t] of perRound as [Measurement, Measurement, Measurement][]) {

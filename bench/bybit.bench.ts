@@ -37,6 +37,7 @@ import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
 import { allocationControl, allocationRow, measureAllocation } from "./alloc-meter.ts";
 import { BYBIT_VENUE } from "../src/venues/bybit/index.ts";
+import { peerDifference } from "./peer-agreement.ts";
 import { adapterPathAllocationRows, adapterPathRows, WsAdapterPath, type WsPathInput } from "./ws-adapter-path.ts";
 import { agreed, measure as harnessMeasure, measureRounds, median, type Contender, type MeasureOptions, type Measurement, printTable, QUICK, SMOKE } from "./harness.ts";
 
@@ -258,9 +259,12 @@ interface Compared {
   ccxtFaster: number;
 }
 
-/** Ours, ccxt, tardis in ROUNDS interleaved rounds (bench/harness.ts measureRounds); ratios taken within each round. */
+/**
+ * Ours, ccxt, tardis in ROUNDS interleaved rounds (bench/harness.ts measureRounds); ratios taken within each round. A
+ * full GC before each turn: without it tardis's turns collected ccxt's JSON.parse garbage (a GC in 7 of 7 of them).
+ */
 function compare(contenders: [Contender, Contender, Contender]): Compared {
-  const { rows, perRound } = measureRounds(contenders, { rounds: ROUNDS, roundMs: ROUND_MS });
+  const { rows, perRound } = measureRounds(contenders, { rounds: ROUNDS, roundMs: ROUND_MS, gcBeforeEach: true });
   const ratioMean: number[] = [];
   const ratioP50: number[] = [];
   let ccxtFaster = 0;
@@ -311,16 +315,27 @@ function benchJsonParse(): Measurement[] {
 
 // ---- 2. per snapshot ----
 
-function snapshotContenders(levels: number, frame: string): [Contender, Contender, Contender] {
+/**
+ * The three contenders on one snapshot frame, and the check that their books hold the same levels once timed: the
+ * agreement after the replay above does not cover these frames (the 1000/side one is extended by synthetic levels).
+ */
+function snapshotContenders(levels: number, frame: string): { contenders: [Contender, Contender, Contender]; agreement: () => string } {
   const ours = new OursPath();
   const ccxt = new CcxtOrderBook({}, undefined) as CcxtBook;
   const tardis = new TardisOrderBook();
   const opts = { minSampleNs: SNAPSHOT_SAMPLE_NS };
-  return [
-    { name: `ours: scan → applySnapshot → encode, ${levels}/side`, fn: () => ours.onFrame(frame), opts },
-    { name: `ccxt: JSON.parse → parseOrderBook → reset, ${levels}/side`, fn: () => ccxtOnFrame(ccxt, frame), opts },
-    { name: `tardis: JSON.parse → objects → update, ${levels}/side`, fn: () => tardisOnFrame(tardis, frame), opts },
-  ];
+  const agreement = () => {
+    const b = ours.builder;
+    return peerDifference(b, ccxt, tardis) ?? `yes (${b.bidCount} + ${b.askCount} levels)`;
+  };
+  return {
+    contenders: [
+      { name: `ours: scan → applySnapshot → encode, ${levels}/side`, fn: () => ours.onFrame(frame), opts },
+      { name: `ccxt: JSON.parse → parseOrderBook → reset, ${levels}/side`, fn: () => ccxtOnFrame(ccxt, frame), opts },
+      { name: `tardis: JSON.parse → objects → update, ${levels}/side`, fn: () => tardisOnFrame(tardis, frame), opts },
+    ],
+    agreement,
+  };
 }
 
 /** Where our time goes: the scanner alone on the same frames (book + encode = the rest). */
@@ -444,7 +459,9 @@ console.log("");
 
 for (const [levels, frame] of snapshotFrames) {
   console.log(`== one snapshot frame, ${levels} levels per side (${frame.length} B) ==`);
-  const s = compare(snapshotContenders(levels, frame));
+  const { contenders, agreement } = snapshotContenders(levels, frame);
+  const s = compare(contenders);
+  console.log(`ours, ccxt and tardis books agree after this snapshot: ${agreed(agreement())}`);
   printTable(s.rows);
   summary.push(ratioRow(`snapshot ${levels}/side`, s, 10));
   console.log("");

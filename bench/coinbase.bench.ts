@@ -30,6 +30,7 @@ import { CB_L2, CoinbaseScanner, EventPool } from "../src/venues/coinbase/scanne
 import { ProductTable } from "../src/venues/coinbase/product-table.ts";
 import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
+import { peerDifference } from "./peer-agreement.ts";
 import { allocationControl, allocationRow, measureAllocation } from "./alloc-meter.ts";
 import { agreed, measure, measureRounds, median, printTable, type Contender, type Measurement, QUICK, SMOKE } from "./harness.ts";
 
@@ -179,7 +180,7 @@ function agreement(): string {
 }
 
 function compare(contenders: Contender[]): { rows: Measurement[]; ratioMean: number; ratioP50: number; range: string } {
-  const { rows, perRound } = measureRounds(contenders, { rounds: ROUNDS, roundMs: ROUND_MS });
+  const { rows, perRound } = measureRounds(contenders, { rounds: ROUNDS, roundMs: ROUND_MS, gcBeforeEach: true });
   const rm = perRound.map(([o, c, t]) => Math.min(c!.nsPerOp, t!.nsPerOp) / o!.nsPerOp);
   const rp = perRound.map(([o, c, t]) => Math.min(c!.p50Ns, t!.p50Ns) / o!.p50Ns);
   return { rows, ratioMean: median(rm), ratioP50: median(rp), range: `${Math.min(...rm).toFixed(1)}–${Math.max(...rm).toFixed(1)}×` };
@@ -198,16 +199,27 @@ function streamContenders(name: string, frames: string[], startFrame: string): C
   ];
 }
 
-function snapshotContenders(levels: number, frame: string): Contender[] {
+/**
+ * The three contenders on one BTC-USD snapshot frame, and the check that their books hold the same levels once timed:
+ * agreement() above covers the two-product frames only.
+ */
+function snapshotContenders(levels: number, frame: string): { contenders: Contender[]; agreement: () => string } {
   const ours = new OursPath();
   const ccxt = PRODUCTS.map(() => new CcxtOrderBook({}, undefined) as CcxtBook);
   const tardis = PRODUCTS.map(() => new TardisOrderBook());
   const opts = { minSampleNs: SNAPSHOT_SAMPLE_NS };
-  return [
-    { name: `ours: snapshot ${levels}/side`, fn: () => ours.onFrame(frame), opts },
-    { name: `ccxt: snapshot ${levels}/side`, fn: () => ccxtOnFrame(ccxt, frame), opts },
-    { name: `tardis: snapshot ${levels}/side`, fn: () => tardisOnFrame(tardis, frame), opts },
-  ];
+  const agreement = () => {
+    const b = ours.builders[0]!;
+    return peerDifference(b, ccxt[0]!, tardis[0]!) ?? `yes (${b.bidCount} + ${b.askCount} levels)`;
+  };
+  return {
+    contenders: [
+      { name: `ours: snapshot ${levels}/side`, fn: () => ours.onFrame(frame), opts },
+      { name: `ccxt: snapshot ${levels}/side`, fn: () => ccxtOnFrame(ccxt, frame), opts },
+      { name: `tardis: snapshot ${levels}/side`, fn: () => tardisOnFrame(tardis, frame), opts },
+    ],
+    agreement,
+  };
 }
 
 const avg = (fs: string[]) => (fs.reduce((s, f) => s + f.length, 0) / fs.length).toFixed(0);
@@ -232,7 +244,10 @@ console.log("== one update frame, two products' events (per frame) ==");
 report("update, 2 products", compare(streamContenders("2 products", multi, startBoth)));
 for (const [levels, frame] of snapshots) {
   console.log(`== one full-depth snapshot, ${levels} levels per side (${(frame.length / 1024).toFixed(0)} KB) ==`);
-  report(`snapshot ${levels}/side`, compare(snapshotContenders(levels, frame)));
+  const { contenders, agreement } = snapshotContenders(levels, frame);
+  const cmp = compare(contenders);
+  console.log(`ours, ccxt and tardis books agree after this snapshot: ${agreed(agreement())}`);
+  report(`snapshot ${levels}/side`, cmp);
 }
 
 console.log("== JSON.parse alone (the floor of every JSON.parse-based path) ==");

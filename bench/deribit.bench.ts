@@ -190,7 +190,7 @@ function compare(list: readonly string[], label: string, opts: { minSampleNs?: n
     { name: `ccxt: JSON.parse → storeArray (${label})`, fn: () => { for (let k = 0; k < n; k++) ccxtOnFrame(ccxt, list[k]!); }, opts: o },
     { name: `tardis: JSON.parse → {price,amount} → update (${label})`, fn: () => { for (let k = 0; k < n; k++) tardisOnFrame(tardis, list[k]!); }, opts: o },
   ];
-  const { rows, perRound } = measureRounds(contenders, { rounds: ROUNDS, roundMs: ROUND_MS });
+  const { rows, perRound } = measureRounds(contenders, { rounds: ROUNDS, roundMs: ROUND_MS, gcBeforeEach: true });
   const ratioMean: number[] = [];
   const ratioP50: number[] = [];
   for (const [a, c, t] of perRound as [Measurement, Measurement, Measurement][]) {

@@ -34,6 +34,7 @@ import { packBookDelta, packBookSnapshot } from "../src/wire/encoder.ts";
 import { ChannelPacker } from "../src/wire/packer.ts";
 import { allocationControl, allocationRow, measureAllocation } from "./alloc-meter.ts";
 import { OKX_VENUE } from "../src/venues/okx/index.ts";
+import { peerDifference } from "./peer-agreement.ts";
 import { adapterPathAllocationRows, adapterPathRows, WsAdapterPath, type WsPathInput } from "./ws-adapter-path.ts";
 import { agreed, measure as harnessMeasure, measureRounds, median, type Contender, type MeasureOptions, type Measurement, printTable, QUICK, SMOKE } from "./harness.ts";
 
@@ -164,15 +165,12 @@ function checkAgreement(): string {
   }
   if (ours.mismatches !== 0) return `NO: ${ours.mismatches} checksum mismatches`;
   for (const b of ours.builders) {
-    const c = ccxt.get(b.instrument.symbol)!;
-    const t = tardis.get(b.instrument.symbol)!;
-    const tb = [...t.bids()];
-    const ta = [...t.asks()];
-    const ps = 10 ** b.instrument.priceExp;
-    const qs = 10 ** b.instrument.qtyExp;
-    if (b.bidCount !== c.bids.length || b.bidCount !== tb.length || b.askCount !== c.asks.length || b.askCount !== ta.length) return `NO: counts differ for ${b.instrument.symbol}`;
-    for (let i = 0; i < b.bidCount; i++) if (Math.abs(b.bidPriceAt(i) / ps - c.bids[i]![0]!) > 1e-9 || Math.abs(b.bidQtyAt(i) / qs - tb[i]!.amount) > 1e-9) return `NO: bid ${i} of ${b.instrument.symbol}`;
-    for (let i = 0; i < b.askCount; i++) if (Math.abs(b.askPriceAt(i) / ps - c.asks[i]![0]!) > 1e-9 || Math.abs(b.askQtyAt(i) / qs - ta[i]!.amount) > 1e-9) return `NO: ask ${i} of ${b.instrument.symbol}`;
+    const c = ccxt.get(b.instrument.symbol);
+    const t = tardis.get(b.instrument.symbol);
+    if (c === undefined || t === undefined) return `NO: no peer book for ${b.instrument.symbol}`;
+    // Every level's price and size against both peers (it once checked prices against ccxt and sizes against tardis only).
+    const differs = peerDifference(b, c, t);
+    if (differs !== undefined) return differs;
   }
   const memory = ours.builders.map((b) => `${b.instrument.symbol} ${b.bidCount}+${b.askCount} levels: windows ${b.bids.windowSize}+${b.asks.windowSize} slots, ${(b.bytesAllocated() / 1024).toFixed(1)} KiB`);
   return `yes (3 books after ${snapshotFrames.length} snapshots + ${deltaFrames.length} updates; ${frames.length} checksums verified)\nladder arrays per book: ${memory.join("; ")}`;

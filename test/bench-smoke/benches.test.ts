@@ -26,14 +26,16 @@ const BENCH_DEADLINE_MS = 180_000;
 
 /** The lines each bench must print (its tables' headings and the verdicts that say a comparison was sound). */
 const PEER_AGREE = /books agree[^:]*: yes/;
+/** The snapshot rows' own agreement (the replay's check does not cover their frames). */
+const SNAPSHOT_AGREE = /books agree after this snapshot: yes/;
 const EXPECTED: Record<string, RegExp[]> = {
   binance: [PEER_AGREE, /== summary: faster peer \/ ours/, /== adapter path: USD-M diffs/, /adapter path \/ ours, p50: /, /== breakdown: USD-M/, /== snapshot breakdown: USD-M/, /== allocation in steady state ==/, /^adapter path: the USD-M diffs/m, /^live path: the same diffs/m],
   bithumb: [PEER_AGREE, /Bithumb, simulator frames: 300 frames/, /faster peer \/ ours, per frame/],
   book: [/all three books agree after the replay: yes/, /== ladder structure/, /== memory/, /== allocation in steady state/, /^summary: delta /m],
   bridge: [/== allocation per stage/, /node:dgram receive, per datagram/, /to-nats: verify \+ split/, /from-nats: envelope check/, /flood: multicast → to-nats → NATS → from-nats → multicast/, /whole path: … → from-nats → multicast receipt/],
-  bybit: [PEER_AGREE, /== one real delta frame/, /== adapter path: XRPUSDT/, /adapter path \/ ours, p50: /, /== allocation in steady state/, /^adapter path: the 49 real deltas/m, /^live path: the same frames/m, /== summary: ratios/],
+  bybit: [PEER_AGREE, SNAPSHOT_AGREE, /== one real delta frame/, /== adapter path: XRPUSDT/, /adapter path \/ ours, p50: /, /== allocation in steady state/, /^adapter path: the 49 real deltas/m, /^live path: the same frames/m, /== summary: ratios/],
   capture: [/^sim: \d+ frames/m, /real, one 80 KB block\s+zstd 3/, /at this rate:/],
-  coinbase: [PEER_AGREE, /== one full-depth snapshot, 10000 levels per side/, /== summary: ratio/],
+  coinbase: [PEER_AGREE, SNAPSHOT_AGREE, /== one full-depth snapshot, 10000 levels per side/, /== summary: ratio/],
   deribit: [PEER_AGREE, /== generated full-book snapshot/, /== summary: faster peer \/ ours/],
   e2e: [/== throughput and loss per rate ==/, /== latency per rate/, /== feeder vs floor/, /== targets ==/, /flood: (no loss|LOSS), /],
   http: [/\/status, \/books: 1,302 summaries/, /one streamed chunk/, /\/books\/… 100,000 levels a side \[new\]/],
