@@ -98,7 +98,8 @@ const canonicalJson = (v: unknown) =>
  * JSON, not by toEqual: toEqual over 2 × 10^5 levels took ~4 s of this thread per body on a loaded box (the file's
  * largest cost); where the texts differ, toEqual is still asked, for its diff.
  */
-function expectSameDetail(got: { recvAgeUs?: unknown }, want: object, what: string): void {
+function expectSameDetail(answer: unknown, want: object, what: string): void {
+  const got = answer as { recvAgeUs?: unknown };
   expect(typeof got.recvAgeUs, `${what}: recvAgeUs`).toBe("number");
   const same = canonicalJson({ ...got, recvAgeUs: 0 }) === canonicalJson({ ...want, recvAgeUs: 0 });
   if (!same) expect(got, what).toEqual({ ...want, recvAgeUs: expect.any(Number) });
