@@ -532,6 +532,12 @@ export interface RepackerOptions {
    * (`listenerErrors`): before 2026-12-06 the throw escaped add() midway, into the NATS client's message callback.
    */
   onListenerError?: (error: Error) => void;
+  /**
+   * The least silence of a followed bridge before the reader switches to another (switchesTo), ms: default
+   * FAILOVER_MIN_MS (5000). Shorter only in tests whose bridges restart often (a chaos run paid 5 s per restart);
+   * shorter in production, a slow bridge would lose the stream, and the books a refresh, sooner.
+   */
+  failoverMinMs?: number;
 }
 
 export interface RepackerCounters {
@@ -731,6 +737,9 @@ export class EnvelopeRepacker {
     const maxDatagramBytes = opts.maxDatagramBytes ?? 1400;
     if (!(maxDatagramBytes >= MIN_PUBLISH_DATAGRAM_BYTES)) {
       throw new RangeError(`maxDatagramBytes ${maxDatagramBytes} is below ${MIN_PUBLISH_DATAGRAM_BYTES}, the smallest datagram that holds every instrument definition`);
+    }
+    if (opts.failoverMinMs !== undefined && !(Number.isFinite(opts.failoverMinMs) && opts.failoverMinMs >= 0)) {
+      throw new RangeError(`failoverMinMs ${opts.failoverMinMs} is not a finite number of ms ≥ 0`);
     }
     this.opts = { ...opts };
     this.auth = opts.authKey === undefined ? undefined : new DatagramAuth(opts.authKey, sha256Option(opts.authSha256));
@@ -1082,7 +1091,7 @@ export class EnvelopeRepacker {
    */
   private switchesTo(line: StreamLine, bridgeId: number, key: number, sendNs: number, hbMs: number, nowMs: number): boolean {
     const hb = Math.min(hbOrDefault(line.hbMs), hbOrDefault(line.prevHbMs), hbOrDefault(hbMs));
-    const windowMs = Math.max(FAILOVER_HEARTBEATS * hb, FAILOVER_MIN_MS);
+    const windowMs = Math.max(FAILOVER_HEARTBEATS * hb, this.opts.failoverMinMs ?? FAILOVER_MIN_MS);
     const slot = failoverProgress(line, bridgeId, sendNs, Math.max(2 * hb, windowMs / 4) * 1e6, hb * 1e6);
     const progressNs = line.otherProgressNs[slot]!;
     // The reader's clock counts only while it listens (its timer on time): held up, it would take every bridge for

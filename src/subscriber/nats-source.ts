@@ -58,6 +58,8 @@ export interface NatsReadOptions {
    * ended the reader's watch of its connection's events).
    */
   onListenerError?: (error: Error) => void;
+  /** The least silence of a followed bridge before switching to another, ms (RepackerOptions.failoverMinMs): default 5000; shorter for tests only. */
+  failoverMinMs?: number;
   /** How long after the client closed for good (or the server refused the subscription) the reader tries again. Default 2000. */
   reconnectAfterCloseMs?: number;
   /** Credentials for the server (never logged). Without: none, as before. */
@@ -506,6 +508,7 @@ export class NatsFeedReader {
       onRefused: opts.onRefused,
       onSignedUnverified: opts.onSignedUnverified,
       onListenerError: opts.onListenerError,
+      failoverMinMs: opts.failoverMinMs,
     });
   }
 

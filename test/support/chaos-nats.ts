@@ -29,6 +29,13 @@ export interface NatsPath {
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * The reader's failover to a restarted bridge after this much silence of the old one, not the 5 s default: each
+ * bridgeRestart cost a 5 s wait (three of seed 901's 19 s). Above 3 upstream heartbeats (the feed's 200 ms), so the
+ * hysteresis is still there: a bridge held up briefly keeps the stream.
+ */
+const FAILOVER_MIN_MS = 1000;
+
 export async function openNatsPath(server: ChaosNatsServer, group: string, port: number, seed: number): Promise<NatsPath> {
   const prefix = `chaos${seed}`;
   const stream = `CHAOS${seed}`;
@@ -45,7 +52,7 @@ export async function openNatsPath(server: ChaosNatsServer, group: string, port:
     async attach(sub) {
       await up;
       await reader?.stop();
-      reader = await attachNats(sub, { servers: server.url, prefix, stream, from: "now" });
+      reader = await attachNats(sub, { servers: server.url, prefix, stream, from: "now", failoverMinMs: FAILOVER_MIN_MS });
     },
     faults: [
       {
