@@ -21,7 +21,7 @@
  * @module
  */
 import dgram from "node:dgram";
-import { nowUs } from "../core/clock.ts";
+import { monoMs, nowUs } from "../core/clock.ts";
 import { RateLimitedLog, type Logger } from "../core/log.ts";
 import { DECODE_ERROR_NAMES, DecodeErrorCode, PacketReader } from "../wire/decoder.ts";
 import { DatagramAuth, sha256Option, type ReusableSha256 } from "../wire/auth.ts";
@@ -35,6 +35,7 @@ import {
   MSG_TEMPLATE_ID_OFFSET,
   PACKET_HEADER_BYTES,
   PKT_FLAG_END_OF_SESSION,
+  PKT_FLAG_RETRANSMIT,
   PKT_HEARTBEAT_INTERVAL_MS_OFFSET,
   PKT_MSG_COUNT_OFFSET,
   TEMPLATE_INSTRUMENT_DEFINITION,
@@ -44,6 +45,7 @@ import { HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, MAX_TRACKED_INSTRUMENTS, envelop
 import { RECONNECT_TIMEOUT_MS, connectNats, connectWithin, isRequestTimeout } from "../subscriber/nats-source.ts";
 import { describeCredentials, isAuthError, type NatsCredentials, type NatsTls } from "../subscriber/nats-auth.ts";
 import { SEND_AHEAD_MAX_US, SEQ_REVERT_DATAGRAMS, compareSessions, continuesOldLine, raiseHighSend, sendAheadMaxUsOf, sentAfterAllHad } from "../subscriber/streams.ts";
+import { ReportLimit } from "../subscriber/report-limit.ts";
 import { StreamWatch, type StreamManager, type StreamWatchCounters } from "./stream-watch.ts";
 import { PayloadArena } from "./payload-arena.ts";
 import { PubFrames, framable } from "./pub-frames.ts";
@@ -106,6 +108,15 @@ export interface ForwardBridgeOptions {
 }
 
 /**
+ * The `rejected` reason of a RETRANSMIT datagram read on a group: a request server answers only the requester's request
+ * socket (docs/wire-protocol.md §11.4), so one on a group is no answer, and forwarded it would be live data to readers.
+ */
+export const REJECTED_RETRANSMIT = "retransmit";
+
+/** A RETRANSMIT datagram on a group is logged at once, then at most once per this, with the count since. */
+const RETRANSMIT_REPORT_MS = 5000;
+
+/**
  * Default of ForwardBridgeOptions.reconnectAfterCloseMs. The client reconnects by itself (connectNats), except after
  * two authorization errors in a row (a server restarted requiring credentials), when it closes for good.
  */
@@ -115,7 +126,7 @@ export const RECONNECT_AFTER_CLOSE_MS = 2000;
 export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
 
 export interface ForwardBridgeCounters extends StreamWatchCounters {
-  /** Datagrams read from the groups that passed the checks (the others: `rejected`). */
+  /** Datagrams read from the groups that passed the checks (the others: `rejected`, by reason). */
   datagrams: number;
   /**
    * Bytes of those datagrams, and of the rejected ones: the pairs read alike (before, receivedBytes took the rejected
@@ -198,6 +209,10 @@ export interface ForwardBridgeCounters extends StreamWatchCounters {
    * 0), so no count goes down or is counted twice across reconnects.
    */
   natsReconnects: number;
+  /**
+   * Datagrams dropped, by reason: the decoder's (DECODE_ERROR_NAMES) and REJECTED_RETRANSMIT (a RETRANSMIT datagram,
+   * which a request server sends only to a requester's request socket; before 2026-12-07 forwarded as live data).
+   */
   rejected: Record<string, number>;
 }
 
@@ -462,6 +477,8 @@ export class ForwardBridge {
   private lastPublishError = "";
   /** The server's errors: the first at once, then at most one line per 5 s with the count. */
   private readonly serverErrors: RateLimitedLog;
+  /** RETRANSMIT datagrams on a group: logged at once, then at most one line per 5 s with the count since. */
+  private readonly retransmitReports = new ReportLimit(RETRANSMIT_REPORT_MS);
   /** The server refuses the credentials: logged once until a connection is made again. */
   private authRefusing = false;
   /** stop() was called: a start still under way goes no further. */
@@ -586,7 +603,8 @@ export class ForwardBridge {
         });
         if (gone()) return; // stop() closed the connection and the sockets opened so far
         for (const iface of g.ifaces) socket.addMembership(g.group, iface);
-        socket.on("message", (msg: Buffer) => this.onDatagram(msg));
+        const label = `${g.group}:${g.port}`; // named in a report, built once
+        socket.on("message", (msg: Buffer, rinfo: dgram.RemoteInfo) => this.onDatagram(msg, rinfo, label));
         socket.on("error", (err: Error) => this.opts.log.warn("bridge socket error", { error: err.message }));
       }
     } catch (err) {
@@ -850,8 +868,26 @@ export class ForwardBridge {
     this.opts.log.warn("multicast datagrams are signed but this bridge has no key: forwarded without verifying them, its envelopes unsigned (give --auth-key-file F, or a -c file whose publish.auth_key_file is the publisher's key)");
   }
 
-  /** Verifies one datagram and publishes its messages (the bridge's hot path). */
-  onDatagram(datagram: Uint8Array): void {
+  /**
+   * Cold: a RETRANSMIT datagram on a group, logged at once, then at most once per 5 s with the count since (a flood is
+   * a few lines; strings built only then).
+   */
+  private retransmitOnGroup(from: dgram.RemoteInfo | undefined, group: string): void {
+    const count = this.retransmitReports.due(monoMs());
+    if (count === 0) return;
+    this.opts.log.warn("RETRANSMIT datagram on a group dropped, not forwarded: a request server answers only the requester's request socket, never a group (count: since the last such line)", {
+      from: from === undefined ? "unknown" : `${from.address}:${from.port}`,
+      group,
+      count,
+      total: this.counters.rejected[REJECTED_RETRANSMIT],
+    });
+  }
+
+  /**
+   * Verifies one datagram and publishes its messages (the bridge's hot path). `from`, `group`: its sender and the
+   * group:port it came on, named if it is dropped with a report (a caller's own datagram: none).
+   */
+  onDatagram(datagram: Uint8Array, from?: dgram.RemoteInfo, group = "none"): void {
     const c = this.counters;
     const length = datagram.byteLength;
     // Read in the reused receive buffer, as a subscriber reads (FeedSubscriber.onSocketMessage): a DataView over each
@@ -868,6 +904,14 @@ export class ForwardBridge {
       const name = DECODE_ERROR_NAMES[rc] ?? "unknown";
       c.rejected[name] = (c.rejected[name] ?? 0) + 1;
       c.rejectedBytes += length;
+      return;
+    }
+    if ((this.reader.flags & PKT_FLAG_RETRANSMIT) !== 0) {
+      // No answer (a server sends one only to the requester's request socket, §11.4), whoever sent it: forwarded, it
+      // was live data to every reader (the envelope carries the messages, not the flag), a forged one's levels applied.
+      c.rejected[REJECTED_RETRANSMIT] = (c.rejected[REJECTED_RETRANSMIT] ?? 0) + 1;
+      c.rejectedBytes += length;
+      this.retransmitOnGroup(from, group);
       return;
     }
     c.datagrams++;

@@ -749,7 +749,7 @@ export class FeedSubscriber {
     this.listeners.reportError(
       new Error(
         `retransmission reply from ${from} dropped: replies are taken only from the address the requests went to ` +
-          `(retransmit.host ${this.retransmit!.host}: ${asked}); ${dropped} dropped since the last such report. A server ` +
+          `(retransmit.host ${this.retransmit!.host}: ${asked}); ${this.strangerReplies.countWords(dropped)}. A server ` +
           "listening on 0.0.0.0 answers from the address its host routes the reply from: ask it at that one",
       ),
       from,
@@ -767,7 +767,7 @@ export class FeedSubscriber {
         ? "this subscriber asks for no retransmission (no retransmit option), and a server answers only a requester's request socket"
         : `a server answers only the request socket, so retransmissions are taken there only (from retransmit.host ${this.retransmit.host})`;
     this.listeners.reportError(
-      new Error(`RETRANSMIT datagram from ${from} on groups[${group}] (${g.group ?? g.bind}:${g.port}) dropped: ${why}; ${dropped} dropped since the last such report`),
+      new Error(`RETRANSMIT datagram from ${from} on groups[${group}] (${g.group ?? g.bind}:${g.port}) dropped: ${why}; ${this.offSocketRetransmits.countWords(dropped)}`),
       from,
     );
   }

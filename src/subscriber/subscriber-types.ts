@@ -239,9 +239,17 @@ export interface ExponentEvent {
   qtyExp: number;
 }
 export interface SubscriberErrorEvent {
-  /** A WireDecodeError for a rejected datagram (see its `code`); a plain Error for socket or listener failures. */
+  /**
+   * A WireDecodeError for a datagram that failed the decode checks (see its `code`). A plain Error for the rest: a
+   * retransmission reply from an address not asked, and a RETRANSMIT datagram on a group or bind socket (both dropped,
+   * counted in retransmitRejected; the first at once, then at most one per 5 s with the count since); a control packet
+   * on the request socket that is no reply; two publishers sharing a source id; a socket's or a listener's failure.
+   */
   error: WireDecodeError | Error;
-  /** "address:port" of the sender when known. */
+  /**
+   * "address:port" of the sender when known; else what it concerns: "listener", "retransmit" (the request socket's
+   * failure), "channel C source S" (a shared source id), "" (a group or bind socket's failure).
+   */
   from: string;
 }
 

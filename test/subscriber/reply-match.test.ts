@@ -167,6 +167,7 @@ describe("a reply is taken only for the request it answers, from the address ask
     expect(errors.length).toBeLessThan(3); // the first at once, then at most one per 5 s
     expect(errors[0]!.from).toBe(`127.0.0.2:${strangerPort}`);
     expect(errors[0]!.message).toMatch(/^retransmission reply from 127\.0\.0\.2:\d+ dropped: .*127\.0\.0\.1/);
+    expect(errors[0]!.message).toContain("; the first such report. "); // before: "1 dropped since the last such report"
     expect(sub.counters.retransmitRefused).toBe(0);
   });
 });

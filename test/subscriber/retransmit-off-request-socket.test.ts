@@ -104,6 +104,7 @@ describe("a RETRANSMIT datagram off the request socket", () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]!.from).toBe(strangerFrom);
     expect(errors[0]!.message).toContain(`RETRANSMIT datagram from ${strangerFrom} on groups[0] (${group}:${port}) dropped`);
+    expect(errors[0]!.message).toMatch(/; the first such report$/); // before: "1 dropped since the last such report", with none before it
   });
 
   it("on a bind socket: dropped, counted, and said at most once per 5 s; the server's answer fills the gap", async () => {

@@ -14,7 +14,7 @@
  * (app/http-host.ts, the same code). A client's mistake is logged at debug level only. Cold path.
  * @module
  */
-import type { ForwardBridge } from "../../bridge/forward-bridge.ts";
+import { REJECTED_RETRANSMIT, type ForwardBridge } from "../../bridge/forward-bridge.ts";
 import type { ReverseBridge } from "../../bridge/reverse-bridge.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BODY_REFUSAL_HEADERS, foreignHostRefusal, inFlightRefusal, isLoopbackHost, NOT_STORED, requestBodyRefusal, requestTarget } from "../../app/http-host.ts";
@@ -25,8 +25,8 @@ import { PROMETHEUS_CONTENT_TYPE, PromWriter } from "../../app/prometheus.ts";
 import { DECODE_ERROR_NAMES } from "../../wire/decoder.ts";
 import { UsageError } from "../command.ts";
 
-/** The decoder's reasons a datagram is rejected for (its "ok" aside): to-nats exports each, zeros included. */
-const REJECT_REASONS: readonly string[] = DECODE_ERROR_NAMES.slice(1);
+/** The reasons a datagram is rejected for (the decoder's, its "ok" aside, and a RETRANSMIT one): each exported, zeros included. */
+const REJECT_REASONS: readonly string[] = [...DECODE_ERROR_NAMES.slice(1), REJECTED_RETRANSMIT];
 
 export const DEFAULT_TO_NATS_HTTP = "127.0.0.1:9466";
 export const DEFAULT_FROM_NATS_HTTP = "127.0.0.1:9467";
