@@ -24,6 +24,10 @@ import { captureLog } from "../support/capture-log.ts";
 import { until } from "../support/until.ts";
 import { tempDir, uniqueDestination } from "../e2e/harness.ts";
 import { join } from "node:path";
+import { localStatusSource } from "../../src/app/runtime.ts";
+import { guardedStatusSource, type PublishGuard } from "../../src/app/publish-guard.ts";
+import { captureStatusSource } from "../../src/app/capture-health.ts";
+import type { Feeder } from "../../src/app/feeder.ts";
 
 const NO_COUNTS: BookCounts = { gaps: 0, invalidations: 0 };
 const CONFIG = { enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined };
@@ -208,6 +212,16 @@ describe("a deep book that grew since its last copy (s-httpgrow)", { timeout: 60
     expect(error).toContain("book bybit/linear/GROW: its copy is 192000 B, more than the 100000 B reserved for it (the room left: its size was not known);");
     expect(error).not.toContain("grew");
   });
+});
+
+test("in-process (workers = 1, feeder record): the bytes reserved reach Feeder.bookLevels through every wrapper", async () => {
+  // Each wrapper's maxBytes is optional: one that drops it type-checks, and the pipeline then copies unbounded.
+  const asked: unknown[][] = [];
+  const feeder = { bookLevels: (...args: unknown[]) => void asked.push(args) } as unknown as Feeder;
+  const source = captureStatusSource(guardedStatusSource(localStatusSource(feeder), {} as PublishGuard), () => undefined);
+  await source.book("bybit", "linear", "GROW", 0, 48_000);
+  await source.book("bybit", "linear", "GROW", 5, undefined);
+  expect(asked).toEqual([["bybit", "linear", "GROW", 0, 48_000], ["bybit", "linear", "GROW", 5, undefined]]);
 });
 
 test("a worker makes no copy bigger than the bytes asked with: it answers the copy's size instead", { timeout: 60_000 }, async () => {
