@@ -688,19 +688,24 @@ async function bookResponse(req: Request, url: URL, m: RegExpExecArray, source: 
   if (req.signal.aborted) return gone();
   // Its copy is reserved before it is asked for: with workers it comes back turns later, and until 2026-12-07 it was
   // counted only then, so every request of a burst was asked for and held its copy at once, past the bound.
-  const expected = deep ? expectedCopyBytes(deepBytes.get(name), depth) : 0;
+  const last = deepBytes.get(name);
+  const expected = deep ? expectedCopyBytes(last, depth) : 0;
   if (!streamAdmits(expected)) throw busy();
   let book = await reservedCopy(source, venue, market, symbol, depth, deep ? expected : undefined);
   if (book !== undefined && isCopyRefused(book)) {
-    // It grew since its last copy: nothing was copied past the reservation (until s-httpgrow the copy came at the
-    // size it is now, k times what was reserved, and a burst held k times the bound). Asked once more at its size.
+    // It grew since its last copy, or was never copied and is bigger than the room left: nothing was copied past the
+    // reservation (until s-httpgrow the copy came at the size it is now, k times what was reserved, and a burst held
+    // k times the bound). Asked once more at its size.
     if (depth === 0) deepBytes.set(name, book.copyRefused);
     if (req.signal.aborted) return gone();
-    if (!streamAdmits(book.copyRefused)) throw grown(bookName(venue, market, symbol), book, "deep book bodies in progress leave no room for it now");
+    if (!streamAdmits(book.copyRefused)) {
+      const why = last !== undefined && last > 0 ? "it grew since its last copy" : "the room left: its size was not known";
+      throw grown(bookName(venue, market, symbol), book, why, "deep book bodies in progress leave no room for it now");
+    }
     const retried = await reservedCopy(source, venue, market, symbol, depth, book.copyRefused);
     if (retried !== undefined && isCopyRefused(retried)) {
       if (depth === 0) deepBytes.set(name, retried.copyRefused);
-      throw grown(bookName(venue, market, symbol), retried, "it grew again while asked for");
+      throw grown(bookName(venue, market, symbol), retried, "its size when asked for before: it grew again meanwhile", "not asked for a third time");
     }
     book = retried;
   }
@@ -729,10 +734,14 @@ async function reservedCopy(source: StatusSource, venue: string, market: string,
   }
 }
 
-/** A book whose copy is bigger than was reserved for it, not asked for (again): 503, retry (`why`: why not). */
-function grown(name: string, refused: CopyRefused, why: string): BadRequest {
+/**
+ * A book whose copy is bigger than was reserved for it, not asked for (again): 503, retry. `reserved`: what the
+ * reservation was (until 2026-12-07 always "it grew since its last copy", also for a book never copied); `why`: why
+ * it is not asked for now.
+ */
+function grown(name: string, refused: CopyRefused, reserved: string, why: string): BadRequest {
   const held = `${heldLevelBytesNow()} B of the ${MAX_HELD_LEVEL_BYTES / 2 ** 20} MiB bound held`;
-  return new BadRequest(503, `book ${name}: its copy is ${refused.copyRefused} B, more than the ${refused.maxBytes} B reserved for it (it grew since its last copy); ${why} (${held}); retry`, { "retry-after": "1" });
+  return new BadRequest(503, `book ${name}: its copy is ${refused.copyRefused} B, more than the ${refused.maxBytes} B reserved for it (${reserved}); ${why} (${held}); retry`, { "retry-after": "1" });
 }
 
 /** Bytes of a level's copy: price and quantity, 8 B each (levelBytes). */

@@ -984,7 +984,11 @@ function malformedReply(what: WorkerRequest["what"], result: unknown): string | 
   switch (what) {
     case "book":
       if (result.copyRefused !== undefined) {
-        return Number.isFinite(result.copyRefused) && typeof result.maxBytes === "number" ? undefined : "a copy refused needs its bytes and the bytes reserved";
+        // Byte counts HTTP reserves against its bound: a negative one or one past 2^53 would garble that count.
+        const { copyRefused, maxBytes } = result;
+        return Number.isSafeInteger(maxBytes) && (maxBytes as number) >= 0 && Number.isSafeInteger(copyRefused) && (copyRefused as number) > (maxBytes as number)
+          ? undefined
+          : "a copy refused needs its bytes, more than the bytes reserved (whole numbers of bytes)";
       }
       if (result.notServed !== undefined) {
         return (result.notServed === "unreadable" || result.notServed === "symbol_unresolved") && strings(result, ["venue", "market", "symbol", "state", "reason", "error"])

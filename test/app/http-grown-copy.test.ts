@@ -24,6 +24,10 @@ import { captureLog } from "../support/capture-log.ts";
 import { until } from "../support/until.ts";
 import { tempDir, uniqueDestination } from "../e2e/harness.ts";
 import { join } from "node:path";
+import { localStatusSource } from "../../src/app/runtime.ts";
+import { guardedStatusSource, type PublishGuard } from "../../src/app/publish-guard.ts";
+import { captureStatusSource } from "../../src/app/capture-health.ts";
+import type { Feeder } from "../../src/app/feeder.ts";
 
 const NO_COUNTS: BookCounts = { gaps: 0, invalidations: 0 };
 const CONFIG = { enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined };
@@ -172,6 +176,52 @@ describe("a deep book that grew since its last copy (s-httpgrow)", { timeout: 60
     expect(((await grownAgain.json()) as { bids: unknown[] }).bids).toHaveLength(12_000);
     expect(made).toEqual([384_000]);
   });
+  test("grown again between its refusal and its second ask: 503 saying so, its size noted, the next request served", async () => {
+    const b = growing(1500);
+    const made: number[] = [];
+    const direct = sourceOf(b, made);
+    let growAfter = -1; // grown to 12,000 levels a side right after the answer with this index
+    let answers = 0;
+    const h = serve({ ...direct, book: (...args) => {
+      const answer = direct.book(...args);
+      if (answers++ === growAfter) fill(b, 12_000);
+      return answer;
+    } });
+    leaveRoom(2 ** 20);
+    expect(((await (await fetch(`${h.url}/books/bybit/linear/GROW`)).json()) as { bids: unknown[] }).bids).toHaveLength(1500);
+    fill(b, 6000);
+    growAfter = answers; // refused at 48,000 B, then grown before it is asked again at 192,000 B
+    made.length = 0;
+    const refused = await fetch(`${h.url}/books/bybit/linear/GROW`);
+    expect([refused.status, refused.headers.get("retry-after")]).toEqual([503, "1"]);
+    const { error } = (await refused.json()) as { error: string };
+    expect(error).toContain("book bybit/linear/GROW: its copy is 384000 B, more than the 192000 B reserved for it (its size when asked for before: it grew again meanwhile); not asked for a third time");
+    expect(made, "copies made").toEqual([]);
+    const next = await fetch(`${h.url}/books/bybit/linear/GROW`);
+    expect(((await next.json()) as { bids: unknown[] }).bids).toHaveLength(12_000);
+    expect(made).toEqual([384_000]);
+  });
+
+  test("never copied whole, bigger than the room left: 503 saying the room left was reserved (its size not known), not that it grew", async () => {
+    // Before: "(it grew since its last copy)" for a book never copied.
+    const h = serve(sourceOf(growing(6000), []));
+    leaveRoom(100_000);
+    const refused = await fetch(`${h.url}/books/bybit/linear/GROW`);
+    expect(refused.status).toBe(503);
+    const { error } = (await refused.json()) as { error: string };
+    expect(error).toContain("book bybit/linear/GROW: its copy is 192000 B, more than the 100000 B reserved for it (the room left: its size was not known);");
+    expect(error).not.toContain("grew");
+  });
+});
+
+test("in-process (workers = 1, feeder record): the bytes reserved reach Feeder.bookLevels through every wrapper", async () => {
+  // Each wrapper's maxBytes is optional: one that drops it type-checks, and the pipeline then copies unbounded.
+  const asked: unknown[][] = [];
+  const feeder = { bookLevels: (...args: unknown[]) => void asked.push(args) } as unknown as Feeder;
+  const source = captureStatusSource(guardedStatusSource(localStatusSource(feeder), {} as PublishGuard), () => undefined);
+  await source.book("bybit", "linear", "GROW", 0, 48_000);
+  await source.book("bybit", "linear", "GROW", 5, undefined);
+  expect(asked).toEqual([["bybit", "linear", "GROW", 0, 48_000], ["bybit", "linear", "GROW", 5, undefined]]);
 });
 
 test("a worker makes no copy bigger than the bytes asked with: it answers the copy's size instead", { timeout: 60_000 }, async () => {

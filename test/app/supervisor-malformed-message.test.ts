@@ -49,6 +49,12 @@ test("malformed worker messages are logged naming the worker and dropped; the pr
     expect((await supervisor.latency()).receiptToSend.count).toBe(0);
     expect(await supervisor.metricsText()).toContain("feeder_workers 2");
     await expect(supervisor.book("bybit", "linear", "BTCUSDT", 10)).rejects.toThrow("worker 0, 1 is not answering");
+    // Each further malformed book reply: a copy refused with sizes that are no byte counts or no refusal. Before
+    // s-sr4 each was taken: HTTP reserved it (a negative or 1e300 B reservation garbles the count of held copies).
+    for (let i = 1; i < MALFORMED_REPLIES.book!.length; i++) {
+      const answer = await supervisor.book("bybit", "linear", "BTCUSDT", 0, 32).catch((err: Error) => err.message);
+      expect([i, answer]).toEqual([i, expect.stringContaining("worker 0, 1 is not answering")]);
+    }
     // Asked again: an optional list (sendFailures) that is no list; before, /readyz's merge threw on it (a 500).
     expect((await supervisor.readiness()).workersDown).toEqual([0, 1]);
     expect((await supervisor.readyz()).workersDown).toEqual([0, 1]);

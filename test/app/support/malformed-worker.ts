@@ -35,7 +35,8 @@ const CONNECTIONS: unknown[] = [null, 5, { venue: "bybit", market: "linear", con
  * reply's named lists, that is not one of them: /status's or /readyz's rules read its fields, a 500).
  */
 export const MALFORMED_REPLIES: Record<string, unknown[]> = {
-  book: [5],
+  // A copy refused whose sizes are no byte counts, or no refusal (not more than reserved): HTTP would reserve them.
+  book: [5, { copyRefused: -16, maxBytes: 16 }, { copyRefused: 1e300, maxBytes: 16 }, { copyRefused: 16, maxBytes: 32 }, { copyRefused: 48, maxBytes: Number.NaN }],
   readiness: [
     { books: "not a list", unresolved: [], connections: [], workersDown: [] },
     { books: [], unresolved: [], connections: [], workersDown: [], sendFailures: 5 },
