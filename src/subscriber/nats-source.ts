@@ -467,7 +467,7 @@ export class NatsFeedReader {
   /**
    * The last sequence read when messages dropped after it were told (discardedSince), 0 for none. Of the stream made
    * at `discardToldOn` only: a stream made again numbers from 1 again (before, a discard past the same sequence of the
-   * new stream was not told).
+   * new stream was not told); cleared at a lost tail, whose sequences come again (truncatedFrom).
    */
   private discardTold = 0;
   private discardToldOn: string | undefined;
@@ -848,6 +848,7 @@ export class NatsFeedReader {
     this.readThrough = byTime ? { seq: this.lastJsMsg?.info?.streamSequence ?? readSeq, storedNs } : undefined;
     this.lastJsMsg = undefined;
     this.readBeforeBack = undefined;
+    this.discardTold = 0; // its sequences come again: a discard past one told before is another (before, not told)
     this.startedOn = { created: info.created, policy };
     this.lostMessages("truncated", readSeq, info.state!, unread);
     return policy;

@@ -6,7 +6,8 @@
  * - a lost tail is told when the client's consumer, made again at the stream's end, read new messages (a sequence
  *   gone back) before the reader's look; before, a look after them (made again, or at a start again) was not told.
  * - a discard past the last read (a purge) is told once per position; before, the position was the sequence alone,
- *   and on a stream made again (numbered from 1 again) a discard past the same sequence was not told.
+ *   and on a stream made again (numbered from 1 again), or after a lost tail (its sequences used again), a discard
+ *   past the same sequence was not told.
  * Real parts: nats-server (its store put back as it was, for the lost tail), the reader; envelopes published straight.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -251,5 +252,43 @@ describe.skipIf(missing !== undefined)(`what a stream reader reads and tells aga
     await round();
     expect(discarded()).toHaveLength(2);
     expect(discarded()[1]).toEqual({ kind: "stream_discontinuity", why: "discarded", lastRead: 2, firstSeq: 6, lastSeq: 5 });
+  });
+
+  test("a discard past the last read is told again after a lost tail, at the same sequence", async () => {
+    const stream = "REREADDISCTAIL";
+    const subject = "disctail.bybit.linear.BTCUSDT";
+    const events: NatsReaderEvent[] = [];
+    const reader = new NatsFeedReader({ servers: nats.url, prefix: "disctail", stream, from: "all", reconnectAfterCloseMs: 60_000, onNatsEvent: (e) => events.push(e) }, () => {});
+    readers.push(reader);
+    const told = () => events.filter((e) => e.kind === "stream_discontinuity");
+    const feed = v1Feed();
+    const deltas = (n: number) => Array.from({ length: n }, () => feed.delta()).flat();
+    await nats.withJsm((jsm) => jsm.streams.add({ name: stream, subjects: ["disctail.>"] }));
+    await publish(subject, feed.refresh());
+    const putBack = await nats.copyStore(); // the store at 2 messages
+    // Read to 4; stopped, 5 to 7 stored and purged; started again: the discard past 4 told. Then 8 read.
+    const readToFourThenPurge = async () => {
+      await publish(subject, deltas(2));
+      await reader.start();
+      await waitFor(() => lastRead(reader) === 4, "the reader read to sequence 4", 10_000);
+      await reader.stop();
+      await publish(subject, deltas(3));
+      await nats.withJsm((jsm) => jsm.streams.purge(stream));
+      await reader.start();
+    };
+    await readToFourThenPurge();
+    await publish(subject, deltas(1));
+    await waitFor(() => lastRead(reader) === 8, "the reader read sequence 8", 10_000);
+    await reader.stop();
+    // The store put back (the same stream, ending at 2): the lost tail told as the reader starts again, read on by time.
+    await putBack();
+    await readToFourThenPurge(); // sequences 3 and 4 again, new; 5 to 7 again, purged
+    await reader.stop();
+    expect(told()).toEqual([
+      { kind: "stream_discontinuity", why: "discarded", lastRead: 4, firstSeq: 8, lastSeq: 7 },
+      { kind: "stream_discontinuity", why: "truncated", lastRead: 8, firstSeq: 1, lastSeq: 4 }, // 3 and 4 stored before the start
+      // Before, not told: the discard past 4 was told before the lost tail, the stream (its creation time) the same.
+      { kind: "stream_discontinuity", why: "discarded", lastRead: 4, firstSeq: 8, lastSeq: 7 },
+    ]);
   });
 });
