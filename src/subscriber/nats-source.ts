@@ -85,7 +85,8 @@ export interface NatsReadOptions {
  * by its max age or size, or was never stored): it starts at that message, stored at `firstStoredAt`. Once per start().
  * `stream_discontinuity` — the same stream (same creation time) no longer holds where the reader was: `truncated`, its
  * last sequence (`lastSeq`) below the last one read (`lastRead`; with nothing read yet, `unread` and the one its start
- * is after: a server's store lost its tail in a crash, or was restored from an older copy), read on from the first
+ * is after: a server's store lost its tail in a crash, or was restored from an older copy), or its sequence gone back
+ * on the client's consumer (`lastSeq` then maybe at or past `lastRead`, the stream grown since), read on from the first
  * message stored after the last one read (nothing read: after the stream's last now); `discarded`, its first
  * sequence (`firstSeq`) past the one after it (aged out or dropped by its limits, or purged, before the reader read them). Either
  * way a gap of the reader's stream: every book is resynced at its next snapshot.
