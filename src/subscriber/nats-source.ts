@@ -87,7 +87,8 @@ export interface NatsReadOptions {
  * by its max age or size, or was never stored): it starts at that message, stored at `firstStoredAt`. Once per start().
  * `stream_discontinuity` — the same stream (same creation time) no longer holds where the reader was: `truncated`, its
  * last sequence (`lastSeq`) below the last one read (`lastRead`; with nothing read yet, `unread` and the one its start
- * is after: a server's store lost its tail in a crash, or was restored from an older copy), read on from the first
+ * is after: a server's store lost its tail in a crash, or was restored from an older copy), or its sequence gone back
+ * on the client's consumer (`lastSeq` then maybe at or past `lastRead`, the stream grown since), read on from the first
  * message stored after the last one read (nothing read: after the stream's last now); `discarded`, its first
  * sequence (`firstSeq`) past the one after it (aged out or dropped by its limits, or purged, before the reader read them). Either
  * way a gap of the reader's stream: every book is resynced at its next snapshot.
@@ -469,7 +470,7 @@ export class NatsFeedReader {
   /**
    * The last sequence read when messages dropped after it were told (discardedSince), 0 for none. Of the stream made
    * at `discardToldOn` only: a stream made again numbers from 1 again (before, a discard past the same sequence of the
-   * new stream was not told).
+   * new stream was not told); cleared at a lost tail, whose sequences come again (truncatedFrom).
    */
   private discardTold = 0;
   private discardToldOn: string | undefined;
@@ -480,6 +481,13 @@ export class NatsFeedReader {
    * (version 1, or 2 without forward numbers) of it was read twice and taken in again as new.
    */
   private readThrough: { seq: number; storedNs: number } | undefined;
+  /**
+   * The last message read before one whose stream sequence was not above it: the client's consumer, made again after
+   * a lost tail, placed at the stream's end (nats-server 2.9). Where the reader had read to, for the look at the stream
+   * (afterRecreated, policyFor): before, that look took the last message read, and after new ones were read (a look
+   * made again after its first failed) found the stream not below it, the loss never told, the books usable.
+   */
+  private readBeforeBack: NatsMsg | undefined;
   /** Messages read from the stream (all its consumers): unchanged over an idle look's interval, the consumer read none. */
   private jsReads = 0;
   /** `stream_foreign` told, no consumer made since (refuseForeign). */
@@ -761,6 +769,8 @@ export class NatsFeedReader {
     const replaced = this.streamCreated !== undefined && info.created !== this.streamCreated;
     const lastSeq = this.lastJsMsg?.info?.streamSequence ?? 0;
     if (replaced) return this.forgetStream(info.created);
+    const backFrom = this.readBeforeBack?.info?.streamSequence;
+    if (backFrom !== undefined && info.state !== undefined) return this.truncatedFrom(info, backFrom);
     if (lastSeq > 0 && info.state !== undefined && info.state.last_seq < lastSeq) return this.truncatedFrom(info, lastSeq);
     if (lastSeq > 0) {
       this.discardedSince(info, lastSeq);
@@ -816,6 +826,7 @@ export class NatsFeedReader {
   private forgetStream(created: string): { deliver_policy: "all" } {
     this.lastJsMsg = undefined;
     this.readThrough = undefined;
+    this.readBeforeBack = undefined;
     this.startedOn = { created, policy: { deliver_policy: "all" } };
     return { deliver_policy: "all" };
   }
@@ -840,6 +851,8 @@ export class NatsFeedReader {
     // The client's own consumer may have read messages stored since the loss (this one among them): its sequence, not readSeq's.
     this.readThrough = byTime ? { seq: this.lastJsMsg?.info?.streamSequence ?? readSeq, storedNs } : undefined;
     this.lastJsMsg = undefined;
+    this.readBeforeBack = undefined;
+    this.discardTold = 0; // its sequences come again: a discard past one told before is another (before, not told)
     this.startedOn = { created: info.created, policy };
     this.lostMessages("truncated", readSeq, info.state!, unread);
     return policy;
@@ -908,6 +921,11 @@ export class NatsFeedReader {
         if (this.iter !== iter) continue;
         this.streamProblem = undefined;
         if (this.readThrough === undefined || !this.readBefore(m)) onData(m.data);
+        // The ordered consumer parsed `info` already (its cursor): no allocation. A sequence going back on the same
+        // iterator is a consumer made again below what was read: kept for the look at the stream.
+        const seq = m.info?.streamSequence;
+        const lastSeq = this.lastJsMsg?.info?.streamSequence;
+        if (seq !== undefined && lastSeq !== undefined && seq <= lastSeq) this.readBeforeBack ??= this.lastJsMsg;
         this.lastJsMsg = m;
         this.jsReads++;
         // A replay that reached the live end reads live from here: before, it kept the replay rule for good, and
@@ -1046,8 +1064,10 @@ export class NatsFeedReader {
     // The same stream ending below what was read (its tail lost): a consumer asked to start after the last read is
     // placed by the server's version (2.9 at the end; newer may keep the start, passing over what the stream stores
     // until it outgrows it), the books usable with no gap before 2026-12-07: replaced, a gap, from the last read's time.
-    const fromSeq = readSeq > 0 ? readSeq : this.startAfter(created); // nothing read: where it started
-    const truncated = same && foreign === undefined && fromSeq > 0 && info.state !== undefined && info.state.last_seq < fromSeq;
+    // A sequence gone back (readBeforeBack, also while the info was on the way) is a lost tail whatever the stream's end now.
+    const backFrom = this.readBeforeBack?.info?.streamSequence;
+    const fromSeq = backFrom ?? (readSeq > 0 ? readSeq : this.startAfter(created)); // nothing read: where it started
+    const truncated = same && foreign === undefined && fromSeq > 0 && info.state !== undefined && (backFrom !== undefined || info.state.last_seq < fromSeq);
     if (same && foreign === undefined && !truncated) {
       if (byClient && readSeq > 0 && this.lastJsMsg?.info?.streamSequence === readSeq) this.discardedSince(info, readSeq);
       // Readable, unless the client told of a problem since the event this check answers: that one stands, until
