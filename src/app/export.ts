@@ -143,6 +143,8 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
     books.captureGap(lastUs);
     runs.forget(); // what was open is learnt again from the next records
   };
+  // The file being read: closed on every way out, an error too (a failing sink left it open until 2026-12-07).
+  let reading: CaptureReader | undefined;
   try {
     // A stop while a venue's instrument REST is asked ends the request at once: nothing read, nothing written. Its
     // adapters (and those of a start that failed) are stopped below.
@@ -163,6 +165,7 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
         await gap(fileIndex);
         continue;
       }
+      reading = reader;
       let fileStarted = false;
       let captures = 1;
       for (let block = reader.nextBlock(); block !== undefined; block = reader.nextBlock()) {
@@ -258,7 +261,6 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
       if (reader.unknownRecords > 0) result.unknownRecords.push({ file, count: reader.unknownRecords, first: reader.firstUnknown! });
       if (stop) {
         result.stoppedEarly = true;
-        reader.close();
         break;
       }
     }
@@ -269,6 +271,7 @@ export async function exportCaptures(files: readonly string[], sink: ExportSink,
     }
     await drain(true);
   } finally {
+    reading?.close();
     await books?.stop();
   }
   return result;

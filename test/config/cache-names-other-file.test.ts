@@ -73,6 +73,39 @@ describe("instrument_cache must not name another file the process needs", () => 
     ]);
   });
 
+  test("a cache named by a symlink to another venue's cache not written yet: one file, refused", () => {
+    // Its reads follow the link: once the other venue has written there, this one finds "another venue's" file for good.
+    const dir = makeTempDir("feeder-cache-file-link-");
+    symlinkSync(join(dir, "krw.json"), join(dir, "bithumb.json"));
+    const toml =
+      `[venues.upbit]\ninstrument_cache = ${JSON.stringify(join(dir, "krw.json"))}\n[venues.upbit.spot]\nsymbols = ["KRW-BTC"]\n` +
+      `[venues.bithumb]\ninstrument_cache = ${JSON.stringify(join(dir, "bithumb.json"))}\n[venues.bithumb.spot]\nsymbols = ["KRW-BTC"]\n`;
+    expect(configProblems(toml)).toEqual([
+      `venues.bithumb.instrument_cache: ${JSON.stringify(join(dir, "bithumb.json"))} is not a file of its own (venues.upbit.instrument_cache is the same file: a cache holds one venue's instruments)`,
+    ]);
+  });
+
+  test("a cache named through a symlinked directory whose target is not made yet: one file with the other's, refused", () => {
+    const dir = makeTempDir("feeder-cache-dir-link-ahead-");
+    symlinkSync(join(dir, "var"), join(dir, "cache"));
+    const toml =
+      `[venues.upbit]\ninstrument_cache = ${JSON.stringify(join(dir, "var/krw.json"))}\n[venues.upbit.spot]\nsymbols = ["KRW-BTC"]\n` +
+      `[venues.bithumb]\ninstrument_cache = ${JSON.stringify(join(dir, "cache/krw.json"))}\n[venues.bithumb.spot]\nsymbols = ["KRW-BTC"]\n`;
+    expect(configProblems(toml)).toEqual([
+      `venues.bithumb.instrument_cache: ${JSON.stringify(join(dir, "cache/krw.json"))} is not a file of its own (venues.upbit.instrument_cache is the same file: a cache holds one venue's instruments)`,
+    ]);
+  });
+
+  test("symlinks in a loop, or a cache under a missing directory, are no error of their own", () => {
+    const dir = makeTempDir("feeder-cache-link-loop-");
+    symlinkSync(join(dir, "b.json"), join(dir, "a.json"));
+    symlinkSync(join(dir, "a.json"), join(dir, "b.json"));
+    const toml =
+      `[venues.upbit]\ninstrument_cache = ${JSON.stringify(join(dir, "a.json"))}\n[venues.upbit.spot]\nsymbols = ["KRW-BTC"]\n` +
+      `[venues.bithumb]\ninstrument_cache = ${JSON.stringify(join(dir, "no/such/dir/krw.json"))}\n[venues.bithumb.spot]\nsymbols = ["KRW-BTC"]\n`;
+    expect(configProblems(toml)).toEqual([]);
+  });
+
   test("another file beside them is taken", () => {
     const dir = makeTempDir("feeder-cache-cfg-");
     const path = join(dir, "feeder.toml");
