@@ -1,6 +1,6 @@
 /**
- * An instrument_cache naming the configuration file itself or publish.auth_key_file was taken: the first cache write
- * replaced that file with JSON, and the next start failed to read it. Refused at load, naming both: the same file by
+ * An instrument_cache naming the configuration file itself or publish.auth_key_file is no cache: every start would find
+ * a file that is not this venue's cache there, leave it as it is, warn and never cache. Refused at load, naming both: the same file by
  * any name (device and inode where it exists, the real path of its directory where not; until 2026-12-07 paths were
  * compared resolved only, and a symlink or hard link got through).
  */
@@ -29,7 +29,7 @@ describe("instrument_cache must not name another file the process needs", () => 
       problems = (err as ConfigError).problems;
     }
     expect(problems).toEqual([
-      `venues.bybit.instrument_cache: ${JSON.stringify(named)} is not a file of its own (the configuration file is the same file: the first cache write would replace it with JSON)`,
+      `venues.bybit.instrument_cache: ${JSON.stringify(named)} is not a file of its own (the configuration file is the same file: the cache would never be read or written there, and every start would warn)`,
     ]);
   });
 
@@ -37,7 +37,7 @@ describe("instrument_cache must not name another file the process needs", () => 
     const key = join(makeTempDir("feeder-cache-key-"), "feed.key");
     const toml = `[publish]\nauth_key_file = ${JSON.stringify(key)}\n${cache(`${key}/../feed.key`)}`;
     expect(configProblems(toml, { localAddresses: LOOPBACK_ONLY, authKeyFileUnused: true })).toEqual([
-      `venues.bybit.instrument_cache: ${JSON.stringify(`${key}/../feed.key`)} is not a file of its own (publish.auth_key_file is the same file: the first cache write would replace it with JSON)`,
+      `venues.bybit.instrument_cache: ${JSON.stringify(`${key}/../feed.key`)} is not a file of its own (publish.auth_key_file is the same file: the cache would never be read or written there, and every start would warn)`,
     ]);
   });
 
@@ -57,7 +57,7 @@ describe("instrument_cache must not name another file the process needs", () => 
     linkSync(key, join(dir, "instruments.json"));
     const toml = `[publish]\nauth_key_file = ${JSON.stringify(key)}\n${cache(join(dir, "instruments.json"))}`;
     expect(configProblems(toml, { localAddresses: LOOPBACK_ONLY, authKeyFileUnused: true })).toEqual([
-      `venues.bybit.instrument_cache: ${JSON.stringify(join(dir, "instruments.json"))} is not a file of its own (publish.auth_key_file is the same file: the first cache write would replace it with JSON)`,
+      `venues.bybit.instrument_cache: ${JSON.stringify(join(dir, "instruments.json"))} is not a file of its own (publish.auth_key_file is the same file: the cache would never be read or written there, and every start would warn)`,
     ]);
   });
 
