@@ -97,7 +97,8 @@ export interface UpbitSim {
   readonly stats: UpbitSimStats;
   /** The per-IP connect limit enforced on upgrades (connect-limit.ts; `refused` counts the 429s). */
   readonly connectLimit: ConnectLimit;
-  step(n?: number): void;
+  /** n messages of every subscribed code, or of `code` alone (a still market where one code moves: a quiet test's). */
+  step(n?: number, code?: string): void;
   inject(fault: UpbitSimFault, code?: string, opts?: { stallMs?: number; count?: number }): void;
   /** The book a client subscribed at `depth` (and `level`, Upbit's grouping; 0 = none) should hold, as decimal strings, and its timestamp. */
   book(code: string, depth: number, level?: number): { bids: Map<string, string>; asks: Map<string, string>; ts: number };
@@ -406,10 +407,11 @@ class UpbitSimulator implements UpbitSim {
     }
   }
 
-  /** n messages of every subscribed code; none while stalled (the books do not move, as in the Bybit simulator). */
-  step(n = 1): void {
+  /** n messages of every subscribed code (or of `code`, if subscribed); none while stalled (the books do not move, as in the Bybit simulator). */
+  step(n = 1, code?: string): void {
     if (monoMs() < this.stallUntilMs) return;
-    for (let k = 0; k < n; k++) for (const code of this.subscribed()) this.stepCode(code);
+    const codes = this.subscribed().filter((c) => code === undefined || c === code);
+    for (let k = 0; k < n; k++) for (const c of codes) this.stepCode(c);
   }
 
   book(code: string, depth: number, level = 0): { bids: Map<string, string>; asks: Map<string, string>; ts: number } {

@@ -17,22 +17,27 @@ afterEach(async () => {
 });
 
 const OPTIONS = { log: silentLogger, staleAfterMs: () => 300, housekeepingMs: 20, resendMinMs: 50 };
-const STEP_MS = 10;
+const STEP_MS = 50;
+/** KRW-BTC's book moves every this many steps (200 ms, under the 300 ms stale time: it is never asked again). */
+const BTC_EVERY = 4;
 
 type Lifecycle = { housekeeping: ReturnType<typeof setInterval> | null; rounds: { judge(): boolean }; onHousekeeping(): void };
 type Control = { flush(): void; write(...a: unknown[]): void };
 
 /**
- * The proxied venue with the adapter on the test's clock: its housekeeping rounds run by hand, each after the clock
- * moves STEP_MS and the requests the pacing then allows are written. `step()` waits (real time, the clock still) for
- * KRW-BTC's next book and, when a request went, for KRW-XRP's answer: the venue answers at once on the adapter's clock
- * and the capture holds each frame at that time, so no load on this machine moves a verdict (before, on the wall
- * clock, a loaded machine's answer came past the 150 ms window, live's or replay's).
+ * The proxied venue with the adapter on the test's clock and a still simulator (no books of its own): its
+ * housekeeping rounds run by hand, each after the clock moves STEP_MS (KRW-BTC's book moved by sim.step every
+ * BTC_EVERY) and the requests the pacing then allows are written. `step()` waits (real time, the clock still) for
+ * that book and, when a request went, for KRW-XRP's answer: the venue answers at once on the adapter's clock and the
+ * capture holds each frame at that time, so no load on this machine moves a verdict (before, on the wall clock, a
+ * loaded machine's answer came past the 150 ms window, live's or replay's). A step with nothing sent waits for
+ * nothing. Before, the simulator ran in real time (100 books/s) and each of ~200 10 ms steps waited for a generated
+ * KRW-BTC book: under CPU load past the test's timeout.
  */
 async function onTestClock(venue: "upbit" | "bithumb") {
   let clockMs = 1_000_000;
   const rec = recorder(() => clockMs * 1000);
-  const run = await startProxiedUpbit(venue, { seed: 3, messagesPerSecond: 100, quiet: ["KRW-XRP"] }, () => {}, { ...OPTIONS, now: () => clockMs, ...rec.taps }, cleanups);
+  const run = await startProxiedUpbit(venue, { seed: 3, messagesPerSecond: 0, quiet: ["KRW-XRP"] }, () => {}, { ...OPTIONS, now: () => clockMs, ...rec.taps }, cleanups);
   const { lifecycle: lc, control } = run.adapter as unknown as { lifecycle: Lifecycle; control: Control };
   clearInterval(lc.housekeeping!);
   lc.housekeeping = null;
@@ -46,14 +51,18 @@ async function onTestClock(venue: "upbit" | "bithumb") {
   const link = run.proxy.links[0]!;
   const base = link.fromClient.length; // the subscribe: answered before the books were equal
   const frames = (code: string) => rec.records.filter((r) => r.frame?.includes(`"${code}"`)).length;
+  let steps = 0;
   const step = async () => {
     const [sent, btc, xrp] = [link.fromClient.length, frames("KRW-BTC"), frames("KRW-XRP")];
+    const btcMoves = steps++ % BTC_EVERY === 0;
     clockMs += STEP_MS;
+    if (btcMoves) run.sim.step(1, "KRW-BTC");
     control.flush();
     lc.onHousekeeping();
-    await until(() => link.fromClient.length >= base + written, "the proxy has what the adapter wrote");
-    await until(() => frames("KRW-BTC") > btc, "KRW-BTC's next book");
-    if (link.fromClient.slice(sent).some((f) => f.includes('"orderbook"'))) await until(() => frames("KRW-XRP") > xrp, "KRW-XRP's answer");
+    await until(() => {
+      if (link.fromClient.length < base + written || (btcMoves && frames("KRW-BTC") <= btc)) return false;
+      return !link.fromClient.slice(sent).some((f) => f.includes('"orderbook"')) || frames("KRW-XRP") > xrp;
+    }, "the proxy has what the adapter wrote, KRW-BTC's book, KRW-XRP's answer to a request");
   };
   return { ...run, rec, step };
 }
