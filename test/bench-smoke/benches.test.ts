@@ -26,16 +26,20 @@ const BENCH_DEADLINE_MS = 180_000;
 
 /** The lines each bench must print (its tables' headings and the verdicts that say a comparison was sound). */
 const PEER_AGREE = /books agree[^:]*: yes/;
-/** The snapshot rows' own agreement (the replay's check does not cover their frames). */
-const SNAPSHOT_AGREE = /books agree after this snapshot: yes/;
+/**
+ * A snapshot row's own agreement (the replay's check does not cover its frames), right under the row's heading (a
+ * "(K of N rounds used…)" line may come between): one row's line does not stand for another's.
+ */
+const snapshotAgree = (heading: string) => new RegExp(`^== ${heading} [^\\n]*\\n(?:\\([^\\n]*\\)\\n)?ours, ccxt and tardis books agree after this snapshot: yes`, "m");
 const EXPECTED: Record<string, RegExp[]> = {
   binance: [PEER_AGREE, /== summary: faster peer \/ ours/, /== adapter path: USD-M diffs/, /adapter path \/ ours, p50: /, /== breakdown: USD-M/, /== snapshot breakdown: USD-M/, /== allocation in steady state ==/, /^adapter path: the USD-M diffs/m, /^live path: the same diffs/m],
   bithumb: [PEER_AGREE, /Bithumb, simulator frames: 300 frames/, /faster peer \/ ours, per frame/],
   book: [/all three books agree after the replay: yes/, /== ladder structure/, /== memory/, /== allocation in steady state/, /^summary: delta /m],
   bridge: [/== allocation per stage/, /node:dgram receive, per datagram/, /to-nats: verify \+ split/, /from-nats: envelope check/, /flood: multicast → to-nats → NATS → from-nats → multicast/, /whole path: … → from-nats → multicast receipt/],
-  bybit: [PEER_AGREE, SNAPSHOT_AGREE, /== one real delta frame/, /== adapter path: XRPUSDT/, /adapter path \/ ours, p50: /, /== allocation in steady state/, /^adapter path: the 49 real deltas/m, /^live path: the same frames/m, /== summary: ratios/],
+  // Not PEER_AGREE, which the snapshot rows' lines match too.
+  bybit: [/books agree after the replay: yes/, ...[50, 200, 1000].map((n) => snapshotAgree(`one snapshot frame, ${n} levels per side`)), /== one real delta frame/, /== adapter path: XRPUSDT/, /adapter path \/ ours, p50: /, /== allocation in steady state/, /^adapter path: the 49 real deltas/m, /^live path: the same frames/m, /== summary: ratios/],
   capture: [/^sim: \d+ frames/m, /real, one 80 KB block\s+zstd 3/, /at this rate:/],
-  coinbase: [PEER_AGREE, SNAPSHOT_AGREE, /== one full-depth snapshot, 10000 levels per side/, /== summary: ratio/],
+  coinbase: [/books agree: yes/, ...[200, 1000, 10000].map((n) => snapshotAgree(`one full-depth snapshot, ${n} levels per side`)), /== summary: ratio/],
   deribit: [PEER_AGREE, /== generated full-book snapshot/, /== summary: faster peer \/ ours/],
   e2e: [/== throughput and loss per rate ==/, /== latency per rate/, /== feeder vs floor/, /== targets ==/, /flood: (no loss|LOSS), /],
   http: [/\/status, \/books: 1,302 summaries/, /one streamed chunk/, /\/books\/… 100,000 levels a side \[new\]/],
@@ -136,6 +140,34 @@ function smokeFailure(name: string, r: BenchRun): string | undefined {
   if (/\bNaN\b|\bInfinity\b/.test(r.out)) return `NaN or Infinity printed\n${said}`;
   return undefined;
 }
+
+/** Bybit's and Coinbase's agreement lines as they print them, with every other line they are held to (smokeFailure below). */
+const BYBIT_AGREE = [
+  "ours, ccxt and tardis books agree after the replay: yes (500 + 500 levels after 1 snapshot + 49 deltas)",
+  "== one real delta frame → book → datagram (per frame) ==",
+  ...[50, 200, 1000].flatMap((n) => [`== one snapshot frame, ${n} levels per side (2041 B) ==`, `ours, ccxt and tardis books agree after this snapshot: yes (${n} + ${n} levels)`]),
+  "== adapter path: XRPUSDT linear, 49 recorded frames", "adapter path / ours, p50: 1.15×", "== allocation in steady state per frame",
+  "adapter path: the 49 real deltas", "live path: the same frames", "== summary: ratios",
+];
+const COINBASE_AGREE = [
+  "ours, ccxt and tardis books agree: yes (1000 + 1000, 1000 + 1000 levels after 200 two-product frames)",
+  ...[200, 1000, 10000].flatMap((n) => [`== one full-depth snapshot, ${n} levels per side (44 KB) ==`, `ours, ccxt and tardis books agree after this snapshot: yes (${n} + ${n} levels)`]),
+  "== summary: ratio = faster peer / ours",
+];
+
+test("bybit and coinbase: the replay's agreement and each snapshot row's are each required (one did not stand for another)", () => {
+  const run = (lines: string[]) => ({ out: lines.join("\n"), err: "", code: 0, killed: false, leftRunning: false });
+  const without = (lines: string[], i: number) => lines.filter((_, k) => k !== i);
+  const checks = (lines: string[]) => lines.flatMap((l, i) => (l.includes("books agree") ? [i] : []));
+  for (const [name, lines] of [["bybit", BYBIT_AGREE], ["coinbase", COINBASE_AGREE]] as const) {
+    expect(smokeFailure(name, run(lines)), name).toBeUndefined();
+    // A dropped round is said between a row's heading and its check.
+    const heading = lines.findIndex((l) => l.includes("levels per side"));
+    expect(smokeFailure(name, run(lines.toSpliced(heading + 1, 0, '(2 of 3 rounds used: round 1 dropped: "ours" had no timed sample)'))), name).toBeUndefined();
+    expect(checks(lines)).toHaveLength(4);
+    for (const i of checks(lines)) expect(smokeFailure(name, run(without(lines, i))) ?? "passed", `${name} without "${lines[i]}"`).toMatch(/not printed/);
+  }
+});
 
 test("a verdict that depends on speed passes: a loaded box may lose datagrams", () => {
   expect("  flood: LOSS, 20000 msgs/s through the feeder").toMatch(EXPECTED.e2e!.at(-1)!);
