@@ -114,3 +114,26 @@ test("book: a reply whose handling throws fails the answer, not left unsettled",
   await new Promise((r) => setTimeout(r, 0)); // every continuation of both replies run
   expect(outcome).toBe("log sink broken");
 });
+
+/**
+ * A worker's books kept as its last (listed stale once it is down) are aged as of the answer and stamped then: their
+ * age goes on from there, the wait for the slower worker counted once. Stamped at its reply instead, that wait is
+ * counted twice (once in the ages, once in the time since).
+ */
+test("readiness: a worker's last books, listed once it is down, age from the answer, the wait counted once", async () => {
+  const { supervisor, slots, asked } = twoWorkers();
+  const fromMs = performance.now(); // before worker 0's reply: its book's age can only have grown by the time since
+  const first = supervisor.readiness();
+  slots[0]!.replies.last(asked[0]![0]!, input("A"));
+  await waitMs(WAIT_MS);
+  slots[1]!.replies.last(asked[1]![0]!, input("B"));
+  await first;
+  (slots[0] as unknown as { answering: boolean }).answering = false; // down: its last books are listed, stale
+  const second = supervisor.readiness();
+  slots[1]!.replies.last(asked[1]![1]!, input("B"));
+  const a = (await second).books.find((b) => b.symbol === "A")!;
+  const sinceUs = (performance.now() - fromMs) * 1000;
+  expect(a.state).toBe("stale");
+  expect(a.recvAgeUs).toBeGreaterThanOrEqual(AGE_US + WAIT_MS * 1000);
+  expect(a.recvAgeUs).toBeLessThanOrEqual(AGE_US + sinceUs + 2); // (+2: two roundings to whole µs)
+});
