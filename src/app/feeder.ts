@@ -716,10 +716,11 @@ class VenuePipeline implements BookSink {
 export class Feeder {
   readonly publisher: FeedPublisher;
   /**
-   * feeder_datagrams_sent_total as last shown: the publisher's count is less the datagrams that came back (a unicast
-   * receiver's port closed), which can come after a scrape counted them; a counter shown lower reads as a reset.
+   * feeder_datagrams_sent_total and feeder_sent_bytes_total as last shown: the publisher's counts are less the
+   * datagrams (and their bytes) that came back (a unicast receiver's port closed), which can come after a scrape
+   * counted them; a counter shown lower reads as a reset.
    */
-  private datagramsShown = 0;
+  private readonly sentShown = { datagrams: 0, bytes: 0 };
   readonly latency = new PipelineLatency();
   readonly lag = new EventLoopLagMonitor();
   private readonly pipelines: VenuePipeline[] = [];
@@ -1233,12 +1234,13 @@ export class Feeder {
     }
     const { exchangeToReceipt, receiptToSend } = this.latencySnapshot();
     const c = this.publisher.counters;
+    const shown = this.sentShown;
     return {
       labels,
       venues,
       books,
       unresolved,
-      publisher: { datagrams: (this.datagramsShown = Math.max(this.datagramsShown, c.datagrams)), bytes: c.bytes, sendErrors: c.sendErrors, messages: c.messages },
+      publisher: { datagrams: (shown.datagrams = Math.max(shown.datagrams, c.datagrams)), bytes: (shown.bytes = Math.max(shown.bytes, c.bytes)), sendErrors: c.sendErrors, messages: c.messages },
       destinations: this.publisher.destinationSendErrors(),
       retransmit: this.publisher.retransmitCounters && { ...this.publisher.retransmitCounters },
       retransmitHistory: this.publisher.retransmitHistory(),

@@ -154,7 +154,7 @@ export function renderMetrics(input: MetricsInput): string {
     w.family("feeder_book_apply_errors_total", "counter", "exceptions contained while applying a book message (the book is resynced)");
     for (const [venue, n] of Object.entries(s.applyErrors)) w.sample("feeder_book_apply_errors_total", { ...base, venue }, n);
     w.family("feeder_datagrams_sent_total", "counter", "datagrams handed to the kernel, less those that came back (never lower than a scrape showed it)").sample("feeder_datagrams_sent_total", base, s.publisher.datagrams);
-    w.family("feeder_sent_bytes_total", "counter", "datagram payload bytes handed to the kernel").sample("feeder_sent_bytes_total", base, s.publisher.bytes);
+    w.family("feeder_sent_bytes_total", "counter", "payload bytes of the datagrams counted in feeder_datagrams_sent_total (one that came back taken off as the mean datagram's)").sample("feeder_sent_bytes_total", base, s.publisher.bytes);
     w.family("feeder_send_errors_total", "counter", "datagrams that did not get through: refused by the kernel, come back, or skipped while a destination's route is gone").sample("feeder_send_errors_total", base, s.publisher.sendErrors);
     if (s.destinations !== undefined && s.destinations.length !== 0) {
       w.family("feeder_destination_send_errors_total", "counter", "datagrams that did not get through, by destination (its name in publish.destinations): feeder_send_errors_total by where it failed");

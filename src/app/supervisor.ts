@@ -320,15 +320,19 @@ export class Supervisor implements StatusSource {
   async book(venue: string, market: string, symbol: string, depth: number, maxBytes?: number): Promise<BookLevels | BookNotServed | CopyRefused | undefined> {
     const asked = this.askedWorkers();
     const pending = this.slots.map((slot) => this.request(slot, { what: "book", venue, market, symbol, depth, maxBytes }));
-    const found = await new Promise<unknown>((resolve) => {
+    const found = await new Promise<unknown>((resolve, reject) => {
       let left = pending.length;
       if (left === 0) resolve(undefined);
       pending.forEach((reply, i) =>
-        reply.then((result) => {
-          const slot = this.slots[i]!;
-          if (result !== undefined && result !== null && slot.worker === asked[i] && slot.terminatedAtMs === 0) resolve(result);
-          if (--left === 0) resolve(undefined);
-        }),
+        reply.then(
+          (result) => {
+            const slot = this.slots[i]!;
+            if (result !== undefined && result !== null && slot.worker === asked[i] && slot.terminatedAtMs === 0) resolve(result);
+            if (--left === 0) resolve(undefined);
+          },
+          // A reply whose handling threw fails the answer (as Promise.all did), unless one came first: else it never settled.
+          reject,
+        ),
       );
     });
     if (found !== undefined) return found as BookLevels | BookNotServed | CopyRefused;

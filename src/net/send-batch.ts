@@ -30,7 +30,7 @@
 export interface SendCounters {
   /** Datagrams the kernel took (the publisher: less those that came back, `bounced`; the retransmission server's include them). */
   datagrams: number;
-  /** Bytes of those datagrams (UDP payload). */
+  /** Bytes of those datagrams (UDP payload; one that came back taken off as the mean datagram's: `bounced`). */
   bytes: number;
   /** Datagrams refused, dropped on a full buffer, or come back. */
   sendErrors: number;
@@ -122,9 +122,17 @@ export class BatchSender {
     return sent;
   }
 
-  /** The socket's error handler: a datagram sendMany had counted as sent came back (see the module comment). */
+  /**
+   * The socket's error handler: a datagram sendMany had counted as sent came back (see the module comment): taken off
+   * `datagrams` and, as the mean datagram's, off `bytes` (which one came back is not told). Until s-sr5 its bytes
+   * stayed counted: feeder_sent_bytes_total counted bounced datagrams that feeder_datagrams_sent_total did not.
+   */
   bounced(error: string): void {
-    if (this.counters.datagrams > 0) this.counters.datagrams--;
+    const counters = this.counters;
+    if (counters.datagrams > 0) {
+      counters.bytes -= Math.min(counters.bytes, Math.round(counters.bytes / counters.datagrams));
+      counters.datagrams--;
+    }
     this.refused(error, 1, "");
   }
 

@@ -11,7 +11,7 @@ import { summaryOfInput, type ReadinessInput } from "../../src/app/readiness.ts"
 import { Supervisor } from "../../src/app/supervisor.ts";
 import { AwaitedReplies } from "../../src/app/worker-reply.ts";
 import type { FeederConfig } from "../../src/config/types.ts";
-import { silentLogger } from "../../src/core/log.ts";
+import { silentLogger, type Logger } from "../../src/core/log.ts";
 
 const AGE_US = 1_000;
 const FAILURE_AGO_MS = 5;
@@ -39,8 +39,8 @@ const replyOf: Record<string, (symbol: string) => unknown> = {
 };
 
 /** A supervisor of two fake workers: each request's id, by worker, as it is posted. */
-function twoWorkers(): { supervisor: Supervisor; slots: { replies: AwaitedReplies }[]; asked: number[][] } {
-  const supervisor = new Supervisor({ publish: {} } as FeederConfig, silentLogger);
+function twoWorkers(log: Logger = silentLogger): { supervisor: Supervisor; slots: { replies: AwaitedReplies }[]; asked: number[][] } {
+  const supervisor = new Supervisor({ publish: {} } as FeederConfig, log);
   const asked: number[][] = [[], []];
   const slots = [0, 1].map((index) => ({
     ...{ index, worker: { postMessage: (m: { type: string; id: number }) => m.type === "request" && asked[index]!.push(m.id) }, answering: true, ready: true, terminatedAtMs: 0 },
@@ -98,4 +98,42 @@ test("book: the worker's answer as it comes, not held for a slower worker's repl
   slots[1]!.replies.last(asked[1]![0]!, replyOf.book!("B")); // the other worker's null, later: nothing changes
   await answer;
   expect(answered).toMatchObject({ symbol: "A", valid: true });
+});
+
+/**
+ * A worker's reply whose handling throws (here: the line logging its malformed reply): /books/{…} fails with that
+ * error, as before it was answered on the first reply (Promise.all). Since then it never settled (the HTTP request,
+ * and its copy's reservation, held for good) and the throw was an unhandled rejection.
+ */
+test("book: a reply whose handling throws fails the answer, not left unsettled", async () => {
+  const { supervisor, slots, asked } = twoWorkers({ ...silentLogger, error: () => { throw new Error("log sink broken"); } });
+  let outcome: unknown = "unsettled";
+  void supervisor.book("bybit", "linear", "A", 0).then((b) => (outcome = b), (err: Error) => (outcome = err.message));
+  slots[0]!.replies.last(asked[0]![0]!, {}); // malformed: logged (which throws)
+  slots[1]!.replies.last(asked[1]![0]!, null);
+  await new Promise((r) => setTimeout(r, 0)); // every continuation of both replies run
+  expect(outcome).toBe("log sink broken");
+});
+
+/**
+ * A worker's books kept as its last (listed stale once it is down) are aged as of the answer and stamped then: their
+ * age goes on from there, the wait for the slower worker counted once. Stamped at its reply instead, that wait is
+ * counted twice (once in the ages, once in the time since).
+ */
+test("readiness: a worker's last books, listed once it is down, age from the answer, the wait counted once", async () => {
+  const { supervisor, slots, asked } = twoWorkers();
+  const fromMs = performance.now(); // before worker 0's reply: its book's age can only have grown by the time since
+  const first = supervisor.readiness();
+  slots[0]!.replies.last(asked[0]![0]!, input("A"));
+  await waitMs(WAIT_MS);
+  slots[1]!.replies.last(asked[1]![0]!, input("B"));
+  await first;
+  (slots[0] as unknown as { answering: boolean }).answering = false; // down: its last books are listed, stale
+  const second = supervisor.readiness();
+  slots[1]!.replies.last(asked[1]![1]!, input("B"));
+  const a = (await second).books.find((b) => b.symbol === "A")!;
+  const sinceUs = (performance.now() - fromMs) * 1000;
+  expect(a.state).toBe("stale");
+  expect(a.recvAgeUs).toBeGreaterThanOrEqual(AGE_US + WAIT_MS * 1000);
+  expect(a.recvAgeUs).toBeLessThanOrEqual(AGE_US + sinceUs + 2); // (+2: two roundings to whole µs)
 });

@@ -128,8 +128,19 @@ describe("BatchSender", () => {
     const sender = new BatchSender(counters, (error, count) => named.push(`${count} ${error}`));
     sender.send(standInSocket(["ok", "ok"], [0, 0], 1), datagrams(2), 1);
     sender.bounced("port unreachable");
-    expect(counters).toEqual({ datagrams: 1, bytes: 3, sendErrors: 1 });
+    expect(counters).toEqual({ datagrams: 1, bytes: 1, sendErrors: 1 }); // 2 B off: the mean of 1 and 2, rounded
     expect(named).toEqual(["1 port unreachable"]);
+  });
+
+  it("a bounce takes its bytes off with its datagram: sent bytes stay those of the datagrams counted sent", () => {
+    // Before, only the datagram was taken off: feeder_sent_bytes_total counted the bounced ones, feeder_datagrams_sent_total did not.
+    const counters: SendCounters = { datagrams: 0, bytes: 0, sendErrors: 0 };
+    const sender = new BatchSender(counters, () => undefined);
+    const tenBytes = Array.from({ length: 4 }, () => new Uint8Array(10));
+    sender.send({ sendMany: (args: unknown[]) => args.length } as never, tenBytes, 1);
+    sender.bounced("port unreachable");
+    sender.bounced("port unreachable");
+    expect(counters).toEqual({ datagrams: 2, bytes: 20, sendErrors: 2 });
   });
 });
 
