@@ -5,7 +5,7 @@
  */
 import { MARKET_IDS, VENUE_IDS, type Instrument, type MarketName, type VenueName } from "../core/types.ts";
 import type { DefinitionReader } from "../wire/decoder.ts";
-import { UNKNOWN_NAME, type SubscriberBook } from "./subscriber-book.ts";
+import type { SubscriberBook } from "./subscriber-book.ts";
 
 const VENUE_BY_ID = new Map<number, string>(Object.entries(VENUE_IDS).map(([k, v]) => [v, k]));
 const MARKET_BY_ID = new Map<number, string>(Object.entries(MARKET_IDS).map(([k, v]) => [v, k]));
@@ -13,8 +13,10 @@ const MARKET_BY_ID = new Map<number, string>(Object.entries(MARKET_IDS).map(([k,
 /** Sets the book's definition (and its instrument, or marks its exponents in doubt); false when it is unchanged. */
 export function applyDefinition(book: SubscriberBook, d: DefinitionReader, id: number): boolean {
   const prev = book.definition;
-  const venue = VENUE_BY_ID.get(d.venueId) ?? UNKNOWN_NAME;
-  const market = MARKET_BY_ID.get(d.marketId) ?? UNKNOWN_NAME;
+  // An id this subscriber does not know is named by its number (wire-protocol §4.8), as the NATS subjects name it:
+  // "unknown" for all of them read two venues alike, and a definition moving between them was no change.
+  const venue = VENUE_BY_ID.get(d.venueId) ?? `venue${d.venueId}`;
+  const market = MARKET_BY_ID.get(d.marketId) ?? `market${d.marketId}`;
   if (
     prev !== undefined &&
     prev.venue === venue &&

@@ -189,6 +189,12 @@ export class DefinitionReader {
   }
   private str(skip: number, len: number): string {
     const start = this.dv.byteOffset + this.b + this.blockLength + skip;
-    return new TextDecoder().decode(new Uint8Array(this.dv.buffer, start, len));
+    return UTF8_EXACT.decode(new Uint8Array(this.dv.buffer, start, len));
   }
 }
+
+/**
+ * The wire's UTF-8 strings as they are: TextDecoder's default drops a leading U+FEFF as a byte order mark, which read
+ * "\uFEFFBTCUSDT" as BTCUSDT, another instrument's name (docs/wire-protocol.md §1). Stateless: one for every string.
+ */
+export const UTF8_EXACT = new TextDecoder("utf-8", { ignoreBOM: true });

@@ -13,9 +13,9 @@ import { DEF_SYMBOL_LENGTH_OFFSET, MESSAGE_HEADER_BYTES, PACKET_HEADER_BYTES } f
 import { ChannelPacker } from "../../src/wire/packer.ts";
 import { makeInstrument, resealCrc, rng } from "./helpers.ts";
 
-function definitionDatagram(symbol: string): Uint8Array {
+function definitionDatagram(symbol: string, strings: { tickSize?: string; lotSize?: string } = {}): Uint8Array {
   const p = new ChannelPacker(1400, 3, 1, 77);
-  packInstrumentDefinition(p, new EncodedDefinition(makeInstrument("binance", "spot", symbol, 4, 0)), false);
+  packInstrumentDefinition(p, new EncodedDefinition({ ...makeInstrument("binance", "spot", symbol, 4, 0), ...strings }), false);
   p.stampSendTime(1_764_000_000_000_000);
   const bytes = p.bytes[0]!.slice(0, p.lengths[0]);
   p.clear();
@@ -30,6 +30,14 @@ describe("UTF-8 in instrument definitions", () => {
     expect(raw[PACKET_HEADER_BYTES + MESSAGE_HEADER_BYTES + DEF_SYMBOL_LENGTH_OFFSET]).toBe(16); // 4 × 3 + 4
     const res = decodeDatagram(raw, 1400);
     expect(res.ok && res.packet.messages[0]).toMatchObject({ type: "definition", symbol: "币安人生USDT", tickSize: "0.0001", lotSize: "1" });
+  });
+
+  it("a leading U+FEFF is read as part of each string, not dropped as a byte order mark", () => {
+    // TextDecoder's default drops it: "\uFEFFABCUSDT" was read as ABCUSDT, another instrument's name.
+    const raw = definitionDatagram("\uFEFFABCUSDT", { tickSize: "\uFEFF0.0001", lotSize: "\uFEFF1" });
+    expect([...raw.subarray(SYMBOL_AT, SYMBOL_AT + 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    const res = decodeDatagram(raw, 1400);
+    expect(res.ok && res.packet.messages[0]).toMatchObject({ type: "definition", symbol: "\uFEFFABCUSDT", tickSize: "\uFEFF0.0001", lotSize: "\uFEFF1" });
   });
 
   it("a symbol cut inside a character is refused, not read as U+FFFD", () => {
