@@ -293,7 +293,8 @@ export function validateConfig(raw: unknown, opts: ValidateOptions = {}): Feeder
   const http = parseHttp(v, v.table(root.http ?? {}, "http"), publisher && publishesHere && opts.servesHttp !== false ? localAddresses : undefined);
   const publish = parsePublish(v, v.table(root.publish ?? {}, "publish"), publishesHere && opts.destinationInterfacesUnused !== true ? localAddresses : undefined, publisher, publishesHere && opts.authKeyFileUnused !== true);
   const venuesTable = v.table(root.venues ?? {}, "venues");
-  // Files that are no cache: each start would find one there, refuse it as not this venue's (left as it is) and never cache.
+  // Files that are no cache: each start would find one there, refuse it as not this venue's (left as it is) and never
+  // cache; one not there yet (a key file where the key is not read) would be made the cache.
   const notCaches: [what: string, path: string][] = [];
   if (opts.configFile !== undefined) notCaches.push(["the configuration file", opts.configFile]);
   if (publish.authKeyFile !== undefined) notCaches.push(["publish.auth_key_file", publish.authKeyFile]);
@@ -934,7 +935,10 @@ function parseVenues(v: Validator, t: Table, notCaches: readonly [what: string, 
       const sharedWith = caches.get(identity);
       const other = notCaches.find(([, path]) => fileIdentity(path) === identity);
       if (sharedWith !== undefined) v.problem(`${key}.instrument_cache`, instrumentCachePath, `a file of its own (venues.${sharedWith}.instrument_cache is the same file: a cache holds one venue's instruments)`);
-      else if (other !== undefined) v.problem(`${key}.instrument_cache`, instrumentCachePath, `a file of its own (${other[0]} is the same file: the cache would never be read or written there, and every start would warn)`);
+      // There (an identity by inode), a merge reads it first and leaves it alone; not there yet (a key file where the key
+      // is not read: export --books, whose merges write), the first merge makes it the cache.
+      else if (other !== undefined && identity.startsWith("inode ")) v.problem(`${key}.instrument_cache`, instrumentCachePath, `a file of its own (${other[0]} is the same file: the cache would never be read or written there, and every start would warn)`);
+      else if (other !== undefined) v.problem(`${key}.instrument_cache`, instrumentCachePath, `a file of its own (${other[0]} is the same file, not there yet: the first cache write would make it a cache, where that file belongs)`);
       caches.set(identity, venueName);
     }
     // 0 = the venue layer's default (7 s); a quiet connection is probed at half the time, so not below 1 s.

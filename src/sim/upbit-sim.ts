@@ -97,7 +97,10 @@ export interface UpbitSim {
   readonly stats: UpbitSimStats;
   /** The per-IP connect limit enforced on upgrades (connect-limit.ts; `refused` counts the 429s). */
   readonly connectLimit: ConnectLimit;
-  /** n messages of every subscribed code, or of `code` alone (a still market where one code moves: a quiet test's). */
+  /**
+   * n messages of every subscribed code, or of `code` alone (a still market where one code moves: a quiet test's);
+   * throws for a `code` it neither generates nor replays.
+   */
   step(n?: number, code?: string): void;
   inject(fault: UpbitSimFault, code?: string, opts?: { stallMs?: number; count?: number }): void;
   /** The book a client subscribed at `depth` (and `level`, Upbit's grouping; 0 = none) should hold, as decimal strings, and its timestamp. */
@@ -407,8 +410,15 @@ class UpbitSimulator implements UpbitSim {
     }
   }
 
-  /** n messages of every subscribed code (or of `code`, if subscribed); none while stalled (the books do not move, as in the Bybit simulator). */
+  /**
+   * n messages of every subscribed code (or of `code`, if subscribed); none while stalled (the books do not move, as in
+   * the Bybit simulator). A `code` neither generated nor replayed throws: a typo would move nothing, silently.
+   */
   step(n = 1, code?: string): void {
+    if (code !== undefined && !this.books.has(code) && !this.replay.has(code)) {
+      const served = [...this.books.keys()].join(", ") + (this.replay.size > 0 ? `; replayed: ${[...this.replay.keys()].join(", ")}` : "");
+      throw new Error(`sim: step: ${JSON.stringify(code)} is no code this simulator serves (generated: ${served})`);
+    }
     if (monoMs() < this.stallUntilMs) return;
     const codes = this.subscribed().filter((c) => code === undefined || c === code);
     for (let k = 0; k < n; k++) for (const c of codes) this.stepCode(c);

@@ -1,6 +1,7 @@
 /**
  * An instrument_cache naming the configuration file itself or publish.auth_key_file is no cache: every start would find
- * a file that is not this venue's cache there, leave it as it is, warn and never cache. Refused at load, naming both: the same file by
+ * a file that is not this venue's cache there, leave it as it is, warn and never cache; a key file not there yet (where
+ * the key is not read) would be made the cache. Refused at load, naming both: the same file by
  * any name (device and inode where it exists, the real path of its directory where not; until 2026-12-07 paths were
  * compared resolved only, and a symlink or hard link got through).
  */
@@ -33,11 +34,13 @@ describe("instrument_cache must not name another file the process needs", () => 
     ]);
   });
 
-  test("publish.auth_key_file is refused, naming both keys", () => {
+  test("publish.auth_key_file not there yet is refused, naming both keys and what the first cache write would do", () => {
+    // Where the key is not read (export --books, whose cache merges write; beside --auth-key-file) it may be missing:
+    // the cache is then written there. Before, the refusal said no cache would ever be read or written there.
     const key = join(makeTempDir("feeder-cache-key-"), "feed.key");
     const toml = `[publish]\nauth_key_file = ${JSON.stringify(key)}\n${cache(`${key}/../feed.key`)}`;
-    expect(configProblems(toml, { localAddresses: LOOPBACK_ONLY, authKeyFileUnused: true })).toEqual([
-      `venues.bybit.instrument_cache: ${JSON.stringify(`${key}/../feed.key`)} is not a file of its own (publish.auth_key_file is the same file: the cache would never be read or written there, and every start would warn)`,
+    expect(configProblems(toml, { localAddresses: LOOPBACK_ONLY, publishesHere: false })).toEqual([
+      `venues.bybit.instrument_cache: ${JSON.stringify(`${key}/../feed.key`)} is not a file of its own (publish.auth_key_file is the same file, not there yet: the first cache write would make it a cache, where that file belongs)`,
     ]);
   });
 

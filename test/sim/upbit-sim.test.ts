@@ -240,6 +240,18 @@ describe("feeder sim --venue upbit|bithumb", { timeout: 15_000 }, () => {
     }
   });
 
+  test("step(n, code) with a code it does not serve throws naming it (a typo moved nothing, silently)", async () => {
+    const sim = await startUpbitSimulator({ venue: "bithumb", codes: ["KRW-BTC"], messagesPerSecond: 0 });
+    try {
+      // Before: nothing stepped and nothing said; a test waiting for that code's book timed out far from the cause.
+      expect(() => sim.step(1, "KRW-BTX")).toThrow('sim: step: "KRW-BTX" is no code this simulator serves (generated: KRW-BTC)');
+      sim.step(1, "KRW-BTC"); // served, no subscriber yet: nothing to send, no error
+      expect(sim.stats.messagesSent).toBe(0);
+    } finally {
+      await sim.stop();
+    }
+  });
+
   test("supported_levels are exact multiples of the tick (a 0.000001 tick's 10 ticks are 0.00001)", () => {
     // Before 2026-12-06 multiplied as doubles: "0.000009999999999999999", which no configured level matched.
     expect(supportedLevels("KRW-X", "0.000001")).toEqual(["0", "0.00001", "0.0001", "0.001", "0.01"]);
