@@ -88,7 +88,8 @@ export interface NatsReadOptions {
  * `stream_discontinuity` — the same stream (same creation time) no longer holds where the reader was: `truncated`, its
  * last sequence (`lastSeq`) below the last one read (`lastRead`; with nothing read yet, `unread` and the one its start
  * is after: a server's store lost its tail in a crash, or was restored from an older copy), or its sequence gone back
- * on the client's consumer (`lastSeq` then maybe at or past `lastRead`, the stream grown since), read on from the first
+ * on the client's consumer, or the message at `lastRead` stored at another time or gone (`lastSeq` then maybe at or
+ * past `lastRead`, the stream grown since), read on from the first
  * message stored after the last one read (nothing read: after the stream's last now); `discarded`, its first
  * sequence (`firstSeq`) past the one after it (aged out or dropped by its limits, or purged, before the reader read them). Either
  * way a gap of the reader's stream: every book is resynced at its next snapshot.
@@ -121,6 +122,17 @@ const CONSUMER_DELETE_WITHIN_MS = 500;
  */
 async function settledWithin(p: Promise<unknown>, withinMs: number): Promise<void> {
   await awaitWithin(p.then(() => undefined, () => undefined), withinMs, true);
+}
+
+/**
+ * A stored time as the server writes it (RFC 3339 to the nanosecond) in ns since the epoch, rounded to a double as the
+ * client's `timestampNanos` is (its parseInt of the same integer); undefined if it is not one.
+ */
+export function storedNanos(rfc3339: string): number | undefined {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(rfc3339);
+  const ms = m === null ? Number.NaN : Date.parse(m[1] + m[3]);
+  if (m === null || !Number.isFinite(ms)) return undefined;
+  return Number(BigInt(ms) * 1_000_000n + BigInt((m[2] ?? "").padEnd(9, "0")));
 }
 
 /** Default of NatsReadOptions.reconnectAfterCloseMs (the forward bridge's RECONNECT_AFTER_CLOSE_MS). */
@@ -166,7 +178,11 @@ interface StartPolicy {
 interface JetStreamParts {
   js: { consumers: { get(s: string, o: object): Promise<Consumer> } };
   jsm: {
-    streams: { info(s: string): Promise<StreamInfo> };
+    streams: {
+      info(s: string): Promise<StreamInfo>;
+      /** The message stored at `seq` (STREAM.MSG.GET), null when none is; `timestamp` its stored time (RFC 3339, ns). */
+      getMessage?(s: string, q: { seq: number }): Promise<{ timestamp: string } | null>;
+    };
     /** For a replay from a time (startSeqAt). */
     consumers: {
       add(s: string, c: object): Promise<{ name: string; delivered: { stream_seq: number } }>;
@@ -447,9 +463,9 @@ export class NatsFeedReader {
   /** The next try after the client closed for good or the subscription was refused (cold). */
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   /**
-   * The last message read from JetStream: a new connection goes on after its stream sequence. The message is kept,
-   * not its sequence: the client parses `info` from the reply subject (allocating) only when asked, so it is read
-   * when a connection is made again, not per message.
+   * The last message read from JetStream: a new connection goes on after its stream sequence, and a look at the stream
+   * checks that it is still there as read (lastReadReplaced). The message is kept: its `info` (sequence, stored time)
+   * is parsed once, by the ordered consumer checking its order (@nats-io/jetstream 3.4 consumer.js), for every message.
    */
   private lastJsMsg: NatsMsg | undefined;
   /** `replay_starts_later` told in this run: once per start(), not per connection opened before a message is read. */
@@ -657,7 +673,7 @@ export class NatsFeedReader {
           return foreign;
         }
         const readNothing = this.lastJsMsg === undefined;
-        const policy = this.policyFor(info);
+        const policy = this.policyFor(info, await this.replacedSinceRead(parts, info));
         this.streamCreated = info.created;
         if (readNothing) this.tellIfReplayStartsLater(info); // nothing read: the replay starts now
         await this.consumeStream(nc, parts, policy);
@@ -764,14 +780,14 @@ export class NatsFeedReader {
    * by message on the hot path). With nothing read yet, where the reader started on this stream (startedOn): `now`'s
    * sequence is taken once, not again per consumer made.
    */
-  private policyFor(info: StreamInfo): StartPolicy {
+  private policyFor(info: StreamInfo, replacedAt = false): StartPolicy {
     const from = this.opts.from ?? "now";
     const replaced = this.streamCreated !== undefined && info.created !== this.streamCreated;
     const lastSeq = this.lastJsMsg?.info?.streamSequence ?? 0;
     if (replaced) return this.forgetStream(info.created);
     const backFrom = this.readBeforeBack?.info?.streamSequence;
     if (backFrom !== undefined && info.state !== undefined) return this.truncatedFrom(info, backFrom);
-    if (lastSeq > 0 && info.state !== undefined && info.state.last_seq < lastSeq) return this.truncatedFrom(info, lastSeq);
+    if (lastSeq > 0 && info.state !== undefined && (info.state.last_seq < lastSeq || replacedAt)) return this.truncatedFrom(info, lastSeq);
     if (lastSeq > 0) {
       this.discardedSince(info, lastSeq);
       return { deliver_policy: "by_start_sequence", opt_start_seq: lastSeq + 1 };
@@ -871,6 +887,34 @@ export class NatsFeedReader {
     this.lostMessages("discarded", readSeq, info.state!);
   }
 
+  /** Cold, before policyFor: the stream read so far (`info`) no longer stores the last read message as read (lastReadReplaced). */
+  private replacedSinceRead(parts: JetStreamParts, info: StreamInfo): Promise<boolean> {
+    if (info.created !== this.streamCreated || this.readBeforeBack !== undefined) return Promise.resolve(false);
+    return this.lastReadReplaced(parts.jsm, info, this.lastJsMsg);
+  }
+
+  /**
+   * Cold: the message last read (`m`) is no longer what the stream stores at its sequence (another stored time, or
+   * none there): the stream lost its tail and stored new messages to that sequence or past it since. No sequence need
+   * go back: nats-server 2.9 starts a consumer asked past the stream's end at that end, but at the asked start once the
+   * stream has grown past it (so do newer servers keeping the start), passing over the new messages below it: until
+   * 2026-12-07 night those were skipped with nothing told, the books usable. Not asked below the stream's first
+   * sequence (dropped by its limits: discardedSince) nor past its end (a lost tail told as such). A get that fails (no
+   * answer; a reader whose permissions refuse STREAM.MSG.GET) tells nothing: the look and the start go on as before it.
+   */
+  private async lastReadReplaced(jsm: JetStreamParts["jsm"], info: StreamInfo, m: NatsMsg | undefined): Promise<boolean> {
+    const seq = m?.info?.streamSequence;
+    const readNs = m?.info?.timestampNanos;
+    const state = info.state;
+    if (seq === undefined || readNs === undefined || state === undefined || jsm.streams.getMessage === undefined) return false;
+    if (state.last_seq < seq || (state.first_seq ?? 0) > seq) return false;
+    const stored = await jsm.streams.getMessage(this.opts.stream!, { seq }).catch(() => undefined);
+    if (stored === undefined) return false;
+    if (stored === null) return true; // none there, within the stream: not what was read (the bridge's streams keep every message)
+    const storedNs = storedNanos(stored.timestamp);
+    return storedNs !== undefined && storedNs !== readNs;
+  }
+
   /** Cold: a gap of the reader's stream sent now (every book resynced at its next snapshot), and told. */
   private lostMessages(why: "truncated" | "discarded", lastRead: number, state: NonNullable<StreamInfo["state"]>, unread = false): void {
     this.repacker.discontinuity();
@@ -922,10 +966,15 @@ export class NatsFeedReader {
         this.streamProblem = undefined;
         if (this.readThrough === undefined || !this.readBefore(m)) onData(m.data);
         // The ordered consumer parsed `info` already (its cursor): no allocation. A sequence going back on the same
-        // iterator is a consumer made again below what was read: kept for the look at the stream.
+        // iterator is a consumer made again below what was read: kept for the look at the stream, which is made now
+        // (cold, the first one): the look after the client's remake may have ended before it, and a consumer reading
+        // is never looked at while idle (until 2026-12-07 night: on a busy stream the loss was never told).
         const seq = m.info?.streamSequence;
         const lastSeq = this.lastJsMsg?.info?.streamSequence;
-        if (seq !== undefined && lastSeq !== undefined && seq <= lastSeq) this.readBeforeBack ??= this.lastJsMsg;
+        if (seq !== undefined && lastSeq !== undefined && seq <= lastSeq && this.readBeforeBack === undefined) {
+          this.readBeforeBack = this.lastJsMsg;
+          void this.afterRecreated(nc, parts, iter).catch(() => undefined);
+        }
         this.lastJsMsg = m;
         this.jsReads++;
         // A replay that reached the live end reads live from here: before, it kept the replay rule for good, and
@@ -1028,7 +1077,9 @@ export class NatsFeedReader {
         this.refuseForeign(foreign);
         throw new Error(foreign); // looked at again with backoff
       }
-      await this.consumeStream(nc, parts, this.policyFor(info), tries + 1);
+      const replacedAt = await this.replacedSinceRead(parts, info);
+      if (this.iter !== undefined || this.nc !== nc || this.stopped) return;
+      await this.consumeStream(nc, parts, this.policyFor(info, replacedAt), tries + 1);
       if (this.nc !== nc || this.stopped) return;
       this.streamCreated = info.created;
       this.repacker.tell(this.opts.onNatsEvent, { kind: "consumer_made" });
@@ -1045,15 +1096,18 @@ export class NatsFeedReader {
    * lost between is a gap of the bridge's numbering). A stream that cannot be read now is asked again later.
    * `byClient`: the client said it made its consumer again (not an idle look): on the same stream it is readable.
    */
-  private async afterRecreated(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>, byClient = true, problemsSeen = this.consumerProblems): Promise<void> {
-    // Read before the stream is: a message read while its info is on the way is after the info's last sequence.
-    const readSeq = this.lastJsMsg?.info?.streamSequence ?? 0;
+  private async afterRecreated(nc: NatsConnection, parts: JetStreamParts, iter: NonNullable<NatsFeedReader["iter"]>, byClient = true, problemsSeen = this.consumerProblems, lastRead = this.lastJsMsg): Promise<void> {
+    // Read before the stream is: a message read while its info is on the way is after the info's last sequence. Kept
+    // for a look made again: a message read since may be one stored after a loss, which lastReadReplaced would find.
+    const readSeq = lastRead?.info?.streamSequence ?? 0;
     let info: StreamInfo;
+    let replacedAt = false;
     try {
       info = await parts.jsm.streams.info(this.opts.stream!);
+      if (info.created === this.streamCreated && this.readBeforeBack === undefined) replacedAt = await this.lastReadReplaced(parts.jsm, info, lastRead);
     } catch {
       if (!byClient) return; // an idle look: its next look asks again (lookWhileIdle)
-      return this.later(() => this.iter === iter && this.nc === nc, () => void this.afterRecreated(nc, parts, iter, true, problemsSeen));
+      return this.later(() => this.iter === iter && this.nc === nc, () => void this.afterRecreated(nc, parts, iter, true, problemsSeen, lastRead));
     }
     const { created } = info;
     if (this.iter !== iter || this.nc !== nc || this.stopped) return;
@@ -1064,10 +1118,12 @@ export class NatsFeedReader {
     // The same stream ending below what was read (its tail lost): a consumer asked to start after the last read is
     // placed by the server's version (2.9 at the end; newer may keep the start, passing over what the stream stores
     // until it outgrows it), the books usable with no gap before 2026-12-07: replaced, a gap, from the last read's time.
-    // A sequence gone back (readBeforeBack, also while the info was on the way) is a lost tail whatever the stream's end now.
+    // A sequence gone back (readBeforeBack, also while the info was on the way) is a lost tail whatever the stream's end
+    // now; so is the last read message no longer there as read (replacedAt: the stream grown to it again, no sequence
+    // gone back, what was stored below the consumer's start passed over).
     const backFrom = this.readBeforeBack?.info?.streamSequence;
     const fromSeq = backFrom ?? (readSeq > 0 ? readSeq : this.startAfter(created)); // nothing read: where it started
-    const truncated = same && foreign === undefined && fromSeq > 0 && info.state !== undefined && (backFrom !== undefined || info.state.last_seq < fromSeq);
+    const truncated = same && foreign === undefined && fromSeq > 0 && info.state !== undefined && (backFrom !== undefined || replacedAt || info.state.last_seq < fromSeq);
     if (same && foreign === undefined && !truncated) {
       if (byClient && readSeq > 0 && this.lastJsMsg?.info?.streamSequence === readSeq) this.discardedSince(info, readSeq);
       // Readable, unless the client told of a problem since the event this check answers: that one stands, until

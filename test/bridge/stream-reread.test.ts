@@ -11,15 +11,11 @@
  * Real parts: nats-server (its store put back as it was, for the lost tail), the reader; envelopes published straight.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
-import { ChangeSet } from "../../src/core/change-set.ts";
-import { ENV_VERSION_OFFSET, ENV_VERSION_1, ENVELOPE_BYTES, ENVELOPE_V1_BYTES, envelopeOf } from "../../src/subscriber/nats-envelope.ts";
 import { NatsFeedReader, useNatsModules, type NatsReaderEvent } from "../../src/subscriber/nats-source.ts";
-import { MSG_LENGTH_OFFSET, PACKET_HEADER_BYTES, PKT_MSG_COUNT_OFFSET } from "../../src/wire/layout.ts";
 import { waitFor } from "../e2e/harness.ts";
-import { packer, T0, take } from "../subscriber/feed-harness.ts";
-import { makeInstrument, TestBook } from "../wire/helpers.ts";
+import { makeInstrument } from "../wire/helpers.ts";
 import { NatsServer, natsServerMissing } from "./nats-server.ts";
+import { publish as publishTo, v1Feed } from "./v1-feed.ts";
 
 const missing = natsServerMissing();
 const X = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
@@ -69,58 +65,8 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-/** X's refresh (definition, snapshot) and deltas as version 1 envelopes (32-byte header, no forward number), one per message. */
-function v1Feed(): { refresh(): Uint8Array[]; delta(): Uint8Array[] } {
-  const p = packer({ channelId: 3, sourceId: 7, sessionId: 702, sessionStartUs: T0, heartbeatIntervalMs: 100 });
-  const x = new TestBook(X);
-  x.load([[943500, 10]], [[943501, 20]], 1, T0);
-  let sendUs = T0;
-  const envelopes = (): Uint8Array[] => {
-    const out: Uint8Array[] = [];
-    for (const d of take(p, (sendUs += 10_000))) {
-      const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
-      let off = PACKET_HEADER_BYTES;
-      for (let m = 0; m < dv.getUint16(PKT_MSG_COUNT_OFFSET, true); m++) {
-        const len = dv.getUint16(off + MSG_LENGTH_OFFSET, true);
-        const v2 = envelopeOf(d, 100, off, len);
-        const v1 = new Uint8Array(ENVELOPE_V1_BYTES + len);
-        v1.set(v2.subarray(0, ENVELOPE_V1_BYTES));
-        v1.set(v2.subarray(ENVELOPE_BYTES), ENVELOPE_V1_BYTES);
-        v1[ENV_VERSION_OFFSET] = ENV_VERSION_1;
-        out.push(v1);
-        off += len;
-      }
-    }
-    return out;
-  };
-  return {
-    refresh: () => {
-      packInstrumentDefinition(p, new EncodedDefinition(X), true);
-      packBookSnapshot(p, x, 0, true);
-      return envelopes();
-    },
-    delta: () => {
-      const cs = new ChangeSet();
-      cs.addBid(943400 - x.venueSeq, 7);
-      x.apply(cs, x.venueSeq + 1, T0);
-      packBookDelta(p, x, cs);
-      return envelopes();
-    },
-  };
-}
-
-/** Publishes `envs` to `subject` in order, all sent before the first ack is awaited (likely stored in one millisecond). */
-async function publish(subject: string, envs: Uint8Array[]): Promise<void> {
-  const { connect } = await import("@nats-io/transport-node");
-  const { jetstream } = await import("@nats-io/jetstream");
-  const nc = await connect({ servers: nats.url });
-  try {
-    const js = jetstream(nc);
-    await Promise.all(envs.map((e) => js.publish(subject, e)));
-  } finally {
-    await nc.close();
-  }
-}
+const feedOf = () => v1Feed(X);
+const publish = (subject: string, envs: Uint8Array[]) => publishTo(nats.url, subject, envs);
 
 const lastRead = (r: NatsFeedReader) => (r as unknown as { lastJsMsg?: { info?: { streamSequence?: number } } }).lastJsMsg?.info?.streamSequence ?? 0;
 
@@ -129,7 +75,7 @@ describe.skipIf(missing !== undefined)(`what a stream reader reads and tells aga
     const stream = "REREADV1";
     const subject = "v1tail.bybit.linear.BTCUSDT";
     await nats.withJsm((jsm) => jsm.streams.add({ name: stream, subjects: ["v1tail.>"] }));
-    const feed = v1Feed();
+    const feed = feedOf();
     await publish(subject, feed.refresh());
     // The store at 2 messages, copied while the server is stopped; then 10 more: the stream at 12.
     const putBack = await nats.copyStore();
@@ -176,7 +122,7 @@ describe.skipIf(missing !== undefined)(`what a stream reader reads and tells aga
     const stream = restart ? "REREADLATE1" : "REREADLATE0";
     const subject = `${prefix}.bybit.linear.BTCUSDT`;
     await nats.withJsm((jsm) => jsm.streams.add({ name: stream, subjects: [`${prefix}.>`] }));
-    const feed = v1Feed();
+    const feed = feedOf();
     await publish(subject, feed.refresh());
     const putBack = await nats.copyStore(); // the store at 2 messages
     await publish(subject, Array.from({ length: 10 }, () => feed.delta()).flat());
@@ -231,7 +177,7 @@ describe.skipIf(missing !== undefined)(`what a stream reader reads and tells aga
     const discarded = () => events.filter((e) => e.kind === "stream_discontinuity");
     // Read 1 and 2; stopped, 3 to 5 stored and purged; started again: it finds the stream starting at 6.
     const round = async () => {
-      const feed = v1Feed();
+      const feed = feedOf();
       await publish(subject, feed.refresh());
       await reader.start();
       await waitFor(() => lastRead(reader) === 2, "the reader read sequences 1 and 2", 10_000);
@@ -261,7 +207,7 @@ describe.skipIf(missing !== undefined)(`what a stream reader reads and tells aga
     const reader = new NatsFeedReader({ servers: nats.url, prefix: "disctail", stream, from: "all", reconnectAfterCloseMs: 60_000, onNatsEvent: (e) => events.push(e) }, () => {});
     readers.push(reader);
     const told = () => events.filter((e) => e.kind === "stream_discontinuity");
-    const feed = v1Feed();
+    const feed = feedOf();
     const deltas = (n: number) => Array.from({ length: n }, () => feed.delta()).flat();
     await nats.withJsm((jsm) => jsm.streams.add({ name: stream, subjects: ["disctail.>"] }));
     await publish(subject, feed.refresh());
