@@ -45,7 +45,7 @@ const EXPECTED: Record<string, RegExp[]> = {
   "publish-guard": [/watcher saw/, /the watcher adds -?\d+ ns per datagram sent|NO: the watcher saw fewer datagrams than were sent/],
   refresh: [/^v1 \(≥ 1 book per 50 ms tick\)/m, /^v2 \(each book once per interval\)/m],
   restart: [/first invalid→all valid ms/, /^1\s+\d/m],
-  retransmit: [/1\. live path/, /ring overhead:/, /^1 %\s+retransmit/m, /^1 %\s+refresh only/m],
+  retransmit: [/1\. live path/, /ring overhead:/, /^1 %\s+retransmit/m, /^1 %\s+refresh only/m, /recovered books equal the publisher's: yes/],
   subscriber: [/delta, 7 levels, 1 per datagram/, /split delta, 200 levels in 256 B datagrams/, /NATS reader: envelope → repack → ingest/],
   unicast: [/multicast group \(no local member\)/, /unicast, 2 receivers/, /paced200Received/],
   upbit: [PEER_AGREE, /Upbit, genuine recording: 145 frames/, /faster peer \/ ours, per frame/],
