@@ -39,7 +39,7 @@ import { allocationControl, allocationRow, measureAllocation } from "./alloc-met
 import { BYBIT_VENUE } from "../src/venues/bybit/index.ts";
 import { peerDifference } from "./peer-agreement.ts";
 import { adapterPathAllocationRows, adapterPathRows, WsAdapterPath, type WsPathInput } from "./ws-adapter-path.ts";
-import { agreed, measure as harnessMeasure, measureRounds, median, type Contender, type MeasureOptions, type Measurement, printTable, QUICK, SMOKE } from "./harness.ts";
+import { agreed, fasterPeer, measure as harnessMeasure, measureRounds, median, type Contender, type MeasureOptions, type Measurement, printTable, QUICK, SMOKE } from "./harness.ts";
 
 /** harness.measure after a full GC, so garbage left by the previous (JSON.parse-based) row is not collected inside this one. */
 function measure(name: string, fn: () => void, opts?: MeasureOptions): Measurement {
@@ -441,7 +441,7 @@ function ratioRow(name: string, cmp: Compared, target: number): RatioRow {
     oursMean: o.nsPerOp,
     ccxtMean: c.nsPerOp,
     tardisMean: t.nsPerOp,
-    fasterPeer: cmp.ccxtFaster * 2 > ROUNDS ? "ccxt" : "tardis",
+    fasterPeer: fasterPeer(cmp.ccxtFaster, cmp.ratioMean.length),
     ratioMean,
     ratioP50,
     ratioMeanRange: `${Math.min(...cmp.ratioMean).toFixed(1)}–${Math.max(...cmp.ratioMean).toFixed(1)}×`,

@@ -112,6 +112,16 @@ export function highestCarried<T extends { rate: number; noLoss: boolean }>(phas
   return (firstLoss < 0 ? phases : phases.slice(0, firstLoss)).filter((p) => sentPerSec(p) >= p.rate * 0.9).at(-1);
 }
 
+/**
+ * A rate's verdict over all its A/B rounds (feeder vs floor): lost or behind if any round was, naming those rounds
+ * (1-based), so a loss in round 2 of 8 is not hidden behind round 1's figures.
+ */
+export function overRounds(rounds: readonly { noLoss: boolean; keptUp: boolean }[]): { noLoss: boolean; keptUp: boolean; lossRounds: number[]; behindRounds: number[] } {
+  const lossRounds = rounds.flatMap((r, i) => (r.noLoss ? [] : [i + 1]));
+  const behindRounds = rounds.flatMap((r, i) => (r.keptUp ? [] : [i + 1]));
+  return { noLoss: rounds.length > 0 && lossRounds.length === 0, keptUp: rounds.length > 0 && behindRounds.length === 0, lossRounds, behindRounds };
+}
+
 /** Percentiles of raw samples (sorts a copy). */
 export function pct(values: Float64Array): Record<string, number> {
   const n = values.length;

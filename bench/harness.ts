@@ -168,6 +168,15 @@ export function median(xs: readonly number[]): number {
 }
 
 /**
+ * Which peer was faster in most of the rounds used (`rounds`: those measureRounds kept, not those asked for; a dropped
+ * round counted as the other peer's win), "ccxt = tardis" on a tie.
+ */
+export function fasterPeer(ccxtFasterRounds: number, rounds: number): string {
+  if (ccxtFasterRounds * 2 > rounds) return "ccxt";
+  return ccxtFasterRounds * 2 < rounds ? "tardis" : `ccxt = tardis (${ccxtFasterRounds} of ${rounds} rounds each)`;
+}
+
+/**
  * The median over rounds of numerator / denominator, from the rounds where both are timed figures (finite and > 0):
  * a round that got no sample on one side (a loaded box) gives no ratio. `used` says how many rounds it is over;
  * ratio is undefined when none.

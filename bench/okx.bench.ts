@@ -36,7 +36,7 @@ import { allocationControl, allocationRow, measureAllocation } from "./alloc-met
 import { OKX_VENUE } from "../src/venues/okx/index.ts";
 import { peerDifference } from "./peer-agreement.ts";
 import { adapterPathAllocationRows, adapterPathRows, WsAdapterPath, type WsPathInput } from "./ws-adapter-path.ts";
-import { agreed, measure as harnessMeasure, measureRounds, median, type Contender, type MeasureOptions, type Measurement, printTable, QUICK, SMOKE } from "./harness.ts";
+import { agreed, fasterPeer, measure as harnessMeasure, measureRounds, median, type Contender, type MeasureOptions, type Measurement, printTable, QUICK, SMOKE } from "./harness.ts";
 
 function measure(name: string, fn: () => void, opts?: MeasureOptions): Measurement {
   Bun.gc(true);
@@ -320,7 +320,7 @@ for (const [name, contenders] of [["real update", deltaContenders()], ["snapshot
     "ours mean": formatUs(c.rows[0]!.nsPerOp),
     "ccxt mean": formatUs(c.rows[1]!.nsPerOp),
     "tardis mean": formatUs(c.rows[2]!.nsPerOp),
-    "faster peer": c.ccxtFaster * 2 > ROUNDS ? "ccxt" : "tardis",
+    "faster peer": fasterPeer(c.ccxtFaster, c.ratioMean.length),
     "ratio mean": `${rm.toFixed(1)}×`,
     "ratio p50": `${rp.toFixed(1)}×`,
     "rounds (mean)": `${Math.min(...c.ratioMean).toFixed(1)}–${Math.max(...c.ratioMean).toFixed(1)}×`,

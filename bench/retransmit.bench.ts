@@ -6,7 +6,9 @@
  * 2. Recovery on loopback with seeded loss (0.1 %, 1 %, bursts of 20 datagrams): the time from the loss (the
  *    dropped datagram's send) until every book of the stream is usable again, with retransmission against waiting
  *    for the refresh (snapshot_interval_ms 1000 here; the default 5000 makes the refresh wait 5× longer), and the
- *    bytes each costs. Publisher and subscriber share this process; 5000 datagrams/s over 4 books.
+ *    bytes each costs. Publisher and subscriber share this process; 5000 datagrams/s over 4 books. What was
+ *    recovered is checked (bench/retransmit-check.ts): a row whose books differed from the publisher's gives no
+ *    times, and the bench exits 1.
  * Interface 127.0.0.1, TTL 1, a new group and port per run (e2e-common loopbackDestination).
  *   unshare -n bash -c 'ip link set lo up && ./node_modules/.bin/bun bench/retransmit.bench.ts'   # ~60 s (BENCH_QUICK=1: ~20 s)
  */
@@ -17,6 +19,7 @@ import { FeedSubscriber } from "../src/subscriber/index.ts";
 import { makeInstrument, randomBookSides, randomChanges, rng, TestBook } from "../test/wire/helpers.ts";
 import { allocationControl, allocationRow, measureAllocation } from "./alloc-meter.ts";
 import { loopbackDestination } from "./e2e-common.ts";
+import { PublishedLevels, recoveryCells } from "./retransmit-check.ts";
 import { measureRounds, median, printTable, QUICK, SMOKE } from "./harness.ts";
 
 const RUN_MS = Number(process.env.RETX_BENCH_MS ?? (SMOKE ? 400 : QUICK ? 2500 : 8000));
@@ -25,6 +28,8 @@ const HEAP_FLUSHES = SMOKE ? 2_000 : 200_000;
 const REFRESH_MS = 1000;
 const DATAGRAMS_PER_SEC = 5000;
 const T0 = 1_764_000_000_000_000;
+/** instrSeqs per book whose levels are kept to compare a recovered book with. */
+const HISTORY_EVENTS = 4096;
 /** Each publisher its own destination (the last one made is the subscriber's). */
 let destSeed = 12;
 let dest = loopbackDestination(destSeed);
@@ -125,12 +130,6 @@ const LOSSES: Loss[] = [
   },
 ];
 
-/** "–" when nothing recovered in the run (notRecovered says how many did not). */
-function pct(sorted: number[], p: number): number | string {
-  if (sorted.length === 0) return "–";
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
-}
-
 async function recovery(loss: Loss, withRetransmit: boolean): Promise<Record<string, unknown>> {
   const drop = loss.make(17);
   const drops: { seq: number; atMs: number }[] = []; // pending: not yet recovered
@@ -159,11 +158,17 @@ async function recovery(loss: Loss, withRetransmit: boolean): Promise<Record<str
   await Bun.sleep(50);
   const ids = bs.map((b) => b.instrument.instrumentId);
   const allUsable = () => ids.every((id) => sub.book(id)?.usable === true);
+  // Each book's levels at its last HISTORY_EVENTS instrSeqs (~3 s at 1250 events/s a book), to compare what the
+  // subscriber recovered with.
+  const published = new PublishedLevels(bs, HISTORY_EVENTS);
+  const compareAll = (when: string) => bs.forEach((b, i) => published.compare(i, b.instrument.symbol, sub.book(ids[i]!), when));
   sub.on("update", () => {
     if (drops.length === 0 || !allUsable()) return;
     const next = sub.streamInfo()[0]!.nextSeq;
     const now = performance.now();
+    const before = times.length;
     while (drops.length > 0 && drops[0]!.seq < next) times.push(now - drops.shift()!.atMs);
+    if (times.length > before) compareAll("at a recovery"); // after the time is taken: the check is not timed
   });
   started = true;
   const r = rng(5);
@@ -176,13 +181,20 @@ async function recovery(loss: Loss, withRetransmit: boolean): Promise<Record<str
     for (; e < due; e++) {
       const k = e % bs.length;
       randomChanges(r, bs[k]!, cs, 6, 300_000);
+      published.changes(k, cs, (px) => bs[k]!.bids.get(px), (px) => bs[k]!.asks.get(px));
       bs[k]!.apply(cs, 10 + e, T0 + e);
+      published.record(k, bs[k]!.instrSeq);
       pub.publishDelta(handles[k]!, bs[k]!, cs);
       pub.flush(); // one datagram per delta: DATAGRAMS_PER_SEC datagrams/s
     }
     await Bun.sleep(1);
   }
   await Bun.sleep(REFRESH_MS * 1.5); // the last losses recover (or are counted as not recovered)
+  // Every book usable at the end is the publisher's (a refresh snapshot since a wrong recovery would hide it: the
+  // checks at each recovery are what catch that).
+  bs.forEach((b, i) => {
+    if (sub.book(ids[i]!)?.usable === true) published.compare(i, b.instrument.symbol, sub.book(ids[i]!), "at the end");
+  });
   const sorted = times.slice().sort((a, b) => a - b);
   const rc = pub.retransmitCounters;
   const row = {
@@ -191,9 +203,10 @@ async function recovery(loss: Loss, withRetransmit: boolean): Promise<Record<str
     lostDatagrams: pub.counters.droppedOnPurpose,
     recoveries: times.length,
     notRecovered: drops.length,
-    p50Ms: pct(sorted, 0.5),
-    p99Ms: pct(sorted, 0.99),
-    maxMs: sorted.at(-1) ?? "–",
+    ...recoveryCells(sorted, published),
+    booksEqual: published.verdict(),
+    booksCompared: published.compared,
+    booksTooOldToCompare: published.unchecked,
     liveKB: Math.round((pub.counters.bytes - liveBytes0) / 1024),
     retxKB: rc === undefined ? 0 : Math.round((rc.bytes + sub.counters.retransmitRequests * 48) / 1024),
     retxPctOfLive: rc === undefined ? 0 : (100 * (rc.bytes + sub.counters.retransmitRequests * 48)) / (pub.counters.bytes - liveBytes0),
@@ -203,8 +216,11 @@ async function recovery(loss: Loss, withRetransmit: boolean): Promise<Record<str
   };
   await sub.stop();
   await pub.stop();
+  differ.push(...published.differ.slice(0, 5).map((d) => `${loss.name}, ${row.mode}: ${d}`));
   return row;
 }
+/** What differed, across runs (the first few of each). */
+const differ: string[] = [];
 
 await livePath();
 const rows: Record<string, unknown>[] = [];
@@ -213,4 +229,9 @@ console.log(
   `\n2. loss → every book of the stream usable again (ms), ${DATAGRAMS_PER_SEC} datagrams/s over 4 books for ${RUN_MS} ms, refresh every ${REFRESH_MS} ms; bytes: live vs retransmitted + requests`,
 );
 printTable(rows);
+if (rows.some((r) => r.booksEqual !== "yes")) {
+  console.log(`recovered books equal the publisher's: NO, recovery times withheld (${differ.join("; ")})`);
+  process.exit(1);
+}
+console.log("recovered books equal the publisher's: yes (every usable book's levels against the publisher's at the same instrSeq, at each recovery and at the end: booksCompared)");
 process.exit(0);

@@ -3,7 +3,7 @@
  * busy machine is not a rate the feeder carried.
  */
 import { expect, test } from "vitest";
-import { highestCarried } from "../../bench/e2e-common.ts";
+import { highestCarried, overRounds } from "../../bench/e2e-common.ts";
 
 const phase = (rate: number, sentPerSec: number, noLoss = true) => ({ rate, sentPerSec, noLoss });
 const sent = (p: { sentPerSec: number }) => p.sentPerSec;
@@ -21,4 +21,14 @@ test("nothing after the first phase that lost anything counts", () => {
   expect(highestCarried(run, sent)?.rate).toBe(10_000);
   expect(highestCarried([phase(10_000, 10_000, false)], sent)).toBeUndefined();
   expect(highestCarried([], sent)).toBeUndefined();
+});
+
+test("an A/B rate is lost (and behind) when any of its rounds was, not only round 1", () => {
+  const ok = { noLoss: true, keptUp: true };
+  // Round 1 clean, round 3 lost a message, round 4 fell behind: before, only round 1 reached the verdict.
+  const v = overRounds([ok, ok, { noLoss: false, keptUp: true }, { noLoss: true, keptUp: false }]);
+  expect(v).toEqual({ noLoss: false, keptUp: false, lossRounds: [3], behindRounds: [4] });
+  expect(highestCarried([{ ...phase(10_000, 10_000), ...v }], sent)).toBeUndefined();
+  expect(overRounds([ok, ok])).toEqual({ noLoss: true, keptUp: true, lossRounds: [], behindRounds: [] });
+  expect(overRounds([]).noLoss).toBe(false); // no round measured is no evidence of no loss
 });

@@ -5,7 +5,7 @@
  * and bench/binance.bench.ts printed "live path: NaN×" from such a round.
  */
 import { afterEach, expect, test, vi } from "vitest";
-import { type Contender, measure, measureRounds, median, medianRatio, SMOKE } from "../../bench/harness.ts";
+import { type Contender, fasterPeer, measure, measureRounds, median, medianRatio, SMOKE } from "../../bench/harness.ts";
 
 /** measure's default minimum of samples (1 when this process runs with BENCH_SMOKE=1). */
 const MIN_SAMPLES = SMOKE ? 1 : 3;
@@ -91,4 +91,12 @@ test("medianRatio (bench/e2e.bench.ts's feeder / floor rounds) is over the round
   expect(medianRatio([[NaN, 5], [10, 0], [6, 3]])).toEqual({ ratio: 2, used: 1 });
   expect(medianRatio([[2, 1], [9, 3], [4, 1], [8, undefined]])).toEqual({ ratio: 3, used: 3 });
   expect(medianRatio([])).toEqual({ ratio: undefined, used: 0 });
+});
+
+test("fasterPeer is the peer faster in most of the rounds used, not of the rounds asked for (bybit, okx summaries)", () => {
+  // 7 rounds asked, 3 dropped: ccxt faster in 3 of the 4 used. Counted against 7, the label said "tardis".
+  expect(fasterPeer(3, 4)).toBe("ccxt");
+  expect(fasterPeer(1, 4)).toBe("tardis");
+  expect(fasterPeer(2, 4)).toBe("ccxt = tardis (2 of 4 rounds each)");
+  expect(fasterPeer(4, 7)).toBe("ccxt");
 });

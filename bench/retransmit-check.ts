@@ -1,0 +1,138 @@
+/**
+ * bench/retransmit.bench.ts's check that a book the subscriber calls usable again holds the publisher's levels: a
+ * recovery time is only a result if what was recovered is right.
+ * @module
+ */
+import type { BookView } from "../src/core/book-view.ts";
+
+type Levels = Pick<BookView, "instrSeq" | "bidCount" | "askCount" | "bidPriceAt" | "bidQtyAt" | "askPriceAt" | "askQtyAt">;
+
+const SEED1 = 0x811c9dc5;
+const SEED2 = 0x9747b28c;
+
+/** One level's share of a book's fingerprint: a 32-bit hash of (side, price, qty), integers up to 2^53. */
+function levelTerm(seed: number, side: number, px: number, qty: number): number {
+  let h = Math.imul(seed ^ side, 0x01000193);
+  h = Math.imul(h ^ (px >>> 0), 0x01000193);
+  h = Math.imul(h ^ Math.floor(px / 4294967296), 0x01000193);
+  h = Math.imul(h ^ (qty >>> 0), 0x01000193);
+  h = Math.imul(h ^ Math.floor(qty / 4294967296), 0x01000193);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b); // murmur3's finaliser: every input bit moves every output bit
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/** The two 32-bit sums as one 53-bit number. */
+const fingerprint = (s1: number, s2: number) => (s1 >>> 0) * 2097152 + ((s2 >>> 0) >>> 11);
+
+/**
+ * A fingerprint of a book's levels: the sum of a hash per level, twice with independent seeds. A sum, so the
+ * publisher's side is kept up to date per change (O(levels changed)) instead of hashed whole per event (~0.1 ms at
+ * 400 levels, more than the bench's whole budget per datagram).
+ */
+export function levelsHash(b: Levels): number {
+  let s1 = 0;
+  let s2 = 0;
+  for (let i = 0; i < b.bidCount; i++) {
+    s1 = (s1 + levelTerm(SEED1, 0, b.bidPriceAt(i), b.bidQtyAt(i))) | 0;
+    s2 = (s2 + levelTerm(SEED2, 0, b.bidPriceAt(i), b.bidQtyAt(i))) | 0;
+  }
+  for (let i = 0; i < b.askCount; i++) {
+    s1 = (s1 + levelTerm(SEED1, 1, b.askPriceAt(i), b.askQtyAt(i))) | 0;
+    s2 = (s2 + levelTerm(SEED2, 1, b.askPriceAt(i), b.askQtyAt(i))) | 0;
+  }
+  return fingerprint(s1, s2);
+}
+
+/** A change set's levels (as src/core/change-set.ts holds them; qty 0 removes). */
+interface Changes {
+  readonly bidCount: number;
+  readonly askCount: number;
+  readonly bidPx: ArrayLike<number>;
+  readonly bidQty: ArrayLike<number>;
+  readonly askPx: ArrayLike<number>;
+  readonly askQty: ArrayLike<number>;
+}
+
+/**
+ * The publisher's levels of each book at its recent instrSeqs (as fingerprints), to compare a subscriber's book with
+ * at whatever event it has reached (it may be some datagrams behind the publisher when it is checked).
+ */
+export class PublishedLevels {
+  private readonly history: Map<number, number>[];
+  private readonly sum1: number[];
+  private readonly sum2: number[];
+  /** Subscriber books compared (and found equal or not). */
+  compared = 0;
+  /** Subscriber books at an instrSeq older than the history kept: not compared. */
+  unchecked = 0;
+  /** What differed: "SYM at instrSeq N (when)". */
+  readonly differ: string[] = [];
+
+  /** keepEvents: how many instrSeqs back per book a subscriber's book can still be compared. */
+  constructor(books: readonly Levels[], private readonly keepEvents: number) {
+    this.sum1 = books.map(() => 0);
+    this.sum2 = books.map(() => 0);
+    books.forEach((b, i) => {
+      for (let r = 0; r < b.bidCount; r++) this.level(i, 0, b.bidPriceAt(r), b.bidQtyAt(r), 1);
+      for (let r = 0; r < b.askCount; r++) this.level(i, 1, b.askPriceAt(r), b.askQtyAt(r), 1);
+    });
+    this.history = books.map((b, i) => new Map([[b.instrSeq, fingerprint(this.sum1[i]!, this.sum2[i]!)]]));
+  }
+
+  private level(i: number, side: number, px: number, qty: number, sign: 1 | -1): void {
+    if (qty === 0) return;
+    this.sum1[i] = (this.sum1[i]! + sign * levelTerm(SEED1, side, px, qty)) | 0;
+    this.sum2[i] = (this.sum2[i]! + sign * levelTerm(SEED2, side, px, qty)) | 0;
+  }
+
+  /** Before book i takes `cs`: qtyBefore gives each changed level's quantity until then (0 or undefined: absent). */
+  changes(i: number, cs: Changes, bidQtyBefore: (px: number) => number | undefined, askQtyBefore: (px: number) => number | undefined): void {
+    for (let j = 0; j < cs.bidCount; j++) {
+      this.level(i, 0, cs.bidPx[j]!, bidQtyBefore(cs.bidPx[j]!) ?? 0, -1);
+      this.level(i, 0, cs.bidPx[j]!, cs.bidQty[j]!, 1);
+    }
+    for (let j = 0; j < cs.askCount; j++) {
+      this.level(i, 1, cs.askPx[j]!, askQtyBefore(cs.askPx[j]!) ?? 0, -1);
+      this.level(i, 1, cs.askPx[j]!, cs.askQty[j]!, 1);
+    }
+  }
+
+  /** After book i reached instrSeq (its changes given to `changes` first). */
+  record(i: number, instrSeq: number): void {
+    const h = this.history[i]!;
+    h.set(instrSeq, fingerprint(this.sum1[i]!, this.sum2[i]!));
+    h.delete(instrSeq - this.keepEvents);
+  }
+
+  /** Compares the subscriber's book `sub` with the publisher's book i at the same instrSeq. */
+  compare(i: number, name: string, sub: Levels | undefined, when: string): void {
+    if (sub === undefined) {
+      this.differ.push(`${name}: no book at the subscriber (${when})`);
+      return;
+    }
+    const want = this.history[i]!.get(sub.instrSeq);
+    if (want === undefined) {
+      this.unchecked++;
+      return;
+    }
+    this.compared++;
+    if (levelsHash(sub) !== want) this.differ.push(`${name} at instrSeq ${sub.instrSeq} (${when})`);
+  }
+
+  /** The row's verdict cell. */
+  verdict(): string {
+    if (this.differ.length > 0) return `NO (${this.differ.length} differ)`;
+    return this.compared > 0 ? "yes" : "NO (none compared)";
+  }
+}
+
+/**
+ * The recovery figures of a run, or "withheld" in their place when a recovered book was not the publisher's (or none
+ * was compared): a time to a wrong book is not a recovery.
+ */
+export function recoveryCells(sortedMs: readonly number[], check: PublishedLevels): { p50Ms: number | string; p99Ms: number | string; maxMs: number | string } {
+  if (check.verdict() !== "yes") return { p50Ms: "withheld", p99Ms: "withheld", maxMs: "withheld" };
+  const at = (p: number) => (sortedMs.length === 0 ? "–" : sortedMs[Math.min(sortedMs.length - 1, Math.floor(p * sortedMs.length))]!);
+  return { p50Ms: at(0.5), p99Ms: at(0.99), maxMs: sortedMs.at(-1) ?? "–" };
+}
