@@ -10,7 +10,7 @@
 import type { Ladder } from "../book/ladder.ts";
 import { BookState, type StatusReason } from "../core/types.ts";
 import { BookMessageReader, DefinitionReader, type PacketReader } from "../wire/decoder.ts";
-import { MAX_SNAPSHOT_LEVELS_PER_SIDE, MSG_FLAG_REFRESH, SNAP_CUT_ASKS, SNAP_CUT_BIDS, TEMPLATE_BOOK_DELTA } from "../wire/layout.ts";
+import { MAX_SNAPSHOT_LEVELS_PER_SIDE, MSG_FLAG_REFRESH, SNAP_CUT_ASKS, SNAP_CUT_BIDS, SNAP_CUT_DEFINED, TEMPLATE_BOOK_DELTA } from "../wire/layout.ts";
 import { AppendResult, AssemblyBudget, sameAsSnapshot, snapshotCut } from "./assembly.ts";
 import { BookList } from "./book-list.ts";
 import { applyDefinition } from "./definitions.ts";
@@ -575,14 +575,15 @@ export class InstrumentBooks {
       if (book.snapSeq >= 0 && seq > book.snapSeq) this.endSnapshot(book);
       return;
     } else if (
-      m.cutFlags !== book.snapCutFlags ||
+      ((m.cutFlags ^ book.snapCutFlags) & SNAP_CUT_DEFINED) !== 0 ||
       m.totalBidCount !== book.snapTotalBidN ||
       m.totalAskCount !== book.snapTotalAskN ||
       m.priceExp !== book.snapPriceExp ||
       m.qtyExp !== book.snapQtyExp
     ) {
-      // Chunks disagree on the totals, on which sides were cut or on the units (one instrSeq has one set of exponents,
-      // §5.8; loaded, the last chunk's exponents were shown over chunk 0's mantissas, valid): not one snapshot.
+      // Chunks disagree on the totals, on which sides were cut (reserved cutFlags bits ignored, §1; until 2026-12-07
+      // compared too) or on the units (one instrSeq has one set of exponents, §5.8; loaded, the last chunk's exponents
+      // were shown over chunk 0's mantissas, valid): not one snapshot.
       this.counters.snapshotsAbandoned++;
       this.endSnapshot(book);
       return;

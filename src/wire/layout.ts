@@ -145,6 +145,8 @@ export const SNAP_CUT_MARKED = 0x8000;
 export const SNAP_CUT_BIDS = 0x0001;
 /** cutFlags: likewise for the asks. */
 export const SNAP_CUT_ASKS = 0x0002;
+/** cutFlags: the bits with a meaning; the others are reserved, ignored by readers (docs/wire-protocol.md §1, §4.4). */
+export const SNAP_CUT_DEFINED = SNAP_CUT_MARKED | SNAP_CUT_BIDS | SNAP_CUT_ASKS;
 
 // BookStatus root block (48 B) = common only.
 export const BOOK_STATUS_BLOCK_BYTES = 48;

@@ -188,3 +188,20 @@ it("chunks of one snapshot disagreeing on cutFlags: the set is abandoned, never 
   expect(sub.counters.snapshotsAbandoned).toBe(1);
   expect(sub.book(pub.instrument.instrumentId)?.valid ?? false).toBe(false);
 });
+
+it("chunks of one snapshot differing only in reserved cutFlags bits: one snapshot, applied", () => {
+  // Reserved bits must be ignored by readers (docs/wire-protocol.md §1, §4.4): a later publisher may give them a
+  // meaning per chunk. Compared on all 16 bits (until 2026-12-07), such a set was abandoned, the book never usable.
+  const pub = deepBook(12);
+  const p = packer({ maxBytes: 320 });
+  packInstrumentDefinition(p, new EncodedDefinition(pub.instrument), false);
+  packBookSnapshot(p, pub, 11, false);
+  sub = newSubscriber();
+  const datagrams = rewriteSnapshotU16(take(p), SNAP_CUT_FLAGS_OFFSET, (f, chunk) => (chunk === 1 ? f | 0x0004 | 0x4000 : f));
+  expect(datagrams.length).toBeGreaterThan(2);
+  for (const d of datagrams) sub.ingest(d, T0);
+  expect(sub.counters.snapshotsAbandoned).toBe(0);
+  const sb = sub.book(pub.instrument.instrumentId)!;
+  expect(sb.usable).toBe(true);
+  expect(sb.bidFloorPx).toBe(sb.bidPriceAt(10)); // the bids still read as cut (chunk 0's defined bits), at rank 11
+});
