@@ -663,10 +663,10 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     // Until s-instleft it left out the back-off while the listing query fails (to 30 min): an operator watching for
     // the minute's query after a break's end saw none and took the feeder for stuck.
     const failing = `backing off to ${CLOSED_FAILED_MAX_MS / 60_000} min while the listing query fails`;
-    const again = this.overridden(t)
-      ? "never (a config override, past the expiry its name gives: no listing is asked for it)"
-      : expired ? `every ${this.listingMs / 1000} s (past its listed expiry; ${failing})` : `after ${s.baseMs / 1000} s, the wait doubling to ${s.maxMs / 1000} s (${failing})`;
-    log.warn(`${venue}: instrument no longer listed as trading; its book is halted (instrument_closed) and asked for again ${again}`, {
+    const again = expired ? `every ${this.listingMs / 1000} s (past its listed expiry; ${failing})` : `after ${s.baseMs / 1000} s, the wait doubling to ${s.maxMs / 1000} s (${failing})`;
+    // A config override's (closed only at the expiry its name gives): no listing said so, and none is asked for after.
+    const what = this.overridden(t) ? "instrument past the expiry its name gives (a config override: no listing is asked for it); its book is halted (instrument_closed) for good" : `instrument no longer listed as trading; its book is halted (instrument_closed) and asked for again ${again}`;
+    log.warn(`${venue}: ${what}`, {
       market,
       symbol: t.symbol,
       topic: t.topic,

@@ -5,7 +5,6 @@
  * name gives none. Real simulator on 127.0.0.1; the adapter's wall clock is a fake one stepped past the expiry.
  */
 import { afterEach, describe, expect, test } from "vitest";
-import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { startDeribitSimulator } from "../../../src/sim/deribit-sim.ts";
 import { ClosedTopics } from "../../../src/venues/common/closed-topics.ts";
@@ -14,6 +13,7 @@ import { expiryOfName } from "../../../src/venues/deribit/name-expiry.ts";
 import type { Subscription } from "../../../src/venues/venue.ts";
 import { waitFor } from "../../e2e/harness.ts";
 import { haltRecorder } from "../halt-recorder.ts";
+import { recordedLog } from "../common/instrument-closed-scenario.ts";
 
 const running: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -43,7 +43,8 @@ describe("Deribit: a config override's option past the expiry its name gives", {
     const config = { venue: "deribit" as const, wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: "", markets, overrides };
     let wallMs = EXPIRY_MS - 60_000; // a minute before: both books come up LIVE
     // Default staleness (600 s for options): only the expiry can halt the book within this test.
-    const adapter = new DeribitAdapter(config, subs, { log: silentLogger, wallNow: () => wallMs, lateCheckMs: 20 });
+    const { log, lines } = recordedLog();
+    const adapter = new DeribitAdapter(config, subs, { log, wallNow: () => wallMs, lateCheckMs: 20 });
     running.push(async () => {
       await adapter.stop();
       await sim.stop();
@@ -68,6 +69,8 @@ describe("Deribit: a config override's option past the expiry its name gives", {
     expect(halted.filter((h) => h.index === 1)).toEqual([]);
     expect(adapter.stats()).toMatchObject({ topicsLive: 1, instrumentsClosed: 1 });
     expect(sim.stats.restRequests).toBe(0); // an override's listing is never asked, closed or not
+    const warned = lines.map((l) => JSON.parse(l) as { msg: string; symbol?: string; detail?: string }).filter((l) => l.symbol === option && l.msg.includes("halted"));
+    expect(warned).toEqual([expect.objectContaining({ msg: expect.stringContaining("past the expiry its name gives"), detail: "expired at 2026-03-27T08:00:00.000Z" })]);
   });
 });
 
