@@ -71,6 +71,7 @@ describe("Deribit: a config override's option past the expiry its name gives", {
     expect(sim.stats.restRequests).toBe(0); // an override's listing is never asked, closed or not
     const warned = lines.map((l) => JSON.parse(l) as { msg: string; symbol?: string; detail?: string }).filter((l) => l.symbol === option && l.msg.includes("halted"));
     expect(warned).toEqual([expect.objectContaining({ msg: expect.stringContaining("past the expiry its name gives"), detail: "expired at 2026-03-27T08:00:00.000Z" })]);
+    expect(warned[0]!.msg).not.toContain("no longer listed"); // no listing said so, and none is asked for after
   });
 });
 
