@@ -23,6 +23,8 @@ export class ClosedTopics {
     private readonly marketOf: (index: number) => MarketName,
     /** The topic's listed expiry (wall clock ms), undefined for none or unknown. */
     private readonly expiryOf: (index: number) => number | undefined,
+    /** Whether its listing is asked for (not a config override's): one never asked is left out of kindAt. */
+    private readonly asked: (index: number) => boolean = () => true,
   ) {}
 
   get size(): number {
@@ -44,7 +46,7 @@ export class ClosedTopics {
     let m = this.byMarket.get(market);
     if (m === undefined) this.byMarket.set(market, (m = { indexes: new Set(), latestExpiryMs: null }));
     m.indexes.add(index);
-    if (m.latestExpiryMs !== null) m.latestExpiryMs = Math.max(m.latestExpiryMs, this.expiryOf(index) ?? Infinity);
+    if (m.latestExpiryMs !== null && this.asked(index)) m.latestExpiryMs = Math.max(m.latestExpiryMs, this.expiryOf(index) ?? Infinity);
   }
 
   delete(index: number): void {
@@ -64,15 +66,19 @@ export class ClosedTopics {
     return this.byMarket.get(market)?.indexes.size ?? 0;
   }
 
-  /** The market's closed topics at `nowMs` (wall clock): none, some that may be listed again, or all past their listed expiry. */
+  /**
+   * The market's closed topics whose listing is asked for, at `nowMs` (wall clock): none, some that may be listed
+   * again, or all past their listed expiry. None asked for is "none": no schedule is kept for them.
+   */
   kindAt(market: MarketName, nowMs: number): ClosedKind {
     const m = this.byMarket.get(market);
     if (m === undefined || m.indexes.size === 0) return "none";
     if (m.latestExpiryMs === null) {
       let latest = -Infinity;
-      for (const index of m.indexes) latest = Math.max(latest, this.expiryOf(index) ?? Infinity);
+      for (const index of m.indexes) if (this.asked(index)) latest = Math.max(latest, this.expiryOf(index) ?? Infinity);
       m.latestExpiryMs = latest;
     }
+    if (m.latestExpiryMs === -Infinity) return "none";
     return m.latestExpiryMs > nowMs ? "may_reopen" : "expired";
   }
 }

@@ -21,7 +21,8 @@
  *   that stops trading silently is found within a stale period, not at the next hourly reload. Where the listing
  *   gives an expiry (InstrumentSpec.expiresMs: Deribit, Bybit, OKX, Binance USD-M), the book is closed when it comes (checked every
  *   second, and at once at start: one listed already past it is never subscribed), so an expired book is never left
- *   LIVE and frozen. One resolved from the disk cache (REST unreachable at start) has the cache's expiry (unknown in
+ *   LIVE and frozen. A config override's symbol (no listing asked) has the expiry its name gives where the venue reads
+ *   one (nameExpiryMs: Deribit), closed the same way and never asked for after. One resolved from the disk cache (REST unreachable at start) has the cache's expiry (unknown in
  *   an entry written before the cache kept them), and its market is reloaded 2 s after start (retried 2 s doubling
  *   while REST fails), so what the listing says (an expiry, a tick/lot, a closure) is learned once REST answers
  *   (not with applyAskedOnly: such a reload asks for the books that asked, and none has).
@@ -108,6 +109,11 @@ export interface InstrumentWatchOptions<T extends TopicState> extends Pick<LateI
   stop?: AbortSignal;
   /** After each answered query of a market (OKX: announce its `upcChg`), with when the query started (wall clock). */
   afterQuery?: (market: MarketName, symbols: readonly string[], startedMs: number) => void;
+  /**
+   * The expiry a symbol's name gives (Deribit: BTC-27DEC24-100000-C), for a config override's symbol: no listing is
+   * asked for it, so without this an expired one stayed LIVE and frozen until it went stale. Undefined: none.
+   */
+  nameExpiryMs?: (market: MarketName, symbol: string) => number | undefined;
 }
 
 /**
@@ -189,7 +195,8 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     this.wallNow = wallNow ?? now;
     this.markets = [...new Set(subscriptions.map((s) => s.market))];
     this.listingMs = o.listingRetryMs ?? LISTING_RETRY_MS;
-    this.closed = new ClosedTopics((index) => o.topics[index]!.market, (index) => this.expiries.get(index));
+    // A config override's closed book (past the expiry its name gives) is never asked for: no listing for overrides.
+    this.closed = new ClosedTopics((index) => o.topics[index]!.market, (index) => this.expiries.get(index), (index) => !this.overridden(o.topics[index]!));
     // What a market's closed symbols are, asked every check: kept per market, not a walk over every closed topic.
     this.closedSchedule = new ClosedSchedule(this.listingMs, now, (m) => this.closed.kindAt(m, this.wallNow()));
     this.checkEveryMs = Math.min(o.instrumentCheckMs ?? RELOAD_CHECK_MS, o.lateCheckMs ?? RELOAD_CHECK_MS);
@@ -263,8 +270,17 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
       else if (this.o.recheck) log.error(`${message}; those books are left out and retried while running, the others start`, { unresolved: problems.length, of: instruments.length });
       else log.error(`${message}; those books are left out (a replay or export does not ask for them again), the others start`, { unresolved: problems.length, of: instruments.length });
     }
+    // An override's expiry is its name's (no listing is asked for it), closing the book as a listed one would.
+    if (this.o.nameExpiryMs) {
+      for (const t of this.o.topics) if (instruments[t.index] !== undefined && this.overridden(t)) this.noteExpiry(t, this.o.nameExpiryMs(t.market, t.symbol));
+    }
     this.late.track(source, unresolved);
     return instruments;
+  }
+
+  /** Whether the topic's tick/lot come from a config override (no listing asked for it). */
+  private overridden(t: TopicState): boolean {
+    return this.o.config.overrides.has(`${t.market}:${t.symbol}`);
   }
 
   /**
@@ -334,10 +350,13 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     if (this.o.recheck && !this.o.applyAskedOnly) for (const market of this.cacheAnswered) this.reloader.dueBy(market, this.o.now() + RELOAD_RETRY_BASE_MS);
   }
 
-  /** Records the answer's expiry times for the market's topics; returns the specs as they are. */
+  /**
+   * Records the answer's expiry times for the market's topics (not an override's: its expiry is its name's, or none,
+   * as before; a listing of the whole currency may name it); returns the specs as they are.
+   */
   private noteExpiries(market: MarketName, specs: Map<string, InstrumentSpec>): Map<string, InstrumentSpec> {
     for (const t of this.o.topics) {
-      if (t.market === market && specs.has(t.symbol)) this.noteExpiry(t, specs.get(t.symbol)!.expiresMs);
+      if (t.market === market && specs.has(t.symbol) && !this.overridden(t)) this.noteExpiry(t, specs.get(t.symbol)!.expiresMs);
     }
     return specs;
   }
@@ -374,10 +393,10 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     if (retiring.length > 0) this.o.lifecycle().retireAll(retiring, StatusReason.INSTRUMENT_CLOSED); // an expiry's options together: one unsubscribe
   }
 
-  /** Whether the topic's listed expiry has come by `now` (a config override's tick/lot keeps it: no expiry then). */
+  /** Whether the topic's expiry (listed; a config override's from its name: nameExpiryMs) has come by `now`. */
   private expiredAt(t: T, now: number): boolean {
     const at = this.expiries.get(t.index);
-    return at !== undefined && now >= at && !this.o.config.overrides.has(`${t.market}:${t.symbol}`);
+    return at !== undefined && now >= at;
   }
 
   stop(): void {
@@ -569,7 +588,7 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     const wanted = (t: T) => !this.o.applyAskedOnly || this.asked.has(t.index);
     const topics = own ? this.o.topics.filter((t) => t.market === market && current?.[t.index] !== undefined && !this.closed.has(t.index) && !config.overrides.has(`${t.market}:${t.symbol}`) && wanted(t)) : [];
     // Closed symbols ride every query of their market (their own deadline is the listing cadence).
-    const closed = this.o.topics.filter((t) => t.market === market && this.closed.has(t.index));
+    const closed = this.o.topics.filter((t) => t.market === market && this.closed.has(t.index) && !this.overridden(t));
     const late: LateQuery | null = this.late.queryOf(market);
     if (topics.length === 0 && late === null && closed.length === 0) return false;
     const symbols = [...new Set([...topics.map((t) => t.symbol), ...closed.map((t) => t.symbol), ...(late?.symbols ?? [])])];
@@ -645,7 +664,9 @@ export class InstrumentWatch<T extends TopicState = TopicState> {
     // the minute's query after a break's end saw none and took the feeder for stuck.
     const failing = `backing off to ${CLOSED_FAILED_MAX_MS / 60_000} min while the listing query fails`;
     const again = expired ? `every ${this.listingMs / 1000} s (past its listed expiry; ${failing})` : `after ${s.baseMs / 1000} s, the wait doubling to ${s.maxMs / 1000} s (${failing})`;
-    log.warn(`${venue}: instrument no longer listed as trading; its book is halted (instrument_closed) and asked for again ${again}`, {
+    // A config override's (closed only at the expiry its name gives): no listing said so, and none is asked for after.
+    const what = this.overridden(t) ? "instrument past the expiry its name gives (a config override: no listing is asked for it); its book is halted (instrument_closed) for good" : `instrument no longer listed as trading; its book is halted (instrument_closed) and asked for again ${again}`;
+    log.warn(`${venue}: ${what}`, {
       market,
       symbol: t.symbol,
       topic: t.topic,

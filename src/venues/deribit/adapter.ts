@@ -35,6 +35,7 @@ import { SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
 import { DeribitConnection, type DeribitTopic } from "./connection.ts";
 import { deribitInstrumentSource } from "./instruments.ts";
+import { expiryOfName } from "./name-expiry.ts";
 import {
   bookChannel,
   CONNECT_WINDOW_MS,
@@ -220,6 +221,7 @@ export class DeribitAdapter implements VenueAdapter {
       ...{ instruments: () => this.instruments, sink: () => this.sink, lifecycle: () => this.lifecycle },
       addToTable: (t, x) => t.conn.table.add(t.topic, t.index, x.priceExp, x.qtyExp, t.depth > 0),
       apply: (t, inst) => this.applyInstrument(t, inst),
+      nameExpiryMs: (_market, symbol) => expiryOfName(symbol), // an override's (no listing): futures' and options' names carry it
     });
   }
 
