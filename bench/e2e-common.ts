@@ -122,6 +122,28 @@ export function overRounds(rounds: readonly { noLoss: boolean; keptUp: boolean }
   return { noLoss: rounds.length > 0 && lossRounds.length === 0, keptUp: rounds.length > 0 && behindRounds.length === 0, lossRounds, behindRounds };
 }
 
+/**
+ * An A/B rate's entry in bench/e2e.bench.ts's throughput and latency tables: round 1's figures (AB_PHASE_MS long),
+ * with "no loss" and "kept up" over every round, so a loss in any round stops the step-up and reaches the verdicts.
+ */
+export function abRate<T extends { rate: number; noLoss: boolean; keptUp: boolean; row: Record<string, unknown> }>(rounds: readonly T[]): T {
+  const first = rounds[0]!;
+  const v = overRounds(rounds);
+  const lost = rounds.reduce((t, r) => t + (r.row.lost as number), 0);
+  return {
+    ...first,
+    noLoss: v.noLoss,
+    keptUp: v.keptUp,
+    row: {
+      // "lost, all rounds" right after round 1's "lost".
+      ...Object.fromEntries(Object.entries(first.row).flatMap(([k, x]) => (k === "lost" ? [[k, x], ["lost, all rounds", lost]] : [[k, x]]))),
+      "rate (target)": `${first.rate / 1000}k/s (A/B round 1 of ${rounds.length})`,
+      "no loss": v.noLoss ? "yes" : `NO (round ${v.lossRounds.join(", ")})`,
+      "kept up": v.keptUp ? "yes" : `NO (round ${v.behindRounds.join(", ")})`,
+    },
+  };
+}
+
 /** Percentiles of raw samples (sorts a copy). */
 export function pct(values: Float64Array): Record<string, number> {
   const n = values.length;

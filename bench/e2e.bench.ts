@@ -39,7 +39,7 @@ import { validateConfig } from "../src/config/load.ts";
 import { silentLogger } from "../src/core/log.ts";
 import { BookState } from "../src/core/types.ts";
 import { printTable, SMOKE, benchTempDir, medianRatio, waitBoundMs } from "./harness.ts";
-import { Child, highestCarried, involuntaryCtxReader, loopbackDestination, mainThreadCtxSwitches, overRounds, pct, reexecInPrivateNetns, udpRcvbufErrors } from "./e2e-common.ts";
+import { abRate, Child, highestCarried, involuntaryCtxReader, loopbackDestination, mainThreadCtxSwitches, pct, reexecInPrivateNetns, udpRcvbufErrors } from "./e2e-common.ts";
 
 reexecInPrivateNetns(import.meta.url); // as root (npm run bench): inside `unshare -n`, only lo
 
@@ -389,28 +389,6 @@ interface AbRound {
 }
 const abRounds: AbRound[] = [];
 await floorPhase(WARM.rate, WARM.ms); // the floor's warm-up, not reported
-
-/**
- * An A/B rate's entry in the throughput and latency tables: round 1's figures (AB_PHASE_MS long), with "no loss" and
- * "kept up" over every round, so a loss in any round stops the step-up and reaches the verdicts.
- */
-function abRate(rounds: PhaseResult[]): PhaseResult {
-  const first = rounds[0]!;
-  const v = overRounds(rounds);
-  const lost = rounds.reduce((t, r) => t + (r.row.lost as number), 0);
-  return {
-    ...first,
-    noLoss: v.noLoss,
-    keptUp: v.keptUp,
-    row: {
-      // "lost, all rounds" right after round 1's "lost".
-      ...Object.fromEntries(Object.entries(first.row).flatMap(([k, x]) => (k === "lost" ? [[k, x], ["lost, all rounds", lost]] : [[k, x]]))),
-      "rate (target)": `${first.rate / 1000}k/s (A/B round 1 of ${rounds.length})`,
-      "no loss": v.noLoss ? "yes" : `NO (round ${v.lossRounds.join(", ")})`,
-      "kept up": v.keptUp ? "yes" : `NO (round ${v.behindRounds.join(", ")})`,
-    },
-  };
-}
 
 const results: PhaseResult[] = [];
 for (const rate of FIXED_RATES) {

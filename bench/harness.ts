@@ -168,8 +168,8 @@ export function median(xs: readonly number[]): number {
 }
 
 /**
- * Which peer was faster in most of the rounds used (`rounds`: those measureRounds kept, not those asked for; a dropped
- * round counted as the other peer's win), "ccxt = tardis" on a tie.
+ * Which peer was faster in most of the rounds used (`rounds`: those measureRounds kept; counted against the rounds
+ * asked for, each dropped round was in effect tardis's win), "ccxt = tardis" on a tie.
  */
 export function fasterPeer(ccxtFasterRounds: number, rounds: number): string {
   if (ccxtFasterRounds * 2 > rounds) return "ccxt";

@@ -233,5 +233,5 @@ if (rows.some((r) => r.booksEqual !== "yes")) {
   console.log(`recovered books equal the publisher's: NO, recovery times withheld (${differ.join("; ")})`);
   process.exit(1);
 }
-console.log("recovered books equal the publisher's: yes (every usable book's levels against the publisher's at the same instrSeq, at each recovery and at the end: booksCompared)");
+console.log("recovered books equal the publisher's: yes (every usable book's levels, in order, against the publisher's at the same instrSeq, at each recovery and at the end: booksCompared)");
 process.exit(0);

@@ -3,7 +3,7 @@
  * busy machine is not a rate the feeder carried.
  */
 import { expect, test } from "vitest";
-import { highestCarried, overRounds } from "../../bench/e2e-common.ts";
+import { abRate, highestCarried, overRounds } from "../../bench/e2e-common.ts";
 
 const phase = (rate: number, sentPerSec: number, noLoss = true) => ({ rate, sentPerSec, noLoss });
 const sent = (p: { sentPerSec: number }) => p.sentPerSec;
@@ -31,4 +31,14 @@ test("an A/B rate is lost (and behind) when any of its rounds was, not only roun
   expect(highestCarried([{ ...phase(10_000, 10_000), ...v }], sent)).toBeUndefined();
   expect(overRounds([ok, ok])).toEqual({ noLoss: true, keptUp: true, lossRounds: [], behindRounds: [] });
   expect(overRounds([]).noLoss).toBe(false); // no round measured is no evidence of no loss
+});
+
+test("an A/B rate's table entry (what the step-up and the verdicts read) carries a loss of any round, not round 1's alone", () => {
+  const round = (lost: number, keptUp = true) => ({ rate: 10_000, noLoss: lost === 0, keptUp, row: { "rate (target)": "10k/s", lost, "no loss": lost === 0 ? "yes" : "NO", "kept up": keptUp ? "yes" : "NO" } });
+  const r = abRate([round(0), round(0), round(3), round(0, false)]);
+  expect([r.noLoss, r.keptUp]).toEqual([false, false]);
+  expect(r.row).toEqual({ "rate (target)": "10k/s (A/B round 1 of 4)", lost: 0, "lost, all rounds": 3, "no loss": "NO (round 3)", "kept up": "NO (round 4)" });
+  expect(Object.keys(r.row).indexOf("lost, all rounds")).toBe(Object.keys(r.row).indexOf("lost") + 1);
+  const clean = abRate([round(0), round(0)]);
+  expect([clean.noLoss, clean.keptUp, clean.row["no loss"], clean.row["kept up"]]).toEqual([true, true, "yes", "yes"]);
 });

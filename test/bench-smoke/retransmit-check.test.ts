@@ -72,3 +72,38 @@ test("the publisher's fingerprint kept per change equals the whole book's, over 
   expect(published.differ).toEqual([]);
   expect(published.compared).toBe(1);
 });
+
+/** `b`'s levels with its two best bids in each other's place: the same levels, not the same book. */
+function bestBidsSwapped(b: TestBook) {
+  const rank = (i: number) => (i === 0 ? 1 : i === 1 ? 0 : i);
+  return {
+    instrSeq: b.instrSeq,
+    bidCount: b.bidCount,
+    askCount: b.askCount,
+    bidPriceAt: (i: number) => b.bidPriceAt(rank(i)),
+    bidQtyAt: (i: number) => b.bidQtyAt(rank(i)),
+    askPriceAt: (i: number) => b.askPriceAt(i),
+    askQtyAt: (i: number) => b.askQtyAt(i),
+  };
+}
+
+test("a book holding the publisher's levels in the wrong order differs (the fingerprint, a sum, cannot see order)", () => {
+  const pub = book(3);
+  const published = new PublishedLevels([pub], 16);
+  published.compare(0, "SYM0USDT", bestBidsSwapped(book(3)), "at a recovery");
+  expect(published.differ).toEqual([`SYM0USDT at instrSeq 1: bid 1 (${pub.bidPriceAt(0)}) not below bid 0 (${pub.bidPriceAt(1)}) (at a recovery)`]);
+  expect(published.verdict()).toBe("NO (1 differ)");
+});
+
+test("a book at an instrSeq the publisher has not reached differs; it is not counted as too old to compare", () => {
+  const pub = book(3);
+  const sub = book(3);
+  const published = new PublishedLevels([pub], 16);
+  const cs = new ChangeSet();
+  randomChanges(rng(5), sub, cs, 6, 300_000);
+  sub.apply(cs, 2, 0); // the subscriber one event ahead of everything published
+  published.compare(0, "SYM0USDT", sub, "at a recovery");
+  expect(published.differ).toEqual(["SYM0USDT at instrSeq 2: ahead of the publisher's 1 (at a recovery)"]);
+  expect(published.unchecked).toBe(0);
+  expect(published.verdict()).toBe("NO (1 differ)");
+});
