@@ -8,8 +8,9 @@
  *   after the last read sequence once the stream has grown past it, there: the new messages below it passed over,
  *   nothing told (so for a reader stopped and started again on it). Now the look (and the start) finds the message
  *   at the last read sequence stored at another time: a lost tail.
+ * - healthy: that message found as read, or dropped by the stream's limits while fetched, is no loss.
  * Real parts: nats-server (its store put back as it was), the NATS client, the reader; envelopes published straight.
- * Seams (useNatsModules): the reader's stream info requests held, its STREAM.MSG.GET failed, the messages its
+ * Seams (useNatsModules): the reader's stream info requests held, its STREAM.MSG.GET failed or held, the messages its
  * consumer hands out held, the client's making of its consumer held: each where the test needs the race to fall.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
