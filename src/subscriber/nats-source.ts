@@ -910,9 +910,20 @@ export class NatsFeedReader {
     if (state.last_seq < seq || (state.first_seq ?? 0) > seq) return false;
     const stored = await jsm.streams.getMessage(this.opts.stream!, { seq }).catch(() => undefined);
     if (stored === undefined) return false;
-    if (stored === null) return true; // none there, within the stream: not what was read (the bridge's streams keep every message)
+    if (stored === null) return this.stillWithin(jsm, info, seq);
     const storedNs = storedNanos(stored.timestamp);
     return storedNs !== undefined && storedNs !== readNs;
+  }
+
+  /**
+   * Cold: no message at `seq`, which `info` had within the stream. Dropped by its limits (max age, max bytes) or purged
+   * since `info` was read, it is below the stream's first sequence now: no loss (discardedSince's, if any). Else gone
+   * from within the stream (the bridge's streams keep every message): not what was read. Before, the first case too was
+   * a lost tail, told `truncated` with a gap on a stream that lost nothing. A look that fails: as before the check.
+   */
+  private async stillWithin(jsm: JetStreamParts["jsm"], info: StreamInfo, seq: number): Promise<boolean> {
+    const now = await jsm.streams.info(this.opts.stream!).catch(() => undefined);
+    return now?.state !== undefined && now.created === info.created && (now.state.first_seq ?? 0) <= seq;
   }
 
   /** Cold: a gap of the reader's stream sent now (every book resynced at its next snapshot), and told. */

@@ -8,8 +8,9 @@
  *   after the last read sequence once the stream has grown past it, there: the new messages below it passed over,
  *   nothing told (so for a reader stopped and started again on it). Now the look (and the start) finds the message
  *   at the last read sequence stored at another time: a lost tail.
+ * - healthy: that message found as read, or dropped by the stream's limits while fetched, is no loss.
  * Real parts: nats-server (its store put back as it was), the NATS client, the reader; envelopes published straight.
- * Seams (useNatsModules): the reader's stream info requests held, its STREAM.MSG.GET failed, the messages its
+ * Seams (useNatsModules): the reader's stream info requests held, its STREAM.MSG.GET failed or held, the messages its
  * consumer hands out held, the client's making of its consumer held: each where the test needs the race to fall.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -33,6 +34,10 @@ let heldMakes = 0;
 /** While set, the reader's STREAM.MSG.GET fails (as for a reader whose permissions refuse it). */
 let failGets = false;
 let failedGets = 0;
+/** The reader's STREAM.MSG.GET held while set (each counted); those answered with a message, counted. */
+let holdGets: Promise<void> | undefined;
+let heldGets = 0;
+let foundGets = 0;
 
 const held = () => {
   let release!: () => void;
@@ -60,7 +65,16 @@ beforeAll(async () => {
         };
         const get = jsm.streams.getMessage.bind(jsm.streams);
         jsm.streams.getMessage = async (...a: Parameters<typeof get>) => {
-          if (!failGets) return get(...a);
+          const h = holdGets;
+          if (h !== undefined) {
+            heldGets++;
+            await h;
+          }
+          if (!failGets) {
+            const stored = await get(...a);
+            if (stored !== null) foundGets++;
+            return stored;
+          }
           failedGets++;
           throw new Error("STREAM.MSG.GET refused (the test's)");
         };
@@ -208,5 +222,45 @@ describe.skipIf(missing !== undefined)(`a lost tail the reader's look did not se
     expect(told(events)).toEqual([{ kind: "stream_discontinuity", why: "truncated", lastRead: 12, firstSeq: 1, lastSeq: 13 }]);
     await publish(deltas(1));
     await waitFor(() => lastRead(reader) === 14, "the reader read sequence 14", 10_000);
+  });
+
+  test("healthy: the last read message found as read, or dropped below the stream's first while asked for, is no loss", async () => {
+    const events: NatsReaderEvent[] = [];
+    const stream = "TAILHEALTHY";
+    await nats.withJsm((jsm) => jsm.streams.add({ name: stream, subjects: ["healthy.>"] }));
+    const feed = v1Feed(X);
+    const publish = (envs: Uint8Array[]) => publishTo(nats.url, "healthy.bybit.linear.BTCUSDT", envs);
+    await publish(feed.refresh());
+    const reader = new NatsFeedReader({ servers: nats.url, prefix: "healthy", stream, from: "all", reconnectAfterCloseMs: 60_000, onNatsEvent: (e) => events.push(e) }, () => {});
+    readers.push(reader);
+    await reader.start();
+    await waitFor(() => lastRead(reader) === 2, "the reader read sequences 1 and 2", 10_000);
+    // Started again: the message at 2 fetched, stored at the time read (its RFC 3339 time against the read's ns).
+    await reader.stop();
+    const found = foundGets;
+    await reader.start();
+    expect(foundGets).toBe(found + 1);
+    expect(told(events)).toEqual([]);
+    // Started again, the fetch held while the stream drops its messages (as by its max age or max bytes; a purge
+    // here, the same for the server: the message at 2 below its first sequence now). Before, the fetch's "no
+    // message" was a lost tail: told `truncated`, a gap, on a stream that lost nothing.
+    await reader.stop();
+    const gets = held();
+    holdGets = gets.p;
+    let starting: Promise<void> | undefined;
+    try {
+      const before = heldGets;
+      starting = reader.start();
+      await waitFor(() => heldGets > before, "the reader's fetch of the message at 2 (held)", 10_000);
+      await nats.withJsm((jsm) => jsm.streams.purge(stream));
+    } finally {
+      holdGets = undefined;
+      gets.release();
+    }
+    await starting;
+    expect(told(events)).toEqual([]);
+    await publish(feed.delta());
+    await waitFor(() => lastRead(reader) === 3, "the reader read sequence 3", 10_000);
+    expect(told(events)).toEqual([]);
   });
 });
