@@ -50,6 +50,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { pack } from "msgpackr/pack"; // not the root: see src/record/capture.ts
 import { ConfigError } from "../core/errors.ts";
+import { errorText } from "../core/error-text.ts";
 import { RateLimitedLog, type Logger } from "../core/log.ts";
 import { DEFAULTS } from "../config/load.ts";
 import type { HttpConfig } from "../config/types.ts";
@@ -469,7 +470,7 @@ function documentResponse({ req, msgpack, log, everyBook, reserved }: DataReques
   if (listsEveryBook) everyBook.items = items;
   if (items <= LIST_ITEMS_PER_TURN) return body(plainOf(doc), msgpack, 200);
   if (!streamAdmits(items * SUMMARY_BYTES)) throw busy();
-  const failed = (err: unknown) => log.error("HTTP body failed", { target: loggedTarget(req.url), error: err instanceof Error ? err.message : String(err) });
+  const failed = (err: unknown) => log.error("HTTP body failed", { target: loggedTarget(req.url), error: errorText(err) });
   const type = msgpack ? MSGPACK_CONTENT_TYPE : "application/json";
   return new Response(documentStream(doc, msgpack, req.signal, failed), { headers: { "content-type": type, ...NOT_STORED } });
 }
@@ -770,25 +771,6 @@ function notServed(book: BookNotServed): Response {
   const answer = { error: book.error, state: book.state, reason: book.reason };
   if (book.notServed !== "unreadable") return json(answer, 503);
   throw new NamedFailure(book.error, answer);
-}
-
-/**
- * A thrown value in words, whatever it is: never throws. Until s-httpgrow the handler's catch did `String(err)`, which
- * throws for a value with no string form (Object.create(null), a toString that throws), so the catch itself threw and
- * the failure was logged as Bun's "HTTP server error: Cannot convert object to primitive value", its cause lost.
- */
-export function errorText(err: unknown): string {
-  try {
-    const text = err instanceof Error ? err.message : String(err);
-    if (typeof text === "string") return text;
-  } catch {
-    // no string form: what kind of value it is, below
-  }
-  try {
-    return `a thrown ${Object.prototype.toString.call(err)} with no string form`;
-  } catch {
-    return "a thrown value with no string form";
-  }
 }
 
 /** A failure of the feeder itself whose 500 body names what failed (`body`), not only "internal error". */

@@ -9,14 +9,15 @@
  */
 import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
-import { levelsWithin, type BookCounts } from "../../src/app/book-json.ts";
+import { levelsWithin, summarize, type BookCounts } from "../../src/app/book-json.ts";
 import { heldLevelBytesNow, holdCopies, levelBytes, MAX_HELD_LEVEL_BYTES } from "../../src/app/book-stream.ts";
 import { Supervisor } from "../../src/app/supervisor.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import { startBybitSimulator } from "../../src/sim/bybit-sim.ts";
-import { errorText, startHttpServer, type BookAnswer, type HttpServerHandle, type StatusSource } from "../../src/app/http-server.ts";
+import { startHttpServer, type BookAnswer, type HttpServerHandle, type StatusSource } from "../../src/app/http-server.ts";
 import { BookBuilder } from "../../src/book/book-builder.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
+import { errorText } from "../../src/core/error-text.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { createLogger, silentLogger } from "../../src/core/log.ts";
 import { BookState } from "../../src/core/types.ts";
@@ -262,6 +263,21 @@ describe("a handler's throw with no string form (s-httpgrow)", () => {
     expect(errorText(badToString)).toBe("a thrown [object Object] with no string form");
     expect(typeof errorText(proxy)).toBe("string");
     expect([errorText(new Error("x")), errorText("y"), errorText(7)]).toEqual(["x", "y", "7"]);
+  });
+
+  test("a /books body that fails part-way with such a throw: its error line names it (before: the handler threw)", async () => {
+    const lines: { level: string; msg: string; error?: string }[] = [];
+    const log = createLogger({ level: "debug", format: "json", write: (line) => lines.push(JSON.parse(line)) });
+    // More books than one turn formats (LIST_ITEMS_PER_TURN): streamed; the last one fails when formatted.
+    const one = summarize(growing(1), true, NO_COUNTS);
+    const books = Array.from({ length: 600 }, () => ({ ...one }));
+    Object.assign(books[599]!, { toJSON: () => { throw Object.create(null); } });
+    const h = serve({ ...sourceOf(growing(1), []), readiness: () => ({ books, unresolved: [], connections: [], workersDown: [] }) }, log);
+    const r = await fetch(`${h.url}/books`);
+    expect(r.status).toBe(200); // sent before the failing chunk was formatted
+    await expect(r.text()).rejects.toThrow();
+    await until(() => lines.some((l) => l.msg === "HTTP body failed"), "the failure logged");
+    expect(lines.filter((l) => l.msg === "HTTP body failed").map((l) => l.error)).toEqual(["a thrown [object Object] with no string form"]);
   });
 
   for (const [what, thrown] of [["Object.create(null)", () => Object.create(null)], ["a toString that throws", () => ({ toString: () => { throw new Error("no"); } })]] as const) {
