@@ -335,7 +335,7 @@ interface Routing {
   readonly readyz: () => Promise<ReadinessAnswer>;
   readonly log: Logger;
   readonly everyBook: EveryBook;
-  /** Bytes of each book's last whole copy (asked without depth): what the next is expected to hold (bookResponse). */
+  /** Bytes of each book's copy as last learned (noteCopyBytes): what the next is expected to hold (bookResponse). */
   readonly deepBytes: Map<string, number>;
 }
 
@@ -697,7 +697,7 @@ async function bookResponse(req: Request, url: URL, m: RegExpExecArray, source: 
     // It grew since its last copy, or was never copied and is bigger than the room left: nothing was copied past the
     // reservation (until s-httpgrow the copy came at the size it is now, k times what was reserved, and a burst held
     // k times the bound). Asked once more at its size.
-    if (depth === 0) deepBytes.set(name, book.copyRefused);
+    noteCopyBytes(deepBytes, name, book.copyRefused, depth === 0);
     if (req.signal.aborted) return gone();
     if (!streamAdmits(book.copyRefused)) {
       const why = last !== undefined && last > 0 ? "it grew since its last copy" : "the room left: its size was not known";
@@ -705,14 +705,15 @@ async function bookResponse(req: Request, url: URL, m: RegExpExecArray, source: 
     }
     const retried = await reservedCopy(source, venue, market, symbol, depth, book.copyRefused);
     if (retried !== undefined && isCopyRefused(retried)) {
-      if (depth === 0) deepBytes.set(name, retried.copyRefused);
+      noteCopyBytes(deepBytes, name, retried.copyRefused, depth === 0);
       throw grown(bookName(venue, market, symbol), retried, "its size when asked for before: it grew again meanwhile", "not asked for a third time");
     }
     book = retried;
   }
   if (!book) throw new BadRequest(404, `no book ${bookName(venue, market, symbol)}`);
   if (isNotServed(book)) return notServed(book);
-  if (depth === 0) deepBytes.set(name, levelBytes(book)); // only books found: as many entries as books
+  // Only books found: as many entries as books. A `depth` copy with fewer levels than that a side is the whole book.
+  if (depth === 0 || (book.bidPx.length < depth && book.askPx.length < depth)) noteCopyBytes(deepBytes, name, levelBytes(book), true);
   if (book.bidPx.length + book.askPx.length <= LEVELS_PER_CHUNK) return body(detailOf(book), msgpack, 200);
   if (!streamAdmits(levelBytes(book))) throw busy();
   const type = msgpack ? MSGPACK_CONTENT_TYPE : "application/json";
@@ -745,12 +746,21 @@ function grown(name: string, refused: CopyRefused, reserved: string, why: string
   return new BadRequest(503, `book ${name}: its copy is ${refused.copyRefused} B, more than the ${refused.maxBytes} B reserved for it (${reserved}); ${why} (${held}); retry`, { "retry-after": "1" });
 }
 
+/**
+ * Notes what book `name`'s copies take (expectedCopyBytes reserves from it): `bytes` its whole size when `whole`, else
+ * a `depth` copy's size, no more than the whole: kept if larger than what was noted. Until s-small6 only whole copies
+ * noted it, so a `depth` over LEVELS_PER_CHUNK / 2 of a book that grew was refused and asked again at every request.
+ */
+function noteCopyBytes(deepBytes: Map<string, number>, name: string, bytes: number, whole: boolean): void {
+  deepBytes.set(name, whole ? bytes : Math.max(bytes, deepBytes.get(name) ?? 0));
+}
+
 /** Bytes of a level's copy: price and quantity, 8 B each (levelBytes). */
 const LEVEL_COPY_BYTES = 16;
 
 /**
  * What a copy of a book at `depth` (0: whole) is reserved as before it is asked for: `depth` levels a side, or the
- * book's last whole copy if smaller (`last`). A book never copied whole, or last copied empty: the room left under
+ * book's size last noted if smaller (`last`: noteCopyBytes). A book of no size noted, or last copied empty: the room left under
  * the bound, so one such is asked for at a time and holds off the others while it is. A copy bigger than this is not
  * made (CopyRefused: reservedCopy). An empty last copy (asked for before its snapshot) tells nothing of the book once filled: until
  * 2026-12-07 it reserved 0, and a burst for it was asked for all at once, every copy held past the bound.

@@ -203,6 +203,39 @@ describe("a deep book that grew since its last copy (s-httpgrow)", { timeout: 60
     expect(made).toEqual([384_000]);
   });
 
+  test("a depth copy's refusal notes the size it gave: the next request at that depth is asked for once, at that size", async () => {
+    // Before (s-small6): only whole copies noted a size, so every depth=3000 request of the grown book was refused at
+    // 48,000 B and asked again at 96,000 B.
+    const b = growing(1500);
+    const asked: (number | undefined)[] = [];
+    const direct = sourceOf(b, []);
+    const h = serve({ ...direct, book: (...args) => (asked.push(args[4]), direct.book(...args)) });
+    leaveRoom(2 ** 20);
+    expect(((await (await fetch(`${h.url}/books/bybit/linear/GROW`)).json()) as { bids: unknown[] }).bids).toHaveLength(1500);
+    fill(b, 6000);
+    for (const want of [[48_000, 96_000], [96_000], [96_000]]) {
+      asked.length = 0;
+      expect(((await (await fetch(`${h.url}/books/bybit/linear/GROW?depth=3000`)).json()) as { bids: unknown[] }).bids).toHaveLength(3000);
+      expect(asked, "bytes reserved for each ask").toEqual(want);
+    }
+  });
+
+  test("a depth copy with fewer levels a side than asked is the whole book: its size is noted, the next whole copy reserved at it", async () => {
+    // Before (s-small6): the 192,000 B of the book's last whole copy stayed noted after it shrank to 48,000 B, and with
+    // 100,000 B of room a whole copy was refused (503) though it fits.
+    const b = growing(6000);
+    const h = serve(sourceOf(b, []));
+    const release = leaveRoom(2 ** 20);
+    expect(((await (await fetch(`${h.url}/books/bybit/linear/GROW`)).json()) as { bids: unknown[] }).bids).toHaveLength(6000);
+    fill(b, 1500);
+    expect(((await (await fetch(`${h.url}/books/bybit/linear/GROW?depth=3000`)).json()) as { bids: unknown[] }).bids).toHaveLength(1500);
+    release();
+    leaveRoom(100_000);
+    const whole = await fetch(`${h.url}/books/bybit/linear/GROW`);
+    expect(whole.status).toBe(200);
+    expect(((await whole.json()) as { bids: unknown[] }).bids).toHaveLength(1500);
+  });
+
   test("never copied whole, bigger than the room left: 503 saying the room left was reserved (its size not known), not that it grew", async () => {
     // Before: "(it grew since its last copy)" for a book never copied.
     const h = serve(sourceOf(growing(6000), []));
