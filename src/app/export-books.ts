@@ -6,6 +6,7 @@
  */
 import { ApplyResult, BookBuilder } from "../book/book-builder.ts";
 import type { BookUpdate } from "../core/book-update.ts";
+import { errorText } from "../core/error-text.ts";
 import { formatFixed } from "../core/fixed.ts";
 import type { Logger } from "../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, STATUS_REASON_NAMES, StatusReason, type Instrument } from "../core/types.ts";
@@ -19,8 +20,8 @@ import { ingestRecordedRest, type RecordedStopHalt } from "./recorded-rest.ts";
 
 export type ExportFormat = "jsonl" | "csv";
 
-/** One venue's adapter in replay mode and its builders, by subscription index. */
-class BookSinkForExport implements BookSink {
+/** One venue's adapter in replay mode and its builders, by subscription index (exported for tests). */
+export class BookSinkForExport implements BookSink {
   readonly builders: (BookBuilder | undefined)[];
   adapter!: VenueAdapter;
 
@@ -51,7 +52,7 @@ class BookSinkForExport implements BookSink {
       if (r !== ApplyResult.IGNORED_NOT_LIVE) this.onChange(b);
     } catch (err) {
       // As in the Feeder: contained, the book resyncs from the capture's next snapshot.
-      this.log.error("exception while applying a book message; book resyncs", { symbol: b.instrument.symbol, error: String(err) });
+      this.log.error("exception while applying a book message; book resyncs", { symbol: b.instrument.symbol, error: errorText(err) });
       if (b.markInvalid(BookState.RESYNCING, StatusReason.PARSE_ERROR)) this.onChange(b);
       this.adapter.requestResync(index, StatusReason.PARSE_ERROR);
     }

@@ -8,6 +8,7 @@
  * @module
  */
 import { SymbolsUnusableError } from "../core/errors.ts";
+import { errorText } from "../core/error-text.ts";
 import { restBridgeBytesPerWorker, shardOfId, workerOfId } from "../config/share.ts";
 import { ApplyResult, BookBuilder } from "../book/book-builder.ts";
 import type { BookUpdate } from "../core/book-update.ts";
@@ -247,7 +248,7 @@ class VenuePipeline implements BookSink {
       // Its instrument closed or expired: no snapshot will come. contain() would make it RESYNCING (subscribers told
       // it comes back) and ask the venue to resubscribe an instrument that is gone (until 2026-12-06 it did).
       this.applyErrors++;
-      this.haltedRefreshFailedLog.hit(`${builder.instrument.market} ${builder.instrument.symbol}: ${err instanceof Error ? err.message : String(err)}`);
+      this.haltedRefreshFailedLog.hit(`${builder.instrument.market} ${builder.instrument.symbol}: ${errorText(err)}`);
       return true;
     }
     this.contain(index, err, builder.state === BookState.LIVE, REFRESH_FAILED, this.refreshFailedLog);
@@ -369,13 +370,13 @@ class VenuePipeline implements BookSink {
       this.applyErrors++;
       // namesOf: the instrument itself may be what threw (until s-smallleft this line threw again, out of stop() too).
       const { market, symbol } = this.namesOf(index);
-      this.statusFailedLog.hit(`${market} ${symbol}: ${err instanceof Error ? err.message : String(err)}`);
+      this.statusFailedLog.hit(`${market} ${symbol}: ${errorText(err)}`);
       // A status that reads only state, reason and instrSeq: without it subscribers kept showing the book usable
       // until the venue's next snapshot (until 2026-12-06, nothing was sent).
       try {
         this.publisher.publishBareStatus(this.handles[index]!, builder.state, builder.reason, builder.instrSeq);
       } catch (inner) {
-        this.statusFailedLog.hit(`${market} ${symbol}: bare status too: ${inner instanceof Error ? inner.message : String(inner)}`);
+        this.statusFailedLog.hit(`${market} ${symbol}: bare status too: ${errorText(inner)}`);
       }
     }
   }
@@ -449,7 +450,7 @@ class VenuePipeline implements BookSink {
     try {
       handle = this.publisher.register(instrument, builder);
     } catch (err) {
-      const error = err instanceof Error ? err.message : String(err);
+      const error = errorText(err);
       this.applyErrors++;
       this.unregistered.set(index, error);
       if (old.markInvalid(BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED)) {
@@ -551,7 +552,7 @@ class VenuePipeline implements BookSink {
       const refused = this.unregistered.size > 0 ? this.unregistered.get(index) : undefined;
       return refused === undefined ? s : { ...s, refused, detail: refusedDetail(refused) };
     } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
+      const why = errorText(err);
       const { market, symbol, state, reason } = this.namesOf(index);
       this.summaryFailedLog.hit(`${market} ${symbol}: ${why}`);
       this.unreadable.add(index);
@@ -562,14 +563,15 @@ class VenuePipeline implements BookSink {
   /**
    * Book `index`'s levels for /books/{…} (book-json.ts levelsOf); one whose levels throw when copied (a bug) is
    * BookNotServed `unreadable`, naming the error, its state and reason: until s-httpops the exception was HTTP's
-   * 500 "internal error" (with workers: the worker's reply missing, a 503 "worker not answering"). Cold.
+   * 500 "internal error" (with workers: the worker's reply missing, a 503 "worker not answering"), and until s-small6
+   * so was a throw with no string form (String(err) threw in this catch: errorText never throws). Cold.
    */
   levelsOf(index: number, depth: number, maxBytes = Infinity): BookLevels | BookNotServed | CopyRefused {
     const b = this.builders[index]!;
     try {
       return levelsWithin(b, b.state === BookState.LIVE, depth, this.countsOf(index), maxBytes);
     } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
+      const why = errorText(err);
       const { market, symbol, state, reason } = this.namesOf(index);
       return { notServed: "unreadable", venue: this.adapter.venue, market, symbol, state, reason, error: `book ${this.adapter.venue}/${market}/${symbol} cannot be read: ${why}` };
     }
@@ -683,7 +685,7 @@ class VenuePipeline implements BookSink {
   private contain(index: number, err: unknown, wasLive: boolean, what: string, limited?: RateLimitedLog): void {
     this.applyErrors++;
     const builder = this.builders[index]!;
-    const error = err instanceof Error ? err.message : String(err);
+    const error = errorText(err);
     // A book already resyncing for a refused message is refused again message after message when the venue keeps
     // sending the bad level in full books (each applied as a snapshot while not LIVE: Upbit, Deribit's grouped books,
     // OKX's books5): the first is logged in full, the rest rate-limited (the counter has them all).
@@ -708,7 +710,7 @@ class VenuePipeline implements BookSink {
       this.publishStatusContained(index, builder);
       this.adapter.requestResync(index, StatusReason.PARSE_ERROR);
     } catch (inner) {
-      this.log.error("could not resync after an exception", { error: String(inner) });
+      this.log.error("could not resync after an exception", { error: errorText(inner) });
     }
   }
 }

@@ -50,6 +50,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { pack } from "msgpackr/pack"; // not the root: see src/record/capture.ts
 import { ConfigError } from "../core/errors.ts";
+import { errorText } from "../core/error-text.ts";
 import { RateLimitedLog, type Logger } from "../core/log.ts";
 import { DEFAULTS } from "../config/load.ts";
 import type { HttpConfig } from "../config/types.ts";
@@ -334,7 +335,7 @@ interface Routing {
   readonly readyz: () => Promise<ReadinessAnswer>;
   readonly log: Logger;
   readonly everyBook: EveryBook;
-  /** Bytes of each book's last whole copy (asked without depth): what the next is expected to hold (bookResponse). */
+  /** Bytes of each book's copy as last learned (noteCopyBytes): what the next is expected to hold (bookResponse). */
   readonly deepBytes: Map<string, number>;
 }
 
@@ -469,7 +470,7 @@ function documentResponse({ req, msgpack, log, everyBook, reserved }: DataReques
   if (listsEveryBook) everyBook.items = items;
   if (items <= LIST_ITEMS_PER_TURN) return body(plainOf(doc), msgpack, 200);
   if (!streamAdmits(items * SUMMARY_BYTES)) throw busy();
-  const failed = (err: unknown) => log.error("HTTP body failed", { target: loggedTarget(req.url), error: err instanceof Error ? err.message : String(err) });
+  const failed = (err: unknown) => log.error("HTTP body failed", { target: loggedTarget(req.url), error: errorText(err) });
   const type = msgpack ? MSGPACK_CONTENT_TYPE : "application/json";
   return new Response(documentStream(doc, msgpack, req.signal, failed), { headers: { "content-type": type, ...NOT_STORED } });
 }
@@ -696,7 +697,7 @@ async function bookResponse(req: Request, url: URL, m: RegExpExecArray, source: 
     // It grew since its last copy, or was never copied and is bigger than the room left: nothing was copied past the
     // reservation (until s-httpgrow the copy came at the size it is now, k times what was reserved, and a burst held
     // k times the bound). Asked once more at its size.
-    if (depth === 0) deepBytes.set(name, book.copyRefused);
+    noteCopyBytes(deepBytes, name, book.copyRefused, depth === 0);
     if (req.signal.aborted) return gone();
     if (!streamAdmits(book.copyRefused)) {
       const why = last !== undefined && last > 0 ? "it grew since its last copy" : "the room left: its size was not known";
@@ -704,14 +705,15 @@ async function bookResponse(req: Request, url: URL, m: RegExpExecArray, source: 
     }
     const retried = await reservedCopy(source, venue, market, symbol, depth, book.copyRefused);
     if (retried !== undefined && isCopyRefused(retried)) {
-      if (depth === 0) deepBytes.set(name, retried.copyRefused);
+      noteCopyBytes(deepBytes, name, retried.copyRefused, depth === 0);
       throw grown(bookName(venue, market, symbol), retried, "its size when asked for before: it grew again meanwhile", "not asked for a third time");
     }
     book = retried;
   }
   if (!book) throw new BadRequest(404, `no book ${bookName(venue, market, symbol)}`);
   if (isNotServed(book)) return notServed(book);
-  if (depth === 0) deepBytes.set(name, levelBytes(book)); // only books found: as many entries as books
+  // Only books found: as many entries as books. A `depth` copy with fewer levels than that a side is the whole book.
+  if (depth === 0 || (book.bidPx.length < depth && book.askPx.length < depth)) noteCopyBytes(deepBytes, name, levelBytes(book), true);
   if (book.bidPx.length + book.askPx.length <= LEVELS_PER_CHUNK) return body(detailOf(book), msgpack, 200);
   if (!streamAdmits(levelBytes(book))) throw busy();
   const type = msgpack ? MSGPACK_CONTENT_TYPE : "application/json";
@@ -744,12 +746,21 @@ function grown(name: string, refused: CopyRefused, reserved: string, why: string
   return new BadRequest(503, `book ${name}: its copy is ${refused.copyRefused} B, more than the ${refused.maxBytes} B reserved for it (${reserved}); ${why} (${held}); retry`, { "retry-after": "1" });
 }
 
+/**
+ * Notes what book `name`'s copies take (expectedCopyBytes reserves from it): `bytes` its whole size when `whole`, else
+ * a `depth` copy's size, no more than the whole: kept if larger than what was noted. Until s-small6 only whole copies
+ * noted it, so a `depth` over LEVELS_PER_CHUNK / 2 of a book that grew was refused and asked again at every request.
+ */
+function noteCopyBytes(deepBytes: Map<string, number>, name: string, bytes: number, whole: boolean): void {
+  deepBytes.set(name, whole ? bytes : Math.max(bytes, deepBytes.get(name) ?? 0));
+}
+
 /** Bytes of a level's copy: price and quantity, 8 B each (levelBytes). */
 const LEVEL_COPY_BYTES = 16;
 
 /**
  * What a copy of a book at `depth` (0: whole) is reserved as before it is asked for: `depth` levels a side, or the
- * book's last whole copy if smaller (`last`). A book never copied whole, or last copied empty: the room left under
+ * book's size last noted if smaller (`last`: noteCopyBytes). A book of no size noted, or last copied empty: the room left under
  * the bound, so one such is asked for at a time and holds off the others while it is. A copy bigger than this is not
  * made (CopyRefused: reservedCopy). An empty last copy (asked for before its snapshot) tells nothing of the book once filled: until
  * 2026-12-07 it reserved 0, and a burst for it was asked for all at once, every copy held past the bound.
@@ -770,25 +781,6 @@ function notServed(book: BookNotServed): Response {
   const answer = { error: book.error, state: book.state, reason: book.reason };
   if (book.notServed !== "unreadable") return json(answer, 503);
   throw new NamedFailure(book.error, answer);
-}
-
-/**
- * A thrown value in words, whatever it is: never throws. Until s-httpgrow the handler's catch did `String(err)`, which
- * throws for a value with no string form (Object.create(null), a toString that throws), so the catch itself threw and
- * the failure was logged as Bun's "HTTP server error: Cannot convert object to primitive value", its cause lost.
- */
-export function errorText(err: unknown): string {
-  try {
-    const text = err instanceof Error ? err.message : String(err);
-    if (typeof text === "string") return text;
-  } catch {
-    // no string form: what kind of value it is, below
-  }
-  try {
-    return `a thrown ${Object.prototype.toString.call(err)} with no string form`;
-  } catch {
-    return "a thrown value with no string form";
-  }
 }
 
 /** A failure of the feeder itself whose 500 body names what failed (`body`), not only "internal error". */

@@ -11,6 +11,7 @@
  * venues/common/budget-ledger.ts).
  * @module
  */
+import { errorText } from "../core/error-text.ts";
 import { nowUs } from "../core/clock.ts";
 import { writeStderr, type Logger } from "../core/log.ts";
 import { readAuthKeyFile } from "../core/auth-key.ts";
@@ -609,7 +610,7 @@ export class Supervisor implements StatusSource {
         try {
           take(msg);
         } catch (err) {
-          this.log.error("worker sent a message that could not be taken; dropped", { worker: slot.index, type: msg.type, error: err instanceof Error ? err.message : String(err) });
+          this.log.error("worker sent a message that could not be taken; dropped", { worker: slot.index, type: msg.type, error: errorText(err) });
         }
       };
       const take = (msg: FromWorker): void => {

@@ -6,6 +6,7 @@
  * appends to the channels' packers and asks the publisher to flush.
  * @module
  */
+import { errorText } from "../core/error-text.ts";
 import { monoMs } from "../core/clock.ts";
 import type { BookView } from "../core/book-view.ts";
 import { RateLimitedLog, type Logger } from "../core/log.ts";
@@ -126,13 +127,13 @@ export class PublisherRecovery {
     const instrument = view.instrument;
     this.refreshFailures++;
     if (this.onRefreshFailed === undefined) {
-      this.refreshFailedLog.hit(`${instrument.venue} ${instrument.market} ${instrument.symbol}: ${err instanceof Error ? err.message : String(err)}`);
+      this.refreshFailedLog.hit(`${instrument.venue} ${instrument.market} ${instrument.symbol}: ${errorText(err)}`);
       return;
     }
     try {
       this.onRefreshFailed(view, err);
     } catch (inner) {
-      this.timerFailedLog.hit(`after a failed refresh of ${instrument.symbol}: ${inner instanceof Error ? inner.message : String(inner)}`);
+      this.timerFailedLog.hit(`after a failed refresh of ${instrument.symbol}: ${errorText(inner)}`);
     }
   }
 
@@ -141,7 +142,7 @@ export class PublisherRecovery {
     try {
       tick();
     } catch (err) {
-      this.timerFailedLog.hit(err instanceof Error ? err.message : String(err));
+      this.timerFailedLog.hit(errorText(err));
     }
   }
 

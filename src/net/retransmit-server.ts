@@ -21,6 +21,7 @@
  * @module
  */
 import { inCidrs, parseCidr, type Cidr } from "../core/cidr.ts";
+import { errorText } from "../core/error-text.ts";
 import { monoMs } from "../core/clock.ts";
 import { RateLimitedLog, silentLogger, type Logger } from "../core/log.ts";
 import type { RetransmitConfig } from "../config/types.ts";
@@ -658,7 +659,7 @@ export class RetransmitServer {
   /** Cold: handling a request or an answer threw; counted and logged (at most a line per 5 s), never rethrown. */
   private failed(err: unknown, address: string): void {
     this.counters.failures++;
-    this.failedLog.hit(err instanceof Error ? err.message : String(err), address);
+    this.failedLog.hit(errorText(err), address);
   }
 
   /**

@@ -13,6 +13,7 @@
 import dgram from "node:dgram";
 import { lookup } from "node:dns";
 import { isIPv4 } from "node:net";
+import { errorText } from "../core/error-text.ts";
 import { LateRounds } from "../core/late-rounds.ts";
 import { followWallClock, monoEpochMs, monoEpochUs, shownUs } from "./mono-clock.ts";
 import { readAuthKeyFile, DatagramAuth, sha256Option } from "../wire/auth.ts";
@@ -824,7 +825,7 @@ export class FeedSubscriber {
       if (this.recovery?.hasReady) this.recovery.replayReady();
     } catch (err) {
       // A listener threw, or a bug: report and keep receiving.
-      this.listeners.reportError(err instanceof Error ? err : new Error(String(err)), fromPort < 0 ? from : `${from}:${fromPort}`);
+      this.listeners.reportError(err instanceof Error ? err : new Error(errorText(err)), fromPort < 0 ? from : `${from}:${fromPort}`);
     } finally {
       this.inPacket = outerPacket;
     }

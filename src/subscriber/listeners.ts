@@ -3,6 +3,7 @@
  * counted and reported as an 'error' event, and never breaks the receive loop or corrupts sequencing state.
  * @module
  */
+import { errorText } from "../core/error-text.ts";
 import type { WireDecodeError } from "../wire/decoder.ts";
 import type { FeedSubscriberEvents, SubscriberCounters } from "./subscriber-types.ts";
 
@@ -77,7 +78,7 @@ export class Listeners implements ListenerArrays {
   /** A listener threw `err`. */
   failed(err: unknown): void {
     this.counters.listenerErrors++;
-    this.reportError(err instanceof Error ? err : new Error(String(err)), "listener");
+    this.reportError(err instanceof Error ? err : new Error(errorText(err)), "listener");
   }
 
   reportError(error: WireDecodeError | Error, from: string): void {

@@ -17,6 +17,7 @@
  * No Bun API and no NATS client here: the Node subscriber package compiles it.
  * @module
  */
+import { errorText } from "../core/error-text.ts";
 import { VENUE_IDS, MARKET_IDS } from "../core/types.ts";
 import { copyRange } from "../core/copy-range.ts";
 import {
@@ -1253,7 +1254,7 @@ export class EnvelopeRepacker {
     } catch (err) {
       this.counters.listenerErrors++;
       try {
-        this.opts.onListenerError?.(err instanceof Error ? err : new Error(String(err)));
+        this.opts.onListenerError?.(err instanceof Error ? err : new Error(errorText(err)));
       } catch {
         // the report of a throw must not throw either
       }

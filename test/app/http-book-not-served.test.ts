@@ -98,6 +98,31 @@ test("a book that cannot be read is 500 naming the error, its state and reason; 
   Object.defineProperty(ethBook, "instrument", { configurable: true, writable: true, value: ethInstrument });
 });
 
+test("a book whose read throws a value with no string form: still the named 500, and listed unreadable with its cause", { timeout: 20_000 }, async () => {
+  // Until s-small6 the pipeline's catch described it with String(err), which threw: the 500 was "internal error" and
+  // /books failed whole.
+  const btc = mk("BTC-USDT");
+  const venue = new ScriptedVenue(btc);
+  const { log } = captureLog();
+  const { feeder } = await startScriptedOkxSpot({ venue, symbols: ["BTC-USDT"], dest: uniqueDestination(87), cleanups, log });
+  venue.sink!.onBookUpdate(0, update(new BookUpdate(), true, 1, [[1000, 5]], [[1001, 3]]));
+  Object.defineProperty(feeder.books()[0]!, "tsExchangeUs", {
+    configurable: true,
+    get() {
+      throw Object.create(null);
+    },
+  });
+  const h = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined }, localStatusSource(feeder), log);
+  cleanups.push(() => h.stop());
+  const why = "a thrown [object Object] with no string form";
+  const one = await fetch(`${h.url}/books/okx/spot/BTC-USDT`);
+  expect([one.status, await one.json()]).toEqual([500, { error: `book okx/spot/BTC-USDT cannot be read: ${why}`, state: "live", reason: "snapshot_applied" }]);
+  const list = await fetch(`${h.url}/books`);
+  expect(list.status).toBe(200);
+  const [listed] = (await list.json()) as Record<string, unknown>[];
+  expect([listed?.symbol, listed?.state, listed?.valid, listed?.detail]).toEqual(["BTC-USDT", "live", false, `book unreadable: ${why}`]);
+});
+
 /**
  * feeder_books counts every book in exactly one state: one whose state or instrument cannot be read (a bug) is
  * `unreadable`, as a LIVE one whose summary throws is, and the `unreadable` row is there at 0 too (a series that

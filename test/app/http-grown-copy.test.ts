@@ -9,14 +9,15 @@
  */
 import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, test } from "vitest";
-import { levelsWithin, type BookCounts } from "../../src/app/book-json.ts";
+import { levelsWithin, summarize, type BookCounts } from "../../src/app/book-json.ts";
 import { heldLevelBytesNow, holdCopies, levelBytes, MAX_HELD_LEVEL_BYTES } from "../../src/app/book-stream.ts";
 import { Supervisor } from "../../src/app/supervisor.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import { startBybitSimulator } from "../../src/sim/bybit-sim.ts";
-import { errorText, startHttpServer, type BookAnswer, type HttpServerHandle, type StatusSource } from "../../src/app/http-server.ts";
+import { startHttpServer, type BookAnswer, type HttpServerHandle, type StatusSource } from "../../src/app/http-server.ts";
 import { BookBuilder } from "../../src/book/book-builder.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
+import { errorText } from "../../src/core/error-text.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { createLogger, silentLogger } from "../../src/core/log.ts";
 import { BookState } from "../../src/core/types.ts";
@@ -202,6 +203,39 @@ describe("a deep book that grew since its last copy (s-httpgrow)", { timeout: 60
     expect(made).toEqual([384_000]);
   });
 
+  test("a depth copy's refusal notes the size it gave: the next request at that depth is asked for once, at that size", async () => {
+    // Before (s-small6): only whole copies noted a size, so every depth=3000 request of the grown book was refused at
+    // 48,000 B and asked again at 96,000 B.
+    const b = growing(1500);
+    const asked: (number | undefined)[] = [];
+    const direct = sourceOf(b, []);
+    const h = serve({ ...direct, book: (...args) => (asked.push(args[4]), direct.book(...args)) });
+    leaveRoom(2 ** 20);
+    expect(((await (await fetch(`${h.url}/books/bybit/linear/GROW`)).json()) as { bids: unknown[] }).bids).toHaveLength(1500);
+    fill(b, 6000);
+    for (const want of [[48_000, 96_000], [96_000], [96_000]]) {
+      asked.length = 0;
+      expect(((await (await fetch(`${h.url}/books/bybit/linear/GROW?depth=3000`)).json()) as { bids: unknown[] }).bids).toHaveLength(3000);
+      expect(asked, "bytes reserved for each ask").toEqual(want);
+    }
+  });
+
+  test("a depth copy with fewer levels a side than asked is the whole book: its size is noted, the next whole copy reserved at it", async () => {
+    // Before (s-small6): the 192,000 B of the book's last whole copy stayed noted after it shrank to 48,000 B, and with
+    // 100,000 B of room a whole copy was refused (503) though it fits.
+    const b = growing(6000);
+    const h = serve(sourceOf(b, []));
+    const release = leaveRoom(2 ** 20);
+    expect(((await (await fetch(`${h.url}/books/bybit/linear/GROW`)).json()) as { bids: unknown[] }).bids).toHaveLength(6000);
+    fill(b, 1500);
+    expect(((await (await fetch(`${h.url}/books/bybit/linear/GROW?depth=3000`)).json()) as { bids: unknown[] }).bids).toHaveLength(1500);
+    release();
+    leaveRoom(100_000);
+    const whole = await fetch(`${h.url}/books/bybit/linear/GROW`);
+    expect(whole.status).toBe(200);
+    expect(((await whole.json()) as { bids: unknown[] }).bids).toHaveLength(1500);
+  });
+
   test("never copied whole, bigger than the room left: 503 saying the room left was reserved (its size not known), not that it grew", async () => {
     // Before: "(it grew since its last copy)" for a book never copied.
     const h = serve(sourceOf(growing(6000), []));
@@ -262,6 +296,21 @@ describe("a handler's throw with no string form (s-httpgrow)", () => {
     expect(errorText(badToString)).toBe("a thrown [object Object] with no string form");
     expect(typeof errorText(proxy)).toBe("string");
     expect([errorText(new Error("x")), errorText("y"), errorText(7)]).toEqual(["x", "y", "7"]);
+  });
+
+  test("a /books body that fails part-way with such a throw: its error line names it (before: the handler threw)", async () => {
+    const lines: { level: string; msg: string; error?: string }[] = [];
+    const log = createLogger({ level: "debug", format: "json", write: (line) => lines.push(JSON.parse(line)) });
+    // More books than one turn formats (LIST_ITEMS_PER_TURN): streamed; the last one fails when formatted.
+    const one = summarize(growing(1), true, NO_COUNTS);
+    const books = Array.from({ length: 600 }, () => ({ ...one }));
+    Object.assign(books[599]!, { toJSON: () => { throw Object.create(null); } });
+    const h = serve({ ...sourceOf(growing(1), []), readiness: () => ({ books, unresolved: [], connections: [], workersDown: [] }) }, log);
+    const r = await fetch(`${h.url}/books`);
+    expect(r.status).toBe(200); // sent before the failing chunk was formatted
+    await expect(r.text()).rejects.toThrow();
+    await until(() => lines.some((l) => l.msg === "HTTP body failed"), "the failure logged");
+    expect(lines.filter((l) => l.msg === "HTTP body failed").map((l) => l.error)).toEqual(["a thrown [object Object] with no string form"]);
   });
 
   for (const [what, thrown] of [["Object.create(null)", () => Object.create(null)], ["a toString that throws", () => ({ toString: () => { throw new Error("no"); } })]] as const) {

@@ -406,6 +406,23 @@ describe("feeder bridge --http: answers and failures as the feeder's (s-httpsmal
   });
 });
 
+test("feeder bridge --http: a metrics() that throws a value with no string form is a 500 and an error line describing it", async () => {
+  // Before (s-small6): the catch's String(err) threw, so the request went to Bun's error(), its cause lost.
+  const lines: { level: string; msg: string; detail?: string }[] = [];
+  const log = createLogger({ format: "json", level: "debug", write: (l) => lines.push(JSON.parse(l) as (typeof lines)[number]) });
+  const source = {
+    metrics: (): string => {
+      throw Object.create(null);
+    },
+    readiness: () => ({ ready: true, reasons: [] }),
+  };
+  const h = startBridgeHttp({ host: "127.0.0.1", port: 0 }, source, log);
+  stops.push(h.stop);
+  const r = await fetch(`${h.url}/metrics`);
+  expect([r.status, await r.text()]).toEqual([500, "internal error\n"]);
+  expect(lines.filter((l) => l.level === "error").map((l) => [l.msg, l.detail])).toEqual([["bridge HTTP request failed", "GET /metrics: a thrown [object Object] with no string form"]]);
+});
+
 describe("feeder bridge --http: the feeder's bounds on hostile clients (app/http-host.ts, shared)", () => {
   /** Resolves with the response head's status, then stops reading (a client that takes nothing more). */
   function headThenStall(port: number, path: string): Promise<{ socket: Socket; status: number }> {

@@ -434,9 +434,10 @@ describe("a request or answer whose handling throws", () => {
   it("is dropped alone and counted; the turn serves the others, and later turns go on", async () => {
     // Channel 4's ring is broken (a bug stands in here): reading it throws, at the request (find) or at the answer (copyOf).
     class BrokenRing extends RetransmitRing {
-      breakAt: "find" | "copyOf" = "find";
+      breakAt: "find" | "copyOf" | "find, with no string form" = "find";
       override find(seq: number): number {
         if (this.breakAt === "find") throw new Error("ring broken at find (test)");
+        if (this.breakAt === "find, with no string form") throw Object.create(null);
         return super.find(seq);
       }
       override copyOf(i: number): Uint8Array {
@@ -477,6 +478,14 @@ describe("a request or answer whose handling throws", () => {
     await nextTurn();
     expect(server.counters.failures).toBe(2);
     expect(answeredTo).toEqual(["127.0.0.3", "127.0.0.5"]);
+    // A throw with no string form: the same (until s-small6 its line's String(err) threw out of the turn).
+    broken.breakAt = "find, with no string form";
+    receive(req(4), "127.0.0.6");
+    receive(req(3), "127.0.0.7");
+    await nextTurn();
+    await nextTurn();
+    expect(server.counters.failures).toBe(3);
+    expect(answeredTo).toEqual(["127.0.0.3", "127.0.0.5", "127.0.0.7"]);
   });
 });
 

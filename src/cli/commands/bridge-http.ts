@@ -16,6 +16,7 @@
  */
 import { REJECTED_RETRANSMIT, type ForwardBridge } from "../../bridge/forward-bridge.ts";
 import type { ReverseBridge } from "../../bridge/reverse-bridge.ts";
+import { errorText } from "../../core/error-text.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BODY_REFUSAL_HEADERS, foreignHostRefusal, inFlightRefusal, isLoopbackHost, NOT_STORED, requestBodyRefusal, requestTarget } from "../../app/http-host.ts";
 import { DEFAULTS } from "../../config/load.ts";
@@ -92,7 +93,7 @@ export function startBridgeHttp(addr: BridgeHttpAddress, source: BridgeHttpSourc
       try {
         return answer(req);
       } catch (err) {
-        failed.hit(`${req.method} ${targetOf(req.url)}: ${err instanceof Error ? err.message : String(err)}`);
+        failed.hit(`${req.method} ${targetOf(req.url)}: ${errorText(err)}`);
         return new Response("internal error\n", { status: 500, headers: { "content-type": "text/plain", ...NOT_STORED } });
       }
     },

@@ -6,6 +6,7 @@
  * `restart` callback (resubscribe: subscription-control.ts restartTopic) or nothing for `next_full_book`.
  * @module
  */
+import { errorText } from "../../core/error-text.ts";
 import { RateLimitedLog, type Logger } from "../../core/log.ts";
 import { BOOK_STATE_NAMES, BookState, STATUS_REASON_NAMES, StatusReason } from "../../core/types.ts";
 import type { BookSink } from "../venue.ts";
@@ -94,7 +95,7 @@ export class TopicResync {
     try {
       this.sink?.onBookInvalid(t.index, state, reason);
     } catch (err) {
-      this.sinkFailedLog.hit(`${t.market} ${t.topic}: ${err instanceof Error ? err.message : String(err)}`);
+      this.sinkFailedLog.hit(`${t.market} ${t.topic}: ${errorText(err)}`);
     }
   }
 
