@@ -4,17 +4,22 @@
  *   poll of its own beside the one in flight, and the older answer could be drawn over the newer);
  * - after failures it backs off (2 s, 4 s, … up to 30 s): before, a feeder that refused or failed was asked every
  *   second by every open tab. Counted in the page's virtual time (a DevTools virtual-time budget), not timed.
+ * - a failure other than an HTTP error names the request and what failed: an answer not JSON (a proxy's page, 200;
+ *   before, `Unexpected token '<', …`), JSON not a feeder's status (`{}`; before, `Invalid time value`), the feeder not
+ *   reached (before, `Failed to fetch` alone); and each says the page keeps asking, with the failures in a row and
+ *   when it asks next (before, one error stayed through up to 30 s of backoff, as from a page that had stopped).
  * Without Chromium it fails under CI=true and is skipped elsewhere, saying why (before, it was skipped under CI too).
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { levelsOf, summarize } from "../../src/app/book-json.ts";
 import { startHttpServer, Unavailable, type HttpServerHandle, type StatusSource } from "../../src/app/http-server.ts";
+import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from "../../src/app/status-page/page.ts";
 import { BookBuilder } from "../../src/book/book-builder.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
 import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { silentLogger } from "../../src/core/log.ts";
 import { waitFor } from "../e2e/harness.ts";
-import { launchBrowser, type CdpBrowser } from "./support/cdp.ts";
+import { launchBrowser, type CdpBrowser, type CdpPage } from "./support/cdp.ts";
 import { chromiumForTests } from "./support/chromium.ts";
 
 const CHROMIUM = chromiumForTests("status-page-polls.test.ts");
@@ -69,6 +74,17 @@ const COUNT_FETCHES = `
     return realFetch(...args).finally(() => f.inFlight--);
   };
 `;
+
+/** What the last test's own server answers to /status (200): not what a feeder answers. */
+let statusBody = "";
+const GOOD = JSON.stringify({
+  version: "t",
+  nowMs: Date.UTC(2026, 11, 7),
+  ready: true,
+  reasons: [],
+  books: [],
+  latency: { receiptToSend: { boundsUs: [], counts: [0], count: 0, sumUs: 0 }, exchangeToReceipt: {} },
+});
 
 async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
   const deadline = Date.now() + 30_000;
@@ -169,6 +185,59 @@ describe.skipIf(CHROMIUM === undefined)("status page polls", { timeout: 120_000 
       expect(statusReads, "polls of /status in 20 s of failures").toBeLessThanOrEqual(5);
     } finally {
       failing = false;
+    }
+  });
+
+  /** The header's badge, error and retry lines. */
+  const header = (page: CdpPage) =>
+    page.evaluate<{ badge: string; error: string; retry: string }>(
+      `({ badge: document.getElementById("ready")?.textContent ?? "", error: document.getElementById("error")?.textContent ?? "", retry: document.getElementById("retry")?.textContent ?? "" })`,
+    );
+
+  test("each failure names the request and what failed, counts the failures in a row, and a good answer clears it", async () => {
+    statusBody = "<html><body>502 Bad Gateway</body></html>"; // a proxy's error page, answered 200
+    const server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (req) => {
+        const path = new URL(req.url).pathname;
+        if (path === "/") return new Response(STATUS_PAGE_HTML, { headers: STATUS_PAGE_HEADERS });
+        return path === "/status" ? new Response(statusBody, { headers: { "content-type": "application/json" } }) : new Response(null, { status: 404 });
+      },
+    });
+    const page = await browser.open(`http://127.0.0.1:${server.port}/`);
+    /** The header once `error` is said with the retry line (written after a failure only), and the failures it counts. */
+    const failure = async (error: RegExp) => {
+      const h = await until(() => header(page), (x) => error.test(x.error) && x.retry !== "", `${error} said`);
+      return { ...h, failures: Number(/^(\d+) failed polls?\b/.exec(h.retry)?.[1]) };
+    };
+    // The token form asks for a poll at once: the next failure without waiting out the backoff (2 s, 4 s, …).
+    const askNow = () => page.evaluate(`document.getElementById("auth").requestSubmit(); 0`);
+    try {
+      const notJson = await failure(/^\/status: the answer is not JSON \(.+\)$/);
+      expect(notJson.badge).toBe("NO DATA");
+      expect(notJson.retry).toMatch(/^1 failed poll: asking again in [12] s$/);
+
+      statusBody = "{}"; // another program's JSON on the port
+      await askNow();
+      const notStatus = await failure(/^\/status: the answer is not a feeder's status \(no nowMs, books, reasons or latency in it\)$/);
+      expect(notStatus.retry).toMatch(/^\d+ failed polls in a row: asking again in \d+ s$/);
+      expect(notStatus.failures).toBeGreaterThan(1);
+
+      // The feeder not reached (the page's fetch rejects as the network's does).
+      await page.evaluate(`window.realFetch = window.fetch; window.fetch = () => Promise.reject(new TypeError("Failed to fetch")); 0`);
+      await askNow();
+      const unreachable = await failure(/^\/status: the feeder cannot be reached \(Failed to fetch\)$/);
+      expect(unreachable.badge).toBe("NO DATA");
+      expect(unreachable.failures).toBeGreaterThan(notStatus.failures);
+
+      statusBody = GOOD;
+      await page.evaluate(`window.fetch = window.realFetch; 0`);
+      await askNow();
+      expect(await until(() => header(page), (h) => h.badge === "READY", "a good answer drawn")).toEqual({ badge: "READY", error: "", retry: "" });
+    } finally {
+      await page.close();
+      await server.stop(true);
     }
   });
 });

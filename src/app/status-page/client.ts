@@ -8,7 +8,8 @@
  * One poll at a time: a click or the token form while a poll is in flight asks for one more right after it (before,
  * each started its own, and an older answer could be drawn over a newer one). After a failure the next poll waits
  * twice as long each time (2 s, 4 s, … up to BACKOFF_MAX_MS): a feeder that refuses (503 at http.max_in_flight)
- * or is down is not asked every second by every open tab.
+ * or is down is not asked every second by every open tab. A failure names its request and what failed (not JSON, not a
+ * feeder's status, not reached), and the line beside it counts the failures in a row and says when the page asks next.
  * Kept free of backticks and dollar-brace so it can live in this template literal unchanged.
  * @module
  */
@@ -53,7 +54,15 @@ export const STATUS_PAGE_SCRIPT = String.raw`
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), STALE_MS);
     try {
-      return await answer(name, await fetch(path, { headers, cache: "no-store", signal: abort.signal }));
+      let r;
+      try {
+        r = await fetch(path, { headers, cache: "no-store", signal: abort.signal });
+      } catch (err) {
+        // The network's own words ("Failed to fetch") named no request: until 2026-12-07 they were all the page said.
+        if (!abort.signal.aborted) throw new Error(name + ": the feeder cannot be reached (" + String(err.message || err) + ")");
+        throw err;
+      }
+      return await answer(name, r);
     } catch (err) {
       if (abort.signal.aborted) throw new Error(name + ": no answer within " + STALE_MS / 1000 + " s");
       throw err;
@@ -76,7 +85,20 @@ export const STATUS_PAGE_SCRIPT = String.raw`
       }
       throw new Error(path + ": HTTP " + r.status + why);
     }
-    return r.json();
+    // A proxy's error page answered 200 read as "Unexpected token '<' …", naming no request (until 2026-12-07).
+    const text = await r.text();
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      throw new Error(path + ": the answer is not JSON (" + String(err.message || err).slice(0, 100) + ")");
+    }
+  }
+
+  /** Another program's JSON on this port ({}, null) read as "Invalid time value" or a TypeError (until 2026-12-07). */
+  function checkStatus(s) {
+    const ok = s !== null && typeof s === "object" && typeof s.nowMs === "number" && Array.isArray(s.books) && Array.isArray(s.reasons) &&
+      s.latency !== null && typeof s.latency === "object";
+    if (!ok) throw new Error("/status: the answer is not a feeder's status (no nowMs, books, reasons or latency in it)");
   }
 
   function fmtUs(us) {
@@ -336,6 +358,7 @@ export const STATUS_PAGE_SCRIPT = String.raw`
   }
   setInterval(() => {
     if (!stale && performance.now() - lastOkMs > STALE_MS) markStale("no answer from the feeder for " + STALE_MS / 1000 + " s");
+    showRetry();
   }, POLL_MS);
 
   let timer = 0;
@@ -343,6 +366,15 @@ export const STATUS_PAGE_SCRIPT = String.raw`
   /** Asked for (a click, the token form) while a poll was in flight: run as soon as it ends. */
   let queued = false;
   let failures = 0;
+  /** When the poll after a failure is due (performance.now()). */
+  let nextPollAtMs = 0;
+
+  // That the page is still asking, and when next: until 2026-12-07 one error stayed through up to 30 s of backoff,
+  // as on a page that had stopped polling.
+  function showRetry() {
+    const left = inFlight ? "now" : "in " + Math.max(0, Math.ceil((nextPollAtMs - performance.now()) / 1000)) + " s";
+    $("retry").textContent = failures === 0 ? "" : (failures === 1 ? "1 failed poll" : failures + " failed polls in a row") + ": asking again " + left;
+  }
 
   /** A poll now, or right after the one in flight: never two at once. */
   function refresh() {
@@ -356,9 +388,11 @@ export const STATUS_PAGE_SCRIPT = String.raw`
   async function poll() {
     clearTimeout(timer);
     inFlight = true;
+    showRetry();
     let ok = false;
     try {
       const s = await api("/status?books=" + MAX_ROWS + (selected ? "&book=" + encodeURIComponent(selected) : ""), "/status");
+      checkStatus(s);
       lastOkMs = performance.now();
       lastOkAt = new Date(s.nowMs).toISOString().slice(11, 19);
       stale = false;
@@ -397,7 +431,10 @@ export const STATUS_PAGE_SCRIPT = String.raw`
       poll();
       return;
     }
-    timer = setTimeout(poll, ok ? POLL_MS : Math.min(BACKOFF_MAX_MS, POLL_MS * 2 ** failures));
+    const waitMs = ok ? POLL_MS : Math.min(BACKOFF_MAX_MS, POLL_MS * 2 ** failures);
+    nextPollAtMs = performance.now() + waitMs;
+    showRetry();
+    timer = setTimeout(poll, waitMs);
   }
   poll();
 })();

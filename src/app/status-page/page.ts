@@ -14,7 +14,7 @@ const STYLE = `
 body { margin: 0; font: 13px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: #fff; }
 header { display: flex; gap: 16px; align-items: center; padding: 10px 16px; border-bottom: 1px solid var(--line); background: var(--bg2); }
 header h1 { font-size: 16px; margin: 0; }
-.muted, #updated, #count { color: var(--muted); }
+.muted, #updated, #count, #retry { color: var(--muted); }
 #error { color: var(--ask); }
 .ready { font-weight: 700; padding: 2px 10px; border-radius: 10px; color: #fff; background: #8c959f; }
 .ready.yes { background: #1a7f37; }
@@ -78,6 +78,7 @@ const BODY = `
   <span id="count"></span>
   <span id="updated"></span>
   <span id="error"></span>
+  <span id="retry"></span>
 </header>
 <main>
   <form id="auth" hidden>
