@@ -64,7 +64,7 @@ export function commandHelp(c: CommandSpec): string {
  * refused): the values and positionals, or what was wrong. Also the check of the repository's example command lines.
  */
 export function parseCommandLine(command: CommandSpec, args: readonly string[]): { values: CommandContext["values"]; positionals: string[] } | string {
-  let parsed: { values: CommandContext["values"]; positionals: string[]; tokens: { kind: string; name?: string; value?: string }[] };
+  let parsed: { values: CommandContext["values"]; positionals: string[]; tokens: { kind: string; name?: string; rawName?: string; value?: string; inlineValue?: boolean }[] };
   try {
     parsed = parseArgs({
       args: [...args],
@@ -83,6 +83,11 @@ export function parseCommandLine(command: CommandSpec, args: readonly string[]):
     // No option takes an empty value: `record -o ""` failed its start-up check (exit 1, restarted for ever by the
     // unit), `export -o ""` wrote a temporary file into the working directory and failed (exit 1), a number was 0.
     if (t.value === "") return `--${t.name} needs a value, got an empty one`;
+    // parseArgs takes all after a short option's letter as its value, "=" too: `export -o=-` wrote a file named "=-".
+    if (t.inlineValue === true && t.value?.startsWith("=") && /^-[^-]$/.test(t.rawName ?? "")) {
+      const v = escapeControls(t.value.slice(1));
+      return `${t.rawName}=${v}: a short option takes its value after a space (${t.rawName} ${v}) or joined (${t.rawName}${v}); or --${t.name}=${v}`;
+    }
     if ((command.options[t.name] as { multiple?: boolean } | undefined)?.multiple) continue;
     if (seen.has(t.name)) return `--${t.name} given more than once`;
     seen.add(t.name);
