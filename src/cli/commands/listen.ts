@@ -317,11 +317,18 @@ export function resolveGroups(ctx: CommandContext): {
   }
   const given = Array.isArray(v.group) ? (v.group as string[]) : [];
   for (const entry of given) {
-    const m = /^([^:]+)(?::(\d+))?$/.exec(entry);
-    const p = m?.[2] !== undefined ? Number(m[2]) : port;
-    if (m === null || p === undefined) throw new UsageError(`--group ${entry}: give a port (G:P or --port)`);
-    if (!(p >= 1 && p <= 65535)) throw new UsageError(`--group ${JSON.stringify(entry)}: port ${m[2]} out of range (1..65535)`);
-    groups.push({ group: m[1]!, port: p, iface: iface ?? "127.0.0.1" });
+    // Each refusal names the flag and the entry: "239.1.1.1:abc" was "give a port", one given; 10.0.0.1 named no flag.
+    const q = `--group ${JSON.stringify(entry)}`;
+    const colon = entry.indexOf(":");
+    const addr = colon < 0 ? entry : entry.slice(0, colon);
+    const portText = colon < 0 ? undefined : entry.slice(colon + 1);
+    if (portText !== undefined && !/^\d{1,5}$/.test(portText)) throw new UsageError(`${q}: its port ${JSON.stringify(portText)} is not a number (G:P, P in 1..65535)`);
+    const p = portText !== undefined ? Number(portText) : port;
+    if (p === undefined) throw new UsageError(`${q}: give a port (G:P or --port)`);
+    if (!(p >= 1 && p <= 65535)) throw new UsageError(`${q}: port ${portText} out of range (1..65535)`);
+    const why = ipv4Problem(addr);
+    if (why !== null || !isMulticastV4(addr)) throw new UsageError(`${q}: ${addr} is not an IPv4 multicast group${why === null ? "" : `: ${why}`}`);
+    groups.push({ group: addr, port: p, iface: iface ?? "127.0.0.1" });
   }
   // --port is the port of --group entries without one, or of the default group; given beside --config or --bind
   // alone it would change nothing, silently.
