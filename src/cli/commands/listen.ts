@@ -284,7 +284,7 @@ export function resolveGroups(ctx: CommandContext): {
   if (typeof v.retransmit === "string") {
     // A host name or IPv4 address: any text took before ("a b:5"), each request then failing its lookup, counted only.
     const m = /^([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/.exec(v.retransmit);
-    if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`--retransmit ${JSON.stringify(v.retransmit)}: give HOST:PORT`);
+    if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`--retransmit ${JSON.stringify(v.retransmit)}: give HOST:PORT (PORT 1..65535)`);
     retransmit = { host: m[1]!, port: Number(m[2]) };
   }
   if (typeof v.config === "string") {
@@ -310,7 +310,7 @@ export function resolveGroups(ctx: CommandContext): {
   }
   for (const entry of Array.isArray(v.bind) ? (v.bind as string[]) : []) {
     const m = /^([^:]*):(\d{1,5})$/.exec(entry);
-    if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`--bind ${JSON.stringify(entry)}: give a local IPv4 ADDR:PORT`);
+    if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`--bind ${JSON.stringify(entry)}: give a local IPv4 ADDR:PORT (PORT 1..65535)`);
     const why = interfaceProblem(m[1]!);
     if (why !== null) throw new UsageError(`--bind ${JSON.stringify(entry)}: ${m[1]} is not ${why}`);
     groups.push({ bind: m[1]!, port: Number(m[2]) });
