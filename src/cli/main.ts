@@ -74,7 +74,7 @@ export function parseCommandLine(command: CommandSpec, args: readonly string[]):
       tokens: true,
     }) as typeof parsed;
   } catch (err) {
-    return (err as Error).message;
+    return dashValueProblem(command, args, (err as Error).message) ?? (err as Error).message;
   }
   // parseArgs keeps the last of an option given twice: `-c prod.toml -c test.toml` would run test.toml unsaid.
   const seen = new Set<string>();
@@ -93,6 +93,20 @@ export function parseCommandLine(command: CommandSpec, args: readonly string[]):
     seen.add(t.name);
   }
   return { values: parsed.values, positionals: parsed.positionals };
+}
+
+/**
+ * parseArgs' refusal of a value beginning with "-" (`--port -1`, or a value forgotten: `-c --duration 5`) in one line
+ * naming the option and what followed it: its own was three lines ending in "use '--port=-XYZ'", the value unsaid.
+ */
+function dashValueProblem(command: CommandSpec, args: readonly string[], message: string): string | undefined {
+  const raw = /^Option '([^']+)' argument is ambiguous/.exec(message)?.[1];
+  const at = raw === undefined ? -1 : args.findIndex((a, i) => a === raw && args[i + 1]?.startsWith("-"));
+  if (at < 0) return undefined;
+  const name = raw!.startsWith("--") ? raw!.slice(2) : Object.entries(command.options).find(([, o]) => `-${(o as { short?: string }).short}` === raw)?.[0];
+  if (name === undefined) return undefined;
+  const value = args[at + 1]!;
+  return `--${name} needs a value, got ${JSON.stringify(value)}, which begins with "-": if it is the value, give --${name}=${escapeControls(value)}`;
 }
 
 export interface MainIo {
