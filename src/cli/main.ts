@@ -85,8 +85,9 @@ export function parseCommandLine(command: CommandSpec, args: readonly string[]):
     if (t.value === "") return `--${t.name} needs a value, got an empty one`;
     // parseArgs takes all after a short option's letter as its value, "=" too: `export -o=-` wrote a file named "=-".
     if (t.inlineValue === true && t.value?.startsWith("=") && /^-[^-]$/.test(t.rawName ?? "")) {
-      const v = escapeControls(t.value.slice(1));
-      return `${t.rawName}=${v}: a short option takes its value after a space (${t.rawName} ${v}) or joined (${t.rawName}${v}); or --${t.name}=${v}`;
+      const given = escapeControls(t.value.slice(1));
+      const v = given || "VALUE"; // `-c=`: the spellings shown with a placeholder, not "(-c )"
+      return `${t.rawName}=${given}: a short option takes its value after a space (${t.rawName} ${v}) or joined (${t.rawName}${v}); or --${t.name}=${v}`;
     }
     if ((command.options[t.name] as { multiple?: boolean } | undefined)?.multiple) continue;
     if (seen.has(t.name)) return `--${t.name} given more than once`;

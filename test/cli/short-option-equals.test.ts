@@ -29,6 +29,11 @@ describe("-x=value", () => {
     expect(parseCommandLine(exp, ["-o", "=a.txt", "x.fcap"])).toMatchObject({ values: { out: "=a.txt" } });
   });
 
+  test("-c= (nothing after the '='): the spellings are shown with a placeholder", () => {
+    const check = COMMANDS.find((c) => c.name === "check-config")!;
+    expect(parseCommandLine(check, ["-c="])).toBe("-c=: a short option takes its value after a space (-c VALUE) or joined (-cVALUE); or --config=VALUE");
+  });
+
   test("main: exit 2 with the line on stderr, nothing run", async () => {
     const out: string[] = [];
     const err: string[] = [];
