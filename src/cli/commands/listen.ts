@@ -602,6 +602,16 @@ async function listenUntilDone(ctx: CommandContext, opts: ListenOptions): Promis
   const tty = !ndjson && process.stdout.isTTY === true;
   const where = nats === undefined ? groups.map((g) => (g.group !== undefined ? `${g.group}:${g.port} on ${g.iface}` : `unicast ${g.bind}:${g.port}`)) : [`NATS ${nats.prefix}.> ${nats.stream ? `stream ${nats.stream} from ${String(nats.from)}` : "live"}`];
   const title = opts.title ?? ["feeder listen", ...where];
+  // What to ask of the sender: the question was a group's on an interface for --bind alone and for --nats too.
+  const unicast = groups.filter((g) => g.group === undefined).length;
+  const sendersHint =
+    nats !== undefined
+      ? "(is a `feeder bridge to-nats` publishing under this prefix?)"
+      : unicast === 0
+        ? "(is a feeder publishing to this group, on this interface?)"
+        : unicast === groups.length
+          ? "(is a feeder's unicast destination sending to this address and port?)"
+          : "(is a feeder publishing to these?)";
   // UPD/S's time between draws is monotonic: on Date.now a wall clock stepped back made it negative (taken as 1 ms,
   // so ~200 updates a second were shown as some hundred thousand), one stepped forward made every rate near 0.
   let lastDrawMs = performance.now();
@@ -620,7 +630,7 @@ async function listenUntilDone(ctx: CommandContext, opts: ListenOptions): Promis
     const waitingFor =
       (stopping ? undefined : natsWaiting(reader)) ??
       (c.datagrams === 0
-        ? `waiting for the first datagram on ${where.join(", ")} (is a feeder publishing to this group, on this interface?)`
+        ? `waiting for the first datagram on ${where.join(", ")} ${sendersHint}`
         : `receiving (${c.datagrams} datagrams), waiting for the first book snapshot (sent every publish.snapshot_interval_ms)`);
     const width = (tty ? process.stdout.columns : undefined) || DEFAULT_TABLE_WIDTH;
     const table = renderTable(tableRows, { title, waitingFor, counters: c, width, legend: opts.legend });
