@@ -64,7 +64,7 @@ export function commandHelp(c: CommandSpec): string {
  * refused): the values and positionals, or what was wrong. Also the check of the repository's example command lines.
  */
 export function parseCommandLine(command: CommandSpec, args: readonly string[]): { values: CommandContext["values"]; positionals: string[] } | string {
-  let parsed: { values: CommandContext["values"]; positionals: string[]; tokens: { kind: string; name?: string; value?: string }[] };
+  let parsed: { values: CommandContext["values"]; positionals: string[]; tokens: { kind: string; name?: string; rawName?: string; value?: string; inlineValue?: boolean }[] };
   try {
     parsed = parseArgs({
       args: [...args],
@@ -74,7 +74,7 @@ export function parseCommandLine(command: CommandSpec, args: readonly string[]):
       tokens: true,
     }) as typeof parsed;
   } catch (err) {
-    return (err as Error).message;
+    return dashValueProblem(command, args, (err as Error).message) ?? (err as Error).message;
   }
   // parseArgs keeps the last of an option given twice: `-c prod.toml -c test.toml` would run test.toml unsaid.
   const seen = new Set<string>();
@@ -83,11 +83,31 @@ export function parseCommandLine(command: CommandSpec, args: readonly string[]):
     // No option takes an empty value: `record -o ""` failed its start-up check (exit 1, restarted for ever by the
     // unit), `export -o ""` wrote a temporary file into the working directory and failed (exit 1), a number was 0.
     if (t.value === "") return `--${t.name} needs a value, got an empty one`;
+    // parseArgs takes all after a short option's letter as its value, "=" too: `export -o=-` wrote a file named "=-".
+    if (t.inlineValue === true && t.value?.startsWith("=") && /^-[^-]$/.test(t.rawName ?? "")) {
+      const given = escapeControls(t.value.slice(1));
+      const v = given || "VALUE"; // `-c=`: the spellings shown with a placeholder, not "(-c )"
+      return `${t.rawName}=${given}: a short option takes its value after a space (${t.rawName} ${v}) or joined (${t.rawName}${v}); or --${t.name}=${v}`;
+    }
     if ((command.options[t.name] as { multiple?: boolean } | undefined)?.multiple) continue;
     if (seen.has(t.name)) return `--${t.name} given more than once`;
     seen.add(t.name);
   }
   return { values: parsed.values, positionals: parsed.positionals };
+}
+
+/**
+ * parseArgs' refusal of a value beginning with "-" (`--port -1`, or a value forgotten: `-c --duration 5`) in one line
+ * naming the option and what followed it: its own was three lines ending in "use '--port=-XYZ'", the value unsaid.
+ */
+function dashValueProblem(command: CommandSpec, args: readonly string[], message: string): string | undefined {
+  const raw = /^Option '([^']+)' argument is ambiguous/.exec(message)?.[1];
+  const at = raw === undefined ? -1 : args.findIndex((a, i) => a === raw && args[i + 1]?.startsWith("-"));
+  if (at < 0) return undefined;
+  const name = raw!.startsWith("--") ? raw!.slice(2) : Object.entries(command.options).find(([, o]) => `-${(o as { short?: string }).short}` === raw)?.[0];
+  if (name === undefined) return undefined;
+  const value = args[at + 1]!;
+  return `--${name} needs a value, got ${JSON.stringify(value)}, which begins with "-": if it is the value, give --${name}=${escapeControls(value)}`;
 }
 
 export interface MainIo {

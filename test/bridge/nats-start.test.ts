@@ -1337,6 +1337,8 @@ describe("listen --nats whose start's connection dropped", () => {
     expect(out[0]).toMatch(/not connected to NATS: connecting again every 2 s/); // before: "waiting for the first datagram on NATS …"
     expect(out[0]).not.toMatch(/is a feeder publishing/);
     expect(out.at(-1)).toMatch(/waiting for the first datagram/); // the last table, drawn once stopped
+    // It asked "is a feeder publishing to this group, on this interface?" of a NATS feed (no group, no interface).
+    expect(out.at(-1)!.replace(/\s+/g, " ")).toContain("(is a `feeder bridge to-nats` publishing under this prefix?)");
   });
 });
 

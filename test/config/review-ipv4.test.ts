@@ -84,7 +84,7 @@ describe("feeder listen and bridge say why too", () => {
 
   test("listen --group (it joined 239.255.0.8 for 239.255.0.010)", async () => {
     expect(await refusal(["listen", "--group", "239.255.0.010:31001", "--duration", "0.1"])).toEqual([
-      `feeder listen: 239.255.0.010 is not an IPv4 multicast group: ${leadingZero("239.255.0.010", "010", "octal 8", 10)} (see feeder listen --help)`,
+      `feeder listen: --group "239.255.0.010:31001": 239.255.0.010 is not an IPv4 multicast group: ${leadingZero("239.255.0.010", "010", "octal 8", 10)} (see feeder listen --help)`,
     ]);
   });
 

@@ -284,7 +284,7 @@ export function resolveGroups(ctx: CommandContext): {
   if (typeof v.retransmit === "string") {
     // A host name or IPv4 address: any text took before ("a b:5"), each request then failing its lookup, counted only.
     const m = /^([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/.exec(v.retransmit);
-    if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`--retransmit ${JSON.stringify(v.retransmit)}: give HOST:PORT`);
+    if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`--retransmit ${JSON.stringify(v.retransmit)}: give HOST:PORT (PORT 1..65535)`);
     retransmit = { host: m[1]!, port: Number(m[2]) };
   }
   if (typeof v.config === "string") {
@@ -310,18 +310,25 @@ export function resolveGroups(ctx: CommandContext): {
   }
   for (const entry of Array.isArray(v.bind) ? (v.bind as string[]) : []) {
     const m = /^([^:]*):(\d{1,5})$/.exec(entry);
-    if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`--bind ${JSON.stringify(entry)}: give a local IPv4 ADDR:PORT`);
+    if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`--bind ${JSON.stringify(entry)}: give a local IPv4 ADDR:PORT (PORT 1..65535)`);
     const why = interfaceProblem(m[1]!);
     if (why !== null) throw new UsageError(`--bind ${JSON.stringify(entry)}: ${m[1]} is not ${why}`);
     groups.push({ bind: m[1]!, port: Number(m[2]) });
   }
   const given = Array.isArray(v.group) ? (v.group as string[]) : [];
   for (const entry of given) {
-    const m = /^([^:]+)(?::(\d+))?$/.exec(entry);
-    const p = m?.[2] !== undefined ? Number(m[2]) : port;
-    if (m === null || p === undefined) throw new UsageError(`--group ${entry}: give a port (G:P or --port)`);
-    if (!(p >= 1 && p <= 65535)) throw new UsageError(`--group ${JSON.stringify(entry)}: port ${m[2]} out of range (1..65535)`);
-    groups.push({ group: m[1]!, port: p, iface: iface ?? "127.0.0.1" });
+    // Each refusal names the flag and the entry: "239.1.1.1:abc" was "give a port", one given; 10.0.0.1 named no flag.
+    const q = `--group ${JSON.stringify(entry)}`;
+    const colon = entry.indexOf(":");
+    const addr = colon < 0 ? entry : entry.slice(0, colon);
+    const portText = colon < 0 ? undefined : entry.slice(colon + 1);
+    if (portText !== undefined && !/^\d{1,5}$/.test(portText)) throw new UsageError(`${q}: its port ${JSON.stringify(portText)} is not a number (G:P, P in 1..65535)`);
+    const p = portText !== undefined ? Number(portText) : port;
+    if (p === undefined) throw new UsageError(`${q}: give a port (G:P or --port)`);
+    if (!(p >= 1 && p <= 65535)) throw new UsageError(`${q}: port ${portText} out of range (1..65535)`);
+    const why = ipv4Problem(addr);
+    if (why !== null || !isMulticastV4(addr)) throw new UsageError(`${q}: ${addr} is not an IPv4 multicast group${why === null ? "" : `: ${why}`}`);
+    groups.push({ group: addr, port: p, iface: iface ?? "127.0.0.1" });
   }
   // --port is the port of --group entries without one, or of the default group; given beside --config or --bind
   // alone it would change nothing, silently.
@@ -595,6 +602,16 @@ async function listenUntilDone(ctx: CommandContext, opts: ListenOptions): Promis
   const tty = !ndjson && process.stdout.isTTY === true;
   const where = nats === undefined ? groups.map((g) => (g.group !== undefined ? `${g.group}:${g.port} on ${g.iface}` : `unicast ${g.bind}:${g.port}`)) : [`NATS ${nats.prefix}.> ${nats.stream ? `stream ${nats.stream} from ${String(nats.from)}` : "live"}`];
   const title = opts.title ?? ["feeder listen", ...where];
+  // What to ask of the sender: the question was a group's on an interface for --bind alone and for --nats too.
+  const unicast = groups.filter((g) => g.group === undefined).length;
+  const sendersHint =
+    nats !== undefined
+      ? "(is a `feeder bridge to-nats` publishing under this prefix?)"
+      : unicast === 0
+        ? "(is a feeder publishing to this group, on this interface?)"
+        : unicast === groups.length
+          ? "(is a feeder's unicast destination sending to this address and port?)"
+          : "(is a feeder publishing to these?)";
   // UPD/S's time between draws is monotonic: on Date.now a wall clock stepped back made it negative (taken as 1 ms,
   // so ~200 updates a second were shown as some hundred thousand), one stepped forward made every rate near 0.
   let lastDrawMs = performance.now();
@@ -613,7 +630,7 @@ async function listenUntilDone(ctx: CommandContext, opts: ListenOptions): Promis
     const waitingFor =
       (stopping ? undefined : natsWaiting(reader)) ??
       (c.datagrams === 0
-        ? `waiting for the first datagram on ${where.join(", ")} (is a feeder publishing to this group, on this interface?)`
+        ? `waiting for the first datagram on ${where.join(", ")} ${sendersHint}`
         : `receiving (${c.datagrams} datagrams), waiting for the first book snapshot (sent every publish.snapshot_interval_ms)`);
     const width = (tty ? process.stdout.columns : undefined) || DEFAULT_TABLE_WIDTH;
     const table = renderTable(tableRows, { title, waitingFor, counters: c, width, legend: opts.legend });
