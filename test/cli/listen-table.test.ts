@@ -66,30 +66,65 @@ describe("listen table layout", () => {
     for (const l of text.split("\n")) expect(l.length).toBeLessThanOrEqual(width);
   });
 
-  test("a side shown empty: '-' when the publisher's is empty too, '?' when it was cut at publish.snapshot_depth and lost every level it knew (its best unknown, the book not usable)", () => {
+  test("a side shown empty: '-' when the publisher's is empty too; a side cut at publish.snapshot_depth that lost every level it knew (its best unknown) makes the book not usable: '—' both sides", () => {
     const cut = row("linear", "ETHUSDT", [2, 2], [349_999, 551], [350_000, 503], 0);
     cut.book.bids.clear();
     cut.book.bidFloorPx = 349_999; // known down to there: the publisher may have bids below
     const whole = row("linear", "SOLUSDT", [2, 2], [14_999, 5], [15_000, 7], 0);
     whole.book.bids.clear();
     const text = renderTable([cut, whole], { title: ["t"], waitingFor: "-", counters: COUNTERS, width: 200 });
-    // Old: both rows showed "-" (and the cut one USABLE yes).
-    expect(text).toMatch(/^bybit linear ETHUSDT +NO +live +yes +\? +3500\.00@5\.03 /m);
+    // Old: both rows showed "-" (and the cut one USABLE yes). Then "?" for the cut side and its ask's last price;
+    // since 2026-12-07 a book not usable shows no price at all, "—" on both sides (its ask is no more current).
+    expect(text).toMatch(/^bybit linear ETHUSDT +NO +live +yes +— +— /m);
     expect(text).toMatch(/^bybit linear SOLUSDT +yes +live +yes +- +150\.00@0\.07 /m);
+    expect(listenCommand.help).toMatch(/- none; — both for a book not\s+USABLE/);
+    expect(listenCommand.help).not.toContain("? unknown");
+  });
+
+  test.each([200, 92, 80, 60])("width %i: a book not usable shows — for its best bid and ask, never the prices it last held (they may not be the publisher's)", (width) => {
+    const notUsable = (symbol: string, set: (b: SubscriberBook) => void): TableRow => {
+      const r = row("linear", symbol, [2, 2], [349_999, 551], [350_000, 503], 0);
+      set(r.book);
+      expect(r.book.usable, symbol).toBe(false);
+      return r;
+    };
+    const rows = [
+      notUsable("AAAUSDT", (b) => (b.valid = false)), // after a gap: VALID NO, the publisher's book live
+      notUsable("BBBUSDT", (b) => (b.state = 2)), // resyncing
+      notUsable("CCCUSDT", (b) => (b.stale = true)), // stream silent: live*
+      notUsable("DDDUSDT", (b) => (b.state = 4)), // halted
+      notUsable("EEEUSDT", (b) => (b.state = 0)), // awaiting its snapshot
+      notUsable("FFFUSDT", (b) => (b.exponentsInDoubt = true)),
+      notUsable("GGGUSDT", (b) => { b.bids.clear(); b.bidFloorPx = 349_999; }), // a cut side emptied: its ask is no more current
+      row("linear", "ZZZUSDT", [2, 2], [14_999, 5], [15_000, 7], 0), // usable: its prices drawn
+    ];
+    const text = renderTable(rows, { title: ["t"], waitingFor: "-", counters: COUNTERS, width });
+    const lines = text.split("\n");
+    for (const l of lines) expect(Bun.stringWidth(l)).toBeLessThanOrEqual(width);
+    // Old: every one of them showed 3499.99 / 3500.00 as a current row does, only USABLE and STATE said otherwise.
+    expect(text).not.toMatch(/3499\.99|3500\.00|5\.51|5\.03/);
+    const header = lines.findIndex((l) => l.startsWith("INSTRUM"));
+    const body = lines.slice(header + 1, header + 1 + rows.length);
+    for (const l of body.slice(0, -1)) expect(l).toMatch(/ NO .* — +— /);
+    expect(body.at(-1)).toMatch(/ yes .*149\.99 +150\.00/);
   });
 
   test("columns are given up in order: venue (then named in the title), latency, rate, sizes", () => {
     const at = (width: number) => renderTable(ROWS, { title: ["t"], waitingFor: "-", counters: COUNTERS, width });
-    expect(at(200)).toMatch(/^bybit spot BTCUSDT +NO +live +NO +0\.006328@94914\.9 +94915\.0@2\.578000 +321 +1 +0 +45\/300$/m);
+    // BTCUSDT is not usable (VALID NO): "—" for its bid and ask, no more its last prices (until 2026-12-07), so the
+    // price columns are as wide as the usable ETHUSDT's and each column goes a few widths narrower than it did.
+    expect(at(200)).toMatch(/^bybit spot BTCUSDT +NO +live +NO +— +— +321 +1 +0 +45\/300$/m);
+    expect(at(200)).toMatch(/^bybit linear ETHUSDT +yes +live +yes +5\.51@3499\.99 +3500\.00@5\.03 +321 +0 +0 +45\/300$/m);
     expect(at(200)).not.toContain("venue bybit");
-    expect(at(120)).toMatch(/^t {2}venue bybit$/m);
-    expect(at(120)).toContain("µs p50/p99");
-    expect(at(112)).not.toContain("µs p50/p99");
-    expect(at(112)).toMatch(/UPD\/S/);
-    expect(at(100)).not.toMatch(/UPD\/S/);
-    expect(at(100)).toMatch(/BID QTY@PX/);
-    expect(at(92)).toMatch(/^INSTRUMENT +USABLE +STATE +VALID +BID +ASK +INVAL +REP$/m);
-    expect(at(92)).toMatch(/^spot BTCUSDT +NO +live +NO +94914\.9 +94915\.0 +1 +0$/m);
+    expect(at(112)).toMatch(/^t {2}venue bybit$/m);
+    expect(at(112)).toContain("µs p50/p99");
+    expect(at(106)).not.toContain("µs p50/p99");
+    expect(at(106)).toMatch(/UPD\/S/);
+    expect(at(94)).not.toMatch(/UPD\/S/);
+    expect(at(94)).toMatch(/BID QTY@PX/);
+    expect(at(87)).toMatch(/^INSTRUMENT +USABLE +STATE +VALID +BID +ASK +INVAL +REP$/m);
+    expect(at(87)).toMatch(/^spot BTCUSDT +NO +live +NO +— +— +1 +0$/m);
+    expect(at(87)).toMatch(/^linear ETHUSDT +yes +live +yes +3499\.99 +3500\.00 +0 +0$/m);
     expect(at(60)).toMatch(/^INSTRUM… +USABLE +STATE +VALID +BID +ASK +INVAL +REP$/m); // narrower still: names are cut, lines never wrap
   });
 
@@ -127,12 +162,12 @@ describe("listen table layout", () => {
     const legend = wide.slice(wide.indexOf("heartbeats 7\n") + 13).split("\n");
     expect(legend.join("  ")).toBe(
       "USABLE yes = safe to trade on  STATE = the publisher's book (* = stream silent)  VALID = identical to the publisher's book  " +
-        "QTY@PX, PX@QTY = best level's size and price  UPD/S = updates a second  INVAL = times invalidated  REP = refreshes that repaired it  " +
+        "QTY@PX, PX@QTY = best level's size and price (— = not usable)  UPD/S = updates a second  INVAL = times invalidated  REP = refreshes that repaired it  " +
         "µs p50/p99 = send → receive latency  all columns and counters: feeder help listen",
     );
     const narrow = at(80, true);
     for (const l of narrow.split("\n")) expect(l.length).toBeLessThanOrEqual(80);
-    expect(narrow).toContain("BID/ASK = best price");
+    expect(narrow).toContain("BID/ASK = best price (— = not usable)");
     expect(narrow).not.toMatch(/UPD\/S =|µs p50\/p99 =|QTY@PX/);
     expect(renderTable([], { title: ["t"], waitingFor: "-", counters: COUNTERS, width: 80, legend: true })).not.toContain("USABLE yes =");
   });

@@ -7,7 +7,8 @@
  * datagrams sent further ahead of this host's clock than sendAheadMaxMs (`send times ahead`), and so are the
  * datagrams already had (`duplicates`), late behind a jump (`late`) and the jumps and sessions undone (`reverted`).
  * STATE carries a `*` while the book's stream is stale; REASON (shown while a book is not live) says why the
- * publisher's book left LIVE, from the wire's status reason; REP counts refreshes that repaired the book.
+ * publisher's book left LIVE, from the wire's status reason; REP counts refreshes that repaired the book. A book
+ * that is not usable shows `—` for its best bid and ask, as the status page does: its last levels may differ.
  * @module
  */
 import type { SubscriberCounters } from "../../subscriber/subscriber-types.ts";
@@ -73,13 +74,15 @@ const LEGEND: Readonly<Record<string, string>> = {
   STATE: "STATE = the publisher's book (* = stream silent)",
   REASON: "REASON = why not live",
   VALID: "VALID = identical to the publisher's book",
-  "BID QTY@PX": "QTY@PX, PX@QTY = best level's size and price",
-  BID: "BID/ASK = best price",
+  "BID QTY@PX": "QTY@PX, PX@QTY = best level's size and price (— = not usable)",
+  BID: "BID/ASK = best price (— = not usable)",
   "UPD/S": "UPD/S = updates a second",
   INVAL: "INVAL = times invalidated",
   REP: "REP = refreshes that repaired it",
   "µs p50/p99": "µs p50/p99 = send → receive latency",
 };
+/** A not-usable book's best bid and ask: the status page's mark for levels that are not current. */
+const NOT_CURRENT = "—";
 /** Where every column and counter is explained. */
 const LEGEND_MORE = "all columns and counters: feeder help listen";
 
@@ -167,15 +170,19 @@ function columns(rows: readonly TableRow[], l: Layout): Column[] {
   // Only while some book is not live: a halted or resyncing book's reason outranks sizes, rate and latency.
   if (rows.some((r) => reasonOf(r.book) !== undefined)) add("REASON", false, (r) => reasonOf(r.book) ?? "-");
   add("VALID", false, (r) => (r.book.valid ? "yes" : "NO"));
+  // A book not usable (invalid, not live, stale, exponents in doubt, a cut side emptied) may differ from the
+  // publisher's: no price of it is drawn as if current. Until 2026-12-07 its last levels were, only USABLE said NO.
   add(l.qty ? "BID QTY@PX" : "BID", true, (r) => {
     const b = r.book;
-    if (b.bidCount === 0) return b.bidFloorPx === -Infinity ? "-" : "?"; // ?: a cut side that lost every level it knew
+    if (!b.usable) return NOT_CURRENT;
+    if (b.bidCount === 0) return "-"; // usable: the publisher's side is empty too
     const px = formatDecimal(b.bidPriceAt(0), b.instrument.priceExp);
     return l.qty ? `${formatDecimal(b.bidQtyAt(0), b.instrument.qtyExp)}@${px}` : px;
   });
   add(l.qty ? "ASK PX@QTY" : "ASK", true, (r) => {
     const b = r.book;
-    if (b.askCount === 0) return b.askCeilPx === Infinity ? "-" : "?";
+    if (!b.usable) return NOT_CURRENT;
+    if (b.askCount === 0) return "-";
     const px = formatDecimal(b.askPriceAt(0), b.instrument.priceExp);
     return l.qty ? `${px}@${formatDecimal(b.askQtyAt(0), b.instrument.qtyExp)}` : px;
   });
