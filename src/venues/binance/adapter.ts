@@ -714,13 +714,20 @@ export class BinanceAdapter implements VenueAdapter {
     if (!this.config.overrides.has(`${t.market}:${t.symbol}`)) this.watch.requestNow(t.market);
   }
 
-  /** A new tick or step from a reload: swap the exponents, tell the app, resync the book. Cold. */
+  /**
+   * A new tick or step from a reload: swap the exponents, tell the app, resync the book, ending any resync backoff
+   * (new exponents are worth a snapshot now). Cold.
+   */
   private applyInstrument(t: BinanceTopic, inst: Instrument): void {
     t.conn.table.setExponents(t.entry, inst.priceExp, inst.qtyExp);
     this.restart(t);
     this.books.invalidate(t, BookState.RESYNCING, StatusReason.INSTRUMENT_CHANGED);
     this.sink?.onInstrumentChanged(t.index, inst);
+    const waited = t.resyncDelayed;
     t.resyncDelayed = false;
+    // The wait's end subscribes a stream a (re)connect left out during it (onBackoffOver); ended here, nothing else
+    // would: until s-rdbinance its book stayed RESYNCING, never subscribed (instrument-backoff.test.ts).
+    if (waited && (t.sub === SUB_IDLE || t.sub === SUB_UNSUBSCRIBING)) this.control.restartTopic(t);
   }
 
   stats(): Record<string, number> {
