@@ -343,7 +343,7 @@ export class BybitAdapter implements VenueAdapter {
       ["ignoredBeforeSnapshot", "ignored_before_snapshot_total", "Deltas ignored because the book had no snapshot yet", this.ignoredBeforeSnapshot],
       ["ignoredWhileUnsubscribed", "ignored_while_unsubscribed_total", "Book frames in flight after an unsubscribe", this.ignoredWhileUnsubscribed],
       ["repeatedSnapshots", "repeated_snapshots_total", "Snapshots repeating the last sequence (applied as a replace)", this.repeatedSnapshots],
-      ["olderSnapshots", "older_snapshots_total", "Snapshots older than the live book (ignored)", this.olderSnapshots],
+      ["olderSnapshots", "older_snapshots_total", "Snapshots older than the live book, or than a resyncing one's last from the other socket of an overlap (ignored)", this.olderSnapshots],
       ["venueResets", "venue_resets_total", "Venue sequence resets", this.venueResets],
       ["staleResyncs", "stale_resyncs_total", "Books resynced because their channel went silent", this.lifecycle.staleResyncs],
       ["subscribeRejected", "subscribe_rejected_total", "Subscriptions the venue refused", this.control.subscribeRejected],
