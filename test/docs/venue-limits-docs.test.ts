@@ -30,6 +30,10 @@ const PHRASES: Record<string, string[]> = {
     `**${Bybit.OPTION_MAX_ARGS_PER_CONNECTION} args per connection**`,
     `at most **${Bybit.SPOT_MAX_ARGS_PER_REQUEST} args on spot**`,
     `budget of ${Bybit.CONNECTS_PER_WINDOW} connects per ${Bybit.CONNECT_WINDOW_MS / 60_000} minutes`,
+    // §4.1's push intervals as pushIntervalMs gives them (spot 200 is 200 ms, not linear's 100 ms: Bybit's orderbook page).
+    `linear and inverse 1: ${Bybit.pushIntervalMs("linear", 1)} ms, 50: ${Bybit.pushIntervalMs("linear", 50)} ms, 200: ${Bybit.pushIntervalMs("linear", 200)} ms, 1000: ${Bybit.pushIntervalMs("linear", 1000)} ms`,
+    `spot 1: ${Bybit.pushIntervalMs("spot", 1)} ms, 50: ${Bybit.pushIntervalMs("spot", 50)} ms, 200: ${Bybit.pushIntervalMs("spot", 200)} ms, 1000: ${Bybit.pushIntervalMs("spot", 1000)} ms`,
+    `option 25: ${Bybit.pushIntervalMs("option", 25)} ms, 100: ${Bybit.pushIntervalMs("option", 100)} ms`,
   ],
   okx: [
     `at most ${Okx.MAX_TOPICS_PER_CONNECTION} per connection`,

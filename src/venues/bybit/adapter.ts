@@ -343,7 +343,7 @@ export class BybitAdapter implements VenueAdapter {
       ["ignoredBeforeSnapshot", "ignored_before_snapshot_total", "Deltas ignored because the book had no snapshot yet", this.ignoredBeforeSnapshot],
       ["ignoredWhileUnsubscribed", "ignored_while_unsubscribed_total", "Book frames in flight after an unsubscribe", this.ignoredWhileUnsubscribed],
       ["repeatedSnapshots", "repeated_snapshots_total", "Snapshots repeating the last sequence (applied as a replace)", this.repeatedSnapshots],
-      ["olderSnapshots", "older_snapshots_total", "Snapshots older than the live book (ignored)", this.olderSnapshots],
+      ["olderSnapshots", "older_snapshots_total", "Snapshots older than the live book, or than a resyncing one's last from the other socket of an overlap (ignored)", this.olderSnapshots],
       ["venueResets", "venue_resets_total", "Venue sequence resets", this.venueResets],
       ["staleResyncs", "stale_resyncs_total", "Books resynced because their channel went silent", this.lifecycle.staleResyncs],
       ["subscribeRejected", "subscribe_rejected_total", "Subscriptions the venue refused", this.control.subscribeRejected],
@@ -443,6 +443,13 @@ export class BybitAdapter implements VenueAdapter {
         } else this.olderSnapshots++;
         return;
       }
+      if (t.book !== BookState.LIVE && u !== 1 && u < t.seqBeforeInvalid && this.oldSocketTrails(t, socket)) {
+        // The overlap's old socket behind the u the replacement gave the book before it left LIVE: it trails, as the
+        // LIVE rule above reads it (a resync restarts the replacement's stream only). Until 2026-12-07 it was taken as
+        // a reset, the book LIVE at an older state than it had shown (level 1: any of its 10 ms snapshots).
+        this.olderSnapshots++;
+        return;
+      }
       t.lastMsgMs = now;
       // A venue reset: u below the last u (u = 1, or any u on the socket that delivered the last: TCP is ordered, and
       // level 1 sends only snapshots, so a lost u = 1 shows only so), or below the last u before the book was
@@ -505,6 +512,16 @@ export class BybitAdapter implements VenueAdapter {
     t.lastMsgMs = now;
     this.books.onLive(t, now);
     return true;
+  }
+
+  /**
+   * Whether `socket` is the old socket of an overlap whose replacement delivered the u the book had when it left LIVE
+   * (seqBeforeInvalid), and that the old socket has not delivered (seqReached, at that u). Cold.
+   */
+  private oldSocketTrails(t: TopicState, socket: number): boolean {
+    const conn = t.conn;
+    if (conn.retiringGeneration < 0 || socket !== conn.retiringGeneration || t.seqSocket !== conn.generation) return false;
+    return !(t.seqAlsoSocket === socket && t.seqAlsoAt === t.seqBeforeInvalid);
   }
 
   private onSequenceBreak(t: TopicState, u: number, socket: number): void {

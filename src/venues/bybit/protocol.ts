@@ -15,12 +15,12 @@ export const BYBIT_DEPTHS: Readonly<Record<MarketName, readonly number[]>> = {
   option: [25, 100],
 };
 
-/** Push interval in ms per depth [§4.1]. */
+/** Push interval in ms per depth [§4.1]: spot's 200 is 200 ms, linear and inverse's 100 ms. */
 export function pushIntervalMs(market: MarketName, depth: number): number {
   if (market === "option") return depth === 25 ? 20 : 100;
   if (depth === 1) return 10;
   if (depth === 50) return 20;
-  if (depth === 200) return 100;
+  if (depth === 200 && market !== "spot") return 100;
   return 200;
 }
 

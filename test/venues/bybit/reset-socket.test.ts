@@ -151,3 +151,39 @@ describe("bybit: a snapshot at the live book's own u is the venue's book at that
     expect(sink.bids[0]).toEqual(new Map([[996, 1000]]));
   });
 });
+
+describe("bybit: a book resyncing during a planned reconnect's overlap", () => {
+  // The resync restarts the topic on the replacement only; the old socket streams on, trailing the replacement by the
+  // frames its own server has not sent yet. Its snapshot below the u the book had (from the replacement) is one of
+  // those, not a reset whose u = 1 was lost: a LIVE book ignores it (olderSnapshots), and so must one resyncing.
+  test("level 1: the old socket's trailing snapshot below the book's last u does not make it LIVE (nor count a reset)", async () => {
+    const { adapter, sink, feed, overlap } = await replayed(1);
+    feed("snapshot", 500, "100.0");
+    overlap();
+    feed("snapshot", 505, "100.5"); // the replacement, ahead: the book at u 505
+    feed("snapshot", 503, "100.3", true); // the old socket trails: ignored while LIVE
+    expect(adapter.stats()).toMatchObject({ olderSnapshots: 1, venueResets: 0 });
+    adapter.requestResync(0, StatusReason.CROSSED_BOOK); // e.g. the app found it crossed
+    expect(adapter.topicInfo(0).state).toBe("resyncing");
+    feed("snapshot", 504, "100.4", true); // still trailing: the venue's book of before u 505
+    // Before: taken as a venue reset (u below the book's last, 505), the book LIVE at u 504, older than what it showed.
+    expect(adapter.topicInfo(0).state).toBe("resyncing");
+    expect(adapter.stats()).toMatchObject({ olderSnapshots: 2, venueResets: 0, snapshots: 2 });
+    feed("snapshot", 506, "100.6", true); // the old socket past the book's u: the venue's book now
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 506 });
+    expect(sink.bids[0]).toEqual(new Map([[1006, 1000]]));
+  });
+
+  test.each([false, true])("the old socket going back below its own last u is still a reset, LIVE or not (the replacement repeating it: %s)", async (repeated) => {
+    const { adapter, sink, feed, overlap } = await replayed(1);
+    feed("snapshot", 500, "100.0");
+    overlap();
+    feed("snapshot", 505, "100.5", true); // the old socket delivers the book's u
+    if (repeated) feed("snapshot", 505, "100.5"); // the replacement repeats it: of record now, the old socket still there
+    adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+    feed("snapshot", 7, "99.5", true); // and restarts below it: its u = 1 lost
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 7 });
+    expect(adapter.stats()).toMatchObject({ venueResets: 1 });
+    expect(sink.bids[0]).toEqual(new Map([[995, 1000]]));
+  });
+});
