@@ -171,17 +171,23 @@ describe("Deribit record → replay: an expiry's closure", { timeout: 60_000 }, 
    * (it watches no expiry and asks no listing): the expired option stayed LIVE in replay where live had it halted.
    */
   test("the expired option HALTED / instrument_closed in replay at live's record; the other option's book equal", async () => {
-    const { sim, config } = await expiringOption(13, 1_500);
+    const { sim, expiresMs, config } = await expiringOption(13, 3_600_000);
+    const wall = { ms: expiresMs - 60_000 };
     running.push(() => sim.stop());
     const replay = new DeribitAdapter(config, SUBS, { log: silentLogger });
     running.push(() => replay.stop());
     await replay.loadInstruments();
     const lived = recordingTaps();
     const replayed = replayer(replay, lived.records);
-    const live = new DeribitAdapter(config, SUBS, { log: silentLogger, lateCheckMs: 20, listingRetryMs: 300, ...lived.taps });
+    const live = new DeribitAdapter(config, SUBS, { log: silentLogger, lateCheckMs: 20, listingRetryMs: 300, wallNow: () => wall.ms, ...lived.taps });
     running.push(() => live.stop());
     await live.loadInstruments();
     live.start(lived.sink);
+    await waitFor(() => {
+      sim.step(1);
+      return live.stats().topicsLive === 2;
+    }, "both books live", 20_000);
+    expire(sim, wall, expiresMs);
     await waitFor(() => {
       sim.step(1);
       return live.topicInfo(0).state === "halted";
