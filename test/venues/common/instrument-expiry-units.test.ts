@@ -99,6 +99,42 @@ describe("a listed expiry and the two clocks", () => {
   });
 });
 
+describe("a config override's symbol where the venue reads no expiry from names (every venue but Deribit)", () => {
+  test("a listing that names it past its expiry does not close it: an override's expiry is never the listing's", async () => {
+    // A whole-market answer may list the override's symbol too. Before s-deriexp its expiry was recorded and expiredAt
+    // skipped overrides; since, noteExpiries skips them (expiredAt no longer does, for Deribit's name expiry).
+    const validated = validateConfig({
+      publish: { destinations: [{ name: "t", group: "239.255.1.1", port: 30000, interface: "127.0.0.1" }] },
+      venues: { bybit: { inverse: { depth: 50, symbols: SYMBOLS }, overrides: { "inverse:BTCUSDU26": { tick_size: "0.5", lot_size: "1" } } } },
+    }).venues[0]!;
+    const config = { ...validated, instrumentCachePath: "" };
+    const conn = { used: false } as VenueConnection;
+    const topics = SUBS.map((s, i) => new TopicState(i, s.market, s.symbol, s.depth, `orderbook.50.${s.symbol}`, conn));
+    let instruments: (Instrument | undefined)[] | null = null;
+    const retired: number[] = [];
+    const sink: BookSink = { onBookUpdate() {}, onBookInvalid() {}, onInstrumentChanged() {} };
+    const lifecycle = fakeLifecycle({ onRetire: (t) => void retired.push(t.index) });
+    const answer: Record<string, InstrumentSpec> = {
+      "BTCUSDU26": { tickSize: "0.5", lotSize: "1", expiresMs: NOW_MS - 1_800_000 }, // the override's, past
+      "ETHUSDU26": { tickSize: "0.05", lotSize: "1", expiresMs: NOW_MS - 1_800_000 }, // the witness: the check ran
+    };
+    const watch = new InstrumentWatch({
+      ...{ venue: "bybit", log: createLogger({ level: "error", format: "json", write: () => {} }), now: () => 5_000, wallNow: () => NOW_MS, random: () => 1, config, subscriptions: SUBS, topics },
+      source: { notListed: () => "not listed", fetchSpecs: async () => new Map(Object.entries(answer)) },
+      ...{ intervalMs: 0, recheck: true, allowNoInstruments: false, instrumentCheckMs: 5, lateCheckMs: 1_000_000_000 },
+      ...{ instruments: () => instruments, sink: () => sink, lifecycle: () => lifecycle },
+      addToTable: () => 0,
+      apply: () => {},
+    });
+    onTestFinished(() => watch.stop());
+    instruments = await watch.load();
+    watch.bindTopics(false);
+    watch.start(sink); // checks the expiries at once
+    expect(retired).toEqual([1]);
+    expect(watch.stats()).toMatchObject({ instrumentsClosed: 1 });
+  });
+});
+
 /**
  * REST unreachable at start, the books resolved from the disk cache. Before, the cache kept tick and lot only and
  * nothing asked the listing before the hourly reload: an option or dated future resolved from it had no expiry, and at

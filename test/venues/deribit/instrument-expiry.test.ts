@@ -4,6 +4,8 @@
  * until the book went stale, 600 s by default for options: for ten minutes the expired book was published LIVE,
  * frozen. Now the expiry the listing gave halts the book when it comes (HALTED / instrument_closed), unsubscribed,
  * the other option untouched; asked for again, it stays closed (no longer listed). Real simulator on 127.0.0.1.
+ * The live tests read a fake wall clock stepped to the expiry once both books are LIVE (the simulator's option
+ * expired at that step): with a real expiry a second or two ahead, a loaded machine had not both books LIVE by then.
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
@@ -36,9 +38,15 @@ async function expiringOption(seed: number, expiresInMs: number) {
   return { sim, expiresMs, config };
 }
 
-/** An adapter on `config` started (stopped with `sim` after the test), default staleness: both books LIVE. */
-async function bothLive(sim: Sim, config: Awaited<ReturnType<typeof expiringOption>>["config"], what: string) {
-  const adapter = new DeribitAdapter(config, SUBS, { log: silentLogger, lateCheckMs: 20, listingRetryMs: 300 });
+/** A wall clock for the adapter, a minute before `expiresMs` until `expire` steps it there. */
+type FakeWall = { ms: number };
+
+/**
+ * An adapter on `config` started (stopped with `sim` after the test), default staleness, reading `wall`: both books
+ * LIVE, neither halted (the first is a minute short of its expiry).
+ */
+async function bothLive(sim: Sim, config: Awaited<ReturnType<typeof expiringOption>>["config"], what: string, wall: FakeWall) {
+  const adapter = new DeribitAdapter(config, SUBS, { log: silentLogger, lateCheckMs: 20, listingRetryMs: 300, wallNow: () => wall.ms });
   running.push(async () => {
     await adapter.stop();
     await sim.stop();
@@ -50,10 +58,21 @@ async function bothLive(sim: Sim, config: Awaited<ReturnType<typeof expiringOpti
     sim.step(1);
     return adapter.stats().topicsLive === 2;
   }, what, 20_000);
+  expect(recorder.halted).toEqual([]); // not before its expiry (start() checked the expiries once already)
+  expect(adapter.expiredInstruments().size).toBe(0);
   return { adapter, ...recorder };
 }
 
-/** The first option HALTED / instrument_closed at its expiry, not before; the other option untouched. */
+/**
+ * The first option's expiry comes: the adapter's clock reaches it and the simulator expires it then (silent, no
+ * longer listed, a subscribe not taken), as Deribit does at its expiration_timestamp.
+ */
+function expire(sim: Sim, wall: FakeWall, expiresMs: number): void {
+  wall.ms = expiresMs;
+  sim.setExpiration("option", SYMBOLS[0]!, Date.now());
+}
+
+/** The first option HALTED / instrument_closed at its expiry (bothLive saw it not before); the other option untouched. */
 async function expectHaltedAtExpiry(sim: Sim, adapter: DeribitAdapter, halted: ReturnType<typeof haltRecorder>["halted"], expiresMs: number): Promise<void> {
   await waitFor(() => {
     sim.step(1);
@@ -61,16 +80,19 @@ async function expectHaltedAtExpiry(sim: Sim, adapter: DeribitAdapter, halted: R
   }, "the expired option halted", 20_000);
   const h = halted.find((x) => x.index === 0)!;
   expect(h).toMatchObject({ state: BookState.HALTED, reason: StatusReason.INSTRUMENT_CLOSED });
-  expect(h.atMs).toBeGreaterThanOrEqual(expiresMs); // at its expiry, not before
+  expect([...adapter.expiredInstruments()]).toEqual([[0, expiresMs]]); // closed at the expiry the listing gave
   expect(halted.filter((x) => x.index === 1)).toEqual([]); // the other option is untouched
   expect(adapter.stats()).toMatchObject({ topicsLive: 1, instrumentsClosed: 1 });
 }
 
 describe("Deribit: an instrument that expires", { timeout: 60_000 }, () => {
   test("HALTED / instrument_closed at its expiration_timestamp, not LIVE and frozen until it goes stale", async () => {
-    const { sim, expiresMs, config } = await expiringOption(9, 1_500);
+    // An hour on by the simulator's clock: it is expired by hand when the adapter's clock is stepped there.
+    const { sim, expiresMs, config } = await expiringOption(9, 3_600_000);
+    const wall = { ms: expiresMs - 60_000 };
     // Default staleness (600 s for options): only the expiry can halt the book within this test.
-    const { adapter, halted, updatesAfterHalt } = await bothLive(sim, config, "both books live");
+    const { adapter, halted, updatesAfterHalt } = await bothLive(sim, config, "both books live", wall);
+    expire(sim, wall, expiresMs);
     await expectHaltedAtExpiry(sim, adapter, halted, expiresMs);
     // Asked for again every listing period: not listed (expired), so it stays closed.
     const asked = sim.stats.restRequests;
@@ -87,14 +109,16 @@ describe("Deribit: an option resolved from the disk cache while get_instruments 
   // Before, the cache kept tick and lot only: the option had no known expiry, nothing asked the listing again, and at
   // its expiry its book stayed LIVE and frozen until it went stale (600 s). Now the cache keeps expiration_timestamp.
   test("HALTED / instrument_closed at its expiration_timestamp, REST down throughout", async () => {
-    const { sim, expiresMs, config } = await expiringOption(11, 2_500);
+    const { sim, expiresMs, config } = await expiringOption(11, 3_600_000);
+    const wall = { ms: expiresMs - 60_000 };
     // A first run with REST up writes the cache; then get_instruments answers 503 for good.
     const first = new DeribitAdapter(config, SUBS, { log: silentLogger });
     await first.loadInstruments();
     await instrumentCacheWritesSettled();
     await first.stop();
     sim.setInstrumentsAvailable(false);
-    const { adapter, halted, updatesAfterHalt } = await bothLive(sim, config, "both books live from the cache");
+    const { adapter, halted, updatesAfterHalt } = await bothLive(sim, config, "both books live from the cache", wall);
+    expire(sim, wall, expiresMs);
     await expectHaltedAtExpiry(sim, adapter, halted, expiresMs);
     expect(updatesAfterHalt[0]).toBe(0);
   });
@@ -147,17 +171,23 @@ describe("Deribit record → replay: an expiry's closure", { timeout: 60_000 }, 
    * (it watches no expiry and asks no listing): the expired option stayed LIVE in replay where live had it halted.
    */
   test("the expired option HALTED / instrument_closed in replay at live's record; the other option's book equal", async () => {
-    const { sim, config } = await expiringOption(13, 1_500);
+    const { sim, expiresMs, config } = await expiringOption(13, 3_600_000);
+    const wall = { ms: expiresMs - 60_000 };
     running.push(() => sim.stop());
     const replay = new DeribitAdapter(config, SUBS, { log: silentLogger });
     running.push(() => replay.stop());
     await replay.loadInstruments();
     const lived = recordingTaps();
     const replayed = replayer(replay, lived.records);
-    const live = new DeribitAdapter(config, SUBS, { log: silentLogger, lateCheckMs: 20, listingRetryMs: 300, ...lived.taps });
+    const live = new DeribitAdapter(config, SUBS, { log: silentLogger, lateCheckMs: 20, listingRetryMs: 300, wallNow: () => wall.ms, ...lived.taps });
     running.push(() => live.stop());
     await live.loadInstruments();
     live.start(lived.sink);
+    await waitFor(() => {
+      sim.step(1);
+      return live.stats().topicsLive === 2;
+    }, "both books live", 20_000);
+    expire(sim, wall, expiresMs);
     await waitFor(() => {
       sim.step(1);
       return live.topicInfo(0).state === "halted";

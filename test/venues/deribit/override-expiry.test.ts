@@ -75,6 +75,39 @@ describe("Deribit: a config override's option past the expiry its name gives", {
   });
 });
 
+describe("Deribit: a config override's option already past the expiry its name gives at start", { timeout: 60_000 }, () => {
+  // The option's market is asked while running (a symbol left out at start, retried): before the query's filter the
+  // closed override rode every such query (its currency asked for it, the closed-query count and schedule moved).
+  test("halted at once, never LIVE nor subscribed; a query of its market does not ask for it", async () => {
+    const option = "BTC-27MAR26-70000-C";
+    const open = "BTC-27MAR26-80000-C";
+    const late = "BTC-27MAR26-90000-C"; // not listed: retried while running, each retry a query of the option market
+    const sim = await startDeribitSimulator({ markets: [{ market: "option", symbols: [option, open] }], seed: 14 });
+    const symbols = [option, open, late];
+    const subs: Subscription[] = symbols.map((symbol) => ({ market: "option", symbol, depth: 0 }));
+    const overrides = new Map([[`option:${option}`, { tickSize: "0.0005", lotSize: "0.1" }]]);
+    const config = { venue: "deribit" as const, wsUrl: sim.wsUrl, restUrl: sim.restUrl, instrumentCachePath: "", markets: [{ market: "option" as const, depth: 0, symbols }], overrides };
+    const adapter = new DeribitAdapter(config, subs, { log: recordedLog().log, wallNow: () => EXPIRY_MS + 1, lateCheckMs: 20, lateRetryBaseMs: 50, listingRetryMs: 100 });
+    running.push(async () => {
+      await adapter.stop();
+      await sim.stop();
+    });
+    const { sink, halted, updatesAfterHalt } = haltRecorder(3);
+    await adapter.loadInstruments();
+    const asked = sim.stats.restRequests;
+    adapter.start({ ...sink, onInstrumentResolved: () => {} }); // a sink that takes late books: the late symbol is retried
+    expect(halted).toEqual([expect.objectContaining({ index: 0, state: BookState.HALTED, reason: StatusReason.INSTRUMENT_CLOSED })]);
+    await waitFor(() => {
+      sim.step(1);
+      return adapter.topicInfo(1).state === "live" && sim.stats.restRequests >= asked + 2;
+    }, "the other option live and its market asked twice", 20_000);
+    expect(updatesAfterHalt[0]).toBe(0); // halted before anything: no update of it ever reached the sink
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "halted", subscribed: false });
+    expect([...adapter.expiredInstruments()]).toEqual([[0, EXPIRY_MS]]);
+    expect(adapter.stats()).toMatchObject({ instrumentsClosed: 1, instrumentClosedQueries: 0 });
+  });
+});
+
 describe("closed books whose listing is never asked (a config override's)", () => {
   // Counted as "expired", the closed schedule kept a deadline for them that no query could meet (their symbols are
   // left out of it): asked again at once, for ever.
