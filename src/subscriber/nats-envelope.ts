@@ -970,13 +970,19 @@ export class EnvelopeRepacker {
     copyRange(env, p.bytes[p.count - 1]!, body, off + MESSAGE_HEADER_BYTES, off + msgLen);
     // The decoder's own check of the message (§7.2), on its copy (a DataView over env would be a cell an envelope).
     // Before 2026-12-07 only its framing was checked: a negative quantity, a definition's bad UTF-8, … made the
-    // subscriber refuse the whole repacked datagram, the good messages in it lost and every book of the stream invalid.
-    // Refused alone, after its number was taken (no gap of the stream): its book sees its instrSeq skipped and resyncs.
+    // subscriber refuse the whole repacked datagram, the good messages in it lost with it. Refused alone, the messages
+    // around it are packed and applied; but its book (or definition) lacks an event of the publisher from here, so a
+    // gap of our stream (cold) stops subscribers trusting every book at once, as multicast's loss of it would: no
+    // message of the wire makes one book invalid without forging an instrSeq (a BookStatus sets the state only, and
+    // an in-sequence message after it would make the book usable again), and the refused message's instrSeq may be the
+    // bad field. A new session (the owner flushes the old one) ends every book of the old one anyway.
     const start = body - MESSAGE_HEADER_BYTES;
     if (validateMessage(p.views[p.count - 1]!, start, start + msgLen) !== DecodeErrorCode.OK) {
       p.rewind();
       const why = this.refuse("bad_message");
-      return result === "new_session" ? result : why; // the owner must still flush the old session's datagrams
+      if (result === "new_session") return result;
+      this.skipSeq();
+      return why;
     }
     // After the check: a refused message's instrSeq (one beyond 2^53) must not become the line others are judged by.
     if (this.olderCopy(env, hdr, streamKey, id)) {
