@@ -875,7 +875,9 @@ export class ForwardBridge {
   private retransmitOnGroup(from: dgram.RemoteInfo | undefined, group: string): void {
     const count = this.retransmitReports.due(monoMs());
     if (count === 0) return;
-    this.opts.log.warn("RETRANSMIT datagram on a group dropped, not forwarded: a request server answers only the requester's request socket, never a group (count: since the last such line)", {
+    // The first line has no earlier one to count from (it said "count: since the last such line" until 2026-12-07).
+    const words = this.retransmitReports.countWords(count);
+    this.opts.log.warn(`RETRANSMIT datagram on a group dropped, not forwarded: a request server answers only the requester's request socket, never a group (${words})`, {
       from: from === undefined ? "unknown" : `${from.address}:${from.port}`,
       group,
       count,

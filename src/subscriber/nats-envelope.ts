@@ -45,6 +45,7 @@ import {
 } from "../wire/layout.ts";
 import { DatagramAuth, sha256Option, type ReusableSha256 } from "../wire/auth.ts";
 import { ChannelPacker } from "../wire/packer.ts";
+import { DecodeErrorCode, validateMessage } from "../wire/decoder.ts";
 import { LeftBehindRuns, RETIRED_SESSIONS } from "./left-behind.ts";
 import { SEND_AHEAD_MAX_US, SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW } from "./streams.ts";
 import { monoEpochUs, shownUs } from "./mono-clock.ts";
@@ -962,15 +963,34 @@ export class EnvelopeRepacker {
       this.counters.heartbeats++;
       return result;
     }
-    if (this.olderCopy(env, hdr, streamKey, id)) {
-      this.counters.olderCopies++;
-      return result;
-    }
     const p = this.packer;
     const off = hdr;
+    p.mark();
     const body = p.beginMessage(msgLen, u16(env, off + MSG_TEMPLATE_ID_OFFSET), u16(env, off + MSG_BLOCK_LENGTH_OFFSET), env[off + MSG_VERSION_OFFSET]!, env[off + MSG_FLAGS_OFFSET]!);
     // Buffer's copy takes a range: a subarray of env (and a Uint8Array over the packer's buffer) was ~64 B each.
     copyRange(env, p.bytes[p.count - 1]!, body, off + MESSAGE_HEADER_BYTES, off + msgLen);
+    // The decoder's own check of the message (§7.2), on its copy (a DataView over env would be a cell an envelope).
+    // Before 2026-12-07 only its framing was checked: a negative quantity, a definition's bad UTF-8, … made the
+    // subscriber refuse the whole repacked datagram, the good messages in it lost with it. Refused alone, the messages
+    // around it are packed and applied; but its book (or definition) lacks an event of the publisher from here, so a
+    // gap of our stream (cold) stops subscribers trusting every book at once, as multicast's loss of it would: no
+    // message of the wire makes one book invalid without forging an instrSeq (a BookStatus sets the state only, and
+    // an in-sequence message after it would make the book usable again), and the refused message's instrSeq may be the
+    // bad field. A new session (the owner flushes the old one) ends every book of the old one anyway.
+    const start = body - MESSAGE_HEADER_BYTES;
+    if (validateMessage(p.views[p.count - 1]!, start, start + msgLen) !== DecodeErrorCode.OK) {
+      p.rewind();
+      const why = this.refuse("bad_message");
+      if (result === "new_session") return result;
+      this.skipSeq();
+      return why;
+    }
+    // After the check: a refused message's instrSeq (one beyond 2^53) must not become the line others are judged by.
+    if (this.olderCopy(env, hdr, streamKey, id)) {
+      p.rewind();
+      this.counters.olderCopies++;
+      return result;
+    }
     this.counters.messages++;
     return result;
   }
@@ -1263,9 +1283,9 @@ export class EnvelopeRepacker {
 }
 
 /**
- * The framing a message must have to be packed at all: its length field equals the payload, a multiple of 8, fits
- * a datagram, a known template whose root block fits and is as long as the subscriber's decoder requires. The
- * subscriber validates the rest as for any datagram. Before 2026-12-06 a shorter root block passed: a header-only
+ * The framing a message must have to be looked at at all: its length field equals the payload, a multiple of 8, fits
+ * a datagram, a known template whose root block fits and is as long as the subscriber's decoder requires. The rest
+ * of the decoder's check (validateMessage) runs on the message's copy in the packer (add). Before 2026-12-06 a shorter root block passed: a header-only
  * book message made add() throw (olderCopy read past the envelope: the JetStream read loop ended on it, without a
  * word), and a longer one was packed, the subscriber then dropping the whole repacked datagram (BAD_MESSAGE), the
  * good messages packed with it too.

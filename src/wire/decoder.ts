@@ -419,8 +419,11 @@ function bad(code: DecodeErrorCode, field: string): DecodeErrorCode {
   return code;
 }
 
-/** Structure of one message at `off`; `msgEnd` is where messages end (pktLength minus any trailer). */
-function validateMessage(dv: DataView, off: number, msgEnd: number): DecodeErrorCode {
+/**
+ * Structure of one message at `off`; `msgEnd` is where messages end (pktLength minus any trailer). Exported for the
+ * NATS reader (EnvelopeRepacker), which refuses a message a subscriber would refuse before packing it with others.
+ */
+export function validateMessage(dv: DataView, off: number, msgEnd: number): DecodeErrorCode {
   const msgLength = dv.getUint16(off + MSG_LENGTH_OFFSET, true);
   if (msgLength < MESSAGE_HEADER_BYTES) return bad(DecodeErrorCode.BAD_MESSAGE, "msgLength below 8");
   if (msgLength % MESSAGE_ALIGN_BYTES !== 0) return bad(DecodeErrorCode.BAD_MESSAGE, "msgLength not a multiple of 8");
