@@ -322,7 +322,8 @@ export function resolveGroups(ctx: CommandContext): {
     const colon = entry.indexOf(":");
     const addr = colon < 0 ? entry : entry.slice(0, colon);
     const portText = colon < 0 ? undefined : entry.slice(colon + 1);
-    if (portText !== undefined && !/^\d{1,5}$/.test(portText)) throw new UsageError(`${q}: its port ${JSON.stringify(portText)} is not a number (G:P, P in 1..65535)`);
+    // Any digits are a number (six are out of range, said so below), as the --port check beside --group reads them.
+    if (portText !== undefined && !/^\d+$/.test(portText)) throw new UsageError(`${q}: its port ${JSON.stringify(portText)} is not a number (G:P, P in 1..65535)`);
     const p = portText !== undefined ? Number(portText) : port;
     if (p === undefined) throw new UsageError(`${q}: give a port (G:P or --port)`);
     if (!(p >= 1 && p <= 65535)) throw new UsageError(`${q}: port ${portText} out of range (1..65535)`);
