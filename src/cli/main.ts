@@ -87,7 +87,9 @@ export function parseCommandLine(command: CommandSpec, args: readonly string[]):
     if (t.inlineValue === true && t.value?.startsWith("=") && /^-[^-]$/.test(t.rawName ?? "")) {
       const given = escapeControls(t.value.slice(1));
       const v = given || "VALUE"; // `-c=`: the spellings shown with a placeholder, not "(-c )"
-      return `${t.rawName}=${given}: a short option takes its value after a space (${t.rawName} ${v}) or joined (${t.rawName}${v}); or --${t.name}=${v}`;
+      // A value beginning with "=" joined would be this very spelling, refused: not offered.
+      const joined = v.startsWith("=") ? "" : ` or joined (${t.rawName}${v})`;
+      return `${t.rawName}=${given}: a short option takes its value after a space (${t.rawName} ${v})${joined}; or --${t.name}=${v}`;
     }
     if ((command.options[t.name] as { multiple?: boolean } | undefined)?.multiple) continue;
     if (seen.has(t.name)) return `--${t.name} given more than once`;

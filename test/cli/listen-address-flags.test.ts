@@ -21,6 +21,8 @@ test.each([
   [["--group", "239.1.1.1:5:6"], '--group "239.1.1.1:5:6": its port "5:6" is not a number (G:P, P in 1..65535)'],
   [["--group", "239.1.1.1:"], '--group "239.1.1.1:": its port "" is not a number (G:P, P in 1..65535)'],
   [["--group", "239.1.1.1"], '--group "239.1.1.1": give a port (G:P or --port)'],
+  // Six digits are a number: it said "is not a number", as for "abc".
+  [["--group", "239.1.1.1:100000"], '--group "239.1.1.1:100000": port 100000 out of range (1..65535)'],
 ])("listen %j: exit 2, naming --group and the entry", async (args, message) => {
   expect(await run("listen", ...args, "--duration", "0.05")).toEqual({ code: 2, out: [], err: [`feeder listen: ${message} (see feeder listen --help)`] });
 });

@@ -34,6 +34,11 @@ describe("-x=value", () => {
     expect(parseCommandLine(check, ["-c="])).toBe("-c=: a short option takes its value after a space (-c VALUE) or joined (-cVALUE); or --config=VALUE");
   });
 
+  test("-o==a (a value that itself begins with '='): the joined spelling, refused too, is not offered", () => {
+    const exp = COMMANDS.find((c) => c.name === "export")!;
+    expect(parseCommandLine(exp, ["-o==a", "x.fcap"])).toBe("-o==a: a short option takes its value after a space (-o =a); or --out==a");
+  });
+
   test("main: exit 2 with the line on stderr, nothing run", async () => {
     const out: string[] = [];
     const err: string[] = [];

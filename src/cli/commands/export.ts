@@ -17,6 +17,8 @@ import { instrumentCacheWritesEnded } from "./cache-writes.ts";
 import { checkCaptureFiles, nonNegativeNumber, positiveInteger } from "./capture-args.ts";
 
 const MAX_DEPTH = 1000;
+/** The widest --every-ms: one week of recorded time. */
+const MAX_EVERY_MS = 7 * 24 * 3600 * 1000;
 
 export const exportCommand: CommandSpec = {
   name: "export",
@@ -40,7 +42,7 @@ export const exportCommand: CommandSpec = {
     "                      publish.auth_key_file, retransmit.listen, workers, shard): the recorder's file does, on any host",
     "      --depth N       with --books: levels per side (default 10, at most 1000)",
     "      --every-ms T    with --books: one row per book every T ms of recorded time instead of one per change",
-    "                      (whole microseconds: 0.001 at least)",
+    "                      (whole microseconds: 0.001 at least, 604800000 = 7 days at most)",
     "",
     "Raw frames, one per row, in capture order:",
     "  jsonl {tsRecvUs, venue, market, connection, topic, frame}  (binary frames: frameBase64 instead of frame)",
@@ -139,6 +141,9 @@ export const exportCommand: CommandSpec = {
     if (everyMs > 0 && (everyMs < 0.001 || Math.abs(everyMs * 1000 - Math.round(everyMs * 1000)) > 1e-6)) {
       throw new UsageError(`--every-ms must be a whole number of microseconds (0.001 at least, 0 = off), got ${JSON.stringify(ctx.values["every-ms"])}`);
     }
+    // A weekly grid is the widest a capture set asks for; 1e20 put the first point, in µs, past every record (and
+    // beyond exact integers): no row at all, exit 0.
+    if (everyMs > MAX_EVERY_MS) throw new UsageError(`--every-ms must be at most ${MAX_EVERY_MS} (7 days), got ${JSON.stringify(ctx.values["every-ms"])}`);
     checkCaptureFiles(ctx.positionals);
     // "-" is standard output, as for most tools that take an output file (until 2026-12-06: a file named "-").
     const out = ctx.values.out === "-" ? undefined : ctx.values.out;

@@ -45,6 +45,11 @@ const USABLE_CHECK_MS = 100;
  * ndjson | slow-consumer` grew by the feed's rate until the process ran out of memory.
  */
 const DEFAULT_MAX_UNREAD_KIB = 16 * 1024;
+/**
+ * The largest --max-unread-kib (1 GiB, 64 times the default): the bound is this process's memory, and 1e12 was taken,
+ * which bounds nothing. A reader a GiB behind is not catching up: rows skipped say so sooner.
+ */
+const MAX_UNREAD_KIB = 1024 * 1024;
 /** SO_RCVBUF request: absorbs refresh bursts while the table redraws. */
 const RECV_BUFFER_BYTES = 8 * 1024 * 1024;
 
@@ -122,7 +127,8 @@ export const listenCommand: CommandSpec = {
     "  -n, --count N        exit after N updates (update records of any book: one not usable, such as a delta",
     "                       before its book's first snapshot, counts too); with --duration, the time up before",
     "                       N updates exits 1, naming how many came",
-    "      --max-unread-kib N  output its reader has not taken yet held at most (default 16384, 16 MiB): beyond,",
+    "      --max-unread-kib N  output its reader has not taken yet held at most (default 16384, 16 MiB; at most",
+    "                       1048576, 1 GiB): beyond,",
     "                       rows are skipped until half of it is taken, each run of them then counted in one",
     "                       {\"type\":\"skipped\",\"rows\":N} line (a table is not redrawn meanwhile)",
     "",
@@ -322,7 +328,8 @@ export function resolveGroups(ctx: CommandContext): {
     const colon = entry.indexOf(":");
     const addr = colon < 0 ? entry : entry.slice(0, colon);
     const portText = colon < 0 ? undefined : entry.slice(colon + 1);
-    if (portText !== undefined && !/^\d{1,5}$/.test(portText)) throw new UsageError(`${q}: its port ${JSON.stringify(portText)} is not a number (G:P, P in 1..65535)`);
+    // Any digits are a number (six are out of range, said so below), as the --port check beside --group reads them.
+    if (portText !== undefined && !/^\d+$/.test(portText)) throw new UsageError(`${q}: its port ${JSON.stringify(portText)} is not a number (G:P, P in 1..65535)`);
     const p = portText !== undefined ? Number(portText) : port;
     if (p === undefined) throw new UsageError(`${q}: give a port (G:P or --port)`);
     if (!(p >= 1 && p <= 65535)) throw new UsageError(`${q}: port ${portText} out of range (1..65535)`);
@@ -410,7 +417,9 @@ async function listenUntilDone(ctx: CommandContext, opts: ListenOptions): Promis
   if (format === "table" && v.depth !== undefined) throw new UsageError("--depth sets the levels of --format ndjson records; the table shows each side's best level only");
   const count = positiveInt(v.count, "count", undefined);
   const durationS = durationSeconds(v.duration);
-  const maxUnreadBytes = positiveInt(v["max-unread-kib"], "max-unread-kib", DEFAULT_MAX_UNREAD_KIB)! * 1024;
+  const maxUnreadKib = positiveInt(v["max-unread-kib"], "max-unread-kib", DEFAULT_MAX_UNREAD_KIB)!;
+  if (maxUnreadKib > MAX_UNREAD_KIB) throw new UsageError(`--max-unread-kib must be at most ${MAX_UNREAD_KIB} (1 GiB), got ${JSON.stringify(v["max-unread-kib"])}`);
+  const maxUnreadBytes = maxUnreadKib * 1024;
   const sendAheadMaxMs = intIn(v["send-ahead-max-ms"], "send-ahead-max-ms", DEFAULT_SEND_AHEAD_MAX_MS, 0, MAX_SEND_AHEAD_MS); // as bridge to-nats'
   // With --nats, --config gives its [nats] section (credentials and TLS, the flags overriding it) and the feed's key
   // (publish.auth_key_file, --auth-key-file overriding it), as for `bridge from-nats -c`: before, -c was refused, and

@@ -37,6 +37,12 @@ const MIN_FILE_MINUTES = 1;
  * rotate and delete files within seconds of a simulator's traffic.
  */
 const MIN_FILE_MB = 1;
+/**
+ * The largest --max-file-mb (64 GiB, 256 times the default): 1e12 was taken and never rotated by size. A larger file
+ * is one piece that --keep-bytes deletes whole (and reserves for the file open); fewer files come from
+ * --max-file-minutes.
+ */
+const MAX_FILE_MB = 64 * 1024;
 /** Recording runs in one process (workers: 1): the file is checked for that, at start and on SIGHUP. */
 const RECORD_LOAD: ValidateOptions = { runWorkers: 1 };
 
@@ -48,7 +54,7 @@ export const recordCommand: CommandSpec = {
     "  -c, --config FILE          TOML configuration (required), as for `feeder run`",
     "  -o, --out DIR              directory for capture files (required)",
     "      --compress C           zstd (default) | gzip | none: each block compressed on its own",
-    "      --max-file-mb N        rotate at this size on disk (default 256, at least 1; the environment",
+    "      --max-file-mb N        rotate at this size on disk (default 256, at least 1, at most 65536; the environment",
     "                             variable FEEDER_TEST_MIN_FILE_MB, for tests only, lowers that floor)",
     "      --max-file-minutes N   rotate at every UTC multiple of N minutes (default 60: at hh:00; at least 1;",
     "                             the first file is shorter), so recorders on several hosts cut their files alike;",
@@ -342,6 +348,7 @@ export function recordSettings(values: CommandContext["values"], env: Record<str
   if (maxMb < minMb) {
     throw new UsageError(`--max-file-mb must be at least ${minMb} (a file smaller than a few blocks, written every 200 ms, is a file per block), got ${JSON.stringify(values["max-file-mb"])}`);
   }
+  if (maxMb > MAX_FILE_MB) throw new UsageError(`--max-file-mb must be at most ${MAX_FILE_MB} (64 GiB), got ${JSON.stringify(values["max-file-mb"])}`);
   const maxMinutes = positiveNumber(values["max-file-minutes"], "max-file-minutes", 60);
   if (maxMinutes < MIN_FILE_MINUTES) {
     throw new UsageError(`--max-file-minutes must be at least ${MIN_FILE_MINUTES} (files are cut on UTC multiples of it; blocks are written every 200 ms), got ${JSON.stringify(values["max-file-minutes"])}`);
