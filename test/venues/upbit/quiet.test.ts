@@ -38,7 +38,7 @@ type Control = { flush(): void; write(...a: unknown[]): void };
  * KRW-BTC book: under CPU load past the test's timeout. `dropXrp()` true: the proxy drops KRW-XRP's frames (a
  * subscription the venue no longer serves) and a step waits for its answer's drop instead.
  */
-async function onTestClock(venue: "upbit" | "bithumb", { btcEvery = BTC_EVERY, dropXrp = () => false } = {}) {
+async function onTestClock(venue: "upbit" | "bithumb", { btcEvery = BTC_EVERY, dropXrp = (): boolean => false } = {}) {
   let clockMs = 1_000_000;
   let droppedXrp = 0;
   const rec = recorder(() => clockMs * 1000);
@@ -124,7 +124,7 @@ describe.each(["upbit", "bithumb"] as const)("%s: a code whose book does not mov
       onInvalid(index, state, reason);
     };
     drop = true;
-    // Its last book at the start: asked at the first round past 300 ms, STALE at the first one past its 150 ms answer
+    // Its last book at the start: asked at the first round past 300 ms, STALE at the first one at its 150 ms answer
     // time. 20 steps (1 s) is twice that: a rule that never calls it STALE fails below, not at a timeout.
     for (let i = 0; i < 20 && !sink.invalid.some((e) => e.index === 1); i++) await step();
     expect(sink.invalid.find((e) => e.index === 1)).toEqual({ index: 1, state: BookState.STALE, reason: StatusReason.STALE_FEED });
