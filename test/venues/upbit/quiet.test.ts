@@ -9,6 +9,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { until } from "../planned-fallback-harness.ts";
+import type { WsProxy } from "../ws-proxy.ts";
 import { recorder, replayRecorded, startProxiedUpbit } from "./proxied.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -20,6 +21,8 @@ const OPTIONS = { log: silentLogger, staleAfterMs: () => 300, housekeepingMs: 20
 const STEP_MS = 50;
 /** KRW-BTC's book moves every this many steps (200 ms, under the 300 ms stale time: it is never asked again). */
 const BTC_EVERY = 4;
+/** 'goes STALE': every step, so the capture holds a record every 50 ms and pins replay's verdict between two. */
+const BTC_EVERY_STEP = 1;
 
 type Lifecycle = { housekeeping: ReturnType<typeof setInterval> | null; rounds: { judge(): boolean }; onHousekeeping(): void };
 type Control = { flush(): void; write(...a: unknown[]): void };
@@ -32,12 +35,20 @@ type Control = { flush(): void; write(...a: unknown[]): void };
  * capture holds each frame at that time, so no load on this machine moves a verdict (before, on the wall clock, a
  * loaded machine's answer came past the 150 ms window, live's or replay's). A step with nothing sent waits for
  * nothing. Before, the simulator ran in real time (100 books/s) and each of ~200 10 ms steps waited for a generated
- * KRW-BTC book: under CPU load past the test's timeout.
+ * KRW-BTC book: under CPU load past the test's timeout. `dropXrp()` true: the proxy drops KRW-XRP's frames (a
+ * subscription the venue no longer serves) and a step waits for its answer's drop instead.
  */
-async function onTestClock(venue: "upbit" | "bithumb") {
+async function onTestClock(venue: "upbit" | "bithumb", { btcEvery = BTC_EVERY, dropXrp = (): boolean => false } = {}) {
   let clockMs = 1_000_000;
+  let droppedXrp = 0;
   const rec = recorder(() => clockMs * 1000);
-  const run = await startProxiedUpbit(venue, { seed: 3, messagesPerSecond: 0, quiet: ["KRW-XRP"] }, () => {}, { ...OPTIONS, now: () => clockMs, ...rec.taps }, cleanups);
+  const rewriteDown = (f: string) => {
+    if (!dropXrp() || !f.includes('"KRW-XRP"')) return f;
+    droppedXrp++;
+    return null;
+  };
+  const prepare = (p: WsProxy) => void p.byIndex.set(0, { rewriteDown });
+  const run = await startProxiedUpbit(venue, { seed: 3, messagesPerSecond: 0, quiet: ["KRW-XRP"] }, prepare, { ...OPTIONS, now: () => clockMs, ...rec.taps }, cleanups);
   const { lifecycle: lc, control } = run.adapter as unknown as { lifecycle: Lifecycle; control: Control };
   clearInterval(lc.housekeeping!);
   lc.housekeeping = null;
@@ -53,18 +64,21 @@ async function onTestClock(venue: "upbit" | "bithumb") {
   const frames = (code: string) => rec.records.filter((r) => r.frame?.includes(`"${code}"`)).length;
   let steps = 0;
   const step = async () => {
-    const [sent, btc, xrp] = [link.fromClient.length, frames("KRW-BTC"), frames("KRW-XRP")];
-    const btcMoves = steps++ % BTC_EVERY === 0;
+    const [sent, btc, xrp] = [link.fromClient.length, frames("KRW-BTC"), frames("KRW-XRP") + droppedXrp];
+    const btcMoves = steps++ % btcEvery === 0;
     clockMs += STEP_MS;
     if (btcMoves) run.sim.step(1, "KRW-BTC");
     control.flush();
     lc.onHousekeeping();
+    // Each request (the whole list) draws both codes' SNAPSHOTs, KRW-BTC's first: a dropped KRW-XRP answer does not
+    // say the adapter read KRW-BTC's, so that is waited for too (else read, and recorded, some steps later).
     await until(() => {
-      if (link.fromClient.length < base + written || (btcMoves && frames("KRW-BTC") <= btc)) return false;
-      return !link.fromClient.slice(sent).some((f) => f.includes('"orderbook"')) || frames("KRW-XRP") > xrp;
-    }, "the proxy has what the adapter wrote, KRW-BTC's book, KRW-XRP's answer to a request");
+      if (link.fromClient.length < base + written) return false;
+      const asked = link.fromClient.slice(sent).filter((f) => f.includes('"orderbook"')).length;
+      return frames("KRW-BTC") >= btc + (btcMoves ? 1 : 0) + asked && frames("KRW-XRP") + droppedXrp >= xrp + asked;
+    }, "the proxy has what the adapter wrote, KRW-BTC's book, both codes' answers to a request");
   };
-  return { ...run, rec, step };
+  return { ...run, rec, step, droppedXrp: () => droppedXrp };
 }
 
 /** Requests the pacing queued (SubscriptionControl.paced). */
@@ -102,29 +116,29 @@ describe.each(["upbit", "bithumb"] as const)("%s: a code whose book does not mov
 
   test("goes STALE when it does not answer (its frames dropped: a subscription the venue no longer serves)", async () => {
     let drop = false;
-    const rec = recorder();
+    const { adapter, sink, sim, rec, step, droppedXrp } = await onTestClock(venue, { btcEvery: BTC_EVERY_STEP, dropXrp: () => drop });
     const liveInvalidAt: number[] = []; // records tapped before each live invalidation
-    const { adapter, sink, sim } = await startProxiedUpbit(venue, { seed: 3, messagesPerSecond: 100, quiet: ["KRW-XRP"] }, (p) => {
-      p.byIndex.set(0, { rewriteDown: (f) => (drop && f.includes('"KRW-XRP"') ? null : f) });
-    }, { ...OPTIONS, ...rec.taps }, cleanups);
     const onInvalid = sink.onBookInvalid.bind(sink);
     sink.onBookInvalid = (index, state, reason) => {
       liveInvalidAt.push(rec.records.length);
       onInvalid(index, state, reason);
     };
     drop = true;
-    await until(() => sink.invalid.some((e) => e.index === 1), "KRW-XRP invalidated");
+    // Its last book at the start: asked at the first round past 300 ms, STALE at the first one at its 150 ms answer
+    // time. 20 steps (1 s) is twice that: a rule that never calls it STALE fails below, not at a timeout.
+    for (let i = 0; i < 20 && !sink.invalid.some((e) => e.index === 1); i++) await step();
     expect(sink.invalid.find((e) => e.index === 1)).toEqual({ index: 1, state: BookState.STALE, reason: StatusReason.STALE_FEED });
-    // It was asked first, and went stale for want of an answer.
+    // It was asked first (the venue answered: the proxy dropped it), and went stale for want of an answer.
     expect(adapter.stats().quietAsks).toBeGreaterThanOrEqual(1);
+    expect(droppedXrp()).toBeGreaterThanOrEqual(1);
     expect(adapter.stats().quietUnanswered).toBeGreaterThanOrEqual(1);
     expect(sink.invalid.filter((e) => e.index === 0)).toEqual([]);
     // Replayed: STALE too, its last book's receive time + 300 ms (the ask) + 150 ms (the answer awaited) past, at the
     // latest where live was (live's rounds judge up to one later; live asked at its round, replay at the stale time).
-    // The capture must reach past live's verdict (so past replay's): taken as soon as the verdict was seen, it could
-    // end before any frame past the stale time + 450 ms, and replay had no verdict at all (seen once under load).
-    await until(() => rec.records.length >= liveInvalidAt[0]! + 20, "frames past live's verdict");
-    const records = rec.records.slice(0, liveInvalidAt[0]! + 200);
+    // The capture reaches past live's verdict (so past replay's): 4 more steps. Before, on the wall clock, a loaded
+    // machine's capture could hold no KRW-XRP frame before replay's verdict.
+    for (let i = 0; i < 4; i++) await step();
+    const records = rec.records.slice();
     const replay = await replayRecorded(venue, sim.restUrl, records, { staleAfterMs: () => 300 }, cleanups);
     const k = replay.sink.invalid.findIndex((e) => e.index === 1);
     expect(replay.sink.invalid[k]).toEqual({ index: 1, state: BookState.STALE, reason: StatusReason.STALE_FEED });
