@@ -9,6 +9,7 @@ import { Supervisor } from "../../src/app/supervisor.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
 import { captureLog } from "../support/capture-log.ts";
+import { until } from "../support/until.ts";
 import { rawConfig, uniqueDestination, type Markets } from "../e2e/harness.ts";
 
 const MARKETS: Markets = [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"] }];
@@ -50,4 +51,25 @@ test("a status request that throws in a worker is answered as unavailable; the w
     expect(own.length, `worker ${worker}`).toBeLessThanOrEqual(1 + Math.floor(elapsedMs / 5000));
   }
   for (const l of failed) expect(l.detail).toBe("latency: test: latencySnapshot fails");
+});
+
+test("a status request that throws a value with no string form: answered as unavailable, its cause logged; the worker keeps running", { timeout: 30_000 }, async () => {
+  // Until sr12 the worker's catch described it with String(err), which threw: its message handler rejected (no
+  // reply; the worker ended). Workers of their own: each worker logs a failed request at most once per 5 s.
+  const config = validateConfig(rawConfig({ sim, markets: MARKETS, ...uniqueDestination(179), workers: 2 }));
+  let ownLines = "";
+  const own = captureLog();
+  const other = new Supervisor(config, own.log, new URL("./support/throwing-request-worker.ts", import.meta.url).href, { writeLog: (text, done) => ((ownLines += text), done()) });
+  try {
+    await other.start();
+    await other.metricsText();
+    const failed = () => ownLines.split("\n").filter((l) => l.includes("could not answer a status request")).map((l) => JSON.parse(l) as { worker: number; detail: string });
+    await until(() => failed().length === 2, () => `each worker's failure logged: ${ownLines}`);
+    expect(failed().map((l) => [l.worker, l.detail]).sort()).toEqual([0, 1].map((w) => [w, "metrics: a thrown [object Object] with no string form"]));
+    expect((await other.readiness()).workersDown).toEqual([]);
+    expect(own.lines.some((l) => l.msg.includes("worker exited") || l.msg === "worker error")).toBe(false);
+    expect(other.restarts).toBe(0);
+  } finally {
+    await other.stop();
+  }
 });
