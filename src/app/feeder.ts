@@ -933,7 +933,7 @@ export class Feeder {
     // The venues are told to stop (no frame of theirs is applied from here), then the stream ends at once: the END
     // does not wait for their sockets to close (up to 1 s each), which a caller's bounded wait (`feeder run`'s
     // 1.5 s, a worker's failed start) cut off before, leaving the books HALTED but the stream not ended.
-    const closing = Promise.all(this.pipelines.map((p) => p.adapter.stop().catch((err) => this.opts.log.warn("adapter stop failed", { error: String(err) }))));
+    const closing = Promise.all(this.pipelines.map((p) => p.adapter.stop().catch((err) => this.opts.log.warn("adapter stop failed", { error: errorText(err) }))));
     try {
       await this.publisher.stop();
     } finally {
