@@ -2,7 +2,8 @@
  * An exception while a worker answers a status request (/latency, /metrics, /readyz, /books go to every worker)
  * must cost that answer only. Before, it rejected the worker's async message handler, which ends a Bun Worker: its
  * venue connections and books went dark until the supervisor restarted it, and a scrape every 15 s would have
- * kept it in a restart loop. test/app/support/throwing-request-worker.ts makes latencySnapshot() throw.
+ * kept it in a restart loop. test/app/support/throwing-request-worker.ts makes latencySnapshot() throw (and
+ * metricsSnapshot() throw a value with no string form); no-string-start-worker.ts makes the Feeder's start do so.
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { Supervisor } from "../../src/app/supervisor.ts";
@@ -71,5 +72,20 @@ test("a status request that throws a value with no string form: answered as unav
     expect(other.restarts).toBe(0);
   } finally {
     await other.stop();
+  }
+});
+
+test("a worker start that throws a value with no string form: the start fails naming it", { timeout: 30_000 }, async () => {
+  // Until sr12 the catch described it with String(err), which threw: no `start-failed` was sent.
+  const config = validateConfig(rawConfig({ sim, markets: MARKETS, ...uniqueDestination(180), workers: 2 }));
+  const failing = new Supervisor(config, captureLog().log, new URL("./support/no-string-start-worker.ts", import.meta.url).href, { writeLog: (_text, done) => done() });
+  try {
+    const failed = await failing.start().then(
+      () => "started",
+      (err: Error) => err.message,
+    );
+    expect(failed).toMatch(/^worker [01]: a thrown \[object Object\] with no string form/);
+  } finally {
+    await failing.stop();
   }
 });
