@@ -833,7 +833,7 @@ export class Feeder {
     if (this.stopRequested) return this.stoppedDuringStart();
     // One failure (the publisher's, shared by every venue, counts once) is thrown as it is; several, named together.
     const failed = new Map<string, unknown>();
-    for (const r of results) if (r.status === "rejected") failed.set(r.reason instanceof Error ? r.reason.message : String(r.reason), r.reason);
+    for (const r of results) if (r.status === "rejected") failed.set(errorText(r.reason), r.reason);
     if (failed.size === 1) throw [...failed.values()][0];
     // Several venues refusing their symbols stay a configuration error (exit 2); with any other failure, retryable.
     const allUnusable = [...failed.values()].every((e) => e instanceof SymbolsUnusableError);
