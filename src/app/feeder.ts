@@ -833,7 +833,7 @@ export class Feeder {
     if (this.stopRequested) return this.stoppedDuringStart();
     // One failure (the publisher's, shared by every venue, counts once) is thrown as it is; several, named together.
     const failed = new Map<string, unknown>();
-    for (const r of results) if (r.status === "rejected") failed.set(r.reason instanceof Error ? r.reason.message : String(r.reason), r.reason);
+    for (const r of results) if (r.status === "rejected") failed.set(errorText(r.reason), r.reason);
     if (failed.size === 1) throw [...failed.values()][0];
     // Several venues refusing their symbols stay a configuration error (exit 2); with any other failure, retryable.
     const allUnusable = [...failed.values()].every((e) => e instanceof SymbolsUnusableError);
@@ -933,7 +933,7 @@ export class Feeder {
     // The venues are told to stop (no frame of theirs is applied from here), then the stream ends at once: the END
     // does not wait for their sockets to close (up to 1 s each), which a caller's bounded wait (`feeder run`'s
     // 1.5 s, a worker's failed start) cut off before, leaving the books HALTED but the stream not ended.
-    const closing = Promise.all(this.pipelines.map((p) => p.adapter.stop().catch((err) => this.opts.log.warn("adapter stop failed", { error: String(err) }))));
+    const closing = Promise.all(this.pipelines.map((p) => p.adapter.stop().catch((err) => this.opts.log.warn("adapter stop failed", { error: errorText(err) }))));
     try {
       await this.publisher.stop();
     } finally {

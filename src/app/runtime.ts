@@ -4,6 +4,7 @@
  * @module
  */
 import { awaitWithin, CUT_OFF } from "../core/await-within.ts";
+import { errorText } from "../core/error-text.ts";
 import type { Logger } from "../core/log.ts";
 import type { FeederConfig } from "../config/types.ts";
 import { captureStatusSource, type CaptureHealth } from "./capture-health.ts";
@@ -50,7 +51,7 @@ async function stopEach(log: Logger, parts: readonly (readonly [string, () => Pr
       await stop();
     } catch (err) {
       failed.push(part);
-      log.error("stop failed; the other parts are stopped all the same", { part, error: err instanceof Error ? err.message : String(err) });
+      log.error("stop failed; the other parts are stopped all the same", { part, error: errorText(err) });
     }
   }
   return failed;

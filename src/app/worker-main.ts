@@ -7,6 +7,7 @@
  */
 import { awaitWithin } from "../core/await-within.ts";
 import { nowUs } from "../core/clock.ts";
+import { errorText } from "../core/error-text.ts";
 import { createLogger, RateLimitedLog, type Logger } from "../core/log.ts";
 import { Feeder, inWorkerShare } from "./feeder.ts";
 import { workerLedger, type WorkerLedger } from "../venues/common/budget-ledger.ts";
@@ -84,7 +85,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         // Before, the thread was ended with nothing said: subscribers saw those books only go stale.
         await stopFeederWithin(FAILED_START_STOP_MS);
         if (stopping) return; // the supervisor's stop came meanwhile: its `stopped` answers it, after the same stop
-        send({ type: "start-failed", error: err instanceof Error ? err.message : String(err) });
+        send({ type: "start-failed", error: errorText(err) });
       }
       return;
     }
@@ -106,7 +107,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         return last(result);
       } catch (err) {
         if (err instanceof ReplyCancelled) return; // nobody waits for it
-        requestFailedLog?.hit(`${msg.what}: ${err instanceof Error ? err.message : String(err)}`);
+        requestFailedLog?.hit(`${msg.what}: ${errorText(err)}`);
         return send({ type: "response", id: msg.id, result: undefined });
       } finally {
         answering.delete(msg.id);
@@ -133,7 +134,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
 };
 
 function stopFeeder(): Promise<void> {
-  feederStop ??= (feeder?.stop() ?? Promise.resolve()).catch((err) => log?.error("could not stop the feeder", { error: err instanceof Error ? err.message : String(err) }));
+  feederStop ??= (feeder?.stop() ?? Promise.resolve()).catch((err) => log?.error("could not stop the feeder", { error: errorText(err) }));
   return feederStop;
 }
 

@@ -5,6 +5,7 @@
 import { constants as osConstants } from "node:os";
 import type { ParseArgsConfig } from "node:util";
 import { ConfigError, HostAddressError, SymbolsUnusableError } from "../core/errors.ts";
+import { errorText } from "../core/error-text.ts";
 import type { Logger } from "../core/log.ts";
 
 /**
@@ -86,7 +87,7 @@ export function startFailureExitCode(err: unknown): 1 | 2 {
  * load, found as the publisher reads it, named the key but not the file that names it.
  */
 export function startFailureFields(err: unknown, configFile?: string): Record<string, unknown> {
-  const error = err instanceof Error ? err.message : String(err);
+  const error = errorText(err); // never throws: a value with no string form (Feeder.start throws such a venue failure as it is)
   if (startFailureExitCode(err) === 1) return { error, exitCode: 1 };
   const config = (err instanceof ConfigError ? err.file : undefined) ?? configFile;
   return { error, exitCode: 2, ...(config !== undefined ? { config } : {}), fix: "the configuration must change: restarting cannot help" };

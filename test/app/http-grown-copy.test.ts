@@ -236,6 +236,28 @@ describe("a deep book that grew since its last copy (s-httpgrow)", { timeout: 60
     expect(((await whole.json()) as { bids: unknown[] }).bids).toHaveLength(1500);
   });
 
+  test("a depth copy with fewer levels than asked on one side only is not the whole book: the next whole copy is reserved at its last whole size", async () => {
+    // Bids 6,000 levels, asks 10: depth=3000 copies 3,010 levels, less than the book. Taken as the whole book (either
+    // side short), it would reserve the next whole copy at 48,160 B: refused, and asked again at 96,160 B.
+    const b = growing(1);
+    const u = new BookUpdate();
+    u.isSnapshot = true;
+    u.venueSeq = 1;
+    for (let l = 0; l < 6000; l++) u.pushBid(100_000_000 - l, 1000 + l);
+    for (let l = 0; l < 10; l++) u.pushAsk(100_000_001 + l, 1000 + l);
+    b.applySnapshot(u);
+    const asked: (number | undefined)[] = [];
+    const direct = sourceOf(b, []);
+    const h = serve({ ...direct, book: (...args) => (asked.push(args[4]), direct.book(...args)) });
+    leaveRoom(2 ** 20);
+    expect(((await (await fetch(`${h.url}/books/bybit/linear/GROW`)).json()) as { bids: unknown[] }).bids).toHaveLength(6000);
+    const shallow = (await (await fetch(`${h.url}/books/bybit/linear/GROW?depth=3000`)).json()) as { bids: unknown[]; asks: unknown[] };
+    expect([shallow.bids.length, shallow.asks.length]).toEqual([3000, 10]);
+    asked.length = 0;
+    expect(((await (await fetch(`${h.url}/books/bybit/linear/GROW`)).json()) as { bids: unknown[] }).bids).toHaveLength(6000);
+    expect(asked, "bytes reserved for each ask of the whole copy").toEqual([6010 * 16]);
+  });
+
   test("never copied whole, bigger than the room left: 503 saying the room left was reserved (its size not known), not that it grew", async () => {
     // Before: "(it grew since its last copy)" for a book never copied.
     const h = serve(sourceOf(growing(6000), []));

@@ -2,13 +2,15 @@
  * An exception while a worker answers a status request (/latency, /metrics, /readyz, /books go to every worker)
  * must cost that answer only. Before, it rejected the worker's async message handler, which ends a Bun Worker: its
  * venue connections and books went dark until the supervisor restarted it, and a scrape every 15 s would have
- * kept it in a restart loop. test/app/support/throwing-request-worker.ts makes latencySnapshot() throw.
+ * kept it in a restart loop. test/app/support/throwing-request-worker.ts makes latencySnapshot() throw (and
+ * metricsSnapshot() throw a value with no string form); no-string-start-worker.ts makes the Feeder's start do so.
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { Supervisor } from "../../src/app/supervisor.ts";
 import { validateConfig } from "../../src/config/load.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
 import { captureLog } from "../support/capture-log.ts";
+import { until } from "../support/until.ts";
 import { rawConfig, uniqueDestination, type Markets } from "../e2e/harness.ts";
 
 const MARKETS: Markets = [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"] }];
@@ -50,4 +52,40 @@ test("a status request that throws in a worker is answered as unavailable; the w
     expect(own.length, `worker ${worker}`).toBeLessThanOrEqual(1 + Math.floor(elapsedMs / 5000));
   }
   for (const l of failed) expect(l.detail).toBe("latency: test: latencySnapshot fails");
+});
+
+test("a status request that throws a value with no string form: answered as unavailable, its cause logged; the worker keeps running", { timeout: 30_000 }, async () => {
+  // Until sr12 the worker's catch described it with String(err), which threw: its message handler rejected (no
+  // reply; the worker ended). Workers of their own: each worker logs a failed request at most once per 5 s.
+  const config = validateConfig(rawConfig({ sim, markets: MARKETS, ...uniqueDestination(179), workers: 2 }));
+  let ownLines = "";
+  const own = captureLog();
+  const other = new Supervisor(config, own.log, new URL("./support/throwing-request-worker.ts", import.meta.url).href, { writeLog: (text, done) => ((ownLines += text), done()) });
+  try {
+    await other.start();
+    await other.metricsText();
+    const failed = () => ownLines.split("\n").filter((l) => l.includes("could not answer a status request")).map((l) => JSON.parse(l) as { worker: number; detail: string });
+    await until(() => failed().length === 2, () => `each worker's failure logged: ${ownLines}`);
+    expect(failed().map((l) => [l.worker, l.detail]).sort()).toEqual([0, 1].map((w) => [w, "metrics: a thrown [object Object] with no string form"]));
+    expect((await other.readiness()).workersDown).toEqual([]);
+    expect(own.lines.some((l) => l.msg.includes("worker exited") || l.msg === "worker error")).toBe(false);
+    expect(other.restarts).toBe(0);
+  } finally {
+    await other.stop();
+  }
+});
+
+test("a worker start that throws a value with no string form: the start fails naming it", { timeout: 30_000 }, async () => {
+  // Until sr12 the catch described it with String(err), which threw: no `start-failed` was sent.
+  const config = validateConfig(rawConfig({ sim, markets: MARKETS, ...uniqueDestination(180), workers: 2 }));
+  const failing = new Supervisor(config, captureLog().log, new URL("./support/no-string-start-worker.ts", import.meta.url).href, { writeLog: (_text, done) => done() });
+  try {
+    const failed = await failing.start().then(
+      () => "started",
+      (err: Error) => err.message,
+    );
+    expect(failed).toMatch(/^worker [01]: a thrown \[object Object\] with no string form/);
+  } finally {
+    await failing.stop();
+  }
 });

@@ -34,12 +34,12 @@ function writeConfig(dir: string, seed: number, httpPort: number | undefined): s
   return path;
 }
 
-/** Feeder.stop() does its work, then throws. */
-function feederStopThrows(): void {
+/** Feeder.stop() does its work, then throws (`thrown()`: an Error unless told). */
+function feederStopThrows(thrown: () => unknown = () => new Error("test: the pipeline's stop fails")): void {
   const realStop = Feeder.prototype.stop;
   vi.spyOn(Feeder.prototype, "stop").mockImplementation(async function (this: Feeder) {
     await realStop.call(this);
-    throw new Error("test: the pipeline's stop fails");
+    throw thrown();
   });
 }
 
@@ -67,6 +67,23 @@ test("runtime.stop(): the guard and the HTTP server are stopped when the pipelin
   expect(lines.filter((l) => l.msg.startsWith("stop failed")).map((l) => [l.level, l.msg, l.fields])).toEqual([
     ["error", "stop failed; the other parts are stopped all the same", { part: "pipeline", error: "test: the pipeline's stop fails" }],
   ]);
+});
+
+test("runtime.stop(): a pipeline stop that throws a value with no string form is logged naming it; the guard and HTTP are stopped", async () => {
+  // Until sr12 stopEach's catch described it with String(err), which threw: the guard and HTTP were left open.
+  const port = await freePort();
+  const { log, lines } = captureLog();
+  const runtime = await startRuntime(loadConfigFile(writeConfig(tempDir("rt-stop-no-string-"), 935, port)), log);
+  feederStopThrows(() => Object.create(null));
+  const guardStop = vi.spyOn(PublishGuard.prototype, "stop");
+  const err = await runtime.stop().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toMatchObject({ name: "StopFailed", parts: ["pipeline"] });
+  expect(guardStop).toHaveBeenCalledTimes(1);
+  expect(await refused(`http://127.0.0.1:${port}/healthz`)).toBe(true);
+  expect(lines.filter((l) => l.msg.startsWith("stop failed")).map((l) => l.fields)).toEqual([{ part: "pipeline", error: "a thrown [object Object] with no string form" }]);
 });
 
 test("a failed start whose stop throws: the guard and HTTP are stopped, and the start's own error is thrown", async () => {

@@ -3,6 +3,7 @@
  * their sockets have closed (each waited for up to 1 s): the callers bound the stop (`feeder run`'s 1.5 s, a worker's
  * failed start 1.5 s: worker-main.ts), and a stop cut off there used to end with the books HALTED but no END, so
  * subscribers saw that stream go quiet instead of end. Here the venue's stop never finishes at all.
+ * Also: a venue stop's failure is logged naming it, whatever was thrown (errorText), and the stop goes on.
  */
 import { afterEach, expect, test } from "vitest";
 import { Feeder } from "../../src/app/feeder.ts";
@@ -11,7 +12,10 @@ import { silentLogger } from "../../src/core/log.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
 import { BookState, StatusReason } from "../../src/core/types.ts";
 import { FeedSubscriber } from "../../src/subscriber/index.ts";
+import { instrumentIdOf } from "../../src/core/instrument-id.ts";
 import { tempDir, uniqueDestination, waitFor } from "../e2e/harness.ts";
+import { captureLog } from "../support/capture-log.ts";
+import { ScriptedVenue, startScriptedOkxSpot } from "../support/scripted-venue.ts";
 import { ACK, writeXrpConfig, XRP_LINES, XRP_T0_US } from "../support/xrp-capture.ts";
 
 const stops: (() => Promise<void> | void)[] = [];
@@ -102,4 +106,15 @@ test("stop(): the venues' closes are waited for even when the publisher's stop t
   release();
   await expect(stopping).rejects.toThrow(/publisher's stop fails/);
   expect(closed).toBe(true);
+});
+
+test("stop(): a venue stop that rejects with a value with no string form is logged naming it; the stop resolves", async () => {
+  // Until sr12 the catch described it with String(err), which threw: the Feeder's stop rejected with "Cannot convert
+  // object to primitive value", the venue's cause lost.
+  const venue = new ScriptedVenue({ instrumentId: instrumentIdOf("okx", "spot", "BTC-USDT"), venue: "okx", market: "spot", symbol: "BTC-USDT", priceExp: 1, qtyExp: 2, tickSize: "0.1", lotSize: "0.01" });
+  venue.stop = () => Promise.reject(Object.create(null));
+  const { log, lines } = captureLog();
+  const { feeder } = await startScriptedOkxSpot({ venue, symbols: ["BTC-USDT"], dest: uniqueDestination(920), cleanups: stops, log });
+  await feeder.stop();
+  expect(lines.filter((l) => l.msg === "adapter stop failed").map((l) => l.fields)).toEqual([{ error: "a thrown [object Object] with no string form" }]);
 });

@@ -76,4 +76,6 @@ test("a failed start's log fields name the --config file for exit 2 (the error's
   expect(startFailureFields(new ConfigError(["x: bad"], "/other.toml"), "/etc/feeder.toml")).toMatchObject({ config: "/other.toml" });
   expect(startFailureFields(new SymbolsUnusableError("bybit linear: no symbol usable"), "/etc/feeder.toml")).toMatchObject({ exitCode: 2, config: "/etc/feeder.toml" });
   expect(startFailureFields(new Error("listen EADDRINUSE"), "/etc/feeder.toml")).toEqual({ error: "listen EADDRINUSE", exitCode: 1 });
+  // A value with no string form (a venue start rejecting so: Feeder.start throws it as it is): named, not thrown.
+  expect(startFailureFields(Object.create(null), "/etc/feeder.toml")).toEqual({ error: "a thrown [object Object] with no string form", exitCode: 1 });
 });
