@@ -10,6 +10,7 @@ import { fstatSync, writeSync } from "node:fs";
 import { isatty } from "node:tty";
 import { parseArgs } from "node:util";
 import pkg from "../../package.json" with { type: "json" };
+import { errorText } from "../core/error-text.ts";
 import { ConfigError } from "../core/errors.ts";
 import { createLogger, writeStderr } from "../core/log.ts";
 import { WriteBacklog } from "../core/write-backlog.ts";
@@ -219,6 +220,19 @@ let signalledAtMs: number | undefined;
  */
 export const SIGNALLED_DRAIN_MS = 2000;
 
+/**
+ * A command's uncaught failure for stderr: an Error's stack (a bug's), else the value in words. Never throws: until
+ * 2026-12-07 `String(err)` here threw for a value with no string form and the failure's line was lost.
+ */
+export function failureText(err: unknown): string {
+  try {
+    if (err instanceof Error && typeof err.stack === "string") return err.stack;
+  } catch {
+    // a stack getter that throws: described as any other value
+  }
+  return errorText(err);
+}
+
 export async function main(argv: string[], io: MainIo = processIo()): Promise<number> {
   const [first, ...rest] = argv;
   // `feeder --help run` is `feeder help run`; anything more (or an unknown command) is refused, not ignored. A further
@@ -315,7 +329,7 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
     // included (until 2026-12-06: `feeder sim --port 80` with the port taken printed one).
     const code = (err as NodeJS.ErrnoException | undefined)?.code;
     const systemError = typeof code === "string" && /^E[A-Z0-9]+$/.test(code);
-    io.err(`feeder ${command.name}: ${systemError ? (err as Error).message : ((err as Error).stack ?? String(err))}`);
+    io.err(`feeder ${command.name}: ${systemError ? errorText(err) : failureText(err)}`);
     return 1;
   } finally {
     if (hangupIsCommands) process.off("SIGHUP", hangupBeforeCommandListens);

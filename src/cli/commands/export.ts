@@ -8,6 +8,7 @@ import { exportCaptures, type ExportSink } from "../../app/export.ts";
 import { chmodSync, closeSync, fstatSync, lstatSync, realpathSync, statSync, unlinkSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { loadConfigFile } from "../../config/load.ts";
+import { errorText } from "../../core/error-text.ts";
 import type { Logger } from "../../core/log.ts";
 import { whenPipeReaderGone } from "../../core/pipe-reader.ts";
 import { renameDurablySync } from "../../core/durable-rename.ts";
@@ -191,7 +192,7 @@ export const exportCommand: CommandSpec = {
       }
       await instrumentCacheWritesEnded(log, ctx.stopSignal);
       // E.g. instruments that resolve from neither overrides, cache nor REST (the message names them), or a full disk.
-      log.error("export failed", { error: err instanceof Error ? err.message : String(err), out: out ?? "stdout" });
+      log.error("export failed", { error: errorText(err), out: out ?? "stdout" });
       return 1;
     }
     finished = true;
