@@ -875,10 +875,11 @@ export class ForwardBridge {
   private retransmitOnGroup(from: dgram.RemoteInfo | undefined, group: string): void {
     const count = this.retransmitReports.due(monoMs());
     if (count === 0) return;
-    this.opts.log.warn("RETRANSMIT datagram on a group dropped, not forwarded: a request server answers only the requester's request socket, never a group (count: since the last such line)", {
+    this.opts.log.warn("RETRANSMIT datagram on a group dropped, not forwarded: a request server answers only the requester's request socket, never a group", {
       from: from === undefined ? "unknown" : `${from.address}:${from.port}`,
       group,
       count,
+      counted: this.retransmitReports.countWords(count), // the first says so: no last line to count from
       total: this.counters.rejected[REJECTED_RETRANSMIT],
     });
   }
