@@ -14,6 +14,17 @@ export interface GuardRound {
   cpuNsPerDgram: number;
 }
 
+/**
+ * GUARD_ROUNDS (`text`; unset: `dflt`): rounds of the watcher on and off each. Below 1 there is no round to take a
+ * median of: the summary line gave NaN figures (GUARD_ROUNDS=0), so it is refused, as is a fraction or other text.
+ */
+export function guardRounds(text: string | undefined, dflt: number): number {
+  if (text === undefined) return dflt;
+  const n = /^\d+$/.test(text) ? Number(text) : 0;
+  if (n < 1) throw new Error(`GUARD_ROUNDS must be a whole number of rounds, at least 1: got "${text}"`);
+  return n;
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** The summary line: the watcher's added CPU per datagram, or NO naming the rounds in which it saw fewer than sent. */

@@ -15,14 +15,14 @@ import { openMulticastSender } from "../src/net/multicast.ts";
 import { MAGIC, PKT_CHANNEL_ID_OFFSET, PKT_MAGIC_OFFSET, PKT_SESSION_ID_OFFSET, PKT_SOURCE_ID_OFFSET, PKT_VERSION_OFFSET, WIRE_VERSION } from "../src/wire/layout.ts";
 import { loopbackDestination } from "./e2e-common.ts";
 import { printTable, SMOKE } from "./harness.ts";
-import { type GuardRound, watcherCostLine } from "./publish-guard-cost.ts";
+import { type GuardRound, guardRounds, watcherCostLine } from "./publish-guard-cost.ts";
 
 const { group: GROUP, port: PORT } = loopbackDestination(7);
 const SESSION = 0x1234_5678;
 const DGRAM_BYTES = 400;
 const PER_TURN = 16;
 const TURNS = Number(process.env.GUARD_TURNS ?? (SMOKE ? 50 : 4000));
-const ROUNDS = Number(process.env.GUARD_ROUNDS ?? (SMOKE ? 1 : 5));
+const ROUNDS = guardRounds(process.env.GUARD_ROUNDS, SMOKE ? 1 : 5);
 /** How long a round waits for datagrams its watcher has not read yet (a queue read in ms; only a loss waits it all). */
 const UNREAD_WAIT_MS = 5_000;
 

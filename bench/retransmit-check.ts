@@ -104,15 +104,23 @@ export class PublishedLevels {
     this.sum2[i] = (this.sum2[i]! + sign * levelTerm(SEED2, side, px, qty)) | 0;
   }
 
-  /** Before book i takes `cs`: qtyBefore gives each changed level's quantity until then (0 or undefined: absent). */
+  /**
+   * Before book i takes `cs`: qtyBefore gives each changed level's quantity until then (0 or undefined: absent). A
+   * price given again on a side replaces what its earlier entry set (the book applies them in order): that quantity
+   * is the one taken off, not the book's (taken off twice until 2026-12-07, the book then said to differ).
+   */
   changes(i: number, cs: Changes, bidQtyBefore: (px: number) => number | undefined, askQtyBefore: (px: number) => number | undefined): void {
-    for (let j = 0; j < cs.bidCount; j++) {
-      this.level(i, 0, cs.bidPx[j]!, bidQtyBefore(cs.bidPx[j]!) ?? 0, -1);
-      this.level(i, 0, cs.bidPx[j]!, cs.bidQty[j]!, 1);
-    }
-    for (let j = 0; j < cs.askCount; j++) {
-      this.level(i, 1, cs.askPx[j]!, askQtyBefore(cs.askPx[j]!) ?? 0, -1);
-      this.level(i, 1, cs.askPx[j]!, cs.askQty[j]!, 1);
+    this.side(i, 0, cs.bidPx, cs.bidQty, cs.bidCount, bidQtyBefore);
+    this.side(i, 1, cs.askPx, cs.askQty, cs.askCount, askQtyBefore);
+  }
+
+  private side(i: number, side: number, px: ArrayLike<number>, qty: ArrayLike<number>, count: number, qtyBefore: (px: number) => number | undefined): void {
+    for (let j = 0; j < count; j++) {
+      const p = px[j]!;
+      let k = j - 1; // the last earlier entry at p, if any: a scan, not a map (change sets are short; nothing allocated)
+      while (k >= 0 && px[k] !== p) k--;
+      this.level(i, side, p, k >= 0 ? qty[k]! : (qtyBefore(p) ?? 0), -1);
+      this.level(i, side, p, qty[j]!, 1);
     }
   }
 

@@ -881,6 +881,7 @@ export class ForwardBridge {
       from: from === undefined ? "unknown" : `${from.address}:${from.port}`,
       group,
       count,
+      counted: this.retransmitReports.countWords(count), // the first says so: no last line to count from
       total: this.counters.rejected[REJECTED_RETRANSMIT],
     });
   }

@@ -165,7 +165,16 @@ export const silentLogger: Logger = {
 };
 
 /**
- * Counts events on a hot path and logs at most one line per interval with the count since the last line.
+ * How a rate-limited report words its count `n` (this one included): the first has no earlier report to count from
+ * ("1 dropped since the last such report" said so of the first until 2026-12-07). `what`: what the n are.
+ */
+export function reportCountWords(first: boolean, n: number, what = "dropped"): string {
+  return first ? "the first such report" : `${n} ${what} since the last such report`;
+}
+
+/**
+ * Counts events on a hot path and logs at most one line per interval with the count since the last line (`count`,
+ * worded in `counted`: the first line says it is the first, there being no last line).
  * `hit()` is allocation-free; the log line (cold) allocates.
  */
 export class RateLimitedLog {
@@ -186,7 +195,8 @@ export class RateLimitedLog {
     this.pending++;
     const now = performance.now();
     if (now - this.lastLogMs >= this.intervalMs) {
-      this.log[this.level](this.msg, from === undefined ? { count: this.pending, total: this.total, detail } : { count: this.pending, total: this.total, detail, from });
+      const counted = reportCountWords(this.lastLogMs === -Infinity, this.pending, "more");
+      this.log[this.level](this.msg, from === undefined ? { count: this.pending, counted, total: this.total, detail } : { count: this.pending, counted, total: this.total, detail, from });
       this.pending = 0;
       this.lastLogMs = now;
     }

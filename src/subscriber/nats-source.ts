@@ -906,7 +906,8 @@ export class NatsFeedReader {
     const seq = m?.info?.streamSequence;
     const readNs = m?.info?.timestampNanos;
     const state = info.state;
-    if (seq === undefined || readNs === undefined || state === undefined || jsm.streams.getMessage === undefined) return false;
+    // A read time that is no number (NaN) compares unequal to every stored one: no time to compare, nothing told.
+    if (seq === undefined || readNs === undefined || !Number.isFinite(readNs) || state === undefined || jsm.streams.getMessage === undefined) return false;
     if (state.last_seq < seq || (state.first_seq ?? 0) > seq) return false;
     const stored = await jsm.streams.getMessage(this.opts.stream!, { seq }).catch(() => undefined);
     if (stored === undefined) return false;

@@ -1,3 +1,5 @@
+import { reportCountWords } from "../core/log.ts";
+
 /**
  * Cold: a refusal said in an 'error' at once, then at most once per `intervalMs` with the count since (each one
  * counted by its caller as well), so a flood of them is a few events, not one per datagram. @module
@@ -25,6 +27,6 @@ export class ReportLimit {
    * "1 dropped since the last such report" before 2026-12-07).
    */
   countWords(n: number): string {
-    return this.said === 1 ? "the first such report" : `${n} dropped since the last such report`;
+    return reportCountWords(this.said === 1, n);
   }
 }

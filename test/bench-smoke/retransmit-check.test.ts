@@ -107,3 +107,21 @@ test("a book at an instrSeq the publisher has not reached differs; it is not cou
   expect(published.unchecked).toBe(0);
   expect(published.verdict()).toBe("NO (1 differ)");
 });
+
+test("a price given twice on a side in one change set counts as its last quantity, not its old one taken off twice", () => {
+  const pub = book(3);
+  const published = new PublishedLevels([pub], 16);
+  const cs = new ChangeSet();
+  const bidPx = pub.bidPriceAt(0);
+  const askPx = pub.askPriceAt(1);
+  cs.addBid(bidPx, 7);
+  cs.addBid(bidPx, 9); // the same price again: the book ends at 9
+  cs.addAsk(askPx, 0);
+  cs.addAsk(askPx, 4); // removed, then back at 4
+  published.changes(0, cs, (px) => pub.bids.get(px), (px) => pub.asks.get(px));
+  pub.apply(cs, 2, 0);
+  published.record(0, pub.instrSeq);
+  published.compare(0, "SYM0USDT", pub, "after repeats");
+  expect(published.differ).toEqual([]); // before: the old quantities taken off twice, the book said to differ
+  expect(published.compared).toBe(1);
+});

@@ -46,4 +46,6 @@ test("a rejected datagram is a warning naming what was wrong and where it came f
   const w = said()[0]!;
   expect(w.fields?.detail).toMatch(/datagram \(40 B\)/);
   expect(w.fields?.from).toBe(`127.0.0.1:${sender.address().port}`);
+  expect(w.msg).toBe("the feed's subscriber reported an error"); // before: "(the count: since the last such line)", of the first too
+  expect(w.fields?.counted).toBe("the first such report");
 });

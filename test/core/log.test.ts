@@ -52,6 +52,14 @@ describe("logging", () => {
     expect(JSON.parse(lines[0]!)).toMatchObject({ msg: "frames rejected", count: 1, total: 1 });
   });
 
+  test("rate-limited log: the first line words its count as the first, a later one as the count since the last", () => {
+    const lines: string[] = [];
+    const r = new RateLimitedLog(createLogger({ format: "json", write: (l) => lines.push(l) }), "warn", "frames rejected", 0);
+    r.hit("bad");
+    r.hit("bad");
+    expect(lines.map((l) => JSON.parse(l).counted)).toEqual(["the first such report", "1 more since the last such report"]); // before: no words, the first line's count read as since a last line
+  });
+
   test("rate-limited log: a wall clock stepped back an hour does not hold the next line back for the hour", async () => {
     const lines: string[] = [];
     const back = { ms: 0 };

@@ -572,7 +572,7 @@ async function listenUntilDone(ctx: CommandContext, opts: ListenOptions): Promis
     sub.on("gap", (e) => ctx.log.warn("gap", { channelId: e.channelId, sourceId: e.sourceId, expected: e.expected, got: e.got }));
     // Before, only ndjson said these: with the table a retransmission reply dropped as from an address not asked (every
     // gap falling back) or a rejected datagram was at most a count. Rate-limited: a flood of junk is one line per 5 s.
-    const feedErrors = new RateLimitedLog(ctx.log, "warn", "the feed's subscriber reported an error (the count: since the last such line)");
+    const feedErrors = new RateLimitedLog(ctx.log, "warn", "the feed's subscriber reported an error");
     sub.on("error", (e) => feedErrors.hit(e.error.message, e.from));
   }
 

@@ -89,10 +89,10 @@ describe("bybit replay: a file head's ws:asked whose body does not parse", () =>
     expect([adapter.stats().malformedRecords, lines]).toEqual([0, []]);
     for (const body of ["{not json", '{"a":1}', "7"]) adapter.ingestConnectionEvent("linear", conn.name, "ws:asked", 1, body);
     expect(adapter.stats().malformedRecords).toBe(3);
-    expect(lines).toEqual([{ msg: expect.stringContaining("bybit: malformed capture record ignored"), fields: { count: 1, total: 1, detail: `${conn.name}: {not json`, from: conn.name } }]);
+    expect(lines).toEqual([{ msg: expect.stringContaining("bybit: malformed capture record ignored"), fields: { count: 1, counted: "the first such report", total: 1, detail: `${conn.name}: {not json`, from: conn.name } }]);
     vi.advanceTimersByTime(5000);
     adapter.ingestConnectionEvent("linear", conn.name, "ws:asked", 1, "[1");
-    expect(lines.at(-1)!.fields).toEqual({ count: 3, total: 4, detail: `${conn.name}: [1`, from: conn.name });
+    expect(lines.at(-1)!.fields).toEqual({ count: 3, counted: "3 more since the last such report", total: 4, detail: `${conn.name}: [1`, from: conn.name });
     expect(lines).toHaveLength(2);
     await adapter.stop();
   });
@@ -116,7 +116,7 @@ describe("bybit replay: a file head's ws:asked whose body does not parse", () =>
     for (const json of bad) req(json);
     expect(adapter.stats().malformedRecords).toBe(bad.length);
     expect(malformed().map((m) => m.value)).toEqual([bad.length]);
-    expect(lines).toEqual([{ msg: expect.stringContaining("bybit: malformed capture record ignored"), fields: { count: 1, total: 1, detail: `${conn.name}: ws:req not JSON: [`, from: conn.name } }]);
+    expect(lines).toEqual([{ msg: expect.stringContaining("bybit: malformed capture record ignored"), fields: { count: 1, counted: "the first such report", total: 1, detail: `${conn.name}: ws:req not JSON: [`, from: conn.name } }]);
     await adapter.stop();
   });
 });
