@@ -40,11 +40,19 @@ export class BinanceTopic extends TopicState<BinanceConnection> {
   fetchAbort: AbortController | null = null;
 }
 
+/**
+ * What a USD-M diff without `pu` lacks, in its parse error. Until s-sr14 every reader took the absent pu as -1 and the
+ * adapter called it a sequence gap (gaps, SEQUENCE_GAP), not a malformed frame.
+ */
+const NO_PU = "USD-M diff without pu";
+
 export class BinanceConnection extends VenueConnection {
   readonly table = new StreamTable();
   readonly scanner = new BinanceScanner();
   readonly update = new BookUpdate();
-  private readonly ids: DiffIds = { first: 0, prev: -1, entry: -1 };
+  private readonly ids: DiffIds = { first: 0, prev: -1, entry: -1, puGiven: false };
+  /** USD-M chains its diffs by `pu` (the adapter's onDiff): one without it is malformed, not a gap. Spot has none. */
+  private readonly needsPu: boolean;
 
   constructor(
     readonly adapter: BinanceAdapter,
@@ -53,6 +61,7 @@ export class BinanceConnection extends VenueConnection {
     url: string,
   ) {
     super(id, market, url);
+    this.needsPu = market !== "spot";
     // The update is consumed before the next frame is scanned: the scanner's diff module writes its levels in place.
     this.scanner.shareSides(this.update);
   }
@@ -81,6 +90,8 @@ export class BinanceConnection extends VenueConnection {
     const sc = this.scanner;
     const r = sc.scan(data, this.table, this.update);
     if (r >= 0) {
+      // Every scanner reader leaves prevId -1 only when pu is absent (an explicit -1 goes to the JSON path).
+      if (sc.prevId < 0 && this.needsPu) return this.adapter.onParseError(this, sc.entry, SCAN_ERR_MISSING, data, -1, NO_PU);
       this.update.tsRecvUs = recvUs;
       this.adapter.onDiff(r, this.update, sc.firstId, sc.prevId);
       return;
@@ -111,7 +122,9 @@ export class BinanceConnection extends VenueConnection {
     }
     if (isDiffObject(msg)) {
       const r = parseDiffObject(msg, this.table, this.update, this.ids, inexactInteger);
-      if (r >= 0) {
+      if (r >= 0 && !this.ids.puGiven && this.needsPu) {
+        this.adapter.onParseError(this, this.ids.entry, SCAN_ERR_MISSING, data, -1, NO_PU);
+      } else if (r >= 0) {
         this.fallbacks++;
         this.update.tsRecvUs = recvUs;
         this.adapter.onDiff(r, this.update, this.ids.first, this.ids.prev);

@@ -110,6 +110,8 @@ export interface DiffIds {
   /** -1 when absent. */
   prev: number;
   entry: number;
+  /** Whether the diff had a `pu` (USD-M's chain id; -1 included); set by parseDiffObject. */
+  puGiven?: boolean;
 }
 
 /** Fills `out` from a parsed diff frame: the subscription index (≥ 0) or a SCAN_* code; ids into `ids`. */
@@ -117,6 +119,7 @@ export function parseDiffObject(msg: unknown, table: StreamTable, out: BookUpdat
   out.reset();
   ids.entry = -1;
   ids.prev = -1;
+  ids.puGiven = false;
   if (!isDiffObject(msg)) return SCAN_NOT_BOOK;
   const entry = table.entryOf(msg.stream);
   if (entry < 0) return SCAN_UNKNOWN_TOPIC;
@@ -135,6 +138,7 @@ export function parseDiffObject(msg: unknown, table: StreamTable, out: BookUpdat
   // u ≤ 0 (0 and -0): no id Binance sends, and TopicState.lastSeq's "none" (as in the scanner).
   if (eMs < 0 || tMs < 0 || first < 0 || last <= 0 || eMs * 1000 >= TWO_53 || tMs * 1000 >= TWO_53) return SCAN_ERR_NUMBER;
   let prev = -1;
+  ids.puGiven = d.pu !== undefined;
   if (d.pu !== undefined) {
     // -1 is what a stream's first event may carry; anything else must be an id.
     if (d.pu !== -1) {

@@ -18,7 +18,7 @@ export const SCAN_ERR_QTY = -6;
 export const SCAN_ERR_NUMBER = -7;
 /** `e` is not "depthUpdate". */
 export const SCAN_ERR_TYPE = -8;
-/** A required field (data, e, U, u, b, a) is missing or has the wrong JSON type. */
+/** A required field (data, e, U, u, b, a; pu on USD-M, checked in connection.ts) is missing or has the wrong JSON type. */
 export const SCAN_ERR_MISSING = -9;
 /** data.s differs from the stream's symbol. */
 export const SCAN_ERR_SYMBOL = -10;
