@@ -54,7 +54,7 @@ import { RestBridge } from "./rest-bridge.ts";
 import type { OkxAdapterOptions } from "./options.ts";
 export type { OkxAdapterOptions } from "./options.ts";
 import { OkxCounters, okxMetrics, okxStats } from "./stats.ts";
-import { ACTION_SNAPSHOT, type OkxScanner } from "./scanner.ts";
+import { ACTION_SNAPSHOT, ACTION_UPDATE, SCAN_ERR_FIELD, type OkxScanner } from "./scanner.ts";
 import { defaultStaleAfterMs } from "./staleness.ts";
 
 export class OkxAdapter implements VenueAdapter {
@@ -440,6 +440,13 @@ export class OkxAdapter implements VenueAdapter {
     const sc = conn.scanner;
     if (this.fullBook[index]) {
       this.onFullBook(t, update, sc);
+      return;
+    }
+    // `books` always says snapshot or update, and prevSeqId -1 is a snapshot's. Either taken as an update, one at -1
+    // straddled any REST book (-1 ≤ its seqId < seqId): a whole book applied as changes on it, LIVE at levels the
+    // venue no longer had. The frame is refused by name (a `field` parse error): its book alone resyncs.
+    if (sc.action !== ACTION_SNAPSHOT && (sc.action !== ACTION_UPDATE || (sc.hasPrevSeqId && sc.prevSeqId < 0))) {
+      this.onParseError(conn, sc.entry, SCAN_ERR_FIELD, frame);
       return;
     }
     if (sc.action === ACTION_SNAPSHOT) {

@@ -625,6 +625,39 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     ]);
   });
 
+  // `books` always carries `action`; prevSeqId -1 is a snapshot's. A push without `action`, or an "update" at
+  // prevSeqId -1, was taken as an update: one at -1 "straddles" any REST book (-1 ≤ its seqId < seqId), so a bridged
+  // book, or one bridging its buffer, got a whole book's levels applied as changes on the REST book: LIVE with levels
+  // the venue no longer had (seen failing: LIVE, bids 100, 99.9 and 99). Now a `field` parse error: that book resyncs.
+  const noAction = (prev: number, seq: number) =>
+    `{"arg":{"channel":"books","instId":"BTC-USDT"},"data":[{"asks":[["100.5","1","0","1"]],"bids":[["99","1","0","1"]],"ts":"1700000000000","checksum":0,"prevSeqId":${prev},"seqId":${seq}}]}`;
+  const badFrames: [string, string][] = [
+    ["a push without action", noAction(-1, 12)],
+    ["a push without action, pretty (the JSON path)", noAction(-1, 12).replace('"data":', ' "data":')],
+    ["an update at prevSeqId -1", frame("BTC-USDT", "update", -1, 12, [["99", "1"]], [["100.5", "1"]])],
+  ];
+  for (const [what, bad] of badFrames) {
+    test(`${what} on books is a field parse error resyncing that book: never applied on a bridged book, nor bridged from the buffer`, async () => {
+      // After the bridge (nothing chained since).
+      const a = await setup();
+      a.feed(frame("BTC-USDT", "update", 9, 10, [["99.9", "1"]]));
+      expect(a.adapter.ingestRest("spot", "c", REST_URL, REST_AT(10), 5)).toBe(true);
+      expect(a.adapter.topicInfo(0).state).toBe("live");
+      a.feed(bad);
+      expect([a.adapter.topicInfo(0).state, a.sink.seq[0], [...a.sink.bids[0]!.keys()]]).toEqual(["resyncing", 10, [1000]]);
+      expect(a.sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
+      expect(a.adapter.stats()["parseErrors.field"]).toBe(1);
+      // In the buffer: the REST answer does not bridge it.
+      const b = await setup();
+      b.feed(frame("BTC-USDT", "update", 9, 10, [["99.9", "1"]]));
+      b.feed(bad);
+      b.adapter.ingestRest("spot", "c", REST_URL, REST_AT(10), 5);
+      expect([b.adapter.topicInfo(0).state, b.sink.bids[0]!.has(990)]).toEqual(["resyncing", false]);
+      // The other book is untouched.
+      expect(b.sink.invalid.filter((x) => x.index !== 0)).toEqual([]);
+    });
+  }
+
   test("a maintenance reset after the bridged book chained an update is applied (only one chaining on the REST book itself resyncs)", async () => {
     const { sink, feed, adapter } = await setup();
     feed(frame("BTC-USDT", "update", 9, 10, [["99.9", "1"]]));
