@@ -45,7 +45,7 @@ import {
 } from "../wire/layout.ts";
 import { DatagramAuth, sha256Option, type ReusableSha256 } from "../wire/auth.ts";
 import { ChannelPacker } from "../wire/packer.ts";
-import { DecodeErrorCode, validateMessage } from "../wire/decoder.ts";
+import { DecodeErrorCode, messageRefusalDetail, validateMessage } from "../wire/decoder.ts";
 import { LeftBehindRuns, RETIRED_SESSIONS } from "./left-behind.ts";
 import { SEND_AHEAD_MAX_US, SEQ_REVERT_DATAGRAMS, SEQ_REVERT_WINDOW } from "./streams.ts";
 import { monoEpochUs, shownUs } from "./mono-clock.ts";
@@ -521,9 +521,11 @@ export interface RepackerOptions {
   authSha256?: ReusableSha256 | null;
   /**
    * Told of every refused envelope (cold: bad input), after it is counted: the CLI warns of `bad_auth`, which with a
-   * key and a bridge without it (or with another key) is every envelope, the books never filled.
+   * key and a bridge without it (or with another key) is every envelope, the books never filled, and of
+   * `bad_message`. `detail`: what was wrong, for `bad_message` (e.g. "BookDelta, bid entry 1 of 1: qtyMantissa
+   * negative"); undefined for the other reasons.
    */
-  onRefused?: (why: EnvelopeRefusal) => void;
+  onRefused?: (why: EnvelopeRefusal, detail?: string) => void;
   /**
    * Without authKey: told once, at the first signed envelope (ENV_VERSION_SIGNED) read, its trailer unchecked: the
    * bridge holds a key this reader was not given, so the operator believes the feed verified while nothing checks it.
@@ -810,7 +812,7 @@ export class EnvelopeRepacker {
       this.tell(this.opts.onSignedUnverified, undefined);
     }
     const msgLen = env.length - hdr - trailer;
-    if (msgLen > 0 && !plausibleMessage(env, hdr, msgLen, this.packer.maxMessageBytes)) return this.refuse("bad_message");
+    if (msgLen > 0 && !plausibleMessage(env, hdr, msgLen, this.packer.maxMessageBytes)) return this.refuse("bad_message", FRAMING_REFUSED);
     const source = u16(env, ENV_SOURCE_ID_OFFSET);
     const streamKey = ((u16(env, ENV_CHANNEL_ID_OFFSET) << 16) | source) >>> 0;
     const sendHi = u32(env, ENV_SEND_TIME_NS_OFFSET + 4);
@@ -979,8 +981,10 @@ export class EnvelopeRepacker {
     // bad field. A new session (the owner flushes the old one) ends every book of the old one anyway.
     const start = body - MESSAGE_HEADER_BYTES;
     if (validateMessage(p.views[p.count - 1]!, start, start + msgLen) !== DecodeErrorCode.OK) {
+      // Named (cold), as the subscriber's error named it when it refused the repacked datagram (until 2026-12-07).
+      const detail = messageRefusalDetail(p.views[p.count - 1]!, start);
       p.rewind();
-      const why = this.refuse("bad_message");
+      const why = this.refuse("bad_message", detail);
       if (result === "new_session") return result;
       this.skipSeq();
       return why;
@@ -1257,9 +1261,9 @@ export class EnvelopeRepacker {
   /** The packer replaced by the last "new_session" (its datagrams are to be sent before the new packer's). */
   pendingOld: ChannelPacker | undefined;
 
-  private refuse(why: EnvelopeRefusal): EnvelopeRefusal {
+  private refuse(why: EnvelopeRefusal, detail?: string): EnvelopeRefusal {
     this.counters.refused[why]++;
-    this.tell(this.opts.onRefused, why);
+    this.tell(this.opts.onRefused, why, detail);
     return why;
   }
 
@@ -1267,10 +1271,10 @@ export class EnvelopeRepacker {
    * Calls an owner's callback (cold). One that throws is counted (`listenerErrors`) and handed to onListenerError
    * (itself guarded): the state under way is finished, and nothing escapes into the NATS client's callback.
    */
-  tell<T>(fn: ((e: T) => void) | undefined, e: T): void {
+  tell<T, D = undefined>(fn: ((e: T, detail?: D) => void) | undefined, e: T, detail?: D): void {
     if (fn === undefined) return;
     try {
-      fn(e);
+      fn(e, detail);
     } catch (err) {
       this.counters.listenerErrors++;
       try {
@@ -1281,6 +1285,9 @@ export class EnvelopeRepacker {
     }
   }
 }
+
+/** onRefused's detail of a message plausibleMessage refuses. */
+const FRAMING_REFUSED = "message framing: msgLength not the envelope's payload, not a multiple of 8 or beyond a datagram, an unknown template, or a root block shorter than the decoder's or beyond the message";
 
 /**
  * The framing a message must have to be looked at at all: its length field equals the payload, a multiple of 8, fits

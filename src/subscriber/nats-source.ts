@@ -46,8 +46,8 @@ export interface NatsReadOptions {
    * datagrams are signed with it, for subscribers that require it. Without it, envelopes are taken unchecked.
    */
   authKey?: Uint8Array;
-  /** Told of every envelope refused (`counters.refused` names the reasons), e.g. to warn of `bad_auth`. */
-  onRefused?: (why: EnvelopeRefusal) => void;
+  /** Told of every envelope refused (`counters.refused` names the reasons), e.g. to warn of `bad_auth`; `detail`: what was wrong, for `bad_message`. */
+  onRefused?: (why: EnvelopeRefusal, detail?: string) => void;
   /** Without authKey: told once, at the first signed envelope read (its trailer unchecked: the bridge has a key, this reader not). */
   onSignedUnverified?: () => void;
   /** Told when the connection closed for good, is back, could not be made again, or the subscription is refused or taken again. */

@@ -279,14 +279,7 @@ export class PacketReader {
     const id = this.errorTemplateId;
     if (id >= 0) where += ` (${TEMPLATE_NAMES[id] ?? `templateId ${id}`})`;
     const level = this.errorLevelIndex;
-    if (level >= 0) {
-      // A level of a BookDelta or a BookSnapshot (only they have levels).
-      const body = this.errorMsgOffset + MESSAGE_HEADER_BYTES;
-      const snap = id === TEMPLATE_BOOK_SNAPSHOT;
-      const bidN = dv.getUint16(body + (snap ? SNAP_BID_COUNT_OFFSET : DELTA_BID_COUNT_OFFSET), true);
-      const askN = dv.getUint16(body + (snap ? SNAP_ASK_COUNT_OFFSET : DELTA_ASK_COUNT_OFFSET), true);
-      where += level < bidN ? `, bid entry ${level + 1} of ${bidN}` : `, ask entry ${level - bidN + 1} of ${askN}`;
-    }
+    if (level >= 0) where += levelWhere(dv, this.errorMsgOffset, id, level);
     return `${where}: ${field}`;
   }
 
@@ -490,6 +483,25 @@ export function validateMessage(dv: DataView, off: number, msgEnd: number): Deco
     }
   }
   return DecodeErrorCode.OK;
+}
+
+/**
+ * validateMessage's last refusal in words for a log (cold), as rejectDetail words a datagram's without the message's
+ * place in it, e.g. "BookDelta, bid entry 1 of 1: qtyMantissa negative". dv and off: the message it refused.
+ */
+export function messageRefusalDetail(dv: DataView, off: number): string {
+  const id = dv.getUint16(off + MSG_TEMPLATE_ID_OFFSET, true);
+  const where = (TEMPLATE_NAMES[id] ?? `templateId ${id}`) + (failedLevel >= 0 ? levelWhere(dv, off, id, failedLevel) : "");
+  return `${where}: ${failedField}`;
+}
+
+/** ", bid entry i of n" or ", ask entry i of n": level `level` (bids first) of the BookDelta or BookSnapshot at off. */
+function levelWhere(dv: DataView, off: number, templateId: number, level: number): string {
+  const body = off + MESSAGE_HEADER_BYTES;
+  const snap = templateId === TEMPLATE_BOOK_SNAPSHOT;
+  const bidN = dv.getUint16(body + (snap ? SNAP_BID_COUNT_OFFSET : DELTA_BID_COUNT_OFFSET), true);
+  const askN = dv.getUint16(body + (snap ? SNAP_ASK_COUNT_OFFSET : DELTA_ASK_COUNT_OFFSET), true);
+  return level < bidN ? `, bid entry ${level + 1} of ${bidN}` : `, ask entry ${level - bidN + 1} of ${askN}`;
 }
 
 function badLevel(code: DecodeErrorCode, field: string, level: number): DecodeErrorCode {

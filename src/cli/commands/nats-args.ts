@@ -138,12 +138,17 @@ export function natsReadOptions(ctx: CommandContext, natsFile?: NatsConfig, feed
   const servers = serversOf(v.nats);
   // Credentials and required TLS, from files read once here (a bad one exits 2 naming it; never the secret).
   const { credentials, tls } = natsAccessOf(v, servers, ctx.log, natsFile);
+  // A message the subscriber's decoder would refuse: refused alone, a gap of the reader's stream (its books untrusted
+  // until their refresh), named. Before 2026-12-07 the reader said nothing (the subscriber had named it, refusing the
+  // whole repacked datagram, until that day).
+  const badMessage = new RateLimitedLog(ctx.log, "warn", "NATS message refused: the decoder would refuse it (a gap of the reader's stream: its books untrusted until their refresh)");
   if (authKey === undefined) {
     // Signed envelopes read without a key: the bridge was given the feed's key and this reader not, so nothing is
     // verified though the operator may believe it is (before, said nothing: the start line's verifiedWith alone).
     const onSignedUnverified = () =>
       ctx.log.warn("NATS envelopes are signed but this reader has no key: read without verifying them (give --auth-key-file F, or a -c file whose publish.auth_key_file is the bridge's key)");
-    return { servers, prefix: prefixOf(v.prefix), stream, from: fromOf(v.from, stream), onBridgeEvent, onNatsEvent, onSignedUnverified, credentials, tls };
+    const onRefused = (why: EnvelopeRefusal, detail?: string) => void (why === "bad_message" && badMessage.hit(detail));
+    return { servers, prefix: prefixOf(v.prefix), stream, from: fromOf(v.from, stream), onBridgeEvent, onNatsEvent, onSignedUnverified, onRefused, credentials, tls };
   }
   // With a key and a bridge without it (or with another key) every envelope is refused: said at once, then at most
   // every 5 s. Before, listen --nats showed an empty table and logged nothing.
@@ -152,7 +157,7 @@ export function natsReadOptions(ctx: CommandContext, natsFile?: NatsConfig, feed
     "warn",
     `NATS envelopes refused: not signed with the ${feedKey!.from} key (the bridge needs the same key: to-nats --auth-key-file, or publish.auth_key_file of its -c file; a bridge without it has every envelope refused)`,
   );
-  const onRefused = (why: EnvelopeRefusal) => void (why === "bad_auth" && badAuth.hit());
+  const onRefused = (why: EnvelopeRefusal, detail?: string) => void (why === "bad_auth" ? badAuth.hit() : why === "bad_message" && badMessage.hit(detail));
   return { servers, prefix: prefixOf(v.prefix), stream, from: fromOf(v.from, stream), onBridgeEvent, onNatsEvent, authKey, onRefused, credentials, tls };
 }
 
