@@ -130,6 +130,8 @@ export class CoinbaseAdapter implements VenueAdapter {
   private readonly timestampLog: RateLimitedLog;
   /** Unsubscribes answered by an event still listing some of their products (stillListed). */
   private readonly stillListedLog: RateLimitedLog;
+  /** Products subscribed and answered that a later subscriptions event no longer lists (unlisted). */
+  private readonly unlistedLog: RateLimitedLog;
   /** Closed products unsubscribed again on a socket (generation `gen`), `sent` times so far (stillListed). */
   private readonly unsubscribedAgain = new Map<Topic, { gen: number; sent: number }>();
   // Counters (hot increments, cold reads).
@@ -172,6 +174,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     this.errorLog = new RateLimitedLog(this.log, "warn", "coinbase: error frames from the venue");
     this.heartbeatLog = new RateLimitedLog(this.log, "warn", "coinbase: heartbeat_counter did not advance by 1");
     this.timestampLog = new RateLimitedLog(this.log, "warn", "coinbase: frame timestamps past the year 2255 (2^53 µs), read as unknown (0); the frame taken, no book resynced");
+    this.unlistedLog = new RateLimitedLog(this.log, "warn", "coinbase: products a subscriptions event no longer lists (dropped by the venue); resubscribed");
     this.stillListedLog = new RateLimitedLog(this.log, "warn", `coinbase: unsubscribes answered by a subscriptions event still listing their products (closed products unsubscribed again, at most ${UNSUBSCRIBE_AGAIN_MAX} times; others taken as unsubscribed)`);
     // Config (`venues.coinbase.spot.symbols_per_connection`) first, then the option, then the default.
     const perConnection = config.markets.find((m) => m.symbolsPerConnection !== undefined)?.symbolsPerConnection;
@@ -744,6 +747,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     const lists = readSubscriptions(m);
     const listed = lists === null ? null : lists.level2;
     if (listed === null) this.countParseError(conn, CB_ERR_SUBSCRIPTIONS, `${conn.name}: ${JSON.stringify(m).slice(0, 160)}`, this.controlErrorLog);
+    else this.unlisted(conn, listed);
     const written = this.writtenAcks(conn);
     if (written === 0) return; // answers nothing written (a repeat): a queued request's answer is still to come
     const head = conn.expectedAcks.splice(this.answeredBy(conn, lists, written), 1)[0];
@@ -759,6 +763,26 @@ export class CoinbaseAdapter implements VenueAdapter {
     this.answering = { conn, req, topics, taken: true }; // a throw below (stillListed's too): frameLost settles it
     this.onAnswer(conn, head, req, topics, listed);
     this.answering = null;
+  }
+
+  /**
+   * A subscriptions event lists every level2 product of the connection [F2]: a product subscribed and answered (ACTIVE,
+   * no request of it out: one written after it is not answered yet) that it does not list is no longer sent by the
+   * venue, and its book, LIVE, would be held by the socket's in-sequence heartbeats (quiet) up to 5 stale times at
+   * levels the venue moved on from. It resyncs (RESYNCING / SUBSCRIBE_REJECTED, resubscribed). Until s-rdcoin2 only the
+   * answered request's products were read from the event (test/venues/coinbase/dropped-product.test.ts). Live only:
+   * replay's topics follow the capture's requests, which a replay begun mid-socket does not all know. Cold.
+   */
+  private unlisted(conn: Conn, listed: ReadonlySet<string>): void {
+    if (this.books.replaying) return;
+    for (const t of conn.topics) {
+      if (t.sub !== SUB_ACTIVE || listed.has(t.topic) || t.resyncDelayed) continue;
+      let asked = false;
+      for (const p of conn.pending.values()) if (p.topics.includes(t)) asked = true;
+      if (asked) continue;
+      this.unlistedLog.hit(`${conn.name}: ${t.topic}`);
+      this.books.resync(t, BookState.RESYNCING, StatusReason.SUBSCRIBE_REJECTED);
+    }
   }
 
   /** onSubscriptions' answer `listed` (null: unreadable) to request `head`, whose topics were `topics`. Cold. */
