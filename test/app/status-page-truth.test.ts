@@ -95,6 +95,22 @@ const asOf = (page: CdpPage) =>
   page.evaluate<{ reasons: boolean; latency: boolean; note: string }>(
     `({ reasons: document.getElementById("reasons").classList.contains("stale"), latency: document.getElementById("latency").classList.contains("stale"), note: document.getElementById("latency-asof")?.textContent ?? "" })`,
   );
+/**
+ * The page's clock run CLOCK_SPEED times as fast (its timers' delays divided, performance.now() multiplied): it polls
+ * every 500 ms, marks data stale after 1.5 s and backs off 1 s, 2 s, … instead of 1 s, 3 s and 2 s, 4 s, … Its logic
+ * is unchanged (every delay and every elapsed time it measures scaled alike); most of these tests' time was spent
+ * waiting for its next poll (22 s for the file, each state change one poll or a backoff away). Not for the 20,000
+ * books, whose polls take long on a loaded machine: 1.5 s would grey them more often.
+ */
+const CLOCK_SPEED = 2;
+const FAST_CLOCK = `(() => {
+  const setT = window.setTimeout.bind(window);
+  const setI = window.setInterval.bind(window);
+  const now = performance.now.bind(performance);
+  window.setTimeout = (fn, ms, ...args) => setT(fn, (Number(ms) || 0) / ${CLOCK_SPEED}, ...args);
+  window.setInterval = (fn, ms, ...args) => setI(fn, (Number(ms) || 0) / ${CLOCK_SPEED}, ...args);
+  performance.now = () => now() * ${CLOCK_SPEED};
+})();`;
 const BEST_BID = "100000.0 × 1.000";
 const BEST_ASK = "100000.1 × 2.000";
 
@@ -112,7 +128,7 @@ describe.skipIf(CHROMIUM === undefined)("status page: what is not usable never l
   });
 
   test("books resyncing, stale, halted or awaiting a snapshot: no best bid or ask, no depth; a flapping book as each poll finds it", async () => {
-    const page = await browser.open(`${http.url}/?book=bybit/linear/FLAP`);
+    const page = await browser.open(`${http.url}/?book=bybit/linear/FLAP`, { beforeLoad: FAST_CLOCK });
     try {
       const r = await until(() => rows(page), (x) => Object.keys(x).length === books.length, "every row drawn");
       expect(r["bybit/linear/LIVE"]!.slice(3, 8)).toEqual(["live", "snapshot_applied", "yes", BEST_BID, BEST_ASK]);
@@ -140,7 +156,7 @@ describe.skipIf(CHROMIUM === undefined)("status page: what is not usable never l
   });
 
   test("a server restarted under the open page: NO DATA while it is gone, then what the new one says", async () => {
-    const page = await browser.open(`${http.url}/?book=bybit/linear/FLAP`);
+    const page = await browser.open(`${http.url}/?book=bybit/linear/FLAP`, { beforeLoad: FAST_CLOCK });
     const badge = () => page.evaluate<string>(`document.getElementById("ready")?.textContent ?? ""`);
     try {
       await until(() => depth(page), (d) => d.levels === 10, "FLAP's depth while live");
@@ -156,7 +172,7 @@ describe.skipIf(CHROMIUM === undefined)("status page: what is not usable never l
       expect((await depth(page)).levels).toBe(0);
       flap.markInvalid(BookState.RESYNCING, StatusReason.DISCONNECTED);
       http = startHttpServer({ enabled: true, host: "127.0.0.1", port, allowNonLoopback: false, bearerToken: undefined }, source, silentLogger);
-      // The page backs off after failures (2 s, 4 s, …): it asks again within a few seconds.
+      // The page backs off after failures (2 s, 4 s, … of its clock): it asks again within a few seconds.
       await until(badge, (b) => b !== "NO DATA", "the page polling the new server", 60_000);
       expect(await badge()).toBe("NOT READY");
       expect((await rows(page))["bybit/linear/FLAP"]!.slice(3, 8)).toEqual(["resyncing", "disconnected", "no", "—", "—"]);
@@ -171,7 +187,7 @@ describe.skipIf(CHROMIUM === undefined)("status page: what is not usable never l
   });
 
   test("feeder record's capture: ok, then FAILING with its last error and warning, drawn as text; nothing when not recording", async () => {
-    const page = await browser.open(`${http.url}/`);
+    const page = await browser.open(`${http.url}/`, { beforeLoad: FAST_CLOCK });
     const shown = () =>
       page.evaluate<{ hidden: boolean; state: string; error: string; detail: string; warnings: string[]; injected: number }>(`({
         hidden: document.getElementById("capture").hidden,

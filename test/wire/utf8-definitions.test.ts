@@ -65,21 +65,25 @@ describe("UTF-8 in instrument definitions", () => {
   // The random strings below meet the edges of the rule (E0 80–9F overlong, ED A0–BF surrogates, F0 80–8F overlong,
   // F4 90+ beyond U+10FFFF, F5–FF) seldom: a validator that let F0 8F BF BF (an overlong U+FFFF) through passed them.
   // Every lead byte with every second byte, and the third and fourth at the edges of the continuation range, each
-  // also cut short at the field's end, are compared here (213,248 strings).
-  it("isUtf8 agrees with TextDecoder's fatal mode on every lead and second byte, the rest at their edges", () => {
-    const strict = new TextDecoder("utf-8", { fatal: true });
+  // also cut short at the field's end, are compared here (213,248 strings). The oracle is the same decoder without
+  // its fatal mode: a string is valid exactly when decoding it (U+FFFD for each error) and encoding it back gives its
+  // own bytes (an error's U+FFFD never stands for bytes that read as one; a byte order mark kept, not dropped). It
+  // agreed with the fatal mode on all 213,248; the fatal mode's 191,872 thrown errors took ~1.2 s of the test's 1.7 s.
+  it("isUtf8 agrees with TextDecoder on every lead and second byte, the rest at their edges", () => {
+    const lossy = new TextDecoder("utf-8", { ignoreBOM: true });
+    const encoder = new TextEncoder();
+    const plain = new Uint8Array(8);
+    const back = new Uint8Array(32);
     const buf = new Uint8Array(8);
     const dv = new DataView(buf.buffer);
     const wrong: string[] = [];
     const check = (bytes: number[]) => {
       buf.fill(0xbf); // a continuation byte after the field's end must not complete a character cut at it
       buf.set(bytes, 1);
-      let want = true;
-      try {
-        strict.decode(Uint8Array.from(bytes));
-      } catch {
-        want = false;
-      }
+      plain.set(bytes);
+      const { written } = encoder.encodeInto(lossy.decode(plain.subarray(0, bytes.length)), back);
+      let want = written === bytes.length;
+      for (let i = 0; want && i < bytes.length; i++) want = back[i] === bytes[i];
       if (isUtf8(dv, 1, bytes.length) !== want && wrong.length < 5) wrong.push(bytes.map((b) => b.toString(16)).join(" "));
     };
     for (let a = 0; a < 256; a++) {
