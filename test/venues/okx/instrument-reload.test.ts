@@ -39,7 +39,11 @@ async function start(announce?: (sim: OkxSim, t0: number) => void): Promise<{ si
   const t0 = clock.ms;
   const sim = await startOkxSimulator({ markets: [{ market: "spot", symbols: ["BTC-USDT"] }], seed: 9, now: () => clock.ms, specs: { "spot:BTC-USDT": { tickSize: "0.1", lotSize: "0.0001" } } });
   announce?.(sim, t0);
-  const adapter = new OkxAdapter(okxConfig(sim, SUBS), SUBS, { log: silentLogger, now: () => clock.ms, instrumentCheckMs: 5, reconnectBaseMs: 5, reconnectMaxMs: 20 });
+  // Never stale: a clock moved by days made the book STALE, and its re-check asked a reload of its own whenever the
+  // real-time housekeeping timer ran, racing the periodic or announced one. A reload started before a move and answered
+  // after it then passed for the reload at the new time, or applied the change but kept its announcement (started before it).
+  const staleAfterMs = () => 365 * DAY_MS;
+  const adapter = new OkxAdapter(okxConfig(sim, SUBS), SUBS, { log: silentLogger, now: () => clock.ms, staleAfterMs, instrumentCheckMs: 5, reconnectBaseMs: 5, reconnectMaxMs: 20 });
   cleanups.push(async () => {
     await adapter.stop();
     await sim.stop();

@@ -634,6 +634,9 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
   const badFrames: [string, string][] = [
     ["a push without action", noAction(-1, 12)],
     ["a push without action, pretty (the JSON path)", noAction(-1, 12).replace('"data":', ' "data":')],
+    // Chaining on the book (prevSeqId 10): refused for its missing action alone, not for a prevSeqId of -1.
+    ["a push without action chaining on the book", noAction(10, 12)],
+    ["a push without action chaining on the book, pretty (the JSON path)", noAction(10, 12).replace('"data":', ' "data":')],
     ["an update at prevSeqId -1", frame("BTC-USDT", "update", -1, 12, [["99", "1"]], [["100.5", "1"]])],
   ];
   for (const [what, bad] of badFrames) {
