@@ -487,6 +487,14 @@ export class DeribitAdapter implements VenueAdapter {
         else this.repeatedSnapshots++;
         return;
       }
+      if (update.replace && t.book !== BookState.LIVE && cid < t.seqBeforeInvalid && this.oldSocketTrails(t, socket, cid)) {
+        // The overlap's old socket behind the change_id the replacement gave the book before it left LIVE: its trail, as
+        // onOlderSnapshot reads a LIVE book's (a resync restarts the replacement's channel only). Until 2026-12-07 taken,
+        // the book LIVE at an older state than it had shown. No sign of life.
+        this.duplicates++;
+        this.trailed(t, socket, cid);
+        return;
+      }
       t.lastMsgMs = now;
       // A grouped channel's mark stays while a make-before-break's two sockets race (onOlderSnapshot).
       if (!update.replace || t.conn.retiringGeneration < 0) this.snapshotDue[index] = 0;
@@ -813,6 +821,17 @@ export class DeribitAdapter implements VenueAdapter {
     if (socket === t.seqSocket) return;
     t.seqAlsoSocket = socket;
     t.seqAlsoAt = cid;
+  }
+
+  /**
+   * Whether `socket` is the old socket of an overlap whose replacement delivered the change_id the book had when it
+   * left LIVE (seqBeforeInvalid, from seqSocket), and `cid` is not below that socket's own last (wentBack's seqAlsoAt:
+   * a venue reset). Cold.
+   */
+  private oldSocketTrails(t: DeribitTopic, socket: number, cid: number): boolean {
+    const conn = t.conn;
+    if (conn.retiringGeneration < 0 || socket !== conn.retiringGeneration || t.seqSocket !== conn.generation) return false;
+    return !(socket === t.seqAlsoSocket && cid < t.seqAlsoAt);
   }
 
   /**

@@ -186,4 +186,16 @@ describe("bybit: a book resyncing during a planned reconnect's overlap", () => {
     expect(adapter.stats()).toMatchObject({ venueResets: 1 });
     expect(sink.bids[0]).toEqual(new Map([[995, 1000]]));
   });
+
+  test("the replacement going back below the u it gave the book is a reset, taken (not held for the old socket)", async () => {
+    const { adapter, sink, feed, overlap } = await replayed(1);
+    feed("snapshot", 500, "100.0");
+    overlap();
+    feed("snapshot", 505, "100.5"); // the replacement delivers the book's u
+    adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+    feed("snapshot", 7, "99.5"); // its answer, of a reset whose u = 1 was lost
+    expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastU: 7 });
+    expect(adapter.stats()).toMatchObject({ venueResets: 1, olderSnapshots: 0 });
+    expect(sink.bids[0]).toEqual(new Map([[995, 1000]]));
+  });
 });

@@ -1,0 +1,129 @@
+/**
+ * A grouped channel's book resyncing during a planned reconnect's overlap: the resync restarts the channel on the
+ * replacement only, and the old socket's whole books go on, maybe behind the change_id the replacement gave the book.
+ * Such a one is the old socket's trail (a LIVE book ignores it: onOlderSnapshot), not the venue's book now: before
+ * 2026-12-07 the resyncing book took it, LIVE at an older state than it had shown. In-process: the adapter's frames
+ * fed straight in, as live (not replaying), the overlap's sockets told apart as the planned reconnect does.
+ */
+import { describe, expect, test } from "vitest";
+import type { BookUpdate } from "../../../src/core/book-update.ts";
+import { silentLogger } from "../../../src/core/log.ts";
+import { StatusReason, type MarketName } from "../../../src/core/types.ts";
+import { DeribitAdapter } from "../../../src/venues/deribit/adapter.ts";
+import type { VenueConnection } from "../../../src/venues/common/connection.ts";
+import type { BookSink } from "../../../src/venues/venue.ts";
+
+const CHANNEL = "book.BTC-PERPETUAL.none.10.100ms";
+const CONN = "conn0.inverse";
+const book = (id: number, bid: number) =>
+  `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"${CHANNEL}","data":{"timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":${id},"bids":[[${bid},10]],"asks":[[200,10]]}}}`;
+
+async function rig() {
+  const adapter = new DeribitAdapter(
+    { venue: "deribit", wsUrl: "ws://127.0.0.1:1/ws/api/v2", restUrl: "http://127.0.0.1:1", instrumentCachePath: "", markets: [{ market: "inverse", depth: 10, symbols: ["BTC-PERPETUAL"] }], overrides: new Map([["inverse:BTC-PERPETUAL", { tickSize: "0.5", lotSize: "1" }]]) },
+    [{ market: "inverse" as MarketName, symbol: "BTC-PERPETUAL", depth: 10 }],
+    { log: silentLogger },
+  );
+  await adapter.loadInstruments();
+  /** The change_id of each book handed to the sink. */
+  const handedOn: number[] = [];
+  const sink: BookSink = {
+    onBookUpdate: (_i: number, u: BookUpdate) => void handedOn.push(u.venueSeq),
+    onBookInvalid: () => undefined,
+    onInstrumentChanged: () => undefined,
+  };
+  adapter.startReplay(sink);
+  const a = adapter as unknown as { books: { replaying: boolean }; conns: VenueConnection[]; snapshotDue: Uint8Array };
+  a.books.replaying = false; // as live: the sockets can be told apart (the resync writes nothing: no socket open)
+  const conn = a.conns[0]!;
+  const feed = (id: number, bid: number, old = false) => {
+    conn.fromRetiring = old;
+    try {
+      adapter.ingestFrame("inverse", CONN, book(id, bid), 1);
+    } finally {
+      conn.fromRetiring = false;
+    }
+  };
+  const overlap = () => {
+    conn.retiringWs = {} as WebSocket;
+    conn.retiringGeneration = conn.generation;
+    conn.generation = ++conn.genSeq;
+    a.snapshotDue[0] = 1;
+  };
+  const stop = async () => {
+    a.books.replaying = true;
+    conn.retiringWs = null;
+    conn.retiringGeneration = -1;
+    await adapter.stop();
+  };
+  return { adapter, handedOn, feed, overlap, stop };
+}
+
+describe("deribit: a grouped book resyncing during a planned reconnect's overlap", () => {
+  test("the old socket's whole book below the change_id the replacement gave the book does not make it LIVE", async () => {
+    const { adapter, handedOn, feed, overlap, stop } = await rig();
+    try {
+      feed(100, 100);
+      overlap();
+      feed(105, 105); // the replacement, ahead: the book at change_id 105
+      feed(103, 103, true); // the old socket trails: ignored while LIVE
+      expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 105 });
+      adapter.requestResync(0, StatusReason.CROSSED_BOOK); // e.g. the app found it crossed
+      expect(adapter.topicInfo(0).state).toBe("resyncing");
+      const before = adapter.stats();
+      feed(104, 104, true); // still trailing: the venue's book of before change_id 105
+      // Before: taken, the book LIVE at change_id 104, older than what it had shown.
+      expect(adapter.topicInfo(0).state).toBe("resyncing");
+      expect(adapter.stats()).toMatchObject({ duplicates: before.duplicates! + 1, snapshots: before.snapshots, venueResets: 0 });
+      expect(handedOn).toEqual([100, 105]); // nothing handed on
+      feed(106, 106, true); // the old socket past the book's change_id: the venue's book now
+      expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 106 });
+      expect(handedOn).toEqual([100, 105, 106]);
+    } finally {
+      await stop();
+    }
+  });
+
+  test("the old socket going back below its own last change_id is still the venue's book, taken", async () => {
+    const { adapter, feed, overlap, stop } = await rig();
+    try {
+      feed(100, 100);
+      overlap();
+      feed(105, 105); // the replacement, ahead
+      feed(103, 103, true); // the old socket at 103 (trailing, kept as its own last)
+      adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+      feed(7, 95, true); // below its own 103: the venue rebuilt the book with lower ids
+      expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 7 });
+    } finally {
+      await stop();
+    }
+  });
+
+  test("the old socket going back below the change_id it gave the book itself is still the venue's book, taken", async () => {
+    const { adapter, feed, overlap, stop } = await rig();
+    try {
+      feed(100, 100);
+      overlap();
+      feed(105, 105, true); // the old socket delivers the book's change_id
+      adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+      feed(7, 95, true); // and goes below it: the venue rebuilt the book with lower ids
+      expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 7 });
+    } finally {
+      await stop();
+    }
+  });
+
+  test("the replacement's own answer below the book's change_id is taken (the venue rebuilt the book)", async () => {
+    const { adapter, feed, overlap, stop } = await rig();
+    try {
+      feed(100, 100);
+      overlap();
+      feed(105, 105);
+      adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+      feed(9, 95); // the replacement's answer, of the venue's new ids
+      expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 9 });
+    } finally {
+      await stop();
+    }
+  });
+});
