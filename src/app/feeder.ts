@@ -563,7 +563,7 @@ class VenuePipeline implements BookSink {
   /**
    * Book `index`'s levels for /books/{…} (book-json.ts levelsOf); one whose levels throw when copied (a bug) is
    * BookNotServed `unreadable`, naming the error, its state and reason: until s-httpops the exception was HTTP's
-   * 500 "internal error" (with workers: the worker's reply missing, a 503 "worker not answering"), and until s-small6
+   * 500 "internal error" (with workers: the worker's reply missing, a 503 "worker not answering"), and until 2026-12-07
    * so was a throw with no string form (String(err) threw in this catch: errorText never throws). Cold.
    */
   levelsOf(index: number, depth: number, maxBytes = Infinity): BookLevels | BookNotServed | CopyRefused {

@@ -695,7 +695,7 @@ async function bookResponse(req: Request, url: URL, m: RegExpExecArray, source: 
   let book = await reservedCopy(source, venue, market, symbol, depth, deep ? expected : undefined);
   if (book !== undefined && isCopyRefused(book)) {
     // It grew since its last copy, or was never copied and is bigger than the room left: nothing was copied past the
-    // reservation (until s-httpgrow the copy came at the size it is now, k times what was reserved, and a burst held
+    // reservation (until 2026-12-07 the copy came at the size it is now, k times what was reserved, and a burst held
     // k times the bound). Asked once more at its size.
     noteCopyBytes(deepBytes, name, book.copyRefused, depth === 0);
     if (req.signal.aborted) return gone();
@@ -748,7 +748,7 @@ function grown(name: string, refused: CopyRefused, reserved: string, why: string
 
 /**
  * Notes what book `name`'s copies take (expectedCopyBytes reserves from it): `bytes` its whole size when `whole`, else
- * a `depth` copy's size, no more than the whole: kept if larger than what was noted. Until s-small6 only whole copies
+ * a `depth` copy's size, no more than the whole: kept if larger than what was noted. Until 2026-12-07 only whole copies
  * noted it, so a `depth` over LEVELS_PER_CHUNK / 2 of a book that grew was refused and asked again at every request.
  */
 function noteCopyBytes(deepBytes: Map<string, number>, name: string, bytes: number, whole: boolean): void {

@@ -1,8 +1,8 @@
 /**
  * A thrown value in words, whatever it is: never throws. `String(err)` throws for a value with no string form
  * (Object.create(null), a toString that throws), so a catch that described its error so threw itself and the cause
- * was lost: until s-httpgrow HTTP's handler (Bun's "HTTP server error: Cannot convert object to primitive value"),
- * until s-small6 a book that could not be read (its named 500 became "internal error"). In core: every layer's catch
+ * was lost: until 2026-12-07 HTTP's handler (Bun's "HTTP server error: Cannot convert object to primitive value"),
+ * until 2026-12-07 a book that could not be read (its named 500 became "internal error"). In core: every layer's catch
  * may describe what it caught.
  */
 export function errorText(err: unknown): string {

@@ -124,7 +124,7 @@ export class BatchSender {
 
   /**
    * The socket's error handler: a datagram sendMany had counted as sent came back (see the module comment): taken off
-   * `datagrams` and, as the mean datagram's, off `bytes` (which one came back is not told). Until s-sr5 its bytes
+   * `datagrams` and, as the mean datagram's, off `bytes` (which one came back is not told). Until 2026-12-07 its bytes
    * stayed counted: feeder_sent_bytes_total counted bounced datagrams that feeder_datagrams_sent_total did not.
    */
   bounced(error: string): void {

@@ -1,6 +1,6 @@
 /**
  * Feeder.start() whose venue's start rejects with a value with no string form (Object.create(null)): the start
- * rejects with that value, as with any single failure. Until sr12 the failures were keyed by String(reason), which
+ * rejects with that value, as with any single failure. Until 2026-12-07 the failures were keyed by String(reason), which
  * threw: the start rejected with "Cannot convert object to primitive value", the venue's cause lost.
  */
 import { afterEach, expect, test } from "vitest";

@@ -99,7 +99,7 @@ test("a book that cannot be read is 500 naming the error, its state and reason; 
 });
 
 test("a book whose read throws a value with no string form: still the named 500, and listed unreadable with its cause", { timeout: 20_000 }, async () => {
-  // Until s-small6 the pipeline's catch described it with String(err), which threw: the 500 was "internal error" and
+  // Until 2026-12-07 the pipeline's catch described it with String(err), which threw: the 500 was "internal error" and
   // /books failed whole.
   const btc = mk("BTC-USDT");
   const venue = new ScriptedVenue(btc);

@@ -55,7 +55,7 @@ test("a status request that throws in a worker is answered as unavailable; the w
 });
 
 test("a status request that throws a value with no string form: answered as unavailable, its cause logged; the worker keeps running", { timeout: 30_000 }, async () => {
-  // Until sr12 the worker's catch described it with String(err), which threw: its message handler rejected (no
+  // Until 2026-12-07 the worker's catch described it with String(err), which threw: its message handler rejected (no
   // reply; the worker ended). Workers of their own: each worker logs a failed request at most once per 5 s.
   const config = validateConfig(rawConfig({ sim, markets: MARKETS, ...uniqueDestination(179), workers: 2 }));
   let ownLines = "";
@@ -76,7 +76,7 @@ test("a status request that throws a value with no string form: answered as unav
 });
 
 test("a worker start that throws a value with no string form: the start fails naming it", { timeout: 30_000 }, async () => {
-  // Until sr12 the catch described it with String(err), which threw: no `start-failed` was sent.
+  // Until 2026-12-07 the catch described it with String(err), which threw: no `start-failed` was sent.
   const config = validateConfig(rawConfig({ sim, markets: MARKETS, ...uniqueDestination(180), workers: 2 }));
   const failing = new Supervisor(config, captureLog().log, new URL("./support/no-string-start-worker.ts", import.meta.url).href, { writeLog: (_text, done) => done() });
   try {

@@ -70,7 +70,7 @@ test("runtime.stop(): the guard and the HTTP server are stopped when the pipelin
 });
 
 test("runtime.stop(): a pipeline stop that throws a value with no string form is logged naming it; the guard and HTTP are stopped", async () => {
-  // Until sr12 stopEach's catch described it with String(err), which threw: the guard and HTTP were left open.
+  // Until 2026-12-07 stopEach's catch described it with String(err), which threw: the guard and HTTP were left open.
   const port = await freePort();
   const { log, lines } = captureLog();
   const runtime = await startRuntime(loadConfigFile(writeConfig(tempDir("rt-stop-no-string-"), 935, port)), log);

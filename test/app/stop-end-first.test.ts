@@ -109,7 +109,7 @@ test("stop(): the venues' closes are waited for even when the publisher's stop t
 });
 
 test("stop(): a venue stop that rejects with a value with no string form is logged naming it; the stop resolves", async () => {
-  // Until sr12 the catch described it with String(err), which threw: the Feeder's stop rejected with "Cannot convert
+  // Until 2026-12-07 the catch described it with String(err), which threw: the Feeder's stop rejected with "Cannot convert
   // object to primitive value", the venue's cause lost.
   const venue = new ScriptedVenue({ instrumentId: instrumentIdOf("okx", "spot", "BTC-USDT"), venue: "okx", market: "spot", symbol: "BTC-USDT", priceExp: 1, qtyExp: 2, tickSize: "0.1", lotSize: "0.01" });
   venue.stop = () => Promise.reject(Object.create(null));

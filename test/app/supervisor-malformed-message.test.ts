@@ -23,7 +23,7 @@ test("malformed worker messages are logged naming the worker and dropped; the pr
   const config = validateConfig(rawConfig({ sim, markets: [{ market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT"] }], ...uniqueDestination(191), workers: 2 }));
   const supervisor = new Supervisor(config, log, new URL("./support/malformed-worker.ts", import.meta.url).href);
   const sessions: number[] = [];
-  // The second such throw has no string form (until s-small6 the line's String(err) threw out of the main thread's
+  // The second such throw has no string form (until 2026-12-07 the line's String(err) threw out of the main thread's
   // message handler: the process's end).
   let throwing = 0;
   supervisor.onWorkerSession = (sourceId) => {
@@ -55,7 +55,7 @@ test("malformed worker messages are logged naming the worker and dropped; the pr
     expect(await supervisor.metricsText()).toContain("feeder_workers 2");
     await expect(supervisor.book("bybit", "linear", "BTCUSDT", 10)).rejects.toThrow("worker 0, 1 is not answering");
     // Each further malformed book reply: a copy refused with sizes that are no byte counts or no refusal. Before
-    // s-sr4 each was taken: HTTP reserved it (a negative or 1e300 B reservation garbles the count of held copies).
+    // 2026-12-07 each was taken: HTTP reserved it (a negative or 1e300 B reservation garbles the count of held copies).
     for (let i = 1; i < MALFORMED_REPLIES.book!.length; i++) {
       const answer = await supervisor.book("bybit", "linear", "BTCUSDT", 0, 32).catch((err: Error) => err.message);
       expect([i, answer]).toEqual([i, expect.stringContaining("worker 0, 1 is not answering")]);

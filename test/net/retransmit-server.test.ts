@@ -478,7 +478,7 @@ describe("a request or answer whose handling throws", () => {
     await nextTurn();
     expect(server.counters.failures).toBe(2);
     expect(answeredTo).toEqual(["127.0.0.3", "127.0.0.5"]);
-    // A throw with no string form: the same (until s-small6 its line's String(err) threw out of the turn).
+    // A throw with no string form: the same (until 2026-12-07 its line's String(err) threw out of the turn).
     broken.breakAt = "find, with no string form";
     receive(req(4), "127.0.0.6");
     receive(req(3), "127.0.0.7");
