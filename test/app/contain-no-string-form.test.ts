@@ -1,6 +1,6 @@
 /**
  * An exception while applying a book message is contained (the book RESYNCING / parse_error, a status, a resync
- * asked for) whatever was thrown: until s-small6 the catch described it with String(err), which throws for a value
+ * asked for) whatever was thrown: until 2026-12-07 the catch described it with String(err), which throws for a value
  * with no string form (Object.create(null)), so that throw left the catch into the venue's handler of the message
  * and the book stayed LIVE with a change that was never published. Real Feeder, scripted venue.
  */

@@ -3,7 +3,7 @@
  * took less those that came back (a unicast receiver's port closed: send-batch.ts bounced), and a datagram can come
  * back after a scrape counted it: until 2026-12-07 the next scrape was one lower, which Prometheus reads as a reset
  * (rate() a spike of the whole count); with a sole receiver gone every datagram bounces, so the count only ever
- * dipped. So is feeder_sent_bytes_total, which a bounce takes the datagram's bytes off too (until s-sr5 it did not: it
+ * dipped. So is feeder_sent_bytes_total, which a bounce takes the datagram's bytes off too (until 2026-12-07 it did not: it
  * counted bounced datagrams feeder_datagrams_sent_total did not). A Feeder without venues (its publisher on 127.0.0.1, TTL 1); the bounce as Bun reports it, to the sender.
  */
 import { afterEach, expect, test } from "vitest";
@@ -38,7 +38,7 @@ test("a datagram that comes back after a scrape counted it: the next scrape is n
   const channel = (feeder.publisher as unknown as { channels: { sender: { bounced(error: string): void } }[] }).channels[0]!;
   channel.sender.bounced("ECONNREFUSED"); // … then back, after the scrape
   expect(counters.datagrams).toBe(first - 1); // the count itself: less the one come back
-  expect(counters.bytes).toBe(firstBytes - 100); // and its bytes (until s-sr5 they stayed counted)
+  expect(counters.bytes).toBe(firstBytes - 100); // and its bytes (until 2026-12-07 they stayed counted)
   expect(sent(feeder)).toBeGreaterThanOrEqual(first);
   expect(sent(feeder, "feeder_sent_bytes_total")).toBeGreaterThanOrEqual(firstBytes);
   counters.datagrams += 3; // three more taken: counted from the count less the bounce

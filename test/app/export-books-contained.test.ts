@@ -1,6 +1,6 @@
 /**
  * `export --books`: an exception while applying a book message is contained as in the Feeder (the book RESYNCING /
- * parse_error, a resync asked for, the error logged) whatever was thrown: until s-small6 its line described it with
+ * parse_error, a resync asked for, the error logged) whatever was thrown: until 2026-12-07 its line described it with
  * String(err), which throws for a value with no string form, so that throw left into the adapter's replay of the
  * frame and the book stayed live in the rows.
  */

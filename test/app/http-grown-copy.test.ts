@@ -2,7 +2,7 @@
  * A deep book's copy is reserved against the bound on held copies (book-stream.ts MAX_HELD_LEVEL_BYTES) before it is
  * asked for, at the size of its last whole copy. A book that grew since is not copied past that reservation: the
  * source (a worker, or the pipeline in-process: book-json.ts levelsWithin) answers CopyRefused with its size, and HTTP
- * asks once more at that size if it fits, else 503 naming the book and the sizes. Until s-httpgrow the copy came at
+ * asks once more at that size if it fits, else 503 naming the book and the sizes. Until 2026-12-07 the copy came at
  * the size it is now, so a burst for a book grown k-fold held k times the bound. The bound is made small here by
  * holding all but ROOM of it (holdCopies), as deep bodies being read would.
  * Also: a thrown value with no string form is still described in the handler's error line (errorText).
@@ -107,7 +107,7 @@ function serve(source: StatusSource, log = silentLogger): HttpServerHandle {
   return h;
 }
 
-describe("a deep book that grew since its last copy (s-httpgrow)", { timeout: 60_000 }, () => {
+describe("a deep book that grew since its last copy (2026-12-07)", { timeout: 60_000 }, () => {
   test("answered later (workers): a burst for a book grown 4-fold never has more copies made at once than the room left", async () => {
     // Before: the 21 requests admitted at its last size (48,000 B) were all asked for and each copy came at 192,000 B:
     // 4 MB made at once with 1 MiB of room.
@@ -204,7 +204,7 @@ describe("a deep book that grew since its last copy (s-httpgrow)", { timeout: 60
   });
 
   test("a depth copy's refusal notes the size it gave: the next request at that depth is asked for once, at that size", async () => {
-    // Before (s-small6): only whole copies noted a size, so every depth=3000 request of the grown book was refused at
+    // Before (2026-12-07): only whole copies noted a size, so every depth=3000 request of the grown book was refused at
     // 48,000 B and asked again at 96,000 B.
     const b = growing(1500);
     const asked: (number | undefined)[] = [];
@@ -221,7 +221,7 @@ describe("a deep book that grew since its last copy (s-httpgrow)", { timeout: 60
   });
 
   test("a depth copy with fewer levels a side than asked is the whole book: its size is noted, the next whole copy reserved at it", async () => {
-    // Before (s-small6): the 192,000 B of the book's last whole copy stayed noted after it shrank to 48,000 B, and with
+    // Before (2026-12-07): the 192,000 B of the book's last whole copy stayed noted after it shrank to 48,000 B, and with
     // 100,000 B of room a whole copy was refused (503) though it fits.
     const b = growing(6000);
     const h = serve(sourceOf(b, []));
@@ -310,7 +310,7 @@ test("a worker makes no copy bigger than the bytes asked with: it answers the co
   expect(within !== undefined && "bidPx" in within && levelBytes(within)).toBe(bytes);
 });
 
-describe("a handler's throw with no string form (s-httpgrow)", () => {
+describe("a handler's throw with no string form (2026-12-07)", () => {
   test("errorText never throws", () => {
     const badToString = { toString: () => { throw new Error("no"); } };
     const proxy = new Proxy({}, { getPrototypeOf: () => { throw new Error("no"); }, get: () => { throw new Error("no"); } });

@@ -1,5 +1,5 @@
 /**
- * The publisher's timers and refresh failures are logged, never thrown, whatever was thrown: until s-small6 their
+ * The publisher's timers and refresh failures are logged, never thrown, whatever was thrown: until 2026-12-07 their
  * lines described it with String(err), which throws for a value with no string form (Object.create(null)), so the
  * catch threw out of the timer (under Bun the process's end) or out of the refresh tick (the other books' skipped).
  */

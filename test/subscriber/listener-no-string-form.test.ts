@@ -1,6 +1,6 @@
 /**
  * A subscriber listener (or a bug in the receive path) that throws a value with no string form (Object.create(null))
- * is reported as an 'error' event describing it, and ingest() goes on: until s-small6 the report did
+ * is reported as an 'error' event describing it, and ingest() goes on: until 2026-12-07 the report did
  * `new Error(String(err))`, which throws for such a value, so the throw left the receive loop (a NATS repacker's:
  * swallowed by its guard, never reported). No sockets.
  */
