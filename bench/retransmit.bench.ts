@@ -7,8 +7,8 @@
  *    dropped datagram's send) until every book of the stream is usable again, with retransmission against waiting
  *    for the refresh (snapshot_interval_ms 1000 here; the default 5000 makes the refresh wait 5× longer), and the
  *    bytes each costs. Publisher and subscriber share this process; 5000 datagrams/s over 4 books. What was
- *    recovered is checked (bench/retransmit-check.ts): a row whose books differed from the publisher's gives no
- *    times, and the bench exits 1.
+ *    recovered is checked (bench/retransmit-check.ts): a row whose books differed from the publisher's, or in which
+ *    none could be compared, gives no times, and the bench exits 1.
  * Interface 127.0.0.1, TTL 1, a new group and port per run (e2e-common loopbackDestination).
  *   unshare -n bash -c 'ip link set lo up && ./node_modules/.bin/bun bench/retransmit.bench.ts'   # ~60 s (BENCH_QUICK=1: ~20 s)
  */

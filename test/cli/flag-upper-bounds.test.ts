@@ -5,16 +5,9 @@
  * put its grid beyond exact integers of µs (its first point past every record: no row at all, exit 0).
  */
 import { expect, test } from "vitest";
-import { main } from "../../src/cli/main.ts";
+import { runMain as run } from "./run-main.ts";
 import { recordSettings } from "../../src/cli/commands/record.ts";
 import { uniqueDestination } from "../support/destination.ts";
-
-async function run(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out, err };
-}
 
 test.each([
   [["listen", "--max-unread-kib", "1048577", "--duration", "0.05"], '--max-unread-kib must be at most 1048576 (1 GiB), got "1048577"'],

@@ -5,14 +5,7 @@
  * --retransmit with a port out of range said only "give ADDR:PORT": they say the range.
  */
 import { expect, test } from "vitest";
-import { main } from "../../src/cli/main.ts";
-
-async function run(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out, err };
-}
+import { runMain as run } from "./run-main.ts";
 
 test.each([
   [["--group", "10.0.0.1:5"], '--group "10.0.0.1:5": 10.0.0.1 is not an IPv4 multicast group'],

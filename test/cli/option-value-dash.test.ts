@@ -4,14 +4,7 @@
  * line now, naming the option and what came after it, and how to give it as the value; exit 2 as before.
  */
 import { expect, test } from "vitest";
-import { main } from "../../src/cli/main.ts";
-
-async function run(...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out, err };
-}
+import { runMain as run } from "./run-main.ts";
 
 test.each([
   [["listen", "--port", "-1"], 'feeder listen: --port needs a value, got "-1", which begins with "-": if it is the value, give --port=-1 (see feeder listen --help)'],
