@@ -1,12 +1,13 @@
 /**
  * Capture files: every raw exchange frame with its receive time, venue, market and connection.
  *
- * Layout (little-endian):
+ * Layout (block headers little-endian; MessagePack's own integers big-endian, as MessagePack has them):
  *   file header   uncompressed: 8 B ASCII "FDRCAP01"
  *                 compressed:   8 B ASCII "FDRCAP02", u8 codec (1 gzip, 2 zstd), 3 B zero
  *   block*        u32 storedLength, u32 crc32(stored), stored = payload, or the payload compressed on its own
  *   payload       MessagePack array of records
- *   record        MessagePack array [tsRecvNs: uint64, venue: string, market: string, connection: string, frame: string | bin]
+ *   record        MessagePack array [tsRecvNs: int64 (0xd3, never below 0: msgpackr's BigInt), venue: string, market: string, connection: string, frame: string | bin]
+ *                 (readers take any MessagePack integer there; until s-rdrec2 this said uint64, which no writer wrote)
  *                 (receive time in ns since the Unix epoch; the clock behind it has µs resolution, core/clock.ts,
  *                 and is the same for every record kind; records are in the order the pipeline handled them, which
  *                 replay keeps: a frame carries its event-loop turn's receipt time and an event or REST response the
@@ -390,7 +391,7 @@ export class CaptureWriter {
 
   write(tsRecvUs: number, venue: string, market: string, connection: string, frame: string | Uint8Array): void {
     if (this.closed) return this.late();
-    // ns exceed 2^53, so they travel as a uint64 (BigInt); recording is off the book's hot path. Per record: two
+    // ns exceed 2^53, so they travel as an int64 (BigInt); recording is off the book's hot path. Per record: two
     // BigInts and the array, 3 cells (docs/performance.md §19, "Outside our code, or left as is").
     if (this.pending.length === 0) this.pendingFirstUs = tsRecvUs;
     this.pendingLastUs = tsRecvUs;
