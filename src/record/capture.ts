@@ -221,7 +221,7 @@ export interface CaptureWriterOptions {
 
 /** Totals since the writer started. */
 export interface CaptureWriterStats {
-  /** Records handed to the writer, and those of the heads it wrote (CaptureFileHead). */
+  /** Records handed to the writer, those of the heads it wrote (CaptureFileHead) and its `capture:lost` marks. */
   records: number;
   blocks: number;
   /** MessagePack bytes before compression. */
