@@ -1,6 +1,6 @@
 /**
  * A sink that throws a value with no string form (Object.create(null)) while a book is marked invalid: logged, and the
- * topic's resync goes on. Until s-small6 the catch's line described it with String(err), which throws for such a
+ * topic's resync goes on. Until 2026-12-07 the catch's line described it with String(err), which throws for such a
  * value: the throw left resync() before the fresh start (the topic stayed marked, never subscribed again; from
  * housekeeping's timer, the process's end).
  */
