@@ -407,7 +407,7 @@ describe("feeder bridge --http: answers and failures as the feeder's (s-httpsmal
 });
 
 test("feeder bridge --http: a metrics() that throws a value with no string form is a 500 and an error line describing it", async () => {
-  // Before (s-small6): the catch's String(err) threw, so the request went to Bun's error(), its cause lost.
+  // Before 2026-12-07: the catch's String(err) threw, so the request went to Bun's error(), its cause lost.
   const lines: { level: string; msg: string; detail?: string }[] = [];
   const log = createLogger({ format: "json", level: "debug", write: (l) => lines.push(JSON.parse(l) as (typeof lines)[number]) });
   const source = {

@@ -726,7 +726,7 @@ export class BinanceAdapter implements VenueAdapter {
     const waited = t.resyncDelayed;
     t.resyncDelayed = false;
     // The wait's end subscribes a stream a (re)connect left out during it (onBackoffOver); ended here, nothing else
-    // would: until s-rdbinance its book stayed RESYNCING, never subscribed (instrument-backoff.test.ts).
+    // would: until 2026-12-07 its book stayed RESYNCING, never subscribed (instrument-backoff.test.ts).
     if (waited && (t.sub === SUB_IDLE || t.sub === SUB_UNSUBSCRIBING)) this.control.restartTopic(t);
   }
 

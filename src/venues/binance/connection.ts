@@ -41,7 +41,7 @@ export class BinanceTopic extends TopicState<BinanceConnection> {
 }
 
 /**
- * What a USD-M diff without `pu` lacks, in its parse error. Until s-sr14 every reader took the absent pu as -1 and the
+ * What a USD-M diff without `pu` lacks, in its parse error. Until 2026-12-07 every reader took the absent pu as -1 and the
  * adapter called it a sequence gap (gaps, SEQUENCE_GAP), not a malformed frame.
  */
 const NO_PU = "USD-M diff without pu";

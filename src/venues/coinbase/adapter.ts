@@ -769,7 +769,7 @@ export class CoinbaseAdapter implements VenueAdapter {
    * A subscriptions event lists every level2 product of the connection [F2]: a product subscribed and answered (ACTIVE,
    * no request of it out: one written after it is not answered yet) that it does not list is no longer sent by the
    * venue, and its book, LIVE, would be held by the socket's in-sequence heartbeats (quiet) up to 5 stale times at
-   * levels the venue moved on from. It resyncs (RESYNCING / SUBSCRIBE_REJECTED, resubscribed). Until s-rdcoin2 only the
+   * levels the venue moved on from. It resyncs (RESYNCING / SUBSCRIBE_REJECTED, resubscribed). Until 2026-12-07 only the
    * answered request's products were read from the event (test/venues/coinbase/dropped-product.test.ts). Live only:
    * replay's topics follow the capture's requests, which a replay begun mid-socket does not all know. Cold.
    */

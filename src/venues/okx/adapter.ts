@@ -57,6 +57,10 @@ import { OkxCounters, okxMetrics, okxStats } from "./stats.ts";
 import { ACTION_SNAPSHOT, ACTION_UPDATE, SCAN_ERR_FIELD, type OkxScanner } from "./scanner.ts";
 import { defaultStaleAfterMs } from "./staleness.ts";
 
+/** The `field` parse errors of a `books` push the scanner reads but the adapter refuses (onBook), named in the warning. */
+const NO_ACTION = "books push without action";
+const NEGATIVE_PREV = "update at a negative prevSeqId, a snapshot's";
+
 export class OkxAdapter implements VenueAdapter {
   readonly venue;
   readonly log: Logger;
@@ -444,9 +448,10 @@ export class OkxAdapter implements VenueAdapter {
     }
     // `books` always says snapshot or update, and prevSeqId -1 is a snapshot's. Either taken as an update, one at -1
     // straddled any REST book (-1 ≤ its seqId < seqId): a whole book applied as changes on it, LIVE at levels the
-    // venue no longer had. The frame is refused by name (a `field` parse error): its book alone resyncs.
+    // venue no longer had. The frame is refused by name (a `field` parse error): its book alone resyncs. Named: an
+    // update's prevSeqId comes after its levels, past the logged head of the frame.
     if (sc.action !== ACTION_SNAPSHOT && (sc.action !== ACTION_UPDATE || (sc.hasPrevSeqId && sc.prevSeqId < 0))) {
-      this.onParseError(conn, sc.entry, SCAN_ERR_FIELD, frame);
+      this.onParseError(conn, sc.entry, SCAN_ERR_FIELD, frame, sc.action === ACTION_UPDATE ? NEGATIVE_PREV : NO_ACTION);
       return;
     }
     if (sc.action === ACTION_SNAPSHOT) {
@@ -913,8 +918,8 @@ export class OkxAdapter implements VenueAdapter {
     this.parseErrors.onUnknownTopic(conn, frame);
   }
 
-  onParseError(conn: OkxConnection, entry: number, code: number, frame: string): void {
-    this.parseErrors.onParseError(conn, entry, code, frame);
+  onParseError(conn: OkxConnection, entry: number, code: number, frame: string, detail?: string): void {
+    this.parseErrors.onParseError(conn, entry, code, frame, detail);
   }
 
   /** A REST book whose price or size does not fit the exponents: re-checked as a frame's would be (rest-bridge.ts). */

@@ -54,13 +54,14 @@ export class ParseErrors {
     this.lost(conn, t, SCAN_UNKNOWN_TOPIC);
   }
 
-  onParseError(conn: OkxConnection, entry: number, code: number, frame: string): void {
+  /** `detail`: what was wrong, where the code and the frame's head do not say it (cold). */
+  onParseError(conn: OkxConnection, entry: number, code: number, frame: string, detail?: string): void {
     conn.parseErrors++;
     const name = SCAN_RESULT_NAMES[-code] ?? String(code);
     this.c.parseErrorsByCode.set(name, (this.c.parseErrorsByCode.get(name) ?? 0) + 1);
     let t = entry >= 0 ? conn.byTopic.get(conn.table.topics[entry]!) : undefined;
     t ??= conn.topicOfFrame(frame);
-    this.log.hit(`${name} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
+    this.log.hit(`${name}${detail === undefined ? "" : " " + detail} (${conn.market}${t ? " " + t.topic : ""}): ${frame.slice(0, 160)}`);
     if (!t) this.c.unattributedParseErrors++;
     this.lost(conn, t, code);
   }

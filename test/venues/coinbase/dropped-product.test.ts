@@ -25,7 +25,7 @@ const subscriptions = (seq: number, level2: string[]) =>
   `{"channel":"subscriptions","client_id":"","timestamp":"${TS}","sequence_num":${seq},"events":[{"subscriptions":{"level2":${JSON.stringify(level2)},"heartbeats":["heartbeats"]}}]}`;
 
 describe("coinbase: a product the subscriptions event no longer lists", { timeout: 20_000 }, () => {
-  test("its LIVE book resyncs and is resubscribed; the listed one stays LIVE", async () => {
+  test("its LIVE book resyncs and is resubscribed; one whose unsubscribe the event answers is not resynced again", async () => {
     const products = ["BTC-USD", "ETH-USD"];
     const sim = await startCoinbaseSimulator({ products, levels: 5, seed: 4 }); // its REST only
     const sockets: ServerWebSocket<unknown>[] = [];
@@ -59,7 +59,10 @@ describe("coinbase: a product the subscriptions event no longer lists", { timeou
     ws.send(subscriptions(4, []));
     await waitFor(() => received.some((m) => m.includes("ETH-USD") && m.includes('"unsubscribe"')), "ETH-USD resubscribed (its unsubscribe first)");
     expect(adapter.topicState(1).state).not.toBe("live");
-    expect(sink.invalid).toContainEqual({ index: 1, state: BookState.RESYNCING, reason: StatusReason.SUBSCRIBE_REJECTED });
+    // Each book invalidated once: BTC-USD for the asked resync only (its unsubscribe out: not "dropped"), ETH-USD
+    // when the event stopped listing it.
+    expect(sink.invalid.filter((x) => x.index === 1)).toEqual([{ index: 1, state: BookState.RESYNCING, reason: StatusReason.SUBSCRIBE_REJECTED }]);
+    expect(sink.invalid.filter((x) => x.index === 0)).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.CROSSED_BOOK }]);
     expect(adapter.stats().reconnects).toBe(0);
   });
 });

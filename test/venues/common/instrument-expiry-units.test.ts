@@ -101,7 +101,7 @@ describe("a listed expiry and the two clocks", () => {
 
 describe("a config override's symbol where the venue reads no expiry from names (every venue but Deribit)", () => {
   test("a listing that names it past its expiry does not close it: an override's expiry is never the listing's", async () => {
-    // A whole-market answer may list the override's symbol too. Before s-deriexp its expiry was recorded and expiredAt
+    // A whole-market answer may list the override's symbol too. Before 2026-12-07 its expiry was recorded and expiredAt
     // skipped overrides; since, noteExpiries skips them (expiredAt no longer does, for Deribit's name expiry).
     const validated = validateConfig({
       publish: { destinations: [{ name: "t", group: "239.255.1.1", port: 30000, interface: "127.0.0.1" }] },

@@ -661,6 +661,20 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     });
   }
 
+  // Its warning named only the code and the frame's first 160 characters: an update's prevSeqId comes after its levels,
+  // so the line did not say what was wrong (seen failing: "field (spot BTC-USDT): {…" with no word of it).
+  test("a push without action, or an update at prevSeqId -1, is warned of naming which", async () => {
+    const named: string[] = [];
+    for (const bad of [noAction(-1, 12), frame("BTC-USDT", "update", -1, 12, [["99", "1"]], [["100.5", "1"]])]) {
+      const details: string[] = []; // one adapter per case: the warning is rate-limited
+      const log: Logger = { ...silentLogger, warn: (_msg, fields) => void details.push(String(fields?.detail)), child: () => log };
+      const { feed } = await setup(log);
+      feed(bad);
+      named.push(details.map((d) => d.slice(0, d.indexOf("): ") + 1)).join(" | "));
+    }
+    expect(named).toEqual(["field books push without action (spot books:BTC-USDT)", "field update at a negative prevSeqId, a snapshot's (spot books:BTC-USDT)"]);
+  });
+
   test("a maintenance reset after the bridged book chained an update is applied (only one chaining on the REST book itself resyncs)", async () => {
     const { sink, feed, adapter } = await setup();
     feed(frame("BTC-USDT", "update", 9, 10, [["99.9", "1"]]));
