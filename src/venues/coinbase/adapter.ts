@@ -632,9 +632,18 @@ export class CoinbaseAdapter implements VenueAdapter {
   /** A frame that is not l2_data or heartbeats; it counts in the connection's sequence when it carries one. */
   onControl(conn: Conn, seq: number, msg: unknown, tsUs: number): void {
     this.answering = null;
-    if (seq < 0) conn.takeNone(); // none to lose: a throw below names its product's book alone (frameLost)
-    else if (!this.sequenceOk(conn, seq, tsUs)) return;
     const m = msg as Record<string, unknown>;
+    if (seq < 0) conn.takeNone(); // none to lose: a throw below names its product's book alone (frameLost)
+    else {
+      const duplicates = conn.duplicates;
+      if (!this.sequenceOk(conn, seq, tsUs)) {
+        // An error frame out of sequence (its connection resynced by sequenceOk) is still the venue's word: counted
+        // and logged, answering nothing (its place among the answers is unknown); a repeat is not counted again.
+        // Until s-sr18 it was neither (test/venues/coinbase/error-frame-sequence.test.ts).
+        if (isErrorFrame(m) && conn.duplicates === duplicates) this.countErrorFrame(conn, m);
+        return;
+      }
+    }
     if (isErrorFrame(m)) {
       this.onErrorFrame(conn, m);
       return;
@@ -677,9 +686,7 @@ export class CoinbaseAdapter implements VenueAdapter {
    * refused for a passing reason goes again (heartbeatsAgain), else its answer is taken. Cold.
    */
   private onErrorFrame(conn: Conn, m: Record<string, unknown>): void {
-    conn.errorFrames++;
-    const text = errorText(m);
-    this.errorLog.hit(`${conn.name}: ${text}`);
+    const text = this.countErrorFrame(conn, m);
     if (!answersRequest(text)) return;
     const written = this.writtenAcks(conn);
     const at = errorAnswers(text, written === conn.expectedAcks.length ? conn.expectedAcks : conn.expectedAcks.slice(0, written), (id) => {
@@ -699,6 +706,14 @@ export class CoinbaseAdapter implements VenueAdapter {
     this.answering = { conn, req, topics: req.topics.slice() as Topic[], taken: false }; // a throw below: frameLost settles it
     this.control.onControl(conn, { coinbaseAck: true, op: req.op, reqId: id, ok: [], failed: [], refused: text });
     this.answering = null;
+  }
+
+  /** An error frame counted (error_frames_total) and logged, rate-limited, with its text (returned). Cold. */
+  private countErrorFrame(conn: Conn, m: Record<string, unknown>): string {
+    conn.errorFrames++;
+    const text = errorText(m);
+    this.errorLog.hit(`${conn.name}: ${text}`);
+    return text;
   }
 
   /**

@@ -264,8 +264,8 @@ const TS_US_LIMIT = 9007199254740992; // 2^53
 
 /**
  * `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (RFC 3339 in UTC, as Coinbase prints it with up to ns) → µs since the epoch,
- * fraction truncated to µs; TS_PAST_RANGE at or past 2^53 µs; -1 for anything else (a day the month does not have
- * too, and second 60: Coinbase's servers, Go by the heartbeats' current_time [F14], never print a leap second, and µs
+ * fraction truncated to µs; TS_PAST_RANGE at or past 2^53 µs; -1 for anything else (a time before 1970, a day the
+ * month does not have too, and second 60: Coinbase's servers, Go by the heartbeats' current_time [F14], never print a leap second, and µs
  * since the epoch has none). No allocation.
  */
 export function rfc3339Us(s: string, start: number, end: number): number {
@@ -302,5 +302,8 @@ export function rfc3339Us(s: string, start: number, end: number): number {
   const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
   const days = era * 146097 + doe - 719468;
   const tsUs = (days * 86400 + h * 3600 + mi * 60 + se) * 1_000_000 + us;
+  // Before the epoch is no time either: its negative µs would be taken for the markers (2 µs before, -2, was
+  // TS_PAST_RANGE, counted as past the year 2255, until s-sr18).
+  if (tsUs < 0) return -1;
   return tsUs < TS_US_LIMIT ? tsUs : TS_PAST_RANGE;
 }

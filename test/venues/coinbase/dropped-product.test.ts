@@ -25,8 +25,8 @@ const subscriptions = (seq: number, level2: string[]) =>
   `{"channel":"subscriptions","client_id":"","timestamp":"${TS}","sequence_num":${seq},"events":[{"subscriptions":{"level2":${JSON.stringify(level2)},"heartbeats":["heartbeats"]}}]}`;
 
 describe("coinbase: a product the subscriptions event no longer lists", { timeout: 20_000 }, () => {
-  test("its LIVE book resyncs and is resubscribed; one whose unsubscribe the event answers is not resynced again", async () => {
-    const products = ["BTC-USD", "ETH-USD"];
+  test("its LIVE book resyncs and is resubscribed; the listed one stays LIVE; one whose unsubscribe the event answers is not resynced again", async () => {
+    const products = ["BTC-USD", "ETH-USD", "SOL-USD"];
     const sim = await startCoinbaseSimulator({ products, levels: 5, seed: 4 }); // its REST only
     const sockets: ServerWebSocket<unknown>[] = [];
     const received: string[] = [];
@@ -49,20 +49,25 @@ describe("coinbase: a product the subscriptions event no longer lists", { timeou
     ws.send(subscriptions(0, []));
     ws.send(snapshot(1, "BTC-USD"));
     ws.send(snapshot(2, "ETH-USD"));
-    ws.send(subscriptions(3, products));
-    await waitFor(() => adapter.topicState(0).state === "live" && adapter.topicState(1).state === "live", "both books LIVE");
+    ws.send(snapshot(3, "SOL-USD"));
+    ws.send(subscriptions(4, products));
+    await waitFor(() => [0, 1, 2].every((i) => adapter.topicState(i).state === "live"), "every book LIVE");
 
     adapter.requestResync(0, StatusReason.CROSSED_BOOK); // BTC-USD: its unsubscribe goes
     await waitFor(() => received.length === 3, "BTC-USD's unsubscribe");
     expect(JSON.parse(received[2]!)).toMatchObject({ type: "unsubscribe", product_ids: ["BTC-USD"] });
-    // Its answer lists neither: BTC-USD gone as asked, ETH-USD dropped by the venue (no request of it out).
-    ws.send(subscriptions(4, []));
+    // Its answer lists SOL-USD alone: BTC-USD gone as asked, ETH-USD dropped by the venue (no request of it out).
+    ws.send(subscriptions(5, ["SOL-USD"]));
     await waitFor(() => received.some((m) => m.includes("ETH-USD") && m.includes('"unsubscribe"')), "ETH-USD resubscribed (its unsubscribe first)");
     expect(adapter.topicState(1).state).not.toBe("live");
     // Each book invalidated once: BTC-USD for the asked resync only (its unsubscribe out: not "dropped"), ETH-USD
     // when the event stopped listing it.
     expect(sink.invalid.filter((x) => x.index === 1)).toEqual([{ index: 1, state: BookState.RESYNCING, reason: StatusReason.SUBSCRIBE_REJECTED }]);
     expect(sink.invalid.filter((x) => x.index === 0)).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.CROSSED_BOOK }]);
+    // The listed one is untouched: LIVE, never invalidated, no request of it since the first subscribe.
+    expect(adapter.topicState(2).state).toBe("live");
+    expect(sink.invalid.filter((e) => e.index === 2)).toEqual([]);
+    expect(received.slice(2).filter((m) => m.includes("SOL-USD"))).toEqual([]);
     expect(adapter.stats().reconnects).toBe(0);
   });
 });

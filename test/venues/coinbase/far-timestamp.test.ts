@@ -57,4 +57,19 @@ describe("coinbase: a frame timestamp past the year 2255", () => {
     expect(adapter.topicState(0).state).toBe("live");
     expect(warned.some((w) => w.includes("past the year 2255") || w.includes("2300-01-01"))).toBe(true);
   });
+
+  test("2 µs before 1970 is read as unknown (0), not counted or logged as past the year 2255", async () => {
+    const o = offlineVenue("coinbase", "spot", 0, ["BTC-USD"], "");
+    const warned: string[] = [];
+    const log: Logger = { ...silentLogger, warn: (m: string, f?: Record<string, unknown>) => void warned.push(`${m} ${JSON.stringify(f ?? {})}`), child: () => log };
+    const adapter = createCoinbaseAdapter(o.config, o.subscriptions, { ...o.options, log });
+    const sink = new BuildingSink((await adapter.loadInstruments()) as Instrument[]);
+    adapter.startReplay(sink);
+    adapter.ingestFrame("spot", "conn0.spot", l2(0, "snapshot", "1969-12-31T23:59:59.999998Z"), 1);
+    // Before (s-sr18): rfc3339Us -2, TS_PAST_RANGE: parseErrors.timestamp 1 and the "past the year 2255" line.
+    expect(sink.tsExchangeUs).toEqual([0]);
+    expect(adapter.stats()["parseErrors.timestamp"] ?? 0).toBe(0);
+    expect(warned.filter((w) => w.includes("past the year 2255"))).toEqual([]);
+    expect(adapter.topicState(0).state).toBe("live");
+  });
 });

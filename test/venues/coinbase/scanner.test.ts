@@ -301,5 +301,9 @@ describe("coinbase scanner", () => {
     expect(rfc3339Us("2255-06-05T23:47:34.740991Z", 0, 27)).toBe(2 ** 53 - 1);
     for (const far of ["2255-06-05T23:47:34.740992Z", "2300-01-01T00:00:00Z", "9999-12-31T23:59:59.999999Z"]) expect(rfc3339Us(far, 0, far.length), far).toBe(TS_PAST_RANGE);
     for (const bad of ["2026-04-07T14:30:60Z", "2016-12-31T23:59:60Z", "2016-12-31T23:59:60.5Z", "2026-04-07T14:30:61Z"]) expect(rfc3339Us(bad, 0, bad.length), bad).toBe(-1);
+    // Before 1970 is no time either (unknown, -1): until s-sr18 it was negative µs, and 2 µs before the epoch was -2,
+    // TS_PAST_RANGE, counted and logged as a time past the year 2255.
+    for (const early of ["1969-12-31T23:59:59.999998Z", "1969-12-31T23:59:59.999999Z", "1969-12-31T23:59:59.999997Z", "0001-01-01T00:00:00Z"]) expect(rfc3339Us(early, 0, early.length), early).toBe(-1);
+    expect(rfc3339Us("1970-01-01T00:00:00.000001Z", 0, 27)).toBe(1);
   });
 });
