@@ -99,6 +99,23 @@ describe("deribit: a grouped book resyncing during a planned reconnect's overlap
     }
   });
 
+  test("the old socket going back below a trailing whole book ignored while resyncing is still the venue's book, taken", async () => {
+    const { adapter, feed, overlap, stop } = await rig();
+    try {
+      feed(100, 100);
+      overlap();
+      feed(105, 105); // the replacement, ahead
+      feed(101, 101, true); // the old socket at 101 (trailing)
+      adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+      feed(104, 104, true); // its trail, ignored: kept as that socket's own last id
+      expect(adapter.topicInfo(0).state).toBe("resyncing");
+      feed(102, 95, true); // below its own 104 (TCP is ordered): the venue rebuilt the book with lower ids
+      expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 102 });
+    } finally {
+      await stop();
+    }
+  });
+
   test("the old socket going back below the change_id it gave the book itself is still the venue's book, taken", async () => {
     const { adapter, feed, overlap, stop } = await rig();
     try {
