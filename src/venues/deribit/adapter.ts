@@ -394,7 +394,7 @@ export class DeribitAdapter implements VenueAdapter {
       ["deltas", "deltas_total", "Changes applied", this.deltas],
       ["replaces", "replaces_total", "Grouped full books applied as replace", this.replaces],
       ["gaps", "sequence_gaps_total", "Changes whose prev_change_id did not match the last change_id (book resynced)", this.gaps],
-      ["duplicates", "duplicates_total", "Messages at or below the last change_id (ignored)", this.duplicates],
+      ["duplicates", "duplicates_total", "Messages at or below the book's change_id, the overlap's old socket's whole books below the one the replacement gave a book that left LIVE, and frames of a socket behind a venue reset (ignored)", this.duplicates],
       ["resyncs", "resyncs_total", "Book resyncs started", this.books.resyncs],
       ["resyncsDelayed", "resyncs_delayed_total", "Resyncs that waited out the per-channel backoff", this.books.resyncsDelayed],
       ["ignoredBeforeSnapshot", "ignored_before_snapshot_total", "Changes ignored because the book had no snapshot yet", this.ignoredBeforeSnapshot],
