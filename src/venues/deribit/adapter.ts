@@ -495,6 +495,12 @@ export class DeribitAdapter implements VenueAdapter {
         this.trailed(t, socket, cid);
         return;
       }
+      if (t.book !== BookState.LIVE && cid < t.seqBeforeInvalid && socket === conn.generation && conn.retiringGeneration >= 0 && (socket === t.seqSocket || (socket === t.seqAlsoSocket && cid < t.seqAlsoAt))) {
+        // The replacement below the change_id it gave the book before it left LIVE (TCP is ordered): the venue reset
+        // the book, and the old socket is behind it, as when a LIVE book takes it (onOlderSnapshot). Until 2026-12-07
+        // that socket's next book of the run before, above the new ids, was taken: LIVE at the state before the reset.
+        this.markBehindReset(t, socket, this.socketsKnown(conn));
+      }
       t.lastMsgMs = now;
       // A grouped channel's mark stays while a make-before-break's two sockets race (onOlderSnapshot).
       if (!update.replace || t.conn.retiringGeneration < 0) this.snapshotDue[index] = 0;

@@ -150,4 +150,22 @@ describe("deribit: a grouped book resyncing during a planned reconnect's overlap
       await stop();
     }
   });
+
+  test("after the replacement's answer below the id it gave the book (a venue reset), the old socket's trail of the run before is ignored", async () => {
+    const { adapter, handedOn, feed, overlap, stop } = await rig();
+    try {
+      feed(100, 100);
+      overlap();
+      feed(105, 105); // the replacement delivers the book's change_id
+      adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+      feed(9, 95); // its answer below it: the venue rebuilt the book with lower ids
+      expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 9 });
+      feed(104, 104, true); // the old socket, behind the reset: the run before it, above the new ids
+      // Before: taken as the other socket's newer book, LIVE at the state before the reset.
+      expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 9 });
+      expect(handedOn).toEqual([100, 105, 9]);
+    } finally {
+      await stop();
+    }
+  });
 });
