@@ -394,7 +394,7 @@ export class DeribitAdapter implements VenueAdapter {
       ["deltas", "deltas_total", "Changes applied", this.deltas],
       ["replaces", "replaces_total", "Grouped full books applied as replace", this.replaces],
       ["gaps", "sequence_gaps_total", "Changes whose prev_change_id did not match the last change_id (book resynced)", this.gaps],
-      ["duplicates", "duplicates_total", "Messages at or below the last change_id (ignored)", this.duplicates],
+      ["duplicates", "duplicates_total", "Messages at or below the book's change_id, the overlap's old socket's whole books below the one the replacement gave a book that left LIVE, and frames of a socket behind a venue reset (ignored)", this.duplicates],
       ["resyncs", "resyncs_total", "Book resyncs started", this.books.resyncs],
       ["resyncsDelayed", "resyncs_delayed_total", "Resyncs that waited out the per-channel backoff", this.books.resyncsDelayed],
       ["ignoredBeforeSnapshot", "ignored_before_snapshot_total", "Changes ignored because the book had no snapshot yet", this.ignoredBeforeSnapshot],
@@ -494,6 +494,12 @@ export class DeribitAdapter implements VenueAdapter {
         this.duplicates++;
         this.trailed(t, socket, cid);
         return;
+      }
+      if (t.book !== BookState.LIVE && cid < t.seqBeforeInvalid && socket === conn.generation && conn.retiringGeneration >= 0 && (socket === t.seqSocket || (socket === t.seqAlsoSocket && cid < t.seqAlsoAt))) {
+        // The replacement below the change_id it gave the book before it left LIVE (TCP is ordered): the venue reset
+        // the book, and the old socket is behind it, as when a LIVE book takes it (onOlderSnapshot). Until 2026-12-07
+        // that socket's next book of the run before, above the new ids, was taken: LIVE at the state before the reset.
+        this.markBehindReset(t, socket, this.socketsKnown(conn));
       }
       t.lastMsgMs = now;
       // A grouped channel's mark stays while a make-before-break's two sockets race (onOlderSnapshot).

@@ -19,10 +19,12 @@ const book = (id: number, bid: number) =>
   `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"${CHANNEL}","data":{"timestamp":1,"instrument_name":"BTC-PERPETUAL","change_id":${id},"bids":[[${bid},10]],"asks":[[200,10]]}}}`;
 
 async function rig() {
+  /** The adapter's clock (ms): moved by the test alone. */
+  const clock = { ms: 1_000 };
   const adapter = new DeribitAdapter(
     { venue: "deribit", wsUrl: "ws://127.0.0.1:1/ws/api/v2", restUrl: "http://127.0.0.1:1", instrumentCachePath: "", markets: [{ market: "inverse", depth: 10, symbols: ["BTC-PERPETUAL"] }], overrides: new Map([["inverse:BTC-PERPETUAL", { tickSize: "0.5", lotSize: "1" }]]) },
     [{ market: "inverse" as MarketName, symbol: "BTC-PERPETUAL", depth: 10 }],
-    { log: silentLogger },
+    { log: silentLogger, now: () => clock.ms },
   );
   await adapter.loadInstruments();
   /** The change_id of each book handed to the sink. */
@@ -56,12 +58,12 @@ async function rig() {
     conn.retiringGeneration = -1;
     await adapter.stop();
   };
-  return { adapter, handedOn, feed, overlap, stop };
+  return { adapter, handedOn, feed, overlap, stop, clock };
 }
 
 describe("deribit: a grouped book resyncing during a planned reconnect's overlap", () => {
   test("the old socket's whole book below the change_id the replacement gave the book does not make it LIVE", async () => {
-    const { adapter, handedOn, feed, overlap, stop } = await rig();
+    const { adapter, handedOn, feed, overlap, stop, clock } = await rig();
     try {
       feed(100, 100);
       overlap();
@@ -71,7 +73,12 @@ describe("deribit: a grouped book resyncing during a planned reconnect's overlap
       adapter.requestResync(0, StatusReason.CROSSED_BOOK); // e.g. the app found it crossed
       expect(adapter.topicInfo(0).state).toBe("resyncing");
       const before = adapter.stats();
+      const topic = (adapter as unknown as { topics: { lastMsgMs: number }[] }).topics[0]!;
+      const heardMs = topic.lastMsgMs;
+      clock.ms += 5_000;
       feed(104, 104, true); // still trailing: the venue's book of before change_id 105
+      // No sign of life: a replacement whose answer never comes must still let the stale rule resync the book.
+      expect(topic.lastMsgMs).toBe(heardMs);
       // Before: taken, the book LIVE at change_id 104, older than what it had shown.
       expect(adapter.topicInfo(0).state).toBe("resyncing");
       expect(adapter.stats()).toMatchObject({ duplicates: before.duplicates! + 1, snapshots: before.snapshots, venueResets: 0 });
@@ -94,6 +101,23 @@ describe("deribit: a grouped book resyncing during a planned reconnect's overlap
       adapter.requestResync(0, StatusReason.CROSSED_BOOK);
       feed(7, 95, true); // below its own 103: the venue rebuilt the book with lower ids
       expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 7 });
+    } finally {
+      await stop();
+    }
+  });
+
+  test("the old socket going back below a trailing whole book ignored while resyncing is still the venue's book, taken", async () => {
+    const { adapter, feed, overlap, stop } = await rig();
+    try {
+      feed(100, 100);
+      overlap();
+      feed(105, 105); // the replacement, ahead
+      feed(101, 101, true); // the old socket at 101 (trailing)
+      adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+      feed(104, 104, true); // its trail, ignored: kept as that socket's own last id
+      expect(adapter.topicInfo(0).state).toBe("resyncing");
+      feed(102, 95, true); // below its own 104 (TCP is ordered): the venue rebuilt the book with lower ids
+      expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 102 });
     } finally {
       await stop();
     }
@@ -122,6 +146,24 @@ describe("deribit: a grouped book resyncing during a planned reconnect's overlap
       adapter.requestResync(0, StatusReason.CROSSED_BOOK);
       feed(9, 95); // the replacement's answer, of the venue's new ids
       expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 9 });
+    } finally {
+      await stop();
+    }
+  });
+
+  test("after the replacement's answer below the id it gave the book (a venue reset), the old socket's trail of the run before is ignored", async () => {
+    const { adapter, handedOn, feed, overlap, stop } = await rig();
+    try {
+      feed(100, 100);
+      overlap();
+      feed(105, 105); // the replacement delivers the book's change_id
+      adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+      feed(9, 95); // its answer below it: the venue rebuilt the book with lower ids
+      expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 9 });
+      feed(104, 104, true); // the old socket, behind the reset: the run before it, above the new ids
+      // Before: taken as the other socket's newer book, LIVE at the state before the reset.
+      expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 9 });
+      expect(handedOn).toEqual([100, 105, 9]);
     } finally {
       await stop();
     }
