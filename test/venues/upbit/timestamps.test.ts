@@ -10,6 +10,7 @@
 import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
+import type { CommonAdapterOptions } from "../../../src/venues/venue.ts";
 import type { WsProxy } from "../ws-proxy.ts";
 import { until } from "../planned-fallback-harness.ts";
 import { recorder, replayRecorded, startProxiedUpbit } from "./proxied.ts";
@@ -29,7 +30,7 @@ type Control = { flush(): void; write(...a: unknown[]): void };
  * still) for what it sent: both books, and both codes' answers to any request written. The capture holds each frame
  * at the clock's time, so replay sees the times live judged by.
  */
-async function onTestClock(venue: "upbit" | "bithumb", prepare: (p: WsProxy) => void, options: Record<string, unknown>) {
+async function onTestClock(venue: "upbit" | "bithumb", prepare: (p: WsProxy) => void, options: CommonAdapterOptions & Record<string, unknown>) {
   let clockMs = 1_000_000;
   const rec = recorder(() => clockMs * 1000);
   const run = await startProxiedUpbit(venue, { seed: 11 }, prepare, { ...options, now: () => clockMs, ...rec.taps }, cleanups);
