@@ -21,20 +21,29 @@ afterEach(async () => {
 });
 
 
+/**
+ * The simulator is still (proxied.ts): `moving` waits with the books moving (one book of each code every 5th poll, on
+ * every socket: the old one delivering during the overlap), an equality wait with them at rest. Before, it ran at 200
+ * books/s in real time and under CPU load 'books equal' timed out, the books moving while polled.
+ */
 async function start(venue: "upbit" | "bithumb", prepare: (p: WsProxy) => void, opts: Record<string, unknown> = {}) {
-  const run = await startProxiedUpbit(venue, { seed: 5, messagesPerSecond: 200 }, prepare, { log: silentLogger, ...TEST_TIMINGS, maxConnectionAgeMs: 1_000, ...opts }, cleanups);
-  await until(() => run.proxy.links.length >= 2 && run.proxy.links[1]!.fromClient.length > 0, "the replacement subscribing");
-  return run;
+  const run = await startProxiedUpbit(venue, { seed: 5 }, prepare, { log: silentLogger, ...TEST_TIMINGS, maxConnectionAgeMs: 1_000, ...opts }, cleanups);
+  await until(() => run.proxy.links.length >= 2 && run.proxy.links[1]!.fromClient.length > 0, "the replacement subscribing", 20_000);
+  let polls = 0;
+  const moving = (cond: () => boolean, what: string) => until(cond, what, 20_000, () => void (polls++ % 5 === 0 && run.sim.step(1)));
+  return { ...run, moving };
 }
 
 describe.each(["upbit", "bithumb"] as const)("%s: a planned reconnect whose replacement delivers nothing", { timeout: 30_000 }, (venue) => {
   test("fails at the ack deadline; the old socket keeps every book LIVE and equal; a later one completes", async () => {
-    const { proxy, adapter, sink, equal } = await start(venue, (p) => p.byIndex.set(1, { holdDown: true })); // nothing the venue sends the first replacement arrives
+    const { proxy, adapter, sink, equal, moving } = await start(venue, (p) => p.byIndex.set(1, { holdDown: true })); // nothing the venue sends the first replacement arrives
     const old = proxy.links[0]!;
-    await until(() => adapter.stats().plannedReconnectFailures! > 0 || old.closed, "the replacement failed, or the old socket closed");
-    expect(old.closed).toBe(false);
+    await moving(() => adapter.stats().plannedReconnectFailures! > 0 || old.closed, "the replacement failed, or the old socket closed");
+    // Open, or closed by a later planned reconnect (link 2) if this poll came late on a loaded machine.
+    expect(old.closed && proxy.links.length < 3).toBe(false);
+    expect(adapter.stats().plannedReconnectFailures).toBeGreaterThan(0);
     await until(() => equal(0) && equal(1), "books equal on the old socket");
-    await until(() => old.closed && proxy.links.length >= 3, "a later planned reconnect done");
+    await moving(() => old.closed && proxy.links.length >= 3, "a later planned reconnect done");
     await until(() => equal(0) && equal(1), "books equal on the new socket");
     expect(sink.invalid).toEqual([]);
     expect(adapter.stats().reconnects).toBe(0);
@@ -60,9 +69,9 @@ function refuseXrp(p: WsProxy) {
 
 test("upbit: a replacement that refuses a code the old socket serves (error frames, bisected to it) fails the planned reconnect; the book is not HALTED", { timeout: 30_000 }, async () => {
   // The bisection (errorWaitMs 50) ends long before the ack deadline (3 s): the refusal itself must fail the replacement.
-  const { proxy, adapter, sink, equal } = await start("upbit", refuseXrp, { errorWaitMs: 50, ackTimeoutMs: 3_000 });
+  const { proxy, adapter, sink, equal, moving } = await start("upbit", refuseXrp, { errorWaitMs: 50, ackTimeoutMs: 3_000 });
   const old = proxy.links[0]!;
-  await until(() => adapter.stats().plannedReconnectFailures! > 0 || sink.invalid.length > 0, "the replacement failed, or a book invalidated");
+  await moving(() => adapter.stats().plannedReconnectFailures! > 0 || sink.invalid.length > 0, "the replacement failed, or a book invalidated");
   expect(sink.invalid).toEqual([]);
   expect(old.closed).toBe(false);
   await until(() => equal(0) && equal(1), "books equal on the old socket");
@@ -70,7 +79,7 @@ test("upbit: a replacement that refuses a code the old socket serves (error fram
 
 test("upbit: an error frame on the old socket during the overlap answers no request of the replacement: nothing is bisected there and the planned reconnect completes", { timeout: 30_000 }, async () => {
   let armed = false;
-  const { proxy, adapter, sink, equal } = await start("upbit", (p) => {
+  const { proxy, adapter, sink, equal, moving } = await start("upbit", (p) => {
     p.byIndex.set(1, { holdDown: true }); // the overlap lasts until the test releases the replacement's frames
     p.byIndex.set(0, {
       rewriteDown: (f) => {
@@ -82,7 +91,7 @@ test("upbit: an error frame on the old socket during the overlap answers no requ
   });
   const [old, replacement] = [proxy.links[0]!, proxy.links[1]!];
   armed = true;
-  await until(() => adapter.stats().errorFrames === 1, "the error frame on the old socket handled");
+  await moving(() => adapter.stats().errorFrames === 1, "the error frame on the old socket handled");
   proxy.releaseDown(replacement);
   await until(() => old.closed, "the planned reconnect done");
   expect(adapter.stats().bisectProbes).toBe(0);
@@ -100,7 +109,7 @@ test("upbit: the old socket gone while a bisect probe is out on the replacement:
   let oldGone = false;
   const infos: string[] = [];
   const log = { ...silentLogger, info: (msg: string) => void infos.push(msg) };
-  const { proxy, adapter, sink, equal } = await start(
+  const { proxy, adapter, sink, equal, moving } = await start(
     "upbit",
     (p) =>
       p.byIndex.set(1, {
@@ -114,7 +123,7 @@ test("upbit: the old socket gone while a bisect probe is out on the replacement:
     { errorWaitMs: 2_000, ackTimeoutMs: 10_000, log },
   );
   const upbit = adapter as UpbitAdapter;
-  await until(() => adapter.stats().bisectProbes === 1, "the probe of KRW-BTC out on the replacement");
+  await moving(() => adapter.stats().bisectProbes === 1, "the probe of KRW-BTC out on the replacement");
   expect(upbit.topicInfo(1).state).toBe("live"); // fed by the old socket meanwhile
   oldGone = true;
   proxy.closeClient(proxy.links[0]!);

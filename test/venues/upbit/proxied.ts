@@ -2,6 +2,9 @@
  * Upbit or Bithumb behind a WebSocket proxy (../ws-proxy.ts), for tests that rewrite, hold or answer frames on the
  * way: the simulator (text frames), the proxy, the adapter through it, a sink of price → qty maps and `equal(i)`,
  * whether book i is the simulator's, level for level, at its timestamp. Returns once both books are equal.
+ * The simulator is still (messagesPerSecond 0): its books move only by `sim.step`, so a wait for equality compares
+ * books at rest. Before, it ran in real time (100-200 books/s) and under CPU load 'books equal at start' timed out:
+ * the books moved while polled.
  */
 import { parseFixed } from "../../../src/core/fixed.ts";
 import { silentLogger } from "../../../src/core/log.ts";
@@ -28,13 +31,13 @@ export interface ProxiedUpbit {
 /** `prepare` sets the proxy's rules before the adapter connects; `options` are the adapter's (a log among them). */
 export async function startProxiedUpbit(
   venue: "upbit" | "bithumb",
-  sim: { seed: number; messagesPerSecond: number; quiet?: string[] },
+  sim: { seed: number; quiet?: string[] },
   prepare: (p: WsProxy) => void,
   options: CommonAdapterOptions & Record<string, unknown>,
   cleanups: (() => Promise<void>)[],
 ): Promise<ProxiedUpbit> {
   const SUBS = PROXIED_SUBS;
-  const upbit = await startUpbitSimulator({ venue, codes: SUBS.map((s) => s.symbol), ...sim, frames: "text" });
+  const upbit = await startUpbitSimulator({ venue, codes: SUBS.map((s) => s.symbol), ...sim, messagesPerSecond: 0, frames: "text" });
   const proxy = startWsProxy(new URL(upbit.wsUrl).origin);
   prepare(proxy);
   const config = {

@@ -48,7 +48,7 @@ async function onTestClock(venue: "upbit" | "bithumb", { btcEvery = BTC_EVERY, d
     return null;
   };
   const prepare = (p: WsProxy) => void p.byIndex.set(0, { rewriteDown });
-  const run = await startProxiedUpbit(venue, { seed: 3, messagesPerSecond: 0, quiet: ["KRW-XRP"] }, prepare, { ...OPTIONS, now: () => clockMs, ...rec.taps }, cleanups);
+  const run = await startProxiedUpbit(venue, { seed: 3, quiet: ["KRW-XRP"] }, prepare, { ...OPTIONS, now: () => clockMs, ...rec.taps }, cleanups);
   const { lifecycle: lc, control } = run.adapter as unknown as { lifecycle: Lifecycle; control: Control };
   clearInterval(lc.housekeeping!);
   lc.housekeeping = null;
