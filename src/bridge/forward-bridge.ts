@@ -24,7 +24,7 @@ import dgram from "node:dgram";
 import { monoMs, nowUs } from "../core/clock.ts";
 import { RateLimitedLog, type Logger } from "../core/log.ts";
 import { DECODE_ERROR_NAMES, DecodeErrorCode, PacketReader } from "../wire/decoder.ts";
-import { UTF8_EXACT } from "../wire/message-readers.ts";
+import { utf8Exact } from "../wire/message-readers.ts";
 import { DatagramAuth, sha256Option, type ReusableSha256 } from "../wire/auth.ts";
 import {
   DEF_MARKET_ID_OFFSET,
@@ -1273,7 +1273,7 @@ export class ForwardBridge {
       this.counters.instrumentsOverCap++; // made-up ids (forged definitions) cannot grow the bridge's memory
       return;
     }
-    const subject = subjectOf(this.opts.prefix, venueId, marketId, UTF8_EXACT.decode(bytes.subarray(start, start + symLen)));
+    const subject = subjectOf(this.opts.prefix, venueId, marketId, utf8Exact(bytes.subarray(start, start + symLen)));
     this.namedBy.set(id, nameOf(venueId, marketId, bytes, start, symLen));
     if (known === subject) return;
     this.subjects.set(id, subject);

@@ -197,4 +197,13 @@ export class DefinitionReader {
  * The wire's UTF-8 strings as they are: TextDecoder's default drops a leading U+FEFF as a byte order mark, which read
  * "\uFEFFBTCUSDT" as BTCUSDT, another instrument's name (docs/wire-protocol.md §1). Stateless: one for every string.
  */
-export const UTF8_EXACT = new TextDecoder("utf-8", { ignoreBOM: true });
+const UTF8_EXACT = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/**
+ * `bytes` as the wire's UTF-8, a leading U+FEFF kept (UTF8_EXACT). A function, not the decoder, on the module's
+ * surface: the shipped declarations then name no TextDecoder type, which a consumer without Bun, Node or DOM types
+ * cannot resolve (test/package/node-package.test.ts).
+ */
+export function utf8Exact(bytes: Uint8Array): string {
+  return UTF8_EXACT.decode(bytes);
+}
