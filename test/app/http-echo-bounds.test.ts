@@ -7,19 +7,30 @@
  */
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { startHttpServer, type HttpServerHandle, type StatusSource } from "../../src/app/http-server.ts";
+import type { Logger } from "../../src/core/log.ts";
 import { captureLog } from "../support/capture-log.ts";
 
 const source: StatusSource = {
   book: () => undefined,
-  // A thrown value with no string form: the handler's catch (String(err)) throws in turn, so Bun's error hook answers.
   metricsText: async () => {
-    throw Object.create(null);
+    throw new Error("metrics failed");
   },
   readiness: () => ({ books: [], unresolved: [], connections: [], workersDown: [] }),
   latency: () => ({ receiptToSend: { boundsUs: [], counts: [0], count: 0, sumUs: 0 }, exchangeToReceipt: {} }),
 };
 
-const { log, lines } = captureLog();
+const captured = captureLog();
+const { lines } = captured;
+// The handler's catch fails in turn when its own line cannot be logged (a logger that throws), so Bun's error hook
+// answers: the one way left to reach it since the catch describes any thrown value without throwing (2026-12-07;
+// before, a thrown value with no string form made `String(err)` there throw).
+const log: Logger = {
+  ...captured.log,
+  error: (msg, fields) => {
+    if (msg === "HTTP handler failed") throw new Error("the log cannot be written");
+    captured.log.error(msg, fields);
+  },
+};
 let http: HttpServerHandle;
 beforeAll(() => {
   http = startHttpServer({ enabled: true, host: "127.0.0.1", port: 0, allowNonLoopback: false, bearerToken: undefined, idleTimeoutS: 10 }, source, log);
