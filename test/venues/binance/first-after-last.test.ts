@@ -5,17 +5,13 @@
  * book resynced. Until s-venuesmall none refused it: USD-M (chained by `pu` alone) applied it to a LIVE book, and
  * spot dropped it as a repeat.
  */
-import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { BookUpdate } from "../../../src/core/book-update.ts";
-import type { Logger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
-import type { VenueConfig } from "../../../src/config/types.ts";
-import { BinanceAdapter } from "../../../src/venues/binance/adapter.ts";
 import { BinanceScanner, isDiffObject, parseDiffObject, parseFrameJson, StreamTable } from "../../../src/venues/binance/index.ts";
 import { SUB_ACTIVE, type TopicState } from "../../../src/venues/common/connection.ts";
 import type { BookSink } from "../../../src/venues/venue.ts";
-import { makeTempDir } from "../../support/temp-dirs.ts";
+import { offlineAdapter } from "./offline-adapter.ts";
 
 const FIRST_AFTER_LAST = -12;
 
@@ -53,7 +49,7 @@ describe("Binance: a diff with U > u", () => {
     const seen: Record<string, unknown> = {};
     for (const market of ["spot", "linear"] as const) {
       const warnings: string[] = [];
-      const adapter = offlineAdapter(market, warnings);
+      const adapter = offlineAdapter(market, warnings, "binance-first-after-last");
       const t = (adapter as unknown as { topics: TopicState[] }).topics[0]!;
       const applied: number[] = [];
       const invalid: [BookState, StatusReason][] = [];
@@ -79,26 +75,3 @@ describe("Binance: a diff with U > u", () => {
     expect(seen).toEqual({ spot: refused, linear: refused });
   });
 });
-
-/** An adapter not started (no socket, no REST), one stream of `market`; its warnings' details into `warnings`. */
-function offlineAdapter(market: "spot" | "linear", warnings: string[]): BinanceAdapter {
-  const config: VenueConfig = {
-    venue: "binance",
-    wsUrl: "ws://127.0.0.1:9/ws",
-    restUrl: "http://127.0.0.1:9",
-    instrumentCachePath: join(makeTempDir("binance-first-after-last"), "i.json"),
-    markets: [{ market, depth: 100, symbols: ["BTCUSDT"] }],
-    overrides: new Map(),
-  };
-  const log: Logger = {
-    debug() {},
-    info() {},
-    warn: (msg, fields) => void warnings.push(`${msg}: ${String(fields?.detail)}`),
-    error() {},
-    child: () => log,
-  };
-  const refuse = (async () => {
-    throw new Error("no network in this test");
-  }) as unknown as typeof fetch;
-  return new BinanceAdapter(config, [{ market, symbol: "BTCUSDT", depth: 100 }], { log, fetch: refuse });
-}

@@ -4,16 +4,12 @@
  * Before, every reader took the absent pu as -1 and the adapter reported a sequence gap (gaps counted, SEQUENCE_GAP).
  * Spot sends no pu: the same diff there is applied.
  */
-import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import type { Logger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
-import type { VenueConfig } from "../../../src/config/types.ts";
-import { BinanceAdapter } from "../../../src/venues/binance/adapter.ts";
 import type { StreamTable } from "../../../src/venues/binance/index.ts";
 import { SUB_ACTIVE, type TopicState } from "../../../src/venues/common/connection.ts";
 import type { BookSink } from "../../../src/venues/venue.ts";
-import { makeTempDir } from "../../support/temp-dirs.ts";
+import { offlineAdapter } from "./offline-adapter.ts";
 
 // Binance's exact layout (the module's and the TypeScript fast path's), another key order (the general reader) and an
 // escaped stream name (the JSON path only); none with a pu.
@@ -29,7 +25,7 @@ describe("Binance: a diff without pu", () => {
     for (const market of ["linear", "spot"] as const) {
       for (const [layout, frame] of Object.entries(layouts)) {
         const warnings: string[] = [];
-        const adapter = offlineAdapter(market, warnings);
+        const adapter = offlineAdapter(market, warnings, "binance-usdm-no-pu");
         const t = (adapter as unknown as { topics: TopicState[] }).topics[0]!;
         const applied: number[] = [];
         const invalid: [BookState, StatusReason][] = [];
@@ -64,26 +60,3 @@ describe("Binance: a diff without pu", () => {
     });
   });
 });
-
-/** An adapter not started (no socket, no REST), one stream of `market`; its warnings' details into `warnings`. */
-function offlineAdapter(market: "spot" | "linear", warnings: string[]): BinanceAdapter {
-  const config: VenueConfig = {
-    venue: "binance",
-    wsUrl: "ws://127.0.0.1:9/ws",
-    restUrl: "http://127.0.0.1:9",
-    instrumentCachePath: join(makeTempDir("binance-usdm-no-pu"), "i.json"),
-    markets: [{ market, depth: 100, symbols: ["BTCUSDT"] }],
-    overrides: new Map(),
-  };
-  const log: Logger = {
-    debug() {},
-    info() {},
-    warn: (msg, fields) => void warnings.push(`${msg}: ${String(fields?.detail)}`),
-    error() {},
-    child: () => log,
-  };
-  const refuse = (async () => {
-    throw new Error("no network in this test");
-  }) as unknown as typeof fetch;
-  return new BinanceAdapter(config, [{ market, symbol: "BTCUSDT", depth: 100 }], { log, fetch: refuse });
-}
