@@ -168,6 +168,7 @@ describe("deribit: a grouped book resyncing during a planned reconnect's overlap
       await stop();
     }
   });
+
   test("after the old socket's book below its own last change_id (a venue reset), the replacement's book of the run before is ignored", async () => {
     const { adapter, handedOn, feed, overlap, stop } = await rig();
     try {
@@ -190,6 +191,7 @@ describe("deribit: a grouped book resyncing during a planned reconnect's overlap
       await stop();
     }
   });
+
   test("the replacement behind the old socket's reset does not leave the book frozen LIVE when the overlap ends on it", async () => {
     const { adapter, handedOn, feed, overlap, stop } = await rig();
     try {
@@ -211,6 +213,24 @@ describe("deribit: a grouped book resyncing during a planned reconnect's overlap
       feed(9, 97);
       expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 9 });
       expect(handedOn).toEqual([100, 105, 7, 9]);
+    } finally {
+      await stop();
+    }
+  });
+
+  test("after the old socket's book below the change_id it gave the book (a venue reset), the replacement's book of the run before is ignored", async () => {
+    const { adapter, handedOn, feed, overlap, stop } = await rig();
+    try {
+      feed(100, 100);
+      overlap();
+      feed(103, 103); // the replacement, first
+      feed(105, 105, true); // the old socket delivers the book's change_id, the replacement behind it
+      adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+      feed(7, 95, true); // below it on the same socket: the venue rebuilt the book with lower ids
+      feed(104, 104); // the replacement, behind the reset
+      // Before: taken as the other socket's newer book, LIVE at the state before the reset.
+      expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 7 });
+      expect(handedOn).toEqual([100, 103, 105, 7]);
     } finally {
       await stop();
     }
