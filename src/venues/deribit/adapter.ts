@@ -495,10 +495,12 @@ export class DeribitAdapter implements VenueAdapter {
         this.trailed(t, socket, cid);
         return;
       }
-      if (t.book !== BookState.LIVE && cid < t.seqBeforeInvalid && socket === conn.generation && conn.retiringGeneration >= 0 && (socket === t.seqSocket || (socket === t.seqAlsoSocket && cid < t.seqAlsoAt))) {
-        // The replacement below the change_id it gave the book before it left LIVE (TCP is ordered): the venue reset
-        // the book, and the old socket is behind it, as when a LIVE book takes it (onOlderSnapshot). Until 2026-12-07
-        // that socket's next book of the run before, above the new ids, was taken: LIVE at the state before the reset.
+      if (t.book !== BookState.LIVE && cid < t.seqBeforeInvalid && conn.retiringGeneration >= 0 && (socket === t.seqSocket || (socket === t.seqAlsoSocket && cid < t.seqAlsoAt))) {
+        // Either socket of an overlap below the change_id it gave the book before it left LIVE, or below its own last
+        // (TCP is ordered): the venue reset the book, and the other socket is behind it, as when a LIVE book takes it
+        // (onOlderSnapshot). Until 2026-12-07 the other's next book of the run before, above the new ids, was taken:
+        // LIVE at the state before the reset. A replacement so marked ends it at a subscribe written on it, or its
+        // books are restarted when the overlap ends on it (onOverlapOver): never ignored past the overlap.
         this.markBehindReset(t, socket, this.socketsKnown(conn));
       }
       t.lastMsgMs = now;

@@ -168,4 +168,71 @@ describe("deribit: a grouped book resyncing during a planned reconnect's overlap
       await stop();
     }
   });
+
+  test("after the old socket's book below its own last change_id (a venue reset), the replacement's book of the run before is ignored", async () => {
+    const { adapter, handedOn, feed, overlap, stop } = await rig();
+    try {
+      feed(100, 100);
+      overlap();
+      feed(105, 105); // the replacement, ahead
+      feed(103, 103, true); // the old socket at 103 (trailing, kept as its own last)
+      adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+      feed(7, 95, true); // below its own 103: the venue rebuilt the book with lower ids
+      expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 7 });
+      const before = adapter.stats();
+      feed(106, 106); // the replacement, behind the reset: the run before it, above the new ids
+      // Before: taken as the other socket's newer book, LIVE at the state before the reset.
+      expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 7 });
+      expect(adapter.stats()).toMatchObject({ duplicates: before.duplicates! + 1, replaces: before.replaces, venueResets: 0 });
+      feed(8, 96, true); // the old socket goes on: the venue's book now
+      expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 8 });
+      expect(handedOn).toEqual([100, 105, 7, 8]);
+    } finally {
+      await stop();
+    }
+  });
+
+  test("the replacement behind the old socket's reset does not leave the book frozen LIVE when the overlap ends on it", async () => {
+    const { adapter, handedOn, feed, overlap, stop } = await rig();
+    try {
+      feed(100, 100);
+      overlap();
+      feed(105, 105);
+      feed(103, 103, true);
+      adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+      feed(7, 95, true); // the venue reset, taken from the old socket: the replacement marked behind it
+      const a = adapter as unknown as { conns: VenueConnection[]; topics: object[]; onOverlapOver(c: VenueConnection, carrier: string, oldGen: number): void; onSubscribeWritten(t: object[], replay: boolean): void };
+      const conn = a.conns[0]!;
+      const oldGen = conn.retiringGeneration;
+      conn.retiringWs = null;
+      conn.retiringGeneration = -1;
+      a.onOverlapOver(conn, "replacement", oldGen); // the old socket closed: the replacement carries on
+      // Its frames are ignored until a subscribe is written on it: the book restarted there, not LIVE and frozen.
+      expect(adapter.topicInfo(0).state).toBe("resyncing");
+      a.onSubscribeWritten([a.topics[0]!], false); // the restart's subscribe: its answer is of the new run
+      feed(9, 97);
+      expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 9 });
+      expect(handedOn).toEqual([100, 105, 7, 9]);
+    } finally {
+      await stop();
+    }
+  });
+
+  test("after the old socket's book below the change_id it gave the book (a venue reset), the replacement's book of the run before is ignored", async () => {
+    const { adapter, handedOn, feed, overlap, stop } = await rig();
+    try {
+      feed(100, 100);
+      overlap();
+      feed(103, 103); // the replacement, first
+      feed(105, 105, true); // the old socket delivers the book's change_id, the replacement behind it
+      adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+      feed(7, 95, true); // below it on the same socket: the venue rebuilt the book with lower ids
+      feed(104, 104); // the replacement, behind the reset
+      // Before: taken as the other socket's newer book, LIVE at the state before the reset.
+      expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 7 });
+      expect(handedOn).toEqual([100, 103, 105, 7]);
+    } finally {
+      await stop();
+    }
+  });
 });
