@@ -235,13 +235,28 @@ class SideGen {
   }
 }
 
+/** Sentinel slots each side of copyLevels' output. */
+const COPY_MARGIN = 3;
+let scratch = new Float64Array(1024);
+let scratchPx = new Float64Array(1024);
+let scratchQty = new Float64Array(1024);
+
 /** Everything readable about one side, against the reference; throws naming the first difference. */
-function checkSide(l: Ladder, ref: RefSide, hist: History, r: Rng, what: string): void {
+function checkSide(l: Ladder, ref: RefSide, hist: History, r: Rng, what: () => string, whatSide = ""): void {
   const fail = (msg: string): never => {
-    throw new Error(`${what}: ${msg}`);
+    throw new Error(`${what()}${whatSide}: ${msg}`);
   };
   const prices = ref.prices;
   const n = prices.length;
+  // The reference's qty of each rank, looked up once (the checks below read a rank up to 4 times: Map lookups each
+  // time cost CPU); the buffers grow and are reused instead of a fresh pair per check.
+  if (scratch.length < n + 2 * COPY_MARGIN) {
+    scratch = new Float64Array(2 * (n + 2 * COPY_MARGIN));
+    scratchPx = new Float64Array(scratch.length);
+    scratchQty = new Float64Array(scratch.length);
+  }
+  const refQty = scratch;
+  for (let rank = 0; rank < n; rank++) refQty[rank] = ref.get(prices[rank]!);
   if (l.count !== n) fail(`count ${l.count} != ${n}`);
   if (n === 0) {
     if (!Number.isNaN(l.bestPrice())) fail(`empty: bestPrice ${l.bestPrice()}`);
@@ -249,14 +264,14 @@ function checkSide(l: Ladder, ref: RefSide, hist: History, r: Rng, what: string)
   } else {
     // Object.is: an ask at price 0 has key −0 inside, and must still read as 0.
     if (!Object.is(l.bestPrice(), prices[0])) fail(`bestPrice ${l.bestPrice()} != ${prices[0]}`);
-    if (l.bestQty() !== ref.get(prices[0]!)) fail(`bestQty ${l.bestQty()} != ${ref.get(prices[0]!)}`);
+    if (l.bestQty() !== refQty[0]) fail(`bestQty ${l.bestQty()} != ${refQty[0]}`);
   }
   // Every rank, in order (the cursor walks forward).
   for (let rank = 0; rank < n; rank++) {
     const p = l.priceAt(rank);
     if (!Object.is(p, prices[rank])) fail(`priceAt(${rank}) ${p} != ${prices[rank]}`);
     const q = l.qtyAt(rank);
-    if (q !== ref.get(prices[rank]!)) fail(`qtyAt(${rank}) ${q} != ${ref.get(prices[rank]!)}`);
+    if (q !== refQty[rank]) fail(`qtyAt(${rank}) ${q} != ${refQty[rank]}`);
   }
   // Out of order: backwards jumps reset the cursor, forward ones walk from it.
   if (n !== 0) {
@@ -264,13 +279,13 @@ function checkSide(l: Ladder, ref: RefSide, hist: History, r: Rng, what: string)
       const rank = r.chance(0.3) ? r.int(0, Math.min(n - 1, 3)) : r.int(0, n - 1);
       const p = r.chance(0.5) ? l.priceAt(rank) : (l.qtyAt(rank), l.priceAt(rank));
       if (!Object.is(p, prices[rank])) fail(`priceAt(${rank}) out of order ${p} != ${prices[rank]}`);
-      if (l.qtyAt(rank) !== ref.get(prices[rank]!)) fail(`qtyAt(${rank}) out of order`);
+      if (l.qtyAt(rank) !== refQty[rank]) fail(`qtyAt(${rank}) out of order`);
     }
   }
   // copyLevels of random ranges, with sentinels around the written part.
-  const out = 3;
-  const bufPx = new Float64Array(n + 2 * out);
-  const bufQty = new Float64Array(n + 2 * out);
+  const out = COPY_MARGIN;
+  const bufPx = scratchPx.subarray(0, n + 2 * out);
+  const bufQty = scratchQty.subarray(0, n + 2 * out);
   for (let t = 0; t < 3; t++) {
     const from = r.int(0, n);
     const len = r.int(0, n - from);
@@ -287,7 +302,7 @@ function checkSide(l: Ladder, ref: RefSide, hist: History, r: Rng, what: string)
       }
       const rank = from + i - off;
       if (!Object.is(bufPx[i], prices[rank])) fail(`copyLevels(${from}, ${len}) rank ${rank}: ${bufPx[i]} != ${prices[rank]}`);
-      if (bufQty[i] !== ref.get(prices[rank]!)) fail(`copyLevels(${from}, ${len}) rank ${rank} qty`);
+      if (bufQty[i] !== refQty[rank]) fail(`copyLevels(${from}, ${len}) rank ${rank} qty`);
     }
     // The cursor it leaves: the next rank read must still be right.
     if (from + len < n) {
@@ -301,7 +316,7 @@ function checkSide(l: Ladder, ref: RefSide, hist: History, r: Rng, what: string)
     const len = Math.min(chunk, n - from);
     l.copyLevels(from, len, bufPx, bufQty, 0);
     for (let i = 0; i < len; i++) {
-      if (!Object.is(bufPx[i], prices[from + i]) || bufQty[i] !== ref.get(prices[from + i]!)) {
+      if (!Object.is(bufPx[i], prices[from + i]) || bufQty[i] !== refQty[from + i]) {
         fail(`chunked copyLevels(${from}, ${len}) rank ${from + i}: ${bufPx[i]}@${bufQty[i]}`);
       }
     }
@@ -322,7 +337,7 @@ function checkSide(l: Ladder, ref: RefSide, hist: History, r: Rng, what: string)
 }
 
 /** The ladder's change-set half for this side against the expected (price, qty) pairs after `before` entries. */
-function checkChanges(cs: ChangeSet, isBid: boolean, before: number, want: number[], what: string): void {
+function checkChanges(cs: ChangeSet, isBid: boolean, before: number, want: number[], what: () => string): void {
   const count = (isBid ? cs.bidCount : cs.askCount) - before;
   const px = isBid ? cs.bidPx : cs.askPx;
   const qty = isBid ? cs.bidQty : cs.askQty;
@@ -335,7 +350,7 @@ function checkChanges(cs: ChangeSet, isBid: boolean, before: number, want: numbe
   for (let i = 0; i < count; i++) got.push(`${px[before + i]}@${qty[before + i]}`);
   const exp: string[] = [];
   for (let i = 0; i < want.length; i += 2) exp.push(`${want[i]}@${want[i + 1]}`);
-  if (got.join(",") !== exp.join(",")) throw new Error(`${what}: changes [${got.join(",")}] != [${exp.join(",")}]`);
+  if (got.join(",") !== exp.join(",")) throw new Error(`${what()}: changes [${got.join(",")}] != [${exp.join(",")}]`);
 }
 
 const allSizes = new Set<number>();
@@ -360,27 +375,37 @@ function runLadder(seed: number, side: Side, ops: number): LadderRun {
   const qty: number[] = [];
   const want: number[] = [];
   const sizes = new Set<number>();
-  for (let op = 0; op < ops; op++) {
+  // The failure label is built only when a check fails: building it (every level of a delta) for every operation
+  // was a large part of this file's CPU. It reads this operation's px/qty, which stay as they are until the next.
+  let op = 0;
+  let kind: "load" | "clear" | "set" | "levels" = "load";
+  const what = (): string => {
+    const head = `seed ${seed} ${isBid ? "bid" : "ask"} op ${op}`;
+    if (kind === "load") return `${head} loadSorted(${px.length} levels)`;
+    if (kind === "clear") return `${head} clear`;
+    if (kind === "set") return `${head} set(${px[0]}, ${qty[0]})`;
+    return `${head} applyLevels(${px.map((p, i) => `${p}@${qty[i]}`).join(" ")})`;
+  };
+  for (; op < ops; op++) {
     const k = r.float();
-    let what = `seed ${seed} ${isBid ? "bid" : "ask"} op ${op}`;
     if (k < 0.07 || (op === 0 && r.chance(0.7))) {
       g.snapshot(g.snapshotBest(), px, qty);
-      what += ` loadSorted(${px.length} levels)`;
+      kind = "load";
       l.loadSorted(Float64Array.from(px), Float64Array.from(qty), px.length);
     } else if (k < 0.09) {
-      what += " clear";
+      kind = "clear";
       l.clear();
       ref.clear();
     } else if (k < 0.17) {
       g.delta(1, px, qty, want);
       if (px.length === 0) continue;
-      what += ` set(${px[0]}, ${qty[0]})`;
+      kind = "set";
       const prev = l.set(px[0]!, qty[0]!);
-      if (prev !== g.lastPrev) throw new Error(`${what}: returned ${prev} != ${g.lastPrev}`);
+      if (prev !== g.lastPrev) throw new Error(`${what()}: returned ${prev} != ${g.lastPrev}`);
     } else {
       const kLevels = r.chance(0.03) ? r.int(100, 600) : r.int(1, 48); // > 256: the change set grows
       const absentWant = g.delta(kLevels, px, qty, want);
-      what += ` applyLevels(${px.map((p, i) => `${p}@${qty[i]}`).join(" ")})`;
+      kind = "levels";
       // Sometimes the change set already holds the other side's or an earlier part's entries.
       cs.clear();
       const before = r.chance(0.3) ? r.int(1, 300) : 0;
@@ -389,10 +414,10 @@ function runLadder(seed: number, side: Side, ops: number): LadderRun {
         else cs.addAsk(-1 - i, i);
       }
       const absent = l.applyLevels(Float64Array.from(px), Float64Array.from(qty), px.length, cs);
-      if (absent !== absentWant) throw new Error(`${what}: absent deletes ${absent} != ${absentWant}`);
+      if (absent !== absentWant) throw new Error(`${what()}: absent deletes ${absent} != ${absentWant}`);
       checkChanges(cs, isBid, before, want, what);
       const cp = isBid ? cs.bidPx : cs.askPx;
-      for (let i = 0; i < before; i++) if (cp[i] !== -1 - i) throw new Error(`${what}: earlier change ${i} overwritten`);
+      for (let i = 0; i < before; i++) if (cp[i] !== -1 - i) throw new Error(`${what()}: earlier change ${i} overwritten`);
     }
     checkSide(l, ref, g.hist, r, what);
     sizes.add(l.windowSize);
@@ -409,9 +434,9 @@ it("checkChanges: equal entries pass; a differing price or quantity, a missing o
   cs.bidPx.set([7, 100, 99]);
   cs.bidQty.set([7, 5, 0]);
   cs.bidCount = 3; // the first entry is before `before`: not this operation's
-  checkChanges(cs, true, 1, [100, 5, 99, 0], "equal");
-  checkChanges(cs, false, 0, [], "none on this side");
-  const fails = (want: number[]) => expect(() => checkChanges(cs, true, 1, want, "w"), String(want)).toThrow(/w: changes/);
+  checkChanges(cs, true, 1, [100, 5, 99, 0], () => "equal");
+  checkChanges(cs, false, 0, [], () => "none on this side");
+  const fails = (want: number[]) => expect(() => checkChanges(cs, true, 1, want, () => "w"), String(want)).toThrow(/w: changes/);
   fails([100, 5, 98, 0]);
   fails([100, 5, 99, 1]);
   fails([100, 5]); // one missing from want: the ladder wrote one more
@@ -530,9 +555,16 @@ function runBuilder(seed: number, ops: number): { replaces: number; deltas: numb
     for (let i = 0; i < bpx.length; i++) u.pushBid(bpx[i]!, bq[i]!);
     for (let i = 0; i < apx.length; i++) u.pushAsk(apx[i]!, aq[i]!);
   };
-  for (let op = 0; op < ops; op++) {
+  // Built only when a check fails (as in runLadder); it reads this operation's lists, unchanged until the next.
+  let op = 0;
+  let kind = "";
+  const what = (): string => {
+    const head = `builder seed ${seed} op ${op}`;
+    if (kind !== "delta") return `${head} ${kind}(${bpx.length}/${apx.length})`;
+    return `${head} applyDelta(bids ${bpx.map((p, i) => `${p}@${bq[i]}`).join(" ")} | asks ${apx.map((p, i) => `${p}@${aq[i]}`).join(" ")})`;
+  };
+  for (; op < ops; op++) {
     const k = r.float();
-    let what = `builder seed ${seed} op ${op}`;
     let res: ApplyResult;
     let wantRes: ApplyResult;
     wantB.length = 0;
@@ -548,7 +580,7 @@ function runBuilder(seed: number, ops: number): { replaces: number; deltas: numb
         // Replace while LIVE: the new levels (qty 0 entries left out, as a snapshot reads them) applied as a delta
         // (each real change), then each old level the new book lacks is deleted (old order, best first). fullBook() loaded the reference with the new book; the
         // expected diff is rebuilt from the old one.
-        what += ` applyReplace(${bpx.length}/${apx.length})`;
+        kind = "applyReplace";
         u.replace = true;
         replaces++;
         const diff = (ref: RefSide, oldPrices: number[], oldQty: Map<number, number>, px: number[], q: number[], want: number[]): void => {
@@ -573,7 +605,7 @@ function runBuilder(seed: number, ops: number): { replaces: number; deltas: numb
           live = false;
         } else wantRes = ApplyResult.APPLIED;
       } else {
-        what += ` applySnapshot(${bpx.length}/${apx.length})`;
+        kind = "applySnapshot";
         // Not LIVE, a replace is applied as a snapshot.
         u.replace = !live && r.chance(0.2);
         res = u.replace ? b.applyReplace(u) : b.applySnapshot(u);
@@ -588,7 +620,7 @@ function runBuilder(seed: number, ops: number): { replaces: number; deltas: numb
       bound();
       absentTotal += gA.delta(ka, apx, aq, wantA);
       fill(false);
-      what += ` applyDelta(bids ${bpx.map((p, i) => `${p}@${bq[i]}`).join(" ")} | asks ${apx.map((p, i) => `${p}@${aq[i]}`).join(" ")})`;
+      kind = "delta";
       deltas++;
       res = b.applyDelta(u);
       if (isCrossed()) {
@@ -597,15 +629,15 @@ function runBuilder(seed: number, ops: number): { replaces: number; deltas: numb
         crossed++;
       } else wantRes = ApplyResult.APPLIED;
     }
-    if (res !== wantRes) throw new Error(`${what}: result ${res} != ${wantRes}`);
-    if ((b.state === BookState.LIVE) !== live) throw new Error(`${what}: state ${b.state}, live ${live}`);
+    if (res !== wantRes) throw new Error(`${what()}: result ${res} != ${wantRes}`);
+    if ((b.state === BookState.LIVE) !== live) throw new Error(`${what()}: state ${b.state}, live ${live}`);
     if (b.counters.deletesOfAbsent !== absentTotal) {
-      throw new Error(`${what}: deletesOfAbsent ${b.counters.deletesOfAbsent} != ${absentTotal}`);
+      throw new Error(`${what()}: deletesOfAbsent ${b.counters.deletesOfAbsent} != ${absentTotal}`);
     }
     checkChanges(b.changes, true, 0, wantB, what);
     checkChanges(b.changes, false, 0, wantA, what);
-    checkSide(b.bids, refB, gB.hist, r, `${what} bids`);
-    checkSide(b.asks, refA, gA.hist, r, `${what} asks`);
+    checkSide(b.bids, refB, gB.hist, r, what, " bids");
+    checkSide(b.asks, refA, gA.hist, r, what, " asks");
   }
   return { replaces, deltas, crossed };
 }

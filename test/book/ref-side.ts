@@ -33,13 +33,22 @@ export class RefSide {
   /** Absolute set, qty 0 deletes; the previous qty (0 if absent). */
   set(p: number, q: number): number {
     const prev = this.get(p);
+    // The shifts are loops, not splice(): a one-element splice was the randomized ladder tests' hottest line.
+    const o = this.prices;
     if (q === 0) {
       if (prev !== 0) {
         this.qty.delete(p);
-        this.prices.splice(this.index(p), 1);
+        const n = o.length - 1;
+        for (let i = this.index(p); i < n; i++) o[i] = o[i + 1]!;
+        o.length = n;
       }
     } else {
-      if (prev === 0) this.prices.splice(this.index(p), 0, p);
+      if (prev === 0) {
+        const at = this.index(p);
+        o.push(p);
+        for (let i = o.length - 1; i > at; i--) o[i] = o[i - 1]!;
+        o[at] = p;
+      }
       this.qty.set(p, q);
     }
     return prev;
