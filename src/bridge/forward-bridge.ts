@@ -46,7 +46,7 @@ import { HEARTBEAT_TOKEN, MAX_NUMBERED_STREAMS, MAX_TRACKED_INSTRUMENTS, envelop
 import { RECONNECT_TIMEOUT_MS, connectNats, connectWithin, isRequestTimeout } from "../subscriber/nats-source.ts";
 import { describeCredentials, isAuthError, type NatsCredentials, type NatsTls } from "../subscriber/nats-auth.ts";
 import { SEND_AHEAD_MAX_US, SEQ_REVERT_DATAGRAMS, compareSessions, continuesOldLine, raiseHighSend, sendAheadMaxUsOf, sentAfterAllHad } from "../subscriber/streams.ts";
-import { ReportLimit } from "../subscriber/report-limit.ts";
+import { ReportLimit } from "../core/report-limit.ts";
 import { StreamWatch, type StreamManager, type StreamWatchCounters } from "./stream-watch.ts";
 import { PayloadArena } from "./payload-arena.ts";
 import { PubFrames, framable } from "./pub-frames.ts";

@@ -3,6 +3,7 @@
  * Never call on hot paths; use counters there and log them rate-limited (see RateLimitedLog).
  * @module
  */
+import { ReportLimit } from "./report-limit.ts";
 import { redactUrlsIn } from "./redact-url.ts";
 import { escapeControls, jsonForTerminal } from "./terminal-text.ts";
 import { WriteBacklog } from "./write-backlog.ts";
@@ -165,40 +166,29 @@ export const silentLogger: Logger = {
 };
 
 /**
- * How a rate-limited report words its count `n` (this one included): the first has no earlier report to count from
- * ("1 dropped since the last such report" said so of the first until 2026-12-07). `what`: what the n are.
- */
-export function reportCountWords(first: boolean, n: number, what = "dropped"): string {
-  return first ? "the first such report" : `${n} ${what} since the last such report`;
-}
-
-/**
  * Counts events on a hot path and logs at most one line per interval with the count since the last line (`count`,
  * worded in `counted`: the first line says it is the first, there being no last line).
  * `hit()` is allocation-free; the log line (cold) allocates.
  */
 export class RateLimitedLog {
-  private pending = 0;
   /** Monotonic (performance.now()): on Date.now a wall clock stepped back an hour kept every line back for the hour. */
-  private lastLogMs = -Infinity;
+  private readonly limit: ReportLimit;
   total = 0;
   constructor(
     private readonly log: Logger,
     private readonly level: Level,
     private readonly msg: string,
-    private readonly intervalMs = 5000,
-  ) {}
+    intervalMs = 5000,
+  ) {
+    this.limit = new ReportLimit(intervalMs);
+  }
 
   /** `from`: who caused it (an address), logged as its own field so a caller need not build a detail string per hit. */
   hit(detail?: string, from?: string): void {
     this.total++;
-    this.pending++;
-    const now = performance.now();
-    if (now - this.lastLogMs >= this.intervalMs) {
-      const counted = reportCountWords(this.lastLogMs === -Infinity, this.pending, "more");
-      this.log[this.level](this.msg, from === undefined ? { count: this.pending, counted, total: this.total, detail } : { count: this.pending, counted, total: this.total, detail, from });
-      this.pending = 0;
-      this.lastLogMs = now;
-    }
+    const count = this.limit.due(performance.now());
+    if (count === 0) return;
+    const counted = this.limit.countWords(count, "more");
+    this.log[this.level](this.msg, from === undefined ? { count, counted, total: this.total, detail } : { count, counted, total: this.total, detail, from });
   }
 }

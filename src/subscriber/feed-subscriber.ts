@@ -32,7 +32,7 @@ import {
 } from "../wire/layout.ts";
 import { decodeRetxControl, RETX_KIND_OUT_OF_RANGE, RETX_KIND_THROTTLED, RETX_MAGIC } from "../wire/retransmit.ts";
 import { InstrumentBooks } from "./instrument-books.ts";
-import { ReportLimit } from "./report-limit.ts";
+import { ReportLimit } from "../core/report-limit.ts";
 import { DEFAULT_MAX_HELD_DATAGRAMS, DEFAULT_MAX_HELD_DATAGRAMS_TOTAL, DEFAULT_RETRANSMIT_TIMEOUT_MS, Divert, Recovery } from "./recovery.ts";
 import { Listeners } from "./listeners.ts";
 import { continuesOldLine, isBeatAhead, isBeatCopy, isCopy, raiseHighSend, sendAheadMaxUsOf, sentAfterAllHad, StreamTable, streamKeyOf, type StreamState } from "./streams.ts";

@@ -5,7 +5,7 @@
  * fake clock: no waiting.
  */
 import { describe, expect, it } from "vitest";
-import { ReportLimit } from "../../src/subscriber/report-limit.ts";
+import { ReportLimit } from "../../src/core/report-limit.ts";
 
 describe("ReportLimit", () => {
   it("says the first at once, then one per interval with the count since the last said", () => {
