@@ -9,9 +9,7 @@ import { describe, expect, test } from "vitest";
 import { BookUpdate } from "../../../src/core/book-update.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { BinanceScanner, isDiffObject, parseDiffObject, parseFrameJson, StreamTable } from "../../../src/venues/binance/index.ts";
-import { SUB_ACTIVE, type TopicState } from "../../../src/venues/common/connection.ts";
-import type { BookSink } from "../../../src/venues/venue.ts";
-import { offlineAdapter } from "./offline-adapter.ts";
+import { liveOfflineStream } from "./offline-adapter.ts";
 
 const FIRST_AFTER_LAST = -12;
 
@@ -49,24 +47,9 @@ describe("Binance: a diff with U > u", () => {
     const seen: Record<string, unknown> = {};
     for (const market of ["spot", "linear"] as const) {
       const warnings: string[] = [];
-      const adapter = offlineAdapter(market, warnings, "binance-first-after-last");
-      const t = (adapter as unknown as { topics: TopicState[] }).topics[0]!;
-      const applied: number[] = [];
-      const invalid: [BookState, StatusReason][] = [];
-      const sink: BookSink = {
-        onBookUpdate: (_i, u) => void applied.push(u.venueSeq),
-        onBookInvalid: (_i, state, reason) => void invalid.push([state, reason]),
-        onInstrumentChanged: () => {},
-      };
-      (adapter as unknown as { sink: BookSink }).sink = sink;
-      (adapter as unknown as { books: { sink: BookSink } }).books.sink = sink;
-      t.sub = SUB_ACTIVE;
-      t.book = BookState.LIVE;
-      t.lastSeq = 9;
-      const conn = t.conn as unknown as { table: StreamTable; onFrameAt(frame: string, tsRecvUs: number): void };
-      conn.table.addStream(t.topic, "BTCUSDT", t.index, 2, 5); // as its subscribe does
+      const { adapter, t, feed, applied, invalid } = liveOfflineStream(market, warnings, "binance-first-after-last");
       // USD-M chains by pu (9, the book's id: it continues); spot's U 10 continues 9, its u 9 a repeat of the book's.
-      conn.onFrameAt(market === "spot" ? spot(10, 9) : usdm(12, 10), 0);
+      feed(market === "spot" ? spot(10, 9) : usdm(12, 10));
       const named = warnings.some((w) => w.includes(market === "spot" ? "first_after_last U 10 > u 9" : "first_after_last U 12 > u 10"));
       seen[market] = { applied, book: t.book, invalid, code: adapter.stats()["parseErrors.first_after_last"], named };
     }

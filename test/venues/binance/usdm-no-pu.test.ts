@@ -6,10 +6,7 @@
  */
 import { describe, expect, test } from "vitest";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
-import type { StreamTable } from "../../../src/venues/binance/index.ts";
-import { SUB_ACTIVE, type TopicState } from "../../../src/venues/common/connection.ts";
-import type { BookSink } from "../../../src/venues/venue.ts";
-import { offlineAdapter } from "./offline-adapter.ts";
+import { liveOfflineStream } from "./offline-adapter.ts";
 
 // Binance's exact layout (the module's and the TypeScript fast path's), another key order (the general reader) and an
 // escaped stream name (the JSON path only); none with a pu.
@@ -25,23 +22,8 @@ describe("Binance: a diff without pu", () => {
     for (const market of ["linear", "spot"] as const) {
       for (const [layout, frame] of Object.entries(layouts)) {
         const warnings: string[] = [];
-        const adapter = offlineAdapter(market, warnings, "binance-usdm-no-pu");
-        const t = (adapter as unknown as { topics: TopicState[] }).topics[0]!;
-        const applied: number[] = [];
-        const invalid: [BookState, StatusReason][] = [];
-        const sink: BookSink = {
-          onBookUpdate: (_i, u) => void applied.push(u.venueSeq),
-          onBookInvalid: (_i, state, reason) => void invalid.push([state, reason]),
-          onInstrumentChanged: () => {},
-        };
-        (adapter as unknown as { sink: BookSink }).sink = sink;
-        (adapter as unknown as { books: { sink: BookSink } }).books.sink = sink;
-        t.sub = SUB_ACTIVE;
-        t.book = BookState.LIVE;
-        t.lastSeq = 9;
-        const conn = t.conn as unknown as { table: StreamTable; onFrameAt(frame: string, tsRecvUs: number): void };
-        conn.table.addStream(t.topic, "BTCUSDT", t.index, 2, 5); // as its subscribe does
-        conn.onFrameAt(frame, 0);
+        const { adapter, t, feed, applied, invalid } = liveOfflineStream(market, warnings, "binance-usdm-no-pu");
+        feed(frame);
         const s = adapter.stats();
         const named = warnings.some((w) => w.includes("missing_field USD-M diff without pu"));
         seen[`${market} ${layout}`] = { applied, book: t.book, invalid, missing: s["parseErrors.missing_field"] ?? 0, gaps: s.gaps, named };
