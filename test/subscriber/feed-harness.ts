@@ -70,6 +70,13 @@ export function deepBook(instrument: Instrument, ask: [number, number] = [943504
   return b;
 }
 
+/** One bid at `px` (qty 10) and one ask a tick above (qty 20), at venueSeq 1. */
+export function oneLevelBook(instrument: Instrument, px: number): TestBook {
+  const b = new TestBook(instrument);
+  b.load([[px, 10]], [[px + 1, 20]], 1, T0);
+  return b;
+}
+
 /** The bids' change applied to `b` at its next venueSeq, and returned to pack. */
 export function bidDelta(b: TestBook, bids: [number, number][]): ChangeSet {
   const cs = new ChangeSet();

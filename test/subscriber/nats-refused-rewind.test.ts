@@ -11,23 +11,13 @@ import { ENVELOPE_BYTES, EnvelopeRepacker } from "../../src/subscriber/nats-enve
 import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { BOOK_DELTA_BLOCK_BYTES, BOOK_INSTR_SEQ_OFFSET, LEVEL_QTY_OFFSET, MESSAGE_HEADER_BYTES, PKT_MSG_COUNT_OFFSET } from "../../src/wire/layout.ts";
 import { levelsOf, makeInstrument, TestBook } from "../wire/helpers.ts";
-import { envelopesOf, newSubscriber, packer, T0, take } from "./feed-harness.ts";
+import { bidDelta, envelopesOf, newSubscriber, oneLevelBook, packer, T0, take } from "./feed-harness.ts";
 
 const X = makeInstrument("bybit", "linear", "BTCUSDT", 1, 3);
 const Y = makeInstrument("bybit", "spot", "ETHUSDT", 2, 4);
 
-function book(inst: typeof X, px: number): TestBook {
-  const b = new TestBook(inst);
-  b.load([[px, 10]], [[px + 1, 20]], 1, T0);
-  return b;
-}
-
-function delta(b: TestBook, px: number, qty: number): ChangeSet {
-  const cs = new ChangeSet();
-  cs.addBid(px, qty);
-  b.apply(cs, b.venueSeq + 1, T0);
-  return cs;
-}
+const book = oneLevelBook;
+const delta = (b: TestBook, px: number, qty: number): ChangeSet => bidDelta(b, [[px, qty]]);
 
 const newRepacker = () => new EnvelopeRepacker({ channelId: 1, sourceId: 65000, heartbeatIntervalMs: 200 });
 
