@@ -9,6 +9,7 @@
 import dgram from "node:dgram";
 import { afterEach, describe, expect, it } from "vitest";
 import { FeedSubscriber, type GroupSpec } from "../../src/subscriber/index.ts";
+import { monoEpochMs } from "../../src/subscriber/mono-clock.ts";
 import { decodeRetxControl, markRetransmit, RETX_KIND_REQUEST } from "../../src/wire/retransmit.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { packBookDelta, packBookSnapshot } from "../../src/wire/encoder.ts";
@@ -73,9 +74,12 @@ async function forgedAtGroup(group: GroupSpec, copies: number, forge: (stranger:
   const { b, ds } = snapshotAndDeltas(inst, 10);
   const lost = ds[3]!;
   const forged = forgedLost();
+  /** When the forged answers were sent, on the subscriber's report clock (mono-clock.ts). */
+  let forgedAtMs = Infinity;
   server.on("message", (msg, rinfo) => {
     const req = decodeRetxControl(msg);
     if (typeof req === "string" || req.kind !== RETX_KIND_REQUEST) return;
+    forgedAtMs = monoEpochMs();
     for (let i = 0; i < copies; i++) forge(stranger, forged);
     // The real answer once the forged ones were read (rejected now; before, the first filled the gap).
     void waitFor(() => sub.counters.retransmitRejected + sub.counters.retransmitRecovered >= copies, 5000, "the forged answers read").then(() =>
@@ -86,7 +90,9 @@ async function forgedAtGroup(group: GroupSpec, copies: number, forge: (stranger:
   expect(sub.counters.retransmitRequests).toBe(1);
   await waitFor(() => sub.retransmitsPending === 0, 5000, "the request ended");
   await waitFor(() => sub.counters.retransmitRejected >= copies, 5000, "the forged answers counted");
-  return { sub, b, errors, strangerFrom: `127.0.0.1:${(stranger.address() as { port: number }).port}` };
+  // How long their reading took at most: within the report interval, one report says them all.
+  const readWithinMs = monoEpochMs() - forgedAtMs;
+  return { sub, b, errors, readWithinMs, strangerFrom: `127.0.0.1:${(stranger.address() as { port: number }).port}` };
 }
 
 describe("a RETRANSMIT datagram off the request socket", () => {
@@ -109,11 +115,13 @@ describe("a RETRANSMIT datagram off the request socket", () => {
 
   it("on a bind socket: dropped, counted, and said at most once per 5 s; the server's answer fills the gap", async () => {
     const { port } = uniqueDestination(482);
-    const { sub, b, errors, strangerFrom } = await forgedAtGroup({ bind: "127.0.0.1", port }, 3, (stranger, forged) => stranger.send(forged, port, "127.0.0.1"));
+    const { sub, b, errors, readWithinMs, strangerFrom } = await forgedAtGroup({ bind: "127.0.0.1", port }, 3, (stranger, forged) => stranger.send(forged, port, "127.0.0.1"));
     expect([sub.counters.retransmitRejected, sub.counters.retransmitRecovered, sub.counters.retransmitFallbacks, sub.counters.gaps]).toEqual([3, 1, 0, 0]);
     expect(levelsOf(sub.book(inst.instrumentId)!)).toEqual(levelsOf(b));
-    expect(errors.length).toBeGreaterThanOrEqual(1);
-    expect(errors.length).toBeLessThan(3);
+    // Read within the 5 s interval (the usual case: ms apart), the three are said once; a machine stalled past it may
+    // say the third too. Before, only "fewer than 3": a limit letting 2 of 3 through passed.
+    if (readWithinMs < 5_000) expect(errors).toHaveLength(1);
+    else expect(errors.length).toBeLessThanOrEqual(2);
     expect(errors[0]!.from).toBe(strangerFrom);
     expect(errors[0]!.message).toMatch(/^RETRANSMIT datagram from 127\.0\.0\.1:\d+ on groups\[0\] \(127\.0\.0\.1:\d+\) dropped: /);
   });

@@ -128,6 +128,7 @@ export class CoinbaseAdapter implements VenueAdapter {
   private readonly heartbeatLog: RateLimitedLog;
   /** Timestamps past 2^53 µs (onTimestampPastRange): their own line, as they resync nothing. */
   private readonly timestampLog: RateLimitedLog;
+  private readonly timestampUnreadableLog: RateLimitedLog;
   /** Unsubscribes answered by an event still listing some of their products (stillListed). */
   private readonly stillListedLog: RateLimitedLog;
   /** Products subscribed and answered that a later subscriptions event no longer lists (unlisted). */
@@ -174,6 +175,7 @@ export class CoinbaseAdapter implements VenueAdapter {
     this.errorLog = new RateLimitedLog(this.log, "warn", "coinbase: error frames from the venue");
     this.heartbeatLog = new RateLimitedLog(this.log, "warn", "coinbase: heartbeat_counter did not advance by 1");
     this.timestampLog = new RateLimitedLog(this.log, "warn", "coinbase: frame timestamps past the year 2255 (2^53 µs), read as unknown (0); the frame taken, no book resynced");
+    this.timestampUnreadableLog = new RateLimitedLog(this.log, "warn", "coinbase: frame timestamps not a time (malformed or before 1970), read as unknown (0); the frame taken, no book resynced");
     this.unlistedLog = new RateLimitedLog(this.log, "warn", "coinbase: products a subscriptions event no longer lists (dropped by the venue); resubscribed");
     this.stillListedLog = new RateLimitedLog(this.log, "warn", `coinbase: unsubscribes answered by a subscriptions event still listing their products (closed products unsubscribed again, at most ${UNSUBSCRIBE_AGAIN_MAX} times; others taken as unsubscribed)`);
     // Config (`venues.coinbase.spot.symbols_per_connection`) first, then the option, then the default.
@@ -555,6 +557,18 @@ export class CoinbaseAdapter implements VenueAdapter {
   onTimestampPastRange(conn: Conn, frame: string): void {
     const at = frame.indexOf('"timestamp"');
     this.countParseError(conn, CB_ERR_TIMESTAMP, `${conn.name}: ${frame.slice(Math.max(0, at), Math.max(0, at) + 60)}`, this.timestampLog);
+  }
+
+  /**
+   * A frame whose envelope `timestamp` is there but not a time (malformed, a day its month lacks, second 60, before
+   * 1970: rfc3339Us -1): read as unknown (0), the frame handled as any other (an unknown time is no reason to resync);
+   * counted as parse error `timestamp` and logged naming the product and the text. Until 2026-12-08 neither
+   * (test/venues/coinbase/far-timestamp.test.ts). Cold.
+   */
+  onTimestampUnreadable(conn: Conn, frame: string): void {
+    const at = Math.max(0, frame.indexOf('"timestamp"'));
+    const product = /"product_id"\s*:\s*"([^"]{1,40})"/.exec(frame)?.[1] ?? "(no product_id)";
+    this.countParseError(conn, CB_ERR_TIMESTAMP, `${conn.name} ${product}: ${frame.slice(at, at + 60)}`, this.timestampUnreadableLog);
   }
 
   /** A heartbeats frame; `counter` -1: its heartbeat_counter (or events) could not be read, `frame` its text. */

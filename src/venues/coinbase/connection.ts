@@ -28,7 +28,7 @@ export class CoinbaseConnection extends VenueConnection {
   readonly table = new ProductTable();
   readonly scanner = new CoinbaseScanner();
   readonly pool = new EventPool();
-  private readonly slow: SlowFrame = { seq: -1, tsUs: 0, tsPastRange: false, heartbeatCounter: 0, msg: null };
+  private readonly slow: SlowFrame = { seq: -1, tsUs: 0, tsPastRange: false, tsUnreadable: false, heartbeatCounter: 0, msg: null };
   /** The last sequence_num of this socket; -1 = nothing yet (a new socket starts its own sequence). */
   lastSeq = -1;
   /** The last heartbeat_counter of this socket; -1 = none yet. */
@@ -190,6 +190,7 @@ export class CoinbaseConnection extends VenueConnection {
     const r = this.scanner.scan(data, this.table, this.pool);
     if (r === CB_L2 || r === CB_HEARTBEAT) {
       if (this.scanner.tsPastRange) this.adapter.onTimestampPastRange(this, data);
+      else if (this.scanner.tsUnreadable) this.adapter.onTimestampUnreadable(this, data);
     }
     if (r === CB_L2) {
       this.adapter.onL2(this, this.scanner.seq, this.scanner.tsUs, recvUs);
@@ -210,6 +211,7 @@ export class CoinbaseConnection extends VenueConnection {
     const r = parseSlowFrame(data, this.table, this.pool, out, this.adapter.replaying, this.replayAsked, this.replaySnapshotted, noted);
     try {
       if (out.tsPastRange) this.adapter.onTimestampPastRange(this, data);
+      else if (out.tsUnreadable) this.adapter.onTimestampUnreadable(this, data);
       if (r === CB_L2) {
         this.fallbacks++;
         this.adapter.onL2(this, out.seq, out.tsUs, recvUs);

@@ -35,7 +35,10 @@ export const CB_ERR_NEW_QUANTITY = -11;
 export const CB_ERR_ANSWER = -12;
 /** A frame of a channel the adapter does not read whose events name products of the connection (adapter.ts onOtherChannel). */
 export const CB_ERR_CHANNEL = -13;
-/** A frame's timestamp past 2^53 µs (the year 2255): read as unknown (0), the frame taken (adapter.ts onTimestampPastRange). */
+/**
+ * A frame's timestamp past 2^53 µs (the year 2255), or there but not a time (malformed, before 1970): read as unknown
+ * (0), the frame taken (adapter.ts onTimestampPastRange, onTimestampUnreadable).
+ */
 export const CB_ERR_TIMESTAMP = -14;
 /** Index = -code. */
 export const CB_ERROR_NAMES: readonly string[] = ["", "syntax", "shape", "sequence_num", "unknown_product", "side", "price", "qty", "heartbeat", "subscriptions", "price_level", "new_quantity", "answer", "channel", "timestamp"];
@@ -55,6 +58,8 @@ export interface SlowFrame {
   tsUs: number;
   /** Its timestamp past 2^53 µs (scanner.ts TS_PAST_RANGE): tsUs 0. */
   tsPastRange: boolean;
+  /** Its timestamp there but not a time (malformed, before 1970: rfc3339Us -1): tsUs 0. A missing one is not counted. */
+  tsUnreadable: boolean;
   heartbeatCounter: number;
   msg: unknown;
 }
@@ -105,6 +110,7 @@ export function parseSlowFrame(
   out.seq = -1;
   out.tsUs = 0;
   out.tsPastRange = false;
+  out.tsUnreadable = false;
   let msg: unknown;
   try {
     msg = JSON.parse(text);
@@ -117,6 +123,7 @@ export function parseSlowFrame(
   const ts = typeof msg.timestamp === "string" ? rfc3339Us(msg.timestamp, 0, msg.timestamp.length) : -1;
   out.tsUs = ts < 0 ? 0 : ts;
   out.tsPastRange = ts === TS_PAST_RANGE;
+  out.tsUnreadable = ts === -1 && "timestamp" in msg;
   if (channel !== L2_DATA_CHANNEL && channel !== HEARTBEATS_CHANNEL) {
     if ("sequence_num" in msg) {
       out.seq = integerField(text, "sequence_num");

@@ -60,6 +60,8 @@ export class CoinbaseScanner {
   tsUs = 0;
   /** The last frame's timestamp was past 2^53 µs (rfc3339Us TS_PAST_RANGE): tsUs 0, the adapter told (connection.ts). */
   tsPastRange = false;
+  /** The last frame's timestamp was not a time (rfc3339Us -1: malformed, before 1970): tsUs 0, the adapter told. */
+  tsUnreadable = false;
   heartbeatCounter = 0;
 
   scan(s: string, table: ProductTable, pool: EventPool): number {
@@ -98,6 +100,7 @@ export class CoinbaseScanner {
     this.seq = seq;
     this.tsUs = tsUs < 0 ? 0 : tsUs;
     this.tsPastRange = tsUs === TS_PAST_RANGE;
+    this.tsUnreadable = tsUs === -1;
     return heartbeat ? this.heartbeat(s, p) : this.events(s, p, table, pool);
   }
 

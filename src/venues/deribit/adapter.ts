@@ -148,6 +148,11 @@ export class DeribitAdapter implements VenueAdapter {
    * snapshot it was asked for below the book (a new chain, onOlderSnapshot) or one of the other socket setting the book.
    */
   private readonly joinedBy: Int32Array;
+  /**
+   * Per topic: 1 while the book resyncs from a venue reset already counted (venueResets), until a book is taken: the
+   * resync's answer below the old id is that reset's, not a second one.
+   */
+  private readonly resetCounted: Uint8Array;
   private readonly parseErrorsByCode = new Map<string, number>();
 
   constructor(
@@ -174,6 +179,7 @@ export class DeribitAdapter implements VenueAdapter {
     this.behindMarks = new BehindResetMarks(this.topics.length);
     this.behindReset = this.behindMarks.socket;
     this.joinedBy = new Int32Array(this.topics.length).fill(-1);
+    this.resetCounted = new Uint8Array(this.topics.length);
     this.requests.requested = (op, topics, replay) => {
       if (op === "subscribe") this.onSubscribeWritten(topics, replay);
     };
@@ -401,7 +407,7 @@ export class DeribitAdapter implements VenueAdapter {
       ["ignoredWhileUnsubscribed", "ignored_while_unsubscribed_total", "Book frames in flight after an unsubscribe", this.ignoredWhileUnsubscribed],
       ["repeatedSnapshots", "repeated_snapshots_total", "Snapshots repeating the last change_id (no change)", this.repeatedSnapshots],
       ["olderSnapshots", "older_snapshots_total", "Snapshots older than the live book, answering a subscribe of ours (ignored)", this.olderSnapshots],
-      ["venueResets", "venue_resets_total", "Snapshots (or grouped whole books) older than the live book that no subscribe asked for, or changes older than it on the socket that delivered it: the venue reset the book (resynced)", this.venueResets],
+      ["venueResets", "venue_resets_total", "Snapshots (or grouped whole books) older than the live book that no subscribe asked for, or changes older than it on the socket that delivered it: the venue reset the book (resynced); also, during a planned reconnect's overlap, a resyncing book's taken below the id it left LIVE at from a socket already past it", this.venueResets],
       ["staleResyncs", "stale_resyncs_total", "Books resynced because their channel went silent", this.lifecycle.staleResyncs],
       ["subscribeRejected", "subscribe_rejected_total", "Channels the venue refused", this.control.subscribeRejected],
       ["subscribeRetries", "subscribe_retries_total", "Subscribe batches sent again after a refused batch", this.control.subscribeRetries],
@@ -501,8 +507,12 @@ export class DeribitAdapter implements VenueAdapter {
         // (onOlderSnapshot). Until 2026-12-07 the other's next book of the run before, above the new ids, was taken:
         // LIVE at the state before the reset. A replacement so marked ends it at a subscribe written on it, or its
         // books are restarted when the overlap ends on it (onOverlapOver): never ignored past the overlap.
-        this.markBehindReset(t, socket, this.socketsKnown(conn));
+        const known = this.socketsKnown(conn);
+        this.markBehindReset(t, socket, known);
+        // Counted as a LIVE book's is (onOlderSnapshot), unless the resync came from that reset, counted then.
+        if (known && this.resetCounted[index] === 0) this.countReset(t, `${update.replace ? "book" : "snapshot"} change_id ${cid} below the book's ${t.seqBeforeInvalid} before its resync, on a socket already past it`);
       }
+      this.resetCounted[index] = 0;
       t.lastMsgMs = now;
       // A grouped channel's mark stays while a make-before-break's two sockets race (onOlderSnapshot).
       if (!update.replace || t.conn.retiringGeneration < 0) this.snapshotDue[index] = 0;
@@ -575,6 +585,7 @@ export class DeribitAdapter implements VenueAdapter {
     if (!this.books.replaying || t.seqBeforeInvalid <= 0 || t.conn.retiringGeneration >= 0) return false;
     if (!this.lifecycle.replayMayResume(t) || this.sink!.onBookResumed?.(t.index) !== true) return false;
     t.lastSeq = t.seqBeforeInvalid;
+    this.resetCounted[t.index] = 0;
     this.books.onLive(t, this.now());
     return true;
   }
@@ -613,8 +624,8 @@ export class DeribitAdapter implements VenueAdapter {
         return;
       }
     }
-    this.venueResets++;
-    this.gapLog.hit(`${t.market} ${t.topic}: ${grouped ? "book" : "snapshot"} change_id ${cid} below the book's ${t.lastSeq}, not asked for (venue reset)`);
+    this.countReset(t, `${grouped ? "book" : "snapshot"} change_id ${cid} below the book's ${t.lastSeq}, not asked for`);
+    this.resetCounted[t.index] = 1;
     this.markBehindReset(t, socket, known);
     this.books.resync(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
   }
@@ -705,8 +716,8 @@ export class DeribitAdapter implements VenueAdapter {
   private onChainBreak(t: DeribitTopic, cid: number, prev: number, socket: number): void {
     const known = this.socketsKnown(t.conn);
     if (cid < t.lastSeq && (known ? this.wentBack(t, socket, cid) : !this.trails(t, cid, prev))) {
-      this.venueResets++;
-      this.gapLog.hit(`${t.market} ${t.topic}: change_id ${cid} below the book's ${t.lastSeq} ${known ? "on the socket that delivered it" : "chaining from no stream seen"} (venue reset)`);
+      this.countReset(t, `change_id ${cid} below the book's ${t.lastSeq} ${known ? "on the socket that delivered it" : "chaining from no stream seen"}`);
+      this.resetCounted[t.index] = 1;
       this.markBehindReset(t, socket, known);
       this.books.resync(t, BookState.RESYNCING, StatusReason.VENUE_RESET);
       return;
@@ -752,6 +763,12 @@ export class DeribitAdapter implements VenueAdapter {
     this.gaps++;
     this.gapLog.hit(`${t.market} ${t.topic}: prev_change_id ${prev} after change_id ${t.lastSeq}`);
     this.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+  }
+
+  /** The venue rebuilt the book with lower ids (`detail` says how it showed): counted and logged. Cold. */
+  private countReset(t: DeribitTopic, detail: string): void {
+    this.venueResets++;
+    this.gapLog.hit(`${t.market} ${t.topic}: ${detail} (venue reset)`);
   }
 
   /**

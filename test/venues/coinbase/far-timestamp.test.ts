@@ -58,7 +58,7 @@ describe("coinbase: a frame timestamp past the year 2255", () => {
     expect(warned.some((w) => w.includes("past the year 2255") || w.includes("2300-01-01"))).toBe(true);
   });
 
-  test("2 µs before 1970 is read as unknown (0), not counted or logged as past the year 2255", async () => {
+  test("2 µs before 1970 is read as unknown (0), not counted or logged as past the year 2255 (counted as unreadable)", async () => {
     const o = offlineVenue("coinbase", "spot", 0, ["BTC-USD"], "");
     const warned: string[] = [];
     const log: Logger = { ...silentLogger, warn: (m: string, f?: Record<string, unknown>) => void warned.push(`${m} ${JSON.stringify(f ?? {})}`), child: () => log };
@@ -68,8 +68,34 @@ describe("coinbase: a frame timestamp past the year 2255", () => {
     adapter.ingestFrame("spot", "conn0.spot", l2(0, "snapshot", "1969-12-31T23:59:59.999998Z"), 1);
     // Before (s-sr18): rfc3339Us -2, TS_PAST_RANGE: parseErrors.timestamp 1 and the "past the year 2255" line.
     expect(sink.tsExchangeUs).toEqual([0]);
-    expect(adapter.stats()["parseErrors.timestamp"] ?? 0).toBe(0);
+    expect(adapter.stats()["parseErrors.timestamp"] ?? 0).toBe(1);
     expect(warned.filter((w) => w.includes("past the year 2255"))).toEqual([]);
     expect(adapter.topicState(0).state).toBe("live");
+  });
+});
+
+describe("coinbase: a frame timestamp malformed or before 1970", () => {
+  // The scanner's path (a day February does not have) and the JSON path (before 1970): each its own adapter, as
+  // the log is rate-limited (a second line within its interval only counted).
+  const cases = [
+    { path: "scanner", ts: "2026-02-31T00:00:00Z", frame: (f: string) => f, fallbacks: 0 },
+    { path: "JSON", ts: "1960-01-01T00:00:00Z", frame: (f: string) => f.replace('"channel":"l2_data",', '"channel": "l2_data",'), fallbacks: 1 },
+  ];
+  test.each(cases)("$path path: read as unknown (0), counted as parse error timestamp and logged naming the product and the text; the book stays LIVE", async ({ ts, frame, fallbacks }) => {
+    const o = offlineVenue("coinbase", "spot", 0, ["BTC-USD"], "");
+    const warned: string[] = [];
+    const log: Logger = { ...silentLogger, warn: (m: string, f?: Record<string, unknown>) => void warned.push(`${m} ${JSON.stringify(f ?? {})}`), child: () => log };
+    const adapter = createCoinbaseAdapter(o.config, o.subscriptions, { ...o.options, log });
+    const sink = new BuildingSink((await adapter.loadInstruments()) as Instrument[]);
+    adapter.startReplay(sink);
+    adapter.ingestFrame("spot", "conn0.spot", frame(l2(0, "snapshot", ts)), 1);
+    adapter.ingestFrame("spot", "conn0.spot", l2(1, "update", NEAR), 1);
+    // Before: 0, neither counted nor logged.
+    expect(sink.tsExchangeUs).toEqual([0, Date.parse(NEAR) * 1000]);
+    const s = adapter.stats();
+    expect([s["parseErrors.timestamp"], s.resyncs, s.connectionResyncs, s.fallbacks]).toEqual([1, 0, 0, fallbacks]);
+    expect(adapter.topicState(0).state).toBe("live");
+    expect(warned.filter((w) => w.includes("BTC-USD") && w.includes(ts)).length).toBe(1);
+    expect(warned.filter((w) => w.includes("past the year 2255"))).toEqual([]);
   });
 });

@@ -158,7 +158,7 @@ describe("coinbase scanner", () => {
     expect([s.seq, s.heartbeatCounter]).toEqual([7, 3049]);
     const quoted = hb.replace(":3049}", ':"3049"}');
     expect(s.scan(quoted, t, pool)).toBe(CB_NOT_FAST);
-    const out: SlowFrame = { seq: -1, tsUs: 0, tsPastRange: false, heartbeatCounter: 0, msg: null };
+    const out: SlowFrame = { seq: -1, tsUs: 0, tsPastRange: false, tsUnreadable: false, heartbeatCounter: 0, msg: null };
     expect(parseSlowFrame(quoted, t, pool, out)).toBe(CB_HEARTBEAT);
     expect([out.seq, out.heartbeatCounter]).toEqual([7, 3049]);
   });
@@ -166,7 +166,7 @@ describe("coinbase scanner", () => {
   test("sequence_num must be an integer literal on both paths (JSON.parse would round 1.00000000000000001 to 1)", () => {
     const t = table();
     const pool = new EventPool();
-    const out: SlowFrame = { seq: -1, tsUs: 0, tsPastRange: false, heartbeatCounter: 0, msg: null };
+    const out: SlowFrame = { seq: -1, tsUs: 0, tsPastRange: false, tsUnreadable: false, heartbeatCounter: 0, msg: null };
     for (const bad of ["1.00000000000000001", "1e0", "01", "-1", '"1"', "9007199254740993"]) {
       const text = DOC_UPDATE.replace('"sequence_num":1', `"sequence_num":${bad}`);
       expect(new CoinbaseScanner().scan(text, t, pool), bad).toBe(CB_NOT_FAST);
@@ -177,7 +177,7 @@ describe("coinbase scanner", () => {
   test("control frames (subscriptions, errors) go to the JSON path; the subscriptions event's sequence_num is read", () => {
     const t = table();
     const pool = new EventPool();
-    const out: SlowFrame = { seq: -1, tsUs: 0, tsPastRange: false, heartbeatCounter: 0, msg: null };
+    const out: SlowFrame = { seq: -1, tsUs: 0, tsPastRange: false, tsUnreadable: false, heartbeatCounter: 0, msg: null };
     const sub = '{"channel":"subscriptions","client_id":"","timestamp":"2026-04-07T14:30:01Z","sequence_num":1,"events":[{"subscriptions":{"level2":["BTC-USD"]}}]}';
     expect(new CoinbaseScanner().scan(sub, t, pool)).toBe(CB_NOT_FAST);
     expect(parseSlowFrame(sub, t, pool, out)).toBe(CB_CONTROL);
@@ -189,7 +189,7 @@ describe("coinbase scanner", () => {
   test("a price or size that cannot be read is named by its field and what it was; only a decimal that does not fit is a misfit", () => {
     const t = table();
     const pool = new EventPool();
-    const out: SlowFrame = { seq: -1, tsUs: 0, tsPastRange: false, heartbeatCounter: 0, msg: null };
+    const out: SlowFrame = { seq: -1, tsUs: 0, tsPastRange: false, tsUnreadable: false, heartbeatCounter: 0, msg: null };
     const cases: [string, string, string, boolean][] = [
       ["price_level", "68900", "price_level is a number, not a string", false],
       ["price_level", "null", "price_level is null, not a string", false],
@@ -209,7 +209,7 @@ describe("coinbase scanner", () => {
     const t = table();
     const pool = new EventPool();
     const s = new CoinbaseScanner();
-    const out: SlowFrame = { seq: -1, tsUs: 0, tsPastRange: false, heartbeatCounter: 0, msg: null };
+    const out: SlowFrame = { seq: -1, tsUs: 0, tsPastRange: false, tsUnreadable: false, heartbeatCounter: 0, msg: null };
     const rng = new Rng(5);
     let fast = 0;
     for (let i = 0; i < 2000; i++) {
@@ -240,7 +240,7 @@ describe("coinbase scanner", () => {
     const t = table();
     const pool = new EventPool();
     const s = new CoinbaseScanner();
-    const out: SlowFrame = { seq: -1, tsUs: 0, tsPastRange: false, heartbeatCounter: 0, msg: null };
+    const out: SlowFrame = { seq: -1, tsUs: 0, tsPastRange: false, tsUnreadable: false, heartbeatCounter: 0, msg: null };
     const rng = new Rng(9);
     const alphabet = '0123456789.-e"{}[],:abdfoprstuxyzBSU \\';
     let accepted = 0;

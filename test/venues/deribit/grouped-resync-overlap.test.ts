@@ -160,10 +160,29 @@ describe("deribit: a grouped book resyncing during a planned reconnect's overlap
       adapter.requestResync(0, StatusReason.CROSSED_BOOK);
       feed(9, 95); // its answer below it: the venue rebuilt the book with lower ids
       expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 9 });
+      // Counted as a LIVE book's reset is (onOlderSnapshot): before, 0.
+      expect(adapter.stats().venueResets).toBe(1);
       feed(104, 104, true); // the old socket, behind the reset: the run before it, above the new ids
       // Before: taken as the other socket's newer book, LIVE at the state before the reset.
       expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 9 });
       expect(handedOn).toEqual([100, 105, 9]);
+    } finally {
+      await stop();
+    }
+  });
+
+  test("a venue reset the LIVE book counted is not counted again when the resync's answer below the old id is taken", async () => {
+    const { adapter, feed, overlap, stop } = await rig();
+    try {
+      feed(100, 100);
+      overlap();
+      feed(105, 105); // the replacement delivers the book's change_id
+      feed(9, 95); // and goes below it (TCP is ordered): a venue reset, counted, the book resynced
+      expect(adapter.topicInfo(0).state).toBe("resyncing");
+      expect(adapter.stats().venueResets).toBe(1);
+      feed(10, 95); // the resync's answer, of the same new run: that reset's, not a second one
+      expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 10 });
+      expect(adapter.stats().venueResets).toBe(1);
     } finally {
       await stop();
     }
@@ -183,7 +202,8 @@ describe("deribit: a grouped book resyncing during a planned reconnect's overlap
       feed(106, 106); // the replacement, behind the reset: the run before it, above the new ids
       // Before: taken as the other socket's newer book, LIVE at the state before the reset.
       expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 7 });
-      expect(adapter.stats()).toMatchObject({ duplicates: before.duplicates! + 1, replaces: before.replaces, venueResets: 0 });
+      // The reset counted once, when the old socket's book below its own last was taken (before, never).
+      expect(adapter.stats()).toMatchObject({ duplicates: before.duplicates! + 1, replaces: before.replaces, venueResets: 1 });
       feed(8, 96, true); // the old socket goes on: the venue's book now
       expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 8 });
       expect(handedOn).toEqual([100, 105, 7, 8]);

@@ -4,7 +4,7 @@
  * `upcChg` further away than setTimeout's 2^31 ms (~24.8 days) is applied just after its effTime, not before, and a
  * change announced after start is found by the periodic reload (`instrument_reload_ms`, default 1 hour).
  */
-import { afterEach, describe, expect, test } from "vitest";
+import { afterEach, describe, expect, test, vi } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason, type Instrument } from "../../../src/core/types.ts";
 import { startOkxSimulator, type OkxSim } from "../../../src/sim/okx-sim.ts";
@@ -89,8 +89,13 @@ describe("okx instrument reloads", { timeout: 30_000 }, () => {
     expect(adapter.reloader.nextAnnouncedMs("spot")).toBeUndefined();
     const effTimeMs = t0 + 3 * INSTRUMENT_RELOAD_MS;
     sim.announceChange("BTC-USDT", { param: "lotSz", newValue: "0.00001", effTimeMs });
-    // Within the interval nothing asks OKX: the announcement is unknown.
+    // Within the interval nothing asks OKX: the announcement is unknown. Judged after the deadline check's own timer
+    // has run at that time (before, asserted at once, before any timer could: it could not fail).
+    const checks = vi.spyOn(adapter.reloader, "check");
+    const runs = vi.spyOn(adapter.reloader as unknown as { run: (...a: unknown[]) => void }, "run");
     clock.ms = t0 + INSTRUMENT_RELOAD_MS - 1_000;
+    await until(() => checks.mock.calls.length >= 2, "the reload deadline checked at the new time");
+    expect(runs).not.toHaveBeenCalled();
     expect(adapter.stats().instrumentReloads).toBe(0);
     await advance(adapter, clock, t0 + INSTRUMENT_RELOAD_MS);
     expect(adapter.reloader.nextAnnouncedMs("spot")).toBe(effTimeMs + AFTER_EFF_TIME_MS);
