@@ -97,9 +97,10 @@ export class BookBuilder extends LadderBook implements BookView {
   tsEventUs = 0;
   tsRecvUs = 0;
   /**
-   * Levels changed by the last applyDelta, per side in message order, with the new qty (0 = removed). Levels
-   * whose qty did not change and deletes of absent levels are left out. Cleared at the start of every apply;
-   * left empty by applySnapshot (a snapshot is published as the whole book, read through BookView).
+   * Levels changed by the last applyDelta, per side in message order, with the new qty (0 = removed); a price the
+   * message names twice may appear twice, so the entries must be applied in order. Levels whose qty did not change
+   * and deletes of absent levels are left out. A LIVE applyReplace fills it too (replaceSide). Cleared at the start
+   * of every apply; left empty by applySnapshot (a snapshot is published as the whole book, read through BookView).
    */
   readonly changes: ChangeSet;
   /**
