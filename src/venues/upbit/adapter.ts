@@ -119,6 +119,12 @@ export class UpbitAdapter implements VenueAdapter {
    */
   private olderOnly = new Uint8Array(0);
   /**
+   * By subscription index: when the last book older than newestTs arrived (the adapter's clock). An older book long
+   * before a silence (a stray, or the lagging old socket's at a planned reconnect's end) leaves a quiet code, not one
+   * sending only older books: it is asked again (quiet).
+   */
+  private olderAtMs = new Float64Array(0);
+  /**
    * By subscription index: when the code's numbers that did not fit began asking for re-checks (-Infinity: not since
    * its instrument last changed), and how many asked since. MISFIT_ASKS per MISFIT_RECHECK_MS: a misfit the answer
    * does not cure (a tick finer than the derived one, a size past 2^53) would otherwise re-query REST on every frame.
@@ -257,6 +263,7 @@ export class UpbitAdapter implements VenueAdapter {
     this.newestTs = new Float64Array(this.subscriptions.length);
     this.newestUs = new Float64Array(this.subscriptions.length);
     this.olderOnly = new Uint8Array(this.subscriptions.length);
+    this.olderAtMs = new Float64Array(this.subscriptions.length);
     this.misfitSinceMs = new Float64Array(this.subscriptions.length).fill(-Infinity);
     this.misfitAsks = new Uint8Array(this.subscriptions.length);
     this.stamps = new EqualStamps(this.subscriptions.length);
@@ -438,6 +445,7 @@ export class UpbitAdapter implements VenueAdapter {
       // stamped far ahead) would otherwise stay LIVE, frozen, for as long as the venue sends books.
       this.olderTimestamps++;
       this.olderOnly[index] = 1;
+      this.olderAtMs[index] = this.now();
       return;
     }
     // The socket it came on: during a planned reconnect's overlap, a book of the newest stamp from the other socket
@@ -574,8 +582,8 @@ export class UpbitAdapter implements VenueAdapter {
   }
 
   /**
-   * Cold (housekeeping): a code silent past its stale time. LIVE and sending nothing at all (not books older than the
-   * newest: that book may be stamped ahead, forgetNewest), it is asked again: until when its SNAPSHOT may still come.
+   * Cold (housekeeping): a code silent past its stale time. LIVE and sending nothing (not books older than the newest
+   * lately: that book may be stamped ahead, forgetNewest), it is asked again: until when its SNAPSHOT may still come.
    * 0 (stale) once the answer's time has passed without a book, or when no request can go. The time counts from when
    * the request is written: one the pacing holds (Infinity meanwhile) is not yet asked (before, counted from its
    * queueing, a hold past the window made the book STALE though the venue answered at once). Replay sends nothing: the
@@ -585,10 +593,15 @@ export class UpbitAdapter implements VenueAdapter {
    */
   private quiet(t: CommonTopic, now: number, staleAfterMs: number): number {
     const i = t.index;
-    if (t.book !== BookState.LIVE || t.sub !== SUB_ACTIVE || t.offRequest || this.olderOnly[i] === 1) return 0;
+    if (t.book !== BookState.LIVE || t.sub !== SUB_ACTIVE || t.offRequest) return 0;
     let deadline = this.quietDeadlineMs[i]!;
     const held = deadline === Infinity; // asked, the request waiting for the pacing
     if (deadline === 0 || held) {
+      // Older books only, the last within half the stale time: the code sends, behind a newest stamped ahead (not
+      // asked: forgetNewest). One long before the silence is a stray: a quiet code, asked (until 2026-12-08 it went
+      // STALE and forgot a good newest timestamp, and the next stray older book went LIVE at levels the venue had
+      // left). Once asked, the answer's time decides (an older answer is no book applied), as in replay.
+      if (!held && this.olderOnly[i] === 1 && now - this.olderAtMs[i]! < staleAfterMs / 2) return 0;
       const sent = this.books.replaying ? now : this.control.askAgain(t.conn);
       deadline = sent === Infinity ? Infinity : sent + Math.min(QUIET_ANSWER_MS, staleAfterMs / 2);
       if (sent < 0 || (!held && now >= deadline)) {
