@@ -69,6 +69,37 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
       await adapter.stop();
     });
 
+    it("asked and not answered: STALE, the newest timestamp kept (no 'older only' verdict), a stray older book ignored", async () => {
+      const { adapter, errors, asks, invalid, at } = await start();
+      at(0, frame(100, T));
+      at(10, frame(90, T - 5)); // a stray older book
+      at(STALE_MS + 100); // asked
+      at(STALE_MS + 100 + STALE_MS / 2); // no answer in its time: STALE
+      expect(invalid).toEqual([[BookState.STALE, StatusReason.STALE_FEED]]);
+      // Before: the timestamp forgotten as "a bad one" here, and the stray below applied (LIVE at 80).
+      expect(errors.filter((e) => e.includes("only books older"))).toEqual([]);
+      at(STALE_MS + 700, frame(80, T - 10));
+      expect([asks, adapter.topicInfo(0).state]).toEqual([[100_000], "stale"]);
+      at(STALE_MS + 750, frame(100, T)); // the venue's book (a resend's answer)
+      expect([asks, adapter.topicInfo(0).state]).toEqual([[100_000, 100_000], "live"]);
+      await adapter.stop();
+    });
+
+    it("stamped ahead, asked and not answered: kept at STALE; the STALE book's resend answered older: forgotten", async () => {
+      const { adapter, errors, asks, invalid, at } = await start();
+      at(0, frame(100, 2 * T)); // stamped far ahead
+      at(10, frame(90, T)); // the venue's next book: older
+      at(STALE_MS + 100); // asked
+      at(STALE_MS + 100 + STALE_MS / 2); // no answer: STALE, the timestamp kept (one older book, before the ask)
+      expect([invalid, errors.filter((e) => e.includes("only books older"))]).toEqual([[[BookState.STALE, StatusReason.STALE_FEED]], []]);
+      at(STALE_MS + 650, frame(90, T)); // the STALE book's resend answered: older
+      at(3 * STALE_MS); // its next stale time: forgotten
+      expect(errors.filter((e) => e.includes("only books older"))).toHaveLength(1);
+      at(3 * STALE_MS + 50, frame(95, T + 1));
+      expect([asks, adapter.topicInfo(0).state]).toEqual([[100_000, 95_000], "live"]);
+      await adapter.stop();
+    });
+
     it("a newest stamped ahead of a quiet code is still found: the answer is older too, STALE, forgotten, then the venue's", async () => {
       const { adapter, errors, asks, invalid, at } = await start();
       at(0, frame(100, 2 * T)); // stamped far ahead
