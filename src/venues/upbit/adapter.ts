@@ -100,6 +100,8 @@ export class UpbitAdapter implements VenueAdapter {
   private readonly now: () => number;
   /** For what is compared with the venue's own times or shown (CommonAdapterOptions.wallNow). */
   private readonly wallNow: () => number;
+  /** Each book's stale time (the lifecycle's): older books "lately" are within half of it (quiet, restart). */
+  private readonly staleAfterMs: (depth: number, market: MarketName) => number;
   readonly rawFrameTap: RawFrameTap | undefined;
   private readonly topics: UpbitTopic[] = [];
   /**
@@ -115,9 +117,18 @@ export class UpbitAdapter implements VenueAdapter {
   /**
    * By subscription index: 1 while every book met since the last one applied (or refused only for a number that does
    * not fit: onMisfitStamp) was older than newestTs. Older books do
-   * not keep a book from going stale; a book gone stale so forgets its newest timestamp (restart, below).
+   * not keep a book from going stale; a book gone stale so forgets its newest timestamp when they came lately or after
+   * it was asked (restart, below; olderLately).
    */
   private olderOnly = new Uint8Array(0);
+  /**
+   * By subscription index: when the last book older than newestTs arrived (the adapter's clock). An older book long
+   * before a silence (a stray, or the lagging old socket's at a planned reconnect's end) leaves a quiet code, not one
+   * sending only older books: it is asked again (quiet).
+   */
+  private olderAtMs = new Float64Array(0);
+  /** By subscription index: when the code was last asked again (quiet; a STALE book's resend: restart). */
+  private askedAtMs = new Float64Array(0);
   /**
    * By subscription index: when the code's numbers that did not fit began asking for re-checks (-Infinity: not since
    * its instrument last changed), and how many asked since. MISFIT_ASKS per MISFIT_RECHECK_MS: a misfit the answer
@@ -164,6 +175,7 @@ export class UpbitAdapter implements VenueAdapter {
     const clocks = adapterClocks(opts);
     this.now = clocks.now; // deadlines: monotonic by default
     this.wallNow = clocks.wallNow;
+    this.staleAfterMs = opts.staleAfterMs ?? staleAfterFromConfig(config, () => STALE_AFTER_MS);
     const restBudget = RestWeightBudget.split(splitBudget(REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS, opts.budgetShare, opts.budgetIndex, this.now), REST_BLOCKED_MS).track(budgetLink(opts.budgetLedger, `${dialect.venue}:rest`)).logTo(this.log, `${dialect.venue} REST`);
     this.restStop = new RestStop(config.venue);
     this.fetchFn = budgetedFetch(this.restStop.wrap(opts.fetch ?? fetch), restBudget, this.now, undefined, this.restStop.signal, this.wallNow);
@@ -188,7 +200,11 @@ export class UpbitAdapter implements VenueAdapter {
         // next_full_book sends nothing per resync, so its backoff protects nothing; left set, it would keep the
         // code out of the next reconnect's request until it ran out (up to resyncBackoffMaxMs).
         t.resyncDelayed = false;
-        if (t.book === BookState.STALE && this.olderOnly[t.index] === 1) this.forgetNewest(t);
+        const now = this.now();
+        // Older books lately, or since it was last asked (the answer older too): a newest stamped ahead, forgotten.
+        // One older book before an ask no book answered is kept: a stray (olderLately).
+        if (t.book === BookState.STALE && this.olderOnly[t.index] === 1 && (this.olderAtMs[t.index]! >= this.askedAtMs[t.index]! || this.olderLately(t, now))) this.forgetNewest(t);
+        if (t.book === BookState.STALE) this.askedAtMs[t.index] = now; // the whole list goes again (restartTopic)
         if (t.book === BookState.STALE) this.stamps.forgetGone(t.index, t.conn.generation, t.conn.retiringGeneration);
         if (t.sub === SUB_PENDING && t.book === BookState.STALE) {
           this.neverSentData++;
@@ -216,7 +232,7 @@ export class UpbitAdapter implements VenueAdapter {
         ...{ now: this.now, wallNow: this.wallNow },
         random,
         keepalive: UPBIT_KEEPALIVE,
-        staleAfterMs: opts.staleAfterMs ?? staleAfterFromConfig(config, () => STALE_AFTER_MS),
+        staleAfterMs: this.staleAfterMs,
         resyncBackoffBaseMs: this.books.baseMs,
         ...connectSplit(dialect.connectsPerWindow, dialect.connectWindowMs, opts, this.now),
       },
@@ -257,6 +273,8 @@ export class UpbitAdapter implements VenueAdapter {
     this.newestTs = new Float64Array(this.subscriptions.length);
     this.newestUs = new Float64Array(this.subscriptions.length);
     this.olderOnly = new Uint8Array(this.subscriptions.length);
+    this.olderAtMs = new Float64Array(this.subscriptions.length);
+    this.askedAtMs = new Float64Array(this.subscriptions.length);
     this.misfitSinceMs = new Float64Array(this.subscriptions.length).fill(-Infinity);
     this.misfitAsks = new Uint8Array(this.subscriptions.length);
     this.stamps = new EqualStamps(this.subscriptions.length);
@@ -438,6 +456,7 @@ export class UpbitAdapter implements VenueAdapter {
       // stamped far ahead) would otherwise stay LIVE, frozen, for as long as the venue sends books.
       this.olderTimestamps++;
       this.olderOnly[index] = 1;
+      this.olderAtMs[index] = this.now();
       return;
     }
     // The socket it came on: during a planned reconnect's overlap, a book of the newest stamp from the other socket
@@ -574,8 +593,8 @@ export class UpbitAdapter implements VenueAdapter {
   }
 
   /**
-   * Cold (housekeeping): a code silent past its stale time. LIVE and sending nothing at all (not books older than the
-   * newest: that book may be stamped ahead, forgetNewest), it is asked again: until when its SNAPSHOT may still come.
+   * Cold (housekeeping): a code silent past its stale time. LIVE and sending nothing (not books older than the newest
+   * lately: that book may be stamped ahead, forgetNewest), it is asked again: until when its SNAPSHOT may still come.
    * 0 (stale) once the answer's time has passed without a book, or when no request can go. The time counts from when
    * the request is written: one the pacing holds (Infinity meanwhile) is not yet asked (before, counted from its
    * queueing, a hold past the window made the book STALE though the venue answered at once). Replay sends nothing: the
@@ -585,23 +604,40 @@ export class UpbitAdapter implements VenueAdapter {
    */
   private quiet(t: CommonTopic, now: number, staleAfterMs: number): number {
     const i = t.index;
-    if (t.book !== BookState.LIVE || t.sub !== SUB_ACTIVE || t.offRequest || this.olderOnly[i] === 1) return 0;
+    if (t.book !== BookState.LIVE || t.sub !== SUB_ACTIVE || t.offRequest) return 0;
     let deadline = this.quietDeadlineMs[i]!;
     const held = deadline === Infinity; // asked, the request waiting for the pacing
     if (deadline === 0 || held) {
+      // Older books lately: not asked (olderLately). One long before the silence: a quiet code, asked (until
+      // 2026-12-08 STALE here). Once asked, the answer's time decides (an older answer is no book applied).
+      if (!held && this.olderLately(t, now)) return 0;
       const sent = this.books.replaying ? now : this.control.askAgain(t.conn);
       deadline = sent === Infinity ? Infinity : sent + Math.min(QUIET_ANSWER_MS, staleAfterMs / 2);
       if (sent < 0 || (!held && now >= deadline)) {
         this.quietDeadlineMs[i] = 0;
         return 0;
       }
-      if (!held) this.quietAsks++;
+      if (!held) {
+        this.quietAsks++;
+        this.askedAtMs[i] = now;
+      }
       this.quietDeadlineMs[i] = deadline;
     }
     if (now < deadline) return deadline;
     this.quietDeadlineMs[i] = 0;
     this.quietUnanswered++;
     return 0;
+  }
+
+  /**
+   * Cold: only books older than the newest applied since the last applied, the last within half the stale time: the
+   * code sends, behind a newest stamped ahead (forgetNewest). Not one older book long before a silence (a stray, or the
+   * lagging old socket's at a planned reconnect's end): a quiet code, asked (quiet); gone STALE with no answer, its
+   * newest timestamp is kept (until 2026-12-08 it was forgotten, and the next stray older book went LIVE), with an
+   * older one it is forgotten (restart).
+   */
+  private olderLately(t: CommonTopic, now: number): boolean {
+    return this.olderOnly[t.index] === 1 && now - this.olderAtMs[t.index]! < this.staleAfterMs(t.depth, t.market) / 2;
   }
 
   /**
