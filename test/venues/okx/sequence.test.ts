@@ -547,9 +547,9 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
   // Each event's ts (ms): the venue's clock, the pre-reset run before the reset, the post-reset run after it.
   type Ev = [prev: number, seq: number, bids: string[][], asks: string[][], tsMs: number];
   const T0 = 1700000000000;
-  /** The REST answer: the book at seqId `seq`, stamped `ts` (undefined: no ts, unknown). */
-  const REST_BOOK = (seq: number, bids: Map<string, string>, asks: Map<string, string>, ts: string | undefined = String(T0)) =>
-    JSON.stringify({ code: "0", msg: "", data: [{ asks: [...asks].map(([p, q]) => [p, q, "0", "1"]), bids: [...bids].map(([p, q]) => [p, q, "0", "1"]), ts, seqId: seq }] });
+  /** The REST answer: the book at seqId `seq`, stamped `ts` (null: without ts, unknown). */
+  const REST_BOOK = (seq: number, bids: Map<string, string>, asks: Map<string, string>, ts: string | null = String(T0)) =>
+    JSON.stringify({ code: "0", msg: "", data: [{ asks: [...asks].map(([p, q]) => [p, q, "0", "1"]), bids: [...bids].map(([p, q]) => [p, q, "0", "1"]), ...(ts === null ? {} : { ts }), seqId: seq }] });
   const e1: Ev = [9, 10, [["99.9", "1"]], [], T0 + 1];
   const e2: Ev = [10, 15, [["99.9", "2"]], [], T0 + 2];
   const reset: Ev = [15, 3, [["99.9", "0"]], [["100.6", "5"]], T0 + 3];
@@ -570,7 +570,7 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     for (const [, seq, b, a, ts] of venue) {
       for (const [side, levels] of [[bids, b], [asks, a]] as const) for (const [p, q] of levels) if (q === "0") side.delete(p); else side.set(p, q);
       states.push(JSON.stringify([[...fixed(bids)].sort(), [...fixed(asks)].sort()]));
-      rest = REST_BOOK(seq, bids, asks, restTs === "none" ? undefined : String(ts));
+      rest = REST_BOOK(seq, bids, asks, restTs === "none" ? null : String(ts));
       snapshot = frame("BTC-USDT", "snapshot", -1, seq, [...bids], [...asks], 0, String(ts));
     }
     return { states, rest, snapshot };
