@@ -60,6 +60,7 @@ import { defaultStaleAfterMs } from "./staleness.ts";
 /** The `field` parse errors of a `books` push the scanner reads but the adapter refuses (onBook), named in the warning. */
 const NO_ACTION = "books push without action";
 const NEGATIVE_PREV = "update at a negative prevSeqId, a snapshot's";
+const SNAPSHOT_PREV = "snapshot at a prevSeqId other than -1";
 
 export class OkxAdapter implements VenueAdapter {
   readonly venue;
@@ -314,7 +315,11 @@ export class OkxAdapter implements VenueAdapter {
     this.sink = sink;
     this.books.sink = sink;
     this.books.replaying = replay;
-    for (const t of bound) if (!replay && !OKX_DEPTHS.includes(t.depth)) this.log.warn("okx: depth not one of 400, 5, 1; OKX will reject it", { topic: t.topic });
+    // The config refuses such a depth; an adapter built directly gets `books` (channelOf), which OKX serves: until
+    // s-okxts the warning said OKX would reject it.
+    for (const t of bound) {
+      if (!replay && !OKX_DEPTHS.includes(t.depth)) this.log.warn("okx: depth not one of 400, 5, 1: subscribed to books (400 levels); its REST bridge asks for sz=depth levels, and replay bridges no recorded REST answer to it", { topic: t.topic, depth: t.depth });
+    }
   }
 
   start(sink: BookSink): void {
@@ -461,6 +466,12 @@ export class OkxAdapter implements VenueAdapter {
     // update's prevSeqId comes after its levels, past the logged head of the frame.
     if (sc.action !== ACTION_SNAPSHOT && (sc.action !== ACTION_UPDATE || (sc.hasPrevSeqId && sc.prevSeqId < 0))) {
       this.onParseError(conn, sc.entry, SCAN_ERR_FIELD, frame, sc.action === ACTION_UPDATE ? NEGATIVE_PREV : NO_ACTION);
+      return;
+    }
+    // OKX documents a snapshot's prevSeqId as -1; another is no book we know how to place (taken, it reset the book
+    // whatever it said). Refused by name, its book alone resyncs. Without prevSeqId (captures before it existed): taken.
+    if (sc.action === ACTION_SNAPSHOT && sc.hasPrevSeqId && sc.prevSeqId !== -1) {
+      this.onParseError(conn, sc.entry, SCAN_ERR_FIELD, frame, SNAPSHOT_PREV);
       return;
     }
     if (sc.action === ACTION_SNAPSHOT) {

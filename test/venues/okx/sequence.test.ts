@@ -719,6 +719,26 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     expect(named).toEqual(["field books push without action (spot books:BTC-USDT)", "field update at a negative prevSeqId, a snapshot's (spot books:BTC-USDT)"]);
   });
 
+  // OKX documents a books snapshot's prevSeqId as -1 (the 2022 recording's carry none). One at another prevSeqId was
+  // taken as any snapshot: the book reset to it, LIVE (seen failing: LIVE at seqId 12 with bid 99).
+  test("a books snapshot whose prevSeqId is not -1 is a field parse error resyncing that book alone; one without prevSeqId is taken", async () => {
+    for (const prev of [0, 10, -2]) {
+      const warnings: string[] = [];
+      const log: Logger = { ...silentLogger, warn: (_msg, fields) => void warnings.push(String(fields?.detail)), child: () => log };
+      const { sink, feed, adapter } = await setup(log);
+      feed(frame("ETH-USDT", "snapshot", -1, 500, [["10.01", "1"]], [["10.02", "2"]]));
+      feed(frame("BTC-USDT", "snapshot", -1, 10, [["100", "1"]], [["100.5", "1"]]));
+      feed(frame("BTC-USDT", "snapshot", prev, 12, [["99", "1"]], [["100.5", "1"]]));
+      expect([prev, adapter.topicInfo(0).state, sink.seq[0], [...sink.bids[0]!.keys()]]).toEqual([prev, "resyncing", 10, [1000]]);
+      expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
+      expect([adapter.stats()["parseErrors.field"], adapter.topicInfo(1).state]).toEqual([1, "live"]);
+      expect(warnings.map((d) => d.slice(0, d.indexOf("): ") + 1))).toEqual(["field snapshot at a prevSeqId other than -1 (spot books:BTC-USDT)"]);
+    }
+    const { feed, adapter, sink } = await setup();
+    feed(frame("BTC-USDT", "snapshot", -1, 10, [["100", "1"]]).replace('"prevSeqId":-1,', ""));
+    expect([adapter.topicInfo(0).state, sink.invalid]).toEqual(["live", []]);
+  });
+
   test("a maintenance reset after the bridged book chained an update is applied (only one chaining on the REST book itself resyncs)", async () => {
     const { sink, feed, adapter } = await setup();
     feed(frame("BTC-USDT", "update", 9, 10, [["99.9", "1"]]));
@@ -763,6 +783,29 @@ describe("okx full books: the data's instId", () => {
       expect([inst, pretty, [...sink.bids[0]!.keys()], adapter.topicInfo(0).state]).toEqual([inst, pretty, [1001], "resyncing"]);
       expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
     }
+  });
+});
+
+describe("okx depth outside 400, 5, 1 (an adapter built without the config, which refuses it)", () => {
+  // The warning said OKX would reject it; the adapter subscribes to books, which OKX serves (seen failing: the old line).
+  test("the warning says it is subscribed to books", async () => {
+    const warnings: [string, string][] = [];
+    const log: Logger = { ...silentLogger, warn: (msg, fields) => void warnings.push([msg, String(fields?.topic)]), child: () => log };
+    const config: VenueConfig = {
+      venue: "okx",
+      wsUrl: "ws://127.0.0.1:9/ws/v5/public",
+      restUrl: "http://127.0.0.1:9",
+      instrumentCachePath: tempCachePath(),
+      markets: [{ market: "spot", depth: 50, symbols: ["BTC-USDT"] }],
+      overrides: new Map([["spot:BTC-USDT", { tickSize: "0.1", lotSize: "0.0001" }]]),
+    };
+    const adapter = new OkxAdapter(config, [{ market: "spot", symbol: "BTC-USDT", depth: 50 }], { log });
+    await adapter.loadInstruments();
+    adapter.start(new MapSink());
+    await adapter.stop();
+    expect(warnings.filter(([msg]) => msg.startsWith("okx: depth"))).toEqual([
+      ["okx: depth not one of 400, 5, 1: subscribed to books (400 levels); its REST bridge asks for sz=depth levels, and replay bridges no recorded REST answer to it", "books:BTC-USDT"],
+    ]);
   });
 });
 
