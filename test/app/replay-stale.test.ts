@@ -340,6 +340,23 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     expect(eth(T0_US + 65.15e6)).toBe("stale:2000");
   });
 
+  test("okx: a STALE book bridged from a REST book does not resume at an update stamped before that REST book (it contradicts the bridge); one stamped after resumes", async () => {
+    // ETH bridged from the recorded REST answer at seqId 10, stamped 5 ms after its buffered update; STALE at 65 s. The
+    // next update chains on 10: stamped before the REST book, it cannot follow it (the REST book may be from after a
+    // reset the socket has not delivered). Until s-okxts resumed unchecked: LIVE with it applied.
+    const T_MS = T0_US / 1000;
+    const books = (bid: string, prevSeqId: number, seqId: number, ts: number) =>
+      JSON.stringify({ arg: { channel: "books", instId: "ETH-USDT" }, action: "update", data: [{ asks: [], bids: [[bid, "2", "0", "1"]], ts: String(ts), checksum: 0, prevSeqId, seqId }] });
+    const rest = JSON.stringify({ code: "0", msg: "", data: [{ asks: [["900", "1", "0", "1"]], bids: [["200", "2", "0", "1"]], ts: String(T_MS + 5), seqId: 10 }] });
+    const section = { spot: { depth: 400, symbols: ["ETH-USDT"], stale_after_ms: 65_000 }, overrides: { "spot:ETH-USDT": { tick_size: "0.1", lot_size: "0.001" } } };
+    const head = [
+      { atUs: T0_US, frame: books("200", 9, 10, T_MS) },
+      { atUs: T0_US, frame: rest, url: "https://www.okx.com/api/v5/market/books?instId=ETH-USDT&sz=400" },
+    ];
+    const stampedAt = async (ts: number, seed: number) => (await replay("okx", section, [...head, { atUs: T0_US + 65.05e6, frame: books("250", 10, 15, ts) }], seed)).at(-1)!.books[0];
+    expect([await stampedAt(T_MS + 1, 133), await stampedAt(T_MS + 65_000, 135)]).toEqual(["stale:2000", "live:2500"]);
+  });
+
   test("okx: seqId 0 is a sequence: a book STALE at 0 (a maintenance reset's) resumes at the update chaining on 0, not at one chaining on a seqId kept from before", async () => {
     // ETH: (3,5) then a gap resyncs it (its last seqId, 5, kept); a snapshot at 20 and a
     // maintenance reset (20,0): LIVE at 0, STALE at its stale time. Before, 0 read as "no sequence": the 5 from before

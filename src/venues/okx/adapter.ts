@@ -33,7 +33,7 @@ import type { InstrumentWatch } from "../common/instrument-watch.ts";
 import { staleAfterFromConfig } from "../common/staleness.ts";
 import { SubscriptionControl } from "../common/subscription-control.ts";
 import { TopicResync } from "../common/topic-resync.ts";
-import { applyBridgedSnapshot, resetOnBridgedSnapshot, verifyChecksum } from "./book-hooks.ts";
+import { applyBridgedSnapshot, resetOnBridgedSnapshot, updateBeforeBridgedSnapshot, verifyChecksum } from "./book-hooks.ts";
 import { OkxConnection, type OkxTopic } from "./connection.ts";
 import { InstrumentRequestPacer, type UpcomingChange } from "./instruments.ts";
 import { announceUpcoming } from "./instrument-watch.ts";
@@ -60,6 +60,7 @@ import { defaultStaleAfterMs } from "./staleness.ts";
 /** The `field` parse errors of a `books` push the scanner reads but the adapter refuses (onBook), named in the warning. */
 const NO_ACTION = "books push without action";
 const NEGATIVE_PREV = "update at a negative prevSeqId, a snapshot's";
+const SNAPSHOT_PREV = "snapshot at a prevSeqId other than -1";
 
 export class OkxAdapter implements VenueAdapter {
   readonly venue;
@@ -130,6 +131,12 @@ export class OkxAdapter implements VenueAdapter {
   /** Per subscription: the book came from a REST snapshot and the next update may straddle its seqId (a reset may not chain on it: resetOnBridgedSnapshot). */
   readonly bridgeOpen: boolean[];
   /**
+   * Per subscription: a REST-bridged book's snapshot time (µs) and seqId, until it takes an update stamped at or after
+   * it (0: no check): one stamped before it contradicts the bridge, and the book resyncs (updateBeforeBridgedSnapshot).
+   */
+  readonly bridgeTsUs: Float64Array;
+  readonly bridgeSeqId: Float64Array;
+  /**
    * Per subscription: the seqId the book's current run of seqIds starts at (the snapshot that made it LIVE, or a
    * maintenance reset's). Live, during a planned reconnect, a first message of the new socket inside the run starts
    * its lagging stream (lagging-stream.ts).
@@ -193,6 +200,8 @@ export class OkxAdapter implements VenueAdapter {
     this.shownLevels = new ShownLevels(n);
     this.checksums = new Int32Array(n);
     this.bridgeOpen = new Array<boolean>(n).fill(false);
+    this.bridgeTsUs = new Float64Array(n);
+    this.bridgeSeqId = new Float64Array(n);
     this.sequenced = new Array<boolean>(n).fill(false);
     this.runStartSeq = new Float64Array(n);
     this.soloGen = new Int32Array(n).fill(-1);
@@ -270,6 +279,7 @@ export class OkxAdapter implements VenueAdapter {
         disconnected: (t) => {
           this.bridge.drop(t.index);
           this.bridgeOpen[t.index] = false;
+          this.bridgeTsUs[t.index] = 0;
           this.fullSockets.clear(t.index);
           this.carrierTrail[t.index] = 0;
           this.sameMsHeld[t.index] = 0;
@@ -305,7 +315,11 @@ export class OkxAdapter implements VenueAdapter {
     this.sink = sink;
     this.books.sink = sink;
     this.books.replaying = replay;
-    for (const t of bound) if (!replay && !OKX_DEPTHS.includes(t.depth)) this.log.warn("okx: depth not one of 400, 5, 1; OKX will reject it", { topic: t.topic });
+    // The config refuses such a depth; an adapter built directly gets `books` (channelOf), which OKX serves: until
+    // s-okxts the warning said OKX would reject it.
+    for (const t of bound) {
+      if (!replay && !OKX_DEPTHS.includes(t.depth)) this.log.warn("okx: depth not one of 400, 5, 1: subscribed to books (400 levels); its REST bridge asks for sz=depth levels, and replay bridges no recorded REST answer to it", { topic: t.topic, depth: t.depth });
+    }
   }
 
   start(sink: BookSink): void {
@@ -454,6 +468,12 @@ export class OkxAdapter implements VenueAdapter {
       this.onParseError(conn, sc.entry, SCAN_ERR_FIELD, frame, sc.action === ACTION_UPDATE ? NEGATIVE_PREV : NO_ACTION);
       return;
     }
+    // OKX documents a snapshot's prevSeqId as -1; another is no book we know how to place (taken, it reset the book
+    // whatever it said). Refused by name, its book alone resyncs. Without prevSeqId (captures before it existed): taken.
+    if (sc.action === ACTION_SNAPSHOT && sc.hasPrevSeqId && sc.prevSeqId !== -1) {
+      this.onParseError(conn, sc.entry, SCAN_ERR_FIELD, frame, SNAPSHOT_PREV);
+      return;
+    }
     if (sc.action === ACTION_SNAPSHOT) {
       const now = this.now();
       t.lastMsgMs = now;
@@ -478,6 +498,7 @@ export class OkxAdapter implements VenueAdapter {
       }
       this.bridge.drop(index);
       this.bridgeOpen[index] = false;
+      this.bridgeTsUs[index] = 0;
       this.c.snapshots++;
       // A fresh book starts a run. A LIVE book's newer snapshot (a planned reconnect's new socket, ahead of the old
       // one) continues it, and the old socket's stream lags from the book's last seqId.
@@ -500,7 +521,7 @@ export class OkxAdapter implements VenueAdapter {
       // (The ~60 s keepalive, prevSeqId = seqId with empty sides, too: nothing changed.) seqBeforeInvalid may be 0 (a
       // maintenance reset's seqId): resumeStale takes only a book gone STALE from LIVE, sequenced, which kept its seqId.
       const keepalive = sc.seqId === sc.prevSeqId;
-      if (t.book === BookState.STALE && sc.hasSeqId && sc.hasPrevSeqId && sc.prevSeqId === t.seqBeforeInvalid && (!keepalive || (update.bidCount === 0 && update.askCount === 0)) && this.resumeStale(t)) {
+      if (t.book === BookState.STALE && sc.hasSeqId && sc.hasPrevSeqId && sc.prevSeqId === t.seqBeforeInvalid && (!keepalive || (update.bidCount === 0 && update.askCount === 0)) && this.resumeStale(t, keepalive ? 0 : update.tsExchangeUs)) {
         t.lastMsgMs = this.now();
         t.hasSeq = true;
         if (keepalive) {
@@ -566,11 +587,23 @@ export class OkxAdapter implements VenueAdapter {
         this.onSequenceBreak(t, prev, seq); // chains on the lagging stream's pre-reset seqIds too: cannot be placed
         return;
       }
-      if (seq < prev) {
-        if (this.bridgeOpen[index]) {
-          resetOnBridgedSnapshot(this, t, prev, seq); // the REST book may be from after it: resynced
+      if (seq < prev && this.bridgeOpen[index]) {
+        resetOnBridgedSnapshot(this, t, prev, seq); // the REST book may be from after it: resynced
+        return;
+      }
+      // A REST-bridged book's updates describe states after the REST book's: one stamped before it (both times known)
+      // contradicts the bridge (the REST book may be from after a reset the socket has not delivered yet, a seqId of
+      // its pre-reset run straddling it). Checked until one is stamped at or after it.
+      const bridgeTsUs = this.bridgeTsUs[index]!;
+      if (bridgeTsUs !== 0) {
+        const tsUs = update.tsExchangeUs;
+        if (tsUs !== 0 && tsUs < bridgeTsUs) {
+          updateBeforeBridgedSnapshot(this, t, this.bridgeSeqId[index]!, bridgeTsUs, seq, tsUs);
           return;
         }
+        if (tsUs >= bridgeTsUs) this.bridgeTsUs[index] = 0;
+      }
+      if (seq < prev) {
         this.c.maintenanceResets++; // accepted: prevSeqId still chains
         this.runStartSeq[index] = seq;
       }
@@ -836,10 +869,15 @@ export class OkxAdapter implements VenueAdapter {
    * when it came from the book's one stream (no planned reconnect's second socket, no lagging stream), live may have
    * kept it LIVE (ConnectionLifecycle.replayMayResume) and the sink took it. The checksum still checks the result.
    */
-  private resumeStale(t: OkxTopic): boolean {
+  private resumeStale(t: OkxTopic, tsUs: number): boolean {
     const index = t.index;
     const oneStream = t.conn.retiringGeneration < 0 && this.soloGen[index] === t.conn.generation && this.lagOpen[index] !== 1 && this.sequenced[index] === true;
+    // An update stamped before the REST book the book was bridged from contradicts it, as on a LIVE book (bridgeTsUs):
+    // not resumed (until s-okxts resumed unchecked, LIVE with it applied).
+    const bridgeTsUs = this.bridgeTsUs[index]!;
+    if (bridgeTsUs !== 0 && tsUs !== 0 && tsUs < bridgeTsUs) return false;
     if (!this.books.replaying || !oneStream || !this.lifecycle.replayMayResume(t) || this.sink!.onBookResumed?.(index) !== true) return false;
+    if (tsUs >= bridgeTsUs) this.bridgeTsUs[index] = 0;
     this.bridge.drop(index);
     this.bridgeOpen[index] = false;
     this.books.onLive(t, this.now());
@@ -903,6 +941,8 @@ export class OkxAdapter implements VenueAdapter {
   private prepareRestart(t: OkxTopic): boolean {
     this.bridge.drop(t.index);
     this.bridgeOpen[t.index] = false;
+    // bridgeTsUs stays: a replayed STALE book resumed (resumeStale) is still the REST book's; the next snapshot or
+    // bridge replaces it.
     // The resubscribe goes on the connection's socket: a mark on the overlap's old socket stays, its stream goes on
     // behind the reset (before 2026-12-06 cleared, and the book, not LIVE, took its next pre-reset book: LIVE there).
     if (t.conn.retiringGeneration < 0 || this.behindReset[t.index] !== t.conn.retiringGeneration) this.fullSockets.clear(t.index);

@@ -43,6 +43,8 @@ export function applyBridgedSnapshot(a: OkxAdapter, t: OkxTopic, u: BookUpdate):
   a.lag.close(t.index);
   a.sequenced[t.index] = true;
   a.bridgeOpen[t.index] = true;
+  a.bridgeTsUs[t.index] = u.tsExchangeUs;
+  a.bridgeSeqId[t.index] = u.venueSeq;
   a.checksums[t.index] = 0;
   const now = a.now();
   t.lastMsgMs = now;
@@ -61,5 +63,19 @@ export function resetOnBridgedSnapshot(a: OkxAdapter, t: OkxTopic, prev: number,
   a.lag.close(t.index);
   // Rate-limited with the sequence breaks' (one line per 5 s): a venue-wide reset may hit every book bridged at once.
   a.gapLog.hit(`${t.market} ${t.topic}: a maintenance reset (prevSeqId ${prev} seqId ${seq}) right after a REST snapshot bridged at seqId ${t.lastSeq}, which may be from either side of it`);
+  a.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
+}
+
+/**
+ * An update a REST-bridged book would take (buffered or after the bridge) stamped before the REST book, both times
+ * known: the REST book is not from before it, as the bridge assumes (e.g. from after a maintenance reset the socket
+ * has not delivered, its seqId inside the pre-reset run). Applied, the book went LIVE at levels the venue never had;
+ * it resyncs instead (counted in gaps and restTsContradicted; warned of with the sequence breaks, rate-limited).
+ */
+export function updateBeforeBridgedSnapshot(a: OkxAdapter, t: OkxTopic, restSeqId: number, restTsUs: number, seq: number, tsUs: number): void {
+  a.c.gaps++;
+  a.c.restTsContradicted++;
+  a.lag.close(t.index);
+  a.gapLog.hit(`${t.market} ${t.topic}: update seqId ${seq} stamped ${tsUs / 1000} ms, before the REST snapshot it bridges on (seqId ${restSeqId}, ts ${restTsUs / 1000} ms)`);
   a.books.resync(t, BookState.RESYNCING, StatusReason.SEQUENCE_GAP);
 }

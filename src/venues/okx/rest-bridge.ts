@@ -3,7 +3,8 @@
  * snapshot; docs/venues/okx.md, "No initial snapshot"), the updates are buffered and a REST snapshot
  * `GET /api/v5/market/books?instId=&sz=400` is bridged to them by seqId, as for Binance: buffered updates with
  * seqId ≤ the snapshot's are dropped, the first one kept must have prevSeqId ≤ snapshot seqId < seqId (it may
- * straddle: sizes are absolute), the rest chain as usual. A refused request (HTTP error, code ≠ 0, 429) or a
+ * straddle: sizes are absolute), the rest chain as usual; one stamped before the REST book (both ts known) contradicts
+ * it and the book resyncs (book-hooks.ts updateBeforeBridgedSnapshot). A refused request (HTTP error, code ≠ 0, 429) or a
  * snapshot older than the buffer (no bridge) is fetched again after a backoff; only that book waits (a price or
  * size not fitting the tick or lot also has the instruments re-checked). Cold path.
  *
@@ -29,6 +30,7 @@ import { isDecimalText } from "../common/decimal-text.ts";
 import type { BudgetLink } from "../common/budget-ledger.ts";
 import type { OkxAdapter } from "./adapter.ts";
 import type { OkxConnection, OkxTopic } from "./connection.ts";
+import { updateBeforeBridgedSnapshot } from "./book-hooks.ts";
 import { restUrlOf } from "./instruments.ts";
 import { REST_REQUESTS_PER_WINDOW, REST_WINDOW_MS } from "./protocol.ts";
 import { MAX_TS_US } from "./scanner.ts";
@@ -380,6 +382,23 @@ export class RestBridge {
       b.recvUs.splice(0, first);
       this.retry(b);
       return;
+    }
+    // The kept updates describe states after the REST book's: the first one stamped (keepalives aside) before it,
+    // both times known, contradicts the bridge (a REST book from after a reset the socket has not delivered, a
+    // pre-reset update straddling it): the book resyncs rather than go LIVE on it. One stamped at or after it ends the
+    // check; an unknown time (0) on either side leaves the seqIds alone to decide (adapter.ts onBook checks the next).
+    const restTsUs = u.tsExchangeUs;
+    for (let i = first; restTsUs !== 0 && i < b.frames.length; i++) {
+      if (conn.readAgain(b.frames[i]!) !== t.index) continue;
+      const sc = conn.scanner;
+      const tsUs = conn.update.tsExchangeUs;
+      if (sc.seqId === sc.prevSeqId || tsUs === 0) continue;
+      if (tsUs < restTsUs) {
+        this.drop(t.index);
+        updateBeforeBridgedSnapshot(this.a, t, seqId, restTsUs, sc.seqId, tsUs);
+        return;
+      }
+      break;
     }
     const rest = b.frames.slice(first);
     const restRecvUs = b.recvUs.slice(first);

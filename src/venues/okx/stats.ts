@@ -39,6 +39,8 @@ export class OkxCounters {
    * onFullBook).
    */
   sameMsHolds = 0;
+  /** REST-bridged books resynced: an update after the REST book stamped before it (book-hooks.ts updateBeforeBridgedSnapshot). */
+  restTsContradicted = 0;
   readonly parseErrorsByCode = new Map<string, number>();
 }
 
@@ -81,6 +83,7 @@ export function okxStats(c: OkxCounters, allConns: readonly OkxConnection[], top
     restBridged: p.bridge.bridged,
     restRefused: p.bridge.refused,
     restNoBridge: p.bridge.noBridge,
+    restTsContradicted: c.restTsContradicted,
     restOverflows: p.bridge.overflows,
     restDropped: p.bridge.dropped,
     restBufferedBytes: p.bridge.bufferedBytes,
@@ -130,6 +133,7 @@ export function okxMetrics(s: Record<string, number>, c: OkxCounters, conns: rea
     counter("rest_bridged_total", "REST snapshots bridged to the update stream", s.restBridged!),
     counter("rest_snapshots_refused_total", "REST book snapshots refused (429, an error) or unreadable: fetched again after a backoff", s.restRefused!),
     counter("rest_snapshots_not_bridging_total", "REST book snapshots older than the buffered updates: fetched again", s.restNoBridge!),
+    counter("rest_snapshots_ts_contradicted_total", "REST-bridged books resynced because an update after the REST snapshot was stamped before its ts (also in sequence_gaps_total)", s.restTsContradicted!),
     counter("rest_buffer_overflows_total", "Books resynced because no REST snapshot bridged before 1000 updates were buffered", s.restOverflows!),
     gauge("rest_buffered_bytes", "Bytes of updates all books buffer now for their REST snapshots (bounded by rest_bridge_buffer_bytes, 256 MiB by default)", s.restBufferedBytes!),
     counter("rest_buffer_budget_drops_total", "Books resynced because an update did not fit in the byte budget of all books' buffered updates", s.restBufferBudgetDrops!),

@@ -20,9 +20,11 @@ const SUBS: Subscription[] = [
   { market: "spot", symbol: "ETH-USDT", depth: 400 },
 ];
 
-function frame(instId: string, action: "snapshot" | "update", prev: number, seq: number, bids: string[][] = [], asks: string[][] = [], checksum = 0): string {
+/** `ts` null: a push without one (its time unknown). */
+function frame(instId: string, action: "snapshot" | "update", prev: number, seq: number, bids: string[][] = [], asks: string[][] = [], checksum = 0, ts: string | null = "1700000000000"): string {
   const lv = (l: string[][]) => l.map((x) => `["${x[0]}","${x[1]}","0","1"]`).join(",");
-  return `{"arg":{"channel":"books","instId":"${instId}"},"action":"${action}","data":[{"asks":[${lv(asks)}],"bids":[${lv(bids)}],"ts":"1700000000000","checksum":${checksum},"prevSeqId":${prev},"seqId":${seq}}]}`;
+  const stamp = ts === null ? "" : `"ts":"${ts}",`;
+  return `{"arg":{"channel":"books","instId":"${instId}"},"action":"${action}","data":[{"asks":[${lv(asks)}],"bids":[${lv(bids)}],${stamp}"checksum":${checksum},"prevSeqId":${prev},"seqId":${seq}}]}`;
 }
 
 /** The sink's book as the app would hand it to verify() (best first). */
@@ -542,35 +544,43 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
   // A REST book taken after a maintenance reset the socket has not delivered yet, whose seqId lies inside the
   // pre-reset run. The reset chaining on it at its prevSeqId (nothing chained since the bridge) resyncs the book:
   // until 2026-12-07 it was applied to the post-reset book, LIVE at levels the venue never had (seen failing).
-  type Ev = [prev: number, seq: number, bids: string[][], asks: string[][]];
-  const REST_BOOK = (seq: number, bids: Map<string, string>, asks: Map<string, string>) =>
-    JSON.stringify({ code: "0", msg: "", data: [{ asks: [...asks].map(([p, q]) => [p, q, "0", "1"]), bids: [...bids].map(([p, q]) => [p, q, "0", "1"]), ts: "1700000000000", seqId: seq }] });
-  const e1: Ev = [9, 10, [["99.9", "1"]], []];
-  const e2: Ev = [10, 15, [["99.9", "2"]], []];
-  const reset: Ev = [15, 3, [["99.9", "0"]], [["100.6", "5"]]];
-  const to12: Ev = [3, 12, [["99.8", "2"]], []];
-  const to15: Ev = [3, 15, [["99.8", "2"]], [["100.6", "0"]]];
+  // Each event's ts (ms): the venue's clock, the pre-reset run before the reset, the post-reset run after it.
+  type Ev = [prev: number, seq: number, bids: string[][], asks: string[][], tsMs: number];
+  const T0 = 1700000000000;
+  /** The REST answer: the book at seqId `seq`, stamped `ts` (null: without ts, unknown). */
+  const REST_BOOK = (seq: number, bids: Map<string, string>, asks: Map<string, string>, ts: string | null = String(T0)) =>
+    JSON.stringify({ code: "0", msg: "", data: [{ asks: [...asks].map(([p, q]) => [p, q, "0", "1"]), bids: [...bids].map(([p, q]) => [p, q, "0", "1"]), ...(ts === null ? {} : { ts }), seqId: seq }] });
+  const e1: Ev = [9, 10, [["99.9", "1"]], [], T0 + 1];
+  const e2: Ev = [10, 15, [["99.9", "2"]], [], T0 + 2];
+  const reset: Ev = [15, 3, [["99.9", "0"]], [["100.6", "5"]], T0 + 3];
+  const to12: Ev = [3, 12, [["99.8", "2"]], [], T0 + 4];
+  const to15: Ev = [3, 15, [["99.8", "2"]], [["100.6", "0"]], T0 + 4];
   const bookOf = (sink: MapSink) => JSON.stringify([[...sink.bids[0]!].sort(), [...sink.asks[0]!].sort()]);
-  /** The venue's books in its order from its book at seqId 9 (fixed-point keys, as the sink holds them), and the REST answer: its book after the last event (past the reset). */
-  function venueBooks(venue: Ev[]): { states: string[]; rest: string } {
+  /**
+   * The venue's books in its order from its book at seqId 9 (fixed-point keys, as the sink holds them); the REST answer:
+   * its book after the last event (past the reset), stamped as it (restTs "none": no ts); and a socket snapshot of it.
+   */
+  function venueBooks(venue: Ev[], restTs: "event" | "none" = "event"): { states: string[]; rest: string; snapshot: string } {
     const bids = new Map([["100", "3"]]);
     const asks = new Map([["100.4", "2"]]);
     const fixed = (m: Map<string, string>) => new Map([...m].map(([p, q]) => [Math.round(Number(p) * 10), Math.round(Number(q) * 1e4)]));
     const states: string[] = [];
     let rest = "";
-    for (const [, seq, b, a] of venue) {
+    let snapshot = "";
+    for (const [, seq, b, a, ts] of venue) {
       for (const [side, levels] of [[bids, b], [asks, a]] as const) for (const [p, q] of levels) if (q === "0") side.delete(p); else side.set(p, q);
       states.push(JSON.stringify([[...fixed(bids)].sort(), [...fixed(asks)].sort()]));
-      rest = REST_BOOK(seq, bids, asks);
+      rest = REST_BOOK(seq, bids, asks, restTs === "none" ? null : String(ts));
+      snapshot = frame("BTC-USDT", "snapshot", -1, seq, [...bids], [...asks], 0, String(ts));
     }
-    return { states, rest };
+    return { states, rest, snapshot };
   }
-  /** Feeds the socket's delivery with the REST answer; each step's [state, seqId, book]. */
-  function deliver(t: Awaited<ReturnType<typeof setup>>, delivered: (Ev | "rest")[], rest: string): [string, number, string][] {
+  /** Feeds the socket's delivery (its updates' ts unknown when `stamped` is false) with the REST answer; each step's [state, seqId, book]. */
+  function deliver(t: Awaited<ReturnType<typeof setup>>, delivered: (Ev | "rest")[], rest: string, stamped = true): [string, number, string][] {
     const seen: [string, number, string][] = [];
     for (const d of delivered) {
       if (d === "rest") expect(t.adapter.ingestRest("spot", "c", REST_URL, rest, 5)).toBe(true);
-      else t.feed(frame("BTC-USDT", "update", d[0], d[1], d[2], d[3]));
+      else t.feed(frame("BTC-USDT", "update", d[0], d[1], d[2], d[3], 0, stamped ? String(d[4]) : null));
       seen.push([String(t.adapter.topicInfo(0).state), t.sink.seq[0]!, bookOf(t.sink)]);
     }
     return seen;
@@ -584,29 +594,63 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     expect([t.sink.invalid, t.adapter.stats().maintenanceResets]).toEqual([[{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }], 0]);
   });
 
-  // Pins a known defect (docs/venues/okx.md, "No initial snapshot": "Known defect, not detectable by seqIds"): when it
-  // is fixed this test fails: turn it into the fixed expectation (never LIVE at a book the venue did not have). Such a
-  // REST book's pre-reset update (10 → 15), buffered (rest-bridge.ts onBody's `first`) or arriving after the bridge
-  // (adapter.ts onBook's bridgeOpen straddle), looks like one straddling it and is applied: LIVE at seqId 15 with 99.9
-  // and 99.8 both bid, a book the venue never had (its reset removed 99.9 before 99.8 was bid); the reset and 3 → 12
-  // bring it back to the venue's book. Until 2026-12-07 these were test.fails, which any failure (a broken setup) passed.
+  // A REST book from after a reset the socket has not delivered, its seqId (12) inside the pre-reset run: the pre-reset
+  // update (10 → 15), buffered (rest-bridge.ts onBody) or arriving after the bridge (adapter.ts onBook's bridgeOpen
+  // straddle), looks like one straddling it. Stamped before the REST book, it contradicts it: the book resyncs. Until
+  // 2026-12-08 (then pinned as a known defect; seen failing before the ts rule) it was applied: LIVE at seqId 15 with
+  // 99.9 and 99.8 both bid, a book the venue never had (its reset removed 99.9 before 99.8 was bid).
   const WRONG_AT_15 = JSON.stringify([[[1000, 30000], [998, 20000], [999, 20000]], [[1004, 20000], [1006, 50000]]]);
-  const defects: [string, (Ev | "rest")[]][] = [
+  const straddles: [string, (Ev | "rest")[]][] = [
     ["buffered pre-reset updates straddle a post-reset REST book", [e1, e2, "rest", reset, to12]],
     ["a pre-reset update after the bridge straddles a post-reset REST book", [e1, "rest", e2, reset, to12]],
   ];
-  for (const [what, delivered] of defects) {
-    test(`known defect pinned: a REST book from after a reset the socket has not delivered: ${what}; LIVE at seqId 15 at levels the venue never had`, async () => {
-      const t = await setup();
-      const { states, rest } = venueBooks([e1, e2, reset, to12]);
+  for (const [what, delivered] of straddles) {
+    test(`a REST book from after a reset the socket has not delivered: ${what}, stamped before it: resyncs, never LIVE at levels the venue never had`, async () => {
+      const warnings: string[] = [];
+      const log: Logger = { ...silentLogger, warn: (_msg, fields) => void warnings.push(String(fields?.detail)), child: () => log };
+      const t = await setup(log);
+      const { states, rest, snapshot } = venueBooks([e1, e2, reset, to12]);
       expect(states).not.toContain(WRONG_AT_15);
       const seen = deliver(t, delivered, rest);
-      expect(t.adapter.stats().restBridged).toBe(1);
-      // The first LIVE book the venue never had; then the post-reset updates converge on the venue's book.
-      expect(seen.find(([state, , book]) => state === "live" && !states.includes(book))).toEqual(["live", 15, WRONG_AT_15]);
-      expect(seen.at(-1)).toEqual(["live", 12, states.at(-1)]);
-      expect([t.sink.invalid, t.adapter.stats().maintenanceResets]).toEqual([[], 1]);
+      for (const [state, , book] of seen) if (state === "live") expect(states).toContain(book);
+      expect(seen.at(-1)![0]).not.toBe("live");
+      expect([t.sink.invalid, t.adapter.stats().restTsContradicted, t.adapter.stats().maintenanceResets]).toEqual([[{ index: 0, state: BookState.RESYNCING, reason: StatusReason.SEQUENCE_GAP }], 1, 0]);
+      expect(warnings).toEqual([`spot books:BTC-USDT: update seqId 15 stamped ${T0 + 2} ms, before the REST snapshot it bridges on (seqId 12, ts ${T0 + 4} ms)`]);
+      // The resync's answer: the venue's book.
+      t.feed(snapshot);
+      expect([t.adapter.topicInfo(0).state, t.sink.seq[0], bookOf(t.sink)]).toEqual(["live", 12, states.at(-1)]);
     });
+  }
+
+  // A REST book at seqId 12 (inside the push 10 → 15) stamped in the millisecond of that push: a legitimate straddle,
+  // bridged whether buffered or arriving after the bridge, and the next update chains.
+  test("a REST book stamped in the millisecond of the update straddling it bridges (equal ts is no contradiction)", async () => {
+    const e3: Ev = [15, 16, [["99.7", "1"]], [], T0 + 3];
+    for (const delivered of [[e1, e2, "rest", e3], [e1, "rest", e2, e3]] as (Ev | "rest")[][]) {
+      const t = await setup();
+      const { states } = venueBooks([e1, e2, e3]);
+      const rest = REST_BOOK(12, new Map([["100", "3"], ["99.9", "1"]]), new Map([["100.4", "2"]]), String(T0 + 2));
+      const seen = deliver(t, delivered, rest);
+      expect(seen.at(-1)).toEqual(["live", 16, states.at(-1)]);
+      expect([t.sink.invalid, t.adapter.stats().restTsContradicted, t.adapter.stats().restBridged]).toEqual([[], 0, 1]);
+    }
+  });
+
+  // Either ts unknown (a REST book without ts, or updates without): the seqIds alone decide, as before the ts rule, and
+  // such a REST book from after a reset the socket has not delivered is still bridged (docs/venues/okx.md: LIVE at seqId
+  // 15 at levels the venue never had until the post-reset updates pass the REST book's seqId).
+  for (const [what, restTs, stamped] of [["a REST book without ts", "none", true], ["updates without ts", "event", false]] as const) {
+    for (const [how, delivered] of straddles) {
+      test(`${what}: seqIds alone decide (${how}): bridged, LIVE at seqId 15 at levels the venue never had, then the venue's`, async () => {
+        const t = await setup();
+        const { states, rest } = venueBooks([e1, e2, reset, to12], restTs);
+        const seen = deliver(t, delivered, rest, stamped);
+        expect(t.adapter.stats().restBridged).toBe(1);
+        expect(seen.find(([state, , book]) => state === "live" && !states.includes(book))).toEqual(["live", 15, WRONG_AT_15]);
+        expect(seen.at(-1)).toEqual(["live", 12, states.at(-1)]);
+        expect([t.sink.invalid, t.adapter.stats().maintenanceResets, t.adapter.stats().restTsContradicted]).toEqual([[], 1, 0]);
+      });
+    }
   }
 
   // Its warning was logged per book, not rate-limited as a sequence break's (seen failing: two lines).
@@ -675,6 +719,26 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     expect(named).toEqual(["field books push without action (spot books:BTC-USDT)", "field update at a negative prevSeqId, a snapshot's (spot books:BTC-USDT)"]);
   });
 
+  // OKX documents a books snapshot's prevSeqId as -1 (the 2022 recording's carry none). One at another prevSeqId was
+  // taken as any snapshot: the book reset to it, LIVE (seen failing: LIVE at seqId 12 with bid 99).
+  test("a books snapshot whose prevSeqId is not -1 is a field parse error resyncing that book alone; one without prevSeqId is taken", async () => {
+    for (const prev of [0, 10, -2]) {
+      const warnings: string[] = [];
+      const log: Logger = { ...silentLogger, warn: (_msg, fields) => void warnings.push(String(fields?.detail)), child: () => log };
+      const { sink, feed, adapter } = await setup(log);
+      feed(frame("ETH-USDT", "snapshot", -1, 500, [["10.01", "1"]], [["10.02", "2"]]));
+      feed(frame("BTC-USDT", "snapshot", -1, 10, [["100", "1"]], [["100.5", "1"]]));
+      feed(frame("BTC-USDT", "snapshot", prev, 12, [["99", "1"]], [["100.5", "1"]]));
+      expect([prev, adapter.topicInfo(0).state, sink.seq[0], [...sink.bids[0]!.keys()]]).toEqual([prev, "resyncing", 10, [1000]]);
+      expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
+      expect([adapter.stats()["parseErrors.field"], adapter.topicInfo(1).state]).toEqual([1, "live"]);
+      expect(warnings.map((d) => d.slice(0, d.indexOf("): ") + 1))).toEqual(["field snapshot at a prevSeqId other than -1 (spot books:BTC-USDT)"]);
+    }
+    const { feed, adapter, sink } = await setup();
+    feed(frame("BTC-USDT", "snapshot", -1, 10, [["100", "1"]]).replace('"prevSeqId":-1,', ""));
+    expect([adapter.topicInfo(0).state, sink.invalid]).toEqual(["live", []]);
+  });
+
   test("a maintenance reset after the bridged book chained an update is applied (only one chaining on the REST book itself resyncs)", async () => {
     const { sink, feed, adapter } = await setup();
     feed(frame("BTC-USDT", "update", 9, 10, [["99.9", "1"]]));
@@ -719,6 +783,29 @@ describe("okx full books: the data's instId", () => {
       expect([inst, pretty, [...sink.bids[0]!.keys()], adapter.topicInfo(0).state]).toEqual([inst, pretty, [1001], "resyncing"]);
       expect(sink.invalid).toEqual([{ index: 0, state: BookState.RESYNCING, reason: StatusReason.PARSE_ERROR }]);
     }
+  });
+});
+
+describe("okx depth outside 400, 5, 1 (an adapter built without the config, which refuses it)", () => {
+  // The warning said OKX would reject it; the adapter subscribes to books, which OKX serves (seen failing: the old line).
+  test("the warning says it is subscribed to books", async () => {
+    const warnings: [string, string][] = [];
+    const log: Logger = { ...silentLogger, warn: (msg, fields) => void warnings.push([msg, String(fields?.topic)]), child: () => log };
+    const config: VenueConfig = {
+      venue: "okx",
+      wsUrl: "ws://127.0.0.1:9/ws/v5/public",
+      restUrl: "http://127.0.0.1:9",
+      instrumentCachePath: tempCachePath(),
+      markets: [{ market: "spot", depth: 50, symbols: ["BTC-USDT"] }],
+      overrides: new Map([["spot:BTC-USDT", { tickSize: "0.1", lotSize: "0.0001" }]]),
+    };
+    const adapter = new OkxAdapter(config, [{ market: "spot", symbol: "BTC-USDT", depth: 50 }], { log });
+    await adapter.loadInstruments();
+    adapter.start(new MapSink());
+    await adapter.stop();
+    expect(warnings.filter(([msg]) => msg.startsWith("okx: depth"))).toEqual([
+      ["okx: depth not one of 400, 5, 1: subscribed to books (400 levels); its REST bridge asks for sz=depth levels, and replay bridges no recorded REST answer to it", "books:BTC-USDT"],
+    ]);
   });
 });
 
