@@ -188,6 +188,25 @@ describe("deribit: a grouped book resyncing during a planned reconnect's overlap
     }
   });
 
+  test("once the book is taken after a counted reset, a later reset its next resync's answer shows is counted", async () => {
+    const { adapter, feed, overlap, stop } = await rig();
+    try {
+      feed(100, 100);
+      overlap();
+      feed(105, 105);
+      feed(9, 95); // a venue reset, counted
+      feed(10, 95); // that reset's book: taken, not counted again
+      expect(adapter.stats().venueResets).toBe(1);
+      adapter.requestResync(0, StatusReason.CROSSED_BOOK);
+      feed(3, 95); // the answer below the 10 this socket gave the book: another reset
+      expect(adapter.topicInfo(0)).toMatchObject({ state: "live", lastChangeId: 3 });
+      // Seen as 1 with the first reset's mark (resetCounted) left after its book was taken.
+      expect(adapter.stats().venueResets).toBe(2);
+    } finally {
+      await stop();
+    }
+  });
+
   test("after the old socket's book below its own last change_id (a venue reset), the replacement's book of the run before is ignored", async () => {
     const { adapter, handedOn, feed, overlap, stop } = await rig();
     try {
