@@ -27,6 +27,7 @@
 import type { BookUpdate } from "../core/book-update.ts";
 import type { BookView } from "../core/book-view.ts";
 import { ChangeSet } from "../core/change-set.ts";
+import { formatFixed, MAX_FIXED_EXP } from "../core/fixed.ts";
 import { BookState, type Instrument, StatusReason } from "../core/types.ts";
 import { DEFAULT_LADDER_CAPACITY, type Ladder } from "./ladder.ts";
 import { LadderBook } from "./ladder-book.ts";
@@ -62,6 +63,33 @@ export class BookInputError extends Error {
     );
     this.name = "BookInputError";
   }
+}
+
+/**
+ * A snapshot or full book that lists one price twice on one side (`level`: the index of one of those entries, `price`
+ * its mantissa; the message shows it at the instrument's decimals, as the venue writes it): refused, as which size the
+ * venue holds there is unknown. The app contains it as a parse error. Cold.
+ */
+export class RepeatedPriceError extends Error {
+  constructor(
+    instrument: Instrument,
+    readonly side: "bid" | "ask",
+    readonly level: number,
+    readonly price: number,
+  ) {
+    super(
+      `${instrument.venue} ${instrument.market} ${instrument.symbol}: ${side} price ${priceText(price, instrument.priceExp)} is listed twice on one side of a ` +
+        `snapshot (again at level ${level}): which size the venue holds there is unknown; refused, the book resyncs`,
+    );
+    this.name = "RepeatedPriceError";
+  }
+}
+
+/** A price mantissa as the venue writes the price (cold; the mantissa itself if it cannot be formatted). */
+function priceText(mantissa: number, exp: number): string {
+  if (!Number.isSafeInteger(mantissa)) return String(mantissa);
+  if (exp <= 0) return String(mantissa * 10 ** -exp);
+  return exp > MAX_FIXED_EXP ? `${mantissa}e-${exp}` : formatFixed(mantissa, exp);
 }
 
 export interface BookCounters {
@@ -123,8 +151,9 @@ export class BookBuilder extends LadderBook implements BookView {
     this.changes.clear(); // first, as every apply: a refusal below leaves no earlier delta's changes in it
     this.staleFromLive = false; // a STALE book's kept levels are gone once a snapshot is loaded, refused or not
     if (!isWireMeta(u)) this.rejectMeta(u);
-    this.bids.loadSorted(u.bidPx, u.bidQty, u.bidCount);
-    this.asks.loadSorted(u.askPx, u.askQty, u.askCount);
+    const bidRepeat = this.bids.loadSorted(u.bidPx, u.bidQty, u.bidCount);
+    const askRepeat = this.asks.loadSorted(u.askPx, u.askQty, u.askCount);
+    if (bidRepeat >= 0 || askRepeat >= 0) this.rejectRepeat(u, bidRepeat, askRepeat);
     if (this.bids.holdsBidAtZero() || this.asks.bestPrice() === 0) this.rejectPriceZero(u, false);
     this.counters.snapshots++;
     this.copyMeta(u);
@@ -171,8 +200,10 @@ export class BookBuilder extends LadderBook implements BookView {
     const changes = this.changes;
     changes.clear();
     if (!isWireMeta(u)) this.rejectMeta(u);
-    replaceSide(this.bids, u.bidPx, u.bidQty, u.bidCount, changes, this.scratch, true);
-    replaceSide(this.asks, u.askPx, u.askQty, u.askCount, changes, this.scratch, false);
+    const bidRepeat = replaceSide(this.bids, u.bidPx, u.bidQty, u.bidCount, changes, this.scratch, true);
+    if (bidRepeat >= 0) this.rejectRepeat(u, bidRepeat, -1);
+    const askRepeat = replaceSide(this.asks, u.askPx, u.askQty, u.askCount, changes, this.scratch, false);
+    if (askRepeat >= 0) this.rejectRepeat(u, -1, askRepeat);
     if (this.bids.holdsBidAtZero() || this.asks.bestPrice() === 0) this.rejectPriceZero(u, false);
     this.counters.replaces++;
     this.copyMeta(u);
@@ -252,6 +283,18 @@ export class BookBuilder extends LadderBook implements BookView {
     throw new BookInputError(sym, bid ? "bid price" : "ask price", i, i >= 0 ? px[i]! : 0);
   }
 
+  /**
+   * Cold: a snapshot or full book lists a price twice on one side (`bidRepeat` or `askRepeat` is the index of one such
+   * entry, the bids first): which size the venue holds there is unknown, so the book must not go LIVE from it. Throws
+   * RepeatedPriceError; the app contains it as a parse error (RESYNCING / PARSE_ERROR, resynced alone). Until
+   * 2026-12-08 the last entry was kept and the book went LIVE at that guess.
+   */
+  private rejectRepeat(u: BookUpdate, bidRepeat: number, askRepeat: number): never {
+    const bid = bidRepeat >= 0;
+    const level = bid ? bidRepeat : askRepeat;
+    throw new RepeatedPriceError(this.instrument, bid ? "bid" : "ask", level, (bid ? u.bidPx : u.askPx)[level]!);
+  }
+
   /** Cold: the update's venueSeq or a timestamp cannot go on the wire (isWireMeta): names the first. Nothing was applied. */
   private rejectMeta(u: BookUpdate): never {
     const field: MetaField = !isWireU53(u.venueSeq)
@@ -311,10 +354,10 @@ interface ReplaceScratch {
  * 2026-12-06 it did just that, through the ladder: every level below the window inserted into or deleted from the
  * sorted overflow shifted the overflow, O(old × new), ~1 s for 50k levels a side, the feed thread held
  * (test/book/replace.test.ts counts the entries moved).
- * The list is read as a snapshot is: a qty 0 entry is no level, and a price listed twice takes its last non-zero
- * qty, so a full book gives the same book LIVE (here) or not (as a snapshot). A list not strictly best first (never
- * from a venue so far) is sorted into a copy first (cold, allocates, O(n log n)); its change entries keep the list's
- * order (listedChanges).
+ * The list is read as a snapshot is: a qty 0 entry is no level, and a price listed twice (a qty 0 entry counts) is
+ * refused: returns the index of one such entry, before the side or the change set is touched (-1: loaded). A list not
+ * strictly best first (never from a venue so far) is sorted into a copy first (cold, allocates, O(n log n)); its
+ * change entries keep the list's order (listedChanges).
  */
 function replaceSide(
   side: Ladder,
@@ -324,19 +367,18 @@ function replaceSide(
   changes: ChangeSet,
   scratch: ReplaceScratch,
   isBid: boolean,
-): void {
+): number {
   const sign = isBid ? 1 : -1; // best first = descending key
   let zeros = 0;
   let sorted = true;
   let prevKey = Infinity;
   for (let i = 0; i < n; i++) {
+    const key = px[i]! * sign;
     if (qty[i] === 0) {
       zeros++;
       if (!Number.isFinite(px[i])) sorted = false; // no level, but no price either: sortedLevels refuses it
-      continue;
     }
-    const key = px[i]! * sign;
-    if (!(key < prevKey)) sorted = false; // also a NaN price, or a bid's +∞ first
+    if (!(key < prevKey)) sorted = false; // also a repeat, a NaN price, or a bid's +∞ first
     prevKey = key;
   }
   // The worst level at key −∞ (a bid's −∞, an ask's +∞) is in order too: sortedLevels refuses it before the side changes.
@@ -347,6 +389,7 @@ function replaceSide(
   const listN = n;
   if (!sorted) {
     const s = sortedLevels(px, qty, n, sign);
+    if (s.repeat >= 0) return s.repeat;
     px = s.px;
     qty = s.qty;
     n = s.n;
@@ -374,8 +417,7 @@ function replaceSide(
   const oldPx = scratch.px;
   const oldQty = scratch.qty;
   if (old > 0) side.copyLevels(0, old, oldPx, oldQty, 0);
-  // Room for every change, then the arrays are written directly: at most one per list entry (a list not best first
-  // may name a price several times, each entry a change: listedChanges) and one per old level.
+  // Room for every change, then the arrays are written directly: at most one per list entry and one per old level.
   let cN = isBid ? changes.bidCount : changes.askCount;
   changes.reserve(isBid, cN + listN + old);
   const cPx = isBid ? changes.bidPx : changes.askPx;
@@ -408,13 +450,14 @@ function replaceSide(
   }
   if (isBid) changes.bidCount = cN;
   else changes.askCount = cN;
-  side.loadSorted(px, qty, n);
+  side.loadSorted(px, qty, n); // strictly best first, each price once: -1
+  return -1;
 }
 
 /**
  * Cold: replaceSide's change entries for a list not strictly best first, as applying it level by level records
  * them: each entry (qty 0 entries skipped) whose qty differs from its price's qty at that point (the old book's, or
- * an earlier entry's), in the list's order; a price listed twice can so appear twice. O(list × log(levels)): each
+ * an earlier entry's), in the list's order (each price once: a repeat was refused before). O(list × log(levels)): each
  * entry's price is found by bisection in the side's new levels (`px`, best first, each price once). Returns the new
  * change count.
  */
@@ -461,26 +504,28 @@ function listedChanges(
 }
 
 /**
- * Cold: replaceSide's list was not strictly best first. A best-first copy of its levels, qty 0 entries dropped and
- * the last entry of a repeated price kept (as Ladder.loadSorted reads such a list). Throws RangeError naming the
- * first entry (a qty 0 one too) whose price is NaN or infinite, before the side is touched.
+ * Cold: replaceSide's list was not strictly best first. A best-first copy of its levels, qty 0 entries dropped, and
+ * `repeat`: -1, or the index of an entry whose price another entry lists too (a qty 0 one counts; the copy is then
+ * not to be used). Throws RangeError naming the first entry (a qty 0 one too) whose price is NaN or infinite, before
+ * the side is touched.
  */
-function sortedLevels(px: Float64Array, qty: Float64Array, n: number, sign: number): { px: Float64Array; qty: Float64Array; n: number } {
+function sortedLevels(px: Float64Array, qty: Float64Array, n: number, sign: number): { px: Float64Array; qty: Float64Array; n: number; repeat: number } {
   const order: number[] = [];
   for (let i = 0; i < n; i++) {
     if (!Number.isFinite(px[i])) throw new RangeError(`BookBuilder.applyReplace: price ${px[i]} at level ${i} is not a finite number`);
-    if (qty[i] === 0) continue;
-    order.push(i);
+    order.push(i); // qty 0 entries too: a price they repeat is a repeat
   }
-  // Best first; of entries at one price the later first, so that it is the one kept below.
+  // Best first; of entries at one price the later first.
   order.sort((a, b) => px[b]! * sign - px[a]! * sign || b - a);
   const outPx = new Float64Array(order.length);
   const outQty = new Float64Array(order.length);
   let k = 0;
-  for (const i of order) {
-    if (k !== 0 && outPx[k - 1] === px[i]) continue; // an earlier entry of a price already taken
+  for (let x = 0; x < order.length; x++) {
+    const i = order[x]!;
+    if (x !== 0 && px[order[x - 1]!] === px[i]) return { px: outPx, qty: outQty, n: 0, repeat: order[x - 1]! };
+    if (qty[i] === 0) continue;
     outPx[k] = px[i]!;
     outQty[k++] = qty[i]!;
   }
-  return { px: outPx, qty: outQty, n: k };
+  return { px: outPx, qty: outQty, n: k, repeat: -1 };
 }

@@ -252,25 +252,33 @@ export class Ladder extends LadderBase {
 
   /**
    * Replaces the side with a snapshot side given best-first (bids descending, asks ascending); qty 0 levels are
-   * skipped (they never delete, even a duplicate). Strictly ordered input is loaded in one linear pass that checks
-   * the order as it goes, with the window sized for the input; anything else (wrong order, duplicate prices) is
-   * sorted into a copy that is loaded the same way (loadUnsorted), so the result is always valid (the last duplicate
-   * wins). A NaN or infinite price, wherever it is (on a qty 0 entry too), throws RangeError naming it and its
-   * level, the side left empty. One pass instead of a separate order-checking pass: measured ~25 % less time per
-   * snapshot apply (bench/book.bench.ts).
+   * skipped (they never delete). Strictly ordered input is loaded in one linear pass that checks the order as it goes
+   * (qty 0 entries' prices too), with the window sized for the input; anything else (wrong order, a repeated price) is
+   * sorted into a copy that is loaded the same way (loadUnsorted). Returns -1 when every price is listed once, else the
+   * index of an entry whose price another entry lists too (a qty 0 one counts): the side then holds the last non-zero
+   * entry of each price, a guess the caller may refuse (the book builder does: which size the venue holds is unknown).
+   * A NaN or infinite price, wherever it is (on a qty 0 entry too), throws RangeError naming it and its level, the side
+   * left empty. One pass instead of a separate order-checking pass: measured ~25 % less time per snapshot apply
+   * (bench/book.bench.ts); the repeat check costs nothing there (the order check already compares each level with
+   * the one before).
    */
-  loadSorted(px: Float64Array, qty: Float64Array, n: number): void {
+  loadSorted(px: Float64Array, qty: Float64Array, n: number): number {
     const sign = this.sign;
     this.oN = 0;
     this.curRank = -1;
     let j = 0;
-    // qty 0 entries are no level, but their price must still be a number (here and in the loops below; cold: real
-    // snapshots have none): loadUnsorted refuses a NaN or infinite one by name.
-    for (; j < n && qty[j] === 0; j++) if (!Number.isFinite(px[j])) return this.loadUnsorted(px, qty, n);
+    let prevKey = Infinity;
+    // qty 0 entries are no level, but their price must still be a number in order, listed once (here and in the loops
+    // below; cold: real snapshots have none): loadUnsorted refuses a NaN or infinite one by name, and finds a repeat.
+    for (; j < n && qty[j] === 0; j++) {
+      const key = px[j] * sign;
+      if (!Number.isFinite(key) || !(key < prevKey)) return this.loadUnsorted(px, qty, n);
+      prevKey = key;
+    }
     if (j === n) {
       this.clear();
       if (this.oKeys.length > 4 * DEFAULT_LADDER_CAPACITY) this.shrinkOverflow(0); // as below: an empty side holds none
-      return;
+      return -1;
     }
     const bestKey = px[j] * sign;
     // A NaN or infinite best or last entry would size the window NaN (arrays of length 0, a level's qty lost) or by an
@@ -290,7 +298,6 @@ export class Ladder extends LadderBase {
     // sparse windows) cost ~1.5 ns per old level and a second pass over the same lines.
     const wQty = this.wQty;
     const wBits = this.wBits;
-    let prevKey = Infinity;
     let inWindow = 0;
     let w = (bestKey - base) >> 5;
     for (let x = (size >> 5) - 1; x > w; x--) if (wBits[x] !== 0) zeroStale(wQty, wBits, x, 0);
@@ -298,7 +305,9 @@ export class Ladder extends LadderBase {
     for (; j < n; j++) {
       const q = qty[j];
       if (q === 0) {
-        if (!Number.isFinite(px[j])) return this.loadUnsorted(px, qty, n);
+        const zeroKey = px[j] * sign;
+        if (!Number.isFinite(zeroKey) || !(zeroKey < prevKey)) return this.loadUnsorted(px, qty, n);
+        prevKey = zeroKey;
         continue;
       }
       const key = px[j] * sign;
@@ -327,7 +336,7 @@ export class Ladder extends LadderBase {
       // All in the window: give back what a deeper side left in the overflow, as the overflow's own load does below
       // (until 2026-12-06 only that one did: a 100k-level side kept its 2 MiB after a 50-level snapshot).
       if (this.oKeys.length > 4 * DEFAULT_LADDER_CAPACITY) this.shrinkOverflow(0);
-      return;
+      return -1;
     }
     // The rest goes into the overflow, written from index restMax − 1 down so its best ends last; qty 0 levels in
     // the input (never in real snapshots) leave a gap at the bottom, closed afterwards.
@@ -340,7 +349,9 @@ export class Ladder extends LadderBase {
     for (; j < n; j++) {
       const q = qty[j];
       if (q === 0) {
-        if (!Number.isFinite(px[j])) return this.loadUnsorted(px, qty, n);
+        const zeroKey = px[j] * sign;
+        if (!Number.isFinite(zeroKey) || !(zeroKey < prevKey)) return this.loadUnsorted(px, qty, n);
+        prevKey = zeroKey;
         continue;
       }
       const key = px[j] * sign;
@@ -357,17 +368,19 @@ export class Ladder extends LadderBase {
       oQtys.copyWithin(0, i + 1, restMax);
     }
     this.oN = restMax - 1 - i;
+    return -1;
   }
 
   /**
    * Cold: loadSorted's input was not strictly best-first (out of order, or a price repeated). Loads a best-first copy
-   * of its levels (the last entry of a repeated price kept, qty 0 entries dropped) through loadSorted: O(n log n),
-   * allocating the copy. Throws RangeError naming the first entry (a qty 0 one too) whose price is NaN or infinite
-   * (the side is left empty). Until 2026-12-06 it started over with set() per level in the input's order, which put each
-   * level deeper than those before it at the overflow's index 0, a shift of the whole overflow: O(n²), 0.76 s for a
-   * 100k-level snapshot with one repeated price (test/book/ladder.test.ts TC6b counts the entries moved).
+   * of its levels (the last non-zero entry of a repeated price kept, qty 0 entries dropped) through loadSorted and
+   * returns loadSorted's answer: -1, or the index of an entry whose price another entry lists too (a qty 0 entry counts).
+   * O(n log n), allocating the copy. Throws RangeError naming the first entry (a qty 0 one too) whose price is NaN or
+   * infinite (the side is left empty). Until 2026-12-06 it started over with set() per level in the input's order, which
+   * put each level deeper than those before it at the overflow's index 0, a shift of the whole overflow: O(n²), 0.76 s
+   * for a 100k-level snapshot with one repeated price (test/book/ladder.test.ts TC6b counts the entries moved).
    */
-  private loadUnsorted(px: Float64Array, qty: Float64Array, n: number): void {
+  private loadUnsorted(px: Float64Array, qty: Float64Array, n: number): number {
     // The window may be partly written (qtys of a bitmap word not yet stored) and wCount not yet set: clear all of it.
     this.wQty.fill(0);
     this.wBits.fill(0);
@@ -382,19 +395,23 @@ export class Ladder extends LadderBase {
       // here until the stack ran out (RangeError "Maximum call stack size exceeded", naming nothing). Refused on a
       // qty 0 entry too: not a level, but not a price either.
       if (!Number.isFinite(px[j])) throw new RangeError(`Ladder.loadSorted: price ${px[j]} at level ${j} is not a finite number`);
-      if (qty[j] === 0) continue;
-      order.push(j);
+      order.push(j); // qty 0 entries too: a price they repeat is a repeat
     }
-    // Best first; of entries at one price the later first, so that it is the one kept below.
+    // Best first; of entries at one price the later first, so that the last non-zero one is what is kept below.
     order.sort((a, b) => px[b]! * sign - px[a]! * sign || b - a);
     const sortedPx = new Float64Array(order.length);
     const sortedQty = new Float64Array(order.length);
     let k = 0;
-    for (const j of order) {
+    let repeat = -1;
+    for (let x = 0; x < order.length; x++) {
+      const j = order[x]!;
+      if (repeat < 0 && x !== 0 && px[order[x - 1]!] === px[j]) repeat = order[x - 1]!; // the later of the two
+      if (qty[j] === 0) continue;
       if (k !== 0 && sortedPx[k - 1] === px[j]) continue; // an earlier entry of a price already taken
       sortedPx[k] = px[j]!;
       sortedQty[k++] = qty[j]!;
     }
     this.loadSorted(sortedPx, sortedQty, k); // strictly best-first now: it does not come back here
+    return repeat;
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ApplyResult, BookBuilder } from "../../src/book/book-builder.ts";
+import { ApplyResult, BookBuilder, RepeatedPriceError } from "../../src/book/book-builder.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { BookState, StatusReason } from "../../src/core/types.ts";
@@ -55,6 +55,29 @@ describe("BookBuilder", () => {
     expect(viewLevels(b, "ask")).toEqual([["104", "6"]]);
     expect(b.changes.count).toBe(0);
     expect(b.counters.snapshots).toBe(3);
+  });
+
+  it("TC1r: a snapshot listing a price twice on one side is refused naming it; distinct prices in any order are sorted", () => {
+    // Until 2026-12-08 the last entry was kept and the book went LIVE at a guess of the venue's size there.
+    const cases: [RefLevel[], RefLevel[], string][] = [
+      [[["100.00", "1"], ["99.50", "2"], ["100", "3"]], [["101", "1"]], "bybit linear TEST: bid price 100.00 is listed twice"],
+      [[["100", "1"]], [["101.25", "1"], ["102", "2"], ["101.25", "0"]], "bybit linear TEST: ask price 101.25 is listed twice"], // a qty 0 entry too
+      [[["100", "1"], ["100", "1"]], [], "bid price 100.00 is listed twice"], // the same size twice too
+    ];
+    for (const [bids, asks, what] of cases) {
+      for (const b of [new BookBuilder(instr), live()]) {
+        const before = b.instrSeq;
+        expect(() => snap(b, bids, asks), what).toThrow(RepeatedPriceError);
+        expect(() => snap(b, bids, asks), what).toThrow(what);
+        expect(b.instrSeq).toBe(before); // nothing counted or published: the app marks it (RESYNCING / parse_error)
+        expect(b.counters.snapshots).toBe(before === 0 ? 0 : 1);
+      }
+    }
+    const b = new BookBuilder(instr);
+    expect(snap(b, [["99", "2"], ["100", "1"], ["98", "0"]], [["103", "3"], ["101", "1"]])).toBe(ApplyResult.APPLIED);
+    expect(b.state).toBe(BookState.LIVE);
+    expect(viewLevels(b, "bid")).toEqual([["100", "1"], ["99", "2"]]);
+    expect(viewLevels(b, "ask")).toEqual([["101", "1"], ["103", "3"]]);
   });
 
   it("TC2: a delta applies absolute sizes; 0 deletes; the change set lists only real changes", () => {

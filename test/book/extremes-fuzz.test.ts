@@ -133,9 +133,13 @@ class Gen {
       px += p.gap(r);
     }
     if (r.chance(0.05) && this.bids.length > 2) {
-      // A repeated price (the last one wins) and a qty 0 entry (no level): the ladder's unsorted fallback.
+      // Out of order, each price once (a repeat is refused: book-builder.test.ts), and a qty 0 entry at a price of its
+      // own (no level): the ladder's unsorted fallback.
       const i = r.int(0, this.bids.length - 2);
-      this.bids.splice(i + 1, 0, [this.bids[i]![0], this.qty()], [this.bids[i + 1]![0], 0n]);
+      const [a, b] = [this.bids[i]!, this.bids[i + 1]!];
+      this.bids[i] = b;
+      this.bids[i + 1] = a;
+      if (a[0] - b[0] > 1n) this.bids.splice(i + 2, 0, [b[0] + 1n, 0n]);
     }
     if (r.chance(0.03)) this.asks.reverse(); // worst first: the fallback too
     if (r.chance(0.03) && this.bids.length > 0 && this.asks.length > 0) {

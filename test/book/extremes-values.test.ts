@@ -67,6 +67,7 @@ function run(seed: number, priceExp: number, qtyExp: number, steps: number): num
       let p = snapshot ? mid + BigInt(r.int(1, 100)) * (isBid ? -1n : 1n) : (isBid ? ref.bids.at(0) : ref.asks.at(0)) ?? mid;
       if (!snapshot && r.chance(0.5)) p += BigInt(r.int(-3, 3)) * (isBid ? -1n : 1n) - (isBid ? 1n : -1n);
       if (p < 1n || p > MAX) continue;
+      if (snapshot && (isBid ? bids : asks).some(([x]) => x === p)) continue; // each price once: a repeat is refused
       const q = snapshot || r.chance(0.7) ? mantissa(r) : 0n;
       (isBid ? bids : asks).push([p, q]);
       if (!snapshot && r.chance(0.1)) (isBid ? bids : asks).push([p, r.chance(0.5) ? 0n : mantissa(r)]); // twice

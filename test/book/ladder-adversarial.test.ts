@@ -124,8 +124,8 @@ class SideGen {
   }
 
   /**
-   * Snapshot levels best-first from `best` (sometimes shuffled, with duplicates or qty 0 entries, to force the
-   * unsorted fallback), loaded into the reference: qty 0 skipped, the last duplicate wins.
+   * Snapshot levels best-first from `best` (sometimes shuffled or with qty 0 entries, to force the unsorted
+   * fallback; each price once), loaded into the reference: qty 0 skipped.
    */
   snapshot(best: number, px: number[], qty: number[]): void {
     const r = this.r;
@@ -142,11 +142,15 @@ class SideGen {
       p = next;
     }
     if (px.length > 1 && r.chance(0.08)) {
-      // Duplicates (the last one wins) and qty 0 entries (skipped, even on a duplicate).
+      // qty 0 entries (skipped) at prices of their own between two levels: a repeated price is refused
+      // (book-builder.test.ts), so a snapshot lists each price once.
       for (let d = r.int(1, 4); d > 0; d--) {
-        const at = r.int(0, px.length);
-        px.splice(at, 0, px[r.int(0, px.length - 1)]!);
-        qty.splice(at, 0, r.chance(0.3) ? 0 : this.newQty());
+        const at = r.int(1, px.length - 1);
+        const mid = (px[at - 1]! + px[at]!) / 2;
+        if (Number.isInteger(mid) && mid !== px[at - 1] && mid !== px[at]) {
+          px.splice(at, 0, mid);
+          qty.splice(at, 0, 0);
+        }
       }
     }
     if (px.length > 1 && r.chance(0.05)) {
@@ -157,7 +161,8 @@ class SideGen {
       }
     }
     if (px.length !== 0 && r.chance(0.04)) {
-      px.push(px[px.length - 1]! - this.sign); // a worse qty 0 level at the end (sizes the window, never a level)
+      // A qty 0 entry worse than every level at the end (sizes the window, never a level).
+      px.push((this.sign > 0 ? Math.min(...px) : Math.max(...px)) - this.sign);
       qty.push(0);
       if (px[px.length - 1]! < 0) {
         px.pop();
@@ -529,7 +534,7 @@ function runBuilder(seed: number, ops: number): { replaces: number; deltas: numb
     const bb = refB.prices.length !== 0 ? refB.prices[0]! : mid - 1;
     const ba = refA.prices.length !== 0 ? refA.prices[0]! : mid;
     const cross = r.chance(0.02);
-    gB.hi = cross ? MAX : Math.max(0, ba - 1);
+    gB.hi = cross ? MAX : Math.max(1, ba - 1); // not below lo (an ask at 1 left hi 0: a bid at 0, refused)
     // A price must be > 0: BookBuilder refuses a level at 0 (the ladder alone takes it, tested above).
     gA.lo = cross ? 1 : Math.min(MAX, bb + 1);
     gB.lo = 1;

@@ -10,7 +10,7 @@
  * After every snapshot, every max(16, levels/8) messages and at the end: every level of both sides.
  */
 import { describe, expect, it } from "vitest";
-import { ApplyResult, BookBuilder } from "../../src/book/book-builder.ts";
+import { ApplyResult, BookBuilder, RepeatedPriceError } from "../../src/book/book-builder.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
 import type { BookView } from "../../src/core/book-view.ts";
 import { formatFixed, MAX_MANTISSA } from "../../src/core/fixed.ts";
@@ -200,14 +200,14 @@ class Generator {
     }
     if (r.chance(0.02)) this.asks.push([this.px(this.mid + 1_000_000), "0"]); // qty 0 in a snapshot: skipped
     if (r.chance(0.02) && this.asks.length > 2) {
-      // best-first but with an adjacent duplicate price: must not become two levels
+      // best-first but with an adjacent repeated price: refused (which size is the venue's is unknown)
       const i = r.int(0, this.asks.length - 2);
       this.asks.splice(i + 1, 0, [this.asks[i]![0], this.qty(this.randQty())]);
     }
     if (r.chance(0.03)) {
-      // unsorted with a duplicate: exercises the set() fallback of loadSorted
+      // unsorted (accepted: each price once) and, half the time, a repeat too (refused): loadSorted's sorting fallback
       this.bids.reverse();
-      if (this.bids.length > 1) this.bids.push([this.bids[0]![0], this.qty(this.randQty())]);
+      if (this.bids.length > 1 && r.chance(0.5)) this.bids.push([this.bids[0]![0], this.qty(this.randQty())]);
     }
   }
 
@@ -332,6 +332,16 @@ function diffBulk(b: BookBuilder, r: Rng): string | null {
   return null;
 }
 
+/** "refused" when `apply` throws RepeatedPriceError (a snapshot listing a price twice), else its result. */
+function refusedOr(apply: () => string): string {
+  try {
+    return apply();
+  } catch (err) {
+    if (err instanceof RepeatedPriceError) return "refused";
+    throw err;
+  }
+}
+
 function resultName(r: ApplyResult): string {
   return r === ApplyResult.APPLIED ? "applied" : r === ApplyResult.CROSSED ? "crossed" : "ignored";
 }
@@ -357,6 +367,7 @@ function run(p: Profile, seed: number) {
     /** resumeStale calls that made the book LIVE again, and those refused (STALE from a state other than LIVE). */
     resumed: 0,
     resumeRefused: 0,
+    refused: 0,
   };
   let untilFull = 0;
   let fullCompares = 0;
@@ -388,8 +399,14 @@ function run(p: Profile, seed: number) {
     if (step === 0 || r.chance(0.001) || (notLive && r.chance(0.2))) {
       gen.snapshot(r.chance(0.3));
       fillUpdate(u, instr, true, gen.bids, gen.asks, step);
-      result = resultName(builder.applySnapshot(u));
+      result = refusedOr(() => resultName(builder.applySnapshot(u)));
       refResult = ref.applySnapshot(gen.bids, gen.asks);
+      if (result === "refused" && refResult === "refused") {
+        // A price listed twice: refused, as the app then marks it (contain: RESYNCING / parse_error).
+        builder.markInvalid(BookState.RESYNCING, StatusReason.PARSE_ERROR);
+        ref.markInvalid(BookState.RESYNCING, StatusReason.PARSE_ERROR);
+        stats.refused++;
+      }
       stats.snapshots++;
       isSnapshot = true;
     } else {
@@ -408,7 +425,7 @@ function run(p: Profile, seed: number) {
       untilFull = Math.max(FULL_EVERY_MIN, Math.ceil((builder.bidCount + builder.askCount) / 8));
     }
     if (d !== null) throw new Error(`${p.name} seed ${seed} step ${step}: ${d}`);
-    if (result !== "ignored" && builder.venueSeq !== step) throw new Error(`step ${step}: venueSeq ${builder.venueSeq}`);
+    if (result !== "ignored" && result !== "refused" && builder.venueSeq !== step) throw new Error(`step ${step}: venueSeq ${builder.venueSeq}`);
     if (builder.state === BookState.LIVE && builder.isCrossed()) throw new Error(`step ${step}: LIVE and crossed`);
     stats.maxDepth = Math.max(stats.maxDepth, builder.bidCount, builder.askCount);
     if (builder.bids.windowCount < builder.bidCount || builder.asks.windowCount < builder.askCount) stats.withOverflow++;
@@ -426,7 +443,7 @@ describe("BookBuilder vs reference model, random operations", () => {
       it(`${p.name}, seed ${seed}`, () => {
         const { stats, counters } = run(p, seed);
         // The run really covered what it claims (guards against a generator that silently does nothing).
-        expect(counters.deltas + counters.snapshots + counters.ignoredNotLive).toBe(p.messages);
+        expect(counters.deltas + counters.snapshots + counters.ignoredNotLive + stats.refused).toBe(p.messages);
         expect(stats.levels).toBeGreaterThan(MIN_LEVEL_OPS_PER_SEED);
         expect(counters.deletesOfAbsent).toBeGreaterThan(0);
         expect(counters.crossed).toBeGreaterThan(0);

@@ -7,7 +7,7 @@
  *   reloads on the views it leaves, prices 0 and 2^53 − 1 (the largest mantissa), prices down to −2^53 (a
  *   subscriber's ladder holds the wire's negative i64 prices; the window's base at its clamp), quantities 1 and 2^53 − 1, and
  *   snapshots with NaN or infinite prices anywhere (refused by name, the side left empty and usable);
- * - the builder: LIVE full books (replace) that are unsorted, repeat prices, carry qty 0 entries, are crossed,
+ * - the builder: LIVE full books (replace) that are unsorted, carry qty 0 entries, are crossed,
  *   shallow after deep (then deltas beyond the old depth), or hold a non-finite price; snapshots and replaces
  *   leave the window loop's churn average and windowMoves as they were (docs/architecture.md, "Delta fast path").
  * After every operation: the ladder's structure (bitmap = non-zero window qtys, count, best slot, rank cursor,
@@ -144,9 +144,10 @@ function newQty(r: Rng): number {
 
 /**
  * A snapshot side best first from `best` (sign: +1 bids, −1 asks), `n` levels within [lo, hi]; sometimes with
- * repeated prices, qty 0 entries, shuffled, or a NaN / infinite price (returned as `bad`: the index of the first).
+ * repeated prices (only if `repeats`: the builder refuses them, the ladder keeps the last and says so), qty 0 entries,
+ * shuffled, or a NaN / infinite price (returned as `bad`: the index of the first).
  */
-function snapshotSide(r: Rng, p: Profile, sign: number, best: number, n: number, lo: number, hi: number): { px: number[]; qty: number[]; bad: number } {
+function snapshotSide(r: Rng, p: Profile, sign: number, best: number, n: number, lo: number, hi: number, repeats: boolean): { px: number[]; qty: number[]; bad: number } {
   const px: number[] = [];
   const qty: number[] = [];
   for (let i = 0, x = best; i < n && x >= lo && x <= hi; i++, x -= sign * p.gap(r)) {
@@ -165,6 +166,18 @@ function snapshotSide(r: Rng, p: Profile, sign: number, best: number, n: number,
     qty.push(0);
   }
   if (px.length > 1 && r.chance(0.1)) r.shuffle(px); // the qtys stay where they were: new pairs, still valid
+  if (!repeats) {
+    // Each price once, its first entry kept (the same draws as with repeats: the run's other choices stay the seed's).
+    const seen = new Set<number>();
+    let k = 0;
+    for (let i = 0; i < px.length; i++) {
+      if (seen.has(px[i]!)) continue;
+      seen.add(px[i]!);
+      px[k] = px[i]!;
+      qty[k++] = qty[i]!;
+    }
+    px.length = qty.length = k;
+  }
   let bad = -1;
   if (r.chance(0.03)) {
     const at = r.chance(0.4) ? px.length - (px.length > 0 && qty[px.length - 1] === 0 ? 1 : 0) : r.int(0, px.length); // last level often
@@ -188,6 +201,8 @@ interface LadderStats {
   /** Overflow memory given back by a delta or a set() (not a snapshot). */
   giveBacks: number;
   refused: number;
+  /** Snapshots listing a price twice (loadSorted keeps the last entry and returns a repeat's index). */
+  repeats: number;
   beyondOldDepth: number;
   moves: number;
   /** Operations after which the side held a level at price 0 or 2^53 − 1, or a best qty of 2^53 − 1. */
@@ -223,7 +238,7 @@ function runLadder(p: Profile, seed: number, side: Side, steps: number, s: Ladde
     if (k < 0.14 || step === 0) {
       const jump = r.chance(0.2) ? sign * (r.chance(0.5) ? 1 : -1) * r.logInt(1e9) : r.int(-64, 64);
       anchor = clamp(best + jump);
-      const d = snapshotSide(r, p, sign, anchor, depth(r), lo, MAX);
+      const d = snapshotSide(r, p, sign, anchor, depth(r), lo, MAX, true);
       what = `loadSorted(${d.px.length} entries${d.bad >= 0 ? `, ${d.px[d.bad]} at ${d.bad}` : ""})`;
       if (ref.count > 300) oldWorst = worst;
       if (d.bad >= 0) {
@@ -233,7 +248,13 @@ function runLadder(p: Profile, seed: number, side: Side, steps: number, s: Ladde
         ref.clear();
         s.refused++;
       } else {
-        l.loadSorted(Float64Array.from(d.px), Float64Array.from(d.qty), d.px.length);
+        const repeat = l.loadSorted(Float64Array.from(d.px), Float64Array.from(d.qty), d.px.length);
+        // -1 exactly when each price is listed once; else an entry whose price another entry lists too.
+        const listedOnce = new Set(d.px).size === d.px.length;
+        if (listedOnce ? repeat !== -1 : d.px.indexOf(d.px[repeat]!) === d.px.lastIndexOf(d.px[repeat]!)) {
+          throw new Error(`${what}: loadSorted returned ${repeat} (each price once: ${listedOnce})`);
+        }
+        if (!listedOnce) s.repeats++;
         ref.load(d.px, d.qty);
         memCheck = "load";
         loadN = d.px.length;
@@ -338,7 +359,7 @@ function runLadder(p: Profile, seed: number, side: Side, steps: number, s: Ladde
 describe("one ladder side's rare paths vs a Map reference", () => {
   for (const p of LADDER_PROFILES) {
     it(p.name, () => {
-      const s: LadderStats = { ops: 0, drops: 0, dropsIntoWindow: 0, giveBacks: 0, refused: 0, beyondOldDepth: 0, moves: 0, extremes: 0 };
+      const s: LadderStats = { ops: 0, drops: 0, dropsIntoWindow: 0, giveBacks: 0, refused: 0, repeats: 0, beyondOldDepth: 0, moves: 0, extremes: 0 };
       for (const seed of [1, 2]) for (const side of [Side.BID, Side.ASK]) runLadder(p, seed, side, 200, s);
       // What the run claims to cover, it covered.
       expect(s.ops).toBe(800);
@@ -346,6 +367,7 @@ describe("one ladder side's rare paths vs a Map reference", () => {
       expect(s.dropsIntoWindow).toBeGreaterThan(20);
       expect(s.giveBacks).toBeGreaterThan(2);
       expect(s.refused).toBeGreaterThan(0);
+      expect(s.repeats).toBeGreaterThan(0);
       expect(s.beyondOldDepth).toBeGreaterThan(30);
       expect(s.moves).toBeGreaterThan(30);
       expect(s.extremes).toBeGreaterThan(100);
@@ -442,8 +464,8 @@ function runBuilder(p: Profile, seed: number, steps: number, s: BuilderStats): v
       mid = Math.min(MAX - 1, Math.max(2, mid));
       const deepB = ref.bids.count > 300;
       const deepA = ref.asks.count > 300;
-      const nb = snapshotSide(r, p, 1, mid - r.int(1, 3), depth(r), 1, MAX);
-      const na = snapshotSide(r, p, -1, mid + r.int(0, 2), depth(r), 1, MAX);
+      const nb = snapshotSide(r, p, 1, mid - r.int(1, 3), depth(r), 1, MAX, false);
+      const na = snapshotSide(r, p, -1, mid + r.int(0, 2), depth(r), 1, MAX, false);
       if (r.chance(0.06) && na.px.length > 0 && nb.bad < 0) {
         nb.px.push(na.px.find((x) => Number.isFinite(x)) ?? mid); // a bid at or above an ask: crossed
         nb.qty.push(1);

@@ -172,16 +172,26 @@ export class ReferenceBook {
     c.bidPx.length = c.bidQty.length = c.askPx.length = c.askQty.length = 0;
   }
 
-  /** Levels in any order; qty 0 is skipped; a later duplicate replaces an earlier one. Returns "applied" | "crossed". */
+  /**
+   * Levels in any order; qty 0 is skipped. Returns "applied" | "crossed", or "refused" when a side lists a price twice
+   * (a qty 0 entry counts): nothing else changes then (state, counters, instrSeq), but each side holds its levels, the
+   * last non-zero entry of a repeated price kept, as the builder's sides do when it refuses such a snapshot.
+   */
   applySnapshot(bids: readonly RefLevel[], asks: readonly RefLevel[]): string {
     this.clearChanges();
+    let repeated = false;
     for (const [side, levels] of [[this.bids, bids], [this.asks, asks]] as const) {
       side.clear();
+      const seen = new Set<number>();
       for (const [p, q] of levels) {
+        const px = refMantissa(p, this.priceExp);
+        if (seen.has(px)) repeated = true;
+        seen.add(px);
         const qty = refMantissa(q, this.qtyExp);
-        if (qty !== 0) side.set(refMantissa(p, this.priceExp), qty);
+        if (qty !== 0) side.set(px, qty);
       }
     }
+    if (repeated) return "refused";
     this.counters.snapshots++;
     this.instrSeq++;
     if (this.crossed()) return this.enterCrossed();

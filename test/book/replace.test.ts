@@ -4,9 +4,9 @@
  * book, gives exactly the new one.
  */
 import { describe, expect, it } from "vitest";
-import { ApplyResult, BookBuilder } from "../../src/book/book-builder.ts";
+import { ApplyResult, BookBuilder, RepeatedPriceError } from "../../src/book/book-builder.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
-import { BookState } from "../../src/core/types.ts";
+import { BookState, StatusReason } from "../../src/core/types.ts";
 import { testInstrument } from "./reference-book.ts";
 import { Rng } from "./rng.ts";
 import { rng } from "../support/mulberry32.ts";
@@ -66,14 +66,13 @@ describe("BookBuilder.applyReplace", () => {
     });
   }
 
-  it("a full book gives the same book LIVE (as a delta) or not (as a snapshot): qty 0 entries are no level, even after the same price", () => {
-    // bids 100@5, 99@1, 100@0 (unsorted, a duplicate ending in 0) and 98@0 (a qty 0 level that was in the old book)
+  it("a full book gives the same book LIVE (as a delta) or not (as a snapshot): qty 0 entries are no level, distinct prices in any order are sorted", () => {
+    // bids 99@1, 100@5 (unsorted), 98@0 (a qty 0 level that was in the old book)
     const fill = (u: BookUpdate) => {
       u.reset();
       u.replace = true;
-      u.pushBid(100, 5);
       u.pushBid(99, 1);
-      u.pushBid(100, 0);
+      u.pushBid(100, 5);
       u.pushBid(98, 0);
       u.pushAsk(101, 2);
       u.pushAsk(102, 0);
@@ -312,11 +311,9 @@ function listedModel(old: [number, number][], list: [number, number][]): [number
   return out;
 }
 
-describe("BookBuilder.applyReplace: a list that names a price many times", () => {
-  it("gets a change set with room for every entry (each repeat a change), not one per distinct price", () => {
-    // Room was reserved for the distinct prices plus the old levels (here 2 + 2 a side), within the change set's 256:
-    // the entries past its end were dropped by the typed array while the count said 602, so the encoder read
-    // undefined (NaN) for 346 of them. Applying the list as a delta (before da0560f) reserved one per entry.
+describe("BookBuilder.applyReplace: a list that names a price twice", () => {
+  it("is refused naming the side and the price, LIVE (nothing of that side changed) or not (as a snapshot); never LIVE from it", () => {
+    // Until 2026-12-08 the last entry of a repeated price was kept: which of the venue's two sizes is true is a guess.
     const b = new BookBuilder(instr);
     const u = new BookUpdate();
     u.isSnapshot = true;
@@ -325,34 +322,40 @@ describe("BookBuilder.applyReplace: a list that names a price many times", () =>
     u.pushAsk(101, 1);
     u.pushAsk(103, 1);
     b.applySnapshot(u);
-    const old = { bids: levelsOf(b, true), asks: levelsOf(b, false) };
-    const bids: [number, number][] = [];
-    const asks: [number, number][] = [];
-    for (let i = 0; i < 600; i++) bids.push([100, 2 - (i % 2)]); // 2, 1, 2, 1, …: every entry changes the level
-    bids.push([99, 3]);
-    for (let i = 0; i < 600; i++) asks.push([102 + (i % 2), 1 + (i % 3)]); // two prices, each entry a new qty
     u.reset();
     u.replace = true;
-    for (const [p, q] of bids) u.pushBid(p, q);
-    for (const [p, q] of asks) u.pushAsk(p, q);
-    expect(b.applyReplace(u)).toBe(ApplyResult.APPLIED);
-    expect(changesOf(b, true)).toEqual(listedModel(old.bids, bids));
-    expect(changesOf(b, false)).toEqual(listedModel(old.asks, asks));
-    expect(b.changes.bidCount).toBe(602); // 600 repeats, 99 new, 98 gone
-    expect(levelsOf(b, true)).toEqual([[100, 1], [99, 3]]);
-    expect(levelsOf(b, false)).toEqual([[102, 2], [103, 3]]);
+    u.pushBid(100, 2);
+    u.pushBid(99, 3);
+    u.pushAsk(102, 1);
+    u.pushAsk(104, 2);
+    u.pushAsk(102, 0); // a qty 0 entry repeats a price too
+    expect(() => b.applyReplace(u)).toThrow(RepeatedPriceError);
+    expect(() => b.applyReplace(u)).toThrow("ask price 102 is listed twice");
+    expect(levelsOf(b, false)).toEqual([[101, 1], [103, 1]]); // refused before the side changed
+    b.markInvalid(BookState.RESYNCING, StatusReason.PARSE_ERROR); // as the app does
+    // Not LIVE: applied as a snapshot, refused the same way (bids this time), the book not LIVE.
+    u.reset();
+    u.replace = true;
+    u.pushBid(99, 3);
+    u.pushBid(100, 2);
+    u.pushBid(99, 4);
+    u.pushAsk(101, 1);
+    expect(() => b.applyReplace(u)).toThrow("bid price 99 is listed twice");
+    expect(b.state).toBe(BookState.RESYNCING);
   });
 
-  it("random lists with repeats, qty 0 entries and any order: book = the list read as a snapshot; change set = the model's", () => {
+  it("random lists with repeats, qty 0 entries and any order: refused exactly when a side lists a price twice; else book = the list read as a snapshot, change set = the model's", () => {
     const r = new Rng(68);
     const b = new BookBuilder(instr);
     const u = new BookUpdate();
+    let refused = 0;
+    let applied = 0;
     for (let step = 0; step < 300; step++) {
       const gen = (bid: boolean): [number, number][] => {
         const n = r.chance(0.1) ? r.int(0, 1) : r.logInt(700);
-        const spread = r.chance(0.5) ? 20 : 2000; // few prices (many repeats) or many
+        const spread = r.chance(0.5) ? 20 : 100_000; // few prices (many repeats) or many (repeats rare)
         const e: [number, number][] = [];
-        for (let i = 0; i < n; i++) e.push([bid ? 10_000 - r.int(1, spread) : 10_000 + r.int(0, spread), r.chance(0.1) ? 0 : r.int(1, 3)]);
+        for (let i = 0; i < n; i++) e.push([bid ? 200_000 - r.int(1, spread) : 200_000 + r.int(0, spread), r.chance(0.1) ? 0 : r.int(1, 3)]);
         if (r.chance(0.3)) e.sort((x, y) => (bid ? y[0] - x[0] : x[0] - y[0])); // best first, the repeats adjacent
         return e;
       };
@@ -364,7 +367,15 @@ describe("BookBuilder.applyReplace: a list that names a price many times", () =>
       u.replace = true;
       for (const [p, q] of bids) u.pushBid(p, q);
       for (const [p, q] of asks) u.pushAsk(p, q);
+      const repeated = (e: [number, number][]) => new Set(e.map(([p]) => p)).size !== e.length;
+      if (repeated(bids) || repeated(asks)) {
+        expect(() => b.applyReplace(u)).toThrow(RepeatedPriceError);
+        b.markInvalid(BookState.RESYNCING, StatusReason.PARSE_ERROR);
+        refused++;
+        continue;
+      }
       expect(b.applyReplace(u)).toBe(ApplyResult.APPLIED);
+      applied++;
       const asSnapshot = (e: [number, number][], bid: boolean) =>
         [...new Map(e.filter(([, q]) => q !== 0))].sort((x, y) => (bid ? y[0] - x[0] : x[0] - y[0]));
       expect(String(levelsOf(b, true))).toBe(String(asSnapshot(bids, true)));
@@ -374,5 +385,7 @@ describe("BookBuilder.applyReplace: a list that names a price many times", () =>
         expect(String(changesOf(b, false))).toBe(String(listedModel(old.asks, asks)));
       }
     }
+    expect(refused).toBeGreaterThan(30);
+    expect(applied).toBeGreaterThan(30);
   });
 });

@@ -7,7 +7,7 @@
  * per-venue review-input tests).
  */
 import { describe, expect, it } from "vitest";
-import { ApplyResult, BookBuilder, BookInputError } from "../../src/book/book-builder.ts";
+import { ApplyResult, BookBuilder, BookInputError, RepeatedPriceError } from "../../src/book/book-builder.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
 import { BookState } from "../../src/core/types.ts";
 import { testInstrument } from "./reference-book.ts";
@@ -87,7 +87,7 @@ describe("BookBuilder refuses a level at price 0", () => {
       ["delta", [[0, 0]], [[0, 4]], "ask price 0 at level 0"], // was "bid price 0": a delete of an absent level
       ["snapshot", [[1000, 1], [0, 0]], [[0, 3]], "ask price 0 at level 0"], // was "bid price 0 at level 1": no level
       ["replace", [[1000, 1], [0, 0]], [[1010, 2], [0, 3]], "ask price 0 at level 1"],
-      ["snapshot", [[1000, 1], [0, 5], [0, 0]], [], "bid price 0 at level 1"], // a snapshot's qty 0 entry is no level
+      ["snapshot", [[1000, 1], [500, 0], [0, 5]], [], "bid price 0 at level 2"], // a snapshot's qty 0 entry is no level
     ];
     for (const [kind, bids, asks, what] of cases) {
       const e = refused(live(), upd(kind, bids, asks));
@@ -114,6 +114,7 @@ describe("BookBuilder refuses a level at price 0", () => {
     const px = (good: number) => (rnd() < 0.1 ? (rnd() < 0.5 ? 0 : -0) : good);
     let refusedN = 0;
     let appliedN = 0;
+    let repeatedN = 0;
     for (let round = 0; round < 3000; round++) {
       // Books of every shape: near 0 (the window holds key 0) and far from it (0 would be in the overflow).
       const far = rnd() < 0.5;
@@ -131,7 +132,11 @@ describe("BookBuilder refuses a level at price 0", () => {
       for (const [p, q] of bids) q !== 0 ? ref.set(p, q) : kind === "delta" && ref.delete(p);
       const zeroAsk = asks.some(([p, q]) => p === 0 && q !== 0);
       const bad = ref.has(0) || zeroAsk;
-      if (bad) {
+      if (kind !== "delta" && new Set(bids.map(([p]) => p)).size !== bids.length) {
+        // A full list naming a price twice (0 and −0 are one price) is refused for that first (replace.test.ts).
+        expect(() => apply(b, upd(kind, bids, asks))).toThrow(RepeatedPriceError);
+        repeatedN++;
+      } else if (bad) {
         const e = refused(b, upd(kind, bids, asks));
         // The entry named is on a side that now holds 0, at price 0 with the qty the level holds.
         const list = e.field === "bid price" ? bids : asks;
@@ -147,6 +152,7 @@ describe("BookBuilder refuses a level at price 0", () => {
     }
     expect(refusedN).toBeGreaterThan(100);
     expect(appliedN).toBeGreaterThan(1000);
+    expect(repeatedN).toBeGreaterThan(100);
   });
 });
 

@@ -216,6 +216,19 @@ export class DepthBand {
       const c: Composing = { t, snapshot: u, bids: new Map(), asks: new Map(), bidFloor, askCeiling, last: null, lastBeyond: 0 };
       for (let i = 0; i < u.bidCount; i++) c.bids.set(u.bidPx[i]!, u.bidQty[i]!);
       for (let i = 0; i < u.askCount; i++) c.asks.set(u.askPx[i]!, u.askQty[i]!);
+      if (c.bids.size !== u.bidCount || c.asks.size !== u.askCount) {
+        // A price listed twice: which size the venue holds is unknown (the builder refuses such a snapshot; composed
+        // here, the last would have been kept and published LIVE). The refresh is given up; the book stays as it is.
+        const bid = c.bids.size !== u.bidCount;
+        const px = bid ? u.bidPx : u.askPx;
+        const n = bid ? u.bidCount : u.askCount;
+        let at = 1;
+        while (at < n && px.subarray(0, at).indexOf(px[at]!) < 0) at++;
+        const why = `the snapshot lists ${bid ? "bid" : "ask"} price mantissa ${px[at]} twice`;
+        this.host.log.warn("binance: depth refresh refused: malformed snapshot", { market: t.market, symbol: t.symbol, why });
+        this.fail(t, why);
+        return;
+      }
       this.composing = c;
       return;
     }

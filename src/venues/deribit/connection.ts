@@ -20,7 +20,7 @@ export class DeribitConnection extends VenueConnection {
   readonly table = new ChannelTable();
   readonly scanner = new DeribitScanner();
   readonly update = new BookUpdate();
-  private readonly info = { entry: -1, prev: -1 };
+  private readonly info = { entry: -1, prev: -1, detail: "" };
   /** Sockets whose close listener is installed (bindMessages runs again for a socket gone back to). */
   private readonly listened = new WeakSet<WebSocket>();
   /** The socket set_heartbeat was last sent for (DeribitAdapter.askHeartbeat: once a socket, before its subscribes). */
@@ -113,7 +113,7 @@ export class DeribitConnection extends VenueConnection {
       } else if (r === SCAN_UNKNOWN_TOPIC) {
         this.adapter.onUnknownTopic(this, data);
       } else {
-        this.adapter.onParseError(this, this.info.entry, r, data);
+        this.adapter.onParseError(this, this.info.entry, r, data, this.info.detail);
       }
       return;
     }

@@ -7,7 +7,7 @@
 import type { BookUpdate } from "../../core/book-update.ts";
 import { parseJsonNumberCodes } from "../../core/fixed.ts";
 import type { ChannelTable } from "./channel-table.ts";
-import { SCAN_ERR_CHANGE_ID, SCAN_ERR_CHANGE_ID_SAME, SCAN_ERR_INSTRUMENT, SCAN_ERR_LEVEL, SCAN_ERR_MISSING, SCAN_ERR_NUMBER, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_TYPE, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC, TS_MS_LIMIT } from "./scanner.ts";
+import { SCAN_ERR_CHANGE_ID, SCAN_ERR_CHANGE_ID_SAME, SCAN_ERR_INSTRUMENT, SCAN_ERR_LEVEL, SCAN_ERR_MISSING, SCAN_ERR_NUMBER, SCAN_ERR_PRICE, SCAN_ERR_QTY, SCAN_ERR_SNAPSHOT_ACTION, SCAN_ERR_TYPE, SCAN_NOT_BOOK, SCAN_UNKNOWN_TOPIC, TS_MS_LIMIT } from "./scanner.ts";
 
 /** A JSON number as written. */
 export class RawNumber {
@@ -163,12 +163,14 @@ function intOf(v: RawJson | undefined): number {
 
 /**
  * Fills `out` from a parsed frame. Returns the subscription index (≥ 0) or a SCAN_* code; `info.entry` gets the
- * channel's table entry (-1 when unknown) and `info.prev` the prev_change_id (-1 when absent).
+ * channel's table entry (-1 when unknown), `info.prev` the prev_change_id (-1 when absent) and `info.detail` what a
+ * refusal names beyond its code ("" when nothing).
  */
-export function parseBookObject(msg: RawJson, table: ChannelTable, out: BookUpdate, info: { entry: number; prev: number }): number {
+export function parseBookObject(msg: RawJson, table: ChannelTable, out: BookUpdate, info: { entry: number; prev: number; detail: string }): number {
   out.reset();
   info.entry = -1;
   info.prev = -1;
+  info.detail = "";
   if (!isBookObject(msg)) return SCAN_NOT_BOOK;
   const params = (msg as { params: { [key: string]: RawJson } }).params;
   const entry = table.entryOf(params.channel as string);
@@ -215,6 +217,10 @@ export function parseBookObject(msg: RawJson, table: ChannelTable, out: BookUpda
       const p = level[grouped ? 0 : 1];
       const q = level[grouped ? 1 : 2];
       if (!(p instanceof RawNumber) || !(q instanceof RawNumber)) return SCAN_ERR_LEVEL;
+      if (out.isSnapshot && action !== "new") {
+        info.detail = `a snapshot's ${bid ? "bid" : "ask"} entry "${action}" at price ${p.text}: a snapshot lists "new" levels only`;
+        return SCAN_ERR_SNAPSHOT_ACTION;
+      }
       // Only a number that does not fit (finer than the tick / lot, or past 2^53) is price / qty: the adapter re-checks
       // the instrument. A negative one is a bad level: no listing makes it fit (until 2026-12-07 it re-checked too).
       const px = parseJsonNumberCodes(p.text, 0, p.text.length, pExp);

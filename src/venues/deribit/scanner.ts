@@ -40,9 +40,14 @@ export const SCAN_ERR_INSTRUMENT = -11;
 export const SCAN_ERR_CHANGE_ID = -12;
 /** A change whose change_id equals its own prev_change_id but carries levels: they change a state it says is the same. */
 export const SCAN_ERR_CHANGE_ID_SAME = -13;
+/**
+ * A snapshot with a `change` or `delete` entry: Deribit documents `new` only there, so what the book holds at that
+ * price is unknown (until 2026-12-08 a delete was taken as no level, a change as a level).
+ */
+export const SCAN_ERR_SNAPSHOT_ACTION = -14;
 
 /** By -code. */
-export const SCAN_RESULT_NAMES: readonly string[] = ["", "not_book", "fallback", "unknown_topic", "syntax", "missing_field", "bad_type", "bad_level", "bad_price", "bad_amount", "bad_number", "instrument_mismatch", "change_id_below_prev", "change_id_equals_prev"];
+export const SCAN_RESULT_NAMES: readonly string[] = ["", "not_book", "fallback", "unknown_topic", "syntax", "missing_field", "bad_type", "bad_level", "bad_price", "bad_amount", "bad_number", "instrument_mismatch", "change_id_below_prev", "change_id_equals_prev", "snapshot_action"];
 
 const PREFIX = '{"jsonrpc":"2.0","method":"subscription","params":{"channel":"';
 const DATA = '","data":{';
@@ -106,10 +111,13 @@ export class DeribitScanner {
   /** Where the last handover (SCAN_FALLBACK) stopped, for diagnostics (benches); kept over other results, so no log shows it. */
   errorPos = 0;
   private pos = 0;
+  /** The frame read so far has a `change` or `delete` entry (a snapshot must not: the JSON path refuses it by name). */
+  private notNew = false;
 
   scan(s: string, table: ChannelTable, out: BookUpdate): number {
     this.entry = -1;
     this.prevChangeId = -1;
+    this.notNew = false;
     const n = s.length;
     if (!s.startsWith(PREFIX)) return SCAN_NOT_BOOK;
     const nameStart = PREFIX.length;
@@ -211,8 +219,9 @@ export class DeribitScanner {
     if ((seen & need) !== need) return this.fail(i, SCAN_FALLBACK);
     if (grouped) {
       if ((seen & (K_TYPE | K_PREV)) !== 0) return this.fail(i, SCAN_FALLBACK);
-    } else if (out.isSnapshot ? (seen & K_PREV) !== 0 : (seen & K_PREV) === 0 || cid <= prev) {
-      // A snapshot with prev_change_id, or a change without (or not going forward): unusual, the JSON path decides.
+    } else if (out.isSnapshot ? (seen & K_PREV) !== 0 || this.notNew : (seen & K_PREV) === 0 || cid <= prev) {
+      // A snapshot with prev_change_id or an entry other than `new` (the keys come in any order: `type` may follow the
+      // levels), or a change without prev_change_id (or not going forward): unusual, the JSON path decides.
       return this.fail(i, SCAN_FALLBACK);
     }
     out.venueSeq = cid;
@@ -256,6 +265,7 @@ export class DeribitScanner {
         if (act === "" || !s.startsWith(act, i)) return this.bail(i);
         i += act.length;
         del = a === CH_D;
+        if (a !== CH_N) this.notNew = true;
       }
       const px = this.num(s, i, pExp);
       if (px < 0) return this.bail(i);

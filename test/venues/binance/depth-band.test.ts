@@ -312,6 +312,50 @@ describe("Binance: the depth refreshes' byte budget is split between spot and US
     expect(requests.get("linear")!.signal.aborted).toBe(false);
   });
 
+  test("a refresh whose snapshot lists a price twice is refused, named in the log: nothing composed or published, the book as it was", () => {
+    // Composed through Maps, the last entry of the price was kept and the book published LIVE at that guess.
+    const warned: string[] = [];
+    let published = 0;
+    const band = new DepthBand(
+      {
+        log: { ...silentLogger, warn: (msg, fields) => void warned.push(`${msg} ${JSON.stringify(fields)}`) },
+        now: () => 0,
+        replaying: () => false,
+        stopping: () => false,
+        bridges: (seq, d) => d.first <= seq + 1 && seq + 1 <= d.last,
+        covered: (seq, d) => d.last <= seq,
+        fetch: () => true,
+        publish: () => void published++,
+      },
+      0.25,
+      new Map([["spot", 1 << 20]]),
+    );
+    const t = new BinanceTopic(0, "spot", "BTCUSDT", 4, "btcusdt@depth@100ms", {} as BinanceConnection);
+    t.book = BookState.LIVE;
+    t.bidFloor = 96;
+    t.lastSeq = 10;
+    expect(band.check(t, { bidCount: 1, askCount: 0 } as unknown as BookView)).toBe(StatusReason.NONE);
+    expect(band.isRefreshing(t)).toBe(true);
+    for (const u of [11, 12]) {
+      const d = new BookUpdate(1);
+      d.pushBid(97, 3);
+      d.venueSeq = u;
+      t.lastSeq = u;
+      band.buffer(t, d, u, -1);
+    }
+    const snap = new BookUpdate(4);
+    for (const [px, q] of [[98, 2], [97, 2], [97, 5], [95, 1]]) snap.pushBid(px!, q!);
+    snap.isSnapshot = true;
+    snap.venueSeq = 11;
+    band.supply(t, snap, 11);
+    expect(band.refreshes).toBe(0);
+    expect(band.refreshFailures).toBe(1);
+    expect(band.isRefreshing(t)).toBe(false);
+    expect(published).toBe(0);
+    expect(t.bidFloor).toBe(96);
+    expect(warned.join("\n")).toContain("bid price mantissa 97 twice");
+  });
+
   test("levels beyond the depth are counted once a diff: the refresh does not count again the diffs the live book applied", () => {
     // The adapter counts a diff's levels beyond the band when the live book applies it (clipBeyondDepth). Before, the
     // refresh composing its book counted each buffered diff's levels beyond the new band again: levels_beyond_depth_total

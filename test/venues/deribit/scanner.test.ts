@@ -64,7 +64,7 @@ function scanBoth(frame: string, t: ChannelTable): { scan: number; json: number;
     out.json = -4;
     return out;
   }
-  const info = { entry: -1, prev: -1 };
+  const info = { entry: -1, prev: -1, detail: "" };
   const u2 = new BookUpdate();
   out.json = parseBookObject(msg, t, u2, info);
   if (out.json >= 0) out.viaJson = levelsOf(u2, out.json, info.prev);
@@ -166,7 +166,7 @@ describe("Deribit scanner on the genuine recording", () => {
       const u = new BookUpdate();
       const r = new DeribitScanner().scan(frame, t, u);
       const u2 = new BookUpdate();
-      const j = parseBookObject(parseJsonRaw(frame), t, u2, { entry: -1, prev: -1 });
+      const j = parseBookObject(parseJsonRaw(frame), t, u2, { entry: -1, prev: -1, detail: "" });
       return { scan: r >= 0 ? u.tsExchangeUs : r, json: j >= 0 ? u2.tsExchangeUs : j };
     };
     expect(tsOf(f(""))).toEqual({ scan: 0, json: 0 });
@@ -187,7 +187,7 @@ describe("Deribit scanner on the genuine recording", () => {
       const u = new BookUpdate();
       const r = new DeribitScanner().scan(frame, t, u);
       const u2 = new BookUpdate();
-      const j = parseBookObject(parseJsonRaw(frame), t, u2, { entry: -1, prev: -1 });
+      const j = parseBookObject(parseJsonRaw(frame), t, u2, { entry: -1, prev: -1, detail: "" });
       return { scan: r >= 0 ? u.venueSeq : r, json: j >= 0 ? u2.venueSeq : j };
     };
     expect(seqOf(f("9007199254740991", "9007199254740990"))).toEqual({ scan: 9007199254740991, json: 9007199254740991 });
@@ -211,7 +211,7 @@ describe("Deribit scanner on the genuine recording", () => {
         const u = new BookUpdate();
         const r = new DeribitScanner().scan(frame, t, u);
         const u2 = new BookUpdate();
-        const j = parseBookObject(parseJsonRaw(frame), t, u2, { entry: -1, prev: -1 });
+        const j = parseBookObject(parseJsonRaw(frame), t, u2, { entry: -1, prev: -1, detail: "" });
         return { scan: r >= 0 ? u.venueSeq : r, json: j >= 0 ? u2.venueSeq : j };
       };
       // 1 is the least id taken (a change linking to prev_change_id 0 is the adapter's to judge: a break).
@@ -224,7 +224,7 @@ describe("Deribit scanner on the genuine recording", () => {
   test("a negative price or amount is bad_level (no re-check); one finer than the tick / lot or past 2^53 is bad_price / bad_qty", () => {
     const t = table(); // the grouped channel: price exponent 1, amount exponent 0
     const f = (px: string, amount: string) => `{"jsonrpc":"2.0","method":"subscription","params":{"channel":"book.BTC-PERPETUAL.none.10.100ms","data":{"instrument_name":"BTC-PERPETUAL","change_id":7,"bids":[[${px},${amount}]],"asks":[]}}}`;
-    const json = (frame: string) => parseBookObject(parseJsonRaw(frame), t, new BookUpdate(), { entry: -1, prev: -1 });
+    const json = (frame: string) => parseBookObject(parseJsonRaw(frame), t, new BookUpdate(), { entry: -1, prev: -1, detail: "" });
     for (const v of ["-1", "-63324.5", "-0", "-1e3"]) {
       expect(json(f(v, "1")), `price ${v}`).toBe(SCAN_ERR_LEVEL);
       expect(json(f("63324.5", v)), `amount ${v}`).toBe(SCAN_ERR_LEVEL);
