@@ -13,7 +13,15 @@
  */
 import { Side } from "../core/types.ts";
 import { DEFAULT_LADDER_CAPACITY, insertAt, lowerBound, removeAt } from "./ladder-overflow.ts";
-import { baseFor, LAZY_SHRINK_MAX_SLOTS, prevOccupied, SHRINK_AFTER_SIZINGS, windowSlotsFor, zeroStale } from "./ladder-window.ts";
+import {
+  baseFor,
+  LAZY_SHRINK_MAX_SLOTS,
+  prevOccupied,
+  SHRINK_AFTER_SIZINGS,
+  SHRINK_LARGE_AFTER_OPS,
+  windowSlotsFor,
+  zeroStale,
+} from "./ladder-window.ts";
 
 export class LadderBase {
   readonly side: Side;
@@ -48,8 +56,14 @@ export class LadderBase {
   protected curRank = -1;
   protected curSlot = -1;
 
-  /** Sizings in a row that wanted under half of a small window (ensureWindow: it shrinks at SHRINK_AFTER_SIZINGS). */
+  /**
+   * Operations in a row that found the window over twice its need (ensureWindow): sizings for a small window (it
+   * shrinks at SHRINK_AFTER_SIZINGS); for a large one re-centres and deltas (tickOversized; SHRINK_LARGE_AFTER_OPS).
+   */
   protected wOversized = 0;
+
+  /** Times the window's arrays were allocated (the first window included): what the shrink hysteresis bounds. */
+  windowAllocs = 0;
 
   constructor(side: Side, initialCapacity: number = DEFAULT_LADDER_CAPACITY) {
     if (side !== Side.BID && side !== Side.ASK) throw new RangeError(`Ladder: bad side ${side}`);
@@ -230,9 +244,10 @@ export class LadderBase {
    * Sizes the window for a side of `levels` levels spanning `spanTicks` from the best to the worst (allocates
    * rarely): windowSlotsFor, i.e. at least two slots per level, and room for the whole span (and then some) with the
    * best at 3/4 of the window as long as that takes at most MAX_SLOTS_PER_LEVEL slots per level (sparse books keep
-   * their deep levels in the overflow).
+   * their deep levels in the overflow). `atRecentre`: a re-centre's sizing, which a large window over twice the need
+   * survives until SHRINK_LARGE_AFTER_OPS operations found it so (a snapshot's shrinks it at once).
    */
-  protected ensureWindow(levels: number, spanTicks: number): void {
+  protected ensureWindow(levels: number, spanTicks: number, atRecentre = false): void {
     const want = windowSlotsFor(levels, spanTicks);
     const size = this.wSize;
     // Hysteresis: keep the current window within a factor of two, so snapshots of varying depth do not allocate.
@@ -243,10 +258,15 @@ export class LadderBase {
       }
       // Over twice the need. A small window is given back only after SHRINK_AFTER_SIZINGS such sizings in a row: a
       // full book every message (Upbit, Bithumb, OKX books5, Deribit grouped) whose span swings across a factor two
-      // reallocated both arrays at every swing (test/book/steady-alloc.test.ts). A large one goes at once.
-      if (size <= LAZY_SHRINK_MAX_SLOTS && ++this.wOversized < SHRINK_AFTER_SIZINGS) return;
+      // reallocated both arrays at every swing (test/book/steady-alloc.test.ts). A large one at a re-centre only
+      // after SHRINK_LARGE_AFTER_OPS re-centres and deltas in a row found it so (a far best added and deleted every
+      // delta reallocated it twice a delta); a snapshot gives it back at once.
+      if (size <= LAZY_SHRINK_MAX_SLOTS) {
+        if (++this.wOversized < SHRINK_AFTER_SIZINGS) return;
+      } else if (atRecentre && ++this.wOversized < SHRINK_LARGE_AFTER_OPS) return;
     }
     this.wOversized = 0;
+    this.windowAllocs++;
     this.wQty = new Float64Array(want);
     this.wBits = new Int32Array(want >> 5);
     this.wSize = want;
@@ -289,7 +309,7 @@ export class LadderBase {
     this.curRank = -1;
     // Everything is in the overflow now: resize the (empty) window if the side has grown or shrunk a lot.
     const worst = this.oN === 0 ? bestKey : this.oKeys[0];
-    this.ensureWindow(this.oN + 1, bestKey - worst);
+    this.ensureWindow(this.oN + 1, bestKey - worst, true);
     const newBase = baseFor(bestKey, this.wSize);
     this.keyBase = newBase;
     const wQty = this.wQty;
@@ -307,6 +327,19 @@ export class LadderBase {
     }
     this.oN = o;
     if (this.wCount + o < this.oKeys.length >> 3 && this.oKeys.length > 4 * DEFAULT_LADDER_CAPACITY) this.halveOverflow();
+  }
+
+  /**
+   * Cold: a delta was applied to a side whose large window (over LAZY_SHRINK_MAX_SLOTS) a re-centre found over twice
+   * its need (Ladder.applyLevels calls this while wOversized is set). At SHRINK_LARGE_AFTER_OPS such operations in a
+   * row it re-centres on the best to size the window again, which shrinks it if the side still needs under half of
+   * it: a side that narrowed gives the memory back without waiting for a re-centre a wide window may seldom need.
+   */
+  protected tickOversized(): void {
+    if (++this.wOversized < SHRINK_LARGE_AFTER_OPS) return;
+    if (this.wCount !== 0) this.recentre(this.keyBase + this.wTop);
+    else if (this.oN !== 0) this.recentre(this.oKeys[this.oN - 1]);
+    else this.ensureWindow(1, 0, true); // an empty side: any base serves (the next level re-centres or fits)
   }
 
   // ---- outside the window ----

@@ -25,12 +25,21 @@ const WINDOW_STEP = 64;
 
 /**
  * A window over twice its need shrinks only after this many sizings in a row (snapshots, full books, re-centres)
- * wanted under half of it, if it is at most LAZY_SHRINK_MAX_SLOTS; a larger one shrinks at once. Full books of up to
- * 30 levels, the snapshot-only venues' (64 … 512 slots), so never reallocate when their span swings back and forth,
- * and a window kept too long costs at most 8 KiB.
+ * wanted under half of it, if it is at most LAZY_SHRINK_MAX_SLOTS. Full books of up to 30 levels, the snapshot-only
+ * venues' (64 … 512 slots), so never reallocate when their span swings back and forth, and a window kept too long
+ * costs at most 8 KiB.
  */
 export const SHRINK_AFTER_SIZINGS = 8;
 export const LAZY_SHRINK_MAX_SLOTS = 1024;
+/**
+ * A larger window found over twice its need by a re-centre shrinks after this many operations in a row (re-centres
+ * and deltas applied to the side) found it so, or at the next snapshot that does. Until 2026-12-08 it shrank at that
+ * re-centre: a far best level added and deleted every delta flipped a 2,000-level side's window between 16,384 and
+ * 4,032 slots at every delta (test/book/steady-alloc.test.ts). Counted in deltas too, so a side that narrowed gives
+ * its memory back within this many deltas (130 KiB a side at most meanwhile), not at the next re-centre, which a
+ * wide window may not need for a long time; a flip slower than this reallocates twice per this many deltas at most.
+ */
+export const SHRINK_LARGE_AFTER_OPS = 256;
 
 /**
  * The lowest key: a bid at −2^53 (or an ask at 2^53), the lowest i64 a subscriber decodes (core/i64.ts isSafeI64:

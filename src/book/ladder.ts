@@ -31,7 +31,7 @@ import type { ChangeSet } from "../core/change-set.ts";
 import { Side } from "../core/types.ts";
 import { LadderBase } from "./ladder-base.ts";
 import { DEFAULT_LADDER_CAPACITY } from "./ladder-overflow.ts";
-import { baseFor, zeroStale } from "./ladder-window.ts";
+import { baseFor, LAZY_SHRINK_MAX_SLOTS, zeroStale } from "./ladder-window.ts";
 
 export { DEFAULT_LADDER_CAPACITY, SMALL_MOVE } from "./ladder-overflow.ts";
 export { MAX_SLOTS_PER_LEVEL, MAX_WINDOW, MIN_WINDOW, windowSlotsFor } from "./ladder-window.ts";
@@ -61,7 +61,8 @@ export class Ladder extends LadderBase {
    * ChangeSet.addBid() per level (bench/book.bench.ts); on the real OKX updates (mostly inserts and deletes) the
    * window inserts/deletes in the loop took applyDelta from ~600 to ~290 ns (bench/okx.bench.ts). The loop was a
    * separate function until 2026-12-05: its call (13 arguments, results in module variables) cost ~6 ns per side,
-   * so ~12 ns per frame even for empty sides (docs/performance.md §2).
+   * so ~12 ns per frame even for empty sides (docs/performance.md §2). A large window a re-centre found over twice
+   * its need counts the call towards its shrink (tickOversized).
    */
   applyLevels(px: Float64Array, qty: Float64Array, n: number, changes: ChangeSet): number {
     if (n === 0) return 0;
@@ -179,6 +180,8 @@ export class Ladder extends LadderBase {
     }
     if (isBid) changes.bidCount = cN;
     else changes.askCount = cN;
+    // A large window a re-centre found over twice its need: this delta counts towards giving it back (cold).
+    if (this.wOversized !== 0 && this.wSize > LAZY_SHRINK_MAX_SLOTS) this.tickOversized();
     return absentDeletes;
   }
 

@@ -7,7 +7,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { ApplyResult, BookBuilder } from "../../src/book/book-builder.ts";
-import { Ladder } from "../../src/book/ladder.ts";
+import { Ladder, MAX_WINDOW } from "../../src/book/ladder.ts";
+import { SHRINK_LARGE_AFTER_OPS } from "../../src/book/ladder-window.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
 import { BookState, Side } from "../../src/core/types.ts";
@@ -260,6 +261,11 @@ describe("the ladder's overflow at 100k levels", () => {
             changes.clear();
             l.applyLevels(px.subarray(from, from + k), new Float64Array(k), k, changes);
           }
+          // The re-centres on the way found the window (16,384 slots) over twice the need and left it, its overflow
+          // sized as of the last of them: both are given back once SHRINK_LARGE_AFTER_OPS operations found it so.
+          const last = px.subarray(n - 1);
+          for (let k = SHRINK_LARGE_AFTER_OPS; k > 0; k--) l.applyLevels(last, Float64Array.of(n + ((k - 1) & 1)), 1, changes);
+          expect(l.windowSize).toBeLessThan(MAX_WINDOW);
         } else {
           for (let rank = l.windowCount; rank < n - 50; rank++) l.set(px[rank]!, 0);
         }

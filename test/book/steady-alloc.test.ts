@@ -3,14 +3,18 @@
  * GCs; its control must see a 32 B object a step), on the paths the app-level tests (test/app/replay-allocation,
  * the Upbit recording's) do not reach: full books whose span swings, re-centres back and forth, deltas with inserts
  * and deletes in the window (the branch-free loop) and in the overflow. Each scenario also checks the book against
- * what it must hold, so a path that stopped applying cannot pass by allocating nothing.
+ * what it must hold, so a path that stopped applying cannot pass by allocating nothing. The large window's shrink
+ * hysteresis is counted by the ladder's own window allocations (windowAllocs): its scenarios move 2,000 levels a
+ * delta, too slow for the meter's 24,000 steps.
  */
 import { expect, it } from "vitest";
 import { allocationControl, measureAllocation } from "../../bench/alloc-meter.ts";
 import { BookBuilder } from "../../src/book/book-builder.ts";
-import { SHRINK_AFTER_SIZINGS } from "../../src/book/ladder-window.ts";
+import { Ladder } from "../../src/book/ladder.ts";
+import { MAX_WINDOW, SHRINK_AFTER_SIZINGS, SHRINK_LARGE_AFTER_OPS, windowSlotsFor } from "../../src/book/ladder-window.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
-import { BookState } from "../../src/core/types.ts";
+import { ChangeSet } from "../../src/core/change-set.ts";
+import { BookState, Side } from "../../src/core/types.ts";
 import { testInstrument } from "./reference-book.ts";
 
 const instr = testInstrument(0, 0);
@@ -118,4 +122,75 @@ it(`a small window over twice its need is given back after ${SHRINK_AFTER_SIZING
   expect([b.bids.windowSize, b.asks.windowSize]).toEqual([64, 64]);
   expect(b.bidCount).toBe(15);
   for (let r = 0; r < 15; r++) expect([b.bidPriceAt(r), b.askPriceAt(r)]).toEqual([9_999 - r, 10_001 + r]);
+});
+
+/** 2,000 bids one tick apart below 1,000,000 and an ask at 10M; a far best bid at 5M to add and delete. */
+function farBestBook() {
+  const b = new BookBuilder(instr);
+  const snap = new BookUpdate(2_000);
+  snap.isSnapshot = true;
+  for (let i = 0; i < 2_000; i++) snap.pushBid(1_000_000 - i, 1 + i);
+  snap.pushAsk(10_000_000, 1);
+  b.applySnapshot(snap);
+  const add = new BookUpdate(1);
+  add.pushBid(5_000_000, 7);
+  const del = new BookUpdate(1);
+  del.pushBid(5_000_000, 0);
+  return { b, add, del };
+}
+
+const NEAR_WINDOW = windowSlotsFor(2_001, 2_000); // what the 2,000 bids alone need: 4,032 slots
+
+it("a far best bid added and deleted every delta over a 2,000-level side does not reallocate the large window each time", () => {
+  const { b, add, del } = farBestBook();
+  for (let i = 0; i < 4; i++) b.applyDelta(i & 1 ? del : add); // the first add grows the window to the maximum
+  const allocs = b.bids.windowAllocs;
+  const moves = b.bids.windowMoves;
+  const deltas = 2 * SHRINK_LARGE_AFTER_OPS + 2;
+  for (let i = 0; i < deltas; i++) b.applyDelta(i & 1 ? del : add);
+  expect(b.bids.windowMoves - moves).toBe(deltas); // every add and every delete re-centred
+  // Before: the window went 16,384 → 4,032 slots at each delete and back at each add: `deltas` allocations.
+  expect(b.bids.windowAllocs - allocs).toBe(0);
+  expect(b.bids.windowSize).toBe(MAX_WINDOW);
+  const got = [b.state, b.bidCount, b.bids.bestPrice(), b.bidPriceAt(1_999), b.bids.qtyAt(1_999)];
+  expect(got).toEqual([BookState.LIVE, 2_000, 1_000_000, 998_001, 2_000]);
+});
+
+it(`a large window a re-centre found over twice its need is given back within ${SHRINK_LARGE_AFTER_OPS} deltas, not before`, () => {
+  const { b, add, del } = farBestBook();
+  b.applyDelta(add);
+  b.applyDelta(del); // a re-centre that needs 4,032 of its 16,384 slots
+  expect(b.bids.windowSize).toBe(MAX_WINDOW);
+  const bytes = b.bids.bytesAllocated();
+  const upd = new BookUpdate(1);
+  let shrunkAt = -1;
+  for (let i = 1; i <= SHRINK_LARGE_AFTER_OPS && shrunkAt < 0; i++) {
+    upd.reset();
+    upd.pushBid(999_000, 100 + i); // a qty update deep in the window: no re-centre
+    b.applyDelta(upd);
+    if (b.bids.windowSize !== MAX_WINDOW) shrunkAt = i;
+  }
+  // The delete's own delta and the re-centre in it counted: SHRINK_LARGE_AFTER_OPS operations in all.
+  expect(shrunkAt).toBe(SHRINK_LARGE_AFTER_OPS - 2);
+  expect(b.bids.windowSize).toBe(NEAR_WINDOW);
+  expect(b.bids.bytesAllocated()).toBeLessThan(bytes - (MAX_WINDOW - NEAR_WINDOW) * 8);
+  expect([b.bidCount, b.bids.bestPrice(), b.bids.get(999_000), b.bidPriceAt(1_999)]).toEqual([2_000, 1_000_000, 100 + shrunkAt, 998_001]);
+});
+
+it("a large window over twice its need whose side emptied is given back by the deltas that follow, and the side still works", () => {
+  const l = new Ladder(Side.BID);
+  const px = Float64Array.from({ length: 2_000 }, (_, i) => 1_000_000 - i);
+  l.loadSorted(px, new Float64Array(2_000).fill(3), 2_000);
+  l.set(5_000_000, 7);
+  l.set(5_000_000, 0);
+  expect(l.windowSize).toBe(MAX_WINDOW);
+  const cs = new ChangeSet();
+  l.applyLevels(px.slice().reverse(), new Float64Array(2_000), 2_000, cs); // worst first: no re-centre on the way
+  expect([l.count, l.windowSize]).toEqual([0, MAX_WINDOW]);
+  const absent = Float64Array.of(42);
+  for (let i = 0; i < SHRINK_LARGE_AFTER_OPS; i++) l.applyLevels(absent, new Float64Array(1), 1, cs); // deletes of absent levels
+  expect(l.windowSize).toBe(windowSlotsFor(1, 0));
+  l.set(123, 4);
+  l.set(7_000_000, 5);
+  expect([l.count, l.bestPrice(), l.priceAt(1), l.qtyAt(1)]).toEqual([2, 7_000_000, 123, 4]);
 });
