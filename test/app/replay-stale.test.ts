@@ -357,6 +357,28 @@ describe("replay: a book's stale time on the capture's receive times", () => {
     expect([await stampedAt(T_MS + 1, 133), await stampedAt(T_MS + 65_000, 135)]).toEqual(["stale:2000", "live:2500"]);
   });
 
+  test("okx: a STALE book bridged from a REST book, nothing chained since (a keepalive aside), does not resume at a maintenance reset chaining on it (live resyncs it)", async () => {
+    // ETH bridged from the recorded REST answer at seqId 10, STALE at 65 s; next a reset (prevSeqId 10, seqId 3),
+    // stamped after the REST book. Live, the book LIVE, resynced it: the REST book may be from after that reset
+    // (resetOnBridgedSnapshot). Until s-sr2 replay resumed the STALE book with it applied (LIVE at 2510), also after a
+    // keepalive resumed it (a keepalive leaves the REST book open, live; the stale round closed it here).
+    const T_MS = T0_US / 1000;
+    const books = (bid: string | null, prevSeqId: number, seqId: number, ts: number) =>
+      JSON.stringify({ arg: { channel: "books", instId: "ETH-USDT" }, action: "update", data: [{ asks: [], bids: bid === null ? [] : [[bid, "2", "0", "1"]], ts: String(ts), checksum: 0, prevSeqId, seqId }] });
+    const rest = JSON.stringify({ code: "0", msg: "", data: [{ asks: [["900", "1", "0", "1"]], bids: [["200", "2", "0", "1"]], ts: String(T_MS), seqId: 10 }] });
+    const section = { spot: { depth: 400, symbols: ["ETH-USDT"], stale_after_ms: 65_000 }, overrides: { "spot:ETH-USDT": { tick_size: "0.1", lot_size: "0.001" } } };
+    const head = [
+      { atUs: T0_US, frame: books("200", 9, 10, T_MS) },
+      { atUs: T0_US, frame: rest, url: "https://www.okx.com/api/v5/market/books?instId=ETH-USDT&sz=400" },
+    ];
+    const reset = { atUs: T0_US + 65.08e6, frame: books("251", 10, 3, T_MS + 65_000) };
+    const direct = await replay("okx", section, [...head, reset], 137);
+    const keepalive = await replay("okx", section, [...head, { atUs: T0_US + 65.05e6, frame: books(null, 10, 10, T_MS + 60_000) }, reset], 139);
+    expect(keepalive.find((a) => a.atUs === T0_US + 65.05e6)!.books[0]).toBe("live:2000"); // the keepalive resumed it
+    // Not resumed; resumed by the keepalive, resynced at the reset as live's.
+    expect([direct.at(-1)!.books[0], keepalive.at(-1)!.books[0]]).toEqual(["stale:2000", "resyncing:2000"]);
+  });
+
   test("okx: seqId 0 is a sequence: a book STALE at 0 (a maintenance reset's) resumes at the update chaining on 0, not at one chaining on a seqId kept from before", async () => {
     // ETH: (3,5) then a gap resyncs it (its last seqId, 5, kept); a snapshot at 20 and a
     // maintenance reset (20,0): LIVE at 0, STALE at its stale time. Before, 0 read as "no sequence": the 5 from before

@@ -521,7 +521,7 @@ export class OkxAdapter implements VenueAdapter {
       // (The ~60 s keepalive, prevSeqId = seqId with empty sides, too: nothing changed.) seqBeforeInvalid may be 0 (a
       // maintenance reset's seqId): resumeStale takes only a book gone STALE from LIVE, sequenced, which kept its seqId.
       const keepalive = sc.seqId === sc.prevSeqId;
-      if (t.book === BookState.STALE && sc.hasSeqId && sc.hasPrevSeqId && sc.prevSeqId === t.seqBeforeInvalid && (!keepalive || (update.bidCount === 0 && update.askCount === 0)) && this.resumeStale(t, keepalive ? 0 : update.tsExchangeUs)) {
+      if (t.book === BookState.STALE && sc.hasSeqId && sc.hasPrevSeqId && sc.prevSeqId === t.seqBeforeInvalid && (!keepalive || (update.bidCount === 0 && update.askCount === 0)) && this.resumeStale(t, keepalive, sc.seqId < sc.prevSeqId, keepalive ? 0 : update.tsExchangeUs)) {
         t.lastMsgMs = this.now();
         t.hasSeq = true;
         if (keepalive) {
@@ -868,10 +868,14 @@ export class OkxAdapter implements VenueAdapter {
    * Replay: the STALE book's next update chains on its last seqId (the caller checked): LIVE again at its kept levels
    * when it came from the book's one stream (no planned reconnect's second socket, no lagging stream), live may have
    * kept it LIVE (ConnectionLifecycle.replayMayResume) and the sink took it. The checksum still checks the result.
+   * `keepalive`: the ~60 s keepalive (nothing applied); `reset`: a maintenance reset (seqId below prevSeqId).
    */
-  private resumeStale(t: OkxTopic, tsUs: number): boolean {
+  private resumeStale(t: OkxTopic, keepalive: boolean, reset: boolean, tsUs: number): boolean {
     const index = t.index;
     const oneStream = t.conn.retiringGeneration < 0 && this.soloGen[index] === t.conn.generation && this.lagOpen[index] !== 1 && this.sequenced[index] === true;
+    // A reset chaining on a REST book nothing chained on since: live resyncs that book (resetOnBridgedSnapshot); until
+    // s-sr2 resumed here, LIVE with the reset applied to a REST book that may be from after it.
+    if (reset && this.bridgeOpen[index]) return false;
     // An update stamped before the REST book the book was bridged from contradicts it, as on a LIVE book (bridgeTsUs):
     // not resumed (until s-okxts resumed unchecked, LIVE with it applied).
     const bridgeTsUs = this.bridgeTsUs[index]!;
@@ -879,7 +883,8 @@ export class OkxAdapter implements VenueAdapter {
     if (!this.books.replaying || !oneStream || !this.lifecycle.replayMayResume(t) || this.sink!.onBookResumed?.(index) !== true) return false;
     if (tsUs >= bridgeTsUs) this.bridgeTsUs[index] = 0;
     this.bridge.drop(index);
-    this.bridgeOpen[index] = false;
+    // A keepalive leaves the REST book open to a straddle or a reset, as live's does (until s-sr2 closed here).
+    if (!keepalive) this.bridgeOpen[index] = false;
     this.books.onLive(t, this.now());
     return true;
   }
@@ -940,9 +945,9 @@ export class OkxAdapter implements VenueAdapter {
   /** restart's book-side part, live and replay alike; true when a request is to follow (live). */
   private prepareRestart(t: OkxTopic): boolean {
     this.bridge.drop(t.index);
-    this.bridgeOpen[t.index] = false;
-    // bridgeTsUs stays: a replayed STALE book resumed (resumeStale) is still the REST book's; the next snapshot or
-    // bridge replaces it.
+    // bridgeOpen and bridgeTsUs stay (read only while LIVE): a replayed STALE book resumed (resumeStale) is still the
+    // REST book's, open to a straddle and not to a reset as live's; the next snapshot or bridge replaces them. Until
+    // s-sr2 bridgeOpen was cleared here, and a resumed book took a reset on its REST book that live resynced.
     // The resubscribe goes on the connection's socket: a mark on the overlap's old socket stays, its stream goes on
     // behind the reset (before 2026-12-06 cleared, and the book, not LIVE, took its next pre-reset book: LIVE there).
     if (t.conn.retiringGeneration < 0 || this.behindReset[t.index] !== t.conn.retiringGeneration) this.fullSockets.clear(t.index);

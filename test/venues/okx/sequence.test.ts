@@ -636,6 +636,22 @@ describe("okx sequencing (docs/venues/okx.md, Sequencing)", () => {
     }
   });
 
+  // The check ends at the first update taken stamped at or after the REST book: the book is past it. A later one stamped
+  // before it (the venue's clock a step back) chains on the book, no contradiction, buffered or not (seen failing with
+  // the check kept on, adapter.ts onBook or rest-bridge.ts onBody: resynced at 15 → 16).
+  test("once the bridged book takes an update stamped at or after the REST book, a later one stamped before it is applied", async () => {
+    const e3: Ev = [15, 16, [["99.7", "1"]], [], T0 + 1];
+    const e4: Ev = [16, 17, [["99.6", "1"]], [], T0 + 3];
+    for (const delivered of [[e1, e2, e3, "rest", e4], [e1, e2, "rest", e3, e4], [e1, "rest", e2, e3, e4]] as (Ev | "rest")[][]) {
+      const t = await setup();
+      const { states } = venueBooks([e1, e2, e3, e4]);
+      const rest = REST_BOOK(12, new Map([["100", "3"], ["99.9", "1"]]), new Map([["100.4", "2"]]), String(T0 + 2));
+      const seen = deliver(t, delivered, rest);
+      expect(seen.at(-1)).toEqual(["live", 17, states.at(-1)]);
+      expect([t.sink.invalid, t.adapter.stats().restTsContradicted, t.adapter.stats().gaps]).toEqual([[], 0, 0]);
+    }
+  });
+
   // Either ts unknown (a REST book without ts, or updates without): the seqIds alone decide, as before the ts rule, and
   // such a REST book from after a reset the socket has not delivered is still bridged (docs/venues/okx.md: LIVE at seqId
   // 15 at levels the venue never had until the post-reset updates pass the REST book's seqId).
