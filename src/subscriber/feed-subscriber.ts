@@ -166,6 +166,7 @@ export class FeedSubscriber {
     olderSnapshots: 0,
     staleSnapshots: 0,
     snapshotsAbandoned: 0,
+    snapshotsRepeatingPrice: 0,
     partsOutOfOrder: 0,
     partialEventsDiscarded: 0,
     repairs: 0,

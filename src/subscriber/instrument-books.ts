@@ -8,6 +8,7 @@
  * @module
  */
 import type { Ladder } from "../book/ladder.ts";
+import { ReportLimit } from "../core/report-limit.ts";
 import { BookState, type StatusReason } from "../core/types.ts";
 import { BookMessageReader, DefinitionReader, type PacketReader } from "../wire/decoder.ts";
 import { MAX_SNAPSHOT_LEVELS_PER_SIDE, MSG_FLAG_REFRESH, SNAP_CUT_ASKS, SNAP_CUT_BIDS, SNAP_CUT_DEFINED, TEMPLATE_BOOK_DELTA } from "../wire/layout.ts";
@@ -37,6 +38,8 @@ const OLDER_MARKS = 4;
  * sessions, each with an event of the book, pushes the oldest out.
  */
 const LEFT_HIGHS = 4;
+/** Snapshots refused for a repeated price are said in an 'error' at once, then at most once per this (with the count since). */
+const REPEAT_REPORT_MS = 5000;
 
 export interface BookLimits {
   /** The publisher's publish.snapshot_depth (0: snapshots carry whole books). */
@@ -108,6 +111,8 @@ export class InstrumentBooks {
   private readonly sourceBooks = new Map<number, BookList>();
   /** Orders the sessions books left (LeftHigh.leftAt): the entry left longest ago is the one reused. */
   private leftTick = 0;
+  /** Snapshots refused for listing a price twice, said at most once per REPEAT_REPORT_MS (repeatedPrice). */
+  private readonly repeatReports = new ReportLimit(REPEAT_REPORT_MS);
 
   constructor(
     private readonly counters: SubscriberCounters,
@@ -693,10 +698,14 @@ export class InstrumentBooks {
       this.counters.instrSeqJumps++;
     }
     const before = book.bidCount + book.askCount;
-    book.bids.loadSorted(book.snapBidPx, book.snapBidQty, book.snapBidN);
-    book.asks.loadSorted(book.snapAskPx, book.snapAskQty, book.snapAskN);
+    const bidRepeat = book.bids.loadSorted(book.snapBidPx, book.snapBidQty, book.snapBidN);
+    const askRepeat = book.asks.loadSorted(book.snapAskPx, book.snapAskQty, book.snapAskN);
     const grown = book.bidCount + book.askCount - before;
     this.levelsHeld += grown;
+    if (bidRepeat >= 0 || askRepeat >= 0) {
+      this.repeatedPrice(book, seq, st, bidRepeat, askRepeat, sendTimeUs, refresh);
+      return;
+    }
     if (grown > 0 && this.levelsHeld > this.limits.maxBookLevels) {
       // As a delta over it: the header taken and an update, so listeners see the book emptied and invalid now
       // (without one the last usable top of book they copied stood until the instrument's next event).
@@ -716,6 +725,32 @@ export class InstrumentBooks {
       for (const l of this.listeners.repair) this.listeners.call(l, e);
     }
     this.emitUpdate("snapshot", book, sendTimeUs, refresh);
+  }
+
+  /**
+   * Cold: the assembled snapshot lists a price twice on a side (`bidAt`/`askAt`: Ladder.loadSorted's answer, the index
+   * of a repeated entry or −1), which no publisher sends (§4.4): a corrupt or forged datagram (no key). Loaded, the side
+   * held the last entry's size, a guess; until 2026-12-08 it was, valid and usable. The book is emptied and invalid
+   * until its next good snapshot (a refresh), as a book over a cap is; its header is not taken (its instrSeq is no
+   * more to be trusted than its levels). Counted (`snapshotsRepeatingPrice`), an update telling listeners at once, and
+   * said in an 'error' at once, then at most one per REPEAT_REPORT_MS with the count since.
+   */
+  private repeatedPrice(book: SubscriberBook, seq: number, st: StreamRef, bidAt: number, askAt: number, sendTimeUs: number, refresh: boolean): void {
+    this.counters.snapshotsRepeatingPrice++;
+    const side = bidAt >= 0 ? "bids" : "asks";
+    const px = bidAt >= 0 ? book.snapBidPx[bidAt]! : book.snapAskPx[askAt]!;
+    this.emptyInvalid(book);
+    this.emitUpdate("snapshot", book, sendTimeUs, refresh);
+    const n = this.repeatReports.due(this.recvUs / 1000);
+    if (n === 0 || this.listeners.error.length === 0) return;
+    this.listeners.reportError(
+      new Error(
+        `snapshot of instrument ${book.instrumentId} at instrSeq ${seq} refused: its ${side} list price ${px} ` +
+          `(mantissa, priceExp ${book.instrument.priceExp}) twice, which no publisher sends (a corrupt or forged datagram); ` +
+          `the book is empty and not usable until its next snapshot; ${this.repeatReports.countWords(n, "refused")}`,
+      ),
+      `channel ${st.channelId} source ${st.sourceId}`,
+    );
   }
 
   /**
@@ -909,6 +944,11 @@ export class InstrumentBooks {
    */
   private overTotal(book: SubscriberBook): void {
     this.counters.bookLevelsOverCap++;
+    this.emptyInvalid(book);
+  }
+
+  /** Cold: the book holds no level and is invalid (its events lost) until its next snapshot. */
+  private emptyInvalid(book: SubscriberBook): void {
     this.levelsHeld -= book.bidCount + book.askCount;
     // Loading nothing (not clear()) also gives back a deep side's overflow arrays.
     book.bids.loadSorted(NO_LEVELS, NO_LEVELS, 0);

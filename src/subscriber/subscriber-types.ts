@@ -243,12 +243,13 @@ export interface SubscriberErrorEvent {
    * A WireDecodeError for a datagram that failed the decode checks (see its `code`). A plain Error for the rest: a
    * retransmission reply from an address not asked, and a RETRANSMIT datagram on a group or bind socket (both dropped,
    * counted in retransmitRejected; the first at once, then at most one per 5 s with the count since); a control packet
-   * on the request socket that is no reply; two publishers sharing a source id; a socket's or a listener's failure.
+   * on the request socket that is no reply; two publishers sharing a source id; a snapshot refused for listing a
+   * price twice (snapshotsRepeatingPrice: at once, then at most one per 5 s); a socket's or a listener's failure.
    */
   error: WireDecodeError | Error;
   /**
    * "address:port" of the sender when known; else what it concerns: "listener", "retransmit" (the request socket's
-   * failure), "channel C source S" (a shared source id), "" (a group or bind socket's failure).
+   * failure), "channel C source S" (a shared source id, a snapshot repeating a price), "" (a group or bind socket's failure).
    */
   from: string;
 }
@@ -332,6 +333,12 @@ export interface SubscriberCounters {
    * counts once per chunk. Copies of a set already applied are duplicateEvents.
    */
   snapshotsAbandoned: number;
+  /**
+   * Complete snapshots refused because a side lists a price twice, which no publisher sends (a corrupt or forged
+   * datagram): the book is emptied and invalid until its next good snapshot; said in an 'error' (at once, then at most
+   * one per 5 s with the count since).
+   */
+  snapshotsRepeatingPrice: number;
   /** Split-delta parts out of order (index ahead of the next expected one; the other channel's copy may fill in). */
   partsOutOfOrder: number;
   /** Unfinished split deltas dropped because a later event or snapshot of the instrument arrived. */
