@@ -26,7 +26,7 @@ for (const path of ["scanner", "JSON path (a string with an escape)"]) {
     const via = (f: string) => (path === "scanner" ? f : f.replace('"ty":"orderbook"', '"ty":"orderbook","x":"\\u0041"'));
     const subs: Subscription[] = UPBIT_RECORDING_CODES.map((symbol) => ({ market: "spot", symbol, depth: 15 }));
     const config = {
-      venue: "upbit",
+      venue: UPBIT_VENUE.venue,
       wsUrl: "ws://127.0.0.1:9/none",
       restUrl: "http://127.0.0.1:9",
       instrumentCachePath: "",
