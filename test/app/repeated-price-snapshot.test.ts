@@ -2,7 +2,8 @@
  * A snapshot (or full book) listing one price twice on a side: the app refuses it as malformed (src/app/feeder.ts
  * VenuePipeline contains the builder's RepeatedPriceError): that book alone RESYNCING / parse_error, its resync asked,
  * the error logged naming venue, symbol, side and price, the apply-errors counter up; the connection's other book stays
- * LIVE. Until 2026-12-08 the last entry was kept and the book went LIVE at that guess. Every venue's loads (Bybit, OKX,
+ * LIVE. A LIVE book's full book (replace) refused on its asks after its bids were loaded publishes no delta. Until
+ * 2026-12-08 the last entry was kept and the book went LIVE at that guess. Every venue's loads (Bybit, OKX,
  * Binance REST, Coinbase, Deribit, Upbit, Bithumb, their JSON fallbacks and replay) reach the builder through here.
  * Real Feeder, scripted venue.
  */
@@ -36,7 +37,7 @@ class TwoBooks extends ScriptedVenue {
   }
 }
 
-test("a snapshot with a repeated price resyncs that book alone, named in the log; distinct prices out of order are taken", { timeout: 20_000 }, async () => {
+test("a snapshot or a LIVE full book with a repeated price resyncs that book alone, named in the log, nothing of it published; distinct prices out of order are taken", { timeout: 20_000 }, async () => {
   const errors: { msg: string; fields?: Record<string, unknown> }[] = [];
   const log: Logger = { ...silentLogger, error: (msg, fields) => void errors.push({ msg, fields }), child: () => log };
   const venue = new TwoBooks(BTC);
@@ -64,4 +65,17 @@ test("a snapshot with a repeated price resyncs that book alone, named in the log
   // The same snapshot without the repeat makes it LIVE again.
   sink.onBookUpdate(0, update(u, true, 3, [[1000, 5]], [[1003, 1], [1002, 4]]));
   expect(feeder.books()[0]!.state).toBe(BookState.LIVE);
+
+  // A full book taken by LIVE ETH as a whole (replace), its bids new and its asks repeating 2.2: the bids were loaded
+  // before the asks were refused, so nothing of it is published (no delta) and the book is not usable until resynced.
+  const deltas: number[] = [];
+  const publishDelta = feeder.publisher.publishDelta.bind(feeder.publisher);
+  feeder.publisher.publishDelta = (...args) => (deltas.push(args[0]), publishDelta(...args));
+  update(u, false, 2, [[19, 7]], [[22, 1], [23, 1], [22, 2]]);
+  u.replace = true;
+  sink.onBookUpdate(1, u);
+  expect([feeder.books()[1]!.state, feeder.books()[1]!.reason]).toEqual([BookState.RESYNCING, StatusReason.PARSE_ERROR]);
+  expect(deltas).toEqual([]);
+  expect(venue.resyncOf).toEqual([0, 1]);
+  expect(feeder.stats().applyErrors).toBe(2);
 });

@@ -124,8 +124,8 @@ class SideGen {
   }
 
   /**
-   * Snapshot levels best-first from `best` (sometimes shuffled or with qty 0 entries, to force the unsorted
-   * fallback; each price once), loaded into the reference: qty 0 skipped.
+   * Snapshot levels best-first from `best`, each price once (sometimes with qty 0 entries between levels, which the
+   * one pass skips, or shuffled, which forces the unsorted fallback), loaded into the reference: qty 0 skipped.
    */
   snapshot(best: number, px: number[], qty: number[]): void {
     const r = this.r;

@@ -68,6 +68,8 @@ export class DepthBand {
   private readonly bridge: MarketBridges<ChainedRange>;
   private composing: Composing | null = null;
   private readonly exhaustedLog: RateLimitedLog;
+  /** A refresh's snapshot listing a price twice: a book whose side stays low asks again a second later, so limited. */
+  private readonly repeatLog: RateLimitedLog;
   // Counters (cold reads).
   /** Refreshes that completed: the book replaced by a new snapshot while LIVE. */
   refreshes = 0;
@@ -88,6 +90,7 @@ export class DepthBand {
     bytesByMarket: ReadonlyMap<MarketName, number>,
   ) {
     this.exhaustedLog = new RateLimitedLog(host.log, "warn", "binance: a side bounded by the snapshot's depth has no level left (the price moved beyond it); books resynced");
+    this.repeatLog = new RateLimitedLog(host.log, "warn", "binance: depth refresh refused: malformed snapshot; the book stays as it is");
     this.bridge = new MarketBridges<ChainedRange>({
       fetchSnapshot: () => Promise.reject(new Error("binance: refresh snapshots are supplied")),
       // USD-M's rule takes the diff right after the snapshot (pu = lastUpdateId) too: the one containing lastUpdateId
@@ -225,7 +228,7 @@ export class DepthBand {
         let at = 1;
         while (at < n && px.subarray(0, at).indexOf(px[at]!) < 0) at++;
         const why = `the snapshot lists ${bid ? "bid" : "ask"} price mantissa ${px[at]} twice`;
-        this.host.log.warn("binance: depth refresh refused: malformed snapshot", { market: t.market, symbol: t.symbol, why });
+        this.repeatLog.hit(`${t.market} ${t.symbol}: ${why}`);
         this.fail(t, why);
         return;
       }

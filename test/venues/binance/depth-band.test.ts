@@ -316,10 +316,11 @@ describe("Binance: the depth refreshes' byte budget is split between spot and US
     // Composed through Maps, the last entry of the price was kept and the book published LIVE at that guess.
     const warned: string[] = [];
     let published = 0;
+    let nowMs = 0;
     const band = new DepthBand(
       {
         log: { ...silentLogger, warn: (msg, fields) => void warned.push(`${msg} ${JSON.stringify(fields)}`) },
-        now: () => 0,
+        now: () => nowMs,
         replaying: () => false,
         stopping: () => false,
         bridges: (seq, d) => d.first <= seq + 1 && seq + 1 <= d.last,
@@ -354,6 +355,20 @@ describe("Binance: the depth refreshes' byte budget is split between spot and US
     expect(published).toBe(0);
     expect(t.bidFloor).toBe(96);
     expect(warned.join("\n")).toContain("bid price mantissa 97 twice");
+    // The side is still low: a second later the book is refreshed again, and the venue repeats the price again. One
+    // line per 5 s, the rest counted: until s-sr3 a line per refusal, a second apart per book for as long as it lasts.
+    nowMs += 1_000;
+    expect(band.check(t, { bidCount: 1, askCount: 0 } as unknown as BookView)).toBe(StatusReason.NONE);
+    expect(band.isRefreshing(t)).toBe(true);
+    const d = new BookUpdate(1);
+    d.pushBid(97, 3);
+    d.venueSeq = t.lastSeq = 13;
+    band.buffer(t, d, 13, -1);
+    snap.venueSeq = 12;
+    band.supply(t, snap, 12);
+    expect(band.refreshFailures).toBe(2);
+    expect(published).toBe(0);
+    expect(warned).toHaveLength(1);
   });
 
   test("levels beyond the depth are counted once a diff: the refresh does not count again the diffs the live book applied", () => {
