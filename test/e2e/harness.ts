@@ -120,3 +120,53 @@ export function sameLevels(a: Levels, b: Levels): boolean {
 
 /** Polls a condition until it holds, failing naming what was awaited (test/support/until.ts). */
 export { until as waitFor };
+
+const SUBSCRIBER_EVENTS = ["update", "status", "gap", "session", "stale", "repair", "supersede", "evict", "exponent", "definition"] as const;
+
+/**
+ * Until `cond` holds, judged when `sub` has emitted an event since the last try (what it shows changes only with
+ * one; at most every 2 ms, as waitFor) and every `tickMs`, calling `onTick` (e.g. a simulator step) at that pace; past
+ * `timeoutMs` it throws naming `what`. For a `cond` that compares whole books: waitFor judges it every 2 ms, 500
+ * formattings a second of every book while nothing moved (the CPU the suite is short of); this only once moved.
+ */
+export async function untilSubscriber(sub: FeedSubscriber, cond: () => boolean, what: string, timeoutMs = 10_000, onTick?: () => void, tickMs = 20): Promise<void> {
+  let moved = false;
+  let wake: (() => void) | undefined;
+  const onEvent = () => {
+    moved = true;
+    wake?.();
+  };
+  for (const ev of SUBSCRIBER_EVENTS) sub.on(ev, onEvent);
+  const sleep = (ms: number) =>
+    new Promise<void>((r) => {
+      const timer = setTimeout(r, ms);
+      wake = () => (clearTimeout(timer), r());
+    });
+  try {
+    const deadlineMs = performance.now() + timeoutMs;
+    let tickedMs = performance.now();
+    while (!cond()) {
+      const triedMs = performance.now();
+      moved = false;
+      for (;;) {
+        if (performance.now() > deadlineMs) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+        if (performance.now() - tickedMs >= tickMs) {
+          tickedMs = performance.now();
+          onTick?.();
+          break;
+        }
+        await sleep(tickMs - (performance.now() - tickedMs)); // or until an event
+        wake = undefined;
+        // What moved is judged before the next tick steps anything: a step first would undo the equality awaited.
+        if (moved) {
+          const sinceMs = performance.now() - triedMs;
+          if (sinceMs < 2) await new Promise((r) => setTimeout(r, 2 - sinceMs));
+          break;
+        }
+      }
+    }
+  } finally {
+    wake = undefined;
+    for (const ev of SUBSCRIBER_EVENTS) sub.off(ev, onEvent);
+  }
+}
