@@ -20,7 +20,7 @@ import { chaosOps, chaosSeeds, describeRun, runChaos } from "../support/chaos.ts
 import { expectCleanRun } from "../support/chaos-venue.ts";
 import { bybitVenue } from "../support/chaos-bybit.ts";
 import { workersPublisher } from "../support/chaos-publishers.ts";
-import { levelsOfView, sameLevels, uniqueDestination, waitFor, type Markets } from "./harness.ts";
+import { levelsOfView, sameLevels, uniqueDestination, untilSubscriber, type Markets } from "./harness.ts";
 
 const MARKETS: Markets = [
   { market: "linear", depth: 50, symbols: ["BTCUSDT", "ETHUSDT", "SOLUSDT"] },
@@ -64,7 +64,7 @@ describe("workers = 2: a worker that dies", () => {
       });
     try {
       await publisher.start();
-      await waitFor(() => sameAsVenue(venue.topics), "every book usable", 30_000, () => venue.step(1));
+      await untilSubscriber(sub, () => sameAsVenue(venue.topics), "every book usable", 30_000, () => venue.step(1));
       for (const dead of [1, 0]) {
         const others = byWorker(1 - dead);
         const its = byWorker(dead);
@@ -83,9 +83,9 @@ describe("workers = 2: a worker that dies", () => {
         publisher.supervisor!.kill(dead);
         for (let i = 0; i < 20; i++) {
           venue.step(1);
-          await waitFor(() => sameAsVenue(others), `worker ${1 - dead}'s books after step ${i} while worker ${dead} is down or restarting`);
+          await untilSubscriber(sub, () => sameAsVenue(others), `worker ${1 - dead}'s books after step ${i} while worker ${dead} is down or restarting`);
         }
-        await waitFor(() => publisher.supervisor!.restarts === restarts + 1 && sameAsVenue(venue.topics), `worker ${dead} restarted and its books back`, 30_000, () => venue.step(1));
+        await untilSubscriber(sub, () => publisher.supervisor!.restarts === restarts + 1 && sameAsVenue(venue.topics), `worker ${dead} restarted and its books back`, 30_000, () => venue.step(1));
         for (const ev of ["update", "status", "gap", "session", "stale", "supersede", "exponent"] as const) sub.off(ev, watch);
         expect(seenUnusable, `worker ${dead} killed`).toEqual([]);
         expect([...deadUnusable].sort(), `worker ${dead}'s own books while it was gone`).toEqual(its.map((t) => t.label).sort());

@@ -120,3 +120,54 @@ export function sameLevels(a: Levels, b: Levels): boolean {
 
 /** Polls a condition until it holds, failing naming what was awaited (test/support/until.ts). */
 export { until as waitFor };
+
+const SUBSCRIBER_EVENTS = ["update", "status", "gap", "session", "stale", "repair", "supersede", "evict", "exponent", "definition"] as const;
+
+/**
+ * Until `cond` holds, judged when `sub` has emitted an event since the last try (what it shows changes only with
+ * one; at most every 2 ms, as waitFor) and every `tickMs`, calling `onTick` (e.g. a simulator step) at that pace from
+ * a timer, as waitFor's polls do (a loop busy with what the steps sent delays the next step: never ahead of it); past
+ * `timeoutMs` it throws naming `what`. For a `cond` that compares whole books: waitFor judges it every 2 ms, 500
+ * formattings a second of every book while nothing moved (the CPU the suite is short of); this only once moved.
+ */
+export async function untilSubscriber(sub: FeedSubscriber, cond: () => boolean, what: string, timeoutMs = 10_000, onTick?: () => void, tickMs = 20): Promise<void> {
+  let moved = false;
+  let ticked = false;
+  let wake: (() => void) | undefined;
+  const onEvent = () => {
+    moved = true;
+    wake?.();
+  };
+  const tick = () => {
+    ticked = true;
+    wake?.();
+  };
+  let timer = setTimeout(tick, tickMs);
+  for (const ev of SUBSCRIBER_EVENTS) sub.on(ev, onEvent);
+  try {
+    const deadlineMs = performance.now() + timeoutMs;
+    while (!cond()) {
+      const triedMs = performance.now();
+      moved = false;
+      while (!moved && !ticked) {
+        if (performance.now() > deadlineMs) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+        await new Promise<void>((r) => (wake = r));
+        wake = undefined;
+      }
+      if (performance.now() > deadlineMs) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+      if (moved) {
+        // What moved is judged before a step due meanwhile (the next try) could undo the equality awaited.
+        const sinceMs = performance.now() - triedMs;
+        if (sinceMs < 2) await new Promise((r) => setTimeout(r, 2 - sinceMs));
+        continue;
+      }
+      ticked = false;
+      onTick?.();
+      timer = setTimeout(tick, tickMs);
+    }
+  } finally {
+    clearTimeout(timer);
+    wake = undefined;
+    for (const ev of SUBSCRIBER_EVENTS) sub.off(ev, onEvent);
+  }
+}

@@ -75,8 +75,9 @@ export async function startRig(o: RigOptions): Promise<Rig> {
   const binance = await startBinanceSimulator({ markets: [{ market: "spot", symbols: SYMBOLS.binance }], seed: o.seed });
   const coinbase = await startCoinbaseSimulator({ products: SYMBOLS.coinbase, seed: o.seed, levels: o.coinbaseLevels ?? 80, heartbeatMs: 100 });
   const topics: IsoTopic[] = [
-    ...SYMBOLS.bybit.map((s) => topic("bybit", "linear", s, () => ({ ...bybit.book("linear", s), seq: bybit.book("linear", s).u }))),
-    ...SYMBOLS.binance.map((s) => topic("binance", "spot", s, () => ({ ...binance.book("spot", s), seq: binance.book("spot", s).u }))),
+    // book() formats the whole book (Binance's every level): once per look, not twice.
+    ...SYMBOLS.bybit.map((s) => topic("bybit", "linear", s, () => withSeq(bybit.book("linear", s)))),
+    ...SYMBOLS.binance.map((s) => topic("binance", "spot", s, () => withSeq(binance.book("spot", s)))),
     ...(o.external?.venue === "coinbase" ? [] : SYMBOLS.coinbase.map((s) => topic("coinbase", "spot", s, () => coinbase.book(s)))),
   ];
   const isBroken = (t: { venue: string; label: string }) => o.broken.includes(t.label) || o.broken.includes(`${t.venue}:*`);
@@ -177,6 +178,8 @@ export async function startRig(o: RigOptions): Promise<Rig> {
   return rig;
 }
 
+const withSeq = <B extends { u: number }>(b: B) => ({ ...b, seq: b.u });
+
 function topic(venue: VenueName, market: MarketName, symbol: string, now: IsoTopic["now"]): IsoTopic {
   return { venue, market, symbol, id: instrumentIdOf(venue, market, symbol), label: `${venue}:${symbol}`, now };
 }
@@ -204,6 +207,16 @@ export async function runRounds(rig: Rig, rounds: number, fault: (round: number)
     await fault(i);
     await waitFor(() => rig.healthyEqual(), `healthy books equal after round ${i} (violations: ${rig.violations.slice(0, 5).join("; ")})`, 10_000, pace);
   }
+}
+
+/** An onPoll for waitFor: one step of every simulator at most every 20 ms (its polls are 2 ms apart), as the rounds pace. */
+export function paced(rig: Rig): () => void {
+  let last = 0;
+  return () => {
+    if (Date.now() - last < 20) return;
+    last = Date.now();
+    rig.step();
+  };
 }
 
 /** Until every book (healthy or not) is usable and equal, stepping: the rig's start. */

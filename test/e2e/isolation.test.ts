@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, test } from "vitest";
 import { spawnSim } from "../support/sim-child.ts";
 import { waitFor } from "./harness.ts";
-import { DEADLINE_MS, allLiveAndEqual, equal, runRounds, startRig, type Rig } from "./isolation-rig.ts";
+import { DEADLINE_MS, allLiveAndEqual, equal, paced, runRounds, startRig, type Rig } from "./isolation-rig.ts";
 
 let rig: Rig | undefined;
 afterEach(async () => {
@@ -85,13 +85,13 @@ describe("isolation: one broken symbol or venue, the others stay LIVE and equal"
       const r = rig;
       hanging = true;
       r.binance.inject("gap", { market: "spot", symbol: "BTCUSDT" });
-      await waitFor(() => hung > 0, "BTCUSDT's snapshot request hanging", 10_000, () => r.step());
+      await waitFor(() => hung > 0, "BTCUSDT's snapshot request hanging", 10_000, paced(r));
       // From here BTCUSDT waits on its request; ETHUSDT's own gaps must still resync through REST.
       const resyncs = () => r.feeder.stats().venues.binance!.resyncs ?? 0;
       for (let i = 0; i < 3; i++) {
         r.binance.inject("gap", { market: "spot", symbol: "ETHUSDT" });
         r.step();
-        await waitFor(() => equalNow(r, "binance:ETHUSDT"), `ETHUSDT resynced (gap ${i}) while BTCUSDT's request hangs`, 10_000, () => r.step());
+        await waitFor(() => equalNow(r, "binance:ETHUSDT"), `ETHUSDT resynced (gap ${i}) while BTCUSDT's request hangs`, 10_000, paced(r));
       }
       r.watch();
       await runRounds(r, ROUNDS, () => undefined);
@@ -137,7 +137,7 @@ describe("isolation: one broken symbol or venue, the others stay LIVE and equal"
       // The huge book is LIVE at the feeder: its snapshot was applied and is published (and refreshed) while the others run.
       const r = rig;
       const hugeBook = () => r.feeder.books().find((b) => b.instrument.venue === "coinbase");
-      await waitFor(() => r.feeder.bookSummaries().some((b) => b.venue === "coinbase" && b.state === "live"), "the huge book LIVE at the feeder", 30_000, () => r.step());
+      await waitFor(() => r.feeder.bookSummaries().some((b) => b.venue === "coinbase" && b.state === "live"), "the huge book LIVE at the feeder", 30_000, paced(r));
       expect(hugeBook()!.bidCount).toBeGreaterThan(5_000);
       expect(hugeBook()!.askCount).toBeGreaterThan(5_000);
       rig.watch();
@@ -157,7 +157,7 @@ describe("isolation: a venue whose simulator is stopped with SIGSTOP", { timeout
       const r = rig;
       const okxState = () => r.feeder.bookSummaries().find((b) => b.venue === "okx")?.state;
       await allLiveAndEqual(r);
-      await waitFor(() => okxState() === "live", "the OKX book LIVE", 20_000, () => r.step());
+      await waitFor(() => okxState() === "live", "the OKX book LIVE", 20_000, paced(r));
       r.watch();
       okx.proc.kill("SIGSTOP");
       // The stopped venue's book leaves LIVE on its dead-connection deadline (DEADLINE_MS of the feeder's clock); the
@@ -173,7 +173,7 @@ describe("isolation: a venue whose simulator is stopped with SIGSTOP", { timeout
       }
       await runRounds(r, ROUNDS, () => undefined);
       okx.proc.kill("SIGCONT");
-      await waitFor(() => okxState() === "live", "the OKX book LIVE again after SIGCONT", 30_000, () => r.step());
+      await waitFor(() => okxState() === "live", "the OKX book LIVE again after SIGCONT", 30_000, paced(r));
       await runRounds(r, 5, () => undefined);
       expect(r.violations).toEqual([]);
       expect(r.logLines.length).toBeLessThan(ROUNDS);
