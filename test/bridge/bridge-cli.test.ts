@@ -2,7 +2,7 @@
  * `feeder bridge to-nats` and `feeder listen --nats` as real processes against a real nats-server: the listen
  * table's NDJSON from the live subjects and from the JetStream stream's start carries every book of the feed, from
  * the reader's own stream; the compiled binary does the same (it once had no NATS packages in it); bad flags exit 2
- * naming the flag.
+ * naming the flag (one as a process, the others through main() in this process).
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { tmpdir } from "node:os";
@@ -13,6 +13,7 @@ import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
 import { feederConfig, uniqueDestination, type Markets } from "../e2e/harness.ts";
 import { sharedBinary } from "../e2e/binary-build.ts";
 import { NatsServer, natsServerMissing } from "./nats-server.ts";
+import { runMain } from "../cli/run-main.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const missing = natsServerMissing();
@@ -153,8 +154,10 @@ describe.skipIf(missing !== undefined)(`feeder bridge / listen --nats${missing ?
       [["bridge", "from-nats", "--nats", nats.url, "-g", "239.255.1.1:1", "--auth-key-file", "/nonexistent/feed.key"], /--auth-key-file: cannot read key file/],
       [["listen", "--nats", nats.url, "--duration", "1", "--auth-key-file", "/nonexistent/feed.key"], /--auth-key-file: cannot read key file/],
     ];
-    for (const [args, why] of cases) {
-      const r = await run(args);
+    // The first as a real process (its exit code and stderr); the rest through main() in this process, which the
+    // executable runs: the same refusal, without a Bun start and the app's import for each.
+    for (const [i, [args, why]] of cases.entries()) {
+      const r = i === 0 ? await run(args) : await runMain(...args).then((m) => ({ code: m.code, stderr: m.err.join("\n") }));
       expect(r.code, args.join(" ")).toBe(2);
       expect(r.stderr, args.join(" ")).toMatch(why);
     }
