@@ -2,7 +2,7 @@
  * `feeder bridge to-nats` and `feeder listen --nats` as real processes against a real nats-server: the listen
  * table's NDJSON from the live subjects and from the JetStream stream's start carries every book of the feed, from
  * the reader's own stream; the compiled binary does the same (it once had no NATS packages in it); bad flags exit 2
- * naming the flag.
+ * naming the flag (one as a process, the others through main() in this process).
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { tmpdir } from "node:os";
@@ -13,6 +13,8 @@ import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
 import { feederConfig, uniqueDestination, type Markets } from "../e2e/harness.ts";
 import { sharedBinary } from "../e2e/binary-build.ts";
 import { NatsServer, natsServerMissing } from "./nats-server.ts";
+import { runMain } from "../cli/run-main.ts";
+import { main } from "../../src/cli/main.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const missing = natsServerMissing();
@@ -36,28 +38,51 @@ async function run(args: string[]): Promise<{ code: number; stdout: string; stde
   return { code, stdout, stderr };
 }
 
+/** Takes one NDJSON line of listen into `symbols` and `sources` (a valid update's); true once every symbol has one. */
+function takeUpdate(line: string, symbols: Set<string>, sources: Set<number>): boolean {
+  const rec = JSON.parse(line) as { type: string; symbol?: string; valid?: boolean; sourceId?: number };
+  if (rec.type === "update" && rec.valid) {
+    symbols.add(rec.symbol!);
+    sources.add(rec.sourceId!);
+  }
+  return symbols.size === MARKETS[0]!.symbols.length;
+}
+
 /** Reads NDJSON updates until every symbol has a valid one; the process is then stopped (SIGTERM) and must exit 0. */
 async function validUpdates(args: string[], exe?: string): Promise<{ symbols: Set<string>; sources: Set<number>; code: number }> {
   const p = cli(["listen", "-f", "ndjson", ...args], exe);
   const symbols = new Set<string>();
   const sources = new Set<number>();
   let buf = "";
+  let all = false;
   const decoder = new TextDecoder();
   for await (const chunk of p.stdout as ReadableStream<Uint8Array>) {
     buf += decoder.decode(chunk);
     let nl: number;
     while ((nl = buf.indexOf("\n")) >= 0) {
-      const rec = JSON.parse(buf.slice(0, nl)) as { type: string; symbol?: string; valid?: boolean; sourceId?: number };
+      all = takeUpdate(buf.slice(0, nl), symbols, sources) || all;
       buf = buf.slice(nl + 1);
-      if (rec.type === "update" && rec.valid) {
-        symbols.add(rec.symbol!);
-        sources.add(rec.sourceId!);
-      }
     }
-    if (symbols.size === MARKETS[0]!.symbols.length) break;
+    if (all) break;
   }
   p.kill("SIGTERM");
   return { symbols, sources, code: await p.exited };
+}
+
+/**
+ * validUpdates through main() in this process (no Bun start and app import): its output closing once every symbol
+ * has a valid update stops listen as a reader going away does (`| head`), exit 0.
+ */
+async function validUpdatesHere(args: string[]): Promise<{ symbols: Set<string>; sources: Set<number>; code: number }> {
+  const symbols = new Set<string>();
+  const sources = new Set<number>();
+  let close: (why: string) => void = () => {};
+  const outClosed = new Promise<string>((resolve) => (close = resolve));
+  const out = (text: string) => {
+    for (const line of text.split("\n")) if (line !== "" && takeUpdate(line, symbols, sources)) close("EPIPE");
+  };
+  const code = await main(["listen", "-f", "ndjson", ...args], { out, err: () => {}, outClosed });
+  return { symbols, sources, code };
 }
 
 beforeAll(async () => {
@@ -86,8 +111,10 @@ describe.skipIf(missing !== undefined)(`feeder bridge / listen --nats${missing ?
   });
 
   test("listen --nats --stream --from all replays the stream", async () => {
-    const r = await validUpdates(["--nats", nats.url, "--prefix", "cli.md", "--stream", "CLI", "--from", "all"]);
+    // In this process (the live subjects' test above runs listen as a process, stopped by SIGTERM).
+    const r = await validUpdatesHere(["--nats", nats.url, "--prefix", "cli.md", "--stream", "CLI", "--from", "all"]);
     expect([...r.symbols].sort()).toEqual([...MARKETS[0]!.symbols].sort());
+    expect(r.code).toBe(0);
   });
 
   test("the compiled binary: bridge to-nats and listen --nats carry every book", async () => {
@@ -153,8 +180,10 @@ describe.skipIf(missing !== undefined)(`feeder bridge / listen --nats${missing ?
       [["bridge", "from-nats", "--nats", nats.url, "-g", "239.255.1.1:1", "--auth-key-file", "/nonexistent/feed.key"], /--auth-key-file: cannot read key file/],
       [["listen", "--nats", nats.url, "--duration", "1", "--auth-key-file", "/nonexistent/feed.key"], /--auth-key-file: cannot read key file/],
     ];
-    for (const [args, why] of cases) {
-      const r = await run(args);
+    // The first as a real process (its exit code and stderr); the rest through main() in this process, which the
+    // executable runs: the same refusal, without a Bun start and the app's import for each.
+    for (const [i, [args, why]] of cases.entries()) {
+      const r = i === 0 ? await run(args) : await runMain(...args).then((m) => ({ code: m.code, stderr: m.err.join("\n") }));
       expect(r.code, args.join(" ")).toBe(2);
       expect(r.stderr, args.join(" ")).toMatch(why);
     }

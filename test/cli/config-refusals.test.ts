@@ -1,12 +1,14 @@
 /**
- * Configurations and interfaces that cannot work are refused by the real executable (bun src/cli/main.ts) with
- * exit 2 and a message naming the key, before any socket: `run` exits on its own instead of starting.
- * check-config prints the settings with the TOML's key names.
+ * Configurations and interfaces that cannot work are refused with exit 2 and a message naming the key, before any
+ * socket: `run` exits on its own instead of starting. check-config prints the settings with the TOML's key names.
+ * Most refusals go through main() in this process (what the executable runs, output collected); each distinct path
+ * is also run once as the real executable (bun src/cli/main.ts): its exit code and stderr as a process's.
  */
 import { closeSync, constants, openSync, readdirSync, readlinkSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { main } from "../../src/cli/main.ts";
+import { runMain } from "./run-main.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { exitCodeWithin } from "../support/exit-within.ts";
 
@@ -24,6 +26,12 @@ async function runChild(args: string[]): Promise<{ code: number | "still running
   return { code, stdout: await new Response(proc.stdout).text(), stderr: await new Response(proc.stderr).text() };
 }
 
+/** The same command through main() in this process (no Bun start and app import per case): its output as text. */
+async function runHere(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const r = await runMain(...args);
+  return { code: r.code, stdout: r.out.join("\n"), stderr: r.err.join("\n") };
+}
+
 describe("refused before any socket, exit 2 naming the key", { timeout: 60_000 }, () => {
   const dir = makeTempDir("feeder-refusals-");
   const cases: [string, string, string][] = [
@@ -34,10 +42,11 @@ describe("refused before any socket, exit 2 naming the key", { timeout: 60_000 }
     ['Deribit interval = "raw"', `${HTTP}[venues.deribit.inverse]\nsymbols = ["BTC-PERPETUAL"]\ninterval = "raw"\n`, 'venues.deribit.inverse.interval: "raw" is not one of 100ms, agg2 (raw: needs an authorised connection'],
     ["Upbit level = -5", `${HTTP}[venues.upbit.spot]\nsymbols = ["KRW-BTC"]\nlevel = -5\n`, "venues.upbit.spot.level: -5 is not a number 0–1000000000000 with at most 8 decimals"],
   ];
-  test.each(cases)("%s: run and check-config exit 2", async (_what, toml, message) => {
+  // The first case's run and the second's check-config as real processes; the rest in this process.
+  test.each(cases.map((c, i) => [...c, i] as const))("%s: run and check-config exit 2", async (_what, toml, message, i) => {
     const path = join(dir, `${_what.replace(/\W+/g, "-")}.toml`);
     writeFileSync(path, toml);
-    const [run, check] = await Promise.all([runChild(["run", "--config", path]), runChild(["check-config", "--config", path])]);
+    const [run, check] = await Promise.all([(i === 0 ? runChild : runHere)(["run", "--config", path]), (i === 1 ? runChild : runHere)(["check-config", "--config", path])]);
     for (const r of [run, check]) {
       expect(r.stderr).toContain(message);
       expect(r.code).toBe(2);
@@ -49,7 +58,8 @@ describe("refused before any socket, exit 2 naming the key", { timeout: 60_000 }
     const path = join(dir, "iface-not-here.toml");
     writeFileSync(path, `${HTTP}${DEST('group = "239.255.46.1"\ninterface = "192.0.2.1"')}${VENUE}`);
     const message = 'publish.destinations[0].interface: "192.0.2.1" is not an address of this host (it has 127.0.0.1 on lo';
-    const [run, check] = await Promise.all([runChild(["run", "--config", path]), runChild(["check-config", "--config", path])]);
+    // run's exit 1 is said in its JSON log on the process's stderr: a real process.
+    const [run, check] = await Promise.all([runChild(["run", "--config", path]), runHere(["check-config", "--config", path])]);
     expect(check.stderr).toContain(message);
     expect(check.code).toBe(2);
     expect(run.stderr).toContain(JSON.stringify(message).slice(1, -1)); // in a JSON log line
@@ -58,7 +68,7 @@ describe("refused before any socket, exit 2 naming the key", { timeout: 60_000 }
     // With a problem of the file beside it, it is the file's error: exit 2.
     const both = join(dir, "iface-and-bad-group.toml");
     writeFileSync(both, `${HTTP}${DEST('group = "239.255.46.1"\ninterface = "192.0.2.1"')}${DEST('group = ""\nchannel = 2')}${VENUE}`);
-    const mixed = await runChild(["run", "--config", both]);
+    const mixed = await runHere(["run", "--config", both]);
     expect(mixed.code, mixed.stderr).toBe(2);
   });
 
@@ -71,7 +81,8 @@ describe("refused before any socket, exit 2 naming the key", { timeout: 60_000 }
   });
 
   test("listen --iface that is not an IPv4 address of this host is a usage error", async () => {
-    const results = await Promise.all([["eth0", "is not an IPv4 address"], ["lo", "lo is an interface name, its address is 127.0.0.1"], ["192.0.2.1", "is not an address of this host"], ["239.255.46.1:46000", "is not an IPv4 address"]].map(async ([iface, message]) => ({ r: await runChild(["listen", "-g", "239.255.46.1:46000", "--iface", iface!, "--duration", "30"]), message: message! })));
+    // The first as a real process, the rest in this process.
+    const results = await Promise.all([["eth0", "is not an IPv4 address"], ["lo", "lo is an interface name, its address is 127.0.0.1"], ["192.0.2.1", "is not an address of this host"], ["239.255.46.1:46000", "is not an IPv4 address"]].map(async ([iface, message], i) => ({ r: await (i === 0 ? runChild : runHere)(["listen", "-g", "239.255.46.1:46000", "--iface", iface!, "--duration", "30"]), message: message! })));
     for (const { r, message } of results) {
       expect(r.stderr).toMatch(/^feeder listen: --iface /);
       expect(r.stderr).toContain(message);
@@ -111,15 +122,15 @@ describe("a stop signal while a FIFO given as -c is read: heard at once (before:
     return Bun.spawn([process.execPath, script], { cwd: ROOT, stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, FEEDER_LOG_LEVEL: "info" } });
   }
 
-  /** Resolves once `pid` has `path` open (Linux: /proc/PID/fd), polling every few ms. */
+  /** Resolves once `pid` has `path` open (Linux: /proc/PID/fd), polling every 25 ms (the child's start takes far longer). */
   async function opened(pid: number, path: string): Promise<void> {
-    for (let i = 0; i < 2_000; i++) {
+    for (let i = 0; i < 400; i++) {
       try {
         if (readdirSync(`/proc/${pid}/fd`).some((fd) => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`) === path; } catch { return false; } })) return;
       } catch {
         // not there yet, or gone
       }
-      await Bun.sleep(5);
+      await Bun.sleep(25);
     }
     throw new Error(`process ${pid} never opened ${path}`);
   }

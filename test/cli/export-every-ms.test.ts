@@ -9,19 +9,33 @@ import { describe, expect, test } from "vitest";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { exitCodeWithin } from "../support/exit-within.ts";
 import { writeXrpCapture, writeXrpConfig } from "../support/xrp-capture.ts";
+import { runMain } from "./run-main.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const EXIT_BOUND_MS = 30_000;
 
-async function exportWith(everyMs: string): Promise<{ code: number | "still running"; stderr: string; out: string }> {
+/**
+ * The export with `--every-ms everyMs`: as a real process when `inProcess` is false (the refusal, whose regression
+ * never ended: a child can be killed, this process's loop could not), else through main() in this process (no Bun
+ * start and app import per case).
+ */
+async function exportWith(everyMs: string, inProcess = false): Promise<{ code: number | "still running"; stderr: string; out: string }> {
   const dir = makeTempDir("feeder-export-every-ms-");
   const { file } = writeXrpCapture(dir);
   const config = writeXrpConfig(dir, { group: "239.255.45.9", port: 45_909 });
   const out = join(dir, "books.jsonl");
-  const proc = Bun.spawn([process.execPath, "src/cli/main.ts", "export", "--books", "-c", config, "--every-ms", everyMs, "-o", out, file], { cwd: ROOT, stdout: "ignore", stderr: "pipe" });
-  const code = await exitCodeWithin(proc, EXIT_BOUND_MS);
-  if (code === "still running") proc.kill("SIGKILL");
-  const stderr = await new Response(proc.stderr).text();
+  const args = ["export", "--books", "-c", config, "--every-ms", everyMs, "-o", out, file];
+  let code: number | "still running";
+  let stderr: string;
+  if (inProcess) {
+    const r = await runMain(...args);
+    [code, stderr] = [r.code, r.err.join("\n")];
+  } else {
+    const proc = Bun.spawn([process.execPath, "src/cli/main.ts", ...args], { cwd: ROOT, stdout: "ignore", stderr: "pipe" });
+    code = await exitCodeWithin(proc, EXIT_BOUND_MS);
+    if (code === "still running") proc.kill("SIGKILL");
+    stderr = await new Response(proc.stderr).text();
+  }
   let text = "";
   try {
     text = readFileSync(out, "utf8");
@@ -37,7 +51,7 @@ describe("export --books --every-ms finer than the receive times", { timeout: 60
   });
 
   test("--every-ms 0.007 (7 µs, though 0.007 * 1000 is not exactly 7) is accepted: a grid of whole microseconds", async () => {
-    const r = await exportWith("0.007");
+    const r = await exportWith("0.007", true);
     expect(r.code).toBe(0);
     const times = r.out.trim().split("\n").map((l) => (JSON.parse(l) as { tsUs: number }).tsUs);
     expect(times.length).toBeGreaterThan(10);
@@ -45,7 +59,7 @@ describe("export --books --every-ms finer than the receive times", { timeout: 60
   });
 
   test("--every-ms 1.001 (1.001 * 1000 is 1000.9999999999999): every row on a multiple of 1,001 µs (before: 1733011200700779.8, …)", async () => {
-    const r = await exportWith("1.001");
+    const r = await exportWith("1.001", true);
     expect(r.code).toBe(0);
     const times = r.out.trim().split("\n").map((l) => (JSON.parse(l) as { tsUs: number }).tsUs);
     expect(times.length).toBeGreaterThan(10);

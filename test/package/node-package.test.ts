@@ -1,15 +1,16 @@
 /**
- * The subscriber library as a package, used from plain Node: `npm pack` (its prepack builds dist/lib), a fresh
+ * The subscriber library as a package, used from plain Node: `npm pack` (its prepack builds dist/lib; once per run,
+ * shared with wire/node-compat.test.ts: packed-library.ts), a fresh
  * Node project installs the tarball offline (the package has no runtime dependencies, so no registry and no
  * cache is needed: the install uses an empty npm cache of its own), and a Node (not Bun) script that imports
  * `feeder/subscriber` receives a live feed from the simulator → feeder pipeline running in this process, on
  * 127.0.0.1 multicast with TTL 1. Every book the script reports valid must be the simulator's book at that
  * venue sequence. The consumer's TypeScript also type-checks against the shipped .d.ts.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { delimiter, dirname, join } from "node:path";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Feeder } from "../../src/app/feeder.ts";
@@ -17,6 +18,7 @@ import { silentLogger } from "../../src/core/log.ts";
 import type { MarketName } from "../../src/core/types.ts";
 import { startBybitSimulator, type BybitSim } from "../../src/sim/bybit-sim.ts";
 import { feederConfig, levelsOfSim, tempDir, uniqueDestination, waitFor, type Markets } from "../e2e/harness.ts";
+import { childEnv, realNode, run, sharedPack } from "./packed-library.ts";
 
 const REPO = join(import.meta.dirname, "..", "..");
 const MARKETS: Markets = [
@@ -28,35 +30,6 @@ const NAMES = MARKETS.flatMap((m) => m.symbols.map((s) => `${m.market}:${s}`));
 const UPDATES_PER_BOOK = 5;
 const STEP_MS = 10;
 const FEED_TIMEOUT_MS = 30_000;
-
-/** A `node` on the PATH that is Node itself: under `bun --bun` the first one on the PATH may be Bun's shim. */
-function realNode(): string {
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    const candidate = join(dir, "node");
-    if (!dir || !existsSync(candidate)) continue;
-    const r = spawnSync(candidate, ["-p", "process.versions.bun ? 'bun' : process.versions.node"], { encoding: "utf8" });
-    if (r.status === 0 && r.stdout.trim() !== "bun") return candidate;
-  }
-  throw new Error("no Node.js on the PATH (the subscriber package must be tested under Node, not Bun)");
-}
-
-/** The environment for npm and node children: Node first on the PATH, none of the npm_* of `npm test`. */
-function childEnv(node: string, npmCache: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^npm_/i.test(k)) env[k] = v;
-  env.PATH = `${dirname(node)}${delimiter}${env.PATH ?? ""}`;
-  env.npm_config_cache = npmCache;
-  env.npm_config_update_notifier = "false";
-  env.npm_config_fund = "false";
-  env.npm_config_audit = "false";
-  return env;
-}
-
-function run(cmd: string, args: string[], cwd: string, env: Record<string, string>): string {
-  const r = spawnSync(cmd, args, { cwd, env, encoding: "utf8", timeout: 240_000 }); // npm pack builds the library (tsc): SIGTERM at 60 s once under load ~35
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status ?? r.signal}) in ${cwd}:\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
 
 /** The consumer: what a Node user writes. Prints one JSON line per valid update, then {"done":true}. */
 const CONSUMER_MJS = `
@@ -109,16 +82,13 @@ let sim: BybitSim | undefined;
 let feeder: Feeder | undefined;
 let child: ChildProcess | undefined;
 
-beforeAll(() => {
-  node = realNode();
+beforeAll(async () => {
+  const found = realNode();
+  if (found === undefined) throw new Error("no Node.js on the PATH (the subscriber package must be tested under Node, not Bun)");
+  node = found;
   const root = tempDir("feeder-pkg-");
   env = childEnv(node, join(root, "npm-cache"));
-  const packDir = join(root, "pack");
-  mkdirSync(packDir);
-  run("npm", ["pack", "--pack-destination", packDir], REPO, env);
-  const tgz = readdirSync(packDir).filter((f) => f.endsWith(".tgz"));
-  expect(tgz).toHaveLength(1);
-  tarball = join(packDir, tgz[0]!);
+  tarball = await sharedPack(node); // the run's npm pack (packed-library.ts): node-compat.test.ts runs the same dist/lib
   app = join(root, "app");
   mkdirSync(app);
   writeFileSync(join(app, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));

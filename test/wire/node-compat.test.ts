@@ -2,38 +2,46 @@
  * src/wire (CRC-32 and CRC-32C, HMAC, decoder) runs under plain Node 20 as well as Bun: the subscriber imports it
  * (issue #10: no Bun.* API in src/wire). The entry is bundled for Node with Bun.build and run by `node`;
  * it must decode every golden vector exactly as the Bun run does. A source scan also refuses any `Bun.` call.
- * The compiled library (tsc with tsconfig.lib.json, as `npm run build:lib`) runs under Node too, once as it is and
- * once with node:zlib's `crc32` hidden by module hooks (node-no-crc32/): the TypeScript CRC-32 a Node < 20.15 uses.
+ * The compiled library (dist/lib of the package's `npm pack`, whose prepack runs `npm run build:lib`: the run's one
+ * pack, test/package/packed-library.ts) runs under Node too, once as it is and once with node:zlib's `crc32` hidden
+ * by module hooks (node-no-crc32/): the TypeScript CRC-32 a Node < 20.15 uses.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { createRequire } from "node:module";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { sharedPack } from "../package/packed-library.ts";
 
 const VECTORS = new URL("./vectors.json", import.meta.url).pathname;
 const WIRE_DIR = new URL("../../src/wire/", import.meta.url).pathname;
 
 /**
- * The real Node binary: under `bun --bun` the first `node` on PATH is Bun's shim (a bun-node-* directory), which
- * would prove nothing. undefined when the host has no Node.
+ * The real Node binary and its version (from the same probe: no further `node -p` per check): under `bun --bun` the
+ * first `node` on PATH is Bun's shim (a bun-node-* directory), which would prove nothing. undefined when the host
+ * has no Node.
  */
-function realNode(): string | undefined {
+function realNode(): { path: string; major: number; minor: number } | undefined {
   for (const dir of (process.env.PATH ?? "").split(":")) {
     if (dir === "" || dir.includes("bun-node")) continue;
     const candidate = join(dir, "node");
     if (!existsSync(candidate)) continue;
     try {
       const v = execFileSync(candidate, ["-e", "process.stdout.write(typeof Bun === 'undefined' ? process.version : 'bun')"], { encoding: "utf8" });
-      if (v.startsWith("v")) return candidate;
+      if (v.startsWith("v")) {
+        const [major, minor] = v.slice(1).split(".").map(Number);
+        return { path: candidate, major: major!, minor: minor! };
+      }
     } catch {
       // not runnable: try the next one
     }
   }
   return undefined;
 }
-const NODE = realNode();
+const FOUND = realNode();
+const NODE = FOUND?.path;
+/** node:zlib has crc32 from Node 20.15 / 22.2 on. */
+const NODE_HAS_CRC32 = FOUND !== undefined && (FOUND.major > 22 || (FOUND.major === 22 && FOUND.minor >= 2) || (FOUND.major === 20 && FOUND.minor >= 15) || FOUND.major === 21);
 
 describe("src/wire under plain Node", () => {
   it("no source file in src/wire calls a Bun API", () => {
@@ -55,9 +63,8 @@ describe("src/wire under plain Node", () => {
     expect(got.check).toBe("e3069283");
     expect(got.check32).toBe("cbf43926");
     expect(got.tsAgrees).toBe(true);
-    // node:zlib has crc32 from Node 20.15 / 22.2 on: the native path is the one exercised there.
-    const [major, minor] = execFileSync(NODE!, ["-p", "process.versions.node"], { encoding: "utf8" }).trim().split(".").map(Number);
-    expect(got.native).toBe(major! > 22 || (major === 22 && minor! >= 2) || (major === 20 && minor! >= 15) || major === 21);
+    // The native path is the one exercised where node:zlib has crc32.
+    expect(got.native).toBe(NODE_HAS_CRC32);
     const vectors = JSON.parse(readFileSync(VECTORS, "utf8")) as { name: string; expectError?: string; datagrams: string[] }[];
     const want = Object.fromEntries(vectors.map((v) => [v.name, v.datagrams.map(() => v.expectError ?? "ok").join(",")]));
     expect(got.results).toEqual(want);
@@ -65,12 +72,12 @@ describe("src/wire under plain Node", () => {
 
   // The compiled library (tsconfig.lib.json, what `npm run build:lib` ships for `engines.node >= 20`) on this Node,
   // and on a node:zlib without crc32 (Node 20.0–20.14, simulated by module hooks): the TypeScript CRC-32 then.
-  it.runIf(NODE !== undefined)("the compiled library decodes every vector under Node with and without zlib.crc32", () => {
-    const out = mkdtempSync(join(tmpdir(), "feeder-node-lib-"));
-    const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
-    // --noCheck: the same files as a checked build (emit does not depend on the check); `npm run typecheck` type-checks
-    // tsconfig.lib.json already (scripts/build-lib.mjs --check), and checking it again here was a third of this test's CPU.
-    execFileSync(NODE!, [tsc, "-p", new URL("../../tsconfig.lib.json", import.meta.url).pathname, "--outDir", out, "--noCheck"], { encoding: "utf8" });
+  it.runIf(NODE !== undefined)("the compiled library decodes every vector under Node with and without zlib.crc32", async () => {
+    // The library as shipped, from the run's tarball (node-package.test.ts installs the same one): until s-suitecli this
+    // file compiled it again with tsc (~6 CPU-s), beside the pack's own compile of the same tsconfig.lib.json.
+    const unpacked = mkdtempSync(join(tmpdir(), "feeder-node-lib-"));
+    execFileSync("tar", ["-xzf", await sharedPack(NODE!), "-C", unpacked]);
+    const out = join(unpacked, "package", "dist", "lib");
     const entry = new URL("./node-no-crc32/lib-entry.mjs", import.meta.url).pathname;
     const hooks = new URL("./node-no-crc32/register.mjs", import.meta.url).pathname;
     const vectors = JSON.parse(readFileSync(VECTORS, "utf8")) as { name: string; expectError?: string; datagrams: string[] }[];
@@ -85,13 +92,11 @@ describe("src/wire under plain Node", () => {
         rejected: Record<string, number>;
         bookUsable: boolean | null;
       };
-      const [major, minor] = execFileSync(NODE!, ["-p", "process.versions.node"], { encoding: "utf8" }).trim().split(".").map(Number);
-      const nodeHasCrc32 = major! > 22 || (major === 22 && minor! >= 2) || (major === 20 && minor! >= 15) || major === 21;
-      expect(got.native, `without crc32: ${withoutCrc32}`).toBe(!withoutCrc32 && nodeHasCrc32);
+      expect(got.native, `without crc32: ${withoutCrc32}`).toBe(!withoutCrc32 && NODE_HAS_CRC32);
       expect(got.check32).toBe("cbf43926");
       expect(got.results).toEqual(want);
       expect(Object.values(got.rejected).every((n) => n === 0)).toBe(true);
       expect(got.bookUsable).toBe(true);
     }
-  }, 180_000); // compiles the library, then two Node runs: timed out at 60 s under load ~35
+  }, 420_000); // packs the library (or waits for node-package.test.ts's pack: up to 300 s), then two Node runs: timed out at 60 s under load ~35
 });
