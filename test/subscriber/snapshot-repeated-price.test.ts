@@ -8,10 +8,10 @@
  */
 import { afterEach, expect, it } from "vitest";
 import type { FeedSubscriber, SubscriberErrorEvent } from "../../src/subscriber/index.ts";
-import { EncodedDefinition, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
+import { EncodedDefinition, packBookDelta, packBookSnapshot, packInstrumentDefinition } from "../../src/wire/encoder.ts";
 import { makeInstrument, TestBook } from "../wire/helpers.ts";
 import { deepBook } from "./cut-books.ts";
-import { newSubscriber, packer, take, T0 } from "./feed-harness.ts";
+import { bidDelta, newSubscriber, packer, take, T0 } from "./feed-harness.ts";
 
 let sub: FeedSubscriber | undefined;
 afterEach(async () => {
@@ -101,6 +101,36 @@ it("a chunked refresh at a valid book's own instrSeq repeating an ask price: ref
   for (const d of take(p)) sub.ingest(d, T0);
   expect(book.usable).toBe(true);
   expect([book.bidCount, book.askCount, book.askPriceAt(15), book.askQtyAt(15)]).toEqual([20, 20, pub.askPriceAt(15), pub.askQtyAt(15)]);
+  // Emptied by the subscriber, not diverged from the publisher's events: loading it back is no repair.
+  expect(repairs).toBe(0);
+});
+
+it("a refused snapshot far ahead takes no header: deltas after it leave the book not usable, and the next good refresh (below the refused instrSeq) loads it", () => {
+  const a = new TestBook(makeInstrument("coinbase", "spot", "BTC-USD", 2, 8));
+  a.load([[100_00, 5], [99_00, 6]], [[101_00, 8]], 1, T0);
+  const p = packer();
+  packInstrumentDefinition(p, new EncodedDefinition(a.instrument), false);
+  packBookSnapshot(p, a, 0, false);
+  sub = newSubscriber();
+  for (const d of take(p)) sub.ingest(d, T0);
+  const book = sub.book(a.instrument.instrumentId)!;
+  expect(book.usable).toBe(true);
+  const forged = repeating(a, "bid", 1);
+  forged.instrSeq = 1_000_000; // its own, not a's: a forged header far ahead
+  packBookSnapshot(p, forged, 0, true);
+  for (const d of take(p)) sub.ingest(d, T0);
+  expect(sub.counters.snapshotsRepeatingPrice).toBe(1);
+  expect([book.usable, book.instrSeq]).toEqual([false, 1]);
+  // The publisher's next delta: applied to the emptied book, which stays invalid (no snapshot since).
+  packBookDelta(p, a, bidDelta(a, [[99_50, 3]]));
+  for (const d of take(p)) sub.ingest(d, T0);
+  expect([book.valid, book.usable, book.instrSeq]).toEqual([false, false, 2]);
+  // Taken, the refused header's instrSeq had refused this refresh as older (staleSnapshots): never usable again.
+  packBookSnapshot(p, a, 0, true);
+  for (const d of take(p)) sub.ingest(d, T0);
+  expect(sub.counters.staleSnapshots).toBe(0);
+  expect(book.usable).toBe(true);
+  expect([book.bidCount, book.bidPriceAt(1), book.bidQtyAt(1)]).toEqual([3, 99_50, 3]);
 });
 
 it("refused on one channel, the other channel's copy of the same snapshot (the publisher's) loads the book at once", () => {
