@@ -2,8 +2,8 @@
 /**
  * Packs the messages of one (channel, source) into datagrams of at most maxDatagramBytes, MoldUDP64 style:
  * several messages per datagram, a message never spans datagrams, the packet header carries the channel sequence
- * number of its first message. Buffers are preallocated and reused; the pool only grows when one event-loop turn
- * produces more datagrams than any turn before (cold, doubling). `seal()` finishes every pending datagram just before
+ * number of its first message. Buffers are reused; the pool only grows when one event-loop turn produces more
+ * datagrams than any turn before (cold, one buffer at a time). `seal()` finishes every pending datagram just before
  * the send: send time, then the HMAC trailer (AUTHENTICATED), then the CRC-32 over everything (docs/wire-protocol.md §3).
  * @module
  */
@@ -54,7 +54,14 @@ export interface ChannelPackerOptions {
   auth?: DatagramAuth;
 }
 
-const INITIAL_POOL_DATAGRAMS = 16;
+/**
+ * Datagram buffers the constructor makes: one (nearly every packer sends one; `bytes[0]` exists from the start). The
+ * rest are made the first time a turn needs them: a NATS reader makes a packer per upstream session, and 16 up front,
+ * each with its views, were ~120 heap cells a packer where one is ~17 (test/wire/packer-pool.test.ts).
+ */
+const INITIAL_POOL_DATAGRAMS = 1;
+/** Slots of `lengths` to start with (grown, doubling, as buffers are added). */
+const INITIAL_LENGTH_SLOTS = 16;
 
 // The word stores of the packet and message headers pack adjacent fields; they assume this layout.
 if (
@@ -158,7 +165,7 @@ export class ChannelPacker {
     this.auth = opts.auth;
     this.trailerBytes = opts.auth !== undefined ? AUTH_TRAILER_BYTES : 0;
     nsFromUsWords(this.sessionStartWords, 0, this.sessionStartUs);
-    this.lengths = new Int32Array(INITIAL_POOL_DATAGRAMS);
+    this.lengths = new Int32Array(INITIAL_LENGTH_SLOTS);
     for (let i = 0; i < INITIAL_POOL_DATAGRAMS; i++) this.addBuffer();
   }
 
@@ -340,7 +347,7 @@ export class ChannelPacker {
   }
 
   private openDatagram(pktFlags: number): void {
-    if (this.count === this.bytes.length) this.growPool();
+    if (this.count === this.bytes.length) this.addBuffer(); // cold: more datagrams in one turn than ever before
     const view = this.views[this.count];
     let flags = this.auth !== undefined ? pktFlags | PKT_FLAG_AUTHENTICATED : pktFlags;
     if (this.firstSession) {
@@ -389,16 +396,14 @@ export class ChannelPacker {
     view.setUint32(PKT_CHECKSUM_OFFSET, 0, true);
   }
 
-  // Cold: only when a turn produces more datagrams than ever before.
-  private growPool(): void {
-    const n = this.bytes.length;
-    const lengths = new Int32Array(n * 2);
-    lengths.set(this.lengths);
-    this.lengths = lengths;
-    for (let i = 0; i < n; i++) this.addBuffer();
-  }
-
+  // Cold: in the constructor, then only when a turn produces more datagrams than ever before.
   private addBuffer(): void {
+    const n = this.bytes.length;
+    if (n === this.lengths.length) {
+      const lengths = new Int32Array(n * 2);
+      lengths.set(this.lengths);
+      this.lengths = lengths;
+    }
     const buf = new ArrayBuffer(this.maxDatagramBytes);
     const bytes = new Uint8Array(buf);
     this.bytes.push(bytes);
