@@ -85,6 +85,16 @@ async function validUpdatesHere(args: string[]): Promise<{ symbols: Set<string>;
   return { symbols, sources, code };
 }
 
+/** Until stream `name` holds a message (its info read every 20 ms; not there yet: none). */
+async function streamHolds(name: string, timeoutMs = 20_000): Promise<void> {
+  const messages = () => nats.withJsm((jsm) => jsm.streams.info(name)).then((i) => i.state.messages, () => 0);
+  const deadline = Date.now() + timeoutMs;
+  while ((await messages()) === 0) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for stream ${name} to hold a message`);
+    await Bun.sleep(20);
+  }
+}
+
 beforeAll(async () => {
   if (missing) return;
   nats = await NatsServer.start();
@@ -111,6 +121,9 @@ describe.skipIf(missing !== undefined)(`feeder bridge / listen --nats${missing ?
   });
 
   test("listen --nats --stream --from all replays the stream", async () => {
+    // The bridge makes its stream once started: in this process listen starts at once (no Bun start), and read "stream
+    // not found" when this test ran first (-t, .only), before the live subjects' test above gave the bridge that time.
+    await streamHolds("CLI");
     // In this process (the live subjects' test above runs listen as a process, stopped by SIGTERM).
     const r = await validUpdatesHere(["--nats", nats.url, "--prefix", "cli.md", "--stream", "CLI", "--from", "all"]);
     expect([...r.symbols].sort()).toEqual([...MARKETS[0]!.symbols].sort());

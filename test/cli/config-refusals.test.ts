@@ -8,7 +8,6 @@ import { closeSync, constants, openSync, readdirSync, readlinkSync, writeFileSyn
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { main } from "../../src/cli/main.ts";
-import { runMain } from "./run-main.ts";
 import { makeTempDir } from "../support/temp-dirs.ts";
 import { exitCodeWithin } from "../support/exit-within.ts";
 
@@ -26,10 +25,28 @@ async function runChild(args: string[]): Promise<{ code: number | "still running
   return { code, stdout: await new Response(proc.stdout).text(), stderr: await new Response(proc.stderr).text() };
 }
 
-/** The same command through main() in this process (no Bun start and app import per case): its output as text. */
-async function runHere(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const r = await runMain(...args);
-  return { code: r.code, stdout: r.out.join("\n"), stderr: r.err.join("\n") };
+/**
+ * The same command through main() in this process (no Bun start and app import per case): its output as text. One
+ * that starts instead of refusing is stopped past EXIT_BOUND_MS (its output closed, as a reader going away does) and
+ * is "still running", as runChild's: before, it held the test to its timeout, naming nothing, and stayed running in
+ * this process (its venue connections, its sockets) through the file's later tests.
+ */
+async function runHere(args: string[]): Promise<{ code: number | "still running"; stdout: string; stderr: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  let stop: (why: string) => void = () => {};
+  const outClosed = new Promise<string>((resolve) => (stop = resolve));
+  let bounded = false;
+  const bound = setTimeout(() => {
+    bounded = true;
+    stop("EPIPE");
+  }, EXIT_BOUND_MS);
+  try {
+    const code = await main(args, { out: (t) => out.push(t), err: (t) => err.push(t), outClosed });
+    return { code: bounded ? "still running" : code, stdout: out.join("\n"), stderr: err.join("\n") };
+  } finally {
+    clearTimeout(bound);
+  }
 }
 
 describe("refused before any socket, exit 2 naming the key", { timeout: 60_000 }, () => {
