@@ -17,8 +17,9 @@
  * time anything: vitest's 5 s default failed CPU-heavy randomized tests (200k-number oracles, 3000-step replace runs)
  * on a loaded 2-vCPU box, so the default is 60 s; a file that needs more says so itself.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { join } from "node:path";
 import { configDefaults, defineConfig } from "vitest/config";
 import LongFirstSequencer from "./test/support/sequencer.ts";
 
@@ -34,9 +35,49 @@ import LongFirstSequencer from "./test/support/sequencer.ts";
  */
 const MOCKS = /\bvi\.(mock|doMock|unmock|doUnmock|hoisted|importActual|importMock|resetModules)\(|import\.meta\.vitest/;
 const TEST_DIR = `${import.meta.dirname}/test`;
-const mockingFiles = readdirSync(TEST_DIR, { recursive: true, encoding: "utf8" })
-  .filter((f) => f.endsWith(".test.ts") && MOCKS.test(readFileSync(`${TEST_DIR}/${f}`, "utf8")))
+const testFiles = readdirSync(TEST_DIR, { recursive: true, encoding: "utf8" })
+  .filter((f) => f.endsWith(".test.ts"))
   .map((f) => `test/${f.split("\\").join("/")}`);
+const sourceOf = (file: string) => readFileSync(`${import.meta.dirname}/${file}`, "utf8");
+const mockingFiles = testFiles.filter((f) => MOCKS.test(sourceOf(f)));
+
+/**
+ * What a file can leave behind in its process for the files after it there: a fake clock, a global or an env var
+ * replaced (vi.stubGlobal is not undone between files, vi.restoreAllMocks is), a process listener, a global assigned,
+ * the process's directory or umask changed, or the CLI's main run in this process (its stop-signal listeners stay).
+ * Read in the file and in the test/ helpers it imports, at any depth: such a file runs in a process of its own.
+ */
+const LEAKS = new RegExp(
+  [
+    /\bvi\.(useFakeTimers|stubGlobal|stubEnv|setSystemTime)\(/,
+    /\bprocess\.env(\.\w+|\[[^\]]+\])\s*=[^=]|\bdelete process\.env\b/,
+    /\bprocess\.(on|once|addListener|prependListener|prependOnceListener|chdir|setMaxListeners)\(|\bprocess\.umask\(\s*[^)\s]|\bprocess\.exitCode\s*=[^=]/,
+    /\bglobalThis\.[\w$]+\s*=[^=]|\(globalThis as [^)]*\)\.[\w$]+\s*=[^=]|\b(Date|Math|performance|console|JSON|Bun)\.[\w$]+\s*=[^=]/,
+    /\bObject\.defineProperty\((globalThis|process|performance|Date|Math|console|Bun)\b/,
+    /\bfrom "(\.\.\/)+src\/cli\/main\.ts"/,
+  ]
+    .map((r) => r.source)
+    .join("|"),
+);
+/** Files that leave nothing the pattern sees but still fail after others in a shared process: each with its reason. */
+const ISOLATED_BY_HAND: Record<string, string> = {};
+const LOCAL_IMPORT = /(?:from|import)\s*\(?\s*"(\.{1,2}\/[^"]+\.ts)"/g;
+const leaksSeen = new Map<string, boolean>();
+function leaks(file: string, seen = new Set<string>()): boolean {
+  const known = leaksSeen.get(file);
+  if (known !== undefined) return known;
+  if (seen.has(file)) return false;
+  seen.add(file);
+  const text = sourceOf(file);
+  const dir = file.slice(0, file.lastIndexOf("/"));
+  const helpers = [...text.matchAll(LOCAL_IMPORT)].map((m) => join(dir, m[1]!).split("\\").join("/")).filter((h) => h.startsWith("test/") && existsSync(`${import.meta.dirname}/${h}`));
+  const result = LEAKS.test(text) || helpers.some((h) => leaks(h, seen));
+  leaksSeen.set(file, result);
+  return result;
+}
+const isolatedFiles = testFiles.filter((f) => !mockingFiles.includes(f) && (f in ISOLATED_BY_HAND || leaks(f)));
+
+const NATIVE = { viteModuleRunner: false, nodeLoader: false };
 
 export default defineConfig({
   test: {
@@ -47,7 +88,8 @@ export default defineConfig({
     // One temporary directory per run (inject("runDir")): artefacts several files need are built once.
     globalSetup: ["test/support/global-setup.ts"],
     projects: [
-      { extends: true, test: { name: "native", exclude: [...configDefaults.exclude, ...mockingFiles], experimental: { viteModuleRunner: false, nodeLoader: false } } },
+      { extends: true, test: { name: "shared", isolate: false, exclude: [...configDefaults.exclude, ...mockingFiles, ...isolatedFiles], experimental: NATIVE } },
+      { extends: true, test: { name: "isolated", include: isolatedFiles, experimental: NATIVE } },
       { extends: true, test: { name: "module-runner", include: mockingFiles } },
     ],
   },
