@@ -10,9 +10,14 @@
  * run side by side: each opens its own simulators on port 0 and its own multicast group/port pair (ports below the
  * ephemeral range from test/support/destination.ts uniqueDestination, checked by test/architecture/test-ports.test.ts;
  * the per-file groups named in each file), and every wait is a deadline polled for an event,
- * never a fixed sleep, so a busier CPU makes a test slower, not wrong. Each file keeps its own process (isolate): no
- * module state is shared between files. isolate: false was tried: 3 files failed on state left by others
- * (test/support/temp-dirs.ts, for one, registers its cleanup once per module) and it was no faster. The longest files
+ * never a fixed sleep, so a busier CPU makes a test slower, not wrong. Most files share worker processes (project
+ * "shared", isolate: false: one after another in a process, its module cache shared): a process of its own cost each
+ * file ~0.3 s of CPU (test/core + test/wire, 37 files, idle: 37.8 s of CPU isolated, 26.2 s shared; ~230 CPU-s over the
+ * suite). A file whose source or test/ helpers show something that could outlive it in the process (LEAKS below) keeps
+ * a process of its own (project "isolated"), picked from the source, so a new such file is isolated by itself; vitest
+ * restores vi.spyOn spies after every file. A shared file closes what it opens (servers, sockets, intervals, children):
+ * left open, they would take the later files' CPU and ports. Support modules must not register hooks or start anything when imported:
+ * in a shared process they run once, for the first file (test/support/temp-dirs.ts did, until 2026-12-08). The longest files
  * start first (test/support/sequencer.ts): the run ends with its last file. Timeouts are there to catch a hang, not to
  * time anything: vitest's 5 s default failed CPU-heavy randomized tests (200k-number oracles, 3000-step replace runs)
  * on a loaded 2-vCPU box, so the default is 60 s; a file that needs more says so itself.
