@@ -10,15 +10,21 @@
  * run side by side: each opens its own simulators on port 0 and its own multicast group/port pair (ports below the
  * ephemeral range from test/support/destination.ts uniqueDestination, checked by test/architecture/test-ports.test.ts;
  * the per-file groups named in each file), and every wait is a deadline polled for an event,
- * never a fixed sleep, so a busier CPU makes a test slower, not wrong. Each file keeps its own process (isolate): no
- * module state is shared between files. isolate: false was tried: 3 files failed on state left by others
- * (test/support/temp-dirs.ts, for one, registers its cleanup once per module) and it was no faster. The longest files
+ * never a fixed sleep, so a busier CPU makes a test slower, not wrong. Most files share worker processes (project
+ * "shared", isolate: false: one after another in a process, its module cache shared): a process of its own cost each
+ * file ~0.3 s of CPU (test/core + test/wire, 37 files, idle: 37.8 s of CPU isolated, 26.2 s shared; ~230 CPU-s over the
+ * suite). A file whose source or test/ helpers show something that could outlive it in the process (LEAKS below) keeps
+ * a process of its own (project "isolated"), picked from the source, so a new such file is isolated by itself; vitest
+ * restores vi.spyOn spies after every file. A shared file closes what it opens (servers, sockets, intervals, children):
+ * left open, they would take the later files' CPU and ports. Support modules must not register hooks or start anything when imported:
+ * in a shared process they run once, for the first file (test/support/temp-dirs.ts did, until 2026-12-08). The longest files
  * start first (test/support/sequencer.ts): the run ends with its last file. Timeouts are there to catch a hang, not to
  * time anything: vitest's 5 s default failed CPU-heavy randomized tests (200k-number oracles, 3000-step replace runs)
  * on a loaded 2-vCPU box, so the default is 60 s; a file that needs more says so itself.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { join } from "node:path";
 import { configDefaults, defineConfig } from "vitest/config";
 import LongFirstSequencer from "./test/support/sequencer.ts";
 
@@ -34,9 +40,49 @@ import LongFirstSequencer from "./test/support/sequencer.ts";
  */
 const MOCKS = /\bvi\.(mock|doMock|unmock|doUnmock|hoisted|importActual|importMock|resetModules)\(|import\.meta\.vitest/;
 const TEST_DIR = `${import.meta.dirname}/test`;
-const mockingFiles = readdirSync(TEST_DIR, { recursive: true, encoding: "utf8" })
-  .filter((f) => f.endsWith(".test.ts") && MOCKS.test(readFileSync(`${TEST_DIR}/${f}`, "utf8")))
+const testFiles = readdirSync(TEST_DIR, { recursive: true, encoding: "utf8" })
+  .filter((f) => f.endsWith(".test.ts"))
   .map((f) => `test/${f.split("\\").join("/")}`);
+const sourceOf = (file: string) => readFileSync(`${import.meta.dirname}/${file}`, "utf8");
+const mockingFiles = testFiles.filter((f) => MOCKS.test(sourceOf(f)));
+
+/**
+ * What a file can leave behind in its process for the files after it there: a fake clock, a global or an env var
+ * replaced (vi.stubGlobal is not undone between files, vi.restoreAllMocks is), a process listener, a global assigned,
+ * the process's directory or umask changed, or the CLI's main run in this process (its stop-signal listeners stay).
+ * Read in the file and in the test/ helpers it imports, at any depth: such a file runs in a process of its own.
+ */
+const LEAKS = new RegExp(
+  [
+    /\bvi\.(useFakeTimers|stubGlobal|stubEnv|setSystemTime)\(/,
+    /\bprocess\.env(\.\w+|\[[^\]]+\])\s*=[^=]|\bdelete process\.env\b/,
+    /\bprocess\.(on|once|addListener|prependListener|prependOnceListener|chdir|setMaxListeners)\(|\bprocess\.umask\(\s*[^)\s]|\bprocess\.exitCode\s*=[^=]/,
+    /\bglobalThis\.[\w$]+\s*=[^=]|\(globalThis as [^)]*\)\.[\w$]+\s*=[^=]|\b(Date|Math|performance|console|JSON|Bun)\.[\w$]+\s*=[^=]/,
+    /\bObject\.defineProperty\((globalThis|process|performance|Date|Math|console|Bun)\b/,
+    /\bfrom "(\.\.\/)+src\/cli\/main\.ts"/,
+  ]
+    .map((r) => r.source)
+    .join("|"),
+);
+/** Files that leave nothing the pattern sees but still fail after others in a shared process: each with its reason. */
+const ISOLATED_BY_HAND: Record<string, string> = {};
+const LOCAL_IMPORT = /(?:from|import)\s*\(?\s*"(\.{1,2}\/[^"]+\.ts)"/g;
+const leaksSeen = new Map<string, boolean>();
+function leaks(file: string, seen = new Set<string>()): boolean {
+  const known = leaksSeen.get(file);
+  if (known !== undefined) return known;
+  if (seen.has(file)) return false;
+  seen.add(file);
+  const text = sourceOf(file);
+  const dir = file.slice(0, file.lastIndexOf("/"));
+  const helpers = [...text.matchAll(LOCAL_IMPORT)].map((m) => join(dir, m[1]!).split("\\").join("/")).filter((h) => h.startsWith("test/") && existsSync(`${import.meta.dirname}/${h}`));
+  const result = LEAKS.test(text) || helpers.some((h) => leaks(h, seen));
+  leaksSeen.set(file, result);
+  return result;
+}
+const isolatedFiles = testFiles.filter((f) => !mockingFiles.includes(f) && (f in ISOLATED_BY_HAND || leaks(f)));
+
+const NATIVE = { viteModuleRunner: false, nodeLoader: false };
 
 export default defineConfig({
   test: {
@@ -47,7 +93,8 @@ export default defineConfig({
     // One temporary directory per run (inject("runDir")): artefacts several files need are built once.
     globalSetup: ["test/support/global-setup.ts"],
     projects: [
-      { extends: true, test: { name: "native", exclude: [...configDefaults.exclude, ...mockingFiles], experimental: { viteModuleRunner: false, nodeLoader: false } } },
+      { extends: true, test: { name: "shared", isolate: false, exclude: [...configDefaults.exclude, ...mockingFiles, ...isolatedFiles], experimental: NATIVE } },
+      { extends: true, test: { name: "isolated", include: isolatedFiles, experimental: NATIVE } },
       { extends: true, test: { name: "module-runner", include: mockingFiles } },
     ],
   },

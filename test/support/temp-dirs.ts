@@ -1,20 +1,13 @@
 /**
- * Temporary directories for tests, removed when the importing test file finishes: importing this module
- * registers an afterAll hook on that file (vitest isolates files, so the module runs once per file).
+ * Temporary directories for tests, made inside the run's directory (inject("runDir"), test/support/global-setup.ts),
+ * which the run removes when it ends. Until 2026-12-08 this module removed them in an afterAll it registered when first
+ * imported: with files sharing a process (vitest.config.ts, project "shared") a module runs once per process, so only
+ * the first file there had the hook, and the others' directories were left in the system's temporary directory.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll } from "vitest";
-
-const made: string[] = [];
+import { inject } from "vitest";
 
 export function makeTempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  made.push(dir);
-  return dir;
+  return mkdtempSync(join(inject("runDir"), prefix));
 }
-
-afterAll(() => {
-  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
