@@ -35,9 +35,10 @@ export const LAZY_SHRINK_MAX_SLOTS = 1024;
  * A larger window found over twice its need by a re-centre shrinks after this many operations in a row (re-centres
  * and deltas applied to the side) found it so, or at the next snapshot that does. Until 2026-12-08 it shrank at that
  * re-centre: a far best level added and deleted every delta flipped a 2,000-level side's window between 16,384 and
- * 4,032 slots at every delta (test/book/steady-alloc.test.ts). Counted in deltas too, so a side that narrowed gives
- * its memory back within this many deltas (130 KiB a side at most meanwhile), not at the next re-centre, which a
- * wide window may not need for a long time; a flip slower than this reallocates twice per this many deltas at most.
+ * 4,032 slots at every delta (test/book/steady-alloc.test.ts). Counted in deltas too, so a side a re-centre found
+ * narrowed gives its memory back within this many deltas (130 KiB a side at most meanwhile), not at the next
+ * re-centre, which a wide window may not need for a long time (a side narrowed by deltas alone, no re-centre finding
+ * it so, keeps its window until a snapshot); a flip slower than this reallocates twice per this many deltas at most.
  */
 export const SHRINK_LARGE_AFTER_OPS = 256;
 

@@ -6,7 +6,8 @@
  *   cap (one level, the whole overflow and into the window, the whole side) with inserts, deletes, grows and
  *   reloads on the views it leaves, prices 0 and 2^53 − 1 (the largest mantissa), prices down to −2^53 (a
  *   subscriber's ladder holds the wire's negative i64 prices; the window's base at its clamp), quantities 1 and 2^53 − 1, and
- *   snapshots with NaN or infinite prices anywhere (refused by name, the side left empty and usable);
+ *   snapshots with NaN or infinite prices anywhere (refused by name, the side left empty and usable), and a large
+ *   window given back by the re-centre deltas force (tickOversized);
  * - the builder: LIVE full books (replace) that are unsorted, carry qty 0 entries, are crossed,
  *   shallow after deep (then deltas beyond the old depth), or hold a non-finite price; snapshots and replaces
  *   leave the window loop's churn average and windowMoves as they were (docs/architecture.md, "Delta fast path").
@@ -18,6 +19,7 @@
 import { describe, expect, it } from "vitest";
 import { ApplyResult, BookBuilder } from "../../src/book/book-builder.ts";
 import { Ladder, MAX_WINDOW, MIN_WINDOW } from "../../src/book/ladder.ts";
+import { SHRINK_LARGE_AFTER_OPS } from "../../src/book/ladder-window.ts";
 import { BookUpdate } from "../../src/core/book-update.ts";
 import { ChangeSet } from "../../src/core/change-set.ts";
 import { BookState, Side, StatusReason } from "../../src/core/types.ts";
@@ -373,6 +375,68 @@ describe("one ladder side's rare paths vs a Map reference", () => {
       expect(s.extremes).toBeGreaterThan(100);
     }, 30_000);
   }
+});
+
+/**
+ * A large window a re-centre found over twice its need is given back by a re-centre the deltas force after
+ * SHRINK_LARGE_AFTER_OPS of them (tickOversized, at the end of applyLevels): the randomized tests above reached it
+ * about once in all their runs. 300 levels near one price and a far best that comes and goes, now every few deltas,
+ * now after hundreds; after every delta the structure, every level and the change set against the reference.
+ */
+it("a large window's give-back forced by deltas (tickOversized) keeps the side and its change sets exact", () => {
+  let forced = 0;
+  /** Counts the forced re-centres that gave the window back. */
+  class Counting extends Probe {
+    protected override tickOversized(): void {
+      const size = this.wSize;
+      super.tickOversized();
+      if (this.wSize < size) forced++;
+    }
+  }
+  for (const side of [Side.BID, Side.ASK]) {
+    const r = new Rng(side === Side.BID ? 11 : 12);
+    const dir = side === Side.BID ? 1 : -1; // better = higher price for bids, lower for asks
+    const mid = 10_000_000;
+    const far = mid + dir * 1_000_000;
+    const l = new Counting(side);
+    const ref = new RefSide(side === Side.BID);
+    const past = new Past();
+    const px0: number[] = [];
+    const qty0: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      px0.push(mid - dir * i);
+      qty0.push(1 + i);
+      past.add(mid - dir * i);
+    }
+    l.loadSorted(Float64Array.from(px0), Float64Array.from(qty0), 300);
+    ref.load(px0, qty0);
+    past.add(far);
+    const cs = new ChangeSet();
+    const px = new Float64Array(4);
+    const qty = new Float64Array(4);
+    let flipChance = 0;
+    for (let step = 0; step < 1_600; step++) {
+      // Phases of frequent flips and of none (longer than SHRINK_LARGE_AFTER_OPS, the far best deleted first).
+      if (step % 400 === 0) flipChance = flipChance === 0 ? 0.5 : 0;
+      const n = r.int(1, 4);
+      for (let k = 0; k < n; k++) {
+        const flip = k === 0 && (flipChance === 0 ? step % 400 === 0 : r.chance(flipChance));
+        px[k] = flip ? far : mid - dir * r.int(-20, 420);
+        qty[k] = (flip && flipChance === 0) || r.chance(0.3) ? 0 : r.int(1, 1_000);
+      }
+      cs.clear();
+      l.applyLevels(px, qty, n, cs);
+      const want: number[] = [];
+      for (let k = 0; k < n; k++) {
+        if (ref.set(px[k]!, qty[k]!) !== qty[k]) want.push(px[k]!, qty[k]!);
+        past.add(px[k]!);
+      }
+      const bad = l.broken() ?? diffSide(l, ref, past.px, r) ?? diffChanges(cs, side === Side.BID, want);
+      if (bad !== null) throw new Error(`side ${side}, step ${step}: ${bad}`);
+    }
+  }
+  // What it claims to cover, it covered: a forced give-back in each phase without flips (two per side).
+  expect(forced).toBeGreaterThanOrEqual(4);
 });
 
 interface BuilderStats {
