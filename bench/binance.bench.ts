@@ -46,7 +46,7 @@ import { agreed, measure, measureRounds, median, printTable, type Contender, typ
 import { peerDifference } from "./peer-agreement.ts";
 import { adapterPathRows } from "./ws-adapter-path.ts";
 
-const ROUNDS = QUICK ? 3 : 7;
+const ROUNDS = SMOKE ? 1 : QUICK ? 3 : 7;
 const ROUND_MS = QUICK ? 150 : 300;
 const SNAPSHOT_SAMPLE_NS = 20_000;
 

@@ -43,7 +43,7 @@ const INSTRUMENT: Instrument = {
 };
 const DURATION_MS = QUICK ? 300 : 1000;
 /** Interleaved rounds per comparison and sampling time per round. */
-const ROUNDS = QUICK ? 3 : 7;
+const ROUNDS = SMOKE ? 1 : QUICK ? 3 : 7;
 const ROUND_MS = QUICK ? 150 : 300;
 /** BENCH_VERBOSE=1 prints every round. */
 const VERBOSE = process.env.BENCH_VERBOSE === "1";
@@ -572,7 +572,9 @@ console.log(`\n== decimal → fixed point, per price field of the recording's de
 printTable(benchParse());
 
 console.log("\n== memory (heapStats().heapSize after full GC, typed-array stores included) ==");
-printTable([memory(1000, 200, true), memory(1000, 200, false), memory(100, 1000, true), memory(100, 1000, false)]);
+// Smoke: a tenth of the books (each full GC walks them all; a smoke run's figures mean nothing).
+const memoryBooks = (n: number) => (SMOKE ? n / 10 : n);
+printTable([memory(memoryBooks(1000), 200, true), memory(memoryBooks(1000), 200, false), memory(memoryBooks(100), 1000, true), memory(memoryBooks(100), 1000, false)]);
 
 console.log("\n== allocation in steady state per apply (bench/alloc-meter.ts: new heap cells counted, heap capacity growth; a full GC every 10k) ==");
 printTable(steadyState(SMOKE ? 2_000 : QUICK ? 200_000 : 1_000_000));

@@ -67,7 +67,7 @@ const DURATION_MS = QUICK ? 300 : 1000;
  * book.bench.ts: this shared VM changes speed by up to ~1.6× for seconds at a time, and a ratio of two rows measured
  * seconds apart can catch one in a slow phase. Ratios are taken within each round, then the median over rounds.
  */
-const ROUNDS = QUICK ? 3 : 7;
+const ROUNDS = SMOKE ? 1 : QUICK ? 3 : 7;
 const ROUND_MS = QUICK ? 150 : 300;
 /** Minimum sample length for per-snapshot rows: several of our snapshots per timed sample (see the header). */
 const SNAPSHOT_SAMPLE_NS = 20_000;

@@ -34,7 +34,7 @@ import { peerDifference } from "./peer-agreement.ts";
 import { allocationControl, allocationRow, measureAllocation } from "./alloc-meter.ts";
 import { agreed, measure, measureRounds, median, printTable, type Contender, type Measurement, QUICK, SMOKE } from "./harness.ts";
 
-const ROUNDS = QUICK ? 3 : 7;
+const ROUNDS = SMOKE ? 1 : QUICK ? 3 : 7;
 const ROUND_MS = QUICK ? 150 : 300;
 const SNAPSHOT_SAMPLE_NS = 20_000;
 const PRODUCTS = ["BTC-USD", "ETH-USD"];

@@ -36,7 +36,7 @@ import { allocationControl, allocationRow, measureAllocation } from "./alloc-met
 import { agreed, measure, measureRounds, median, printTable, type Contender, type Measurement, QUICK, SMOKE } from "./harness.ts";
 
 const FIXTURE = fileURLToPath(new URL("../test/fixtures/cryptofeed/DERIBIT.ws.1.0", import.meta.url));
-const ROUNDS = QUICK ? 3 : 7;
+const ROUNDS = SMOKE ? 1 : QUICK ? 3 : 7;
 const ROUND_MS = QUICK ? 150 : 300;
 const PRICE_EXP = 4; // options: tick 0.0005
 const QTY_EXP = 1; // lot 0.1

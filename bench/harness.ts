@@ -7,7 +7,8 @@
  * box the process can be off the CPU for longer than a whole (smoke-mode) sampling time, and a measure that then took
  * no sample returned a p50 of NaN, which bench/binance.bench.ts once printed as a ratio ("live path: NaN×").
  * BENCH_SMOKE=1 (test/bench-smoke) runs every bench with tiny counts and durations (here: ≤ 2 ms warm-up, ≤ 5 ms of
- * samples per measure), only to show that it still runs and prints its result lines: its figures mean nothing.
+ * samples per measure, no full GC before each contender of a round; the benches: one round), only to show that it
+ * still runs and prints its result lines: its figures mean nothing.
  * @module
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -191,7 +192,10 @@ export interface RoundsOptions {
   rounds: number;
   /** Sampling time of each contender in each round. */
   roundMs: number;
-  /** Full GC before each contender's turn, so it never pays for the previous one's garbage. Defaults to false. */
+  /**
+   * Full GC before each contender's turn, so it never pays for the previous one's garbage. Defaults to false. Not in a
+   * smoke run: its figures mean nothing, and the GCs were most of a venue bench's smoke CPU.
+   */
   gcBeforeEach?: boolean;
   /** Called after each round with that round's measurements (in contender order). */
   onRound?: (round: number, measurements: Measurement[]) => void;
@@ -222,7 +226,7 @@ export function measureRounds(contenders: readonly Contender[], opts: RoundsOpti
   const dropped: string[] = [];
   for (let r = 0; r < opts.rounds; r++) {
     const round = contenders.map((c) => {
-      if (opts.gcBeforeEach) Bun.gc(true);
+      if (opts.gcBeforeEach && !SMOKE) Bun.gc(true);
       return measure(c.name, c.fn, { warmupMs: 100, ...c.opts, durationMs: opts.roundMs });
     });
     opts.onRound?.(r, round);

@@ -45,7 +45,7 @@ function measure(name: string, fn: () => void, opts?: MeasureOptions): Measureme
 
 const FIXTURE = fileURLToPath(new URL("../test/fixtures/cryptofeed/OKX.ws.1.0", import.meta.url));
 const DURATION_MS = QUICK ? 300 : 1000;
-const ROUNDS = QUICK ? 3 : 7;
+const ROUNDS = SMOKE ? 1 : QUICK ? 3 : 7;
 const ROUND_MS = QUICK ? 150 : 300;
 const SNAPSHOT_SAMPLE_NS = 20_000;
 const MAX_DATAGRAM_BYTES = 1400;

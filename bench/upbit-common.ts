@@ -29,7 +29,7 @@ import { allocationControl, allocationRow, measureAllocation } from "./alloc-met
 import { agreed, measure, measureRounds, median, printTable, type Contender, type Measurement, QUICK, SMOKE } from "./harness.ts";
 import { peerDifference } from "./peer-agreement.ts";
 
-const ROUNDS = QUICK ? 3 : 7;
+const ROUNDS = SMOKE ? 1 : QUICK ? 3 : 7;
 const ROUND_MS = QUICK ? 150 : 300;
 const DURATION_MS = QUICK ? 300 : 1000;
 const decoder = new TextDecoder();

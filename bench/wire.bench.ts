@@ -379,7 +379,7 @@ const small = measureRounds(
       opts: {},
     },
   ],
-  { rounds: QUICK ? 5 : 9, roundMs: 150 },
+  { rounds: SMOKE ? 1 : QUICK ? 5 : 9, roundMs: 150 },
 );
 rows.push(...small.rows);
 const sealBeyondCrc = median(small.perRound.map(([, seal, crc]) => seal!.p50Ns - crc!.p50Ns));
