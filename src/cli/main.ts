@@ -292,13 +292,18 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
   // is answered by the command's re-check once it listens (signals are handed to listeners from the event loop).
   const hangupIsCommands = command.hangupChecksConfig === true;
   if (hangupIsCommands) process.on("SIGHUP", hangupBeforeCommandListens);
+  // Removed when the command ends (finally below): main() runs many commands in one process in tests, and a listener
+  // left behind answered every later signal too (until 2026-12-08).
+  const onStop: [NodeJS.Signals, () => void][] = [];
   const stopSignal = new Promise<string>((resolve) => {
     for (const sig of STOP_SIGNALS) {
       if (sig === "SIGHUP" && hangupIsCommands) continue;
-      process.once(sig, () => {
+      const listener = () => {
         signalledAtMs ??= performance.now();
         resolve(sig);
-      });
+      };
+      onStop.push([sig, listener]);
+      process.once(sig, listener);
     }
     io.outClosed?.then(resolve);
   });
@@ -333,6 +338,7 @@ export async function main(argv: string[], io: MainIo = processIo()): Promise<nu
     return 1;
   } finally {
     if (hangupIsCommands) process.off("SIGHUP", hangupBeforeCommandListens);
+    for (const [sig, listener] of onStop) process.off(sig, listener);
   }
 }
 
