@@ -613,14 +613,16 @@ export class UpbitAdapter implements VenueAdapter {
       if (!held && this.olderLately(t, now)) return 0;
       const sent = this.books.replaying ? now : this.control.askAgain(t.conn);
       deadline = sent === Infinity ? Infinity : sent + Math.min(QUIET_ANSWER_MS, staleAfterMs / 2);
+      // When the code's question was really written (restart: an older book since then is its answer). None (-1), not
+      // yet written (held), or a shared resend a book applied since has answered: Infinity, no ask an older book could
+      // answer. Until 2026-12-08 left as it was (an ask an applied book had answered), so restart took a stray older
+      // book after that for the answer and forgot a good newest timestamp.
+      this.askedAtMs[i] = sent >= 0 && sent !== Infinity && sent >= t.lastMsgMs ? sent : Infinity;
       if (sent < 0 || (!held && now >= deadline)) {
         this.quietDeadlineMs[i] = 0;
         return 0;
       }
-      if (!held) {
-        this.quietAsks++;
-        this.askedAtMs[i] = now;
-      }
+      if (!held) this.quietAsks++;
       this.quietDeadlineMs[i] = deadline;
     }
     if (now < deadline) return deadline;
