@@ -127,7 +127,10 @@ export class UpbitAdapter implements VenueAdapter {
    * sending only older books: it is asked again (quiet).
    */
   private olderAtMs = new Float64Array(0);
-  /** By subscription index: when the code was last asked again (quiet; a STALE book's resend: restart). */
+  /**
+   * By subscription index: when the code was last asked again and the ask written (quiet; a STALE book's resend:
+   * restart); Infinity when none was (held by the pacing, none able to go): no ask an older book could answer.
+   */
   private askedAtMs = new Float64Array(0);
   /**
    * By subscription index: when the code's numbers that did not fit began asking for re-checks (-Infinity: not since
@@ -204,13 +207,17 @@ export class UpbitAdapter implements VenueAdapter {
         // Older books lately, or since it was last asked (the answer older too): a newest stamped ahead, forgotten.
         // One older book before an ask no book answered is kept: a stray (olderLately).
         if (t.book === BookState.STALE && this.olderOnly[t.index] === 1 && (this.olderAtMs[t.index]! >= this.askedAtMs[t.index]! || this.olderLately(t, now))) this.forgetNewest(t);
-        if (t.book === BookState.STALE) this.askedAtMs[t.index] = now; // the whole list goes again (restartTopic)
         if (t.book === BookState.STALE) this.stamps.forgetGone(t.index, t.conn.generation, t.conn.retiringGeneration);
         if (t.sub === SUB_PENDING && t.book === BookState.STALE) {
           this.neverSentData++;
           this.silentLog.hit(`${t.market} ${t.topic}`);
         }
-        this.control.restartTopic(t);
+        const sent = this.control.restartTopic(t); // a STALE book: the whole list again (askAgain)
+        // Asked now only when that list was written now (replay: as live's, asked now). None (-1), held by the pacing
+        // (Infinity) or an earlier resend's (its answer's time may be over): no ask an older book could answer. Until
+        // 2026-12-08 now, whatever was sent: a stray older book before the list went was taken for its answer and
+        // the newest timestamp forgotten at the next stale time (the next stray LIVE at levels the venue had left).
+        if (t.book === BookState.STALE) this.askedAtMs[t.index] = sent === now || this.books.replaying ? now : Infinity;
       },
     });
     this.lifecycle = new ConnectionLifecycle(

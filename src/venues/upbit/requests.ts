@@ -201,13 +201,15 @@ export class UpbitRequests extends SubscriptionControl {
    * A topic not subscribed (after a reconnect) is asked for. A subscribed one waits for its next book, except when
    * it went silent (stale): with no ack, a request lost on the way (or a subscription the venue dropped) looks just
    * like that, so the whole list goes out again, at most once per resendMinMs (RESEND_MIN_MS) per connection.
+   * Returns the resend's askAgain (when it was written; Infinity: held; -1: none), -1 when no resend was asked.
    */
-  override restartTopic(t: TopicState): void {
+  override restartTopic(t: TopicState): number {
     if (t.sub === SUB_IDLE && t.conn.open && !t.resyncDelayed) {
       this.sendRequest(t.conn, "subscribe", [t]);
-      return;
+      return -1;
     }
-    if ((t.sub === SUB_PENDING || t.sub === SUB_ACTIVE) && t.book === BookState.STALE) this.askAgain(t.conn);
+    if ((t.sub === SUB_PENDING || t.sub === SUB_ACTIVE) && t.book === BookState.STALE) return this.askAgain(t.conn);
+    return -1;
   }
 
   /** Each as restartTopic (a subscribe is the whole list, and an active code sends none: nothing to batch). */

@@ -86,6 +86,19 @@ for (const spec of [UPBIT_VENUE, BITHUMB_VENUE]) {
       expect(asks).toEqual([100_000, 101_000]);
     });
 
+    it("a STALE book's resend that could not go (askAgain -1): a stray older book after it answers nothing, kept", async () => {
+      const { adapter, errors, asks, at } = await start(() => -1);
+      at(0, frame(100, T));
+      at(STALE_MS + 100); // quiet, no ask can go: STALE; its resend (restart) cannot go either
+      at(STALE_MS + 200, frame(90, T - 5)); // a stray older book after that resend that was not written
+      at(2 * STALE_MS + 200); // the next stale time, the stray not lately
+      // Before: the restart counted as asked (askedAtMs = now), the stray as its older answer: forgotten here.
+      expect(errors.filter((e) => e.includes("only books older"))).toEqual([]);
+      at(2 * STALE_MS + 250, frame(80, T - 10));
+      expect([asks, adapter.topicInfo(0).state]).toEqual([[100_000], "stale"]);
+      await adapter.stop();
+    });
+
     it("a shared resend written before the older book: that is its answer, older: forgotten (the rule kept)", async () => {
       const { adapter, errors, asks, at } = await start(() => 5);
       at(0, frame(100, 2 * T)); // stamped far ahead

@@ -6,87 +6,19 @@
  * code that does not answer (a subscription the venue dropped) still goes STALE.
  */
 import { afterEach, describe, expect, test } from "vitest";
-import { silentLogger } from "../../../src/core/log.ts";
 import { BookState, StatusReason } from "../../../src/core/types.ts";
 import { until } from "../planned-fallback-harness.ts";
-import type { WsProxy } from "../ws-proxy.ts";
-import { recorder, replayRecorded, startProxiedUpbit } from "./proxied.ts";
+import { replayRecorded } from "./proxied.ts";
+import { BTC_EVERY_STEP, onTestClock, pacedRequests } from "./quiet-rig.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
 
-const OPTIONS = { log: silentLogger, staleAfterMs: () => 300, housekeepingMs: 20, resendMinMs: 50 };
-const STEP_MS = 50;
-/** KRW-BTC's book moves every this many steps (200 ms, under the 300 ms stale time: it is never asked again). */
-const BTC_EVERY = 4;
-/** 'goes STALE': every step, so the capture holds a record every 50 ms and pins replay's verdict between two. */
-const BTC_EVERY_STEP = 1;
-
-type Lifecycle = { housekeeping: ReturnType<typeof setInterval> | null; rounds: { judge(): boolean }; onHousekeeping(): void };
-type Control = { flush(): void; write(...a: unknown[]): void };
-
-/**
- * The proxied venue with the adapter on the test's clock and a still simulator (no books of its own): its
- * housekeeping rounds run by hand, each after the clock moves STEP_MS (KRW-BTC's book moved by sim.step every
- * BTC_EVERY) and the requests the pacing then allows are written. `step()` waits (real time, the clock still) for
- * that book and, when a request went, for KRW-XRP's answer: the venue answers at once on the adapter's clock and the
- * capture holds each frame at that time, so no load on this machine moves a verdict (before, on the wall clock, a
- * loaded machine's answer came past the 150 ms window, live's or replay's). A step with nothing sent waits for
- * nothing. Before, the simulator ran in real time (100 books/s) and each of ~200 10 ms steps waited for a generated
- * KRW-BTC book: under CPU load past the test's timeout. `dropXrp()` true: the proxy drops KRW-XRP's frames (a
- * subscription the venue no longer serves) and a step waits for its answer's drop instead.
- */
-async function onTestClock(venue: "upbit" | "bithumb", { btcEvery = BTC_EVERY, dropXrp = (): boolean => false } = {}) {
-  let clockMs = 1_000_000;
-  let droppedXrp = 0;
-  const rec = recorder(() => clockMs * 1000);
-  const rewriteDown = (f: string) => {
-    if (!dropXrp() || !f.includes('"KRW-XRP"')) return f;
-    droppedXrp++;
-    return null;
-  };
-  const prepare = (p: WsProxy) => void p.byIndex.set(0, { rewriteDown });
-  const run = await startProxiedUpbit(venue, { seed: 3, quiet: ["KRW-XRP"] }, prepare, { ...OPTIONS, now: () => clockMs, ...rec.taps }, cleanups);
-  const { lifecycle: lc, control } = run.adapter as unknown as { lifecycle: Lifecycle; control: Control };
-  clearInterval(lc.housekeeping!);
-  lc.housekeeping = null;
-  lc.rounds = { judge: () => true };
-  let written = 0;
-  const write = control.write.bind(control);
-  control.write = (...a) => {
-    written++;
-    write(...a);
-  };
-  const link = run.proxy.links[0]!;
-  const base = link.fromClient.length; // the subscribe: answered before the books were equal
-  const frames = (code: string) => rec.records.filter((r) => r.frame?.includes(`"${code}"`)).length;
-  let steps = 0;
-  const step = async () => {
-    const [sent, btc, xrp] = [link.fromClient.length, frames("KRW-BTC"), frames("KRW-XRP") + droppedXrp];
-    const btcMoves = steps++ % btcEvery === 0;
-    clockMs += STEP_MS;
-    if (btcMoves) run.sim.step(1, "KRW-BTC");
-    control.flush();
-    lc.onHousekeeping();
-    // Each request (the whole list) draws both codes' SNAPSHOTs, KRW-BTC's first: a dropped KRW-XRP answer does not
-    // say the adapter read KRW-BTC's, so that is waited for too (else read, and recorded, some steps later).
-    await until(() => {
-      if (link.fromClient.length < base + written) return false;
-      const asked = link.fromClient.slice(sent).filter((f) => f.includes('"orderbook"')).length;
-      return frames("KRW-BTC") >= btc + (btcMoves ? 1 : 0) + asked && frames("KRW-XRP") + droppedXrp >= xrp + asked;
-    }, "the proxy has what the adapter wrote, KRW-BTC's book, both codes' answers to a request");
-  };
-  return { ...run, rec, step, droppedXrp: () => droppedXrp };
-}
-
-/** Requests the pacing queued (SubscriptionControl.paced). */
-const pacedRequests = (adapter: object) => (adapter as unknown as { control: { paced: number } }).control.paced;
-
 describe.each(["upbit", "bithumb"] as const)("%s: a code whose book does not move (KRW-XRP, quiet)", { timeout: 30_000 }, (venue) => {
   test("stays LIVE: asked again past its stale time, its SNAPSHOT answers; KRW-BTC untouched", async () => {
-    const { adapter, sink, equal, sim, rec, step } = await onTestClock(venue);
+    const { adapter, sink, equal, sim, rec, step } = await onTestClock(venue, cleanups);
     const requests = adapter.stats().requests!;
     while (adapter.stats().requests! < requests + 4) await step(); // the list asked again four times (KRW-XRP silent)
     // Old: KRW-XRP went STALE every 300 ms (and LIVE again with the resent request's SNAPSHOT).
@@ -116,7 +48,7 @@ describe.each(["upbit", "bithumb"] as const)("%s: a code whose book does not mov
 
   test("goes STALE when it does not answer (its frames dropped: a subscription the venue no longer serves)", async () => {
     let drop = false;
-    const { adapter, sink, sim, rec, step, droppedXrp } = await onTestClock(venue, { btcEvery: BTC_EVERY_STEP, dropXrp: () => drop });
+    const { adapter, sink, sim, rec, step, droppedXrp } = await onTestClock(venue, cleanups, { btcEvery: BTC_EVERY_STEP, dropXrp: () => drop });
     const liveInvalidAt: number[] = []; // records tapped before each live invalidation
     const onInvalid = sink.onBookInvalid.bind(sink);
     sink.onBookInvalid = (index, state, reason) => {
