@@ -30,10 +30,12 @@ test("every project's files get the one run directory: the root project's", () =
   const projects = [fake(false), fake(false), fake(false)];
   const varRoot = makeTempDir("temp-dirs-test-var-");
   const teardowns = [...projects, rootProject].map((p) => setup(p as unknown as TestProject, varRoot));
-  const contexts = projects.map((p) => ({ ...rootProject.provided, ...p.provided }));
   const runDir = rootProject.provided.runDir!;
-  expect(existsSync(runDir)).toBe(true);
-  for (const context of contexts) expect(context.runDir).toBe(runDir);
-  for (const teardown of teardowns.reverse()) teardown?.();
+  try {
+    expect(existsSync(runDir)).toBe(true);
+    for (const p of projects) expect({ ...rootProject.provided, ...p.provided }.runDir).toBe(runDir);
+  } finally {
+    for (const teardown of teardowns.reverse()) teardown?.();
+  }
   expect(existsSync(runDir)).toBe(false);
 });
