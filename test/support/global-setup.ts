@@ -21,15 +21,18 @@ declare module "vitest" {
 
 const CHECKOUT_VAR = join(import.meta.dirname, "../../var");
 
-export default function setup(project: TestProject): () => void {
+export default function setup(project: TestProject, varRoot: string = CHECKOUT_VAR): (() => void) | undefined {
+  // vitest runs this for each project, then for the root (always run, torn down after every test), and gives a
+  // project's files the root's values where the project provides none: the root's alone makes the directory, so every
+  // project shares one (until 2026-12-08 each made its own, and a project's files built the binary again), and guards
+  // var/, so its error prints once.
+  if (!project.isRootProject()) return undefined;
   const dir = mkdtempSync(join(tmpdir(), "feeder-test-run-"));
   project.provide("runDir", dir);
-  // vitest runs this for each project and for the root: var/ is guarded in the root's alone (always run, torn down
-  // after every test), so its error prints once, not three times.
-  const check = project.isRootProject() ? varGuard(CHECKOUT_VAR) : undefined;
+  const check = varGuard(varRoot);
   return () => {
     rmSync(dir, { recursive: true, force: true });
-    const changed = check?.();
+    const changed = check();
     if (changed === undefined) return;
     process.exitCode = 1; // a teardown's throw alone is printed, the run still exits 0
     // Anything writing var/ during the run is seen, a feeder run from this checkout beside the tests too: said so.
