@@ -129,7 +129,8 @@ export class UpbitAdapter implements VenueAdapter {
   private olderAtMs = new Float64Array(0);
   /**
    * By subscription index: when the code was last asked again and the ask written (quiet; a STALE book's resend:
-   * restart); Infinity when none was (held by the pacing, none able to go): no ask an older book could answer.
+   * restart); Infinity when none was (held by the pacing, none able to go) or a book applied since answered it: no ask
+   * an older book could answer.
    */
   private askedAtMs = new Float64Array(0);
   /**
@@ -480,6 +481,10 @@ export class UpbitAdapter implements VenueAdapter {
     t.lastMsgMs = now;
     this.olderOnly[index] = 0;
     this.quietDeadlineMs[index] = 0;
+    // Any ask is answered: an older book after this answers none (restart). Until 2026-12-08 kept, so a book leaving
+    // LIVE other than by a silence (quiet overwrites it) took a stray older book after it for an answer, forgot a good
+    // newest timestamp at the stale verdict and went LIVE at the next stray's levels (test/venues/upbit/stale-ask.test.ts).
+    this.askedAtMs[index] = Infinity;
     if (ts === t.lastSeq) this.repeatedTimestamps++;
     t.lastSeq = ts;
     this.newestTs[index] = ts;

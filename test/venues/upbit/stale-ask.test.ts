@@ -6,6 +6,8 @@
  * the timestamp at the next stale time and went LIVE at the next stray's levels. (2) A quiet ask the pacing held
  * (askedAtMs Infinity), then a book applied stamped ahead, then only older books: forgotten at the first stale
  * verdict by the older books lately (olderLately), the only term that can (no written ask counts).
+ * (3) A book applied answers any ask: RESYNCING (a refused frame) right after it, a stray older book, then silence:
+ * the timestamp kept at the verdict. Before, the ask an applied book had answered (or 0, none) stayed counted.
  */
 import { afterEach, describe, expect, test } from "vitest";
 import { silentLogger } from "../../../src/core/log.ts";
@@ -59,6 +61,38 @@ describe("upbit: a quiet code's older books and the asks written", { timeout: 30
     // Before: forgotten here ("only books older than the newest applied"), the stray answering no ask taken for one.
     expect(errors.filter((e) => e.includes(FORGOT))).toEqual([]);
     await olderRead("another stray older book");
+    expect([adapter.topicInfo(XRP).state, sink.seq[XRP]]).toEqual(["stale", seq]); // before: LIVE at its levels
+    answers = true;
+    for (let i = 0; i < 20 && adapter.topicInfo(XRP).state !== "live"; i++) await step(); // a resend's answer
+    await until(() => rig.equal(XRP), "KRW-XRP the venue's again");
+  });
+
+  test("RESYNCING, not LIVE, then silent: a stray older book after an applied book answers no ask (kept at the verdict)", async () => {
+    const { errors, log } = logged();
+    let answers = true; // KRW-XRP's SNAPSHOTs (answers) reach the adapter; its REALTIME books always do
+    const rig = await onTestClock("upbit", cleanups, { xrpDown: (f) => (answers || !f.includes("SNAPSHOT") ? f : null), options: { log } });
+    const { sink, sim, step } = rig;
+    const adapter = rig.adapter as UpbitAdapter;
+    const stats = () => adapter.stats();
+    answers = false;
+    // A book applied now (its code's last quiet ask, if any, answered), then a refused frame: RESYNCING, so no quiet
+    // ask comes before the verdict; then a stray older book at the same time, over half the stale time before it.
+    const applied = stats().replaces!;
+    sim.step(1, "KRW-XRP");
+    await until(() => stats().replaces! > applied && adapter.topicInfo(XRP).state === "live", "KRW-XRP's book applied");
+    sim.inject("malformed", "KRW-XRP");
+    await until(() => adapter.topicInfo(XRP).state === "resyncing", "KRW-XRP refused: RESYNCING");
+    const seq = sink.seq[XRP];
+    const older = stats().olderTimestamps!;
+    sim.inject("older", "KRW-XRP");
+    await until(() => stats().olderTimestamps! > older, "a stray older book read");
+    for (let i = 0; i < 20 && adapter.topicInfo(XRP).state !== "stale"; i++) await step();
+    expect(adapter.topicInfo(XRP).state).toBe("stale");
+    // Before: forgotten here (askedAtMs an ask an applied book had answered, or 0 for none), the stray its answer.
+    expect(errors.filter((e) => e.includes(FORGOT))).toEqual([]);
+    const again = stats().olderTimestamps!;
+    sim.inject("older", "KRW-XRP");
+    await until(() => stats().olderTimestamps! > again, "another stray older book read");
     expect([adapter.topicInfo(XRP).state, sink.seq[XRP]]).toEqual(["stale", seq]); // before: LIVE at its levels
     answers = true;
     for (let i = 0; i < 20 && adapter.topicInfo(XRP).state !== "live"; i++) await step(); // a resend's answer
