@@ -65,7 +65,12 @@ const LEAKS = new RegExp(
     .join("|"),
 );
 /** Files that leave nothing the pattern sees but still fail after others in a shared process: each with its reason. */
-const ISOLATED_BY_HAND: Record<string, string> = {};
+const ISOLATED_BY_HAND: Record<string, string> = {
+  // Hung (90 s, no wait of its own timing out) when run last after most of test/app in one process, twice of three
+  // orders tried; alone, or after any half of test/app, it passes in 0.3 s. Cause not found (2026-12-08): isolated
+  // until it is, so a shared run's order cannot fail the suite.
+  "test/app/review-replay-binance.test.ts": "hangs after most of test/app in one shared process; cause not found",
+};
 const LOCAL_IMPORT = /(?:from|import)\s*\(?\s*"(\.{1,2}\/[^"]+\.ts)"/g;
 const leaksSeen = new Map<string, boolean>();
 function leaks(file: string, seen = new Set<string>()): boolean {
