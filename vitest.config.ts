@@ -13,8 +13,8 @@
  * never a fixed sleep, so a busier CPU makes a test slower, not wrong. Most files share worker processes (project
  * "shared", isolate: false: one after another in a process, its module cache shared): a process of its own cost each
  * file ~0.3 s of CPU (test/core + test/wire, 37 files, idle: 37.8 s of CPU isolated, 26.2 s shared; ~230 CPU-s over the
- * suite). A file whose source or test/ helpers show something that could outlive it in the process (LEAKS below) keeps
- * a process of its own (project "isolated"), picked from the source, so a new such file is isolated by itself; vitest
+ * suite). A file whose source or test/ helpers show something that could outlive it in the process (LEAKS below), or
+ * that measures the process's heap (MEASURES_HEAP), keeps a process of its own (project "isolated"), picked from the source, so a new such file is isolated by itself; vitest
  * restores vi.spyOn spies after every file. A shared file closes what it opens (servers, sockets, intervals, children):
  * left open, they would take the later files' CPU and ports. Support modules must not register hooks or start anything when imported:
  * in a shared process they run once, for the first file (test/support/temp-dirs.ts did, until 2026-12-08). The longest files
@@ -64,6 +64,13 @@ const LEAKS = new RegExp(
     .map((r) => r.source)
     .join("|"),
 );
+/**
+ * What a file measures that depends on the whole process: the heap (memoryUsage, heapStats, a full GC, the alloc
+ * meter). In a shared process the heap holds the earlier files' garbage and the JIT their code, so a per-operation
+ * allocation count reads other files' work (retransmit's "push copies without allocating" failed so in a full run
+ * beside others, 2026-12-08): such a file runs in a process of its own too.
+ */
+const MEASURES_HEAP = /\bprocess\.memoryUsage\(|\bheapStats\(|\bBun\.gc\(|\balloc-meter\b/;
 /** Files that leave nothing the pattern sees but still fail after others in a shared process: each with its reason. */
 const ISOLATED_BY_HAND: Record<string, string> = {
   // Hung (90 s, no wait of its own timing out) when run last after most of test/app in one process, twice of three
@@ -85,7 +92,7 @@ function leaks(file: string, seen = new Set<string>()): boolean {
   leaksSeen.set(file, result);
   return result;
 }
-const isolatedFiles = testFiles.filter((f) => !mockingFiles.includes(f) && (f in ISOLATED_BY_HAND || leaks(f)));
+const isolatedFiles = testFiles.filter((f) => !mockingFiles.includes(f) && (f in ISOLATED_BY_HAND || MEASURES_HEAP.test(sourceOf(f)) || leaks(f)));
 
 const NATIVE = { viteModuleRunner: false, nodeLoader: false };
 
