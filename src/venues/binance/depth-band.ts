@@ -225,8 +225,9 @@ export class DepthBand {
         const bid = c.bids.size !== u.bidCount;
         const px = bid ? u.bidPx : u.askPx;
         const n = bid ? u.bidCount : u.askCount;
-        let at = 1;
-        while (at < n && px.subarray(0, at).indexOf(px[at]!) < 0) at++;
+        const seen = new Set<number>(); // cold: the first entry whose price an earlier one lists
+        let at = 0;
+        while (at < n && !seen.has(px[at]!)) seen.add(px[at++]!);
         const why = `the snapshot lists ${bid ? "bid" : "ask"} price mantissa ${px[at]} twice`;
         this.repeatLog.hit(`${t.market} ${t.symbol}: ${why}`);
         this.fail(t, why);
